@@ -1,0 +1,40 @@
+# MMX: the two README commands (make run, make test) plus bench. Every target creates the
+# virtualenv and node modules when they are missing, so a fresh machine needs nothing else.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(CURDIR)/$(VENV)/bin
+export PATH := $(BIN):$(CURDIR)/node_modules/.bin:$(PATH)
+export PYTHONHASHSEED ?= 0
+DURATION ?= 60
+
+.PHONY: run test bench deps compile clean
+
+$(VENV)/.installed: requirements.lock pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -r requirements.lock
+	$(BIN)/pip install -q --no-deps -e .
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	node_modules/.bin/anvil --version >/dev/null
+	touch $@
+
+deps: $(VENV)/.installed node_modules/.installed
+
+compile: deps
+	ape compile
+
+run: deps compile
+	DURATION=$(DURATION) ape run mmx
+
+test: deps compile
+	pytest -q tests
+
+bench: deps compile
+	@for f in bench/bench_*.py; do echo "# $$f"; python $$f || exit 1; done
+
+clean:
+	rm -rf .build .cache .pytest_cache

@@ -1,0 +1,1 @@
+"""MMX off-chain side: matching core, strategies, keeper, client SDK, analytics."""
