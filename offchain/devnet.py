@@ -1,0 +1,142 @@
+"""A real anvil devnet process on a free loopback port, for `make run` and e2e tests.
+
+anvil comes from the project's node_modules (npm @foundry-rs/anvil, pinned in
+package.json); nothing is downloaded at run time.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_MNEMONIC = "test test test test test test test test test test test junk"
+DEVNET_CHAIN_ID = 31337
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port that is free on `host` right now (the OS picks it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
+def anvil_binary() -> str:
+    local = PROJECT_ROOT / "node_modules" / ".bin" / "anvil"
+    if local.exists():
+        return str(local)
+    found = shutil.which("anvil")
+    if found is None:
+        raise FileNotFoundError("anvil not found: run `npm ci` (make does) to install it")
+    return found
+
+
+def anvil_private_keys(count: int, mnemonic: str = DEFAULT_MNEMONIC) -> list[str]:
+    """The private keys anvil derives for its prefunded accounts (m/44'/60'/0'/0/i)."""
+    from eth_account import Account
+
+    Account.enable_unaudited_hdwallet_features()
+    return [
+        Account.from_mnemonic(mnemonic, account_path=f"m/44'/60'/0'/0/{i}").key.hex()
+        for i in range(count)
+    ]
+
+
+@dataclass
+class Anvil:
+    """A running anvil. Use as a context manager, or call start()/stop()."""
+
+    host: str = "127.0.0.1"
+    port: int = 0
+    accounts: int = 20
+    block_time: float | None = None  # None: automine, a block per transaction
+    chain_id: int = DEVNET_CHAIN_ID
+    mnemonic: str = DEFAULT_MNEMONIC
+    log_path: Path | None = None
+    extra_args: list[str] = field(default_factory=list)
+    _process: subprocess.Popen | None = field(default=None, init=False, repr=False)
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def start(self, timeout: float = 20.0) -> "Anvil":
+        if self.port == 0:
+            self.port = free_port(self.host)
+        args = [
+            anvil_binary(),
+            "--host", self.host,
+            "--port", str(self.port),
+            "--accounts", str(self.accounts),
+            "--chain-id", str(self.chain_id),
+            "--mnemonic", self.mnemonic,
+            "--balance", "1000000",
+            "--gas-limit", "300000000",
+            "--code-size-limit", "100000",
+            "--silent",
+        ]
+        if self.block_time is not None:
+            args += ["--block-time", str(self.block_time)]
+        args += self.extra_args
+        log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL
+        self._process = subprocess.Popen(
+            args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                raise RuntimeError(f"anvil exited with code {self._process.returncode}")
+            try:
+                if self.rpc("eth_chainId") is not None:
+                    return self
+            except OSError:
+                time.sleep(0.05)
+        self.stop()
+        raise TimeoutError(f"anvil did not answer on {self.url} within {timeout}s")
+
+    def rpc(self, method: str, params: list | None = None):
+        body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": params or []})
+        request = urllib.request.Request(
+            self.url, data=body.encode(), headers={"Content-Type": "application/json"}
+        )
+        with urllib.request.urlopen(request, timeout=5) as response:
+            reply = json.loads(response.read())
+        if "error" in reply:
+            raise RuntimeError(f"{method}: {reply['error']}")
+        return reply["result"]
+
+    def private_keys(self) -> list[str]:
+        return anvil_private_keys(self.accounts, self.mnemonic)
+
+    def stop(self) -> None:
+        process, self._process = self._process, None
+        if process is None or process.poll() is not None:
+            return
+        process.terminate()
+        try:
+            process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+    def __enter__(self) -> "Anvil":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+def project_env() -> dict[str, str]:
+    """The environment a child process of the project needs (venv and anvil on PATH)."""
+    env = dict(os.environ)
+    extra = [str(PROJECT_ROOT / ".venv" / "bin"), str(PROJECT_ROOT / "node_modules" / ".bin")]
+    env["PATH"] = os.pathsep.join(extra + [env.get("PATH", "")])
+    return env
