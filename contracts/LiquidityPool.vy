@@ -1,0 +1,516 @@
+# pragma version ~=0.4.3
+"""
+@title MMX liquidity pool (HLP-style)
+@notice ERC-4626 pool over USDC whose shares are the LP token. Its capital sits in
+        its own Exchange account, quoted by the keeper's grid engine through an agent
+        key the pool admin approves; its share of trading fees and the liquidation
+        penalties it earns as the Exchange's backstop arrive in that account, so
+        total assets = idle USDC + Exchange equity at mark. Virtual shares (a
+        decimals offset of 6) defeat the first-depositor inflation attack; every
+        conversion rounds in the pool's favour. Deposits and withdrawals take
+        slippage bounds; deposits start a lock-up (default 4 days); total assets are
+        capped; withdrawals per UTC day are capped to a fraction of total assets.
+        snekmate's erc4626 module is not used because its totalAssets is the token
+        balance only; the LP token is snekmate's erc20. See docs/pool.md.
+"""
+
+from ethereum.ercs import IERC20
+from ethereum.ercs import IERC4626
+from snekmate.auth import ownable
+from snekmate.tokens import erc20
+from snekmate.utils import math
+
+implements: IERC20
+# ERC-4626 ABI: the entry points add slippage arguments with defaults, so the
+# plain ERC-4626 signatures are all exposed too (`implements:` cannot see them).
+
+initializes: ownable
+initializes: erc20[ownable := ownable]
+
+exports: (
+    erc20.totalSupply,
+    erc20.balanceOf,
+    erc20.approve,
+    erc20.allowance,
+    erc20.name,
+    erc20.symbol,
+    erc20.decimals,
+    erc20.permit,
+    erc20.nonces,
+    erc20.DOMAIN_SEPARATOR,
+    erc20.eip712Domain,
+    ownable.owner,
+    ownable.transfer_ownership,
+)
+
+
+interface IExchange:
+    def deposit(amount: uint256): nonpayable
+    def withdraw(amount: uint256): nonpayable
+    def approve_agent(agent: address, approved: bool): nonpayable
+    def equity(account: address) -> int256: view
+    def free_collateral(account: address) -> int256: view
+
+
+BPS: constant(uint256) = 10_000
+DECIMALS_OFFSET: constant(uint8) = 6
+VIRTUAL_SHARES: constant(uint256) = 10**6
+DAY: constant(uint256) = 86_400
+DEFAULT_LOCKUP: constant(uint256) = 4 * DAY
+MAX_LOCKUP: constant(uint256) = 30 * DAY
+DEFAULT_DAILY_WITHDRAW_BPS: constant(uint256) = 2_000
+MAX_GRID_LEVELS: constant(uint256) = 100
+MAX_GRID_MARKETS: constant(uint256) = 64
+
+
+struct GridParams:
+    levels: uint256
+    spacing_bps: uint256
+    size_per_level: uint256
+    active: bool
+
+
+event GridSet:
+    market: indexed(uint256)
+    levels: uint256
+    spacing_bps: uint256
+    size_per_level: uint256
+    active: bool
+
+event AgentSet:
+    agent: indexed(address)
+    approved: bool
+
+event DepositCapSet:
+    cap: uint256
+
+event LockupSet:
+    lockup: uint256
+
+event DailyWithdrawLimitSet:
+    bps: uint256
+
+
+asset: public(immutable(address))
+exchange: public(immutable(IExchange))
+_ASSET: immutable(IERC20)
+
+deposit_cap: public(uint256)
+lockup: public(uint256)
+daily_withdraw_bps: public(uint256)
+lock_until: public(HashMap[address, uint256])
+
+# withdrawal window: UTC day number, total assets when it opened, assets withdrawn in it
+window_day: public(uint256)
+window_base: public(uint256)
+window_withdrawn: public(uint256)
+
+_grids: HashMap[uint256, GridParams]
+_grid_known: HashMap[uint256, bool]
+grid_markets: public(DynArray[uint256, MAX_GRID_MARKETS])
+
+
+@deploy
+def __init__(asset_: address, exchange_: address, deposit_cap_: uint256):
+    """
+    @notice Deploy the pool; the deployer is its admin.
+    @param asset_ USDC.
+    @param exchange_ The Exchange the pool's capital lives in.
+    @param deposit_cap_ Maximum total assets after a deposit (USDC units).
+    """
+    assert asset_ != empty(address), "pool: asset"
+    assert exchange_ != empty(address), "pool: exchange"
+    asset = asset_
+    _ASSET = IERC20(asset_)
+    exchange = IExchange(exchange_)
+    ownable.__init__()
+    erc20.__init__("MMX Liquidity Pool", "MLP", 6 + DECIMALS_OFFSET, "MMX Liquidity Pool", "1")
+    self.deposit_cap = deposit_cap_
+    self.lockup = DEFAULT_LOCKUP
+    self.daily_withdraw_bps = DEFAULT_DAILY_WITHDRAW_BPS
+    assert extcall _ASSET.approve(exchange_, max_value(uint256), default_return_value=True)
+    log DepositCapSet(cap=deposit_cap_)
+    log LockupSet(lockup=DEFAULT_LOCKUP)
+    log DailyWithdrawLimitSet(bps=DEFAULT_DAILY_WITHDRAW_BPS)
+
+
+# ---------------------------------------------------------------- conversions
+
+@internal
+@view
+def _total_assets() -> uint256:
+    eq: int256 = staticcall exchange.equity(self)
+    idle: uint256 = staticcall _ASSET.balanceOf(self)
+    if eq > 0:
+        return idle + convert(eq, uint256)
+    return idle
+
+
+@internal
+@view
+def _to_shares(assets: uint256, ta: uint256, roundup: bool) -> uint256:
+    return math._mul_div(assets, erc20.totalSupply + VIRTUAL_SHARES, ta + 1, roundup)
+
+
+@internal
+@view
+def _to_assets(shares: uint256, ta: uint256, roundup: bool) -> uint256:
+    return math._mul_div(shares, ta + 1, erc20.totalSupply + VIRTUAL_SHARES, roundup)
+
+
+@internal
+@view
+def _available() -> uint256:
+    free: int256 = staticcall exchange.free_collateral(self)
+    idle: uint256 = staticcall _ASSET.balanceOf(self)
+    if free > 0:
+        return idle + convert(free, uint256)
+    return idle
+
+
+@internal
+@view
+def _daily_room(ta: uint256) -> uint256:
+    day: uint256 = block.timestamp // DAY
+    base: uint256 = ta
+    used: uint256 = 0
+    if day == self.window_day:
+        base = self.window_base
+        used = self.window_withdrawn
+    limit: uint256 = base * self.daily_withdraw_bps // BPS
+    if used >= limit:
+        return 0
+    return limit - used
+
+
+@internal
+@view
+def _max_deposit() -> uint256:
+    ta: uint256 = self._total_assets()
+    cap: uint256 = self.deposit_cap
+    if ta >= cap:
+        return 0
+    return cap - ta
+
+
+@internal
+@view
+def _max_withdraw(owner: address, ta: uint256) -> uint256:
+    if block.timestamp < self.lock_until[owner]:
+        return 0
+    return min(
+        min(self._to_assets(erc20.balanceOf[owner], ta, False), self._daily_room(ta)),
+        self._available(),
+    )
+
+
+# ---------------------------------------------------------------- ERC-4626 views
+
+@external
+@view
+def totalAssets() -> uint256:
+    """
+    @notice Idle USDC plus the pool's Exchange equity at mark (0 if negative).
+    """
+    return self._total_assets()
+
+
+@external
+@view
+def convertToShares(assets: uint256) -> uint256:
+    """
+    @notice Shares for `assets` at the current price (rounded down).
+    """
+    return self._to_shares(assets, self._total_assets(), False)
+
+
+@external
+@view
+def convertToAssets(shares: uint256) -> uint256:
+    """
+    @notice Assets for `shares` at the current price (rounded down).
+    """
+    return self._to_assets(shares, self._total_assets(), False)
+
+
+@external
+@view
+def maxDeposit(receiver: address) -> uint256:
+    """
+    @notice Assets that can still be deposited under the cap.
+    """
+    return self._max_deposit()
+
+
+@external
+@view
+def maxMint(receiver: address) -> uint256:
+    """
+    @notice Shares that can still be minted under the cap.
+    """
+    return self._to_shares(self._max_deposit(), self._total_assets(), False)
+
+
+@external
+@view
+def maxWithdraw(owner: address) -> uint256:
+    """
+    @notice Assets `owner` can withdraw now (lock-up, daily cap, free collateral).
+    """
+    return self._max_withdraw(owner, self._total_assets())
+
+
+@external
+@view
+def maxRedeem(owner: address) -> uint256:
+    """
+    @notice Shares `owner` can redeem now (lock-up, daily cap, free collateral).
+    """
+    ta: uint256 = self._total_assets()
+    room: uint256 = self._max_withdraw(owner, ta)
+    return min(erc20.balanceOf[owner], self._to_shares(room, ta, False))
+
+
+@external
+@view
+def previewDeposit(assets: uint256) -> uint256:
+    """
+    @notice Shares a deposit of `assets` mints (rounded down).
+    """
+    return self._to_shares(assets, self._total_assets(), False)
+
+
+@external
+@view
+def previewMint(shares: uint256) -> uint256:
+    """
+    @notice Assets a mint of `shares` costs (rounded up).
+    """
+    return self._to_assets(shares, self._total_assets(), True)
+
+
+@external
+@view
+def previewWithdraw(assets: uint256) -> uint256:
+    """
+    @notice Shares a withdrawal of `assets` burns (rounded up).
+    """
+    return self._to_shares(assets, self._total_assets(), True)
+
+
+@external
+@view
+def previewRedeem(shares: uint256) -> uint256:
+    """
+    @notice Assets a redemption of `shares` pays (rounded down).
+    """
+    return self._to_assets(shares, self._total_assets(), False)
+
+
+@external
+@view
+def grid(market: uint256) -> GridParams:
+    """
+    @notice The keeper's grid parameters for `market`.
+    """
+    return self._grids[market]
+
+
+@external
+@view
+def grid_market_count() -> uint256:
+    """
+    @notice Number of markets that ever had grid parameters (see grid_markets(i)).
+    """
+    return len(self.grid_markets)
+
+
+# ---------------------------------------------------------------- internals
+
+@internal
+def _deposit(receiver: address, assets: uint256, shares: uint256, ta: uint256):
+    assert assets > 0 and shares > 0, "pool: zero"
+    assert ta + assets <= self.deposit_cap, "pool: cap"
+    # a third party may only deposit for an empty account, so nobody can
+    # extend someone else's lock-up
+    assert receiver == msg.sender or erc20.balanceOf[receiver] == 0, "pool: receiver"
+    assert extcall _ASSET.transferFrom(msg.sender, self, assets, default_return_value=True)
+    extcall exchange.deposit(assets)
+    erc20._mint(receiver, shares)
+    self.lock_until[receiver] = block.timestamp + self.lockup
+    log IERC4626.Deposit(sender=msg.sender, owner=receiver, assets=assets, shares=shares)
+
+
+@internal
+def _withdraw(receiver: address, owner: address, assets: uint256, shares: uint256, ta: uint256):
+    assert assets > 0 and shares > 0, "pool: zero"
+    assert block.timestamp >= self.lock_until[owner], "pool: locked"
+    day: uint256 = block.timestamp // DAY
+    if day != self.window_day:
+        self.window_day = day
+        self.window_base = ta
+        self.window_withdrawn = 0
+    used: uint256 = self.window_withdrawn + assets
+    assert used <= self.window_base * self.daily_withdraw_bps // BPS, "pool: daily limit"
+    self.window_withdrawn = used
+    if msg.sender != owner:
+        erc20._spend_allowance(owner, msg.sender, shares)
+    erc20._burn(owner, shares)
+    idle: uint256 = staticcall _ASSET.balanceOf(self)
+    if idle < assets:
+        need: uint256 = assets - idle
+        free: int256 = staticcall exchange.free_collateral(self)
+        assert free >= convert(need, int256), "pool: liquidity"
+        extcall exchange.withdraw(need)
+    assert extcall _ASSET.transfer(receiver, assets, default_return_value=True)
+    log IERC4626.Withdraw(sender=msg.sender, receiver=receiver, owner=owner, assets=assets, shares=shares)
+
+
+# ---------------------------------------------------------------- entry points
+
+@external
+@nonreentrant
+def deposit(assets: uint256, receiver: address = msg.sender, min_shares: uint256 = 0) -> uint256:
+    """
+    @notice Deposit `assets` USDC for LP shares (rounded down); starts the lock-up.
+    @param receiver Gets the shares; a third party may only deposit for an empty account.
+    @param min_shares Revert with "pool: slippage" if fewer shares would be minted.
+    @return Shares minted.
+    """
+    ta: uint256 = self._total_assets()
+    shares: uint256 = self._to_shares(assets, ta, False)
+    assert shares >= min_shares, "pool: slippage"
+    self._deposit(receiver, assets, shares, ta)
+    return shares
+
+
+@external
+@nonreentrant
+def mint(shares: uint256, receiver: address = msg.sender, max_assets: uint256 = max_value(uint256)) -> uint256:
+    """
+    @notice Mint exactly `shares` LP shares for USDC (rounded up); starts the lock-up.
+    @param max_assets Revert with "pool: slippage" if more USDC would be taken.
+    @return USDC taken.
+    """
+    ta: uint256 = self._total_assets()
+    assets: uint256 = self._to_assets(shares, ta, True)
+    assert assets <= max_assets, "pool: slippage"
+    self._deposit(receiver, assets, shares, ta)
+    return assets
+
+
+@external
+@nonreentrant
+def withdraw(
+    assets: uint256, receiver: address = msg.sender, owner: address = msg.sender, max_shares: uint256 = max_value(uint256)
+) -> uint256:
+    """
+    @notice Withdraw exactly `assets` USDC, burning shares (rounded up).
+    @param max_shares Revert with "pool: slippage" if more shares would be burned.
+    @return Shares burned.
+    """
+    ta: uint256 = self._total_assets()
+    shares: uint256 = self._to_shares(assets, ta, True)
+    assert shares <= max_shares, "pool: slippage"
+    self._withdraw(receiver, owner, assets, shares, ta)
+    return shares
+
+
+@external
+@nonreentrant
+def redeem(
+    shares: uint256, receiver: address = msg.sender, owner: address = msg.sender, min_assets: uint256 = 0
+) -> uint256:
+    """
+    @notice Redeem `shares` for USDC (rounded down).
+    @param min_assets Revert with "pool: slippage" if less USDC would be paid.
+    @return USDC paid.
+    """
+    ta: uint256 = self._total_assets()
+    assets: uint256 = self._to_assets(shares, ta, False)
+    assert assets >= min_assets, "pool: slippage"
+    self._withdraw(receiver, owner, assets, shares, ta)
+    return assets
+
+
+@external
+def transfer(to: address, amount: uint256) -> bool:
+    """
+    @notice ERC-20 transfer of LP shares; reverts while the sender is locked.
+    """
+    assert block.timestamp >= self.lock_until[msg.sender], "pool: locked"
+    erc20._transfer(msg.sender, to, amount)
+    return True
+
+
+@external
+def transferFrom(owner: address, to: address, amount: uint256) -> bool:
+    """
+    @notice ERC-20 transferFrom of LP shares; reverts while `owner` is locked.
+    """
+    assert block.timestamp >= self.lock_until[owner], "pool: locked"
+    erc20._spend_allowance(owner, msg.sender, amount)
+    erc20._transfer(owner, to, amount)
+    return True
+
+
+# ---------------------------------------------------------------- admin
+
+@external
+def set_grid(market: uint256, levels: uint256, spacing_bps: uint256, size_per_level: uint256, active: bool):
+    """
+    @notice Admin sets the keeper's grid for `market` (levels per side, spacing in
+            bps of mark, size per level in base units).
+    """
+    ownable._check_owner()
+    if active:
+        assert levels > 0 and levels <= MAX_GRID_LEVELS, "pool: levels"
+        assert spacing_bps > 0 and spacing_bps < BPS, "pool: spacing"
+        assert size_per_level > 0, "pool: size"
+    if not self._grid_known[market]:
+        self._grid_known[market] = True
+        self.grid_markets.append(market)
+    self._grids[market] = GridParams(levels=levels, spacing_bps=spacing_bps, size_per_level=size_per_level, active=active)
+    log GridSet(market=market, levels=levels, spacing_bps=spacing_bps, size_per_level=size_per_level, active=active)
+
+
+@external
+def set_agent(agent: address, approved: bool):
+    """
+    @notice Admin approves or revokes the keeper's agent key on the Exchange.
+    """
+    ownable._check_owner()
+    extcall exchange.approve_agent(agent, approved)
+    log AgentSet(agent=agent, approved=approved)
+
+
+@external
+def set_deposit_cap(cap: uint256):
+    """
+    @notice Admin sets the cap on total assets after a deposit.
+    """
+    ownable._check_owner()
+    self.deposit_cap = cap
+    log DepositCapSet(cap=cap)
+
+
+@external
+def set_lockup(seconds: uint256):
+    """
+    @notice Admin sets the lock-up applied to later deposits (<= 30 days).
+    """
+    ownable._check_owner()
+    assert seconds <= MAX_LOCKUP, "pool: lockup"
+    self.lockup = seconds
+    log LockupSet(lockup=seconds)
+
+
+@external
+def set_daily_withdraw_limit(bps: uint256):
+    """
+    @notice Admin sets the fraction of total assets withdrawable per UTC day (1..10000).
+    """
+    ownable._check_owner()
+    assert bps > 0 and bps <= BPS, "pool: daily limit"
+    self.daily_withdraw_bps = bps
+    log DailyWithdrawLimitSet(bps=bps)
