@@ -50,6 +50,7 @@ interface IExchange:
     def approve_agent(agent: address, approved: bool): nonpayable
     def equity(account: address) -> int256: view
     def free_collateral(account: address) -> int256: view
+    def collateral(account: address) -> int256: view
 
 
 BPS: constant(uint256) = 10_000
@@ -161,7 +162,8 @@ def _to_assets(shares: uint256, ta: uint256, roundup: bool) -> uint256:
 @internal
 @view
 def _available() -> uint256:
-    free: int256 = staticcall exchange.free_collateral(self)
+    # Exchange.withdraw needs both: collateral >= amount and margin after it
+    free: int256 = min(staticcall exchange.free_collateral(self), staticcall exchange.collateral(self))
     idle: uint256 = staticcall _ASSET.balanceOf(self)
     if free > 0:
         return idle + convert(free, uint256)
@@ -358,10 +360,8 @@ def _withdraw(receiver: address, owner: address, assets: uint256, shares: uint25
     erc20._burn(owner, shares)
     idle: uint256 = staticcall _ASSET.balanceOf(self)
     if idle < assets:
-        need: uint256 = assets - idle
-        free: int256 = staticcall exchange.free_collateral(self)
-        assert free >= convert(need, int256), "pool: liquidity"
-        extcall exchange.withdraw(need)
+        assert self._available() >= assets, "pool: liquidity"
+        extcall exchange.withdraw(assets - idle)
     assert extcall _ASSET.transfer(receiver, assets, default_return_value=True)
     log IERC4626.Withdraw(sender=msg.sender, receiver=receiver, owner=owner, assets=assets, shares=shares)
 

@@ -27,6 +27,7 @@ interface IExchange:
     def set_position_cap(market: uint256, size: uint256): nonpayable
     def equity(account: address) -> int256: view
     def free_collateral(account: address) -> int256: view
+    def collateral(account: address) -> int256: view
 
 
 interface IVaultFactory:
@@ -279,7 +280,8 @@ def _total_assets() -> uint256:
 @internal
 @view
 def _available() -> uint256:
-    free: int256 = staticcall exchange.free_collateral(self)
+    # Exchange.withdraw needs both: collateral >= amount and margin after it
+    free: int256 = min(staticcall exchange.free_collateral(self), staticcall exchange.collateral(self))
     idle: uint256 = staticcall asset.balanceOf(self)
     if free > 0:
         return idle + convert(free, uint256)
