@@ -1,0 +1,160 @@
+"""Matching core throughput on the mixed stream of a busy market.
+
+After seeding a few thousand resting orders: ~55% limit orders around a random-walking
+mid (~15% of them crossing), ~35% cancels of random live orders, ~10% market orders.
+The stream is generated once (driving an engine to know which orders are live), then
+replayed against fresh engines; only the replay is timed. Prints `name: value` lines.
+
+Run: .venv/bin/python bench/bench_matching.py [messages]
+"""
+from __future__ import annotations
+
+import gc
+import random
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from offchain.matching import Cancelled, Engine, Fill, MarketConfig, OrderKind, Place  # noqa: E402
+
+MARKET = 1
+TICK = 10_000               # 0.01 USDC
+LOT = 10**15                # 0.001 base unit
+MID0 = 2_000 * 10**6        # 2000 USDC
+SEED_ORDERS = 3_000
+TARGET_RESTING = 3_500      # market-order size leans against drift away from this
+LEVELS = 50                 # passive quotes up to this many ticks from the mid
+PLACE_CMD, CANCEL_CMD, MARK_CMD = 0, 1, 2
+INF = 1 << 256
+
+
+def config(bands: bool) -> MarketConfig:
+    return MarketConfig(MARKET, tick=TICK, lot=LOT, min_size=LOT, max_size=10**24,
+                        max_notional=10**15, band_bps=500 if bands else 0)
+
+
+def generate(n: int, bands: bool, seed: int = 7) -> tuple[list, list]:
+    """(seed commands, timed stream). With `bands`, 40 accounts share the flow so STP fires."""
+    rng = random.Random(seed)
+    engine = Engine([config(bands)])
+    live: list = []           # live order ids, with swap-remove via index
+    index: dict = {}
+    accounts = [f"0x{i:040x}" for i in range(40 if bands else 100_000)]
+    mid = MID0
+    next_id = 0
+
+    def add_live(oid):
+        index[oid] = len(live)
+        live.append(oid)
+
+    def drop_live(oid):
+        i = index.pop(oid, None)
+        if i is None:
+            return
+        last = live.pop()
+        if i < len(live):
+            live[i] = last
+            index[last] = i
+
+    def run(msg):
+        if msg[0] == PLACE_CMD:
+            events = engine.place(msg[1])
+            cmd = msg[1]
+            if engine.get_order(cmd.id) is not None:
+                add_live(cmd.id)
+        elif msg[0] == CANCEL_CMD:
+            events = engine.cancel(msg[1], msg[2])
+        else:
+            events = engine.set_mark(MARKET, msg[1], msg[2])
+        for e in events:
+            if e.__class__ is Fill and e.maker_remaining == 0:
+                drop_live(e.maker_id)
+            elif e.__class__ is Cancelled and e.remaining == 0:
+                drop_live(e.order_id)
+
+    def limit(ts, crossing):
+        nonlocal next_id
+        next_id += 1
+        is_buy = rng.random() < 0.5
+        best_bid, best_ask = engine.best_bid(MARKET), engine.best_ask(MARKET)
+        if crossing:  # through the touch by 0-2 ticks
+            if is_buy:
+                price = (best_ask or mid) + rng.randint(0, 2) * TICK
+            else:
+                price = (best_bid or mid) - rng.randint(0, 2) * TICK
+        else:         # passive, 1-65 ticks from the mid, never through the touch
+            off = 1 + min(int(rng.expovariate(1 / 14)), LEVELS - 1)
+            if is_buy:
+                price = min(mid - off * TICK, (best_ask or INF) - TICK)
+            else:
+                price = max(mid + off * TICK, (best_bid or 0) + TICK)
+        return (PLACE_CMD, Place(next_id, rng.choice(accounts), MARKET, is_buy,
+                                 rng.randint(1, 20) * LOT, price, ts))
+
+    seed_msgs = []
+    if bands:
+        seed_msgs.append((MARK_CMD, mid, 0))
+    for ts in range(SEED_ORDERS):
+        seed_msgs.append(limit(ts, False))
+    for m in seed_msgs:
+        run(m)
+    stream = []
+    ts = SEED_ORDERS
+    for _ in range(n):
+        ts += 1
+        if rng.random() < 0.05:
+            mid += TICK if rng.random() < 0.5 else -TICK
+        r = rng.random()
+        if r < 0.55:
+            msg = limit(ts, rng.random() < 0.15)
+        elif r < 0.90 and live:
+            msg = (CANCEL_CMD, live[rng.randrange(len(live))], ts)
+        elif bands and r < 0.901:
+            msg = (MARK_CMD, mid, ts)
+        else:
+            next_id += 1
+            lots = rng.randint(1, 60 if len(live) > TARGET_RESTING else 4)
+            msg = (PLACE_CMD, Place(next_id, rng.choice(accounts), MARKET, rng.random() < 0.5,
+                                    lots * LOT, 0, ts, OrderKind.MARKET,
+                                    slippage_bps=100))
+        stream.append(msg)
+        run(msg)
+    stats = {
+        "resting_orders": len(engine._orders),
+        "levels_bid": len(engine._books[MARKET].bid_prices),
+        "levels_ask": len(engine._books[MARKET].ask_prices),
+    }
+    return seed_msgs, stream, stats
+
+
+def replay(bands: bool, seed_msgs: list, stream: list) -> float:
+    engine = Engine([config(bands)])
+    place, cancel, set_mark = engine.place, engine.cancel, engine.set_mark
+    for kind, a, *rest in seed_msgs:
+        place(a) if kind == PLACE_CMD else set_mark(MARKET, a, rest[0])
+    gc.collect()
+    start = time.perf_counter()
+    for msg in stream:
+        kind = msg[0]
+        if kind == PLACE_CMD:
+            place(msg[1])
+        elif kind == CANCEL_CMD:
+            cancel(msg[1], msg[2])
+        else:
+            set_mark(MARKET, msg[1], msg[2])
+    return len(stream) / (time.perf_counter() - start)
+
+
+def main() -> None:
+    n = int(sys.argv[1]) if len(sys.argv) > 1 else 500_000
+    for bands, name in ((False, "matching_msgs_per_s"), (True, "matching_msgs_per_s_stp_bands")):
+        seed_msgs, stream, stats = generate(n, bands)
+        best = max(replay(bands, seed_msgs, stream) for _ in range(3))
+        print(f"# {name}: {n} messages; end state {stats}")
+        print(f"{name}: {best:.0f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,725 @@
+"""The matching engine: many markets, price-time priority, deterministic events.
+
+Every public method returns a list of events and never raises on bad input: each bad
+command becomes a Rejected event with a Reason. The engine reads no clock; every
+command carries `ts`, so replaying a journal of commands reproduces the same events.
+
+Hot paths (place of a limit order, cancel, the match loop) are written with locals and
+few calls on purpose; the rest favours clarity.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from heapq import heappop, heappush
+from typing import Any, Hashable, Iterable
+
+import msgspec
+
+from . import triggers as trig
+from .book import INF, Book, PendingTrigger, RestingOrder
+from .events import Accepted, Amended, Cancelled, Event, Expired, Fill, Halted, Rejected, Triggered
+from .types import (
+    BPS, ONE, MarketConfig, OrderInfo, OrderKind, Place, PostOnly, Reason, SlippageRef,
+    STPMode, TimeInForce,
+)
+
+# Plain ints for comparisons in hot paths (IntEnum members compare equal to them).
+_LIMIT, _MARKET = int(OrderKind.LIMIT), int(OrderKind.MARKET)
+_GTC, _IOC, _FOK, _GTD = (int(t) for t in TimeInForce)
+_PO_NONE, _PO_REJECT, _PO_SLIDE = (int(p) for p in PostOnly)
+_X_TAKER, _X_MAKER, _X_BOTH, _DECREMENT = (int(s) for s in STPMode)
+
+R = Reason
+
+
+def _is_pos_int(x: Any) -> bool:
+    return x.__class__ is int and x > 0
+
+
+class Engine:
+    """Order books for many markets. See docs/matching.md for the full contract."""
+
+    def __init__(self, markets: Iterable[MarketConfig] = ()) -> None:
+        self._books: dict[int, Book] = {}
+        self._orders: dict[Hashable, RestingOrder] = {}        # resting orders by id
+        self._triggers: dict[Hashable, PendingTrigger] = {}    # waiting stop orders by id
+        self._by_account: defaultdict[str, dict[Hashable, Any]] = defaultdict(dict)
+        self._positions: dict[tuple[str, int], int] = {}
+        self._track_positions = False  # turned on by the first set_position
+        self._seq = 0                  # GTD heap tie-break, in placement order
+        for config in markets:
+            self.add_market(config)
+
+    # ------------------------------------------------------------------ markets
+    def add_market(self, config: MarketConfig) -> None:
+        if config.market in self._books:
+            raise ValueError(f"market {config.market} already exists")
+        if config.tick <= 0 or config.lot <= 0:
+            raise ValueError("tick and lot must be positive")
+        self._books[config.market] = Book(config)
+
+    def markets(self) -> list[MarketConfig]:
+        return [b.config for b in self._books.values()]
+
+    # ------------------------------------------------------------------ place
+    def place(self, cmd: Place) -> list[Event]:
+        try:
+            return self._place(cmd)
+        except Exception:  # noqa: BLE001 - last line of defence: a bad command must not kill the keeper
+            return [Rejected(getattr(cmd, "id", None), getattr(cmd, "market", -1),
+                             R.INVALID_ORDER, getattr(cmd, "ts", 0))]
+
+    def place_batch(self, cmds: Iterable[Place]) -> list[list[Event]]:
+        """Each command is answered on its own, in order; one bad item rejects only itself."""
+        return [self.place(c) for c in cmds]
+
+    def _place(self, cmd: Place) -> list[Event]:
+        book = self._books.get(cmd.market)
+        ts = cmd.ts
+        if book is None:
+            return [Rejected(cmd.id, cmd.market, R.UNKNOWN_MARKET, ts)]
+        ev: list[Event] = []
+        if book.next_expiry <= ts:
+            self._expire_book(book, ts, ev)
+        if book.halted_until and ts >= book.halted_until:
+            book.halted_until = 0
+            book.breaker.reset()
+        oid = cmd.id
+        if oid in self._orders or oid in self._triggers:
+            ev.append(Rejected(oid, cmd.market, R.DUPLICATE_ORDER_ID, ts))
+            return ev
+        kind = cmd.kind
+        if kind == _LIMIT:
+            reason = self._place_limit(book, cmd, ev, True)
+        elif kind == _MARKET:
+            reason = self._place_market(book, cmd, ev, True)
+        else:
+            reason = self._place_trigger(book, cmd, ev)
+        if reason is not None:
+            ev.append(Rejected(oid, cmd.market, reason, ts))
+        return ev
+
+    def _check_size(self, book: Book, size: Any) -> Reason | None:
+        if size.__class__ is not int or size <= 0:
+            return R.INVALID_SIZE
+        if size % book.lot:
+            return R.SIZE_OFF_LOT
+        if size < book.min_size:
+            return R.SIZE_BELOW_MIN
+        if book.max_size and size > book.max_size:
+            return R.SIZE_ABOVE_MAX
+        return None
+
+    def _limit_reason(self, book: Book, cmd: Place, price: int, size: int) -> Reason | None:
+        """Static checks of a limit order (no book state besides the band)."""
+        if price.__class__ is not int or price <= 0:
+            return R.INVALID_PRICE
+        if price % book.tick:
+            return R.PRICE_OFF_TICK
+        if size.__class__ is not int or size <= 0:
+            return R.INVALID_SIZE
+        if size % book.lot:
+            return R.SIZE_OFF_LOT
+        if size < book.min_size:
+            return R.SIZE_BELOW_MIN
+        if book.max_size and size > book.max_size:
+            return R.SIZE_ABOVE_MAX
+        if book.max_notional and price * size // ONE > book.max_notional:
+            return R.NOTIONAL_ABOVE_MAX
+        tif = cmd.tif
+        if tif != _GTC:
+            if tif == _GTD:
+                if cmd.expiry.__class__ is not int:
+                    return R.INVALID_ORDER
+                if cmd.expiry <= cmd.ts:
+                    return R.EXPIRED
+            elif tif != _IOC and tif != _FOK:
+                return R.INVALID_ORDER
+            elif cmd.post_only:
+                return R.INVALID_ORDER  # post-only never takes, so IOC/FOK could only cancel
+        # Band: only the aggressive direction is limited; deep passive quotes are fine.
+        if cmd.is_buy:
+            if price > book.band_hi:
+                return R.PRICE_OUTSIDE_BAND
+        elif price < book.band_lo:
+            return R.PRICE_OUTSIDE_BAND
+        return None
+
+    def _place_limit(self, book: Book, cmd: Place, ev: list, announce: bool,
+                     price: int | None = None, size: int | None = None) -> Reason | None:
+        """Validate, match and rest a limit order. Returns a reason (and changes nothing)
+        when rejected. `announce` False: a triggered or amended order, no Accepted event."""
+        if price is None:
+            price = cmd.price
+            size = cmd.size
+        reason = self._limit_reason(book, cmd, price, size)
+        if reason is not None:
+            return reason
+        is_buy = cmd.is_buy
+        account = cmd.account
+        if cmd.reduce_only:
+            size = self._reduce_only_size(account, book.market, is_buy, size)
+            if not size:
+                return R.REDUCE_ONLY
+        if is_buy:
+            opp = book.ask_prices
+            crosses = bool(opp) and opp[0] <= price
+        else:
+            opp = book.bid_prices
+            crosses = bool(opp) and opp[-1] >= price
+        tif = cmd.tif
+        stp = cmd.stp
+        if stp is None:
+            stp = book.default_stp
+        if crosses:
+            post_only = cmd.post_only
+            if post_only:
+                if post_only == _PO_REJECT:
+                    return R.POST_ONLY_WOULD_CROSS
+                if post_only != _PO_SLIDE:
+                    return R.INVALID_ORDER
+                price = opp[0] - book.tick if is_buy else opp[-1] + book.tick
+                if price <= 0:
+                    return R.POST_ONLY_WOULD_CROSS
+                crosses = False
+            elif book.halted_until:
+                return R.HALTED
+            elif tif == _FOK and not self._fillable(book, is_buy, price, size, account, stp, cmd.ts):
+                return R.FOK_UNFILLABLE
+        elif tif == _FOK:
+            return R.FOK_UNFILLABLE
+        else:
+            post_only = cmd.post_only
+            if post_only and post_only != _PO_REJECT and post_only != _PO_SLIDE:
+                return R.INVALID_ORDER
+
+        oid = cmd.id
+        ts = cmd.ts
+        if announce:
+            ev.append(Accepted(oid, book.market, account, is_buy, price, size, ts))
+        stop = None
+        if crosses:
+            size, stop = self._match(book, is_buy, price, size, oid, account, stp, ts, ev)
+        if size:
+            if stop is not None or tif == _IOC or tif == _FOK:
+                # An early stop (band, breaker, STP) must not leave a crossed book either.
+                ev.append(Cancelled(oid, book.market, account, size, 0,
+                                    R.IOC_REMAINDER if stop is None else stop, ts))
+            else:
+                order = RestingOrder(oid, account, price, size, cmd)
+                book.add(order, is_buy)
+                self._orders[oid] = order
+                self._by_account[account][oid] = order
+                if tif == _GTD:
+                    self._seq += 1
+                    heappush(book.expiries, (cmd.expiry, self._seq, oid, order))
+                    book.next_expiry = book.expiries[0][0]
+        return None
+
+    def _place_market(self, book: Book, cmd: Place, ev: list, announce: bool) -> Reason | None:
+        size = cmd.size
+        reason = self._check_size(book, size)
+        if reason is not None:
+            return reason
+        is_buy = cmd.is_buy
+        worst = cmd.price
+        if worst.__class__ is not int or worst < 0:
+            return R.INVALID_PRICE
+        bps = cmd.slippage_bps
+        if bps.__class__ is not int or bps < 0 or bps >= BPS:
+            return R.INVALID_ORDER
+        if cmd.post_only or cmd.tif not in (_IOC, _FOK, _GTC):
+            return R.INVALID_ORDER  # GTC is read as IOC: a market order never rests
+        if bps:
+            if cmd.slippage_ref == SlippageRef.MARK:
+                ref = book.mark
+            else:
+                ref = (book.ask_prices[0] if book.ask_prices else 0) if is_buy else \
+                      (book.bid_prices[-1] if book.bid_prices else 0)
+            if ref:
+                w = ref * (BPS + bps) // BPS if is_buy else -(-ref * (BPS - bps) // BPS)
+                if not worst or (w < worst if is_buy else w > worst):
+                    worst = w
+            elif cmd.slippage_ref == SlippageRef.MARK:
+                return R.NO_REFERENCE_PRICE
+        # Market orders are capped at the band, never rejected for it.
+        if is_buy:
+            if book.band_hi != INF and (not worst or worst > book.band_hi):
+                worst = book.band_hi
+        elif book.band_lo and worst < book.band_lo:
+            worst = book.band_lo
+        if worst and book.max_notional and worst * size // ONE > book.max_notional:
+            return R.NOTIONAL_ABOVE_MAX
+        if book.halted_until:
+            return R.HALTED
+        account = cmd.account
+        if cmd.reduce_only:
+            size = self._reduce_only_size(account, book.market, is_buy, size)
+            if not size:
+                return R.REDUCE_ONLY
+        limit = worst if worst else (INF if is_buy else 0)
+        stp = cmd.stp
+        if stp is None:
+            stp = book.default_stp
+        ts = cmd.ts
+        if cmd.tif == _FOK and not self._fillable(book, is_buy, limit, size, account, stp, ts):
+            return R.FOK_UNFILLABLE
+        oid = cmd.id
+        if announce:
+            ev.append(Accepted(oid, book.market, account, is_buy, worst, size, ts))
+        size, stop = self._match(book, is_buy, limit, size, oid, account, stp, ts, ev)
+        if size:
+            ev.append(Cancelled(oid, book.market, account, size, 0,
+                                R.IOC_REMAINDER if stop is None else stop, ts))
+        return None
+
+    def _place_trigger(self, book: Book, cmd: Place, ev: list) -> Reason | None:
+        kind = cmd.kind
+        if kind not in trig.TRIGGER_KINDS:
+            return R.INVALID_ORDER
+        reason = self._check_size(book, cmd.size)
+        if reason is not None:
+            return reason
+        if kind in trig.LIMIT_AFTER_TRIGGER:
+            if not _is_pos_int(cmd.price):
+                return R.INVALID_PRICE
+            if cmd.price % book.tick:
+                return R.PRICE_OFF_TICK
+        elif cmd.price.__class__ is not int or cmd.price < 0:
+            return R.INVALID_PRICE
+        if cmd.tif == _GTD:
+            if cmd.expiry.__class__ is not int:
+                return R.INVALID_ORDER
+            if cmd.expiry <= cmd.ts:
+                return R.EXPIRED
+        elif cmd.tif not in (_GTC, _IOC, _FOK):
+            return R.INVALID_ORDER
+        if cmd.post_only and kind not in trig.LIMIT_AFTER_TRIGGER:
+            return R.INVALID_ORDER
+        extreme = 0
+        if kind == OrderKind.TRAILING_STOP:
+            a, b = cmd.trail_amount, cmd.trail_bps
+            if a.__class__ is not int or b.__class__ is not int or a < 0 or not 0 <= b < BPS \
+                    or (a > 0) == (b > 0):
+                return R.INVALID_ORDER  # exactly one of the two distances
+            extreme = book.mark
+        else:
+            if not _is_pos_int(cmd.trigger_price):
+                return R.INVALID_PRICE
+            if book.mark and trig.fixed_trigger_met(cmd, book.mark):
+                return R.WOULD_TRIGGER_IMMEDIATELY
+        ref_price = cmd.price or cmd.trigger_price
+        if book.max_notional and ref_price and ref_price * cmd.size // ONE > book.max_notional:
+            return R.NOTIONAL_ABOVE_MAX
+        oid = cmd.id
+        pending = PendingTrigger(oid, cmd.account, cmd, extreme)
+        book.triggers[oid] = pending
+        self._triggers[oid] = pending
+        self._by_account[cmd.account][oid] = pending
+        if cmd.tif == _GTD:
+            self._seq += 1
+            heappush(book.expiries, (cmd.expiry, self._seq, oid, pending))
+            book.next_expiry = book.expiries[0][0]
+        ev.append(Accepted(oid, book.market, cmd.account, cmd.is_buy, cmd.price, cmd.size, cmd.ts))
+        return None
+
+    # ------------------------------------------------------------------ matching
+    def _match(self, book: Book, is_buy: bool, limit: int, remaining: int, oid: Hashable,
+               account: str, stp: int, ts: int, ev: list) -> tuple[int, Reason | None]:
+        """Take liquidity up to `limit`. Returns (unfilled size, why it stopped early)."""
+        if is_buy:
+            levels, prices, guard = book.asks, book.ask_prices, book.band_lo
+        else:
+            levels, prices, guard = book.bids, book.bid_prices, book.band_hi
+        orders = self._orders
+        by_account = self._by_account
+        track = self._track_positions
+        breaker = book.breaker
+        market = book.market
+        maker_is_buy = not is_buy
+        stop = None
+        while remaining and prices:
+            if is_buy:
+                p = prices[0]
+                if p > limit:
+                    break
+                if p < guard:  # maker left outside the band by a mark move: don't trade there
+                    stop = R.PRICE_OUTSIDE_BAND
+                    break
+            else:
+                p = prices[-1]
+                if p < limit:
+                    break
+                if p > guard:
+                    stop = R.PRICE_OUTSIDE_BAND
+                    break
+            if breaker is not None and breaker.would_trip(p, ts):
+                book.halted_until = ts + breaker.cooldown
+                ev.append(Halted(market, p, ts, book.halted_until))
+                stop = R.HALTED
+                break
+            level = levels[p]
+            lorders = level.orders
+            traded = False
+            while remaining and lorders:
+                m = next(iter(lorders.values()))
+                macct = m.account
+                if macct == account:
+                    if stp == _X_MAKER or stp == _X_BOTH:
+                        self._drop_maker(m, lorders, level, ev, R.SELF_TRADE, ts, market)
+                        if stp == _X_MAKER:
+                            continue
+                    elif stp == _DECREMENT:
+                        q = m.size if m.size < remaining else remaining
+                        m.size -= q
+                        level.size -= q
+                        remaining -= q
+                        ev.append(Cancelled(m.id, market, macct, q, m.size, R.SELF_TRADE, ts))
+                        ev.append(Cancelled(oid, market, account, q, remaining, R.SELF_TRADE, ts))
+                        if not m.size:
+                            del lorders[m.id]
+                            del orders[m.id]
+                            del by_account[macct][m.id]
+                        continue
+                    stop = R.SELF_TRADE  # expire taker / expire both
+                    break
+                msize = m.size
+                q = msize if msize < remaining else remaining
+                if track and m.cmd.reduce_only:
+                    allowed = self._reducible(macct, market, maker_is_buy)
+                    if allowed <= 0:
+                        self._drop_maker(m, lorders, level, ev, R.REDUCE_ONLY, ts, market)
+                        continue
+                    if q > allowed:
+                        q = allowed
+                msize -= q
+                m.size = msize
+                remaining -= q
+                level.size -= q
+                ev.append(Fill(market, p, q, m.id, oid, macct, account, maker_is_buy,
+                               msize, remaining, ts))
+                traded = True
+                if track:
+                    self._apply_fill(account, macct, market, is_buy, q)
+                if not msize:
+                    mid = m.id
+                    del lorders[mid]
+                    del orders[mid]
+                    del by_account[macct][mid]
+            if not lorders:
+                del levels[p]
+                if is_buy:
+                    del prices[0]
+                else:
+                    prices.pop()
+            if traded and breaker is not None:
+                breaker.record(p, ts)
+            if stop is not None:
+                break
+        return remaining, stop
+
+    def _drop_maker(self, m: RestingOrder, lorders: dict, level: Any, ev: list, reason: Reason,
+                    ts: int, market: int) -> None:
+        del lorders[m.id]
+        level.size -= m.size
+        del self._orders[m.id]
+        del self._by_account[m.account][m.id]
+        ev.append(Cancelled(m.id, market, m.account, m.size, 0, reason, ts))
+
+    def _fillable(self, book: Book, is_buy: bool, limit: int, size: int, account: str,
+                  stp: int, ts: int) -> bool:
+        """FOK pre-check: would _match fill all of `size`? Walks the same orders with the
+        same rules (STP, band guard, breaker, reduce-only makers) and changes nothing."""
+        need = size
+        if is_buy:
+            levels, prices, guard = book.asks, book.ask_prices, book.band_lo
+        else:
+            levels, prices, guard = book.bids, reversed(book.bid_prices), book.band_hi
+        breaker = book.breaker
+        window = breaker.range(ts) if breaker is not None else None
+        track = self._track_positions
+        maker_pos: dict[str, int] = {}
+        for p in prices:
+            if (p > limit or p < guard) if is_buy else (p < limit or p > guard):
+                return False
+            if breaker is not None:
+                if window is not None:
+                    if breaker.exceeds(window[0], window[1], p):
+                        return False
+                    window = (min(window[0], p), max(window[1], p))
+                else:
+                    window = (p, p)
+            for m in levels[p].orders.values():
+                if m.account == account:
+                    if stp == _X_MAKER:
+                        continue
+                    return False  # the taker stops or loses size without a trade
+                q = m.size
+                if track:
+                    pos = maker_pos.get(m.account)
+                    if pos is None:
+                        pos = self._positions.get((m.account, book.market), 0)
+                    if m.cmd.reduce_only:
+                        allowed = pos if not is_buy else -pos  # maker sells reduce a long
+                        if allowed <= 0:
+                            continue
+                        q = min(q, allowed)
+                    maker_pos[m.account] = pos + (q if not is_buy else -q)
+                need -= q
+                if need <= 0:
+                    return True
+        return False
+
+    # ------------------------------------------------------------------ positions
+    def set_position(self, account: str, market: int, signed_size: int) -> None:
+        """The account's position as the Exchange sees it, for reduce-only checks. From the
+        first call on, the engine also applies its own fills to these positions."""
+        self._track_positions = True
+        self._positions[(account, market)] = signed_size
+
+    def position(self, account: str, market: int) -> int:
+        return self._positions.get((account, market), 0)
+
+    def _reducible(self, account: str, market: int, is_buy: bool) -> int:
+        pos = self._positions.get((account, market), 0)
+        return -pos if is_buy else pos
+
+    def _reduce_only_size(self, account: str, market: int, is_buy: bool, size: int) -> int:
+        allowed = self._reducible(account, market, is_buy)
+        if allowed <= 0:
+            return 0
+        return size if size <= allowed else allowed
+
+    def _apply_fill(self, taker: str, maker: str, market: int, taker_buys: bool, q: int) -> None:
+        positions = self._positions
+        signed = q if taker_buys else -q
+        key = (taker, market)
+        positions[key] = positions.get(key, 0) + signed
+        key = (maker, market)
+        positions[key] = positions.get(key, 0) - signed
+
+    # ------------------------------------------------------------------ cancel / amend
+    def cancel(self, order_id: Hashable, ts: int = 0, account: str | None = None) -> list[Event]:
+        """Cancel one order. With `account`, only that account's order (else NOT_OWNER)."""
+        try:
+            order = self._orders.get(order_id)
+        except TypeError:  # unhashable id
+            return [Rejected(order_id, -1, R.UNKNOWN_ORDER, ts)]
+        if order is not None:
+            if account is not None and order.account != account:
+                return [Rejected(order_id, order.cmd.market, R.NOT_OWNER, ts)]
+            cmd = order.cmd
+            self._books[cmd.market].remove(order, cmd.is_buy)
+            del self._orders[order_id]
+            del self._by_account[order.account][order_id]
+            return [Cancelled(order_id, cmd.market, order.account, order.size, 0, R.USER, ts)]
+        pending = self._triggers.get(order_id)
+        if pending is None:
+            return [Rejected(order_id, -1, R.UNKNOWN_ORDER, ts)]
+        cmd = pending.cmd
+        if account is not None and pending.account != account:
+            return [Rejected(order_id, cmd.market, R.NOT_OWNER, ts)]
+        self._unlink_trigger(pending)
+        return [Cancelled(order_id, cmd.market, pending.account, cmd.size, 0, R.USER, ts)]
+
+    def cancel_batch(self, order_ids: Iterable[Hashable], ts: int = 0,
+                     account: str | None = None) -> list[list[Event]]:
+        return [self.cancel(i, ts, account) for i in order_ids]
+
+    def cancel_all(self, account: str, market: int | None = None, ts: int = 0) -> list[Event]:
+        """Cancel every resting and pending order of `account` (in one market, or all),
+        in placement order within each market."""
+        mine = self._by_account.get(account)
+        if not mine:
+            return []
+        ev: list[Event] = []
+        for oid, order in list(mine.items()):
+            if market is None or order.cmd.market == market:
+                ev.extend(self.cancel(oid, ts))
+        if not mine:
+            del self._by_account[account]
+        return ev
+
+    def _unlink_trigger(self, pending: PendingTrigger) -> None:
+        oid = pending.id
+        del self._books[pending.cmd.market].triggers[oid]
+        del self._triggers[oid]
+        del self._by_account[pending.account][oid]
+
+    def amend(self, order_id: Hashable, ts: int = 0, size: int | None = None,
+              price: int | None = None, account: str | None = None) -> list[Event]:
+        """Change a resting order's open size and/or price. Size down at the same price
+        keeps time priority; anything else re-queues it (and may match if it now crosses)."""
+        try:
+            order = self._orders.get(order_id)
+        except TypeError:
+            order = None
+        if order is None:
+            reason = R.NOT_AMENDABLE if order_id in self._triggers else R.UNKNOWN_ORDER
+            return [Rejected(order_id, -1, reason, ts)]
+        cmd = order.cmd
+        market = cmd.market
+        if account is not None and order.account != account:
+            return [Rejected(order_id, market, R.NOT_OWNER, ts)]
+        book = self._books[market]
+        new_size = order.size if size is None else size
+        new_price = order.price if price is None else price
+        new_cmd = msgspec.structs.replace(cmd, price=new_price, size=new_size, ts=ts)
+        try:
+            reason = self._limit_reason(book, new_cmd, new_price, new_size)
+        except Exception:  # noqa: BLE001
+            reason = R.INVALID_ORDER
+        if reason is not None:
+            return [Rejected(order_id, market, reason, ts)]
+        old_size = order.size
+        if new_price == order.price and new_size <= old_size:
+            order.size = new_size
+            (book.bids if cmd.is_buy else book.asks)[new_price].size -= old_size - new_size
+            order.cmd = new_cmd
+            return [Amended(order_id, market, order.account, new_price, old_size, new_size, True, ts)]
+        # Re-queue: take it off, then place the new version without an Accepted event.
+        if cmd.post_only == _PO_REJECT:
+            opp_best = book.best_ask() if cmd.is_buy else book.best_bid()
+            if opp_best is not None and (new_price >= opp_best if cmd.is_buy else new_price <= opp_best):
+                return [Rejected(order_id, market, R.POST_ONLY_WOULD_CROSS, ts)]
+        if cmd.reduce_only and self._reduce_only_size(order.account, market, cmd.is_buy, new_size) == 0:
+            return [Rejected(order_id, market, R.REDUCE_ONLY, ts)]
+        if book.halted_until and ts < book.halted_until:
+            opp_best = book.best_ask() if cmd.is_buy else book.best_bid()
+            if opp_best is not None and (new_price >= opp_best if cmd.is_buy else new_price <= opp_best) \
+                    and not cmd.post_only:
+                return [Rejected(order_id, market, R.HALTED, ts)]
+        book.remove(order, cmd.is_buy)
+        del self._orders[order_id]
+        del self._by_account[order.account][order_id]
+        ev: list[Event] = [Amended(order_id, market, order.account, new_price, old_size, new_size,
+                                   False, ts)]
+        reason = self._place_limit(book, new_cmd, ev, False)
+        if reason is not None:  # unreachable after the checks above; never lose the order silently
+            ev.append(Cancelled(order_id, market, order.account, new_size, 0, reason, ts))
+        return ev
+
+    # ------------------------------------------------------------------ mark, triggers, expiry
+    def set_mark(self, market: int, price: int, ts: int = 0) -> list[Event]:
+        """New mark price: moves the band, then fires triggers in placement order."""
+        book = self._books.get(market)
+        if book is None:
+            return [Rejected(None, market, R.UNKNOWN_MARKET, ts)]
+        if not _is_pos_int(price):
+            return [Rejected(None, market, R.INVALID_PRICE, ts)]
+        ev: list[Event] = []
+        if book.next_expiry <= ts:
+            self._expire_book(book, ts, ev)
+        if book.halted_until and ts >= book.halted_until:
+            book.halted_until = 0
+            book.breaker.reset()
+        book.set_mark(price)
+        for pending in trig.fired(book.triggers, price):
+            self._unlink_trigger(pending)
+            cmd = pending.cmd
+            ev.append(Triggered(pending.id, market, pending.account, price, ts))
+            if cmd.kind in trig.LIMIT_AFTER_TRIGGER:
+                child = msgspec.structs.replace(cmd, kind=OrderKind.LIMIT, ts=ts)
+                reason = self._place_limit(book, child, ev, False)
+            else:
+                tif = _FOK if cmd.tif == _FOK else _IOC
+                child = msgspec.structs.replace(cmd, kind=OrderKind.MARKET, tif=tif, ts=ts)
+                reason = self._place_market(book, child, ev, False)
+            if reason is not None:  # e.g. reduce-only with no position left, halted, band
+                ev.append(Cancelled(pending.id, market, pending.account, cmd.size, 0, reason, ts))
+        return ev
+
+    def mark(self, market: int) -> int | None:
+        book = self._books.get(market)
+        return book.mark or None if book is not None else None
+
+    def is_halted(self, market: int, ts: int) -> bool:
+        book = self._books.get(market)
+        return book is not None and book.halted_until > ts
+
+    def expire(self, ts: int) -> list[Event]:
+        """Remove every GTD order with expiry <= ts (markets in creation order)."""
+        ev: list[Event] = []
+        for book in self._books.values():
+            if book.next_expiry <= ts:
+                self._expire_book(book, ts, ev)
+        return ev
+
+    def _expire_book(self, book: Book, ts: int, ev: list) -> None:
+        heap = book.expiries
+        while heap and heap[0][0] <= ts:
+            _, _, oid, obj = heappop(heap)
+            if isinstance(obj, RestingOrder):
+                if self._orders.get(oid) is not obj:
+                    continue  # already gone (filled, cancelled, amended)
+                book.remove(obj, obj.cmd.is_buy)
+                del self._orders[oid]
+                del self._by_account[obj.account][oid]
+                ev.append(Expired(oid, book.market, obj.account, obj.size, ts))
+            else:
+                if self._triggers.get(oid) is not obj:
+                    continue
+                self._unlink_trigger(obj)
+                ev.append(Expired(oid, book.market, obj.account, obj.cmd.size, ts))
+        book.next_expiry = heap[0][0] if heap else INF
+
+    # ------------------------------------------------------------------ queries
+    def best_bid(self, market: int) -> int | None:
+        book = self._books.get(market)
+        return book.best_bid() if book is not None else None
+
+    def best_ask(self, market: int) -> int | None:
+        book = self._books.get(market)
+        return book.best_ask() if book is not None else None
+
+    def depth(self, market: int, n: int = 10) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+        """Top-n L2 levels: ([(price, size)] bids best first, [(price, size)] asks best first)."""
+        book = self._books.get(market)
+        return book.depth(n) if book is not None else ([], [])
+
+    def get_order(self, order_id: Hashable) -> OrderInfo | None:
+        try:
+            order = self._orders.get(order_id) or self._triggers.get(order_id)
+        except TypeError:
+            return None
+        return None if order is None else _info(order)
+
+    def open_orders(self, account: str, market: int | None = None) -> list[OrderInfo]:
+        """Resting and pending orders of an account, in placement order."""
+        mine = self._by_account.get(account)
+        if not mine:
+            return []
+        return [_info(o) for o in mine.values() if market is None or o.cmd.market == market]
+
+    def book_orders(self, market: int) -> tuple[list[OrderInfo], list[OrderInfo]]:
+        """Every resting order in priority order: (bids best first, asks best first)."""
+        book = self._books[market]
+        bids = [_info(o) for p in reversed(book.bid_prices) for o in book.bids[p].orders.values()]
+        asks = [_info(o) for p in book.ask_prices for o in book.asks[p].orders.values()]
+        return bids, asks
+
+    # ------------------------------------------------------------------ snapshot
+    def snapshot(self) -> dict:
+        from .snapshot import take_snapshot
+        return take_snapshot(self)
+
+    @classmethod
+    def restore(cls, snap: dict) -> "Engine":
+        from .snapshot import restore_snapshot
+        return restore_snapshot(cls, snap)
+
+
+def _info(order: RestingOrder | PendingTrigger) -> OrderInfo:
+    cmd = order.cmd
+    stp = cmd.stp
+    if isinstance(order, RestingOrder):
+        price, size, triggered = order.price, order.size, True
+    else:
+        price, size, triggered = cmd.price, cmd.size, False
+    return OrderInfo(
+        id=order.id, account=order.account, market=cmd.market, is_buy=cmd.is_buy,
+        price=price, size=size, kind=OrderKind(cmd.kind), tif=TimeInForce(cmd.tif),
+        expiry=cmd.expiry, post_only=PostOnly(cmd.post_only), reduce_only=cmd.reduce_only,
+        stp=STPMode(stp) if stp is not None else None, triggered=triggered,
+        trigger_price=cmd.trigger_price, tag=cmd.tag,
+    )
