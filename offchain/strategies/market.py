@@ -1,0 +1,51 @@
+"""Snapshots the keeper feeds to the engines. Engines never read clocks or the chain."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from offchain.strategies.orders import LiveOrder
+
+
+@dataclass(frozen=True, slots=True)
+class MarketState:
+    """One market as the keeper sees it at one moment.
+
+    best_bid/best_ask are None when that side of the book is empty. mark_ts is in ms
+    (the Oracle's `updated_at` is seconds: the keeper multiplies by 1000).
+    """
+
+    market: int
+    best_bid: int | None
+    best_ask: int | None
+    mark_price: int
+    mark_ts: int
+    halted: bool
+    tick: int
+    lot: int
+    min_size: int
+
+    def __post_init__(self) -> None:
+        if self.tick <= 0 or self.lot <= 0 or self.min_size < 0:
+            raise ValueError("tick and lot must be positive, min_size non-negative")
+
+    @property
+    def reference_price(self) -> int:
+        """Book mid when both sides exist and are uncrossed, else the oracle mark."""
+        bid, ask = self.best_bid, self.best_ask
+        if bid is not None and ask is not None and bid < ask:
+            return (bid + ask) // 2
+        return self.mark_price
+
+
+@dataclass(frozen=True, slots=True)
+class AccountState:
+    """The trading account (vault, pool or MM wallet) for one market.
+
+    position: signed size in base units (long > 0). equity: USDC units, valued at mark
+    (Exchange.equity). open_orders: our live orders in this market, oldest first.
+    """
+
+    position: int
+    equity: int
+    open_orders: tuple[LiveOrder, ...] = ()
