@@ -1,0 +1,51 @@
+"""Fixtures for the Vault tests: the stack, a factory, create_vault and a Python model."""
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from mmx_stack import *  # noqa: E402,F401,F403
+from mmx_stack import BPS, USDC  # noqa: E402
+
+VIRTUAL_SHARES = 10**6
+PRICE_SCALE = 10**18
+
+
+class VaultModel:
+    """Exact model of the vault's share and profit-share arithmetic."""
+
+    def __init__(self, profit_share_bps, manager=None):
+        self.psb = profit_share_bps
+        self.manager = manager
+        self.assets = 0
+        self.supply = 0
+        self.bal = {}
+        self.hwm = {}
+
+    def deposit(self, who, amount):
+        shares = amount * (self.supply + VIRTUAL_SHARES) // (self.assets + 1)
+        self.supply += shares
+        self.assets += amount
+        self.bal[who] = self.bal.get(who, 0) + shares
+        self.hwm[who] = self.hwm.get(who, 0) + amount
+        return shares
+
+    def profit(self, amount):
+        self.assets += amount
+
+    def withdraw(self, who, shares):
+        value = shares * (self.assets + 1) // (self.supply + VIRTUAL_SHARES)
+        basis = self.hwm[who] * shares // self.bal[who]
+        fee = 0 if value <= basis or who == self.manager else (value - basis) * self.psb // BPS
+        self.hwm[who] -= basis
+        self.bal[who] -= shares
+        self.supply -= shares
+        self.assets -= value
+        return value - fee, fee
+
+
+@pytest.fixture(scope="module")
+def vault_model():
+    return VaultModel
