@@ -6,8 +6,9 @@ SOL = 3
 
 
 def test_set_prices__all_valid__stored(oracle, reporter):
-    tx = oracle.set_prices([BTC, ETH, SOL], [BTC_PRICE, 3_000 * 10**6, 150 * 10**6], sender=reporter)
-    assert tx.return_value == 3
+    args = ([BTC, ETH, SOL], [BTC_PRICE, 3_000 * 10**6, 150 * 10**6])
+    assert oracle.set_prices.call(*args, sender=reporter) == 3
+    tx = oracle.set_prices(*args, sender=reporter)
     assert oracle.price_info(BTC) == (BTC_PRICE, tx.timestamp, False)
     assert oracle.price_info(ETH)[0] == 3_000 * 10**6
     assert oracle.price_info(SOL)[0] == 150 * 10**6
@@ -20,10 +21,9 @@ def test_set_prices__all_valid__stored(oracle, reporter):
 
 def test_set_prices__bad_entries__skipped_with_event(priced_oracle, reporter):
     too_far = BTC_PRICE * 2
-    tx = priced_oracle.set_prices(
-        [BTC, ETH, SOL, SOL], [too_far, 0, 2**88, 150 * 10**6], sender=reporter
-    )
-    assert tx.return_value == 1
+    args = ([BTC, ETH, SOL, SOL], [too_far, 0, 2**88, 150 * 10**6])
+    assert priced_oracle.set_prices.call(*args, sender=reporter) == 1
+    tx = priced_oracle.set_prices(*args, sender=reporter)
     assert priced_oracle.price_info(BTC)[0] == BTC_PRICE
     assert priced_oracle.price_info(ETH)[0] == 0
     assert priced_oracle.price_info(SOL)[0] == 150 * 10**6
@@ -36,8 +36,8 @@ def test_set_prices__bad_entries__skipped_with_event(priced_oracle, reporter):
 
 
 def test_set_prices__same_market_twice__sees_first(oracle, reporter):
-    tx = oracle.set_prices([BTC, BTC], [BTC_PRICE, BTC_PRICE * 2], sender=reporter)
-    assert tx.return_value == 1
+    assert oracle.set_prices.call([BTC, BTC], [BTC_PRICE, BTC_PRICE * 2], sender=reporter) == 1
+    oracle.set_prices([BTC, BTC], [BTC_PRICE, BTC_PRICE * 2], sender=reporter)
     assert oracle.price_info(BTC)[0] == BTC_PRICE
 
 
