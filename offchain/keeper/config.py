@@ -1,0 +1,234 @@
+"""Keeper configuration: a TOML file plus environment overrides, as frozen dataclasses.
+
+File (every key optional; defaults below):
+
+    [chain]
+    rpc_url = "http://127.0.0.1:8545"
+    confirmations = 2
+    poll_interval = 0.5
+    deployment = "deployment.json"      # addresses (see Contracts); or [contracts] inline
+
+    [contracts]
+    exchange = "0x..."
+    oracle = "0x..."
+
+    [keys]
+    operator = "keyfile:~/.ape/accounts/op.json"   # or "env:MMX_OPERATOR_KEY"
+    reporter = "env:MMX_REPORTER_KEY"               # defaults to the operator
+    agents = ["keyfile:/path/agent.json"]
+
+    [settlement]
+    max_fills = 64
+    max_wait_ms = 20
+    max_inflight = 4
+
+    [oracle]
+    source = "random"          # random | csv | none
+    seed = 1
+    csv_path = ""
+    interval = 1.0
+    markets = [1]
+
+    [api]
+    host = "127.0.0.1"
+    port = 8080
+    rate = 2000.0              # orders (and cancels) per second per account
+    burst = 4000
+
+    [journal]
+    url = "sqlite:///keeper.db"
+
+Environment overrides (applied after the file): MMX_RPC_URL, MMX_DB_URL, MMX_API_HOST,
+MMX_API_PORT, MMX_DEPLOYMENT, MMX_OPERATOR_KEY_SPEC, MMX_REPORTER_KEY_SPEC,
+MMX_CONFIRMATIONS, MMX_BATCH_MAX_FILLS, MMX_BATCH_MAX_WAIT_MS, MMX_MAX_INFLIGHT,
+MMX_ORACLE_SOURCE, MMX_ORACLE_SEED, MMX_ORACLE_CSV, MMX_ORACLE_INTERVAL, MMX_RATE,
+MMX_BURST. Key material itself never lives in the file: a key spec points at a key
+file (an encrypted JSON keystore such as Ape's ~/.ape/accounts/<alias>.json, passphrase
+from MMX_KEY_PASSPHRASE or <spec>?passphrase_env=NAME) or at an environment variable.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+
+@dataclass(frozen=True, slots=True)
+class Contracts:
+    exchange: str = ""
+    oracle: str = ""
+    usdc: str = ""
+    rebate: str = ""
+    pool: str = ""
+    factory: str = ""
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any]) -> "Contracts":
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: str(v) for k, v in data.items() if k in names and v})
+
+
+@dataclass(frozen=True, slots=True)
+class ChainConfig:
+    rpc_url: str = "http://127.0.0.1:8545"
+    confirmations: int = 2
+    poll_interval: float = 0.5
+    # First block the watcher reads when no cursor is journaled yet.
+    start_block: int = 0
+    gas_limit_per_fill: int = 400_000
+    gas_limit_base: int = 200_000
+    receipt_timeout: float = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class KeysConfig:
+    operator: str = "env:MMX_OPERATOR_KEY"
+    reporter: str = ""  # empty: the operator reports prices too
+    agents: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class SettlementConfig:
+    max_fills: int = 64  # Exchange.settle takes DynArray[Fill, 64]
+    max_wait_ms: float = 20.0
+    max_inflight: int = 4
+    max_retries: int = 5
+
+
+@dataclass(frozen=True, slots=True)
+class OracleConfig:
+    source: str = "none"  # none | random | csv
+    seed: int = 1
+    csv_path: str = ""
+    interval: float = 1.0
+    markets: tuple[int, ...] = (1,)
+    max_step_bps: int = 20
+
+
+@dataclass(frozen=True, slots=True)
+class ApiConfig:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    rate: float = 2000.0
+    burst: int = 4000
+    max_batch: int = 1000
+    cancel_window_s: int = 60
+
+
+@dataclass(frozen=True, slots=True)
+class JournalConfig:
+    url: str = "sqlite:///keeper.db"
+
+
+@dataclass(frozen=True, slots=True)
+class KeeperConfig:
+    chain: ChainConfig = field(default_factory=ChainConfig)
+    contracts: Contracts = field(default_factory=Contracts)
+    keys: KeysConfig = field(default_factory=KeysConfig)
+    settlement: SettlementConfig = field(default_factory=SettlementConfig)
+    oracle: OracleConfig = field(default_factory=OracleConfig)
+    api: ApiConfig = field(default_factory=ApiConfig)
+    journal: JournalConfig = field(default_factory=JournalConfig)
+
+    def replace(self, **sections: Any) -> "KeeperConfig":
+        return dataclasses.replace(self, **sections)
+
+
+def _section(cls: type, data: Mapping[str, Any] | None) -> Any:
+    data = dict(data or {})
+    kwargs = {}
+    for f in dataclasses.fields(cls):
+        if f.name not in data:
+            continue
+        value = data.pop(f.name)
+        default = f.default if f.default is not dataclasses.MISSING else None
+        if isinstance(default, tuple) or isinstance(value, list):
+            value = tuple(value)
+        elif isinstance(default, bool):
+            value = bool(value)
+        elif isinstance(default, int):
+            value = int(value)
+        elif isinstance(default, float):
+            value = float(value)
+        kwargs[f.name] = value
+    if data:
+        raise ValueError(f"unknown keys in [{cls.__name__}]: {sorted(data)}")
+    return cls(**kwargs)
+
+
+_ENV: dict[str, tuple[str, str, type]] = {
+    "MMX_RPC_URL": ("chain", "rpc_url", str),
+    "MMX_CONFIRMATIONS": ("chain", "confirmations", int),
+    "MMX_POLL_INTERVAL": ("chain", "poll_interval", float),
+    "MMX_DB_URL": ("journal", "url", str),
+    "MMX_API_HOST": ("api", "host", str),
+    "MMX_API_PORT": ("api", "port", int),
+    "MMX_RATE": ("api", "rate", float),
+    "MMX_BURST": ("api", "burst", int),
+    "MMX_OPERATOR_KEY_SPEC": ("keys", "operator", str),
+    "MMX_REPORTER_KEY_SPEC": ("keys", "reporter", str),
+    "MMX_BATCH_MAX_FILLS": ("settlement", "max_fills", int),
+    "MMX_BATCH_MAX_WAIT_MS": ("settlement", "max_wait_ms", float),
+    "MMX_MAX_INFLIGHT": ("settlement", "max_inflight", int),
+    "MMX_ORACLE_SOURCE": ("oracle", "source", str),
+    "MMX_ORACLE_SEED": ("oracle", "seed", int),
+    "MMX_ORACLE_CSV": ("oracle", "csv_path", str),
+    "MMX_ORACLE_INTERVAL": ("oracle", "interval", float),
+}
+
+
+def load_deployment(path: str | Path) -> Contracts:
+    """Addresses from a deployment JSON (scripts/deploy.py writes one)."""
+    data = json.loads(Path(path).expanduser().read_text())
+    data = dict(data.get("contracts", data))
+    # offchain.deploy.Deployment names
+    for long, short in (("rebate_engine", "rebate"), ("vault_factory", "factory")):
+        if long in data and short not in data:
+            data[short] = data[long]
+    return Contracts.from_mapping(data)
+
+
+def load_config(
+    path: str | Path | None = None, env: Mapping[str, str] | None = None
+) -> KeeperConfig:
+    """The configuration from `path` (TOML; optional) overridden by `env`."""
+    env = os.environ if env is None else env
+    raw: dict[str, Any] = {}
+    if path is not None:
+        raw = tomllib.loads(Path(path).expanduser().read_text())
+    raw = {k: dict(v) for k, v in raw.items()}
+    for name, (section, key, kind) in _ENV.items():
+        if name in env and env[name] != "":
+            raw.setdefault(section, {})[key] = kind(env[name])
+    deployment = raw.get("chain", {}).pop("deployment", None) or env.get("MMX_DEPLOYMENT")
+    contracts = Contracts.from_mapping(raw.pop("contracts", {}))
+    if deployment:
+        from_file = load_deployment(deployment)
+        contracts = Contracts(
+            **{
+                f.name: getattr(contracts, f.name) or getattr(from_file, f.name)
+                for f in dataclasses.fields(Contracts)
+            }
+        )
+    sections = {
+        "chain": ChainConfig,
+        "keys": KeysConfig,
+        "settlement": SettlementConfig,
+        "oracle": OracleConfig,
+        "api": ApiConfig,
+        "journal": JournalConfig,
+    }
+    unknown = set(raw) - set(sections)
+    if unknown:
+        raise ValueError(f"unknown config sections: {sorted(unknown)}")
+    config = KeeperConfig(
+        contracts=contracts, **{name: _section(cls, raw.get(name)) for name, cls in sections.items()}
+    )
+    if not 1 <= config.settlement.max_fills <= 64:
+        raise ValueError("settlement.max_fills must be in 1..64 (Exchange.settle's bound)")
+    return config

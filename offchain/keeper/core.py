@@ -1,0 +1,347 @@
+"""The keeper's sequencer: journaled commands -> matching engine -> fills and views.
+
+Every state change of the books is a command with a sequence number. `apply()` is the one
+function that executes a command, live and on replay, so replaying the journal in
+sequence order rebuilds the books, the order registry, the fills (same ids: fill ids are
+a counter advanced in command order) and the account views exactly. No I/O here: the
+caller collects the rows in a WriteSet, writes it (group commit) and only then sends
+acknowledgements, stream events and fills to settlement.
+
+Command kinds (body JSON):
+  place         {hash, order, sig, signer, tif}       a signed order, admitted before
+  cancel        {account, hashes, market}               hashes empty: cancel all (market 0 = any)
+  mark          {market, price}                         oracle mark (triggers, bands, margin)
+  expire        {}                                      expire orders with expiry <= ts
+  chain_cancel  {hash}                                  OrderCancelled seen on chain
+  min_nonce     {account, min_nonce}                    MinNonceSet seen on chain
+  fill_rejected {fill, reason}                          the chain skipped a fill: undo it
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, Callable, Hashable
+
+from offchain.matching import events as ev
+from offchain.matching.types import MarketConfig, Place, PostOnly, TimeInForce
+from offchain.order import POST_ONLY, REDUCE_ONLY, Order, Signature
+
+from .admission import AccountState, MarketInfo
+from .journal import MATCHED, REJECTED, SETTLED, SUBMITTED, WriteSet, dumps
+
+TIF = {"GTC": TimeInForce.GTD, "IOC": TimeInForce.IOC, "FOK": TimeInForce.FOK}
+
+
+class SignedOrder:
+    __slots__ = ("hash", "hex", "order", "signature", "signer", "seq", "tif", "open", "filled", "status")
+
+    def __init__(self, hash: bytes, order: Order, signature: Signature, signer: str, seq: int, tif: str):
+        self.hash = hash
+        self.hex = "0x" + hash.hex()
+        self.order = order
+        self.signature = signature
+        self.signer = signer
+        self.seq = seq
+        self.tif = tif
+        self.open = 0      # open size on the book
+        self.filled = 0    # matched size (keeper view: undone when the chain skips)
+        self.status = "new"  # open | filled | cancelled | expired | rejected
+
+    def to_json(self) -> dict:
+        o = self.order
+        return {
+            "hash": self.hex, "account": o.account, "market": str(o.market), "is_buy": o.is_buy,
+            "price": str(o.price), "size": str(o.size), "nonce": str(o.nonce), "expiry": str(o.expiry),
+            "flags": str(o.flags), "tif": self.tif, "open": str(self.open), "filled": str(self.filled),
+            "status": self.status, "signer": self.signer,
+        }
+
+
+class FillRecord:
+    __slots__ = ("id", "seq", "ts", "market", "price", "size", "maker_hash", "taker_hash",
+                 "maker_account", "taker_account", "maker_is_buy", "state", "batch_id", "reason", "tx_hash")
+
+    def __init__(self, id, seq, ts, market, price, size, maker_hash, taker_hash, maker_account,
+                 taker_account, maker_is_buy, state=MATCHED, batch_id=None, reason="", tx_hash=""):
+        self.id = id
+        self.seq = seq
+        self.ts = ts
+        self.market = market
+        self.price = price
+        self.size = size
+        self.maker_hash = maker_hash  # bytes
+        self.taker_hash = taker_hash
+        self.maker_account = maker_account
+        self.taker_account = taker_account
+        self.maker_is_buy = maker_is_buy
+        self.state = state
+        self.batch_id = batch_id
+        self.reason = reason
+        self.tx_hash = tx_hash
+
+    def row(self) -> dict:
+        return {
+            "id": self.id, "seq": self.seq, "ts": self.ts, "market": self.market, "price": self.price,
+            "size": self.size, "maker_hash": "0x" + self.maker_hash.hex(),
+            "taker_hash": "0x" + self.taker_hash.hex(), "maker_account": self.maker_account,
+            "taker_account": self.taker_account, "maker_is_buy": self.maker_is_buy,
+            "state": self.state, "batch_id": self.batch_id, "reason": self.reason, "tx_hash": self.tx_hash,
+        }
+
+    def to_json(self) -> dict:
+        return {
+            "id": self.id, "market": str(self.market), "price": str(self.price), "size": str(self.size),
+            "maker_hash": "0x" + self.maker_hash.hex(), "taker_hash": "0x" + self.taker_hash.hex(),
+            "maker": self.maker_account, "taker": self.taker_account,
+            "taker_is_buy": not self.maker_is_buy, "state": self.state, "batch_id": self.batch_id,
+            "reason": self.reason, "tx_hash": self.tx_hash, "ts": self.ts,
+        }
+
+
+@dataclass(slots=True)
+class Outbox:
+    """What a command produced, for the caller to publish after the journal commit."""
+
+    order_updates: list  # (account, dict)
+    fills: list          # FillRecord
+    markets: set         # markets whose book changed
+
+    @classmethod
+    def new(cls) -> "Outbox":
+        return cls([], [], set())
+
+
+class Core:
+    def __init__(self, engine, markets: dict[int, MarketInfo]) -> None:
+        self.engine = engine
+        self.markets = markets
+        self.seq = 0
+        self.fill_seq = 0
+        self.orders: dict[bytes, SignedOrder] = {}
+        self.accounts: dict[str, AccountState] = {}
+        self.fills: dict[int, FillRecord] = {}
+        self.account_fills: dict[str, list[int]] = {}
+        self.marks: dict[int, int] = {}
+        self.by_nonce_account: dict[str, set[bytes]] = {}  # live orders per account
+        self.on_fill_rejected: Callable[[FillRecord], None] | None = None
+
+    # -- views ----------------------------------------------------------------------------
+    def account(self, address: str) -> AccountState:
+        state = self.accounts.get(address)
+        if state is None:
+            state = self.accounts[address] = AccountState(address)
+        return state
+
+    def open_orders(self, address: str) -> list[SignedOrder]:
+        return [self.orders[h] for h in self.by_nonce_account.get(address, ()) if h in self.orders]
+
+    # -- commands -------------------------------------------------------------------------
+    def next_seq(self) -> int:
+        self.seq += 1
+        return self.seq
+
+    def journal_command(self, ws: WriteSet | None, seq: int, ts: int, kind: str, account: str, body: dict) -> None:
+        if ws is not None:
+            ws.commands.append({"seq": seq, "ts": ts, "kind": kind, "account": account, "body": dumps(body)})
+
+    def place(self, signed: SignedOrder, ts: int, ws: WriteSet | None, out: Outbox) -> list:
+        """Place an admitted signed order; returns the engine events."""
+        o = signed.order
+        if ws is not None:
+            body = {"hash": signed.hex, "order": [o.account, o.market, o.is_buy, str(o.price), str(o.size),
+                                                  str(o.nonce), str(o.expiry), o.flags],
+                    "sig": signed.signature.to_hex(), "signer": signed.signer, "tif": signed.tif}
+            self.journal_command(ws, signed.seq, ts, "place", o.account, body)
+            ws.orders.append({
+                "hash": signed.hex, "seq": signed.seq, "account": o.account, "market": o.market,
+                "is_buy": o.is_buy, "price": o.price, "size": o.size, "nonce": o.nonce, "expiry": o.expiry,
+                "flags": o.flags, "signature": signed.signature.to_hex(), "signer": signed.signer,
+            })
+        self.orders[signed.hash] = signed
+        cmd = Place(
+            id=signed.hash, account=o.account, market=o.market, is_buy=o.is_buy, size=o.size,
+            price=o.price, ts=ts, tif=TIF[signed.tif], expiry=o.expiry * 1000,
+            post_only=PostOnly.REJECT if o.flags & POST_ONLY else PostOnly.NONE,
+            reduce_only=bool(o.flags & REDUCE_ONLY),
+        )
+        events = self.engine.place(cmd)
+        self._handle(events, signed.seq, ts, ws, out)
+        return events
+
+    def cancel(self, seq: int, ts: int, account: str, hashes: list[bytes], market: int,
+               ws: WriteSet | None, out: Outbox, kind: str = "cancel") -> list:
+        if ws is not None:
+            self.journal_command(ws, seq, ts, kind, account,
+                                 {"account": account, "hashes": ["0x" + h.hex() for h in hashes], "market": market})
+        if hashes:
+            events = []
+            for h in hashes:
+                signed = self.orders.get(h)
+                if signed is None or signed.order.account != account or signed.open == 0:
+                    continue
+                events += self.engine.cancel(h, ts=ts)
+        else:
+            targets = [h for h in self.by_nonce_account.get(account, ())
+                       if market == 0 or self.orders[h].order.market == market]
+            events = []
+            for h in sorted(targets, key=lambda h: self.orders[h].seq):
+                events += self.engine.cancel(h, ts=ts)
+        self._handle(events, seq, ts, ws, out)
+        return events
+
+    def set_mark(self, seq: int, ts: int, market: int, price: int, ws: WriteSet | None, out: Outbox) -> list:
+        self.journal_command(ws, seq, ts, "mark", "", {"market": market, "price": str(price)})
+        self.marks[market] = price
+        events = self.engine.set_mark(market, price, ts=ts)
+        self._handle(events, seq, ts, ws, out)
+        return events
+
+    def expire(self, seq: int, ts: int, ws: WriteSet | None, out: Outbox) -> list:
+        self.journal_command(ws, seq, ts, "expire", "", {})
+        events = self.engine.expire(ts)
+        self._handle(events, seq, ts, ws, out)
+        return events
+
+    def min_nonce(self, seq: int, ts: int, account: str, min_nonce: int, ws: WriteSet | None, out: Outbox) -> list:
+        self.journal_command(ws, seq, ts, "min_nonce", account, {"account": account, "min_nonce": str(min_nonce)})
+        state = self.account(account)
+        state.min_nonce = max(state.min_nonce, min_nonce)
+        events = []
+        for h in sorted(self.by_nonce_account.get(account, ()), key=lambda h: self.orders[h].seq):
+            if self.orders[h].order.nonce < min_nonce:
+                events += self.engine.cancel(h, ts=ts)
+        self._handle(events, seq, ts, ws, out)
+        return events
+
+    def fill_rejected(self, seq: int, ts: int, fill_id: int, reason: str, ws: WriteSet | None, out: Outbox) -> list:
+        """Undo a fill the chain skipped: positions back, both orders' remainders leave the book."""
+        self.journal_command(ws, seq, ts, "fill_rejected", "", {"fill": fill_id, "reason": reason})
+        fill = self.fills.get(fill_id)
+        events: list = []
+        if fill is None or fill.state == REJECTED:
+            return events
+        fill.state = REJECTED
+        fill.reason = reason
+        self.account(fill.maker_account).apply_fill(fill.market, fill.maker_is_buy, fill.price, fill.size, -1)
+        self.account(fill.taker_account).apply_fill(fill.market, not fill.maker_is_buy, fill.price, fill.size, -1)
+        for h in (fill.maker_hash, fill.taker_hash):
+            signed = self.orders.get(h)
+            if signed is None:
+                continue
+            signed.filled -= fill.size
+            if signed.open:
+                events += self.engine.cancel(h, ts=ts)
+        self._handle(events, seq, ts, ws, out)
+        for account in (fill.maker_account, fill.taker_account):
+            out.order_updates.append((account, {"type": "fill_rejected", "fill": fill.to_json()}))
+        return events
+
+    # -- replay ---------------------------------------------------------------------------
+    def apply(self, seq: int, ts: int, kind: str, body: dict, out: Outbox) -> None:
+        """Execute a journaled command (replay path; nothing is journaled)."""
+        self.seq = max(self.seq, seq)
+        if kind == "place":
+            account, market, is_buy, price, size, nonce, expiry, flags = body["order"]
+            order = Order(account, int(market), bool(is_buy), int(price), int(size), int(nonce), int(expiry), int(flags))
+            signed = SignedOrder(bytes.fromhex(body["hash"][2:]), order, Signature.from_hex(body["sig"]),
+                                 body["signer"], seq, body["tif"])
+            self.place(signed, ts, None, out)
+        elif kind in ("cancel", "chain_cancel"):
+            hashes = [bytes.fromhex(h[2:]) for h in body["hashes"]]
+            self.cancel(seq, ts, body["account"], hashes, int(body["market"]), None, out, kind)
+        elif kind == "mark":
+            self.set_mark(seq, ts, int(body["market"]), int(body["price"]), None, out)
+        elif kind == "expire":
+            self.expire(seq, ts, None, out)
+        elif kind == "min_nonce":
+            self.min_nonce(seq, ts, body["account"], int(body["min_nonce"]), None, out)
+        elif kind == "fill_rejected":
+            self.fill_rejected(seq, ts, int(body["fill"]), body["reason"], None, out)
+        else:
+            raise ValueError(f"unknown journaled command {kind!r}")
+
+    # -- events ---------------------------------------------------------------------------
+    def _handle(self, events: list, seq: int, ts: int, ws: WriteSet | None, out: Outbox) -> None:
+        touched: dict[bytes, SignedOrder] = {}
+        for e in events:
+            t = type(e)
+            if t is ev.Fill:
+                self.fill_seq += 1
+                maker = self.orders[e.maker_id]
+                taker = self.orders[e.taker_id]
+                fill = FillRecord(self.fill_seq, seq, ts, e.market, e.price, e.size, maker.hash, taker.hash,
+                                  e.maker_account, e.taker_account, e.maker_is_buy)
+                self.fills[fill.id] = fill
+                self.account_fills.setdefault(e.maker_account, []).append(fill.id)
+                if e.taker_account != e.maker_account:
+                    self.account_fills.setdefault(e.taker_account, []).append(fill.id)
+                maker.filled += e.size
+                taker.filled += e.size
+                self.account(e.maker_account).apply_fill(e.market, e.maker_is_buy, e.price, e.size)
+                self.account(e.taker_account).apply_fill(e.market, not e.maker_is_buy, e.price, e.size)
+                touched[maker.hash] = maker
+                touched[taker.hash] = taker
+                if ws is not None:
+                    ws.fills.append(fill.row())
+                out.fills.append(fill)
+                out.markets.add(e.market)
+            elif t is ev.Rejected:
+                signed = self.orders.get(e.order_id)
+                if signed is not None and signed.status == "new":
+                    signed.status = "rejected"
+                    out.order_updates.append((signed.order.account, {"type": "rejected", "hash": signed.hex,
+                                                                     "reason": str(e.reason)}))
+            else:
+                oid = getattr(e, "order_id", None)
+                signed = self.orders.get(oid) if oid is not None else None
+                if signed is None:
+                    continue
+                touched[signed.hash] = signed
+                if t is ev.Cancelled:
+                    signed.status = "cancelled"
+                elif t is ev.Expired:
+                    signed.status = "expired"
+                out.markets.add(e.market)
+        for signed in touched.values():
+            self._sync_open(signed)
+            out.order_updates.append((signed.order.account, {"type": "order", "order": signed.to_json()}))
+
+    def _sync_open(self, signed: SignedOrder) -> None:
+        info = self.engine.get_order(signed.hash)
+        new_open = info.size if info is not None else 0
+        delta = new_open - signed.open
+        o = signed.order
+        if delta:
+            acct = self.account(o.account)
+            side = acct.open_buy if o.is_buy else acct.open_sell
+            side[o.market] = side.get(o.market, 0) + delta
+            signed.open = new_open
+        live = self.by_nonce_account.setdefault(o.account, set())
+        if new_open:
+            live.add(signed.hash)
+            signed.status = "open" if signed.status in ("new", "open") else signed.status
+        else:
+            live.discard(signed.hash)
+            if signed.status in ("new", "open"):
+                signed.status = "filled" if signed.filled >= o.size else "done"
+
+    # -- settlement bookkeeping ----------------------------------------------------------------
+    def mark_fill(self, fill_id: int, state: str, batch_id=None, reason: str = "", tx_hash: str = "") -> FillRecord:
+        fill = self.fills[fill_id]
+        fill.state = state
+        if batch_id is not None:
+            fill.batch_id = batch_id
+        if reason:
+            fill.reason = reason
+        if tx_hash:
+            fill.tx_hash = tx_hash
+        return fill
+
+
+def decode_body(text: str) -> dict:
+    return json.loads(text)
+
+
+def market_config(info: MarketInfo) -> MarketConfig:
+    return MarketConfig(market=info.market, tick=info.tick, lot=info.lot, min_size=info.min_size)

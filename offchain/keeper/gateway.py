@@ -1,0 +1,296 @@
+"""The keeper's front door: admission, rate limits, sequencing, group commit, publication.
+
+`place_batch` / `cancel` run admission and the matching engine synchronously on the event
+loop (so a command sees exactly the state its predecessors left), collect the journal rows
+of the whole tick, and await the group commit. Only after the rows are durable are
+acknowledgements returned, stream events published and fills handed to settlement:
+"journaled before acknowledged". A journal write error is fatal (the service stops and
+recovers from the journal on restart: in-memory state may be ahead of the disk).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Callable, Iterable
+
+from offchain.client.messages import Cancel, order_from_json
+from offchain.order import Domain, InvalidSignature, Order, Signature
+
+from .admission import AdmissionContext, Rejection, check_order
+from .core import Core, Outbox, SignedOrder
+from .journal import Journal, WriteSet
+from .ratelimit import RateLimiter
+
+
+class Hub:
+    """Publish/subscribe for the streams. A subscriber is an asyncio.Queue of dicts."""
+
+    def __init__(self, max_queue: int = 10_000) -> None:
+        self.subs: dict[tuple, set[asyncio.Queue]] = {}
+        self.max_queue = max_queue
+
+    def subscribe(self, key: tuple, queue: asyncio.Queue) -> None:
+        self.subs.setdefault(key, set()).add(queue)
+
+    def unsubscribe_all(self, queue: asyncio.Queue) -> None:
+        for subs in self.subs.values():
+            subs.discard(queue)
+
+    def has(self, key: tuple) -> bool:
+        return bool(self.subs.get(key))
+
+    def publish(self, key: tuple, message: dict) -> None:
+        subs = self.subs.get(key)
+        if not subs:
+            return
+        message = {"channel": key[0], **message}
+        for queue in subs:
+            if queue.qsize() < self.max_queue:
+                queue.put_nowait(message)
+            # a subscriber that does not read loses messages rather than the keeper's memory
+
+
+class GroupCommitter:
+    """Collects WriteSets from one tick and writes them in one transaction on a worker thread."""
+
+    def __init__(self, journal: Journal) -> None:
+        self.journal = journal
+        self.pending = WriteSet()
+        self.waiters: list[tuple[asyncio.Future, Callable[[], None] | None]] = []
+        self.wake = asyncio.Event()
+        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="journal")
+        self.task: asyncio.Task | None = None
+        self.failed: BaseException | None = None
+        self.on_fatal: Callable[[BaseException], None] | None = None
+
+    def start(self) -> None:
+        self.task = asyncio.get_running_loop().create_task(self._run(), name="group-commit")
+
+    async def stop(self) -> None:
+        if self.task is not None:
+            self.wake.set()
+            self.task.cancel()
+            try:
+                await self.task
+            except (asyncio.CancelledError, Exception):
+                pass
+            self.task = None
+        if self.pending or self.waiters:
+            self._flush_sync()
+        self.executor.shutdown(wait=True)
+
+    def commit(self, ws: WriteSet, after: Callable[[], None] | None = None) -> asyncio.Future:
+        """Queue `ws`; the future resolves once it is durable (then `after` runs, in order)."""
+        if self.failed is not None:
+            raise RuntimeError("journal failed") from self.failed
+        fut = asyncio.get_running_loop().create_future()
+        self.pending.extend(ws)
+        self.waiters.append((fut, after))
+        self.wake.set()
+        return fut
+
+    def _flush_sync(self) -> None:
+        ws, waiters = self.pending, self.waiters
+        self.pending, self.waiters = WriteSet(), []
+        self.journal.write(ws)
+        for fut, after in waiters:
+            if after is not None:
+                after()
+            if not fut.done():
+                fut.set_result(None)
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            await self.wake.wait()
+            self.wake.clear()
+            if not self.waiters and not self.pending:
+                continue
+            ws, waiters = self.pending, self.waiters
+            self.pending, self.waiters = WriteSet(), []
+            try:
+                await loop.run_in_executor(self.executor, self.journal.write, ws)
+            except BaseException as exc:  # noqa: BLE001 - fatal, reported to the service
+                self.failed = exc
+                for fut, _ in waiters:
+                    if not fut.done():
+                        fut.set_exception(RuntimeError(f"journal write failed: {exc}"))
+                if self.on_fatal is not None:
+                    self.on_fatal(exc)
+                return
+            for fut, after in waiters:
+                if after is not None:
+                    try:
+                        after()
+                    except Exception:  # noqa: BLE001 - a publisher must not stop commits
+                        pass
+                if not fut.done():
+                    fut.set_result(None)
+
+
+class Gateway:
+    def __init__(self, core: Core, ctx: AdmissionContext, committer: GroupCommitter, hub: Hub,
+                 limiter: RateLimiter, *, max_batch: int = 1000, cancel_window_ms: int = 60_000,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.core = core
+        self.ctx = ctx
+        self.committer = committer
+        self.hub = hub
+        self.limiter = limiter
+        self.max_batch = max_batch
+        self.cancel_window_ms = cancel_window_ms
+        self.clock = clock
+        self.fill_sinks: list[Callable[[list], None]] = []
+        # async loader of accounts' chain snapshots (set by the service); called before
+        # admission for accounts seen for the first time.
+        self.account_loader: Callable[[set[str]], Any] | None = None
+        self.stats = {"accepted": 0, "rejected": 0, "fills": 0}
+
+    # -- publication ------------------------------------------------------------------------
+    def publish(self, out: Outbox) -> None:
+        hub = self.hub
+        for account, message in out.order_updates:
+            hub.publish(("orders", account), message)
+        if out.fills:
+            for sink in self.fill_sinks:
+                sink(out.fills)
+            for fill in out.fills:
+                message = {"type": "fill", "fill": fill.to_json()}
+                hub.publish(("fills", fill.maker_account), message)
+                if fill.taker_account != fill.maker_account:
+                    hub.publish(("fills", fill.taker_account), message)
+                hub.publish(("fills", "*"), message)
+        for market in out.markets:
+            if hub.has(("book", market)):
+                hub.publish(("book", market), {"type": "book", **self.depth(market, 20)})
+
+    def depth(self, market: int, n: int) -> dict:
+        bids, asks = self.core.engine.depth(market, n)
+        return {
+            "market": str(market),
+            "bids": [[str(p), str(s)] for p, s in bids],
+            "asks": [[str(p), str(s)] for p, s in asks],
+            "seq": self.core.seq,
+        }
+
+    async def run_command(self, fn: Callable[[WriteSet, Outbox], Any]) -> Any:
+        """Run a journaled command built by `fn(ws, out)`, commit, publish, return its result."""
+        ws, out = WriteSet(), Outbox.new()
+        result = fn(ws, out)
+        await self.committer.commit(ws, lambda: self.publish(out))
+        return result
+
+    # -- orders -----------------------------------------------------------------------------
+    def _admit_one(self, item: Any, now_s: int, ts: int, ws: WriteSet, out: Outbox) -> dict:
+        try:
+            if isinstance(item, tuple):
+                order, signature, tif = item
+            else:
+                order = order_from_json(item.get("order"))
+                sig_text = item.get("signature")
+                if not isinstance(sig_text, str):
+                    raise Rejection("signature missing")
+                signature = Signature.from_hex(sig_text)
+                tif = item.get("tif", "GTC")
+            if tif not in ("GTC", "IOC", "FOK"):
+                raise Rejection("invalid tif")
+            account = self.core.accounts.get(order.account)
+            admitted = check_order(order, signature, account, self.ctx, now_s)
+        except Rejection as exc:
+            return {"status": "rejected", "reason": exc.reason}
+        except (ValueError, InvalidSignature) as exc:
+            return {"status": "rejected", "reason": str(exc) or "invalid order"}
+        if admitted.hash in self.core.orders:
+            return {"status": "rejected", "reason": "duplicate order", "hash": "0x" + admitted.hash.hex()}
+        signed = SignedOrder(admitted.hash, order, signature, admitted.signer, self.core.next_seq(), tif)
+        n_fills = len(out.fills)
+        self.core.place(signed, ts, ws, out)
+        if signed.status == "rejected":
+            reason = next((m["reason"] for a, m in reversed(out.order_updates)
+                           if m.get("type") == "rejected" and m.get("hash") == signed.hex), "rejected")
+            return {"status": "rejected", "reason": reason, "hash": signed.hex}
+        return {"status": "accepted", "hash": signed.hex, "seq": signed.seq, "fills": len(out.fills) - n_fills,
+                "open": str(signed.open), "order_status": signed.status}
+
+    async def place_batch(self, items: list) -> list[dict]:
+        """Place signed orders; each item is an API dict or an (Order, Signature, tif) tuple."""
+        if len(items) > self.max_batch:
+            raise Rejection(f"batch larger than {self.max_batch}", 413)
+        now = self.clock()
+        now_s, ts = int(now), int(now * 1000)
+        mono = time.monotonic()
+        counts: dict[str, int] = {}
+        for item in items:
+            account = item[0].account if isinstance(item, tuple) else _account_of(item)
+            counts[account] = counts.get(account, 0) + 1
+        limited = {a for a, n in counts.items() if not self.limiter.take(a, n, mono)}
+        if self.account_loader is not None:
+            accounts = self.core.accounts
+            missing = {a for a in counts if a != "?" and a not in limited
+                       and (a not in accounts or not accounts[a].loaded)}
+            if missing:
+                await self.account_loader(missing)
+                now = self.clock()
+                now_s, ts = int(now), int(now * 1000)
+        ws, out = WriteSet(), Outbox.new()
+        results = []
+        for item in items:
+            if limited:
+                account = item[0].account if isinstance(item, tuple) else _account_of(item)
+                if account in limited:
+                    results.append({"status": "rejected", "reason": "rate limited"})
+                    continue
+            results.append(self._admit_one(item, now_s, ts, ws, out))
+        accepted = sum(1 for r in results if r["status"] == "accepted")
+        self.stats["accepted"] += accepted
+        self.stats["rejected"] += len(results) - accepted
+        self.stats["fills"] += len(out.fills)
+        if ws:
+            await self.committer.commit(ws, lambda: self.publish(out))
+        return results
+
+    async def place(self, item: Any) -> dict:
+        results = await self.place_batch([item])
+        result = results[0]
+        if result["status"] == "rejected" and result["reason"] == "rate limited":
+            raise Rejection("rate limited", 429)
+        return result
+
+    # -- cancels ----------------------------------------------------------------------------
+    async def cancel(self, cancel: Cancel, signature: Signature) -> dict:
+        now_ms = int(self.clock() * 1000)
+        if abs(now_ms - cancel.timestamp) > self.cancel_window_ms:
+            raise Rejection("stale timestamp")
+        try:
+            signer = cancel.signer(self.ctx.domain, signature)
+        except InvalidSignature:
+            raise Rejection("bad signature") from None
+        state = self.core.accounts.get(cancel.account)
+        if signer != cancel.account and (state is None or signer not in state.agents):
+            raise Rejection("bad signature")
+        if not self.limiter.take(cancel.account, max(1, len(cancel.hashes)), time.monotonic()):
+            raise Rejection("rate limited", 429)
+        state = self.core.account(cancel.account)
+        if not cancel.hashes:
+            if cancel.timestamp <= state.last_cancel_all:
+                raise Rejection("replayed cancel")
+            state.last_cancel_all = cancel.timestamp
+        hashes = list(cancel.hashes)
+
+        def run(ws: WriteSet, out: Outbox):
+            events = self.core.cancel(self.core.next_seq(), now_ms, cancel.account, hashes, cancel.market, ws, out)
+            return sorted({"0x" + e.order_id.hex() for e in events if type(e).__name__ == "Cancelled"})
+
+        cancelled = await self.run_command(run)
+        return {"status": "ok", "cancelled": cancelled}
+
+
+def _account_of(item: Any) -> str:
+    try:
+        from eth_utils import to_checksum_address
+
+        return to_checksum_address(item["order"]["account"])
+    except Exception:  # noqa: BLE001 - malformed: admission will say why
+        return "?"

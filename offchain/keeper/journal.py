@@ -1,0 +1,260 @@
+"""The keeper's journal: SQLAlchemy 2 over SQLite (default) or PostgreSQL (by URL).
+
+Tables
+- commands  every accepted state-changing command, in sequence order (= replay order);
+- orders    the signed orders (hash, order fields, signature) the commands refer to;
+- fills     every fill with its settlement state, batch id and the chain's reason;
+- batches   settle transactions: fill ids, nonce, tx hash and the signed raw tx, journaled
+            BEFORE the tx is sent, then its state;
+- cursors   chain watcher cursors (last confirmed block processed).
+
+uint256 values are stored as decimal strings (SQLite integers stop at 2**63).
+
+Writes go through `write(WriteSet)`: one transaction per call. The service groups every
+command of an event-loop tick into one WriteSet (group commit) and acknowledges them only
+after `write` returns. SQLite runs in WAL mode with synchronous=FULL: a commit is on disk
+before the acknowledgement leaves, which survives power loss and not just a SIGKILL; the
+group commit makes the one fsync per tick cheap enough (see docs/keeper.md).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, Iterator
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    create_engine,
+    event,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class BigUInt(TypeDecorator):
+    """An arbitrary non-negative integer stored as a decimal string."""
+
+    impl = String(80)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        return None if value is None else str(int(value))
+
+    def process_result_value(self, value, dialect):
+        return None if value is None else int(value)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class CommandRow(Base):
+    __tablename__ = "commands"
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    ts: Mapped[int] = mapped_column(BigInteger)  # ms
+    kind: Mapped[str] = mapped_column(String(24))
+    account: Mapped[str] = mapped_column(String(42), default="")
+    body: Mapped[str] = mapped_column(Text)  # JSON
+
+
+class OrderRow(Base):
+    __tablename__ = "orders"
+    hash: Mapped[str] = mapped_column(String(66), primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger, index=True)
+    account: Mapped[str] = mapped_column(String(42), index=True)
+    market: Mapped[int] = mapped_column(BigUInt)
+    is_buy: Mapped[bool] = mapped_column(Boolean)
+    price: Mapped[int] = mapped_column(BigUInt)
+    size: Mapped[int] = mapped_column(BigUInt)
+    nonce: Mapped[int] = mapped_column(BigUInt)
+    expiry: Mapped[int] = mapped_column(BigUInt)
+    flags: Mapped[int] = mapped_column(BigUInt)
+    signature: Mapped[str] = mapped_column(String(132))
+    signer: Mapped[str] = mapped_column(String(42))
+
+
+class FillRow(Base):
+    __tablename__ = "fills"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    seq: Mapped[int] = mapped_column(BigInteger)  # command that made it
+    ts: Mapped[int] = mapped_column(BigInteger)
+    market: Mapped[int] = mapped_column(BigUInt)
+    price: Mapped[int] = mapped_column(BigUInt)
+    size: Mapped[int] = mapped_column(BigUInt)
+    maker_hash: Mapped[str] = mapped_column(String(66), index=True)
+    taker_hash: Mapped[str] = mapped_column(String(66), index=True)
+    maker_account: Mapped[str] = mapped_column(String(42), index=True)
+    taker_account: Mapped[str] = mapped_column(String(42), index=True)
+    maker_is_buy: Mapped[bool] = mapped_column(Boolean)
+    state: Mapped[str] = mapped_column(String(12), index=True)
+    batch_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True, index=True)
+    reason: Mapped[str] = mapped_column(String(64), default="")
+    tx_hash: Mapped[str] = mapped_column(String(66), default="")
+
+
+class BatchRow(Base):
+    __tablename__ = "batches"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    ts: Mapped[int] = mapped_column(BigInteger)
+    nonce: Mapped[int] = mapped_column(BigInteger)
+    tx_hash: Mapped[str] = mapped_column(String(66), index=True)
+    raw_tx: Mapped[str] = mapped_column(Text)
+    fill_ids: Mapped[str] = mapped_column(Text)  # JSON list
+    state: Mapped[str] = mapped_column(String(12), index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=1)
+    block: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    error: Mapped[str] = mapped_column(Text, default="")
+
+
+class CursorRow(Base):
+    __tablename__ = "cursors"
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    block: Mapped[int] = mapped_column(BigInteger)
+
+
+# Fill states (docs/keeper.md): matched -> submitted -> settled | rejected;
+# submitted -> matched again when its tx failed as a whole (re-batched).
+MATCHED, SUBMITTED, SETTLED, REJECTED = "matched", "submitted", "settled", "rejected"
+FILL_STATES = (MATCHED, SUBMITTED, SETTLED, REJECTED)
+# Batch states: submitted -> confirmed | failed (tx reverted / dropped: its fills re-batched)
+B_SUBMITTED, B_CONFIRMED, B_FAILED = "submitted", "confirmed", "failed"
+
+
+@dataclass
+class WriteSet:
+    """Everything one transaction writes."""
+
+    commands: list[dict] = field(default_factory=list)
+    orders: list[dict] = field(default_factory=list)
+    fills: list[dict] = field(default_factory=list)
+    fill_updates: list[dict] = field(default_factory=list)  # {"id", "state", ...}
+    batches: list[dict] = field(default_factory=list)
+    batch_updates: list[dict] = field(default_factory=list)  # {"id", "state", ...}
+    cursors: dict[str, int] = field(default_factory=dict)
+
+    def __bool__(self) -> bool:
+        return bool(
+            self.commands or self.orders or self.fills or self.fill_updates or self.batches
+            or self.batch_updates or self.cursors
+        )
+
+    def extend(self, other: "WriteSet") -> None:
+        self.commands += other.commands
+        self.orders += other.orders
+        self.fills += other.fills
+        self.fill_updates += other.fill_updates
+        self.batches += other.batches
+        self.batch_updates += other.batch_updates
+        self.cursors.update(other.cursors)
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=FULL")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.close()
+
+
+class Journal:
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.is_sqlite = url.startswith("sqlite")
+        kwargs: dict[str, Any] = {}
+        if self.is_sqlite:
+            kwargs["connect_args"] = {"check_same_thread": False}
+        self.engine = create_engine(url, **kwargs)
+        if self.is_sqlite:
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+        Base.metadata.create_all(self.engine)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # -- writes ---------------------------------------------------------------------------
+    def write(self, ws: WriteSet) -> None:
+        if not ws:
+            return
+        with self.engine.begin() as conn:
+            if ws.commands:
+                conn.execute(insert(CommandRow), ws.commands)
+            if ws.orders:
+                conn.execute(insert(OrderRow), ws.orders)
+            if ws.fills:
+                conn.execute(insert(FillRow), ws.fills)
+            if ws.batches:
+                conn.execute(insert(BatchRow), ws.batches)
+            for row in ws.fill_updates:
+                values = {k: v for k, v in row.items() if k != "id"}
+                conn.execute(update(FillRow).where(FillRow.id == row["id"]).values(**values))
+            for row in ws.batch_updates:
+                values = {k: v for k, v in row.items() if k != "id"}
+                conn.execute(update(BatchRow).where(BatchRow.id == row["id"]).values(**values))
+            for name, block in ws.cursors.items():
+                found = conn.execute(select(CursorRow.block).where(CursorRow.name == name)).first()
+                if found is None:
+                    conn.execute(insert(CursorRow).values(name=name, block=block))
+                else:
+                    conn.execute(update(CursorRow).where(CursorRow.name == name).values(block=block))
+
+    # -- reads ----------------------------------------------------------------------------
+    def commands(self, after: int = 0, chunk: int = 5000) -> Iterator[CommandRow]:
+        """Commands in replay order, as rows (kind, seq, ts, body)."""
+        last = after
+        while True:
+            with self.engine.connect() as conn:
+                rows = conn.execute(
+                    select(CommandRow.seq, CommandRow.ts, CommandRow.kind, CommandRow.account, CommandRow.body)
+                    .where(CommandRow.seq > last)
+                    .order_by(CommandRow.seq)
+                    .limit(chunk)
+                ).all()
+            if not rows:
+                return
+            yield from rows
+            last = rows[-1].seq
+
+    def orders(self) -> list:
+        with self.engine.connect() as conn:
+            return conn.execute(select(OrderRow)).all()
+
+    def fills(self, state: str | None = None) -> list:
+        stmt = select(FillRow).order_by(FillRow.id)
+        if state is not None:
+            stmt = stmt.where(FillRow.state == state)
+        with self.engine.connect() as conn:
+            return conn.execute(stmt).all()
+
+    def batches(self, state: str | None = None) -> list:
+        stmt = select(BatchRow).order_by(BatchRow.id)
+        if state is not None:
+            stmt = stmt.where(BatchRow.state == state)
+        with self.engine.connect() as conn:
+            return conn.execute(stmt).all()
+
+    def cursor(self, name: str) -> int | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(CursorRow.block).where(CursorRow.name == name)).first()
+        return None if row is None else row[0]
+
+    def max_ids(self) -> tuple[int, int, int]:
+        """(last command seq, last fill id, last batch id), 0 when empty."""
+        from sqlalchemy import func
+
+        with self.engine.connect() as conn:
+            seq = conn.execute(select(func.max(CommandRow.seq))).scalar() or 0
+            fid = conn.execute(select(func.max(FillRow.id))).scalar() or 0
+            bid = conn.execute(select(func.max(BatchRow.id))).scalar() or 0
+        return seq, fid, bid
+
+
+def dumps(body: dict) -> str:
+    return json.dumps(body, separators=(",", ":"))

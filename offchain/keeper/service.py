@@ -1,0 +1,311 @@
+"""The keeper service: wires journal, chain, matching, settlement, watcher, oracle feed and
+API on one asyncio loop, recovers from the journal at start, shuts down gracefully.
+
+Start-up order (the recovery procedure, docs/keeper.md):
+ 1. open the journal; connect to the chain; read the market registry;
+ 2. replay every journaled command in sequence order into a fresh Engine (books, orders,
+    fills with their ids, account views are rebuilt exactly);
+ 3. overwrite each fill's state from the journal's fills table;
+ 4. rebuild agent sets from AgentSet logs; load the chain snapshot of every known account;
+ 5. resolve every `submitted` batch against the chain (receipt, identical re-broadcast,
+    FillSettled logs) BEFORE any new batch takes a nonce;
+ 6. queue every `matched` fill for settlement; start watcher, feed, settlement, API.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from offchain.matching import Engine
+from offchain.order import Domain
+
+from .admission import AdmissionContext, MarketInfo
+from .chain import Chain
+from .config import KeeperConfig
+from .core import Core, Outbox, market_config
+from .gateway import Gateway, GroupCommitter, Hub
+from .journal import B_SUBMITTED, MATCHED, REJECTED, SETTLED, SUBMITTED, Journal
+from .keys import Key, load_key
+from .oracle_feed import CsvReplaySource, OracleFeed, RandomWalkSource
+from .ratelimit import RateLimiter
+from .settlement import Settlement
+from .watcher import Watcher, refresh_account
+
+log = logging.getLogger("mmx.keeper")
+
+
+class Runner(Protocol):
+    """Hook for strategy runners (pool grid, vault quoting) living inside the keeper.
+
+    The service calls these on its loop; a runner places orders through
+    `keeper.gateway.place_batch([(Order, Signature, tif), ...])` signed with an agent key
+    from `keeper.agent_keys`. Exceptions are logged and do not stop the keeper.
+    """
+
+    async def on_start(self, keeper: "Keeper") -> None: ...
+    async def on_mark(self, market: int, price: int) -> None: ...
+    async def on_fill(self, fill: Any) -> None: ...
+    async def on_timer(self, now: float) -> None: ...
+    async def on_chain_log(self, log: dict) -> None: ...
+    async def on_stop(self) -> None: ...
+
+
+@dataclass
+class RecoveryReport:
+    commands: int = 0
+    fills: int = 0
+    batches_resolved: int = 0
+    requeued: int = 0
+    seconds: float = 0.0
+
+
+class Keeper:
+    def __init__(self, config: KeeperConfig, *, operator: Key | None = None, reporter: Key | None = None,
+                 agents: list[Key] | None = None, runners: list[Runner] | None = None,
+                 serve_api: bool = True) -> None:
+        self.config = config
+        self.operator = operator or load_key(config.keys.operator)
+        self.reporter = reporter or (load_key(config.keys.reporter) if config.keys.reporter else self.operator)
+        self.agent_keys = agents if agents is not None else [load_key(s) for s in config.keys.agents]
+        self.runners = list(runners or [])
+        self.serve_api = serve_api
+        self.recovery = RecoveryReport()
+        self.stopped = asyncio.Event()
+        self._tasks: list[asyncio.Task] = []
+        self.server = None
+        self.feed: OracleFeed | None = None
+
+    # -- lifecycle -----------------------------------------------------------------------------
+    async def start(self) -> "Keeper":
+        cfg = self.config
+        t0 = time.monotonic()
+        self.journal = Journal(cfg.journal.url)
+        self.chain = Chain(cfg.chain.rpc_url, cfg.contracts, self.operator, self.reporter)
+        await self.chain.connect()
+        markets = await self.chain.markets()
+        self.engine = Engine([market_config(info) for info in markets.values()])
+        self.core = core = Core(self.engine, markets)
+        self.domain = Domain(self.chain.chain_id, self.chain.exchange.address)
+        self.hub = Hub()
+        self.committer = GroupCommitter(self.journal)
+        self.committer.on_fatal = self._fatal
+        ctx = AdmissionContext(self.domain, markets, core.marks)
+        self.gateway = Gateway(core, ctx, self.committer, self.hub,
+                               RateLimiter(cfg.api.rate, cfg.api.burst), max_batch=cfg.api.max_batch,
+                               cancel_window_ms=cfg.api.cancel_window_s * 1000)
+        self.gateway.account_loader = self._load_accounts
+        s = cfg.settlement
+        self.settlement = Settlement(core, self.chain, self.committer, self.gateway.publish, self.hub,
+                                     max_fills=s.max_fills, max_wait_ms=s.max_wait_ms, max_inflight=s.max_inflight,
+                                     max_retries=s.max_retries, gas_base=cfg.chain.gas_limit_base,
+                                     gas_per_fill=cfg.chain.gas_limit_per_fill,
+                                     receipt_timeout=cfg.chain.receipt_timeout)
+        self.replay()
+        self.committer.start()
+        self.watcher = Watcher(core, self.chain, self.committer, self.gateway.publish,
+                               self.journal.cursor("watcher"), confirmations=cfg.chain.confirmations,
+                               poll_interval=cfg.chain.poll_interval, start_block=cfg.chain.start_block,
+                               extra_addresses=[cfg.contracts.pool, cfg.contracts.factory],
+                               on_log=self._on_chain_log)
+        await self.watcher.load_agents()
+        await self._load_accounts(set(core.accounts), force=True)
+        await self.watcher.poll()
+        await self.recover_batches()
+        matched = [f for f in core.fills.values() if f.state == MATCHED]
+        self.recovery.requeued = len(matched)
+        self.gateway.fill_sinks.append(self.settlement.add)
+        self.gateway.fill_sinks.append(self._fills_to_runners)
+        self.settlement.add(matched)
+        self.settlement.start()
+        self.watcher.start()
+        if cfg.oracle.source != "none" and cfg.contracts.oracle:
+            self.feed = OracleFeed(self.chain, await self._price_source(), cfg.oracle.interval)
+            self.feed.start()
+        self._tasks.append(asyncio.get_running_loop().create_task(self._timer(), name="timer"))
+        for runner in self.runners:
+            await runner.on_start(self)
+        if self.serve_api:
+            await self._start_api()
+        self.recovery.seconds = time.monotonic() - t0
+        log.info("keeper up: %s", self.recovery)
+        return self
+
+    async def stop(self, drain: float = 5.0) -> None:
+        """Graceful: stop the API, settle what is queued (up to `drain` s), close everything."""
+        if self.server is not None:
+            self.server.should_exit = True
+            await asyncio.gather(*[t for t in self._tasks if t.get_name() == "api"], return_exceptions=True)
+        for runner in self.runners:
+            try:
+                await runner.on_stop()
+            except Exception:  # noqa: BLE001
+                log.exception("runner stop failed")
+        if self.feed is not None:
+            await self.feed.stop()
+        await self.settlement.stop(drain=drain)
+        await self.watcher.stop()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.committer.stop()
+        await self.chain.close()
+        self.journal.close()
+        self.stopped.set()
+
+    def _fatal(self, exc: BaseException) -> None:
+        log.critical("journal write failed, stopping: %s", exc)
+        asyncio.get_running_loop().create_task(self.stop(drain=0))
+
+    # -- recovery ------------------------------------------------------------------------------
+    def replay(self) -> None:
+        """Rebuild books, orders and fills from the journal (steps 2-3)."""
+        core = self.core
+        out = Outbox.new()
+        n = 0
+        for row in self.journal.commands():
+            core.apply(row.seq, row.ts, row.kind, json.loads(row.body), out)
+            n += 1
+            if len(out.fills) > 10_000 or len(out.order_updates) > 10_000:
+                out = Outbox.new()
+        self.recovery.commands = n
+        rows = self.journal.fills()
+        for row in rows:
+            fill = core.fills.get(row.id)
+            if fill is None:
+                raise RuntimeError(f"journal fill {row.id} was not reproduced by replay: journal corrupt")
+            if fill.maker_hash.hex() != row.maker_hash[2:] or fill.size != row.size:
+                raise RuntimeError(f"replay diverged at fill {row.id}")
+            fill.state, fill.batch_id, fill.reason, fill.tx_hash = row.state, row.batch_id, row.reason, row.tx_hash
+            if row.state == SETTLED:
+                core.account(fill.maker_account).settle_fill(fill.market, fill.maker_is_buy, fill.price, fill.size)
+                core.account(fill.taker_account).settle_fill(fill.market, not fill.maker_is_buy, fill.price, fill.size)
+        if len(rows) != len(core.fills):
+            raise RuntimeError("replay produced fills the journal does not have")
+        self.recovery.fills = len(rows)
+        _, _, last_batch = self.journal.max_ids()
+        self.settlement.batch_seq = last_batch
+
+    async def recover_batches(self) -> None:
+        """Step 5: every batch left `submitted` by a crash is resolved against the chain."""
+        batches = self.journal.batches(B_SUBMITTED)
+        for row in sorted(batches, key=lambda b: b.nonce):
+            ids = [i for i in json.loads(row.fill_ids) if self.core.fills[i].state == SUBMITTED]
+            if not ids:
+                continue
+            await self.settlement.resolve_unknown(row.id, ids, row.tx_hash, row.raw_tx)
+            self.recovery.batches_resolved += 1
+        await self.chain.nonces.sync()
+
+    # -- helpers -------------------------------------------------------------------------------
+    async def _load_accounts(self, accounts: set[str], force: bool = False) -> None:
+        for account in accounts:
+            if account == "?":
+                continue
+            state = self.core.accounts.get(account)
+            if force or state is None or not state.loaded:
+                try:
+                    await refresh_account(self.core, self.chain, account)
+                except Exception as exc:  # noqa: BLE001 - admission will see an unloaded account
+                    log.warning("account %s load failed: %s", account, exc)
+
+    async def _price_source(self):
+        cfg = self.config.oracle
+        if cfg.source == "csv":
+            return CsvReplaySource(cfg.csv_path, loop=True)
+        start = {}
+        for market in cfg.markets:
+            price, _, _ = await self.chain.call(self.chain.oracle, "price_info", market)
+            start[market] = price or 2_000_000_000
+        ticks = {m: i.tick for m, i in self.core.markets.items()}
+        return RandomWalkSource(start, seed=cfg.seed, max_step_bps=cfg.max_step_bps, ticks=ticks)
+
+    async def _timer(self) -> None:
+        while True:
+            await asyncio.sleep(1.0)
+            now = time.time()
+            try:
+                if any(self.core.by_nonce_account.values()):
+                    seq = self.core.next_seq()
+                    await self.gateway.run_command(
+                        lambda ws, out: self.core.expire(seq, int(now * 1000), ws, out))
+                for runner in self.runners:
+                    await runner.on_timer(now)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001
+                log.exception("timer failed")
+
+    def _fills_to_runners(self, fills: list) -> None:
+        for runner in self.runners:
+            for fill in fills:
+                asyncio.get_running_loop().create_task(runner.on_fill(fill))
+
+    def _on_chain_log(self, entry: dict) -> None:
+        for runner in self.runners:
+            asyncio.get_running_loop().create_task(runner.on_chain_log(entry))
+
+    async def _start_api(self) -> None:
+        import uvicorn
+
+        from .api import create_app
+
+        self.app = create_app(self)
+        config = uvicorn.Config(self.app, host=self.config.api.host, port=self.config.api.port,
+                                log_level="warning", lifespan="off", ws="websockets")
+        self.server = uvicorn.Server(config)
+        self.server.install_signal_handlers = lambda: None  # the cli owns signals
+        task = asyncio.get_running_loop().create_task(self.server.serve(), name="api")
+        self._tasks.append(task)
+        while not self.server.started:
+            if task.done():
+                task.result()
+            await asyncio.sleep(0.01)
+
+    # -- views for the API ---------------------------------------------------------------------
+    def info(self) -> dict:
+        return {
+            "chain_id": self.chain.chain_id,
+            "exchange": self.chain.exchange.address,
+            "oracle": self.chain.oracle.address if self.chain.oracle else "",
+            "operator": self.operator.address,
+            "domain": {"name": "MMX Exchange", "version": "1", "chainId": self.chain.chain_id,
+                       "verifyingContract": self.chain.exchange.address},
+            "markets": {str(m): {"tick": str(i.tick), "lot": str(i.lot), "min_size": str(i.min_size),
+                                 "initial_margin_bps": i.initial_margin_bps, "band_bps": i.band_bps,
+                                 "mark": str(self.core.marks.get(m, 0))}
+                        for m, i in self.core.markets.items()},
+        }
+
+    def account_view(self, address: str) -> dict:
+        state = self.core.accounts.get(address)
+        if state is None:
+            return {"account": address, "known": False}
+        marks = self.core.marks
+        return {
+            "account": address, "known": True,
+            "collateral": str(state.collateral),
+            "positions": {str(m): {"size": str(state.position(m)),
+                                   "chain_size": str(state.positions.get(m, [0, 0])[0]),
+                                   "pending_size": str(state.pending.get(m, [0, 0])[0])}
+                          for m in sorted(set(state.positions) | set(state.pending))},
+            "equity_estimate": str(state.equity(marks)),
+            "margin_requirement": str(state.requirement(self.core.markets, marks)),
+            "min_nonce": str(state.min_nonce),
+            "agents": sorted(state.agents),
+            "open_orders": len(self.core.by_nonce_account.get(address, ())),
+        }
+
+    def settlement_stats(self) -> dict:
+        states: dict[str, int] = {}
+        for fill in self.core.fills.values():
+            states[fill.state] = states.get(fill.state, 0) + 1
+        return {"fill_states": states, **self.settlement.stats}
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.config.api.host}:{self.config.api.port}"
