@@ -49,3 +49,25 @@ class VaultModel:
 @pytest.fixture(scope="module")
 def vault_model():
     return VaultModel
+
+
+@pytest.fixture(scope="module")
+def open_position(fund, exchange, taker, manager, trade):
+    """The vault (maker, signed by its manager agent) trades `size` against `taker`."""
+
+    def open_position(vault, size, is_buy=True, price=None, signer=None, maker_flags=0):
+        fund(taker, 10_000_000 * USDC, spender=exchange)
+        exchange.deposit(10_000_000 * USDC, sender=taker)
+        kwargs = {} if price is None else {"price": price}
+        return trade(vault, signer or manager, taker, taker, is_buy, size, maker_flags=maker_flags, **kwargs)
+
+    return open_position
+
+
+@pytest.fixture(scope="module")
+def after_lockup(chain):
+    def travel(seconds=86_400):
+        chain.pending_timestamp += seconds + 1
+        chain.mine()
+
+    return travel
