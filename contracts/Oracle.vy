@@ -25,6 +25,10 @@ initializes: access_control
 
 exports: access_control.__interface__
 
+import interfaces.IOracle as IOracle
+
+implements: IOracle
+
 
 # ---------------------------------------------------------------- roles
 REPORTER_ROLE: public(constant(bytes32)) = keccak256("REPORTER_ROLE")
