@@ -1,0 +1,131 @@
+"""Gas benchmark of the Exchange on Ape's in-process test provider.
+
+Prints `name: value` lines (gas units). Per-fill numbers are the settle transaction's
+gas used (intrinsic + calldata included) divided by the number of fills.
+
+Scenarios (steady state: every account already holds collateral and an open position,
+so positions and configs are rewritten, not created; every order is new, so each fill
+writes two fresh filled[hash] slots):
+- gas_per_fill_batchN: N distinct makers (one order each) against N distinct takers.
+- gas_per_fill_batchN_one_maker: one maker with N resting orders (a grid) against N
+  distinct takers.
+
+Run: .venv/bin/python bench/bench_gas.py (from the repository root).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+os.chdir(ROOT)
+
+import ape  # noqa: E402
+
+from offchain.order import Domain, Order, address_of, sign_order  # noqa: E402
+
+USDC = 10**6
+ONE = 10**18
+ETH = 1
+PRICE = 2_000 * USDC
+LOT = 10**15
+FAR = 2**40
+SIZE = 10**17  # 0.1 ETH per fill
+
+
+def key_of(i: int) -> bytes:
+    return (0xB0B0_0000 + i).to_bytes(32, "big")
+
+
+def main() -> None:
+    started = time.time()
+    with ape.networks.parse_network_choice("ethereum:local:test"):
+        project = ape.project
+        accts = ape.accounts.test_accounts
+        admin, operator = accts[0], accts[1]
+        treasury = accts[6]
+
+        usdc = project.TestUSDC.deploy(sender=admin)
+        oracle = project.Oracle.deploy(5_000, 3_600, 5_000, 1, sender=admin)
+        oracle.grantRole(oracle.REPORTER_ROLE(), admin, sender=admin)
+        oracle.set_price(ETH, PRICE, sender=admin)
+        rebate = project.RebateEngine.deploy([(0, 5, 2)], sender=admin)
+        exchange = project.Exchange.deploy(usdc, oracle, rebate, treasury, sender=admin)
+        exchange.grantRole(exchange.OPERATOR_ROLE(), operator, sender=admin)
+        rebate.grantRole(rebate.EXCHANGE_ROLE(), exchange, sender=admin)
+        exchange.add_market(10_000, LOT, LOT, 1_000, 500, 500, sender=admin)
+        domain = Domain(ape.chain.chain_id, exchange.address)
+
+        usdc.mint(admin, 10**15, sender=admin)
+        usdc.approve(exchange, 2**256 - 1, sender=admin)
+
+        # simple single-account operations
+        trader = accts[2]
+        usdc.mint(trader, 10**12, sender=admin)
+        usdc.approve(exchange, 2**256 - 1, sender=trader)
+        exchange.deposit(1_000 * USDC, sender=trader)  # first deposit warms the slot
+        print(f"gas_deposit: {exchange.deposit(1_000 * USDC, sender=trader).gas_used}")
+        print(f"gas_withdraw: {exchange.withdraw(100 * USDC, sender=trader).gas_used}")
+        order = Order(trader.address, ETH, True, PRICE, SIZE, 1, FAR, 0)
+        print(f"gas_cancel: {exchange.cancel_order(order.as_tuple(), sender=trader).gas_used}")
+        print(f"gas_oracle_update: {oracle.set_price(ETH, PRICE + 10_000, sender=admin).gas_used}")
+        oracle.set_price(ETH, PRICE, sender=admin)
+
+        next_key = [1]
+        nonce = [1]
+
+        def new_keys(n):
+            keys = [key_of(next_key[0] + i) for i in range(n)]
+            next_key[0] += n
+            for k in keys:
+                exchange.deposit_for(address_of(k), 100_000 * USDC, sender=admin)
+            return keys
+
+        def order_for(key, is_buy, size=SIZE):
+            nonce[0] += 1
+            return Order(address_of(key), ETH, is_buy, PRICE, size, nonce[0], FAR, 0)
+
+        def fills_for(maker_keys, taker_keys):
+            fills = []
+            for mk, tk in zip(maker_keys, taker_keys):
+                m = order_for(mk, True)
+                t = order_for(tk, False)
+                fills.append(
+                    (
+                        m.as_tuple(),
+                        sign_order(m, domain, mk).as_tuple(),
+                        t.as_tuple(),
+                        sign_order(t, domain, tk).as_tuple(),
+                        SIZE,
+                    )
+                )
+            return fills
+
+        def settle(fills):
+            tx = exchange.settle(fills, sender=operator)
+            settled = len(tx.decode_logs(exchange.FillSettled))
+            assert settled == len(fills), [log.reason for log in tx.decode_logs(exchange.FillSkipped)]
+            return tx.gas_used
+
+        for n in (1, 10, 50):
+            makers = new_keys(n)
+            takers = new_keys(n)
+            settle(fills_for(makers, takers))  # open positions: steady state
+            gas = settle(fills_for(makers, takers))
+            print(f"gas_per_fill_batch{n}: {gas // n}")
+
+        for n in (1, 10, 50):
+            maker = new_keys(1)
+            takers = new_keys(n)
+            settle(fills_for(maker * n, takers))
+            gas = settle(fills_for(maker * n, takers))
+            print(f"gas_per_fill_batch{n}_one_maker: {gas // n}")
+
+    print(f"bench_seconds: {time.time() - started:.1f}")
+
+
+if __name__ == "__main__":
+    main()
