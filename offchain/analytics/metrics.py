@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from offchain.analytics.ledger import WAD, Ledger
+from offchain.analytics.ledger import Ledger
 from offchain.analytics.records import MarkPoint, NavPoint, SettledFill
 
 _YEAR = pd.Timedelta(days=365)
@@ -189,4 +189,4 @@ def _hold_return(series: pd.DataFrame, marks: list[MarkPoint], market: int | Non
     return base_share * (end_price / first - 1.0)
 
 
-__all__ = ["PerformanceReport", "ReturnStats", "analyze", "return_stats", "WAD"]
+__all__ = ["PerformanceReport", "ReturnStats", "analyze", "return_stats"]

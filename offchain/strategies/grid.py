@@ -155,9 +155,8 @@ class GridEngine:
             ladder = self._ladder = _Ladder(self._raw, state.tick)
             self._size = round_size(cfg.size_per_level, state.lot)
         ref = state.reference_price
-        if not self._seeded:
-            if state.halted:  # a halted mark may be stale: never anchor the grid on it
-                return []
+        if not self._seeded and state.halted:  # a halted mark may be stale: never anchor on it
+            return []
         lo = cfg.activation_lower or cfg.lower_price
         hi = cfg.activation_upper or cfg.upper_price
         if not lo <= ref <= hi:

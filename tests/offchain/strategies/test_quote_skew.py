@@ -60,7 +60,6 @@ def test_quote__ceiling_and_floor__drop_the_side(at):
 def test_quote__post_only__never_at_or_through_the_book(at):
     from offchain.strategies import MarketState
     # Mark far above a book whose ask is 2990: our bid must stay below the best ask.
-    state = MarketState(1, 2989 * USDC, 2990 * USDC, 3100 * USDC, 0, False, 10_000, 10**15, 10**15)
     state = MarketState(1, None, 2990 * USDC, 3100 * USDC, 0, False, 10_000, 10**15, 10**15)
     bid = next(o for o in QuoteEngine(QuoteConfig(1, 20, ETH)).update(state, AccountState(0, 0), 0) if o.is_buy)
     assert bid.price < 2990 * USDC
