@@ -92,3 +92,18 @@ def test_grid__snapshot__restores_state(at):
     engine.on_fill(Fill(1, True, 125 * USDC, ETH))
     restored = GridEngine(cfg, engine.snapshot())
     assert restored.desired(at(140 * USDC)) == engine.desired(at(140 * USDC))
+
+
+def test_grid__hip2_geometric_round_trip__earns_at_least_one_step():
+    cfg = GridConfig.from_step(1, 2_900 * USDC, 30, 20, ETH // 10)
+    engine = GridEngine(cfg)
+    sim = Sim(engine)
+    levels = engine.raw_levels
+    mid = levels[10]
+    tick = 10_000
+    for p in (mid, levels[9] - tick, mid + tick, mid):  # down through one buy, back up through its flip
+        sim.step(p)
+    assert sim.position == 0 and len(sim.fills) == 2
+    step_value = (levels[10] - levels[9]) * (ETH // 10) // ETH
+    assert sim.cash >= step_value > 0
+    assert step_value * 10_000 // (levels[9] * (ETH // 10) // ETH) >= 29  # ~30 bps of the level
