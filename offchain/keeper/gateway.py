@@ -85,6 +85,8 @@ class GroupCommitter:
         """Queue `ws`; the future resolves once it is durable (then `after` runs, in order)."""
         if self.failed is not None:
             raise RuntimeError("journal failed") from self.failed
+        if self.task is None:
+            self.start()  # lazily, on the loop that uses it
         fut = asyncio.get_running_loop().create_future()
         self.pending.extend(ws)
         self.waiters.append((fut, after))

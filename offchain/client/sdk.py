@@ -1,0 +1,276 @@
+"""Client SDK for traders and bots: sign and place, cancel, batch, stream fills; sync and async.
+
+    from offchain.client import Trader, KeeperClient, AsyncKeeperClient
+
+    with KeeperClient("http://127.0.0.1:8080", private_key) as kc:      # sync
+        order = kc.order(market=1, is_buy=True, price=2_000_000_000, size=10**17)
+        ack = kc.place(order)                  # signs with the key, POST /orders
+        kc.cancel([ack["hash"]]); kc.cancel_all()
+        for event in kc.stream_fills(): ...    # WebSocket, blocking iterator
+
+    async with AsyncKeeperClient(url, private_key) as kc:                # async
+        await kc.place_batch([kc.order(...), ...])
+        async for event in kc.stream(fills=True, orders=True): ...
+
+The key can be an agent's: pass `account=` the trading account and the agent's key.
+The EIP-712 domain (chain id, Exchange address) is read once from GET /info.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import time
+from typing import Any, AsyncIterator, Iterable, Iterator
+
+import httpx
+
+from offchain.order import Domain, Order, Signature, address_of, sign_order
+
+from .messages import Cancel, hash_hex, place_request
+
+
+class KeeperError(Exception):
+    def __init__(self, status: int, detail: Any) -> None:
+        super().__init__(f"{status}: {detail}")
+        self.status = status
+        self.detail = detail
+
+
+class Trader:
+    """Signs orders and cancels for `account` with `private_key` (the account's or an agent's)."""
+
+    def __init__(self, private_key: str, account: str | None = None) -> None:
+        self.private_key = private_key
+        self.signer = address_of(private_key)
+        self.account = account or self.signer
+        self._nonces = itertools.count(time.time_ns())
+        self.domain: Domain | None = None
+
+    def order(self, market: int, is_buy: bool, price: int, size: int, *, nonce: int | None = None,
+              expiry: int | None = None, flags: int = 0, ttl: int = 86_400) -> Order:
+        return Order(self.account, market, is_buy, price, size,
+                     next(self._nonces) if nonce is None else nonce,
+                     int(time.time()) + ttl if expiry is None else expiry, flags)
+
+    def sign(self, order: Order) -> Signature:
+        assert self.domain is not None, "domain unknown: call info() first"
+        return sign_order(order, self.domain, self.private_key)
+
+    def signed(self, order: Order, tif: str = "GTC") -> dict:
+        return place_request(order, self.sign(order), tif)
+
+    def cancel_message(self, hashes: Iterable[str | bytes] = (), market: int = 0) -> dict:
+        raw = tuple(h if isinstance(h, bytes) else bytes.fromhex(h.removeprefix("0x")) for h in hashes)
+        message = Cancel(self.account, market, raw, int(time.time() * 1000))
+        return message.to_json(message.sign(self.domain, self.private_key))
+
+    def hash(self, order: Order) -> str:
+        return hash_hex(order, self.domain)
+
+
+def _domain(info: dict) -> Domain:
+    return Domain(int(info["chain_id"]), info["exchange"])
+
+
+def _check(response: httpx.Response) -> Any:
+    if response.status_code >= 400:
+        try:
+            detail = response.json().get("detail")
+        except ValueError:
+            detail = response.text
+        raise KeeperError(response.status_code, detail)
+    return response.json()
+
+
+def _items(trader: Trader, orders: Iterable, tif: str) -> list[dict]:
+    items = []
+    for o in orders:
+        if isinstance(o, Order):
+            items.append(trader.signed(o, tif))
+        elif isinstance(o, tuple):
+            order, signature, *rest = o
+            items.append(place_request(order, signature, rest[0] if rest else tif))
+        else:
+            items.append(o)  # an already-built request dict
+    return items
+
+
+class KeeperClient(Trader):
+    """Synchronous client (httpx.Client; websockets' sync client for streams)."""
+
+    def __init__(self, url: str, private_key: str, account: str | None = None, timeout: float = 30.0) -> None:
+        super().__init__(private_key, account)
+        self.url = url.rstrip("/")
+        self.http = httpx.Client(base_url=self.url, timeout=timeout)
+        self.info()
+
+    def __enter__(self) -> "KeeperClient":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.http.close()
+
+    def info(self) -> dict:
+        info = _check(self.http.get("/info"))
+        self.domain = _domain(info)
+        return info
+
+    def place(self, order: Order | dict, tif: str = "GTC") -> dict:
+        body = self.signed(order, tif) if isinstance(order, Order) else order
+        return _check(self.http.post("/orders", json=body))
+
+    def place_batch(self, orders: Iterable, tif: str = "GTC") -> list[dict]:
+        return _check(self.http.post("/orders/batch", json={"orders": _items(self, orders, tif)}))["results"]
+
+    def cancel(self, hashes: Iterable[str | bytes], market: int = 0) -> dict:
+        return _check(self.http.post("/orders/cancel", json=self.cancel_message(hashes, market)))
+
+    def cancel_all(self, market: int = 0) -> dict:
+        return _check(self.http.post("/orders/cancel", json=self.cancel_message((), market)))
+
+    def book(self, market: int, depth: int = 20) -> dict:
+        return _check(self.http.get(f"/book/{market}", params={"depth": depth}))
+
+    def open_orders(self, account: str | None = None) -> list[dict]:
+        return _check(self.http.get(f"/accounts/{account or self.account}/orders"))["orders"]
+
+    def fills(self, account: str | None = None, limit: int = 100) -> list[dict]:
+        return _check(self.http.get(f"/accounts/{account or self.account}/fills", params={"limit": limit}))["fills"]
+
+    def account_state(self, account: str | None = None) -> dict:
+        return _check(self.http.get(f"/accounts/{account or self.account}"))
+
+    def order_status(self, order_hash: str) -> dict:
+        return _check(self.http.get(f"/orders/{order_hash}"))
+
+    def stream_fills(self, account: str | None = None, timeout: float | None = None) -> Iterator[dict]:
+        """Blocking iterator over fill events (new fills and settlement state changes)."""
+        from websockets.sync.client import connect
+
+        ws_url = "ws" + self.url[4:] + "/ws"
+        with connect(ws_url) as socket:
+            socket.send(json.dumps({"op": "subscribe", "channel": "fills", "account": account or self.account}))
+            while True:
+                try:
+                    message = json.loads(socket.recv(timeout=timeout))
+                except TimeoutError:
+                    return
+                if message.get("channel") == "fills":
+                    yield message
+
+
+class AsyncKeeperClient(Trader):
+    """Asynchronous client (httpx.AsyncClient; websockets for streams and WS placing)."""
+
+    def __init__(self, url: str, private_key: str, account: str | None = None, timeout: float = 30.0) -> None:
+        super().__init__(private_key, account)
+        self.url = url.rstrip("/")
+        self.http = httpx.AsyncClient(base_url=self.url, timeout=timeout,
+                                      limits=httpx.Limits(max_connections=64))
+        self._ws = None
+        self._ws_ids = itertools.count(1)
+        self._ws_waiters: dict[int, Any] = {}
+        self._ws_reader = None
+
+    async def __aenter__(self) -> "AsyncKeeperClient":
+        await self.info()
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        if self._ws is not None:
+            await self._ws.close()
+            if self._ws_reader is not None:
+                self._ws_reader.cancel()
+        await self.http.aclose()
+
+    async def info(self) -> dict:
+        info = _check(await self.http.get("/info"))
+        self.domain = _domain(info)
+        return info
+
+    async def place(self, order: Order | dict, tif: str = "GTC") -> dict:
+        body = self.signed(order, tif) if isinstance(order, Order) else order
+        return _check(await self.http.post("/orders", json=body))
+
+    async def place_batch(self, orders: Iterable, tif: str = "GTC") -> list[dict]:
+        body = {"orders": _items(self, orders, tif)}
+        return _check(await self.http.post("/orders/batch", json=body))["results"]
+
+    async def place_batch_raw(self, body: bytes) -> list[dict]:
+        """POST a pre-encoded /orders/batch body (benchmarks: measure the keeper, not JSON)."""
+        response = await self.http.post("/orders/batch", content=body, headers={"content-type": "application/json"})
+        return _check(response)["results"]
+
+    async def cancel(self, hashes: Iterable[str | bytes], market: int = 0) -> dict:
+        return _check(await self.http.post("/orders/cancel", json=self.cancel_message(hashes, market)))
+
+    async def cancel_all(self, market: int = 0) -> dict:
+        return _check(await self.http.post("/orders/cancel", json=self.cancel_message((), market)))
+
+    async def book(self, market: int, depth: int = 20) -> dict:
+        return _check(await self.http.get(f"/book/{market}", params={"depth": depth}))
+
+    async def open_orders(self, account: str | None = None) -> list[dict]:
+        return _check(await self.http.get(f"/accounts/{account or self.account}/orders"))["orders"]
+
+    async def fills(self, account: str | None = None, limit: int = 100) -> list[dict]:
+        r = await self.http.get(f"/accounts/{account or self.account}/fills", params={"limit": limit})
+        return _check(r)["fills"]
+
+    async def account_state(self, account: str | None = None) -> dict:
+        return _check(await self.http.get(f"/accounts/{account or self.account}"))
+
+    async def stream(self, *, fills: bool = True, orders: bool = False, book: int | None = None,
+                     account: str | None = None) -> AsyncIterator[dict]:
+        """Async iterator over stream events of the chosen channels."""
+        import websockets
+
+        ws_url = "ws" + self.url[4:] + "/ws"
+        async with websockets.connect(ws_url, max_size=None) as socket:
+            who = account or self.account
+            if fills:
+                await socket.send(json.dumps({"op": "subscribe", "channel": "fills", "account": who}))
+            if orders:
+                await socket.send(json.dumps({"op": "subscribe", "channel": "orders", "account": who}))
+            if book is not None:
+                await socket.send(json.dumps({"op": "subscribe", "channel": "book", "market": book}))
+            async for text in socket:
+                message = json.loads(text)
+                if "channel" in message:
+                    yield message
+
+    async def ws_place_batch(self, orders: Iterable, tif: str = "GTC") -> list[dict]:
+        """Place over the WebSocket place channel (one persistent connection)."""
+        return await self.ws_place_raw(_items(self, orders, tif))
+
+    async def ws_place_raw(self, items: list[dict]) -> list[dict]:
+        import asyncio
+
+        import websockets
+
+        if self._ws is None:
+            self._ws = await websockets.connect("ws" + self.url[4:] + "/ws", max_size=None)
+            self._ws_reader = asyncio.get_running_loop().create_task(self._read_ws())
+        mid = next(self._ws_ids)
+        fut = asyncio.get_running_loop().create_future()
+        self._ws_waiters[mid] = fut
+        await self._ws.send(json.dumps({"op": "place", "id": mid, "orders": items}))
+        return await fut
+
+    async def _read_ws(self) -> None:
+        async for text in self._ws:
+            message = json.loads(text)
+            fut = self._ws_waiters.pop(message.get("id"), None)
+            if fut is None or fut.done():
+                continue
+            if message.get("op") == "ack":
+                fut.set_result(message["results"])
+            else:
+                fut.set_exception(KeeperError(message.get("status", 400), message.get("detail")))

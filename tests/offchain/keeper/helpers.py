@@ -1,0 +1,68 @@
+"""Offline keeper pieces for unit tests: a real Engine, Core, journal and Gateway, no chain."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from offchain.keeper.admission import AdmissionContext, MarketInfo
+from offchain.keeper.core import Core, market_config
+from offchain.keeper.gateway import Gateway, GroupCommitter, Hub
+from offchain.keeper.journal import Journal
+from offchain.keeper.ratelimit import RateLimiter
+from offchain.matching import Engine
+from offchain.order import Domain, Order, address_of, sign_order
+
+EXCHANGE = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
+DOMAIN = Domain(31337, EXCHANGE)
+MARKET = MarketInfo(market=1, tick=10_000, lot=10**15, initial_margin_bps=1000, maintenance_margin_bps=500,
+                    band_bps=500, min_size=10**15)
+PRICE = 2_000 * 10**6
+KEYS = ["0x" + f"{i:064x}" for i in range(1, 9)]
+ADDR = [address_of(k) for k in KEYS]
+
+
+class OfflineKeeper:
+    """What the API needs from the service, without a chain."""
+
+    def __init__(self, db_url: str, rate: float = 1e9, burst: float = 1e9, collateral: int = 10**13) -> None:
+        self.journal = Journal(db_url)
+        self.core = Core(Engine([market_config(MARKET)]), {1: MARKET})
+        self.core.marks[1] = PRICE
+        for a in ADDR:
+            state = self.core.account(a)
+            state.collateral = collateral
+            state.loaded = True
+        self.committer = GroupCommitter(self.journal)
+        self.gateway = Gateway(self.core, AdmissionContext(DOMAIN, {1: MARKET}, self.core.marks),
+                               self.committer, Hub(), RateLimiter(rate, burst))
+        self.fills: list = []
+        self.gateway.fill_sinks.append(self.fills.extend)
+
+    def start(self) -> None:
+        self.committer.start()
+
+    async def stop(self) -> None:
+        await self.committer.stop()
+        self.journal.close()
+
+    def info(self) -> dict:
+        return {"chain_id": DOMAIN.chain_id, "exchange": EXCHANGE, "markets": {"1": {}}}
+
+    def account_view(self, address: str) -> dict:
+        state = self.core.accounts.get(address)
+        return {"account": address, "known": state is not None,
+                "collateral": str(state.collateral if state else 0)}
+
+
+def order(i: int, is_buy: bool, price: int = PRICE, size: int = 10**17, nonce: int = 1, **kw) -> Order:
+    return Order(ADDR[i], kw.pop("market", 1), is_buy, price, size, nonce,
+                 kw.pop("expiry", int(time.time()) + 3600), kw.pop("flags", 0))
+
+
+def signed(i: int, o: Order, key: str | None = None, tif: str = "GTC"):
+    return (o, sign_order(o, DOMAIN, key or KEYS[i]), tif)
+
+
+def run(coro):
+    return asyncio.run(coro)
