@@ -124,7 +124,7 @@ def generate(n: int, bands: bool, seed: int = 7) -> tuple[list, list]:
     stats = {
         "resting_orders": len(engine._orders),
         "levels_bid": len(engine._books[MARKET].bid_prices),
-        "levels_ask": len(engine._books[MARKET].ask_prices),
+        "levels_ask": len(engine._books[MARKET].ask_keys),
     }
     return seed_msgs, stream, stats
 

@@ -1,35 +1,48 @@
 """Per-market order book storage: price levels in dicts, prices in sorted lists.
 
 Layout and why:
-- A level is an insertion-ordered dict order_id -> RestingOrder. Insertion order is time
-  priority, `del` is an O(1) cancel, and the head is `next(iter(...))`.
-- Each side keeps a dict price -> Level plus a plain sorted list of its prices. Best bid
-  is `bid_prices[-1]`, best ask `ask_prices[0]` (O(1)). A new or emptied level costs a
-  bisect and a memmove of a few dozen pointers, which at the 60-70 levels of a busy
-  market is cheaper than any tree or heap driven from Python.
+- A level is a deque of RestingOrder in time priority. Cancel is O(1) and lazy: the order
+  is marked dead (size 0) and stays in the deque until it reaches the head, where the
+  matcher drops it; a level whose dead entries outnumber its live ones is compacted.
+  (An insertion-ordered dict looks ideal but degrades: CPython dicts leave holes at the
+  front when the head is deleted, and `next(iter(d))` scans them, so a busy best level
+  became O(n) per fill: 3.3 us per one-order take at 1,600 orders a level.)
+- Each side keeps a dict price -> Level plus a plain sorted list of keys with the best
+  price LAST: bids keep prices ascending, asks keep negated prices ascending. Best bid is
+  `bid_prices[-1]`, best ask `-ask_keys[-1]` (O(1)); taking out the best level is a
+  pop() from the end. A level inserted or emptied elsewhere costs a bisect and a memmove
+  of the pointers behind it: near the touch (where the flow is) that is a few, and even
+  across a 60-70 level book it is cheaper than any tree or heap driven from Python.
 """
 from __future__ import annotations
 
 from bisect import bisect_left, insort
-from typing import Any, Hashable
+from collections import deque
+from typing import Any, Hashable, Iterator
+
+import msgspec
 
 from .protection import Breaker
-from .types import MarketConfig, Place
+from .types import ONE, MarketConfig, Place
 
 INF = 1 << 256  # above any uint256 price: "no upper limit"
 
 
-class RestingOrder:
-    """A live limit order on the book. `cmd` keeps every field the hot loop never reads."""
+class RestingOrder(msgspec.Struct, gc=False):
+    """A live limit order on the book. `cmd` keeps every field the hot loop never reads.
 
-    __slots__ = ("id", "account", "price", "size", "cmd")
+    A mutable msgspec struct rather than a __slots__ class: same attribute access speed,
+    but built in C (95 ns instead of 270 ns here) and untracked by the cyclic GC. It points
+    at its level and at its account's order index so that a cancel needs no look-ups;
+    the only cycle (level -> deque -> order -> level) is broken by Level.drop()."""
 
-    def __init__(self, id: Hashable, account: str, price: int, size: int, cmd: Place) -> None:
-        self.id = id
-        self.account = account
-        self.price = price
-        self.size = size  # open size
-        self.cmd = cmd
+    id: Hashable
+    account: str
+    price: int
+    size: int        # open size; 0 = dead (cancelled or filled)
+    cmd: Place
+    level: Any       # Level
+    owner: dict      # the account's {order id: order} index
 
 
 class PendingTrigger:
@@ -45,11 +58,45 @@ class PendingTrigger:
 
 
 class Level:
-    __slots__ = ("orders", "size")
+    __slots__ = ("price", "key", "orders", "size", "count", "dead", "levels", "keys")
 
-    def __init__(self) -> None:
-        self.orders: dict[Hashable, RestingOrder] = {}
-        self.size = 0  # sum of open sizes, kept for O(1) depth per level
+    def __init__(self, price: int, key: int, levels: dict[int, "Level"], keys: list[int]) -> None:
+        self.price = price
+        self.key = key  # position in the side's sorted key list (price, or -price for asks)
+        self.orders: deque[RestingOrder] = deque()  # time priority; may hold dead entries
+        self.size = 0   # sum of live open sizes (O(1) depth per level)
+        self.count = 0  # live orders; 0 means the level is gone
+        self.dead = 0   # dead entries still in the deque
+        self.levels = levels  # the side this level belongs to: price -> Level
+        self.keys = keys      # and its sorted key list
+
+    def live(self) -> Iterator[RestingOrder]:
+        return (o for o in self.orders if o.size)
+
+    def compact(self) -> None:
+        self.orders = deque(o for o in self.orders if o.size)
+        self.dead = 0
+
+    def drop(self) -> None:
+        """Remove this (now empty) level from its side."""
+        keys = self.keys
+        del self.levels[self.price]
+        del keys[bisect_left(keys, self.key)]
+        self.orders.clear()  # dead orders point back at the level: break the cycle
+
+    def cancel(self, order: RestingOrder) -> int:
+        """Take a live order off (lazily: it becomes dead). Returns its open size."""
+        size = order.size
+        order.size = 0
+        self.count -= 1
+        if self.count:
+            self.size -= size
+            self.dead += 1
+            if self.dead > 16 and self.dead > self.count:
+                self.compact()
+        else:
+            self.drop()
+        return size
 
 
 class Book:
@@ -57,8 +104,8 @@ class Book:
 
     __slots__ = (
         "config", "market", "tick", "lot", "min_size", "max_size", "max_notional",
-        "band_bps", "default_stp",
-        "bids", "asks", "bid_prices", "ask_prices",
+        "band_bps", "default_stp", "size_cap", "notional_cap",
+        "bids", "asks", "bid_prices", "ask_keys",
         "mark", "band_lo", "band_hi", "breaker", "halted_until",
         "expiries", "next_expiry", "triggers",
     )
@@ -73,10 +120,14 @@ class Book:
         self.max_notional = config.max_notional
         self.band_bps = config.band_bps
         self.default_stp = config.default_stp
+        # limits as single comparisons: size > size_cap, price * size >= notional_cap
+        # (floor(price * size / ONE) > max_notional  <=>  price * size >= (max_notional + 1) * ONE)
+        self.size_cap = config.max_size or INF
+        self.notional_cap = (config.max_notional + 1) * ONE if config.max_notional else INF * INF
         self.bids: dict[int, Level] = {}
         self.asks: dict[int, Level] = {}
         self.bid_prices: list[int] = []  # ascending; best bid last
-        self.ask_prices: list[int] = []  # ascending; best ask first
+        self.ask_keys: list[int] = []    # -price, ascending; best ask last
         self.mark = 0                    # 0 = no mark yet
         self.band_lo = 0                 # aggressive sells below are rejected (0 = off)
         self.band_hi = INF               # aggressive buys above are rejected (INF = off)
@@ -90,28 +141,18 @@ class Book:
         return self.bid_prices[-1] if self.bid_prices else None
 
     def best_ask(self) -> int | None:
-        return self.ask_prices[0] if self.ask_prices else None
+        return -self.ask_keys[-1] if self.ask_keys else None
 
-    def add(self, order: RestingOrder, is_buy: bool) -> None:
-        price = order.price
+    def level_for(self, price: int, is_buy: bool) -> Level:
+        """The level at `price`, created (and its price inserted) when missing."""
         levels = self.bids if is_buy else self.asks
         level = levels.get(price)
         if level is None:
-            level = levels[price] = Level()
-            insort(self.bid_prices if is_buy else self.ask_prices, price)
-        level.orders[order.id] = order
-        level.size += order.size
-
-    def remove(self, order: RestingOrder, is_buy: bool) -> None:
-        price = order.price
-        levels = self.bids if is_buy else self.asks
-        level = levels[price]
-        del level.orders[order.id]
-        level.size -= order.size
-        if not level.orders:
-            del levels[price]
-            prices = self.bid_prices if is_buy else self.ask_prices
-            del prices[bisect_left(prices, price)]
+            keys = self.bid_prices if is_buy else self.ask_keys
+            key = price if is_buy else -price
+            level = levels[price] = Level(price, key, levels, keys)
+            insort(keys, key)
+        return level
 
     def set_mark(self, price: int) -> None:
         self.mark = price
@@ -124,5 +165,5 @@ class Book:
         bids, asks = self.bids, self.asks
         return (
             [(p, bids[p].size) for p in self.bid_prices[: -n - 1 : -1]] if n > 0 else [],
-            [(p, asks[p].size) for p in self.ask_prices[:n]] if n > 0 else [],
+            [(-k, asks[-k].size) for k in self.ask_keys[: -n - 1 : -1]] if n > 0 else [],
         )

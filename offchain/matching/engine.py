@@ -4,19 +4,18 @@ Every public method returns a list of events and never raises on bad input: each
 command becomes a Rejected event with a Reason. The engine reads no clock; every
 command carries `ts`, so replaying a journal of commands reproduces the same events.
 
-Hot paths (place of a limit order, cancel, the match loop) are written with locals and
-few calls on purpose; the rest favours clarity.
+Hot paths (place of a limit order, cancel, the match loop) use locals and few calls on
+purpose; the rest favours clarity.
 """
 from __future__ import annotations
 
-from collections import defaultdict
 from heapq import heappop, heappush
 from typing import Any, Hashable, Iterable
 
 import msgspec
 
 from . import triggers as trig
-from .book import INF, Book, PendingTrigger, RestingOrder
+from .book import INF, Book, Level, PendingTrigger, RestingOrder
 from .events import Accepted, Amended, Cancelled, Event, Expired, Fill, Halted, Rejected, Triggered
 from .types import (
     BPS, ONE, MarketConfig, OrderInfo, OrderKind, Place, PostOnly, Reason, SlippageRef,
@@ -30,6 +29,7 @@ _PO_NONE, _PO_REJECT, _PO_SLIDE = (int(p) for p in PostOnly)
 _X_TAKER, _X_MAKER, _X_BOTH, _DECREMENT = (int(s) for s in STPMode)
 
 R = Reason
+_USER = Reason.USER
 
 
 def _is_pos_int(x: Any) -> bool:
@@ -41,9 +41,9 @@ class Engine:
 
     def __init__(self, markets: Iterable[MarketConfig] = ()) -> None:
         self._books: dict[int, Book] = {}
-        self._orders: dict[Hashable, RestingOrder] = {}        # resting orders by id
-        self._triggers: dict[Hashable, PendingTrigger] = {}    # waiting stop orders by id
-        self._by_account: defaultdict[str, dict[Hashable, Any]] = defaultdict(dict)
+        # every live order by id: RestingOrder on a book, or PendingTrigger waiting for a mark
+        self._orders: dict[Hashable, RestingOrder | PendingTrigger] = {}
+        self._by_account: dict[str, dict[Hashable, RestingOrder | PendingTrigger]] = {}
         self._positions: dict[tuple[str, int], int] = {}
         self._track_positions = False  # turned on by the first set_position
         self._seq = 0                  # GTD heap tie-break, in placement order
@@ -52,10 +52,12 @@ class Engine:
 
     # ------------------------------------------------------------------ markets
     def add_market(self, config: MarketConfig) -> None:
+        """Register a market. Raises ValueError on a bad config (operator error, not input)."""
         if config.market in self._books:
             raise ValueError(f"market {config.market} already exists")
-        if config.tick <= 0 or config.lot <= 0:
-            raise ValueError("tick and lot must be positive")
+        if config.tick <= 0 or config.lot <= 0 or config.min_size < 0 or config.max_size < 0 \
+                or config.max_notional < 0 or not 0 <= config.band_bps < BPS:
+            raise ValueError(f"bad market config {config}")
         self._books[config.market] = Book(config)
 
     def markets(self) -> list[MarketConfig]:
@@ -63,8 +65,33 @@ class Engine:
 
     # ------------------------------------------------------------------ place
     def place(self, cmd: Place) -> list[Event]:
+        """Place one order. Events: Rejected, or Accepted followed by Fills and/or a
+        Cancelled for an unfilled IOC / market remainder (plus any Expired / Halted)."""
         try:
-            return self._place(cmd)
+            book = self._books.get(cmd.market)
+            ts = cmd.ts
+            if book is None:
+                return [Rejected(cmd.id, cmd.market, R.UNKNOWN_MARKET, ts)]
+            ev: list[Event] = []
+            if book.next_expiry <= ts:
+                self._expire_book(book, ts, ev)
+            if book.halted_until and ts >= book.halted_until:
+                book.halted_until = 0
+                book.breaker.reset()
+            oid = cmd.id
+            if oid in self._orders:
+                reason = R.DUPLICATE_ORDER_ID
+            else:
+                kind = cmd.kind
+                if kind == _LIMIT:
+                    reason = self._place_limit(book, cmd, ev, True, cmd.price, cmd.size, False)
+                elif kind == _MARKET:
+                    reason = self._place_market(book, cmd, ev, True)
+                else:
+                    reason = self._place_trigger(book, cmd, ev)
+            if reason is not None:
+                ev.append(Rejected(oid, cmd.market, reason, ts))
+            return ev
         except Exception:  # noqa: BLE001 - last line of defence: a bad command must not kill the keeper
             return [Rejected(getattr(cmd, "id", None), getattr(cmd, "market", -1),
                              R.INVALID_ORDER, getattr(cmd, "ts", 0))]
@@ -73,32 +100,6 @@ class Engine:
         """Each command is answered on its own, in order; one bad item rejects only itself."""
         return [self.place(c) for c in cmds]
 
-    def _place(self, cmd: Place) -> list[Event]:
-        book = self._books.get(cmd.market)
-        ts = cmd.ts
-        if book is None:
-            return [Rejected(cmd.id, cmd.market, R.UNKNOWN_MARKET, ts)]
-        ev: list[Event] = []
-        if book.next_expiry <= ts:
-            self._expire_book(book, ts, ev)
-        if book.halted_until and ts >= book.halted_until:
-            book.halted_until = 0
-            book.breaker.reset()
-        oid = cmd.id
-        if oid in self._orders or oid in self._triggers:
-            ev.append(Rejected(oid, cmd.market, R.DUPLICATE_ORDER_ID, ts))
-            return ev
-        kind = cmd.kind
-        if kind == _LIMIT:
-            reason = self._place_limit(book, cmd, ev, True)
-        elif kind == _MARKET:
-            reason = self._place_market(book, cmd, ev, True)
-        else:
-            reason = self._place_trigger(book, cmd, ev)
-        if reason is not None:
-            ev.append(Rejected(oid, cmd.market, reason, ts))
-        return ev
-
     def _check_size(self, book: Book, size: Any) -> Reason | None:
         if size.__class__ is not int or size <= 0:
             return R.INVALID_SIZE
@@ -106,12 +107,18 @@ class Engine:
             return R.SIZE_OFF_LOT
         if size < book.min_size:
             return R.SIZE_BELOW_MIN
-        if book.max_size and size > book.max_size:
+        if size > book.size_cap:
             return R.SIZE_ABOVE_MAX
         return None
 
-    def _limit_reason(self, book: Book, cmd: Place, price: int, size: int) -> Reason | None:
-        """Static checks of a limit order (no book state besides the band)."""
+    def _place_limit(self, book: Book, cmd: Place, ev: list, announce: bool,
+                     price: int, size: int, dry_run: bool) -> Reason | None:
+        """Check, match and rest a limit order (the hot path).
+
+        Returns a reason, having changed nothing, when the order is rejected. All checks
+        come before any change, so `dry_run` (amend's pre-check) stops right after them.
+        `announce` False: a triggered or amended order, no Accepted event."""
+        # -- static checks
         if price.__class__ is not int or price <= 0:
             return R.INVALID_PRICE
         if price % book.tick:
@@ -122,12 +129,13 @@ class Engine:
             return R.SIZE_OFF_LOT
         if size < book.min_size:
             return R.SIZE_BELOW_MIN
-        if book.max_size and size > book.max_size:
+        if size > book.size_cap:
             return R.SIZE_ABOVE_MAX
-        if book.max_notional and price * size // ONE > book.max_notional:
+        if price * size >= book.notional_cap:
             return R.NOTIONAL_ABOVE_MAX
         tif = cmd.tif
-        if tif != _GTC:
+        post_only = cmd.post_only
+        if tif:  # not GTC
             if tif == _GTD:
                 if cmd.expiry.__class__ is not int:
                     return R.INVALID_ORDER
@@ -135,50 +143,36 @@ class Engine:
                     return R.EXPIRED
             elif tif != _IOC and tif != _FOK:
                 return R.INVALID_ORDER
-            elif cmd.post_only:
+            elif post_only:
                 return R.INVALID_ORDER  # post-only never takes, so IOC/FOK could only cancel
         # Band: only the aggressive direction is limited; deep passive quotes are fine.
-        if cmd.is_buy:
+        is_buy = cmd.is_buy
+        if is_buy:
             if price > book.band_hi:
                 return R.PRICE_OUTSIDE_BAND
-        elif price < book.band_lo:
-            return R.PRICE_OUTSIDE_BAND
-        return None
-
-    def _place_limit(self, book: Book, cmd: Place, ev: list, announce: bool,
-                     price: int | None = None, size: int | None = None) -> Reason | None:
-        """Validate, match and rest a limit order. Returns a reason (and changes nothing)
-        when rejected. `announce` False: a triggered or amended order, no Accepted event."""
-        if price is None:
-            price = cmd.price
-            size = cmd.size
-        reason = self._limit_reason(book, cmd, price, size)
-        if reason is not None:
-            return reason
-        is_buy = cmd.is_buy
+            opp = book.ask_keys
+            crosses = opp and -opp[-1] <= price
+        else:
+            if price < book.band_lo:
+                return R.PRICE_OUTSIDE_BAND
+            opp = book.bid_prices
+            crosses = opp and opp[-1] >= price
+        # -- checks against book state
         account = cmd.account
         if cmd.reduce_only:
             size = self._reduce_only_size(account, book.market, is_buy, size)
             if not size:
                 return R.REDUCE_ONLY
-        if is_buy:
-            opp = book.ask_prices
-            crosses = bool(opp) and opp[0] <= price
-        else:
-            opp = book.bid_prices
-            crosses = bool(opp) and opp[-1] >= price
-        tif = cmd.tif
         stp = cmd.stp
         if stp is None:
             stp = book.default_stp
         if crosses:
-            post_only = cmd.post_only
             if post_only:
                 if post_only == _PO_REJECT:
                     return R.POST_ONLY_WOULD_CROSS
                 if post_only != _PO_SLIDE:
                     return R.INVALID_ORDER
-                price = opp[0] - book.tick if is_buy else opp[-1] + book.tick
+                price = -opp[-1] - book.tick if is_buy else opp[-1] + book.tick
                 if price <= 0:
                     return R.POST_ONLY_WOULD_CROSS
                 crosses = False
@@ -186,13 +180,16 @@ class Engine:
                 return R.HALTED
             elif tif == _FOK and not self._fillable(book, is_buy, price, size, account, stp, cmd.ts):
                 return R.FOK_UNFILLABLE
+            elif stp.__class__ is not STPMode and not 0 <= stp <= _DECREMENT:
+                return R.INVALID_ORDER
         elif tif == _FOK:
             return R.FOK_UNFILLABLE
-        else:
-            post_only = cmd.post_only
-            if post_only and post_only != _PO_REJECT and post_only != _PO_SLIDE:
-                return R.INVALID_ORDER
+        elif post_only and post_only != _PO_REJECT and post_only != _PO_SLIDE:
+            return R.INVALID_ORDER
+        if dry_run:
+            return None
 
+        # -- accepted: match, then rest or cancel the remainder
         oid = cmd.id
         ts = cmd.ts
         if announce:
@@ -206,10 +203,19 @@ class Engine:
                 ev.append(Cancelled(oid, book.market, account, size, 0,
                                     R.IOC_REMAINDER if stop is None else stop, ts))
             else:
-                order = RestingOrder(oid, account, price, size, cmd)
-                book.add(order, is_buy)
+                levels = book.bids if is_buy else book.asks
+                level = levels.get(price)
+                if level is None:
+                    level = book.level_for(price, is_buy)
+                owner = self._by_account.get(account)
+                if owner is None:
+                    owner = self._by_account[account] = {}
+                order = RestingOrder(oid, account, price, size, cmd, level, owner)
+                level.orders.append(order)
+                level.size += size
+                level.count += 1
                 self._orders[oid] = order
-                self._by_account[account][oid] = order
+                owner[oid] = order
                 if tif == _GTD:
                     self._seq += 1
                     heappush(book.expiries, (cmd.expiry, self._seq, oid, order))
@@ -233,9 +239,10 @@ class Engine:
         if bps:
             if cmd.slippage_ref == SlippageRef.MARK:
                 ref = book.mark
+            elif is_buy:
+                ref = -book.ask_keys[-1] if book.ask_keys else 0
             else:
-                ref = (book.ask_prices[0] if book.ask_prices else 0) if is_buy else \
-                      (book.bid_prices[-1] if book.bid_prices else 0)
+                ref = book.bid_prices[-1] if book.bid_prices else 0
             if ref:
                 w = ref * (BPS + bps) // BPS if is_buy else -(-ref * (BPS - bps) // BPS)
                 if not worst or (w < worst if is_buy else w > worst):
@@ -248,7 +255,7 @@ class Engine:
                 worst = book.band_hi
         elif book.band_lo and worst < book.band_lo:
             worst = book.band_lo
-        if worst and book.max_notional and worst * size // ONE > book.max_notional:
+        if worst and worst * size >= book.notional_cap:
             return R.NOTIONAL_ABOVE_MAX
         if book.halted_until:
             return R.HALTED
@@ -261,6 +268,8 @@ class Engine:
         stp = cmd.stp
         if stp is None:
             stp = book.default_stp
+        elif stp.__class__ is not STPMode and not 0 <= stp <= _DECREMENT:
+            return R.INVALID_ORDER
         ts = cmd.ts
         if cmd.tif == _FOK and not self._fillable(book, is_buy, limit, size, account, stp, ts):
             return R.FOK_UNFILLABLE
@@ -309,13 +318,13 @@ class Engine:
             if book.mark and trig.fixed_trigger_met(cmd, book.mark):
                 return R.WOULD_TRIGGER_IMMEDIATELY
         ref_price = cmd.price or cmd.trigger_price
-        if book.max_notional and ref_price and ref_price * cmd.size // ONE > book.max_notional:
+        if ref_price and ref_price * cmd.size >= book.notional_cap:
             return R.NOTIONAL_ABOVE_MAX
         oid = cmd.id
         pending = PendingTrigger(oid, cmd.account, cmd, extreme)
         book.triggers[oid] = pending
-        self._triggers[oid] = pending
-        self._by_account[cmd.account][oid] = pending
+        self._orders[oid] = pending
+        self._by_account.setdefault(cmd.account, {})[oid] = pending
         if cmd.tif == _GTD:
             self._seq += 1
             heappush(book.expiries, (cmd.expiry, self._seq, oid, pending))
@@ -328,26 +337,25 @@ class Engine:
                account: str, stp: int, ts: int, ev: list) -> tuple[int, Reason | None]:
         """Take liquidity up to `limit`. Returns (unfilled size, why it stopped early)."""
         if is_buy:
-            levels, prices, guard = book.asks, book.ask_prices, book.band_lo
+            levels, keys, guard = book.asks, book.ask_keys, book.band_lo
         else:
-            levels, prices, guard = book.bids, book.bid_prices, book.band_hi
+            levels, keys, guard = book.bids, book.bid_prices, book.band_hi
         orders = self._orders
-        by_account = self._by_account
         track = self._track_positions
         breaker = book.breaker
         market = book.market
         maker_is_buy = not is_buy
         stop = None
-        while remaining and prices:
+        while remaining and keys:
             if is_buy:
-                p = prices[0]
+                p = -keys[-1]
                 if p > limit:
                     break
                 if p < guard:  # maker left outside the band by a mark move: don't trade there
                     stop = R.PRICE_OUTSIDE_BAND
                     break
             else:
-                p = prices[-1]
+                p = keys[-1]
                 if p < limit:
                     break
                 if p > guard:
@@ -359,41 +367,45 @@ class Engine:
                 stop = R.HALTED
                 break
             level = levels[p]
-            lorders = level.orders
+            queue = level.orders
             traded = False
-            while remaining and lorders:
-                m = next(iter(lorders.values()))
+            while remaining and level.count:
+                m = queue[0]
+                msize = m.size
+                if not msize:  # cancelled earlier (lazy deletion)
+                    queue.popleft()
+                    level.dead -= 1
+                    continue
                 macct = m.account
                 if macct == account:
                     if stp == _X_MAKER or stp == _X_BOTH:
-                        self._drop_maker(m, lorders, level, ev, R.SELF_TRADE, ts, market)
+                        self._drop_head(m, level, ev, R.SELF_TRADE, ts, market)
                         if stp == _X_MAKER:
                             continue
                     elif stp == _DECREMENT:
-                        q = m.size if m.size < remaining else remaining
-                        m.size -= q
+                        q = msize if msize < remaining else remaining
+                        m.size = msize = msize - q
                         level.size -= q
                         remaining -= q
-                        ev.append(Cancelled(m.id, market, macct, q, m.size, R.SELF_TRADE, ts))
+                        ev.append(Cancelled(m.id, market, macct, q, msize, R.SELF_TRADE, ts))
                         ev.append(Cancelled(oid, market, account, q, remaining, R.SELF_TRADE, ts))
-                        if not m.size:
-                            del lorders[m.id]
+                        if not msize:
+                            queue.popleft()
+                            level.count -= 1
                             del orders[m.id]
-                            del by_account[macct][m.id]
+                            del m.owner[m.id]
                         continue
                     stop = R.SELF_TRADE  # expire taker / expire both
                     break
-                msize = m.size
                 q = msize if msize < remaining else remaining
                 if track and m.cmd.reduce_only:
                     allowed = self._reducible(macct, market, maker_is_buy)
                     if allowed <= 0:
-                        self._drop_maker(m, lorders, level, ev, R.REDUCE_ONLY, ts, market)
+                        self._drop_head(m, level, ev, R.REDUCE_ONLY, ts, market)
                         continue
                     if q > allowed:
                         q = allowed
-                msize -= q
-                m.size = msize
+                m.size = msize = msize - q
                 remaining -= q
                 level.size -= q
                 ev.append(Fill(market, p, q, m.id, oid, macct, account, maker_is_buy,
@@ -402,29 +414,29 @@ class Engine:
                 if track:
                     self._apply_fill(account, macct, market, is_buy, q)
                 if not msize:
+                    queue.popleft()
+                    level.count -= 1
                     mid = m.id
-                    del lorders[mid]
                     del orders[mid]
-                    del by_account[macct][mid]
-            if not lorders:
-                del levels[p]
-                if is_buy:
-                    del prices[0]
-                else:
-                    prices.pop()
+                    del m.owner[mid]
+            if not level.count:
+                level.drop()
             if traded and breaker is not None:
                 breaker.record(p, ts)
             if stop is not None:
                 break
         return remaining, stop
 
-    def _drop_maker(self, m: RestingOrder, lorders: dict, level: Any, ev: list, reason: Reason,
-                    ts: int, market: int) -> None:
-        del lorders[m.id]
+    def _drop_head(self, m: RestingOrder, level: Level, ev: list, reason: Reason,
+                   ts: int, market: int) -> None:
+        """Cancel the maker at the head of `level` (STP, reduce-only)."""
+        level.orders.popleft()
+        level.count -= 1
         level.size -= m.size
         del self._orders[m.id]
-        del self._by_account[m.account][m.id]
+        del m.owner[m.id]
         ev.append(Cancelled(m.id, market, m.account, m.size, 0, reason, ts))
+        m.size = 0
 
     def _fillable(self, book: Book, is_buy: bool, limit: int, size: int, account: str,
                   stp: int, ts: int) -> bool:
@@ -432,7 +444,8 @@ class Engine:
         same rules (STP, band guard, breaker, reduce-only makers) and changes nothing."""
         need = size
         if is_buy:
-            levels, prices, guard = book.asks, book.ask_prices, book.band_lo
+            levels, guard = book.asks, book.band_lo
+            prices = (-k for k in reversed(book.ask_keys))
         else:
             levels, prices, guard = book.bids, reversed(book.bid_prices), book.band_hi
         breaker = book.breaker
@@ -449,7 +462,7 @@ class Engine:
                     window = (min(window[0], p), max(window[1], p))
                 else:
                     window = (p, p)
-            for m in levels[p].orders.values():
+            for m in levels[p].live():
                 if m.account == account:
                     if stp == _X_MAKER:
                         continue
@@ -473,7 +486,7 @@ class Engine:
     # ------------------------------------------------------------------ positions
     def set_position(self, account: str, market: int, signed_size: int) -> None:
         """The account's position as the Exchange sees it, for reduce-only checks. From the
-        first call on, the engine also applies its own fills to these positions."""
+        first call on, the engine also applies its own fills to all positions."""
         self._track_positions = True
         self._positions[(account, market)] = signed_size
 
@@ -505,30 +518,38 @@ class Engine:
             order = self._orders.get(order_id)
         except TypeError:  # unhashable id
             return [Rejected(order_id, -1, R.UNKNOWN_ORDER, ts)]
-        if order is not None:
-            if account is not None and order.account != account:
-                return [Rejected(order_id, order.cmd.market, R.NOT_OWNER, ts)]
-            cmd = order.cmd
-            self._books[cmd.market].remove(order, cmd.is_buy)
-            del self._orders[order_id]
-            del self._by_account[order.account][order_id]
-            return [Cancelled(order_id, cmd.market, order.account, order.size, 0, R.USER, ts)]
-        pending = self._triggers.get(order_id)
-        if pending is None:
+        if order is None:
             return [Rejected(order_id, -1, R.UNKNOWN_ORDER, ts)]
-        cmd = pending.cmd
-        if account is not None and pending.account != account:
-            return [Rejected(order_id, cmd.market, R.NOT_OWNER, ts)]
-        self._unlink_trigger(pending)
-        return [Cancelled(order_id, cmd.market, pending.account, cmd.size, 0, R.USER, ts)]
+        if account is not None and order.account != account:
+            return [Rejected(order_id, order.cmd.market, R.NOT_OWNER, ts)]
+        if order.__class__ is RestingOrder:
+            # Level.cancel inlined: lazy removal, the matcher drops dead heads.
+            level = order.level
+            size = order.size
+            order.size = 0
+            level.count -= 1
+            if level.count:
+                level.size -= size
+                level.dead += 1
+                if level.dead > 16 and level.dead > level.count:
+                    level.compact()
+            else:
+                level.drop()
+            del self._orders[order_id]
+            del order.owner[order_id]
+            return [Cancelled(order_id, order.cmd.market, order.account, size, 0, _USER, ts)]
+        self._unlink_trigger(order)
+        cmd = order.cmd
+        return [Cancelled(order_id, cmd.market, order.account, cmd.size, 0, _USER, ts)]
 
     def cancel_batch(self, order_ids: Iterable[Hashable], ts: int = 0,
                      account: str | None = None) -> list[list[Event]]:
+        """Each id answered on its own, in order."""
         return [self.cancel(i, ts, account) for i in order_ids]
 
     def cancel_all(self, account: str, market: int | None = None, ts: int = 0) -> list[Event]:
         """Cancel every resting and pending order of `account` (in one market, or all),
-        in placement order within each market."""
+        in placement order."""
         mine = self._by_account.get(account)
         if not mine:
             return []
@@ -543,30 +564,32 @@ class Engine:
     def _unlink_trigger(self, pending: PendingTrigger) -> None:
         oid = pending.id
         del self._books[pending.cmd.market].triggers[oid]
-        del self._triggers[oid]
+        del self._orders[oid]
         del self._by_account[pending.account][oid]
 
     def amend(self, order_id: Hashable, ts: int = 0, size: int | None = None,
               price: int | None = None, account: str | None = None) -> list[Event]:
         """Change a resting order's open size and/or price. Size down at the same price
-        keeps time priority; anything else re-queues it (and may match if it now crosses)."""
+        keeps time priority; anything else re-queues it (and matches if it now crosses).
+        A rejected amend leaves the order as it was."""
         try:
             order = self._orders.get(order_id)
         except TypeError:
             order = None
         if order is None:
-            reason = R.NOT_AMENDABLE if order_id in self._triggers else R.UNKNOWN_ORDER
-            return [Rejected(order_id, -1, reason, ts)]
+            return [Rejected(order_id, -1, R.UNKNOWN_ORDER, ts)]
         cmd = order.cmd
         market = cmd.market
+        if order.__class__ is not RestingOrder:
+            return [Rejected(order_id, market, R.NOT_AMENDABLE, ts)]
         if account is not None and order.account != account:
             return [Rejected(order_id, market, R.NOT_OWNER, ts)]
         book = self._books[market]
         new_size = order.size if size is None else size
         new_price = order.price if price is None else price
-        new_cmd = msgspec.structs.replace(cmd, price=new_price, size=new_size, ts=ts)
         try:
-            reason = self._limit_reason(book, new_cmd, new_price, new_size)
+            new_cmd = msgspec.structs.replace(cmd, price=new_price, size=new_size, ts=ts)
+            reason = self._place_limit(book, new_cmd, [], False, new_price, new_size, True)
         except Exception:  # noqa: BLE001
             reason = R.INVALID_ORDER
         if reason is not None:
@@ -574,28 +597,17 @@ class Engine:
         old_size = order.size
         if new_price == order.price and new_size <= old_size:
             order.size = new_size
-            (book.bids if cmd.is_buy else book.asks)[new_price].size -= old_size - new_size
+            order.level.size -= old_size - new_size
             order.cmd = new_cmd
             return [Amended(order_id, market, order.account, new_price, old_size, new_size, True, ts)]
         # Re-queue: take it off, then place the new version without an Accepted event.
-        if cmd.post_only == _PO_REJECT:
-            opp_best = book.best_ask() if cmd.is_buy else book.best_bid()
-            if opp_best is not None and (new_price >= opp_best if cmd.is_buy else new_price <= opp_best):
-                return [Rejected(order_id, market, R.POST_ONLY_WOULD_CROSS, ts)]
-        if cmd.reduce_only and self._reduce_only_size(order.account, market, cmd.is_buy, new_size) == 0:
-            return [Rejected(order_id, market, R.REDUCE_ONLY, ts)]
-        if book.halted_until and ts < book.halted_until:
-            opp_best = book.best_ask() if cmd.is_buy else book.best_bid()
-            if opp_best is not None and (new_price >= opp_best if cmd.is_buy else new_price <= opp_best) \
-                    and not cmd.post_only:
-                return [Rejected(order_id, market, R.HALTED, ts)]
-        book.remove(order, cmd.is_buy)
+        order.level.cancel(order)
         del self._orders[order_id]
-        del self._by_account[order.account][order_id]
+        del order.owner[order_id]
         ev: list[Event] = [Amended(order_id, market, order.account, new_price, old_size, new_size,
                                    False, ts)]
-        reason = self._place_limit(book, new_cmd, ev, False)
-        if reason is not None:  # unreachable after the checks above; never lose the order silently
+        reason = self._place_limit(book, new_cmd, ev, False, new_price, new_size, False)
+        if reason is not None:  # unreachable after the dry run; never lose an order silently
             ev.append(Cancelled(order_id, market, order.account, new_size, 0, reason, ts))
         return ev
 
@@ -620,7 +632,7 @@ class Engine:
             ev.append(Triggered(pending.id, market, pending.account, price, ts))
             if cmd.kind in trig.LIMIT_AFTER_TRIGGER:
                 child = msgspec.structs.replace(cmd, kind=OrderKind.LIMIT, ts=ts)
-                reason = self._place_limit(book, child, ev, False)
+                reason = self._place_limit(book, child, ev, False, child.price, child.size, False)
             else:
                 tif = _FOK if cmd.tif == _FOK else _IOC
                 child = msgspec.structs.replace(cmd, kind=OrderKind.MARKET, tif=tif, ts=ts)
@@ -631,7 +643,7 @@ class Engine:
 
     def mark(self, market: int) -> int | None:
         book = self._books.get(market)
-        return book.mark or None if book is not None else None
+        return (book.mark or None) if book is not None else None
 
     def is_halted(self, market: int, ts: int) -> bool:
         book = self._books.get(market)
@@ -649,18 +661,16 @@ class Engine:
         heap = book.expiries
         while heap and heap[0][0] <= ts:
             _, _, oid, obj = heappop(heap)
-            if isinstance(obj, RestingOrder):
-                if self._orders.get(oid) is not obj:
-                    continue  # already gone (filled, cancelled, amended)
-                book.remove(obj, obj.cmd.is_buy)
+            if self._orders.get(oid) is not obj:
+                continue  # already gone (filled, cancelled, amended)
+            if obj.__class__ is RestingOrder:
+                size = obj.level.cancel(obj)
                 del self._orders[oid]
-                del self._by_account[obj.account][oid]
-                ev.append(Expired(oid, book.market, obj.account, obj.size, ts))
+                del obj.owner[oid]
             else:
-                if self._triggers.get(oid) is not obj:
-                    continue
+                size = obj.cmd.size
                 self._unlink_trigger(obj)
-                ev.append(Expired(oid, book.market, obj.account, obj.cmd.size, ts))
+            ev.append(Expired(oid, book.market, obj.account, size, ts))
         book.next_expiry = heap[0][0] if heap else INF
 
     # ------------------------------------------------------------------ queries
@@ -679,7 +689,7 @@ class Engine:
 
     def get_order(self, order_id: Hashable) -> OrderInfo | None:
         try:
-            order = self._orders.get(order_id) or self._triggers.get(order_id)
+            order = self._orders.get(order_id)
         except TypeError:
             return None
         return None if order is None else _info(order)
@@ -694,12 +704,13 @@ class Engine:
     def book_orders(self, market: int) -> tuple[list[OrderInfo], list[OrderInfo]]:
         """Every resting order in priority order: (bids best first, asks best first)."""
         book = self._books[market]
-        bids = [_info(o) for p in reversed(book.bid_prices) for o in book.bids[p].orders.values()]
-        asks = [_info(o) for p in book.ask_prices for o in book.asks[p].orders.values()]
+        bids = [_info(o) for p in reversed(book.bid_prices) for o in book.bids[p].live()]
+        asks = [_info(o) for k in reversed(book.ask_keys) for o in book.asks[-k].live()]
         return bids, asks
 
     # ------------------------------------------------------------------ snapshot
     def snapshot(self) -> dict:
+        """The whole engine as plain data (see snapshot.py)."""
         from .snapshot import take_snapshot
         return take_snapshot(self)
 
@@ -712,7 +723,7 @@ class Engine:
 def _info(order: RestingOrder | PendingTrigger) -> OrderInfo:
     cmd = order.cmd
     stp = cmd.stp
-    if isinstance(order, RestingOrder):
+    if order.__class__ is RestingOrder:
         price, size, triggered = order.price, order.size, True
     else:
         price, size, triggered = cmd.price, cmd.size, False

@@ -21,9 +21,9 @@ VERSION = 1
 
 
 def take_snapshot(engine: "Engine") -> dict[str, Any]:
+    live = engine._orders
     books = []
     for book in engine._books.values():
-        live = {**engine._orders, **engine._triggers}
         breaker = book.breaker
         books.append({
             "market": book.market,
@@ -39,9 +39,10 @@ def take_snapshot(engine: "Engine") -> dict[str, Any]:
         "books": books,
         # insertion order = time priority inside every level
         "orders": [[o.price, o.size, list(msgspec.structs.astuple(o.cmd))]
-                   for o in engine._orders.values()],
+                   for o in live.values() if o.__class__ is RestingOrder],
         "triggers": [[t.extreme, list(msgspec.structs.astuple(t.cmd))]
-                     for t in engine._triggers.values()],
+                     for t in live.values() if t.__class__ is PendingTrigger],
+        "order_ids": list(live),  # engine-wide insertion order
         "accounts": [[a, list(ids)] for a, ids in engine._by_account.items() if ids],
         "positions": [[a, m, s] for (a, m), s in engine._positions.items()],
         "track_positions": engine._track_positions,
@@ -60,20 +61,27 @@ def restore_snapshot(cls: type["Engine"], snap: dict[str, Any]) -> "Engine":
         configs.append(MarketConfig(**m))
     engine = cls(configs)
     objects: dict[Any, Any] = {}
+    owners: dict[str, dict] = {}
     for price, size, fields in snap["orders"]:
         cmd = Place(*fields)
-        order = RestingOrder(cmd.id, cmd.account, price, size, cmd)
-        engine._books[cmd.market].add(order, cmd.is_buy)
-        engine._orders[cmd.id] = order
+        book = engine._books[cmd.market]
+        level = book.level_for(price, cmd.is_buy)
+        owner = owners.setdefault(cmd.account, {})
+        order = RestingOrder(cmd.id, cmd.account, price, size, cmd, level, owner)
+        level.orders.append(order)
+        level.size += size
+        level.count += 1
         objects[cmd.id] = order
     for extreme, fields in snap["triggers"]:
         cmd = Place(*fields)
         pending = PendingTrigger(cmd.id, cmd.account, cmd, extreme)
         engine._books[cmd.market].triggers[cmd.id] = pending
-        engine._triggers[cmd.id] = pending
         objects[cmd.id] = pending
+    engine._orders = {i: objects[i] for i in snap["order_ids"]}
     for account, ids in snap["accounts"]:
-        engine._by_account[account] = {i: objects[i] for i in ids}
+        owner = owners.setdefault(account, {})
+        owner.update((i, objects[i]) for i in ids)
+        engine._by_account[account] = owner
     for b in snap["books"]:
         book = engine._books[b["market"]]
         book.set_mark(b["mark"]) if b["mark"] else None
