@@ -159,7 +159,7 @@ class KeeperClient(Trader):
                     message = json.loads(socket.recv(timeout=timeout))
                 except TimeoutError:
                     return
-                if message.get("channel") == "fills":
+                if message.get("channel") == "fills" and "op" not in message:
                     yield message
 
 
@@ -243,7 +243,7 @@ class AsyncKeeperClient(Trader):
                 await socket.send(json.dumps({"op": "subscribe", "channel": "book", "market": book}))
             async for text in socket:
                 message = json.loads(text)
-                if "channel" in message:
+                if "channel" in message and "op" not in message:
                     yield message
 
     async def ws_place_batch(self, orders: Iterable, tif: str = "GTC") -> list[dict]:

@@ -256,7 +256,7 @@ class Keeper:
 
         self.app = create_app(self)
         config = uvicorn.Config(self.app, host=self.config.api.host, port=self.config.api.port,
-                                log_level="warning", lifespan="off", ws="websockets")
+                                log_level="warning", lifespan="off", ws="websockets-sansio")
         self.server = uvicorn.Server(config)
         self.server.install_signal_handlers = lambda: None  # the cli owns signals
         task = asyncio.get_running_loop().create_task(self.server.serve(), name="api")

@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+import asyncio
+import time
+
+from web3 import Web3
+
+from offchain.devnet import free_port
+from offchain.keeper.config import ApiConfig, ChainConfig, Contracts, JournalConfig, KeeperConfig, SettlementConfig
+from offchain.keeper.keys import Key
+from offchain.order import address_of
+
+
+def keeper_config(stack, db_path, *, poll_interval=0.1, confirmations=0, port=None, max_fills=64,
+                  max_wait_ms=10.0) -> KeeperConfig:
+    return KeeperConfig(
+        chain=ChainConfig(rpc_url=stack.url, confirmations=confirmations, poll_interval=poll_interval),
+        contracts=Contracts(**stack.contracts()),
+        journal=JournalConfig(url=f"sqlite:///{db_path}"),
+        api=ApiConfig(port=port or free_port(), rate=1e6, burst=1e6),
+        settlement=SettlementConfig(max_fills=max_fills, max_wait_ms=max_wait_ms),
+    )
+
+
+def key(k: str) -> Key:
+    return Key(address_of(k), k)
+
+
+async def wait_for(predicate, timeout=20.0, interval=0.05):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        await asyncio.sleep(interval)
+    raise TimeoutError("condition not met")
+
+
+def exchange(stack):
+    from offchain.artifacts import abi
+
+    w3 = Web3(Web3.HTTPProvider(stack.url))
+    return w3, w3.eth.contract(address=stack.deployment.exchange, abi=abi("Exchange"))
