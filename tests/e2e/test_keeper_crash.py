@@ -1,0 +1,114 @@
+"""SIGKILL the keeper in the middle of settlement, restart it, and check against the chain:
+no fill lost, none settled twice (FillSettled sums == Exchange.filled == the journal)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter, defaultdict
+
+import pytest
+
+from offchain.client import KeeperClient
+from offchain.devnet import PROJECT_ROOT, free_port, project_env
+from offchain.keeper.journal import Journal
+
+from .keeper_helpers import exchange
+
+pytestmark = pytest.mark.e2e
+PRICE = 2_000 * 10**6
+N = 12
+
+
+def start_keeper(stack, tmp_path, db, port, crash: str | None, tag: str):
+    ready = tmp_path / f"ready-{tag}"
+    env = project_env() | {
+        "MMX_RPC_URL": stack.url, "MMX_DB_URL": f"sqlite:///{db}", "MMX_API_PORT": str(port),
+        "MMX_DEPLOYMENT": str(stack.write_deployment(tmp_path / "deployment.json")),
+        "MMX_OPERATOR_KEY": stack.operator_key, "MMX_CONFIRMATIONS": "0", "MMX_POLL_INTERVAL": "0.1",
+        "MMX_BATCH_MAX_FILLS": "8", "MMX_MAX_INFLIGHT": "1", "MMX_BATCH_MAX_WAIT_MS": "5",
+        "MMX_RATE": "100000", "MMX_BURST": "100000", "MMX_READY_FILE": str(ready), "MMX_LOG_LEVEL": "WARNING",
+    }
+    env.pop("MMX_TEST_CRASH_POINT", None)
+    if crash:
+        env["MMX_TEST_CRASH_POINT"] = crash
+    log = open(tmp_path / f"keeper-{tag}.log", "wb")
+    proc = subprocess.Popen([sys.executable, "-m", "offchain.keeper"], cwd=PROJECT_ROOT, env=env,
+                            stdout=log, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 30
+    while not ready.exists():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            raise RuntimeError((tmp_path / f"keeper-{tag}.log").read_text())
+        time.sleep(0.05)
+    return proc
+
+
+@pytest.mark.parametrize("crash_point", ["after_journal", "after_send"])
+def test_keeper__sigkill_mid_settlement__restart_settles_each_fill_exactly_once(stack, tmp_path, crash_point):
+    db = tmp_path / "keeper.db"
+    port = free_port()
+    maker_key, taker_key = stack.trader_keys[4], stack.trader_keys[5]
+    keeper = start_keeper(stack, tmp_path, db, port, f"{crash_point}:120", "1")
+    try:
+        url = f"http://127.0.0.1:{port}"
+        with KeeperClient(url, maker_key) as maker, KeeperClient(url, taker_key) as taker:
+            price = PRICE + (1 if crash_point == "after_send" else 2) * 1_000_000
+            buys = [maker.order(1, True, price, 10**16) for _ in range(N)]
+            acks = maker.place_batch(buys)
+            assert all(a["status"] == "accepted" for a in acks)
+            sells = taker.place_batch([taker.order(1, False, price, 10**16) for _ in range(N)], tif="IOC")
+            assert sum(s["fills"] for s in sells) == N
+        # wait for the first batch to be journaled (and, for after_send, mined), then kill -9
+        journal = Journal(f"sqlite:///{db}")
+        deadline = time.monotonic() + 20
+        while not journal.batches("submitted"):
+            assert time.monotonic() < deadline, "no batch journaled"
+            time.sleep(0.02)
+        if crash_point == "after_send":
+            time.sleep(0.5)  # automine: the tx is in a block now, the keeper never saw the receipt
+        keeper.send_signal(signal.SIGKILL)
+        keeper.wait(10)
+        (batch,) = journal.batches("submitted")
+        journal.close()
+    finally:
+        if keeper.poll() is None:
+            keeper.kill()
+    keeper2 = start_keeper(stack, tmp_path, db, port, None, "2")
+    try:
+        with KeeperClient(f"http://127.0.0.1:{port}", taker_key) as taker:
+            deadline = time.monotonic() + 30
+            while True:
+                fills = [f for f in taker.fills(limit=1000) if f["maker"] == maker.account]
+                if len(fills) == N and all(f["state"] == "settled" for f in fills):
+                    break
+                assert time.monotonic() < deadline, fills
+                time.sleep(0.1)
+    finally:
+        keeper2.send_signal(signal.SIGTERM)
+        assert keeper2.wait(20) == 0
+    # -- the chain is the judge ----------------------------------------------------------------
+    w3, ex = exchange(stack)
+    hashes = {a["hash"] for a in acks} | {s["hash"] for s in sells}
+    logs = ex.events.FillSettled().get_logs(from_block=0)
+    ours = [l for l in logs if "0x" + l["args"]["maker_hash"].hex().removeprefix("0x") in hashes]
+    pairs = Counter((l["args"]["maker_hash"], l["args"]["taker_hash"]) for l in ours)
+    assert len(pairs) == N and set(pairs.values()) == {1}, "a fill settled twice or not at all"
+    by_hash = defaultdict(int)
+    for l in ours:
+        by_hash[l["args"]["maker_hash"]] += l["args"]["size"]
+        by_hash[l["args"]["taker_hash"]] += l["args"]["size"]
+    journal = Journal(f"sqlite:///{db}")
+    settled = defaultdict(int)
+    for row in journal.fills("settled"):
+        settled[bytes.fromhex(row.maker_hash[2:])] += row.size
+        settled[bytes.fromhex(row.taker_hash[2:])] += row.size
+    for h, size in by_hash.items():
+        assert ex.functions.filled(h).call() == size == settled[bytes(h)] == 10**16
+    assert sum(by_hash.values()) == 2 * N * 10**16
+    assert journal.batches("submitted") == []
+    assert any(b.id == batch.id and b.state == "confirmed" for b in journal.batches())
+    journal.close()
