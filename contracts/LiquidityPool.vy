@@ -60,6 +60,7 @@ DAY: constant(uint256) = 86_400
 DEFAULT_LOCKUP: constant(uint256) = 4 * DAY
 MAX_LOCKUP: constant(uint256) = 30 * DAY
 DEFAULT_DAILY_WITHDRAW_BPS: constant(uint256) = 2_000
+MASK96: constant(uint256) = 2**96 - 1
 MAX_GRID_LEVELS: constant(uint256) = 100
 MAX_GRID_MARKETS: constant(uint256) = 64
 
@@ -101,10 +102,9 @@ lockup: public(uint256)
 daily_withdraw_bps: public(uint256)
 lock_until: public(HashMap[address, uint256])
 
-# withdrawal window: UTC day number, total assets when it opened, assets withdrawn in it
-window_day: public(uint256)
-window_base: public(uint256)
-window_withdrawn: public(uint256)
+# withdrawal window packed in one slot: UTC day << 192 | total assets when it opened << 96
+# | assets withdrawn in it (amounts below 2**96 USDC units)
+_window: uint256
 
 _grids: HashMap[uint256, GridParams]
 _grid_known: HashMap[uint256, bool]
@@ -174,11 +174,12 @@ def _available() -> uint256:
 @view
 def _daily_room(ta: uint256) -> uint256:
     day: uint256 = block.timestamp // DAY
-    base: uint256 = ta
+    base: uint256 = min(ta, MASK96)
     used: uint256 = 0
-    if day == self.window_day:
-        base = self.window_base
-        used = self.window_withdrawn
+    w: uint256 = self._window
+    if day == w >> 192:
+        base = (w >> 96) & MASK96
+        used = w & MASK96
     limit: uint256 = base * self.daily_withdraw_bps // BPS
     if used >= limit:
         return 0
@@ -320,6 +321,17 @@ def grid(market: uint256) -> GridParams:
 
 @external
 @view
+def withdraw_window() -> (uint256, uint256, uint256):
+    """
+    @notice The daily withdrawal window: (UTC day number, total assets when it
+            opened, assets withdrawn in it).
+    """
+    w: uint256 = self._window
+    return (w >> 192, (w >> 96) & MASK96, w & MASK96)
+
+
+@external
+@view
 def grid_market_count() -> uint256:
     """
     @notice Number of markets that ever had grid parameters (see grid_markets(i)).
@@ -348,13 +360,14 @@ def _withdraw(receiver: address, owner: address, assets: uint256, shares: uint25
     assert assets > 0 and shares > 0, "pool: zero"
     assert block.timestamp >= self.lock_until[owner], "pool: locked"
     day: uint256 = block.timestamp // DAY
-    if day != self.window_day:
-        self.window_day = day
-        self.window_base = ta
-        self.window_withdrawn = 0
-    used: uint256 = self.window_withdrawn + assets
-    assert used <= self.window_base * self.daily_withdraw_bps // BPS, "pool: daily limit"
-    self.window_withdrawn = used
+    w: uint256 = self._window
+    base: uint256 = min(ta, MASK96)
+    used: uint256 = assets
+    if day == w >> 192:
+        base = (w >> 96) & MASK96
+        used += w & MASK96
+    assert used <= base * self.daily_withdraw_bps // BPS, "pool: daily limit"
+    self._window = (day << 192) | (base << 96) | used
     if msg.sender != owner:
         erc20._spend_allowance(owner, msg.sender, shares)
     erc20._burn(owner, shares)

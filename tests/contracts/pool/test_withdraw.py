@@ -124,3 +124,13 @@ def test_admin_setters__events_and_bounds(pool, admin, stranger):
     ):
         with ape.reverts("ownable: caller is not the owner"):
             call()
+
+
+def test_withdraw_window__tracks_day_base_and_used(funded, lp, after_lockup, chain):
+    pool = funded
+    after_lockup()
+    pool.withdraw(1_000 * USDC, sender=lp)
+    day, base, used = pool.withdraw_window()
+    assert day == chain.blocks.head.timestamp // 86_400
+    assert base == 20_000 * USDC
+    assert used == 1_000 * USDC
