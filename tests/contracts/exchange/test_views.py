@@ -54,3 +54,7 @@ def test_views__roles_and_addresses(exchange, usdc, oracle, rebate, treasury, op
     assert exchange.hasRole(exchange.PAUSER_ROLE(), pauser)
     assert exchange.hasRole(exchange.DEFAULT_ADMIN_ROLE(), admin)
     assert exchange.liquidation_penalty_bps() == 100
+
+
+def test_exchange__code_size_under_eip170(exchange, chain):
+    assert len(chain.provider.get_code(exchange.address)) <= 24_576
