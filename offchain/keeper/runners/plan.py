@@ -1,0 +1,190 @@
+"""The runners' decisions, as pure functions of config + state (no I/O, no clock).
+
+Every runner tick is: read state (chainview / keeper views) -> one of these functions ->
+send what it returns (cancels first, then places) through the keeper gateway.
+
+- `quote_step`: engine output -> RiskGate -> reconcile against what rests;
+- `vault_mode` / `vault_signer`: what a vault runner may do this tick and with which key;
+- `cap_limits`: the vault's on-chain leverage / position caps and close-only as RiskLimits;
+- `unwind_orders`: the next step of freeing collateral for queued withdrawals
+  (reduce-only IOC orders, a bounded fraction of each position per step);
+- `book_top_excluding`: best bid / ask of the book without our own orders (an engine
+  anchored on a mid made of its own quotes would never follow the market).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from enum import Enum
+
+from offchain.strategies import (AccountState, DesiredOrder, GridEngine, LiveOrder, MarketState, Plan,
+                                 QuoteEngine, RiskDecision, RiskGate, RiskLimits, reconcile)
+from offchain.strategies.rounding import BPS, round_ask, round_bid
+
+from .configs import StrategyKind, VaultStrategy
+
+
+# -- quoting ----------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class QuoteStep:
+    plan: Plan
+    decision: RiskDecision | None  # None: the engine kept its quotes (nothing gated)
+    desired: tuple[DesiredOrder, ...] = ()
+
+
+def engine_desired(engine: GridEngine | QuoteEngine, market: MarketState, account: AccountState,
+                   now: int) -> list[DesiredOrder] | None:
+    if isinstance(engine, GridEngine):
+        return engine.desired(market)
+    return engine.update(market, account, now)
+
+
+def quote_step(engine: GridEngine | QuoteEngine, gate: RiskGate, market: MarketState,
+               account: AccountState, now: int) -> QuoteStep:
+    """One update of a resting-order engine: desired -> gate -> reconcile with live orders."""
+    desired = engine_desired(engine, market, account, now)
+    if desired is None:
+        return QuoteStep(Plan((), (), ()), None)
+    allowed, decision = gate.filter(desired, account, market, now)
+    plan = reconcile(account.open_orders, allowed, min_size=market.min_size)
+    return QuoteStep(plan, decision, tuple(allowed))
+
+
+def cancel_all(account: AccountState) -> Plan:
+    return Plan(tuple(o.order_id for o in account.open_orders), (), ())
+
+
+def cap_limits(base: RiskLimits, *, position_cap: int = 0, leverage_cap_bps: int = 0, equity: int = 0,
+               other_notional: int = 0) -> RiskLimits:
+    """Tighten `base` with the account's on-chain caps (the Exchange skips fills beyond them,
+    so quoting beyond them only produces skipped fills). The leverage cap bounds total
+    notional at mark by cap_bps * equity; what other markets already use is taken off."""
+    limits = base
+    if position_cap:
+        limits = dataclasses.replace(
+            limits, max_position=min(limits.max_position, position_cap) if limits.max_position else position_cap)
+    if leverage_cap_bps:
+        room = max(equity, 0) * leverage_cap_bps // BPS - other_notional
+        room = max(room, 1)  # 0 would mean "no limit"; 1 USDC unit allows nothing that adds risk
+        limits = dataclasses.replace(
+            limits, max_notional=min(limits.max_notional, room) if limits.max_notional else room)
+    return limits
+
+
+# -- vaults -----------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class VaultSnapshot:
+    """One vault's chain state at one moment (chainview.read_vault)."""
+
+    address: str
+    strategy: VaultStrategy
+    agent: str
+    manager_paused: bool = False
+    halted: bool = False
+    unwinding: bool = False
+    unwind_agent: str = ""
+    queue_length: int = 0
+    queue_head: int = 0
+    head_value: int = 0  # value (USDC units) of the oldest queued withdrawal
+    available: int = 0  # available_liquidity(): idle USDC + free collateral
+    close_only: bool = False  # Exchange.close_only(vault)
+    leverage_cap_bps: int = 0
+    position_cap: int = 0  # Exchange.position_cap(vault, strategy.market)
+
+    @property
+    def shortfall(self) -> int:
+        """USDC the head withdrawal still lacks (0 when the queue is empty or covered)."""
+        if self.queue_length == 0:
+            return 0
+        return max(self.head_value - self.available, 0)
+
+    @property
+    def claimable(self) -> bool:
+        return self.queue_length > 0 and self.available >= self.head_value
+
+
+class VaultMode(str, Enum):
+    SKIP = "skip"  # we hold no key that may sign for it
+    IDLE = "idle"  # nothing to run (kind none/custom, or manager paused): pull our orders
+    RUN = "run"  # run the strategy
+    CLOSE_ONLY = "close only"  # halted / close-only on the Exchange: reduce-only quoting
+    UNWIND = "unwind"  # queued withdrawals lack liquidity, or a forced unwind: free collateral
+
+
+def vault_signer(v: VaultSnapshot, held: Iterable[str]) -> str | None:
+    """The address whose key signs for the vault: during a forced unwind the factory's
+    unwind agent (the manager's agent is revoked), else the manager's agent."""
+    held = {a.lower() for a in held}
+    wanted = v.unwind_agent if v.unwinding else v.agent
+    if wanted and wanted.lower() in held:
+        return wanted
+    return None
+
+
+def vault_mode(v: VaultSnapshot, signer: str | None) -> VaultMode:
+    if signer is None:
+        return VaultMode.SKIP
+    if v.unwinding or v.shortfall > 0:
+        return VaultMode.UNWIND
+    if v.manager_paused or v.strategy.kind in (StrategyKind.NONE, StrategyKind.CUSTOM):
+        return VaultMode.IDLE
+    if v.halted or v.close_only:
+        return VaultMode.CLOSE_ONLY
+    return VaultMode.RUN
+
+
+# -- unwinding --------------------------------------------------------------------------------
+def unwind_size(position: int, step_bps: int, lot: int, min_size: int) -> int:
+    """How much of |position| one unwind step closes: `step_bps` of it, on the lot, at
+    least min_size, and the whole (lot-rounded) position when the rest would be dust."""
+    whole = abs(position) // lot * lot
+    if whole == 0:
+        return 0
+    size = abs(position) * step_bps // BPS // lot * lot
+    size = max(size, min_size, lot)
+    if size >= whole or whole - size < max(min_size, lot):
+        return whole
+    return size
+
+
+def unwind_orders(positions: Mapping[int, int], markets: Mapping[int, MarketState], *, step_bps: int = 2_500,
+                  slippage_bps: int = 100) -> list[DesiredOrder]:
+    """Reduce-only taker orders (send IOC) closing `step_bps` of each position.
+
+    Limit = mark moved `slippage_bps` against us (sell rounded up, buy down to the tick),
+    so a step never trades worse than that; what does not fill is retried next step.
+    Markets without state (halted, unknown) are skipped.
+    """
+    out = []
+    for market_id in sorted(positions):
+        position = positions[market_id]
+        state = markets.get(market_id)
+        if position == 0 or state is None or state.halted:
+            continue
+        size = unwind_size(position, step_bps, state.lot, state.min_size)
+        if size == 0:
+            continue
+        is_buy = position < 0
+        if is_buy:
+            price = round_bid(state.mark_price * (BPS + slippage_bps) // BPS, state.tick)
+        else:
+            price = round_ask(-(-state.mark_price * (BPS - slippage_bps) // BPS), state.tick)
+        if price > 0:
+            out.append(DesiredOrder(market_id, is_buy, price, size, post_only=False, reduce_only=True))
+    return out
+
+
+# -- the book -------------------------------------------------------------------------------
+def book_top_excluding(bids: Iterable[tuple[int, int]], asks: Iterable[tuple[int, int]],
+                       own: Iterable[LiveOrder]) -> tuple[int | None, int | None]:
+    """Best bid and ask once our own resting size is taken out of each price level."""
+    own_bid: dict[int, int] = {}
+    own_ask: dict[int, int] = {}
+    for o in own:
+        side = own_bid if o.is_buy else own_ask
+        side[o.price] = side.get(o.price, 0) + o.size
+    best_bid = next((p for p, s in bids if s > own_bid.get(p, 0)), None)
+    best_ask = next((p for p, s in asks if s > own_ask.get(p, 0)), None)
+    return best_bid, best_ask

@@ -1,0 +1,49 @@
+"""Turns desired orders into signed EIP-712 orders (and signed cancels) for one account.
+
+The key is an agent the account approved on the Exchange (the pool's keeper agent, a
+vault's manager agent, or the factory's unwind agent); the order's `account` is the
+pool / vault, so the Exchange checks `is_agent(account, signer)`.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable
+
+from offchain.client.messages import Cancel
+from offchain.order import POST_ONLY, REDUCE_ONLY, Domain, Order, Signature, sign_order
+from offchain.strategies import DesiredOrder
+
+from ..keys import Key
+
+DEFAULT_TTL_S = 7 * 86_400  # resting grid orders live long; the reconciler replaces expired ones
+
+
+class OrderSigner:
+    def __init__(self, domain: Domain, key: Key, account: str, *, first_nonce: int, ttl_s: int = DEFAULT_TTL_S):
+        # Nonces only need to be unique per account and above its on-chain floor; a counter
+        # started from the wall clock (µs, passed in) stays above any earlier run's.
+        self.domain = domain
+        self.key = key
+        self.account = account
+        self.ttl_s = ttl_s
+        self._nonces = itertools.count(first_nonce)
+
+    @property
+    def agent(self) -> str:
+        return self.key.address
+
+    def order(self, d: DesiredOrder, now_s: int) -> Order:
+        flags = (POST_ONLY if d.post_only else 0) | (REDUCE_ONLY if d.reduce_only else 0)
+        return Order(self.account, d.market, d.is_buy, d.price, d.size, next(self._nonces), now_s + self.ttl_s, flags)
+
+    def sign(self, d: DesiredOrder, now_s: int) -> tuple[Order, Signature]:
+        order = self.order(d, now_s)
+        return order, sign_order(order, self.domain, self.key.private_key)
+
+    def batch(self, orders: Iterable[DesiredOrder], tif: str, now_s: int) -> list[tuple[Order, Signature, str]]:
+        return [(*self.sign(d, now_s), tif) for d in orders]
+
+    def cancel(self, market: int, hashes: Iterable[bytes], now_ms: int) -> tuple[Cancel, Signature]:
+        cancel = Cancel(self.account, market, tuple(hashes), now_ms)
+        return cancel, cancel.sign(self.domain, self.key.private_key)
