@@ -15,16 +15,36 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import coincurve
+from eth_hash.auto import keccak
+
+from offchain.client.messages import checksum
+
 from offchain.order import (
     KNOWN_FLAGS,
     REDUCE_ONLY,
     Domain,
     InvalidSignature,
+    SECP256K1_HALF_N,
+    SECP256K1_N,
     Order,
     Signature,
     order_hash,
-    recover_hash_signer,
 )
+
+
+def recover(digest: bytes, signature: Signature) -> str:
+    """offchain.order.recover_hash_signer's rules, with the address checksum cached (hot path)."""
+    if signature.v not in (27, 28):
+        raise InvalidSignature("v must be 27 or 28")
+    if not (0 < signature.r < SECP256K1_N) or not (0 < signature.s <= SECP256K1_HALF_N):
+        raise InvalidSignature("r or s out of range")
+    raw = signature.r.to_bytes(32, "big") + signature.s.to_bytes(32, "big") + bytes([signature.v - 27])
+    try:
+        public_key = coincurve.PublicKey.from_signature_and_message(raw, digest, hasher=None)
+    except Exception as exc:  # noqa: BLE001 - coincurve raises a bare Exception
+        raise InvalidSignature("signature does not recover") from exc
+    return checksum(keccak(public_key.format(compressed=False)[1:])[-20:])
 
 ONE = 10**18
 BPS = 10_000
@@ -170,7 +190,7 @@ def check_order(order: Order, signature: Signature, account: AccountState | None
         raise Rejection("nonce")
     digest = order_hash(order, ctx.domain)
     try:
-        signer = recover_hash_signer(digest, signature)
+        signer = recover(digest, signature)
     except InvalidSignature:
         raise Rejection("bad signature") from None
     if signer != order.account and (account is None or signer not in account.agents):

@@ -305,7 +305,7 @@ class Core:
                 out.markets.add(e.market)
         for signed in touched.values():
             self._sync_open(signed)
-            out.order_updates.append((signed.order.account, {"type": "order", "order": signed.to_json()}))
+            out.order_updates.append((signed.order.account, signed))  # JSON built only if subscribed
 
     def _sync_open(self, signed: SignedOrder) -> None:
         info = self.engine.get_order(signed.hash)

@@ -15,7 +15,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Iterable
 
-from offchain.client.messages import Cancel, order_from_json
+from offchain.client.messages import Cancel, checksum, order_from_json
 from offchain.order import Domain, InvalidSignature, Order, Signature
 
 from .admission import AdmissionContext, Rejection, check_order
@@ -154,7 +154,10 @@ class Gateway:
     def publish(self, out: Outbox) -> None:
         hub = self.hub
         for account, message in out.order_updates:
-            hub.publish(("orders", account), message)
+            if hub.has(("orders", account)):
+                if not isinstance(message, dict):
+                    message = {"type": "order", "order": message.to_json()}
+                hub.publish(("orders", account), message)
         if out.fills:
             for sink in self.fill_sinks:
                 sink(out.fills)
@@ -211,7 +214,8 @@ class Gateway:
         self.core.place(signed, ts, ws, out)
         if signed.status == "rejected":
             reason = next((m["reason"] for a, m in reversed(out.order_updates)
-                           if m.get("type") == "rejected" and m.get("hash") == signed.hex), "rejected")
+                           if isinstance(m, dict) and m.get("type") == "rejected" and m.get("hash") == signed.hex),
+                          "rejected")
             return {"status": "rejected", "reason": reason, "hash": signed.hex}
         return {"status": "accepted", "hash": signed.hex, "seq": signed.seq, "fills": len(out.fills) - n_fills,
                 "open": str(signed.open), "order_status": signed.status}
@@ -291,8 +295,6 @@ class Gateway:
 
 def _account_of(item: Any) -> str:
     try:
-        from eth_utils import to_checksum_address
-
-        return to_checksum_address(item["order"]["account"])
+        return checksum(item["order"]["account"])
     except Exception:  # noqa: BLE001 - malformed: admission will say why
         return "?"

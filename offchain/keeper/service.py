@@ -304,7 +304,13 @@ class Keeper:
         states: dict[str, int] = {}
         for fill in self.core.fills.values():
             states[fill.state] = states.get(fill.state, 0) + 1
-        return {"fill_states": states, **self.settlement.stats}
+        lat = sorted(self.settlement.latencies)
+
+        def pct(q: float) -> float:
+            return round(lat[min(len(lat) - 1, int(q * len(lat)))] * 1000, 3) if lat else 0.0
+
+        return {"fill_states": states, **self.settlement.stats,
+                "settle_latency_p50_ms": pct(0.5), "settle_latency_p99_ms": pct(0.99)}
 
     @property
     def url(self) -> str:

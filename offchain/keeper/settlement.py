@@ -64,7 +64,8 @@ class Settlement:
         self.tasks: set[asyncio.Task] = set()
         self.batch_seq = 0
         self.attempts: dict[int, int] = {}
-        self.stats = {"batches": 0, "settled": 0, "skipped": 0, "reverted": 0}
+        self.stats = {"batches": 0, "settled": 0, "skipped": 0, "reverted": 0,
+                      "first_submit_at": 0.0, "last_settled_at": 0.0}  # unix seconds
         self.latencies: list[float] = []  # match -> settled seconds, per fill
         self.matched_at: dict[int, float] = {}
         self._runner: asyncio.Task | None = None
@@ -158,6 +159,8 @@ class Settlement:
                 ws.fill_updates.append({"id": f.id, "state": SUBMITTED, "batch_id": batch_id, "tx_hash": tx_hash})
             await self.committer.commit(ws)
             self.stats["batches"] += 1
+            if not self.stats["first_submit_at"]:
+                self.stats["first_submit_at"] = time.time()
             await self._crash_point("after_journal")
             try:
                 await chain.send_raw(raw)
@@ -214,6 +217,7 @@ class Settlement:
         core.account(fill.maker_account).settle_fill(fill.market, fill.maker_is_buy, fill.price, fill.size)
         core.account(fill.taker_account).settle_fill(fill.market, not fill.maker_is_buy, fill.price, fill.size)
         self.stats["settled"] += 1
+        self.stats["last_settled_at"] = time.time()
         started = self.matched_at.pop(fill.id, None)
         if started is not None:
             self.latencies.append(now - started)

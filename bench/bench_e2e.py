@@ -1,0 +1,151 @@
+"""End-to-end keeper benchmark on anvil: signed orders in over the WebSocket place channel,
+fills settled on chain. Prints `name: value` lines.
+
+Setup: anvil (automine) on a free port, the suite deployed (offchain.deploy), 8 funded
+traders, the keeper as a subprocess (its own core; the client is not measured: orders are
+pre-signed and pre-encoded). Orders come in batches of BATCH; in each batch the first half
+rests (buys) and the second half crosses them (sells), so half the orders make one fill.
+
+- e2e_orders_accepted_per_s: orders acknowledged (journaled) / wall time of the intake;
+- e2e_ack_latency_p50/p99_ms: send -> ack per batch (every order of a batch shares it);
+- e2e_fills_settled_per_s: fills settled / (last settled - first batch submitted), keeper clock;
+- e2e_settle_latency_p50_ms: a fill's match (journaled) -> its FillSettled receipt.
+Env: BENCH_ORDERS (default 20000), BENCH_BATCH (500), BENCH_INFLIGHT (4).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import httpx  # noqa: E402
+import websockets  # noqa: E402
+
+from offchain.client.messages import place_request  # noqa: E402
+from offchain.devnet import Anvil, free_port, project_env  # noqa: E402
+from offchain.keeper.devstack import deploy_stack  # noqa: E402
+from offchain.order import Domain, Order, address_of, sign_order  # noqa: E402
+
+N = int(os.environ.get("BENCH_ORDERS", "20000"))
+BATCH = int(os.environ.get("BENCH_BATCH", "500"))
+INFLIGHT = int(os.environ.get("BENCH_INFLIGHT", "4"))
+PRICE = 2_000 * 10**6
+SIZE = 10**15
+
+
+def pct(values: list[float], q: float) -> float:
+    values = sorted(values)
+    return values[min(len(values) - 1, int(q * len(values)))]
+
+
+def build_messages(domain: Domain, traders: list[str]) -> list[str]:
+    makers, takers = traders[:4], traders[4:8]
+    expiry = int(time.time()) + 3600
+    messages = []
+    half = BATCH // 2
+    for b in range(N // BATCH):
+        items = []
+        for side, keys in ((True, makers), (False, takers)):
+            for i in range(half):
+                key = keys[i % 4]
+                o = Order(address_of(key), 1, side, PRICE, SIZE, b * BATCH + i + (0 if side else half), expiry, 0)
+                items.append(place_request(o, sign_order(o, domain, key), "GTC" if side else "IOC"))
+        messages.append(json.dumps({"op": "place", "id": b, "orders": items}))
+    return messages
+
+
+async def drive(url: str, messages: list[str]) -> tuple[float, list[float], int]:
+    sent: dict[int, float] = {}
+    latencies: list[float] = []
+    accepted = 0
+    done = asyncio.Event()
+    window = asyncio.Semaphore(INFLIGHT)
+    async with websockets.connect(url.replace("http", "ws") + "/ws", max_size=None) as ws:
+        async def reader():
+            nonlocal accepted
+            async for text in ws:
+                msg = json.loads(text)
+                if msg.get("op") == "ack":
+                    latencies.append(time.perf_counter() - sent[msg["id"]])
+                    accepted += sum(1 for r in msg["results"] if r["status"] == "accepted")
+                    window.release()
+                    if len(latencies) == len(messages):
+                        done.set()
+                elif msg.get("op") == "error":
+                    raise RuntimeError(msg)
+
+        task = asyncio.create_task(reader())
+        t0 = time.perf_counter()
+        for i, text in enumerate(messages):
+            await window.acquire()
+            sent[i] = time.perf_counter()
+            await ws.send(text)
+        await asyncio.wait_for(done.wait(), 120)
+        elapsed = time.perf_counter() - t0
+        task.cancel()
+    return elapsed, latencies, accepted
+
+
+def main() -> None:
+    with Anvil(accounts=12) as anvil, tempfile.TemporaryDirectory() as tmp:
+        stack = deploy_stack(anvil.url, anvil.private_keys(), traders=8)
+        port = free_port()
+        ready = Path(tmp) / "ready"
+        env = project_env() | {
+            "MMX_RPC_URL": anvil.url, "MMX_DB_URL": f"sqlite:///{tmp}/keeper.db", "MMX_API_PORT": str(port),
+            "MMX_DEPLOYMENT": str(stack.write_deployment(Path(tmp) / "deployment.json")),
+            "MMX_OPERATOR_KEY": stack.operator_key, "MMX_CONFIRMATIONS": "0", "MMX_POLL_INTERVAL": "0.5",
+            "MMX_BATCH_MAX_FILLS": "64", "MMX_MAX_INFLIGHT": os.environ.get("BENCH_TX_INFLIGHT", "8"),
+            "MMX_BATCH_MAX_WAIT_MS": "20", "MMX_RATE": "1000000000", "MMX_BURST": "1000000000",
+            "MMX_READY_FILE": str(ready), "MMX_LOG_LEVEL": "WARNING",
+        }
+        log = open(Path(tmp) / "keeper.log", "wb")
+        prof = ["-m", "cProfile", "-o", os.environ["BENCH_PROFILE"]] if os.environ.get("BENCH_PROFILE") else []
+        keeper = subprocess.Popen([sys.executable, *prof, "-m", "offchain.keeper"], cwd=ROOT, env=env, stdout=log,
+                                  stderr=subprocess.STDOUT)
+        try:
+            deadline = time.monotonic() + 60
+            while not ready.exists():
+                if keeper.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError((Path(tmp) / "keeper.log").read_text())
+                time.sleep(0.05)
+            url = f"http://127.0.0.1:{port}"
+            info = httpx.get(url + "/info").json()
+            domain = Domain(int(info["chain_id"]), info["exchange"])
+            messages = build_messages(domain, stack.trader_keys)
+            elapsed, latencies, accepted = asyncio.run(drive(url, messages))
+            expected_fills = (N // BATCH) * (BATCH // 2)
+            deadline = time.monotonic() + 120
+            while True:
+                stats = httpx.get(url + "/stats").json()
+                if stats["settled"] + stats["skipped"] >= expected_fills or time.monotonic() > deadline:
+                    break
+                time.sleep(0.2)
+            settle_window = max(1e-9, stats["last_settled_at"] - stats["first_submit_at"])
+            print(f"e2e_orders: {N}")
+            print(f"e2e_fills: {stats['settled']} settled, {stats['skipped']} skipped, {stats['batches']} txs")
+            print(f"e2e_orders_accepted_per_s: {accepted / elapsed:.0f}")
+            print(f"e2e_fills_settled_per_s: {stats['settled'] / settle_window:.0f}")
+            print(f"e2e_ack_latency_p50_ms: {pct(latencies, 0.5) * 1000:.2f}")
+            print(f"e2e_ack_latency_p99_ms: {pct(latencies, 0.99) * 1000:.2f}")
+            print(f"e2e_settle_latency_p50_ms: {stats['settle_latency_p50_ms']:.2f}")
+        finally:
+            keeper.send_signal(signal.SIGTERM)
+            try:
+                keeper.wait(30)
+            except subprocess.TimeoutExpired:
+                keeper.kill()
+
+
+if __name__ == "__main__":
+    main()
