@@ -20,7 +20,10 @@ from snekmate.auth import ownable
 from snekmate.tokens import erc20
 from snekmate.utils import math
 
+from interfaces import ILiquidityPool
+
 implements: IERC20
+implements: ILiquidityPool
 # ERC-4626 ABI: the entry points add slippage arguments with defaults, so the
 # plain ERC-4626 signatures are all exposed too (`implements:` cannot see them).
 
@@ -65,13 +68,6 @@ MAX_GRID_LEVELS: constant(uint256) = 100
 MAX_GRID_MARKETS: constant(uint256) = 64
 
 
-struct GridParams:
-    levels: uint256
-    spacing_bps: uint256
-    size_per_level: uint256
-    active: bool
-
-
 event GridSet:
     market: indexed(uint256)
     levels: uint256
@@ -106,7 +102,7 @@ lock_until: public(HashMap[address, uint256])
 # | assets withdrawn in it (amounts below 2**96 USDC units)
 _window: uint256
 
-_grids: HashMap[uint256, GridParams]
+_grids: HashMap[uint256, ILiquidityPool.GridParams]
 _grid_known: HashMap[uint256, bool]
 grid_markets: public(DynArray[uint256, MAX_GRID_MARKETS])
 
@@ -312,7 +308,7 @@ def previewRedeem(shares: uint256) -> uint256:
 
 @external
 @view
-def grid(market: uint256) -> GridParams:
+def grid(market: uint256) -> ILiquidityPool.GridParams:
     """
     @notice The keeper's grid parameters for `market`.
     """
@@ -483,7 +479,7 @@ def set_grid(market: uint256, levels: uint256, spacing_bps: uint256, size_per_le
     if not self._grid_known[market]:
         self._grid_known[market] = True
         self.grid_markets.append(market)
-    self._grids[market] = GridParams(levels=levels, spacing_bps=spacing_bps, size_per_level=size_per_level, active=active)
+    self._grids[market] = ILiquidityPool.GridParams(levels=levels, spacing_bps=spacing_bps, size_per_level=size_per_level, active=active)
     log GridSet(market=market, levels=levels, spacing_bps=spacing_bps, size_per_level=size_per_level, active=active)
 
 

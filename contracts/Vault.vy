@@ -17,6 +17,10 @@
 from ethereum.ercs import IERC20
 from snekmate.utils import math
 
+from interfaces import IVault
+
+implements: IVault
+
 
 interface IExchange:
     def deposit(amount: uint256): nonpayable
@@ -44,7 +48,7 @@ MAX_LOCKUP: constant(uint256) = 30 * 86400
 # A queued withdrawal not claimable this long after its request lets anyone start an unwind.
 UNWIND_GRACE: constant(uint256) = 86400
 MAX_LEVELS: constant(uint256) = 200
-MAX_CUSTOM: constant(uint256) = 256
+MAX_CUSTOM: constant(uint256) = 256  # IVault.StrategyConfig.custom
 
 STRATEGY_NONE: constant(uint8) = 0
 STRATEGY_GRID: constant(uint8) = 1
@@ -54,27 +58,6 @@ STRATEGY_CUSTOM: constant(uint8) = 4
 
 
 # ---------------------------------------------------------------- types
-
-struct StrategyConfig:
-    # 0 none, 1 grid, 2 two-sided quote, 3 delta-neutral, 4 custom
-    kind: uint8
-    market: uint256
-    # grid and quote: number of levels per side
-    levels: uint256
-    # grid: price range (USDC units per whole base unit); 0/0 = use spacing_bps
-    lower_price: uint256
-    upper_price: uint256
-    # grid: distance between levels in bps (when no range)
-    spacing_bps: uint256
-    # grid: size per level; quote: size per quote (base units 1e-18)
-    size_per_level: uint256
-    # quote: spread around mark in bps
-    spread_bps: uint256
-    # delta-neutral: |net position| (base units) above which the keeper hedges
-    hedge_threshold: uint256
-    # custom: opaque parameters for the keeper's custom strategy
-    custom: Bytes[MAX_CUSTOM]
-
 
 struct WithdrawalRequest:
     depositor: address
@@ -193,7 +176,7 @@ manager_paused: public(bool)
 deposits_open: public(bool)
 lockup: public(uint256)
 drawdown_limit_bps: public(uint256)
-strategy: public(StrategyConfig)
+strategy: public(IVault.StrategyConfig)
 
 # shares (non-transferable)
 balanceOf: public(HashMap[address, uint256])
@@ -732,7 +715,7 @@ def set_agent(new_agent: address):
 
 
 @external
-def set_strategy(config: StrategyConfig):
+def set_strategy(config: IVault.StrategyConfig):
     """
     @notice Manager publishes the strategy config the keeper runs for this vault.
     """
