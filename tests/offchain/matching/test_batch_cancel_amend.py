@@ -1,0 +1,83 @@
+"""Batch place and cancel, cancel-all, amend."""
+from offchain.matching import Amended, Cancelled, Fill, MarketConfig, Engine, PostOnly, Reason
+
+from .helpers import LOT, M, TICK, buy, names, only, sell, engine
+
+
+def test_place_batch__each_item_answered_on_its_own():
+    e = engine()
+    out = e.place_batch([buy("a", 1000), buy("b", 1005), buy("c", 990)])
+    assert [names(x) for x in out] == [["Accepted"], ["Rejected"], ["Accepted"]]
+    assert out[1][0].reason == Reason.PRICE_OFF_TICK
+
+
+def test_cancel_batch__each_item_answered_on_its_own():
+    e = engine()
+    e.place(buy("a", 1000))
+    out = e.cancel_batch(["a", "zzz", "a"], ts=2)
+    assert [x[0].__class__.__name__ for x in out] == ["Cancelled", "Rejected", "Rejected"]
+
+
+def test_cancel_all__one_market__only_that_market():
+    e = Engine([MarketConfig(1, TICK, LOT), MarketConfig(2, TICK, LOT)])
+    e.place(buy("a1", 1000, account="0xa", market=1))
+    e.place(buy("a2", 1000, account="0xa", market=2))
+    e.place(buy("b1", 1000, account="0xb", market=1))
+    ev = e.cancel_all("0xa", market=1, ts=3)
+    assert [c.order_id for c in ev] == ["a1"]
+    assert [o.id for o in e.open_orders("0xa")] == ["a2"]
+
+
+def test_cancel_all__everywhere__all_resting_and_pending():
+    e = Engine([MarketConfig(1, TICK, LOT), MarketConfig(2, TICK, LOT)])
+    e.place(buy("a1", 1000, account="0xa", market=1))
+    e.place(buy("a2", 1000, account="0xa", market=2))
+    ev = e.cancel_all("0xa", ts=3)
+    assert [c.order_id for c in ev] == ["a1", "a2"]
+    assert all(c.reason == Reason.USER for c in ev)
+    assert e.open_orders("0xa") == [] and e.cancel_all("0xa") == []
+
+
+def test_amend__size_down__keeps_priority():
+    e = engine()
+    e.place(sell("first", 1000, 300, account="0xa"))
+    e.place(sell("second", 1000, 300, account="0xb"))
+    assert e.amend("first", 2, size=100) == [
+        Amended("first", M, "0xa", 1000, 300, 100, True, 2)]
+    ev = e.place(buy("t", 1000, 100, ts=3))
+    assert only(ev, Fill)[0].maker_id == "first"
+    assert e.depth(M, 1) == ([], [(1000, 300)])
+
+
+def test_amend__price_change__loses_priority():
+    e = engine()
+    e.place(sell("first", 1010, 100, account="0xa"))
+    e.place(sell("second", 1000, 100, account="0xb"))
+    ev = e.amend("first", 2, price=1000)
+    assert ev[0].kept_priority is False
+    assert only(e.place(buy("t", 1000, 100, ts=3)), Fill)[0].maker_id == "second"
+
+
+def test_amend__size_up__loses_priority():
+    e = engine()
+    e.place(sell("first", 1000, 100, account="0xa"))
+    e.place(sell("second", 1000, 100, account="0xb"))
+    assert e.amend("first", 2, size=200)[0].kept_priority is False
+    assert only(e.place(buy("t", 1000, 100, ts=3)), Fill)[0].maker_id == "second"
+
+
+def test_amend__to_crossing_price__matches_as_taker():
+    e = engine()
+    e.place(sell("s", 1000, 100, account="0xa"))
+    e.place(buy("b", 990, 100, account="0xb"))
+    ev = e.amend("b", 2, price=1000)
+    assert names(ev) == ["Amended", "Fill"] and e.best_ask(M) is None
+
+
+def test_amend__rejected__order_unchanged():
+    e = engine()
+    e.place(sell("s", 1000, 100, account="0xa"))
+    e.place(buy("b", 990, 100, account="0xb", post_only=PostOnly.REJECT))
+    assert e.amend("b", 2, price=1000)[0].reason == Reason.POST_ONLY_WOULD_CROSS
+    assert e.amend("b", 2, price=995)[0].reason == Reason.PRICE_OFF_TICK
+    assert e.get_order("b").price == 990 and e.get_order("b").size == 100
