@@ -1,0 +1,119 @@
+"""PoolGridRunner against an in-memory venue: config from chain, GridSet, fills, risk."""
+
+import asyncio
+
+from offchain.keeper.runners import PoolGridRunner
+from offchain.keeper.runners.chainview import POOL_TOPICS
+from offchain.keeper.runners.configs import PoolGridParams
+from offchain.order import POST_ONLY, recover_signer
+from offchain.strategies import RiskLimits
+
+from .fakes import AGENT, DOMAIN, ETH, MARK, POOL, TICK, FakeFill, FakeKeeper, FakeVenue
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+def started(levels=5, spacing=30, size=ETH // 10, limits=None, agents=None):
+    venue = FakeVenue(agents={POOL: {AGENT}} if agents is None else agents)
+    venue.chain.grids[1] = PoolGridParams(1, levels, spacing, size, True)
+    kw = {"limits": limits} if limits else {}
+    runner = PoolGridRunner(venue_factory=lambda keeper: venue, **kw)
+    run(runner.on_start(FakeKeeper()))
+    return runner, venue
+
+
+def grid_set_log(market, levels, spacing, size, active=True):
+    data = b"".join(x.to_bytes(32, "big") for x in (levels, spacing, size, int(active)))
+    return {"address": POOL, "topics": [POOL_TOPICS["GridSet"], "0x" + market.to_bytes(32, "big").hex()],
+            "data": "0x" + data.hex()}
+
+
+def test_pool_runner__start__places_post_only_grid_signed_by_agent():
+    _, venue = started(levels=5)
+    orders = venue.resting(POOL)
+    bids = sorted(o.price for o in orders if o.is_buy)
+    asks = sorted(o.price for o in orders if not o.is_buy)
+    assert len(bids) == 5 and len(asks) == 5
+    assert max(bids) < MARK < min(asks)
+    for order, sig, tif in venue.placed:
+        assert order.account == POOL and order.flags == POST_ONLY and tif == "GTC"
+        assert order.price % TICK == 0 and order.size == ETH // 10
+        assert recover_signer(order, DOMAIN, sig) == AGENT
+
+
+def test_pool_runner__no_agent_approved_by_pool__does_not_quote():
+    _, venue = started(agents={})
+    assert venue.placed == []
+
+
+def test_pool_runner__timer_without_change__keeps_orders():
+    runner, venue = started()
+    n = len(venue.placed)
+    run(runner.on_timer(0))
+    assert len(venue.placed) == n and venue.cancelled == []
+
+
+def test_pool_runner__grid_set_event__rebuilds_grid():
+    runner, venue = started(levels=5, spacing=30)
+    old = {o.price for o in venue.resting(POOL)}
+    run(runner.on_chain_log(grid_set_log(1, 3, 50, ETH // 5)))
+    orders = venue.resting(POOL)
+    assert len(orders) == 6 and all(o.size == ETH // 5 for o in orders)
+    assert old.isdisjoint({o.price for o in orders}) or len(venue.cancelled) >= 10
+    assert runner.params[1].spacing_bps == 50
+
+
+def test_pool_runner__grid_set_inactive__pulls_orders():
+    runner, venue = started()
+    run(runner.on_chain_log(grid_set_log(1, 5, 30, ETH // 10, active=False)))
+    assert venue.resting(POOL) == [] and 1 not in runner.makers
+
+
+def test_pool_runner__buy_filled__flips_to_sell_one_step_up():
+    runner, venue = started(levels=3)
+    best_bid = max((o for o in venue.resting(POOL) if o.is_buy), key=lambda o: o.price)
+    # the book took our best bid: it leaves the book, the grid flips it
+    venue.live[POOL] = [x for x in venue.live[POOL] if x[1] != best_bid]
+    venue.pos[(POOL, 1)] = best_bid.size
+    run(runner.on_fill(FakeFill(1, POOL, True, best_bid.price, best_bid.size)))
+    asks = sorted(o.price for o in venue.resting(POOL) if not o.is_buy)
+    assert asks[0] < MARK + MARK * 30 // 10_000  # a new ask one step above the filled bid, below the old best ask
+    assert asks[0] > best_bid.price
+
+
+def test_pool_runner__stale_mark__pulls_everything():
+    runner, venue = started(limits=RiskLimits(max_mark_age_ms=60_000))
+    venue.now += 61_000
+    run(runner.on_timer(0))
+    assert venue.resting(POOL) == []
+
+
+def test_pool_runner__halted_market__pulls_everything():
+    runner, venue = started()
+    venue.marks[1] = FakeVenue.market(MARK, halted=True)
+    run(runner.on_timer(0))
+    assert venue.resting(POOL) == []
+
+
+def test_pool_runner__position_cap__drops_bids_when_long():
+    runner, venue = started(levels=5, limits=RiskLimits(max_position=ETH // 10))
+    # filled above the cap: no more bids
+    venue.pos[(POOL, 1)] = ETH // 10
+    run(runner.on_timer(0))
+    assert not any(o.is_buy for o in venue.resting(POOL))
+
+
+def test_pool_runner__price_leaves_range__grid_recentres():
+    runner, venue = started(levels=3, spacing=30)
+    venue.marks[1] = FakeVenue.market(MARK * 12 // 10)
+    run(runner.on_timer(0))
+    orders = venue.resting(POOL)
+    assert orders and all(abs(o.price - MARK * 12 // 10) < MARK // 20 for o in orders)
+
+
+def test_pool_runner__stop__pulls_orders():
+    runner, venue = started()
+    run(runner.on_stop())
+    assert venue.resting(POOL) == []

@@ -1,0 +1,142 @@
+"""VaultRunner against an in-memory venue: strategies, keys, modes, withdrawal unwind, claim."""
+
+import asyncio
+import dataclasses
+
+from offchain.keeper.runners import VaultRunner
+from offchain.keeper.runners.configs import StrategyKind, VaultStrategy
+from offchain.keeper.runners.plan import VaultSnapshot
+from offchain.order import POST_ONLY, REDUCE_ONLY, recover_signer
+
+from .fakes import AGENT, DOMAIN, ETH, MARK, OTHER, VAULT, FakeFill, FakeKeeper, FakeVenue
+
+GRID = VaultStrategy(StrategyKind.GRID, 1, levels=4, spacing_bps=25, size_per_level=ETH // 10)
+QUOTE = VaultStrategy(StrategyKind.QUOTE, 1, levels=2, size_per_level=ETH // 10, spread_bps=20)
+HEDGE = VaultStrategy(StrategyKind.DELTA_NEUTRAL, 1, hedge_threshold=ETH)
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+def started(strategy=GRID, agent=AGENT, **snap):
+    venue = FakeVenue()
+    venue.chain.vault_states[VAULT] = VaultSnapshot(VAULT, strategy, agent, **snap)
+    runner = VaultRunner(venue_factory=lambda keeper: venue, unwind_interval_s=0)
+    run(runner.on_start(FakeKeeper()))
+    return runner, venue
+
+
+def update(venue, runner, **changes):
+    venue.chain.vault_states[VAULT] = dataclasses.replace(venue.chain.vault_states[VAULT], **changes)
+    run(runner.on_chain_log({"address": VAULT, "topics": ["0x00"], "data": "0x"}))
+
+
+def test_vault_runner__grid_strategy__post_only_grid_signed_by_manager_agent():
+    _, venue = started()
+    orders = venue.resting(VAULT)
+    assert sum(o.is_buy for o in orders) == 4 and sum(not o.is_buy for o in orders) == 4
+    assert max(o.price for o in orders if o.is_buy) < min(o.price for o in orders if not o.is_buy)
+    for order, sig, _ in venue.placed:
+        assert order.flags == POST_ONLY and recover_signer(order, DOMAIN, sig) == AGENT
+    assert venue.watched == [VAULT]
+
+
+def test_vault_runner__agent_key_not_held__skipped():
+    _, venue = started(agent=OTHER)
+    assert venue.placed == []
+
+
+def test_vault_runner__quote_strategy__two_levels_each_side():
+    _, venue = started(QUOTE)
+    orders = venue.resting(VAULT)
+    assert sum(o.is_buy for o in orders) == 2 and sum(not o.is_buy for o in orders) == 2
+    assert all(o.price < MARK for o in orders if o.is_buy) and all(o.price > MARK for o in orders if not o.is_buy)
+
+
+def test_vault_runner__strategy_changed_event__replaces_engine():
+    runner, venue = started(GRID)
+    update(venue, runner, strategy=QUOTE)
+    assert len(venue.resting(VAULT)) == 4 and len(venue.cancelled) == 8
+
+
+def test_vault_runner__manager_paused__orders_pulled():
+    runner, venue = started()
+    update(venue, runner, manager_paused=True)
+    assert venue.resting(VAULT) == []
+
+
+def test_vault_runner__drawdown_halt__only_reduce_only_orders():
+    runner, venue = started()
+    venue.pos[(VAULT, 1)] = ETH // 5
+    update(venue, runner, halted=True)
+    orders = venue.resting(VAULT)
+    assert orders and all(not o.is_buy and o.flags & REDUCE_ONLY for o in orders)
+    assert sum(o.size for o in orders) <= ETH // 5
+
+
+def test_vault_runner__position_cap__limits_bids():
+    runner, venue = started(position_cap=ETH // 10)
+    venue.pos[(VAULT, 1)] = ETH // 10
+    run(runner.on_timer(0))
+    assert not any(o.is_buy for o in venue.resting(VAULT))
+
+
+def test_vault_runner__delta_neutral__hedges_beyond_threshold_ioc():
+    runner, venue = started(HEDGE)
+    assert venue.placed == []
+    venue.pos[(VAULT, 1)] = 3 * ETH
+    venue.now += 10_000
+    run(runner.on_timer(0))
+    [(order, _, tif)] = venue.placed
+    assert (tif, order.is_buy, order.size, bool(order.flags & REDUCE_ONLY)) == ("IOC", False, 3 * ETH, True)
+
+
+def test_vault_runner__withdrawal_shortfall__cancels_then_reduces_in_steps():
+    runner, venue = started()
+    assert venue.resting(VAULT)
+    venue.pos[(VAULT, 1)] = 4 * ETH
+    update(venue, runner, queue_length=1, head_value=10**9, available=10**8)
+    assert venue.resting(VAULT) == []
+    unwinds = [(o, tif) for o, _, tif in venue.placed if tif == "IOC"]
+    [(order, _)] = unwinds
+    assert not order.is_buy and order.size == ETH and order.flags == REDUCE_ONLY  # 25% per step
+    assert order.price < MARK
+
+
+def test_vault_runner__queue_covered__claims_head():
+    runner, venue = started()
+    update(venue, runner, queue_length=1, queue_head=7, head_value=10**8, available=10**9)
+    assert (VAULT.lower(), "claim", (7,)) in [(a.lower(), f, args) for a, f, args in venue.transacted]
+
+
+def test_vault_runner__forced_unwind__signs_with_unwind_agent():
+    runner, venue = started(agent=OTHER)
+    venue.pos[(VAULT, 1)] = -ETH
+    update(venue, runner, unwinding=True, unwind_agent=AGENT, queue_length=1, head_value=10**9)
+    [(order, sig, tif)] = venue.placed
+    assert order.is_buy and tif == "IOC" and recover_signer(order, DOMAIN, sig) == AGENT
+
+
+def test_vault_runner__fill_of_grid_order__flips():
+    runner, venue = started()
+    best_bid = max((o for o in venue.resting(VAULT) if o.is_buy), key=lambda o: o.price)
+    venue.live[VAULT] = [x for x in venue.live[VAULT] if x[1] != best_bid]
+    n = len(venue.placed)
+    run(runner.on_fill(FakeFill(1, VAULT, True, best_bid.price, best_bid.size)))
+    new = [o for o, _, _ in venue.placed[n:]]
+    assert any(not o.is_buy and o.price > best_bid.price for o in new)
+
+
+def test_vault_runner__vault_created_event__tracks_new_vault():
+    from offchain.keeper.runners.chainview import FACTORY_TOPICS
+
+    runner, venue = started()
+    from eth_utils import to_checksum_address
+
+    other = to_checksum_address("0x" + "ee" * 20)
+    venue.chain.vault_states[other] = VaultSnapshot(other, QUOTE, AGENT)
+    run(runner.on_chain_log({"address": FakeKeeper.config.contracts.factory,
+                             "topics": [FACTORY_TOPICS["VaultCreated"], "0x" + "00" * 12 + "ee" * 20],
+                             "data": "0x"}))
+    assert other in runner.vaults and len(venue.resting(other)) == 4
