@@ -1,0 +1,149 @@
+"""Runners against a real anvil: configs read from chain -> signed orders; the pool runner
+inside a running Keeper puts its grid on the book and follows GridSet."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+from web3 import Web3
+
+from offchain.artifacts import abi
+from offchain.deploy import Web3Deployer
+from offchain.devnet import Anvil
+from offchain.keeper.chain import Chain
+from offchain.keeper.config import ChainConfig, Contracts, JournalConfig, KeeperConfig
+from offchain.keeper.devstack import deploy_stack, fund
+from offchain.keeper.keys import Key
+from offchain.keeper.runners import ChainView, OrderSigner, PoolGridRunner
+from offchain.keeper.runners.configs import StrategyKind, pool_grid_config, vault_grid_config
+from offchain.order import POST_ONLY, Domain, address_of, order_hash, recover_signer
+from offchain.strategies import GridEngine, MarketState
+
+pytestmark = pytest.mark.e2e
+
+ETH = 10**18
+USDC = 10**6
+
+
+def key(k: str) -> Key:
+    return Key(address_of(k), k)
+
+
+@pytest.fixture(scope="module")
+def stack():
+    with Anvil(accounts=10) as node:
+        keys = node.private_keys()
+        s = deploy_stack(node.url, keys, traders=1)
+        w3 = Web3(Web3.HTTPProvider(node.url))
+        admin = Web3Deployer(w3, keys[0])
+        # an LP funds the pool (its Exchange account backs the grid's margin)
+        lp = Web3Deployer(w3, keys[6])
+        admin.transact("TestUSDC", s.deployment.usdc, "mint", lp.address, 1_000_000 * USDC)
+        lp.transact("TestUSDC", s.deployment.usdc, "approve", s.deployment.pool, 1_000_000 * USDC)
+        pool = w3.eth.contract(address=s.deployment.pool, abi=abi("LiquidityPool"))
+        lp._send(pool.get_function_by_signature("deposit(uint256)")(1_000_000 * USDC).build_transaction(
+            {"from": lp.address, "nonce": lp._nonce}))
+        # a vault (owner key 7) managed by key 8, which publishes a grid strategy
+        owner, manager = Web3Deployer(w3, keys[7]), Web3Deployer(w3, keys[8])
+        owner.transact("VaultFactory", s.deployment.vault_factory, "create_vault", "Alpha", manager.address)
+        factory = w3.eth.contract(address=s.deployment.vault_factory, abi=abi("VaultFactory"))
+        vault = factory.functions.vaults(0).call()
+        manager.transact("Vault", vault, "set_strategy", (StrategyKind.GRID, 1, 4, 0, 0, 25, ETH // 10, 0, 0, b""))
+        yield s, w3, keys, vault
+
+
+def chain_view(s, operator_key) -> tuple[Chain, ChainView]:
+    d = s.deployment
+    chain = Chain(s.url, Contracts(exchange=d.exchange, oracle=d.oracle), key(operator_key))
+    return chain, ChainView(chain.call, exchange=d.exchange, oracle=d.oracle, pool=d.pool, factory=d.vault_factory)
+
+
+def check_orders(signed, account, agent, domain, market_info, w3, exchange):
+    tick, lot = market_info
+    bids = [o.price for o, _, _ in signed if o.is_buy]
+    asks = [o.price for o, _, _ in signed if not o.is_buy]
+    assert bids and asks and max(bids) < min(asks)
+    for order, sig, tif in signed:
+        assert order.account == account and tif == "GTC" and order.flags == POST_ONLY
+        assert order.price % tick == 0 and order.size % lot == 0
+        assert recover_signer(order, domain, sig) == agent
+    order = signed[0][0]
+    assert exchange.functions.hash_order(order.as_tuple()).call() == order_hash(order, domain)
+    assert exchange.functions.is_agent(account, agent).call()
+
+
+def test_runners_anvil__pool_grid_and_vault_strategy_from_chain__signed_orders(stack):
+    s, w3, keys, vault = stack
+    d = s.deployment
+    exchange = w3.eth.contract(address=d.exchange, abi=abi("Exchange"))
+    domain = Domain(d.chain_id, d.exchange)
+    tick, lot, min_size = exchange.functions.markets(1).call()[:3]
+
+    async def read():
+        chain, view = chain_view(s, keys[1])
+        try:
+            return (await view.grid_markets(), await view.pool_grid(1), await view.price_info(1),
+                    await view.read_vault(vault), await view.vaults())
+        finally:
+            await chain.close()
+
+    markets, params, (mark, updated_at, halted), snap, vaults = asyncio.run(read())
+    assert markets == [1, 2] and (params.levels, params.spacing_bps, params.size_per_level) == (10, 30, ETH // 10)
+    assert vaults == [vault] and snap.strategy.kind == StrategyKind.GRID and snap.agent == address_of(keys[8])
+    state = MarketState(1, None, None, mark, updated_at * 1000, halted, tick, lot, min_size)
+    now_s = int(time.time())
+
+    pool_orders = GridEngine(pool_grid_config(params, mark)).desired(state)
+    signed = OrderSigner(domain, key(keys[3]), d.pool, first_nonce=1).batch(pool_orders, "GTC", now_s)
+    assert len(signed) == 20
+    check_orders(signed, d.pool, address_of(keys[3]), domain, (tick, lot), w3, exchange)
+
+    vault_orders = GridEngine(vault_grid_config(snap.strategy, mark)).desired(state)
+    signed = OrderSigner(domain, key(keys[8]), vault, first_nonce=1).batch(vault_orders, "GTC", now_s)
+    assert len(signed) == 8 and all(o.size == ETH // 10 for o, _, _ in signed)
+    check_orders(signed, vault, address_of(keys[8]), domain, (tick, lot), w3, exchange)
+
+
+def test_runners_anvil__pool_runner_in_keeper__grid_on_book_and_grid_set_rebuilds(stack, tmp_path):
+    from offchain.keeper.service import Keeper
+
+    s, w3, keys, _ = stack
+    d = s.deployment
+    config = KeeperConfig(chain=ChainConfig(rpc_url=s.url, confirmations=0, poll_interval=0.1),
+                          contracts=Contracts(**s.contracts()), journal=JournalConfig(url=f"sqlite:///{tmp_path}/k.db"))
+
+    async def wait_for(predicate, timeout=20.0):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if predicate():
+                return
+            await asyncio.sleep(0.05)
+        raise TimeoutError("condition not met")
+
+    async def scenario():
+        runner = PoolGridRunner()
+        keeper = Keeper(config, operator=key(keys[1]), reporter=key(keys[2]), agents=[key(keys[3])],
+                        runners=[runner], serve_api=False)
+        await keeper.start()
+        try:
+            def pool_orders(market):
+                return [o for o in keeper.core.open_orders(d.pool) if o.order.market == market]
+
+            await wait_for(lambda: len(pool_orders(1)) == 20 and len(pool_orders(2)) == 20)
+            bids, asks = keeper.core.engine.depth(1, 50)
+            assert len(bids) == 10 and len(asks) == 10 and bids[0][0] < asks[0][0]
+            assert all(o.signer == address_of(keys[3]) for o in pool_orders(1))
+            # GridSet: 3 levels a side, 0.2 ETH each
+            await asyncio.to_thread(Web3Deployer(w3, keys[0]).transact, "LiquidityPool", d.pool, "set_grid",
+                                    1, 3, 50, 2 * ETH // 10, True)
+            await wait_for(lambda: len(pool_orders(1)) == 6
+                           and all(o.order.size == 2 * ETH // 10 for o in pool_orders(1)))
+            assert len(pool_orders(2)) == 20
+        finally:
+            await keeper.stop(drain=1.0)
+        return runner
+
+    runner = asyncio.run(scenario())
+    assert runner.params[1].levels == 3
