@@ -429,6 +429,7 @@ def deposit(assets: uint256, min_shares: uint256 = 0) -> uint256:
     """
     assert assets > 0, "vault: zero assets"
     assert not self.halted and not self.unwinding, "vault: halted"
+    supply_before: uint256 = self.totalSupply
     shares: uint256 = self._to_shares(assets, self._total_assets())
     assert shares > 0, "vault: zero shares"
     assert shares >= min_shares, "vault: slippage"
@@ -444,7 +445,8 @@ def deposit(assets: uint256, min_shares: uint256 = 0) -> uint256:
     self.hwm[msg.sender] += assets
     until: uint256 = block.timestamp + self.lockup
     self.lock_until[msg.sender] = until
-    if self.peak_price == 0:
+    if supply_before == 0:
+        # a fresh start (first deposit, or after everyone left): the peak restarts
         self.peak_price = math._mul_div(self._total_assets() + 1, PRICE_SCALE, self.totalSupply + VIRTUAL_SHARES, False)
     log Deposit(depositor=msg.sender, assets=assets, shares=shares, lock_until=until)
     return shares

@@ -100,3 +100,21 @@ def test_clear_halt__owner__trading_resumes_peak_reset(funded, owner, stranger, 
     assert not exchange.close_only(vault)
     with ape.reverts("vault: not halted"):
         vault.clear_halt(sender=owner)
+
+
+def test_deposit__after_everyone_left__peak_restarts(
+    vault, owner, manager, taker, deposit, open_position, trade, set_price, after_lockup, stranger
+):
+    deposit(vault, owner, 10_000 * USDC)
+    vault.checkpoint(sender=stranger)
+    open_position(vault, 20 * ONE)
+    low = PRICE * 94 // 100  # -24% on the share price, never checkpointed
+    set_price(low)
+    trade(vault, manager, taker, taker, False, 20 * ONE, price=low, maker_flags=REDUCE_ONLY)
+    after_lockup()
+    set_price(low)
+    vault.withdraw(vault.balanceOf(owner), sender=owner)
+    deposit(vault, owner, 1_000 * USDC)
+    assert vault.peak_price() == vault.share_price()
+    vault.checkpoint(sender=stranger)
+    assert not vault.halted()
