@@ -105,7 +105,7 @@ def main() -> None:
             "MMX_RPC_URL": anvil.url, "MMX_DB_URL": f"sqlite:///{tmp}/keeper.db", "MMX_API_PORT": str(port),
             "MMX_DEPLOYMENT": str(stack.write_deployment(Path(tmp) / "deployment.json")),
             "MMX_OPERATOR_KEY": stack.operator_key, "MMX_CONFIRMATIONS": "0", "MMX_POLL_INTERVAL": "0.5",
-            "MMX_BATCH_MAX_FILLS": "64", "MMX_MAX_INFLIGHT": os.environ.get("BENCH_TX_INFLIGHT", "8"),
+            "MMX_BATCH_MAX_FILLS": "64", "MMX_MAX_INFLIGHT": os.environ.get("BENCH_TX_INFLIGHT", "16"),
             "MMX_BATCH_MAX_WAIT_MS": "20", "MMX_RATE": "1000000000", "MMX_BURST": "1000000000",
             "MMX_READY_FILE": str(ready), "MMX_LOG_LEVEL": "WARNING",
         }

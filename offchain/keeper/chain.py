@@ -233,7 +233,7 @@ class Chain:
     async def receipt(self, tx_hash: str) -> dict | None:
         return await self.rpc.call("eth_getTransactionReceipt", [tx_hash])
 
-    async def wait_receipt(self, tx_hash: str, timeout: float = 60.0, poll: float = 0.02) -> dict | None:
+    async def wait_receipt(self, tx_hash: str, timeout: float = 60.0, poll: float = 0.01) -> dict | None:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         delay = poll
@@ -242,7 +242,7 @@ class Chain:
             if found is not None:
                 return found
             await asyncio.sleep(delay)
-            delay = min(delay * 1.5, 0.5)
+            delay = min(delay * 1.25, 0.05)
         return None
 
     async def transact(self, key: Key, contract, fn: str, *args, gas: int = 1_000_000) -> dict:
