@@ -36,12 +36,13 @@ def config(bands: bool) -> MarketConfig:
 
 
 def generate(n: int, bands: bool, seed: int = 7) -> tuple[list, list]:
-    """(seed commands, timed stream). With `bands`, 40 accounts share the flow so STP fires."""
+    """(seed commands, timed stream, end stats). 2,000 accounts share the plain flow; with
+    `bands` only 40 do, so that self trades are frequent and STP really runs."""
     rng = random.Random(seed)
     engine = Engine([config(bands)])
     live: list = []           # live order ids, with swap-remove via index
     index: dict = {}
-    accounts = [f"0x{i:040x}" for i in range(40 if bands else 100_000)]
+    accounts = [f"0x{i:040x}" for i in range(40 if bands else 2_000)]
     mid = MID0
     next_id = 0
 

@@ -104,7 +104,7 @@ class Book:
 
     __slots__ = (
         "config", "market", "tick", "lot", "min_size", "max_size", "max_notional",
-        "band_bps", "default_stp", "size_cap", "notional_cap",
+        "band_bps", "default_stp", "size_floor", "size_cap", "notional_cap", "wake_at",
         "bids", "asks", "bid_prices", "ask_keys",
         "mark", "band_lo", "band_hi", "breaker", "halted_until",
         "expiries", "next_expiry", "triggers",
@@ -122,6 +122,7 @@ class Book:
         self.default_stp = config.default_stp
         # limits as single comparisons: size > size_cap, price * size >= notional_cap
         # (floor(price * size / ONE) > max_notional  <=>  price * size >= (max_notional + 1) * ONE)
+        self.size_floor = max(config.min_size, config.lot)  # a valid size is >= one lot
         self.size_cap = config.max_size or INF
         self.notional_cap = (config.max_notional + 1) * ONE if config.max_notional else INF * INF
         self.bids: dict[int, Level] = {}
@@ -136,6 +137,10 @@ class Book:
         self.expiries: list[tuple[int, int, Hashable, Any]] = []  # heap (expiry, seq, id, order)
         self.next_expiry = INF
         self.triggers: dict[Hashable, PendingTrigger] = {}  # insertion order = placement order
+        self.wake_at = INF  # earliest ts at which an expiry or the end of a halt is due
+
+    def rewake(self) -> None:
+        self.wake_at = min(self.next_expiry, self.halted_until or INF)
 
     def best_bid(self) -> int | None:
         return self.bid_prices[-1] if self.bid_prices else None

@@ -73,11 +73,8 @@ class Engine:
             if book is None:
                 return [Rejected(cmd.id, cmd.market, R.UNKNOWN_MARKET, ts)]
             ev: list[Event] = []
-            if book.next_expiry <= ts:
-                self._expire_book(book, ts, ev)
-            if book.halted_until and ts >= book.halted_until:
-                book.halted_until = 0
-                book.breaker.reset()
+            if ts >= book.wake_at:  # a GTD order to expire or a halt to lift
+                self._wake(book, ts, ev)
             oid = cmd.id
             if oid in self._orders:
                 reason = R.DUPLICATE_ORDER_ID
@@ -100,6 +97,26 @@ class Engine:
         """Each command is answered on its own, in order; one bad item rejects only itself."""
         return [self.place(c) for c in cmds]
 
+    def _wake(self, book: Book, ts: int, ev: list) -> None:
+        """Time-driven state changes, run before any command at or after book.wake_at."""
+        if book.next_expiry <= ts:
+            self._expire_book(book, ts, ev)
+        if book.halted_until and ts >= book.halted_until:
+            book.halted_until = 0
+            book.breaker.reset()
+        book.rewake()
+
+    def _static_reason(self, book: Book, price: Any, size: Any) -> Reason | None:
+        """Why a limit price / size pair is invalid (None if it is fine)."""
+        if price.__class__ is not int or price <= 0:
+            return R.INVALID_PRICE
+        if price % book.tick:
+            return R.PRICE_OFF_TICK
+        reason = self._check_size(book, size)
+        if reason is None and price * size >= book.notional_cap:
+            return R.NOTIONAL_ABOVE_MAX
+        return reason
+
     def _check_size(self, book: Book, size: Any) -> Reason | None:
         if size.__class__ is not int or size <= 0:
             return R.INVALID_SIZE
@@ -118,21 +135,12 @@ class Engine:
         Returns a reason, having changed nothing, when the order is rejected. All checks
         come before any change, so `dry_run` (amend's pre-check) stops right after them.
         `announce` False: a triggered or amended order, no Accepted event."""
-        # -- static checks
-        if price.__class__ is not int or price <= 0:
-            return R.INVALID_PRICE
-        if price % book.tick:
-            return R.PRICE_OFF_TICK
-        if size.__class__ is not int or size <= 0:
-            return R.INVALID_SIZE
-        if size % book.lot:
-            return R.SIZE_OFF_LOT
-        if size < book.min_size:
-            return R.SIZE_BELOW_MIN
-        if size > book.size_cap:
-            return R.SIZE_ABOVE_MAX
-        if price * size >= book.notional_cap:
-            return R.NOTIONAL_ABOVE_MAX
+        # -- static checks, one expression for the common valid case (size_floor >= lot > 0
+        # and price >= tick > 0 imply positive values); _static_reason names the failure.
+        if price.__class__ is not int or size.__class__ is not int or price < book.tick \
+                or price % book.tick or size < book.size_floor or size % book.lot \
+                or size > book.size_cap or price * size >= book.notional_cap:
+            return self._static_reason(book, price, size)
         tif = cmd.tif
         post_only = cmd.post_only
         if tif:  # not GTC
@@ -220,6 +228,7 @@ class Engine:
                     self._seq += 1
                     heappush(book.expiries, (cmd.expiry, self._seq, oid, order))
                     book.next_expiry = book.expiries[0][0]
+                    book.rewake()
         return None
 
     def _place_market(self, book: Book, cmd: Place, ev: list, announce: bool) -> Reason | None:
@@ -329,6 +338,7 @@ class Engine:
             self._seq += 1
             heappush(book.expiries, (cmd.expiry, self._seq, oid, pending))
             book.next_expiry = book.expiries[0][0]
+            book.rewake()
         ev.append(Accepted(oid, book.market, cmd.account, cmd.is_buy, cmd.price, cmd.size, cmd.ts))
         return None
 
@@ -341,6 +351,7 @@ class Engine:
         else:
             levels, keys, guard = book.bids, book.bid_prices, book.band_hi
         orders = self._orders
+        by_account = self._by_account
         track = self._track_positions
         breaker = book.breaker
         market = book.market
@@ -363,6 +374,7 @@ class Engine:
                     break
             if breaker is not None and breaker.would_trip(p, ts):
                 book.halted_until = ts + breaker.cooldown
+                book.rewake()
                 ev.append(Halted(market, p, ts, book.halted_until))
                 stop = R.HALTED
                 break
@@ -393,7 +405,7 @@ class Engine:
                             queue.popleft()
                             level.count -= 1
                             del orders[m.id]
-                            del m.owner[m.id]
+                            self._forget(m.owner, m.id, macct)
                         continue
                     stop = R.SELF_TRADE  # expire taker / expire both
                     break
@@ -418,7 +430,10 @@ class Engine:
                     level.count -= 1
                     mid = m.id
                     del orders[mid]
-                    del m.owner[mid]
+                    owner = m.owner
+                    del owner[mid]
+                    if not owner:  # keep the account index as small as the live accounts
+                        del by_account[macct]
             if not level.count:
                 level.drop()
             if traded and breaker is not None:
@@ -434,7 +449,7 @@ class Engine:
         level.count -= 1
         level.size -= m.size
         del self._orders[m.id]
-        del m.owner[m.id]
+        self._forget(m.owner, m.id, m.account)
         ev.append(Cancelled(m.id, market, m.account, m.size, 0, reason, ts))
         m.size = 0
 
@@ -536,7 +551,10 @@ class Engine:
             else:
                 level.drop()
             del self._orders[order_id]
-            del order.owner[order_id]
+            owner = order.owner
+            del owner[order_id]
+            if not owner:
+                del self._by_account[order.account]
             return [Cancelled(order_id, order.cmd.market, order.account, size, 0, _USER, ts)]
         self._unlink_trigger(order)
         cmd = order.cmd
@@ -557,15 +575,19 @@ class Engine:
         for oid, order in list(mine.items()):
             if market is None or order.cmd.market == market:
                 ev.extend(self.cancel(oid, ts))
-        if not mine:
-            del self._by_account[account]
         return ev
+
+    def _forget(self, owner: dict, oid: Hashable, account: str) -> None:
+        """Drop an order from its account's index; drop the index entry when empty."""
+        del owner[oid]
+        if not owner:
+            del self._by_account[account]
 
     def _unlink_trigger(self, pending: PendingTrigger) -> None:
         oid = pending.id
         del self._books[pending.cmd.market].triggers[oid]
         del self._orders[oid]
-        del self._by_account[pending.account][oid]
+        self._forget(self._by_account[pending.account], oid, pending.account)
 
     def amend(self, order_id: Hashable, ts: int = 0, size: int | None = None,
               price: int | None = None, account: str | None = None) -> list[Event]:
@@ -603,7 +625,7 @@ class Engine:
         # Re-queue: take it off, then place the new version without an Accepted event.
         order.level.cancel(order)
         del self._orders[order_id]
-        del order.owner[order_id]
+        self._forget(order.owner, order_id, order.account)
         ev: list[Event] = [Amended(order_id, market, order.account, new_price, old_size, new_size,
                                    False, ts)]
         reason = self._place_limit(book, new_cmd, ev, False, new_price, new_size, False)
@@ -620,11 +642,8 @@ class Engine:
         if not _is_pos_int(price):
             return [Rejected(None, market, R.INVALID_PRICE, ts)]
         ev: list[Event] = []
-        if book.next_expiry <= ts:
-            self._expire_book(book, ts, ev)
-        if book.halted_until and ts >= book.halted_until:
-            book.halted_until = 0
-            book.breaker.reset()
+        if ts >= book.wake_at:
+            self._wake(book, ts, ev)
         book.set_mark(price)
         for pending in trig.fired(book.triggers, price):
             self._unlink_trigger(pending)
@@ -666,12 +685,13 @@ class Engine:
             if obj.__class__ is RestingOrder:
                 size = obj.level.cancel(obj)
                 del self._orders[oid]
-                del obj.owner[oid]
+                self._forget(obj.owner, oid, obj.account)
             else:
                 size = obj.cmd.size
                 self._unlink_trigger(obj)
             ev.append(Expired(oid, book.market, obj.account, size, ts))
         book.next_expiry = heap[0][0] if heap else INF
+        book.rewake()
 
     # ------------------------------------------------------------------ queries
     def best_bid(self, market: int) -> int | None:

@@ -91,6 +91,7 @@ def restore_snapshot(cls: type["Engine"], snap: dict[str, Any]) -> "Engine":
             book.breaker.maxs.extend(tuple(x) for x in b["breaker_maxs"])
         book.expiries = [(e, s, i, objects[i]) for e, s, i in b["expiries"]]  # sorted = a heap
         book.next_expiry = book.expiries[0][0] if book.expiries else book.next_expiry
+        book.rewake()
     engine._positions = {(a, m): s for a, m, s in snap["positions"]}
     engine._track_positions = snap["track_positions"]
     engine._seq = snap["seq"]
