@@ -1,0 +1,213 @@
+"""Analytics inputs from chain state (web3, ABIs from offchain.artifacts), and the report.
+
+The chain is the record: settled fills are the Exchange's `FillSettled` logs (with the
+taker fee and maker rebate as settled), marks are the Oracle's `PriceUpdated` logs, and a
+vault's or the pool's NAV is its (total assets, share supply) read at the blocks where
+something happened. Timestamps are block timestamps in ms.
+
+    data = collect(w3, addresses, entity, kind="account" | "pool" | "vault")
+    report = analyze_entity(w3, addresses, entity, kind)       # -> PerformanceReport
+    text = render_report(w3, deployment, accounts, out_dir)    # CLI tables + PNG charts
+
+`addresses` is anything with `exchange`, `oracle`, `pool` and `vault_factory` (or
+`factory`) attributes: an offchain.deploy.Deployment or the keeper's Contracts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from eth_utils import to_checksum_address
+from eth_utils.abi import event_abi_to_log_topic
+from web3 import Web3
+
+from offchain.analytics.metrics import PerformanceReport, analyze
+from offchain.analytics.records import MarkPoint, NavPoint, SettledFill
+from offchain.analytics.report import format_table
+from offchain.artifacts import abi
+
+# The share-price maths of Vault.vy and LiquidityPool.vy: (assets + 1) / (supply + 1e6).
+VIRTUAL_ASSETS = 1
+VIRTUAL_SHARES = 10**6
+LOG_CHUNK = 10_000  # blocks per eth_getLogs request
+
+
+@dataclass(frozen=True, slots=True)
+class Addresses:
+    exchange: str
+    oracle: str
+    pool: str = ""
+    factory: str = ""
+
+    @classmethod
+    def of(cls, source: Any) -> "Addresses":
+        if isinstance(source, Addresses):
+            return source
+        factory = getattr(source, "vault_factory", "") or getattr(source, "factory", "")
+        return cls(source.exchange, source.oracle, getattr(source, "pool", "") or "", factory or "")
+
+
+@dataclass(frozen=True, slots=True)
+class ChainActivity:
+    """What analyze() needs for one entity."""
+
+    entity: str
+    kind: str
+    fills: tuple[SettledFill, ...]
+    marks: tuple[MarkPoint, ...]
+    nav: tuple[NavPoint, ...] = ()
+    initial_equity: int = 0
+
+
+@dataclass
+class _Reader:
+    w3: Web3
+    addresses: Addresses
+    from_block: int = 0
+    to_block: int | None = None
+    _timestamps: dict[int, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.exchange = self.w3.eth.contract(address=to_checksum_address(self.addresses.exchange), abi=abi("Exchange"))
+        self.oracle = self.w3.eth.contract(address=to_checksum_address(self.addresses.oracle), abi=abi("Oracle"))
+        if self.to_block is None:
+            self.to_block = self.w3.eth.block_number
+
+    def ts_ms(self, block: int) -> int:
+        ts = self._timestamps.get(block)
+        if ts is None:
+            ts = self._timestamps[block] = int(self.w3.eth.get_block(block)["timestamp"]) * 1000
+        return ts
+
+    def logs(self, event, address: str, topics: Sequence[Any] = ()) -> list:
+        """Decoded logs of `event` (a web3 ContractEvent) from `address`, in chain order."""
+        topic0 = "0x" + event_abi_to_log_topic(event.abi).hex()
+        out = []
+        lo = self.from_block
+        assert self.to_block is not None
+        while lo <= self.to_block:
+            hi = min(self.to_block, lo + LOG_CHUNK - 1)
+            raw = self.w3.eth.get_logs({"address": to_checksum_address(address), "fromBlock": lo, "toBlock": hi,
+                                        "topics": [topic0, *topics]})
+            out += [event.process_log(entry) for entry in raw]
+            lo = hi + 1
+        out.sort(key=lambda e: (e["blockNumber"], e["logIndex"]))
+        return out
+
+
+def _topic_address(address: str) -> str:
+    return "0x" + "00" * 12 + address.lower().removeprefix("0x")
+
+
+def settled_fills(reader: _Reader, account: str) -> list[SettledFill]:
+    """The account's side of every FillSettled (maker: rebate earned; taker: fee paid)."""
+    account = to_checksum_address(account)
+    fills = []
+    for entry in reader.logs(reader.exchange.events.FillSettled(), reader.addresses.exchange):
+        a = entry["args"]
+        if account not in (a["maker"], a["taker"]):
+            continue
+        ts = reader.ts_ms(entry["blockNumber"])
+        if a["maker"] == account:
+            fills.append(SettledFill(ts, int(a["market"]), not a["taker_is_buy"], int(a["price"]), int(a["size"]),
+                                     True, 0, int(a["maker_rebate"])))
+        else:
+            fills.append(SettledFill(ts, int(a["market"]), bool(a["taker_is_buy"]), int(a["price"]), int(a["size"]),
+                                     False, int(a["taker_fee"]), 0))
+    return fills
+
+
+def oracle_marks(reader: _Reader, markets: Iterable[int] | None = None) -> list[MarkPoint]:
+    wanted = set(markets) if markets is not None else None
+    marks = []
+    for entry in reader.logs(reader.oracle.events.PriceUpdated(), reader.addresses.oracle):
+        market = int(entry["args"]["market"])
+        if wanted is None or market in wanted:
+            marks.append(MarkPoint(reader.ts_ms(entry["blockNumber"]), market, int(entry["args"]["price"])))
+    return marks
+
+
+def net_deposits(reader: _Reader, account: str) -> int:
+    """Collateral put into the Exchange account minus what was withdrawn (USDC units)."""
+    topic = [_topic_address(account)]
+    deposited = sum(int(e["args"]["amount"]) for e in reader.logs(reader.exchange.events.Deposit(),
+                                                                  reader.addresses.exchange, topic))
+    withdrawn = sum(int(e["args"]["amount"]) for e in reader.logs(reader.exchange.events.Withdraw(),
+                                                                  reader.addresses.exchange, topic))
+    return deposited - withdrawn
+
+
+def nav_points(reader: _Reader, address: str, kind: str, blocks: Iterable[int]) -> list[NavPoint]:
+    """(total assets + 1, supply + 1e6) at each block: the contracts' own share price."""
+    name, assets_fn = ("LiquidityPool", "totalAssets") if kind == "pool" else ("Vault", "total_assets")
+    c = reader.w3.eth.contract(address=to_checksum_address(address), abi=abi(name))
+    points = []
+    for block in sorted(set(blocks)):
+        assets = getattr(c.functions, assets_fn)().call(block_identifier=block)
+        supply = c.functions.totalSupply().call(block_identifier=block)
+        points.append(NavPoint(reader.ts_ms(block), assets + VIRTUAL_ASSETS, supply + VIRTUAL_SHARES))
+    return points
+
+
+def collect(w3: Web3, addresses: Any, entity: str, kind: str = "account", *, from_block: int = 0,
+            to_block: int | None = None) -> ChainActivity:
+    """Fills, marks, NAV (pool / vault) and starting equity of one entity from chain."""
+    if kind not in ("account", "pool", "vault"):
+        raise ValueError(f"unknown kind {kind!r}")
+    addrs = Addresses.of(addresses)
+    reader = _Reader(w3, addrs, from_block, to_block)
+    entity = to_checksum_address(addrs.pool if kind == "pool" else entity)
+    fills = settled_fills(reader, entity)
+    marks = oracle_marks(reader, {f.market for f in fills} or None)
+    nav: list[NavPoint] = []
+    if kind in ("pool", "vault"):
+        blocks = {e["blockNumber"] for e in reader.logs(reader.exchange.events.FillSettled(), addrs.exchange)
+                  if to_checksum_address(e["args"]["maker"]) == entity or to_checksum_address(e["args"]["taker"]) == entity}
+        blocks |= {e["blockNumber"] for e in reader.logs(reader.oracle.events.PriceUpdated(), addrs.oracle)}
+        blocks.add(reader.to_block)  # type: ignore[arg-type]
+        first_deposit = reader.logs(reader.exchange.events.Deposit(), addrs.exchange, [_topic_address(entity)])
+        start = first_deposit[0]["blockNumber"] if first_deposit else reader.from_block
+        nav = nav_points(reader, entity, kind, [b for b in blocks if b >= start])
+    return ChainActivity(entity, kind, tuple(fills), tuple(marks), tuple(nav), net_deposits(reader, entity))
+
+
+def analyze_entity(w3: Web3, addresses: Any, entity: str = "", kind: str = "account", *, bar: str = "1h",
+                   from_block: int = 0, to_block: int | None = None) -> PerformanceReport:
+    data = collect(w3, addresses, entity, kind, from_block=from_block, to_block=to_block)
+    return analyze(data.fills, data.marks, entity=data.entity, kind=data.kind, initial_equity=data.initial_equity,
+                   nav=data.nav, bar=bar)
+
+
+def vaults(w3: Web3, addresses: Any) -> list[str]:
+    addrs = Addresses.of(addresses)
+    if not addrs.factory:
+        return []
+    factory = w3.eth.contract(address=to_checksum_address(addrs.factory), abi=abi("VaultFactory"))
+    return [factory.functions.vaults(i).call() for i in range(factory.functions.vault_count().call())]
+
+
+def render_report(w3: Web3, deployment: Any, accounts: Iterable[str], out_dir: str | Path, *,
+                  include_pool: bool = True, include_vaults: bool = True, bar: str = "1h") -> str:
+    """The CLI table text for the pool, every vault and each of `accounts`; writes
+    <entity>_equity.png / _inventory.png / _drawdown.png per entity into out_dir."""
+    from offchain.analytics.charts import render_charts
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    targets: list[tuple[str, str]] = []
+    addrs = Addresses.of(deployment)
+    if include_pool and addrs.pool:
+        targets.append(("pool", addrs.pool))
+    if include_vaults:
+        targets += [("vault", v) for v in vaults(w3, addrs)]
+    targets += [("account", a) for a in accounts]
+    sections = []
+    for kind, entity in targets:
+        report = analyze_entity(w3, addrs, entity, kind, bar=bar)
+        prefix = f"{kind}_{entity[:10]}_" if kind != "pool" else "pool_"
+        render_charts(report, out, prefix=prefix)
+        sections.append(format_table(report))
+    return "\n\n".join(sections)

@@ -1,0 +1,124 @@
+"""Analytics from chain on a real anvil: settled fills (fees, rebates), marks, pool / vault
+NAV -> analyze; the API router; render_report's table and charts."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from web3 import Web3
+
+from offchain.analytics.collect import collect, render_report
+from offchain.artifacts import abi
+from offchain.deploy import Web3Deployer
+from offchain.devnet import Anvil
+from offchain.keeper.analytics_api import analytics_router
+from offchain.keeper.devstack import deploy_stack
+from offchain.order import POST_ONLY, Domain, Order, address_of, sign_order
+
+pytestmark = pytest.mark.e2e
+
+ETH = 10**18
+USDC = 10**6
+PRICE = 2_000 * USDC
+
+
+@pytest.fixture(scope="module")
+def chain():
+    with Anvil(accounts=10) as node:
+        keys = node.private_keys()
+        s = deploy_stack(node.url, keys, traders=2)  # traders: keys 4, 5
+        d = s.deployment
+        w3 = Web3(Web3.HTTPProvider(node.url))
+        admin = Web3Deployer(w3, keys[0])
+        # LP funds the pool; owner (7) opens a vault managed by 8 and deposits
+        lp = Web3Deployer(w3, keys[6])
+        admin.transact("TestUSDC", d.usdc, "mint", lp.address, 100_000 * USDC)
+        lp.transact("TestUSDC", d.usdc, "approve", d.pool, 100_000 * USDC)
+        pool = w3.eth.contract(address=d.pool, abi=abi("LiquidityPool"))
+        lp._send(pool.get_function_by_signature("deposit(uint256)")(100_000 * USDC).build_transaction(
+            {"from": lp.address, "nonce": lp._nonce}))
+        owner, manager = Web3Deployer(w3, keys[7]), Web3Deployer(w3, keys[8])
+        owner.transact("VaultFactory", d.vault_factory, "create_vault", "Alpha", manager.address)
+        factory = w3.eth.contract(address=d.vault_factory, abi=abi("VaultFactory"))
+        vault = factory.functions.vaults(0).call()
+        admin.transact("TestUSDC", d.usdc, "mint", owner.address, 50_000 * USDC)
+        owner.transact("TestUSDC", d.usdc, "approve", vault, 50_000 * USDC)
+        owner.transact("Vault", vault, "deposit", 50_000 * USDC)
+
+        domain = Domain(d.chain_id, d.exchange)
+        expiry = int(time.time()) + 3600
+        nonce = iter(range(1, 1000))
+
+        def signed(account, signer_key, is_buy, price, size, flags=0):
+            o = Order(account, 1, is_buy, price, size, next(nonce), expiry, flags)
+            return o, sign_order(o, domain, signer_key)
+
+        def fill(maker, taker, size):
+            return (maker[0].as_tuple(), maker[1].as_tuple(), taker[0].as_tuple(), taker[1].as_tuple(), size)
+
+        t1, t2 = address_of(keys[4]), address_of(keys[5])
+        operator = Web3Deployer(w3, keys[1])
+        fills = [
+            # pool (keeper agent 3) bids 1 ETH at 1990, trader 1 sells into it
+            fill(signed(d.pool, keys[3], True, 1_990 * USDC, ETH, POST_ONLY), signed(t1, keys[4], False, 1_990 * USDC, ETH), ETH),
+            # vault (manager 8) offers 0.5 ETH at 2010, trader 2 lifts it
+            fill(signed(vault, keys[8], False, 2_010 * USDC, ETH // 2, POST_ONLY), signed(t2, keys[5], True, 2_010 * USDC, ETH // 2), ETH // 2),
+        ]
+        operator.transact("Exchange", d.exchange, "settle", fills)
+        admin.transact("Oracle", d.oracle, "set_price", 1, 2_020 * USDC)
+        # pool sells half back at 2020 to trader 2: a realised round trip for the pool
+        operator.transact("Exchange", d.exchange, "settle", [
+            fill(signed(d.pool, keys[3], False, 2_020 * USDC, ETH // 2, POST_ONLY),
+                 signed(t2, keys[5], True, 2_020 * USDC, ETH // 2), ETH // 2)])
+        yield w3, d, vault, t1, t2
+
+
+def test_collect__account__taker_fills_fees_and_marks(chain):
+    w3, d, _, t1, _ = chain
+    data = collect(w3, d, t1, "account")
+    [f] = data.fills
+    assert (f.market, f.is_buy, f.price, f.size, f.is_maker) == (1, False, 1_990 * USDC, ETH, False)
+    assert f.fee == -(-1_990 * USDC * 5 // 10_000) and f.rebate == 0  # tier 0: 5 bps taker, rounded up
+    assert [m.price for m in data.marks][-1] == 2_020 * USDC
+    assert data.initial_equity == 10_000_000 * USDC and data.nav == ()
+
+
+def test_collect__pool__maker_rebates_nav_and_round_trip(chain):
+    w3, d, _, _, _ = chain
+    data = collect(w3, d, "", "pool")
+    assert [(f.is_buy, f.price, f.size, f.is_maker) for f in data.fills] == [
+        (True, 1_990 * USDC, ETH, True), (False, 2_020 * USDC, ETH // 2, True)]
+    assert all(f.rebate == 1_990 * USDC * 1 // 10_000 for f in data.fills[:1])
+    assert data.nav and data.nav[-1].total_supply > 10**6
+    from offchain.analytics import analyze
+
+    report = analyze(data.fills, data.marks, entity=data.entity, kind="pool", initial_equity=data.initial_equity,
+                     nav=data.nav)
+    assert report.realised_pnl == 15 * USDC  # 0.5 ETH bought at 1990, sold at 2020
+    assert report.positions == {1: ETH // 2} and report.round_trips == 1
+
+
+def test_analytics_api__routes__pool_vault_account(chain):
+    w3, d, vault, t1, _ = chain
+    app = FastAPI()
+    app.include_router(analytics_router(w3, d))
+    client = TestClient(app)
+    pool = client.get("/analytics/pool").json()
+    assert pool["kind"] == "pool" and pool["maker_volume"] > 0 and "series" not in pool
+    v = client.get(f"/analytics/vault/{vault}", params={"series": True}).json()
+    assert v["kind"] == "vault" and v["positions"] == {"1": -(ETH // 2)} and v["series"]
+    a = client.get(f"/analytics/{t1}").json()
+    assert a["kind"] == "account" and a["taker_volume"] == 1_990 * USDC
+    assert client.get("/analytics/vault/" + t1).status_code == 404
+    assert client.get("/analytics/nonsense").status_code == 400
+
+
+def test_render_report__pool_vaults_accounts__table_and_charts(chain, tmp_path):
+    w3, d, vault, t1, t2 = chain
+    text = render_report(w3, d, [t1, t2], tmp_path)
+    assert d.pool in text and vault in text and t1 in text
+    pngs = sorted(p.name for p in tmp_path.glob("*.png"))
+    assert len(pngs) == 4 * 3 and "pool_equity.png" in pngs
