@@ -16,7 +16,7 @@ from offchain.keeper.chain import Chain
 from offchain.keeper.config import ChainConfig, Contracts, JournalConfig, KeeperConfig
 from offchain.keeper.devstack import deploy_stack, fund
 from offchain.keeper.keys import Key
-from offchain.keeper.runners import ChainView, OrderSigner, PoolGridRunner
+from offchain.keeper.runners import ChainView, OrderSigner, PoolGridRunner, VaultRunner
 from offchain.keeper.runners.configs import StrategyKind, pool_grid_config, vault_grid_config
 from offchain.order import POST_ONLY, Domain, address_of, order_hash, recover_signer
 from offchain.strategies import GridEngine, MarketState
@@ -51,6 +51,9 @@ def stack():
         factory = w3.eth.contract(address=s.deployment.vault_factory, abi=abi("VaultFactory"))
         vault = factory.functions.vaults(0).call()
         manager.transact("Vault", vault, "set_strategy", (StrategyKind.GRID, 1, 4, 0, 0, 25, ETH // 10, 0, 0, b""))
+        admin.transact("TestUSDC", s.deployment.usdc, "mint", owner.address, 50_000 * USDC)
+        owner.transact("TestUSDC", s.deployment.usdc, "approve", vault, 50_000 * USDC)
+        owner.transact("Vault", vault, "deposit", 50_000 * USDC)
         yield s, w3, keys, vault
 
 
@@ -106,10 +109,10 @@ def test_runners_anvil__pool_grid_and_vault_strategy_from_chain__signed_orders(s
     check_orders(signed, vault, address_of(keys[8]), domain, (tick, lot), w3, exchange)
 
 
-def test_runners_anvil__pool_runner_in_keeper__grid_on_book_and_grid_set_rebuilds(stack, tmp_path):
+def test_runners_anvil__runners_in_keeper__grids_on_book_and_events_followed(stack, tmp_path):
     from offchain.keeper.service import Keeper
 
-    s, w3, keys, _ = stack
+    s, w3, keys, vault = stack
     d = s.deployment
     config = KeeperConfig(chain=ChainConfig(rpc_url=s.url, confirmations=0, poll_interval=0.1),
                           contracts=Contracts(**s.contracts()), journal=JournalConfig(url=f"sqlite:///{tmp_path}/k.db"))
@@ -124,8 +127,8 @@ def test_runners_anvil__pool_runner_in_keeper__grid_on_book_and_grid_set_rebuild
 
     async def scenario():
         runner = PoolGridRunner()
-        keeper = Keeper(config, operator=key(keys[1]), reporter=key(keys[2]), agents=[key(keys[3])],
-                        runners=[runner], serve_api=False)
+        keeper = Keeper(config, operator=key(keys[1]), reporter=key(keys[2]), agents=[key(keys[3]), key(keys[8])],
+                        runners=[runner, VaultRunner()], serve_api=False)
         await keeper.start()
         try:
             def pool_orders(market):
@@ -133,7 +136,10 @@ def test_runners_anvil__pool_runner_in_keeper__grid_on_book_and_grid_set_rebuild
 
             await wait_for(lambda: len(pool_orders(1)) == 20 and len(pool_orders(2)) == 20)
             bids, asks = keeper.core.engine.depth(1, 50)
-            assert len(bids) == 10 and len(asks) == 10 and bids[0][0] < asks[0][0]
+            book = {p for p, _ in bids} | {p for p, _ in asks}
+            assert {o.order.price for o in pool_orders(1)} <= book and bids[0][0] < asks[0][0]
+            assert max(o.order.price for o in pool_orders(1) if o.order.is_buy) < min(
+                o.order.price for o in pool_orders(1) if not o.order.is_buy)
             assert all(o.signer == address_of(keys[3]) for o in pool_orders(1))
             # GridSet: 3 levels a side, 0.2 ETH each
             await asyncio.to_thread(Web3Deployer(w3, keys[0]).transact, "LiquidityPool", d.pool, "set_grid",
@@ -141,6 +147,15 @@ def test_runners_anvil__pool_runner_in_keeper__grid_on_book_and_grid_set_rebuild
             await wait_for(lambda: len(pool_orders(1)) == 6
                            and all(o.order.size == 2 * ETH // 10 for o in pool_orders(1)))
             assert len(pool_orders(2)) == 20
+            # the vault's grid (4 levels a side, signed by its manager agent), then a
+            # StrategyChanged to two-sided quotes (2 levels) replaces it
+            vault_orders = lambda: keeper.core.open_orders(vault)  # noqa: E731
+            await wait_for(lambda: len(vault_orders()) == 8)
+            assert all(o.signer == address_of(keys[8]) for o in vault_orders())
+            await asyncio.to_thread(Web3Deployer(w3, keys[8]).transact, "Vault", vault, "set_strategy",
+                                    (StrategyKind.QUOTE, 1, 2, 0, 0, 0, ETH // 20, 20, 0, b""))
+            await wait_for(lambda: len(vault_orders()) == 4
+                           and all(o.order.size == ETH // 20 for o in vault_orders()))
         finally:
             await keeper.stop(drain=1.0)
         return runner
