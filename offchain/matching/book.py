@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from bisect import bisect_left, insort
 from collections import deque
+from operator import attrgetter
 from typing import Any, Hashable, Iterator
 
 import msgspec
@@ -26,6 +27,7 @@ from .protection import Breaker
 from .types import ONE, MarketConfig, Place
 
 INF = 1 << 256  # above any uint256 price: "no upper limit"
+_open_size = attrgetter("size")
 
 
 class RestingOrder(msgspec.Struct, gc=False):
@@ -74,7 +76,7 @@ class Level:
         return (o for o in self.orders if o.size)
 
     def compact(self) -> None:
-        self.orders = deque(o for o in self.orders if o.size)
+        self.orders = deque(filter(_open_size, self.orders))  # C-level loop
         self.dead = 0
 
     def drop(self) -> None:

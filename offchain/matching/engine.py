@@ -68,9 +68,10 @@ class Engine:
         """Place one order. Events: Rejected, or Accepted followed by Fills and/or a
         Cancelled for an unfilled IOC / market remainder (plus any Expired / Halted)."""
         try:
-            book = self._books.get(cmd.market)
             ts = cmd.ts
-            if book is None:
+            try:  # subscript, not .get(): no method call on the hot path
+                book = self._books[cmd.market]
+            except (KeyError, TypeError):
                 return [Rejected(cmd.id, cmd.market, R.UNKNOWN_MARKET, ts)]
             ev: list[Event] = []
             if ts >= book.wake_at:  # a GTD order to expire or a halt to lift
