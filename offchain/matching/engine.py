@@ -18,7 +18,7 @@ from . import triggers as trig
 from .book import INF, Book, Level, PendingTrigger, RestingOrder
 from .events import Accepted, Amended, Cancelled, Event, Expired, Fill, Halted, Rejected, Triggered
 from .types import (
-    BPS, ONE, MarketConfig, OrderInfo, OrderKind, Place, PostOnly, Reason, SlippageRef,
+    BPS, MarketConfig, OrderInfo, OrderKind, Place, PostOnly, Reason, SlippageRef,
     STPMode, TimeInForce,
 )
 
@@ -154,7 +154,8 @@ class Engine:
                     crosses = False
                 elif book.halted_until:
                     return _reject(ev, cmd, R.HALTED)
-                elif tif == _FOK and not self._fillable(book, is_buy, price, size, account, stp, cmd.ts):
+                elif tif == _FOK and not self._fillable(book, is_buy, price, size, account, stp,
+                                                        cmd.ts):
                     return _reject(ev, cmd, R.FOK_UNFILLABLE)
                 elif stp.__class__ is not STPMode and not 0 <= stp <= _DECREMENT:
                     return _reject(ev, cmd, R.INVALID_ORDER)
@@ -197,7 +198,7 @@ class Engine:
                         book.next_expiry = book.expiries[0][0]
                         book.rewake()
             return ev
-        except Exception:  # noqa: BLE001 - last line of defence: a bad command must not kill the keeper
+        except Exception:  # noqa: BLE001 - last line of defence: never kill the keeper
             return [Rejected(getattr(cmd, "id", None), getattr(cmd, "market", -1),
                              R.INVALID_ORDER, getattr(cmd, "ts", 0))]
 
@@ -623,7 +624,8 @@ class Engine:
             order.size = new_size
             order.level.size -= old_size - new_size
             order.cmd = new_cmd
-            return [Amended(order_id, market, order.account, new_price, old_size, new_size, True, ts)]
+            return [Amended(order_id, market, order.account, new_price, old_size, new_size,
+                            True, ts)]
         # Re-queue: take it off, then place the new version without an Accepted event.
         order.level.cancel(order)
         del self._orders[order_id]
@@ -631,7 +633,7 @@ class Engine:
         ev: list[Event] = [Amended(order_id, market, order.account, new_price, old_size, new_size,
                                    False, ts)]
         ev.extend(self.place(new_cmd, False, new_price, new_size))
-        if ev[-1].__class__ is Rejected:  # unreachable after the dry run; never lose an order silently
+        if ev[-1].__class__ is Rejected:  # unreachable after the dry run; never lose it silently
             ev[-1] = Cancelled(order_id, market, order.account, new_size, 0, ev[-1].reason, ts)
         return ev
 
@@ -706,7 +708,8 @@ class Engine:
         book = self._books.get(market)
         return book.best_ask() if book is not None else None
 
-    def depth(self, market: int, n: int = 10) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+    def depth(self, market: int, n: int = 10) -> tuple[list[tuple[int, int]],
+                                                        list[tuple[int, int]]]:
         """Top-n L2 levels: ([(price, size)] bids best first, [(price, size)] asks best first)."""
         book = self._books.get(market)
         return book.depth(n) if book is not None else ([], [])

@@ -1,7 +1,7 @@
 """Batch place and cancel, cancel-all, amend."""
-from offchain.matching import Amended, Cancelled, Fill, MarketConfig, Engine, PostOnly, Reason
+from offchain.matching import Amended, Engine, Fill, MarketConfig, OrderKind, Place, PostOnly, Reason
 
-from .helpers import LOT, M, TICK, buy, names, only, sell, engine
+from .helpers import LOT, M, TICK, buy, engine, names, only, sell
 
 
 def test_place_batch__each_item_answered_on_its_own():
@@ -32,8 +32,9 @@ def test_cancel_all__everywhere__all_resting_and_pending():
     e = Engine([MarketConfig(1, TICK, LOT), MarketConfig(2, TICK, LOT)])
     e.place(buy("a1", 1000, account="0xa", market=1))
     e.place(buy("a2", 1000, account="0xa", market=2))
+    e.place(Place("stop", "0xa", 2, True, 100, 0, 2, OrderKind.STOP_MARKET, trigger_price=5000))
     ev = e.cancel_all("0xa", ts=3)
-    assert [c.order_id for c in ev] == ["a1", "a2"]
+    assert [c.order_id for c in ev] == ["a1", "a2", "stop"]
     assert all(c.reason == Reason.USER for c in ev)
     assert e.open_orders("0xa") == [] and e.cancel_all("0xa") == []
 

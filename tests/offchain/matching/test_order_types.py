@@ -254,3 +254,19 @@ def test_cancel__pending_stop__cancelled_and_never_fires():
     e.place(Place("stop", "0xt", M, True, 100, 0, 1, OrderKind.STOP_MARKET, trigger_price=1050))
     assert names(e.cancel("stop", 2)) == ["Cancelled"]
     assert e.set_mark(M, 2000, 3) == []
+
+
+def test_place__market_reduce_only__clipped_to_position():
+    e = engine()
+    e.set_position("0xtaker", M, 200)
+    e.place(buy("b", 1000, 500, account="0xm"))
+    ev = e.place(market_sell("m", 500, reduce_only=True))
+    assert ev[0].size == 200 and only(ev, Fill)[0].size == 200
+    assert e.position("0xtaker", M) == 0
+
+
+def test_place__gtd_stop__expires_unfired():
+    e = engine()
+    e.place(Place("stop", "0xt", M, True, 100, 0, 1, OrderKind.STOP_MARKET, trigger_price=1050,
+                  tif=TimeInForce.GTD, expiry=5))
+    assert names(e.expire(5)) == ["Expired"] and e.get_order("stop") is None

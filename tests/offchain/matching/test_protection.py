@@ -113,3 +113,12 @@ def test_limits__notional_above_max__rejected():
     assert names(ok) == ["Accepted"]
     ev = e.place(buy("big", 2_000 * 10**6, one // 2 + 10**16))
     assert ev[-1].reason == Reason.NOTIONAL_ABOVE_MAX
+
+
+def test_band__market_sell__capped_at_lower_band():
+    e = engine(band_bps=500)
+    e.set_mark(M, 1000, 1)
+    e.place(buy("b1", 960, 100, account="0xm"))
+    e.place(buy("b2", 940, 100, account="0xm"))
+    ev = e.place(market_sell("m", 200))
+    assert ev[0].price == 950 and [f.price for f in only(ev, Fill)] == [960]

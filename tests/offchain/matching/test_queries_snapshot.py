@@ -3,7 +3,7 @@ import msgspec
 
 from offchain.matching import BreakerConfig, Engine, MarketConfig, OrderKind, Place, TimeInForce
 
-from .helpers import M, buy, engine, sell
+from .helpers import M, buy, sell
 
 
 def _busy_engine() -> Engine:

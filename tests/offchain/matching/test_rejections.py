@@ -82,3 +82,18 @@ def test_set_mark__bad_values__rejected():
     e = engine()
     assert e.set_mark(99, 1000, 1)[0].reason == Reason.UNKNOWN_MARKET
     assert e.set_mark(M, 0, 1)[0].reason == Reason.INVALID_PRICE
+
+
+def test_amend__bad_values__rejected_and_order_kept():
+    e = engine()
+    e.place(buy("x", 1000))
+    assert e.amend("x", 2, price=1000.0)[0].reason == Reason.INVALID_PRICE
+    assert e.amend("x", 2, size=0)[0].reason == Reason.INVALID_SIZE
+    assert e.amend("x", 2, size=150)[0].reason == Reason.SIZE_OFF_LOT
+    assert e.get_order("x").size == 100
+
+
+def test_cancel__garbage_account__rejected_not_raised():
+    e = engine()
+    e.place(buy("x", 1000))
+    assert e.cancel("x", 2, account=object())[0].reason == Reason.NOT_OWNER
