@@ -613,25 +613,30 @@ class Engine:
         if account is not None and order.account != account:
             return [Rejected(order_id, market, R.NOT_OWNER, ts)]
         book = self._books[market]
+        woken: list[Event] = []
+        if ts >= book.wake_at:  # expiries due, or a halt that has ended
+            self._wake(book, ts, woken)
+            if self._orders.get(order_id) is not order:  # it just expired
+                return woken + [Rejected(order_id, market, R.EXPIRED, ts)]
         new_size = order.size if size is None else size
         new_price = order.price if price is None else price
         new_cmd = msgspec.structs.replace(cmd, price=new_price, size=new_size, ts=ts)
         checked = self.place(new_cmd, False, new_price, new_size, True)  # dry run: checks only
         if checked:
-            return [Rejected(order_id, market, checked[-1].reason, ts)]
+            return woken + [Rejected(order_id, market, checked[-1].reason, ts)]
         old_size = order.size
         if new_price == order.price and new_size <= old_size:
             order.size = new_size
             order.level.size -= old_size - new_size
             order.cmd = new_cmd
-            return [Amended(order_id, market, order.account, new_price, old_size, new_size,
-                            True, ts)]
+            return woken + [Amended(order_id, market, order.account, new_price, old_size,
+                                    new_size, True, ts)]
         # Re-queue: take it off, then place the new version without an Accepted event.
         order.level.cancel(order)
         del self._orders[order_id]
         self._forget(order.owner, order_id, order.account)
-        ev: list[Event] = [Amended(order_id, market, order.account, new_price, old_size, new_size,
-                                   False, ts)]
+        ev: list[Event] = woken + [Amended(order_id, market, order.account, new_price, old_size,
+                                           new_size, False, ts)]
         ev.extend(self.place(new_cmd, False, new_price, new_size))
         if ev[-1].__class__ is Rejected:  # unreachable after the dry run; never lose it silently
             ev[-1] = Cancelled(order_id, market, order.account, new_size, 0, ev[-1].reason, ts)

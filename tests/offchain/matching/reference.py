@@ -120,15 +120,18 @@ class ReferenceBook:
                 self.resting.remove(m)
         return size, None
 
-    # -- commands
-    def place(self, cmd: Place) -> list:
-        ev: list = []
-        ts = cmd.ts
+    def _expire(self, ts: int) -> list:
+        """GTD orders with expiry <= ts leave, earliest expiry (then arrival) first."""
         expired = sorted((o for o in self.resting if o.tif == TimeInForce.GTD and o.expiry <= ts),
                          key=lambda o: (o.expiry, o.arrival))
         for o in expired:
             self.resting.remove(o)
-            ev.append(Expired(o.id, self.c.market, o.account, o.size, ts))
+        return [Expired(o.id, self.c.market, o.account, o.size, ts) for o in expired]
+
+    # -- commands
+    def place(self, cmd: Place) -> list:
+        ts = cmd.ts
+        ev = self._expire(ts)
         if cmd.market != self.c.market:
             return [Rejected(cmd.id, cmd.market, Reason.UNKNOWN_MARKET, ts)]
         if self._find(cmd.id) is not None:
@@ -228,18 +231,21 @@ class ReferenceBook:
         o = self._find(oid)
         if o is None:
             return [Rejected(oid, -1, Reason.UNKNOWN_ORDER, ts)]
+        woken = self._expire(ts)
+        if o not in self.resting:
+            return woken + [Rejected(oid, self.c.market, Reason.EXPIRED, ts)]
         new_size = o.size if size is None else size
         new_price = o.price if price is None else price
         cmd = Place(oid, o.account, self.c.market, o.is_buy, new_size, new_price, ts,
                     tif=o.tif, expiry=o.expiry, post_only=o.post_only, stp=o.stp)
         reason = self._limit(cmd, new_price, new_size, [], announce=False, dry=True)
         if reason is not None:
-            return [Rejected(oid, self.c.market, reason, ts)]
+            return woken + [Rejected(oid, self.c.market, reason, ts)]
         old = o.size
         if new_price == o.price and new_size <= old:
             o.size = new_size
-            return [Amended(oid, self.c.market, o.account, new_price, old, new_size, True, ts)]
+            return woken + [Amended(oid, self.c.market, o.account, new_price, old, new_size, True, ts)]
         self.resting.remove(o)
-        ev: list = [Amended(oid, self.c.market, o.account, new_price, old, new_size, False, ts)]
+        ev: list = woken + [Amended(oid, self.c.market, o.account, new_price, old, new_size, False, ts)]
         self._limit(cmd, new_price, new_size, ev, announce=False, dry=False)
         return ev

@@ -82,3 +82,11 @@ def test_amend__rejected__order_unchanged():
     assert e.amend("b", 2, price=1000)[0].reason == Reason.POST_ONLY_WOULD_CROSS
     assert e.amend("b", 2, price=995)[0].reason == Reason.PRICE_OFF_TICK
     assert e.get_order("b").price == 990 and e.get_order("b").size == 100
+
+
+def test_amend__gtd_order_past_expiry__expired_not_amended():
+    from offchain.matching import TimeInForce
+    e = engine()
+    e.place(buy("g", 1000, tif=TimeInForce.GTD, expiry=5))
+    ev = e.amend("g", 5, size=200)
+    assert names(ev) == ["Expired", "Rejected"] and ev[1].reason == Reason.EXPIRED

@@ -122,3 +122,14 @@ def test_band__market_sell__capped_at_lower_band():
     e.place(buy("b2", 940, 100, account="0xm"))
     ev = e.place(market_sell("m", 200))
     assert ev[0].price == 950 and [f.price for f in only(ev, Fill)] == [960]
+
+
+def test_breaker__amend_after_cooldown__not_halted():
+    e = engine(breaker=breaker(move_bps=500, window=10, cooldown=5))
+    e.place(sell("s1", 1000, 100, ts=1))
+    e.place(sell("s2", 1060, 100, ts=1))
+    e.place(buy("b", 1100, 200, ts=2))          # halts until 7
+    e.place(buy("p", 1000, 100, ts=3))          # passive while halted
+    assert e.amend("p", 4, price=1060)[0].reason == Reason.HALTED
+    ev = e.amend("p", 7, price=1060)
+    assert names(ev) == ["Amended", "Fill"]
