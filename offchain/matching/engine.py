@@ -535,11 +535,9 @@ class Engine:
     # ------------------------------------------------------------------ cancel / amend
     def cancel(self, order_id: Hashable, ts: int = 0, account: str | None = None) -> list[Event]:
         """Cancel one order. With `account`, only that account's order (else NOT_OWNER)."""
-        try:
-            order = self._orders.get(order_id)
-        except TypeError:  # unhashable id
-            return [Rejected(order_id, -1, R.UNKNOWN_ORDER, ts)]
-        if order is None:
+        try:  # subscript, not .get(): cancels of unknown ids are the rare case
+            order = self._orders[order_id]
+        except (KeyError, TypeError):  # TypeError: unhashable id
             return [Rejected(order_id, -1, R.UNKNOWN_ORDER, ts)]
         if account is not None and order.account != account:
             return [Rejected(order_id, order.cmd.market, R.NOT_OWNER, ts)]
