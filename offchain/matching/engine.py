@@ -27,6 +27,8 @@ _LIMIT, _MARKET = int(OrderKind.LIMIT), int(OrderKind.MARKET)
 _GTC, _IOC, _FOK, _GTD = (int(t) for t in TimeInForce)
 _PO_NONE, _PO_REJECT, _PO_SLIDE = (int(p) for p in PostOnly)
 _X_TAKER, _X_MAKER, _X_BOTH, _DECREMENT = (int(s) for s in STPMode)
+_PO_VALUES = frozenset(int(p) for p in PostOnly)
+_STP_VALUES = frozenset(int(s) for s in STPMode)
 
 R = Reason
 _USER = Reason.USER
@@ -140,8 +142,8 @@ class Engine:
                 if not size:
                     return _reject(ev, cmd, R.REDUCE_ONLY)
             stp = cmd.stp
-            if stp is None:
-                stp = book.default_stp
+            if stp is not None and stp.__class__ is not STPMode and not 0 <= stp <= _DECREMENT:
+                return _reject(ev, cmd, R.INVALID_ORDER)
             if crosses:
                 if post_only:
                     if post_only == _PO_REJECT:
@@ -154,11 +156,12 @@ class Engine:
                     crosses = False
                 elif book.halted_until:
                     return _reject(ev, cmd, R.HALTED)
-                elif tif == _FOK and not self._fillable(book, is_buy, price, size, account, stp,
-                                                        cmd.ts):
-                    return _reject(ev, cmd, R.FOK_UNFILLABLE)
-                elif stp.__class__ is not STPMode and not 0 <= stp <= _DECREMENT:
-                    return _reject(ev, cmd, R.INVALID_ORDER)
+                else:
+                    if stp is None:  # resolved only for an order that takes
+                        stp = book.default_stp
+                    if tif == _FOK and not self._fillable(book, is_buy, price, size, account,
+                                                          stp, cmd.ts):
+                        return _reject(ev, cmd, R.FOK_UNFILLABLE)
             elif tif == _FOK:
                 return _reject(ev, cmd, R.FOK_UNFILLABLE)
             elif post_only and post_only != _PO_REJECT and post_only != _PO_SLIDE:
@@ -320,6 +323,8 @@ class Engine:
             return R.INVALID_ORDER
         if cmd.post_only and kind not in trig.LIMIT_AFTER_TRIGGER:
             return R.INVALID_ORDER
+        if cmd.post_only not in _PO_VALUES or (cmd.stp is not None and cmd.stp not in _STP_VALUES):
+            return R.INVALID_ORDER  # checked now: a pending order must be describable
         extreme = 0
         if kind == OrderKind.TRAILING_STOP:
             a, b = cmd.trail_amount, cmd.trail_bps

@@ -19,11 +19,15 @@ from .helpers import M, buy, engine, market_buy
     (buy("x", 1000, tif=TimeInForce.GTD, expiry=1, ts=1), Reason.EXPIRED),
     (buy("x", 1000, tif=TimeInForce.IOC, post_only=PostOnly.REJECT), Reason.INVALID_ORDER),
     (buy("x", 1000, tif=7), Reason.INVALID_ORDER),
+    (buy("x", 1000, stp=9), Reason.INVALID_ORDER),
+    (buy("x", 1000, post_only=5), Reason.INVALID_ORDER),
     (market_buy("x", 100, post_only=PostOnly.REJECT), Reason.INVALID_ORDER),
     (market_buy("x", 100, slippage_bps=-1), Reason.INVALID_ORDER),
     (Place("x", "a", M, True, 100, 0, 1, kind=99), Reason.INVALID_ORDER),
     (Place("x", "a", M, True, 100, 0, 1, OrderKind.STOP_MARKET), Reason.INVALID_PRICE),
     (Place("x", "a", M, True, 100, 0, 1, OrderKind.TRAILING_STOP), Reason.INVALID_ORDER),
+    (Place("x", "a", M, True, 100, 0, 1, OrderKind.STOP_MARKET, trigger_price=5, stp=9),
+     Reason.INVALID_ORDER),
     (Place("x", "a", M, True, 100, 1005, 1, OrderKind.STOP_LIMIT, trigger_price=1), Reason.PRICE_OFF_TICK),
 ])
 def test_place__bad_input__rejected_with_reason(cmd, reason):
