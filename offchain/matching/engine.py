@@ -89,6 +89,8 @@ class Engine:
                 return [Rejected(cmd.id, cmd.market, R.UNKNOWN_MARKET, ts)]
             ev: list[Event] = []
             if _announce:  # a new command (not an amend / trigger re-entry)
+                if ts.__class__ is not int:
+                    return _reject(ev, cmd, R.INVALID_ORDER)
                 if ts >= book.wake_at:  # a GTD order to expire or a halt to lift
                     self._wake(book, ts, ev)
                 if cmd.id in self._orders:
@@ -544,7 +546,9 @@ class Engine:
             order = self._orders[order_id]
         except (KeyError, TypeError):  # TypeError: unhashable id
             return [Rejected(order_id, -1, R.UNKNOWN_ORDER, ts)]
-        if account is not None and order.account != account:
+        if ts.__class__ is not int:
+            return [Rejected(order_id, -1, R.INVALID_ORDER, ts)]
+        if account is not None and order.account is not account and order.account != account:
             return [Rejected(order_id, order.cmd.market, R.NOT_OWNER, ts)]
         if order.__class__ is RestingOrder:
             # Level.cancel inlined: lazy removal, the matcher drops dead heads.
@@ -603,6 +607,15 @@ class Engine:
         """Change a resting order's open size and/or price. Size down at the same price
         keeps time priority; anything else re-queues it (and matches if it now crosses).
         A rejected amend leaves the order as it was."""
+        if ts.__class__ is not int:
+            return [Rejected(order_id, -1, R.INVALID_ORDER, ts)]
+        try:
+            return self._amend(order_id, ts, size, price, account)
+        except Exception:  # noqa: BLE001 - never kill the keeper
+            return [Rejected(order_id, -1, R.INVALID_ORDER, ts)]
+
+    def _amend(self, order_id: Hashable, ts: int, size: int | None, price: int | None,
+               account: str | None) -> list[Event]:
         try:
             order = self._orders.get(order_id)
         except TypeError:
@@ -648,11 +661,16 @@ class Engine:
     # ------------------------------------------------------------------ mark, triggers, expiry
     def set_mark(self, market: int, price: int, ts: int = 0) -> list[Event]:
         """New mark price: moves the band, then fires triggers in placement order."""
-        book = self._books.get(market)
+        try:
+            book = self._books.get(market)
+        except TypeError:
+            book = None
         if book is None:
             return [Rejected(None, market, R.UNKNOWN_MARKET, ts)]
         if not _is_pos_int(price):
             return [Rejected(None, market, R.INVALID_PRICE, ts)]
+        if ts.__class__ is not int:
+            return [Rejected(None, market, R.INVALID_ORDER, ts)]
         ev: list[Event] = []
         if ts >= book.wake_at:
             self._wake(book, ts, ev)
@@ -684,6 +702,8 @@ class Engine:
 
     def expire(self, ts: int) -> list[Event]:
         """Remove every GTD order with expiry <= ts (markets in creation order)."""
+        if ts.__class__ is not int:
+            return [Rejected(None, -1, R.INVALID_ORDER, ts)]
         ev: list[Event] = []
         for book in self._books.values():
             if book.next_expiry <= ts:
