@@ -10,7 +10,7 @@ LOW = 1_850 * USDC  # -675 on 1k collateral: equity ~325 < 416 maintenance
 
 
 @pytest.fixture
-def underwater(pool, lp, follower, taker, trade, fund, exchange, pool_deposit, set_price):
+def underwater_follower(pool, lp, follower, taker, trade, fund, exchange, pool_deposit, set_price):
     """Pool holds 10k; `follower` is long 4.5 with 1k collateral and the mark drops to 1850."""
     pool_deposit(pool, lp, 10_000 * USDC)
     fund(follower, 1_000 * USDC, spender=exchange)
@@ -32,8 +32,8 @@ def _snapshot(exchange, usdc, accounts):
     }
 
 
-def test_liquidate__underwater__position_moves_to_pool_with_penalty(underwater, pool, stranger, exchange, usdc):
-    trader = underwater
+def test_liquidate__underwater__position_moves_to_pool_with_penalty(underwater_follower, pool, stranger, exchange, usdc):
+    trader = underwater_follower
     before = _snapshot(exchange, usdc, [trader, pool])
     trader_equity = exchange.equity(trader)
     trader_upnl = trader_equity - exchange.collateral(trader)
@@ -60,13 +60,13 @@ def test_liquidate__underwater__position_moves_to_pool_with_penalty(underwater, 
     assert abs(after["collateral"] - before["collateral"] - trader_upnl) <= 1
 
 
-def test_liquidate__healthy__reverts(underwater, pool, stranger, exchange, set_price):
+def test_liquidate__healthy__reverts(underwater_follower, pool, stranger, exchange, set_price):
     set_price(PRICE)
     with ape.reverts("exchange: not liquidatable"):
-        exchange.liquidate(underwater, MARKET, sender=stranger)
+        exchange.liquidate(underwater_follower, MARKET, sender=stranger)
 
 
-def test_liquidate__no_position__reverts(underwater, lp, stranger, exchange):
+def test_liquidate__no_position__reverts(underwater_follower, lp, stranger, exchange):
     with ape.reverts("exchange: no position"):
         exchange.liquidate(lp, MARKET, sender=stranger)
 
@@ -88,7 +88,7 @@ def test_liquidate__pool_would_breach_margin__reverts_and_nothing_moves(
     assert _snapshot(exchange, usdc, [follower, pool]) == before
 
 
-def test_liquidate__backstop_itself__reverts(underwater, pool, lp, admin, keeper_agent, taker, trade, exchange, stranger):
+def test_liquidate__backstop_itself__reverts(underwater_follower, pool, lp, admin, keeper_agent, taker, trade, exchange, stranger):
     pool.set_agent(keeper_agent, True, sender=admin)
     trade(pool, keeper_agent, taker, taker, True, ONE, price=LOW)
     with ape.reverts("exchange: backstop"):
@@ -96,9 +96,9 @@ def test_liquidate__backstop_itself__reverts(underwater, pool, lp, admin, keeper
 
 
 def test_liquidate__pool_lp_can_exit_after_backstop_closes(
-    underwater, pool, lp, admin, keeper_agent, taker, trade, stranger, exchange, after_lockup, set_price, usdc
+    underwater_follower, pool, lp, admin, keeper_agent, taker, trade, stranger, exchange, after_lockup, set_price, usdc
 ):
-    exchange.liquidate(underwater, MARKET, sender=stranger)
+    exchange.liquidate(underwater_follower, MARKET, sender=stranger)
     pool.set_agent(keeper_agent, True, sender=admin)
     trade(pool, keeper_agent, taker, taker, False, SIZE, price=LOW, maker_flags=2)
     assert exchange.position(pool, MARKET)[0] == 0

@@ -7,21 +7,21 @@ VIRTUAL = 10**6
 
 
 @pytest.fixture
-def funded(pool, lp, follower, pool_deposit):
+def funded_pool(pool, lp, follower, pool_deposit):
     pool_deposit(pool, lp, 10_000 * USDC)
     pool_deposit(pool, follower, 10_000 * USDC)
     return pool
 
 
-def test_redeem__within_lockup__reverts(funded, lp):
+def test_redeem__within_lockup__reverts(funded_pool, lp):
     with ape.reverts("pool: locked"):
-        funded.redeem(10**12, sender=lp)  # 1 USDC
-    assert funded.maxWithdraw(lp) == 0
-    assert funded.maxRedeem(lp) == 0
+        funded_pool.redeem(10**12, sender=lp)  # 1 USDC
+    assert funded_pool.maxWithdraw(lp) == 0
+    assert funded_pool.maxRedeem(lp) == 0
 
 
-def test_redeem__after_lockup__paid_with_event(funded, lp, after_lockup, usdc):
-    pool = funded
+def test_redeem__after_lockup__paid_with_event(funded_pool, lp, after_lockup, usdc):
+    pool = funded_pool
     after_lockup()
     shares = pool.balanceOf(lp) // 10
     expected = pool.previewRedeem(shares)
@@ -32,14 +32,14 @@ def test_redeem__after_lockup__paid_with_event(funded, lp, after_lockup, usdc):
     ]
 
 
-def test_redeem__min_assets_above__reverts(funded, lp, after_lockup):
+def test_redeem__min_assets_above__reverts(funded_pool, lp, after_lockup):
     after_lockup()
     with ape.reverts("pool: slippage"):
-        funded.redeem(10**12, lp, lp, USDC + 1, sender=lp)
+        funded_pool.redeem(10**12, lp, lp, USDC + 1, sender=lp)
 
 
-def test_withdraw__exact_assets__shares_rounded_up_bounded(funded, lp, stranger, fund, exchange, after_lockup, usdc):
-    pool = funded
+def test_withdraw__exact_assets__shares_rounded_up_bounded(funded_pool, lp, stranger, fund, exchange, after_lockup, usdc):
+    pool = funded_pool
     fund(stranger, USDC, spender=exchange)
     exchange.deposit_for(pool, 123_457, sender=stranger)
     after_lockup()
@@ -52,8 +52,8 @@ def test_withdraw__exact_assets__shares_rounded_up_bounded(funded, lp, stranger,
     assert usdc.balanceOf(lp) == 1_000 * USDC
 
 
-def test_withdraw__over_daily_limit__reverts_until_next_day(funded, lp, after_lockup, chain):
-    pool = funded
+def test_withdraw__over_daily_limit__reverts_until_next_day(funded_pool, lp, after_lockup, chain):
+    pool = funded_pool
     after_lockup()
     # 20% of 20k per day = 4k
     pool.withdraw(3_000 * USDC, sender=lp)
@@ -65,8 +65,8 @@ def test_withdraw__over_daily_limit__reverts_until_next_day(funded, lp, after_lo
     pool.withdraw(3_000 * USDC, sender=lp)
 
 
-def test_redeem__by_approved_spender__allowance_spent(funded, lp, stranger, after_lockup, usdc):
-    pool = funded
+def test_redeem__by_approved_spender__allowance_spent(funded_pool, lp, stranger, after_lockup, usdc):
+    pool = funded_pool
     after_lockup()
     pool.approve(stranger, 10**12, sender=lp)
     pool.redeem(10**12, stranger, lp, sender=stranger)
@@ -76,8 +76,8 @@ def test_redeem__by_approved_spender__allowance_spent(funded, lp, stranger, afte
         pool.redeem(10**12, stranger, lp, sender=stranger)
 
 
-def test_redeem__beyond_free_collateral__reverts(funded, lp, operator, taker, trade, fund, exchange, keeper_agent, admin, after_lockup, set_price):
-    pool = funded
+def test_redeem__beyond_free_collateral__reverts(funded_pool, lp, operator, taker, trade, fund, exchange, keeper_agent, admin, after_lockup, set_price):
+    pool = funded_pool
     pool.set_agent(keeper_agent, True, sender=admin)
     pool.set_daily_withdraw_limit(10_000, sender=admin)
     fund(taker, 1_000_000 * USDC, spender=exchange)
@@ -90,8 +90,8 @@ def test_redeem__beyond_free_collateral__reverts(funded, lp, operator, taker, tr
         pool.redeem(pool.balanceOf(lp), sender=lp)
 
 
-def test_transfer__locked__reverts_then_allowed(funded, lp, stranger, after_lockup):
-    pool = funded
+def test_transfer__locked__reverts_then_allowed(funded_pool, lp, stranger, after_lockup):
+    pool = funded_pool
     with ape.reverts("pool: locked"):
         pool.transfer(stranger, 1, sender=lp)
     pool.approve(stranger, 1, sender=lp)
@@ -126,8 +126,8 @@ def test_admin_setters__events_and_bounds(pool, admin, stranger):
             call()
 
 
-def test_withdraw_window__tracks_day_base_and_used(funded, lp, after_lockup, chain):
-    pool = funded
+def test_withdraw_window__tracks_day_base_and_used(funded_pool, lp, after_lockup, chain):
+    pool = funded_pool
     after_lockup()
     pool.withdraw(1_000 * USDC, sender=lp)
     day, base, used = pool.withdraw_window()

@@ -8,13 +8,13 @@ ONE = 10**18
 
 
 @pytest.fixture
-def funded(vault, owner, deposit):
+def funded_vault(vault, owner, deposit):
     deposit(vault, owner, 10_000 * USDC)
     return vault
 
 
-def test_set_leverage_cap__owner__enforced_by_exchange(funded, owner, open_position, exchange):
-    vault = funded
+def test_set_leverage_cap__owner__enforced_by_exchange(funded_vault, owner, open_position, exchange):
+    vault = funded_vault
     receipt = vault.set_leverage_cap(20_000, sender=owner)
     assert receipt.events.filter(vault.LeverageCapSet) == [vault.LeverageCapSet(bps=20_000)]
     assert exchange.leverage_cap(vault) == 20_000
@@ -24,8 +24,8 @@ def test_set_leverage_cap__owner__enforced_by_exchange(funded, owner, open_posit
     assert len(ok) == 1
 
 
-def test_set_position_cap__owner__enforced_by_exchange(funded, owner, open_position, exchange):
-    vault = funded
+def test_set_position_cap__owner__enforced_by_exchange(funded_vault, owner, open_position, exchange):
+    vault = funded_vault
     receipt = vault.set_position_cap(1, 5 * ONE, sender=owner)
     assert receipt.events.filter(vault.PositionCapSet) == [vault.PositionCapSet(market=1, size=5 * ONE)]
     assert exchange.position_cap(vault, 1) == 5 * ONE
@@ -42,8 +42,8 @@ def test_set_drawdown_limit__owner__event_and_bounds(vault, owner):
             vault.set_drawdown_limit(bad, sender=owner)
 
 
-def test_checkpoint__gain__raises_peak(funded, stranger, add_profit):
-    vault = funded
+def test_checkpoint__gain__raises_peak(funded_vault, stranger, add_profit):
+    vault = funded_vault
     peak = vault.peak_price()
     add_profit(vault, 1_000 * USDC)
     receipt = vault.checkpoint(sender=stranger)
@@ -53,8 +53,8 @@ def test_checkpoint__gain__raises_peak(funded, stranger, add_profit):
     assert receipt.events.filter(vault.Checkpoint) == [vault.Checkpoint(price=price, peak=price)]
 
 
-def test_checkpoint__small_drawdown__not_halted(funded, stranger, open_position, set_price):
-    vault = funded
+def test_checkpoint__small_drawdown__not_halted(funded_vault, stranger, open_position, set_price):
+    vault = funded_vault
     open_position(vault, 20 * ONE)
     vault.checkpoint(sender=stranger)
     set_price(PRICE * 97 // 100)  # -1.2k on 10k: 12% < 20%
@@ -64,9 +64,9 @@ def test_checkpoint__small_drawdown__not_halted(funded, stranger, open_position,
 
 
 def test_checkpoint__beyond_limit__close_only_then_only_reduce_settles(
-    funded, owner, manager, taker, stranger, open_position, set_price, trade, exchange, deposit
+    funded_vault, owner, manager, taker, stranger, open_position, set_price, trade, exchange, deposit
 ):
-    vault = funded
+    vault = funded_vault
     open_position(vault, 20 * ONE)
     vault.checkpoint(sender=stranger)
     peak = vault.peak_price()
@@ -85,8 +85,8 @@ def test_checkpoint__beyond_limit__close_only_then_only_reduce_settles(
         deposit(vault, owner, USDC)
 
 
-def test_clear_halt__owner__trading_resumes_peak_reset(funded, owner, stranger, open_position, set_price, exchange):
-    vault = funded
+def test_clear_halt__owner__trading_resumes_peak_reset(funded_vault, owner, stranger, open_position, set_price, exchange):
+    vault = funded_vault
     open_position(vault, 20 * ONE)
     set_price(PRICE * 94 // 100)
     vault.checkpoint(sender=stranger)
