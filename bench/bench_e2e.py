@@ -139,6 +139,15 @@ def main() -> None:
             print(f"e2e_ack_latency_p50_ms: {pct(latencies, 0.5) * 1000:.2f}")
             print(f"e2e_ack_latency_p99_ms: {pct(latencies, 0.99) * 1000:.2f}")
             print(f"e2e_settle_latency_p50_ms: {stats['settle_latency_p50_ms']:.2f}")
+            if os.environ.get("BENCH_VERBOSE"):
+                def cpu(pid):  # the process and its children (anvil runs behind a node shim)
+                    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                    own = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+                    kids = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+                    return own + sum(cpu(int(k)) for k in kids)
+                print(f"# cpu seconds: anvil {cpu(anvil._process.pid):.1f} keeper {cpu(keeper.pid):.1f} "
+                      f"bench {time.process_time():.1f}; intake {elapsed:.1f}s; settle window {settle_window:.1f}s")
+                print("# " + ", ".join(f"{k} {v}" for k, v in stats.items() if k.startswith("batch_")))
         finally:
             keeper.send_signal(signal.SIGTERM)
             try:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import sys
 from dataclasses import dataclass
 from typing import Any, Iterable
 
@@ -29,6 +30,11 @@ from offchain.order import Order, Signature
 
 from .admission import MarketInfo
 from .keys import Key
+
+try:  # httpcore asks `import sniffio` on every request; without the package each failed
+    import sniffio  # noqa: F401  import walks sys.path again (~0.3 ms per RPC call).
+except ImportError:
+    sys.modules["sniffio"] = None  # type: ignore[assignment]  # fail fast: httpcore then assumes asyncio
 
 
 class RpcError(Exception):
@@ -56,6 +62,24 @@ class Rpc:
             raise RpcError(method, reply["error"])
         return reply["result"]
 
+    async def batch(self, calls: list[tuple[str, list]]) -> list[Any]:
+        """Several calls in one HTTP request (JSON-RPC batch); results in call order."""
+        if not calls:
+            return []
+        first = next(self._ids)
+        body = [{"jsonrpc": "2.0", "id": first + i, "method": m, "params": p} for i, (m, p) in enumerate(calls)]
+        for _ in range(len(calls) - 1):
+            next(self._ids)
+        replies = (await self.client.post(self.url, json=body)).json()
+        by_id = {r["id"]: r for r in replies}
+        out = []
+        for i, (method, _) in enumerate(calls):
+            reply = by_id[first + i]
+            if "error" in reply:
+                raise RpcError(method, reply["error"])
+            out.append(reply["result"])
+        return out
+
     async def close(self) -> None:
         await self.client.aclose()
 
@@ -78,6 +102,19 @@ def _abi_type(item: dict) -> str:
 def event_topics(abi: list[dict]) -> dict[str, str]:
     """event name -> topic0 hex."""
     return {e["name"]: _topic(e["name"], e["inputs"]) for e in abi if e.get("type") == "event"}
+
+
+_COLLATERAL = _selector("collateral(address)")
+_MIN_NONCE = _selector("min_nonce(address)")
+_POSITION = _selector("position(address,uint256)")
+
+
+def _int256_bytes(raw: bytes) -> int:
+    return int.from_bytes(raw, "big", signed=True)
+
+
+def _int256(hex_word: str) -> int:
+    return _int256_bytes(bytes.fromhex(hex_word[2:]))
 
 
 SETTLE_SELECTOR = _selector(
@@ -122,6 +159,77 @@ class SettleOutcome:
     settled: bool
     reason: str = ""
     size: int = 0
+
+
+class ReceiptFollower:
+    """Follows new blocks and hands out receipts to the txs waiting for them.
+
+    One `eth_getBlockReceipts` per new block instead of one `eth_getTransactionReceipt` per
+    in-flight tx per poll: with many settle txs in flight, per-tx polling costs the node
+    more than the mining does. Register (`expect`) BEFORE broadcasting so a fast node cannot
+    mine the tx before we look; a tx not seen within `fallback` seconds is looked up
+    directly (covers nodes without eth_getBlockReceipts and any race at start).
+    """
+
+    def __init__(self, rpc: "Rpc", poll: float = 0.005) -> None:
+        self.rpc = rpc
+        self.poll = poll
+        self.waiters: dict[str, asyncio.Future] = {}
+        self.last_block: int | None = None
+        self.task: asyncio.Task | None = None
+        self.supported = True
+
+    def expect(self, tx_hash: str) -> asyncio.Future:
+        loop = asyncio.get_running_loop()
+        fut = self.waiters.get(tx_hash.lower())
+        if fut is None:
+            fut = self.waiters[tx_hash.lower()] = loop.create_future()
+        if self.task is None or self.task.done():
+            self.task = loop.create_task(self._run(), name="receipts")
+        return fut
+
+    def forget(self, tx_hash: str) -> None:
+        fut = self.waiters.pop(tx_hash.lower(), None)
+        if fut is not None and not fut.done():
+            fut.cancel()
+
+    async def wait(self, tx_hash: str, timeout: float, fallback: float = 2.0) -> dict | None:
+        fut = self.expect(tx_hash)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        try:
+            while True:
+                left = deadline - loop.time()
+                if left <= 0:
+                    return None
+                try:
+                    return await asyncio.wait_for(asyncio.shield(fut), min(fallback, left))
+                except asyncio.TimeoutError:
+                    receipt = await self.rpc.call("eth_getTransactionReceipt", [tx_hash])
+                    if receipt is not None:
+                        return receipt
+        finally:
+            self.waiters.pop(tx_hash.lower(), None)
+
+    async def _run(self) -> None:
+        if self.last_block is None:
+            self.last_block = int(await self.rpc.call("eth_blockNumber"), 16) - 2
+        while self.waiters and self.supported:
+            head = int(await self.rpc.call("eth_blockNumber"), 16)
+            if head <= self.last_block:
+                await asyncio.sleep(self.poll)
+                continue
+            for block in range(self.last_block + 1, head + 1):
+                try:
+                    receipts = await self.rpc.call("eth_getBlockReceipts", [hex(block)]) or []
+                except RpcError:
+                    self.supported = False  # the per-tx fallback in wait() takes over
+                    return
+                for receipt in receipts:
+                    fut = self.waiters.pop(receipt["transactionHash"].lower(), None)
+                    if fut is not None and not fut.done():
+                        fut.set_result(receipt)
+                self.last_block = block
 
 
 class NonceManager:
@@ -170,6 +278,7 @@ class Chain:
                                 else NonceManager(self.rpc, self.reporter.address))
         self.chain_id = 0
         self.gas_price = 0
+        self.receipts = ReceiptFollower(self.rpc)
 
     async def connect(self) -> None:
         self.chain_id = int(await self.rpc.call("eth_chainId"), 16)
@@ -204,6 +313,34 @@ class Chain:
             tick, lot, min_size, im, mm, band, active = m
             found[market] = MarketInfo(market, tick, lot, im, mm, band, min_size, active)
         return found
+
+    async def account_snapshots(self, accounts: list[str], markets: list[int],
+                                block: int | str = "latest") -> dict[str, tuple[int, dict, int]]:
+        """{account: (collateral, {market: (size, cost)}, min_nonce)} in one JSON-RPC batch."""
+        tag = hex(block) if isinstance(block, int) else block
+        to = self.exchange.address
+        calls = []
+        for account in accounts:
+            word = bytes(12) + bytes.fromhex(account[2:])
+            calls.append(("eth_call", [{"to": to, "data": "0x" + (_COLLATERAL + word).hex()}, tag]))
+            calls.append(("eth_call", [{"to": to, "data": "0x" + (_MIN_NONCE + word).hex()}, tag]))
+            for market in markets:
+                data = _POSITION + word + market.to_bytes(32, "big")
+                calls.append(("eth_call", [{"to": to, "data": "0x" + data.hex()}, tag]))
+        results = await self.rpc.batch(calls)
+        out = {}
+        i = 0
+        for account in accounts:
+            collateral = _int256(results[i])
+            min_nonce = int(results[i + 1], 16)
+            i += 2
+            positions = {}
+            for market in markets:
+                raw = bytes.fromhex(results[i][2:])
+                positions[market] = (_int256_bytes(raw[:32]), _int256_bytes(raw[32:64]))
+                i += 1
+            out[account] = (collateral, positions, min_nonce)
+        return out
 
     async def block_number(self) -> int:
         return int(await self.rpc.call("eth_blockNumber"), 16)

@@ -64,20 +64,22 @@ class GroupCommitter:
         self.task: asyncio.Task | None = None
         self.failed: BaseException | None = None
         self.on_fatal: Callable[[BaseException], None] | None = None
+        self.closing = False
 
     def start(self) -> None:
         self.task = asyncio.get_running_loop().create_task(self._run(), name="group-commit")
 
     async def stop(self) -> None:
+        """Flush what is queued, then end the writer (never cancelled mid-write)."""
+        self.closing = True
         if self.task is not None:
             self.wake.set()
-            self.task.cancel()
             try:
                 await self.task
-            except (asyncio.CancelledError, Exception):
+            except Exception:  # noqa: BLE001 - already reported through on_fatal
                 pass
             self.task = None
-        if self.pending or self.waiters:
+        if (self.pending or self.waiters) and self.failed is None:
             self._flush_sync()
         self.executor.shutdown(wait=True)
 
@@ -109,12 +111,14 @@ class GroupCommitter:
             await self.wake.wait()
             self.wake.clear()
             if not self.waiters and not self.pending:
+                if self.closing:
+                    return
                 continue
             ws, waiters = self.pending, self.waiters
             self.pending, self.waiters = WriteSet(), []
             try:
                 await loop.run_in_executor(self.executor, self.journal.write, ws)
-            except BaseException as exc:  # noqa: BLE001 - fatal, reported to the service
+            except Exception as exc:  # noqa: BLE001 - fatal, reported to the service
                 self.failed = exc
                 for fut, _ in waiters:
                     if not fut.done():
@@ -130,6 +134,8 @@ class GroupCommitter:
                         pass
                 if not fut.done():
                     fut.set_result(None)
+            if self.closing:
+                self.wake.set()  # one more round: flush what came in meanwhile, then return
 
 
 class Gateway:

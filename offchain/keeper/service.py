@@ -34,7 +34,7 @@ from .keys import Key, load_key
 from .oracle_feed import CsvReplaySource, OracleFeed, RandomWalkSource
 from .ratelimit import RateLimiter
 from .settlement import Settlement
-from .watcher import Watcher, refresh_account
+from .watcher import Watcher, refresh_accounts
 
 log = logging.getLogger("mmx.keeper")
 
@@ -203,15 +203,14 @@ class Keeper:
 
     # -- helpers -------------------------------------------------------------------------------
     async def _load_accounts(self, accounts: set[str], force: bool = False) -> None:
-        for account in accounts:
-            if account == "?":
-                continue
-            state = self.core.accounts.get(account)
-            if force or state is None or not state.loaded:
-                try:
-                    await refresh_account(self.core, self.chain, account)
-                except Exception as exc:  # noqa: BLE001 - admission will see an unloaded account
-                    log.warning("account %s load failed: %s", account, exc)
+        todo = sorted(a for a in accounts if a != "?" and (
+            force or a not in self.core.accounts or not self.core.accounts[a].loaded))
+        if not todo:
+            return
+        try:
+            await refresh_accounts(self.core, self.chain, todo)
+        except Exception as exc:  # noqa: BLE001 - admission will see unloaded accounts
+            log.warning("account load failed: %s", exc)
 
     async def _price_source(self):
         cfg = self.config.oracle
@@ -309,7 +308,9 @@ class Keeper:
         def pct(q: float) -> float:
             return round(lat[min(len(lat) - 1, int(q * len(lat)))] * 1000, 3) if lat else 0.0
 
-        return {"fill_states": states, **self.settlement.stats,
+        phases = {f"batch_{name}_p50_ms": round(sorted(xs)[len(xs) // 2] * 1000, 3)
+                  for name, xs in self.settlement.phases.items() if xs}
+        return {"fill_states": states, **self.settlement.stats, **phases,
                 "settle_latency_p50_ms": pct(0.5), "settle_latency_p99_ms": pct(0.99)}
 
     @property

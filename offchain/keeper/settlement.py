@@ -66,7 +66,8 @@ class Settlement:
         self.attempts: dict[int, int] = {}
         self.stats = {"batches": 0, "settled": 0, "skipped": 0, "reverted": 0,
                       "first_submit_at": 0.0, "last_settled_at": 0.0}  # unix seconds
-        self.latencies: list[float] = []  # match -> settled seconds, per fill
+        self.latencies: list[float] = []
+        self.phases: dict[str, list[float]] = {}  # match -> settled seconds, per fill
         self.matched_at: dict[int, float] = {}
         self._runner: asyncio.Task | None = None
         self.crash_hook = os.environ.get("MMX_TEST_CRASH_POINT", "")
@@ -157,29 +158,45 @@ class Settlement:
             for f in fills:
                 core.mark_fill(f.id, SUBMITTED, batch_id=batch_id, tx_hash=tx_hash)
                 ws.fill_updates.append({"id": f.id, "state": SUBMITTED, "batch_id": batch_id, "tx_hash": tx_hash})
+            t_journal = time.perf_counter()
             await self.committer.commit(ws)
+            self.phase("journal", t_journal)
             self.stats["batches"] += 1
             if not self.stats["first_submit_at"]:
                 self.stats["first_submit_at"] = time.time()
             await self._crash_point("after_journal")
+            t_send = time.perf_counter()
+            chain.receipts.expect(tx_hash)  # before the broadcast: the node may mine at once
             try:
                 await chain.send_raw(raw)
             except RpcError as exc:
                 if "already" not in exc.message.lower() and "known" not in exc.message.lower():
                     receipt = await chain.receipt(tx_hash)
                     if receipt is None:
+                        chain.receipts.forget(tx_hash)
                         await chain.nonces.sync()
                         await self.fail_batch(batch_id, ids, f"send: {exc.message}")
                         return
+            self.phase("send", t_send)
             await self._crash_point("after_send")
-            receipt = await chain.wait_receipt(tx_hash, self.receipt_timeout)
+            t_receipt = time.perf_counter()
+            receipt = await chain.receipts.wait(tx_hash, self.receipt_timeout)
+            self.phase("receipt", t_receipt)
             if receipt is None:
                 # Not mined in time: leave it submitted; recovery/the watchdog resolves it.
                 await self.resolve_unknown(batch_id, ids, tx_hash, raw)
                 return
+            t_finish = time.perf_counter()
             await self.finish(batch_id, ids, receipt)
+            self.phase("finish", t_finish)
         finally:
             self.slots.release()
+
+    def phase(self, name: str, started: float) -> None:
+        """Seconds spent per batch in each step (journal, send, receipt, finish), for /stats."""
+        samples = self.phases.setdefault(name, [])
+        if len(samples) < 100_000:
+            samples.append(time.perf_counter() - started)
 
     async def _crash_point(self, name: str) -> None:
         """Test hook (MMX_TEST_CRASH_POINT=name:seconds): stall here so a test can SIGKILL us."""

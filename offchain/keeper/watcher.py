@@ -18,7 +18,7 @@ import asyncio
 import logging
 from typing import Callable
 
-from eth_utils import to_checksum_address
+from offchain.client.messages import checksum as to_checksum_address
 
 from .chain import Chain
 from .core import Core, Outbox
@@ -61,6 +61,9 @@ class Watcher:
         self.t_agent, self.t_cancel, self.t_nonce = t["AgentSet"], t["OrderCancelled"], t["MinNonceSet"]
         self.t_price = chain.oracle_topics.get("PriceUpdated")
         self.caught_up = asyncio.Event()
+        self.dirty: set[str] = set()
+        self.last_refresh = 0.0
+        self.refresh_interval = 1.0  # seconds between account snapshot refreshes
 
     async def load_agents(self) -> None:
         """Agent approvals are not journaled: rebuild them from every AgentSet log."""
@@ -152,17 +155,29 @@ class Watcher:
         ws.cursors["watcher"] = hi
         self.cursor = hi
         await self.committer.commit(ws, lambda: self.publish(out))
-        for account in dirty:
-            if account in core.accounts:
-                await refresh_account(core, chain, account, block=hi)
+        self.dirty |= {a for a in dirty if a in core.accounts}
+        now = self.clock()
+        if self.dirty and now - self.last_refresh >= self.refresh_interval:
+            # debounced: one batch request per interval, not 4 calls per account per block
+            accounts, self.dirty = sorted(self.dirty), set()
+            self.last_refresh = now
+            await refresh_accounts(core, chain, accounts, block=hi)
 
 
 async def refresh_account(core: Core, chain: Chain, account: str, block: int | str = "latest") -> None:
-    """Re-read an account's chain snapshot (collateral, positions, min nonce)."""
-    state = core.account(account)
-    state.collateral = await chain.call(chain.exchange, "collateral", account, block=block)
-    for market in core.markets:
-        size, cost = await chain.call(chain.exchange, "position", account, market, block=block)
-        state.positions[market] = [size, cost]
-    state.min_nonce = max(state.min_nonce, await chain.call(chain.exchange, "min_nonce", account, block=block))
-    state.loaded = True
+    """Re-read one account's chain snapshot (collateral, positions, min nonce)."""
+    await refresh_accounts(core, chain, [account], block)
+
+
+async def refresh_accounts(core: Core, chain: Chain, accounts: list[str], block: int | str = "latest") -> None:
+    """Re-read accounts' chain snapshots in one JSON-RPC batch."""
+    for i in range(0, len(accounts), 100):
+        chunk = accounts[i:i + 100]
+        snapshots = await chain.account_snapshots(chunk, sorted(core.markets), block)
+        for account, (collateral, positions, min_nonce) in snapshots.items():
+            state = core.account(account)
+            state.collateral = collateral
+            for market, (size, cost) in positions.items():
+                state.positions[market] = [size, cost]
+            state.min_nonce = max(state.min_nonce, min_nonce)
+            state.loaded = True
