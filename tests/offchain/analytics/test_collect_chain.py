@@ -26,7 +26,7 @@ PRICE = 2_000 * USDC
 
 
 @pytest.fixture(scope="module")
-def chain():
+def settled_chain():
     with Anvil(accounts=10) as node:
         keys = node.private_keys()
         s = deploy_stack(node.url, keys, traders=2)  # traders: keys 4, 5
@@ -76,8 +76,8 @@ def chain():
         yield w3, d, vault, t1, t2
 
 
-def test_collect__account__taker_fills_fees_and_marks(chain):
-    w3, d, _, t1, _ = chain
+def test_collect__account__taker_fills_fees_and_marks(settled_chain):
+    w3, d, _, t1, _ = settled_chain
     data = collect(w3, d, t1, "account")
     [f] = data.fills
     assert (f.market, f.is_buy, f.price, f.size, f.is_maker) == (1, False, 1_990 * USDC, ETH, False)
@@ -86,8 +86,8 @@ def test_collect__account__taker_fills_fees_and_marks(chain):
     assert data.initial_equity == 10_000_000 * USDC and data.nav == ()
 
 
-def test_collect__pool__maker_rebates_nav_and_round_trip(chain):
-    w3, d, _, _, _ = chain
+def test_collect__pool__maker_rebates_nav_and_round_trip(settled_chain):
+    w3, d, _, _, _ = settled_chain
     data = collect(w3, d, "", "pool")
     assert [(f.is_buy, f.price, f.size, f.is_maker) for f in data.fills] == [
         (True, 1_990 * USDC, ETH, True), (False, 2_020 * USDC, ETH // 2, True)]
@@ -101,8 +101,8 @@ def test_collect__pool__maker_rebates_nav_and_round_trip(chain):
     assert report.positions == {1: ETH // 2} and report.round_trips == 1
 
 
-def test_analytics_api__routes__pool_vault_account(chain):
-    w3, d, vault, t1, _ = chain
+def test_analytics_api__routes__pool_vault_account(settled_chain):
+    w3, d, vault, t1, _ = settled_chain
     app = FastAPI()
     app.include_router(analytics_router(w3, d))
     client = TestClient(app)
@@ -116,8 +116,8 @@ def test_analytics_api__routes__pool_vault_account(chain):
     assert client.get("/analytics/nonsense").status_code == 400
 
 
-def test_render_report__pool_vaults_accounts__table_and_charts(chain, tmp_path):
-    w3, d, vault, t1, t2 = chain
+def test_render_report__pool_vaults_accounts__table_and_charts(settled_chain, tmp_path):
+    w3, d, vault, t1, t2 = settled_chain
     text = render_report(w3, d, [t1, t2], tmp_path)
     assert d.pool in text and vault in text and t1 in text
     pngs = sorted(p.name for p in tmp_path.glob("*.png"))

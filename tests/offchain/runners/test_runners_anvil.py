@@ -32,7 +32,7 @@ def key(k: str) -> Key:
 
 
 @pytest.fixture(scope="module")
-def stack():
+def runner_stack():
     with Anvil(accounts=10) as node:
         keys = node.private_keys()
         s = deploy_stack(node.url, keys, traders=1)
@@ -77,8 +77,8 @@ def check_orders(signed, account, agent, domain, market_info, w3, exchange):
     assert exchange.functions.is_agent(account, agent).call()
 
 
-def test_runners_anvil__pool_grid_and_vault_strategy_from_chain__signed_orders(stack):
-    s, w3, keys, vault = stack
+def test_runners_anvil__pool_grid_and_vault_strategy_from_chain__signed_orders(runner_stack):
+    s, w3, keys, vault = runner_stack
     d = s.deployment
     exchange = w3.eth.contract(address=d.exchange, abi=abi("Exchange"))
     domain = Domain(d.chain_id, d.exchange)
@@ -109,10 +109,10 @@ def test_runners_anvil__pool_grid_and_vault_strategy_from_chain__signed_orders(s
     check_orders(signed, vault, address_of(keys[8]), domain, (tick, lot), w3, exchange)
 
 
-def test_runners_anvil__runners_in_keeper__grids_on_book_and_events_followed(stack, tmp_path):
+def test_runners_anvil__runners_in_keeper__grids_on_book_and_events_followed(runner_stack, tmp_path):
     from offchain.keeper.service import Keeper
 
-    s, w3, keys, vault = stack
+    s, w3, keys, vault = runner_stack
     d = s.deployment
     config = KeeperConfig(chain=ChainConfig(rpc_url=s.url, confirmations=0, poll_interval=0.1),
                           contracts=Contracts(**s.contracts()), journal=JournalConfig(url=f"sqlite:///{tmp_path}/k.db"))
