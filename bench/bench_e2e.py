@@ -10,7 +10,9 @@ rests (buys) and the second half crosses them (sells), so half the orders make o
 - e2e_ack_latency_p50/p99_ms: send -> ack per batch (every order of a batch shares it);
 - e2e_fills_settled_per_s: fills settled / (last settled - first batch submitted), keeper clock;
 - e2e_settle_latency_p50_ms: a fill's match (journaled) -> its FillSettled receipt.
-Env: BENCH_ORDERS (default 20000), BENCH_BATCH (500), BENCH_INFLIGHT (4).
+Env: BENCH_ORDERS (default 20000), BENCH_BATCH (500), BENCH_INFLIGHT (4 place messages in
+flight), BENCH_TX_INFLIGHT (16 settle txs in flight), BENCH_BLOCK_TIME (anvil --block-time;
+default automine), BENCH_VERBOSE=1 (CPU seconds and per-batch phase timings).
 """
 
 from __future__ import annotations
@@ -97,7 +99,8 @@ async def drive(url: str, messages: list[str]) -> tuple[float, list[float], int]
 
 
 def main() -> None:
-    with Anvil(accounts=12) as anvil, tempfile.TemporaryDirectory() as tmp:
+    block_time = float(os.environ["BENCH_BLOCK_TIME"]) if os.environ.get("BENCH_BLOCK_TIME") else None
+    with Anvil(accounts=12, block_time=block_time) as anvil, tempfile.TemporaryDirectory() as tmp:
         stack = deploy_stack(anvil.url, anvil.private_keys(), traders=8)
         port = free_port()
         ready = Path(tmp) / "ready"

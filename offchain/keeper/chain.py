@@ -219,17 +219,18 @@ class ReceiptFollower:
             if head <= self.last_block:
                 await asyncio.sleep(self.poll)
                 continue
-            for block in range(self.last_block + 1, head + 1):
-                try:
-                    receipts = await self.rpc.call("eth_getBlockReceipts", [hex(block)]) or []
-                except RpcError:
-                    self.supported = False  # the per-tx fallback in wait() takes over
-                    return
-                for receipt in receipts:
+            blocks = list(range(self.last_block + 1, min(head, self.last_block + 64) + 1))
+            try:  # every new block in one JSON-RPC batch request
+                results = await self.rpc.batch([("eth_getBlockReceipts", [hex(b)]) for b in blocks])
+            except RpcError:
+                self.supported = False  # the per-tx fallback in wait() takes over
+                return
+            for receipts in results:
+                for receipt in receipts or ():
                     fut = self.waiters.pop(receipt["transactionHash"].lower(), None)
                     if fut is not None and not fut.done():
                         fut.set_result(receipt)
-                self.last_block = block
+            self.last_block = blocks[-1]
 
 
 class NonceManager:
