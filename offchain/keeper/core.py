@@ -103,13 +103,14 @@ class FillRecord:
 class Outbox:
     """What a command produced, for the caller to publish after the journal commit."""
 
-    order_updates: list  # (account, dict)
+    order_updates: list  # (account, dict | SignedOrder)
     fills: list          # FillRecord
     markets: set         # markets whose book changed
+    marks: list          # (market, price) marks applied
 
     @classmethod
     def new(cls) -> "Outbox":
-        return cls([], [], set())
+        return cls([], [], set(), [])
 
 
 class Core:
@@ -193,6 +194,7 @@ class Core:
     def set_mark(self, seq: int, ts: int, market: int, price: int, ws: WriteSet | None, out: Outbox) -> list:
         self.journal_command(ws, seq, ts, "mark", "", {"market": market, "price": str(price)})
         self.marks[market] = price
+        out.marks.append((market, price))
         events = self.engine.set_mark(market, price, ts=ts)
         self._handle(events, seq, ts, ws, out)
         return events

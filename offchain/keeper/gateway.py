@@ -151,6 +151,7 @@ class Gateway:
         self.cancel_window_ms = cancel_window_ms
         self.clock = clock
         self.fill_sinks: list[Callable[[list], None]] = []
+        self.mark_sinks: list[Callable[[int, int], None]] = []
         # async loader of accounts' chain snapshots (set by the service); called before
         # admission for accounts seen for the first time.
         self.account_loader: Callable[[set[str]], Any] | None = None
@@ -174,6 +175,10 @@ class Gateway:
                 if fill.taker_account != fill.maker_account:
                     hub.publish(("fills", fill.taker_account), message)
                 hub.publish(("fills", "*"), message)
+        for market, price in out.marks:
+            for sink in self.mark_sinks:
+                sink(market, price)
+            hub.publish(("book", market), {"type": "mark", "market": str(market), "price": str(price)})
         for market in out.markets:
             if hub.has(("book", market)):
                 hub.publish(("book", market), {"type": "book", **self.depth(market, 20)})

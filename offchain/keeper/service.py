@@ -120,6 +120,7 @@ class Keeper:
         self.recovery.requeued = len(matched)
         self.gateway.fill_sinks.append(self.settlement.add)
         self.gateway.fill_sinks.append(self._fills_to_runners)
+        self.gateway.mark_sinks.append(self._mark_to_runners)
         self.settlement.add(matched)
         self.settlement.start()
         self.watcher.start()
@@ -243,6 +244,10 @@ class Keeper:
         for runner in self.runners:
             for fill in fills:
                 asyncio.get_running_loop().create_task(runner.on_fill(fill))
+
+    def _mark_to_runners(self, market: int, price: int) -> None:
+        for runner in self.runners:
+            asyncio.get_running_loop().create_task(runner.on_mark(market, price))
 
     def _on_chain_log(self, entry: dict) -> None:
         for runner in self.runners:

@@ -118,3 +118,39 @@ def test_e2e__oracle_feed__random_walk_pushed_and_marks_journaled(stack, tmp_pat
         finally:
             await keeper.stop()
     run(go())
+
+
+def test_e2e__runner_hook__gets_marks_and_fills(stack, tmp_path):
+    from dataclasses import replace
+
+    from offchain.keeper.config import OracleConfig
+
+    class Recorder:
+        def __init__(self):
+            self.marks, self.fills, self.timers, self.started, self.stopped = [], [], 0, False, False
+
+        async def on_start(self, keeper): self.started = True
+        async def on_mark(self, market, price): self.marks.append((market, price))
+        async def on_fill(self, fill): self.fills.append(fill.id)
+        async def on_timer(self, now): self.timers += 1
+        async def on_chain_log(self, log): pass
+        async def on_stop(self): self.stopped = True
+
+    async def go():
+        cfg = replace(keeper_config(stack, tmp_path / "k.db"),
+                      oracle=OracleConfig(source="random", seed=3, interval=0.2, markets=(1,), max_step_bps=2))
+        recorder = Recorder()
+        keeper = await Keeper(cfg, operator=key(stack.operator_key), reporter=key(stack.reporter_key),
+                              runners=[recorder]).start()
+        try:
+            await wait_for(lambda: recorder.marks)
+            async with AsyncKeeperClient(keeper.url, stack.trader_keys[0]) as a, \
+                    AsyncKeeperClient(keeper.url, stack.trader_keys[1]) as b:
+                price = keeper.core.marks[1] // 10_000 * 10_000
+                await a.place(a.order(1, True, price, 10**16))
+                await b.place(b.order(1, False, price, 10**16), tif="IOC")
+            await wait_for(lambda: recorder.fills)
+        finally:
+            await keeper.stop()
+        assert recorder.started and recorder.stopped and recorder.marks[0][0] == 1
+    run(go())
