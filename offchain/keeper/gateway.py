@@ -254,10 +254,16 @@ class Gateway:
                 now_s, ts = int(now), int(now * 1000)
         ws, out = WriteSet(), Outbox.new()
         results = []
+        slices: list[asyncio.Future] = []
         for n, item in enumerate(items):
             if n and n % self.slice == 0:
-                # let settlement, the watcher and other requests run between slices of a big
-                # batch; every order is still atomic and the ack still waits for the commit
+                # Let settlement, the watcher and other requests run between slices of a big
+                # batch. The slice's rows are queued for commit FIRST: commands that run in
+                # the gap get later sequence numbers and must not reach the journal before
+                # ours (the journal must always be a prefix of the sequence).
+                if ws:
+                    slices.append(self.committer.commit(ws))
+                    ws = WriteSet()
                 await asyncio.sleep(0)
                 now = self.clock()
                 now_s, ts = int(now), int(now * 1000)
@@ -271,8 +277,9 @@ class Gateway:
         self.stats["accepted"] += accepted
         self.stats["rejected"] += len(results) - accepted
         self.stats["fills"] += len(out.fills)
-        if ws:
-            await self.committer.commit(ws, lambda: self.publish(out))
+        if ws or slices:
+            slices.append(self.committer.commit(ws, lambda: self.publish(out)))
+            await asyncio.gather(*slices)
         return results
 
     async def place(self, item: Any) -> dict:

@@ -154,3 +154,21 @@ def test_fill_rejected__undone_in_keeper_view(tmp_path):
         assert k.core.engine.depth(1) == ([], [])  # the maker's remainder left the book
         await k.stop()
     run(go())
+
+
+def test_place_batch__sliced__journal_stays_a_prefix_of_the_sequence(tmp_path):
+    """A command that runs between two slices of a big batch is journaled after the slice
+    before it, so a crash at any commit boundary leaves a replayable prefix."""
+    async def go():
+        k = OfflineKeeper(f"sqlite:///{tmp_path}/j.db")
+        k.gateway.slice = 2
+        writes = []
+        real_write = k.journal.write
+        k.journal.write = lambda ws: (writes.append([c["seq"] for c in ws.commands]), real_write(ws))
+        big = [signed(0, order(0, True, nonce=n, price=PRICE - n * 10_000)) for n in range(6)]
+        other = k.gateway.place_batch([signed(1, order(1, False, price=PRICE - 50_000))])
+        await asyncio.gather(k.gateway.place_batch(big), other)
+        flat = [s for w in writes for s in w]
+        assert flat == sorted(flat) and len(flat) == 7
+        await k.stop()
+    run(go())
