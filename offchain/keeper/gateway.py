@@ -156,7 +156,7 @@ class Gateway:
         # admission for accounts seen for the first time.
         self.account_loader: Callable[[set[str]], Any] | None = None
         self.stats = {"accepted": 0, "rejected": 0, "fills": 0}
-        self.slice = 128  # orders processed between two yields to the event loop
+        self.slice = 256  # orders processed between two yields to the event loop
 
     # -- publication ------------------------------------------------------------------------
     def publish(self, out: Outbox) -> None:
