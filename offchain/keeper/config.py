@@ -38,6 +38,10 @@ File (every key optional; defaults below):
     [journal]
     url = "sqlite:///keeper.db"
 
+    [runners]
+    pool = false               # run the liquidity pool's grid
+    vaults = false             # run every factory vault's strategy we hold the agent key of
+
 Environment overrides (applied after the file): MMX_RPC_URL, MMX_DB_URL, MMX_API_HOST,
 MMX_API_PORT, MMX_DEPLOYMENT, MMX_OPERATOR_KEY_SPEC, MMX_REPORTER_KEY_SPEC,
 MMX_CONFIRMATIONS, MMX_BATCH_MAX_FILLS, MMX_BATCH_MAX_WAIT_MS, MMX_MAX_INFLIGHT,
@@ -55,7 +59,7 @@ import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +125,14 @@ class ApiConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class RunnersConfig:
+    """Which strategy runners the keeper starts (docs/runners.md)."""
+
+    pool: bool = False  # the liquidity pool's grid, signed with its agent key
+    vaults: bool = False  # every factory vault whose agent key the keeper holds
+
+
+@dataclass(frozen=True, slots=True)
 class JournalConfig:
     url: str = "sqlite:///keeper.db"
 
@@ -134,6 +146,7 @@ class KeeperConfig:
     oracle: OracleConfig = field(default_factory=OracleConfig)
     api: ApiConfig = field(default_factory=ApiConfig)
     journal: JournalConfig = field(default_factory=JournalConfig)
+    runners: RunnersConfig = field(default_factory=RunnersConfig)
 
     def replace(self, **sections: Any) -> "KeeperConfig":
         return dataclasses.replace(self, **sections)
@@ -161,7 +174,7 @@ def _section(cls: type, data: Mapping[str, Any] | None) -> Any:
     return cls(**kwargs)
 
 
-_ENV: dict[str, tuple[str, str, type]] = {
+_ENV: dict[str, tuple[str, str, Callable[[str], Any]]] = {
     "MMX_RPC_URL": ("chain", "rpc_url", str),
     "MMX_CONFIRMATIONS": ("chain", "confirmations", int),
     "MMX_POLL_INTERVAL": ("chain", "poll_interval", float),
@@ -179,6 +192,8 @@ _ENV: dict[str, tuple[str, str, type]] = {
     "MMX_ORACLE_SEED": ("oracle", "seed", int),
     "MMX_ORACLE_CSV": ("oracle", "csv_path", str),
     "MMX_ORACLE_INTERVAL": ("oracle", "interval", float),
+    "MMX_RUN_POOL": ("runners", "pool", lambda v: v.lower() in ("1", "true", "yes")),
+    "MMX_RUN_VAULTS": ("runners", "vaults", lambda v: v.lower() in ("1", "true", "yes")),
 }
 
 
@@ -222,6 +237,7 @@ def load_config(
         "oracle": OracleConfig,
         "api": ApiConfig,
         "journal": JournalConfig,
+        "runners": RunnersConfig,
     }
     unknown = set(raw) - set(sections)
     if unknown:

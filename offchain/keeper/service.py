@@ -55,6 +55,18 @@ class Runner(Protocol):
     async def on_stop(self) -> None: ...
 
 
+def configured_runners(config: KeeperConfig) -> list[Runner]:
+    """The strategy runners the config's [runners] section asks for."""
+    from .runners import PoolGridRunner, VaultRunner
+
+    runners: list[Runner] = []
+    if config.runners.pool:
+        runners.append(PoolGridRunner())
+    if config.runners.vaults:
+        runners.append(VaultRunner())
+    return runners
+
+
 @dataclass
 class RecoveryReport:
     commands: int = 0
@@ -72,7 +84,7 @@ class Keeper:
         self.operator = operator or load_key(config.keys.operator)
         self.reporter = reporter or (load_key(config.keys.reporter) if config.keys.reporter else self.operator)
         self.agent_keys = agents if agents is not None else [load_key(s) for s in config.keys.agents]
-        self.runners = list(runners or [])
+        self.runners = list(runners) if runners is not None else configured_runners(config)
         self.serve_api = serve_api
         self.recovery = RecoveryReport()
         self.stopped = asyncio.Event()

@@ -1,0 +1,451 @@
+"""The main job (`make run`): a whole MMX devnet, running, for DURATION seconds.
+
+Starts anvil on a free loopback port, deploys the suite, funds demo accounts from the
+USDC faucet, deposits into the liquidity pool, creates a market-maker vault with a
+two-sided quoting strategy, starts the keeper (a separate process, with its oracle feed
+and the pool and vault strategy runners), and runs simulated traders that sign orders
+through the SDK and send them over the keeper's HTTP API. Ends with a report: orders,
+fills, batches, gas per fill, order-to-settlement latency, equity of every party, and
+the analytics tables and charts. anvil and the keeper are stopped on exit or Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+from web3 import Web3
+
+from offchain.artifacts import abi
+from offchain.client import AsyncKeeperClient, KeeperError
+from offchain.deploy import USDC, Deployment, Web3Deployer, deploy_suite
+from offchain.devnet import PROJECT_ROOT, Anvil, free_port, project_env
+from offchain.order import POST_ONLY, address_of
+
+# anvil account indices (its well-known devnet mnemonic): the roles of the demo
+ADMIN, OPERATOR, REPORTER, POOL_AGENT, LP, VAULT_OWNER, VAULT_MANAGER, FOLLOWER = range(8)
+FIRST_TRADER = 8
+TRADER_DEPOSIT = 500_000 * USDC
+LP_DEPOSIT = 2_000_000 * USDC
+VAULT_OWNER_DEPOSIT = 200_000 * USDC
+FOLLOWER_DEPOSIT = 300_000 * USDC
+QUOTE_KIND = 2
+FAUCET_MAX = 1_000_000 * USDC
+
+
+@dataclass
+class TraderStats:
+    accepted: int = 0
+    rejected: int = 0
+    reasons: dict[str, int] = field(default_factory=dict)
+    ack_ms: list[float] = field(default_factory=list)
+    placed_at: dict[str, float] = field(default_factory=dict)  # taker order hash -> ack time
+    settle_ms: list[float] = field(default_factory=list)
+    settled: set[str] = field(default_factory=set)
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def say(text: str) -> None:
+    print(text, flush=True)
+
+
+class Devnet:
+    """The chain side of the demo: deploy, fund, pool deposit, vault."""
+
+    def __init__(self, anvil: Anvil):
+        self.anvil = anvil
+        self.w3 = Web3(Web3.HTTPProvider(anvil.url, request_kwargs={"timeout": 30}))
+        self.keys = anvil.private_keys()
+        self.deployment: Deployment | None = None
+        self.vault: str | None = None
+
+    def address(self, index: int) -> str:
+        return address_of(self.keys[index])
+
+    def sender(self, index: int) -> Web3Deployer:
+        return Web3Deployer(self.w3, self.keys[index])
+
+    def contract(self, name: str, address: str):
+        return self.w3.eth.contract(address=address, abi=abi(name))
+
+    def deploy(self) -> Deployment:
+        self.deployment = deploy_suite(
+            self.sender(ADMIN), operator=self.address(OPERATOR), reporter=self.address(REPORTER),
+            keeper_agent=self.address(POOL_AGENT),
+        )
+        return self.deployment
+
+    def faucet(self, index: int, amount: int, spender: str) -> Web3Deployer:
+        who = self.sender(index)
+        d = self.deployment
+        remaining = amount
+        while remaining:  # the faucet gives at most FAUCET_MAX per call
+            chunk = min(remaining, FAUCET_MAX)
+            who.transact("TestUSDC", d.usdc, "faucet", chunk)
+            remaining -= chunk
+        who.transact("TestUSDC", d.usdc, "approve", spender, amount)
+        return who
+
+    def fund_trader(self, index: int) -> None:
+        d = self.deployment
+        self.faucet(index, TRADER_DEPOSIT, d.exchange).transact(
+            "Exchange", d.exchange, "deposit", TRADER_DEPOSIT
+        )
+
+    def pool_deposit(self) -> int:
+        d = self.deployment
+        lp = self.faucet(LP, LP_DEPOSIT, d.pool)
+        lp.transact("LiquidityPool", d.pool, "deposit", LP_DEPOSIT, lp.address, 0)
+        return self.contract("LiquidityPool", d.pool).functions.balanceOf(lp.address).call()
+
+    def create_vault(self) -> str:
+        d = self.deployment
+        owner = self.sender(VAULT_OWNER)
+        owner.transact("VaultFactory", d.vault_factory, "create_vault", "MMX Demo Quotes",
+                       self.address(VAULT_MANAGER))
+        factory = self.contract("VaultFactory", d.vault_factory)
+        vault = factory.functions.vaults(factory.functions.vault_count().call() - 1).call()
+        self.faucet(VAULT_OWNER, VAULT_OWNER_DEPOSIT, vault).transact(
+            "Vault", vault, "deposit", VAULT_OWNER_DEPOSIT, 0
+        )
+        self.faucet(FOLLOWER, FOLLOWER_DEPOSIT, vault).transact(
+            "Vault", vault, "deposit", FOLLOWER_DEPOSIT, 0
+        )
+        # kind, market, levels, lower, upper, spacing_bps, size_per_level, spread_bps, hedge, custom
+        strategy = (QUOTE_KIND, 1, 3, 0, 0, 10, 2 * 10**17, 20, 0, b"")
+        self.sender(VAULT_MANAGER).transact("Vault", vault, "set_strategy", strategy)
+        self.vault = vault
+        return vault
+
+    def equity(self, account: str) -> int:
+        return self.contract("Exchange", self.deployment.exchange).functions.equity(account).call()
+
+    def settlement_gas(self) -> tuple[int, int, int, int]:
+        """(settle txs, fills settled, fills skipped, gas used by settle txs) from the chain."""
+        exchange = self.contract("Exchange", self.deployment.exchange)
+        settled = exchange.events.FillSettled().get_logs(from_block=0)
+        skipped = exchange.events.FillSkipped().get_logs(from_block=0)
+        tx_hashes = {log["transactionHash"] for log in settled} | {
+            log["transactionHash"] for log in skipped
+        }
+        gas = sum(self.w3.eth.get_transaction_receipt(h)["gasUsed"] for h in tx_hashes)
+        return len(tx_hashes), len(settled), len(skipped), gas
+
+
+class KeeperProcess:
+    """The keeper as its own process (`python -m offchain.keeper`), as an operator runs it."""
+
+    def __init__(self, devnet: Devnet, workdir: Path):
+        self.devnet = devnet
+        self.workdir = workdir
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.process: subprocess.Popen | None = None
+
+    def write_config(self) -> Path:
+        deployment_path = self.workdir / "deployment.json"
+        self.devnet.deployment.save(deployment_path)
+        config = self.workdir / "keeper.toml"
+        config.write_text(f"""\
+[chain]
+rpc_url = "{self.devnet.anvil.url}"
+confirmations = 0
+poll_interval = 0.25
+deployment = "{deployment_path}"
+
+[keys]
+operator = "env:MMX_OPERATOR_KEY"
+reporter = "env:MMX_REPORTER_KEY"
+agents = ["env:MMX_POOL_AGENT_KEY", "env:MMX_VAULT_AGENT_KEY"]
+
+[settlement]
+max_fills = 64
+max_wait_ms = 50
+max_inflight = 4
+
+[oracle]
+source = "random"
+seed = 7
+interval = 1.0
+markets = [1, 2]
+max_step_bps = 15
+
+[runners]
+pool = true
+vaults = true
+
+[api]
+host = "127.0.0.1"
+port = {self.port}
+
+[journal]
+url = "sqlite:///{self.workdir / 'keeper.db'}"
+""")
+        return config
+
+    def start(self, timeout: float = 60.0) -> None:
+        config = self.write_config()
+        env = project_env() | {
+            "MMX_OPERATOR_KEY": self.devnet.keys[OPERATOR],
+            "MMX_REPORTER_KEY": self.devnet.keys[REPORTER],
+            "MMX_POOL_AGENT_KEY": self.devnet.keys[POOL_AGENT],
+            "MMX_VAULT_AGENT_KEY": self.devnet.keys[VAULT_MANAGER],
+            "MMX_LOG_LEVEL": os.environ.get("MMX_LOG_LEVEL", "WARNING"),
+        }
+        log = open(self.workdir / "keeper.log", "ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "offchain.keeper", "--config", str(config)],
+            cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL, start_new_session=True,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"keeper exited early; see {self.workdir / 'keeper.log'}")
+            try:
+                if httpx.get(f"{self.url}/health", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        raise TimeoutError("keeper did not come up")
+
+    def stats(self) -> dict:
+        return httpx.get(f"{self.url}/stats", timeout=10).json()
+
+    def stop(self) -> None:
+        process, self.process = self.process, None
+        if process is None or process.poll() is not None:
+            return
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+async def run_trader(url: str, key: str, seed: int, stop_at: float, stats: TraderStats,
+                     markets: dict[int, dict]) -> None:
+    """A noisy trader: passive orders around the book and some that cross it."""
+    rng = random.Random(seed)
+    async with AsyncKeeperClient(url, key) as client:
+        await client.info()
+        stream = asyncio.create_task(follow_fills(client, stats))
+        try:
+            while time.monotonic() < stop_at:
+                orders, takers = [], []
+                for _ in range(rng.randint(4, 10)):
+                    market = rng.choice(list(markets))
+                    spec = markets[market]
+                    book = await client.book(market, depth=1)
+                    best_bid = int(book["bids"][0][0]) if book["bids"] else 0
+                    best_ask = int(book["asks"][0][0]) if book["asks"] else 0
+                    if not (best_bid and best_ask):
+                        continue  # wait for the pool's grid to make a market
+                    tick, lot = int(spec["tick"]), int(spec["lot"])
+                    is_buy = rng.random() < 0.5
+                    size = lot * rng.randint(1, 20) * max(1, int(spec["min_size"]) // lot)
+                    if rng.random() < 0.3:  # cross the spread: a taker
+                        price = best_ask if is_buy else best_bid
+                        flags = 0
+                    else:  # rest a few ticks behind the touch: a maker
+                        away = tick * rng.randint(1, 30)
+                        price = (best_bid - away) if is_buy else (best_ask + away)
+                        flags = POST_ONLY
+                    price = max(tick, price // tick * tick)
+                    orders.append(client.order(market, is_buy, price, size, flags=flags, ttl=600))
+                    takers.append(flags == 0)
+                if not orders:
+                    await asyncio.sleep(0.5)
+                    continue
+                sent = time.monotonic()
+                try:
+                    results = await client.place_batch(orders)
+                except KeeperError as exc:
+                    stats.rejected += len(orders)
+                    stats.reasons[str(exc.detail)] = stats.reasons.get(str(exc.detail), 0) + 1
+                    await asyncio.sleep(0.2)
+                    continue
+                now = time.monotonic()
+                stats.ack_ms.append((now - sent) * 1000)
+                for result, is_taker in zip(results, takers):
+                    if result.get("status") == "accepted":
+                        stats.accepted += 1
+                        if is_taker:  # latency of orders that trade on arrival
+                            stats.placed_at[result["hash"]] = now
+                    else:
+                        stats.rejected += 1
+                        reason = str(result.get("reason"))
+                        stats.reasons[reason] = stats.reasons.get(reason, 0) + 1
+                await asyncio.sleep(rng.uniform(0.02, 0.1))
+        finally:
+            await asyncio.sleep(0)
+            stream.cancel()
+
+
+async def follow_fills(client: AsyncKeeperClient, stats: TraderStats) -> None:
+    """Order-to-settlement latency of orders that cross on arrival: from the order's ack
+    to its first settled fill (a resting maker order's wait for a taker is not latency)."""
+    try:
+        async for event in client.stream(fills=True):
+            if event.get("type") != "fill_state":
+                continue
+            fill = event.get("fill", {})
+            if fill.get("state") != "settled":
+                continue
+            now = time.monotonic()
+            for key in ("taker_hash", "maker_hash"):
+                order_hash = fill.get(key)
+                if order_hash in stats.placed_at and order_hash not in stats.settled:
+                    stats.settled.add(order_hash)
+                    stats.settle_ms.append((now - stats.placed_at[order_hash]) * 1000)
+    except asyncio.CancelledError:
+        pass
+
+
+async def drive_traders(url: str, keys: list[str], duration: float, keeper: KeeperProcess,
+                        devnet: Devnet) -> TraderStats:
+    info = httpx.get(f"{url}/info", timeout=10).json()
+    markets = {int(market): spec for market, spec in info["markets"].items()}
+    stats = TraderStats()
+    started = time.monotonic()
+    stop_at = started + duration
+    tasks = [asyncio.create_task(run_trader(url, key, seed, stop_at, stats, markets))
+             for seed, key in enumerate(keys)]
+    while not all(task.done() for task in tasks):
+        await asyncio.sleep(min(5.0, max(0.1, stop_at - time.monotonic())))
+        if time.monotonic() >= stop_at and all(task.done() for task in tasks):
+            break
+        keeper_stats = await asyncio.to_thread(keeper.stats)
+        say(
+            f"[{time.monotonic() - started:5.0f}s] orders accepted {stats.accepted} "
+            f"rejected {stats.rejected} | fills {fill_states(keeper_stats)}"
+        )
+    for task in tasks:
+        if task.exception():
+            raise task.exception()
+    return stats
+
+
+def fill_states(keeper_stats: dict) -> str:
+    states = keeper_stats.get("fill_states") or {}
+    return " ".join(f"{name} {count}" for name, count in sorted(states.items())) or "none yet"
+
+
+def wait_for_settlement(keeper: KeeperProcess, timeout: float = 30.0) -> dict:
+    """Let the keeper settle what it matched before the report reads the chain."""
+    deadline = time.monotonic() + timeout
+    stats = keeper.stats()
+    while time.monotonic() < deadline:
+        states = stats.get("fill_states") or {}
+        if not states.get("matched") and not states.get("submitted"):
+            break
+        time.sleep(0.5)
+        stats = keeper.stats()
+    return stats
+
+
+def usdc(amount: int) -> str:
+    sign = "-" if amount < 0 else ""
+    amount = abs(amount)
+    return f"{sign}{amount // USDC:,}.{amount % USDC:06d}"
+
+
+def report(devnet: Devnet, keeper_stats: dict, trader_stats: TraderStats, duration: float,
+           trader_keys: list[str], workdir: Path) -> None:
+    d = devnet.deployment
+    txs, settled, skipped, gas = devnet.settlement_gas()
+    pool = devnet.contract("LiquidityPool", d.pool)
+    vault = devnet.contract("Vault", devnet.vault)
+    say("")
+    say("=" * 72)
+    say(f"MMX devnet run: {duration:.0f} s")
+    say("=" * 72)
+    say(f"orders accepted            {trader_stats.accepted} (traders; runners' orders not counted)")
+    say(f"orders rejected            {trader_stats.rejected}")
+    for reason, count in sorted(trader_stats.reasons.items(), key=lambda kv: -kv[1])[:8]:
+        say(f"    {reason:<24}{count}")
+    say(f"fills (keeper)             {fill_states(keeper_stats)}")
+    say(f"fills settled on chain     {settled}  skipped by the chain {skipped}")
+    say(f"settle batches (txs)       {txs}")
+    say(f"gas per settled fill       {gas // settled if settled else 0:,}")
+    say(f"ack latency p50/p99        {percentile(trader_stats.ack_ms, .5):.1f} / "
+        f"{percentile(trader_stats.ack_ms, .99):.1f} ms")
+    say(f"order-to-settlement p50/p99 {percentile(trader_stats.settle_ms, .5):.0f} / "
+        f"{percentile(trader_stats.settle_ms, .99):.0f} ms  "
+        f"({len(trader_stats.settle_ms)} crossing orders)")
+    say("")
+    say(f"{'party':<28}{'equity (USDC)':>22}")
+    say(f"{'liquidity pool (assets)':<28}{usdc(pool.functions.totalAssets().call()):>22}")
+    say(f"{'  LP token supply':<28}{pool.functions.totalSupply().call():>22,}")
+    say(f"{'vault (assets)':<28}{usdc(vault.functions.total_assets().call()):>22}")
+    for index, key in enumerate(trader_keys):
+        say(f"{'trader ' + str(index + 1):<28}{usdc(devnet.equity(address_of(key))):>22}")
+    say("")
+    try:
+        from offchain.analytics.collect import render_report
+
+        charts = workdir / "charts"
+        tables = render_report(devnet.w3, d, [address_of(k) for k in trader_keys], charts,
+                               bar=f"{max(1, int(duration) // 30)}s")
+        say(tables)
+        say(f"\ncharts: {charts}/*.png")
+    except Exception as exc:  # analytics must never lose the run's figures above
+        say(f"analytics unavailable: {exc!r}")
+    say(f"keeper log: {workdir / 'keeper.log'}  journal: {workdir / 'keeper.db'}")
+
+
+def run(duration: float = 60.0, traders: int = 4, workdir: Path | None = None) -> None:
+    workdir = workdir or PROJECT_ROOT / "var" / time.strftime("run-%Y%m%d-%H%M%S")
+    workdir.mkdir(parents=True, exist_ok=True)
+    anvil = Anvil(accounts=FIRST_TRADER + traders, log_path=workdir / "anvil.log")
+    keeper: KeeperProcess | None = None
+    try:
+        say(f"starting anvil ...")
+        anvil.start()
+        say(f"anvil on {anvil.url}")
+        devnet = Devnet(anvil)
+        d = devnet.deploy()
+        say(f"deployed: exchange {d.exchange} pool {d.pool} factory {d.vault_factory}")
+        trader_keys = devnet.keys[FIRST_TRADER:FIRST_TRADER + traders]
+        for index in range(FIRST_TRADER, FIRST_TRADER + traders):
+            devnet.fund_trader(index)
+        say(f"funded {traders} traders with {usdc(TRADER_DEPOSIT)} USDC each on the Exchange")
+        shares = devnet.pool_deposit()
+        say(f"LP deposited {usdc(LP_DEPOSIT)} USDC into the pool for {shares:,} LP shares")
+        vault = devnet.create_vault()
+        say(f"vault {vault}: owner and follower deposited, quoting strategy set by the manager")
+        keeper = KeeperProcess(devnet, workdir)
+        keeper.start()
+        say(f"keeper on {keeper.url} (oracle feed, pool grid and vault runners)")
+        say(f"trading for {duration:.0f} s ...")
+        trader_stats = asyncio.run(drive_traders(keeper.url, trader_keys, duration, keeper, devnet))
+        keeper_stats = wait_for_settlement(keeper)
+        report(devnet, keeper_stats, trader_stats, duration, trader_keys, workdir)
+    except KeyboardInterrupt:
+        say("\ninterrupted: stopping the keeper and anvil")
+    finally:
+        if keeper is not None:
+            keeper.stop()
+        anvil.stop()
+
+
+def main() -> None:
+    """Console entry point `mmx-run` (DURATION and TRADERS from the environment)."""
+    run(duration=float(os.environ.get("DURATION", 60)), traders=int(os.environ.get("TRADERS", 4)))
