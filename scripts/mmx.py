@@ -5,6 +5,7 @@ docs/mainjob.md.
 """
 
 import os
+from pathlib import Path
 
 import click
 
@@ -15,5 +16,7 @@ from offchain.mainjob import run
 @click.option("--duration", type=float, default=lambda: float(os.environ.get("DURATION", 60)),
               show_default="60 or $DURATION", help="seconds of simulated trading")
 @click.option("--traders", type=int, default=4, show_default=True, help="simulated traders")
-def cli(duration, traders):
-    run(duration=duration, traders=traders)
+@click.option("--workdir", type=click.Path(path_type=Path), default=None,
+              help="folder for logs, journal and charts (default var/run-<time>)")
+def cli(duration, traders, workdir):
+    run(duration=duration, traders=traders, workdir=workdir)
