@@ -9,8 +9,15 @@ writes two fresh filled[hash] slots):
 - gas_per_fill_batchN: N distinct makers (one order each) against N distinct takers.
 - gas_per_fill_batchN_one_maker: one maker with N resting orders (a grid) against N
   distinct takers.
+- gas_per_fill_batch50_sweep: one taker order sweeping 50 distinct makers (the common
+  case: a taker fills against several resting orders).
 
 Run: .venv/bin/python bench/bench_gas.py (from the repository root).
+
+Profile: MMX_BENCH_PROFILE=1 .venv/bin/python bench/bench_gas.py runs the same scenarios
+on anvil (ethereum:local:foundry) and, for each batch-of-50 settle, prints the gas per
+fill by opcode class from debug_traceTransaction (storage reads / writes, logs, keccak,
+ecrecover, external calls, memory copies, everything else) plus intrinsic + calldata.
 """
 
 from __future__ import annotations
@@ -40,9 +47,80 @@ def key_of(i: int) -> bytes:
     return (0xB0B0_0000 + i).to_bytes(32, "big")
 
 
+PROFILE = os.environ.get("MMX_BENCH_PROFILE", "") not in ("", "0")
+
+
+def intrinsic(tx_input: bytes) -> int:
+    zeros = tx_input.count(0)
+    return 21_000 + 4 * zeros + 16 * (len(tx_input) - zeros)
+
+
+def classify(op: str) -> str:
+    if op == "SLOAD":
+        return "sload"
+    if op == "SSTORE":
+        return "sstore"
+    if op.startswith("LOG"):
+        return "log"
+    if op == "KECCAK256":
+        return "keccak"
+    if op in ("STATICCALL", "CALL", "DELEGATECALL"):
+        return "call"
+    if op in ("CALLDATACOPY", "MCOPY", "CODECOPY", "RETURNDATACOPY"):
+        return "copy"
+    if op in ("MLOAD", "MSTORE", "MSTORE8"):
+        return "mload/mstore"
+    if op in ("CALLDATALOAD",):
+        return "calldataload"
+    return "other"
+
+
+def profile(tx, n: int) -> None:
+    """Gas per fill of one settle by opcode class (needs anvil's debug_traceTransaction)."""
+    provider = ape.chain.provider
+    trace = provider.make_request(
+        "debug_traceTransaction",
+        [tx.txn_hash, {"disableStorage": True, "disableMemory": True, "disableStack": True}],
+    )
+    totals: dict[str, int] = {}
+    logs = trace["structLogs"]
+    dump = os.environ.get("MMX_BENCH_TRACE_DIR")
+    if dump:
+        import json
+
+        with open(os.path.join(dump, f"trace_{tx.txn_hash}.json"), "w") as fh:
+            json.dump([(s["pc"], s["op"], s["gasCost"], s["depth"]) for s in logs], fh)
+    for i, step in enumerate(logs):
+        op, cost, depth = step["op"], step["gasCost"], step["depth"]
+        if depth > 1:
+            continue  # inside a callee: charged to the call below
+        key = classify(op)
+        if key == "call":
+            # gasCost of a call includes the gas forwarded: charge what it really used
+            j = i + 1
+            while j < len(logs) and logs[j]["depth"] != depth:
+                j += 1
+            if j < len(logs):
+                cost = step["gas"] - logs[j]["gas"]
+            if op == "STATICCALL" and i + 1 < len(logs) and logs[i + 1]["depth"] == depth:
+                key = "ecrecover"  # a precompile: no callee steps
+        totals[key] = totals.get(key, 0) + cost
+    data = bytes(tx.data) if hasattr(tx, "data") else b""
+    base = intrinsic(data)
+    totals["intrinsic+calldata"] = base
+    total = sum(totals.values())
+    print(f"  profile (gas/fill; tx total {tx.gas_used}, traced {total}):")
+    for key, value in sorted(totals.items(), key=lambda kv: -kv[1]):
+        print(f"    {key:>20}: {value / n:>9,.0f}")
+
+
 def main() -> None:
     started = time.time()
-    with ape.networks.parse_network_choice("ethereum:local:test"):
+    from ape.logging import logger
+
+    logger.set_level("ERROR")
+    network = "ethereum:local:foundry" if PROFILE else "ethereum:local:test"
+    with ape.networks.parse_network_choice(network):
         project = ape.project
         accts = ape.accounts.test_accounts
         admin, operator = accts[0], accts[1]
@@ -104,25 +182,43 @@ def main() -> None:
                 )
             return fills
 
-        def settle(fills):
+        def settle(fills, show=False):
             tx = exchange.settle(fills, sender=operator)
             settled = len(tx.decode_logs(exchange.FillSettled))
             assert settled == len(fills), [log.reason for log in tx.decode_logs(exchange.FillSkipped)]
+            if show and PROFILE:
+                profile(tx, len(fills))
             return tx.gas_used
 
         for n in (1, 10, 50):
             makers = new_keys(n)
             takers = new_keys(n)
             settle(fills_for(makers, takers))  # open positions: steady state
-            gas = settle(fills_for(makers, takers))
+            gas = settle(fills_for(makers, takers), show=n == 50)
             print(f"gas_per_fill_batch{n}: {gas // n}")
 
         for n in (1, 10, 50):
             maker = new_keys(1)
             takers = new_keys(n)
             settle(fills_for(maker * n, takers))
-            gas = settle(fills_for(maker * n, takers))
+            gas = settle(fills_for(maker * n, takers), show=n == 50)
             print(f"gas_per_fill_batch{n}_one_maker: {gas // n}")
+
+        def sweep_fills(maker_keys, taker_key):
+            # one taker order for the whole sweep, one resting order per maker
+            t = order_for(taker_key, False, SIZE * len(maker_keys))
+            t_sig = sign_order(t, domain, taker_key).as_tuple()
+            fills = []
+            for mk in maker_keys:
+                m = order_for(mk, True)
+                fills.append((m.as_tuple(), sign_order(m, domain, mk).as_tuple(), t.as_tuple(), t_sig, SIZE))
+            return fills
+
+        makers = new_keys(50)
+        taker = new_keys(1)[0]
+        settle(sweep_fills(makers, taker))
+        gas = settle(sweep_fills(makers, taker), show=True)
+        print(f"gas_per_fill_batch50_sweep: {gas // 50}")
 
     print(f"bench_seconds: {time.time() - started:.1f}")
 

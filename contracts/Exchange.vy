@@ -27,6 +27,8 @@ from interfaces import IExchange
 from interfaces import IOracle
 from interfaces import IRebateEngine
 
+import fee_tiers
+
 implements: IExchange
 
 initializes: access_control
@@ -69,10 +71,8 @@ DOMAIN_VERSION_HASH: constant(bytes32) = keccak256("1")
 # Bounds that keep a position inside its int128 half of the packed slot.
 MAX_PRICE: constant(uint256) = 2**96
 MAX_SIZE: constant(uint256) = 2**120
-INT128_SPAN: constant(int256) = 2**128
 INT128_MIN: constant(int256) = -(2**127)
 INT128_MAX: constant(int256) = 2**127 - 1
-INT128_TOP: constant(uint256) = 2**127
 LOW128: constant(uint256) = 2**128 - 1
 
 # Account config word: [0, 64) nonce floor | [64, 192) open-market bitmap (bit 64 + id)
@@ -89,9 +89,9 @@ PRICE_OK: constant(uint256) = 0
 PRICE_HALTED: constant(uint256) = 1
 PRICE_STALE: constant(uint256) = 2
 
-# Upper bound of the taker fee used to skip the exact fee look-up in the margin check
-# when the taker's margin slack covers it anyway.
-FEE_BOUND_BPS: constant(uint256) = 100
+# Account word: [0, 128) collateral (int128, two's complement) | [128, 256) trailing-volume
+# record (fee_tiers encoding). Both change on every fill, so the volume costs no extra slot.
+VOLUME_SHIFT: constant(uint256) = 128
 MAX_PENALTY_BPS: constant(uint256) = 2_000
 DEFAULT_PENALTY_BPS: constant(uint256) = 100
 
@@ -105,7 +105,7 @@ _CACHED_DOMAIN_SEPARATOR: immutable(bytes32)
 _CACHED_CHAIN_ID: immutable(uint256)
 _SELF: immutable(address)
 
-collateral: public(HashMap[address, int256])
+_accounts: HashMap[address, uint256]
 _positions: HashMap[address, HashMap[uint256, uint256]]
 _config: HashMap[address, uint256]
 _agents: HashMap[address, HashMap[address, bool]]
@@ -113,6 +113,17 @@ _filled: HashMap[bytes32, uint256]
 position_cap: public(HashMap[address, HashMap[uint256, uint256]])
 
 _markets: HashMap[uint256, IExchange.Market]
+
+
+# Per-batch context of settle (memory only).
+struct Batch:
+    mark: uint256
+    status: uint256
+    fees: uint256
+    thresholds_lo: uint256
+    thresholds_hi: uint256
+    epoch: uint256
+    elapsed: uint256
 market_count: public(uint256)
 
 fees_accrued: public(uint256)
@@ -172,7 +183,7 @@ def deposit_for(account: address, amount: uint256):
     @param account The credited account.
     @param amount USDC units.
     """
-    assert account != empty(address), "exchange: zero address"
+    self._nonzero(account)
     self._deposit(account, amount)
 
 
@@ -187,7 +198,8 @@ def withdraw(amount: uint256):
     @param amount USDC units.
     """
     assert amount > 0, "exchange: zero amount"
-    coll: int256 = self.collateral[msg.sender] - convert(amount, int256)
+    word: uint256 = self._accounts[msg.sender]
+    coll: int256 = self._coll(word) - convert(amount, int256)
     assert coll >= 0, "exchange: insufficient collateral"
     cfg: uint256 = self._config[msg.sender]
     if (cfg >> MARKETS_SHIFT) & MARKETS_MASK != 0:
@@ -196,11 +208,10 @@ def withdraw(amount: uint256):
         notional: uint256 = 0
         status: uint256 = 0
         equity, req, notional, status = self._health(msg.sender, cfg, 0, 0, 0, 0, coll, True)
-        assert status != PRICE_HALTED, "exchange: halted"
-        assert status != PRICE_STALE, "exchange: stale price"
+        self._fresh(status)
         assert equity >= convert(req, int256), "exchange: margin"
-    self.collateral[msg.sender] = coll
-    assert extcall IERC20(usdc).transfer(msg.sender, amount, default_return_value=True), "exchange: transfer failed"
+    self._accounts[msg.sender] = self._account_word(coll, word >> VOLUME_SHIFT)
+    self._pay(msg.sender, amount)
     log IExchange.Withdraw(account=msg.sender, amount=amount)
 
 
@@ -212,7 +223,7 @@ def approve_agent(agent: address, approved: bool):
     @param agent The signer.
     @param approved True to approve, False to revoke.
     """
-    assert agent != empty(address), "exchange: zero address"
+    self._nonzero(agent)
     assert agent != msg.sender, "exchange: self agent"
     self._agents[msg.sender][agent] = approved
     log IExchange.AgentSet(account=msg.sender, agent=agent, approved=approved)
@@ -224,7 +235,7 @@ def cancel_order(order: IExchange.Order):
     @notice Cancel `order` on chain so no further fill of it settles.
     @param order The signed order; msg.sender must be order.account or its agent.
     """
-    assert msg.sender == order.account or self._agents[order.account][msg.sender], "exchange: not authorised"
+    self._authorised(order.account)
     digest: bytes32 = self._hash_order(order)
     self._filled[digest] = CANCELLED
     log IExchange.OrderCancelled(account=order.account, order_hash=digest)
@@ -246,7 +257,7 @@ def cancel_all_below_for(account: address, nonce: uint256):
     @param account The account; msg.sender must be it or its agent.
     @param nonce The new nonce floor; must be above the current one and below 2**64.
     """
-    assert msg.sender == account or self._agents[account][msg.sender], "exchange: not authorised"
+    self._authorised(account)
     self._set_min_nonce(account, nonce)
 
 
@@ -287,7 +298,7 @@ def set_position_cap(market: uint256, size: uint256):
     @param market The market id.
     @param size Base units; 0 removes the cap.
     """
-    assert market != 0 and market <= self.market_count, "exchange: unknown market"
+    self._known_market(market)
     self.position_cap[msg.sender][market] = size
     if size != 0:
         self._config[msg.sender] = self._config[msg.sender] | HAS_CAPS_BIT
@@ -307,26 +318,33 @@ def settle(fills: DynArray[IExchange.Fill, MAX_FILLS]) -> uint256:
     @return The number of fills settled.
     """
     assert access_control.hasRole[OPERATOR_ROLE][msg.sender], "exchange: not operator"
-    assert not pausable.paused, "exchange: paused"
+    self._not_paused()
 
     settled: uint256 = 0
     fees: uint256 = 0
     max_age: uint256 = staticcall IOracle(oracle).max_age()
     cur_market: uint256 = 0
-    mark: uint256 = 0
-    status: uint256 = 0
+    mkt: IExchange.Market = empty(IExchange.Market)
+    b: Batch = empty(Batch)
+    b.fees, b.thresholds_lo, b.thresholds_hi = staticcall IRebateEngine(rebate_engine).tier_table()
+    b.epoch = block.timestamp // fee_tiers.EPOCH_LENGTH
+    b.elapsed = block.timestamp % fee_tiers.EPOCH_LENGTH
     domain: bytes32 = self._domain_separator()
 
     for f: IExchange.Fill in fills:
         hm: bytes32 = self._hash_with(f.maker, domain)
         ht: bytes32 = self._hash_with(f.taker, domain)
         market: uint256 = f.maker.market
-        if market != cur_market and market == f.taker.market and market != 0 and market <= MAX_MARKET_ID:
-            mark, status = self._price(market, max_age)
+        if market != cur_market and market == f.taker.market:
+            # market parameters and mark: read once per run of fills in one market.
+            # Unknown ids (0, > market_count) read as an empty, inactive market.
+            mkt = self._markets[market]
+            if mkt.active:
+                b.mark, b.status = self._price(market, max_age)
             cur_market = market
         reason: String[32] = ""
         net_fee: uint256 = 0
-        reason, net_fee = self._settle_fill(f, hm, ht, mark, status)
+        reason, net_fee = self._settle_fill(f, hm, ht, mkt, b)
         if len(reason) == 0:
             settled += 1
             fees += net_fee
@@ -339,25 +357,29 @@ def settle(fills: DynArray[IExchange.Fill, MAX_FILLS]) -> uint256:
 
 
 @internal
-def _settle_fill(f: IExchange.Fill, hm: bytes32, ht: bytes32, mark: uint256, status: uint256) -> (String[32], uint256):
+def _settle_fill(f: IExchange.Fill, hm: bytes32, ht: bytes32, mkt: IExchange.Market, b: Batch) -> (String[32], uint256):
     """
     @dev Checks one fill (all reads first) and applies it. Returns ("", net fee) when
-         settled, or (reason, 0) with no state written.
+         settled, or (reason, 0) with no state written. Reads per account: config,
+         position, account word (collateral | volume); writes position, account word
+         and (on open / close) config.
     """
     market: uint256 = f.maker.market
     size: uint256 = f.size
     price: uint256 = f.maker.price
+    maker: address = f.maker.account
+    taker: address = f.taker.account
 
-    # ---- stateless checks
+    # ---- stateless checks and market parameters
     if f.taker.market != market:
         return "market mismatch", 0
-    if market == 0 or market > self.market_count:
+    if not mkt.active:
         return "inactive", 0
     if f.maker.is_buy == f.taker.is_buy:
         return "side", 0
     if (f.maker.flags | f.taker.flags) & ~KNOWN_FLAGS != 0:
         return "flags", 0
-    if f.maker.account == f.taker.account:
+    if maker == taker:
         return "self trade", 0
     if f.maker.expiry < block.timestamp or f.taker.expiry < block.timestamp:
         return "expired", 0
@@ -370,18 +392,14 @@ def _settle_fill(f: IExchange.Fill, hm: bytes32, ht: bytes32, mark: uint256, sta
         return "no cross", 0
     if size == 0 or size > MAX_SIZE or price == 0 or price > MAX_PRICE:
         return "size", 0
-
-    # ---- market parameters
-    if not self._markets[market].active:
-        return "inactive", 0
-    if price % self._markets[market].tick != 0:
+    if price % mkt.tick != 0:
         return "tick", 0
-    if size % self._markets[market].lot != 0:
+    if size % mkt.lot != 0:
         return "lot", 0
 
     # ---- order state
-    maker_cfg: uint256 = self._config[f.maker.account]
-    taker_cfg: uint256 = self._config[f.taker.account]
+    maker_cfg: uint256 = self._config[maker]
+    taker_cfg: uint256 = self._config[taker]
     if f.maker.nonce < maker_cfg & NONCE_MASK or f.taker.nonce < taker_cfg & NONCE_MASK:
         return "nonce", 0
     fm: uint256 = self._filled[hm]
@@ -390,26 +408,27 @@ def _settle_fill(f: IExchange.Fill, hm: bytes32, ht: bytes32, mark: uint256, sta
         return "cancelled", 0
     if fm + size > f.maker.size or ft + size > f.taker.size:
         return "overfill", 0
-    if size < self._markets[market].min_size:
+    if size < mkt.min_size:
         if fm + size != f.maker.size and ft + size != f.taker.size:
             return "min size", 0
 
     # ---- signatures
-    if not self._valid_signature(hm, f.maker.account, f.maker_sig):
+    if not self._valid_signature(hm, maker, f.maker_sig):
         return "bad signature", 0
-    if not self._valid_signature(ht, f.taker.account, f.taker_sig):
+    if not self._valid_signature(ht, taker, f.taker_sig):
         return "bad signature", 0
 
     # ---- oracle
-    if status == PRICE_HALTED:
+    mark: uint256 = b.mark
+    if b.status == PRICE_HALTED:
         return "halted", 0
-    if status == PRICE_STALE:
+    if b.status == PRICE_STALE:
         return "stale", 0
     diff: uint256 = unsafe_sub(price, mark) if price > mark else unsafe_sub(mark, price)
-    if diff * BPS > mark * self._markets[market].band_bps:
+    if diff * BPS > mark * mkt.band_bps:
         return "band", 0
 
-    # ---- new positions
+    # ---- new positions, fee and rebate (tiers from the volume before this fill)
     notional: uint256 = price * size // ONE
     delta: int256 = convert(size, int256)
     maker_delta: int256 = delta
@@ -418,7 +437,7 @@ def _settle_fill(f: IExchange.Fill, hm: bytes32, ht: bytes32, mark: uint256, sta
 
     m_old: int256 = 0
     m_cost: int256 = 0
-    m_old, m_cost = self._unpack(self._positions[f.maker.account][market])
+    m_old, m_cost = self._unpack(self._positions[maker][market])
     m_new: int256 = 0
     m_new_cost: int256 = 0
     m_pnl: int256 = 0
@@ -426,23 +445,35 @@ def _settle_fill(f: IExchange.Fill, hm: bytes32, ht: bytes32, mark: uint256, sta
 
     t_old: int256 = 0
     t_cost: int256 = 0
-    t_old, t_cost = self._unpack(self._positions[f.taker.account][market])
+    t_old, t_cost = self._unpack(self._positions[taker][market])
     t_new: int256 = 0
     t_new_cost: int256 = 0
     t_pnl: int256 = 0
     t_new, t_new_cost, t_pnl = self._trade(t_old, t_cost, -maker_delta, notional, price)
 
-    m_coll: int256 = self.collateral[f.maker.account] + m_pnl
-    t_coll: int256 = self.collateral[f.taker.account] + t_pnl
+    m_word: uint256 = self._accounts[maker]
+    t_word: uint256 = self._accounts[taker]
+    m_vol: uint256 = m_word >> VOLUME_SHIFT
+    t_vol: uint256 = t_word >> VOLUME_SHIFT
+    fee_bps: uint256 = fee_tiers.taker_fee(
+        b.fees, fee_tiers.tier_index(fee_tiers.trailing(t_vol, b.epoch, b.elapsed), b.fees, b.thresholds_lo, b.thresholds_hi)
+    )
+    rebate_bps: uint256 = fee_tiers.maker_rebate(
+        b.fees, fee_tiers.tier_index(fee_tiers.trailing(m_vol, b.epoch, b.elapsed), b.fees, b.thresholds_lo, b.thresholds_hi)
+    )
+    fee: uint256 = (notional * fee_bps + BPS - 1) // BPS
+    rebate: uint256 = min(notional * rebate_bps // BPS, fee)
+    m_coll: int256 = self._coll(m_word) + m_pnl
+    t_coll: int256 = self._coll(t_word) + t_pnl - convert(fee, int256)
 
-    # ---- risk checks (maker: rebate ignored, only helps; taker: fee included)
+    # ---- risk checks (maker: rebate ignored, only helps; taker: after its fee)
     reason: String[32] = self._risk(
-        f.maker.account, maker_cfg, f.maker.flags, market, mark, m_old, m_new, m_new_cost, m_coll, 0, empty(address), 0
+        maker, maker_cfg, f.maker.flags, market, mark, mkt.initial_margin_bps, m_old, m_new, m_new_cost, m_coll
     )
     if len(reason) != 0:
         return reason, 0
     reason = self._risk(
-        f.taker.account, taker_cfg, f.taker.flags, market, mark, t_old, t_new, t_new_cost, t_coll, notional, f.maker.account, 1
+        taker, taker_cfg, f.taker.flags, market, mark, mkt.initial_margin_bps, t_old, t_new, t_new_cost, t_coll
     )
     if len(reason) != 0:
         return reason, 0
@@ -450,24 +481,17 @@ def _settle_fill(f: IExchange.Fill, hm: bytes32, ht: bytes32, mark: uint256, sta
     # ---- effects
     self._filled[hm] = fm + size
     self._filled[ht] = ft + size
-
-    fee_bps: uint256 = 0
-    rebate_bps: uint256 = 0
-    fee_bps, rebate_bps = extcall IRebateEngine(rebate_engine).record(f.maker.account, f.taker.account, notional)
-    fee: uint256 = (notional * fee_bps + BPS - 1) // BPS
-    rebate: uint256 = min(notional * rebate_bps // BPS, fee)
-
-    self._write_position(f.maker.account, maker_cfg, market, m_old, m_new, m_new_cost)
-    self._write_position(f.taker.account, taker_cfg, market, t_old, t_new, t_new_cost)
-    self.collateral[f.maker.account] = m_coll + convert(rebate, int256)
-    self.collateral[f.taker.account] = t_coll - convert(fee, int256)
+    self._write_position(maker, maker_cfg, market, m_old, m_new, m_new_cost)
+    self._write_position(taker, taker_cfg, market, t_old, t_new, t_new_cost)
+    self._accounts[maker] = self._account_word(m_coll + convert(rebate, int256), fee_tiers.added(m_vol, notional, b.epoch))
+    self._accounts[taker] = self._account_word(t_coll, fee_tiers.added(t_vol, notional, b.epoch))
 
     log IExchange.FillSettled(
         maker_hash=hm,
         taker_hash=ht,
         market=market,
-        maker=f.maker.account,
-        taker=f.taker.account,
+        maker=maker,
+        taker=taker,
         taker_is_buy=f.taker.is_buy,
         price=price,
         size=size,
@@ -484,17 +508,16 @@ def _risk(
     flags: uint256,
     market: uint256,
     mark: uint256,
+    im_bps: uint256,
     old_size: int256,
     new_size: int256,
     new_cost: int256,
     coll: int256,
-    notional: uint256,
-    maker: address,
-    is_taker: uint256,
 ) -> String[32]:
     """
     @dev Reduce-only, close-only, position cap, margin and leverage of one side of a fill.
          A fill that reduces the position without flipping it passes all of them.
+         `coll` is the collateral after the fill (the taker's after its fee).
     """
     reducing: bool = new_size == 0 or (old_size > 0 and new_size > 0 and new_size < old_size) or (
         old_size < 0 and new_size < 0 and new_size > old_size
@@ -513,28 +536,21 @@ def _risk(
     equity: int256 = 0
     req: uint256 = 0
     total: uint256 = 0
-    status: uint256 = 0
-    equity, req, total, status = self._health(account, cfg, market, mark, new_size, new_cost, coll, True)
-    if status == PRICE_HALTED:
-        return "halted"
-    if status == PRICE_STALE:
-        return "stale"
-    slack: int256 = equity - convert(req, int256)
-    if slack < 0:
+    if (cfg >> MARKETS_SHIFT) & MARKETS_MASK & ~(1 << market) == 0:
+        # no open position in another market: value this one directly
+        total = convert(abs(new_size), uint256) * mark // ONE
+        equity = coll + new_size * convert(mark, int256) // ONE_I - new_cost
+        req = (total * im_bps + BPS - 1) // BPS
+    else:
+        status: uint256 = 0
+        equity, req, total, status = self._health(account, cfg, market, mark, new_size, new_cost, coll, True)
+        if status == PRICE_HALTED:
+            return "halted"
+        if status == PRICE_STALE:
+            return "stale"
+    if equity < convert(req, int256):
         return "margin"
     lev_cap: uint256 = (cfg >> LEVERAGE_SHIFT) & LEVERAGE_MASK
-    if is_taker != 0:
-        # The taker's fee comes out of its collateral; look it up only when the margin
-        # slack does not cover the largest plausible fee anyway.
-        fee: uint256 = (notional * FEE_BOUND_BPS + BPS - 1) // BPS
-        if slack < convert(fee, int256) or lev_cap != 0:
-            fee_bps: uint256 = 0
-            rebate_bps: uint256 = 0
-            fee_bps, rebate_bps = staticcall IRebateEngine(rebate_engine).fee_bps(maker, account)
-            fee = (notional * fee_bps + BPS - 1) // BPS
-        if slack < convert(fee, int256):
-            return "margin"
-        equity -= convert(fee, int256)
     if lev_cap != 0:
         if equity <= 0 or total * BPS > lev_cap * convert(equity, uint256):
             return "leverage"
@@ -596,25 +612,25 @@ def liquidate(account: address, market: uint256):
     @param account The account to liquidate.
     @param market The market whose position moves.
     """
-    assert not pausable.paused, "exchange: paused"
+    self._not_paused()
     bs: address = self.backstop
     assert bs != empty(address), "exchange: no backstop"
     assert account != bs, "exchange: backstop"
-    assert market != 0 and market <= self.market_count, "exchange: unknown market"
+    self._known_market(market)
     size: int256 = 0
     cost: int256 = 0
     size, cost = self._unpack(self._positions[account][market])
     assert size != 0, "exchange: no position"
 
     cfg: uint256 = self._config[account]
-    coll: int256 = self.collateral[account]
+    word: uint256 = self._accounts[account]
+    coll: int256 = self._coll(word)
     equity: int256 = 0
     req: uint256 = 0
     total: uint256 = 0
     status: uint256 = 0
     equity, req, total, status = self._health(account, cfg, 0, 0, 0, 0, coll, False)
-    assert status != PRICE_HALTED, "exchange: halted"
-    assert status != PRICE_STALE, "exchange: stale price"
+    self._fresh(status)
     assert equity < convert(req, int256), "exchange: not liquidatable"
 
     mark: uint256 = 0
@@ -642,9 +658,10 @@ def liquidate(account: address, market: uint256):
         penalty = 0
     else:
         penalty = min(penalty, convert(equity, uint256))
-    self.collateral[account] = coll + pnl - convert(penalty, int256)
-    bs_coll: int256 = self.collateral[bs] + bs_pnl + convert(penalty, int256)
-    self.collateral[bs] = bs_coll
+    self._accounts[account] = self._account_word(coll + pnl - convert(penalty, int256), word >> VOLUME_SHIFT)
+    bs_word: uint256 = self._accounts[bs]
+    bs_coll: int256 = self._coll(bs_word) + bs_pnl + convert(penalty, int256)
+    self._accounts[bs] = self._account_word(bs_coll, bs_word >> VOLUME_SHIFT)
 
     bs_equity: int256 = 0
     bs_req: uint256 = 0
@@ -675,10 +692,10 @@ def distribute_fees():
     rest: uint256 = amount - share
     self.fees_accrued = 0
     if share != 0:
-        self.collateral[recipient] += convert(share, int256)
+        self._credit(recipient, convert(share, int256))
     tre: address = self.treasury
     if rest != 0:
-        assert extcall IERC20(usdc).transfer(tre, rest, default_return_value=True), "exchange: transfer failed"
+        self._pay(tre, rest)
     log IExchange.FeesDistributed(recipient=recipient, recipient_amount=share, treasury=tre, treasury_amount=rest)
 
 
@@ -737,7 +754,7 @@ def update_market(
     @param active Whether fills settle.
     """
     self._only_admin()
-    assert market != 0 and market <= self.market_count, "exchange: unknown market"
+    self._known_market(market)
     self._set_market(market, tick, lot, min_size, initial_margin_bps, maintenance_margin_bps, band_bps, active)
 
 
@@ -753,8 +770,9 @@ def set_fee_config(recipient: address, share_bps: uint256, treasury_: address):
     """
     self._only_admin()
     assert share_bps <= BPS, "exchange: bad share"
-    assert treasury_ != empty(address), "exchange: zero address"
-    assert share_bps == 0 or recipient != empty(address), "exchange: zero address"
+    self._nonzero(treasury_)
+    if share_bps != 0:
+        self._nonzero(recipient)
     self.fee_recipient = recipient
     self.fee_share_bps = share_bps
     self.treasury = treasury_
@@ -793,9 +811,7 @@ def pause():
             cancels and account settings stay available.
     @dev PAUSER_ROLE.
     """
-    assert access_control.hasRole[PAUSER_ROLE][msg.sender], "exchange: not pauser"
-    assert not pausable.paused, "exchange: paused"
-    pausable._pause()
+    self._set_paused(True)
 
 
 @external
@@ -804,9 +820,7 @@ def unpause():
     @notice Lift the emergency pause.
     @dev PAUSER_ROLE.
     """
-    assert access_control.hasRole[PAUSER_ROLE][msg.sender], "exchange: not pauser"
-    assert pausable.paused, "exchange: not paused"
-    pausable._unpause()
+    self._set_paused(False)
 
 
 # ================================================================ views
@@ -879,6 +893,45 @@ def is_agent(account: address, agent: address) -> bool:
 
 @view
 @external
+def collateral(account: address) -> int256:
+    """
+    @notice The account's collateral (deposits + realised PnL - fees + rebates).
+    @param account The account.
+    @return USDC units (negative = bad debt).
+    """
+    return self._coll(self._accounts[account])
+
+
+@view
+@external
+def volume_state(account: address) -> (uint256, uint256, uint256):
+    """
+    @notice The account's raw trailing-volume record (fee tiers, docs/fees.md).
+    @param account The account.
+    @return (epoch of the last fill mod 2**16, volume in that epoch, volume in the epoch before)
+    """
+    record: uint256 = self._accounts[account] >> VOLUME_SHIFT
+    return record & 65535, (record >> 16) & fee_tiers.MAX_VOLUME, record >> 72
+
+
+@view
+@external
+def trailing_volume(account: address) -> uint256:
+    """
+    @notice The account's trailing 30-day volume in USDC units, from which its tier is
+            looked up (RebateEngine.tier_for_volume).
+    @param account The account.
+    @return The volume.
+    """
+    return fee_tiers.trailing(
+        self._accounts[account] >> VOLUME_SHIFT,
+        block.timestamp // fee_tiers.EPOCH_LENGTH,
+        block.timestamp % fee_tiers.EPOCH_LENGTH,
+    )
+
+
+@view
+@external
 def position(account: address, market: uint256) -> (int256, int256):
     """
     @notice The account's position in `market`.
@@ -899,9 +952,7 @@ def equity(account: address) -> int256:
     """
     equity: int256 = 0
     req: uint256 = 0
-    total: uint256 = 0
-    status: uint256 = 0
-    equity, req, total, status = self._health(account, self._config[account], 0, 0, 0, 0, self.collateral[account], True)
+    equity, req = self._health_of(account, True)
     return equity
 
 
@@ -917,9 +968,7 @@ def margin_requirement(account: address, initial: bool) -> uint256:
     """
     equity: int256 = 0
     req: uint256 = 0
-    total: uint256 = 0
-    status: uint256 = 0
-    equity, req, total, status = self._health(account, self._config[account], 0, 0, 0, 0, self.collateral[account], initial)
+    equity, req = self._health_of(account, initial)
     return req
 
 
@@ -933,9 +982,7 @@ def free_collateral(account: address) -> int256:
     """
     equity: int256 = 0
     req: uint256 = 0
-    total: uint256 = 0
-    status: uint256 = 0
-    equity, req, total, status = self._health(account, self._config[account], 0, 0, 0, 0, self.collateral[account], True)
+    equity, req = self._health_of(account, True)
     return equity - convert(req, int256)
 
 
@@ -976,16 +1023,74 @@ def markets(market: uint256) -> IExchange.Market:
 
 @internal
 @view
+def _health_of(account: address, initial: bool) -> (int256, uint256):
+    equity: int256 = 0
+    req: uint256 = 0
+    total: uint256 = 0
+    status: uint256 = 0
+    equity, req, total, status = self._health(account, self._config[account], 0, 0, 0, 0, self._coll(self._accounts[account]), initial)
+    return equity, req
+
+
+@internal
+@pure
+def _nonzero(account: address):
+    assert account != empty(address), "exchange: zero address"
+
+
+@internal
+@view
+def _not_paused():
+    assert not pausable.paused, "exchange: paused"
+
+
+@internal
+@view
+def _known_market(market: uint256):
+    assert market != 0 and market <= self.market_count, "exchange: unknown market"
+
+
+@internal
+@view
+def _authorised(account: address):
+    assert msg.sender == account or self._agents[account][msg.sender], "exchange: not authorised"
+
+
+@internal
+@pure
+def _fresh(status: uint256):
+    assert status != PRICE_HALTED, "exchange: halted"
+    assert status != PRICE_STALE, "exchange: stale price"
+
+
+@internal
+def _pay(to: address, amount: uint256):
+    assert extcall IERC20(usdc).transfer(to, amount, default_return_value=True), "exchange: transfer failed"
+
+
+@internal
+def _set_paused(paused: bool):
+    assert access_control.hasRole[PAUSER_ROLE][msg.sender], "exchange: not pauser"
+    if paused:
+        self._not_paused()
+        pausable._pause()
+    else:
+        assert pausable.paused, "exchange: not paused"
+        pausable._unpause()
+
+
+@internal
+@view
 def _only_admin():
     assert access_control.hasRole[access_control.DEFAULT_ADMIN_ROLE][msg.sender], "exchange: not admin"
 
 
 @internal
 def _deposit(account: address, amount: uint256):
-    assert not pausable.paused, "exchange: paused"
+    self._not_paused()
     assert amount > 0, "exchange: zero amount"
     assert amount <= convert(max_value(int128), uint256), "exchange: amount too large"
-    self.collateral[account] += convert(amount, int256)
+    self._credit(account, convert(amount, int256))
     assert extcall IERC20(usdc).transferFrom(msg.sender, self, amount, default_return_value=True), "exchange: transfer failed"
     log IExchange.Deposit(account=account, sender=msg.sender, amount=amount)
 
@@ -1154,31 +1259,37 @@ def _hash_with(order: IExchange.Order, domain: bytes32) -> bytes32:
 
 @internal
 @pure
+def _coll(word: uint256) -> int256:
+    return convert(convert(word << 128, bytes32), int256) >> 128
+
+
+@internal
+@pure
+def _account_word(coll: int256, record: uint256) -> uint256:
+    return self._i128(coll) | (record << VOLUME_SHIFT)
+
+
+@internal
+def _credit(account: address, amount: int256):
+    word: uint256 = self._accounts[account]
+    self._accounts[account] = self._account_word(self._coll(word) + amount, word >> VOLUME_SHIFT)
+
+
+@internal
+@pure
+def _i128(x: int256) -> uint256:
+    """@dev x as a 128-bit two's complement field; reverts if it does not fit."""
+    assert x >= INT128_MIN and x <= INT128_MAX, "exchange: overflow"
+    return convert(convert(x, bytes32), uint256) & LOW128
+
+
+@internal
+@pure
 def _pack(size: int256, cost: int256) -> uint256:
-    assert size >= INT128_MIN and size <= INT128_MAX, "exchange: overflow"
-    assert cost >= INT128_MIN and cost <= INT128_MAX, "exchange: overflow"
-    lo: uint256 = 0
-    hi: uint256 = 0
-    if size >= 0:
-        lo = convert(size, uint256)
-    else:
-        lo = convert(size + INT128_SPAN, uint256)
-    if cost >= 0:
-        hi = convert(cost, uint256)
-    else:
-        hi = convert(cost + INT128_SPAN, uint256)
-    return lo | (hi << 128)
+    return self._i128(size) | (self._i128(cost) << 128)
 
 
 @internal
 @pure
 def _unpack(packed: uint256) -> (int256, int256):
-    lo: uint256 = packed & LOW128
-    hi: uint256 = packed >> 128
-    size: int256 = convert(lo, int256)
-    cost: int256 = convert(hi, int256)
-    if lo >= INT128_TOP:
-        size -= INT128_SPAN
-    if hi >= INT128_TOP:
-        cost -= INT128_SPAN
-    return size, cost
+    return convert(convert(packed << 128, bytes32), int256) >> 128, convert(convert(packed, bytes32), int256) >> 128

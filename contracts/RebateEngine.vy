@@ -1,21 +1,19 @@
 # pragma version ~=0.4.3
 """
 @title MMX RebateEngine
-@notice Volume tiers: each account's trailing 30-day volume picks its tier, and
+@notice The fee tier table: each account's trailing 30-day volume picks its tier, and
         the tier gives the taker fee and the maker rebate in bps.
         - Tiers are set by the admin: at most MAX_TIERS, volume thresholds
-          strictly increasing from 0, fees at most MAX_FEE_BPS, and every tier's
-          taker fee at least the largest maker rebate of any tier, so the net
-          fee of any fill (taker fee - maker rebate) is never negative.
-        - Trailing volume uses two fixed 30-day epochs per account (the current
-          and the previous one, packed in one slot): trailing = current +
-          previous * (unexpired fraction of the previous epoch). This assumes
-          the previous epoch's volume was spread evenly; see docs/fees.md.
-        - `record` is called by the Exchange (EXCHANGE_ROLE) once per fill. Its
-          gas does not depend on the account's history. It logs no event: the
-          Exchange's FillSettled event carries the fees.
-@dev Roles (snekmate access_control): DEFAULT_ADMIN_ROLE (tiers, roles),
-     EXCHANGE_ROLE (record).
+          strictly increasing from 0 and at most MAX_VOLUME_THRESHOLD, fees at most
+          MAX_FEE_BPS, and every tier's taker fee at least the largest maker rebate of
+          any tier, so the net fee of any fill (taker fee - maker rebate) is never negative.
+        - The Exchange keeps each account's trailing-volume record itself (packed next to
+          the account's collateral, a slot it writes on every fill anyway) and reads the
+          table once per settled batch through `tier_table()`. The math (tier lookup,
+          trailing volume) is the shared module `fee_tiers`; see docs/fees.md.
+@dev Roles (snekmate access_control): DEFAULT_ADMIN_ROLE (tiers, roles). EXCHANGE_ROLE
+     is kept so deployments can mark the Exchange the engine serves; no function
+     requires it (only the Exchange records volume: it is the Exchange's own storage).
 """
 from snekmate.auth import access_control
 
@@ -24,6 +22,7 @@ initializes: access_control
 exports: access_control.__interface__
 
 import interfaces.IRebateEngine as IRebateEngine
+import fee_tiers
 
 implements: IRebateEngine
 
@@ -37,10 +36,10 @@ EXCHANGE_ROLE: public(constant(bytes32)) = keccak256("EXCHANGE_ROLE")
 MAX_TIERS: public(constant(uint256)) = 8
 # @dev Largest taker fee or maker rebate of a tier (10%).
 MAX_FEE_BPS: public(constant(uint256)) = 1_000
-# @dev Largest tier threshold in USDC units (64 bits: 1.8e13 USDC).
-MAX_VOLUME_THRESHOLD: public(constant(uint256)) = 2**64 - 1
+# @dev Largest tier threshold in USDC units (= the volume record's saturation, 7.2e10 USDC).
+MAX_VOLUME_THRESHOLD: public(constant(uint256)) = fee_tiers.MAX_VOLUME
 # @dev Length of an epoch and of the trailing window (30 days).
-EPOCH_LENGTH: public(constant(uint256)) = 30 * 86_400
+EPOCH_LENGTH: public(constant(uint256)) = fee_tiers.EPOCH_LENGTH
 
 
 # ---------------------------------------------------------------- packing
@@ -50,15 +49,8 @@ EPOCH_LENGTH: public(constant(uint256)) = 30 * 86_400
 #   _fees: tier i at bits [24 * i, 24 * i + 24): taker fee in the low 12
 #     bits, maker rebate in the high 12; tier count in bits [248, 256)
 _MASK_64: constant(uint256) = 2**64 - 1
-_MASK_12: constant(uint256) = 2**12 - 1
 _COUNT_SHIFT: constant(uint256) = 248
 _TIERS_PER_SLOT: constant(uint256) = 4
-
-# Account volume, 1 slot: epoch [0, 32) | current [32, 144) | previous [144, 256)
-_MASK_32: constant(uint256) = 2**32 - 1
-_MASK_112: constant(uint256) = 2**112 - 1
-_CURRENT_SHIFT: constant(uint256) = 32
-_PREVIOUS_SHIFT: constant(uint256) = 144
 
 
 struct Tier:
@@ -69,7 +61,6 @@ struct Tier:
 
 _thresholds: uint256[2]
 _fees: uint256
-_volume: HashMap[address, uint256]
 
 
 # ---------------------------------------------------------------- events
@@ -90,31 +81,20 @@ def __init__(tiers: DynArray[Tier, MAX_TIERS]):
 
 
 # ---------------------------------------------------------------- exchange
+@view
 @external
-def record(maker: address, taker: address, notional: uint256) -> (uint256, uint256):
+def tier_table() -> (uint256, uint256, uint256):
     """
-    @notice Record a fill's notional for both accounts' trailing volume and
-            return the fee schedule of this fill (EXCHANGE_ROLE).
-    @dev Tiers are looked up from the volume before this fill is added. Gas is
-         bounded: one volume slot per account, at most 3 tier slots.
-    @param maker The maker account.
-    @param taker The taker account.
-    @param notional The fill's notional in USDC units.
-    @return (taker fee bps of the taker, maker rebate bps of the maker)
+    @notice The packed tier table the Exchange applies (encoding in fee_tiers).
+    @dev The Exchange calls it once per settled batch. The second threshold word is
+         read only when there are more than four tiers.
+    @return (fees, thresholds of tiers 0..3, thresholds of tiers 4..7)
     """
-    assert access_control.hasRole[EXCHANGE_ROLE][msg.sender], "rebate: not exchange"
-    epoch: uint256 = block.timestamp // EPOCH_LENGTH
-    elapsed: uint256 = block.timestamp % EPOCH_LENGTH
     fees: uint256 = self._fees
-    maker_slot: uint256 = self._volume[maker]
-    taker_slot: uint256 = self._volume[taker]
-    taker_fee: uint256 = self._taker_fee(fees, self._tier_index(self._trailing(taker_slot, epoch, elapsed), fees))
-    maker_rebate: uint256 = self._maker_rebate(fees, self._tier_index(self._trailing(maker_slot, epoch, elapsed), fees))
-    self._volume[maker] = self._added(maker_slot, notional, epoch)
-    if taker == maker:
-        taker_slot = self._volume[taker]
-    self._volume[taker] = self._added(taker_slot, notional, epoch)
-    return taker_fee, maker_rebate
+    hi: uint256 = 0
+    if fees >> _COUNT_SHIFT > _TIERS_PER_SLOT:
+        hi = self._thresholds[1]
+    return fees, self._thresholds[0], hi
 
 
 # ---------------------------------------------------------------- admin
@@ -134,62 +114,13 @@ def set_tiers(tiers: DynArray[Tier, MAX_TIERS]):
 # ---------------------------------------------------------------- views
 @view
 @external
-def fee_bps(maker: address, taker: address) -> (uint256, uint256):
-    """
-    @notice The (taker fee bps, maker rebate bps) a fill between them would pay now.
-    @param maker The maker account.
-    @param taker The taker account.
-    """
-    epoch: uint256 = block.timestamp // EPOCH_LENGTH
-    elapsed: uint256 = block.timestamp % EPOCH_LENGTH
-    fees: uint256 = self._fees
-    taker_tier: uint256 = self._tier_index(self._trailing(self._volume[taker], epoch, elapsed), fees)
-    maker_tier: uint256 = self._tier_index(self._trailing(self._volume[maker], epoch, elapsed), fees)
-    return self._taker_fee(fees, taker_tier), self._maker_rebate(fees, maker_tier)
-
-
-@view
-@external
-def trailing_volume(account: address) -> uint256:
-    """
-    @notice The account's trailing 30-day volume in USDC units (approximation:
-            current epoch + previous epoch scaled by its unexpired fraction).
-    @param account The account.
-    """
-    return self._trailing(self._volume[account], block.timestamp // EPOCH_LENGTH, block.timestamp % EPOCH_LENGTH)
-
-
-@view
-@external
-def tier_of(account: address) -> uint256:
-    """
-    @notice The index of the account's current tier.
-    @param account The account.
-    """
-    volume: uint256 = self._trailing(self._volume[account], block.timestamp // EPOCH_LENGTH, block.timestamp % EPOCH_LENGTH)
-    return self._tier_index(volume, self._fees)
-
-
-@view
-@external
 def tier_for_volume(volume: uint256) -> uint256:
     """
     @notice The index of the tier a trailing volume of `volume` falls in.
     @param volume USDC units.
     """
-    return self._tier_index(volume, self._fees)
-
-
-@view
-@external
-def volume_state(account: address) -> (uint256, uint256, uint256):
-    """
-    @notice The raw volume record of `account`.
-    @param account The account.
-    @return (epoch of the last fill, volume in that epoch, volume in the epoch before)
-    """
-    slot: uint256 = self._volume[account]
-    return slot & _MASK_32, (slot >> _CURRENT_SHIFT) & _MASK_112, slot >> _PREVIOUS_SHIFT
+    fees: uint256 = self._fees
+    return fee_tiers.tier_index(volume, fees, self._thresholds[0], self._thresholds[1])
 
 
 @view
@@ -254,78 +185,10 @@ def _set_tiers(tiers: DynArray[Tier, MAX_TIERS]):
 
 @view
 @internal
-def _tier_index(volume: uint256, fees: uint256) -> uint256:
-    """
-    @dev The last tier whose threshold is <= volume. Reads the second threshold
-         slot only when the volume reaches tier 4.
-    """
-    count: uint256 = fees >> _COUNT_SHIFT
-    thresholds: uint256 = self._thresholds[0]
-    index: uint256 = 0
-    for i: uint256 in range(1, MAX_TIERS):
-        if i >= count:
-            break
-        if i == _TIERS_PER_SLOT:
-            thresholds = self._thresholds[1]
-        if (thresholds >> (64 * (i % _TIERS_PER_SLOT))) & _MASK_64 > volume:
-            break
-        index = i
-    return index
-
-
-@pure
-@internal
-def _taker_fee(fees: uint256, index: uint256) -> uint256:
-    return (fees >> (24 * index)) & _MASK_12
-
-
-@pure
-@internal
-def _maker_rebate(fees: uint256, index: uint256) -> uint256:
-    return (fees >> (24 * index + 12)) & _MASK_12
-
-
-@view
-@internal
 def _tier(index: uint256, fees: uint256) -> Tier:
     threshold: uint256 = (self._thresholds[index // _TIERS_PER_SLOT] >> (64 * (index % _TIERS_PER_SLOT))) & _MASK_64
     return Tier(
         min_volume=threshold,
-        taker_fee_bps=self._taker_fee(fees, index),
-        maker_rebate_bps=self._maker_rebate(fees, index),
+        taker_fee_bps=fee_tiers.taker_fee(fees, index),
+        maker_rebate_bps=fee_tiers.maker_rebate(fees, index),
     )
-
-
-@pure
-@internal
-def _trailing(slot: uint256, epoch: uint256, elapsed: uint256) -> uint256:
-    """
-    @dev current + previous * (EPOCH_LENGTH - elapsed) / EPOCH_LENGTH, where
-         `elapsed` is the time since the current epoch began.
-    """
-    last_epoch: uint256 = slot & _MASK_32
-    current: uint256 = (slot >> _CURRENT_SHIFT) & _MASK_112
-    previous: uint256 = slot >> _PREVIOUS_SHIFT
-    if last_epoch == epoch:
-        return current + previous * (EPOCH_LENGTH - elapsed) // EPOCH_LENGTH
-    if last_epoch + 1 == epoch:
-        # The stored current epoch is now the previous one.
-        return current * (EPOCH_LENGTH - elapsed) // EPOCH_LENGTH
-    return 0
-
-
-@pure
-@internal
-def _added(slot: uint256, notional: uint256, epoch: uint256) -> uint256:
-    """
-    @dev The volume slot after adding `notional` in `epoch`, rolling epochs.
-         Volumes saturate at 2**112 - 1 (5e27 USDC) instead of reverting.
-    """
-    last_epoch: uint256 = slot & _MASK_32
-    current: uint256 = (slot >> _CURRENT_SHIFT) & _MASK_112
-    previous: uint256 = slot >> _PREVIOUS_SHIFT
-    if last_epoch != epoch:
-        previous = current if last_epoch + 1 == epoch else 0
-        current = 0
-    current = min(current + min(notional, _MASK_112), _MASK_112)
-    return epoch | (current << _CURRENT_SHIFT) | (previous << _PREVIOUS_SHIFT)

@@ -15,7 +15,7 @@ def test_deploy__tiers_stored(rebate, admin):
 
 
 def test_deploy__events(create_rebate):
-    engine = create_rebate(grant=False)
+    engine = create_rebate()
     events = engine.creation_metadata.receipt.events
     assert events.filter(engine.TiersSet) == [engine.TiersSet(tiers=TIERS)]
 
@@ -44,7 +44,7 @@ def test_tier__out_of_range__reverts(rebate):
         ([(1, 5, 0)], "rebate: first tier not zero"),
         ([(0, 5, 0), (100, 4, 1), (100, 3, 2)], "rebate: volume not increasing"),
         ([(0, 5, 0), (100, 4, 1), (50, 3, 2)], "rebate: volume not increasing"),
-        ([(0, 5, 0), (2**64, 4, 1)], "rebate: volume too large"),
+        ([(0, 5, 0), (2**56, 4, 1)], "rebate: volume too large"),
         ([(0, 1_001, 0)], "rebate: fee too large"),
         ([(0, 1_000, 1_001)], "rebate: fee too large"),
         ([(0, 5, 0), (100, 2, 3)], "rebate: negative net fee"),
@@ -57,13 +57,14 @@ def test_set_tiers__invalid__reverts(rebate, admin, tiers, reason):
 
 
 def test_set_tiers__bounds__accepted(rebate, admin):
-    tiers = [(0, 1_000, 1_000), (2**64 - 1, 1_000, 0)]
+    tiers = [(0, 1_000, 1_000), (2**56 - 1, 1_000, 0)]
+    assert rebate.MAX_VOLUME_THRESHOLD() == 2**56 - 1
     rebate.set_tiers(tiers, sender=admin)
     assert [tuple(t) for t in rebate.tiers()] == tiers
 
 
-def test_set_tiers__not_admin__reverts(rebate, exchange, stranger):
-    for account in (exchange, stranger):
+def test_set_tiers__not_admin__reverts(rebate, operator, stranger):
+    for account in (operator, stranger):
         with ape.reverts("rebate: not admin"):
             rebate.set_tiers(TIERS, sender=account)
 
@@ -75,10 +76,23 @@ def test_tier_for_volume__boundaries(rebate):
     assert rebate.tier_for_volume(10**40) == 3
 
 
+def test_tier_table__packed_encoding(rebate, admin):
+    fees, lo, hi = rebate.tier_table()
+    assert fees >> 248 == len(TIERS)
+    for i, (volume, taker_fee, maker_rebate) in enumerate(TIERS):
+        assert (fees >> (24 * i)) & 0xFFF == taker_fee
+        assert (fees >> (24 * i + 12)) & 0xFFF == maker_rebate
+        assert (lo >> (64 * i)) & (2**64 - 1) == volume
+    assert hi == 0  # not read with four tiers or fewer
+    rebate.set_tiers(TIERS_8, sender=admin)
+    fees, lo, hi = rebate.tier_table()
+    assert [(hi >> (64 * (i - 4))) & (2**64 - 1) for i in range(4, 8)] == [t[0] for t in TIERS_8[4:]]
+
+
 @st.composite
 def tier_tables(draw):
     count = draw(st.integers(1, 8))
-    steps = draw(st.lists(st.integers(1, 2**60), min_size=count - 1, max_size=count - 1))
+    steps = draw(st.lists(st.integers(1, 2**52), min_size=count - 1, max_size=count - 1))
     thresholds = [0]
     for s in steps:
         thresholds.append(thresholds[-1] + s)
@@ -94,7 +108,8 @@ def test_tier_for_volume__matches_model(chain, rebate, admin, tiers, data):
     with chain.isolate():
         rebate.set_tiers(tiers, sender=admin)
         assert [tuple(t) for t in rebate.tiers()] == tiers
-        probes = [t[0] for t in tiers] + [t[0] - 1 for t in tiers[1:]] + [2**64 + 5]
+        probes = [t[0] for t in tiers] + [t[0] - 1 for t in tiers[1:]] + [2**56 + 5]
         probes += data.draw(st.lists(st.integers(0, 2**66), max_size=5))
         for volume in probes:
             assert rebate.tier_for_volume(volume) == tier_index(tiers, volume), volume
+
