@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import asyncio
+import heapq
 import itertools
 import sys
 from dataclasses import dataclass
@@ -234,23 +235,49 @@ class ReceiptFollower:
 
 
 class NonceManager:
+    """The one source of nonces for one sending key (the operator's: settle batches, vault
+    upkeep and claims, oracle prices when the operator also reports).
+
+    Nonces are handed out under a lock and never move backwards while others may be
+    allocated but not yet broadcast: a settle batch takes its nonce, then journals, then
+    sends, so a resync from the node's pending count in that window would hand the same
+    nonce out twice. Instead a nonce whose tx the node did not take is `release`d and
+    reused first (the lowest free one: it is the hole the later txs wait behind), and
+    `sync` only moves forward (and drops released nonces the chain has since used)."""
+
     def __init__(self, rpc: Rpc, address: str) -> None:
         self.rpc = rpc
         self.address = address
         self.next: int | None = None
+        self.free: list[int] = []  # released nonces, a min-heap
         self.lock = asyncio.Lock()
 
+    async def pending(self) -> int:
+        return int(await self.rpc.call("eth_getTransactionCount", [self.address, "pending"]), 16)
+
     async def sync(self) -> int:
-        self.next = int(await self.rpc.call("eth_getTransactionCount", [self.address, "pending"]), 16)
+        """Catch up with the chain: next = max(next, the node's pending count)."""
+        count = await self.pending()
+        if self.next is None or self.next < count:
+            self.next = count
+        self.free = [n for n in self.free if n >= count]
+        heapq.heapify(self.free)
         return self.next
 
     async def allocate(self) -> int:
         async with self.lock:
             if self.next is None:
                 await self.sync()
+            if self.free:
+                return heapq.heappop(self.free)
             nonce = self.next
             self.next += 1
             return nonce
+
+    def release(self, nonce: int) -> None:
+        """`nonce` was allocated but its tx never reached the node: hand it out again."""
+        if self.next is not None and nonce < self.next and nonce not in self.free:
+            heapq.heappush(self.free, nonce)
 
     def at_least(self, nonce: int) -> None:
         if self.next is None or self.next < nonce:
@@ -368,6 +395,13 @@ class Chain:
     async def send_raw(self, raw_hex: str) -> str:
         return await self.rpc.call("eth_sendRawTransaction", [raw_hex])
 
+    async def _not_sent(self, tx_hash: str) -> bool:
+        """After a failed broadcast: True if the node does not know the tx (its nonce is free)."""
+        try:
+            return await self.rpc.call("eth_getTransactionByHash", [tx_hash]) is None
+        except Exception:  # noqa: BLE001 - cannot tell: keep the nonce used (a gap beats a clash)
+            return False
+
     async def receipt(self, tx_hash: str) -> dict | None:
         return await self.rpc.call("eth_getTransactionReceipt", [tx_hash])
 
@@ -383,16 +417,30 @@ class Chain:
             delay = min(delay * 1.25, 0.05)
         return None
 
+    def nonces_for(self, key: Key) -> NonceManager:
+        """The nonce manager of a sending key: one per address, shared by every path."""
+        if key.address == self.operator.address:
+            return self.nonces
+        if key.address == self.reporter.address:
+            return self.reporter_nonces
+        raise ValueError(f"no nonce manager for {key.address}: only the operator and the reporter send")
+
     async def transact(self, key: Key, contract, fn: str, *args, gas: int = 1_000_000) -> dict:
-        """Sign, send and wait for a plain contract call (admin/reporter paths)."""
-        nonces = self.reporter_nonces if key.address == self.reporter.address else self.nonces
+        """Sign, send and wait for a plain contract call (vault upkeep, claims, reports).
+
+        The nonce comes from the key's one NonceManager, the same one settlement uses for
+        the operator, so these txs interleave with in-flight settle batches without a
+        collision. A tx the node did not take gives its nonce back."""
+        nonces = self.nonces_for(key)
         data = bytes.fromhex(getattr(contract.functions, fn)(*args)._encode_transaction_data()[2:])
         nonce = await nonces.allocate()
         raw, tx_hash = self.sign(key, contract.address, data, nonce, gas)
         try:
             await self.send_raw(raw)
-        except RpcError:
-            await nonces.sync()
+        except Exception:
+            if await self._not_sent(tx_hash):
+                nonces.release(nonce)
+                await nonces.sync()
             raise
         receipt = await self.wait_receipt(tx_hash)
         if receipt is None:

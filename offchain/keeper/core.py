@@ -15,6 +15,9 @@ Command kinds (body JSON):
   chain_cancel  {hash}                                  OrderCancelled seen on chain
   min_nonce     {account, min_nonce}                    MinNonceSet seen on chain
   fill_rejected {fill, reason}                          the chain skipped a fill: undo it
+  agent_revoked {account, agent}                        AgentSet(approved=false) seen on chain:
+                                                        the account's open orders signed by
+                                                        that agent leave the book
 """
 
 from __future__ import annotations
@@ -107,10 +110,11 @@ class Outbox:
     fills: list          # FillRecord
     markets: set         # markets whose book changed
     marks: list          # (market, price) marks applied
+    rejected: list       # FillRecord undone because the chain skipped it (fill_rejected)
 
     @classmethod
     def new(cls) -> "Outbox":
-        return cls([], [], set(), [])
+        return cls([], [], set(), [], [])
 
 
 class Core:
@@ -216,6 +220,31 @@ class Core:
         self._handle(events, seq, ts, ws, out)
         return events
 
+    def revoked_orders(self, account: str, agent: str) -> list[bytes]:
+        """Open orders of `account` signed by `agent` (not by the account itself), in seq order."""
+        if agent == account:
+            return []
+        found = [h for h in self.by_nonce_account.get(account, ()) if self.orders[h].signer == agent]
+        return sorted(found, key=lambda h: self.orders[h].seq)
+
+    def agent_revoked(self, seq: int | None, ts: int, account: str, agent: str, ws: WriteSet | None,
+                      out: Outbox) -> list:
+        """The account revoked `agent` on chain: its orders signed by that agent are void (the
+        Exchange checks the signer at settlement), so they leave the book. Live callers pass
+        seq=None: nothing is journaled (and no seq used) when no such order is open; replay
+        passes the journaled seq."""
+        targets = self.revoked_orders(account, agent)
+        if seq is None:
+            if not targets:
+                return []
+            seq = self.next_seq()
+        self.journal_command(ws, seq, ts, "agent_revoked", account, {"account": account, "agent": agent})
+        events: list = []
+        for h in targets:
+            events += self.engine.cancel(h, ts=ts)
+        self._handle(events, seq, ts, ws, out)
+        return events
+
     def fill_rejected(self, seq: int, ts: int, fill_id: int, reason: str, ws: WriteSet | None, out: Outbox) -> list:
         """Undo a fill the chain skipped: positions back, both orders' remainders leave the book."""
         self.journal_command(ws, seq, ts, "fill_rejected", "", {"fill": fill_id, "reason": reason})
@@ -237,6 +266,7 @@ class Core:
         self._handle(events, seq, ts, ws, out)
         for account in (fill.maker_account, fill.taker_account):
             out.order_updates.append((account, {"type": "fill_rejected", "fill": fill.to_json()}))
+        out.rejected.append(fill)
         return events
 
     # -- replay ---------------------------------------------------------------------------
@@ -260,6 +290,8 @@ class Core:
             self.min_nonce(seq, ts, body["account"], int(body["min_nonce"]), None, out)
         elif kind == "fill_rejected":
             self.fill_rejected(seq, ts, int(body["fill"]), body["reason"], None, out)
+        elif kind == "agent_revoked":
+            self.agent_revoked(seq, ts, body["account"], body["agent"], None, out)
         else:
             raise ValueError(f"unknown journaled command {kind!r}")
 

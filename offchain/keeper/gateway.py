@@ -152,6 +152,8 @@ class Gateway:
         self.clock = clock
         self.fill_sinks: list[Callable[[list], None]] = []
         self.mark_sinks: list[Callable[[int, int], None]] = []
+        # called (after the commit) with the fills undone because the chain skipped them
+        self.rejected_sinks: list[Callable[[list], None]] = []
         # async loader of accounts' chain snapshots (set by the service); called before
         # admission for accounts seen for the first time.
         self.account_loader: Callable[[set[str]], Any] | None = None
@@ -175,6 +177,9 @@ class Gateway:
                 if fill.taker_account != fill.maker_account:
                     hub.publish(("fills", fill.taker_account), message)
                 hub.publish(("fills", "*"), message)
+        if out.rejected:
+            for sink in self.rejected_sinks:
+                sink(out.rejected)
         for market, price in out.marks:
             for sink in self.mark_sinks:
                 sink(market, price)

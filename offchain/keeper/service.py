@@ -45,6 +45,13 @@ class Runner(Protocol):
     The service calls these on its loop; a runner places orders through
     `keeper.gateway.place_batch([(Order, Signature, tif), ...])` signed with an agent key
     from `keeper.agent_keys`. Exceptions are logged and do not stop the keeper.
+
+    Optional: `async def on_fill_rejected(self, fill)`: a fill `on_fill` reported was
+    skipped by the chain and undone in the keeper (its orders' remainders left the book);
+    called after the `fill_rejected` command is committed. A runner without it is not
+    told. `on_chain_log` gets the pool's, the factory's and every watched vault's logs,
+    plus the Exchange's account-config logs (AgentSet, CloseOnlySet, LeverageCapSet,
+    PositionCapSet).
     """
 
     async def on_start(self, keeper: "Keeper") -> None: ...
@@ -122,9 +129,10 @@ class Keeper:
         self.watcher = Watcher(core, self.chain, self.committer, self.gateway.publish,
                                self.journal.cursor("watcher"), confirmations=cfg.chain.confirmations,
                                poll_interval=cfg.chain.poll_interval, start_block=cfg.chain.start_block,
-                               extra_addresses=[cfg.contracts.pool, cfg.contracts.factory],
+                               extra_addresses=[cfg.contracts.pool], factory=cfg.contracts.factory,
                                on_log=self._on_chain_log)
         await self.watcher.load_agents()
+        await self.watcher.load_watched()
         await self._load_accounts(set(core.accounts), force=True)
         await self.watcher.poll()
         await self.recover_batches()
@@ -133,6 +141,7 @@ class Keeper:
         self.gateway.fill_sinks.append(self.settlement.add)
         self.gateway.fill_sinks.append(self._fills_to_runners)
         self.gateway.mark_sinks.append(self._mark_to_runners)
+        self.gateway.rejected_sinks.append(self._rejected_to_runners)
         self.settlement.add(matched)
         self.settlement.start()
         self.watcher.start()
@@ -256,6 +265,14 @@ class Keeper:
         for runner in self.runners:
             for fill in fills:
                 asyncio.get_running_loop().create_task(runner.on_fill(fill))
+
+    def _rejected_to_runners(self, fills: list) -> None:
+        for runner in self.runners:
+            hook = getattr(runner, "on_fill_rejected", None)
+            if hook is None:
+                continue
+            for fill in fills:
+                asyncio.get_running_loop().create_task(hook(fill))
 
     def _mark_to_runners(self, market: int, price: int) -> None:
         for runner in self.runners:

@@ -7,9 +7,19 @@ cursor + 1 to head - confirmations, in (block, log index) order, and turns them 
 - OrderCancelled: a journaled `chain_cancel` command (the order leaves the book);
 - MinNonceSet: a journaled `min_nonce` command (orders below the floor leave the book);
 - Oracle PriceUpdated: a journaled `mark` command (marks drive triggers, bands, margin);
-- pool / factory / vault events: handed to the strategy runners' hook as raw logs.
+- AgentSet(approved=false): also a journaled `agent_revoked` command (the account's open
+  orders signed by that agent leave the book: the chain would skip their fills);
+- Exchange account-config logs (AgentSet, CloseOnlySet, LeverageCapSet, PositionCapSet):
+  also handed to the strategy runners' hook, so cap and close-only changes act at once;
+- pool / factory / vault (every `watch()`ed address) events: handed to the runners' hook.
 The cursor is journaled in the same transaction as the commands the logs produced, so
 a restart neither loses nor repeats one.
+
+Watched addresses (`watch(address)`): the pool and the factory are fixed by the config;
+vaults are added at run time. The watched set is not journaled: it is re-derived at every
+start from the factory's VaultCreated logs (`load_watched`, like the agent sets from
+AgentSet logs), and a VaultCreated the watcher reads live adds its vault at once, with the
+vault's logs of the same block range back-filled. Other callers re-`watch` at start.
 """
 
 from __future__ import annotations
@@ -20,7 +30,9 @@ from typing import Callable
 
 from offchain.client.messages import checksum as to_checksum_address
 
-from .chain import Chain
+from offchain.artifacts import abi as artifact_abi
+
+from .chain import Chain, event_topics
 from .core import Core, Outbox
 from .journal import WriteSet
 
@@ -40,7 +52,7 @@ class Watcher:
     def __init__(self, core: Core, chain: Chain, committer, publish: Callable[[Outbox], None],
                  journal_cursor: int | None, *, confirmations: int = 2, poll_interval: float = 0.5,
                  start_block: int = 0, extra_addresses: list[str] | None = None,
-                 on_log: Callable[[dict], None] | None = None, clock=None) -> None:
+                 on_log: Callable[[dict], None] | None = None, clock=None, factory: str = "") -> None:
         import time
 
         self.core = core
@@ -51,7 +63,16 @@ class Watcher:
         self.start_block = start_block
         self.confirmations = confirmations
         self.poll_interval = poll_interval
-        self.extra = [a for a in (extra_addresses or []) if a]
+        self.extra: list[str] = []  # addresses whose logs go to on_log (see watch())
+        self._watched: set[str] = set()
+        self._backfill: list[tuple[str, int]] = []  # (address, from_block) to read up to the cursor
+        for address in extra_addresses or []:
+            if address:
+                self.watch(address)
+        self.factory = factory.lower() if factory else ""
+        if self.factory:
+            self.watch(factory)
+        self.t_vault_created = event_topics(artifact_abi("VaultFactory"))["VaultCreated"] if self.factory else ""
         self.on_log = on_log
         self.clock = clock or time.time
         self.task: asyncio.Task | None = None
@@ -59,11 +80,43 @@ class Watcher:
         self.t_deposit, self.t_withdraw = t["Deposit"], t["Withdraw"]
         self.t_settled, self.t_liq = t["FillSettled"], t.get("Liquidation")
         self.t_agent, self.t_cancel, self.t_nonce = t["AgentSet"], t["OrderCancelled"], t["MinNonceSet"]
+        # account-config logs the runners act on (topics[1] is the account in each)
+        self.t_account_config = {t[name] for name in ("AgentSet", "CloseOnlySet", "LeverageCapSet",
+                                                       "PositionCapSet") if name in t}
         self.t_price = chain.oracle_topics.get("PriceUpdated")
         self.caught_up = asyncio.Event()
         self.dirty: set[str] = set()
         self.last_refresh = 0.0
         self.refresh_interval = 1.0  # seconds between account snapshot refreshes
+
+    # -- watched addresses -----------------------------------------------------------------
+    def watch(self, address: str, from_block: int | None = None) -> bool:
+        """Hand this contract's logs to `on_log` from now on; True if it was not watched yet.
+
+        `from_block` (optional): also deliver its logs from that block up to the cursor
+        (read at the start of the next poll, before newer blocks), for a contract that
+        appeared in blocks the watcher has already passed. Idempotent."""
+        key = address.lower()
+        if key in self._watched:
+            return False
+        self._watched.add(key)
+        self.extra.append(to_checksum_address(address))
+        if from_block is not None and from_block <= self.cursor:
+            self._backfill.append((to_checksum_address(address), from_block))
+        return True
+
+    def watching(self, address: str) -> bool:
+        return address.lower() in self._watched
+
+    async def load_watched(self) -> None:
+        """Re-derive the watched vaults at start: every VaultCreated log of the factory."""
+        if not self.factory:
+            return
+        head = await self.chain.block_number()
+        logs = await self.chain.get_logs(to_checksum_address(self.factory), self.start_block, head,
+                                         [self.t_vault_created])
+        for entry in logs:
+            self.watch(_addr(entry["topics"][1]))
 
     async def load_agents(self) -> None:
         """Agent approvals are not journaled: rebuild them from every AgentSet log."""
@@ -72,11 +125,12 @@ class Watcher:
         for entry in logs:
             self._agent(entry)
 
-    def _agent(self, entry: dict) -> None:
+    def _agent(self, entry: dict) -> tuple[str, str, bool]:
         account, agent = _addr(entry["topics"][1]), _addr(entry["topics"][2])
         approved = _word(bytes.fromhex(entry["data"][2:]), 0) != 0
         agents = self.core.account(account).agents
         (agents.add if approved else agents.discard)(agent)
+        return account, agent, approved
 
     def start(self) -> None:
         self.task = asyncio.get_running_loop().create_task(self._run(), name="watcher")
@@ -102,13 +156,17 @@ class Watcher:
     async def poll(self) -> int:
         """Process confirmed logs up to head - confirmations; returns the new cursor."""
         chain = self.chain
+        while self._backfill:
+            address, lo = self._backfill.pop(0)
+            for entry in _sorted(await chain.get_logs(address, lo, self.cursor)):
+                if self.on_log is not None:
+                    self.on_log(entry)
         head = await chain.block_number()
         target = head - self.confirmations
         while self.cursor < target:
             lo, hi = self.cursor + 1, min(target, self.cursor + 2000)
             addresses = [chain.exchange.address] + ([chain.oracle.address] if chain.oracle else []) + self.extra
-            logs = await chain.get_logs(addresses, lo, hi)
-            logs.sort(key=lambda l: (int(l["blockNumber"], 16), int(l["logIndex"], 16)))
+            logs = _sorted(await chain.get_logs(addresses, lo, hi))
             await self._process(logs, hi)
         self.caught_up.set()
         return self.cursor
@@ -120,6 +178,7 @@ class Watcher:
         ts = int(self.clock() * 1000)
         exchange = chain.exchange.address.lower()
         oracle = chain.oracle.address.lower() if chain.oracle else ""
+        created: list[tuple[str, int]] = []  # vaults first seen in this range
         for entry in logs:
             address = entry["address"].lower()
             topics = entry["topics"]
@@ -134,7 +193,9 @@ class Watcher:
                     dirty.add(to_checksum_address(data[12:32]))
                     dirty.add(to_checksum_address(data[44:64]))
                 elif t0 == self.t_agent:
-                    self._agent(entry)
+                    account, agent, approved = self._agent(entry)
+                    if not approved:
+                        core.agent_revoked(None, ts, account, agent, ws, out)
                 elif t0 == self.t_cancel:
                     account, order_hash = _addr(topics[1]), bytes.fromhex(topics[2][2:])
                     signed = core.orders.get(order_hash)
@@ -145,13 +206,26 @@ class Watcher:
                     account = _addr(topics[1])
                     floor = _word(bytes.fromhex(entry["data"][2:]), 0)
                     core.min_nonce(core.next_seq(), ts, account, floor, ws, out)
+                if t0 in self.t_account_config and self.on_log is not None:
+                    self.on_log(entry)
             elif address == oracle and t0 == self.t_price:
                 market = int(topics[1], 16)
                 price = _word(bytes.fromhex(entry["data"][2:]), 0)
                 if market in core.markets and core.marks.get(market) != price:
                     core.set_mark(core.next_seq(), ts, market, price, ws, out)
-            elif self.on_log is not None:
-                self.on_log(entry)
+            else:
+                if address == self.factory and t0 == self.t_vault_created:
+                    vault = _addr(topics[1])
+                    if self.watch(vault):
+                        created.append((vault, int(entry["blockNumber"], 16)))
+                if self.on_log is not None:
+                    self.on_log(entry)
+        for vault, block in created:
+            # this range was read without the new vault's address: its logs from its
+            # creation block to `hi` are read now, before the cursor moves past them
+            for entry in _sorted(await chain.get_logs(vault, block, hi)):
+                if self.on_log is not None:
+                    self.on_log(entry)
         ws.cursors["watcher"] = hi
         self.cursor = hi
         await self.committer.commit(ws, lambda: self.publish(out))
@@ -162,6 +236,10 @@ class Watcher:
             accounts, self.dirty = sorted(self.dirty), set()
             self.last_refresh = now
             await refresh_accounts(core, chain, accounts, block=hi)
+
+
+def _sorted(logs: list[dict]) -> list[dict]:
+    return sorted(logs, key=lambda l: (int(l["blockNumber"], 16), int(l["logIndex"], 16)))
 
 
 async def refresh_account(core: Core, chain: Chain, account: str, block: int | str = "latest") -> None:

@@ -11,7 +11,9 @@ quantities net (a buy and a sell at one price would only trade with each other).
 
 Pure logic: config + market state in, desired orders out. The runner calls
 `desired(state)` on every update and `on_fill(fill)` for every fill of a grid order,
-then hands the result to the RiskGate and the reconciler.
+then hands the result to the RiskGate and the reconciler. A fill that is later undone
+(the chain skipped it) goes back through `undo_fill(fill, taken)`, the exact inverse of
+`apply_fill`, which returns `taken`.
 """
 
 from __future__ import annotations
@@ -169,25 +171,52 @@ class GridEngine:
 
     def on_fill(self, fill: Fill) -> bool:
         """Apply a fill of one of the grid's orders; False if it is not a grid price."""
-        ladder = self._ladder
-        if ladder is None or fill.market != self.config.market or fill.size <= 0:
-            return False
+        return self.apply_fill(fill) is not None
+
+    def apply_fill(self, fill: Fill) -> int | None:
+        """Apply a fill; returns the size taken off the filled level (what `undo_fill`
+        needs to invert it exactly), or None if it is not a grid fill."""
+        k = self._level_of(fill)
+        if k is None:
+            return None
         qty = self._qty
         if fill.is_buy:
-            k = ladder.bid_level.get(fill.price)
-            if k is None:
-                return False
-            qty[k] -= min(fill.size, max(qty[k], 0))
+            taken = min(fill.size, max(qty[k], 0))
+            qty[k] -= taken
             if k + 1 < len(qty):
                 qty[k + 1] -= fill.size  # sell one level up
         else:
-            k = ladder.ask_level.get(fill.price)
-            if k is None:
-                return False
-            qty[k] += min(fill.size, max(-qty[k], 0))
+            taken = min(fill.size, max(-qty[k], 0))
+            qty[k] += taken
             if k > 0:
                 qty[k - 1] += fill.size  # buy one level down
+        return taken
+
+    def undo_fill(self, fill: Fill, taken: int | None = None) -> bool:
+        """Undo an applied fill (the chain skipped it): the flip is withdrawn and the filled
+        level gets its size back. `taken` is what `apply_fill` returned; None means the
+        whole fill size (which is what apply_fill takes unless fills arrived out of order).
+        False if it is not a grid fill."""
+        k = self._level_of(fill)
+        if k is None:
+            return False
+        qty = self._qty
+        taken = fill.size if taken is None else taken
+        if fill.is_buy:
+            qty[k] += taken
+            if k + 1 < len(qty):
+                qty[k + 1] += fill.size
+        else:
+            qty[k] -= taken
+            if k > 0:
+                qty[k - 1] -= fill.size
         return True
+
+    def _level_of(self, fill: Fill) -> int | None:
+        ladder = self._ladder
+        if ladder is None or fill.market != self.config.market or fill.size <= 0:
+            return None
+        return (ladder.bid_level if fill.is_buy else ladder.ask_level).get(fill.price)
 
     # -- internals --------------------------------------------------------------------
     def _seed(self, ref: int) -> None:

@@ -51,11 +51,28 @@ def test_e2e__crossing_orders_via_sdk__settled_on_chain(stack, tmp_path):
     run(go())
 
 
+class RejectRecorder:
+    """A runner with the optional on_fill_rejected hook."""
+
+    def __init__(self):
+        self.fills, self.rejected = [], []
+
+    async def on_start(self, keeper): pass
+    async def on_mark(self, market, price): pass
+    async def on_fill(self, fill): self.fills.append(fill.id)
+    async def on_fill_rejected(self, fill): self.rejected.append((fill.id, fill.state, fill.reason))
+    async def on_timer(self, now): pass
+    async def on_chain_log(self, log): pass
+    async def on_stop(self): pass
+
+
 def test_e2e__fill_skipped_by_chain__rejected_reported_and_undone(stack, tmp_path):
+    recorder = RejectRecorder()
+
     async def go():
         # a slow watcher: the on-chain cancel is not seen before the taker arrives
         keeper = await Keeper(keeper_config(stack, tmp_path / "k.db", poll_interval=30),
-                              operator=key(stack.operator_key)).start()
+                              operator=key(stack.operator_key), runners=[recorder]).start()
         try:
             a, b = stack.trader_keys[2], stack.trader_keys[3]
             async with AsyncKeeperClient(keeper.url, a) as maker, AsyncKeeperClient(keeper.url, b) as taker:
@@ -77,6 +94,9 @@ def test_e2e__fill_skipped_by_chain__rejected_reported_and_undone(stack, tmp_pat
                 await updates.aclose()
                 state = await taker.account_state()
                 assert state["positions"]["1"]["pending_size"] == "0"
+                await wait_for(lambda: recorder.rejected)
+                assert recorder.rejected == [(fill["id"], "rejected", "cancelled")]
+                assert recorder.fills == [fill["id"]]
             assert ex.functions.cancelled(bytes.fromhex(ack["hash"][2:])).call()
         finally:
             await keeper.stop()

@@ -31,6 +31,11 @@ def contract(name: str, address: str):
 POOL_TOPICS = event_topics(abi("LiquidityPool"))
 VAULT_TOPICS = event_topics(abi("Vault"))
 FACTORY_TOPICS = event_topics(abi("VaultFactory"))
+EXCHANGE_TOPICS = event_topics(abi("Exchange"))
+# Exchange logs about one account's configuration (topics[1] = the account); the keeper's
+# watcher forwards them to the runners: a vault's caps / close-only / agent act at once.
+ACCOUNT_CONFIG_TOPICS = frozenset(EXCHANGE_TOPICS[name] for name in ("AgentSet", "CloseOnlySet", "LeverageCapSet",
+                                                                     "PositionCapSet"))
 
 
 def topic_address(topic: str) -> str:
@@ -91,6 +96,7 @@ class ChainView:
             # requests(id) -> (depositor, shares, value, basis, requested_at)
             head_value = int((await call(vault, "requests", head))[2])
         unwinding = bool(await call(vault, "unwinding"))
+        unwind_due = bool(await call(vault, "unwind_due")) if queue_length and not unwinding else False
         return VaultSnapshot(
             address=to_checksum_address(address), strategy=strategy,
             agent=to_checksum_address(await call(vault, "agent")),
@@ -103,4 +109,5 @@ class ChainView:
             leverage_cap_bps=int(await call(self.exchange, "leverage_cap", address)),
             position_cap=int(await call(self.exchange, "position_cap", address, strategy.market))
             if strategy.market else 0,
+            unwind_due=unwind_due,
         )

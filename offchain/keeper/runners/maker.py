@@ -10,6 +10,7 @@ its spacing is centred on the price at the time it is built.
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
@@ -42,6 +43,10 @@ class MarketMaker:
         # should keep quoting); a range grid waits for the price to come back.
         self.reanchor_when_paused = reanchor_when_paused
         self.last_step: QuoteStep | None = None
+        # keeper fill id -> (engine, size the grid took off the level): to undo a fill the
+        # chain skips. Bounded: a skip comes within a few batches of its match.
+        self.applied: OrderedDict[int, tuple[Engine, int]] = OrderedDict()
+        self.max_applied = 10_000
 
     # -- engine -------------------------------------------------------------------------------
     def _ensure_engine(self, state: MarketState) -> Engine | None:
@@ -55,9 +60,29 @@ class MarketMaker:
             return False
         ours = Fill(fill.market, fill.maker_is_buy, fill.price, fill.size, getattr(fill, "ts", 0))
         if isinstance(self.engine, GridEngine):
-            return self.engine.on_fill(ours)
+            taken = self.engine.apply_fill(ours)
+            if taken is None:
+                return False
+            fill_id = getattr(fill, "id", None)
+            if fill_id is not None:
+                self.applied[fill_id] = (self.engine, taken)
+                while len(self.applied) > self.max_applied:
+                    self.applied.popitem(last=False)
+            return True
         self.engine.on_fill(ours, now_ms)
         return True
+
+    def on_fill_rejected(self, fill: Any) -> bool:
+        """The chain skipped a fill `on_fill` applied: undo the grid's flip (the keeper has
+        already pulled the order's remainder; the next step re-places the level). True if
+        the engine changed. Quote engines keep no per-fill state worth undoing."""
+        if fill.market != self.market or fill.maker_account != self.account:
+            return False
+        found = self.applied.pop(getattr(fill, "id", None), None)
+        if found is None or found[0] is not self.engine:
+            return False  # not applied, or applied to an engine since replaced
+        ours = Fill(fill.market, fill.maker_is_buy, fill.price, fill.size, getattr(fill, "ts", 0))
+        return self.engine.undo_fill(ours, found[1])
 
     # -- the loop -----------------------------------------------------------------------------
     async def step(self, venue: Venue, now_ms: int, *, limits: RiskLimits | None = None,

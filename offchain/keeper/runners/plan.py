@@ -92,6 +92,7 @@ class VaultSnapshot:
     close_only: bool = False  # Exchange.close_only(vault)
     leverage_cap_bps: int = 0
     position_cap: int = 0  # Exchange.position_cap(vault, strategy.market)
+    unwind_due: bool = False  # Vault.unwind_due(): the head request outlived the grace period
 
     @property
     def shortfall(self) -> int:

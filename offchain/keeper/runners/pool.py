@@ -21,7 +21,7 @@ from typing import Any
 
 from offchain.strategies import GridEngine, RiskLimits
 
-from .chainview import POOL_TOPICS, decode_grid_set
+from .chainview import EXCHANGE_TOPICS, POOL_TOPICS, decode_grid_set, topic_address
 from .configs import KeeperTuning, PoolGridParams, pool_grid_config
 from .maker import MarketMaker
 from .signer import OrderSigner
@@ -78,6 +78,15 @@ class PoolGridRunner:
             if maker.on_fill(fill, self.venue.now_ms()):
                 await self._step(fill.market)  # place the flip at once
 
+    async def on_fill_rejected(self, fill: Any) -> None:
+        """The chain skipped a fill of a pool order: undo the grid's flip, re-quote."""
+        maker = self.makers.get(getattr(fill, "market", None))
+        if maker is None or self.venue is None:
+            return
+        async with self.lock:
+            if maker.on_fill_rejected(fill):
+                await self._step(fill.market)
+
     async def on_timer(self, now: float) -> None:
         if self.signer is None:
             return
@@ -85,7 +94,15 @@ class PoolGridRunner:
             await self._step_all()
 
     async def on_chain_log(self, entry: dict) -> None:
-        if self.signer is None or not self.pool or entry["address"].lower() != self.pool.lower():
+        if self.venue is None or not self.pool or not entry.get("topics"):
+            return
+        topics = entry["topics"]
+        if (topics[0] == EXCHANGE_TOPICS["AgentSet"] and len(topics) > 1
+                and topic_address(topics[1]).lower() == self.pool.lower()):
+            async with self.lock:
+                await self._agent_changed()
+            return
+        if self.signer is None or entry["address"].lower() != self.pool.lower():
             return
         if entry["topics"] and entry["topics"][0] == POOL_TOPICS["GridSet"]:
             params = decode_grid_set(entry)
@@ -146,6 +163,29 @@ class PoolGridRunner:
     async def _step_all(self) -> None:
         for market in sorted(self.makers):
             await self._step(market)
+
+    async def _agent_changed(self) -> None:
+        """The pool approved or revoked an agent on the Exchange: sign with the first held
+        key it (still) approves. Orders signed by a revoked agent were already dropped by
+        the keeper (agent_revoked); the grids' engines keep their state and re-place."""
+        if self.agent:
+            return  # a fixed agent= was asked for
+        key = self._pool_agent_key()
+        current = self.signer.agent.lower() if self.signer is not None else None
+        if (key.address.lower() if key is not None else None) == current:
+            return
+        if key is None:
+            log.warning("pool grid: the pool no longer approves any agent key the keeper holds; not quoting")
+            self.signer = None
+            return
+        log.info("pool grid: now signing with agent %s", key.address)
+        self.signer = OrderSigner(self.venue.domain, key, self.pool, first_nonce=_first_nonce(self.venue))
+        for maker in self.makers.values():
+            maker.signer = self.signer
+        if not self.makers:
+            for market in await self.venue.chain.grid_markets():
+                self.apply(await self.venue.chain.pool_grid(market))
+        await self._step_all()
 
     def _pool_agent_key(self):
         """The first held key the pool approved as agent (the keeper's AgentSet view)."""

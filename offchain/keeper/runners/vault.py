@@ -2,9 +2,12 @@
 
 - start: `vault_count` / `vaults(i)`; then `VaultCreated` logs of the factory add vaults;
   any log of a vault (StrategyChanged, AgentSet, ManagerPaused/Resumed, DrawdownHalt,
-  HaltCleared, UnwindStarted/Ended, WithdrawalQueued/Claimed, ...) re-reads its state;
-  the state is also re-read every `refresh_interval_s` (the Exchange-side caps and
-  close-only flag are Exchange logs, which the watcher does not forward to runners).
+  HaltCleared, UnwindStarted/Ended, WithdrawalQueued/Claimed, ...) and any Exchange
+  account-config log about a vault (AgentSet, CloseOnlySet, LeverageCapSet,
+  PositionCapSet, forwarded by the keeper's watcher) re-reads its state at once. A slower
+  poll (`refresh_interval_s`) is the safety net; while withdrawals are queued or the vault
+  unwinds it is `busy_refresh_interval_s`, because `available_liquidity()` moves with
+  PnL and marks, which no vault log reports.
 - signs with the key of the vault's agent (`Vault.agent()`; during a forced unwind the
   factory's unwind agent); a vault whose signer key the keeper does not hold is skipped
   with one log line.
@@ -16,6 +19,11 @@
   reduced in steps of `unwind_step_bps` by reduce-only IOC orders, one step per
   `unwind_interval_s` (the next step sees the settled result), until
   `available_liquidity()` covers the head request; then `claim(queue_head)` is sent.
+- upkeep (operator key, through the keeper's chain sender and its one operator nonce
+  manager): `Vault.checkpoint()` every `checkpoint_interval_s` (the drawdown halt), and
+  `start_unwind()` once `unwind_due()`. It runs in its own task per vault, so waiting for
+  a receipt never blocks the runner or the keeper's timer.
+- a fill the chain skipped (`on_fill_rejected`) is undone in the vault's grid.
 
 Register: `Keeper(config, agents=[...manager agent keys...], runners=[VaultRunner()])`.
 """
@@ -31,7 +39,7 @@ from typing import Any
 from offchain.strategies import GridEngine, QuoteEngine, RiskLimits
 from offchain.strategies.delta_neutral import DeltaNeutralEngine
 
-from .chainview import FACTORY_TOPICS, contract, topic_address
+from .chainview import ACCOUNT_CONFIG_TOPICS, FACTORY_TOPICS, contract, topic_address
 from .configs import (KeeperTuning, StrategyKind, VaultStrategy, delta_neutral_quotes, vault_grid_config,
                       vault_hedge_config, vault_quote_config)
 from .maker import MarketMaker
@@ -56,6 +64,9 @@ class TrackedVault:
     last_unwind_ms: int = 0
     claimed_head: int = -1
     claimed_at: int = 0
+    checkpoint_at: int = 0  # ms; last checkpoint() sent
+    unwind_sent_at: int = 0  # ms; last start_unwind() sent
+    upkeep: asyncio.Task | None = None
     markets_touched: set[int] = field(default_factory=set)
 
 
@@ -78,7 +89,8 @@ def build_maker(vault: str, s: VaultStrategy, signer: OrderSigner, limits: RiskL
 class VaultRunner:
     def __init__(self, *, limits: RiskLimits = DEFAULT_VAULT_LIMITS, tuning: KeeperTuning = KeeperTuning(),
                  unwind_step_bps: int = 2_500, unwind_slippage_bps: int = 100, unwind_interval_s: float = 2.0,
-                 refresh_interval_s: float = 5.0, claim: bool = True,
+                 refresh_interval_s: float = 30.0, busy_refresh_interval_s: float = 5.0, claim: bool = True,
+                 checkpoint_interval_s: float = 60.0, upkeep: bool = True,
                  venue_factory: Callable[[Any], Venue] = KeeperVenue) -> None:
         self.limits = limits
         self.tuning = tuning
@@ -86,6 +98,9 @@ class VaultRunner:
         self.unwind_slippage_bps = unwind_slippage_bps
         self.unwind_interval_ms = int(unwind_interval_s * 1000)
         self.refresh_interval_ms = int(refresh_interval_s * 1000)
+        self.busy_refresh_interval_ms = int(busy_refresh_interval_s * 1000)
+        self.checkpoint_interval_ms = int(checkpoint_interval_s * 1000)
+        self.upkeep = upkeep
         self.claim = claim
         self.venue_factory = venue_factory
         self.venue: Venue | None = None
@@ -113,38 +128,69 @@ class VaultRunner:
                                                                                       VaultMode.CLOSE_ONLY):
                 await self._act(tracked)
 
+    async def on_fill_rejected(self, fill: Any) -> None:
+        """The chain skipped a fill of a vault order: undo the grid's flip, re-quote."""
+        tracked = self.vaults.get(getattr(fill, "maker_account", ""))
+        if tracked is None or tracked.maker is None or self.venue is None:
+            return
+        async with self.lock:
+            if tracked.maker.on_fill_rejected(fill) and tracked.mode in (VaultMode.RUN, VaultMode.CLOSE_ONLY):
+                await self._act(tracked)
+
     async def on_timer(self, now: float) -> None:
         if self.venue is None:
             return
         async with self.lock:
             now_ms = self.venue.now_ms()
             for tracked in list(self.vaults.values()):
-                if now_ms - tracked.refreshed_at >= self.refresh_interval_ms:
+                if now_ms - tracked.refreshed_at >= self._refresh_interval(tracked):
                     await self._refresh(tracked)
                 await self._act(tracked)
+                if self.upkeep and (tracked.upkeep is None or tracked.upkeep.done()) and self._upkeep_due(tracked):
+                    tracked.upkeep = asyncio.get_running_loop().create_task(self._upkeep(tracked))
 
     async def on_chain_log(self, entry: dict) -> None:
         if self.venue is None or not entry.get("topics"):
             return
         address = entry["address"]
+        topics = entry["topics"]
         async with self.lock:
             if self.factory and address.lower() == self.factory.lower():
-                if entry["topics"][0] == FACTORY_TOPICS["VaultCreated"]:
-                    await self._track(topic_address(entry["topics"][1]))
+                if topics[0] == FACTORY_TOPICS["VaultCreated"]:
+                    await self._track(topic_address(topics[1]))
                 return
-            tracked = next((t for a, t in self.vaults.items() if a.lower() == address.lower()), None)
+            if topics[0] in ACCOUNT_CONFIG_TOPICS and len(topics) > 1:
+                address = topic_address(topics[1])  # an Exchange log about this account
+            tracked = self._find(address)
             if tracked is not None:
                 await self._refresh(tracked)
                 await self._act(tracked)
 
+    def pending_upkeep(self) -> list[asyncio.Task]:
+        """Upkeep transactions still running (tests await them)."""
+        return [t.upkeep for t in self.vaults.values() if t.upkeep is not None and not t.upkeep.done()]
+
     async def on_stop(self) -> None:
         if self.venue is None:
             return
+        for task in self.pending_upkeep():
+            task.cancel()
         async with self.lock:
             for tracked in self.vaults.values():
                 await self._pull(tracked)
 
     # -- tracking ---------------------------------------------------------------------------------
+    def _find(self, address: str) -> TrackedVault | None:
+        found = self.vaults.get(address)
+        if found is None:
+            found = next((t for a, t in self.vaults.items() if a.lower() == address.lower()), None)
+        return found
+
+    def _refresh_interval(self, tracked: TrackedVault) -> int:
+        snap = tracked.snapshot
+        busy = snap is not None and (snap.queue_length > 0 or snap.unwinding)
+        return self.busy_refresh_interval_ms if busy else self.refresh_interval_ms
+
     async def _track(self, address: str) -> TrackedVault:
         tracked = self.vaults.get(address)
         if tracked is None:
@@ -214,7 +260,7 @@ class VaultRunner:
                                     leverage_cap_bps=snap.leverage_cap_bps, equity=account.equity)
                 await tracked.maker.step(venue, now, limits=limits, close_only=mode is VaultMode.CLOSE_ONLY)
             if self.claim and snap.claimable and (tracked.claimed_head != snap.queue_head
-                                                  or venue.now_ms() - tracked.claimed_at >= self.refresh_interval_ms):
+                                                  or venue.now_ms() - tracked.claimed_at >= self.busy_refresh_interval_ms):
                 await self._claim(tracked)
         except Exception:  # noqa: BLE001 - one vault's failure must not stop the others
             log.exception("vault %s: %s step failed", tracked.address, mode.value)
@@ -247,6 +293,46 @@ class VaultRunner:
             log.info("vault %s: unwind step, shortfall %s: %s", tracked.address, tracked.snapshot.shortfall,
                      [(o.market, "buy" if o.is_buy else "sell", o.size) for o in orders])
             await venue.place(signer.batch(orders, "IOC", now // 1000))
+
+    # -- upkeep (operator transactions) ---------------------------------------------------------
+    def _upkeep_due(self, tracked: TrackedVault) -> bool:
+        snap, venue = tracked.snapshot, self.venue
+        if snap is None or venue is None:
+            return False
+        now = venue.now_ms()
+        if snap.unwind_due and not snap.unwinding and now - tracked.unwind_sent_at >= self.busy_refresh_interval_ms:
+            return True
+        return (not snap.halted and not snap.unwinding
+                and now - tracked.checkpoint_at >= self.checkpoint_interval_ms)
+
+    async def _upkeep(self, tracked: TrackedVault) -> None:
+        """start_unwind() when due, else checkpoint() when due. Runs outside the runner's lock
+        (it waits for a receipt); re-reads the vault under the lock afterwards."""
+        venue = self.venue
+        assert venue is not None
+        snap = tracked.snapshot
+        if snap is None:
+            return
+        vault = contract("Vault", tracked.address)
+        now = venue.now_ms()
+        try:
+            if snap.unwind_due and not snap.unwinding:
+                tracked.unwind_sent_at = now
+                log.info("vault %s: head withdrawal past its grace period: start_unwind()", tracked.address)
+                await venue.transact(vault, "start_unwind")
+            elif not snap.halted and not snap.unwinding:
+                tracked.checkpoint_at = now
+                await venue.transact(vault, "checkpoint")
+            else:
+                return
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # noqa: BLE001 - retried at the next interval
+            log.exception("vault %s: upkeep transaction failed", tracked.address)
+            return
+        async with self.lock:
+            await self._refresh(tracked)
+            await self._act(tracked)
 
     async def _claim(self, tracked: TrackedVault) -> None:
         snap = tracked.snapshot

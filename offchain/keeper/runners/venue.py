@@ -123,14 +123,12 @@ class KeeperVenue:
         await self.keeper.gateway.cancel(cancel, signature)
 
     def watch(self, address: str) -> None:
-        """Have the keeper's watcher hand this contract's logs to the runners' hook.
-
-        The watcher reads the pool's and the factory's logs; vaults appear at run time, so
-        their addresses are added to its extra list (see docs/runners.md: a `watch()` on
-        the watcher would be the clean hook)."""
+        """Have the keeper's watcher hand this contract's logs to the runners' hook
+        (`Watcher.watch`: idempotent; the watcher itself re-derives the factory's vaults
+        at start and adds a vault as soon as it reads its VaultCreated)."""
         watcher = getattr(self.keeper, "watcher", None)
-        if watcher is not None and address not in watcher.extra:
-            watcher.extra.append(address)
+        if watcher is not None:
+            watcher.watch(address)
 
     async def transact(self, contract: Any, fn: str, *args: Any) -> None:
         """A plain call from the operator key (vault claim / checkpoint: anyone may call)."""

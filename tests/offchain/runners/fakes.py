@@ -132,3 +132,4 @@ class FakeFill:
     size: int
     taker_account: str = "0x" + "dd" * 20
     ts: int = 0
+    id: int | None = None

@@ -8,7 +8,7 @@ from offchain.keeper.runners.configs import PoolGridParams
 from offchain.order import POST_ONLY, recover_signer
 from offchain.strategies import RiskLimits
 
-from .fakes import AGENT, DOMAIN, ETH, MARK, POOL, TICK, FakeFill, FakeKeeper, FakeVenue
+from .fakes import AGENT, AGENT_KEY, DOMAIN, ETH, MARK, POOL, TICK, FakeFill, FakeKeeper, FakeVenue
 
 
 def run(coro):
@@ -117,3 +117,41 @@ def test_pool_runner__stop__pulls_orders():
     runner, venue = started()
     run(runner.on_stop())
     assert venue.resting(POOL) == []
+
+
+def test_pool_runner__fill_rejected__flip_undone_and_level_replaced():
+    runner, venue = started(levels=5)
+    before = sorted((o.is_buy, o.price, o.size) for o in venue.resting(POOL))
+    best_ask = min((o for o in venue.resting(POOL) if not o.is_buy), key=lambda o: o.price)
+    venue.live[POOL] = [x for x in venue.live[POOL] if x[1] != best_ask]  # it traded
+    fill = FakeFill(1, POOL, False, best_ask.price, best_ask.size, id=7)
+    run(runner.on_fill(fill))
+    assert any(o.is_buy and o.price < best_ask.price for o in venue.resting(POOL))
+    # the chain skipped it: the keeper pulled the remainder; the grid withdraws its flip
+    run(runner.on_fill_rejected(fill))
+    assert sorted((o.is_buy, o.price, o.size) for o in venue.resting(POOL)) == before
+
+
+def test_pool_runner__agent_revoked_log__switches_to_other_approved_key():
+    from offchain.keeper.runners.chainview import EXCHANGE_TOPICS
+    from offchain.order import address_of
+
+    from .fakes import OTHER, OTHER_KEY
+
+    venue = FakeVenue(keys=(AGENT_KEY, OTHER_KEY), agents={POOL: {AGENT}})
+    venue.chain.grids[1] = PoolGridParams(1, 3, 30, ETH // 10, True)
+    runner = PoolGridRunner(venue_factory=lambda keeper: venue)
+    run(runner.on_start(FakeKeeper()))
+    assert runner.signer.agent == AGENT
+    log = {"address": "0x" + "ee" * 20, "data": "0x" + "00" * 32,
+           "topics": [EXCHANGE_TOPICS["AgentSet"], "0x" + "00" * 12 + POOL[2:], "0x" + "00" * 12 + AGENT[2:]]}
+    venue.agents[POOL] = {OTHER}
+    venue.live[POOL] = []  # the keeper dropped the revoked agent's orders
+    n = len(venue.placed)
+    run(runner.on_chain_log(log))
+    assert runner.signer.agent == OTHER == address_of(OTHER_KEY)
+    assert len(venue.resting(POOL)) == 6
+    assert all(recover_signer(o, DOMAIN, s) == OTHER for o, s, _ in venue.placed[n:])
+    venue.agents[POOL] = set()
+    run(runner.on_chain_log(log))
+    assert runner.signer is None

@@ -17,6 +17,7 @@ from offchain.keeper.config import ChainConfig, Contracts, JournalConfig, Keeper
 from offchain.keeper.devstack import deploy_stack, fund
 from offchain.keeper.keys import Key
 from offchain.keeper.runners import ChainView, OrderSigner, PoolGridRunner, VaultRunner
+from offchain.keeper.runners.chainview import VAULT_TOPICS
 from offchain.keeper.runners.configs import StrategyKind, pool_grid_config, vault_grid_config
 from offchain.order import POST_ONLY, Domain, address_of, order_hash, recover_signer
 from offchain.strategies import GridEngine, MarketState
@@ -127,8 +128,9 @@ def test_runners_anvil__runners_in_keeper__grids_on_book_and_events_followed(run
 
     async def scenario():
         runner = PoolGridRunner()
+        vault_runner = VaultRunner()
         keeper = Keeper(config, operator=key(keys[1]), reporter=key(keys[2]), agents=[key(keys[3]), key(keys[8])],
-                        runners=[runner, VaultRunner()], serve_api=False)
+                        runners=[runner, vault_runner], serve_api=False)
         await keeper.start()
         try:
             def pool_orders(market):
@@ -156,6 +158,14 @@ def test_runners_anvil__runners_in_keeper__grids_on_book_and_events_followed(run
                                     (StrategyKind.QUOTE, 1, 2, 0, 0, 0, ETH // 20, 20, 0, b""))
             await wait_for(lambda: len(vault_orders()) == 4
                            and all(o.order.size == ETH // 20 for o in vault_orders()))
+            # upkeep: the vault's checkpoint() went out from the operator key, through the
+            # nonce manager settlement uses
+            checkpoint_topic = VAULT_TOPICS["Checkpoint"]
+            await wait_for(lambda: w3.eth.get_logs({"address": vault, "fromBlock": 0,
+                                                    "topics": [checkpoint_topic]}))
+            (entry,) = w3.eth.get_logs({"address": vault, "fromBlock": 0, "topics": [checkpoint_topic]})[:1]
+            assert w3.eth.get_transaction(entry["transactionHash"])["from"] == address_of(keys[1])
+            assert keeper.watcher.watching(vault) and vault_runner.vaults[vault].checkpoint_at > 0
         finally:
             await keeper.stop(drain=1.0)
         return runner

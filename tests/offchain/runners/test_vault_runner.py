@@ -19,10 +19,10 @@ def run(coro):
     return asyncio.run(coro)
 
 
-def started(strategy=GRID, agent=AGENT, **snap):
+def started(strategy=GRID, agent=AGENT, upkeep=True, **snap):
     venue = FakeVenue()
     venue.chain.vault_states[VAULT] = VaultSnapshot(VAULT, strategy, agent, **snap)
-    runner = VaultRunner(venue_factory=lambda keeper: venue, unwind_interval_s=0)
+    runner = VaultRunner(venue_factory=lambda keeper: venue, unwind_interval_s=0, upkeep=upkeep)
     run(runner.on_start(FakeKeeper()))
     return runner, venue
 
@@ -140,3 +140,86 @@ def test_vault_runner__vault_created_event__tracks_new_vault():
                              "topics": [FACTORY_TOPICS["VaultCreated"], "0x" + "00" * 12 + "ee" * 20],
                              "data": "0x"}))
     assert other in runner.vaults and len(venue.resting(other)) == 4
+
+
+def exchange_log(name, account, *more_topics):
+    from offchain.keeper.runners.chainview import EXCHANGE_TOPICS
+
+    return {"address": "0x" + "ee" * 20, "data": "0x" + "00" * 32,
+            "topics": [EXCHANGE_TOPICS[name], "0x" + "00" * 12 + account[2:].lower(), *more_topics]}
+
+
+def tick(runner):
+    async def go():
+        await runner.on_timer(0)
+        await asyncio.gather(*runner.pending_upkeep())
+    run(go())
+
+
+def test_vault_runner__exchange_close_only_log__acts_at_once():
+    runner, venue = started()
+    venue.pos[(VAULT, 1)] = ETH // 5
+    venue.chain.vault_states[VAULT] = dataclasses.replace(venue.chain.vault_states[VAULT], close_only=True)
+    run(runner.on_chain_log(exchange_log("CloseOnlySet", VAULT)))  # no timer, no vault log
+    orders = venue.resting(VAULT)
+    assert orders and all(not o.is_buy and o.flags & REDUCE_ONLY for o in orders)
+
+
+def test_vault_runner__exchange_log_of_other_account__ignored():
+    runner, venue = started()
+    n = len(venue.placed)
+    venue.chain.vault_states[VAULT] = dataclasses.replace(venue.chain.vault_states[VAULT], manager_paused=True)
+    run(runner.on_chain_log(exchange_log("LeverageCapSet", OTHER)))
+    assert len(venue.placed) == n and venue.resting(VAULT)  # not re-read: still running
+
+
+def test_vault_runner__slow_poll__safety_net_only():
+    runner, venue = started(upkeep=False)  # an upkeep tx re-reads the vault too
+    assert runner.refresh_interval_ms == 30_000 and runner.busy_refresh_interval_ms == 5_000
+    venue.chain.vault_states[VAULT] = dataclasses.replace(venue.chain.vault_states[VAULT], manager_paused=True)
+    venue.now += 6_000
+    run(runner.on_timer(0))
+    assert venue.resting(VAULT)  # idle vault: 6 s is not a re-read
+    venue.now += 25_000
+    run(runner.on_timer(0))
+    assert venue.resting(VAULT) == []
+
+
+def test_vault_runner__upkeep__checkpoint_each_interval():
+    runner, venue = started()
+    tick(runner)
+    tick(runner)
+    assert [f for _, f, _ in venue.transacted] == ["checkpoint"]
+    venue.now += 60_000
+    tick(runner)
+    assert [f for _, f, _ in venue.transacted] == ["checkpoint", "checkpoint"]
+
+
+def test_vault_runner__upkeep__halted_vault_not_checkpointed():
+    runner, venue = started(halted=True)
+    tick(runner)
+    assert venue.transacted == []
+
+
+def test_vault_runner__unwind_due__start_unwind_sent():
+    runner, venue = started(queue_length=1, head_value=10**9, available=10**8, unwind_due=True)
+    tick(runner)
+    assert [f for _, f, _ in venue.transacted] == ["start_unwind"]
+    update(venue, runner, unwinding=True, unwind_due=False)
+    venue.now += 60_000
+    tick(runner)
+    assert [f for _, f, _ in venue.transacted] == ["start_unwind"]  # unwinding: no checkpoint either
+
+
+def test_vault_runner__fill_rejected__grid_flip_undone():
+    runner, venue = started()
+    before = sorted((o.is_buy, o.price, o.size) for o in venue.resting(VAULT))
+    best_bid = max((o for o in venue.resting(VAULT) if o.is_buy), key=lambda o: o.price)
+    venue.live[VAULT] = [x for x in venue.live[VAULT] if x[1] != best_bid]
+    fill = FakeFill(1, VAULT, True, best_bid.price, best_bid.size, id=41)
+    run(runner.on_fill(fill))
+    assert sorted((o.is_buy, o.price, o.size) for o in venue.resting(VAULT)) != before
+    run(runner.on_fill_rejected(fill))
+    assert sorted((o.is_buy, o.price, o.size) for o in venue.resting(VAULT)) == before
+    run(runner.on_fill_rejected(fill))  # twice: nothing more to undo
+    assert sorted((o.is_buy, o.price, o.size) for o in venue.resting(VAULT)) == before

@@ -107,3 +107,37 @@ def test_grid__hip2_geometric_round_trip__earns_at_least_one_step():
     step_value = (levels[10] - levels[9]) * (ETH // 10) // ETH
     assert sim.cash >= step_value > 0
     assert step_value * 10_000 // (levels[9] * (ETH // 10) // ETH) >= 29  # ~30 bps of the level
+
+
+def test_grid__fill_undone__flip_withdrawn_and_level_restored(at):
+    engine = GridEngine(GridConfig(1, 100 * USDC, 200 * USDC, 5, ETH, Spacing.ARITHMETIC))
+    before = engine.desired(at(150 * USDC))
+    fill = Fill(1, True, 125 * USDC, ETH // 4)
+    taken = engine.apply_fill(fill)
+    assert taken == ETH // 4
+    assert engine.undo_fill(fill, taken)
+    assert engine.desired(at(150 * USDC)) == before
+
+
+def test_grid__out_of_order_fills_undone__exact_inverse(at):
+    """A flip lands on a level holding the other side (fills out of order): undoing with
+    what apply_fill took restores every level exactly, in any undo order."""
+    engine = GridEngine(GridConfig(1, 100 * USDC, 200 * USDC, 5, ETH, Spacing.ARITHMETIC))
+    engine.desired(at(150 * USDC))
+    start = engine.quantities
+    fills = [Fill(1, True, 125 * USDC, ETH), Fill(1, True, 150 * USDC, ETH), Fill(1, False, 175 * USDC, ETH // 2),
+             Fill(1, True, 100 * USDC, ETH)]
+    taken = [engine.apply_fill(f) for f in fills]
+    assert None not in taken and taken[1] == 0  # nothing rested at the gap: a flip without a take
+    for f, t in [(fills[2], taken[2]), (fills[0], taken[0]), (fills[3], taken[3]), (fills[1], taken[1])]:
+        assert engine.undo_fill(f, t)
+    assert engine.quantities == start
+
+
+def test_grid__undo_foreign_price__ignored(at):
+    engine = GridEngine(GridConfig(1, 100 * USDC, 200 * USDC, 5, ETH, Spacing.ARITHMETIC))
+    engine.desired(at(150 * USDC))
+    before = engine.quantities
+    assert engine.apply_fill(Fill(1, True, 126 * USDC, ETH)) is None
+    assert not engine.undo_fill(Fill(1, True, 126 * USDC, ETH))
+    assert engine.quantities == before
