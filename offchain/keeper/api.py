@@ -113,6 +113,14 @@ def create_app(service: ServiceView) -> FastAPI:
     app = FastAPI(title="MMX keeper", version="1", description="Signed orders in, settled fills out.")
     gw = service.gateway
     core = gw.core
+    contracts = getattr(getattr(service, "config", None), "contracts", None)
+    if contracts is not None and getattr(contracts, "exchange", ""):
+        # GET /analytics/pool, /analytics/vault/{address}, /analytics/{account} (docs/runners.md):
+        # read from chain logs over the keeper's RPC URL; sync handlers, run in the thread
+        # pool, so they never block the keeper's loop. Offline services (no chain) go without.
+        from .analytics_api import router_for_keeper
+
+        app.include_router(router_for_keeper(service))
 
     @app.exception_handler(Rejection)
     async def _rejection(_request, exc: Rejection):

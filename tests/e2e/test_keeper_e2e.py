@@ -174,3 +174,34 @@ def test_e2e__runner_hook__gets_marks_and_fills(stack, tmp_path):
             await keeper.stop()
         assert recorder.started and recorder.stopped and recorder.marks[0][0] == 1
     run(go())
+
+
+def test_e2e__keeper_app__analytics_routes_mounted_and_in_openapi(stack, tmp_path):
+    import httpx
+
+    async def go():
+        keeper = await Keeper(keeper_config(stack, tmp_path / "k.db"), operator=key(stack.operator_key)).start()
+        try:
+            a, b = stack.trader_keys[4], stack.trader_keys[5]
+            async with AsyncKeeperClient(keeper.url, a) as maker, AsyncKeeperClient(keeper.url, b) as taker:
+                await maker.place(maker.order(1, True, PRICE - 1_000_000, 10**16))
+                await taker.place(taker.order(1, False, PRICE - 1_000_000, 10**16), tif="IOC")
+                await wait_for(lambda: keeper.core.fills and all(f.state == "settled"
+                                                                 for f in keeper.core.fills.values()))
+                maker_account, taker_account = maker.account, taker.account
+            async with httpx.AsyncClient(base_url=keeper.url, timeout=30) as http:
+                paths = (await http.get("/openapi.json")).json()["paths"]
+                account = (await http.get(f"/analytics/{taker_account}")).json()
+                pool = await http.get("/analytics/pool")
+                not_vault = await http.get(f"/analytics/vault/{maker_account}")
+                bad = await http.get("/analytics/nonsense")
+                health = await http.get("/health")
+        finally:
+            await keeper.stop()
+        return paths, account, pool, not_vault, bad, health
+
+    paths, account, pool, not_vault, bad, health = run(go())
+    assert {"/analytics/pool", "/analytics/vault/{vault}", "/analytics/{account}"} <= set(paths)
+    assert account["kind"] == "account" and account["taker_volume"] >= (PRICE - 1_000_000) // 100
+    assert pool.status_code == 200 and pool.json()["kind"] == "pool"
+    assert not_vault.status_code == 404 and bad.status_code == 400 and health.status_code == 200
