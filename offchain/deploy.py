@@ -265,10 +265,13 @@ class ApeDeployer:
         return project.get_contract(name).deploy(*args, sender=self.account).address
 
     def declare(self, name: str) -> str:
-        from ape import project
+        from ape import networks
 
-        receipt = self.account.declare(project.get_contract(name))
-        return receipt.contract_address
+        # The same ERC-5202 initcode as the web3 path; Ape's own `declare` fails gas
+        # estimation on anvil ("insufficient funds"), a plain creation transaction does not.
+        initcode = blueprint_initcode(bytes.fromhex(artifact(name).bytecode.removeprefix("0x")))
+        txn = networks.ecosystem.create_transaction(data=initcode, sender=self.account.address)
+        return self.account.call(txn).contract_address
 
     def transact(self, name: str, address: str, function: str, *args: Any) -> None:
         from ape import project
