@@ -395,7 +395,7 @@ class Chain:
     async def send_raw(self, raw_hex: str) -> str:
         return await self.rpc.call("eth_sendRawTransaction", [raw_hex])
 
-    async def _not_sent(self, tx_hash: str) -> bool:
+    async def tx_unknown(self, tx_hash: str) -> bool:
         """After a failed broadcast: True if the node does not know the tx (its nonce is free)."""
         try:
             return await self.rpc.call("eth_getTransactionByHash", [tx_hash]) is None
@@ -438,7 +438,7 @@ class Chain:
         try:
             await self.send_raw(raw)
         except Exception:
-            if await self._not_sent(tx_hash):
+            if await self.tx_unknown(tx_hash):
                 nonces.release(nonce)
                 await nonces.sync()
             raise

@@ -174,7 +174,7 @@ class Settlement:
                     receipt = await chain.receipt(tx_hash)
                     if receipt is None:
                         chain.receipts.forget(tx_hash)
-                        if await chain._not_sent(tx_hash):
+                        if await chain.tx_unknown(tx_hash):
                             chain.nonces.release(nonce)  # reused by the next tx: no hole
                         await chain.nonces.sync()
                         await self.fail_batch(batch_id, ids, f"send: {exc.message}")

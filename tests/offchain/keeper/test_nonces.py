@@ -85,7 +85,7 @@ def test_nonces__transact_send_rejected__nonce_reused_by_next_tx():
         return True
 
     chain.send_raw = send_raw
-    chain._not_sent = unknown
+    chain.tx_unknown = unknown
 
     class Target:
         address = EXCHANGE
