@@ -1,0 +1,18 @@
+"""Standalone market-making bots that trade against a keeper's API with the client SDK.
+
+    from offchain.bots import MarketMakerBot, load_config
+    asyncio.run(MarketMakerBot(load_config("bot.toml")).run(handle_signals=True))
+
+`config` (frozen dataclasses, TOML loader, exact amounts), `logic` (pure decisions:
+order tracking, book top without our orders, engine -> RiskGate -> reconcile, back-off),
+`bot` (the asyncio I/O), `cli` (command line; `scripts/bot.py` is the Ape wrapper).
+See docs/bots.md.
+"""
+
+from .bot import MarketMakerBot
+from .config import BotConfig, GridSpec, config_from_mapping, load_config, parse_size, parse_usdc
+from .logic import Backoff, Decision, MarketInfo, OrderTracker, book_top_excluding, decide, our_fill
+
+__all__ = ["Backoff", "BotConfig", "Decision", "GridSpec", "MarketInfo", "MarketMakerBot", "OrderTracker",
+           "book_top_excluding", "config_from_mapping", "decide", "load_config", "our_fill", "parse_size",
+           "parse_usdc"]
