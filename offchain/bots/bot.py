@@ -52,9 +52,14 @@ class MarketMakerBot:
     """One account (its key, or an agent key with `config.account`) making one market."""
 
     def __init__(self, config: BotConfig, *, private_key: str | None = None,
-                 clock: Callable[[], int] = _now_ms) -> None:
+                 clock: Callable[[], int] = _now_ms,
+                 client_factory: Callable[[BotConfig, str], Any] | None = None) -> None:
+        """`private_key` defaults to `load_key(config.key)`; `client_factory(config, key)`
+        (tests) defaults to an AsyncKeeperClient for config.keeper_url and config.account."""
         self.config = config
         self._private_key = private_key if private_key is not None else load_key(config.key).private_key
+        self._client_factory = client_factory or (
+            lambda cfg, pk: AsyncKeeperClient(cfg.keeper_url, pk, account=cfg.account or None))
         self.clock = clock
         self.client: AsyncKeeperClient | None = None
         self.info: MarketInfo | None = None
@@ -109,7 +114,7 @@ class MarketMakerBot:
         duration_s = cfg.duration_s if duration_s is None else duration_s
         if handle_signals:
             self.install_signal_handlers()
-        async with AsyncKeeperClient(cfg.keeper_url, self._private_key, account=cfg.account or None) as client:
+        async with self._client_factory(cfg, self._private_key) as client:
             self.client = client
             info = await client.info()
             self.info = MarketInfo.from_info(info, cfg.market)
