@@ -32,7 +32,8 @@ _OPTIONS: list[Callable] = [
     click.option("--spread-bps", type=int, default=None, help="quote: full bid-ask width of level 0"),
     click.option("--size", default=None, help="order size per level, whole base units (e.g. 0.05)"),
     click.option("--levels", type=int, default=None, help="quote: levels per side; grid: levels per side"),
-    click.option("--level-spacing-bps", type=int, default=None, help="quote: extra distance per level"),
+    click.option("--level-spacing-bps", type=int, default=None,
+                 help="quote: extra distance per level (default with --levels > 1: half the spread)"),
     click.option("--skew-bps", type=int, default=None, help="quote: inventory skew at the limit"),
     click.option("--inventory-limit", default=None, help="quote: inventory limit, whole base units"),
     click.option("--refresh-ms", type=int, default=None, help="quote: requote at most this often"),
@@ -82,6 +83,12 @@ def build_config(options: dict[str, Any]):
         for name in ("spread_bps", "level_spacing_bps", "skew_bps", "inventory_limit", "refresh_ms",
                      "tolerance_bps"):
             overrides[f"quote.{name}"] = o.get(name)
+        quote_t = data.get("quote") or {}
+        levels = o.get("levels") or quote_t.get("levels") or 1
+        spread = o.get("spread_bps") or quote_t.get("spread_bps") or 0
+        if levels > 1 and o.get("level_spacing_bps") is None and "level_spacing_bps" not in quote_t:
+            # without spacing every level would sit at the same price (one order per side)
+            overrides["quote.level_spacing_bps"] = max(spread // 2, 1)
         data.pop("grid", None)  # only the chosen engine's section is built
     else:
         for name in ("step_bps", "lower_price", "upper_price"):
@@ -101,6 +108,7 @@ def run_from_options(options: dict[str, Any]) -> None:
 
     logging.basicConfig(level=str(options.get("log_level") or "INFO").upper(),
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request otherwise
     try:
         config = build_config(options)
         bot = MarketMakerBot(config)

@@ -96,3 +96,10 @@ def test_grid_spec__centred_on_anchor__middle_level_near_it():
     ranged = GridSpec(step_bps=0, levels_per_side=2, size_per_level=10**16, lower_price=1_900_000_000,
                       upper_price=2_100_000_000).build(1, 0)
     assert (ranged.lower_price, ranged.upper_price, ranged.levels) == (1_900_000_000, 2_100_000_000, 5)
+
+
+def test_cli_options__levels_without_spacing__spaced_by_half_the_spread():
+    base = dict(keeper_url="http://k", key="env:K", market=1, strategy="quote", spread_bps=20, size="0.05")
+    assert build_config(base | dict(levels=3)).quote.level_spacing_bps == 10
+    assert build_config(base | dict(levels=3, level_spacing_bps=4)).quote.level_spacing_bps == 4
+    assert build_config(base).quote.level_spacing_bps == 0
