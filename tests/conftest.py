@@ -264,3 +264,28 @@ def hash_of(domain):
         return order_hash(order, domain)
 
     return _hash
+
+
+# ---------------------------------------------------------------- PostgreSQL (journal)
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """One throwaway PostgreSQL server per test session (offchain.devdb.PostgresServer).
+
+    No skip: the machine image has Debian's postgresql-15; without it this fails with a
+    message that says what to install."""
+    from offchain.devdb import PostgresServer
+
+    with PostgresServer() as server:
+        yield server
+
+
+@pytest.fixture
+def postgres_url(postgres, request):
+    """A fresh, empty schema on the session's server, as a journal URL (search_path in it)."""
+    name = "t_" + "".join(c if c.isalnum() else "_" for c in request.node.name.lower())[-50:]
+    return postgres.create_schema(f"{name}_{next(_databases)}")
+
+
+_databases = itertools.count(1)

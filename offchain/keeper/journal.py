@@ -15,6 +15,12 @@ command of an event-loop tick into one WriteSet (group commit) and acknowledges 
 after `write` returns. SQLite runs in WAL mode with synchronous=FULL: a commit is on disk
 before the acknowledgement leaves, which survives power loss and not just a SIGKILL; the
 group commit makes the one fsync per tick cheap enough (see docs/keeper.md).
+
+PostgreSQL (`postgresql+psycopg://user@host:port/db`; plain `postgresql://` and
+`postgres://` are mapped to the psycopg 3 driver): READ COMMITTED, synchronous_commit=on set
+on every connection (a commit is flushed to the server's WAL before `write` returns); the hot inserts go through psycopg's executemany
+(pipeline mode: one round trip per table, not per row) over plain tuples, uint256 columns
+as decimal strings, as on SQLite. Same schema and types on both backends.
 """
 
 from __future__ import annotations
@@ -32,11 +38,14 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     create_engine,
+    make_url,
     event,
     insert,
     select,
     update,
 )
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -165,17 +174,43 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.close()
 
 
+def normalize_url(url: str) -> str:
+    """The SQLAlchemy URL the journal opens: PostgreSQL URLs without a driver (postgresql://,
+    postgres://) get psycopg 3, the driver the project ships (not SQLAlchemy's psycopg2
+    default)."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
 class Journal:
     def __init__(self, url: str) -> None:
-        self.url = url
-        self.is_sqlite = url.startswith("sqlite")
+        self.url = normalize_url(url)
+        self.is_sqlite = self.url.startswith("sqlite")
+        self.is_postgres = self.url.startswith("postgresql")
         kwargs: dict[str, Any] = {}
         if self.is_sqlite:
             kwargs["connect_args"] = {"check_same_thread": False}
-        self.engine = create_engine(url, **kwargs)
+        elif self.is_postgres:
+            # explicit, not left to the server's default_transaction_isolation: one writer
+            # appends in sequence order; a reader sees a committed prefix
+            kwargs["isolation_level"] = "READ COMMITTED"
+            # an ack means the commit is on disk (the SQLite journal's synchronous=FULL): never
+            # inherit synchronous_commit=off from a server or role default (libpq `options`
+            # given in the URL, e.g. -csearch_path=..., are kept)
+            given = make_url(self.url).query.get("options")
+            options = " ".join(filter(None, [given if isinstance(given, str) else None, "-c synchronous_commit=on"]))
+            kwargs["connect_args"] = {"options": options}
+            kwargs["pool_pre_ping"] = True  # a restarted server: reconnect, don't fail a write
+        self.engine = create_engine(self.url, **kwargs)
         if self.is_sqlite:
             event.listen(self.engine, "connect", _sqlite_pragmas)
         Base.metadata.create_all(self.engine)
+        self._upsert = sqlite_insert if self.is_sqlite else pg_insert if self.is_postgres else None
+        # the raw executemany path needs to know the driver's placeholder
+        self._mark = {"qmark": "?", "format": "%s", "pyformat": "%s"}.get(self.engine.dialect.paramstyle)
+        self._convert = _sql if self.is_sqlite else _pg
 
     def close(self) -> None:
         self.engine.dispose()
@@ -185,15 +220,16 @@ class Journal:
         if not ws:
             return
         with self.engine.begin() as conn:
-            if self.is_sqlite:
+            if (self.is_sqlite or self.is_postgres) and self._mark:
                 # hot path: the DB-API's C executemany over plain tuples (SQLAlchemy's per-row
                 # bind processing costs ~4x as much); uint256 columns as decimal strings
+                mark, convert = self._mark, self._convert
                 for table, rows in (("commands", ws.commands), ("orders", ws.orders), ("fills", ws.fills)):
                     if rows:
                         columns = _COLUMNS[table]
                         conn.exec_driver_sql(
-                            f"INSERT INTO {table} ({','.join(columns)}) VALUES ({','.join('?' * len(columns))})",
-                            [tuple(_sql(row.get(c)) for c in columns) for row in rows])
+                            f"INSERT INTO {table} ({','.join(columns)}) VALUES ({','.join([mark] * len(columns))})",
+                            [tuple(convert(c, row.get(c)) for c in columns) for row in rows])
             else:
                 if ws.commands:
                     conn.execute(insert(CommandRow), ws.commands)
@@ -206,6 +242,11 @@ class Journal:
             _update_many(conn, FillRow, ws.fill_updates)
             _update_many(conn, BatchRow, ws.batch_updates)
             for name, block in ws.cursors.items():
+                if self._upsert is not None:
+                    stmt = self._upsert(CursorRow).values(name=name, block=block)
+                    conn.execute(stmt.on_conflict_do_update(index_elements=[CursorRow.name],
+                                                            set_={"block": stmt.excluded.block}))
+                    continue
                 found = conn.execute(select(CursorRow.block).where(CursorRow.name == name)).first()
                 if found is None:
                     conn.execute(insert(CursorRow).values(name=name, block=block))
@@ -273,10 +314,17 @@ _COLUMNS = {
 _BIG = {"market", "price", "size", "nonce", "expiry", "flags"}
 
 
-def _sql(value):
+def _sql(column: str, value):
     """Python value -> SQLite parameter; ints beyond 63 bits as decimal strings."""
     if value.__class__ is int and not -2**63 <= value < 2**63:
         return str(value)
+    return value
+
+
+def _pg(column: str, value):
+    """Python value -> psycopg parameter: uint256 columns (VARCHAR) as decimal strings."""
+    if column in _BIG and value is not None:
+        return str(int(value))
     return value
 
 
