@@ -47,11 +47,6 @@ def test_check_sizes__below_min_or_off_lot__refused():
 
 
 # -- OrderTracker -------------------------------------------------------------------------------
-UPDATES = [
-    ("ack", 50), ("event", 50), ("event_partial", 30), ("event_filled", 0),
-]
-
-
 @pytest.mark.parametrize("perm", list(itertools.permutations(range(4))))
 def test_tracker__any_arrival_order__same_result(perm):
     """ack (open 0.05), order event open, partial fill event (0.03), then a filled event:
