@@ -110,8 +110,8 @@ def test_cancel_all__replayed_message__rejected(tmp_path):
     run(go())
 
 
-def test_replay__journal_rebuilds_books_and_fills_exactly(tmp_path):
-    url = f"sqlite:///{tmp_path}/j.db"
+def test_replay__journal_rebuilds_books_and_fills_exactly(journal_url):
+    url = journal_url  # SQLite and PostgreSQL (conftest.py)
 
     async def go():
         k = OfflineKeeper(url)
@@ -138,6 +138,7 @@ def test_replay__journal_rebuilds_books_and_fills_exactly(tmp_path):
     assert core.engine.depth(1, 50) == depth
     assert [(f.id, f.maker_hash, f.taker_hash, f.size, f.price) for f in core.fills.values()] == fills
     assert [r.id for r in journal.fills()] == [f[0] for f in fills]
+    journal.close()
 
 
 def test_fill_rejected__undone_in_keeper_view(tmp_path):
