@@ -1,8 +1,16 @@
 """Admission of signed orders: pure checks against a cached view of on-chain state.
 
 Order of checks (cheapest first, the signature last but one because it costs ~80 us):
-fields -> domain/market -> flags -> tick/lot -> expiry -> nonce floor -> signature
-(signer = account or an approved agent) -> margin pre-check.
+fields -> domain/market -> flags -> tick/lot -> oracle state (halted; stale mark for an
+order that would cross) -> expiry -> nonce floor -> signature (signer = account or an
+approved agent) -> margin pre-check.
+
+Oracle state (`OracleState`, kept by the core from the watcher's journaled commands):
+- a market the Oracle halted (circuit breaker or guardian) admits no order: "halted";
+- when the market's mark is older than the Oracle's `max_age` at the latest block time
+  the watcher saw (`block_time > updated_at + max_age`, the Oracle's own `is_fresh` rule),
+  an order that would cross the book now is refused: "stale". A passive order may rest:
+  it makes no fill until a taker comes, and that taker is checked when it arrives.
 
 The margin pre-check is the keeper's estimate, the Exchange's check after settlement is
 authoritative: equity = collateral + sum over markets of (size * mark // 1e18 - cost),
@@ -14,6 +22,7 @@ max(|size + open buys + new buy|, |size - open sells - new sell|) * mark.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Callable
 
 import coincurve
 from eth_hash.auto import keccak
@@ -141,6 +150,26 @@ class AccountState:
         return total
 
 
+@dataclass(slots=True)
+class OracleState:
+    """The keeper's view of the Oracle, per market: halted (with the reason), the mark's
+    `updated_at` (chain time), plus `max_age` and the latest block time the watcher saw.
+    `halted` and `updated_at` come from journaled commands (`market_halt`, `mark`);
+    `max_age` and `block_time` are re-read from the chain (not journaled)."""
+
+    halted: dict[int, str] = field(default_factory=dict)     # market -> reason
+    updated_at: dict[int, int] = field(default_factory=dict)  # market -> unix s (block time)
+    max_age: int = 0     # s; 0 = unknown: no staleness check
+    block_time: int = 0  # unix s of the latest block the watcher saw; 0 = none yet
+
+    def stale(self, market: int) -> bool:
+        """The Oracle's `is_fresh` age rule at `block_time`: stale if
+        block_time > updated_at + max_age (a market never priced is stale)."""
+        if not self.max_age or not self.block_time:
+            return False
+        return self.block_time > self.updated_at.get(market, 0) + self.max_age
+
+
 class Rejection(Exception):
     """An order or request the keeper refuses; `reason` is a short stable code."""
 
@@ -164,6 +193,9 @@ class AdmissionContext:
     markets: dict[int, MarketInfo]
     marks: dict[int, int] = field(default_factory=dict)
     margin_check: bool = True
+    oracle: OracleState | None = None
+    # crosses(order) -> True if the order would match against the book right now
+    crosses: Callable[[Order], bool] | None = None
 
 
 def check_order(order: Order, signature: Signature, account: AccountState | None,
@@ -184,6 +216,12 @@ def check_order(order: Order, signature: Signature, account: AccountState | None
         raise Rejection("size off lot")
     if order.size < info.min_size:
         raise Rejection("size below min")
+    oracle = ctx.oracle
+    if oracle is not None:
+        if order.market in oracle.halted:
+            raise Rejection("halted")
+        if ctx.crosses is not None and oracle.stale(order.market) and ctx.crosses(order):
+            raise Rejection("stale")
     if order.expiry <= now_s:
         raise Rejection("expired")
     if account is not None and order.nonce < account.min_nonce:

@@ -19,7 +19,7 @@ from offchain.client.messages import Cancel
 from offchain.order import InvalidSignature
 
 from .admission import Rejection
-from .gateway import Gateway
+from .gateway import Gateway, halt_event
 
 UInt = int | str
 
@@ -236,6 +236,9 @@ def create_app(service: ServiceView) -> FastAPI:
                         raise Rejection("unknown market")
                     gw.hub.subscribe(("book", market), queue)
                     queue.put_nowait({"channel": "book", "type": "book", **gw.depth(market, 20)})
+                    if core.is_halted(market):  # so a subscriber learns of a halt already running
+                        queue.put_nowait({"channel": "book",
+                                          **halt_event(market, True, core.oracle.halted[market])})
                 elif channel in ("orders", "fills"):
                     account = msg.get("account", "")
                     key = "*" if channel == "fills" and account == "*" else _address(account)

@@ -373,6 +373,11 @@ class Chain:
     async def block_number(self) -> int:
         return int(await self.rpc.call("eth_blockNumber"), 16)
 
+    async def head_block(self) -> tuple[int, int]:
+        """(number, timestamp) of the latest block, in one call."""
+        block = await self.rpc.call("eth_getBlockByNumber", ["latest", False])
+        return int(block["number"], 16), int(block["timestamp"], 16)
+
     async def get_logs(self, address: str | list[str], from_block: int, to_block: int,
                        topics: list | None = None) -> list[dict]:
         query: dict = {"address": address, "fromBlock": hex(from_block), "toBlock": hex(to_block)}

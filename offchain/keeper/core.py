@@ -10,7 +10,12 @@ acknowledgements, stream events and fills to settlement.
 Command kinds (body JSON):
   place         {hash, order, sig, signer, tif}       a signed order, admitted before
   cancel        {account, hashes, market}               hashes empty: cancel all (market 0 = any)
-  mark          {market, price}                         oracle mark (triggers, bands, margin)
+  mark          {market, price, updated_at}             oracle mark (triggers, bands, margin);
+                                                        updated_at: the PriceUpdated chain time
+                                                        (absent in older journals: 0)
+  market_halt   {market, halted, reason}                Oracle Halted / Resumed seen on chain (or
+                                                        the state read at start-up): a halted market
+                                                        admits no order and runs no matching
   expire        {}                                      expire orders with expiry <= ts
   chain_cancel  {hash}                                  OrderCancelled seen on chain
   min_nonce     {account, min_nonce}                    MinNonceSet seen on chain
@@ -18,6 +23,12 @@ Command kinds (body JSON):
   agent_revoked {account, agent}                        AgentSet(approved=false) seen on chain:
                                                         the account's open orders signed by
                                                         that agent leave the book
+
+Halted markets: admission refuses every new order ("halted"); resting orders stay on the
+book and can be cancelled or expire. Marks keep coming (the Oracle takes any price while
+halted) and are recorded, but are not fed to the engine until the resume: the engine's
+band and mark triggers catch up to the latest mark in the `market_halt` (resume) command,
+so nothing can match in a halted market, not even through a trigger.
 """
 
 from __future__ import annotations
@@ -30,7 +41,7 @@ from offchain.matching import events as ev
 from offchain.matching.types import MarketConfig, Place, PostOnly, TimeInForce
 from offchain.order import POST_ONLY, REDUCE_ONLY, Order, Signature
 
-from .admission import AccountState, MarketInfo
+from .admission import AccountState, MarketInfo, OracleState
 from .journal import MATCHED, REJECTED, SETTLED, SUBMITTED, WriteSet, dumps
 
 TIF = {"GTC": TimeInForce.GTD, "IOC": TimeInForce.IOC, "FOK": TimeInForce.FOK}
@@ -109,12 +120,13 @@ class Outbox:
     order_updates: list  # (account, dict | SignedOrder)
     fills: list          # FillRecord
     markets: set         # markets whose book changed
-    marks: list          # (market, price) marks applied
+    marks: list          # (market, price, updated_at, moved) marks applied; moved: the price changed
     rejected: list       # FillRecord undone because the chain skipped it (fill_rejected)
+    halts: list          # (market, halted, reason) halt state changes
 
     @classmethod
     def new(cls) -> "Outbox":
-        return cls([], [], set(), [], [])
+        return cls([], [], set(), [], [], [])
 
 
 class Core:
@@ -128,6 +140,7 @@ class Core:
         self.fills: dict[int, FillRecord] = {}
         self.account_fills: dict[str, list[int]] = {}
         self.marks: dict[int, int] = {}
+        self.oracle = OracleState()  # halted markets, marks' updated_at, max_age, block time
         self.by_nonce_account: dict[str, set[bytes]] = {}  # live orders per account
         self.on_fill_rejected: Callable[[FillRecord], None] | None = None
 
@@ -195,13 +208,51 @@ class Core:
         self._handle(events, seq, ts, ws, out)
         return events
 
-    def set_mark(self, seq: int, ts: int, market: int, price: int, ws: WriteSet | None, out: Outbox) -> list:
-        self.journal_command(ws, seq, ts, "mark", "", {"market": market, "price": str(price)})
+    def set_mark(self, seq: int, ts: int, market: int, price: int, ws: WriteSet | None, out: Outbox,
+                 updated_at: int = 0) -> list:
+        """A new oracle mark (a new price, or the same price with a newer `updated_at`)."""
+        self.journal_command(ws, seq, ts, "mark", "", {"market": market, "price": str(price),
+                                                       "updated_at": str(updated_at)})
+        moved = self.marks.get(market) != price
         self.marks[market] = price
-        out.marks.append((market, price))
+        known = self.oracle.updated_at
+        if updated_at > known.get(market, 0):
+            known[market] = updated_at
+        out.marks.append((market, price, known.get(market, 0), moved))
+        if market in self.oracle.halted or self.engine.mark(market) == price:
+            return []  # halted: the engine gets the mark at the resume (no triggers fire meanwhile)
         events = self.engine.set_mark(market, price, ts=ts)
         self._handle(events, seq, ts, ws, out)
         return events
+
+    def market_halt(self, seq: int, ts: int, market: int, halted: bool, reason: str, ws: WriteSet | None,
+                    out: Outbox) -> list:
+        """The Oracle halted (halted=True) or resumed the market. A resume feeds the engine the
+        latest mark (held back while halted), so its band and triggers catch up."""
+        self.journal_command(ws, seq, ts, "market_halt", "", {"market": market, "halted": halted,
+                                                              "reason": reason})
+        events: list = []
+        if halted:
+            self.oracle.halted[market] = reason
+        else:
+            self.oracle.halted.pop(market, None)
+            mark = self.marks.get(market)
+            if mark and self.engine.mark(market) != mark:
+                events = self.engine.set_mark(market, mark, ts=ts)
+                self._handle(events, seq, ts, ws, out)
+        out.halts.append((market, halted, reason))
+        return events
+
+    def is_halted(self, market: int) -> bool:
+        return market in self.oracle.halted
+
+    def crosses(self, order: Order) -> bool:
+        """Would `order` match against the book right now (an aggressive order)?"""
+        if order.is_buy:
+            best = self.engine.best_ask(order.market)
+            return best is not None and order.price >= best
+        best = self.engine.best_bid(order.market)
+        return best is not None and order.price <= best
 
     def expire(self, seq: int, ts: int, ws: WriteSet | None, out: Outbox) -> list:
         self.journal_command(ws, seq, ts, "expire", "", {})
@@ -283,7 +334,11 @@ class Core:
             hashes = [bytes.fromhex(h[2:]) for h in body["hashes"]]
             self.cancel(seq, ts, body["account"], hashes, int(body["market"]), None, out, kind)
         elif kind == "mark":
-            self.set_mark(seq, ts, int(body["market"]), int(body["price"]), None, out)
+            self.set_mark(seq, ts, int(body["market"]), int(body["price"]), None, out,
+                          int(body.get("updated_at", 0)))
+        elif kind == "market_halt":
+            self.market_halt(seq, ts, int(body["market"]), bool(body["halted"]), body.get("reason", ""),
+                             None, out)
         elif kind == "expire":
             self.expire(seq, ts, None, out)
         elif kind == "min_nonce":

@@ -180,10 +180,14 @@ class Gateway:
         if out.rejected:
             for sink in self.rejected_sinks:
                 sink(out.rejected)
-        for market, price in out.marks:
-            for sink in self.mark_sinks:
-                sink(market, price)
-            hub.publish(("book", market), {"type": "mark", "market": str(market), "price": str(price)})
+        for market, price, updated_at, moved in out.marks:
+            if moved:  # the runners hear of a new price, not of a refresh of the same one
+                for sink in self.mark_sinks:
+                    sink(market, price)
+            hub.publish(("book", market), {"type": "mark", "market": str(market), "price": str(price),
+                                           "updated_at": str(updated_at)})
+        for market, halted, reason in out.halts:
+            hub.publish(("book", market), halt_event(market, halted, reason))
         for market in out.markets:
             if hub.has(("book", market)):
                 hub.publish(("book", market), {"type": "book", **self.depth(market, 20)})
@@ -321,6 +325,11 @@ class Gateway:
 
         cancelled = await self.run_command(run)
         return {"status": "ok", "cancelled": cancelled}
+
+
+def halt_event(market: int, halted: bool, reason: str) -> dict:
+    """The book channel's `halt` event (a market halted or resumed by the Oracle)."""
+    return {"type": "halt", "market": str(market), "halted": halted, "reason": reason}
 
 
 def _account_of(item: Any) -> str:

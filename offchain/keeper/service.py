@@ -6,7 +6,9 @@ Start-up order (the recovery procedure, docs/keeper.md):
  2. replay every journaled command in sequence order into a fresh Engine (books, orders,
     fills with their ids, account views are rebuilt exactly);
  3. overwrite each fill's state from the journal's fills table;
- 4. rebuild agent sets from AgentSet logs; load the chain snapshot of every known account;
+ 4. rebuild agent sets from AgentSet logs; read the Oracle's max_age and each market's
+    halted state (a change from the replayed state is journaled); load the chain snapshot
+    of every known account;
  5. resolve every `submitted` batch against the chain (receipt, identical re-broadcast,
     FillSettled logs) BEFORE any new batch takes a nonce;
  6. queue every `matched` fill for settlement; start watcher, feed, settlement, API.
@@ -113,7 +115,7 @@ class Keeper:
         self.hub = Hub()
         self.committer = GroupCommitter(self.journal)
         self.committer.on_fatal = self._fatal
-        ctx = AdmissionContext(self.domain, markets, core.marks)
+        ctx = AdmissionContext(self.domain, markets, core.marks, oracle=core.oracle, crosses=core.crosses)
         self.gateway = Gateway(core, ctx, self.committer, self.hub,
                                RateLimiter(cfg.api.rate, cfg.api.burst), max_batch=cfg.api.max_batch,
                                cancel_window_ms=cfg.api.cancel_window_s * 1000)
@@ -133,6 +135,7 @@ class Keeper:
                                on_log=self._on_chain_log)
         await self.watcher.load_agents()
         await self.watcher.load_watched()
+        await self.watcher.load_oracle()
         await self._load_accounts(set(core.accounts), force=True)
         await self.watcher.poll()
         await self.recover_batches()
@@ -301,6 +304,7 @@ class Keeper:
 
     # -- views for the API ---------------------------------------------------------------------
     def info(self) -> dict:
+        oracle = self.core.oracle
         return {
             "chain_id": self.chain.chain_id,
             "exchange": self.chain.exchange.address,
@@ -310,8 +314,13 @@ class Keeper:
                        "verifyingContract": self.chain.exchange.address},
             "markets": {str(m): {"tick": str(i.tick), "lot": str(i.lot), "min_size": str(i.min_size),
                                  "initial_margin_bps": i.initial_margin_bps, "band_bps": i.band_bps,
-                                 "mark": str(self.core.marks.get(m, 0))}
+                                 "mark": str(self.core.marks.get(m, 0)),
+                                 "mark_updated_at": str(oracle.updated_at.get(m, 0)),
+                                 "halted": m in oracle.halted, "halt_reason": oracle.halted.get(m, ""),
+                                 "stale": oracle.stale(m)}
                         for m, i in self.core.markets.items()},
+            "oracle_max_age": str(oracle.max_age),
+            "block_time": str(oracle.block_time),
         }
 
     def account_view(self, address: str) -> dict:

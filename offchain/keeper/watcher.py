@@ -6,7 +6,13 @@ cursor + 1 to head - confirmations, in (block, log index) order, and turns them 
 - AgentSet: the account's agent set (also rebuilt by a full scan at start-up);
 - OrderCancelled: a journaled `chain_cancel` command (the order leaves the book);
 - MinNonceSet: a journaled `min_nonce` command (orders below the floor leave the book);
-- Oracle PriceUpdated: a journaled `mark` command (marks drive triggers, bands, margin);
+- Oracle PriceUpdated: a journaled `mark` command {market, price, updated_at} (marks drive
+  triggers, bands, margin; updated_at drives the "stale" admission rule), also when only
+  updated_at moved (a fresh report of the same price);
+- Oracle Halted / Resumed: a journaled `market_halt` command {market, halted, reason} when
+  the keeper's halted state changes (reason: the log's "breaker" / "guardian"; "guardian"
+  for a resume);
+- Oracle MaxAgeSet: the staleness limit (not journaled; re-read at start);
 - AgentSet(approved=false): also a journaled `agent_revoked` command (the account's open
   orders signed by that agent leave the book: the chain would skip their fills);
 - Exchange account-config logs (AgentSet, CloseOnlySet, LeverageCapSet, PositionCapSet):
@@ -14,6 +20,15 @@ cursor + 1 to head - confirmations, in (block, log index) order, and turns them 
 - pool / factory / vault (every `watch()`ed address) events: handed to the runners' hook.
 The cursor is journaled in the same transaction as the commands the logs produced, so
 a restart neither loses nor repeats one.
+
+Oracle state at start (`load_oracle`): `max_age`, and each market's halted state at the
+confirmed head from `price_info`, like the agent sets; a difference from the replayed
+state is journaled as a `market_halt` (reason: the market's last Halted log, else
+"oracle"), so a keeper started during a halt knows it even when the Halted log lies
+before its start block. The logs between the cursor and that block, applied after it,
+converge to the same state (each command sets the state; no change, nothing journaled).
+Each poll also records the head block's timestamp (`core.oracle.block_time`): the clock
+the stale rule measures a mark's age against.
 
 Watched addresses (`watch(address)`): the pool and the factory are fixed by the config;
 vaults are added at run time. The watched set is not journaled: it is re-derived at every
@@ -84,6 +99,9 @@ class Watcher:
         self.t_account_config = {t[name] for name in ("AgentSet", "CloseOnlySet", "LeverageCapSet",
                                                        "PositionCapSet") if name in t}
         self.t_price = chain.oracle_topics.get("PriceUpdated")
+        self.t_halted = chain.oracle_topics.get("Halted")
+        self.t_resumed = chain.oracle_topics.get("Resumed")
+        self.t_max_age = chain.oracle_topics.get("MaxAgeSet")
         self.caught_up = asyncio.Event()
         self.dirty: set[str] = set()
         self.last_refresh = 0.0
@@ -132,6 +150,46 @@ class Watcher:
         (agents.add if approved else agents.discard)(agent)
         return account, agent, approved
 
+    async def load_oracle(self) -> None:
+        """At start: the Oracle's max_age and each market's state at the confirmed head.
+
+        A halted state that differs from the replayed one is journaled (`market_halt`); a
+        market the keeper has no mark for gets one (`mark`); for a mark equal to the chain's,
+        the chain's newer `updated_at` is taken (freshness only feeds admission)."""
+        chain, core = self.chain, self.core
+        if chain.oracle is None:
+            return
+        head, block_time = await chain.head_block()
+        core.oracle.block_time = max(core.oracle.block_time, block_time)
+        block = max(0, head - self.confirmations)
+        core.oracle.max_age = int(await chain.call(chain.oracle, "max_age", block=block))
+        ws, out = WriteSet(), Outbox.new()
+        ts = int(self.clock() * 1000)
+        for market in sorted(core.markets):
+            price, updated_at, halted = await chain.call(chain.oracle, "price_info", market, block=block)
+            price, updated_at, halted = int(price), int(updated_at), bool(halted)
+            if price and market not in core.marks:
+                core.set_mark(core.next_seq(), ts, market, price, ws, out, updated_at)
+            elif price and core.marks.get(market) == price and updated_at > core.oracle.updated_at.get(market, 0):
+                core.oracle.updated_at[market] = updated_at
+            if halted != core.is_halted(market):
+                reason = await self._halt_reason(market, block) if halted else "oracle"
+                core.market_halt(core.next_seq(), ts, market, halted, reason, ws, out)
+        if ws:
+            await self.committer.commit(ws, lambda: self.publish(out))
+
+    async def _halt_reason(self, market: int, block: int) -> str:
+        """The reason of the market's last Halted log up to `block` ("oracle" if none is found)."""
+        topic = "0x" + market.to_bytes(32, "big").hex()
+        try:
+            logs = await self.chain.get_logs(self.chain.oracle.address, self.start_block, block,
+                                             [self.t_halted, topic])
+        except Exception as exc:  # noqa: BLE001 - the reason is informative only
+            log.warning("Halted log lookup failed: %s", exc)
+            return "oracle"
+        logs = [e for e in _sorted(logs) if len(e["topics"]) > 1 and int(e["topics"][1], 16) == market]
+        return _halted_reason(logs[-1]) if logs else "oracle"
+
     def start(self) -> None:
         self.task = asyncio.get_running_loop().create_task(self._run(), name="watcher")
 
@@ -161,7 +219,8 @@ class Watcher:
             for entry in _sorted(await chain.get_logs(address, lo, self.cursor)):
                 if self.on_log is not None:
                     self.on_log(entry)
-        head = await chain.block_number()
+        head, block_time = await chain.head_block()
+        self.core.oracle.block_time = max(self.core.oracle.block_time, block_time)
         target = head - self.confirmations
         while self.cursor < target:
             lo, hi = self.cursor + 1, min(target, self.cursor + 2000)
@@ -210,9 +269,19 @@ class Watcher:
                     self.on_log(entry)
             elif address == oracle and t0 == self.t_price:
                 market = int(topics[1], 16)
-                price = _word(bytes.fromhex(entry["data"][2:]), 0)
-                if market in core.markets and core.marks.get(market) != price:
-                    core.set_mark(core.next_seq(), ts, market, price, ws, out)
+                data = bytes.fromhex(entry["data"][2:])
+                price, updated_at = _word(data, 0), _word(data, 1)
+                if market in core.markets and (core.marks.get(market) != price
+                                               or updated_at > core.oracle.updated_at.get(market, 0)):
+                    core.set_mark(core.next_seq(), ts, market, price, ws, out, updated_at)
+            elif address == oracle and t0 in (self.t_halted, self.t_resumed):
+                market = int(topics[1], 16)
+                halted = t0 == self.t_halted
+                if market in core.markets and core.is_halted(market) != halted:
+                    reason = _halted_reason(entry) if halted else "guardian"
+                    core.market_halt(core.next_seq(), ts, market, halted, reason, ws, out)
+            elif address == oracle and t0 == self.t_max_age:
+                core.oracle.max_age = _word(bytes.fromhex(entry["data"][2:]), 0)
             else:
                 if address == self.factory and t0 == self.t_vault_created:
                     vault = _addr(topics[1])
@@ -236,6 +305,17 @@ class Watcher:
             accounts, self.dirty = sorted(self.dirty), set()
             self.last_refresh = now
             await refresh_accounts(core, chain, accounts, block=hi)
+
+
+def _halted_reason(entry: dict) -> str:
+    """Halted(market indexed, reason String[16], price, window_ref, account): the reason."""
+    data = bytes.fromhex(entry["data"][2:])
+    try:
+        offset = _word(data, 0)
+        length = _word(data[offset:], 0)
+        return data[offset + 32:offset + 32 + length].decode()
+    except (ValueError, IndexError):
+        return "oracle"
 
 
 def _sorted(logs: list[dict]) -> list[dict]:

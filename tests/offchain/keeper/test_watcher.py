@@ -39,9 +39,10 @@ class FakeContract:
 
 
 class FakeChain:
-    def __init__(self, logs=None, head=100):
+    def __init__(self, logs=None, head=100, time=0):
         self.logs = list(logs or [])
         self.head = head
+        self.time = time
         self.topics = EX
         self.oracle_topics = event_topics(abi("Oracle"))
         self.exchange = FakeContract(EXCHANGE)
@@ -50,6 +51,9 @@ class FakeChain:
 
     async def block_number(self):
         return self.head
+
+    async def head_block(self):
+        return self.head, self.time
 
     async def account_snapshots(self, accounts, markets, block="latest"):
         return {a: (0, {}, 0) for a in accounts}
