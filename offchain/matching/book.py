@@ -60,15 +60,16 @@ class PendingTrigger:
 
 
 class Level:
-    __slots__ = ("price", "key", "orders", "size", "count", "dead", "levels", "keys")
+    __slots__ = ("price", "key", "orders", "size", "dead", "levels", "keys")
 
     def __init__(self, price: int, key: int, levels: dict[int, "Level"], keys: list[int]) -> None:
         self.price = price
         self.key = key  # position in the side's sorted key list (price, or -price for asks)
         self.orders: deque[RestingOrder] = deque()  # time priority; may hold dead entries
-        self.size = 0   # sum of live open sizes (O(1) depth per level)
-        self.count = 0  # live orders; 0 means the level is gone
-        self.dead = 0   # dead entries still in the deque
+        # sum of live open sizes (O(1) depth per level). Live orders have size > 0, so
+        # size 0 also means "no live order left": the level is gone (no separate count).
+        self.size = 0
+        self.dead = 0   # dead entries still in the deque (live ones: len(orders) - dead)
         self.levels = levels  # the side this level belongs to: price -> Level
         self.keys = keys      # and its sorted key list
 
@@ -90,11 +91,10 @@ class Level:
         """Take a live order off (lazily: it becomes dead). Returns its open size."""
         size = order.size
         order.size = 0
-        self.count -= 1
-        if self.count:
-            self.size -= size
+        self.size -= size
+        if self.size:
             self.dead += 1
-            if self.dead > 16 and self.dead > self.count:
+            if self.dead > 16 and self.dead * 2 > len(self.orders):  # more dead than live
                 self.compact()
         else:
             self.drop()

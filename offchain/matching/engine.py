@@ -34,7 +34,10 @@ R = Reason
 _USER = Reason.USER
 
 
-def _reject(ev: list, cmd: Place, reason: Reason) -> list:
+def _reject(ev: list | None, cmd: Place, reason: Reason) -> list:
+    """`ev` is None when the command produced no event yet (place builds its list lazily)."""
+    if ev is None:
+        return [Rejected(cmd.id, cmd.market, reason, cmd.ts)]
     ev.append(Rejected(cmd.id, cmd.market, reason, cmd.ts))
     return ev
 
@@ -87,16 +90,20 @@ class Engine:
                 book = self._books[cmd.market]
             except (KeyError, TypeError):
                 return [Rejected(cmd.id, cmd.market, R.UNKNOWN_MARKET, ts)]
-            ev: list[Event] = []
+            ev: list[Event] | None = None  # built on the first event: usually [Accepted(...)]
+            oid = cmd.id
             if _announce:  # a new command (not an amend / trigger re-entry)
                 if ts.__class__ is not int:
                     return _reject(ev, cmd, R.INVALID_ORDER)
                 if ts >= book.wake_at:  # a GTD order to expire or a halt to lift
+                    ev = []
                     self._wake(book, ts, ev)
-                if cmd.id in self._orders:
+                if oid in self._orders:
                     return _reject(ev, cmd, R.DUPLICATE_ORDER_ID)
                 kind = cmd.kind
                 if kind != _LIMIT:
+                    if ev is None:
+                        ev = []
                     if kind == _MARKET:
                         reason = self._place_market(book, cmd, ev, True)
                     else:
@@ -109,8 +116,9 @@ class Engine:
                 size = _size
             # -- static checks, one expression for the common valid case (size_floor >= lot > 0
             # and price >= tick > 0 imply positive values); _static_reason names the failure.
-            if price.__class__ is not int or size.__class__ is not int or price < book.tick \
-                    or price % book.tick or size < book.size_floor or size % book.lot \
+            tick = book.tick
+            if price.__class__ is not int or size.__class__ is not int or price < tick \
+                    or price % tick or size < book.size_floor or size % book.lot \
                     or size > book.size_cap or price * size >= book.notional_cap:
                 return _reject(ev, cmd, self._static_reason(book, price, size))
             tif = cmd.tif
@@ -152,7 +160,7 @@ class Engine:
                         return _reject(ev, cmd, R.POST_ONLY_WOULD_CROSS)
                     if post_only != _PO_SLIDE:
                         return _reject(ev, cmd, R.INVALID_ORDER)
-                    price = -opp[-1] - book.tick if is_buy else opp[-1] + book.tick
+                    price = -opp[-1] - tick if is_buy else opp[-1] + tick
                     if price <= 0:
                         return _reject(ev, cmd, R.POST_ONLY_WOULD_CROSS)
                     crosses = False
@@ -169,12 +177,16 @@ class Engine:
             elif post_only and post_only != _PO_REJECT and post_only != _PO_SLIDE:
                 return _reject(ev, cmd, R.INVALID_ORDER)
             if _dry_run:
-                return ev
+                return [] if ev is None else ev
 
             # -- accepted: match, then rest or cancel the remainder
-            oid = cmd.id
             if _announce:
-                ev.append(Accepted(oid, book.market, account, is_buy, price, size, ts))
+                if ev is None:
+                    ev = [Accepted(oid, book.market, account, is_buy, price, size, ts)]
+                else:
+                    ev.append(Accepted(oid, book.market, account, is_buy, price, size, ts))
+            elif ev is None:
+                ev = []
             stop = None
             if crosses:
                 size, stop = self._match(book, is_buy, price, size, oid, account, stp, ts, ev)
@@ -194,7 +206,6 @@ class Engine:
                     order = RestingOrder(oid, account, price, size, cmd, level, owner)
                     level.orders.append(order)
                     level.size += size
-                    level.count += 1
                     self._orders[oid] = order
                     owner[oid] = order
                     if tif == _GTD:
@@ -394,7 +405,7 @@ class Engine:
             level = levels[p]
             queue = level.orders
             traded = False
-            while remaining and level.count:
+            while remaining and level.size:
                 m = queue[0]
                 msize = m.size
                 if not msize:  # cancelled earlier (lazy deletion)
@@ -416,7 +427,6 @@ class Engine:
                         ev.append(Cancelled(oid, market, account, q, remaining, R.SELF_TRADE, ts))
                         if not msize:
                             queue.popleft()
-                            level.count -= 1
                             del orders[m.id]
                             self._forget(m.owner, m.id, macct)
                         continue
@@ -440,14 +450,13 @@ class Engine:
                     self._apply_fill(account, macct, market, is_buy, q)
                 if not msize:
                     queue.popleft()
-                    level.count -= 1
                     mid = m.id
                     del orders[mid]
                     owner = m.owner
                     del owner[mid]
                     if not owner:  # keep the account index as small as the live accounts
                         del by_account[macct]
-            if not level.count:
+            if not level.size:
                 level.drop()
             if traded and breaker is not None:
                 breaker.record(p, ts)
@@ -459,7 +468,6 @@ class Engine:
                    ts: int, market: int) -> None:
         """Cancel the maker at the head of `level` (STP, reduce-only)."""
         level.orders.popleft()
-        level.count -= 1
         level.size -= m.size
         del self._orders[m.id]
         self._forget(m.owner, m.id, m.account)
@@ -542,7 +550,39 @@ class Engine:
     # ------------------------------------------------------------------ cancel / amend
     def cancel(self, order_id: Hashable, ts: int = 0, account: str | None = None) -> list[Event]:
         """Cancel one order. With `account`, only that account's order (else NOT_OWNER)."""
-        try:  # subscript, not .get(): cancels of unknown ids are the rare case
+        if account is not None or ts.__class__ is not int:
+            return self._cancel_checked(order_id, ts, account)
+        # Common case (no owner check, valid ts): nothing can fail once the id is found,
+        # so the order leaves the id index in the same probe that finds it.
+        try:
+            order = self._orders.pop(order_id)
+        except (KeyError, TypeError):  # TypeError: unhashable id
+            return [Rejected(order_id, -1, R.UNKNOWN_ORDER, ts)]
+        if order.__class__ is RestingOrder:
+            # Level.cancel inlined: lazy removal, the matcher drops dead heads.
+            level = order.level
+            size = order.size
+            order.size = 0
+            level.size -= size
+            if level.size:
+                level.dead += 1
+                if level.dead > 16 and level.dead * 2 > len(level.orders):
+                    level.compact()
+            else:
+                level.drop()
+            owner = order.owner
+            del owner[order_id]
+            if not owner:
+                del self._by_account[order.account]
+            return [Cancelled(order_id, order.cmd.market, order.account, size, 0, _USER, ts)]
+        # a pending trigger (already out of the id index: no re-insert, which would move it)
+        cmd = order.cmd
+        del self._books[cmd.market].triggers[order_id]
+        self._forget(self._by_account[order.account], order_id, order.account)
+        return [Cancelled(order_id, cmd.market, order.account, cmd.size, 0, _USER, ts)]
+
+    def _cancel_checked(self, order_id: Hashable, ts: Any, account: str | None) -> list[Event]:
+        try:
             order = self._orders[order_id]
         except (KeyError, TypeError):  # TypeError: unhashable id
             return [Rejected(order_id, -1, R.UNKNOWN_ORDER, ts)]
@@ -550,24 +590,13 @@ class Engine:
             return [Rejected(order_id, -1, R.INVALID_ORDER, ts)]
         if account is not None and order.account is not account and order.account != account:
             return [Rejected(order_id, order.cmd.market, R.NOT_OWNER, ts)]
+        return self._cancel_found(order_id, order, ts)
+
+    def _cancel_found(self, order_id: Hashable, order: Any, ts: int) -> list[Event]:
         if order.__class__ is RestingOrder:
-            # Level.cancel inlined: lazy removal, the matcher drops dead heads.
-            level = order.level
-            size = order.size
-            order.size = 0
-            level.count -= 1
-            if level.count:
-                level.size -= size
-                level.dead += 1
-                if level.dead > 16 and level.dead > level.count:
-                    level.compact()
-            else:
-                level.drop()
+            size = order.level.cancel(order)
             del self._orders[order_id]
-            owner = order.owner
-            del owner[order_id]
-            if not owner:
-                del self._by_account[order.account]
+            self._forget(order.owner, order_id, order.account)
             return [Cancelled(order_id, order.cmd.market, order.account, size, 0, _USER, ts)]
         self._unlink_trigger(order)
         cmd = order.cmd

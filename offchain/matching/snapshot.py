@@ -70,7 +70,6 @@ def restore_snapshot(cls: type["Engine"], snap: dict[str, Any]) -> "Engine":
         order = RestingOrder(cmd.id, cmd.account, price, size, cmd, level, owner)
         level.orders.append(order)
         level.size += size
-        level.count += 1
         objects[cmd.id] = order
     for extreme, fields in snap["triggers"]:
         cmd = Place(*fields)
