@@ -191,8 +191,9 @@ class Engine:
             if crosses:
                 size, stop = self._match(book, is_buy, price, size, oid, account, stp, ts, ev)
             if size:
-                if stop is not None or tif == _IOC or tif == _FOK:
-                    # An early stop (band, breaker, STP) must not leave a crossed book either.
+                # tif is one of GTC (0), IOC, FOK, GTD here. GTC / GTD rest unless the matcher
+                # stopped early (band, breaker, STP): that must not leave a crossed book either.
+                if stop is not None or tif and tif != _GTD:
                     ev.append(Cancelled(oid, book.market, account, size, 0,
                                         R.IOC_REMAINDER if stop is None else stop, ts))
                 else:
@@ -255,9 +256,9 @@ class Engine:
 
     def _place_market(self, book: Book, cmd: Place, ev: list, announce: bool) -> Reason | None:
         size = cmd.size
-        reason = self._check_size(book, size)
-        if reason is not None:
-            return reason
+        if size.__class__ is not int or size < book.size_floor or size % book.lot \
+                or size > book.size_cap:  # _check_size's test in one expression
+            return self._check_size(book, size)
         is_buy = cmd.is_buy
         worst = cmd.price
         if worst.__class__ is not int or worst < 0:
