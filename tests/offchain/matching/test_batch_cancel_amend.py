@@ -90,3 +90,53 @@ def test_amend__gtd_order_past_expiry__expired_not_amended():
     e.place(buy("g", 1000, tif=TimeInForce.GTD, expiry=5))
     ev = e.amend("g", 5, size=200)
     assert names(ev) == ["Expired", "Rejected"] and ev[1].reason == Reason.EXPIRED
+
+
+def _busy_engine(seed: int) -> tuple[Engine, list]:
+    """A book with resting orders on both sides, a pending stop, and a few fills done."""
+    import random
+    rng = random.Random(seed)
+    e = engine()
+    ids = []
+    for i in range(200):
+        is_buy = rng.random() < 0.5
+        price = (1000 - rng.randint(0, 20) * TICK) if is_buy else (1010 + rng.randint(0, 20) * TICK)
+        if rng.random() < 0.1:  # some crossing flow, so fills happen and some ids are gone
+            price = 1100 if is_buy else 900
+        e.place(Place(i, f"0x{rng.randint(0, 5)}", M, is_buy, rng.randint(1, 5) * LOT, price, i))
+        ids.append(i)
+    e.place(Place("stop", "0x1", M, True, LOT, 0, 300, OrderKind.STOP_MARKET, trigger_price=5000))
+    return e, ids + ["stop", "missing", ["unhashable"]]
+
+
+def test_cancel_many__same_events_and_book_as_one_cancel_per_id():
+    import random
+    for seed in range(5):
+        a, ids = _busy_engine(seed)
+        b, _ = _busy_engine(seed)
+        random.Random(seed).shuffle(ids)
+        ids = ids + ids[:30]  # cancelling again: unknown order
+        flat = a.cancel_many(ids, ts=500)
+        one_by_one = [ev for i in ids for ev in b.cancel(i, ts=500)]
+        assert flat == one_by_one
+        assert a.snapshot() == b.snapshot()
+        assert a.book_orders(M) == b.book_orders(M) == ([], [])
+
+
+def test_cancel_many__account_or_bad_ts__checked_like_cancel():
+    for kw in ({"ts": 5, "account": "0x1"}, {"ts": 1.5}):
+        a, ids = _busy_engine(1)
+        b, _ = _busy_engine(1)
+        assert a.cancel_many(ids, **kw) == [ev for i in ids for ev in b.cancel(i, **kw)]
+        assert a.snapshot() == b.snapshot()
+
+
+def test_place_many__flat_list_same_as_place_one_by_one():
+    import random
+    rng = random.Random(3)
+    cmds = [Place(i, f"0x{rng.randint(0, 3)}", M, rng.random() < 0.5, rng.randint(1, 4) * LOT,
+                  rng.choice([990, 1000, 1005, 1010, 1020]), i) for i in range(300)]
+    cmds.append(Place(1, "0x1", M, True, LOT, 1000, 400))  # possibly a duplicate id
+    a, b = engine(), engine()
+    assert a.place_many(cmds) == [ev for c in cmds for ev in b.place(c)]
+    assert a.snapshot() == b.snapshot()
