@@ -180,6 +180,8 @@ class Watcher:
 
     async def _halt_reason(self, market: int, block: int) -> str:
         """The reason of the market's last Halted log up to `block` ("oracle" if none is found)."""
+        if self.start_block > block:
+            return "oracle"
         topic = "0x" + market.to_bytes(32, "big").hex()
         try:
             logs = await self.chain.get_logs(self.chain.oracle.address, self.start_block, block,
