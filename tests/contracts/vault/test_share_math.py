@@ -23,9 +23,9 @@ op = st.one_of(
     ops=st.lists(op, min_size=1, max_size=10),
 )
 def test_share_math__random_flows__exact_model_and_bounded_payouts(
-    chain, create_vault, owner, follower, follower2, manager, deposit, add_profit, usdc, vault_model, psb, first, ops
+    isolated, create_vault, owner, follower, follower2, manager, deposit, add_profit, usdc, vault_model, psb, first, ops
 ):
-    with chain.isolate():
+    with isolated():  # not chain.isolate(): it swallows assertion errors
         vault = create_vault(profit_share_bps=psb, min_owner_stake_bps=0, lockup=0)
         who = [owner, follower, follower2]
         model = vault_model(psb)
@@ -94,9 +94,9 @@ def test_share_math__random_flows__exact_model_and_bounded_payouts(
     victim=st.integers(1, 50_000 * USDC),
 )
 def test_inflation_attack__owner_seed_and_donation__never_profits(
-    chain, create_vault, owner, follower, deposit, fund, usdc, seed, donation, victim
+    isolated, create_vault, owner, follower, deposit, fund, usdc, seed, donation, victim
 ):
-    with chain.isolate():
+    with isolated():  # not chain.isolate(): it swallows assertion errors
         vault = create_vault(min_owner_stake_bps=0, lockup=0, profit_share_bps=0)
         deposit(vault, owner, seed)
         fund(owner, donation)
