@@ -20,6 +20,8 @@ from offchain.order import POST_ONLY, REDUCE_ONLY
 from offchain.strategies import (AccountState, DesiredOrder, Fill, GridEngine, LiveOrder, MarketState, Plan,
                                  QuoteEngine, RiskDecision, RiskGate, reconcile)
 
+from offchain.strategies.market import book_top_excluding
+
 from .config import BotConfig
 
 Engine = GridEngine | QuoteEngine
@@ -56,18 +58,6 @@ def book_levels(side: Iterable[Iterable[Any]]) -> tuple[tuple[int, int], ...]:
     return tuple((int(p), int(s)) for p, s in side)
 
 
-def book_top_excluding(bids: Iterable[tuple[int, int]], asks: Iterable[tuple[int, int]],
-                       own: Iterable[LiveOrder]) -> tuple[int | None, int | None]:
-    """Best bid and ask once our own resting size is taken out of each price level (an
-    engine anchored on a mid made of its own quotes would never follow the market)."""
-    own_bid: dict[int, int] = {}
-    own_ask: dict[int, int] = {}
-    for o in own:
-        side = own_bid if o.is_buy else own_ask
-        side[o.price] = side.get(o.price, 0) + o.size
-    best_bid = next((p for p, s in bids if s > own_bid.get(p, 0)), None)
-    best_ask = next((p for p, s in asks if s > own_ask.get(p, 0)), None)
-    return best_bid, best_ask
 
 
 def market_state(info: MarketInfo, bids: Iterable[tuple[int, int]], asks: Iterable[tuple[int, int]],

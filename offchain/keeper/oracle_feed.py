@@ -9,12 +9,13 @@ block and journals the mark (one path for every mark, whoever reported it).
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import logging
 import random
 from pathlib import Path
 from typing import Protocol
+
+from .periodic import PeriodicTask
 
 log = logging.getLogger("mmx.keeper.oracle")
 
@@ -89,8 +90,8 @@ class OracleFeed:
         self.chain = chain
         self.source = source
         self.interval = interval
-        self.task: asyncio.Task | None = None
         self.pushed = 0
+        self._loop = PeriodicTask("oracle-feed", self.push_once, interval)
 
     async def push_once(self) -> int:
         prices = await self.source.prices()
@@ -105,22 +106,7 @@ class OracleFeed:
         return len(markets)
 
     def start(self) -> None:
-        self.task = asyncio.get_running_loop().create_task(self._run(), name="oracle-feed")
+        self._loop.start()
 
     async def stop(self) -> None:
-        if self.task is not None:
-            self.task.cancel()
-            try:
-                await self.task
-            except (asyncio.CancelledError, Exception):
-                pass
-
-    async def _run(self) -> None:
-        while True:
-            try:
-                await self.push_once()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # noqa: BLE001 - a failed round is logged, the next one tries
-                log.warning("oracle push failed: %s", exc)
-            await asyncio.sleep(self.interval)
+        await self._loop.stop()

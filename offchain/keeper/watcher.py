@@ -51,6 +51,8 @@ from .chain import Chain, event_topics
 from .core import Core, Outbox
 from .journal import WriteSet
 
+from .periodic import PeriodicTask
+
 log = logging.getLogger("mmx.keeper.watcher")
 CURSOR = "watcher"
 
@@ -90,7 +92,7 @@ class Watcher:
         self.t_vault_created = event_topics(artifact_abi("VaultFactory"))["VaultCreated"] if self.factory else ""
         self.on_log = on_log
         self.clock = clock or time.time
-        self.task: asyncio.Task | None = None
+        self._loop = PeriodicTask("watcher", self.poll, poll_interval)
         t = chain.topics
         self.t_deposit, self.t_withdraw = t["Deposit"], t["Withdraw"]
         self.t_settled, self.t_liq = t["FillSettled"], t.get("Liquidation")
@@ -193,25 +195,10 @@ class Watcher:
         return _halted_reason(logs[-1]) if logs else "oracle"
 
     def start(self) -> None:
-        self.task = asyncio.get_running_loop().create_task(self._run(), name="watcher")
+        self._loop.start()
 
     async def stop(self) -> None:
-        if self.task is not None:
-            self.task.cancel()
-            try:
-                await self.task
-            except (asyncio.CancelledError, Exception):
-                pass
-
-    async def _run(self) -> None:
-        while True:
-            try:
-                await self.poll()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # noqa: BLE001 - keep watching; RPC hiccups happen
-                log.warning("watcher poll failed: %s", exc)
-            await asyncio.sleep(self.poll_interval)
+        await self._loop.stop()
 
     async def poll(self) -> int:
         """Process confirmed logs up to head - confirmations; returns the new cursor."""

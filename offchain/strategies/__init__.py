@@ -11,7 +11,7 @@ See docs/strategies.md.
 
 from offchain.strategies.grid import GridConfig, GridEngine, GridSnapshot, GridStatus, Spacing
 from offchain.strategies.ladder import arithmetic_levels, geometric_levels, step_levels
-from offchain.strategies.market import AccountState, MarketState
+from offchain.strategies.market import AccountState, MarketState, book_top_excluding
 from offchain.strategies.orders import DesiredOrder, Fill, LiveOrder, OrderId
 from offchain.strategies.quote import QuoteConfig, QuoteEngine
 from offchain.strategies.reconcile import Amend, Plan, reconcile
@@ -22,6 +22,6 @@ __all__ = [
     "AccountState", "Amend", "DesiredOrder", "Fill", "GridConfig", "GridEngine", "GridSnapshot",
     "GridStatus", "LiveOrder", "MarketState", "OrderId", "Plan", "QuoteConfig", "QuoteEngine",
     "Reason", "RiskDecision", "RiskGate", "RiskLimits", "RiskResult", "Spacing",
-    "arithmetic_levels", "geometric_levels", "notional", "reconcile", "round_ask", "round_bid",
+    "arithmetic_levels", "book_top_excluding", "geometric_levels", "notional", "reconcile", "round_ask", "round_bid",
     "round_size", "step_levels",
 ]

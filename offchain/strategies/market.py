@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Iterable
 
 from offchain.strategies.orders import LiveOrder
 
@@ -49,3 +50,17 @@ class AccountState:
     position: int
     equity: int
     open_orders: tuple[LiveOrder, ...] = ()
+
+
+def book_top_excluding(bids: Iterable[tuple[int, int]], asks: Iterable[tuple[int, int]],
+                       own: Iterable[LiveOrder]) -> tuple[int | None, int | None]:
+    """Best bid and ask once our own resting size is taken out of each price level (an
+    engine anchored on a mid made of its own quotes would never follow the market)."""
+    own_bid: dict[int, int] = {}
+    own_ask: dict[int, int] = {}
+    for o in own:
+        side = own_bid if o.is_buy else own_ask
+        side[o.price] = side.get(o.price, 0) + o.size
+    best_bid = next((p for p, s in bids if s > own_bid.get(p, 0)), None)
+    best_ask = next((p for p, s in asks if s > own_ask.get(p, 0)), None)
+    return best_bid, best_ask

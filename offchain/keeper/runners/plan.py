@@ -8,8 +8,6 @@ send what it returns (cancels first, then places) through the keeper gateway.
 - `cap_limits`: the vault's on-chain leverage / position caps and close-only as RiskLimits;
 - `unwind_orders`: the next step of freeing collateral for queued withdrawals
   (reduce-only IOC orders, a bounded fraction of each position per step);
-- `book_top_excluding`: best bid / ask of the book without our own orders (an engine
-  anchored on a mid made of its own quotes would never follow the market).
 """
 
 from __future__ import annotations
@@ -178,14 +176,3 @@ def unwind_orders(positions: Mapping[int, int], markets: Mapping[int, MarketStat
 
 
 # -- the book -------------------------------------------------------------------------------
-def book_top_excluding(bids: Iterable[tuple[int, int]], asks: Iterable[tuple[int, int]],
-                       own: Iterable[LiveOrder]) -> tuple[int | None, int | None]:
-    """Best bid and ask once our own resting size is taken out of each price level."""
-    own_bid: dict[int, int] = {}
-    own_ask: dict[int, int] = {}
-    for o in own:
-        side = own_bid if o.is_buy else own_ask
-        side[o.price] = side.get(o.price, 0) + o.size
-    best_bid = next((p for p, s in bids if s > own_bid.get(p, 0)), None)
-    best_ask = next((p for p, s in asks if s > own_ask.get(p, 0)), None)
-    return best_bid, best_ask

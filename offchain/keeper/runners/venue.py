@@ -17,7 +17,7 @@ from offchain.strategies import AccountState, LiveOrder, MarketState
 
 from ..keys import Key
 from .chainview import ChainView
-from .plan import book_top_excluding
+from offchain.strategies.market import book_top_excluding
 from .signer import OrderSigner
 
 log = logging.getLogger("mmx.keeper.runners")

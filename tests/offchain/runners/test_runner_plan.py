@@ -1,10 +1,10 @@
-"""The runners' pure decisions: configs -> engines, vault modes, caps, unwind steps, book top."""
+"""The runners' pure decisions: configs -> engines, vault modes, caps, unwind steps."""
 
 import pytest
 
 from offchain.keeper.runners.configs import (PoolGridParams, StrategyKind, VaultStrategy, centred_lower_price,
                                              pool_grid_config, vault_grid_config, vault_quote_config)
-from offchain.keeper.runners.plan import (VaultMode, VaultSnapshot, book_top_excluding, cap_limits, quote_step,
+from offchain.keeper.runners.plan import (VaultMode, VaultSnapshot, cap_limits, quote_step,
                                           unwind_orders, unwind_size, vault_mode, vault_signer)
 from offchain.strategies import AccountState, GridEngine, LiveOrder, MarketState, RiskGate, RiskLimits
 
@@ -121,9 +121,3 @@ def test_unwind_orders__reduce_only_ioc_limits_within_slippage():
 
 def test_unwind_orders__halted_market__skipped():
     assert unwind_orders({1: ETH}, {1: market(halted=True)}) == []
-
-
-def test_book_top_excluding__own_orders_removed():
-    own = [LiveOrder(1, 1, True, 100, 5), LiveOrder(2, 1, False, 110, 5)]
-    assert book_top_excluding([(100, 5), (99, 1)], [(110, 7)], own) == (99, 110)
-    assert book_top_excluding([(100, 5)], [(110, 5)], own) == (None, None)
