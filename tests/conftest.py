@@ -12,6 +12,7 @@ lot 0.001 ETH, min size 0.001 ETH, initial margin 10%, maintenance 5%, band 5%).
 from __future__ import annotations
 
 import itertools
+from contextlib import contextmanager
 
 import pytest
 
@@ -289,3 +290,20 @@ def postgres_url(postgres, request):
 
 
 _databases = itertools.count(1)
+
+
+@pytest.fixture(scope="module")
+def isolated(chain):
+    """`with isolated():` snapshot, run, restore. Unlike ape's `chain.isolate()`, which
+    swallows every exception raised inside it (so a failed assertion would pass), this
+    lets failures propagate to pytest / hypothesis."""
+
+    @contextmanager
+    def isolated():
+        snapshot = chain.snapshot()
+        try:
+            yield
+        finally:
+            chain.restore(snapshot)
+
+    return isolated

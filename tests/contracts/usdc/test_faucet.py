@@ -53,8 +53,8 @@ def test_set_faucet_open__unchanged__reverts(usdc, admin):
 
 @settings(max_examples=8, deadline=None, derandomize=True)
 @given(amounts=st.lists(st.integers(1, 1_000_000 * USDC), min_size=1, max_size=4))
-def test_faucet__repeated_calls__balance_is_sum(chain, usdc, alice, amounts):
-    with chain.isolate():
+def test_faucet__repeated_calls__balance_is_sum(chain, isolated, usdc, alice, amounts):
+    with isolated():  # not chain.isolate(): it swallows assertion errors
         for amount in amounts:
             usdc.faucet(amount, sender=alice)
         assert usdc.balanceOf(alice) == sum(amounts)

@@ -1,6 +1,5 @@
 """Fixtures for the Vault tests: the stack, a factory, create_vault and a Python model."""
 import sys
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -73,19 +72,3 @@ def after_lockup(chain):
 
     return travel
 
-
-@pytest.fixture(scope="module")
-def isolated(chain):
-    """`with isolated():` snapshot, run, restore. Unlike ape's `chain.isolate()`, which
-    swallows every exception raised inside it (so a failed assertion would pass), this
-    lets failures propagate to pytest / hypothesis."""
-
-    @contextmanager
-    def isolated():
-        snapshot = chain.snapshot()
-        try:
-            yield
-        finally:
-            chain.restore(snapshot)
-
-    return isolated
