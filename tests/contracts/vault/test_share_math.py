@@ -1,12 +1,13 @@
 """Share and profit-share arithmetic under hypothesis, against the Python model."""
 from fractions import Fraction
 
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, example, given, settings, strategies as st
 
 from mmx_stack import USDC
 
 SETTINGS = settings(
-    max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=12, deadline=None, derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 
 op = st.one_of(
@@ -21,6 +22,11 @@ op = st.one_of(
     psb=st.sampled_from([0, 1, 1_000, 2_500, 10_000]),
     first=st.integers(1, 5_000 * USDC),
     ops=st.lists(op, min_size=1, max_size=10),
+)
+@example(  # found in CI: the last holder collects the dust of earlier rounded-down payouts
+    psb=0, first=327044766,
+    ops=[("deposit", 0, 469630187), ("deposit", 1, 671), ("profit", 0, 5), ("deposit", 2, 347),
+         ("withdraw", 2, 37), ("deposit", 0, 1), ("withdraw", 0, 49), ("withdraw", 2, 5)],
 )
 def test_share_math__random_flows__exact_model_and_bounded_payouts(
     isolated, create_vault, owner, follower, follower2, manager, deposit, add_profit, usdc, vault_model, psb, first, ops
@@ -41,8 +47,10 @@ def test_share_math__random_flows__exact_model_and_bounded_payouts(
             deposited[i] += amount
             fair[i] += amount
 
+        payouts = 0  # each payout rounds down, leaving < 1 unit of dust to the holders left
+
         def do_withdraw(i, shares):
-            nonlocal fees
+            nonlocal fees, payouts
             bal = model.bal[i]
             before = usdc.balanceOf(who[i])
             paid, fee = model.withdraw(i, shares)
@@ -50,10 +58,12 @@ def test_share_math__random_flows__exact_model_and_bounded_payouts(
             assert usdc.balanceOf(who[i]) - before == paid
             gross = paid + fee
             share_of_fair = fair[i] * shares / bal
-            assert gross <= share_of_fair + 1  # never more than its pro-rata value
+            # never more than its pro-rata value, plus the dust earlier payouts left behind
+            assert gross <= share_of_fair + 1 + payouts
             fair[i] -= share_of_fair
             received[i] += paid
             fees += fee
+            payouts += 1
 
         do_deposit(0, first)
         for kind, i, x in ops:
@@ -82,7 +92,7 @@ def test_share_math__random_flows__exact_model_and_bounded_payouts(
         assert sum(received) + fees <= sum(deposited) + profits
         for j in range(3):
             # nobody gets more than they put in plus their pro-rata share of the profit
-            assert received[j] <= deposited[j] + profits
+            assert received[j] <= deposited[j] + profits + payouts
         # every unit is accounted for: what stays is the virtual shares' dust
         assert vault.total_assets() == sum(deposited) + profits - sum(received) - fees
 
