@@ -12,7 +12,6 @@ the analytics tables and charts. anvil and the keeper are stopped on exit or Ctr
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import random
 import signal
@@ -417,7 +416,7 @@ def run(duration: float = 60.0, traders: int = 4, workdir: Path | None = None) -
     anvil = Anvil(accounts=FIRST_TRADER + traders, log_path=workdir / "anvil.log")
     keeper: KeeperProcess | None = None
     try:
-        say(f"starting anvil ...")
+        say("starting anvil ...")
         anvil.start()
         say(f"anvil on {anvil.url}")
         devnet = Devnet(anvil)

@@ -35,14 +35,14 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any, Callable, Hashable
+from typing import Callable
 
 from offchain.matching import events as ev
 from offchain.matching.types import MarketConfig, Place, PostOnly, TimeInForce
 from offchain.order import POST_ONLY, REDUCE_ONLY, Order, Signature
 
 from .admission import AccountState, MarketInfo, OracleState
-from .journal import MATCHED, REJECTED, SETTLED, SUBMITTED, WriteSet, dumps
+from .journal import MATCHED, REJECTED, WriteSet, dumps
 
 TIF = {"GTC": TimeInForce.GTD, "IOC": TimeInForce.IOC, "FOK": TimeInForce.FOK}
 

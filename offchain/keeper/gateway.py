@@ -13,10 +13,10 @@ from __future__ import annotations
 import asyncio
 import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Callable, Iterable
+from typing import Any, Callable
 
 from offchain.client.messages import Cancel, checksum, order_from_json
-from offchain.order import Domain, InvalidSignature, Order, Signature
+from offchain.order import InvalidSignature, Signature
 
 from .admission import AdmissionContext, Rejection, check_order
 from .core import Core, Outbox, SignedOrder

@@ -25,7 +25,6 @@ as decimal strings, as on SQLite. Same schema and types on both backends.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 

@@ -26,12 +26,12 @@ from typing import Any, Protocol
 from offchain.matching import Engine
 from offchain.order import Domain
 
-from .admission import AdmissionContext, MarketInfo
+from .admission import AdmissionContext
 from .chain import Chain
 from .config import KeeperConfig
 from .core import Core, Outbox, market_config
 from .gateway import Gateway, GroupCommitter, Hub
-from .journal import B_SUBMITTED, MATCHED, REJECTED, SETTLED, SUBMITTED, Journal
+from .journal import B_SUBMITTED, MATCHED, SETTLED, SUBMITTED, Journal
 from .keys import Key, load_key
 from .oracle_feed import CsvReplaySource, OracleFeed, RandomWalkSource
 from .ratelimit import RateLimiter

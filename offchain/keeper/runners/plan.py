@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import Enum
 
-from offchain.strategies import (AccountState, DesiredOrder, GridEngine, LiveOrder, MarketState, Plan,
+from offchain.strategies import (AccountState, DesiredOrder, GridEngine, MarketState, Plan,
                                  QuoteEngine, RiskDecision, RiskGate, RiskLimits, reconcile)
 from offchain.strategies.rounding import BPS, round_ask, round_bid
 
