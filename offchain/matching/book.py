@@ -27,6 +27,7 @@ from .protection import Breaker
 from .types import ONE, MarketConfig, Place
 
 INF = 1 << 256  # above any uint256 price: "no upper limit"
+SIZE_LIMITS_CACHED = 4096  # distinct order sizes remembered per market
 _open_size = attrgetter("size")
 
 
@@ -106,7 +107,8 @@ class Book:
 
     __slots__ = (
         "config", "market", "tick", "lot", "min_size", "max_size", "max_notional",
-        "band_bps", "default_stp", "size_floor", "size_cap", "notional_cap", "wake_at",
+        "band_bps", "default_stp", "size_floor", "size_cap", "notional_cap", "size_limits",
+        "wake_at",
         "bids", "asks", "bid_prices", "ask_keys",
         "mark", "band_lo", "band_hi", "breaker", "halted_until",
         "expiries", "next_expiry", "triggers",
@@ -127,6 +129,10 @@ class Book:
         self.size_floor = max(config.min_size, config.lot)  # a valid size is >= one lot
         self.size_cap = config.max_size or INF
         self.notional_cap = (config.max_notional + 1) * ONE if config.max_notional else INF * INF
+        # size -> highest price an order of that size may have (-1: the size is invalid).
+        # One dict probe replaces the lot division, the min / max compares and the notional
+        # product on multi-digit ints, which CPython runs on its slow paths (~100 ns).
+        self.size_limits: dict[int, int] = {}
         self.bids: dict[int, Level] = {}
         self.asks: dict[int, Level] = {}
         self.bid_prices: list[int] = []  # ascending; best bid last
@@ -140,6 +146,19 @@ class Book:
         self.next_expiry = INF
         self.triggers: dict[Hashable, PendingTrigger] = {}  # insertion order = placement order
         self.wake_at = INF  # earliest ts at which an expiry or the end of a halt is due
+
+    def size_limit(self, size: int) -> int:
+        """The highest price allowed for an order of `size` (an int), or -1 when the size
+        itself is invalid; cached in `size_limits` (bounded: cleared when full)."""
+        if size < self.size_floor or size % self.lot or size > self.size_cap:
+            limit = -1
+        else:  # price * size >= notional_cap  <=>  price > (notional_cap - 1) // size
+            limit = (self.notional_cap - 1) // size
+        limits = self.size_limits
+        if len(limits) >= SIZE_LIMITS_CACHED:
+            limits.clear()
+        limits[size] = limit
+        return limit
 
     def rewake(self) -> None:
         self.wake_at = min(self.next_expiry, self.halted_until or INF)
