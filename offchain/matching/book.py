@@ -61,9 +61,10 @@ class PendingTrigger:
 
 
 class Level:
-    __slots__ = ("price", "key", "orders", "size", "dead", "levels", "keys")
+    __slots__ = ("price", "key", "orders", "size", "dead", "levels", "keys", "market")
 
-    def __init__(self, price: int, key: int, levels: dict[int, "Level"], keys: list[int]) -> None:
+    def __init__(self, price: int, key: int, levels: dict[int, "Level"], keys: list[int],
+                 market: int) -> None:
         self.price = price
         self.key = key  # position in the side's sorted key list (price, or -price for asks)
         self.orders: deque[RestingOrder] = deque()  # time priority; may hold dead entries
@@ -73,6 +74,7 @@ class Level:
         self.dead = 0   # dead entries still in the deque (live ones: len(orders) - dead)
         self.levels = levels  # the side this level belongs to: price -> Level
         self.keys = keys      # and its sorted key list
+        self.market = market  # for events of a cancel, which reaches the order by id only
 
     def live(self) -> Iterator[RestingOrder]:
         return (o for o in self.orders if o.size)
@@ -176,7 +178,7 @@ class Book:
         if level is None:
             keys = self.bid_prices if is_buy else self.ask_keys
             key = price if is_buy else -price
-            level = levels[price] = Level(price, key, levels, keys)
+            level = levels[price] = Level(price, key, levels, keys, self.market)
             insort(keys, key)
         return level
 

@@ -28,6 +28,12 @@ _GTC, _IOC, _FOK, _GTD = (int(t) for t in TimeInForce)
 _PO_NONE, _PO_REJECT, _PO_SLIDE = (int(p) for p in PostOnly)
 _X_TAKER, _X_MAKER, _X_BOTH, _DECREMENT = (int(s) for s in STPMode)
 _PO_VALUES = frozenset(int(p) for p in PostOnly)
+_MARKET_TIFS = frozenset((_GTC, _IOC, _FOK))  # GTC is read as IOC: a market order never rests
+_REF_MARK = int(SlippageRef.MARK)
+# The members themselves: `kind is _LIMIT_KIND` is one pointer test where `kind != _LIMIT`
+# is a generic int-subclass comparison; plain ints (e.g. decoded from a journal) still
+# pass through the == test.
+_LIMIT_KIND, _MARKET_KIND = OrderKind.LIMIT, OrderKind.MARKET
 _STP_VALUES = frozenset(int(s) for s in STPMode)
 
 R = Reason
@@ -102,10 +108,10 @@ class Engine:
             if oid in self._orders:
                 return _reject(ev, cmd, R.DUPLICATE_ORDER_ID)
             kind = cmd.kind
-            if kind != _LIMIT:
+            if kind is not _LIMIT_KIND and kind != _LIMIT:
                 if ev is None:
                     ev = []
-                if kind == _MARKET:
+                if kind is _MARKET_KIND or kind == _MARKET:
                     reason = self._place_market(book, cmd, ev, True)
                 else:
                     reason = self._place_trigger(book, cmd, ev)
@@ -343,10 +349,10 @@ class Engine:
         bps = cmd.slippage_bps
         if bps.__class__ is not int or bps < 0 or bps >= BPS:
             return R.INVALID_ORDER
-        if cmd.post_only or cmd.tif not in (_IOC, _FOK, _GTC):
-            return R.INVALID_ORDER  # GTC is read as IOC: a market order never rests
+        if cmd.post_only or cmd.tif not in _MARKET_TIFS:
+            return R.INVALID_ORDER
         if bps:
-            if cmd.slippage_ref == SlippageRef.MARK:
+            if cmd.slippage_ref == _REF_MARK:
                 ref = book.mark
             elif is_buy:
                 ref = -book.ask_keys[-1] if book.ask_keys else 0
@@ -356,7 +362,7 @@ class Engine:
                 w = ref * (BPS + bps) // BPS if is_buy else -(-ref * (BPS - bps) // BPS)
                 if not worst or (w < worst if is_buy else w > worst):
                     worst = w
-            elif cmd.slippage_ref == SlippageRef.MARK:
+            elif cmd.slippage_ref == _REF_MARK:
                 return R.NO_REFERENCE_PRICE
         # Market orders are capped at the band, never rejected for it.
         if is_buy:
@@ -635,25 +641,27 @@ class Engine:
             order = self._orders.pop(order_id)
         except (KeyError, TypeError):  # TypeError: unhashable id
             return [Rejected(order_id, -1, R.UNKNOWN_ORDER, ts)]
-        if order.__class__ is RestingOrder:
-            # Level.cancel inlined: lazy removal, the matcher drops dead heads.
-            level = order.level
-            size = order.size
-            order.size = 0
-            level.size -= size
-            if level.size:
-                level.dead += 1
-                if level.dead > 16 and level.dead * 2 > len(level.orders):
-                    level.compact()
-            else:
-                level.drop()
-            del order.owner[order_id]
-            return [Cancelled(order_id, order.cmd.market, order.account, size, 0, _USER, ts)]
-        # a pending trigger (already out of the id index: no re-insert, which would move it)
-        cmd = order.cmd
-        del self._books[cmd.market].triggers[order_id]
-        del self._by_account[order.account][order_id]
-        return [Cancelled(order_id, cmd.market, order.account, cmd.size, 0, _USER, ts)]
+        try:
+            level = order.level  # a RestingOrder (a PendingTrigger has no level)
+        except AttributeError:
+            # a pending trigger (already out of the id index: no re-insert, which would
+            # move it)
+            cmd = order.cmd
+            del self._books[cmd.market].triggers[order_id]
+            del self._by_account[order.account][order_id]
+            return [Cancelled(order_id, cmd.market, order.account, cmd.size, 0, _USER, ts)]
+        # Level.cancel inlined: lazy removal, the matcher drops dead heads.
+        size = order.size
+        order.size = 0
+        level.size -= size
+        if level.size:
+            level.dead += 1
+            if level.dead > 16 and level.dead * 2 > len(level.orders):
+                level.compact()
+        else:
+            level.drop()
+        del order.owner[order_id]
+        return [Cancelled(order_id, level.market, order.account, size, 0, _USER, ts)]
 
     def _cancel_checked(self, order_id: Hashable, ts: Any, account: str | None) -> list[Event]:
         try:
