@@ -13,4 +13,4 @@ def test_bench__small_stream__replays_and_reports_a_rate():
         seed, stream, stats = bench.generate(3_000, bands)
         assert stats["resting_orders"] > 1_000
         assert bench.replay(bands, seed, stream) > 0
-        assert bench.replay(bands, seed, stream, bench.MinimalBook) > 0
+        assert bench.replay(bands, seed, stream, bench.LeanBook) > 0
