@@ -193,18 +193,13 @@ class Core:
             self.journal_command(ws, seq, ts, kind, account,
                                  {"account": account, "hashes": ["0x" + h.hex() for h in hashes], "market": market})
         if hashes:
-            events = []
-            for h in hashes:
-                signed = self.orders.get(h)
-                if signed is None or signed.order.account != account or signed.open == 0:
-                    continue
-                events += self.engine.cancel(h, ts=ts)
+            targets = [h for h in hashes if (signed := self.orders.get(h)) is not None
+                       and signed.order.account == account and signed.open]
         else:
-            targets = [h for h in self.by_nonce_account.get(account, ())
-                       if market == 0 or self.orders[h].order.market == market]
-            events = []
-            for h in sorted(targets, key=lambda h: self.orders[h].seq):
-                events += self.engine.cancel(h, ts=ts)
+            targets = sorted((h for h in self.by_nonce_account.get(account, ())
+                              if market == 0 or self.orders[h].order.market == market),
+                             key=lambda h: self.orders[h].seq)
+        events = self.engine.cancel_many(targets, ts)
         self._handle(events, seq, ts, ws, out)
         return events
 
@@ -264,10 +259,10 @@ class Core:
         self.journal_command(ws, seq, ts, "min_nonce", account, {"account": account, "min_nonce": str(min_nonce)})
         state = self.account(account)
         state.min_nonce = max(state.min_nonce, min_nonce)
-        events = []
-        for h in sorted(self.by_nonce_account.get(account, ()), key=lambda h: self.orders[h].seq):
-            if self.orders[h].order.nonce < min_nonce:
-                events += self.engine.cancel(h, ts=ts)
+        stale = sorted((h for h in self.by_nonce_account.get(account, ())
+                        if self.orders[h].order.nonce < min_nonce),
+                       key=lambda h: self.orders[h].seq)
+        events = self.engine.cancel_many(stale, ts)
         self._handle(events, seq, ts, ws, out)
         return events
 
@@ -290,9 +285,7 @@ class Core:
                 return []
             seq = self.next_seq()
         self.journal_command(ws, seq, ts, "agent_revoked", account, {"account": account, "agent": agent})
-        events: list = []
-        for h in targets:
-            events += self.engine.cancel(h, ts=ts)
+        events = self.engine.cancel_many(targets, ts)
         self._handle(events, seq, ts, ws, out)
         return events
 

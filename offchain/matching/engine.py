@@ -90,8 +90,8 @@ class Engine:
         The hot path is inline: a plain GTC limit order (no tif, post-only, reduce-only
         or STP option) that does not cross, about half of a busy market's messages, is
         checked and rested here without another Python call; one that crosses calls only
-        the matcher. Every other limit order continues in _place_limit, market orders in _place_market, stops in
-        _place_trigger."""
+        the matcher. Every other limit order continues in _place_limit, market orders in
+        _place_market, stops in _place_trigger."""
         try:
             ts = cmd.ts
             try:  # subscript, not .get(): no method call on the hot path
@@ -100,17 +100,16 @@ class Engine:
                 return [Rejected(cmd.id, cmd.market, R.UNKNOWN_MARKET, ts)]
             if ts.__class__ is not int:
                 return [Rejected(cmd.id, cmd.market, R.INVALID_ORDER, ts)]
-            ev: list[Event] | None = None  # built on the first event: usually [Accepted(...)]
-            if ts >= book.wake_at:  # a GTD order to expire or a halt to lift
-                ev = []
-                self._wake(book, ts, ev)
+            if ts >= book.wake_at:  # GTD orders to expire or a halt to lift: their events first
+                woken: list[Event] = []
+                self._wake(book, ts, woken)
+                return woken + self.place(cmd)  # wake_at is later than ts now: no second wake
             oid = cmd.id
             if oid in self._orders:
-                return _reject(ev, cmd, R.DUPLICATE_ORDER_ID)
+                return _reject(None, cmd, R.DUPLICATE_ORDER_ID)
             kind = cmd.kind
             if kind is not _LIMIT_KIND and kind != _LIMIT:
-                if ev is None:
-                    ev = []
+                ev: list[Event] = []
                 if kind is _MARKET_KIND or kind == _MARKET:
                     reason = self._place_market(book, cmd, ev, True)
                 else:
@@ -122,36 +121,32 @@ class Engine:
             # notional allows) come from a per-size cache; price >= tick > 0 implies a
             # positive price. _static_reason names the failure.
             if price.__class__ is not int or size.__class__ is not int:
-                return _reject(ev, cmd, self._static_reason(book, price, size))
+                return _reject(None, cmd, self._static_reason(book, price, size))
             pmax = book.size_limits.get(size)
             if pmax is None:
                 pmax = book.size_limit(size)
-            tick = book.tick
-            if price > pmax or price < tick or price % tick:
-                return _reject(ev, cmd, self._static_reason(book, price, size))
+            if price > pmax or price < book.tick or price % book.tick:
+                return _reject(None, cmd, self._static_reason(book, price, size))
             if cmd.tif or cmd.post_only or cmd.reduce_only or cmd.stp is not None:
-                return self._place_limit(book, cmd, price, size, ev, True, False)
+                return self._place_limit(book, cmd, price, size, None, True, False)
             # Band: only the aggressive direction is limited; deep passive quotes are fine.
             is_buy = cmd.is_buy
             if is_buy:
                 if price > book.band_hi:
-                    return _reject(ev, cmd, R.PRICE_OUTSIDE_BAND)
+                    return _reject(None, cmd, R.PRICE_OUTSIDE_BAND)
                 opp = book.ask_keys
                 crosses = opp and -opp[-1] <= price
                 levels = book.bids
             else:
                 if price < book.band_lo:
-                    return _reject(ev, cmd, R.PRICE_OUTSIDE_BAND)
+                    return _reject(None, cmd, R.PRICE_OUTSIDE_BAND)
                 opp = book.bid_prices
                 crosses = opp and opp[-1] >= price
                 levels = book.asks
             if crosses and book.halted_until:
-                return _reject(ev, cmd, R.HALTED)
+                return _reject(None, cmd, R.HALTED)
             account = cmd.account
-            if ev is None:
-                ev = [Accepted(oid, book.market, account, is_buy, price, size, ts)]
-            else:
-                ev.append(Accepted(oid, book.market, account, is_buy, price, size, ts))
+            ev = [Accepted(oid, book.market, account, is_buy, price, size, ts)]
             if crosses:  # the taker's STP mode is the market's default (cmd.stp is None)
                 size, stop = self._match(book, is_buy, price, size, oid, account,
                                          book.default_stp, ts, ev)
