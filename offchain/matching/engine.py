@@ -41,12 +41,9 @@ ACCOUNTS_SWEEP_MIN = 1024  # account index entries before empty ones are first s
 _USER = Reason.USER
 
 
-def _reject(ev: list | None, cmd: Place, reason: Reason) -> list:
-    """`ev` is None when the command produced no event yet (place builds its list lazily)."""
-    if ev is None:
-        return [Rejected(cmd.id, cmd.market, reason, cmd.ts)]
-    ev.append(Rejected(cmd.id, cmd.market, reason, cmd.ts))
-    return ev
+def _rejected(cmd: Place, reason: Reason) -> list:
+    """The answer to a place that changed nothing."""
+    return [Rejected(cmd.id, cmd.market, reason, cmd.ts)]
 
 
 def _is_pos_int(x: Any) -> bool:
@@ -106,7 +103,7 @@ class Engine:
                 return woken + self.place(cmd)  # wake_at is later than ts now: no second wake
             oid = cmd.id
             if oid in self._orders:
-                return _reject(None, cmd, R.DUPLICATE_ORDER_ID)
+                return _rejected(cmd, R.DUPLICATE_ORDER_ID)
             kind = cmd.kind
             if kind is not _LIMIT_KIND and kind != _LIMIT:
                 ev: list[Event] = []
@@ -114,37 +111,37 @@ class Engine:
                     reason = self._place_market(book, cmd, ev, True)
                 else:
                     reason = self._place_trigger(book, cmd, ev)
-                return ev if reason is None else _reject(ev, cmd, reason)
+                return ev if reason is None else _rejected(cmd, reason)
             price = cmd.price
             size = cmd.size
             # -- static checks. The size's limits (lot, min, max, and the highest price its
             # notional allows) come from a per-size cache; price >= tick > 0 implies a
             # positive price. _static_reason names the failure.
             if price.__class__ is not int or size.__class__ is not int:
-                return _reject(None, cmd, self._static_reason(book, price, size))
+                return _rejected(cmd, self._static_reason(book, price, size))
             pmax = book.size_limits.get(size)
             if pmax is None:
                 pmax = book.size_limit(size)
             if price > pmax or price < book.tick or price % book.tick:
-                return _reject(None, cmd, self._static_reason(book, price, size))
+                return _rejected(cmd, self._static_reason(book, price, size))
             if cmd.tif or cmd.post_only or cmd.reduce_only or cmd.stp is not None:
-                return self._place_limit(book, cmd, price, size, None, True, False)
+                return self._place_limit(book, cmd, price, size, True, False)
             # Band: only the aggressive direction is limited; deep passive quotes are fine.
             is_buy = cmd.is_buy
             if is_buy:
                 if price > book.band_hi:
-                    return _reject(None, cmd, R.PRICE_OUTSIDE_BAND)
+                    return _rejected(cmd, R.PRICE_OUTSIDE_BAND)
                 opp = book.ask_keys
                 crosses = opp and -opp[-1] <= price
                 levels = book.bids
             else:
                 if price < book.band_lo:
-                    return _reject(None, cmd, R.PRICE_OUTSIDE_BAND)
+                    return _rejected(cmd, R.PRICE_OUTSIDE_BAND)
                 opp = book.bid_prices
                 crosses = opp and opp[-1] >= price
                 levels = book.asks
             if crosses and book.halted_until:
-                return _reject(None, cmd, R.HALTED)
+                return _rejected(cmd, R.HALTED)
             account = cmd.account
             ev = [Accepted(oid, book.market, account, is_buy, price, size, ts)]
             if crosses:  # the taker's STP mode is the market's default (cmd.stp is None)
@@ -173,8 +170,8 @@ class Engine:
             return [Rejected(getattr(cmd, "id", None), getattr(cmd, "market", -1),
                              R.INVALID_ORDER, getattr(cmd, "ts", 0))]
 
-    def _place_limit(self, book: Book, cmd: Place, price: int, size: int, ev: list | None,
-                     announce: bool, dry_run: bool) -> list[Event]:
+    def _place_limit(self, book: Book, cmd: Place, price: int, size: int, announce: bool,
+                     dry_run: bool) -> list[Event]:
         """A limit order whose price and size passed the static checks: options (tif,
         post-only, reduce-only, STP), band, matching, then rest or cancel the remainder.
         `announce` False: an amend or a triggered stop-limit re-entering (no Accepted);
@@ -186,23 +183,23 @@ class Engine:
         if tif:  # not GTC
             if tif == _GTD:
                 if cmd.expiry.__class__ is not int:
-                    return _reject(ev, cmd, R.INVALID_ORDER)
+                    return _rejected(cmd, R.INVALID_ORDER)
                 if cmd.expiry <= ts:
-                    return _reject(ev, cmd, R.EXPIRED)
+                    return _rejected(cmd, R.EXPIRED)
             elif tif != _IOC and tif != _FOK:
-                return _reject(ev, cmd, R.INVALID_ORDER)
+                return _rejected(cmd, R.INVALID_ORDER)
             elif post_only:  # post-only never takes, so IOC/FOK could only cancel
-                return _reject(ev, cmd, R.INVALID_ORDER)
+                return _rejected(cmd, R.INVALID_ORDER)
         # Band: only the aggressive direction is limited; deep passive quotes are fine.
         is_buy = cmd.is_buy
         if is_buy:
             if price > book.band_hi:
-                return _reject(ev, cmd, R.PRICE_OUTSIDE_BAND)
+                return _rejected(cmd, R.PRICE_OUTSIDE_BAND)
             opp = book.ask_keys
             crosses = opp and -opp[-1] <= price
         else:
             if price < book.band_lo:
-                return _reject(ev, cmd, R.PRICE_OUTSIDE_BAND)
+                return _rejected(cmd, R.PRICE_OUTSIDE_BAND)
             opp = book.bid_prices
             crosses = opp and opp[-1] >= price
         # -- checks against book state
@@ -210,43 +207,38 @@ class Engine:
         if cmd.reduce_only:
             size = self._reduce_only_size(account, book.market, is_buy, size)
             if not size:
-                return _reject(ev, cmd, R.REDUCE_ONLY)
+                return _rejected(cmd, R.REDUCE_ONLY)
         stp = cmd.stp
         if stp is not None and stp.__class__ is not STPMode and not 0 <= stp <= _DECREMENT:
-            return _reject(ev, cmd, R.INVALID_ORDER)
+            return _rejected(cmd, R.INVALID_ORDER)
         if crosses:
             if post_only:
                 if post_only == _PO_REJECT:
-                    return _reject(ev, cmd, R.POST_ONLY_WOULD_CROSS)
+                    return _rejected(cmd, R.POST_ONLY_WOULD_CROSS)
                 if post_only != _PO_SLIDE:
-                    return _reject(ev, cmd, R.INVALID_ORDER)
+                    return _rejected(cmd, R.INVALID_ORDER)
                 price = -opp[-1] - book.tick if is_buy else opp[-1] + book.tick
                 if price <= 0:
-                    return _reject(ev, cmd, R.POST_ONLY_WOULD_CROSS)
+                    return _rejected(cmd, R.POST_ONLY_WOULD_CROSS)
                 crosses = False
             elif book.halted_until:
-                return _reject(ev, cmd, R.HALTED)
+                return _rejected(cmd, R.HALTED)
             else:
                 if stp is None:  # resolved only for an order that takes
                     stp = book.default_stp
                 if tif == _FOK and not self._fillable(book, is_buy, price, size, account,
                                                       stp, ts):
-                    return _reject(ev, cmd, R.FOK_UNFILLABLE)
+                    return _rejected(cmd, R.FOK_UNFILLABLE)
         elif tif == _FOK:
-            return _reject(ev, cmd, R.FOK_UNFILLABLE)
+            return _rejected(cmd, R.FOK_UNFILLABLE)
         elif post_only and post_only != _PO_REJECT and post_only != _PO_SLIDE:
-            return _reject(ev, cmd, R.INVALID_ORDER)
+            return _rejected(cmd, R.INVALID_ORDER)
         if dry_run:
-            return [] if ev is None else ev
+            return []
 
         # -- accepted: match, then rest or cancel the remainder
-        if announce:
-            if ev is None:
-                ev = [Accepted(oid, book.market, account, is_buy, price, size, ts)]
-            else:
-                ev.append(Accepted(oid, book.market, account, is_buy, price, size, ts))
-        elif ev is None:
-            ev = []
+        ev: list[Event] = [Accepted(oid, book.market, account, is_buy, price, size, ts)] \
+            if announce else []
         stop = None
         if crosses:
             size, stop = self._match(book, is_buy, price, size, oid, account, stp, ts, ev)
@@ -287,8 +279,8 @@ class Engine:
             book = self._books[cmd.market]
             reason = self._static_reason(book, price, size)
             if reason is not None:
-                return [Rejected(cmd.id, cmd.market, reason, cmd.ts)]
-            return self._place_limit(book, cmd, price, size, None, False, dry_run)
+                return _rejected(cmd, reason)
+            return self._place_limit(book, cmd, price, size, False, dry_run)
         except Exception:  # noqa: BLE001 - never kill the keeper
             return [Rejected(getattr(cmd, "id", None), getattr(cmd, "market", -1),
                              R.INVALID_ORDER, getattr(cmd, "ts", 0))]
