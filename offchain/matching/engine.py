@@ -640,12 +640,7 @@ class Engine:
         try:
             level = order.level  # a RestingOrder (a PendingTrigger has no level)
         except AttributeError:
-            # a pending trigger (already out of the id index: no re-insert, which would
-            # move it)
-            cmd = order.cmd
-            del self._books[cmd.market].triggers[order_id]
-            del self._by_account[order.account][order_id]
-            return [Cancelled(order_id, cmd.market, order.account, cmd.size, 0, _USER, ts)]
+            return [self._cancel_popped_trigger(order_id, order, ts)]
         # Level.cancel inlined: lazy removal, the matcher drops dead heads.
         size = order.size
         order.size = 0
@@ -697,32 +692,38 @@ class Engine:
             return out
         append = out.append
         pop = self._orders.pop
-        by_account = self._by_account
         for order_id in order_ids:  # the body of cancel()'s common case
             try:
                 order = pop(order_id)
             except (KeyError, TypeError):
                 append(Rejected(order_id, -1, R.UNKNOWN_ORDER, ts))
                 continue
-            if order.__class__ is RestingOrder:
-                level = order.level
-                size = order.size
-                order.size = 0
-                level.size -= size
-                if level.size:
-                    level.dead += 1
-                    if level.dead > 16 and level.dead * 2 > len(level.orders):
-                        level.compact()
-                else:
-                    level.drop()
-                del order.owner[order_id]
-                append(Cancelled(order_id, order.cmd.market, order.account, size, 0, _USER, ts))
+            try:
+                level = order.level  # a RestingOrder (a PendingTrigger has no level)
+            except AttributeError:
+                append(self._cancel_popped_trigger(order_id, order, ts))
+                continue
+            size = order.size
+            order.size = 0
+            level.size -= size
+            if level.size:
+                level.dead += 1
+                if level.dead > 16 and level.dead * 2 > len(level.orders):
+                    level.compact()
             else:
-                cmd = order.cmd
-                del self._books[cmd.market].triggers[order_id]
-                del by_account[order.account][order_id]
-                append(Cancelled(order_id, cmd.market, order.account, cmd.size, 0, _USER, ts))
+                level.drop()
+            del order.owner[order_id]
+            append(Cancelled(order_id, level.market, order.account, size, 0, _USER, ts))
         return out
+
+    def _cancel_popped_trigger(self, order_id: Hashable, pending: PendingTrigger,
+                               ts: int) -> Cancelled:
+        """Finish cancelling a pending trigger already popped from the id index (popped,
+        not re-inserted: that would move it to the end of the index)."""
+        cmd = pending.cmd
+        del self._books[cmd.market].triggers[order_id]
+        del self._by_account[pending.account][order_id]
+        return Cancelled(order_id, cmd.market, pending.account, cmd.size, 0, _USER, ts)
 
     def cancel_all(self, account: str, market: int | None = None, ts: int = 0) -> list[Event]:
         """Cancel every resting and pending order of `account` (in one market, or all),
