@@ -33,13 +33,100 @@ from offchain.analytics.records import MarkPoint, NavPoint, SettledFill
 _YEAR = pd.Timedelta(days=365)
 
 
+MIN_PERIODS = 30  # fewer bar returns than this: Sharpe, Sortino and APR are "n/a"
+
+
 @dataclass(frozen=True, slots=True)
 class ReturnStats:
-    total_return: float
-    sharpe: float | None
+    total_return: float  # a fraction over the whole span: 0.0001 = 1 bp
+    sharpe: float | None  # annualised; None when undefined or fewer than min_periods returns
     sortino: float | None
     max_drawdown: float  # a fraction: 0.1 = 10% below the peak
     periods: int  # number of bar returns
+    bar: str = "1h"  # the sampling grid the returns are taken on
+    min_periods: int = MIN_PERIODS
+    sharpe_per_bar: float | None = None  # not annualised (mean / std of one bar's return)
+    apr: float | None = None  # simple annualised return: total_return x (year / span)
+    span_s: float = 0.0  # seconds from the first to the last value
+
+    @property
+    def annualisation(self) -> float:
+        """The factor Sharpe and Sortino are multiplied by: sqrt(bars per 365 days)."""
+        return math.sqrt(periods_per_year(self.bar))
+
+    @property
+    def enough(self) -> bool:
+        return self.periods >= self.min_periods
+
+
+def periods_per_year(bar: str) -> float:
+    """Bars in 365 days for a pandas offset ("1s", "1min", "1h", "1D")."""
+    return _YEAR / pd.Timedelta(bar)
+
+
+def bar_returns(values: pd.Series, bar: str) -> pd.Series:
+    """Simple returns of `values` sampled at the end of each `bar` (forward-filled)."""
+    values = values.astype(float).dropna()
+    if values.empty:
+        return pd.Series(dtype=float)
+    sampled = values.resample(bar, label="right", closed="right").last().ffill()
+    returns = sampled.pct_change().dropna()
+    return returns[np.isfinite(returns)]
+
+
+def sharpe_ratio(returns: np.ndarray | pd.Series, periods: float = 1.0) -> float | None:
+    """empyrical.sharpe_ratio with risk-free 0: mean / std (ddof=1) x sqrt(periods)."""
+    r = np.asarray(returns, dtype=float)
+    if len(r) < 2:
+        return None
+    std = float(np.std(r, ddof=1))
+    if not std > 0:
+        return None
+    return float(np.mean(r)) / std * math.sqrt(periods)
+
+
+def sortino_ratio(returns: np.ndarray | pd.Series, periods: float = 1.0) -> float | None:
+    """empyrical.sortino_ratio with target 0: mean / sqrt(mean(min(r, 0)^2)) x sqrt(periods)."""
+    r = np.asarray(returns, dtype=float)
+    if len(r) < 2:
+        return None
+    downside = float(np.sqrt(np.mean(np.minimum(r, 0.0) ** 2)))
+    if not downside > 0:
+        return None
+    return float(np.mean(r)) / downside * math.sqrt(periods)
+
+
+def max_drawdown(values: pd.Series | np.ndarray) -> float:
+    """Largest fall from a running peak, as a positive fraction (0 when never below a peak)."""
+    v = np.asarray(values, dtype=float)
+    v = v[np.isfinite(v)]
+    if len(v) == 0:
+        return 0.0
+    peak = np.maximum.accumulate(v)
+    if not (peak > 0).all():
+        return 0.0
+    return float(np.max(1.0 - v / peak))
+
+
+def return_stats(values: pd.Series, bar: str = "1h", min_periods: int = MIN_PERIODS) -> ReturnStats:
+    """Stats of a value series (equity or share price) indexed by timestamps.
+
+    Ratios need at least `min_periods` bar returns: from fewer, an annualised figure says
+    more about the annualisation factor than about the strategy, so it is None ("n/a")."""
+    values = values.astype(float).dropna()
+    if values.empty:
+        return ReturnStats(0.0, None, None, 0.0, 0, bar, min_periods)
+    total = float(values.iloc[-1] / values.iloc[0] - 1.0) if values.iloc[0] else 0.0
+    returns = bar_returns(values, bar)
+    per_year = periods_per_year(bar)
+    span = (values.index[-1] - values.index[0]).total_seconds() if len(values) > 1 else 0.0
+    enough = len(returns) >= max(min_periods, 2)
+    sharpe = sharpe_ratio(returns, per_year) if enough else None
+    sortino = sortino_ratio(returns, per_year) if enough else None
+    per_bar = sharpe_ratio(returns) if enough else None
+    apr = total * (_YEAR.total_seconds() / span) if enough and span > 0 else None
+    return ReturnStats(total, sharpe, sortino, max_drawdown(values), len(returns), bar, min_periods, per_bar, apr,
+                       span)
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -67,29 +154,6 @@ class PerformanceReport:
     series: pd.DataFrame
 
 
-def return_stats(values: pd.Series, bar: str = "1h") -> ReturnStats:
-    """Stats of a value series (equity or share price) indexed by timestamps."""
-    values = values.astype(float).dropna()
-    if values.empty:
-        return ReturnStats(0.0, None, None, 0.0, 0)
-    total = float(values.iloc[-1] / values.iloc[0] - 1.0) if values.iloc[0] else 0.0
-    peak = values.cummax()
-    drawdown = float((1.0 - values / peak).max()) if (peak > 0).all() else 0.0
-    sampled = values.resample(bar, label="right", closed="right").last().ffill()
-    returns = sampled.pct_change().dropna()
-    returns = returns[np.isfinite(returns)]
-    scale = math.sqrt(_YEAR / pd.Timedelta(bar))
-    sharpe = sortino = None
-    if len(returns) >= 2:
-        std = float(returns.std(ddof=1))
-        if std > 0:
-            sharpe = float(returns.mean()) / std * scale
-        downside = float(np.sqrt((returns.clip(upper=0.0) ** 2).mean()))
-        if downside > 0:
-            sortino = float(returns.mean()) / downside * scale
-    return ReturnStats(total, sharpe, sortino, drawdown, len(returns))
-
-
 def analyze(
     fills: Iterable[SettledFill],
     marks: Iterable[MarkPoint] = (),
@@ -101,6 +165,7 @@ def analyze(
     bar: str = "1h",
     hold_market: int | None = None,
     hold_base_bps: int = 0,
+    min_periods: int = MIN_PERIODS,
 ) -> PerformanceReport:
     fills = sorted(fills, key=lambda f: f.ts)
     marks = sorted(marks, key=lambda m: m.ts)
@@ -144,7 +209,7 @@ def analyze(
         peak = series["value"].cummax()
         series["drawdown"] = (1.0 - series["value"] / peak).where(peak > 0, 0.0)
 
-    stats = return_stats(value, bar)
+    stats = return_stats(value, bar, min_periods)
     hold_return = excess = None
     if hold_market is not None or kind == "pool":
         hold_return = _hold_return(series, marks, hold_market, hold_base_bps)
@@ -189,4 +254,5 @@ def _hold_return(series: pd.DataFrame, marks: list[MarkPoint], market: int | Non
     return base_share * (end_price / first - 1.0)
 
 
-__all__ = ["PerformanceReport", "ReturnStats", "analyze", "return_stats"]
+__all__ = ["MIN_PERIODS", "PerformanceReport", "ReturnStats", "analyze", "bar_returns", "max_drawdown",
+           "periods_per_year", "return_stats", "sharpe_ratio", "sortino_ratio"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from offchain.analytics.metrics import PerformanceReport
+from offchain.analytics.metrics import PerformanceReport, ReturnStats
 
 
 def _num(x: float | None) -> float | None:
@@ -26,7 +26,8 @@ def report_to_dict(report: PerformanceReport, *, include_series: bool = True) ->
         "positions": {str(m): p for m, p in report.positions.items()},
         "round_trips": report.round_trips, "win_rate": _num(report.win_rate),
         "total_return": _num(s.total_return), "sharpe": _num(s.sharpe), "sortino": _num(s.sortino),
-        "max_drawdown": _num(s.max_drawdown), "return_periods": s.periods,
+        "max_drawdown": _num(s.max_drawdown), "return_periods": s.periods, "bar": s.bar,
+        "min_periods": s.min_periods, "sharpe_per_bar": _num(s.sharpe_per_bar), "apr": _num(s.apr),
         "hold_return": _num(report.hold_return), "excess_return_vs_hold": _num(report.excess_return_vs_hold),
     }
     if include_series:
@@ -56,12 +57,36 @@ def base(units: int) -> str:
     return f"{sign}{whole:,}.{frac:018d}".rstrip("0").rstrip(".")
 
 
+def bps(x: float | None) -> str:
+    """A fraction as basis points with enough digits for seconds of data (1 bp = 0.01%);
+    percent alongside once it is large enough to read that way."""
+    if x is None or not math.isfinite(x):
+        return "n/a"
+    text = f"{x * 10_000:,.2f} bps" if abs(x) >= 1e-6 or x == 0 else f"{x * 10_000:.3g} bps"
+    return f"{text} ({x * 100:.2f}%)" if abs(x) >= 0.01 else text
+
+
 def _pct(x: float | None) -> str:
     return "n/a" if x is None or not math.isfinite(x) else f"{x * 100:.2f}%"
 
 
-def _ratio(x: float | None) -> str:
-    return "n/a" if x is None or not math.isfinite(x) else f"{x:.2f}"
+def ratio_text(x: float | None, stats: ReturnStats) -> str:
+    """A ratio, or why it is missing."""
+    if not stats.enough:
+        return f"n/a (fewer than {stats.min_periods} periods)"
+    return "n/a (no variation)" if x is None else f"{x:.2f}"
+
+
+def stats_rows(s: ReturnStats) -> list[tuple[str, str]]:
+    return [
+        ("total return", bps(s.total_return)),
+        ("APR (simple)", bps(s.apr) if s.enough else f"n/a (fewer than {s.min_periods} periods)"),
+        (f"return periods ({s.bar} bars)", str(s.periods)),
+        (f"Sharpe per {s.bar} bar", ratio_text(s.sharpe_per_bar, s)),
+        (f"Sharpe (annualised x{s.annualisation:,.0f})", ratio_text(s.sharpe, s)),
+        (f"Sortino (annualised x{s.annualisation:,.0f})", ratio_text(s.sortino, s)),
+        ("max drawdown", bps(s.max_drawdown)),
+    ]
 
 
 def format_table(report: PerformanceReport) -> str:
@@ -76,17 +101,14 @@ def format_table(report: PerformanceReport) -> str:
         ("unrealised PnL (USDC)", usdc(report.unrealised_pnl)),
         ("gross PnL (USDC)", usdc(report.gross_pnl)),
         ("net PnL (USDC)", usdc(report.net_pnl)),
-        ("total return", _pct(s.total_return)),
-        ("Sharpe (annualised)", _ratio(s.sharpe)),
-        ("Sortino (annualised)", _ratio(s.sortino)),
-        ("max drawdown", _pct(s.max_drawdown)),
+        *stats_rows(s),
         ("round trips", str(report.round_trips)),
         ("win rate", _pct(report.win_rate)),
     ]
     rows += [(f"position market {m}", base(p)) for m, p in report.positions.items()]
     if report.hold_return is not None:
-        rows += [("hold return", _pct(report.hold_return)),
-                 ("excess vs hold", _pct(report.excess_return_vs_hold))]
+        rows += [("hold return", bps(report.hold_return)),
+                 ("excess vs hold", bps(report.excess_return_vs_hold))]
     width = max(len(k) for k, _ in rows)
     vwidth = max(len(v) for _, v in rows)
     rule = "-" * (width + vwidth + 3)
