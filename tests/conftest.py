@@ -12,9 +12,19 @@ lot 0.001 ETH, min size 0.001 ETH, initial margin 10%, maintenance 5%, band 5%).
 from __future__ import annotations
 
 import itertools
+import os
 from contextlib import contextmanager
 
 import pytest
+from hypothesis import settings
+
+# CI runs the same examples every time (derandomize) and never fails a test because a
+# loaded machine made one example slow (deadline): an intermittent failure in CI is then a
+# real fault, not the luck of a seed or of the scheduler. HYPOTHESIS_PROFILE=explore runs
+# fresh random examples, many more of them, for a local bug hunt.
+settings.register_profile("ci", deadline=None, derandomize=True, database=None, print_blob=True)
+settings.register_profile("explore", deadline=None, max_examples=500, print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 from offchain.order import POST_ONLY, REDUCE_ONLY, Domain, Order, order_hash, sign_order
 

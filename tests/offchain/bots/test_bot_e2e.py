@@ -88,9 +88,8 @@ def test_bot__quotes_fill_settles_requotes_and_cancels_on_stop(stack, tmp_path, 
                     at_best = [o for o in now if not o["is_buy"] and int(o["price"]) == best_ask]
                     return sum(int(o["open"]) for o in at_best) == SIZE and len(now) >= 2 * LEVELS
 
-                for _ in range(100):
-                    if await ask_restored():
-                        break
+                deadline = asyncio.get_running_loop().time() + 30
+                while not await ask_restored() and asyncio.get_running_loop().time() < deadline:
                     await asyncio.sleep(0.1)
                 assert await ask_restored(), (dict(bot.stats), bot.tracker.live())
                 assert bot.position == -part

@@ -112,12 +112,17 @@ def kinds(fake):
     return [c[0] for c in fake.calls]
 
 
+async def eventually(predicate, timeout=30.0):
+    """Wait until `predicate()` holds (a deadline, not an iteration count: on a loaded
+    machine the bot's task may need more than a few hundred event-loop turns)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not predicate() and asyncio.get_running_loop().time() < deadline:
+        await asyncio.sleep(0.01)
+
+
 async def start(bot, fake, until):
     task = asyncio.create_task(bot.run())
-    for _ in range(200):
-        if until():
-            break
-        await asyncio.sleep(0.01)
+    await eventually(until)
     return task
 
 
@@ -161,10 +166,7 @@ def test_bot__429__backs_off_before_retrying():
         await asyncio.sleep(0.15)
         assert kinds(fake).count("place") == 1  # the clock has not moved: still backing off
         clock.t += 200
-        for _ in range(100):
-            if kinds(fake).count("place") == 2:
-                break
-            await asyncio.sleep(0.01)
+        await eventually(lambda: kinds(fake).count("place") == 2)
         assert kinds(fake).count("place") == 2 and len(bot.tracker) == 2
         await stop(bot, task)
     asyncio.run(go())
@@ -188,10 +190,7 @@ def test_bot__failed_cancel__no_places_until_resynced():
         places_before = kinds(fake).count("place")
         # the mark moves: the quotes must move, so the old ones are cancelled first
         fake.events.put_nowait({"channel": "book", "type": "mark", "market": "1", "price": "2100000000"})
-        for _ in range(200):
-            if bot.tracker.live() and all(o.price > 2_050_000_000 for o in bot.tracker.live()):
-                break
-            await asyncio.sleep(0.01)
+        await eventually(lambda: bot.tracker.live() and all(o.price > 2_050_000_000 for o in bot.tracker.live()))
         calls = fake.calls
         first_cancel = next(i for i, c in enumerate(calls) if c[0] == "cancel")
         assert kinds(fake)[:first_cancel].count("place") == places_before
@@ -214,10 +213,7 @@ def test_bot__own_fill__engine_told__account_reread__order_event_sets_open():
         fake.events.put_nowait({"channel": "fills", "type": "fill", "fill": {
             "id": 1, "market": "1", "price": str(ask.price), "size": str(2 * 10**16), "maker_hash": ask.order_id,
             "taker_hash": "0xbb", "maker": ME, "taker": OTHER, "taker_is_buy": True, "state": "matched", "ts": 0}})
-        for _ in range(200):
-            if bot.position == -2 * 10**16 and sum(o.size for o in bot.tracker.live() if not o.is_buy) == SIZE:
-                break
-            await asyncio.sleep(0.01)
+        await eventually(lambda: bot.position == -2 * 10**16 and sum(o.size for o in bot.tracker.live() if not o.is_buy) == SIZE)
         assert bot.stats["fills"] == 1 and kinds(fake).count("account_state") > reads
         assert bot.position == -2 * 10**16
         # re-quoted: the 0.03 left keeps its place and 0.02 more goes next to it
@@ -243,10 +239,7 @@ def test_bot__kill_switch__pulls_quotes():
         bot, fake = make(config(risk=RiskLimits(max_drawdown_bps=1_000), account_refresh_ms=10))
         task = await start(bot, fake, lambda: len(bot.tracker) == 2)
         fake.account_view = {"positions": {}, "equity_estimate": "800000000"}
-        for _ in range(200):
-            if bot.gate.killed and len(bot.tracker) == 0:
-                break
-            await asyncio.sleep(0.01)
+        await eventually(lambda: bot.gate.killed and len(bot.tracker) == 0)
         assert bot.gate.killed and len(bot.tracker) == 0 and "cancel" in kinds(fake)
         await stop(bot, task)
     asyncio.run(go())
@@ -256,10 +249,7 @@ def test_bot__sigterm__stops_with_cancel_all():
     async def go():
         bot, fake = make()
         task = asyncio.create_task(bot.run(handle_signals=True))
-        for _ in range(200):
-            if len(bot.tracker) == 2:
-                break
-            await asyncio.sleep(0.01)
+        await eventually(lambda: len(bot.tracker) == 2)
         os.kill(os.getpid(), signal.SIGTERM)
         await asyncio.wait_for(task, 5)
         assert "cancel_all" in kinds(fake)
