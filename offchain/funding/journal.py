@@ -1,0 +1,146 @@
+"""The funding runner's journal: two tables in the keeper's database (same SQLAlchemy URL,
+own metadata, so the keeper's journal schema is untouched).
+
+- funding_samples  every premium sample (market, interval, ts, premium, index), so the
+                   interval's average survives a restart;
+- funding_rates    one row per (market, interval): the rate, the inputs it came from and
+                   the signed transaction that submits it, journaled BEFORE it is sent;
+                   state planned -> submitted -> confirmed | reverted, or dead (never
+                   mined and its nonce taken by another tx: it can never be mined, so the
+                   runner may sign a new one).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import BigInteger, Integer, String, Text, create_engine, event, insert, select, update
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+PLANNED, SUBMITTED, CONFIRMED, REVERTED, DEAD = "planned", "submitted", "confirmed", "reverted", "dead"
+OPEN_STATES = (PLANNED, SUBMITTED)
+
+
+class _Base(DeclarativeBase):
+    pass
+
+
+class SampleRow(_Base):
+    __tablename__ = "funding_samples"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    market: Mapped[int] = mapped_column(Integer, index=True)
+    interval: Mapped[int] = mapped_column(BigInteger, index=True)
+    ts: Mapped[int] = mapped_column(BigInteger)
+    premium: Mapped[str] = mapped_column(String(80))  # signed integers as decimal strings
+    index_price: Mapped[str] = mapped_column(String(80))
+
+
+class RateRow(_Base):
+    __tablename__ = "funding_rates"
+    market: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    interval: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    rate: Mapped[str] = mapped_column(String(80))
+    avg_premium: Mapped[str] = mapped_column(String(80))
+    samples: Mapped[int] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(String(12), index=True)
+    nonce: Mapped[int] = mapped_column(BigInteger, default=-1)
+    tx_hash: Mapped[str] = mapped_column(String(66), default="")
+    raw_tx: Mapped[str] = mapped_column(Text, default="")
+    error: Mapped[str] = mapped_column(Text, default="")
+
+
+@dataclass(frozen=True, slots=True)
+class RateRecord:
+    market: int
+    interval: int
+    rate: int
+    avg_premium: int
+    samples: int
+    state: str
+    nonce: int
+    tx_hash: str
+    raw_tx: str
+    error: str
+
+
+def _record(row) -> RateRecord:
+    return RateRecord(row.market, row.interval, int(row.rate), int(row.avg_premium), row.samples, row.state,
+                      row.nonce, row.tx_hash, row.raw_tx, row.error)
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=FULL")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.close()
+
+
+class FundingJournal:
+    def __init__(self, url: str) -> None:
+        from offchain.keeper.journal import normalize_url
+
+        self.url = normalize_url(url)
+        kwargs: dict = {}
+        if self.url.startswith("sqlite"):
+            kwargs["connect_args"] = {"check_same_thread": False}
+        self.engine = create_engine(self.url, **kwargs)
+        if self.url.startswith("sqlite"):
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+        _Base.metadata.create_all(self.engine)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def add_samples(self, rows: list[tuple[int, int, int, int, int]]) -> None:
+        """(market, interval, ts, premium, index) rows, one transaction."""
+        if not rows:
+            return
+        with self.engine.begin() as conn:
+            conn.execute(insert(SampleRow), [
+                {"market": m, "interval": i, "ts": ts, "premium": str(p), "index_price": str(x)}
+                for m, i, ts, p, x in rows])
+
+    def samples(self, market: int, interval: int) -> list[int]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(SampleRow.premium).where(SampleRow.market == market,
+                                                                SampleRow.interval == interval)
+                                .order_by(SampleRow.id)).all()
+        return [int(r[0]) for r in rows]
+
+    def put_rate(self, rec: RateRecord) -> None:
+        """Insert (or replace, for a re-signed dead row) the row of (market, interval)."""
+        values = {"rate": str(rec.rate), "avg_premium": str(rec.avg_premium), "samples": rec.samples,
+                  "state": rec.state, "nonce": rec.nonce, "tx_hash": rec.tx_hash, "raw_tx": rec.raw_tx,
+                  "error": rec.error}
+        with self.engine.begin() as conn:
+            found = conn.execute(select(RateRow.state).where(RateRow.market == rec.market,
+                                                             RateRow.interval == rec.interval)).first()
+            if found is None:
+                conn.execute(insert(RateRow).values(market=rec.market, interval=rec.interval, **values))
+            else:
+                conn.execute(update(RateRow).where(RateRow.market == rec.market, RateRow.interval == rec.interval)
+                             .values(**values))
+
+    def set_state(self, market: int, interval: int, state: str, error: str = "") -> None:
+        with self.engine.begin() as conn:
+            conn.execute(update(RateRow).where(RateRow.market == market, RateRow.interval == interval)
+                         .values(state=state, error=error))
+
+    def rate(self, market: int, interval: int) -> RateRecord | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(RateRow).where(RateRow.market == market, RateRow.interval == interval)).first()
+        return None if row is None else _record(row)
+
+    def rates(self, market: int | None = None, states: tuple[str, ...] | None = None,
+              limit: int = 10_000) -> list[RateRecord]:
+        """Rows oldest interval first."""
+        stmt = select(RateRow)
+        if market is not None:
+            stmt = stmt.where(RateRow.market == market)
+        if states is not None:
+            stmt = stmt.where(RateRow.state.in_(states))
+        stmt = stmt.order_by(RateRow.interval.desc(), RateRow.market).limit(limit)
+        with self.engine.connect() as conn:
+            rows = conn.execute(stmt).all()
+        return [_record(r) for r in reversed(rows)]

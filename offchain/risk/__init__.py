@@ -1,0 +1,1 @@
+"""Pure risk maths shared by the keeper and the tests (margin tiers: margin.py)."""
