@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from sqlalchemy import BigInteger, Integer, String, Text, create_engine, event, insert, select, update
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from offchain.keeper.journal import _sqlite_pragmas, normalize_url  # the keeper's durability settings
+
 PLANNED, SUBMITTED, CONFIRMED, REVERTED, DEAD = "planned", "submitted", "confirmed", "reverted", "dead"
 OPEN_STATES = (PLANNED, SUBMITTED)
 
@@ -68,18 +70,8 @@ def _record(row) -> RateRecord:
                       row.nonce, row.tx_hash, row.raw_tx, row.error)
 
 
-def _sqlite_pragmas(dbapi_connection, _record) -> None:
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=FULL")
-    cursor.execute("PRAGMA busy_timeout=5000")
-    cursor.close()
-
-
 class FundingJournal:
     def __init__(self, url: str) -> None:
-        from offchain.keeper.journal import normalize_url
-
         self.url = normalize_url(url)
         kwargs: dict = {}
         if self.url.startswith("sqlite"):
