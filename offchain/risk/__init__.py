@@ -1,1 +1,2 @@
-"""Pure risk maths shared by the keeper and the tests (margin tiers: margin.py)."""
+"""Pure risk maths shared by the keeper and the tests (margin tiers: margin.py; liquidation
+steps and ADL ranking: liquidation.py)."""
