@@ -22,6 +22,11 @@ POST_ONLY = 1
 REDUCE_ONLY = 2
 KNOWN_FLAGS = POST_ONLY | REDUCE_ONLY
 
+
+def encode_flags(post_only: bool = False, reduce_only: bool = False) -> int:
+    """The signed order's `flags` word (the one place the bits are combined)."""
+    return (POST_ONLY if post_only else 0) | (REDUCE_ONLY if reduce_only else 0)
+
 ORDER_TYPE = (
     "Order(address account,uint256 market,bool is_buy,uint256 price,uint256 size,"
     "uint256 nonce,uint256 expiry,uint256 flags)"

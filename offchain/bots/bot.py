@@ -8,8 +8,9 @@ What it does (docs/bots.md):
   the WebSocket (book, our orders, our fills), wait for the first book snapshot (the
   subscriptions are then live), read our open orders and account;
 - each decision (every tick_ms, and at most every min_step_ms after a fill, a mark or a
-  move of the book top outside our own orders): engine -> RiskGate -> reconcile, then one
-  signed cancel for the cancels and one batch for the places (logic.decide);
+  move of the book top outside our own orders): the keeper runners' `MarketMaker.step`
+  over `BotVenue` (strategies.decide: engine -> RiskGate -> reconcile), then one signed
+  cancel for the cancels and one batch for the places;
 - events: book snapshots and marks update the market state, order events and fills keep
   the live orders in sync (logic.OrderTracker), our fills go to the engine and mark the
   account for a re-read (position, equity for the drawdown kill switch);
@@ -29,19 +30,18 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import httpx
-
 from offchain.client import AsyncKeeperClient, KeeperError
-from offchain.keeper.keys import load_key
-from offchain.strategies import AccountState, GridEngine, Plan, QuoteEngine, RiskGate
+from offchain.keeper.keys import Key, load_key
+from offchain.keeper.runners import MarketMaker, OrderSigner, VenueRefused
+from offchain.keeper.runners.maker import EngineFactory
+from offchain.order import Domain, address_of
+from offchain.strategies import Decision, GridEngine, QuoteEngine, RiskGate, book_top_excluding
 
 from .config import BotConfig
-from .logic import (Backoff, Decision, Engine, MarketInfo, OrderTracker, account_numbers, book_levels,
-                    book_top_excluding, check_sizes, decide, market_state, order_flags, our_fill)
+from .logic import Backoff, MarketInfo, OrderTracker, account_numbers, book_levels, check_sizes, our_fill
+from .venue import SEND_ERRORS, BotVenue
 
 log = logging.getLogger("mmx.bot")
-
-TRANSPORT_ERRORS = (httpx.TransportError, OSError)
 
 
 def _now_ms() -> int:
@@ -64,8 +64,8 @@ class MarketMakerBot:
         self.client: AsyncKeeperClient | None = None
         self.info: MarketInfo | None = None
         self.tracker = OrderTracker(config.market)
-        self.gate = RiskGate(config.risk)
-        self.engine: Engine | None = None
+        self.venue = BotVenue(self)
+        self.maker: MarketMaker | None = None  # built once /info gave the domain (run)
         self.bids: tuple[tuple[int, int], ...] = ()
         self.asks: tuple[tuple[int, int], ...] = ()
         self.mark = 0
@@ -76,8 +76,6 @@ class MarketMakerBot:
         self.stats: collections.Counter[str] = collections.Counter()
         self.rejections: collections.Counter[str] = collections.Counter()
         self.fills: list[dict] = []  # our fill events, newest last (bounded)
-        self._top: tuple[int | None, int | None] = (None, None)
-        self._grid_taken: collections.OrderedDict[int, int] = collections.OrderedDict()
         self._backoff = Backoff(config.backoff_ms, config.max_backoff_ms)
         self._stop = asyncio.Event()
         self._wake = asyncio.Event()
@@ -94,6 +92,11 @@ class MarketMakerBot:
     def account(self) -> str:
         assert self.client is not None
         return self.client.account
+
+    @property
+    def gate(self) -> RiskGate:
+        assert self.maker is not None
+        return self.maker.gate
 
     def stop(self) -> None:
         """Ask the bot to stop (cancel-all, then return from run). Safe from signal handlers."""
@@ -120,9 +123,11 @@ class MarketMakerBot:
             self.info = MarketInfo.from_info(info, cfg.market)
             check_sizes(cfg, self.info)
             self.mark, self.mark_ts = self.info.mark, self.clock()
-            if cfg.strategy == "quote":
-                assert cfg.quote is not None
-                self.engine = QuoteEngine(cfg.quote)
+            signer = OrderSigner(Domain(int(info["chain_id"]), info["exchange"]),
+                                 Key(address_of(self._private_key), self._private_key), client.account,
+                                 first_nonce=time.time_ns() // 1000, ttl_s=cfg.order_ttl_s)
+            self.maker = MarketMaker(client.account, cfg.market, signer, limits=cfg.risk,
+                                     engine_factory=engine_factory(cfg))
             log.info("bot %s (signer %s) making market %s with %s on %s", client.account, client.signer,
                      cfg.market, cfg.strategy, cfg.keeper_url)
             stream = asyncio.create_task(self._follow(), name="bot-stream")
@@ -187,28 +192,25 @@ class MarketMakerBot:
             if self._account_dirty or now - self._account_at >= cfg.account_refresh_ms:
                 self.position, self.equity = account_numbers(await self.client.account_state(), cfg.market)
                 self._account_at, self._account_dirty = now, False
-        except (KeeperError, *TRANSPORT_ERRORS) as exc:
-            self._failed("refresh", exc)
+        except SEND_ERRORS as exc:
+            self.failed("refresh", exc)
             return None
 
-        now = self.clock()
-        live = self.tracker.live()
-        state = market_state(info, self.bids, self.asks, live, self.mark, self.mark_ts)
-        self._top = (state.best_bid, state.best_ask)
-        if self.engine is None:  # a grid is centred on the price at the time it is built
-            assert cfg.grid is not None
-            if state.reference_price <= 0:
-                log.info("no price yet (empty book, no mark): waiting")
-                return None
-            self.engine = GridEngine(cfg.grid.build(cfg.market, state.reference_price))
-            log.info("grid levels: %s", list(self.engine.raw_levels))
-        account = AccountState(self.position, self.equity, live)
-        decision = decide(self.engine, self.gate, state, account, now)
+        maker = self.maker
+        assert maker is not None
+        self.venue.limited = False
+        try:
+            decision = await maker.step(self.venue, self.clock())
+            refused = False
+        except VenueRefused:  # booked by the venue; the rest of the plan waits for a resync
+            decision, refused = maker.last_step, True
+        if decision is None:
+            return None
         self.last = decision
         self.stats["steps"] += 1
         self._watch_risk(decision)
-        if not decision.plan.empty:
-            await self.execute(decision.plan)
+        if not decision.plan.empty and not refused and not self.venue.limited:
+            self._backoff.ok()
         self.running.set()
         return decision
 
@@ -225,52 +227,19 @@ class MarketMakerBot:
         for reason in risk.reasons:
             self.stats[f"risk:{reason.value}"] += 1
 
-    async def execute(self, plan: Plan) -> None:
-        """Cancels first (one signed cancel), then the places (one batch)."""
-        client, cfg = self.client, self.config
-        assert client is not None
-        if plan.cancels:
-            hashes = [str(h) for h in plan.cancels]
-            try:
-                result = await client.cancel(hashes, cfg.market)
-            except (KeeperError, *TRANSPORT_ERRORS) as exc:
-                self._failed("cancel", exc)
-                self._resync_orders = True
-                return  # never place next to orders we meant to cancel
-            # asked-for hashes not in `cancelled` were no longer open (filled / expired)
-            self.tracker.gone(hashes)
-            self.stats["cancelled"] += len(result.get("cancelled", ()))
-        if plan.places:
-            expiry = self.clock() // 1000 + cfg.order_ttl_s
-            orders = [client.order(d.market, d.is_buy, d.price, d.size, expiry=expiry, flags=order_flags(d))
-                      for d in plan.places]
-            try:
-                results = await client.place_batch(orders)
-            except (KeeperError, *TRANSPORT_ERRORS) as exc:
-                self._failed("place", exc)
-                self._resync_orders = True  # a transport error may hide an accepted batch
-                return
-            limited = False
-            for order, result in zip(orders, results):
-                if result.get("status") == "accepted":
-                    self.tracker.on_ack(result["hash"], order, result)
-                    self.stats["placed"] += 1
-                    if int(result.get("fills") or 0):
-                        self._account_dirty = True
-                else:
-                    reason = str(result.get("reason"))
-                    self.rejections[reason] += 1
-                    self.stats["rejected"] += 1
-                    limited |= reason == "rate limited"
-                    log.info("order rejected: %s (%s %s @ %s)", reason, "buy" if order.is_buy else "sell",
-                             order.size, order.price)
-            if limited:
-                self._backoff.fail(self.clock())
-                self.stats["rate_limited"] += 1
-                return
-        self._backoff.ok()
+    # -- what BotVenue books ----------------------------------------------------------------------
+    def resync_orders(self) -> None:
+        """Re-read our open orders before the next decision (a send failed or may have half-done)."""
+        self._resync_orders = True
 
-    def _failed(self, what: str, exc: Exception) -> None:
+    def account_changed(self) -> None:
+        self._account_dirty = True
+
+    def rate_limited(self) -> None:
+        self._backoff.fail(self.clock())
+        self.stats["rate_limited"] += 1
+
+    def failed(self, what: str, exc: Exception) -> None:
         now = self.clock()
         if isinstance(exc, KeeperError):
             self.rejections[str(exc.detail)] += 1
@@ -320,7 +289,7 @@ class MarketMakerBot:
             if kind == "book":
                 self.bids, self.asks = book_levels(event["bids"]), book_levels(event["asks"])
                 self._book_ready.set()
-                if book_top_excluding(self.bids, self.asks, self.tracker.live()) != self._top:
+                if book_top_excluding(self.bids, self.asks, self.tracker.live()) != self.venue.top:
                     self._wake.set()
             elif kind == "mark":
                 self.mark, self.mark_ts = int(event["price"]), self.clock()
@@ -358,16 +327,8 @@ class MarketMakerBot:
         if not own.maker:
             return
         # the order's new open size comes with the order event of the same commit
-        now = self.clock()
-        engine = self.engine
-        if isinstance(engine, GridEngine):
-            taken = engine.apply_fill(own.fill)
-            if taken is not None and own.fill_id is not None:
-                self._grid_taken[own.fill_id] = taken
-                while len(self._grid_taken) > 10_000:
-                    self._grid_taken.popitem(last=False)
-        elif engine is not None:
-            engine.on_fill(own.fill, now)
+        if self.maker is not None:
+            self.maker.apply_fill(own.fill, own.fill_id, self.clock())
         log.info("filled: %s %s @ %s (fill %s)", "buy" if own.fill.is_buy else "sell", own.fill.size,
                  own.fill.price, own.fill_id)
 
@@ -378,10 +339,8 @@ class MarketMakerBot:
         self._account_dirty = True
         self._wake.set()
         own = our_fill(view, self.account, self.config.market)
-        if own is not None and own.maker and isinstance(self.engine, GridEngine) and own.fill_id is not None:
-            taken = self._grid_taken.pop(own.fill_id, None)
-            if taken is not None:
-                self.engine.undo_fill(own.fill, taken)
+        if own is not None and own.maker and self.maker is not None:
+            self.maker.undo_fill(own.fill, own.fill_id)
         log.warning("fill %s skipped on chain: %s", view.get("id"), view.get("reason"))
 
     # -- exit --------------------------------------------------------------------------------------
@@ -397,7 +356,24 @@ class MarketMakerBot:
                 log.info("cancelled all %d orders in market %s", len(result.get("cancelled", ())),
                          self.config.market)
                 return
-            except (KeeperError, *TRANSPORT_ERRORS) as exc:
+            except SEND_ERRORS as exc:
                 log.warning("cancel-all failed (%s); retrying", exc)
                 await asyncio.sleep(min(0.2 * 2 ** attempt, 2.0))
         log.error("cancel-all failed: orders may still rest in market %s", self.config.market)
+
+
+def engine_factory(cfg: BotConfig) -> EngineFactory:
+    """The configured engine, built from the first usable mark (a grid is centred on it)."""
+    if cfg.strategy == "quote":
+        quote = cfg.quote
+        assert quote is not None
+        return lambda _anchor: QuoteEngine(quote)
+    grid = cfg.grid
+    assert grid is not None
+
+    def build(anchor: int) -> GridEngine:
+        engine = GridEngine(grid.build(cfg.market, anchor))
+        log.info("grid levels: %s", list(engine.raw_levels))
+        return engine
+
+    return build

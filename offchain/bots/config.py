@@ -20,8 +20,8 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, Mapping
 
+from offchain.keeper.runners.configs import centred_lower_price
 from offchain.strategies import GridConfig, QuoteConfig, RiskLimits
-from offchain.strategies.rounding import BPS
 
 SIZE_DECIMALS = 18  # base units per whole unit: 10**18
 USDC_DECIMALS = 6
@@ -64,7 +64,7 @@ def check_key_spec(spec: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class GridSpec:
-    """A grid for the bot. With lower/upper_price 0 it is centred on the reference price when
+    """A grid for the bot. With lower/upper_price 0 it is centred on the oracle mark when
     the bot first quotes: `levels_per_side` levels `step_bps` apart below and above it."""
 
     step_bps: int
@@ -95,14 +95,6 @@ class GridSpec:
         lower = centred_lower_price(anchor, self.step_bps, self.levels_per_side)
         return GridConfig.from_step(market, lower, self.step_bps, 2 * self.levels_per_side + 1,
                                     self.size_per_level, **common)
-
-
-def centred_lower_price(anchor: int, step_bps: int, levels_per_side: int) -> int:
-    """The lowest level of a step grid whose middle level lands on `anchor` (integer floor)."""
-    lower = anchor
-    for _ in range(levels_per_side):
-        lower = lower * BPS // (BPS + step_bps)
-    return max(lower, 1)
 
 
 @dataclass(frozen=True, slots=True)

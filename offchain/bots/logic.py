@@ -5,9 +5,9 @@
   cancel answers and full resyncs, in any arrival order (see its doc);
 - `book_top_excluding`: the best bid / ask once our own size is taken out of the book;
 - `our_fill`: a keeper fill event as our side of the trade (`strategies.Fill`);
-- `decide`: engine -> RiskGate -> reconcile, one decision per tick;
-- `Backoff`: exponential back-off after 429s and transport errors;
-- `order_flags`: DesiredOrder flags as the signed order's `flags`.
+- `Backoff`: exponential back-off after 429s and transport errors.
+The decision itself is the keeper runners' `MarketMaker` over `venue.BotVenue`
+(strategies.decide: engine -> RiskGate -> reconcile), the same step as in the keeper.
 """
 
 from __future__ import annotations
@@ -16,15 +16,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from offchain.order import POST_ONLY, REDUCE_ONLY
-from offchain.strategies import (AccountState, DesiredOrder, Fill, GridEngine, LiveOrder, MarketState, Plan,
-                                 QuoteEngine, RiskDecision, RiskGate, reconcile)
-
-from offchain.strategies.market import book_top_excluding
+from offchain.order import REDUCE_ONLY
+from offchain.strategies import Fill, LiveOrder, MarketState, book_top_excluding
 
 from .config import BotConfig
-
-Engine = GridEngine | QuoteEngine
 
 
 # -- market -------------------------------------------------------------------------------------
@@ -56,8 +51,6 @@ def check_sizes(config: BotConfig, info: MarketInfo) -> None:
 
 def book_levels(side: Iterable[Iterable[Any]]) -> tuple[tuple[int, int], ...]:
     return tuple((int(p), int(s)) for p, s in side)
-
-
 
 
 def market_state(info: MarketInfo, bids: Iterable[tuple[int, int]], asks: Iterable[tuple[int, int]],
@@ -176,45 +169,6 @@ def account_numbers(view: Mapping[str, Any], market: int) -> tuple[int, int]:
     matched but not yet settled, equity is the keeper's estimate at mark."""
     position = int(((view.get("positions") or {}).get(str(market)) or {}).get("size", 0))
     return position, int(view.get("equity_estimate") or 0)
-
-
-# -- one decision ---------------------------------------------------------------------------------
-@dataclass(frozen=True, slots=True)
-class Decision:
-    plan: Plan
-    risk: RiskDecision | None  # None: the engine kept its quotes and the gate found nothing to pull
-    desired: tuple[DesiredOrder, ...] = ()
-    requoted: bool = False  # the engine produced a fresh desired set
-
-
-def engine_desired(engine: Engine, market: MarketState, account: AccountState, now: int) -> list[DesiredOrder] | None:
-    if isinstance(engine, GridEngine):
-        return engine.desired(market)
-    return engine.update(market, account, now)
-
-
-def decide(engine: Engine, gate: RiskGate, market: MarketState, account: AccountState, now: int) -> Decision:
-    """engine -> RiskGate -> reconcile (docs/strategies.md, the runner loop).
-
-    When the quote engine keeps its quotes (None) nothing is reconciled, but the gate still
-    looks at the account (equity peak, kill switch, halt / stale mark); if it would let
-    nothing rest, everything is pulled now rather than at the next requote.
-    """
-    desired = engine_desired(engine, market, account, now)
-    if desired is None:
-        current = [DesiredOrder(o.market, o.is_buy, o.price, o.size, True, o.reduce_only)
-                   for o in account.open_orders]
-        allowed, risk = gate.filter(current, account, market, now)
-        if current and not allowed:
-            return Decision(reconcile(account.open_orders, [], min_size=market.min_size), risk, (), False)
-        return Decision(Plan(), None if risk.ok else risk, (), False)
-    allowed, risk = gate.filter(desired, account, market, now)
-    plan = reconcile(account.open_orders, allowed, min_size=market.min_size)
-    return Decision(plan, risk, tuple(allowed), True)
-
-
-def order_flags(d: DesiredOrder) -> int:
-    return (POST_ONLY if d.post_only else 0) | (REDUCE_ONLY if d.reduce_only else 0)
 
 
 # -- back-off -------------------------------------------------------------------------------------

@@ -29,7 +29,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from offchain.strategies.market import AccountState, MarketState
-from offchain.strategies.orders import DesiredOrder
+from offchain.strategies.orders import Applied, DesiredOrder, Fill
 from offchain.strategies.rounding import BPS, round_ask, round_bid
 
 
@@ -73,6 +73,20 @@ class DeltaNeutralEngine:
     def __init__(self, config: DeltaNeutralConfig) -> None:
         self.config = config
         self.last_hedge_ms: int | None = None
+
+    paused = False
+
+    def desired(self, market: MarketState, account: AccountState, now: int) -> list[DesiredOrder]:
+        """The `Engine` entry point (strategies.step): `update` with no external delta. Its
+        orders are takers: the host sends them IOC rather than reconciling them."""
+        return self.update(market, account, now)
+
+    def on_fill(self, fill: Fill, now: int = 0) -> Applied | None:
+        """Hedge fills move the position, which the next update reads: no state of its own."""
+        return None
+
+    def undo_fill(self, fill: Fill, taken: int | None = None) -> bool:
+        return False
 
     def net_delta(self, account: AccountState, external_delta: int = 0) -> int:
         return account.position + external_delta

@@ -9,11 +9,11 @@ next flip lands, so a flip never stacks on an existing order on the other side. 
 fills arrive out of order and a flip land on a level holding the opposite side, the two
 quantities net (a buy and a sell at one price would only trade with each other).
 
-Pure logic: config + market state in, desired orders out. The runner calls
-`desired(state)` on every update and `on_fill(fill)` for every fill of a grid order,
-then hands the result to the RiskGate and the reconciler. A fill that is later undone
-(the chain skipped it) goes back through `undo_fill(fill, taken)`, the exact inverse of
-`apply_fill`, which returns `taken`.
+Pure logic: config + market state in, desired orders out; an `Engine` (strategies.step).
+The host calls `desired(state)` on every update and `on_fill(fill)` for every fill of a
+grid order, then hands the result to the RiskGate and the reconciler (`step.decide`). A
+fill that is later undone (the chain skipped it) goes back through
+`undo_fill(fill, applied.taken)`, the exact inverse of `on_fill` / `apply_fill`.
 """
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ from enum import Enum
 import msgspec
 
 from offchain.strategies.ladder import arithmetic_levels, geometric_levels, step_levels
-from offchain.strategies.market import MarketState
-from offchain.strategies.orders import DesiredOrder, Fill
+from offchain.strategies.market import AccountState, MarketState
+from offchain.strategies.orders import Applied, DesiredOrder, Fill
 from offchain.strategies.rounding import round_size
 
 
@@ -149,8 +149,13 @@ class GridEngine:
         return GridSnapshot(tuple(self._qty), self._seeded)
 
     # -- engine -----------------------------------------------------------------------
-    def desired(self, state: MarketState) -> list[DesiredOrder]:
-        """The full set of orders the grid wants resting now ([] = none)."""
+    @property
+    def paused(self) -> bool:
+        return self.status is GridStatus.PAUSED
+
+    def desired(self, state: MarketState, account: AccountState | None = None, now: int = 0) -> list[DesiredOrder]:
+        """The full set of orders the grid wants resting now ([] = none). The grid's state is
+        its own ladder: the account and the clock do not change it."""
         cfg = self.config
         ladder = self._ladder
         if ladder is None or ladder.tick != state.tick:
@@ -169,9 +174,10 @@ class GridEngine:
         self.status = GridStatus.ACTIVE
         return self._emit(ladder, ref, state.lot)
 
-    def on_fill(self, fill: Fill) -> bool:
-        """Apply a fill of one of the grid's orders; False if it is not a grid price."""
-        return self.apply_fill(fill) is not None
+    def on_fill(self, fill: Fill, now: int = 0) -> Applied | None:
+        """Apply a fill of one of the grid's orders; None if it is not a grid price."""
+        taken = self.apply_fill(fill)
+        return None if taken is None else Applied(taken)
 
     def apply_fill(self, fill: Fill) -> int | None:
         """Apply a fill; returns the size taken off the filled level (what `undo_fill`

@@ -46,3 +46,15 @@ class Fill(msgspec.Struct, frozen=True, gc=False):
     price: int
     size: int
     ts: int = 0  # ms
+
+
+class Applied(msgspec.Struct, frozen=True, gc=False):
+    """An engine took a fill into its state (`Engine.on_fill`). `taken` is what it took off
+    the filled level, the one number `undo_fill` needs to invert the fill exactly (a grid
+    may take less than the fill's size when fills arrive out of order; 0 for engines that
+    keep nothing per level)."""
+
+    taken: int = 0
+
+
+NOTHING_TAKEN = Applied()

@@ -24,7 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from offchain.strategies.market import AccountState, MarketState
-from offchain.strategies.orders import DesiredOrder, Fill
+from offchain.strategies.orders import NOTHING_TAKEN, Applied, DesiredOrder, Fill
 from offchain.strategies.rounding import BPS, mul_bps, round_ask, round_bid
 
 _BPS2 = 2 * BPS
@@ -95,7 +95,18 @@ class QuoteEngine:
     def hanging(self) -> tuple[DesiredOrder, ...]:
         return tuple(self._hanging)
 
-    def on_fill(self, fill: Fill, now: int) -> None:
+    paused = False  # quotes follow the price: no range to leave
+
+    def desired(self, state: MarketState, account: AccountState, now: int) -> list[DesiredOrder] | None:
+        """The `Engine` entry point (strategies.step): `update`."""
+        return self.update(state, account, now)
+
+    def undo_fill(self, fill: Fill, taken: int | None = None) -> bool:
+        """A fill the chain skipped: nothing to invert (the fill delay and hanging orders are
+        only timing; the next requote reads the position again)."""
+        return False
+
+    def on_fill(self, fill: Fill, now: int = 0) -> Applied:
         """Record a fill of one of our quotes: starts the fill delay, manages hanging orders."""
         self._hold_until = now + self.config.fill_delay_ms
         hanging = self._hanging
@@ -106,13 +117,14 @@ class QuoteEngine:
                     hanging[j] = DesiredOrder(h.market, h.is_buy, h.price, left, h.post_only)
                 else:
                     del hanging[j]
-                return
+                return NOTHING_TAKEN
         if self.config.hanging_orders and self._quotes:
             for q in self._quotes:  # the other side's first (best) quote is left hanging
                 if q.is_buy != fill.is_buy:
                     if q not in hanging:
                         hanging.append(q)
                     break
+        return NOTHING_TAKEN
 
     def update(self, state: MarketState, account: AccountState, now: int) -> list[DesiredOrder] | None:
         """Desired quotes, or None to keep the current ones unchanged."""

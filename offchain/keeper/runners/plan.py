@@ -1,9 +1,10 @@
 """The runners' decisions, as pure functions of config + state (no I/O, no clock).
 
 Every runner tick is: read state (chainview / keeper views) -> one of these functions ->
-send what it returns (cancels first, then places) through the keeper gateway.
+send what it returns (cancels first, then places) through the keeper gateway. (The
+quoting step itself, engine -> RiskGate -> reconcile, is `offchain.strategies.decide`,
+which the bot runs too.)
 
-- `quote_step`: engine output -> RiskGate -> reconcile against what rests;
 - `vault_mode` / `vault_signer`: what a vault runner may do this tick and with which key;
 - `cap_limits`: the vault's on-chain leverage / position caps and close-only as RiskLimits;
 - `unwind_orders`: the next step of freeing collateral for queued withdrawals
@@ -17,43 +18,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import Enum
 
-from offchain.strategies import (AccountState, DesiredOrder, GridEngine, MarketState, Plan,
-                                 QuoteEngine, RiskDecision, RiskGate, RiskLimits, reconcile)
+from offchain.strategies import DesiredOrder, MarketState, RiskLimits
 from offchain.strategies.rounding import BPS, round_ask, round_bid
 
 from .configs import StrategyKind, VaultStrategy
 
 
-# -- quoting ----------------------------------------------------------------------------------
-@dataclass(frozen=True, slots=True)
-class QuoteStep:
-    plan: Plan
-    decision: RiskDecision | None  # None: the engine kept its quotes (nothing gated)
-    desired: tuple[DesiredOrder, ...] = ()
-
-
-def engine_desired(engine: GridEngine | QuoteEngine, market: MarketState, account: AccountState,
-                   now: int) -> list[DesiredOrder] | None:
-    if isinstance(engine, GridEngine):
-        return engine.desired(market)
-    return engine.update(market, account, now)
-
-
-def quote_step(engine: GridEngine | QuoteEngine, gate: RiskGate, market: MarketState,
-               account: AccountState, now: int) -> QuoteStep:
-    """One update of a resting-order engine: desired -> gate -> reconcile with live orders."""
-    desired = engine_desired(engine, market, account, now)
-    if desired is None:
-        return QuoteStep(Plan((), (), ()), None)
-    allowed, decision = gate.filter(desired, account, market, now)
-    plan = reconcile(account.open_orders, allowed, min_size=market.min_size)
-    return QuoteStep(plan, decision, tuple(allowed))
-
-
-def cancel_all(account: AccountState) -> Plan:
-    return Plan(tuple(o.order_id for o in account.open_orders), (), ())
-
-
+# -- risk ----------------------------------------------------------------------------------
 def cap_limits(base: RiskLimits, *, position_cap: int = 0, leverage_cap_bps: int = 0, equity: int = 0,
                other_notional: int = 0) -> RiskLimits:
     """Tighten `base` with the account's on-chain caps (the Exchange skips fills beyond them,
@@ -173,6 +144,3 @@ def unwind_orders(positions: Mapping[int, int], markets: Mapping[int, MarketStat
         if price > 0:
             out.append(DesiredOrder(market_id, is_buy, price, size, post_only=False, reduce_only=True))
     return out
-
-
-# -- the book -------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ import itertools
 from collections.abc import Iterable
 
 from offchain.client.messages import Cancel
-from offchain.order import POST_ONLY, REDUCE_ONLY, Domain, Order, Signature, sign_order
+from offchain.order import Domain, Order, Signature, encode_flags, sign_order
 from offchain.strategies import DesiredOrder
 
 from ..keys import Key
@@ -34,8 +34,8 @@ class OrderSigner:
         return self.key.address
 
     def order(self, d: DesiredOrder, now_s: int) -> Order:
-        flags = (POST_ONLY if d.post_only else 0) | (REDUCE_ONLY if d.reduce_only else 0)
-        return Order(self.account, d.market, d.is_buy, d.price, d.size, next(self._nonces), now_s + self.ttl_s, flags)
+        return Order(self.account, d.market, d.is_buy, d.price, d.size, next(self._nonces), now_s + self.ttl_s,
+                     encode_flags(d.post_only, d.reduce_only))
 
     def sign(self, d: DesiredOrder, now_s: int) -> tuple[Order, Signature]:
         order = self.order(d, now_s)

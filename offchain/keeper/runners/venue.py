@@ -13,11 +13,10 @@ import time
 from typing import Any, Protocol
 
 from offchain.order import REDUCE_ONLY, Domain
-from offchain.strategies import AccountState, LiveOrder, MarketState
+from offchain.strategies import AccountState, LiveOrder, MarketState, book_top_excluding
 
 from ..keys import Key
 from .chainview import ChainView
-from offchain.strategies.market import book_top_excluding
 from .signer import OrderSigner
 
 log = logging.getLogger("mmx.keeper.runners")
@@ -25,7 +24,30 @@ log = logging.getLogger("mmx.keeper.runners")
 BOOK_DEPTH_FOR_TOP = 64  # levels read to find the best price that is not ours
 
 
-class Venue(Protocol):
+class VenueRefused(Exception):
+    """A venue could not send (refused, or unreachable) and already recorded why; the
+    current step stops here (never place next to orders we meant to cancel)."""
+
+
+class MakerVenue(Protocol):
+    """What one MarketMaker needs from its host: snapshots, place and cancel. The keeper
+    (KeeperVenue) and the bot over the SDK (bots.venue.BotVenue) implement it."""
+
+    async def market_state(self, market: int, account: str | None = None) -> MarketState | None:
+        """The market with our own orders taken out of the book top; None if unusable."""
+        ...
+
+    def account_state(self, account: str, market: int) -> AccountState: ...
+    async def place(self, items: list) -> list[dict]:
+        """Send signed orders, items (Order, Signature, tif): one result per item."""
+        ...
+
+    async def cancel(self, signer: OrderSigner, market: int, hashes: list) -> None: ...
+
+
+class Venue(MakerVenue, Protocol):
+    """The runners' view of the keeper: MakerVenue plus keys, chain reads and upkeep."""
+
     domain: Domain
     chain: ChainView
 
@@ -33,12 +55,8 @@ class Venue(Protocol):
     def held_agents(self) -> list[str]: ...
     def approved_agents(self, account: str) -> set[str]: ...
     def now_ms(self) -> int: ...
-    async def market_state(self, market: int, account: str | None = None) -> MarketState | None: ...
-    def account_state(self, account: str, market: int) -> AccountState: ...
     def positions(self, account: str) -> dict[int, int]: ...
     def markets(self) -> list[int]: ...
-    async def place(self, items: list) -> list[dict]: ...
-    async def cancel(self, signer: OrderSigner, market: int, hashes: list[bytes]) -> None: ...
     def watch(self, address: str) -> None: ...
     async def transact(self, contract: Any, fn: str, *args: Any) -> None: ...
 

@@ -1,5 +1,5 @@
 """The bot's pure decisions: order tracking in any arrival order, the book top without our
-orders, our side of a fill, engine -> gate -> reconcile, back-off."""
+orders, our side of a fill, back-off (the decision itself: tests/offchain/strategies/test_step_decide.py)."""
 
 from __future__ import annotations
 
@@ -7,12 +7,11 @@ import itertools
 
 import pytest
 
-from offchain.bots import Backoff, MarketInfo, OrderTracker, book_top_excluding, decide, our_fill
+from offchain.bots import Backoff, MarketInfo, OrderTracker, book_top_excluding, our_fill
 from offchain.bots.config import BotConfig
-from offchain.bots.logic import account_numbers, check_sizes, market_state, order_flags
-from offchain.order import Order
-from offchain.strategies import (AccountState, DesiredOrder, LiveOrder, QuoteConfig, QuoteEngine, RiskGate,
-                                 RiskLimits)
+from offchain.bots.logic import account_numbers, check_sizes, market_state
+from offchain.order import Order, encode_flags
+from offchain.strategies import LiveOrder, QuoteConfig
 
 ME = "0x00000000000000000000000000000000000000aa"
 OTHER = "0x00000000000000000000000000000000000000bb"
@@ -125,49 +124,8 @@ def test_account_numbers():
 
 
 def test_order_flags():
-    assert order_flags(DesiredOrder(1, True, 1, 1)) == 1
-    assert order_flags(DesiredOrder(1, True, 1, 1, post_only=False, reduce_only=True)) == 2
-
-
-# -- decide -------------------------------------------------------------------------------------
-def quote_state(own=()):
-    return market_state(INFO, [], [], own, 2_000_000_000, 0)
-
-
-def test_decide__first_quote__two_sides_on_tick_bid_below_ask():
-    engine = QuoteEngine(QuoteConfig(1, 20, SIZE, levels=2, level_spacing_bps=10))
-    d = decide(engine, RiskGate(RiskLimits()), quote_state(), AccountState(0, 10**12), 0)
-    assert d.requoted and not d.plan.cancels and len(d.plan.places) == 4
-    bids = [p for p in d.plan.places if p.is_buy]
-    asks = [p for p in d.plan.places if not p.is_buy]
-    assert max(b.price for b in bids) < min(a.price for a in asks)
-    assert all(p.price % INFO.tick == 0 and p.size == SIZE and p.post_only for p in d.plan.places)
-
-
-def test_decide__resting_quotes_unchanged__empty_plan():
-    engine = QuoteEngine(QuoteConfig(1, 20, SIZE))
-    first = decide(engine, RiskGate(RiskLimits()), quote_state(), AccountState(0, 10**12), 0)
-    live = tuple(LiveOrder(f"h{i}", 1, p.is_buy, p.price, p.size) for i, p in enumerate(first.plan.places))
-    again = decide(engine, RiskGate(RiskLimits()), quote_state(live), AccountState(0, 10**12, live), 10)
-    assert again.plan.empty
-
-
-def test_decide__risk_gate_caps_position_side():
-    engine = QuoteEngine(QuoteConfig(1, 20, SIZE))
-    d = decide(engine, RiskGate(RiskLimits(max_position=SIZE)), quote_state(), AccountState(SIZE, 10**12), 0)
-    assert [p.is_buy for p in d.plan.places] == [False]  # long at the cap: only the ask
-    assert d.risk.reasons
-
-
-def test_decide__kill_switch_while_engine_keeps_quotes__pulls_everything():
-    engine = QuoteEngine(QuoteConfig(1, 20, SIZE, refresh_ms=60_000))
-    gate = RiskGate(RiskLimits(max_drawdown_bps=1_000))
-    first = decide(engine, gate, quote_state(), AccountState(0, 1_000_000), 0)
-    live = tuple(LiveOrder(f"h{i}", 1, p.is_buy, p.price, p.size) for i, p in enumerate(first.plan.places))
-    kept = decide(engine, gate, quote_state(live), AccountState(0, 1_000_000, live), 1_000)
-    assert kept.plan.empty and not kept.requoted
-    crash = decide(engine, gate, quote_state(live), AccountState(0, 800_000, live), 2_000)
-    assert crash.risk.killed and sorted(crash.plan.cancels) == ["h0", "h1"] and not crash.plan.places
+    assert encode_flags(post_only=True) == 1
+    assert encode_flags(post_only=False, reduce_only=True) == 2
 
 
 # -- back-off -----------------------------------------------------------------------------------

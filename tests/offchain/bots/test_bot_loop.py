@@ -59,6 +59,7 @@ class FakeClient:
         return Order(ME, market, is_buy, price, size, self.n, expiry or 2**40, flags)
 
     async def place_batch(self, orders):
+        orders = [o[0] if isinstance(o, tuple) else o for o in orders]  # (Order, Signature, tif) items
         self.calls.append(("place", list(orders)))
         if self.place_errors:
             raise self.place_errors.pop(0)

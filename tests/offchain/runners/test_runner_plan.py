@@ -4,9 +4,9 @@ import pytest
 
 from offchain.keeper.runners.configs import (PoolGridParams, StrategyKind, VaultStrategy, centred_lower_price,
                                              pool_grid_config, vault_grid_config, vault_quote_config)
-from offchain.keeper.runners.plan import (VaultMode, VaultSnapshot, cap_limits, quote_step,
-                                          unwind_orders, unwind_size, vault_mode, vault_signer)
-from offchain.strategies import AccountState, GridEngine, LiveOrder, MarketState, RiskGate, RiskLimits
+from offchain.keeper.runners.plan import (VaultMode, VaultSnapshot, cap_limits, unwind_orders, unwind_size,
+                                          vault_mode, vault_signer)
+from offchain.strategies import MarketState, RiskLimits
 
 ETH = 10**18
 LOT = 10**15
@@ -49,25 +49,6 @@ def test_vault_grid_config__range_form__bounds_fixed():
 def test_vault_quote_config__many_levels__outer_bid_stays_positive():
     cfg = vault_quote_config(VaultStrategy(StrategyKind.QUOTE, 1, levels=200, size_per_level=ETH, spread_bps=9_000))
     assert cfg.spread_bps + 2 * 199 * cfg.level_spacing_bps < 20_000
-
-
-def test_quote_step__grid__gate_then_reconcile_keeps_resting_orders():
-    engine = GridEngine(pool_grid_config(PoolGridParams(1, 3, 30, ETH // 10, True), MARK))
-    gate = RiskGate(RiskLimits())
-    first = quote_step(engine, gate, market(), AccountState(0, 10**12), 0)
-    assert len(first.plan.places) == 6 and not first.plan.cancels
-    live = tuple(LiveOrder(i, o.market, o.is_buy, o.price, o.size) for i, o in enumerate(first.plan.places))
-    again = quote_step(engine, gate, market(), AccountState(0, 10**12, live), 1)
-    assert again.plan.empty
-
-
-def test_quote_step__halted__cancels_everything():
-    engine = GridEngine(pool_grid_config(PoolGridParams(1, 3, 30, ETH // 10, True), MARK))
-    gate = RiskGate(RiskLimits())
-    places = quote_step(engine, gate, market(), AccountState(0, 10**12), 0).plan.places
-    live = tuple(LiveOrder(i, o.market, o.is_buy, o.price, o.size) for i, o in enumerate(places))
-    step = quote_step(engine, gate, market(halted=True), AccountState(0, 10**12, live), 1)
-    assert sorted(step.plan.cancels) == list(range(6)) and not step.plan.places
 
 
 def test_cap_limits__position_and_leverage__tighter_of_config_and_chain():
