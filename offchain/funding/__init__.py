@@ -6,6 +6,7 @@ from .rate import (
     CAP_PER_HOUR,
     CLAMP_8H,
     EIGHT_HOURS,
+    INDEX_DIV,
     INTEREST_8H,
     PAY_SCALE,
     RATE_ONE,
@@ -21,6 +22,6 @@ from .rate import (
     sample_book,
 )
 
-__all__ = ["CAP_PER_HOUR", "CLAMP_8H", "EIGHT_HOURS", "INTEREST_8H", "PAY_SCALE", "RATE_ONE", "FundingLedger",
+__all__ = ["CAP_PER_HOUR", "CLAMP_8H", "EIGHT_HOURS", "INDEX_DIV", "INTEREST_8H", "PAY_SCALE", "RATE_ONE", "FundingLedger",
            "FundingParams", "Position", "average_premium", "default_cap", "funding_owed", "funding_rate",
            "impact_price", "index_delta", "interval_of", "premium", "sample_book"]

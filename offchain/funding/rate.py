@@ -5,9 +5,12 @@ Units
   Positive means longs pay shorts.
 - A premium sample is a signed fraction of the index, scaled by RATE_ONE.
 - Prices are USDC units per whole base unit, sizes base units of 1e-18 (architecture.md).
-- The cumulative funding index of a market grows by `rate * mark` per interval: USDC
-  units * RATE_ONE per whole base unit. No division, so the index is exact and every
-  position that shares it pays or receives exactly `size * d_index / PAY_SCALE`.
+- The cumulative funding index of a market grows by `trunc(rate * mark / INDEX_DIV)` per
+  interval: USDC units * 1e6 per whole base unit (1e-12 USDC per whole unit). Every
+  position that shares the index owes exactly `size * d_index / PAY_SCALE` (1e24), so
+  truncating the increment changes what is owed, never the zero sum. The divisor keeps
+  the index small enough that a position's snapshot fits in 72 bits of its storage word
+  (docs/funding.md, "Storage").
 
 Formula (Hyperliquid's, one 8-hour rate scaled to the interval):
     F8   = P + clamp(I8 - P, -C8, +C8)        P = average premium over the interval
@@ -24,7 +27,8 @@ from typing import Iterable, Sequence
 
 RATE_ONE = 10**12
 ONE = 10**18
-PAY_SCALE = ONE * RATE_ONE  # size (1e18) * index (RATE_ONE)
+INDEX_DIV = 10**6
+PAY_SCALE = ONE * RATE_ONE // INDEX_DIV  # size (1e18) * index (RATE_ONE / INDEX_DIV) = 1e24
 EIGHT_HOURS = 8 * 3600
 HOUR = 3600
 
@@ -129,8 +133,9 @@ def funding_rate(avg_premium: int, params: FundingParams) -> int:
 
 
 def index_delta(rate: int, mark: int) -> int:
-    """How much one interval's rate moves the market's cumulative funding index."""
-    return rate * mark
+    """How much one interval's rate moves the market's cumulative funding index (toward
+    zero, so a rate and its negation move it by exact opposites)."""
+    return trunc_div(rate * mark, INDEX_DIV)
 
 
 def funding_owed(size: int, index_now: int, snapshot: int) -> int:

@@ -13,7 +13,7 @@ import math
 
 from hypothesis import given, settings, strategies as st
 
-from offchain.funding import PAY_SCALE, RATE_ONE, FundingLedger
+from offchain.funding import PAY_SCALE, RATE_ONE, FundingLedger, index_delta
 
 ACCOUNTS = ["a", "b", "c", "d"]
 MARKETS = [1, 2, 3]
@@ -39,7 +39,7 @@ class EagerModel:
     def rate(self, market: int, rate: int, mark: int) -> None:
         for (acct, m), size in self.size.items():
             if m == market and size:
-                self.accrued[(acct, m)] = self.accrued.get((acct, m), Fraction(0)) + Fraction(size * rate * mark, PAY_SCALE)
+                self.accrued[(acct, m)] = self.accrued.get((acct, m), Fraction(0)) + Fraction(size * index_delta(rate, mark), PAY_SCALE)
 
     def settle(self, acct: str, market: int) -> int:
         owed = math.ceil(self.accrued.pop((acct, market), Fraction(0)))
@@ -109,7 +109,7 @@ def test_ledger__rounding__against_the_payer_residue_to_fund():
     ledger = FundingLedger()
     ledger.trade("long", 1, 1)       # 1e-18 of a unit
     ledger.trade("short", 1, -1)
-    ledger.apply_rate(1, 1, 1)       # owes 1e-30 of a USDC unit
+    ledger.apply_rate(1, 1, 10**6)   # index +1: owes 1e-24 of a USDC unit
     assert ledger.settle("long", 1) == 1    # the payer pays the ceiling
     assert ledger.settle("short", 1) == 0   # the receiver gets the floor
     assert ledger.insurance == 1

@@ -12,6 +12,7 @@ from offchain.funding import (
     CLAMP_8H,
     EIGHT_HOURS,
     INTEREST_8H,
+    PAY_SCALE,
     RATE_ONE,
     FundingParams,
     average_premium,
@@ -131,8 +132,15 @@ def test_average_premium__truncates_toward_zero():
 @settings(max_examples=300, derandomize=True)
 @given(size=st.integers(-10**30, 10**30), a=st.integers(-10**30, 10**30), b=st.integers(-10**30, 10**30))
 def test_funding_owed__ceiling_of_exact(size, a, b):
-    exact = Fraction(size * (a - b), ONE * RATE_ONE)
+    exact = Fraction(size * (a - b), PAY_SCALE)
     owed = funding_owed(size, a, b)
     assert owed == math.ceil(exact)
     # against the payer: a payer pays at least the exact amount, a receiver gets at most it
     assert owed >= exact
+
+
+def test_index_delta__truncates_toward_zero_symmetrically():
+    from offchain.funding import index_delta
+    assert index_delta(3, 10**6 // 2) == 1
+    assert index_delta(-3, 10**6 // 2) == -1
+    assert index_delta(RATE_ONE // 10_000, 2_000 * USDC) == RATE_ONE // 10_000 * 2_000
