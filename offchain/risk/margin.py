@@ -17,7 +17,7 @@ against the account, as for the flat requirement it replaces. A one-tier table e
 flat (initial_margin_bps, maintenance_margin_bps) of the market registry exactly.
 
 Validation (the chain's, same reasons): 1..MAX_TIERS tiers ("bad tiers"), first threshold
-0 and thresholds strictly increasing ("bad threshold"), 0 < maintenance < initial <=
+0 and thresholds strictly increasing, below 2**64 ("bad threshold"), 0 < maintenance < initial <=
 10_000 in every tier and both non-decreasing from tier to tier ("bad margin").
 """
 
@@ -28,6 +28,7 @@ from dataclasses import dataclass
 BPS = 10_000
 ONE = 10**18
 MAX_TIERS = 8  # contracts/constants.vy MAX_TIERS
+MAX_THRESHOLD = 2**64 - 1  # thresholds are packed in 64 bits on chain (margin_tiers.vy)
 
 
 class TierError(ValueError):
@@ -122,7 +123,7 @@ def validate(tiers: tuple[MarginTier, ...]) -> None:
         if prev is None:
             if tier.threshold != 0:
                 raise TierError("bad threshold")
-        elif tier.threshold <= prev.threshold:
+        elif tier.threshold <= prev.threshold or tier.threshold > MAX_THRESHOLD:
             raise TierError("bad threshold")
         if not 0 < tier.maintenance_bps < tier.initial_bps <= BPS:
             raise TierError("bad margin")
