@@ -89,7 +89,8 @@ def stats_rows(s: ReturnStats) -> list[tuple[str, str]]:
     ]
 
 
-def format_table(report: PerformanceReport) -> str:
+def table_rows(report: PerformanceReport) -> list[tuple[str, str]]:
+    """(label, text) rows of a report: the CLI table, the HTML report and rich all use them."""
     s = report.stats
     rows = [
         ("entity", f"{report.entity or '-'} ({report.kind})"),
@@ -109,6 +110,11 @@ def format_table(report: PerformanceReport) -> str:
     if report.hold_return is not None:
         rows += [("hold return", bps(report.hold_return)),
                  ("excess vs hold", bps(report.excess_return_vs_hold))]
+    return rows
+
+
+def format_table(report: PerformanceReport) -> str:
+    rows = table_rows(report)
     width = max(len(k) for k, _ in rows)
     vwidth = max(len(v) for _, v in rows)
     rule = "-" * (width + vwidth + 3)
