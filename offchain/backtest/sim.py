@@ -4,7 +4,7 @@ No chain and no keeper process, but the same pieces the keeper runs:
 - the matching core (`offchain.matching.Engine`) with the market's registry values;
 - the pool's grid and the vault's quotes built by the keeper's own config mapping
   (`keeper.runners.configs.pool_grid_config` / `vault_quote_config`) and stepped by the
-  runners' own `plan.quote_step` (engine -> RiskGate -> reconcile), with the pool runner's
+  one strategy step every host runs, `strategies.decide` (engine -> RiskGate -> reconcile), with the pool runner's
   re-centring when the price leaves its grid;
 - the runners' timing: every maker steps on each mark and again right after a fill of one
   of its orders (the pool runner places the flip at once; the quote engine's own refresh
@@ -25,11 +25,10 @@ from offchain.analytics.quality import OTHERS, BookSample, MarketQuality, Trade,
 from offchain.analytics.records import MarkPoint, SettledFill
 from offchain.keeper.runners.configs import (KeeperTuning, PoolGridParams, StrategyKind, VaultStrategy,
                                              pool_grid_config, vault_quote_config)
-from offchain.keeper.runners.plan import engine_desired
 from offchain.matching import Engine, Fill, MarketConfig, Place, PostOnly, TimeInForce
 from offchain.matching import Accepted, Cancelled, Expired, Rejected
-from offchain.strategies import (AccountState, Fill as EngineFill, GridEngine, GridStatus, LiveOrder, MarketState,
-                                 Plan, QuoteEngine, RiskGate, RiskLimits, book_top_excluding, reconcile)
+from offchain.strategies import (AccountState, Fill as EngineFill, GridEngine, LiveOrder, MarketState, Plan,
+                                 QuoteEngine, RiskGate, RiskLimits, book_top_excluding, decide)
 
 from .flow import Flow, FlowConfig, Kind, generate_flow
 from .paths import PricePath
@@ -37,7 +36,6 @@ from .paths import PricePath
 WAD = 10**18
 BPS = 10_000
 USDC = 10**6
-_EMPTY = Plan((), (), ())
 BOOK_DEPTH_FOR_TOP = 64  # as the keeper's venue
 SAMPLE_DEPTH = 400  # L2 levels read per book sample (covers 100 bps on the default markets)
 
@@ -98,7 +96,7 @@ class _Maker:
     """One account making the market: the MarketMaker loop without the I/O."""
 
     __slots__ = ("name", "factory", "engine", "gate", "live", "position", "cash", "capital", "reanchor", "fills",
-                 "placed", "dirty", "memo")
+                 "placed", "dirty")
 
     def __init__(self, name: str, factory: Callable[[int], GridEngine | QuoteEngine], limits: RiskLimits,
                  capital: int, reanchor: bool) -> None:
@@ -114,7 +112,6 @@ class _Maker:
         self.fills: list[SettledFill] = []
         self.placed = 0  # base units offered
         self.dirty = False
-        self.memo: tuple | None = None  # ((allowed, live), plan) of the last reconcile
 
     def equity(self, mark: int) -> int:
         return self.capital + self.cash + self.position * mark // WAD
@@ -259,7 +256,7 @@ class Backtest:
             maker.engine = maker.factory(state.mark_price)
         account = AccountState(maker.position, maker.equity(self.mark), tuple(maker.live.values()))
         plan = self._plan(maker, state, account, ts)
-        if (maker.reanchor and isinstance(maker.engine, GridEngine) and maker.engine.status is GridStatus.PAUSED):
+        if maker.reanchor and maker.engine.paused:
             maker.engine = maker.factory(state.mark_price)  # the pool runner re-centres its grid
             plan = self._plan(maker, state, account, ts)
         self.counters["maker_steps"] += 1
@@ -279,19 +276,8 @@ class Backtest:
             self._handle(engine.place(cmd), maker)
 
     def _plan(self, maker: _Maker, state: MarketState, account: AccountState, ts: int) -> Plan:
-        """plan.quote_step (engine -> RiskGate -> reconcile), with reconcile memoised: it
-        is a pure function of (live orders, allowed orders, min size), and on most marks
-        neither changed (the grid wants what rests), so the same plan comes back."""
-        desired = engine_desired(maker.engine, state, account, ts)  # type: ignore[arg-type]
-        if desired is None:
-            return _EMPTY
-        allowed, _ = maker.gate.filter(desired, account, state, ts)
-        key = (tuple(allowed), account.open_orders)
-        if maker.memo is not None and maker.memo[0] == key:
-            return maker.memo[1]
-        plan = reconcile(account.open_orders, allowed, min_size=state.min_size)
-        maker.memo = (key, plan)
-        return plan
+        """The one strategy step every host runs (strategies.decide)."""
+        return decide(maker.engine, maker.gate, state, account, ts).plan  # type: ignore[arg-type]
 
     def _forget(self, ev: object) -> None:
         if isinstance(ev, (Cancelled, Expired)):
@@ -341,9 +327,7 @@ class Backtest:
             maker.cash += (-notional if ev.maker_is_buy else notional) + rebate
             maker.fills.append(SettledFill(ev.ts, ev.market, ev.maker_is_buy, ev.price, ev.size, True, 0, rebate))
             ours = EngineFill(ev.market, ev.maker_is_buy, ev.price, ev.size, ev.ts)
-            if isinstance(maker.engine, GridEngine):
-                maker.engine.apply_fill(ours)
-            elif maker.engine is not None:
+            if maker.engine is not None:
                 maker.engine.on_fill(ours, ev.ts)
             maker.dirty = True
         taker = self.makers.get(ev.taker_account)

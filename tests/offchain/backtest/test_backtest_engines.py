@@ -2,7 +2,7 @@
 
 A scripted path and scripted takers; the direct driver below is the runner loop written
 out by hand with the keeper's own pieces (matching Engine, pool_grid_config /
-vault_quote_config, plan.quote_step): set mark, step, play the takers, step after a fill.
+vault_quote_config, strategies.decide): set mark, step, play the takers, step after a fill.
 """
 
 import dataclasses
@@ -13,10 +13,9 @@ import pytest
 from offchain.backtest import BacktestConfig, Flow, Kind, PoolGrid, PricePath, VaultQuotes, run_backtest
 from offchain.keeper.runners.configs import (KeeperTuning, PoolGridParams, StrategyKind, VaultStrategy,
                                              pool_grid_config, vault_quote_config)
-from offchain.keeper.runners.plan import quote_step
 from offchain.matching import Accepted, Cancelled, Engine, Fill, MarketConfig, Place, PostOnly, TimeInForce
 from offchain.strategies import (AccountState, Fill as EngineFill, GridEngine, LiveOrder, MarketState, QuoteEngine,
-                                 RiskGate, RiskLimits, book_top_excluding)
+                                 RiskGate, RiskLimits, book_top_excluding, decide)
 
 USDC = 10**6
 TICK, LOT = 10_000, 10**15
@@ -49,7 +48,7 @@ def _direct(make_engine, name: str):
         bids, asks = book.depth(1, 64)
         bb, ba = book_top_excluding(bids, asks, live.values())
         state = MarketState(1, bb, ba, mark[0], mark[1], False, TICK, LOT, LOT)
-        s = quote_step(strategy, gate, state, AccountState(position, 0, tuple(live.values())), ts)
+        s = decide(strategy, gate, state, AccountState(position, 0, tuple(live.values())), ts)
         for ev in book.cancel_many(s.plan.cancels, ts):
             if isinstance(ev, Cancelled):
                 live.pop(ev.order_id, None)
@@ -82,10 +81,7 @@ def _direct(make_engine, name: str):
                     else:
                         live.pop(ev.maker_id)
                     ours = EngineFill(1, ev.maker_is_buy, ev.price, ev.size, ev.ts)
-                    if isinstance(strategy, GridEngine):
-                        strategy.apply_fill(ours)
-                    else:
-                        strategy.on_fill(ours, ev.ts)
+                    strategy.on_fill(ours, ev.ts)
             if hit:
                 step(t)
     return fills
