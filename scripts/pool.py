@@ -1,54 +1,29 @@
 """`ape run pool ...`: an LP's wallet commands for the liquidity pool.
 
-    ape run pool status   --network ... [--deployment var/deployment.json] [--account A]
-    ape run pool deposit  100000 --network ... --account A [--slippage-bps 50]
-    ape run pool redeem   ALL|SHARES --network ... --account A [--slippage-bps 50]
+    ape run pool status   --network URL|ecosystem:network:provider [--deployment var/deployment.json] [--account A]
+    ape run pool deposit  100000 --network ... --account A [--slippage-bps 50] [--yes]
+    ape run pool redeem   ALL|SHARES --network ... --account A [--slippage-bps 50] [--yes]
     ape run pool faucet   100000 --network ... --account A      (devnets: TestUSDC faucet)
 
-Amounts are in whole USDC (decimals allowed, converted exactly to 6-decimal units).
-Deposits and redemptions pass a slippage bound computed from the pool's preview.
+Amounts are in whole USDC (decimals allowed, converted exactly to 6-decimal units);
+dates are ISO 8601 UTC. Deposits and redemptions pass a slippage bound computed from the
+pool's preview. A refused call prints the contract's reason as a sentence and sends
+nothing (offchain.client.pool simulates first). --yes signs without prompting.
 """
 
-from decimal import Decimal, InvalidOperation
-
 import click
-from ape import project
 from ape.cli import ConnectedProviderCommand, account_option
 
-from offchain.deploy import USDC, Deployment
+from offchain.client.ape_cli import (amount, deployment_option, load_deployment, readable, signer,
+                                     slippage_option, web3, yes_option)
+from offchain.client.pool import SHARE_UNIT, PoolClient
+from offchain.client.wallet import fmt_usdc, iso
 
-BPS = 10_000
-
-
-def usdc_units(text: str) -> int:
-    try:
-        value = Decimal(text) * USDC
-    except InvalidOperation:
-        raise click.BadParameter(f"not an amount: {text!r}")
-    if value <= 0 or value != value.to_integral_value():
-        raise click.BadParameter("amount must be positive with at most 6 decimals")
-    return int(value)
+ZERO = "0x" + "00" * 20
 
 
-def fmt(units: int) -> str:
-    return f"{units / USDC:,.6f}"
-
-
-def contracts(deployment_path: str):
-    deployment = Deployment.load(deployment_path)
-    pool = project.LiquidityPool.at(deployment.pool)
-    usdc = project.TestUSDC.at(deployment.usdc)
-    return pool, usdc
-
-
-deployment_option = click.option(
-    "--deployment", default="var/deployment.json", show_default=True,
-    help="addresses written by `ape run deploy`",
-)
-slippage_option = click.option(
-    "--slippage-bps", type=click.IntRange(0, BPS), default=50, show_default=True,
-    help="worst acceptable result below the preview, in bps",
-)
+def client(deployment: str, account, yes: bool = False) -> PoolClient:
+    return PoolClient.connect(web3(), load_deployment(deployment), signer(account, yes))
 
 
 @click.group()
@@ -57,63 +32,73 @@ def cli():
 
 
 @cli.command(cls=ConnectedProviderCommand)
-@account_option()
+@account_option(prompt=False)
 @deployment_option
+@readable
 def status(account, deployment):
-    """Pool totals and the account's LP position."""
-    pool, usdc = contracts(deployment)
-    shares = pool.balanceOf(account)
-    click.echo(f"pool total assets   {fmt(pool.totalAssets())} USDC")
-    click.echo(f"LP token supply     {pool.totalSupply()}")
-    click.echo(f"your LP shares      {shares}")
-    click.echo(f"your value          {fmt(pool.convertToAssets(shares))} USDC")
-    click.echo(f"withdrawable now    {fmt(pool.maxWithdraw(account))} USDC")
-    click.echo(f"locked until        {pool.lock_until(account)} (unix time)")
-    click.echo(f"wallet USDC         {fmt(usdc.balanceOf(account))}")
+    """Pool totals, and the account's LP position when --account is given."""
+    pool = client(deployment, None)
+    s = pool.status(account.address if account else ZERO)
+    click.echo(f"pool total assets   {fmt_usdc(s.total_assets)} USDC")
+    click.echo(f"LP token supply     {s.total_supply}")
+    click.echo(f"NAV per LP token    {fmt_usdc(s.nav_per_share)} USDC")
+    click.echo(f"lock-up             {s.lockup // 3600} h after each deposit")
+    click.echo(f"daily withdrawals   up to {s.daily_withdraw_bps / 100:g}% of the pool")
+    if account is None:
+        return
+    click.echo(f"your LP shares      {s.shares} ({s.shares // SHARE_UNIT:,} whole tokens)")
+    click.echo(f"your value          {fmt_usdc(s.value)} USDC")
+    click.echo(f"withdrawable now    {fmt_usdc(s.withdrawable)} USDC")
+    click.echo(f"locked until        {iso(s.lock_until)}")
+    click.echo(f"wallet USDC         {fmt_usdc(s.wallet_usdc)}")
 
 
 @cli.command(cls=ConnectedProviderCommand)
 @account_option()
 @deployment_option
-@click.argument("amount")
-def faucet(account, deployment, amount):
+@yes_option
+@click.argument("usdc")
+@readable
+def faucet(account, deployment, yes, usdc):
     """Mint test USDC to the account (devnets only)."""
-    units = usdc_units(amount)
-    _, usdc = contracts(deployment)
-    usdc.faucet(units, sender=account)
-    click.echo(f"wallet USDC         {fmt(usdc.balanceOf(account))}")
+    units = amount(usdc)
+    pool = client(deployment, account, yes)
+    pool.faucet(units)
+    click.echo(f"wallet USDC         {fmt_usdc(pool.status(account.address).wallet_usdc)}")
 
 
 @cli.command(cls=ConnectedProviderCommand)
 @account_option()
 @deployment_option
 @slippage_option
-@click.argument("amount")
-def deposit(account, deployment, slippage_bps, amount):
-    """Deposit AMOUNT USDC for LP shares (starts the lock-up)."""
-    assets = usdc_units(amount)
-    pool, usdc = contracts(deployment)
-    expected = pool.previewDeposit(assets)
-    min_shares = expected * (BPS - slippage_bps) // BPS
-    if usdc.allowance(account, pool) < assets:
-        usdc.approve(pool, assets, sender=account)
-    pool.deposit(assets, account, min_shares, sender=account)
-    click.echo(f"deposited {fmt(assets)} USDC; LP shares now {pool.balanceOf(account)}")
+@yes_option
+@click.argument("usdc")
+@readable
+def deposit(account, deployment, slippage_bps, yes, usdc):
+    """Deposit USDC for LP shares (approve then deposit; starts the lock-up)."""
+    assets = amount(usdc)
+    pool = client(deployment, account, yes)
+    pool.deposit(assets, slippage_bps)
+    s = pool.status(account.address)
+    click.echo(f"deposited {fmt_usdc(assets)} USDC; LP shares now {s.shares}; locked until {iso(s.lock_until)}")
 
 
 @cli.command(cls=ConnectedProviderCommand)
 @account_option()
 @deployment_option
 @slippage_option
+@yes_option
 @click.argument("shares")
-def redeem(account, deployment, slippage_bps, shares):
+@readable
+def redeem(account, deployment, slippage_bps, yes, shares):
     """Redeem SHARES LP shares (or ALL that can be redeemed now) for USDC."""
-    pool, usdc = contracts(deployment)
-    amount = pool.maxRedeem(account) if shares.upper() == "ALL" else int(shares)
-    if amount <= 0:
-        raise click.ClickException("nothing redeemable now (lock-up, daily cap or liquidity)")
-    expected = pool.previewRedeem(amount)
-    min_assets = expected * (BPS - slippage_bps) // BPS
-    before = usdc.balanceOf(account)
-    pool.redeem(amount, account, account, min_assets, sender=account)
-    click.echo(f"redeemed {amount} shares for {fmt(usdc.balanceOf(account) - before)} USDC")
+    pool = client(deployment, account, yes)
+    if shares.upper() == "ALL":
+        count = None
+    elif shares.isdigit():
+        count = int(shares)
+    else:
+        raise click.BadParameter(f"not a share count: {shares!r} (an integer or ALL)")
+    before = pool.status(account.address).shares
+    got = pool.redeem(count, slippage_bps)
+    click.echo(f"redeemed {before - pool.status(account.address).shares} shares for {fmt_usdc(got)} USDC")
