@@ -1,34 +1,54 @@
 """HTTP + WebSocket API (FastAPI). OpenAPI at /openapi.json, docs at /docs.
 
-Integers are accepted as JSON numbers or decimal strings and always returned as decimal
-strings (uint256 safety in JavaScript clients). Bad input is a 4xx with {"detail": reason};
-the service keeps running. docs/api.md lists every route and channel.
+Every request body is parsed by `offchain.wire` (the codec the client SDK shares) as a
+whole into typed values before the gateway sequences anything; what does not parse is a
+422 `{"detail": "<field> must be ..."}` and changes nothing. Any other exception in a
+handler is answered (500 "internal error" / a WS error) and changes nothing either.
+docs/api.md lists every route, channel, limit and close code.
+
+Limits, cheapest first (`ApiLimits`, defaults in docs/api.md):
+- body / WS message size (`max_body_bytes`): 413, or WS close 1009;
+- a per-client-IP token bucket charged 1 per HTTP request or WS message plus 1 per order
+  in it, before any parse or signature check: 429 "rate limited (client)";
+- per WS connection: a message-rate bucket (close 1008 "message rate"), at most
+  `ws_max_inflight` place/cancel ops in flight (the reader waits: backpressure), and an
+  outgoing queue of `ws_max_queue` (close 1008 "send queue full" for a client that does
+  not read its acks; stream events beyond it are dropped, as before);
+- the per-account bucket in the gateway, charged only for valid signatures.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-from typing import Literal, Protocol
+import logging
+import time
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal, Protocol
 
-from fastapi import FastAPI, HTTPException, Query, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, FastAPI, HTTPException, Query, Request, WebSocket
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.json_schema import models_json_schema
 
-from offchain.client.messages import Cancel
-from offchain.order import InvalidSignature
+from offchain.wire import MAX_MESSAGE_BYTES, Cancel, WireError, decode_json
 
 from .admission import Rejection
 from .gateway import Gateway, halt_event
+from .ratelimit import RateLimiter
 
-UInt = int | str
+log = logging.getLogger("mmx.keeper.api")
+
+# -- the documented request shapes (OpenAPI only: offchain.wire parses, with the same rules) --
+UInt = Annotated[int, Field(ge=0, lt=2**256)] | Annotated[str, Field(pattern=r"^(0|[1-9][0-9]{0,77})$")]
 
 
 class OrderModel(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    account: str = Field(description="0x address of the trading account")
+    model_config = ConfigDict(extra="forbid", strict=True)
+    account: str = Field(pattern=r"^0x[0-9a-fA-F]{40}$", description="0x address of the trading account")
     market: UInt
-    is_buy: bool
+    is_buy: bool = Field(description="JSON true/false only")
     price: UInt = Field(description="USDC units (1e-6) per whole base unit")
     size: UInt = Field(description="base units (1e-18)")
     nonce: UInt
@@ -37,24 +57,27 @@ class OrderModel(BaseModel):
 
 
 class PlaceModel(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
     order: OrderModel
-    signature: str = Field(description="65-byte hex r|s|v, by the account or its agent")
+    signature: str = Field(pattern=r"^0x[0-9a-fA-F]{128}1[bcBC]$",
+                           description="65-byte hex r|s|v, v 27/28, by the account or its agent")
     tif: Literal["GTC", "IOC", "FOK"] = "GTC"
-    client_id: str | None = None
+    client_id: str | None = Field(None, pattern=r"^[\x21-\x7e]{1,64}$")
 
 
 class PlaceBatchModel(BaseModel):
-    orders: list[PlaceModel]
+    model_config = ConfigDict(extra="forbid", strict=True)
+    orders: list[PlaceModel] = Field(description="at most api.max_batch")
 
 
 class CancelModel(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    account: str
+    model_config = ConfigDict(extra="forbid", strict=True)
+    account: str = Field(pattern=r"^0x[0-9a-fA-F]{40}$")
     market: UInt = 0
-    hashes: list[str] = Field(default_factory=list, description="empty: cancel all in market (0 = all)")
+    hashes: list[Annotated[str, Field(pattern=r"^0x[0-9a-fA-F]{64}$")]] = Field(
+        default_factory=list, max_length=1000, description="empty: cancel all in market (0 = all)")
     timestamp: UInt = Field(description="unix milliseconds")
-    signature: str
+    signature: str = Field(pattern=r"^0x[0-9a-fA-F]{128}1[bcBC]$")
 
 
 class PlaceResult(BaseModel):
@@ -76,6 +99,27 @@ class CancelResult(BaseModel):
     cancelled: list[str]
 
 
+REQUEST_MODELS = (PlaceModel, PlaceBatchModel, CancelModel)
+
+
+@dataclass(frozen=True, slots=True)
+class ApiLimits:
+    """Per-client and per-connection limits (docs/api.md, "Limits")."""
+
+    max_body_bytes: int = MAX_MESSAGE_BYTES
+    client_rate: float = 20_000.0   # per client IP: requests + WS messages + orders, per second
+    client_burst: float = 40_000.0
+    ws_rate: float = 2_000.0        # messages per second per WS connection
+    ws_burst: float = 4_000.0
+    ws_max_inflight: int = 16       # place/cancel ops of one connection in flight
+    ws_max_queue: int = 10_000      # outgoing messages queued for one connection
+
+    @classmethod
+    def of(cls, api_config: Any) -> "ApiLimits":
+        names = cls.__dataclass_fields__
+        return cls(**{n: getattr(api_config, n) for n in names if hasattr(api_config, n)})
+
+
 class ServiceView(Protocol):
     """What the API reads from the running service (offchain.keeper.service.Keeper)."""
 
@@ -83,12 +127,6 @@ class ServiceView(Protocol):
 
     def info(self) -> dict: ...
     def account_view(self, address: str) -> dict: ...
-
-
-def _bad(exc: Exception) -> HTTPException:
-    if isinstance(exc, Rejection):
-        return HTTPException(exc.status, exc.reason)
-    return HTTPException(400, str(exc) or "bad request")
 
 
 def _address(text: str) -> str:
@@ -109,10 +147,59 @@ def _hash(text: str) -> bytes:
     return raw
 
 
-def create_app(service: ServiceView) -> FastAPI:
+class BodyLimit:
+    """ASGI middleware: reads an HTTP body up to `limit` bytes (413 beyond it, before any
+    parse), then hands the app the buffered body; also charges the client-IP budget."""
+
+    def __init__(self, app, limit: int, clients: RateLimiter) -> None:
+        self.app = app
+        self.limit = limit
+        self.clients = clients
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        if not self.clients.take(client_key(scope), 1, time.monotonic()):
+            return await JSONResponse({"detail": "rate limited (client)"}, 429)(scope, receive, send)
+        declared = dict(scope.get("headers") or ()).get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
+            return await JSONResponse({"detail": "body too large"}, 413)(scope, receive, send)
+        chunks, size = [], 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                return  # the client went away
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.limit:
+                return await JSONResponse({"detail": "body too large"}, 413)(scope, receive, send)
+            chunks.append(chunk)
+            if not message.get("more_body"):
+                break
+        body = b"".join(chunks)
+        sent = False
+
+        async def replay():
+            nonlocal sent
+            if not sent:
+                sent = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        return await self.app(scope, replay, send)
+
+
+def client_key(scope) -> str:
+    client = scope.get("client")
+    return client[0] if client else "?"
+
+
+def create_app(service: ServiceView, limits: ApiLimits | None = None) -> FastAPI:
+    limits = limits or ApiLimits.of(getattr(getattr(service, "config", None), "api", None))
     app = FastAPI(title="MMX keeper", version="1", description="Signed orders in, settled fills out.")
-    gw = service.gateway
-    core = gw.core
+    clients = RateLimiter(limits.client_rate, limits.client_burst)
+    app.add_middleware(BodyLimit, limit=limits.max_body_bytes, clients=clients)
+    app.state.clients = clients
     contracts = getattr(getattr(service, "config", None), "contracts", None)
     if contracts is not None and getattr(contracts, "exchange", ""):
         # GET /analytics/pool, /analytics/vault/{address}, /analytics/{account} (docs/runners.md):
@@ -126,113 +213,218 @@ def create_app(service: ServiceView) -> FastAPI:
     async def _rejection(_request, exc: Rejection):
         return JSONResponse({"detail": exc.reason}, status_code=exc.status)
 
-    @app.get("/health")
-    async def health() -> dict:
-        return {"status": "ok", "seq": core.seq}
+    @app.exception_handler(WireError)
+    async def _wire(_request, exc: WireError):
+        return JSONResponse({"detail": str(exc)}, status_code=422)
 
-    @app.get("/info")
-    async def info() -> dict:
-        return service.info()
+    @app.exception_handler(Exception)
+    async def _internal(_request, exc: Exception):
+        log.exception("handler failed")
+        return JSONResponse({"detail": "internal error"}, status_code=500)
 
-    @app.post("/orders", response_model=PlaceResult, response_model_exclude_none=True)
-    async def place(body: PlaceModel) -> dict:
-        result = await gw.place(body.model_dump())
+    app.include_router(orders_router(service.gateway, clients))
+    app.include_router(views_router(service))
+    app.include_router(ws_router(service.gateway, limits, clients))
+    _document_bodies(app)
+    return app
+
+
+def _body(model: type[BaseModel]) -> dict:
+    return {"requestBody": {"required": True, "content": {"application/json": {
+        "schema": {"$ref": f"#/components/schemas/{model.__name__}"}}}}}
+
+
+def _document_bodies(app: FastAPI) -> None:
+    """The handlers read raw JSON (one parser: offchain.wire); the schema documents it."""
+
+    def openapi() -> dict:
+        if app.openapi_schema is None:
+            schema = get_openapi(title=app.title, version=app.version, description=app.description,
+                                 routes=app.routes)
+            _, defs = models_json_schema([(m, "validation") for m in REQUEST_MODELS],
+                                         ref_template="#/components/schemas/{model}")
+            schema.setdefault("components", {}).setdefault("schemas", {}).update(defs.get("$defs", {}))
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi
+
+
+async def _json(request: Request) -> Any:
+    return decode_json(await request.body())
+
+
+def orders_router(gw: Gateway, clients: RateLimiter) -> APIRouter:
+    router = APIRouter(tags=["orders"])
+
+    @router.post("/orders", response_model=PlaceResult, response_model_exclude_none=True,
+                 openapi_extra=_body(PlaceModel))
+    async def place(request: Request) -> dict:
+        result = await gw.place(await _json(request))
         if result["status"] == "rejected":
             raise HTTPException(409 if result["reason"] == "duplicate order" else 400, result["reason"])
         return result
 
-    @app.post("/orders/batch", response_model=PlaceBatchResult, response_model_exclude_none=True)
-    async def place_batch(body: PlaceBatchModel) -> dict:
-        """Per-order results in request order; a rejected order does not sink the batch."""
-        try:
-            results = await gw.place_batch([item.model_dump() for item in body.orders])
-        except Rejection as exc:
-            raise _bad(exc) from None
-        return {"results": results}
+    @router.post("/orders/batch", response_model=PlaceBatchResult, response_model_exclude_none=True,
+                 openapi_extra=_body(PlaceBatchModel))
+    async def place_batch(request: Request) -> dict:
+        """Per-order results in request order; a rejected order does not sink the batch,
+        an item that does not parse refuses the whole request (422)."""
+        body = await _json(request)
+        if not isinstance(body, dict) or body.keys() != {"orders"}:
+            raise WireError("body must be {\"orders\": [...]}")
+        orders = body["orders"]
+        if isinstance(orders, list) and not clients.take(client_key(request.scope), len(orders),
+                                                         time.monotonic()):
+            raise Rejection("rate limited (client)", 429)
+        return {"results": await gw.place_batch(orders)}
 
-    @app.post("/orders/cancel", response_model=CancelResult)
-    async def cancel(body: CancelModel) -> dict:
+    @router.post("/orders/cancel", response_model=CancelResult, openapi_extra=_body(CancelModel))
+    async def cancel(request: Request) -> dict:
         """Signed cancel of some orders (hashes) or all (hashes empty); see docs/api.md."""
-        try:
-            message, signature = Cancel.from_json(body.model_dump())
-        except (ValueError, InvalidSignature) as exc:
-            raise _bad(exc) from None
+        message, signature = Cancel.from_json(await _json(request))
         return await gw.cancel(message, signature)
 
-    @app.get("/orders/{order_hash}")
+    return router
+
+
+def views_router(service: ServiceView) -> APIRouter:
+    router = APIRouter(tags=["views"])
+    gw = service.gateway
+    core = gw.core
+
+    @router.get("/health")
+    async def health() -> dict:
+        return {"status": "ok", "seq": core.seq}
+
+    @router.get("/info")
+    async def info() -> dict:
+        return service.info()
+
+    @router.get("/orders/{order_hash}")
     async def get_order(order_hash: str) -> dict:
         signed = core.orders.get(_hash(order_hash))
         if signed is None:
             raise HTTPException(404, "unknown order")
         return signed.to_json()
 
-    @app.get("/book/{market}")
+    @router.get("/book/{market}")
     async def book(market: int, depth: int = Query(20, ge=1, le=500)) -> dict:
         if market not in core.markets:
             raise HTTPException(404, "unknown market")
         return gw.depth(market, depth)
 
-    @app.get("/accounts/{address}")
+    @router.get("/accounts/{address}")
     async def account(address: str) -> dict:
         return service.account_view(_address(address))
 
-    @app.get("/accounts/{address}/orders")
+    @router.get("/accounts/{address}/orders")
     async def open_orders(address: str) -> dict:
         orders = sorted(core.open_orders(_address(address)), key=lambda s: s.seq)
         return {"orders": [o.to_json() for o in orders]}
 
-    @app.get("/accounts/{address}/fills")
+    @router.get("/accounts/{address}/fills")
     async def account_fills(address: str, limit: int = Query(100, ge=1, le=10_000)) -> dict:
         ids = core.account_fills.get(_address(address), [])[-limit:]
         return {"fills": [core.fills[i].to_json() for i in ids]}
 
-    @app.get("/fills/{fill_id}")
+    @router.get("/fills/{fill_id}")
     async def fill(fill_id: int) -> dict:
         record = core.fills.get(fill_id)
         if record is None:
             raise HTTPException(404, "unknown fill")
         return record.to_json()
 
-    @app.get("/stats")
+    @router.get("/stats")
     async def stats() -> dict:
         return dict(gw.stats) | getattr(service, "settlement_stats", lambda: {})()
 
-    @app.websocket("/ws")
+    return router
+
+
+# WebSocket close codes (RFC 6455): 1008 policy violation (rate, queue), 1009 too big
+CLOSE_POLICY = 1008
+CLOSE_TOO_BIG = 1009
+
+
+class _Closed(Exception):
+    def __init__(self, code: int, reason: str) -> None:
+        self.code, self.reason = code, reason
+
+
+def ws_router(gw: Gateway, limits: ApiLimits, clients: RateLimiter) -> APIRouter:
+    router = APIRouter()
+    core = gw.core
+
+    @router.websocket("/ws")
     async def ws(socket: WebSocket) -> None:
         """JSON messages. Client -> keeper:
         {"op": "subscribe", "channel": "book", "market": 1}
         {"op": "subscribe", "channel": "orders" | "fills", "account": "0x.." | "*"(fills only)}
         {"op": "place", "id": any, "orders": [PlaceModel, ...]}   -> {"op": "ack", "id", "results"}
         {"op": "cancel", "id": any, ...CancelModel}               -> {"op": "ack", "id", "result"}
-        Keeper -> client: {"channel", ...event} and {"op": "error", "id", "detail"}."""
+        Keeper -> client: {"channel", ...event} and {"op": "error", "id", "detail", "status"}.
+        Messages are handled in arrival order; at most `ws_max_inflight` place/cancel ops
+        run at once (the reader waits for a slot: backpressure, not an unbounded task list)."""
         await socket.accept()
         queue: asyncio.Queue = asyncio.Queue()
         sender = asyncio.create_task(_pump(socket, queue))
+        bucket = RateLimiter(limits.ws_rate, limits.ws_burst, max_keys=1)
+        slots = asyncio.Semaphore(limits.ws_max_inflight)
+        ip = client_key(socket.scope)
         try:
             while True:
+                message = await socket.receive()
+                if message["type"] == "websocket.disconnect":
+                    break
+                text = message.get("text")
+                if text is None:
+                    raw = message.get("bytes") or b""
+                    text = raw.decode("utf-8", "replace")
+                now = time.monotonic()
+                if not bucket.take("c", 1, now):
+                    raise _Closed(CLOSE_POLICY, "message rate")
+                if len(text) > limits.max_body_bytes:
+                    raise _Closed(CLOSE_TOO_BIG, "message too big")
+                if queue.qsize() >= limits.ws_max_queue:
+                    raise _Closed(CLOSE_POLICY, "send queue full")
                 try:
-                    text = await socket.receive_text()
-                    msg = json.loads(text)
+                    msg = decode_json(text)
                     if not isinstance(msg, dict):
-                        raise ValueError("message must be an object")
-                except (ValueError, KeyError) as exc:
-                    queue.put_nowait({"op": "error", "detail": f"bad message: {exc}"})
+                        raise WireError("message must be an object")
+                    n = len(msg["orders"]) if isinstance(msg.get("orders"), list) else 0
+                    if not clients.take(ip, 1 + n, now):
+                        raise Rejection("rate limited (client)", 429)
+                except WireError as exc:
+                    queue.put_nowait({"op": "error", "detail": f"bad message: {exc}", "status": 422})
                     continue
-                asyncio.create_task(_handle(msg, queue))
-        except WebSocketDisconnect:
+                except Rejection as exc:
+                    queue.put_nowait({"op": "error", "id": _id(msg), "detail": exc.reason, "status": exc.status})
+                    continue
+                if msg.get("op") in ("place", "cancel"):
+                    await slots.acquire()
+                    task = asyncio.create_task(_handle(msg, queue))
+                    task.add_done_callback(lambda _t: slots.release())
+                else:
+                    await _handle(msg, queue)
+        except _Closed as closed:
+            await _close(socket, closed.code, closed.reason)
+        except Exception:  # noqa: BLE001 - the socket broke; in-flight ops still finish
             pass
         finally:
             gw.hub.unsubscribe_all(queue)
             sender.cancel()
 
     async def _handle(msg: dict, queue: asyncio.Queue) -> None:
-        op, mid = msg.get("op"), msg.get("id")
+        op, mid = msg.get("op"), _id(msg)
         try:
             if op == "subscribe":
                 channel = msg.get("channel")
                 if channel == "book":
-                    market = int(msg.get("market", 0))
-                    if market not in core.markets:
+                    market = msg.get("market", 0)
+                    if type(market) is str and market.isdigit() and len(market) < 10:
+                        market = int(market)
+                    if type(market) is not int or market not in core.markets:
                         raise Rejection("unknown market")
                     gw.hub.subscribe(("book", market), queue)
                     queue.put_nowait({"channel": "book", "type": "book", **gw.depth(market, 20)})
@@ -241,16 +433,17 @@ def create_app(service: ServiceView) -> FastAPI:
                                           **halt_event(market, True, core.oracle.halted[market])})
                 elif channel in ("orders", "fills"):
                     account = msg.get("account", "")
+                    if not isinstance(account, str):
+                        raise Rejection("not an address")
                     key = "*" if channel == "fills" and account == "*" else _address(account)
                     gw.hub.subscribe((channel, key), queue)
                 else:
                     raise Rejection("unknown channel")
                 queue.put_nowait({"op": "subscribed", "id": mid, "channel": channel})
             elif op == "place":
-                orders = msg.get("orders")
-                if not isinstance(orders, list):
-                    raise Rejection("orders must be a list")
-                results = await gw.place_batch(orders)
+                if msg.keys() - {"op", "id", "orders"}:
+                    raise WireError("place: unknown field")
+                results = await gw.place_batch(msg.get("orders"))
                 queue.put_nowait({"op": "ack", "id": mid, "results": results})
             elif op == "cancel":
                 message, signature = Cancel.from_json({k: v for k, v in msg.items() if k not in ("op", "id")})
@@ -262,10 +455,28 @@ def create_app(service: ServiceView) -> FastAPI:
             queue.put_nowait({"op": "error", "id": mid, "detail": exc.detail, "status": exc.status_code})
         except Rejection as exc:
             queue.put_nowait({"op": "error", "id": mid, "detail": exc.reason, "status": exc.status})
-        except (ValueError, TypeError, InvalidSignature) as exc:
-            queue.put_nowait({"op": "error", "id": mid, "detail": str(exc), "status": 400})
+        except WireError as exc:
+            queue.put_nowait({"op": "error", "id": mid, "detail": str(exc), "status": 422})
+        except Exception:  # noqa: BLE001 - every message gets an answer
+            log.exception("ws handler failed")
+            queue.put_nowait({"op": "error", "id": mid, "detail": "internal error", "status": 500})
 
-    return app
+    return router
+
+
+def _id(msg: Any) -> Any:
+    """The client's message id, echoed back if it is a short string or a JSON integer."""
+    mid = msg.get("id") if isinstance(msg, dict) else None
+    if mid is None or (type(mid) is int and abs(mid) < 2**63) or (isinstance(mid, str) and len(mid) <= 64):
+        return mid
+    return None
+
+
+async def _close(socket: WebSocket, code: int, reason: str) -> None:
+    try:
+        await socket.close(code=code, reason=reason)
+    except Exception:  # noqa: BLE001 - already gone
+        pass
 
 
 async def _pump(socket: WebSocket, queue: asyncio.Queue) -> None:

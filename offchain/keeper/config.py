@@ -122,6 +122,14 @@ class ApiConfig:
     burst: int = 4000
     max_batch: int = 1000
     cancel_window_s: int = 60
+    # cheap limits in front of parsing and signatures (docs/api.md, "Limits")
+    max_body_bytes: int = 1 << 20
+    client_rate: float = 20_000.0   # per client IP: requests + WS messages + orders per second
+    client_burst: float = 40_000.0
+    ws_rate: float = 2_000.0        # messages per second per WebSocket connection
+    ws_burst: float = 4_000.0
+    ws_max_inflight: int = 16
+    ws_max_queue: int = 10_000
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,17 +11,22 @@ recovers from the journal on restart: in-memory state may be ahead of the disk).
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable
 
-from offchain.client.messages import Cancel, checksum, order_from_json
-from offchain.order import InvalidSignature, Signature
+from offchain.matching import events as ev
+from offchain.order import InvalidSignature, Order, Signature
+from offchain.wire import TIFS, Cancel, PlaceRequest, WireError, parse_place
 
-from .admission import AdmissionContext, Rejection, check_order
+from .admission import AdmissionContext, Rejection, check_order, verify_signer
 from .core import Core, Outbox, SignedOrder
 from .journal import Journal, WriteSet
 from .ratelimit import RateLimiter
+
+
+log = logging.getLogger("mmx.keeper.gateway")
 
 
 class Hub:
@@ -159,6 +164,8 @@ class Gateway:
         self.account_loader: Callable[[set[str]], Any] | None = None
         self.stats = {"accepted": 0, "rejected": 0, "fills": 0}
         self.slice = 256  # orders processed between two yields to the event loop
+        # called when the sequencer itself fails (a bug, not client input): the service stops
+        self.on_fatal: Callable[[BaseException], None] | None = None
 
     # -- publication ------------------------------------------------------------------------
     def publish(self, out: Outbox) -> None:
@@ -209,28 +216,49 @@ class Gateway:
         return result
 
     # -- orders -----------------------------------------------------------------------------
-    def _admit_one(self, item: Any, now_s: int, ts: int, ws: WriteSet, out: Outbox) -> dict:
-        try:
-            if isinstance(item, tuple):
-                order, signature, tif = item
+    def parse(self, items: Any) -> list[PlaceRequest]:
+        """A whole place request as typed values (`offchain.wire` rules), or Rejection(422)
+        naming the first bad field: nothing of a request is sequenced unless all of it parses.
+        Items are API dicts, `PlaceRequest`s or (Order, Signature, tif) tuples (runners)."""
+        if not isinstance(items, list):
+            raise Rejection("orders must be a list", 422)
+        if len(items) > self.max_batch:
+            raise Rejection(f"batch larger than {self.max_batch}", 413)
+        requests = []
+        for n, item in enumerate(items):
+            if isinstance(item, PlaceRequest):
+                requests.append(item)
+            elif isinstance(item, tuple) and len(item) == 3 and isinstance(item[0], Order) \
+                    and isinstance(item[1], Signature) and item[2] in TIFS:
+                requests.append(PlaceRequest(item[0], item[1], item[2]))
             else:
-                order = order_from_json(item.get("order"))
-                sig_text = item.get("signature")
-                if not isinstance(sig_text, str):
-                    raise Rejection("signature missing")
-                signature = Signature.from_hex(sig_text)
-                tif = item.get("tif", "GTC")
-            if tif not in ("GTC", "IOC", "FOK"):
-                raise Rejection("invalid tif")
-            account = self.core.accounts.get(order.account)
-            admitted = check_order(order, signature, account, self.ctx, now_s)
+                try:
+                    requests.append(parse_place(item, f"orders[{n}]" if len(items) > 1 else ""))
+                except WireError as exc:
+                    raise Rejection(str(exc), 422) from None
+        return requests
+
+    def _verify(self, requests: list[PlaceRequest]) -> list:
+        """Each request's (hash, signer), or the Rejection its signature earned."""
+        accounts, ctx = self.core.accounts, self.ctx
+        out: list = []
+        for req in requests:
+            try:
+                out.append(verify_signer(req.order, req.signature, accounts.get(req.order.account), ctx))
+            except Rejection as exc:
+                out.append(exc)
+        return out
+
+    def _admit_one(self, req: PlaceRequest, verified, now_s: int, ts: int, ws: WriteSet, out: Outbox) -> dict:
+        order = req.order
+        try:
+            admitted = check_order(order, req.signature, self.core.accounts.get(order.account), self.ctx, now_s,
+                                   verified)
         except Rejection as exc:
             return {"status": "rejected", "reason": exc.reason}
-        except (ValueError, InvalidSignature) as exc:
-            return {"status": "rejected", "reason": str(exc) or "invalid order"}
         if admitted.hash in self.core.orders:
             return {"status": "rejected", "reason": "duplicate order", "hash": "0x" + admitted.hash.hex()}
-        signed = SignedOrder(admitted.hash, order, signature, admitted.signer, self.core.next_seq(), tif)
+        signed = SignedOrder(admitted.hash, order, req.signature, admitted.signer, self.core.next_seq(), req.tif)
         n_fills = len(out.fills)
         self.core.place(signed, ts, ws, out)
         if signed.status == "rejected":
@@ -242,46 +270,60 @@ class Gateway:
                 "open": str(signed.open), "order_status": signed.status}
 
     async def place_batch(self, items: list) -> list[dict]:
-        """Place signed orders; each item is an API dict or an (Order, Signature, tif) tuple."""
-        if len(items) > self.max_batch:
-            raise Rejection(f"batch larger than {self.max_batch}", 413)
-        now = self.clock()
-        now_s, ts = int(now), int(now * 1000)
-        mono = time.monotonic()
-        counts: dict[str, int] = {}
-        for item in items:
-            account = item[0].account if isinstance(item, tuple) else _account_of(item)
-            counts[account] = counts.get(account, 0) + 1
-        limited = {a for a, n in counts.items() if not self.limiter.take(a, n, mono)}
+        """Place signed orders; each item is an API dict, a PlaceRequest or an
+        (Order, Signature, tif) tuple. One result per item, in order.
+
+        1. the whole request is parsed (a bad item refuses the request: Rejection 422/413);
+        2. the accounts named are loaded; every signature is verified;
+        3. the rate limit is charged per account for its orders with a valid signature
+           (a forged order naming a victim costs the victim nothing), all or nothing;
+        4. admission and matching, item by item, in slices; each slice's rows are queued
+           for commit before the loop yields.
+        Nothing raises past step 1 except a fault inside the sequencer itself, which is
+        fatal: the keeper stops without journaling the faulty command, so the journal stays
+        a gap-free prefix and a restart rebuilds the state before it."""
+        requests = self.parse(items)
         if self.account_loader is not None:
             accounts = self.core.accounts
-            missing = {a for a in counts if a != "?" and a not in limited
-                       and (a not in accounts or not accounts[a].loaded)}
+            missing = {r.order.account for r in requests
+                       if r.order.account not in accounts or not accounts[r.order.account].loaded}
             if missing:
                 await self.account_loader(missing)
-                now = self.clock()
-                now_s, ts = int(now), int(now * 1000)
+        verified = self._verify(requests)
+        mono = time.monotonic()
+        counts: dict[str, int] = {}
+        for req, v in zip(requests, verified):
+            if not isinstance(v, Rejection):
+                counts[req.order.account] = counts.get(req.order.account, 0) + 1
+        limited = {a for a, n in counts.items() if not self.limiter.take(a, n, mono)}
+        now = self.clock()
+        now_s, ts = int(now), int(now * 1000)
         ws, out = WriteSet(), Outbox.new()
-        results = []
+        results: list[dict] = []
         slices: list[asyncio.Future] = []
-        for n, item in enumerate(items):
-            if n and n % self.slice == 0:
-                # Let settlement, the watcher and other requests run between slices of a big
-                # batch. The slice's rows are queued for commit FIRST: commands that run in
-                # the gap get later sequence numbers and must not reach the journal before
-                # ours (the journal must always be a prefix of the sequence).
-                if ws:
-                    slices.append(self.committer.commit(ws))
-                    ws = WriteSet()
-                await asyncio.sleep(0)
-                now = self.clock()
-                now_s, ts = int(now), int(now * 1000)
-            if limited:
-                account = item[0].account if isinstance(item, tuple) else _account_of(item)
-                if account in limited:
+        try:
+            for n, req in enumerate(requests):
+                if n and n % self.slice == 0:
+                    # Let settlement, the watcher and other requests run between slices of a big
+                    # batch. The slice's rows are queued for commit FIRST: commands that run in
+                    # the gap get later sequence numbers and must not reach the journal before
+                    # ours (the journal must always be a prefix of the sequence).
+                    if ws:
+                        slices.append(self.committer.commit(ws))
+                        ws = WriteSet()
+                    await asyncio.sleep(0)
+                    now = self.clock()
+                    now_s, ts = int(now), int(now * 1000)
+                if req.order.account in limited and not isinstance(verified[n], Rejection):
                     results.append({"status": "rejected", "reason": "rate limited"})
                     continue
-            results.append(self._admit_one(item, now_s, ts, ws, out))
+                results.append(self._admit_one(req, verified[n], now_s, ts, ws, out))
+        except Exception as exc:
+            # A fault in the sequencer (not client input: that was parsed and admitted).
+            # The faulty command's rows are dropped, the rows before it are committed.
+            self._sequencer_fault(exc, ws)
+            await asyncio.gather(*slices, return_exceptions=True)
+            raise Rejection("internal error", 500) from exc
         accepted = sum(1 for r in results if r["status"] == "accepted")
         self.stats["accepted"] += accepted
         self.stats["rejected"] += len(results) - accepted
@@ -290,6 +332,20 @@ class Gateway:
             slices.append(self.committer.commit(ws, lambda: self.publish(out)))
             await asyncio.gather(*slices)
         return results
+
+    def _sequencer_fault(self, exc: BaseException, ws: WriteSet) -> None:
+        """In-memory state may be ahead of what can be journaled: stop (fatal), after
+        committing the complete commands of `ws` (those before the faulty sequence number)."""
+        log.critical("sequencer fault at seq %d, stopping: %r", self.core.seq, exc)
+        bad = self.core.seq
+        keep = WriteSet()
+        keep.commands = [c for c in ws.commands if c["seq"] < bad]
+        keep.orders = [o for o in ws.orders if o["seq"] < bad]
+        keep.fills = [f for f in ws.fills if f["seq"] < bad]
+        if keep:
+            self.committer.commit(keep)
+        if self.on_fatal is not None:
+            self.on_fatal(exc)
 
     async def place(self, item: Any) -> dict:
         results = await self.place_batch([item])
@@ -321,7 +377,7 @@ class Gateway:
 
         def run(ws: WriteSet, out: Outbox):
             events = self.core.cancel(self.core.next_seq(), now_ms, cancel.account, hashes, cancel.market, ws, out)
-            return sorted({"0x" + e.order_id.hex() for e in events if type(e).__name__ == "Cancelled"})
+            return sorted({"0x" + e.order_id.hex() for e in events if type(e) is ev.Cancelled})
 
         cancelled = await self.run_command(run)
         return {"status": "ok", "cancelled": cancelled}
@@ -330,10 +386,3 @@ class Gateway:
 def halt_event(market: int, halted: bool, reason: str) -> dict:
     """The book channel's `halt` event (a market halted or resumed by the Oracle)."""
     return {"type": "halt", "market": str(market), "halted": halted, "reason": reason}
-
-
-def _account_of(item: Any) -> str:
-    try:
-        return checksum(item["order"]["account"])
-    except Exception:  # noqa: BLE001 - malformed: admission will say why
-        return "?"

@@ -112,7 +112,7 @@ class Keeper:
         self.engine = Engine([market_config(info) for info in markets.values()])
         self.core = core = Core(self.engine, markets)
         self.domain = Domain(self.chain.chain_id, self.chain.exchange.address)
-        self.hub = Hub()
+        self.hub = Hub(max_queue=cfg.api.ws_max_queue)
         self.committer = GroupCommitter(self.journal)
         self.committer.on_fatal = self._fatal
         ctx = AdmissionContext(self.domain, markets, core.marks, oracle=core.oracle, crosses=core.crosses)
@@ -120,6 +120,7 @@ class Keeper:
                                RateLimiter(cfg.api.rate, cfg.api.burst), max_batch=cfg.api.max_batch,
                                cancel_window_ms=cfg.api.cancel_window_s * 1000)
         self.gateway.account_loader = self._load_accounts
+        self.gateway.on_fatal = self._fatal
         s = cfg.settlement
         self.settlement = Settlement(core, self.chain, self.committer, self.gateway.publish, self.hub,
                                      max_fills=s.max_fills, max_wait_ms=s.max_wait_ms, max_inflight=s.max_inflight,
@@ -183,7 +184,9 @@ class Keeper:
         self.stopped.set()
 
     def _fatal(self, exc: BaseException) -> None:
-        log.critical("journal write failed, stopping: %s", exc)
+        """The journal failed, or the sequencer did: in-memory state may be ahead of the
+        journal, which is the truth at restart. Stop."""
+        log.critical("fatal, stopping: %r", exc)
         asyncio.get_running_loop().create_task(self.stop(drain=0))
 
     # -- recovery ------------------------------------------------------------------------------
@@ -292,7 +295,8 @@ class Keeper:
 
         self.app = create_app(self)
         config = uvicorn.Config(self.app, host=self.config.api.host, port=self.config.api.port,
-                                log_level="warning", lifespan="off", ws="websockets-sansio")
+                                log_level="warning", lifespan="off", ws="websockets-sansio",
+                                ws_max_size=self.config.api.max_body_bytes)
         self.server = uvicorn.Server(config)
         self.server.install_signal_handlers = lambda: None  # the cli owns signals
         task = asyncio.get_running_loop().create_task(self.server.serve(), name="api")

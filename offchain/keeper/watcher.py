@@ -43,7 +43,7 @@ import asyncio
 import logging
 from typing import Callable
 
-from offchain.client.messages import checksum as to_checksum_address
+from offchain.wire import checksum as to_checksum_address
 
 from offchain.artifacts import abi as artifact_abi
 

@@ -9,12 +9,14 @@ KEY = "0x" + "01" * 32
 DOMAIN = Domain(31337, "0x5FbDB2315678afecb367f032d93F642f64180aa3")
 
 
-@pytest.mark.parametrize("value,expected", [(5, 5), ("5", 5), ("0x10", 16), (2**256 - 1, 2**256 - 1)])
+@pytest.mark.parametrize("value,expected", [(5, 5), ("5", 5), ("0", 0), (2**256 - 1, 2**256 - 1),
+                                            (str(2**256 - 1), 2**256 - 1)])
 def test_as_int__numbers_and_strings__accepted(value, expected):
     assert as_int(value) == expected
 
 
-@pytest.mark.parametrize("value", [True, 1.5, "1.5", "-1", "", None, 2**256, "abc"])
+@pytest.mark.parametrize("value", [True, False, 1.5, "1.5", "-1", "", None, 2**256, "abc", "0x10", " 5", "+5",
+                                   "05", "1e3", str(2**256), [1], {"n": 1}])
 def test_as_int__bad_values__value_error(value):
     with pytest.raises(ValueError):
         as_int(value)

@@ -1,0 +1,287 @@
+"""The wire codec the keeper API and the client SDK share (docs/api.md, "Conventions").
+
+One set of strict rules, one parser: every request a client sends is parsed here, as a
+whole, into typed values (`PlaceRequest`, `Cancel`) before the keeper sequences or
+matches anything. What does not follow the rules is refused with a `WireError` whose
+message names the field ("order.price must be ..."); the keeper answers it and changes
+no state.
+
+The rules (strict on purpose: a lax parser is a second, undocumented format):
+- **integers** (market, price, size, nonce, expiry, flags, timestamp): a JSON integer, or
+  a decimal string `0` or `[1-9][0-9]*` of at most 78 digits; in 0 <= n < 2**256. No
+  booleans, floats, signs, spaces, leading zeros or hex.
+- **booleans** (is_buy): JSON `true` / `false` only.
+- **addresses**: `0x` + 40 hex digits; mixed case must be the EIP-55 checksum.
+- **signature**: `0x` + 130 hex digits, r|s|v with v 27 or 28 (`1b`/`1c`); the low-s rule
+  is admission's (it needs no parse).
+- **order hashes**: `0x` + 64 hex digits.
+- **tif**: "GTC", "IOC" or "FOK". **client_id**: absent, null, or 1-64 printable ASCII chars.
+- **objects** carry only the documented keys (an unknown key is refused: a typo in a
+  field name must not silently fall back to a default).
+- **sizes**: a request body or WebSocket message of at most `MAX_MESSAGE_BYTES`; a batch
+  of at most the keeper's `max_batch` orders; a cancel of at most `MAX_CANCEL_HASHES`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from eth_hash.auto import keccak
+
+from offchain.order import Domain, Order, Signature, order_hash, recover_hash_signer, sign_hash
+
+CANCEL_TYPE = "Cancel(address account,uint256 market,bytes32[] hashes,uint256 timestamp)"
+CANCEL_TYPEHASH = keccak(CANCEL_TYPE.encode())
+
+TIFS = ("GTC", "IOC", "FOK")
+MAX_MESSAGE_BYTES = 1 << 20   # an HTTP body or one WebSocket message
+MAX_CLIENT_ID = 64
+MAX_CANCEL_HASHES = 1000
+UINT_MAX_DIGITS = 78          # len(str(2**256 - 1))
+
+ORDER_KEYS = frozenset(("account", "market", "is_buy", "price", "size", "nonce", "expiry", "flags"))
+PLACE_KEYS = frozenset(("order", "signature", "tif", "client_id"))
+CANCEL_KEYS = frozenset(("account", "market", "hashes", "timestamp", "signature"))
+
+_DECIMAL = re.compile(r"(?:0|[1-9][0-9]*)\Z")
+_HEX = set("0123456789abcdefABCDEF")
+_CLIENT_ID = re.compile(r"[\x21-\x7e]{1,64}\Z")
+_checksums: dict = {}
+
+
+class WireError(ValueError):
+    """A request that does not follow the wire rules; the message names the field."""
+
+
+MAX_DEPTH = 32  # JSON nesting; the deepest valid request is 3
+_BRACKETS = re.compile(rb"[\[\]{}]")
+_STRINGS = re.compile(rb'"(?:[^"\\]|\\.)*"')
+
+
+def _constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def decode_json(raw: bytes | str) -> Any:
+    """One request's JSON text as Python values, or WireError. Nesting beyond MAX_DEPTH is
+    refused before the parser sees it: the C parser recurses per level, and under a raised
+    recursion limit (Ape and pytest raise it to 100,000) a deep enough body overflows the C
+    stack and kills the process. NaN / Infinity are refused (not JSON)."""
+    data = raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else raw
+    if data.count(b"[") + data.count(b"{") > MAX_DEPTH:
+        depth = 0
+        for m in _BRACKETS.finditer(_STRINGS.sub(b'""', data)):
+            depth += 1 if m.group() in (b"[", b"{") else -1
+            if depth > MAX_DEPTH:
+                raise WireError(f"body is not JSON: nested deeper than {MAX_DEPTH}")
+    try:
+        return json.loads(data, parse_constant=_constant)
+    except (ValueError, RecursionError, UnicodeDecodeError) as exc:
+        raise WireError(f"body is not JSON: {str(exc)[:80]}") from None
+
+
+def checksum(address: str | bytes) -> str:
+    """The EIP-55 form of a 0x-hex (or 20-byte) address, cached: eth_utils' costs ~50 us and
+    the keeper normalises one or two per order. Raises ValueError for a non-address."""
+    found = _checksums.get(address)
+    if found is not None:
+        return found
+    from eth_utils import to_checksum_address
+
+    if isinstance(address, (bytes, bytearray)):
+        if len(address) != 20:
+            raise ValueError("not an address")
+    elif not (isinstance(address, str) and len(address) == 42 and address[:2] in ("0x", "0X")
+              and set(address[2:]) <= _HEX):
+        raise ValueError("not an address")
+    result = to_checksum_address(address)
+    if isinstance(address, str) and address != result and address.lower() != address and address.upper()[2:] != address[2:]:
+        raise ValueError("bad address checksum")
+    if len(_checksums) > 1_000_000:
+        _checksums.clear()
+    _checksums[bytes(address) if isinstance(address, bytearray) else address] = result
+    return result
+
+
+def as_int(value: Any, name: str = "value") -> int:
+    """A uint256 by the integer rule: a JSON integer or a canonical decimal string."""
+    if type(value) is int:  # bool is a subclass of int and is refused here
+        result = value
+    elif isinstance(value, str):
+        if len(value) > UINT_MAX_DIGITS or not _DECIMAL.match(value):
+            raise WireError(f"{name} must be a decimal string or an integer")
+        result = int(value)
+    else:
+        raise WireError(f"{name} must be an integer")
+    if not 0 <= result < 2**256:
+        raise WireError(f"{name} out of uint256 range")
+    return result
+
+
+def as_bool(value: Any, name: str) -> bool:
+    if value is True or value is False:
+        return value
+    raise WireError(f"{name} must be a boolean")
+
+
+def as_address(value: Any, name: str) -> str:
+    try:
+        return checksum(value)
+    except (ValueError, TypeError):
+        raise WireError(f"{name} must be an address") from None
+
+
+def as_hash(value: Any, name: str) -> bytes:
+    if not (isinstance(value, str) and len(value) == 66 and value[:2] == "0x" and set(value[2:]) <= _HEX):
+        raise WireError(f"{name} must be a 0x-hex 32-byte hash")
+    return bytes.fromhex(value[2:])
+
+
+def as_signature(value: Any, name: str = "signature") -> Signature:
+    """65-byte hex r|s|v with v 27 or 28 (never normalised from 0/1)."""
+    if not (isinstance(value, str) and len(value) == 132 and value[:2] == "0x" and set(value[2:]) <= _HEX):
+        raise WireError(f"{name} must be 0x + 130 hex digits (r|s|v)")
+    raw = bytes.fromhex(value[2:])
+    if raw[64] not in (27, 28):
+        raise WireError(f"{name}: v must be 27 or 28")
+    return Signature(v=raw[64], r=int.from_bytes(raw[:32], "big"), s=int.from_bytes(raw[32:64], "big"))
+
+
+def _object(data: Any, name: str, allowed: frozenset) -> dict:
+    if not isinstance(data, dict):
+        raise WireError(f"{name} must be an object")
+    extra = data.keys() - allowed
+    if extra:
+        raise WireError(f"{name}: unknown field {sorted(map(str, extra))[0][:40]!r}")
+    return data
+
+
+def _required(data: dict, key: str, name: str) -> Any:
+    if key not in data:
+        raise WireError(f"{name} missing")
+    return data[key]
+
+
+def order_to_json(order: Order) -> dict:
+    return {
+        "account": order.account,
+        "market": str(order.market),
+        "is_buy": order.is_buy,
+        "price": str(order.price),
+        "size": str(order.size),
+        "nonce": str(order.nonce),
+        "expiry": str(order.expiry),
+        "flags": str(order.flags),
+    }
+
+
+def order_from_json(data: Any, name: str = "order") -> Order:
+    data = _object(data, name, ORDER_KEYS)
+    account = as_address(_required(data, "account", f"{name}.account"), f"{name}.account")
+    is_buy = as_bool(_required(data, "is_buy", f"{name}.is_buy"), f"{name}.is_buy")
+    fields = {key: as_int(_required(data, key, f"{name}.{key}"), f"{name}.{key}")
+              for key in ("market", "price", "size", "nonce", "expiry")}
+    fields["flags"] = as_int(data.get("flags", 0), f"{name}.flags")
+    return Order(account=account, is_buy=is_buy, **fields)
+
+
+@dataclass(frozen=True, slots=True)
+class PlaceRequest:
+    """One signed order to place, parsed: the order, its signature and the keeper-side
+    semantics that are not signed (time in force; the client's own id)."""
+
+    order: Order
+    signature: Signature
+    tif: str = "GTC"
+    client_id: str | None = None
+
+
+def parse_place(data: Any, name: str = "") -> PlaceRequest:
+    """A place request (`{order, signature, tif?, client_id?}`) by the wire rules."""
+    prefix = f"{name}." if name else ""
+    data = _object(data, name or "request", PLACE_KEYS)
+    order = order_from_json(_required(data, "order", f"{prefix}order"), f"{prefix}order")
+    signature = as_signature(_required(data, "signature", f"{prefix}signature"), f"{prefix}signature")
+    tif = data.get("tif", "GTC")
+    if tif not in TIFS:  # `in` on a tuple of str: a non-str never matches
+        raise WireError(f"{prefix}tif must be one of GTC, IOC, FOK")
+    client_id = data.get("client_id")
+    if client_id is not None and not (isinstance(client_id, str) and _CLIENT_ID.match(client_id)):
+        raise WireError(f"{prefix}client_id must be 1-{MAX_CLIENT_ID} printable ASCII characters")
+    return PlaceRequest(order, signature, tif, client_id)
+
+
+def parse_place_batch(items: Any, max_batch: int) -> list[PlaceRequest]:
+    """A list of place requests, parsed as a whole: one bad item refuses the request."""
+    if not isinstance(items, list):
+        raise WireError("orders must be a list")
+    if len(items) > max_batch:
+        raise WireError(f"batch larger than {max_batch}")
+    return [parse_place(item, f"orders[{i}]") for i, item in enumerate(items)]
+
+
+def place_request(
+    order: Order, signature: Signature, tif: str = "GTC", client_id: str | None = None
+) -> dict:
+    body = {"order": order_to_json(order), "signature": signature.to_hex(), "tif": tif}
+    if client_id is not None:
+        body["client_id"] = client_id
+    return body
+
+
+@dataclass(frozen=True, slots=True)
+class Cancel:
+    account: str
+    market: int
+    hashes: tuple[bytes, ...]
+    timestamp: int  # unix ms
+
+    def digest(self, domain: Domain) -> bytes:
+        hashes_hash = keccak(b"".join(self.hashes))
+        account = bytes.fromhex(self.account[2:]).rjust(32, b"\x00")
+        struct = keccak(
+            CANCEL_TYPEHASH
+            + account
+            + self.market.to_bytes(32, "big")
+            + hashes_hash
+            + self.timestamp.to_bytes(32, "big")
+        )
+        return keccak(b"\x19\x01" + domain.separator + struct)
+
+    def sign(self, domain: Domain, private_key: bytes | str) -> Signature:
+        return sign_hash(self.digest(domain), private_key)
+
+    def signer(self, domain: Domain, signature: Signature) -> str:
+        return recover_hash_signer(self.digest(domain), signature)
+
+    def to_json(self, signature: Signature) -> dict:
+        return {
+            "account": self.account,
+            "market": str(self.market),
+            "hashes": ["0x" + h.hex() for h in self.hashes],
+            "timestamp": str(self.timestamp),
+            "signature": signature.to_hex(),
+        }
+
+    @classmethod
+    def from_json(cls, data: Any) -> tuple["Cancel", Signature]:
+        """A cancel request (`{account, market?, hashes?, timestamp, signature}`) by the wire rules."""
+        data = _object(data, "cancel", CANCEL_KEYS)
+        account = as_address(_required(data, "account", "account"), "account")
+        hashes = data.get("hashes", [])
+        if not isinstance(hashes, list):
+            raise WireError("hashes must be a list")
+        if len(hashes) > MAX_CANCEL_HASHES:
+            raise WireError(f"more than {MAX_CANCEL_HASHES} hashes")
+        raw = tuple(as_hash(h, f"hashes[{i}]") for i, h in enumerate(hashes))
+        signature = as_signature(_required(data, "signature", "signature"))
+        market = as_int(data.get("market", 0), "market")
+        timestamp = as_int(_required(data, "timestamp", "timestamp"), "timestamp")
+        return cls(account=account, market=market, hashes=raw, timestamp=timestamp), signature
+
+
+def hash_hex(order: Order, domain: Domain) -> str:
+    return "0x" + order_hash(order, domain).hex()
