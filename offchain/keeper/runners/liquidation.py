@@ -1,0 +1,383 @@
+"""The keeper's liquidation runner: finds accounts below maintenance and closes them,
+journaling every step so a crash in the middle resumes it without doing a step twice.
+
+When it looks (docs/liquidation.md):
+- every mark update and every fill (`on_mark`, `on_fill`) kicks a scan of the accounts
+  whose keeper view (chain snapshot + unsettled fills, `AccountState`) is within
+  `near_bps` of maintenance; every `full_scan_s` (timer) a scan of every account with a
+  position. Kicks coalesce: one scan runs at a time, and a kick during a scan runs one more.
+- a scan reconciles with the chain before it acts: it reads the candidates' collateral and
+  positions (one JSON-RPC batch) and each market's oracle price, and decides on those
+  (offchain.risk.liquidation.next_step: the Exchange's own arithmetic), never on the
+  keeper's estimate alone.
+
+How it acts: each step is an operator transaction, signed, journaled
+(liquidation_journal: planned -> submitted -> confirmed | reverted | dead) and only then
+broadcast; the nonce comes from the operator's one NonceManager, shared with settlement.
+A step is simulated (eth_call) first, so a step the chain would refuse (already
+liquidated by someone else, healthy again after a fill, halted market) costs no nonce.
+
+Execution paths: the Exchange on main has one liquidation entry point,
+`liquidate(account, market)`, which moves the whole position to the backstop (the pool) at
+mark, so both step kinds (BOOK and BACKSTOP) execute through it for now; the book path
+(reduce-only IOC liquidation orders the Exchange accepts without the account's signature)
+plugs in as another `execute` once that ABI lands (docs/liquidation.md, "Not done").
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from eth_abi import decode as abi_decode
+
+from offchain.risk.liquidation import (
+    AccountRisk,
+    Health,
+    LiquidationParams,
+    MarketRisk,
+    Step,
+    adl_rank,
+    health,
+    next_step,
+)
+
+from ..chain import RpcError
+from .liquidation_journal import (
+    CONFIRMED,
+    DEAD,
+    OPEN_STATES,
+    PLANNED,
+    REVERTED,
+    SUBMITTED,
+    LiquidationJournal,
+    StepRecord,
+)
+
+log = logging.getLogger("mmx.keeper.liquidation")
+
+BPS = 10_000
+
+
+@dataclass
+class LiquidationStats:
+    scans: int = 0
+    checked: int = 0          # account snapshots read from chain
+    steps: int = 0            # steps journaled
+    confirmed: int = 0
+    reverted: int = 0
+    dead: int = 0
+    simulated_refusals: int = 0
+    blocked: dict[str, str] = field(default_factory=dict)  # account -> why it cannot be liquidated now
+
+
+class LiquidationRunner:
+    """A keeper Runner (service.Runner protocol)."""
+
+    def __init__(self, params: LiquidationParams = LiquidationParams(), *, near_bps: int = 2_000,
+                 full_scan_s: float = 5.0, max_inflight: int = 32, gas: int = 800_000,
+                 receipt_timeout: float = 60.0) -> None:
+        self.params = params
+        self.near_bps = near_bps
+        self.full_scan_s = full_scan_s
+        self.max_inflight = max_inflight
+        self.gas = gas
+        self.receipt_timeout = receipt_timeout
+        self.stats = LiquidationStats()
+        self.journal: LiquidationJournal | None = None
+        self.busy: set[str] = set()          # accounts with a step in flight
+        self.backstop = ""
+        self.markets: dict[int, MarketRisk] = {}
+        self._scan_task: asyncio.Task | None = None
+        self._again = False
+        self._full = True
+        self._last_full = 0.0
+        self._tasks: set[asyncio.Task] = set()
+        self._slots: asyncio.Semaphore | None = None
+        self.crash_hook = os.environ.get("MMX_TEST_CRASH_POINT", "")
+        self.last_marks: dict[int, int] = {}
+
+    # -- Runner protocol -----------------------------------------------------------------
+    async def on_start(self, keeper) -> None:
+        self.keeper = keeper
+        self.chain = keeper.chain
+        self.key = keeper.operator
+        self.nonces = self.chain.nonces_for(self.key)
+        self.journal = LiquidationJournal(keeper.config.journal.url)
+        self.markets = {m: MarketRisk.of(info) for m, info in keeper.core.markets.items()}
+        self.backstop = (await self.chain.call(self.chain.exchange, "backstop")).lower()
+        self._slots = asyncio.Semaphore(self.max_inflight)
+        keeper.liquidation = self  # the API's handle (api.py reads liquidations and ADL ranks here)
+        await self.resume()
+        self.kick(full=True)
+
+    async def on_mark(self, market: int, price: int) -> None:
+        self.kick()
+
+    async def on_fill(self, fill: Any) -> None:
+        self.kick()
+
+    async def on_timer(self, now: float) -> None:
+        if now - self._last_full >= self.full_scan_s:
+            self.kick(full=True)
+
+    async def on_chain_log(self, entry: dict) -> None:
+        return None
+
+    async def on_stop(self) -> None:
+        tasks = [t for t in (self._scan_task, *self._tasks) if t is not None]
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        if self.journal is not None:
+            self.journal.close()
+
+    # -- scanning ------------------------------------------------------------------------
+    def kick(self, full: bool = False) -> None:
+        self._full = self._full or full
+        if self._scan_task is not None and not self._scan_task.done():
+            self._again = True
+            return
+        self._scan_task = asyncio.get_running_loop().create_task(self._scan_loop(), name="liquidation-scan")
+
+    async def _scan_loop(self) -> None:
+        while True:
+            self._again = False
+            full, self._full = self._full, False
+            try:
+                await self.scan(full)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001 - the next kick tries again
+                log.exception("liquidation scan failed")
+            if not self._again:
+                return
+
+    def keeper_view(self) -> list[AccountRisk]:
+        """Every account with a position in the keeper's view (chain snapshot + unsettled fills)."""
+        out = []
+        for address, state in self.keeper.core.accounts.items():
+            if address.lower() == self.backstop:
+                continue
+            rows = {}
+            for book in (state.positions, state.pending):
+                for market, (size, cost) in book.items():
+                    s, c = rows.get(market, (0, 0))
+                    rows[market] = (s + size, c + cost)
+            positions = tuple((m, s, c) for m, (s, c) in sorted(rows.items()) if s != 0)
+            if positions:
+                out.append(AccountRisk(address, state.collateral, positions))
+        return out
+
+    def near(self, h: Health) -> bool:
+        """Within near_bps above maintenance (or below it) in the keeper's view."""
+        return h.open and h.equity * BPS < h.maintenance * (BPS + self.near_bps)
+
+    async def read_marks(self) -> tuple[dict[int, int], set[int]]:
+        """The oracle's prices now and the markets in which the chain would refuse (halted / stale)."""
+        marks, blocked = {}, set()
+        now = (await self.chain.head_block())[1]
+        max_age = int(await self.chain.call(self.chain.oracle, "max_age")) if self.chain.oracle else 0
+        for market in self.markets:
+            price, updated_at, halted = await self.chain.call(self.chain.oracle, "price_info", market)
+            marks[market] = int(price)
+            if halted or price == 0 or (max_age and updated_at + max_age < now):
+                blocked.add(market)
+        return marks, blocked
+
+    async def scan(self, full: bool) -> list[Step]:
+        self.stats.scans += 1
+        if full:
+            self._last_full = time.time()
+        view = self.keeper_view()
+        core_marks = self.keeper.core.marks
+        if not full:
+            view = [a for a in view if self.near(health(a, core_marks, self.markets))]
+        todo = [a.account for a in view if a.account not in self.busy]
+        if not todo:
+            return []
+        head = await self.chain.block_number()
+        marks, blocked = await self.read_marks()
+        self.last_marks = marks
+        snaps = await self.chain.account_snapshots(todo, sorted(self.markets), "latest")
+        self.stats.checked += len(snaps)
+        steps = []
+        for account, (collateral, positions, _) in snaps.items():
+            acc = AccountRisk(account, collateral,
+                              tuple((m, s, c) for m, (s, c) in sorted(positions.items()) if s != 0))
+            step = next_step(acc, marks, self.markets, self.params)
+            if step is None:
+                self.stats.blocked.pop(account, None)
+                continue
+            stuck = {m for m, _, _ in acc.positions} & blocked
+            if stuck:
+                # the Exchange values every market of the account with a fresh mark: nothing to do
+                # until the oracle recovers (or the market's final settlement, docs/liquidation.md)
+                self.stats.blocked[account] = f"markets {sorted(stuck)} halted or stale"
+                continue
+            if account in self.busy:
+                continue
+            self.busy.add(account)
+            steps.append(step)
+            h = health(acc, marks, self.markets)
+            self._spawn(self.execute(step, h, head))
+        return steps
+
+    def _spawn(self, coro) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # -- execution -----------------------------------------------------------------------
+    async def _crash_point(self, name: str) -> None:
+        """Test hook (MMX_TEST_CRASH_POINT=name:seconds): stall here so a test can SIGKILL us."""
+        if self.crash_hook and self.crash_hook.split(":")[0] == name:
+            await asyncio.sleep(float(self.crash_hook.split(":")[1]))
+
+    def _calldata(self, step: Step) -> bytes:
+        fn = self.chain.exchange.functions.liquidate(step.account, step.market)
+        return bytes.fromhex(fn._encode_transaction_data()[2:])
+
+    async def _simulate(self, data: bytes) -> str:
+        """'' if the call would succeed now, else the revert reason."""
+        try:
+            await self.chain.rpc.call("eth_call", [{"from": self.key.address, "to": self.chain.exchange.address,
+                                                    "data": "0x" + data.hex(), "gas": hex(self.gas)}, "latest"])
+            return ""
+        except RpcError as exc:
+            return exc.message
+
+    async def execute(self, step: Step, h: Health, seen_block: int) -> None:
+        assert self._slots is not None and self.journal is not None
+        try:
+            async with self._slots:
+                data = self._calldata(step)
+                refusal = await self._simulate(data)
+                if refusal:
+                    self.stats.simulated_refusals += 1
+                    log.info("liquidation of %s in %s refused by simulation: %s", step.account, step.market, refusal)
+                    return
+                nonce = await self.nonces.allocate()
+                raw, tx_hash = self.chain.sign(self.key, self.chain.exchange.address, data, nonce, self.gas)
+                step_id = await asyncio.to_thread(
+                    self.journal.plan, ts=int(time.time() * 1000), account=step.account, market=step.market,
+                    kind=step.kind.value, size=step.size, equity=h.equity, maintenance=h.maintenance,
+                    seen_block=seen_block, nonce=nonce, tx_hash=tx_hash, raw_tx=raw)
+                self.stats.steps += 1
+                await self._crash_point("liquidation_after_journal")
+                try:
+                    await self.chain.send_raw(raw)
+                except Exception as exc:  # noqa: BLE001
+                    if await self.chain.tx_unknown(tx_hash):
+                        self.nonces.release(nonce)
+                        await self.nonces.sync()
+                        await self._mark(step_id, DEAD, error=str(exc)[:200])
+                        return
+                    raise
+                await asyncio.to_thread(self.journal.update, step_id, state=SUBMITTED)
+                await self._crash_point("liquidation_after_send")
+                receipt = await self.chain.wait_receipt(tx_hash, timeout=self.receipt_timeout)
+                if receipt is not None:
+                    await self._finish(step_id, receipt)
+        finally:
+            self.busy.discard(step.account)
+        self.kick()  # the account may need another step (another market, another slice)
+
+    async def _mark(self, step_id: int, state: str, **values) -> None:
+        await asyncio.to_thread(self.journal.update, step_id, state=state, **values)
+        if state == DEAD:
+            self.stats.dead += 1
+
+    def _decode_liquidation(self, receipt: dict) -> tuple[int, int, int] | None:
+        topic = self.chain.topics.get("Liquidation")
+        exchange = self.chain.exchange.address.lower()
+        for entry in receipt.get("logs", []):
+            if entry["address"].lower() == exchange and entry["topics"] and entry["topics"][0] == topic:
+                size, price, penalty, _ = abi_decode(["int256", "uint256", "uint256", "address"],
+                                                     bytes.fromhex(entry["data"][2:]))
+                return size, price, penalty
+        return None
+
+    async def _finish(self, step_id: int, receipt: dict) -> None:
+        status = receipt.get("status", "0x1")
+        ok = (int(status, 16) if isinstance(status, str) else int(status)) == 1
+        block = int(receipt["blockNumber"], 16) if isinstance(receipt["blockNumber"], str) else receipt["blockNumber"]
+        if not ok:
+            self.stats.reverted += 1
+            await self._mark(step_id, REVERTED, block=block)
+            return
+        decoded = self._decode_liquidation(receipt) or (0, 0, 0)
+        self.stats.confirmed += 1
+        await self._mark(step_id, CONFIRMED, block=block, moved=decoded[0], price=decoded[1], penalty=decoded[2])
+
+    # -- recovery ------------------------------------------------------------------------
+    async def resume(self) -> None:
+        """Resolve every step a crash left planned / submitted, before any new step.
+
+        A receipt -> processed as live. No receipt and the nonce already used on chain ->
+        dead (it can never be mined). Otherwise the same raw bytes are broadcast again
+        (idempotent: same nonce, same hash) and the receipt awaited."""
+        assert self.journal is not None
+        rows = await asyncio.to_thread(self.journal.steps, OPEN_STATES)
+        for row in sorted(rows, key=lambda r: r.nonce):
+            await self.resolve(row)
+
+    async def resolve(self, row: StepRecord) -> None:
+        receipt = await self.chain.receipt(row.tx_hash)
+        if receipt is not None:
+            await self._finish(row.id, receipt)
+            return
+        mined_nonce = int(await self.chain.rpc.call("eth_getTransactionCount", [self.key.address, "latest"]), 16)
+        if row.nonce < mined_nonce:
+            await self._mark(row.id, DEAD, error="nonce used by another tx")
+            return
+        try:
+            await self.chain.send_raw(row.raw_tx)
+        except Exception as exc:  # noqa: BLE001 - e.g. nonce too low after a race: re-check
+            if await self.chain.receipt(row.tx_hash) is None:
+                await self._mark(row.id, DEAD, error=str(exc)[:200])
+                return
+        if row.state == PLANNED:
+            await asyncio.to_thread(self.journal.update, row.id, state=SUBMITTED)
+        receipt = await self.chain.wait_receipt(row.tx_hash, timeout=self.receipt_timeout)
+        if receipt is not None:
+            await self._finish(row.id, receipt)
+        await self.nonces.sync()
+
+    # -- views (API) -----------------------------------------------------------------------
+    def liquidations(self, account: str | None = None, limit: int = 500) -> list[dict]:
+        if self.journal is None:
+            return []
+        return [r.to_json() for r in self.journal.steps(account=account, limit=limit)]
+
+    def adl_ranks(self) -> dict[str, dict]:
+        """Per account and market: its ADL rank (1 = first to be deleveraged) among the
+        accounts on its side that are in profit, from the keeper's view at the keeper's marks.
+        The side a position is on is the one deleveraged against a bankrupt opposite side."""
+        view = self.keeper_view()
+        marks = dict(self.keeper.core.marks)
+        out: dict[str, dict] = {}
+        for market in self.markets:
+            for bankrupt_is_long in (True, False):
+                ranked = adl_rank(bankrupt_is_long, market, view, marks, self.markets, exclude=[self.backstop])
+                for i, c in enumerate(ranked, start=1):
+                    out.setdefault(c.account, {})[str(market)] = {
+                        "rank": i, "of": len(ranked), "side": "short" if bankrupt_is_long else "long",
+                        "score": f"{float(c.score):.6g}", "size": str(c.size)}
+        return out
+
+    def summary(self) -> dict:
+        s = self.stats
+        rows = self.journal.steps() if self.journal is not None else []
+        confirmed = [r for r in rows if r.state == CONFIRMED]
+        latency = sorted(r.block - r.seen_block for r in confirmed if r.block)
+        return {"scans": s.scans, "checked": s.checked, "steps": s.steps, "confirmed": len(confirmed),
+                "reverted": sum(r.state == REVERTED for r in rows), "dead": sum(r.state == DEAD for r in rows),
+                "open": sum(r.state in OPEN_STATES for r in rows), "simulated_refusals": s.simulated_refusals,
+                "penalties": str(sum(r.penalty for r in confirmed)),
+                "latency_blocks_max": latency[-1] if latency else 0,
+                "blocked": dict(s.blocked)}

@@ -1,0 +1,85 @@
+"""Shared pieces of the liquidation tests: signed orders through a keeper, oracle moves,
+chain reads of Liquidation logs and of the block at which an account first breached."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+
+from web3 import Web3
+
+from offchain.artifacts import abi
+from offchain.deploy import Web3Deployer
+from offchain.keeper.config import ChainConfig, Contracts, JournalConfig, KeeperConfig
+from offchain.keeper.keys import Key
+from offchain.order import Order, address_of, sign_order
+
+ONE = 10**18
+USDC = 10**6
+_nonces = itertools.count(time.time_ns())
+
+
+def key(k: str) -> Key:
+    return Key(address_of(k), k)
+
+
+def keeper_config(stack, db_url: str) -> KeeperConfig:
+    return KeeperConfig(chain=ChainConfig(rpc_url=stack.url, confirmations=0, poll_interval=0.05),
+                        contracts=Contracts(**stack.contracts()), journal=JournalConfig(url=db_url))
+
+
+def signed(k: str, domain, market: int, is_buy: bool, price: int, size: int, tif: str):
+    order = Order(address_of(k), market, is_buy, price, size, next(_nonces), int(time.time()) + 86_400, 0)
+    return order, sign_order(order, domain, k), tif
+
+
+async def wait_for(predicate, timeout: float = 30.0, interval: float = 0.05):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        await asyncio.sleep(interval)
+    raise TimeoutError("condition not met")
+
+
+async def open_positions(keeper, pairs: list[tuple[str, str, int, int]], market: int = 1) -> None:
+    """(long_key, short_key, size, price): the short rests a sell, the long takes it (IOC);
+    waits until every fill is settled on chain."""
+    domain = keeper.domain
+    for long_key, short_key, size, price in pairs:
+        (maker,) = await keeper.gateway.place_batch([signed(short_key, domain, market, False, price, size, "GTC")])
+        assert maker["status"] == "accepted", maker
+        (taker,) = await keeper.gateway.place_batch([signed(long_key, domain, market, True, price, size, "IOC")])
+        assert taker["status"] == "accepted" and taker.get("fills", 1) >= 1, taker
+    await wait_for(lambda: keeper.core.fills and all(f.state == "settled" for f in keeper.core.fills.values()))
+
+
+def contracts(url: str, d):
+    w3 = Web3(Web3.HTTPProvider(url))
+    return (w3, w3.eth.contract(address=d.exchange, abi=abi("Exchange")),
+            w3.eth.contract(address=d.oracle, abi=abi("Oracle")))
+
+
+def set_price(w3, reporter_key: str, oracle: str, market: int, price: int) -> int:
+    """Report a price; returns the block it was mined in."""
+    reporter = Web3Deployer(w3, reporter_key)
+    contract = w3.eth.contract(address=oracle, abi=abi("Oracle"))
+    tx = contract.functions.set_price(market, price).build_transaction({"from": reporter.address,
+                                                                        "nonce": reporter._nonce, "gas": 200_000})
+    return reporter._send(tx)["blockNumber"]
+
+
+def liquidation_logs(w3, exchange, from_block: int = 0) -> list[dict]:
+    return list(exchange.events.Liquidation().get_logs(from_block=from_block))
+
+
+def first_breach_block(exchange, account: str, lo: int, hi: int) -> int | None:
+    """The first block in [lo, hi] at whose end `account` was below maintenance (historical
+    eth_calls: anvil keeps every state)."""
+    for block in range(lo, hi + 1):
+        eq = exchange.functions.equity(account).call(block_identifier=block)
+        req = exchange.functions.margin_requirement(account, False).call(block_identifier=block)
+        if req > 0 and eq < req:
+            return block
+    return None

@@ -1,0 +1,123 @@
+"""The liquidation runner inside a real keeper against a real anvil: a breach is seen on
+the mark update and liquidated in the next block; healthy accounts are left alone; a step
+journaled before a crash is resumed exactly once."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from offchain.devnet import Anvil
+from offchain.keeper.crashstack import deploy_crash_stack
+from offchain.keeper.runners.liquidation import LiquidationRunner
+from offchain.keeper.runners.liquidation_journal import CONFIRMED, PLANNED, LiquidationJournal
+from offchain.keeper.service import Keeper
+
+from .helpers import ONE, USDC, contracts, first_breach_block, key, keeper_config, liquidation_logs, open_positions, \
+    set_price, wait_for
+
+pytestmark = pytest.mark.e2e
+PRICE = 2_000 * USDC
+
+
+@pytest.fixture
+def crash_stack():
+    # 0 admin, 1 operator, 2 reporter, 3 agent, 4 LP, 5 levered long, 6 healthy long, 7 short whale
+    with Anvil(accounts=10) as node:
+        keys = node.private_keys()
+        yield deploy_crash_stack(node.url, keys, lps=1, traders=[2_100 * USDC, 10_000 * USDC, 500_000 * USDC])
+
+
+def make_keeper(stack, db_url, runner) -> Keeper:
+    return Keeper(keeper_config(stack, db_url), operator=key(stack.operator_key), reporter=key(stack.reporter_key),
+                  agents=[], runners=[runner], serve_api=False)
+
+
+def test_runner__breach_on_mark_update__liquidated_next_block_healthy_untouched(crash_stack, tmp_path):
+    s = crash_stack
+    levered, healthy, whale = s.trader_keys
+    w3, exchange, _ = contracts(s.url, s.deployment)
+    runner = LiquidationRunner()
+
+    async def scenario():
+        keeper = make_keeper(s, f"sqlite:///{tmp_path}/k.db", runner)
+        await keeper.start()
+        try:
+            # 10 ETH long on 2,100 USDC (~9.5x) and 10 ETH on 10,000 (2x), both from the whale
+            await open_positions(keeper, [(levered, whale, 10 * ONE, PRICE), (healthy, whale, 10 * ONE, PRICE)])
+            start = w3.eth.block_number
+            # -5%: the levered long is still above maintenance (2,090 - 1,000 >= 950)
+            await asyncio.to_thread(set_price, w3, s.reporter_key, s.deployment.oracle, 1, 1_900 * USDC)
+            await asyncio.sleep(1.0)
+            assert liquidation_logs(w3, exchange, start) == []
+            # -6%: 890 < 940 -> liquidatable; the runner sees the PriceUpdated and acts
+            breach = await asyncio.to_thread(set_price, w3, s.reporter_key, s.deployment.oracle, 1, 1_880 * USDC)
+            await wait_for(lambda: liquidation_logs(w3, exchange, start))
+            await wait_for(lambda: runner.summary()["confirmed"] == 1 and not runner.busy)
+            return keeper, start, breach
+        finally:
+            await keeper.stop(drain=1.0)
+
+    keeper, start, breach = asyncio.run(scenario())
+    (log,) = liquidation_logs(w3, exchange, start)
+    a = log["args"]
+    assert a["account"] == key(levered).address and a["market"] == 1 and a["size"] == 10 * ONE
+    assert a["price"] == 1_880 * USDC and a["backstop"] == s.deployment.pool
+    assert a["penalty"] == 18_800 * USDC // 100 and a["caller"] == key(s.operator_key).address
+    assert first_breach_block(exchange, key(levered).address, start, breach) == breach
+    assert log["blockNumber"] - breach <= 1
+    assert exchange.functions.position(key(levered).address, 1).call() == [0, 0]
+    assert exchange.functions.position(key(healthy).address, 1).call()[0] == 10 * ONE
+    journal = LiquidationJournal(f"sqlite:///{tmp_path}/k.db")
+    (row,) = journal.steps()
+    assert row.state == CONFIRMED and row.block == log["blockNumber"] and row.penalty == a["penalty"]
+    assert row.account == key(levered).address and row.moved == 10 * ONE and row.seen_block >= breach
+    journal.close()
+
+
+def test_runner__crash_after_journal__restart_sends_the_same_step_once(crash_stack, tmp_path):
+    s = crash_stack
+    levered, healthy, whale = s.trader_keys
+    w3, exchange, _ = contracts(s.url, s.deployment)
+    db = f"sqlite:///{tmp_path}/k.db"
+
+    async def first_life():
+        runner = LiquidationRunner()
+        runner.crash_hook = "liquidation_after_journal:3600"  # stalls after the journal write
+        keeper = make_keeper(s, db, runner)
+        await keeper.start()
+        try:
+            await open_positions(keeper, [(levered, whale, 10 * ONE, PRICE)])
+            start = w3.eth.block_number
+            await asyncio.to_thread(set_price, w3, s.reporter_key, s.deployment.oracle, 1, 1_880 * USDC)
+            await wait_for(lambda: runner.stats.steps == 1)
+            return start
+        finally:
+            # the "crash": the stalled step never broadcasts (tasks cancelled, no receipt)
+            await keeper.stop(drain=0.5)
+
+    start = asyncio.run(first_life())
+    journal = LiquidationJournal(db)
+    (row,) = journal.steps()
+    assert row.state == PLANNED and liquidation_logs(w3, exchange, start) == []
+    journal.close()
+
+    async def second_life():
+        runner = LiquidationRunner()
+        keeper = make_keeper(s, db, runner)
+        await keeper.start()  # on_start resumes the planned step before any new one
+        try:
+            await wait_for(lambda: liquidation_logs(w3, exchange, start))
+            await asyncio.sleep(1.5)  # a further scan must not add a second step
+            return runner.summary()
+        finally:
+            await keeper.stop(drain=0.5)
+
+    summary = asyncio.run(second_life())
+    (log,) = liquidation_logs(w3, exchange, start)
+    journal = LiquidationJournal(db)
+    (row2,) = journal.steps()
+    assert row2.id == row.id and row2.state == CONFIRMED and row2.tx_hash == row.tx_hash
+    assert log["transactionHash"].to_0x_hex() == row.tx_hash and summary["steps"] == 0
+    journal.close()
