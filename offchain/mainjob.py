@@ -187,6 +187,7 @@ max_step_bps = 15
 [runners]
 pool = true
 vaults = true
+liquidation = true
 
 [api]
 host = "127.0.0.1"

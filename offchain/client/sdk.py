@@ -147,6 +147,22 @@ class KeeperClient(Trader):
     def order_status(self, order_hash: str) -> dict:
         return _check(self.http.get(f"/orders/{order_hash}"))
 
+    # -- risk engine (docs/liquidation.md) --------------------------------------------------
+    def risk(self) -> dict:
+        """The liquidation runner's summary and the open bad debt."""
+        return _check(self.http.get("/risk"))
+
+    def liquidations(self, account: str | None = None, limit: int = 500) -> list[dict]:
+        params: dict = {"limit": limit} | ({"account": account} if account else {})
+        return _check(self.http.get("/risk/liquidations", params=params))["liquidations"]
+
+    def adl_ranks(self) -> dict:
+        return _check(self.http.get("/risk/adl"))["ranks"]
+
+    def account_risk(self, account: str | None = None) -> dict:
+        """Health (equity, maintenance, liquidatable) and ADL rank per market."""
+        return _check(self.http.get(f"/accounts/{account or self.account}/risk"))
+
     def stream_fills(self, account: str | None = None, timeout: float | None = None) -> Iterator[dict]:
         """Blocking iterator over fill events (new fills and settlement state changes)."""
         from websockets.sync.client import connect
@@ -226,6 +242,19 @@ class AsyncKeeperClient(Trader):
 
     async def account_state(self, account: str | None = None) -> dict:
         return _check(await self.http.get(f"/accounts/{account or self.account}"))
+
+    async def risk(self) -> dict:
+        return _check(await self.http.get("/risk"))
+
+    async def liquidations(self, account: str | None = None, limit: int = 500) -> list[dict]:
+        params: dict = {"limit": limit} | ({"account": account} if account else {})
+        return _check(await self.http.get("/risk/liquidations", params=params))["liquidations"]
+
+    async def adl_ranks(self) -> dict:
+        return _check(await self.http.get("/risk/adl"))["ranks"]
+
+    async def account_risk(self, account: str | None = None) -> dict:
+        return _check(await self.http.get(f"/accounts/{account or self.account}/risk"))
 
     async def stream(self, *, fills: bool = True, orders: bool = False, book: int | None = None,
                      account: str | None = None) -> AsyncIterator[dict]:

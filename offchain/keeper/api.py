@@ -209,6 +209,10 @@ def create_app(service: ServiceView, limits: ApiLimits | None = None) -> FastAPI
 
         app.include_router(router_for_keeper(service))
 
+    from .risk_api import router_for_keeper as risk_router  # liquidations, ADL ranks (docs/liquidation.md)
+
+    app.include_router(risk_router(service))
+
     @app.exception_handler(Rejection)
     async def _rejection(_request, exc: Rejection):
         return JSONResponse({"detail": exc.reason}, status_code=exc.status)

@@ -41,6 +41,7 @@ File (every key optional; defaults below):
     [runners]
     pool = false               # run the liquidity pool's grid
     vaults = false             # run every factory vault's strategy we hold the agent key of
+    liquidation = false        # liquidate accounts below maintenance (docs/liquidation.md)
 
 Environment overrides (applied after the file): MMX_RPC_URL, MMX_DB_URL, MMX_API_HOST,
 MMX_API_PORT, MMX_DEPLOYMENT, MMX_OPERATOR_KEY_SPEC, MMX_REPORTER_KEY_SPEC,
@@ -138,6 +139,7 @@ class RunnersConfig:
 
     pool: bool = False  # the liquidity pool's grid, signed with its agent key
     vaults: bool = False  # every factory vault whose agent key the keeper holds
+    liquidation: bool = False  # the liquidation runner (docs/liquidation.md)
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,6 +204,7 @@ _ENV: dict[str, tuple[str, str, Callable[[str], Any]]] = {
     "MMX_ORACLE_INTERVAL": ("oracle", "interval", float),
     "MMX_RUN_POOL": ("runners", "pool", lambda v: v.lower() in ("1", "true", "yes")),
     "MMX_RUN_VAULTS": ("runners", "vaults", lambda v: v.lower() in ("1", "true", "yes")),
+    "MMX_RUN_LIQUIDATION": ("runners", "liquidation", lambda v: v.lower() in ("1", "true", "yes")),
 }
 
 

@@ -73,6 +73,10 @@ def configured_runners(config: KeeperConfig) -> list[Runner]:
         runners.append(PoolGridRunner())
     if config.runners.vaults:
         runners.append(VaultRunner())
+    if config.runners.liquidation:
+        from .runners.liquidation import LiquidationRunner
+
+        runners.append(LiquidationRunner())
     return runners
 
 

@@ -1,0 +1,70 @@
+"""HTTP routes of the risk engine's keeper side (docs/liquidation.md, docs/api.md):
+
+GET /risk                          the liquidation runner's summary and the open bad debt
+GET /risk/liquidations             steps the runner journaled (?account=, ?limit=)
+GET /risk/adl                      every account's ADL rank per market
+GET /accounts/{address}/risk       the account's health (keeper view at the keeper's marks)
+                                   and its ADL rank
+
+All views read the keeper's memory and the runner's journal; none changes state. Without
+a liquidation runner in the keeper they answer 503 "liquidation runner off".
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, HTTPException, Query
+
+from offchain.risk.liquidation import health
+
+
+def _runner(service):
+    runner = getattr(service, "liquidation", None)
+    if runner is None:
+        raise HTTPException(503, "liquidation runner off")
+    return runner
+
+
+def router_for_keeper(service) -> APIRouter:
+    router = APIRouter()
+
+    def _address(text: str) -> str:
+        from eth_utils import is_address, to_checksum_address
+
+        if not is_address(text):
+            raise HTTPException(400, "not an address")
+        return to_checksum_address(text)
+
+    @router.get("/risk")
+    async def risk() -> dict:
+        runner = _runner(service)
+        core = service.core
+        # bad debt still open: negative collateral left on accounts without a position
+        # (the chain snapshot the keeper holds; covered debt leaves it at zero)
+        open_debt = sum(-s.collateral for a, s in core.accounts.items() if s.collateral < 0
+                        and not any(s.position(m) for m in core.markets))
+        return {"liquidation": runner.summary(), "bad_debt_open": str(open_debt),
+                "marks": {str(m): str(p) for m, p in core.marks.items()}}
+
+    @router.get("/risk/liquidations")
+    async def liquidations(account: str | None = None, limit: int = Query(500, ge=1, le=10_000)) -> dict:
+        runner = _runner(service)
+        return {"liquidations": runner.liquidations(_address(account) if account else None, limit)}
+
+    @router.get("/risk/adl")
+    async def adl() -> dict:
+        return {"ranks": _runner(service).adl_ranks()}
+
+    @router.get("/accounts/{address}/risk")
+    async def account_risk(address: str) -> dict:
+        runner = _runner(service)
+        address = _address(address)
+        acc = next((a for a in runner.keeper_view() if a.account == address), None)
+        if acc is None:
+            return {"account": address, "open": False, "adl": {}}
+        h = health(acc, service.core.marks, runner.markets)
+        return {"account": address, "open": h.open, "equity": str(h.equity), "maintenance": str(h.maintenance),
+                "initial": str(h.initial), "notional": str(h.notional), "liquidatable": h.liquidatable,
+                "backstop_due": h.backstop_due(runner.params.backstop_bps),
+                "adl": runner.adl_ranks().get(address, {})}
+
+    return router
