@@ -15,6 +15,7 @@ something happened. Timestamps are block timestamps in ms.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +25,9 @@ from eth_utils import to_checksum_address
 from eth_utils.abi import event_abi_to_log_topic
 from web3 import Web3
 
-from offchain.analytics.metrics import PerformanceReport, analyze
+from offchain.analytics.holders import HolderResult, ShareFlow, holder_results
+from offchain.analytics.metrics import MIN_PERIODS, PerformanceReport, analyze
+from offchain.analytics.quality import OTHERS, Trade
 from offchain.analytics.records import MarkPoint, NavPoint, SettledFill
 from offchain.analytics.report import format_table
 from offchain.artifacts import abi
@@ -175,10 +178,10 @@ def collect(w3: Web3, addresses: Any, entity: str, kind: str = "account", *, fro
 
 
 def analyze_entity(w3: Web3, addresses: Any, entity: str = "", kind: str = "account", *, bar: str = "1h",
-                   from_block: int = 0, to_block: int | None = None) -> PerformanceReport:
+                   from_block: int = 0, to_block: int | None = None, min_periods: int = MIN_PERIODS) -> PerformanceReport:
     data = collect(w3, addresses, entity, kind, from_block=from_block, to_block=to_block)
     return analyze(data.fills, data.marks, entity=data.entity, kind=data.kind, initial_equity=data.initial_equity,
-                   nav=data.nav, bar=bar)
+                   nav=data.nav, bar=bar, min_periods=min_periods)
 
 
 def vaults(w3: Web3, addresses: Any) -> list[str]:
@@ -187,6 +190,70 @@ def vaults(w3: Web3, addresses: Any) -> list[str]:
         return []
     factory = w3.eth.contract(address=to_checksum_address(addrs.factory), abi=abi("VaultFactory"))
     return [factory.functions.vaults(i).call() for i in range(factory.functions.vault_count().call())]
+
+
+def market_trades(w3: Web3, addresses: Any, names: dict[str, str], *, from_block: int = 0,
+                  to_block: int | None = None) -> dict[int, list[Trade]]:
+    """Every settled fill per market as a quality.Trade; accounts named by `names`
+    (checksum address -> participant), everyone else is OTHERS."""
+    reader = _Reader(w3, Addresses.of(addresses), from_block, to_block)
+    named = {to_checksum_address(a): n for a, n in names.items()}
+    out: dict[int, list[Trade]] = {}
+    for entry in reader.logs(reader.exchange.events.FillSettled(), reader.addresses.exchange):
+        a = entry["args"]
+        out.setdefault(int(a["market"]), []).append(Trade(
+            reader.ts_ms(entry["blockNumber"]), int(a["price"]), int(a["size"]),
+            named.get(to_checksum_address(a["maker"]), OTHERS), named.get(to_checksum_address(a["taker"]), OTHERS),
+            not a["taker_is_buy"]))
+    return out
+
+
+def share_flows(w3: Web3, address: str, kind: str, *, from_block: int = 0) -> list[ShareFlow]:
+    """Deposits and withdrawals of a pool (ERC-4626 Deposit / Withdraw) or a vault
+    (Deposit, Withdraw and WithdrawalClaimed, with the profit share charged)."""
+    name = "LiquidityPool" if kind == "pool" else "Vault"
+    c = w3.eth.contract(address=to_checksum_address(address), abi=abi(name))
+    ts: dict[int, int] = {}
+
+    def at(block: int) -> int:
+        if block not in ts:
+            ts[block] = int(w3.eth.get_block(block)["timestamp"]) * 1000
+        return ts[block]
+
+    flows: list[tuple[int, int, ShareFlow]] = []
+    for e in c.events.Deposit().get_logs(from_block=from_block):
+        a = e["args"]
+        who = a["owner"] if kind == "pool" else a["depositor"]
+        flows.append((e["blockNumber"], e["logIndex"], ShareFlow(at(e["blockNumber"]), who, True, int(a["assets"]),
+                                                                 int(a["shares"]))))
+    events = [c.events.Withdraw()] + ([c.events.WithdrawalClaimed()] if kind == "vault" else [])
+    for event in events:
+        for e in event.get_logs(from_block=from_block):
+            a = e["args"]
+            who = a["owner"] if kind == "pool" else a["depositor"]
+            flows.append((e["blockNumber"], e["logIndex"], ShareFlow(at(e["blockNumber"]), who, False,
+                                                                     int(a["assets"]), int(a["shares"]),
+                                                                     int(a.get("fee", 0)))))
+    flows.sort(key=lambda x: (x[0], x[1]))
+    return [f for _, _, f in flows]
+
+
+def holders(w3: Web3, address: str, kind: str, marks: Sequence[MarkPoint] = ()) -> dict[str, HolderResult]:
+    """PnL since entry of every LP (pool) or follower (vault), against USDC and the base
+    asset of `marks` (one market's marks; none: no base comparison)."""
+    name, assets_fn = ("LiquidityPool", "totalAssets") if kind == "pool" else ("Vault", "total_assets")
+    c = w3.eth.contract(address=to_checksum_address(address), abi=abi(name))
+    assets = getattr(c.functions, assets_fn)().call()
+    supply = c.functions.totalSupply().call()
+    ordered = sorted(marks, key=lambda m: m.ts)
+    times = [m.ts for m in ordered]
+
+    def price_at(ts: int) -> int | None:
+        i = bisect_right(times, ts) - 1
+        return ordered[max(i, 0)].price if ordered else None
+
+    return holder_results(share_flows(w3, address, kind), assets, supply, price_at if ordered else None,
+                          ordered[-1].price if ordered else None)
 
 
 def render_report(w3: Web3, deployment: Any, accounts: Iterable[str], out_dir: str | Path, *,

@@ -104,6 +104,28 @@ def summarize_book(ts: int, bids: Mapping[str, Sequence[tuple[int, int]]],
     return BookSample(ts, best_bid, best_ask, quotes)
 
 
+def split_book(bids: Sequence[tuple[int, int]], asks: Sequence[tuple[int, int]],
+               own: Mapping[str, Iterable[tuple[bool, int, int]]]) -> tuple[dict, dict]:
+    """An L2 book (price, size levels) split by participant: `own[name]` lists that
+    participant's resting orders as (is_buy, price, open size); what is left of each
+    level belongs to OTHERS. Returns (bids by participant, asks by participant)."""
+    by_b: dict[str, list[tuple[int, int]]] = {}
+    by_a: dict[str, list[tuple[int, int]]] = {}
+    taken_b: dict[int, int] = {}
+    taken_a: dict[int, int] = {}
+    for name, orders in own.items():
+        ob: dict[int, int] = {}
+        oa: dict[int, int] = {}
+        for is_buy, price, size in orders:
+            side, taken = (ob, taken_b) if is_buy else (oa, taken_a)
+            side[price] = side.get(price, 0) + size
+            taken[price] = taken.get(price, 0) + size
+        by_b[name], by_a[name] = list(ob.items()), list(oa.items())
+    by_b[OTHERS] = [(p, s - taken_b.get(p, 0)) for p, s in bids if s > taken_b.get(p, 0)]
+    by_a[OTHERS] = [(p, s - taken_a.get(p, 0)) for p, s in asks if s > taken_a.get(p, 0)]
+    return by_b, by_a
+
+
 @dataclass(frozen=True, slots=True)
 class ParticipantQuality:
     name: str
@@ -245,4 +267,4 @@ def market_quality(samples: Sequence[BookSample], trades: Sequence[Trade],
 
 
 __all__ = ["BANDS_BPS", "OTHERS", "BookSample", "MarketQuality", "ParticipantQuality", "Quote", "Trade",
-           "market_quality", "markouts", "summarize_book"]
+           "market_quality", "markouts", "split_book", "summarize_book"]

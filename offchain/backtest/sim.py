@@ -21,7 +21,8 @@ import gc
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from offchain.analytics.quality import OTHERS, BookSample, MarketQuality, Trade, market_quality, summarize_book
+from offchain.analytics.quality import (OTHERS, BookSample, MarketQuality, Trade, market_quality, split_book,
+                                        summarize_book)
 from offchain.analytics.records import MarkPoint, SettledFill
 from offchain.keeper.runners.configs import (KeeperTuning, PoolGridParams, StrategyKind, VaultStrategy,
                                              pool_grid_config, vault_quote_config)
@@ -386,22 +387,8 @@ class Backtest:
     # -- sampling ---------------------------------------------------------------------------
     def _sample(self, ts: int) -> None:
         bids, asks = self.engine.depth(self.m, SAMPLE_DEPTH)
-        own_b: dict[str, dict[int, int]] = {}
-        own_a: dict[str, dict[int, int]] = {}
-        taken_b: dict[int, int] = {}
-        taken_a: dict[int, int] = {}
-        for name, maker in self.makers.items():
-            ob, oa = own_b.setdefault(name, {}), own_a.setdefault(name, {})
-            for o in maker.live.values():
-                side, taken = (ob, taken_b) if o.is_buy else (oa, taken_a)
-                side[o.price] = side.get(o.price, 0) + o.size
-                taken[o.price] = taken.get(o.price, 0) + o.size
-        others_b = [(p, s - taken_b.get(p, 0)) for p, s in bids if s > taken_b.get(p, 0)]
-        others_a = [(p, s - taken_a.get(p, 0)) for p, s in asks if s > taken_a.get(p, 0)]
-        b = {name: list(v.items()) for name, v in own_b.items()}
-        a = {name: list(v.items()) for name, v in own_a.items()}
-        b[OTHERS], a[OTHERS] = others_b, others_a
-        self.samples.append(summarize_book(ts, b, a))
+        own = {name: [(o.is_buy, o.price, o.size) for o in maker.live.values()] for name, maker in self.makers.items()}
+        self.samples.append(summarize_book(ts, *split_book(bids, asks, own)))
 
 
 def run_backtest(config: BacktestConfig, path: PricePath, flow: Flow | None = None,
