@@ -163,6 +163,18 @@ class KeeperClient(Trader):
         """Health (equity, maintenance, liquidatable) and ADL rank per market."""
         return _check(self.http.get(f"/accounts/{account or self.account}/risk"))
 
+    # funding (docs/funding.md): rates are fractions scaled by 1e12, positive = longs pay
+    def funding(self, market: int) -> dict:
+        """Current rate, predicted next rate and next funding time of a market."""
+        return _check(self.http.get(f"/funding/{market}"))
+
+    def funding_history(self, market: int, limit: int = 100) -> list[dict]:
+        return _check(self.http.get(f"/funding/{market}/history", params={"limit": limit}))["rates"]
+
+    def funding_payments(self, account: str | None = None) -> list[dict]:
+        """The account's settled funding (amount > 0: paid), from the chain's events."""
+        return _check(self.http.get(f"/accounts/{account or self.account}/funding"))["payments"]
+
     def stream_fills(self, account: str | None = None, timeout: float | None = None) -> Iterator[dict]:
         """Blocking iterator over fill events (new fills and settlement state changes)."""
         from websockets.sync.client import connect
@@ -255,6 +267,15 @@ class AsyncKeeperClient(Trader):
 
     async def account_risk(self, account: str | None = None) -> dict:
         return _check(await self.http.get(f"/accounts/{account or self.account}/risk"))
+
+    async def funding(self, market: int) -> dict:
+        return _check(await self.http.get(f"/funding/{market}"))
+
+    async def funding_history(self, market: int, limit: int = 100) -> list[dict]:
+        return _check(await self.http.get(f"/funding/{market}/history", params={"limit": limit}))["rates"]
+
+    async def funding_payments(self, account: str | None = None) -> list[dict]:
+        return _check(await self.http.get(f"/accounts/{account or self.account}/funding"))["payments"]
 
     async def stream(self, *, fills: bool = True, orders: bool = False, book: int | None = None,
                      account: str | None = None) -> AsyncIterator[dict]:

@@ -31,6 +31,7 @@ import coincurve
 from eth_hash.auto import keccak
 
 from offchain.wire import checksum
+from offchain.risk.margin import TierTable
 
 from offchain.order import (
     KNOWN_FLAGS,
@@ -74,13 +75,21 @@ class MarketInfo:
     band_bps: int = 0
     min_size: int = 0
     active: bool = True
+    # margin tiers by position notional (offchain.risk.margin); None = the flat bps above
+    tiers: "TierTable | None" = None
+
+    def initial_requirement(self, notional: int) -> int:
+        """Initial margin of one position notional: the chain's tiered (or flat) rule."""
+        if self.tiers is not None:
+            return self.tiers.requirement(notional, True)
+        return -(-notional * self.initial_margin_bps // BPS)
 
 
 class AccountState:
     """The keeper's view of one account: a chain snapshot plus fills not yet settled."""
 
     __slots__ = ("address", "collateral", "positions", "pending", "min_nonce", "agents", "open_buy",
-                 "open_sell", "last_cancel_all", "loaded")
+                 "open_sell", "last_cancel_all", "loaded", "funding")
 
     def __init__(self, address: str) -> None:
         self.address = address
@@ -93,6 +102,7 @@ class AccountState:
         self.open_sell: dict[int, int] = {}
         self.last_cancel_all = 0
         self.loaded = False  # chain snapshot read
+        self.funding = 0  # unsettled funding the chain reports (Exchange.funding_owed; positive: owes)
 
     def position(self, market: int) -> int:
         chain = self.positions.get(market)
@@ -116,7 +126,7 @@ class AccountState:
         self._add(self.positions, market, is_buy, price, size, 1)
 
     def equity(self, marks: dict[int, int]) -> int:
-        equity = self.collateral
+        equity = self.collateral - self.funding
         for book in (self.positions, self.pending):
             for market, (size, cost) in book.items():
                 mark = marks.get(market)
@@ -149,7 +159,7 @@ class AccountState:
                     sells += extra[2]
                 mark = mark or extra[3]
             worst = max(abs(size + buys), abs(size - sells))
-            total += worst * mark // ONE * info.initial_margin_bps // BPS
+            total += info.initial_requirement(worst * mark // ONE)
         return total
 
 

@@ -213,6 +213,10 @@ def create_app(service: ServiceView, limits: ApiLimits | None = None) -> FastAPI
 
     app.include_router(risk_router(service))
 
+    from offchain.funding.api import router_for as funding_router  # docs/funding.md
+
+    app.include_router(funding_router(service))
+
     @app.exception_handler(Rejection)
     async def _rejection(_request, exc: Rejection):
         return JSONResponse({"detail": exc.reason}, status_code=exc.status)
@@ -435,6 +439,8 @@ def ws_router(gw: Gateway, limits: ApiLimits, clients: RateLimiter) -> APIRouter
                     if core.is_halted(market):  # so a subscriber learns of a halt already running
                         queue.put_nowait({"channel": "book",
                                           **halt_event(market, True, core.oracle.halted[market])})
+                elif channel == "funding":  # confirmed funding rates (offchain/funding/api.py)
+                    gw.hub.subscribe(("funding", int(msg.get("market", 0))), queue)
                 elif channel in ("orders", "fills"):
                     account = msg.get("account", "")
                     if not isinstance(account, str):

@@ -38,6 +38,10 @@ File (every key optional; defaults below):
     [journal]
     url = "sqlite:///keeper.db"
 
+    [funding]                  # the funding runner (docs/funding.md)
+    enabled = false
+    interval_s = 3600
+
     [runners]
     pool = false               # run the liquidity pool's grid
     vaults = false             # run every factory vault's strategy we hold the agent key of
@@ -47,7 +51,7 @@ Environment overrides (applied after the file): MMX_RPC_URL, MMX_DB_URL, MMX_API
 MMX_API_PORT, MMX_DEPLOYMENT, MMX_OPERATOR_KEY_SPEC, MMX_REPORTER_KEY_SPEC,
 MMX_CONFIRMATIONS, MMX_BATCH_MAX_FILLS, MMX_BATCH_MAX_WAIT_MS, MMX_MAX_INFLIGHT,
 MMX_ORACLE_SOURCE, MMX_ORACLE_SEED, MMX_ORACLE_CSV, MMX_ORACLE_INTERVAL, MMX_RATE,
-MMX_BURST. Key material itself never lives in the file: a key spec points at a key
+MMX_BURST, MMX_FUNDING, MMX_FUNDING_INTERVAL. Key material itself never lives in the file: a key spec points at a key
 file (an encrypted JSON keystore such as Ape's ~/.ape/accounts/<alias>.json, passphrase
 from MMX_KEY_PASSPHRASE or <spec>?passphrase_env=NAME) or at an environment variable.
 """
@@ -143,6 +147,23 @@ class RunnersConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class FundingConfig:
+    """The funding runner (docs/funding.md): off unless enabled."""
+
+    enabled: bool = False
+    interval_s: int = 3600   # must equal the Exchange's funding interval
+    sample_s: int = 5
+    impact_notional: int = 10_000 * 10**6
+    markets: tuple[int, ...] = (1,)
+
+    def params(self):
+        from offchain.funding import FundingParams
+
+        p = FundingParams(interval_s=self.interval_s, sample_s=self.sample_s, impact_notional=self.impact_notional)
+        return {market: p for market in self.markets}
+
+
+@dataclass(frozen=True, slots=True)
 class JournalConfig:
     url: str = "sqlite:///keeper.db"
 
@@ -157,6 +178,7 @@ class KeeperConfig:
     api: ApiConfig = field(default_factory=ApiConfig)
     journal: JournalConfig = field(default_factory=JournalConfig)
     runners: RunnersConfig = field(default_factory=RunnersConfig)
+    funding: FundingConfig = field(default_factory=FundingConfig)
 
     def replace(self, **sections: Any) -> "KeeperConfig":
         return dataclasses.replace(self, **sections)
@@ -205,6 +227,8 @@ _ENV: dict[str, tuple[str, str, Callable[[str], Any]]] = {
     "MMX_RUN_POOL": ("runners", "pool", lambda v: v.lower() in ("1", "true", "yes")),
     "MMX_RUN_VAULTS": ("runners", "vaults", lambda v: v.lower() in ("1", "true", "yes")),
     "MMX_RUN_LIQUIDATION": ("runners", "liquidation", lambda v: v.lower() in ("1", "true", "yes")),
+    "MMX_FUNDING": ("funding", "enabled", lambda v: v.lower() in ("1", "true", "yes")),
+    "MMX_FUNDING_INTERVAL": ("funding", "interval_s", int),
 }
 
 
@@ -249,6 +273,7 @@ def load_config(
         "api": ApiConfig,
         "journal": JournalConfig,
         "runners": RunnersConfig,
+        "funding": FundingConfig,
     }
     unknown = set(raw) - set(sections)
     if unknown:

@@ -77,6 +77,10 @@ def configured_runners(config: KeeperConfig) -> list[Runner]:
         from .runners.liquidation import LiquidationRunner
 
         runners.append(LiquidationRunner())
+    if config.funding.enabled:
+        from offchain.funding.keeper import FundingKeeperRunner
+
+        runners.append(FundingKeeperRunner(config.funding.params()))
     return runners
 
 
@@ -104,6 +108,7 @@ class Keeper:
         self._tasks: list[asyncio.Task] = []
         self.server = None
         self.feed: OracleFeed | None = None
+        self.funding = None  # offchain.funding.keeper.FundingKeeperRunner sets itself here
 
     # -- lifecycle -----------------------------------------------------------------------------
     async def start(self) -> "Keeper":

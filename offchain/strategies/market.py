@@ -25,6 +25,9 @@ class MarketState:
     tick: int
     lot: int
     min_size: int
+    # the running interval's predicted funding rate (offchain.funding, RATE_ONE = 1e12;
+    # positive = longs pay); 0 when the keeper does not run funding
+    funding_rate: int = 0
 
     def __post_init__(self) -> None:
         if self.tick <= 0 or self.lot <= 0 or self.min_size < 0:

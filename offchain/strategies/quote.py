@@ -12,6 +12,9 @@ Per update the engine either returns the full desired set or None ("keep what re
   their queue place). A price moving *towards* a quote until it is nearer than
   min_spread_bps / 2 forces a requote at once (adverse selection guard);
 - after a fill nothing is requoted for `fill_delay_ms` (lets the book settle);
+- funding skew (off by default): with the predicted funding rate f (MarketState.funding_rate,
+  a fraction scaled by 1e12, positive = longs pay) both quotes move down by
+  f * funding_skew_bps / 10_000 of the reference (longs pay -> lean short), toward zero;
 - price_ceiling / price_floor: no bid above the ceiling, no ask below the floor;
 - hanging orders: after a fill, the other side's first-level quote stays resting while
   new quotes are made around it, until it fills, drifts `hanging_cancel_bps` from the
@@ -28,6 +31,7 @@ from offchain.strategies.orders import NOTHING_TAKEN, Applied, DesiredOrder, Fil
 from offchain.strategies.rounding import BPS, mul_bps, round_ask, round_bid
 
 _BPS2 = 2 * BPS
+_RATE_ONE = 10**12  # offchain.funding.RATE_ONE (kept local: strategies import nothing from the keeper side)
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +61,7 @@ class QuoteConfig:
     hanging_orders: bool = False
     hanging_cancel_bps: int = 0
     post_only: bool = True
+    funding_skew_bps: int = 0  # 10_000 = shift by one interval's predicted funding; 0 = off
 
     def __post_init__(self) -> None:
         if self.spread_bps <= 0 or self.order_size <= 0 or self.levels < 1:
@@ -65,7 +70,7 @@ class QuoteConfig:
             raise ValueError("spread_bps is below min_spread_bps")
         for name in ("min_spread_bps", "level_spacing_bps", "size_growth_bps", "inventory_limit",
                      "skew_bps", "refresh_ms", "tolerance_bps", "fill_delay_ms", "price_ceiling",
-                     "price_floor", "hanging_cancel_bps"):
+                     "price_floor", "hanging_cancel_bps", "funding_skew_bps"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0")
         if self.spread_bps + 2 * (self.levels - 1) * self.level_spacing_bps >= _BPS2:
@@ -174,6 +179,9 @@ class QuoteEngine:
             bid_room = max(0, limit - deviation)
             ask_room = max(0, limit + deviation)
         center = ref - mul_bps(mul_bps(ref, cfg.skew_bps), ratio)
+        if cfg.funding_skew_bps and state.funding_rate:
+            shift = abs(ref * state.funding_rate) * cfg.funding_skew_bps // (_RATE_ONE * BPS)
+            center -= shift if state.funding_rate > 0 else -shift
         bid_mult, ask_mult = BPS - ratio, BPS + ratio
         best_bid, best_ask = state.best_bid, state.best_ask
         ceiling, floor = cfg.price_ceiling, cfg.price_floor

@@ -1,0 +1,148 @@
+"""The funding runner inside the keeper: chain adapter, Runner hooks, views for the API.
+
+    [funding]                    # keeper config (offchain/keeper/config.py FundingConfig)
+    enabled = true
+    interval_s = 60              # must equal the Exchange's funding interval for the market
+    sample_s = 5
+    impact_notional = 10000000000
+    markets = [1]
+
+The runner is inert (logs once) when the deployed Exchange has no `update_funding`, so a
+keeper with funding enabled still runs against an Exchange without it."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from .journal import CONFIRMED, FundingJournal
+from .rate import FundingParams, interval_of
+from .runner import FundingRunner
+
+log = logging.getLogger("mmx.keeper.funding")
+
+UPDATE_GAS = 150_000
+
+
+class KeeperFundingChain:
+    """offchain.keeper.chain.Chain as a runner.FundingChain: the operator key (FUNDING_ROLE)
+    and its one NonceManager, shared with settlement."""
+
+    def __init__(self, chain) -> None:
+        self.chain = chain
+
+    async def last_interval(self, market: int) -> int:
+        state = await self.chain.call(self.chain.exchange, "funding_state", market)
+        return int(state[1])
+
+    async def allocate_nonce(self) -> int:
+        return await self.chain.nonces.allocate()
+
+    def release_nonce(self, nonce: int) -> None:
+        self.chain.nonces.release(nonce)
+
+    def sign_update(self, market: int, interval: int, rate: int, nonce: int) -> tuple[str, str]:
+        exchange = self.chain.exchange
+        data = bytes.fromhex(exchange.functions.update_funding(market, interval, rate)._encode_transaction_data()[2:])
+        return self.chain.sign(self.chain.operator, exchange.address, data, nonce, UPDATE_GAS)
+
+    async def send_raw(self, raw: str) -> Any:
+        return await self.chain.send_raw(raw)
+
+    async def receipt(self, tx_hash: str) -> dict | None:
+        return await self.chain.receipt(tx_hash)
+
+    async def tx_unknown(self, tx_hash: str) -> bool:
+        return await self.chain.tx_unknown(tx_hash)
+
+    async def nonce_used(self, nonce: int) -> bool:
+        mined = await self.chain.rpc.call("eth_getTransactionCount", [self.chain.operator.address, "latest"])
+        return int(mined, 16) > nonce
+
+
+def has_funding(exchange) -> bool:
+    return any(item.get("name") == "update_funding" for item in getattr(exchange, "abi", []) or [])
+
+
+class FundingKeeperRunner:
+    """A keeper Runner (offchain.keeper.service.Runner) around FundingRunner."""
+
+    def __init__(self, params: dict[int, FundingParams]) -> None:
+        self.params = params
+        self.runner: FundingRunner | None = None
+        self.keeper = None
+
+    async def on_start(self, keeper) -> None:
+        self.keeper = keeper
+        keeper.funding = self
+        if not has_funding(keeper.chain.exchange):
+            log.warning("funding enabled but the Exchange has no update_funding: runner idle")
+            return
+        journal = FundingJournal(keeper.config.journal.url)
+        core, engine, hub = keeper.core, keeper.engine, keeper.hub
+
+        def publish(market: int, message: dict) -> None:
+            hub.publish(("funding", market), message)
+
+        self.runner = FundingRunner(self.params, journal, KeeperFundingChain(keeper.chain),
+                                    lambda m: engine.depth(m, 200), lambda m: core.marks.get(m), publish,
+                                    receipt_timeout=keeper.config.chain.receipt_timeout)
+        await self.runner.resume(time.time())
+
+    async def on_timer(self, now: float) -> None:
+        if self.runner is not None:
+            await self.runner.tick(now)
+
+    async def on_mark(self, market: int, price: int) -> None: ...
+    async def on_fill(self, fill: Any) -> None: ...
+    async def on_chain_log(self, log: dict) -> None: ...
+
+    async def on_stop(self) -> None:
+        if self.runner is not None:
+            await self.runner.drain()
+            self.runner.journal.close()
+
+    # -- views (API) -------------------------------------------------------------------------
+    def current(self, market: int, now: float | None = None) -> dict:
+        """Last confirmed rate, predicted next rate, interval timing (integers as strings)."""
+        p = self.params.get(market)
+        if p is None:
+            raise KeyError(market)
+        now = time.time() if now is None else now
+        k = interval_of(int(now), p.interval_s)
+        out = {"market": str(market), "interval_s": p.interval_s, "interval": str(k),
+               "next_funding_time": str((k + 1) * p.interval_s), "rate": "0", "rate_interval": "",
+               "predicted_rate": "0", "samples": 0, "cap": str(p.cap), "rate_one": "1000000000000"}
+        if self.runner is not None:
+            confirmed = self.runner.journal.rates(market, (CONFIRMED,), limit=1)
+            if confirmed:
+                out["rate"], out["rate_interval"] = str(confirmed[-1].rate), str(confirmed[-1].interval)
+            out["predicted_rate"] = str(self.runner.predicted_rate(market))
+            out["samples"] = len(self.runner.samples.get(market, []))
+        return out
+
+    def history(self, market: int, limit: int = 100) -> list[dict]:
+        if self.runner is None:
+            return []
+        return [{"market": str(r.market), "interval": str(r.interval), "rate": str(r.rate),
+                 "avg_premium": str(r.avg_premium), "samples": r.samples, "state": r.state, "tx_hash": r.tx_hash}
+                for r in self.runner.journal.rates(market, limit=limit)]
+
+    async def payments(self, account: str) -> list[dict]:
+        """The account's settled funding, from the Exchange's FundingSettled logs."""
+        chain = self.keeper.chain
+        topic = chain.topics.get("FundingSettled")
+        if topic is None:
+            return []
+        head = await chain.block_number()
+        padded = "0x" + "0" * 24 + account.lower().removeprefix("0x")
+        logs = await chain.get_logs(chain.exchange.address, self.keeper.config.chain.start_block, head,
+                                    [topic, padded])
+        out = []
+        for entry in logs:
+            data = bytes.fromhex(entry["data"][2:])
+            amount = int.from_bytes(data[0:32], "big", signed=True)
+            out.append({"market": str(int(entry["topics"][2], 16)), "amount": str(amount),
+                        "block": str(int(entry["blockNumber"], 16)), "tx_hash": entry["transactionHash"]})
+        return out

@@ -1,0 +1,108 @@
+"""Funding routes and the WebSocket funding channel on an offline keeper (real engine,
+journal and funding journal; the fake chain of fakes.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+from fastapi.testclient import TestClient
+
+from offchain.funding import FundingParams, funding_rate
+from offchain.funding.journal import FundingJournal
+from offchain.funding.keeper import FundingKeeperRunner
+from offchain.funding.runner import FundingRunner
+from offchain.keeper.api import create_app
+
+from tests.offchain.keeper.helpers import OfflineKeeper
+
+from .fakes import FakeFundingChain
+from .test_runner import INDEX, SKEWED
+
+PARAMS = FundingParams(interval_s=60, sample_s=5)
+
+
+@pytest.fixture
+def client(tmp_path):
+    keeper = OfflineKeeper(f"sqlite:///{tmp_path}/j.db")
+    funding = FundingKeeperRunner({1: PARAMS})
+    journal = FundingJournal(f"sqlite:///{tmp_path}/j.db")
+    funding.runner = FundingRunner({1: PARAMS}, journal, FakeFundingChain(), lambda m: SKEWED, lambda m: INDEX,
+                                   lambda m, msg: keeper.gateway.hub.publish(("funding", m), msg))
+    keeper.funding = funding
+    with TestClient(create_app(keeper)) as c:
+        c.keeper = keeper
+        yield c
+    journal.close()
+    keeper.journal.close()
+
+
+def test_funding_api__current_and_predicted(client):
+    now = time.time()
+    asyncio.run(client.keeper.funding.runner.tick(now))
+    body = client.get("/funding/1").json()
+    predicted = client.keeper.funding.runner.predicted_rate(1)
+    assert body["predicted_rate"] == str(predicted) and predicted > 0
+    assert body["rate"] == "0" and body["samples"] == 1 and body["interval_s"] == 60
+    assert int(body["next_funding_time"]) > now
+    assert client.get("/funding/9").status_code == 404
+
+
+def test_funding_api__history_after_an_interval(client):
+    runner = client.keeper.funding.runner
+    t0 = int(time.time()) // 60 * 60
+
+    async def two_intervals():
+        await runner.tick(t0)
+        await runner.tick(t0 + 60)
+        await runner.drain()
+
+    asyncio.run(two_intervals())
+    rates = client.get("/funding/1/history").json()["rates"]
+    assert [r["interval"] for r in rates] == [str(t0 // 60)]
+    assert rates[0]["state"] == "confirmed" and int(rates[0]["rate"]) == funding_rate(int(rates[0]["avg_premium"]), PARAMS)
+
+
+def test_funding_api__ws_channel_gets_confirmed_rate(client):
+    runner = client.keeper.funding.runner
+    t0 = int(time.time()) // 60 * 60
+    with client.websocket_connect("/ws") as ws:
+        ws.send_json({"op": "subscribe", "channel": "funding", "market": 1, "id": 1})
+        assert ws.receive_json()["op"] == "subscribed"
+
+        async def interval():
+            await runner.tick(t0)
+            await runner.tick(t0 + 60)
+            await runner.drain()
+
+        client.portal.call(interval)  # on the app's loop, where the hub's queues live
+        msg = ws.receive_json()
+    assert msg["channel"] == "funding" and msg["type"] == "rate" and msg["interval"] == str(t0 // 60)
+
+
+def test_funding_api__off__404(tmp_path):
+    keeper = OfflineKeeper(f"sqlite:///{tmp_path}/j.db")
+    with TestClient(create_app(keeper)) as c:
+        assert c.get("/funding/1").json()["detail"] == "funding off"
+    keeper.journal.close()
+
+
+def test_funding_api__sdk_reads_rate_and_history(client):
+    from offchain.client.sdk import KeeperClient, Trader
+    from tests.offchain.keeper.helpers import KEYS
+
+    runner = client.keeper.funding.runner
+    t0 = int(time.time()) // 60 * 60
+
+    async def two_intervals():
+        await runner.tick(t0)
+        await runner.tick(t0 + 60)
+        await runner.drain()
+
+    asyncio.run(two_intervals())
+    sdk = KeeperClient.__new__(KeeperClient)  # no socket: the TestClient is an httpx.Client on the app
+    Trader.__init__(sdk, KEYS[0])
+    sdk.http = client
+    assert sdk.funding(1)["rate"] == client.get("/funding/1/history").json()["rates"][0]["rate"]
+    assert [r["interval"] for r in sdk.funding_history(1)] == [str(t0 // 60)]
