@@ -31,7 +31,7 @@ run: deps compile
 	DURATION=$(DURATION) ape run mmx
 
 test: deps compile
-	pytest -q tests
+	pytest -q -n 2 tests
 
 bench: deps compile
 	@for f in bench/bench_*.py; do echo "# $$f"; python $$f || exit 1; done
