@@ -41,7 +41,7 @@ from offchain.matching import events as ev
 from offchain.matching.types import MarketConfig, Place, PostOnly, TimeInForce
 from offchain.order import POST_ONLY, REDUCE_ONLY, Order, Signature
 
-from .admission import AccountState, MarketInfo, OracleState
+from .admission import AccountState, ChainOrders, MarketInfo, OracleState
 from .journal import MATCHED, REJECTED, WriteSet, dumps
 
 TIF = {"GTC": TimeInForce.GTD, "IOC": TimeInForce.IOC, "FOK": TimeInForce.FOK}
@@ -141,6 +141,7 @@ class Core:
         self.account_fills: dict[str, list[int]] = {}
         self.marks: dict[int, int] = {}
         self.oracle = OracleState()  # halted markets, marks' updated_at, max_age, block time
+        self.chain_orders = ChainOrders()  # orders settled / cancelled on chain (watcher; not journaled)
         self.by_nonce_account: dict[str, set[bytes]] = {}  # live orders per account
         self.on_fill_rejected: Callable[[FillRecord], None] | None = None
 
@@ -289,9 +290,15 @@ class Core:
         self._handle(events, seq, ts, ws, out)
         return events
 
-    def fill_rejected(self, seq: int, ts: int, fill_id: int, reason: str, ws: WriteSet | None, out: Outbox) -> list:
-        """Undo a fill the chain skipped: positions back, both orders' remainders leave the book."""
-        self.journal_command(ws, seq, ts, "fill_rejected", "", {"fill": fill_id, "reason": reason})
+    def fill_rejected(self, seq: int, ts: int, fill_id: int, reason: str, ws: WriteSet | None, out: Outbox,
+                      blame: tuple[str, ...] = ("maker", "taker")) -> list:
+        """Undo a fill the chain skipped: positions and filled amounts go back; the order of
+        each blamed side (`blame`, from keeper.blame) leaves the book; the other side's order
+        gets the undone size back (`_reinstate`). Old journals have no `blame`: both."""
+        body = {"fill": fill_id, "reason": reason}
+        if tuple(blame) != ("maker", "taker"):
+            body["blame"] = list(blame)
+        self.journal_command(ws, seq, ts, "fill_rejected", "", body)
         fill = self.fills.get(fill_id)
         events: list = []
         if fill is None or fill.state == REJECTED:
@@ -300,17 +307,68 @@ class Core:
         fill.reason = reason
         self.account(fill.maker_account).apply_fill(fill.market, fill.maker_is_buy, fill.price, fill.size, -1)
         self.account(fill.taker_account).apply_fill(fill.market, not fill.maker_is_buy, fill.price, fill.size, -1)
-        for h in (fill.maker_hash, fill.taker_hash):
+        for side, h in (("maker", fill.maker_hash), ("taker", fill.taker_hash)):
             signed = self.orders.get(h)
             if signed is None:
                 continue
             signed.filled -= fill.size
-            if signed.open:
-                events += self.engine.cancel(h, ts=ts)
+            if side in blame:
+                if signed.open:
+                    events += self.engine.cancel(h, ts=ts)
+                elif signed.status in ("filled", "done"):
+                    signed.status = "cancelled"  # void: the chain refused it, nothing of it rests
+                    out.order_updates.append((signed.order.account, signed))
+            else:
+                events += self._reinstate(signed, fill.size, ts, out)
         self._handle(events, seq, ts, ws, out)
         for account in (fill.maker_account, fill.taker_account):
             out.order_updates.append((account, {"type": "fill_rejected", "fill": fill.to_json()}))
         out.rejected.append(fill)
+        return events
+
+    def _reinstate(self, signed: SignedOrder, size: int, ts: int, out: Outbox) -> list:
+        """Give an innocent order back the size of a fill the chain skipped.
+
+        - still resting: its open size grows in place, so it keeps its exact time priority;
+        - gone from the book because that fill (or later ones) used it up: it rests again
+          with the size, FIRST in its price level ("re-offered first": its original place
+          in the queue no longer exists), or, if the book now crosses its price, it is
+          placed and matches like any order;
+        - IOC / FOK orders, and orders cancelled or expired since, get nothing back: their
+          time in force is over.
+        This reaches into the engine's book (RestingOrder, Level) because the engine has no
+        "restore" command; tests/offchain/keeper/test_skip_blame.py pins the behaviour."""
+        o = signed.order
+        if signed.tif != "GTC" or signed.status in ("cancelled", "expired", "rejected") or o.expiry * 1000 <= ts:
+            if signed.status == "filled" and signed.filled < o.size:
+                signed.status = "done"  # its time in force is over and it is no longer filled
+                out.order_updates.append((o.account, signed))
+            return []
+        engine = self.engine
+        resting = engine._orders.get(signed.hash)
+        if resting is not None and resting.size:
+            resting.size += size
+            resting.level.size += size
+            self._sync_open(signed)
+            out.markets.add(o.market)
+            out.order_updates.append((o.account, signed))
+            return []
+        crossing = self.crosses(o)
+        before, signed.status = signed.status, "open"
+        events = engine.place(Place(
+            id=signed.hash, account=o.account, market=o.market, is_buy=o.is_buy, size=size,
+            price=o.price, ts=ts, tif=TIF["GTC"], expiry=o.expiry * 1000,
+            post_only=PostOnly.REJECT if o.flags & POST_ONLY else PostOnly.NONE,
+            reduce_only=bool(o.flags & REDUCE_ONLY),
+        ))
+        if any(type(e) is ev.Rejected for e in events):  # e.g. post-only that would now cross
+            signed.status = before
+            return []
+        resting = engine._orders.get(signed.hash)
+        if not crossing and resting is not None and resting.size == size:
+            level = resting.level.orders
+            level.remove(resting)
+            level.appendleft(resting)
         return events
 
     # -- replay ---------------------------------------------------------------------------
@@ -337,7 +395,8 @@ class Core:
         elif kind == "min_nonce":
             self.min_nonce(seq, ts, body["account"], int(body["min_nonce"]), None, out)
         elif kind == "fill_rejected":
-            self.fill_rejected(seq, ts, int(body["fill"]), body["reason"], None, out)
+            self.fill_rejected(seq, ts, int(body["fill"]), body["reason"], None, out,
+                               tuple(body.get("blame", ("maker", "taker"))))
         elif kind == "agent_revoked":
             self.agent_revoked(seq, ts, body["account"], body["agent"], None, out)
         else:

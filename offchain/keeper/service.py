@@ -124,7 +124,8 @@ class Keeper:
         self.hub = Hub(max_queue=cfg.api.ws_max_queue)
         self.committer = GroupCommitter(self.journal)
         self.committer.on_fatal = self._fatal
-        ctx = AdmissionContext(self.domain, markets, core.marks, oracle=core.oracle, crosses=core.crosses)
+        ctx = AdmissionContext(self.domain, markets, core.marks, oracle=core.oracle, crosses=core.crosses,
+                               chain_orders=core.chain_orders)
         self.gateway = Gateway(core, ctx, self.committer, self.hub,
                                RateLimiter(cfg.api.rate, cfg.api.burst), max_batch=cfg.api.max_batch,
                                cancel_window_ms=cfg.api.cancel_window_s * 1000)
@@ -144,6 +145,7 @@ class Keeper:
                                extra_addresses=[cfg.contracts.pool], factory=cfg.contracts.factory,
                                on_log=self._on_chain_log)
         await self.watcher.load_agents()
+        await self.watcher.load_chain_orders()
         await self.watcher.load_watched()
         await self.watcher.load_oracle()
         await self._load_accounts(set(core.accounts), force=True)

@@ -21,11 +21,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import time
 from collections import deque
 from typing import Callable
 
+from .blame import BOTH, blame
 from .chain import Chain, RpcError, SettleOutcome, encode_settle
 from .core import Core, FillRecord, Outbox
 from .journal import (
@@ -38,6 +40,8 @@ from .journal import (
     SUBMITTED,
     WriteSet,
 )
+
+log = logging.getLogger("mmx.keeper.settlement")
 
 
 class Settlement:
@@ -218,13 +222,26 @@ class Settlement:
         now = time.monotonic()
         block = int(receipt["blockNumber"], 16)
         ws.batch_updates.append({"id": batch_id, "state": B_CONFIRMED, "block": block})
+        blamed: dict[int, tuple[str, ...]] = {}
+        earlier: dict[bytes, int] = {}  # size settled per order hash by this batch so far
+        for fill, outcome in zip(fills, results):
+            if outcome is None or outcome.settled:
+                earlier[fill.maker_hash] = earlier.get(fill.maker_hash, 0) + fill.size
+                earlier[fill.taker_hash] = earlier.get(fill.taker_hash, 0) + fill.size
+            elif fill.state not in (REJECTED, SETTLED):
+                info = core.markets.get(fill.market)
+                blamed[fill.id] = await blame(self.chain, outcome.reason, fill, core.orders[fill.maker_hash],
+                                              core.orders[fill.taker_hash], block, dict(earlier),
+                                              info.initial_margin_bps if info else 0)
+                log.warning("fill %s skipped by the chain: %s (blamed: %s)", fill.id, outcome.reason,
+                            ", ".join(blamed[fill.id]))
         for fill, outcome in zip(fills, results):
             if outcome is None or outcome.settled:
                 # outcome None: no log for it (should not happen): count it settled only if
                 # the chain's filled() agrees, checked by recovery; here trust the event set.
                 self._settled(fill, ws, out, now)
             else:
-                self._rejected(fill, outcome.reason, ws, out)
+                self._rejected(fill, outcome.reason, ws, out, blamed.get(fill.id, BOTH))
         await self.committer.commit(ws, lambda: self._publish_states(fills, out))
 
     def _settled(self, fill: FillRecord, ws: WriteSet, out: Outbox, now: float) -> None:
@@ -241,11 +258,12 @@ class Settlement:
         if started is not None:
             self.latencies.append(now - started)
 
-    def _rejected(self, fill: FillRecord, reason: str, ws: WriteSet, out: Outbox) -> None:
+    def _rejected(self, fill: FillRecord, reason: str, ws: WriteSet, out: Outbox,
+                  blamed: tuple[str, ...] = BOTH) -> None:
         core = self.core
         if fill.state in (REJECTED, SETTLED):
             return
-        core.fill_rejected(core.next_seq(), int(time.time() * 1000), fill.id, reason, ws, out)
+        core.fill_rejected(core.next_seq(), int(time.time() * 1000), fill.id, reason, ws, out, blamed)
         ws.fill_updates.append({"id": fill.id, "state": REJECTED, "reason": reason})
         self.stats["skipped"] += 1
         self.matched_at.pop(fill.id, None)

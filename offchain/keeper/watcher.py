@@ -145,6 +145,29 @@ class Watcher:
         for entry in logs:
             self._agent(entry)
 
+    async def load_chain_orders(self) -> None:
+        """Order state on chain is not journaled: rebuild it from every FillSettled and
+        OrderCancelled log (orders this keeper's journal holds are skipped: it knows them)."""
+        head = await self.chain.block_number()
+        logs = await self.chain.get_logs(self.chain.exchange.address, self.start_block, head,
+                                         [[self.t_settled, self.t_cancel]])
+        for entry in logs:
+            self._chain_order(entry)
+
+    def _chain_order(self, entry: dict) -> None:
+        """FillSettled(maker_hash, taker_hash, market, ..., size, ...) or OrderCancelled(account, hash)."""
+        topics, known, state = entry["topics"], self.core.orders, self.core.chain_orders
+        if topics[0] == self.t_cancel:
+            h = bytes.fromhex(topics[2][2:])
+            if h not in known:
+                state.cancelled.add(h)
+            return
+        size = _word(bytes.fromhex(entry["data"][2:]), 4)  # maker, taker, taker_is_buy, price, size
+        for topic in topics[1:3]:
+            h = bytes.fromhex(topic[2:])
+            if h not in known:
+                state.filled[h] = state.filled.get(h, 0) + size
+
     def _agent(self, entry: dict) -> tuple[str, str, bool]:
         account, agent = _addr(entry["topics"][1]), _addr(entry["topics"][2])
         approved = _word(bytes.fromhex(entry["data"][2:]), 0) != 0
@@ -240,11 +263,13 @@ class Watcher:
                     data = bytes.fromhex(entry["data"][2:])
                     dirty.add(to_checksum_address(data[12:32]))
                     dirty.add(to_checksum_address(data[44:64]))
+                    self._chain_order(entry)
                 elif t0 == self.t_agent:
                     account, agent, approved = self._agent(entry)
                     if not approved:
                         core.agent_revoked(None, ts, account, agent, ws, out)
                 elif t0 == self.t_cancel:
+                    self._chain_order(entry)
                     account, order_hash = _addr(topics[1]), bytes.fromhex(topics[2][2:])
                     signed = core.orders.get(order_hash)
                     if signed is not None and signed.open:

@@ -1,0 +1,113 @@
+"""Which side of a fill the chain skipped is to blame (docs/keeper.md, "A skipped fill").
+
+`Exchange.settle` skips a bad fill with one reason and does not say which order caused
+it. Punishing both sides would let anyone pull an innocent maker's order off the book by
+sending a crossing order the chain must refuse (a replayed filled order, a taker that
+withdrew its collateral first). So for a reason that belongs to one order the keeper
+re-reads the chain at the block before the settle tx and re-runs that one check per side
+in the Exchange's own order; only the side that fails it loses its order, the other is
+restored (core.fill_rejected). Reasons and the facts read:
+
+| reason | blamed | read at block - 1 |
+| --- | --- | --- |
+| nonce | each side whose nonce < min_nonce(account) | min_nonce |
+| cancelled | each side cancelled on chain | cancelled(hash) |
+| overfill | each side with filled(hash) + earlier fills of this batch + size > order size | filled(hash) |
+| bad signature | maker first, else taker: the side whose signer is neither the account nor its agent | is_agent |
+| expired | each side with expiry < the block's timestamp | block timestamp |
+| reduce only | the side(s) with the REDUCE_ONLY flag whose fill grows its position | position |
+| close only, position cap, leverage | each side with that setting whose fill grows its position | close_only, position_cap, leverage_cap, position |
+| margin | maker first, else taker: the side that grows its position and whose equity is below its initial margin plus the fill's | equity, margin_requirement, position |
+
+Any other reason (halted, stale, band, self trade, no cross, ...) belongs to the market
+or to the pair, and a failed read leaves the keeper unable to tell: then both sides are
+blamed, as before.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from offchain.order import REDUCE_ONLY
+
+log = logging.getLogger("mmx.keeper.blame")
+
+MAKER, TAKER = "maker", "taker"
+BOTH = (MAKER, TAKER)
+ONE = 10**18
+BPS = 10_000
+ONE_SIDED = frozenset(("nonce", "cancelled", "overfill", "bad signature", "expired", "reduce only",
+                       "close only", "position cap", "leverage", "margin"))
+
+
+def _grows(position: int, is_buy: bool, size: int) -> bool:
+    """Does a fill of `size` on this side take the position away from zero (or flip it)?"""
+    new = position + (size if is_buy else -size)
+    if new == 0:
+        return False
+    return not ((position > 0 and 0 < new < position) or (position < 0 and position < new < 0))
+
+
+async def blame(chain: Any, reason: str, fill: Any, maker: Any, taker: Any, block: int,
+                earlier: dict[bytes, int], im_bps: int) -> tuple[str, ...]:
+    """The sides to blame for `reason` (`maker`, `taker` are core.SignedOrder); `block` is the
+    settle tx's block, `earlier` the sizes settled for each hash earlier in the same batch."""
+    if reason not in ONE_SIDED:
+        return BOTH
+    try:
+        found = await _blame(chain, reason, fill, (maker, taker), block - 1, earlier, im_bps)
+    except Exception as exc:  # noqa: BLE001 - a failed read: cannot tell, old rule
+        log.warning("cannot attribute skip %r of fill %s: %s", reason, fill.id, exc)
+        return BOTH
+    return found or BOTH
+
+
+async def _blame(chain, reason, fill, sides, at, earlier, im_bps) -> tuple[str, ...]:
+    ex = chain.exchange
+    names = BOTH
+    orders = [s.order for s in sides]
+    if reason == "nonce":
+        return tuple([n for n, o in zip(names, orders)
+                      if o.nonce < int(await chain.call(ex, "min_nonce", o.account, block=at))])
+    if reason == "cancelled":
+        return tuple([n for n, s in zip(names, sides) if await chain.call(ex, "cancelled", s.hash, block=at)])
+    if reason == "overfill":
+        out = []
+        for n, s in zip(names, sides):
+            done = int(await chain.call(ex, "filled", s.hash, block=at)) + earlier.get(s.hash, 0)
+            if done + fill.size > s.order.size:
+                out.append(n)
+        return tuple(out)
+    if reason == "bad signature":
+        for n, s in zip(names, sides):
+            if s.signer != s.order.account and not await chain.call(ex, "is_agent", s.order.account, s.signer,
+                                                                   block=at):
+                return (n,)
+        return ()
+    if reason == "expired":
+        block = await chain.rpc.call("eth_getBlockByNumber", [hex(at + 1), False])
+        now = int(block["timestamp"], 16)
+        return tuple(n for n, o in zip(names, orders) if o.expiry < now)
+    # risk checks: only a side whose fill grows its position can fail them
+    growing = []
+    for n, o in zip(names, orders):
+        size, _cost = await chain.call(ex, "position", o.account, o.market, block=at)
+        if _grows(int(size), o.is_buy, fill.size):
+            growing.append((n, o))
+    if reason == "reduce only":
+        return tuple(n for n, o in growing if o.flags & REDUCE_ONLY)
+    if reason == "close only":
+        return tuple([n for n, o in growing if await chain.call(ex, "close_only", o.account, block=at)])
+    if reason == "position cap":
+        return tuple([n for n, o in growing if int(await chain.call(ex, "position_cap", o.account, o.market, block=at))])
+    if reason == "leverage":
+        return tuple([n for n, o in growing if int(await chain.call(ex, "leverage_cap", o.account, block=at))])
+    # margin: the Exchange checks the maker first and stops at the first failure
+    added = fill.price * fill.size // ONE * im_bps // BPS
+    for n, o in growing:
+        equity = int(await chain.call(ex, "equity", o.account, block=at))
+        need = int(await chain.call(ex, "margin_requirement", o.account, True, block=at))
+        if equity < need + added:
+            return (n,)
+    return ()
