@@ -24,35 +24,43 @@ from snekmate.auth import access_control
 from snekmate.utils import pausable
 
 from interfaces import IExchange
+from interfaces import IExchangeRisk
 from interfaces import IOracle
 from interfaces import IRebateEngine
 
+import constants
 import fee_tiers
+import ledger
 
 implements: IExchange
 
+# ledger first: ExchangeRisk runs on these slots by DELEGATECALL (contracts/ledger.vy).
+initializes: ledger
 initializes: access_control
 initializes: pausable
 
 exports: access_control.__interface__
 exports: pausable.paused
+exports: (
+    ledger.usdc,
+    ledger.oracle,
+    ledger.position_cap,
+    ledger.forbidden_counterparty,
+    ledger.market_count,
+    ledger.fees_accrued,
+    ledger.fee_recipient,
+    ledger.fee_share_bps,
+    ledger.treasury,
+    ledger.backstop,
+    ledger.liquidation_penalty_bps,
+)
 
 # ---------------------------------------------------------------- constants
 
 OPERATOR_ROLE: public(constant(bytes32)) = keccak256("OPERATOR_ROLE")
 PAUSER_ROLE: public(constant(bytes32)) = keccak256("PAUSER_ROLE")
 
-BPS: constant(uint256) = 10_000
-ONE: constant(uint256) = 10**18
-ONE_I: constant(int256) = 10**18
 MAX_FILLS: constant(uint256) = 64
-# Market ids are 1..MAX_MARKET_ID; one bit per market in the account config word.
-MAX_MARKET_ID: constant(uint256) = 127
-
-FLAG_POST_ONLY: constant(uint256) = 1
-FLAG_REDUCE_ONLY: constant(uint256) = 2
-KNOWN_FLAGS: constant(uint256) = FLAG_POST_ONLY | FLAG_REDUCE_ONLY
-
 # filled[hash] == CANCELLED marks an order cancelled on chain (one map for both).
 CANCELLED: constant(uint256) = max_value(uint256)
 
@@ -68,51 +76,15 @@ DOMAIN_TYPEHASH: constant(bytes32) = keccak256(
 DOMAIN_NAME_HASH: constant(bytes32) = keccak256("MMX Exchange")
 DOMAIN_VERSION_HASH: constant(bytes32) = keccak256("1")
 
-# Bounds that keep a position inside its int128 half of the packed slot.
-MAX_PRICE: constant(uint256) = 2**96
-MAX_SIZE: constant(uint256) = 2**120
-INT128_MIN: constant(int256) = -(2**127)
-INT128_MAX: constant(int256) = 2**127 - 1
-LOW128: constant(uint256) = 2**128 - 1
-
-# Account config word: [0, 64) nonce floor | [64, 192) open-market bitmap (bit 64 + id)
-# | [192, 224) leverage cap bps | bit 224 close-only | bit 225 has position caps.
-NONCE_MASK: constant(uint256) = 2**64 - 1
-MARKETS_SHIFT: constant(uint256) = 64
-MARKETS_MASK: constant(uint256) = 2**128 - 1
-LEVERAGE_SHIFT: constant(uint256) = 192
-LEVERAGE_MASK: constant(uint256) = 2**32 - 1
-CLOSE_ONLY_BIT: constant(uint256) = 1 << 224
-HAS_CAPS_BIT: constant(uint256) = 1 << 225
-
-PRICE_OK: constant(uint256) = 0
-PRICE_HALTED: constant(uint256) = 1
-PRICE_STALE: constant(uint256) = 2
-
-# Account word: [0, 128) collateral (int128, two's complement) | [128, 256) trailing-volume
-# record (fee_tiers encoding). Both change on every fill, so the volume costs no extra slot.
-VOLUME_SHIFT: constant(uint256) = 128
-MAX_PENALTY_BPS: constant(uint256) = 2_000
-DEFAULT_PENALTY_BPS: constant(uint256) = 100
-
 # ---------------------------------------------------------------- storage
+# (every storage variable is in contracts/ledger.vy)
 
-usdc: public(immutable(address))
-oracle: public(immutable(address))
 rebate_engine: public(immutable(address))
+# The risk engine's code (liquidation, insurance fund, ADL, delisting), run by DELEGATECALL.
+risk_logic: public(immutable(address))
 
 _CACHED_DOMAIN_SEPARATOR: immutable(bytes32)
 _CACHED_CHAIN_ID: immutable(uint256)
-_SELF: immutable(address)
-
-_accounts: HashMap[address, uint256]
-_positions: HashMap[address, HashMap[uint256, uint256]]
-_config: HashMap[address, uint256]
-_agents: HashMap[address, HashMap[address, bool]]
-_filled: HashMap[bytes32, uint256]
-position_cap: public(HashMap[address, HashMap[uint256, uint256]])
-
-_markets: HashMap[uint256, IExchange.Market]
 
 
 # Per-batch context of settle (memory only).
@@ -124,41 +96,39 @@ struct Batch:
     thresholds_hi: uint256
     epoch: uint256
     elapsed: uint256
-market_count: public(uint256)
-
-fees_accrued: public(uint256)
-fee_recipient: public(address)
-fee_share_bps: public(uint256)
-treasury: public(address)
-backstop: public(address)
-liquidation_penalty_bps: public(uint256)
 
 
 @deploy
-def __init__(usdc_: address, oracle_: address, rebate_engine_: address, treasury_: address):
+def __init__(usdc_: address, oracle_: address, rebate_engine_: address, treasury_: address, risk_logic_: address):
     """
     @notice Deploy the Exchange; msg.sender gets DEFAULT_ADMIN_ROLE.
     @param usdc_ The 6-decimal collateral token.
     @param oracle_ The mark price oracle (IOracle).
     @param rebate_engine_ The fee tier engine (IRebateEngine).
     @param treasury_ Receiver of the treasury share of net fees.
+    @param risk_logic_ An ExchangeRisk deployment (code only; it runs on this storage).
     """
     assert usdc_ != empty(address), "exchange: zero address"
     assert oracle_ != empty(address), "exchange: zero address"
     assert rebate_engine_ != empty(address), "exchange: zero address"
     assert treasury_ != empty(address), "exchange: zero address"
+    assert staticcall IExchangeRisk(risk_logic_).usdc() == usdc_, "exchange: risk logic"
+    assert staticcall IExchangeRisk(risk_logic_).oracle() == oracle_, "exchange: risk logic"
+    ledger.__init__(usdc_, oracle_)
     access_control.__init__()
     pausable.__init__()
-    usdc = usdc_
-    oracle = oracle_
     rebate_engine = rebate_engine_
-    self.treasury = treasury_
-    self.liquidation_penalty_bps = DEFAULT_PENALTY_BPS
-    _SELF = self
+    risk_logic = risk_logic_
+    ledger.treasury = treasury_
+    ledger.liquidation_penalty_bps = ledger.DEFAULT_PENALTY_BPS
     _CACHED_CHAIN_ID = chain.id
     _CACHED_DOMAIN_SEPARATOR = self._build_domain_separator()
     log IExchange.FeeConfigSet(recipient=empty(address), share_bps=0, treasury=treasury_)
-    log IExchange.LiquidationPenaltySet(penalty_bps=DEFAULT_PENALTY_BPS)
+    log IExchange.LiquidationPenaltySet(penalty_bps=ledger.DEFAULT_PENALTY_BPS)
+    if chain.id == 0:
+        # never runs (init code only): lists the events ExchangeRisk emits from this
+        # address in the Exchange's ABI.
+        self._risk_events()
 
 
 # ================================================================ accounts
@@ -183,7 +153,7 @@ def deposit_for(account: address, amount: uint256):
     @param account The credited account.
     @param amount USDC units.
     """
-    self._nonzero(account)
+    ledger._nonzero(account)
     self._deposit(account, amount)
 
 
@@ -198,20 +168,20 @@ def withdraw(amount: uint256):
     @param amount USDC units.
     """
     assert amount > 0, "exchange: zero amount"
-    word: uint256 = self._accounts[msg.sender]
-    coll: int256 = self._coll(word) - convert(amount, int256)
+    word: uint256 = ledger._accounts[msg.sender]
+    coll: int256 = ledger._coll(word) - convert(amount, int256)
     assert coll >= 0, "exchange: insufficient collateral"
-    cfg: uint256 = self._config[msg.sender]
-    if (cfg >> MARKETS_SHIFT) & MARKETS_MASK != 0:
+    cfg: uint256 = ledger._config[msg.sender]
+    if (cfg >> ledger.MARKETS_SHIFT) & ledger.MARKETS_MASK != 0:
         equity: int256 = 0
         req: uint256 = 0
         notional: uint256 = 0
         status: uint256 = 0
-        equity, req, notional, status = self._health(msg.sender, cfg, 0, 0, 0, 0, coll, True)
-        self._fresh(status)
+        equity, req, notional, status = ledger._health(msg.sender, cfg, 0, 0, 0, 0, coll, True)
+        ledger._fresh(status)
         assert equity >= convert(req, int256), "exchange: margin"
-    self._accounts[msg.sender] = self._account_word(coll, word >> VOLUME_SHIFT)
-    self._pay(msg.sender, amount)
+    ledger._accounts[msg.sender] = ledger._account_word(coll, word >> ledger.VOLUME_SHIFT)
+    ledger._pay(msg.sender, amount)
     log IExchange.Withdraw(account=msg.sender, amount=amount)
 
 
@@ -223,9 +193,9 @@ def approve_agent(agent: address, approved: bool):
     @param agent The signer.
     @param approved True to approve, False to revoke.
     """
-    self._nonzero(agent)
+    ledger._nonzero(agent)
     assert agent != msg.sender, "exchange: self agent"
-    self._agents[msg.sender][agent] = approved
+    ledger._agents[msg.sender][agent] = approved
     log IExchange.AgentSet(account=msg.sender, agent=agent, approved=approved)
 
 
@@ -237,7 +207,7 @@ def cancel_order(order: IExchange.Order):
     """
     self._authorised(order.account)
     digest: bytes32 = self._hash_order(order)
-    self._filled[digest] = CANCELLED
+    ledger._filled[digest] = CANCELLED
     log IExchange.OrderCancelled(account=order.account, order_hash=digest)
 
 
@@ -254,10 +224,15 @@ def cancel_all_below(nonce: uint256):
 def cancel_all_below_for(account: address, nonce: uint256):
     """
     @notice Void all of `account`'s orders with a nonce below `nonce`.
-    @param account The account; msg.sender must be it or its agent.
+    @dev An agent may raise the floor of an EOA account only: a contract account (vault,
+         pool) owns its floor, so a hostile agent can never void the orders (e.g. a
+         forced unwind) the contract or its keeper signs above the current floor.
+    @param account The account; msg.sender must be it or (for an EOA) its agent.
     @param nonce The new nonce floor; must be above the current one and below 2**64.
     """
     self._authorised(account)
+    if msg.sender != account:
+        assert not account.is_contract, "exchange: contract floor"
     self._set_min_nonce(account, nonce)
 
 
@@ -268,12 +243,12 @@ def set_close_only(enabled: bool):
             (skip reason "close only").
     @param enabled The new state.
     """
-    cfg: uint256 = self._config[msg.sender]
+    cfg: uint256 = ledger._config[msg.sender]
     if enabled:
-        cfg = cfg | CLOSE_ONLY_BIT
+        cfg = cfg | ledger.CLOSE_ONLY_BIT
     else:
-        cfg = cfg & ~CLOSE_ONLY_BIT
-    self._config[msg.sender] = cfg
+        cfg = cfg & ~ledger.CLOSE_ONLY_BIT
+    ledger._config[msg.sender] = cfg
     log IExchange.CloseOnlySet(account=msg.sender, enabled=enabled)
 
 
@@ -284,10 +259,48 @@ def set_leverage_cap(cap_bps: uint256):
             cap_bps * equity after a fill that adds risk (skip reason "leverage").
     @param cap_bps Leverage in bps (30_000 = 3x); 0 removes the cap.
     """
-    assert cap_bps <= LEVERAGE_MASK, "exchange: cap too large"
-    cfg: uint256 = self._config[msg.sender] & ~(LEVERAGE_MASK << LEVERAGE_SHIFT)
-    self._config[msg.sender] = cfg | (cap_bps << LEVERAGE_SHIFT)
+    assert cap_bps <= ledger.LEVERAGE_MASK, "exchange: cap too large"
+    cfg: uint256 = ledger._config[msg.sender] & ~(ledger.LEVERAGE_MASK << ledger.LEVERAGE_SHIFT)
+    ledger._config[msg.sender] = cfg | (cap_bps << ledger.LEVERAGE_SHIFT)
     log IExchange.LeverageCapSet(account=msg.sender, cap_bps=cap_bps)
+
+
+@external
+def set_trade_guard(max_mark_distance_bps: uint256, equity_floor: uint256):
+    """
+    @notice Guard every fill of msg.sender (vaults): a fill priced farther than
+            `max_mark_distance_bps` from the mark is skipped "mark distance" (reducing
+            fills included), and a fill that does not reduce the position and leaves
+            equity at mark below `equity_floor` is skipped "drawdown".
+    @param max_mark_distance_bps Distance in bps (0 = none), below 2**32.
+    @param equity_floor USDC units (0 = none), below 2**224.
+    """
+    assert max_mark_distance_bps <= ledger.GUARD_DIST_MASK, "exchange: bad guard"
+    assert equity_floor < 2**224, "exchange: bad guard"
+    ledger._guard[msg.sender] = max_mark_distance_bps | (equity_floor << ledger.GUARD_FLOOR_SHIFT)
+    cfg: uint256 = ledger._config[msg.sender]
+    if max_mark_distance_bps == 0 and equity_floor == 0:
+        cfg = cfg & ~ledger.GUARD_BIT
+    else:
+        cfg = cfg | ledger.GUARD_BIT
+    ledger._config[msg.sender] = cfg
+    log IExchange.TradeGuardSet(account=msg.sender, max_mark_distance_bps=max_mark_distance_bps, equity_floor=equity_floor)
+
+
+@external
+def set_forbidden_counterparty(counterparty: address, forbidden: bool):
+    """
+    @notice Forbid (or allow again) `counterparty` as the other side of msg.sender's
+            fills: a fill whose other account or recovered signer is forbidden is
+            skipped "counterparty".
+    @param counterparty An account or signer key (owner, manager, agent, sibling vault).
+    @param forbidden True to forbid, False to allow.
+    """
+    ledger._nonzero(counterparty)
+    ledger.forbidden_counterparty[msg.sender][counterparty] = forbidden
+    if forbidden:
+        ledger._config[msg.sender] = ledger._config[msg.sender] | ledger.FORBID_BIT
+    log IExchange.ForbiddenCounterpartySet(account=msg.sender, counterparty=counterparty, forbidden=forbidden)
 
 
 @external
@@ -298,10 +311,10 @@ def set_position_cap(market: uint256, size: uint256):
     @param market The market id.
     @param size Base units; 0 removes the cap.
     """
-    self._known_market(market)
-    self.position_cap[msg.sender][market] = size
+    ledger._known_market(market)
+    ledger.position_cap[msg.sender][market] = size
     if size != 0:
-        self._config[msg.sender] = self._config[msg.sender] | HAS_CAPS_BIT
+        ledger._config[msg.sender] = ledger._config[msg.sender] | ledger.HAS_CAPS_BIT
     log IExchange.PositionCapSet(account=msg.sender, market=market, size=size)
 
 
@@ -322,7 +335,7 @@ def settle(fills: DynArray[IExchange.Fill, MAX_FILLS]) -> uint256:
 
     settled: uint256 = 0
     fees: uint256 = 0
-    max_age: uint256 = staticcall IOracle(oracle).max_age()
+    max_age: uint256 = staticcall IOracle(ledger.oracle).max_age()
     cur_market: uint256 = 0
     mkt: IExchange.Market = empty(IExchange.Market)
     b: Batch = empty(Batch)
@@ -338,9 +351,9 @@ def settle(fills: DynArray[IExchange.Fill, MAX_FILLS]) -> uint256:
         if market != cur_market and market == f.taker.market:
             # market parameters and mark: read once per run of fills in one market.
             # Unknown ids (0, > market_count) read as an empty, inactive market.
-            mkt = self._markets[market]
+            mkt = ledger._markets[market]
             if mkt.active:
-                b.mark, b.status = self._price(market, max_age)
+                b.mark, b.status = ledger._price(market, max_age)
             cur_market = market
         reason: String[32] = ""
         net_fee: uint256 = 0
@@ -352,7 +365,7 @@ def settle(fills: DynArray[IExchange.Fill, MAX_FILLS]) -> uint256:
             log IExchange.FillSkipped(maker_hash=hm, taker_hash=ht, reason=reason)
 
     if fees != 0:
-        self.fees_accrued += fees
+        ledger.fees_accrued += fees
     return settled
 
 
@@ -377,20 +390,20 @@ def _settle_fill(f: IExchange.Fill, hm: bytes32, ht: bytes32, mkt: IExchange.Mar
         return "inactive", 0
     if f.maker.is_buy == f.taker.is_buy:
         return "side", 0
-    if (f.maker.flags | f.taker.flags) & ~KNOWN_FLAGS != 0:
+    if (f.maker.flags | f.taker.flags) & ~ledger.KNOWN_FLAGS != 0:
         return "flags", 0
     if maker == taker:
         return "self trade", 0
     if f.maker.expiry < block.timestamp or f.taker.expiry < block.timestamp:
         return "expired", 0
-    if f.taker.flags & FLAG_POST_ONLY != 0:
+    if f.taker.flags & ledger.FLAG_POST_ONLY != 0:
         return "post only", 0
     if f.maker.is_buy:
         if f.taker.price > price:
             return "no cross", 0
     elif f.taker.price < price:
         return "no cross", 0
-    if size == 0 or size > MAX_SIZE or price == 0 or price > MAX_PRICE:
+    if size == 0 or size > ledger.MAX_SIZE or price == 0 or price > ledger.MAX_PRICE:
         return "size", 0
     if price % mkt.tick != 0:
         return "tick", 0
@@ -398,12 +411,12 @@ def _settle_fill(f: IExchange.Fill, hm: bytes32, ht: bytes32, mkt: IExchange.Mar
         return "lot", 0
 
     # ---- order state
-    maker_cfg: uint256 = self._config[maker]
-    taker_cfg: uint256 = self._config[taker]
-    if f.maker.nonce < maker_cfg & NONCE_MASK or f.taker.nonce < taker_cfg & NONCE_MASK:
+    maker_cfg: uint256 = ledger._config[maker]
+    taker_cfg: uint256 = ledger._config[taker]
+    if f.maker.nonce < maker_cfg & ledger.NONCE_MASK or f.taker.nonce < taker_cfg & ledger.NONCE_MASK:
         return "nonce", 0
-    fm: uint256 = self._filled[hm]
-    ft: uint256 = self._filled[ht]
+    fm: uint256 = ledger._filled[hm]
+    ft: uint256 = ledger._filled[ht]
     if fm == CANCELLED or ft == CANCELLED:
         return "cancelled", 0
     if fm + size > f.maker.size or ft + size > f.taker.size:
@@ -413,23 +426,35 @@ def _settle_fill(f: IExchange.Fill, hm: bytes32, ht: bytes32, mkt: IExchange.Mar
             return "min size", 0
 
     # ---- signatures
-    if not self._valid_signature(hm, maker, f.maker_sig):
+    m_signer: address = self._signer(hm, maker, f.maker_sig)
+    if m_signer == empty(address):
         return "bad signature", 0
-    if not self._valid_signature(ht, taker, f.taker_sig):
+    t_signer: address = self._signer(ht, taker, f.taker_sig)
+    if t_signer == empty(address):
         return "bad signature", 0
+    if (maker_cfg | taker_cfg) & ledger.FORBID_BIT != 0:
+        if maker_cfg & ledger.FORBID_BIT != 0:
+            if ledger.forbidden_counterparty[maker][taker] or ledger.forbidden_counterparty[maker][t_signer]:
+                return "counterparty", 0
+        if taker_cfg & ledger.FORBID_BIT != 0:
+            if ledger.forbidden_counterparty[taker][maker] or ledger.forbidden_counterparty[taker][m_signer]:
+                return "counterparty", 0
 
     # ---- oracle
     mark: uint256 = b.mark
-    if b.status == PRICE_HALTED:
+    if b.status == ledger.PRICE_HALTED:
         return "halted", 0
-    if b.status == PRICE_STALE:
+    if b.status == ledger.PRICE_STALE:
         return "stale", 0
     diff: uint256 = unsafe_sub(price, mark) if price > mark else unsafe_sub(mark, price)
-    if diff * BPS > mark * mkt.band_bps:
+    if diff * constants.BPS > mark * mkt.band_bps:
         return "band", 0
+    if (maker_cfg | taker_cfg) & ledger.GUARD_BIT != 0:
+        if self._too_far(maker, maker_cfg, diff, mark) or self._too_far(taker, taker_cfg, diff, mark):
+            return "mark distance", 0
 
     # ---- new positions, fee and rebate (tiers from the volume before this fill)
-    notional: uint256 = price * size // ONE
+    notional: uint256 = price * size // constants.ONE
     delta: int256 = convert(size, int256)
     maker_delta: int256 = delta
     if not f.maker.is_buy:
@@ -437,34 +462,34 @@ def _settle_fill(f: IExchange.Fill, hm: bytes32, ht: bytes32, mkt: IExchange.Mar
 
     m_old: int256 = 0
     m_cost: int256 = 0
-    m_old, m_cost = self._unpack(self._positions[maker][market])
+    m_old, m_cost = ledger._unpack(ledger._positions[maker][market])
     m_new: int256 = 0
     m_new_cost: int256 = 0
     m_pnl: int256 = 0
-    m_new, m_new_cost, m_pnl = self._trade(m_old, m_cost, maker_delta, notional, price)
+    m_new, m_new_cost, m_pnl = ledger._trade(m_old, m_cost, maker_delta, notional, price)
 
     t_old: int256 = 0
     t_cost: int256 = 0
-    t_old, t_cost = self._unpack(self._positions[taker][market])
+    t_old, t_cost = ledger._unpack(ledger._positions[taker][market])
     t_new: int256 = 0
     t_new_cost: int256 = 0
     t_pnl: int256 = 0
-    t_new, t_new_cost, t_pnl = self._trade(t_old, t_cost, -maker_delta, notional, price)
+    t_new, t_new_cost, t_pnl = ledger._trade(t_old, t_cost, -maker_delta, notional, price)
 
-    m_word: uint256 = self._accounts[maker]
-    t_word: uint256 = self._accounts[taker]
-    m_vol: uint256 = m_word >> VOLUME_SHIFT
-    t_vol: uint256 = t_word >> VOLUME_SHIFT
+    m_word: uint256 = ledger._accounts[maker]
+    t_word: uint256 = ledger._accounts[taker]
+    m_vol: uint256 = m_word >> ledger.VOLUME_SHIFT
+    t_vol: uint256 = t_word >> ledger.VOLUME_SHIFT
     fee_bps: uint256 = fee_tiers.taker_fee(
         b.fees, fee_tiers.tier_index(fee_tiers.trailing(t_vol, b.epoch, b.elapsed), b.fees, b.thresholds_lo, b.thresholds_hi)
     )
     rebate_bps: uint256 = fee_tiers.maker_rebate(
         b.fees, fee_tiers.tier_index(fee_tiers.trailing(m_vol, b.epoch, b.elapsed), b.fees, b.thresholds_lo, b.thresholds_hi)
     )
-    fee: uint256 = (notional * fee_bps + BPS - 1) // BPS
-    rebate: uint256 = min(notional * rebate_bps // BPS, fee)
-    m_coll: int256 = self._coll(m_word) + m_pnl
-    t_coll: int256 = self._coll(t_word) + t_pnl - convert(fee, int256)
+    fee: uint256 = (notional * fee_bps + constants.BPS - 1) // constants.BPS
+    rebate: uint256 = min(notional * rebate_bps // constants.BPS, fee)
+    m_coll: int256 = ledger._coll(m_word) + m_pnl
+    t_coll: int256 = ledger._coll(t_word) + t_pnl - convert(fee, int256)
 
     # ---- risk checks (maker: rebate ignored, only helps; taker: after its fee)
     reason: String[32] = self._risk(
@@ -479,12 +504,12 @@ def _settle_fill(f: IExchange.Fill, hm: bytes32, ht: bytes32, mkt: IExchange.Mar
         return reason, 0
 
     # ---- effects
-    self._filled[hm] = fm + size
-    self._filled[ht] = ft + size
-    self._write_position(maker, maker_cfg, market, m_old, m_new, m_new_cost)
-    self._write_position(taker, taker_cfg, market, t_old, t_new, t_new_cost)
-    self._accounts[maker] = self._account_word(m_coll + convert(rebate, int256), fee_tiers.added(m_vol, notional, b.epoch))
-    self._accounts[taker] = self._account_word(t_coll, fee_tiers.added(t_vol, notional, b.epoch))
+    ledger._filled[hm] = fm + size
+    ledger._filled[ht] = ft + size
+    ledger._write_position(maker, maker_cfg, market, m_old, m_new, m_new_cost)
+    ledger._write_position(taker, taker_cfg, market, t_old, t_new, t_new_cost)
+    ledger._accounts[maker] = ledger._account_word(m_coll + convert(rebate, int256), fee_tiers.added(m_vol, notional, b.epoch))
+    ledger._accounts[taker] = ledger._account_word(t_coll, fee_tiers.added(t_vol, notional, b.epoch))
 
     log IExchange.FillSettled(
         maker_hash=hm,
@@ -524,77 +549,54 @@ def _risk(
     )
     if reducing:
         return ""
-    if flags & FLAG_REDUCE_ONLY != 0:
+    if flags & ledger.FLAG_REDUCE_ONLY != 0:
         return "reduce only"
-    if cfg & CLOSE_ONLY_BIT != 0:
+    if cfg & ledger.CLOSE_ONLY_BIT != 0:
         return "close only"
-    if cfg & HAS_CAPS_BIT != 0:
-        cap: uint256 = self.position_cap[account][market]
+    if cfg & ledger.HAS_CAPS_BIT != 0:
+        cap: uint256 = ledger.position_cap[account][market]
         if cap != 0 and convert(abs(new_size), uint256) > cap and abs(new_size) > abs(old_size):
             return "position cap"
 
     equity: int256 = 0
     req: uint256 = 0
     total: uint256 = 0
-    if (cfg >> MARKETS_SHIFT) & MARKETS_MASK & ~(1 << market) == 0:
+    if (cfg >> ledger.MARKETS_SHIFT) & ledger.MARKETS_MASK & ~(1 << market) == 0:
         # no open position in another market: value this one directly
-        total = convert(abs(new_size), uint256) * mark // ONE
-        equity = coll + new_size * convert(mark, int256) // ONE_I - new_cost
-        req = (total * im_bps + BPS - 1) // BPS
+        total = convert(abs(new_size), uint256) * mark // constants.ONE
+        equity = coll + new_size * convert(mark, int256) // constants.ONE_I - new_cost
+        req = (total * im_bps + constants.BPS - 1) // constants.BPS
     else:
         status: uint256 = 0
-        equity, req, total, status = self._health(account, cfg, market, mark, new_size, new_cost, coll, True)
-        if status == PRICE_HALTED:
+        equity, req, total, status = ledger._health(account, cfg, market, mark, new_size, new_cost, coll, True)
+        if status == ledger.PRICE_HALTED:
             return "halted"
-        if status == PRICE_STALE:
+        if status == ledger.PRICE_STALE:
             return "stale"
     if equity < convert(req, int256):
         return "margin"
-    lev_cap: uint256 = (cfg >> LEVERAGE_SHIFT) & LEVERAGE_MASK
+    if cfg & ledger.GUARD_BIT != 0:
+        if equity < convert(ledger._guard[account] >> ledger.GUARD_FLOOR_SHIFT, int256):
+            return "drawdown"
+    lev_cap: uint256 = (cfg >> ledger.LEVERAGE_SHIFT) & ledger.LEVERAGE_MASK
     if lev_cap != 0:
-        if equity <= 0 or total * BPS > lev_cap * convert(equity, uint256):
+        if equity <= 0 or total * constants.BPS > lev_cap * convert(equity, uint256):
             return "leverage"
     return ""
 
 
 @internal
-def _write_position(account: address, cfg: uint256, market: uint256, old_size: int256, new_size: int256, new_cost: int256):
-    self._positions[account][market] = self._pack(new_size, new_cost)
-    bit: uint256 = 1 << (MARKETS_SHIFT + market)
-    if old_size == 0:
-        self._config[account] = cfg | bit
-    elif new_size == 0:
-        self._config[account] = cfg & ~bit
+@view
+def _too_far(account: address, cfg: uint256, diff: uint256, mark: uint256) -> bool:
+    """@dev Whether a fill `diff` away from `mark` breaks the account's trade guard distance."""
+    if cfg & ledger.GUARD_BIT == 0:
+        return False
+    dist: uint256 = ledger._guard[account] & ledger.GUARD_DIST_MASK
+    return dist != 0 and diff * constants.BPS > mark * dist
 
 
-@internal
-@pure
-def _trade(size: int256, cost: int256, delta: int256, notional: uint256, price: uint256) -> (int256, int256, int256):
-    """
-    @dev New (size, cost) and realised PnL of a trade of `delta` base units whose
-         notional is `notional` (the same for both sides, so cash is zero-sum).
-         realised = cash + (new_cost - cost), cash = +notional for a sell, -notional
-         for a buy. Reducing keeps the average entry: cost * remaining / size
-         (truncated toward zero); a flip opens the remainder at `price`.
-    """
-    n: int256 = convert(notional, int256)
-    cash: int256 = -n
-    if delta < 0:
-        cash = n
-    new_size: int256 = size + delta
-    new_cost: int256 = 0
-    if size == 0 or (size > 0) == (delta > 0):
-        return new_size, cost - cash, 0
-    abs_size: int256 = abs(size)
-    abs_delta: int256 = abs(delta)
-    if abs_delta <= abs_size:
-        new_cost = cost - cost * abs_delta // abs_size
-    else:
-        opened: int256 = convert(price, int256) * (abs_delta - abs_size) // ONE_I
-        new_cost = opened
-        if delta < 0:
-            new_cost = -opened
-    return new_size, new_cost, cash + new_cost - cost
+
+
 
 
 # ================================================================ liquidation
@@ -605,72 +607,12 @@ def liquidate(account: address, market: uint256):
     """
     @notice Move `account`'s whole position in `market` to the backstop at the mark
             price when the account's equity is below its maintenance requirement.
-    @dev Anyone may call; reverts while paused. A penalty of
-         liquidation_penalty_bps of the moved notional (capped at the account's
-         remaining positive equity) moves from the account's collateral to the backstop.
-         Reverts "exchange: backstop margin" if the backstop ends below initial margin.
+    @dev Runs ExchangeRisk.liquidate on this storage (docs/exchange.md, Liquidation).
     @param account The account to liquidate.
     @param market The market whose position moves.
     """
     self._not_paused()
-    bs: address = self.backstop
-    assert bs != empty(address), "exchange: no backstop"
-    assert account != bs, "exchange: backstop"
-    self._known_market(market)
-    size: int256 = 0
-    cost: int256 = 0
-    size, cost = self._unpack(self._positions[account][market])
-    assert size != 0, "exchange: no position"
-
-    cfg: uint256 = self._config[account]
-    word: uint256 = self._accounts[account]
-    coll: int256 = self._coll(word)
-    equity: int256 = 0
-    req: uint256 = 0
-    total: uint256 = 0
-    status: uint256 = 0
-    equity, req, total, status = self._health(account, cfg, 0, 0, 0, 0, coll, False)
-    self._fresh(status)
-    assert equity < convert(req, int256), "exchange: not liquidatable"
-
-    mark: uint256 = 0
-    mark, status = self._price(market, staticcall IOracle(oracle).max_age())
-    notional: uint256 = convert(abs(size), uint256) * mark // ONE
-
-    new_size: int256 = 0
-    new_cost: int256 = 0
-    pnl: int256 = 0
-    new_size, new_cost, pnl = self._trade(size, cost, -size, notional, mark)
-    self._write_position(account, cfg, market, size, new_size, new_cost)
-
-    bs_cfg: uint256 = self._config[bs]
-    bs_size: int256 = 0
-    bs_cost: int256 = 0
-    bs_size, bs_cost = self._unpack(self._positions[bs][market])
-    bs_new: int256 = 0
-    bs_new_cost: int256 = 0
-    bs_pnl: int256 = 0
-    bs_new, bs_new_cost, bs_pnl = self._trade(bs_size, bs_cost, size, notional, mark)
-    self._write_position(bs, bs_cfg, market, bs_size, bs_new, bs_new_cost)
-
-    penalty: uint256 = notional * self.liquidation_penalty_bps // BPS
-    if equity <= 0:
-        penalty = 0
-    else:
-        penalty = min(penalty, convert(equity, uint256))
-    self._accounts[account] = self._account_word(coll + pnl - convert(penalty, int256), word >> VOLUME_SHIFT)
-    bs_word: uint256 = self._accounts[bs]
-    bs_coll: int256 = self._coll(bs_word) + bs_pnl + convert(penalty, int256)
-    self._accounts[bs] = self._account_word(bs_coll, bs_word >> VOLUME_SHIFT)
-
-    bs_equity: int256 = 0
-    bs_req: uint256 = 0
-    bs_equity, bs_req, total, status = self._health(bs, self._config[bs], 0, 0, 0, 0, bs_coll, True)
-    assert status == PRICE_OK and bs_equity >= convert(bs_req, int256), "exchange: backstop margin"
-
-    log IExchange.Liquidation(
-        account=account, market=market, backstop=bs, size=size, price=mark, penalty=penalty, caller=msg.sender
-    )
+    self._delegate()
 
 
 # ================================================================ fees
@@ -683,19 +625,19 @@ def distribute_fees():
             recipient's collateral (the liquidity pool), the rest is transferred to
             the treasury. Anyone may call.
     """
-    amount: uint256 = self.fees_accrued
+    amount: uint256 = ledger.fees_accrued
     assert amount > 0, "exchange: no fees"
-    recipient: address = self.fee_recipient
+    recipient: address = ledger.fee_recipient
     share: uint256 = 0
     if recipient != empty(address):
-        share = amount * self.fee_share_bps // BPS
+        share = amount * ledger.fee_share_bps // constants.BPS
     rest: uint256 = amount - share
-    self.fees_accrued = 0
+    ledger.fees_accrued = 0
     if share != 0:
-        self._credit(recipient, convert(share, int256))
-    tre: address = self.treasury
+        ledger._credit(recipient, convert(share, int256))
+    tre: address = ledger.treasury
     if rest != 0:
-        self._pay(tre, rest)
+        ledger._pay(tre, rest)
     log IExchange.FeesDistributed(recipient=recipient, recipient_amount=share, treasury=tre, treasury_amount=rest)
 
 
@@ -722,9 +664,9 @@ def add_market(
     @return The new market id.
     """
     self._only_admin()
-    market: uint256 = self.market_count + 1
-    assert market <= MAX_MARKET_ID, "exchange: too many markets"
-    self.market_count = market
+    market: uint256 = ledger.market_count + 1
+    assert market <= ledger.MAX_MARKET_ID, "exchange: too many markets"
+    ledger.market_count = market
     self._set_market(market, tick, lot, min_size, initial_margin_bps, maintenance_margin_bps, band_bps, True)
     return market
 
@@ -754,7 +696,7 @@ def update_market(
     @param active Whether fills settle.
     """
     self._only_admin()
-    self._known_market(market)
+    ledger._known_market(market)
     self._set_market(market, tick, lot, min_size, initial_margin_bps, maintenance_margin_bps, band_bps, active)
 
 
@@ -769,13 +711,13 @@ def set_fee_config(recipient: address, share_bps: uint256, treasury_: address):
     @param treasury_ Treasury address.
     """
     self._only_admin()
-    assert share_bps <= BPS, "exchange: bad share"
-    self._nonzero(treasury_)
+    assert share_bps <= constants.BPS, "exchange: bad share"
+    ledger._nonzero(treasury_)
     if share_bps != 0:
-        self._nonzero(recipient)
-    self.fee_recipient = recipient
-    self.fee_share_bps = share_bps
-    self.treasury = treasury_
+        ledger._nonzero(recipient)
+    ledger.fee_recipient = recipient
+    ledger.fee_share_bps = share_bps
+    ledger.treasury = treasury_
     log IExchange.FeeConfigSet(recipient=recipient, share_bps=share_bps, treasury=treasury_)
 
 
@@ -787,7 +729,7 @@ def set_backstop(backstop_: address):
     @param backstop_ The backstop account (empty disables liquidation).
     """
     self._only_admin()
-    self.backstop = backstop_
+    ledger.backstop = backstop_
     log IExchange.BackstopSet(backstop=backstop_)
 
 
@@ -799,8 +741,8 @@ def set_liquidation_penalty(penalty_bps: uint256):
     @param penalty_bps The penalty.
     """
     self._only_admin()
-    assert penalty_bps <= MAX_PENALTY_BPS, "exchange: bad penalty"
-    self.liquidation_penalty_bps = penalty_bps
+    assert penalty_bps <= ledger.MAX_PENALTY_BPS, "exchange: bad penalty"
+    ledger.liquidation_penalty_bps = penalty_bps
     log IExchange.LiquidationPenaltySet(penalty_bps=penalty_bps)
 
 
@@ -854,7 +796,7 @@ def filled(order_hash: bytes32) -> uint256:
     @param order_hash The order digest.
     @return The filled amount.
     """
-    return self._filled[order_hash]
+    return ledger._filled[order_hash]
 
 
 @view
@@ -865,7 +807,7 @@ def cancelled(order_hash: bytes32) -> bool:
     @param order_hash The order digest.
     @return True if cancelled.
     """
-    return self._filled[order_hash] == CANCELLED
+    return ledger._filled[order_hash] == CANCELLED
 
 
 @view
@@ -876,7 +818,7 @@ def min_nonce(account: address) -> uint256:
     @param account The account.
     @return The floor.
     """
-    return self._config[account] & NONCE_MASK
+    return ledger._config[account] & ledger.NONCE_MASK
 
 
 @view
@@ -888,7 +830,7 @@ def is_agent(account: address, agent: address) -> bool:
     @param agent The signer.
     @return True if approved.
     """
-    return self._agents[account][agent]
+    return ledger._agents[account][agent]
 
 
 @view
@@ -899,7 +841,7 @@ def collateral(account: address) -> int256:
     @param account The account.
     @return USDC units (negative = bad debt).
     """
-    return self._coll(self._accounts[account])
+    return ledger._coll(ledger._accounts[account])
 
 
 @view
@@ -910,7 +852,7 @@ def volume_state(account: address) -> (uint256, uint256, uint256):
     @param account The account.
     @return (epoch of the last fill mod 2**16, volume in that epoch, volume in the epoch before)
     """
-    record: uint256 = self._accounts[account] >> VOLUME_SHIFT
+    record: uint256 = ledger._accounts[account] >> ledger.VOLUME_SHIFT
     return record & 65535, (record >> 16) & fee_tiers.MAX_VOLUME, record >> 72
 
 
@@ -924,7 +866,7 @@ def trailing_volume(account: address) -> uint256:
     @return The volume.
     """
     return fee_tiers.trailing(
-        self._accounts[account] >> VOLUME_SHIFT,
+        ledger._accounts[account] >> ledger.VOLUME_SHIFT,
         block.timestamp // fee_tiers.EPOCH_LENGTH,
         block.timestamp % fee_tiers.EPOCH_LENGTH,
     )
@@ -939,7 +881,7 @@ def position(account: address, market: uint256) -> (int256, int256):
     @param market The market id.
     @return (size in signed base units, cost basis in signed USDC units)
     """
-    return self._unpack(self._positions[account][market])
+    return ledger._unpack(ledger._positions[account][market])
 
 
 @view
@@ -952,7 +894,7 @@ def equity(account: address) -> int256:
     """
     equity: int256 = 0
     req: uint256 = 0
-    equity, req = self._health_of(account, True)
+    equity, req = ledger._health_of(account, True)
     return equity
 
 
@@ -968,7 +910,7 @@ def margin_requirement(account: address, initial: bool) -> uint256:
     """
     equity: int256 = 0
     req: uint256 = 0
-    equity, req = self._health_of(account, initial)
+    equity, req = ledger._health_of(account, initial)
     return req
 
 
@@ -982,7 +924,7 @@ def free_collateral(account: address) -> int256:
     """
     equity: int256 = 0
     req: uint256 = 0
-    equity, req = self._health_of(account, True)
+    equity, req = ledger._health_of(account, True)
     return equity - convert(req, int256)
 
 
@@ -994,7 +936,19 @@ def close_only(account: address) -> bool:
     @param account The account.
     @return True if only reducing fills settle for it.
     """
-    return self._config[account] & CLOSE_ONLY_BIT != 0
+    return ledger._config[account] & ledger.CLOSE_ONLY_BIT != 0
+
+
+@view
+@external
+def trade_guard(account: address) -> (uint256, uint256):
+    """
+    @notice The account's trade guard (set_trade_guard).
+    @param account The account.
+    @return (max mark distance bps, equity floor USDC units); 0 = none
+    """
+    g: uint256 = ledger._guard[account]
+    return g & ledger.GUARD_DIST_MASK, g >> ledger.GUARD_FLOOR_SHIFT
 
 
 @view
@@ -1005,7 +959,7 @@ def leverage_cap(account: address) -> uint256:
     @param account The account.
     @return The cap.
     """
-    return (self._config[account] >> LEVERAGE_SHIFT) & LEVERAGE_MASK
+    return (ledger._config[account] >> ledger.LEVERAGE_SHIFT) & ledger.LEVERAGE_MASK
 
 
 @view
@@ -1016,26 +970,13 @@ def markets(market: uint256) -> IExchange.Market:
     @param market The market id (1..market_count).
     @return The Market struct.
     """
-    return self._markets[market]
+    return ledger._markets[market]
 
 
 # ================================================================ internals
 
-@internal
-@view
-def _health_of(account: address, initial: bool) -> (int256, uint256):
-    equity: int256 = 0
-    req: uint256 = 0
-    total: uint256 = 0
-    status: uint256 = 0
-    equity, req, total, status = self._health(account, self._config[account], 0, 0, 0, 0, self._coll(self._accounts[account]), initial)
-    return equity, req
 
 
-@internal
-@pure
-def _nonzero(account: address):
-    assert account != empty(address), "exchange: zero address"
 
 
 @internal
@@ -1044,28 +985,29 @@ def _not_paused():
     assert not pausable.paused, "exchange: paused"
 
 
-@internal
-@view
-def _known_market(market: uint256):
-    assert market != 0 and market <= self.market_count, "exchange: unknown market"
 
 
 @internal
 @view
 def _authorised(account: address):
-    assert msg.sender == account or self._agents[account][msg.sender], "exchange: not authorised"
+    assert msg.sender == account or ledger._agents[account][msg.sender], "exchange: not authorised"
+
+
+
+
 
 
 @internal
-@pure
-def _fresh(status: uint256):
-    assert status != PRICE_HALTED, "exchange: halted"
-    assert status != PRICE_STALE, "exchange: stale price"
+def _risk_events():
+    log IExchange.Liquidation(
+        account=empty(address), market=0, backstop=empty(address), size=0, price=0, penalty=0, caller=empty(address)
+    )
 
 
 @internal
-def _pay(to: address, amount: uint256):
-    assert extcall IERC20(usdc).transfer(to, amount, default_return_value=True), "exchange: transfer failed"
+def _delegate() -> Bytes[256]:
+    """@dev Run the same call (msg.data) in ExchangeRisk on this storage; reverts bubble up."""
+    return raw_call(risk_logic, msg.data, max_outsize=256, is_delegate_call=True)
 
 
 @internal
@@ -1090,17 +1032,17 @@ def _deposit(account: address, amount: uint256):
     self._not_paused()
     assert amount > 0, "exchange: zero amount"
     assert amount <= convert(max_value(int128), uint256), "exchange: amount too large"
-    self._credit(account, convert(amount, int256))
-    assert extcall IERC20(usdc).transferFrom(msg.sender, self, amount, default_return_value=True), "exchange: transfer failed"
+    ledger._credit(account, convert(amount, int256))
+    assert extcall IERC20(ledger.usdc).transferFrom(msg.sender, self, amount, default_return_value=True), "exchange: transfer failed"
     log IExchange.Deposit(account=account, sender=msg.sender, amount=amount)
 
 
 @internal
 def _set_min_nonce(account: address, nonce: uint256):
-    assert nonce <= NONCE_MASK, "exchange: nonce too large"
-    cfg: uint256 = self._config[account]
-    assert nonce > cfg & NONCE_MASK, "exchange: nonce not increasing"
-    self._config[account] = (cfg & ~NONCE_MASK) | nonce
+    assert nonce <= ledger.NONCE_MASK, "exchange: nonce too large"
+    cfg: uint256 = ledger._config[account]
+    assert nonce > cfg & ledger.NONCE_MASK, "exchange: nonce not increasing"
+    ledger._config[account] = (cfg & ~ledger.NONCE_MASK) | nonce
     log IExchange.MinNonceSet(account=account, min_nonce=nonce)
 
 
@@ -1108,12 +1050,12 @@ def _set_min_nonce(account: address, nonce: uint256):
 def _set_market(
     market: uint256, tick: uint256, lot: uint256, min_size: uint256, im: uint256, mm: uint256, band: uint256, active: bool
 ):
-    assert tick > 0 and tick <= MAX_PRICE, "exchange: bad tick"
-    assert lot > 0 and lot <= MAX_SIZE, "exchange: bad lot"
-    assert min_size >= lot and min_size % lot == 0 and min_size <= MAX_SIZE, "exchange: bad min size"
-    assert mm > 0 and mm <= im and im <= BPS, "exchange: bad margin"
-    assert band > 0 and band <= BPS, "exchange: bad band"
-    self._markets[market] = IExchange.Market(
+    assert tick > 0 and tick <= ledger.MAX_PRICE, "exchange: bad tick"
+    assert lot > 0 and lot <= ledger.MAX_SIZE, "exchange: bad lot"
+    assert min_size >= lot and min_size % lot == 0 and min_size <= ledger.MAX_SIZE, "exchange: bad min size"
+    assert mm > 0 and mm <= im and im <= constants.BPS, "exchange: bad margin"
+    assert band > 0 and band <= constants.BPS, "exchange: bad band"
+    ledger._markets[market] = IExchange.Market(
         tick=tick,
         lot=lot,
         min_size=min_size,
@@ -1134,88 +1076,24 @@ def _set_market(
     )
 
 
-@internal
-@view
-def _price(market: uint256, max_age: uint256) -> (uint256, uint256):
-    """
-    @dev (mark, status): PRICE_HALTED if the oracle halted the market, PRICE_STALE if
-         the price is older than max_age, unset or out of range.
-    """
-    price: uint256 = 0
-    updated_at: uint256 = 0
-    halted: bool = False
-    price, updated_at, halted = staticcall IOracle(oracle).price_info(market)
-    if halted:
-        return price, PRICE_HALTED
-    if price == 0 or price > MAX_PRICE or updated_at + max_age < block.timestamp:
-        return price, PRICE_STALE
-    return price, PRICE_OK
+
+
 
 
 @internal
 @view
-def _health(
-    account: address,
-    cfg: uint256,
-    market: uint256,
-    mark: uint256,
-    size: int256,
-    cost: int256,
-    coll: int256,
-    initial: bool,
-) -> (int256, uint256, uint256, uint256):
-    """
-    @dev (equity, margin requirement, total notional at mark, worst price status) of an
-         account whose position in `market` (if non-zero) is replaced by (size, cost)
-         valued at `mark`. Loops over the account's open-market bitmap only.
-    """
-    bm: uint256 = (cfg >> MARKETS_SHIFT) & MARKETS_MASK
-    if market != 0:
-        bm = bm | (1 << market)
-    equity: int256 = coll
-    req: uint256 = 0
-    total: uint256 = 0
-    worst: uint256 = PRICE_OK
-    max_age: uint256 = 0
-    for i: uint256 in range(MAX_MARKET_ID + 1):
-        if bm == 0:
-            break
-        if bm & 1 == 1:
-            s: int256 = size
-            c: int256 = cost
-            p: uint256 = mark
-            if i != market:
-                s, c = self._unpack(self._positions[account][i])
-                if max_age == 0:
-                    max_age = staticcall IOracle(oracle).max_age()
-                st: uint256 = 0
-                p, st = self._price(i, max_age)
-                worst = max(worst, st)
-            if s != 0:
-                equity += s * convert(p, int256) // ONE_I - c
-                n: uint256 = convert(abs(s), uint256) * p // ONE
-                total += n
-                bps: uint256 = self._markets[i].maintenance_margin_bps
-                if initial:
-                    bps = self._markets[i].initial_margin_bps
-                req += (n * bps + BPS - 1) // BPS
-        bm = bm >> 1
-    return equity, req, total, worst
-
-
-@internal
-@view
-def _valid_signature(digest: bytes32, account: address, sig: IExchange.Signature) -> bool:
+def _signer(digest: bytes32, account: address, sig: IExchange.Signature) -> address:
+    """@dev The recovered signer if it is `account` or its agent, else empty (skip, not revert)."""
     if sig.v != 27 and sig.v != 28:
-        return False
+        return empty(address)
     if convert(sig.s, uint256) > SECP256K1_HALF_N:
-        return False
+        return empty(address)
     signer: address = ecrecover(digest, sig.v, sig.r, sig.s)
     if signer == empty(address):
-        return False
-    if signer == account:
-        return True
-    return self._agents[account][signer]
+        return empty(address)
+    if signer == account or ledger._agents[account][signer]:
+        return signer
+    return empty(address)
 
 
 @internal
@@ -1257,39 +1135,12 @@ def _hash_with(order: IExchange.Order, domain: bytes32) -> bytes32:
     return keccak256(concat(b"\x19\x01", domain, struct_hash))
 
 
-@internal
-@pure
-def _coll(word: uint256) -> int256:
-    return convert(convert(word << 128, bytes32), int256) >> 128
 
 
-@internal
-@pure
-def _account_word(coll: int256, record: uint256) -> uint256:
-    return self._i128(coll) | (record << VOLUME_SHIFT)
 
 
-@internal
-def _credit(account: address, amount: int256):
-    word: uint256 = self._accounts[account]
-    self._accounts[account] = self._account_word(self._coll(word) + amount, word >> VOLUME_SHIFT)
 
 
-@internal
-@pure
-def _i128(x: int256) -> uint256:
-    """@dev x as a 128-bit two's complement field; reverts if it does not fit."""
-    assert x >= INT128_MIN and x <= INT128_MAX, "exchange: overflow"
-    return convert(convert(x, bytes32), uint256) & LOW128
 
 
-@internal
-@pure
-def _pack(size: int256, cost: int256) -> uint256:
-    return self._i128(size) | (self._i128(cost) << 128)
 
-
-@internal
-@pure
-def _unpack(packed: uint256) -> (int256, int256):
-    return convert(convert(packed << 128, bytes32), int256) >> 128, convert(convert(packed, bytes32), int256) >> 128

@@ -142,7 +142,9 @@ def deploy_suite(
         config.oracle_breaker_bps, config.oracle_breaker_window,
     )
     rebate = deployer.deploy("RebateEngine", [list(tier) for tier in config.fee_tiers])
-    exchange = deployer.deploy("Exchange", usdc, oracle, rebate, treasury)
+    # the risk engine code the Exchange runs by DELEGATECALL (exchange.risk_logic())
+    risk_logic = deployer.deploy("ExchangeRisk", usdc, oracle)
+    exchange = deployer.deploy("Exchange", usdc, oracle, rebate, treasury, risk_logic)
     pool = deployer.deploy("LiquidityPool", usdc, exchange, config.pool_deposit_cap)
     blueprint = deployer.declare("Vault")
     factory = deployer.deploy("VaultFactory", blueprint, exchange, usdc, keeper_agent)

@@ -173,7 +173,8 @@ def create_exchange(project, admin, operator, pauser, treasury, usdc):
     """An Exchange over `oracle` and `rebate` with roles granted and market 1 (ETH)."""
 
     def create(oracle, rebate, add_eth=True):
-        exchange = project.Exchange.deploy(usdc, oracle, rebate, treasury, sender=admin)
+        risk = project.ExchangeRisk.deploy(usdc, oracle, sender=admin)
+        exchange = project.Exchange.deploy(usdc, oracle, rebate, treasury, risk, sender=admin)
         exchange.grantRole(exchange.OPERATOR_ROLE(), operator, sender=admin)
         exchange.grantRole(exchange.PAUSER_ROLE(), pauser, sender=admin)
         rebate.grantRole(rebate.EXCHANGE_ROLE(), exchange, sender=admin)

@@ -105,7 +105,8 @@ def rebate(project, admin):
 
 @pytest.fixture(scope="module")
 def exchange(project, admin, operator, usdc, oracle, rebate, treasury):
-    ex = project.Exchange.deploy(usdc, oracle, rebate, treasury, sender=admin)
+    risk = project.ExchangeRisk.deploy(usdc, oracle, sender=admin)
+    ex = project.Exchange.deploy(usdc, oracle, rebate, treasury, risk, sender=admin)
     ex.grantRole(ex.OPERATOR_ROLE(), operator, sender=admin)
     rebate.grantRole(rebate.EXCHANGE_ROLE(), ex, sender=admin)
     ex.add_market(TICK, LOT, LOT, IM_BPS, MM_BPS, BAND_BPS, sender=admin)

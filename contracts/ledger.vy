@@ -1,0 +1,273 @@
+# pragma version ~=0.4.3
+"""
+@title MMX Exchange ledger (storage module)
+@custom:contract-name ledger
+@license MIT
+@notice Every storage variable of the Exchange and the helpers that read and write them
+        (packing, valuation, the trade arithmetic). Exchange and ExchangeRisk both
+        `initializes: ledger` as their first declaration, so the ledger occupies the same
+        slots in both and ExchangeRisk runs on the Exchange's storage by DELEGATECALL:
+        the Exchange keeps its hot path (settle) under the EIP-170 size limit while the
+        risk engine (liquidation, insurance fund, ADL, delisting) lives in a second
+        contract with its own code. Nothing may be declared before `initializes: ledger`.
+@dev Units: USDC 6 decimals; price = USDC units per 1e18 base units;
+     notional = price * size // 10**18. docs/exchange.md has the storage layout.
+"""
+
+from ethereum.ercs import IERC20
+
+from interfaces import IExchange
+from interfaces import IOracle
+
+import constants
+
+# Market ids are 1..MAX_MARKET_ID; one bit per market in the account config word.
+MAX_MARKET_ID: constant(uint256) = 127
+
+FLAG_POST_ONLY: constant(uint256) = 1
+FLAG_REDUCE_ONLY: constant(uint256) = 2
+KNOWN_FLAGS: constant(uint256) = FLAG_POST_ONLY | FLAG_REDUCE_ONLY
+
+# Bounds that keep a position inside its int128 half of the packed slot.
+MAX_PRICE: constant(uint256) = 2**96
+MAX_SIZE: constant(uint256) = 2**120
+INT128_MIN: constant(int256) = -(2**127)
+INT128_MAX: constant(int256) = 2**127 - 1
+LOW128: constant(uint256) = 2**128 - 1
+
+# Account config word: [0, 64) nonce floor | [64, 192) open-market bitmap (bit 64 + id)
+# | [192, 224) leverage cap bps | bit 224 close-only | bit 225 has position caps
+# | bit 226 has a trade guard | bit 227 has forbidden counterparties.
+NONCE_MASK: constant(uint256) = 2**64 - 1
+MARKETS_SHIFT: constant(uint256) = 64
+MARKETS_MASK: constant(uint256) = 2**128 - 1
+LEVERAGE_SHIFT: constant(uint256) = 192
+LEVERAGE_MASK: constant(uint256) = 2**32 - 1
+CLOSE_ONLY_BIT: constant(uint256) = 1 << 224
+HAS_CAPS_BIT: constant(uint256) = 1 << 225
+GUARD_BIT: constant(uint256) = 1 << 226
+FORBID_BIT: constant(uint256) = 1 << 227
+# Trade guard word: [0, 32) max distance of a fill price from the mark in bps (0 = none)
+# | [32, 256) equity floor in USDC units (0 = none).
+GUARD_DIST_MASK: constant(uint256) = 2**32 - 1
+GUARD_FLOOR_SHIFT: constant(uint256) = 32
+
+PRICE_OK: constant(uint256) = 0
+PRICE_HALTED: constant(uint256) = 1
+PRICE_STALE: constant(uint256) = 2
+
+# Account word: [0, 128) collateral (int128, two's complement) | [128, 256) trailing-volume
+# record (fee_tiers encoding). Both change on every fill, so the volume costs no extra slot.
+VOLUME_SHIFT: constant(uint256) = 128
+MAX_PENALTY_BPS: constant(uint256) = 2_000
+DEFAULT_PENALTY_BPS: constant(uint256) = 100
+
+
+# ---------------------------------------------------------------- storage
+
+_accounts: HashMap[address, uint256]
+_positions: HashMap[address, HashMap[uint256, uint256]]
+_config: HashMap[address, uint256]
+_agents: HashMap[address, HashMap[address, bool]]
+_filled: HashMap[bytes32, uint256]
+position_cap: public(HashMap[address, HashMap[uint256, uint256]])
+_guard: HashMap[address, uint256]
+forbidden_counterparty: public(HashMap[address, HashMap[address, bool]])
+_markets: HashMap[uint256, IExchange.Market]
+market_count: public(uint256)
+fees_accrued: public(uint256)
+fee_recipient: public(address)
+fee_share_bps: public(uint256)
+treasury: public(address)
+backstop: public(address)
+liquidation_penalty_bps: public(uint256)
+usdc: public(immutable(address))
+oracle: public(immutable(address))
+
+
+@deploy
+def __init__(usdc_: address, oracle_: address):
+    usdc = usdc_
+    oracle = oracle_
+
+
+@internal
+def _write_position(account: address, cfg: uint256, market: uint256, old_size: int256, new_size: int256, new_cost: int256):
+    self._positions[account][market] = self._pack(new_size, new_cost)
+    bit: uint256 = 1 << (MARKETS_SHIFT + market)
+    if old_size == 0:
+        self._config[account] = cfg | bit
+    elif new_size == 0:
+        self._config[account] = cfg & ~bit
+
+
+@internal
+@pure
+def _trade(size: int256, cost: int256, delta: int256, notional: uint256, price: uint256) -> (int256, int256, int256):
+    """
+    @dev New (size, cost) and realised PnL of a trade of `delta` base units whose
+         notional is `notional` (the same for both sides, so cash is zero-sum).
+         realised = cash + (new_cost - cost), cash = +notional for a sell, -notional
+         for a buy. Reducing keeps the average entry: cost * remaining / size
+         (truncated toward zero); a flip opens the remainder at `price`.
+    """
+    n: int256 = convert(notional, int256)
+    cash: int256 = -n
+    if delta < 0:
+        cash = n
+    new_size: int256 = size + delta
+    new_cost: int256 = 0
+    if size == 0 or (size > 0) == (delta > 0):
+        return new_size, cost - cash, 0
+    abs_size: int256 = abs(size)
+    abs_delta: int256 = abs(delta)
+    if abs_delta <= abs_size:
+        new_cost = cost - cost * abs_delta // abs_size
+    else:
+        opened: int256 = convert(price, int256) * (abs_delta - abs_size) // constants.ONE_I
+        new_cost = opened
+        if delta < 0:
+            new_cost = -opened
+    return new_size, new_cost, cash + new_cost - cost
+
+
+@internal
+@view
+def _health_of(account: address, initial: bool) -> (int256, uint256):
+    equity: int256 = 0
+    req: uint256 = 0
+    total: uint256 = 0
+    status: uint256 = 0
+    equity, req, total, status = self._health(account, self._config[account], 0, 0, 0, 0, self._coll(self._accounts[account]), initial)
+    return equity, req
+
+
+@internal
+@pure
+def _nonzero(account: address):
+    assert account != empty(address), "exchange: zero address"
+
+
+@internal
+@view
+def _known_market(market: uint256):
+    assert market != 0 and market <= self.market_count, "exchange: unknown market"
+
+
+@internal
+@pure
+def _fresh(status: uint256):
+    assert status != PRICE_HALTED, "exchange: halted"
+    assert status != PRICE_STALE, "exchange: stale price"
+
+
+@internal
+def _pay(to: address, amount: uint256):
+    assert extcall IERC20(usdc).transfer(to, amount, default_return_value=True), "exchange: transfer failed"
+
+
+@internal
+@view
+def _price(market: uint256, max_age: uint256) -> (uint256, uint256):
+    """
+    @dev (mark, status): PRICE_HALTED if the oracle halted the market, PRICE_STALE if
+         the price is older than max_age, unset or out of range.
+    """
+    price: uint256 = 0
+    updated_at: uint256 = 0
+    halted: bool = False
+    price, updated_at, halted = staticcall IOracle(oracle).price_info(market)
+    if halted:
+        return price, PRICE_HALTED
+    if price == 0 or price > MAX_PRICE or updated_at + max_age < block.timestamp:
+        return price, PRICE_STALE
+    return price, PRICE_OK
+
+
+@internal
+@view
+def _health(
+    account: address,
+    cfg: uint256,
+    market: uint256,
+    mark: uint256,
+    size: int256,
+    cost: int256,
+    coll: int256,
+    initial: bool,
+) -> (int256, uint256, uint256, uint256):
+    """
+    @dev (equity, margin requirement, total notional at mark, worst price status) of an
+         account whose position in `market` (if non-zero) is replaced by (size, cost)
+         valued at `mark`. Loops over the account's open-market bitmap only.
+    """
+    bm: uint256 = (cfg >> MARKETS_SHIFT) & MARKETS_MASK
+    if market != 0:
+        bm = bm | (1 << market)
+    equity: int256 = coll
+    req: uint256 = 0
+    total: uint256 = 0
+    worst: uint256 = PRICE_OK
+    max_age: uint256 = 0
+    for i: uint256 in range(MAX_MARKET_ID + 1):
+        if bm == 0:
+            break
+        if bm & 1 == 1:
+            s: int256 = size
+            c: int256 = cost
+            p: uint256 = mark
+            if i != market:
+                s, c = self._unpack(self._positions[account][i])
+                if max_age == 0:
+                    max_age = staticcall IOracle(oracle).max_age()
+                st: uint256 = 0
+                p, st = self._price(i, max_age)
+                worst = max(worst, st)
+            if s != 0:
+                equity += s * convert(p, int256) // constants.ONE_I - c
+                n: uint256 = convert(abs(s), uint256) * p // constants.ONE
+                total += n
+                bps: uint256 = self._markets[i].maintenance_margin_bps
+                if initial:
+                    bps = self._markets[i].initial_margin_bps
+                req += (n * bps + constants.BPS - 1) // constants.BPS
+        bm = bm >> 1
+    return equity, req, total, worst
+
+
+@internal
+@pure
+def _coll(word: uint256) -> int256:
+    return convert(convert(word << 128, bytes32), int256) >> 128
+
+
+@internal
+@pure
+def _account_word(coll: int256, record: uint256) -> uint256:
+    return self._i128(coll) | (record << VOLUME_SHIFT)
+
+
+@internal
+def _credit(account: address, amount: int256):
+    word: uint256 = self._accounts[account]
+    self._accounts[account] = self._account_word(self._coll(word) + amount, word >> VOLUME_SHIFT)
+
+
+@internal
+@pure
+def _i128(x: int256) -> uint256:
+    """@dev x as a 128-bit two's complement field; reverts if it does not fit."""
+    assert x >= INT128_MIN and x <= INT128_MAX, "exchange: overflow"
+    return convert(convert(x, bytes32), uint256) & LOW128
+
+
+@internal
+@pure
+def _pack(size: int256, cost: int256) -> uint256:
+    return self._i128(size) | (self._i128(cost) << 128)
+
+
+@internal
+@pure
+def _unpack(packed: uint256) -> (int256, int256):
+    return convert(convert(packed << 128, bytes32), int256) >> 128, convert(convert(packed, bytes32), int256) >> 128

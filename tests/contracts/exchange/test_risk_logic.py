@@ -1,0 +1,41 @@
+"""The risk engine code (ExchangeRisk) runs on the Exchange's storage by DELEGATECALL."""
+
+import json
+import subprocess
+from pathlib import Path
+
+import ape
+
+CONTRACTS = Path(__file__).resolve().parents[3] / "contracts"
+
+
+def _layout(name):
+    out = subprocess.run(
+        ["vyper", "-f", "layout", f"{name}.vy"], cwd=CONTRACTS, capture_output=True, text=True, check=True
+    ).stdout
+    return json.loads(out)["storage_layout"]
+
+
+def test_layout__ledger_slots_identical_in_exchange_and_risk_logic():
+    exchange, risk = _layout("Exchange"), _layout("ExchangeRisk")
+    assert exchange["ledger"] == risk["ledger"]
+    assert list(risk) == ["ledger"]  # nothing else in the risk code's storage
+    assert min(v["slot"] for v in exchange["ledger"].values()) == 0
+
+
+def test_exchange__risk_logic_set(exchange, project):
+    risk = project.ExchangeRisk.at(exchange.risk_logic())
+    assert risk.oracle() == exchange.oracle()
+    assert risk.usdc() == exchange.usdc()
+
+
+def test_risk_logic__direct_call__reverts(exchange, project, maker):
+    risk = project.ExchangeRisk.at(exchange.risk_logic())
+    with ape.reverts("exchange: delegatecall only"):
+        risk.liquidate(maker, 1, sender=maker)
+
+
+def test_deploy__risk_logic_of_other_oracle__reverts(project, admin, usdc, oracle, rebate, treasury, create_oracle):
+    risk = project.ExchangeRisk.deploy(usdc, create_oracle(), sender=admin)
+    with ape.reverts("exchange: risk logic"):
+        project.Exchange.deploy(usdc, oracle, rebate, treasury, risk, sender=admin)
