@@ -7,8 +7,10 @@ BIN := $(CURDIR)/$(VENV)/bin
 export PATH := $(BIN):$(CURDIR)/node_modules/.bin:$(PATH)
 export PYTHONHASHSEED ?= 0
 DURATION ?= 60
+# make backtest BACKTEST_ARGS="--seconds 86400 --csv path.csv ..." (python -m offchain.backtest --help)
+BACKTEST_ARGS ?= --seconds 3600 --sweep
 
-.PHONY: run test bench deps compile clean
+.PHONY: run test bench backtest deps compile clean
 
 $(VENV)/.installed: requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -32,6 +34,9 @@ run: deps compile
 
 test: deps compile
 	pytest -q -n 2 tests
+
+backtest: deps
+	python -m offchain.backtest $(BACKTEST_ARGS)
 
 bench: deps compile
 	@for f in bench/bench_*.py; do echo "# $$f"; python $$f || exit 1; done

@@ -12,6 +12,7 @@ the analytics tables and charts. anvil and the keeper are stopped on exit or Ctr
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import random
 import signal
@@ -26,7 +27,7 @@ from web3 import Web3
 
 from offchain.artifacts import abi
 from offchain.client import AsyncKeeperClient, KeeperError
-from offchain.deploy import USDC, Deployment, Web3Deployer, deploy_suite
+from offchain.deploy import DEFAULT_MARKETS, USDC, Deployment, SuiteConfig, Web3Deployer, deploy_suite
 from offchain.devnet import PROJECT_ROOT, Anvil, free_port, project_env
 from offchain.order import POST_ONLY, address_of
 
@@ -39,6 +40,14 @@ VAULT_OWNER_DEPOSIT = 200_000 * USDC
 FOLLOWER_DEPOSIT = 300_000 * USDC
 QUOTE_KIND = 2
 FAUCET_MAX = 1_000_000 * USDC
+# The makers' defaults come from a backtest on the default flow (docs/backtest.md): a
+# 10 bps grid step puts the pool's first levels at the vault's distance from mid, so the
+# pool is at the top of the book most of the time and both quote two-sided all the time
+# (with the old 30 bps step the pool sat behind the vault's quotes and never traded).
+POOL_GRID_SPACING_BPS = 10
+RUN_SUITE = SuiteConfig(markets=tuple(dataclasses.replace(m, grid_spacing_bps=POOL_GRID_SPACING_BPS)
+                                      for m in DEFAULT_MARKETS))
+VAULT_QUOTE_LEVELS, VAULT_QUOTE_SPACING_BPS, VAULT_QUOTE_SIZE, VAULT_QUOTE_SPREAD_BPS = 3, 10, 2 * 10**17, 20
 
 
 @dataclass
@@ -50,6 +59,7 @@ class TraderStats:
     placed_at: dict[str, float] = field(default_factory=dict)  # taker order hash -> ack time
     settle_ms: list[float] = field(default_factory=list)
     settled: set[str] = field(default_factory=set)
+    samples: dict[int, list] = field(default_factory=dict)  # market -> analytics BookSamples
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -85,7 +95,7 @@ class Devnet:
     def deploy(self) -> Deployment:
         self.deployment = deploy_suite(
             self.sender(ADMIN), operator=self.address(OPERATOR), reporter=self.address(REPORTER),
-            keeper_agent=self.address(POOL_AGENT),
+            keeper_agent=self.address(POOL_AGENT), config=RUN_SUITE,
         )
         return self.deployment
 
@@ -126,7 +136,8 @@ class Devnet:
             "Vault", vault, "deposit", FOLLOWER_DEPOSIT, 0
         )
         # kind, market, levels, lower, upper, spacing_bps, size_per_level, spread_bps, hedge, custom
-        strategy = (QUOTE_KIND, 1, 3, 0, 0, 10, 2 * 10**17, 20, 0, b"")
+        strategy = (QUOTE_KIND, 1, VAULT_QUOTE_LEVELS, 0, 0, VAULT_QUOTE_SPACING_BPS, VAULT_QUOTE_SIZE,
+                    VAULT_QUOTE_SPREAD_BPS, 0, b"")
         self.sender(VAULT_MANAGER).transact("Vault", vault, "set_strategy", strategy)
         self.vault = vault
         return vault
@@ -269,7 +280,10 @@ async def run_trader(url: str, key: str, seed: int, stop_at: float, stats: Trade
                         price = (best_bid - away) if is_buy else (best_ask + away)
                         flags = POST_ONLY
                     price = max(tick, price // tick * tick)
-                    orders.append(client.order(market, is_buy, price, size, flags=flags, ttl=600))
+                    order = client.order(market, is_buy, price, size, flags=flags, ttl=600)
+                    # A taker is IOC: a GTC remainder left at the old touch would make the
+                    # noise traders the market makers (see docs/backtest.md, default flow).
+                    orders.append(client.signed(order, "IOC") if flags == 0 else order)
                     takers.append(flags == 0)
                 if not orders:
                     await asyncio.sleep(0.5)
@@ -328,6 +342,7 @@ async def drive_traders(url: str, keys: list[str], duration: float, keeper: Keep
     stop_at = started + duration
     tasks = [asyncio.create_task(run_trader(url, key, seed, stop_at, stats, markets))
              for seed, key in enumerate(keys)]
+    sampler = asyncio.create_task(sample_books(url, list(markets), book_owners(devnet), stop_at, stats.samples))
     while not all(task.done() for task in tasks):
         await asyncio.sleep(min(5.0, max(0.1, stop_at - time.monotonic())))
         if time.monotonic() >= stop_at and all(task.done() for task in tasks):
@@ -337,10 +352,44 @@ async def drive_traders(url: str, keys: list[str], duration: float, keeper: Keep
             f"[{time.monotonic() - started:5.0f}s] orders accepted {stats.accepted} "
             f"rejected {stats.rejected} | fills {fill_states(keeper_stats)}"
         )
+    sampler.cancel()
     for task in tasks:
         if task.exception():
             raise task.exception()
     return stats
+
+
+def book_owners(devnet: Devnet) -> dict[str, str]:
+    """Participant name -> address of the market makers whose share of the book is sampled."""
+    owners = {"pool": devnet.deployment.pool}
+    if devnet.vault:
+        owners["vault"] = devnet.vault
+    return owners
+
+
+async def sample_books(url: str, markets: list[int], owners: dict[str, str], stop_at: float,
+                       samples: dict[int, list], period: float = 1.0) -> None:
+    """Every `period` s: each market's book split into the pool's, the vault's and
+    everyone else's orders (offchain.analytics.quality), for the market-quality figures."""
+    from offchain.analytics.quality import split_book, summarize_book
+
+    async with httpx.AsyncClient(base_url=url, timeout=5) as http:
+        while time.monotonic() < stop_at:
+            started = time.monotonic()
+            try:
+                books = {m: (await http.get(f"/book/{m}", params={"depth": 200})).json() for m in markets}
+                orders = {name: (await http.get(f"/accounts/{address}/orders")).json()["orders"]
+                          for name, address in owners.items()}
+                ts = int(time.time() * 1000)
+                for m, book in books.items():
+                    bids = [(int(p), int(q)) for p, q in book["bids"]]
+                    asks = [(int(p), int(q)) for p, q in book["asks"]]
+                    own = {name: [(o["is_buy"], int(o["price"]), int(o["open"])) for o in os_
+                                  if int(o["market"]) == m and int(o["open"])] for name, os_ in orders.items()}
+                    samples.setdefault(m, []).append(summarize_book(ts, *split_book(bids, asks, own)))
+            except (httpx.HTTPError, KeyError, ValueError):
+                pass  # a missed sample only shortens the series; time weighting covers the gap
+            await asyncio.sleep(max(0.0, period - (time.monotonic() - started)))
 
 
 def fill_states(keeper_stats: dict) -> str:
@@ -367,48 +416,123 @@ def usdc(amount: int) -> str:
     return f"{sign}{amount // USDC:,}.{amount % USDC:06d}"
 
 
-def report(devnet: Devnet, keeper_stats: dict, trader_stats: TraderStats, duration: float,
-           trader_keys: list[str], workdir: Path) -> None:
-    d = devnet.deployment
-    txs, settled, skipped, gas = devnet.settlement_gas()
-    pool = devnet.contract("LiquidityPool", d.pool)
-    vault = devnet.contract("Vault", devnet.vault)
-    say("")
-    say("=" * 72)
-    say(f"MMX devnet run: {duration:.0f} s")
-    say("=" * 72)
-    say(f"orders accepted            {trader_stats.accepted} (traders; runners' orders not counted)")
-    say(f"orders rejected            {trader_stats.rejected}")
-    for reason, count in sorted(trader_stats.reasons.items(), key=lambda kv: -kv[1])[:8]:
-        say(f"    {reason:<24}{count}")
-    say(f"fills (keeper)             {fill_states(keeper_stats)}")
-    say(f"fills settled on chain     {settled}  skipped by the chain {skipped}")
-    say(f"settle batches (txs)       {txs}")
-    say(f"gas per settled fill       {gas // settled if settled else 0:,}")
-    say(f"ack latency p50/p99        {percentile(trader_stats.ack_ms, .5):.1f} / "
-        f"{percentile(trader_stats.ack_ms, .99):.1f} ms")
-    say(f"order-to-settlement p50/p99 {percentile(trader_stats.settle_ms, .5):.0f} / "
-        f"{percentile(trader_stats.settle_ms, .99):.0f} ms  "
-        f"({len(trader_stats.settle_ms)} crossing orders)")
-    say("")
-    say(f"{'party':<28}{'equity (USDC)':>22}")
-    say(f"{'liquidity pool (assets)':<28}{usdc(pool.functions.totalAssets().call()):>22}")
-    say(f"{'  LP token supply':<28}{pool.functions.totalSupply().call():>22,}")
-    say(f"{'vault (assets)':<28}{usdc(vault.functions.total_assets().call()):>22}")
-    for index, key in enumerate(trader_keys):
-        say(f"{'trader ' + str(index + 1):<28}{usdc(devnet.equity(address_of(key))):>22}")
-    say("")
-    try:
-        from offchain.analytics.collect import render_report
+@dataclass
+class RunContext:
+    """What the report parts read: the run's own figures and the chain."""
 
-        charts = workdir / "charts"
-        tables = render_report(devnet.w3, d, [address_of(k) for k in trader_keys], charts,
-                               bar=f"{max(1, int(duration) // 30)}s")
-        say(tables)
-        say(f"\ncharts: {charts}/*.png")
-    except Exception as exc:  # analytics must never lose the run's figures above
-        say(f"analytics unavailable: {exc!r}")
+    devnet: Devnet
+    keeper_stats: dict
+    trader_stats: TraderStats
+    duration: float
+    trader_keys: list[str]
+    workdir: Path
+
+
+@dataclass
+class ReportPart:
+    """One part of the report: lines for the terminal, sections for report.html."""
+
+    lines: list[str] = field(default_factory=list)
+    sections: list = field(default_factory=list)  # offchain.analytics.html.Section
+
+
+def _rows_part(title: str, rows: list[tuple[str, str]]) -> ReportPart:
+    from offchain.analytics.html import Section, table
+
+    width = max((len(k) for k, _ in rows), default=0) + 2
+    return ReportPart([f"{k:<{width}}{v}" for k, v in rows], [Section(title, table(rows, ["figure", "value"]))])
+
+
+def run_part(ctx: RunContext) -> ReportPart:
+    """Orders, fills, settlement, gas and latency of the run."""
+    txs, settled, skipped, gas = ctx.devnet.settlement_gas()
+    t = ctx.trader_stats
+    rows = [("orders accepted", f"{t.accepted} (traders; runners' orders not counted)"),
+            ("orders rejected", str(t.rejected))]
+    rows += [(f"    {reason}", str(count)) for reason, count in
+             sorted(t.reasons.items(), key=lambda kv: -kv[1])[:8]]
+    rows += [
+        ("fills (keeper)", fill_states(ctx.keeper_stats)),
+        ("fills settled on chain", f"{settled}  skipped by the chain {skipped}"),
+        ("settle batches (txs)", str(txs)),
+        ("gas per settled fill", f"{gas // settled if settled else 0:,}"),
+        ("ack latency p50/p99", f"{percentile(t.ack_ms, .5):.1f} / {percentile(t.ack_ms, .99):.1f} ms"),
+        ("order-to-settlement p50/p99", f"{percentile(t.settle_ms, .5):.0f} / {percentile(t.settle_ms, .99):.0f} ms "
+                                        f"({len(t.settle_ms)} crossing orders)"),
+    ]
+    part = _rows_part("Run", rows)
+    part.lines = ["=" * 72, f"MMX devnet run: {ctx.duration:.0f} s", "=" * 72, *part.lines]
+    return part
+
+
+def equity_part(ctx: RunContext) -> ReportPart:
+    d = ctx.devnet.deployment
+    pool = ctx.devnet.contract("LiquidityPool", d.pool)
+    rows = [("liquidity pool (assets, USDC)", usdc(pool.functions.totalAssets().call())),
+            ("  LP token supply", f"{pool.functions.totalSupply().call():,}")]
+    if ctx.devnet.vault:
+        vault = ctx.devnet.contract("Vault", ctx.devnet.vault)
+        rows.append(("vault (assets, USDC)", usdc(vault.functions.total_assets().call())))
+    rows += [(f"trader {i + 1} (equity, USDC)", usdc(ctx.devnet.equity(address_of(k))))
+             for i, k in enumerate(ctx.trader_keys)]
+    return _rows_part("Equity", rows)
+
+
+def analytics_part(ctx: RunContext) -> ReportPart:
+    """Market quality, the pool, the vault, each trader, LPs and followers, funding slot;
+    returns on a 1 s grid (a devnet run lasts minutes)."""
+    from offchain.analytics.chain_report import SUMMARY_HEADER, chain_sections
+
+    say("analytics: reading fills, marks and share prices from the chain ...")
+    accounts = {f"trader {i + 1}": address_of(k) for i, k in enumerate(ctx.trader_keys)}
+    sections, summary = chain_sections(ctx.devnet.w3, ctx.devnet.deployment, accounts,
+                                       ctx.trader_stats.samples, bar="1s",
+                                       market_names=dict(ctx.devnet.deployment.markets) or None)
+    return ReportPart(_summary_lines(SUMMARY_HEADER, summary), sections)
+
+
+def _summary_lines(header: list[str], rows: list[list[str]]) -> list[str]:
+    """The short summary table, drawn by rich (captured, so it goes through say())."""
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="analytics summary (details in report.html)")
+    for i, h in enumerate(header):
+        table.add_column(h, justify="left" if i == 0 else "right")
+    for row in rows:
+        table.add_row(*row)
+    console = Console(width=140, record=True, file=open(os.devnull, "w"))
+    console.print(table)
+    return console.export_text().rstrip("\n").splitlines()
+
+
+# The report is these parts in order; add one to add a section (each gets the context).
+REPORT_PARTS = [run_part, equity_part, analytics_part]
+
+
+def report(devnet: Devnet, keeper_stats: dict, trader_stats: TraderStats, duration: float,
+           trader_keys: list[str], workdir: Path) -> Path | None:
+    """Print every part and write them all into one self-contained workdir/report.html."""
+    from offchain.analytics.html import HtmlReport
+
+    ctx = RunContext(devnet, keeper_stats, trader_stats, duration, trader_keys, workdir)
+    html = HtmlReport(f"MMX devnet run: {duration:.0f} s", f"run folder {workdir}")
+    say("")
+    for part_fn in REPORT_PARTS:
+        try:
+            part = part_fn(ctx)
+        except Exception as exc:  # one part failing must never lose the others' figures
+            say(f"{part_fn.__name__} unavailable: {exc!r}")
+            continue
+        for line in part.lines:
+            say(line)
+        say("")
+        for section in part.sections:
+            html.add(section)
+    path = html.write(workdir / "report.html")
+    say(f"report: {path}")
     say(f"keeper log: {workdir / 'keeper.log'}  journal: {workdir / 'keeper.db'}")
+    return path
 
 
 def run(duration: float = 60.0, traders: int = 4, workdir: Path | None = None) -> None:

@@ -23,7 +23,7 @@ from offchain.analytics.quality import BookSample, MarketQuality, market_quality
 from offchain.analytics.report import bps, ratio_text, usdc
 
 SUMMARY_HEADER = ["entity", "net PnL (USDC)", "total return", "max drawdown", "Sharpe (annualised)",
-                  "two-sided uptime", "top of book"]
+                  "two-sided uptime", "top of book (mean of sides)"]
 
 
 def participant_names(w3: Web3, deployment: Any) -> dict[str, str]:
@@ -67,7 +67,9 @@ def chain_sections(w3: Web3, deployment: Any, accounts: Mapping[str, str],
     for label, kind, entity in targets:
         report = analyze_entity(w3, addrs, entity, kind, bar=bar, min_periods=min_periods)
         s = report.stats
-        ups = [q.participants[label] for q in quality.values() if label in q.participants]
+        # the markets it quoted at all (a vault makes one market; the pool each grid market)
+        ups = [q.participants[label] for q in quality.values()
+               if label in q.participants and q.participants[label].two_sided_uptime > 0]
         uptime = f"{min(p.two_sided_uptime for p in ups) * 100:.1f}%" if ups else "-"
         top = (f"{min((p.top_bid_share + p.top_ask_share) / 2 for p in ups) * 100:.1f}%") if ups else "-"
         summary.append([label, usdc(report.net_pnl), bps(s.total_return), bps(s.max_drawdown),

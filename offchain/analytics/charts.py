@@ -10,6 +10,9 @@ from pathlib import Path
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter
+
+from offchain.analytics.html import _plain
 
 from offchain.analytics.metrics import PerformanceReport
 
@@ -20,6 +23,7 @@ def _figure(title: str) -> tuple[Figure, object]:
     ax = fig.add_subplot(1, 1, 1)
     ax.set_title(title)
     ax.grid(True, alpha=0.3)
+    ax.yaxis.set_major_formatter(FuncFormatter(_plain))  # plain labels, never an offset
     return fig, ax
 
 
@@ -34,12 +38,13 @@ def render_charts(report: PerformanceReport, out_dir: str | Path, prefix: str = 
 
     nav = report.kind in ("vault", "pool") and "value" in series and series["value"].notna().any() \
         and not series["value"].equals(series.get("equity"))
-    fig, ax = _figure(f"{label}: {'NAV per share' if nav else 'equity (USDC)'}")
+    fig, ax = _figure(f"{label}: {'NAV per share, change since start (bps)' if nav else 'equity (USDC)'}")
     if not series.empty:
         if nav:
-            ax.plot(series.index, series["value"], label="NAV per share")
+            first = float(series["value"].dropna().iloc[0])
+            ax.plot(series.index, (series["value"] / first - 1) * 10_000, label="NAV per share")
             if "hold" in series:
-                ax.plot(series.index, series["hold"], label="hold", linestyle="--")
+                ax.plot(series.index, (series["hold"] / first - 1) * 10_000, label="hold", linestyle="--")
         else:
             ax.plot(series.index, series["equity"] / 1e6, label="equity")
             if "hold" in series:
@@ -58,8 +63,8 @@ def render_charts(report: PerformanceReport, out_dir: str | Path, prefix: str = 
 
     fig, ax = _figure(f"{label}: drawdown")
     if "drawdown" in series:
-        ax.fill_between(series.index, -series["drawdown"].astype(float) * 100, 0, color="tab:red", alpha=0.4)
-        ax.set_ylabel("% below peak")
+        ax.fill_between(series.index, -series["drawdown"].astype(float) * 10_000, 0, color="tab:red", alpha=0.4)
+        ax.set_ylabel("bps below peak")
     paths["drawdown"] = out / f"{name}drawdown.png"
     fig.savefig(paths["drawdown"])
     return paths
