@@ -73,6 +73,8 @@ class SuiteConfig:
     oracle_breaker_window: int = 300
     pool_deposit_cap: int = 100_000_000 * USDC
     liquidation_penalty_bps: int = 100
+    # funding (docs/funding.md): interval per market and the cap, 4 % an hour scaled
+    funding_interval_s: int = 3_600
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +92,7 @@ class Deployment:
     reporter: str
     keeper_agent: str
     markets: dict[int, str] = field(default_factory=dict)  # id -> symbol
+    funding: str = ""  # the Funding contract (index per market); "" in older deployment files
 
     def save(self, path: Path | str) -> None:
         path = Path(path)
@@ -177,13 +180,26 @@ def deploy_suite(
             )
         markets[market_id] = spec.symbol
     deployer.transact("LiquidityPool", pool, "set_agent", keeper_agent, True)
+    funding = deploy_funding(deployer, oracle, operator, list(markets), config.funding_interval_s)
 
     return Deployment(
         chain_id=deployer.chain_id(), usdc=usdc, oracle=oracle, rebate_engine=rebate,
         exchange=exchange, pool=pool, vault_blueprint=blueprint, vault_factory=factory,
         admin=admin, operator=operator, reporter=reporter, keeper_agent=keeper_agent,
-        markets=markets,
+        markets=markets, funding=funding,
     )
+
+
+def deploy_funding(deployer: Deployer, oracle: str, operator: str, markets: list[int], interval_s: int) -> str:
+    """The Funding contract: the operator (keeper) submits rates, each market has
+    `interval_s` intervals and Hyperliquid's 4 %-an-hour cap scaled to them."""
+    from offchain.funding import default_cap
+
+    funding = deployer.deploy("Funding", oracle)
+    deployer.transact("Funding", funding, "grantRole", role("FUNDING_ROLE"), operator)
+    for market_id in markets:
+        deployer.transact("Funding", funding, "set_funding_config", market_id, interval_s, default_cap(interval_s))
+    return funding
 
 
 def blueprint_initcode(bytecode: bytes) -> bytes:

@@ -7,8 +7,9 @@
     impact_notional = 10000000000
     markets = [1]
 
-The runner is inert (logs once) when the deployed Exchange has no `update_funding`, so a
-keeper with funding enabled still runs against an Exchange without it."""
+Rates go to the Funding contract (`contracts.funding` of the deployment; the operator key
+holds its FUNDING_ROLE). Without that address the runner is inert (logs once), so a keeper
+with funding enabled still runs against a deployment without it."""
 
 from __future__ import annotations
 
@@ -29,11 +30,16 @@ class KeeperFundingChain:
     """offchain.keeper.chain.Chain as a runner.FundingChain: the operator key (FUNDING_ROLE)
     and its one NonceManager, shared with settlement."""
 
-    def __init__(self, chain) -> None:
+    def __init__(self, chain, address: str) -> None:
+        from web3 import Web3
+
+        from offchain.artifacts import abi
+
         self.chain = chain
+        self.contract = chain.w3.eth.contract(address=Web3.to_checksum_address(address), abi=abi("Funding"))
 
     async def last_interval(self, market: int) -> int:
-        state = await self.chain.call(self.chain.exchange, "funding_state", market)
+        state = await self.chain.call(self.contract, "funding_state", market)
         return int(state[1])
 
     async def allocate_nonce(self) -> int:
@@ -43,9 +49,9 @@ class KeeperFundingChain:
         self.chain.nonces.release(nonce)
 
     def sign_update(self, market: int, interval: int, rate: int, nonce: int) -> tuple[str, str]:
-        exchange = self.chain.exchange
-        data = bytes.fromhex(exchange.functions.update_funding(market, interval, rate)._encode_transaction_data()[2:])
-        return self.chain.sign(self.chain.operator, exchange.address, data, nonce, UPDATE_GAS)
+        contract = self.contract
+        data = bytes.fromhex(contract.functions.update_funding(market, interval, rate)._encode_transaction_data()[2:])
+        return self.chain.sign(self.chain.operator, contract.address, data, nonce, UPDATE_GAS)
 
     async def send_raw(self, raw: str) -> Any:
         return await self.chain.send_raw(raw)
@@ -61,10 +67,6 @@ class KeeperFundingChain:
         return int(mined, 16) > nonce
 
 
-def has_funding(exchange) -> bool:
-    return any(item.get("name") == "update_funding" for item in getattr(exchange, "abi", []) or [])
-
-
 class FundingKeeperRunner:
     """A keeper Runner (offchain.keeper.service.Runner) around FundingRunner."""
 
@@ -76,8 +78,9 @@ class FundingKeeperRunner:
     async def on_start(self, keeper) -> None:
         self.keeper = keeper
         keeper.funding = self
-        if not has_funding(keeper.chain.exchange):
-            log.warning("funding enabled but the Exchange has no update_funding: runner idle")
+        address = keeper.config.contracts.funding
+        if not address:
+            log.warning("funding enabled but the deployment has no Funding contract: runner idle")
             return
         journal = FundingJournal(keeper.config.journal.url)
         core, engine, hub = keeper.core, keeper.engine, keeper.hub
@@ -85,7 +88,7 @@ class FundingKeeperRunner:
         def publish(market: int, message: dict) -> None:
             hub.publish(("funding", market), message)
 
-        self.runner = FundingRunner(self.params, journal, KeeperFundingChain(keeper.chain),
+        self.runner = FundingRunner(self.params, journal, KeeperFundingChain(keeper.chain, address),
                                     lambda m: engine.depth(m, 200), lambda m: core.marks.get(m), publish,
                                     receipt_timeout=keeper.config.chain.receipt_timeout)
         await self.runner.resume(time.time())

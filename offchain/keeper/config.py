@@ -75,6 +75,7 @@ class Contracts:
     rebate: str = ""
     pool: str = ""
     factory: str = ""
+    funding: str = ""  # contracts/Funding.vy (docs/funding.md)
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any]) -> "Contracts":
