@@ -32,7 +32,7 @@ class DevStack:
     def contracts(self) -> dict:
         d = self.deployment
         return {"exchange": d.exchange, "oracle": d.oracle, "usdc": d.usdc, "rebate": d.rebate_engine,
-                "pool": d.pool, "factory": d.vault_factory}
+                "pool": d.pool, "factory": d.vault_factory, "funding": d.funding}
 
     def write_deployment(self, path: Path) -> Path:
         path.write_text(json.dumps(self.contracts()))
