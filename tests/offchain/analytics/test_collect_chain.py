@@ -122,3 +122,53 @@ def test_render_report__pool_vaults_accounts__table_and_charts(settled_chain, tm
     assert d.pool in text and vault in text and t1 in text
     pngs = sorted(p.name for p in tmp_path.glob("*.png"))
     assert len(pngs) == 4 * 3 and "pool_equity.png" in pngs
+
+
+def test_market_trades__named_participants(settled_chain):
+    from offchain.analytics.chain_report import participant_names
+    from offchain.analytics.collect import market_trades
+
+    w3, d, vault, t1, t2 = settled_chain
+    names = participant_names(w3, d)
+    assert names == {Web3.to_checksum_address(d.pool): "pool", Web3.to_checksum_address(vault): "vault"}
+    trades = market_trades(w3, d, names)[1]
+    assert [(t.maker, t.taker, t.maker_is_buy, t.price, t.size) for t in trades] == [
+        ("pool", "others", True, 1_990 * USDC, ETH), ("vault", "others", False, 2_010 * USDC, ETH // 2),
+        ("pool", "others", False, 2_020 * USDC, ETH // 2)]
+
+
+def test_holders__pool_lp_and_vault_owner__pnl_since_entry(settled_chain):
+    from offchain.analytics.collect import holders, oracle_marks, _Reader, Addresses
+    from offchain.analytics.holders import share_value
+
+    w3, d, vault, _, _ = settled_chain
+    marks = [m for m in oracle_marks(_Reader(w3, Addresses.of(d))) if m.market == 1]
+    pool = w3.eth.contract(address=d.pool, abi=abi("LiquidityPool"))
+    [lp] = holders(w3, d.pool, "pool", marks).values()
+    assert lp.deposited == 100_000 * USDC and lp.withdrawn == 0
+    assert lp.value == share_value(lp.shares, pool.functions.totalAssets().call(), pool.functions.totalSupply().call())
+    assert lp.pnl == lp.value - 100_000 * USDC and lp.vs_usdc == lp.pnl
+    # 100k USDC of base bought at the first mark, valued at the last
+    first, last = marks[0].price, marks[-1].price
+    assert lp.hold_base_value == 100_000 * USDC * ETH // first * last // ETH
+    [owner] = holders(w3, vault, "vault").values()
+    assert owner.deposited == 50_000 * USDC and owner.fees_paid == 0 and owner.vs_base is None
+
+
+def test_chain_sections__every_section_and_summary(settled_chain):
+    from offchain.analytics.chain_report import SUMMARY_HEADER, chain_sections
+    from offchain.analytics.html import HtmlReport
+
+    w3, d, vault, t1, t2 = settled_chain
+    sections, summary = chain_sections(w3, d, {"trader 1": t1, "trader 2": t2})
+    titles = [s.title for s in sections]
+    assert titles[0] == "Market quality: market 1"
+    assert [t.split(" (")[0] for t in titles[1:5]] == ["pool", "vault", "trader 1", "trader 2"]
+    assert titles[-2:] == ["LPs and followers", "Funding"]
+    assert [row[0] for row in summary] == ["pool", "vault", "trader 1", "trader 2"]
+    assert all(len(row) == len(SUMMARY_HEADER) for row in summary)
+    assert summary[0][4] == "n/a (fewer than 30 periods)"  # a few blocks of data: no annualised ratio
+    report = HtmlReport("t")
+    for s in sections:
+        report.add(s)
+    assert report.render().count("data:image/png;base64,") == 3 + 4 * 3
