@@ -53,6 +53,9 @@ def deploy_crash_stack(url: str, keys: list[str], *, lps: int, traders: list[int
     assert len(trader_keys) == len(traders), "not enough anvil accounts"
     stack = CrashStack(url, d, keys[0], keys[1], keys[2], lp_keys, trader_keys)
     pool = w3.eth.contract(address=d.pool, abi=abi("LiquidityPool"))
+    # the test's LPs exit in the same run: no lock-up, no daily cap (both have their own tests)
+    admin.transact("LiquidityPool", d.pool, "set_lockup", 0)
+    admin.transact("LiquidityPool", d.pool, "set_daily_withdraw_limit", 10_000)
     for k in lp_keys:
         lp = Web3Deployer(w3, k)
         admin.transact("TestUSDC", d.usdc, "mint", lp.address, lp_deposit)
@@ -66,3 +69,86 @@ def deploy_crash_stack(url: str, keys: list[str], *, lps: int, traders: list[int
         t.transact("Exchange", d.exchange, "deposit", amount)
         stack.collateral[t.address] = amount
     return stack
+
+
+# ------------------------------------------------------------------ the crash scenario
+# 52 longs of 5 ETH at 2,000 (10,000 USDC notional each) on 1,060 .. 4,120 USDC of
+# collateral (9.4x .. 2.4x), two short whales on the other side; the oracle then falls 40%
+# (2,000 -> 1,200) in 2% steps, so every long breaches maintenance at some step, the
+# most levered first. The 2% step is what a prompt liquidator needs to close each account
+# with equity left (a 5% step would leave the 9x accounts bankrupt: bad debt, which the
+# Exchange's insurance fund / ADL paths cover, docs/liquidation.md).
+ONE = 10**18
+LONG_SIZE = 5 * ONE
+ENTRY = 2_000 * USDC
+N_LONGS = 52
+N_WHALES = 2
+WHALE_DEPOSIT = 1_000_000 * USDC
+
+
+def long_collateral(i: int) -> int:
+    return (1_060 + 60 * i) * USDC
+
+
+def crash_traders(n_longs: int = N_LONGS, whales: int = N_WHALES) -> list[int]:
+    return [long_collateral(i) for i in range(n_longs)] + [WHALE_DEPOSIT] * whales
+
+
+def crash_prices(start: int = ENTRY, end: int = 1_200 * USDC, step_bps: int = 200) -> list[int]:
+    """start * (1 - k * step) down to end (exact, on the 0.01 USDC tick)."""
+    out, k = [], 1
+    while True:
+        p = start - start * step_bps * k // 10_000
+        if p < end:
+            return out
+        out.append(p - p % 10_000)
+        k += 1
+
+
+def keeper_toml(path, *, liquidation: bool = True) -> str:
+    """A keeper config file: the pool's agent key from MMX_POOL_AGENT_KEY, the liquidation
+    runners on; everything else from the MMX_* environment."""
+    path.write_text(
+        '[keys]\noperator = "env:MMX_OPERATOR_KEY"\nagents = ["env:MMX_POOL_AGENT_KEY"]\n\n'
+        f"[runners]\nliquidation = {'true' if liquidation else 'false'}\n")
+    return str(path)
+
+
+def open_crash_positions(url: str, stack: CrashStack, size: int = LONG_SIZE, price: int = ENTRY) -> int:
+    """Through the keeper's API: the whales rest sells, each long takes one (IOC). Returns
+    the number of fills."""
+    from offchain.client import KeeperClient
+
+    longs = stack.trader_keys[:-N_WHALES]
+    whales = stack.trader_keys[-N_WHALES:]
+    per_whale = -(-len(longs) // len(whales))
+    for w in whales:
+        with KeeperClient(url, w) as c:
+            acks = c.place_batch([c.order(1, False, price, size) for _ in range(per_whale)])
+            assert all(a["status"] == "accepted" for a in acks), acks
+    fills = 0
+    for k in longs:
+        with KeeperClient(url, k) as c:
+            (ack,) = c.place_batch([c.order(1, True, price, size)], tif="IOC")
+            assert ack["status"] == "accepted", ack
+            fills += ack["fills"]
+    return fills
+
+
+def breach_blocks(exchange, accounts: list[str], blocks: list[int]) -> dict[str, int]:
+    """For each account, the first of `blocks` (the price-update blocks) at whose end it
+    was below maintenance (historical eth_calls; anvil keeps every state)."""
+    out = {}
+    for a in accounts:
+        for b in blocks:
+            eq = exchange.functions.equity(a).call(block_identifier=b)
+            req = exchange.functions.margin_requirement(a, False).call(block_identifier=b)
+            if req > 0 and eq < req:
+                out[a] = b
+                break
+    return out
+
+
+def percentile(values: list[int], q: float) -> int:
+    s = sorted(values)
+    return s[min(len(s) - 1, int(q * len(s)))] if s else 0

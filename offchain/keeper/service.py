@@ -74,9 +74,10 @@ def configured_runners(config: KeeperConfig) -> list[Runner]:
     if config.runners.vaults:
         runners.append(VaultRunner())
     if config.runners.liquidation:
+        from .runners.backstop import BackstopUnwindRunner
         from .runners.liquidation import LiquidationRunner
 
-        runners.append(LiquidationRunner())
+        runners += [LiquidationRunner(), BackstopUnwindRunner()]
     if config.funding.enabled:
         from offchain.funding.keeper import FundingKeeperRunner
 

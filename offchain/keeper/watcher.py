@@ -259,6 +259,8 @@ class Watcher:
             if address == exchange:
                 if t0 in (self.t_deposit, self.t_withdraw) or t0 == self.t_liq:
                     dirty.add(_addr(topics[1]))
+                    if t0 == self.t_liq and len(topics) > 3:
+                        dirty.add(_addr(topics[3]))  # the backstop took the position over
                 elif t0 == self.t_settled:
                     data = bytes.fromhex(entry["data"][2:])
                     dirty.add(to_checksum_address(data[12:32]))

@@ -323,30 +323,36 @@ class LiquidationRunner:
         (idempotent: same nonce, same hash) and the receipt awaited."""
         assert self.journal is not None
         rows = await asyncio.to_thread(self.journal.steps, OPEN_STATES)
-        for row in sorted(rows, key=lambda r: r.nonce):
-            await self.resolve(row)
+        # broadcast every unsent step first (nonce order), then wait for all receipts together
+        sent = [row for row in sorted(rows, key=lambda r: r.nonce) if await self.resolve(row)]
+        receipts = await asyncio.gather(*(self.chain.wait_receipt(r.tx_hash, timeout=self.receipt_timeout)
+                                          for r in sent))
+        for row, receipt in zip(sent, receipts):
+            if receipt is not None:
+                await self._finish(row.id, receipt)
+        if rows:
+            await self.nonces.sync()
 
-    async def resolve(self, row: StepRecord) -> None:
+    async def resolve(self, row: StepRecord) -> bool:
+        """Settle a step left open from what the chain knows; True if it was (re)broadcast
+        and its receipt is still to come."""
         receipt = await self.chain.receipt(row.tx_hash)
         if receipt is not None:
             await self._finish(row.id, receipt)
-            return
+            return False
         mined_nonce = int(await self.chain.rpc.call("eth_getTransactionCount", [self.key.address, "latest"]), 16)
         if row.nonce < mined_nonce:
             await self._mark(row.id, DEAD, error="nonce used by another tx")
-            return
+            return False
         try:
             await self.chain.send_raw(row.raw_tx)
-        except Exception as exc:  # noqa: BLE001 - e.g. nonce too low after a race: re-check
-            if await self.chain.receipt(row.tx_hash) is None:
+        except Exception as exc:  # noqa: BLE001 - e.g. already known, or nonce too low after a race
+            if "already known" not in str(exc).lower() and await self.chain.tx_unknown(row.tx_hash):
                 await self._mark(row.id, DEAD, error=str(exc)[:200])
-                return
+                return False
         if row.state == PLANNED:
             await asyncio.to_thread(self.journal.update, row.id, state=SUBMITTED)
-        receipt = await self.chain.wait_receipt(row.tx_hash, timeout=self.receipt_timeout)
-        if receipt is not None:
-            await self._finish(row.id, receipt)
-        await self.nonces.sync()
+        return True
 
     # -- views (API) -----------------------------------------------------------------------
     def liquidations(self, account: str | None = None, limit: int = 500) -> list[dict]:

@@ -1,0 +1,166 @@
+"""The backstop unwind (HLP's liquidator): positions the pool took over from liquidated
+accounts leave it through the book, in steps, within its risk limits.
+
+Every `interval_s` per market where the pool (the Exchange's backstop) holds a position in
+the keeper's view (chain snapshot + unsettled fills):
+- one resting order closes `step_bps` of the position (at least `min_step_notional` USDC
+  units and min size, the whole position when the rest would be dust, at most
+  `max_step_notional`), so a large position leaves in a few steps the book can absorb;
+- it is priced `edge_bps` on the pool's side of the mark (a long sells at
+  mark * (1 + edge), rounded up to the tick; a short buys at mark * (1 - edge), rounded
+  down): the pool never pays more than the mark to get out, and traders closing the
+  other side (or the grid's makers) take it; one step at a time, sized on the chain
+  position, the next one only after the last one's fills settled;
+- when the mark moves more than `reprice_bps` from the price the order was made for, or
+  the order is gone (filled, expired), it is cancelled and replaced.
+
+Signed with the keeper agent key the pool approved (as the pool's grid is). The runner
+keeps no state that matters across a crash: its orders are the keeper's journaled orders,
+and after a restart it re-reads the pool's position and places the next step.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from offchain.strategies import DesiredOrder
+
+from .signer import OrderSigner
+from .venue import KeeperVenue
+
+log = logging.getLogger("mmx.keeper.backstop")
+
+BPS = 10_000
+
+
+def ceil_div(a: int, b: int) -> int:
+    return -(-a // b)
+
+
+@dataclass(frozen=True, slots=True)
+class UnwindParams:
+    step_bps: int = 2_500
+    edge_bps: int = 5
+    reprice_bps: int = 20
+    interval_s: float = 0.5  # the keeper's timer ticks every second: every tick
+    ttl_s: int = 300
+    min_step_notional: int = 50_000 * 10**6  # a step is at least this much (USDC units) ...
+    max_step_notional: int = 0  # ... and at most this much; 0 = no cap beyond step_bps
+
+
+def unwind_order(position: int, mark: int, tick: int, lot: int, min_size: int, p: UnwindParams,
+                 market: int) -> DesiredOrder | None:
+    """The next unwind step of `position` at `mark` (pure)."""
+    whole = abs(position)
+    if whole == 0 or mark <= 0:
+        return None
+    q = max(ceil_div(whole * p.step_bps, BPS), p.min_step_notional * 10**18 // mark)
+    if p.max_step_notional:
+        q = min(q, p.max_step_notional * 10**18 // mark)
+    q = max(ceil_div(q, lot) * lot, min_size, lot)
+    if q >= whole or whole - q < max(min_size, lot):
+        q = whole
+    is_buy = position < 0
+    if is_buy:
+        price = mark * (BPS - p.edge_bps) // BPS // tick * tick
+    else:
+        price = ceil_div(ceil_div(mark * (BPS + p.edge_bps), BPS), tick) * tick
+    if price <= 0 or q % lot:
+        return None  # a dust position off the lot grid cannot be closed by an order
+    # not flagged reduce-only: the keeper's matching engine does not track chain positions,
+    # so it refuses every reduce-only order (docs/liquidation.md, "Known gaps"); the step is
+    # sized on the chain position and only one is in flight at a time instead
+    return DesiredOrder(market, is_buy, price, q, post_only=False, reduce_only=False)
+
+
+class BackstopUnwindRunner:
+    """A keeper Runner (service.Runner protocol)."""
+
+    def __init__(self, params: UnwindParams = UnwindParams(), *, pool: str | None = None) -> None:
+        self.params = params
+        self.pool = pool
+        self.signer: OrderSigner | None = None
+        self.live: dict[int, tuple[bytes, int]] = {}  # market -> (order hash, mark it was priced at)
+        self._last = 0.0
+        self.placed = 0
+
+    async def on_start(self, keeper: Any) -> None:
+        self.keeper = keeper
+        self.venue = KeeperVenue(keeper)
+        self.pool = self.pool or keeper.config.contracts.pool
+        self._signer()
+
+    def _signer(self) -> OrderSigner | None:
+        if self.signer is None and self.pool:
+            approved = self.venue.approved_agents(self.pool)
+            for agent in self.venue.held_agents():
+                if agent in approved:
+                    key = self.venue.agent_key(agent)
+                    self.signer = OrderSigner(self.venue.domain, key, self.pool,
+                                              first_nonce=time.time_ns() // 1000 + 7 * 10**15,
+                                              ttl_s=self.params.ttl_s)
+                    break
+        return self.signer
+
+    async def on_mark(self, market: int, price: int) -> None:
+        return None
+
+    async def on_fill(self, fill: Any) -> None:
+        return None
+
+    async def on_chain_log(self, entry: dict) -> None:
+        return None
+
+    async def on_stop(self) -> None:
+        return None
+
+    async def on_timer(self, now: float) -> None:
+        if now - self._last < self.params.interval_s or not self.pool:
+            return
+        self._last = now
+        signer = self._signer()
+        if signer is None:
+            return
+        await self.step(signer)
+
+    def _open(self, market: int) -> bytes | None:
+        live = self.live.get(market)
+        if live is None:
+            return None
+        order = self.keeper.core.orders.get(live[0])
+        return live[0] if order is not None and order.open > 0 else None
+
+    async def step(self, signer: OrderSigner) -> None:
+        core = self.keeper.core
+        # the pool's position from the chain (the keeper's snapshot of it may lag a
+        # liquidation by a refresh interval); a market with unsettled fills of the pool
+        # waits for their settlement, so a step is never sized on a position in flux
+        snap = await self.keeper.chain.account_snapshots([self.pool], sorted(core.markets), "latest")
+        _, chain_positions, _ = snap[self.pool]
+        state = core.accounts.get(self.pool)
+        for market, info in core.markets.items():
+            position = chain_positions.get(market, (0, 0))[0]
+            if state is not None and state.pending.get(market, [0, 0])[0] != 0:
+                continue
+            mark = core.marks.get(market, 0)
+            open_hash = self._open(market)
+            if open_hash is not None:
+                priced_at = self.live[market][1]
+                moved = abs(mark - priced_at) * BPS > priced_at * self.params.reprice_bps
+                if position != 0 and not moved:
+                    continue
+                await self.venue.cancel(signer, market, [open_hash])
+                self.live.pop(market, None)
+            if position == 0 or market in core.oracle.halted:
+                continue
+            desired = unwind_order(position, mark, info.tick, info.lot, info.min_size, self.params, market)
+            if desired is None:
+                continue
+            items = signer.batch([desired], "GTC", int(time.time()))
+            (result,) = await self.venue.place(items)
+            if result.get("status") == "accepted":
+                self.placed += 1
+                self.live[market] = (bytes.fromhex(result["hash"].removeprefix("0x")), mark)

@@ -1,0 +1,207 @@
+"""The crash test: 52 leveraged longs, two short whales and the LP pool (the backstop) on a
+real anvil with the real keeper (a subprocess, liquidation runners on). The oracle falls
+40% in 2% steps, one per block (anvil mines a block a second during the crash, as a chain
+does). Mid-crash the keeper is SIGKILLed right after it journaled a liquidation step and
+restarted.
+
+Checked against the chain:
+- every account below maintenance at a price update is liquidated within 2 blocks of that
+  update (the ones caught by the kill: within 2 blocks of the restart), exactly once, and
+  no account is left below maintenance;
+- no step is done twice (one Liquidation per account; every journaled step confirmed or,
+  if the kill left it unsent and the chain moved on, dead; none left open);
+- the pool unwinds what it took over through the book (the whales' closing bids);
+- afterwards every trader withdraws its whole collateral and every LP redeems every
+  share (the last redeem succeeds) and the Exchange holds exactly its fees.
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from web3 import Web3
+
+from offchain.artifacts import abi
+from offchain.client import KeeperClient
+from offchain.deploy import Web3Deployer
+from offchain.devnet import PROJECT_ROOT, Anvil, free_port, project_env
+from offchain.keeper.crashstack import (
+    N_WHALES,
+    crash_prices,
+    crash_traders,
+    deploy_crash_stack,
+    breach_blocks,
+    keeper_toml,
+    open_crash_positions,
+)
+from offchain.keeper.runners.liquidation_journal import CONFIRMED, DEAD, OPEN_STATES, LiquidationJournal
+from offchain.order import address_of
+
+pytestmark = pytest.mark.e2e
+USDC = 10**6
+
+
+def start_keeper(stack, tmp_path, db_url, port, crash: str | None, tag: str, agent_key: str):
+    ready = tmp_path / f"ready-{tag}"
+    env = project_env() | {
+        "MMX_RPC_URL": stack.url, "MMX_DB_URL": db_url, "MMX_API_PORT": str(port),
+        "MMX_KEEPER_CONFIG": keeper_toml(tmp_path / "keeper.toml"),
+        "MMX_DEPLOYMENT": str(_deployment_file(stack, tmp_path)),
+        "MMX_OPERATOR_KEY": stack.operator_key, "MMX_POOL_AGENT_KEY": agent_key,
+        "MMX_CONFIRMATIONS": "0", "MMX_POLL_INTERVAL": "0.1", "MMX_BATCH_MAX_WAIT_MS": "5",
+        "MMX_RATE": "100000", "MMX_BURST": "100000", "MMX_READY_FILE": str(ready), "MMX_LOG_LEVEL": "WARNING",
+    }
+    env.pop("MMX_TEST_CRASH_POINT", None)
+    if crash:
+        env["MMX_TEST_CRASH_POINT"] = crash
+    log = open(tmp_path / f"keeper-{tag}.log", "wb")
+    proc = subprocess.Popen([sys.executable, "-m", "offchain.keeper"], cwd=PROJECT_ROOT, env=env,
+                            stdout=log, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 60
+    while not ready.exists():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            raise RuntimeError((tmp_path / f"keeper-{tag}.log").read_text())
+        time.sleep(0.05)
+    return proc
+
+
+def _deployment_file(stack, tmp_path):
+    import json
+
+    path = tmp_path / "deployment.json"
+    path.write_text(json.dumps(stack.contracts()))
+    return path
+
+
+def wait(predicate, timeout=60.0, what="condition"):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.05)
+
+
+def test_crash__40pct_drop_with_keeper_sigkill__all_liquidated_promptly_and_everyone_exits(tmp_path):
+    with Anvil(accounts=4 + 2 + 52 + N_WHALES) as node:
+        keys = node.private_keys()
+        s = deploy_crash_stack(node.url, keys, lps=2, traders=crash_traders())
+        d = s.deployment
+        w3 = Web3(Web3.HTTPProvider(node.url))
+        exchange = w3.eth.contract(address=d.exchange, abi=abi("Exchange"))
+        pool = w3.eth.contract(address=d.pool, abi=abi("LiquidityPool"))
+        usdc = w3.eth.contract(address=d.usdc, abi=abi("TestUSDC"))
+        longs = [address_of(k) for k in s.trader_keys[:-N_WHALES]]
+        whales = s.trader_keys[-N_WHALES:]
+        db_url = f"sqlite:///{tmp_path}/keeper.db"
+        port = free_port()
+        url = f"http://127.0.0.1:{port}"
+
+        keeper = start_keeper(s, tmp_path, db_url, port, "liquidation_after_journal:600", "1", keys[3])
+        restart_block = None
+        try:
+            assert open_crash_positions(url, s) == len(longs)
+            with KeeperClient(url, whales[0]) as c:
+                wait(lambda: c.http.get("/stats").json()["fill_states"].get("settled", 0) == len(longs),
+                     what="opening fills settled")
+            assert all(exchange.functions.position(a, 1).call()[0] == 5 * 10**18 for a in longs)
+
+            # the crash: a block a second from here on, one price update per block
+            w3.provider.make_request("evm_setAutomine", [False])
+            w3.provider.make_request("evm_setIntervalMining", [1])
+            reporter = Web3Deployer(w3, s.reporter_key)
+            oracle = w3.eth.contract(address=d.oracle, abi=abi("Oracle"))
+            price_blocks: list[int] = []
+            journal = LiquidationJournal(db_url)
+            for price in crash_prices():
+                tx = oracle.functions.set_price(1, price).build_transaction(
+                    {"from": reporter.address, "nonce": reporter._nonce, "gas": 200_000})
+                price_blocks.append(reporter._send(tx)["blockNumber"])
+                if keeper is not None and journal.steps():
+                    # the first liquidation step is journaled and stalls before its send: kill -9
+                    keeper.send_signal(signal.SIGKILL)
+                    keeper.wait(10)
+                    assert all(r.state == "planned" for r in journal.steps())
+                    keeper = None
+                    keeper2 = start_keeper(s, tmp_path, db_url, port, None, "2", keys[3])
+                    restart_block = w3.eth.block_number
+                time.sleep(0.2)  # the next update goes into a later block than this one's liquidations
+
+            final = crash_prices()[-1]
+            wait(lambda: all(exchange.functions.position(a, 1).call()[0] == 0 for a in longs), 30,
+                 "every long liquidated")
+            liquidations = list(exchange.events.Liquidation().get_logs(from_block=price_blocks[0]))
+            w3.provider.make_request("evm_setAutomine", [True])
+
+            # ---- every breach liquidated within 2 blocks, exactly once
+            breach = breach_blocks(exchange, longs, price_blocks)
+            assert set(breach) == set(longs)
+            liq_block = {}
+            for e in liquidations:
+                assert e["args"]["account"] not in liq_block, "liquidated twice"
+                liq_block[e["args"]["account"]] = e["blockNumber"]
+                assert e["args"]["size"] == 5 * 10**18 and e["args"]["backstop"] == d.pool
+            assert set(liq_block) == set(longs)
+            for a in longs:
+                started = max(breach[a], restart_block) if breach[a] <= restart_block else breach[a]
+                assert liq_block[a] - started <= 2, (a, breach[a], liq_block[a], restart_block)
+                # it was liquidatable in the block before its liquidation (no healthy account touched)
+                eq = exchange.functions.equity(a).call(block_identifier=liq_block[a] - 1)
+                req = exchange.functions.margin_requirement(a, False).call(block_identifier=liq_block[a] - 1)
+                assert eq < req
+            rows = journal.steps()
+            assert not [r for r in rows if r.state in OPEN_STATES]
+            confirmed = [r for r in rows if r.state == CONFIRMED]
+            assert sorted(r.account for r in confirmed) == sorted(longs)
+            assert {r.tx_hash for r in confirmed} == {e["transactionHash"].to_0x_hex() for e in liquidations}
+            assert all(r.state in (CONFIRMED, DEAD) for r in rows)
+            journal.close()
+
+            # ---- the API shows them
+            with KeeperClient(url, whales[0]) as c:
+                risk = c.risk()
+                assert risk["liquidation"]["confirmed"] == len(longs) and risk["bad_debt_open"] == "0"
+                assert len(c.liquidations(limit=1000)) == len(rows)
+                ranks = c.adl_ranks()
+                # the whales are the profitable opposite side of every long: ranked 1 and 2
+                assert sorted(ranks[address_of(w)]["1"]["rank"] for w in whales) == [1, 2]
+                assert c.account_risk(longs[0])["open"] is False
+
+                # ---- the pool unwinds through the book: the whales' closing bids take it
+                for w in whales:
+                    short = -exchange.functions.position(address_of(w), 1).call()[0]
+                    with KeeperClient(url, w) as wc:
+                        (ack,) = wc.place_batch([wc.order(1, True, final + final // 1_000, short)])
+                        assert ack["status"] == "accepted", ack
+                wait(lambda: exchange.functions.position(d.pool, 1).call()[0] == 0, 60, "pool unwound")
+                wait(lambda: all(exchange.functions.position(address_of(w), 1).call()[0] == 0 for w in whales),
+                     30, "whales flat")
+        finally:
+            if keeper is not None:
+                keeper.kill()
+            if restart_block is not None:
+                keeper2.send_signal(signal.SIGTERM)
+                keeper2.wait(20)
+
+        # ---- everyone exits with everything
+        for k in s.trader_keys:
+            a = address_of(k)
+            coll = exchange.functions.collateral(a).call()
+            assert coll >= 0
+            if coll:
+                Web3Deployer(w3, k).transact("Exchange", d.exchange, "withdraw", coll)
+            assert exchange.functions.collateral(a).call() == 0
+        for k in s.lp_keys:
+            lp = Web3Deployer(w3, k)
+            shares = pool.functions.balanceOf(lp.address).call()
+            expected = pool.functions.previewRedeem(shares).call()
+            before = usdc.functions.balanceOf(lp.address).call()
+            lp._send(pool.get_function_by_signature("redeem(uint256)")(shares).build_transaction(
+                {"from": lp.address, "nonce": lp._nonce}))
+            assert usdc.functions.balanceOf(lp.address).call() - before == expected > 0
+        assert pool.functions.totalSupply().call() == 0
+        assert usdc.functions.balanceOf(d.exchange).call() == exchange.functions.fees_accrued().call() + sum(
+            max(exchange.functions.collateral(x).call(), 0) for x in (d.pool,))
