@@ -42,10 +42,16 @@ def build_config(args: argparse.Namespace, env: dict[str, str] | None = None) ->
 
 async def run(config: KeeperConfig, operator: Key | None = None, reporter: Key | None = None,
               ready_file: str | None = None) -> None:
+    from .preflight import StartupError
     from .service import Keeper
 
+    quiet_libraries()
     keeper = Keeper(config, operator=operator, reporter=reporter)
-    await keeper.start()
+    try:
+        await keeper.start()
+    except StartupError as exc:
+        print(exc, file=sys.stderr, flush=True)
+        sys.exit(2)
     print(f"keeper listening on {keeper.url} (recovered {keeper.recovery})", flush=True)
     if ready_file:
         with open(ready_file, "w") as fh:
@@ -61,9 +67,17 @@ async def run(config: KeeperConfig, operator: Key | None = None, reporter: Key |
     print("keeper stopped", flush=True)
 
 
+def quiet_libraries() -> None:
+    """httpx logs every request at INFO (one line per RPC call: megabytes an hour); the
+    keeper's own INFO lines are what an operator wants to see."""
+    for name in ("httpx", "httpcore", "web3", "urllib3", "websockets", "uvicorn.access"):
+        logging.getLogger(name).setLevel(max(logging.WARNING, logging.getLogger().level))
+
+
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    quiet_libraries()
     try:
         config = build_config(args)
     except (ValueError, OSError, KeyError) as exc:

@@ -69,6 +69,7 @@ from typing import Any, Callable, Mapping
 
 @dataclass(frozen=True, slots=True)
 class Contracts:
+    chain_id: str = ""  # from a deployment JSON (offchain.deploy.Deployment); checked at start
     exchange: str = ""
     oracle: str = ""
     usdc: str = ""

@@ -357,7 +357,8 @@ class Gateway:
     # -- cancels ----------------------------------------------------------------------------
     async def cancel(self, cancel: Cancel, signature: Signature) -> dict:
         now_ms = int(self.clock() * 1000)
-        if abs(now_ms - cancel.timestamp) > self.cancel_window_ms:
+        # the client's timestamp is its wall clock: the window is judged on ours, not chain time
+        if abs(int(time.time() * 1000) - cancel.timestamp) > self.cancel_window_ms:
             raise Rejection("stale timestamp")
         try:
             signer = cancel.signer(self.ctx.domain, signature)

@@ -34,6 +34,7 @@ from .gateway import Gateway, GroupCommitter, Hub
 from .journal import B_SUBMITTED, MATCHED, SETTLED, SUBMITTED, Journal
 from .keys import Key, load_key
 from .oracle_feed import CsvReplaySource, OracleFeed, RandomWalkSource
+from .preflight import StartupError, preflight
 from .ratelimit import RateLimiter
 from .settlement import Settlement
 from .watcher import Watcher, refresh_accounts
@@ -115,9 +116,16 @@ class Keeper:
     async def start(self) -> "Keeper":
         cfg = self.config
         t0 = time.monotonic()
-        self.journal = Journal(cfg.journal.url)
         self.chain = Chain(cfg.chain.rpc_url, cfg.contracts, self.operator, self.reporter)
         await self.chain.connect()
+        try:  # before the journal is opened: a refused start leaves nothing behind
+            await preflight(self.chain, cfg.contracts,
+                            reporter_needed=cfg.oracle.source != "none" and bool(cfg.contracts.oracle))
+        except StartupError:
+            await self.chain.close()
+            raise
+        self.journal = Journal(cfg.journal.url)
+        await self._warn_automine_lag()
         markets = await self.chain.markets()
         self.engine = Engine([market_config(info) for info in markets.values()])
         self.core = core = Core(self.engine, markets)
@@ -129,7 +137,7 @@ class Keeper:
                                chain_orders=core.chain_orders)
         self.gateway = Gateway(core, ctx, self.committer, self.hub,
                                RateLimiter(cfg.api.rate, cfg.api.burst), max_batch=cfg.api.max_batch,
-                               cancel_window_ms=cfg.api.cancel_window_s * 1000)
+                               cancel_window_ms=cfg.api.cancel_window_s * 1000, clock=self.clock)
         self.gateway.account_loader = self._load_accounts
         self.gateway.on_fatal = self._fatal
         s = cfg.settlement
@@ -138,13 +146,14 @@ class Keeper:
                                      max_retries=s.max_retries, gas_base=cfg.chain.gas_limit_base,
                                      gas_per_fill=cfg.chain.gas_limit_per_fill,
                                      receipt_timeout=cfg.chain.receipt_timeout)
+        self.settlement.clock = self.clock
         self.replay()
         self.committer.start()
         self.watcher = Watcher(core, self.chain, self.committer, self.gateway.publish,
                                self.journal.cursor("watcher"), confirmations=cfg.chain.confirmations,
                                poll_interval=cfg.chain.poll_interval, start_block=cfg.chain.start_block,
                                extra_addresses=[cfg.contracts.pool], factory=cfg.contracts.factory,
-                               on_log=self._on_chain_log)
+                               on_log=self._on_chain_log, clock=self.clock)
         await self.watcher.load_agents()
         await self.watcher.load_chain_orders()
         await self.watcher.load_watched()
@@ -194,6 +203,30 @@ class Keeper:
         await self.chain.close()
         self.journal.close()
         self.stopped.set()
+
+    async def _warn_automine_lag(self) -> None:
+        """On an automine devnet a block is mined only per tx: with confirmations > 0 the
+        watcher sees a price report only after that many more txs, so marks look stale."""
+        if self.config.chain.confirmations <= 0:
+            return
+        try:
+            automine = await self.chain.rpc.call("anvil_getAutomine")
+        except Exception:  # noqa: BLE001 - not anvil
+            return
+        if automine is True:
+            log.warning("automine devnet with chain.confirmations = %d: oracle reports and on-chain cancels "
+                        "are seen only after %d more blocks; use confirmations = 0 on a devnet",
+                        self.config.chain.confirmations, self.config.chain.confirmations)
+
+    def clock(self) -> float:
+        """The keeper's clock for expiry (admission, the engine's GTD expiries, journaled ts):
+        chain time, never behind it. The Exchange skips a fill whose order expired before the
+        settle block's timestamp, which is at least the latest block's and, on a live chain,
+        about the wall clock; so max(host clock, latest block timestamp seen). A chain whose
+        time jumped ahead (evm_increaseTime, a skewed node) no longer gets fills the chain
+        would skip as `expired`. Cancel timestamps are checked against the host clock."""
+        core = getattr(self, "core", None)
+        return max(time.time(), float(core.oracle.block_time) if core is not None else 0.0)
 
     def _fatal(self, exc: BaseException) -> None:
         """The journal failed, or the sequencer did: in-memory state may be ahead of the
@@ -266,7 +299,7 @@ class Keeper:
     async def _timer(self) -> None:
         while True:
             await asyncio.sleep(1.0)
-            now = time.time()
+            now = self.clock()
             try:
                 if any(self.core.by_nonce_account.values()):
                     seq = self.core.next_seq()

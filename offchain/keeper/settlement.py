@@ -75,6 +75,7 @@ class Settlement:
         self.matched_at: dict[int, float] = {}
         self._runner: asyncio.Task | None = None
         self.crash_hook = os.environ.get("MMX_TEST_CRASH_POINT", "")
+        self.clock: Callable[[], float] = time.time  # the service gives it chain time
 
     # -- intake ------------------------------------------------------------------------------
     def add(self, fills: list[FillRecord]) -> None:
@@ -213,7 +214,10 @@ class Settlement:
         core = self.core
         if int(receipt.get("status", "0x1"), 16) == 0:
             self.stats["reverted"] += 1
-            await self.fail_batch(batch_id, ids, "reverted")
+            reason = await self.revert_reason(receipt)
+            log.warning("settle batch %s (%d fills, tx %s) reverted: %s", batch_id, len(ids),
+                        receipt.get("transactionHash"), reason)
+            await self.fail_batch(batch_id, ids, f"reverted: {reason}")
             return
         outcomes = self.chain.decode_settle_logs(receipt)
         fills = [core.fills[i] for i in ids]
@@ -244,6 +248,20 @@ class Settlement:
                 self._rejected(fill, outcome.reason, ws, out, blamed.get(fill.id, BOTH))
         await self.committer.commit(ws, lambda: self._publish_states(fills, out))
 
+    async def revert_reason(self, receipt: dict) -> str:
+        """Why a mined tx reverted: the same call replayed at the block before, whose error
+        carries the reason string ("exchange: not operator", "exchange: paused", ...)."""
+        try:
+            tx = await self.chain.rpc.call("eth_getTransactionByHash", [receipt["transactionHash"]])
+            block = int(receipt["blockNumber"], 16)
+            await self.chain.rpc.call("eth_call", [{"from": tx["from"], "to": tx["to"], "data": tx["input"],
+                                                    "gas": tx["gas"]}, hex(max(0, block - 1))])
+        except RpcError as exc:
+            return exc.message.removeprefix("execution reverted: ")[:200]
+        except Exception as exc:  # noqa: BLE001 - the reason is for the log only
+            return f"unknown ({exc})"[:200]
+        return "unknown (the call succeeds when replayed)"
+
     def _settled(self, fill: FillRecord, ws: WriteSet, out: Outbox, now: float) -> None:
         core = self.core
         if fill.state == SETTLED:
@@ -263,7 +281,7 @@ class Settlement:
         core = self.core
         if fill.state in (REJECTED, SETTLED):
             return
-        core.fill_rejected(core.next_seq(), int(time.time() * 1000), fill.id, reason, ws, out, blamed)
+        core.fill_rejected(core.next_seq(), int(self.clock() * 1000), fill.id, reason, ws, out, blamed)
         ws.fill_updates.append({"id": fill.id, "state": REJECTED, "reason": reason})
         self.stats["skipped"] += 1
         self.matched_at.pop(fill.id, None)
@@ -279,6 +297,8 @@ class Settlement:
 
     async def fail_batch(self, batch_id: int, ids: list[int], error: str) -> None:
         """The batch's tx did not execute (reverted / dropped / unsendable): re-batch its fills."""
+        if not error.startswith("reverted"):
+            log.warning("settle batch %s (%d fills) failed: %s", batch_id, len(ids), error)
         ws, out = WriteSet(), Outbox.new()
         ws.batch_updates.append({"id": batch_id, "state": B_FAILED, "error": error[:500]})
         requeue = []
