@@ -45,8 +45,10 @@ FAUCET_MAX = 1_000_000 * USDC
 # pool is at the top of the book most of the time and both quote two-sided all the time
 # (with the old 30 bps step the pool sat behind the vault's quotes and never traded).
 POOL_GRID_SPACING_BPS = 10
+# one-minute funding intervals so a run of a few minutes pays funding (docs/funding.md)
+FUNDING_INTERVAL_S = 60
 RUN_SUITE = SuiteConfig(markets=tuple(dataclasses.replace(m, grid_spacing_bps=POOL_GRID_SPACING_BPS)
-                                      for m in DEFAULT_MARKETS))
+                                      for m in DEFAULT_MARKETS), funding_interval_s=FUNDING_INTERVAL_S)
 VAULT_QUOTE_LEVELS, VAULT_QUOTE_SPACING_BPS, VAULT_QUOTE_SIZE, VAULT_QUOTE_SPREAD_BPS = 3, 10, 2 * 10**17, 20
 
 
@@ -199,6 +201,11 @@ max_step_bps = 15
 pool = true
 vaults = true
 liquidation = true
+
+[funding]
+enabled = true
+interval_s = {FUNDING_INTERVAL_S}
+markets = [1, 2]
 
 [api]
 host = "127.0.0.1"

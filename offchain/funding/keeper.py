@@ -91,7 +91,10 @@ class FundingKeeperRunner:
         self.runner = FundingRunner(self.params, journal, KeeperFundingChain(keeper.chain, address),
                                     lambda m: engine.depth(m, 200), lambda m: core.marks.get(m), publish,
                                     receipt_timeout=keeper.config.chain.receipt_timeout)
-        await self.runner.resume(time.time())
+        try:
+            await self.runner.resume(time.time())
+        except Exception as exc:  # noqa: BLE001 - the 30 s re-check resolves open rows later
+            log.warning("funding resume failed: %s", exc)
 
     async def on_timer(self, now: float) -> None:
         if self.runner is not None:
@@ -103,7 +106,7 @@ class FundingKeeperRunner:
 
     async def on_stop(self) -> None:
         if self.runner is not None:
-            await self.runner.drain()
+            await self.runner.stop()
             self.runner.journal.close()
 
     # -- views (API) -------------------------------------------------------------------------

@@ -84,6 +84,12 @@ class FundingRunner:
         for rec in self.journal.rates(states=OPEN_STATES):
             await self._resolve(rec)
 
+    async def stop(self) -> None:
+        """Stop waiting for receipts (a restart's resume resolves whatever is still open)."""
+        for task in list(self._waits):
+            task.cancel()
+        await asyncio.gather(*list(self._waits), return_exceptions=True)
+
     async def drain(self) -> None:
         """Wait for every receipt the runner is waiting on (tests, shutdown)."""
         while self._waits:

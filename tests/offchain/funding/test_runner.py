@@ -176,3 +176,21 @@ def test_runner__no_index__no_sample(journal):
     run(drive(runner, [T0, T0 + 60]))
     rec = journal.rate(1, T0 // 60)
     assert rec.samples == 0 and rec.rate == funding_rate(0, PARAMS)  # interest only
+
+
+def test_runner__stop_with_tx_pending__returns_and_resume_confirms(journal):
+    chain = FakeFundingChain()
+    chain.auto_mine = False
+    runner = runner_for(journal, chain)
+
+    async def until_stop():
+        await runner.tick(T0)
+        await runner.tick(T0 + 60)
+        await runner.stop()  # does not wait out the receipt timeout
+
+    run(until_stop())
+    assert journal.rate(1, T0 // 60).state == "submitted"
+    chain.mine()
+    restarted = runner_for(journal, chain)
+    run(restarted.resume(T0 + 61))
+    assert journal.rate(1, T0 // 60).state == CONFIRMED and len(chain.applied) == 1
