@@ -16,7 +16,8 @@ from typing import Any
 
 from web3 import Web3
 
-from offchain.analytics.collect import Addresses, _Reader, analyze_entity, holders, market_trades, oracle_marks, vaults
+from offchain.analytics.collect import (Addresses, _Reader, analyze_entity, fee_income, holders, market_trades,
+                                        oracle_marks, vaults)
 from offchain.analytics.html import Section, funding_section, note, performance_section, quality_section, table
 from offchain.analytics.metrics import MIN_PERIODS
 from offchain.analytics.quality import BookSample, MarketQuality, market_quality
@@ -59,6 +60,7 @@ def chain_sections(w3: Web3, deployment: Any, accounts: Mapping[str, str],
                                                f"{markout_s:g} s after each maker fill, signed for the maker."]))
 
     summary: list[list[str]] = []
+    rebates: dict[str, int] = {}
     targets: list[tuple[str, str, str]] = []
     if addrs.pool:
         targets.append(("pool", "pool", addrs.pool))
@@ -66,6 +68,7 @@ def chain_sections(w3: Web3, deployment: Any, accounts: Mapping[str, str],
     targets += [(label, "account", a) for label, a in accounts.items()]
     for label, kind, entity in targets:
         report = analyze_entity(w3, addrs, entity, kind, bar=bar, min_periods=min_periods)
+        rebates[Web3.to_checksum_address(report.entity or entity)] = report.rebates_earned
         s = report.stats
         # the markets it quoted at all (a vault makes one market; the pool each grid market)
         ups = [q.participants[label] for q in quality.values()
@@ -79,16 +82,25 @@ def chain_sections(w3: Web3, deployment: Any, accounts: Mapping[str, str],
     rows = []
     for kind, address in ([("pool", addrs.pool)] if addrs.pool else []) + [("vault", v) for v in vaults(w3, addrs)]:
         base_market = 1
-        for h in holders(w3, address, kind, [m for m in marks if m.market == base_market]).values():
+        found = holders(w3, address, kind, [m for m in marks if m.market == base_market])
+        # fees the entity earned: rebates on its maker fills, plus (the pool) its share of fees
+        earned = rebates.get(Web3.to_checksum_address(address), 0)
+        if kind == "pool":
+            earned += fee_income(w3, addrs, address)
+        supply = sum(h.shares for h in found.values())
+        for h in found.values():
+            mine = earned * h.shares // supply if supply else 0
             rows.append([f"{kind} {address[:10]}", h.holder, usdc(h.deposited), usdc(h.withdrawn), usdc(h.value),
-                         usdc(h.pnl), bps(h.return_on_deposits), usdc(h.fees_paid),
+                         usdc(h.pnl), bps(h.return_on_deposits), usdc(mine), usdc(h.fees_paid),
                          "n/a" if h.vs_base is None else usdc(h.vs_base), "n/a" if h.funding is None else usdc(h.funding)])
     sections.append(Section("LPs and followers", table(rows, [
         "in", "holder", "deposited", "withdrawn", "value now", "PnL since entry", "return on deposits",
-        "profit share paid", "vs holding base (market 1)", "funding"]) + note(
+        "fees earned (pro rata)", "profit share paid", "vs holding base (market 1)", "funding"]) + note(
         "Value now = shares at the contract's share price (virtual shares included); PnL = value + withdrawn - "
         "deposited, which is also the result against holding USDC. Against base: each deposit bought, each "
-        "withdrawal sold the base asset at the mark of its time.")))
+        "withdrawal sold the base asset at the mark of its time. Fees earned: the pool's share of trading fees "
+        "(FeesDistributed) plus maker rebates (pool and vaults), split by the shares held now. Funding arrives "
+        "with the funding runner.")))
     sections.append(funding_section(None))
     return sections, summary
 

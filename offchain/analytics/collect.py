@@ -208,6 +208,15 @@ def market_trades(w3: Web3, addresses: Any, names: dict[str, str], *, from_block
     return out
 
 
+def fee_income(w3: Web3, addresses: Any, recipient: str, *, from_block: int = 0) -> int:
+    """USDC the Exchange paid `recipient` as its share of trading fees (FeesDistributed)."""
+    reader = _Reader(w3, Addresses.of(addresses), from_block)
+    want = to_checksum_address(recipient)
+    return sum(int(e["args"]["recipient_amount"]) for e in
+               reader.logs(reader.exchange.events.FeesDistributed(), reader.addresses.exchange)
+               if to_checksum_address(e["args"]["recipient"]) == want)
+
+
 def share_flows(w3: Web3, address: str, kind: str, *, from_block: int = 0) -> list[ShareFlow]:
     """Deposits and withdrawals of a pool (ERC-4626 Deposit / Withdraw) or a vault
     (Deposit, Withdraw and WithdrawalClaimed, with the profit share charged)."""

@@ -172,3 +172,14 @@ def test_chain_sections__every_section_and_summary(settled_chain):
     for s in sections:
         report.add(s)
     assert report.render().count("data:image/png;base64,") == 3 + 4 * 3
+
+
+def test_fee_income__pool_share_of_taker_fees(settled_chain):
+    from offchain.analytics.collect import fee_income
+
+    w3, d, _, t1, _ = settled_chain
+    income = fee_income(w3, d, d.pool)
+    assert income > 0 and fee_income(w3, d, t1) == 0
+    exchange = w3.eth.contract(address=d.exchange, abi=abi("Exchange"))
+    logs = exchange.events.FeesDistributed().get_logs(from_block=0)
+    assert income == sum(e["args"]["recipient_amount"] for e in logs if e["args"]["recipient"] == d.pool)
