@@ -209,12 +209,18 @@ def market_trades(w3: Web3, addresses: Any, names: dict[str, str], *, from_block
 
 
 def fee_income(w3: Web3, addresses: Any, recipient: str, *, from_block: int = 0) -> int:
-    """USDC the Exchange paid `recipient` as its share of trading fees (FeesDistributed)."""
+    """`recipient`'s share of trading fees: what the Exchange paid it (FeesDistributed)
+    plus, when it is the fee recipient now, its share of the fees accrued and not yet
+    distributed (distribute_fees is called by anyone, from time to time)."""
     reader = _Reader(w3, Addresses.of(addresses), from_block)
     want = to_checksum_address(recipient)
-    return sum(int(e["args"]["recipient_amount"]) for e in
+    paid = sum(int(e["args"]["recipient_amount"]) for e in
                reader.logs(reader.exchange.events.FeesDistributed(), reader.addresses.exchange)
                if to_checksum_address(e["args"]["recipient"]) == want)
+    fn = reader.exchange.functions
+    if to_checksum_address(fn.fee_recipient().call()) == want:
+        paid += fn.fees_accrued().call() * fn.fee_share_bps().call() // 10_000
+    return paid
 
 
 def share_flows(w3: Web3, address: str, kind: str, *, from_block: int = 0) -> list[ShareFlow]:
