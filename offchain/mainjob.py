@@ -495,7 +495,16 @@ def analytics_part(ctx: RunContext) -> ReportPart:
     sections, summary = chain_sections(ctx.devnet.w3, ctx.devnet.deployment, accounts,
                                        ctx.trader_stats.samples, bar="1s",
                                        market_names=dict(ctx.devnet.deployment.markets) or None)
-    return ReportPart(_summary_lines(SUMMARY_HEADER, summary), sections)
+    from offchain.analytics.html import Section, note
+    from offchain.analytics.metrics import MIN_PERIODS, periods_per_year
+
+    notes = [f"Returns on a 1 s grid; Sharpe annualised x{periods_per_year('1s') ** 0.5:,.0f} (sqrt of 1 s bars "
+             f"a year), n/a below {MIN_PERIODS} periods: a figure from minutes of data, not a forecast.",
+             f"Makers' defaults from a backtest (docs/backtest.md): pool grid {POOL_GRID_SPACING_BPS} bps per "
+             f"step, vault quotes {VAULT_QUOTE_LEVELS} levels / {VAULT_QUOTE_SPREAD_BPS} bps spread; goal: "
+             f"two-sided uptime >= 95% and the pool at the top of the book most of the time."]
+    sections.insert(0, Section("How to read this report", "".join(note(n) for n in notes)))
+    return ReportPart(_summary_lines(SUMMARY_HEADER, summary) + notes, sections)
 
 
 def _summary_lines(header: list[str], rows: list[list[str]]) -> list[str]:
