@@ -574,6 +574,7 @@ def run(duration: float = 60.0, traders: int = 4, workdir: Path | None = None) -
         keeper = KeeperProcess(devnet, workdir)
         keeper.start()
         say(f"keeper on {keeper.url} (oracle feed, pool grid and vault runners)")
+        say(f"wallet app for LPs and vault followers on {keeper.url}/app/")
         say(f"trading for {duration:.0f} s ...")
         trader_stats = asyncio.run(drive_traders(keeper.url, trader_keys, duration, keeper, devnet))
         keeper_stats = wait_for_settlement(keeper)

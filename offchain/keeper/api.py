@@ -208,6 +208,9 @@ def create_app(service: ServiceView, limits: ApiLimits | None = None) -> FastAPI
         from .analytics_api import router_for_keeper
 
         app.include_router(router_for_keeper(service))
+        from offchain.web import mount as mount_web_app  # the wallet app at /app/ (docs/web.md)
+
+        mount_web_app(app, service)
 
     from .risk_api import router_for_keeper as risk_router  # liquidations, ADL ranks (docs/liquidation.md)
 
