@@ -10,7 +10,10 @@ DURATION ?= 60
 # make backtest BACKTEST_ARGS="--seconds 86400 --csv path.csv ..." (python -m offchain.backtest --help)
 BACKTEST_ARGS ?= --seconds 3600 --sweep
 
-.PHONY: run test bench backtest deps compile clean
+WEB_SRC := $(wildcard offchain/web/src/*) offchain/web/build.mjs offchain/client/reasons.json
+CHROMIUM ?= /usr/bin/chromium
+
+.PHONY: run test bench backtest deps compile clean web chromium
 
 $(VENV)/.installed: requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,13 +29,24 @@ node_modules/.installed: package.json package-lock.json
 
 deps: $(VENV)/.installed node_modules/.installed
 
+# the wallet app's bundle (ethers + the app, by esbuild from node_modules; nothing fetched at run time)
+offchain/web/dist/app.js: node_modules/.installed $(WEB_SRC)
+	node offchain/web/build.mjs
+
+web: offchain/web/dist/app.js
+
+# the browser tests drive Debian's chromium (never a downloaded browser); installed when missing
+chromium:
+	@test -x $(CHROMIUM) || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
 compile: deps
 	ape compile
+	$(MAKE) --no-print-directory web
 
 run: deps compile
 	DURATION=$(DURATION) ape run mmx
 
-test: deps compile
+test: deps compile chromium
 	pytest -q -n 2 tests
 
 backtest: deps
@@ -42,4 +56,4 @@ bench: deps compile
 	@for f in bench/bench_*.py; do echo "# $$f"; python $$f || exit 1; done
 
 clean:
-	rm -rf .build .cache .pytest_cache
+	rm -rf .build .cache .pytest_cache offchain/web/dist

@@ -24,9 +24,6 @@ WALLET_JS = (Path(__file__).parent / "wallet.js").read_text()
 SHOTS = PROJECT_ROOT / "reports" / "web"
 WAIT_MS = 60_000  # upper bound for a page to show a confirmed transaction (a loaded 2-core CI)
 
-pytestmark = [pytest.mark.e2e, pytest.mark.web]
-
-
 def pytest_collection_modifyitems(items):
     if not Path(CHROMIUM).exists():
         skip = pytest.mark.skip(reason=f"no chromium at {CHROMIUM} (make deps installs Debian's chromium)")
@@ -37,7 +34,7 @@ def pytest_collection_modifyitems(items):
 
 @pytest.fixture(scope="module")
 def chain():
-    with Anvil(accounts=10) as node:
+    with Anvil(accounts=12) as node:
         stack = deploy_stack(node.url, node.private_keys(), traders=0)
         yield node, Web3(Web3.HTTPProvider(node.url)), stack
 
@@ -110,6 +107,15 @@ def shot(request):
         return path
 
     return save
+
+
+def fund_wallet(chain, index: int, amount: int) -> None:
+    """Test USDC straight from the faucet (each test funds its own account: tests are independent)."""
+    from offchain.client.pool import PoolClient
+    from offchain.client.wallet import KeySigner
+
+    _, w3, stack = chain
+    PoolClient.connect(w3, stack.deployment, KeySigner(w3, stack.keys[index])).faucet(amount)
 
 
 def advance(w3: Web3, seconds: int) -> None:

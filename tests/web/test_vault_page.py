@@ -5,21 +5,24 @@ position is closed."""
 
 from __future__ import annotations
 
+import pytest
 from playwright.sync_api import expect
 
-from offchain.client.pool import PoolClient
 from offchain.client.vaults import VaultClient, VaultFactoryClient
 from offchain.client.wallet import KeySigner, sentence, usdc_units
 
 from tests.e2e.vault_helpers import REDUCE_ONLY, fund_taker, settle
 
-LEADER, FOLLOWER, TAKER = 6, 7, 8
+from .conftest import fund_wallet
+
+pytestmark = [pytest.mark.e2e, pytest.mark.web]
+LEADER, FOLLOWER, TAKER = 8, 10, 11
 
 
 def test_vault__leader_creates__follower_deposits_queues_and_claims(open_app, chain, shot):
     _, w3, stack = chain
     for index in (LEADER, FOLLOWER):
-        PoolClient.connect(w3, stack.deployment, KeySigner(w3, stack.keys[index])).faucet(usdc_units("20000"))
+        fund_wallet(chain, index, usdc_units("20000"))
     page = open_app(LEADER, path="#/vaults")
     page.click("#connect")
     form = "form[data-action=vault-create]"
@@ -82,12 +85,13 @@ def test_vault__leader_creates__follower_deposits_queues_and_claims(open_app, ch
 def test_vault__follower_before_leader__owner_stake_sentence(open_app, chain, shot):
     _, w3, stack = chain
     leader = KeySigner(w3, stack.keys[LEADER])
+    fund_wallet(chain, 9, usdc_units("1000"))
     address = VaultFactoryClient.connect(w3, stack.deployment, leader).create("Empty", manager=leader.address)
-    page = open_app(FOLLOWER, path=f"#/vault/{address}")
+    page = open_app(9, path=f"#/vault/{address}")
     page.click("#connect")
     page.fill("form[data-action=vault-deposit] input[name=amount]", "100")
     page.click("form[data-action=vault-deposit] button")
     expect(page.locator("#status")).to_have_text(sentence("vault: owner stake"))
     token = w3.eth.contract(address=stack.deployment.usdc, abi=__import__("offchain.artifacts").artifacts.abi("TestUSDC"))
-    assert token.functions.allowance(KeySigner(w3, stack.keys[FOLLOWER]).address, address).call() == 0
+    assert token.functions.allowance(KeySigner(w3, stack.keys[9]).address, address).call() == 0
     shot(page, "web-vault-owner-stake")
