@@ -70,11 +70,11 @@ def chain_sections(w3: Web3, deployment: Any, accounts: Mapping[str, str],
         report = analyze_entity(w3, addrs, entity, kind, bar=bar, min_periods=min_periods)
         rebates[Web3.to_checksum_address(report.entity or entity)] = report.rebates_earned
         s = report.stats
-        # the markets it quoted at all (a vault makes one market; the pool each grid market)
-        ups = [q.participants[label] for q in quality.values()
-               if label in q.participants and q.participants[label].two_sided_uptime > 0]
-        uptime = f"{min(p.two_sided_uptime for p in ups) * 100:.1f}%" if ups else "-"
-        top = (f"{min((p.top_bid_share + p.top_ask_share) / 2 for p in ups) * 100:.1f}%") if ups else "-"
+        # per market it quoted at all (a vault makes one market; the pool each grid market)
+        quoted = [((market_names or {}).get(m, f"m{m}"), q.participants[label]) for m, q in sorted(quality.items())
+                  if label in q.participants and q.participants[label].two_sided_uptime > 0]
+        uptime = ", ".join(f"{n} {p.two_sided_uptime * 100:.1f}%" for n, p in quoted) or "-"
+        top = ", ".join(f"{n} {(p.top_bid_share + p.top_ask_share) / 2 * 100:.1f}%" for n, p in quoted) or "-"
         summary.append([label, usdc(report.net_pnl), bps(s.total_return), bps(s.max_drawdown),
                         ratio_text(s.sharpe, s), uptime, top])
         sections.append(performance_section(f"{label} ({kind} {entity})", report))
