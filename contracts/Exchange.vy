@@ -53,6 +53,11 @@ exports: (
     ledger.treasury,
     ledger.backstop,
     ledger.liquidation_penalty_bps,
+    ledger.insurance_fund,
+    ledger.insurance_inflows,
+    ledger.bad_debt_covered,
+    ledger.insurance_fee_share_bps,
+    ledger.liquidation_reward_bps,
 )
 
 # ---------------------------------------------------------------- constants
@@ -177,8 +182,8 @@ def withdraw(amount: uint256):
         req: uint256 = 0
         notional: uint256 = 0
         status: uint256 = 0
+        # halted or stale markets are valued with a haircut: they never block a withdrawal
         equity, req, notional, status = ledger._health(msg.sender, cfg, 0, 0, 0, 0, coll, True)
-        ledger._fresh(status)
         assert equity >= convert(req, int256), "exchange: margin"
     ledger._accounts[msg.sender] = ledger._account_word(coll, word >> ledger.VOLUME_SHIFT)
     ledger._pay(msg.sender, amount)
@@ -352,7 +357,7 @@ def settle(fills: DynArray[IExchange.Fill, MAX_FILLS]) -> uint256:
             # market parameters and mark: read once per run of fills in one market.
             # Unknown ids (0, > market_count) read as an empty, inactive market.
             mkt = ledger._markets[market]
-            if mkt.active:
+            if mkt.tick != 0:
                 b.mark, b.status = ledger._price(market, max_age)
             cur_market = market
         reason: String[32] = ""
@@ -386,7 +391,8 @@ def _settle_fill(f: IExchange.Fill, hm: bytes32, ht: bytes32, mkt: IExchange.Mar
     # ---- stateless checks and market parameters
     if f.taker.market != market:
         return "market mismatch", 0
-    if not mkt.active:
+    if mkt.tick == 0:
+        # unknown id; a known inactive market settles closing fills only (in _risk)
         return "inactive", 0
     if f.maker.is_buy == f.taker.is_buy:
         return "side", 0
@@ -493,12 +499,12 @@ def _settle_fill(f: IExchange.Fill, hm: bytes32, ht: bytes32, mkt: IExchange.Mar
 
     # ---- risk checks (maker: rebate ignored, only helps; taker: after its fee)
     reason: String[32] = self._risk(
-        maker, maker_cfg, f.maker.flags, market, mark, mkt.initial_margin_bps, m_old, m_new, m_new_cost, m_coll
+        maker, maker_cfg, f.maker.flags, market, mark, mkt.active, m_old, m_new, m_new_cost, m_coll
     )
     if len(reason) != 0:
         return reason, 0
     reason = self._risk(
-        taker, taker_cfg, f.taker.flags, market, mark, mkt.initial_margin_bps, t_old, t_new, t_new_cost, t_coll
+        taker, taker_cfg, f.taker.flags, market, mark, mkt.active, t_old, t_new, t_new_cost, t_coll
     )
     if len(reason) != 0:
         return reason, 0
@@ -533,7 +539,7 @@ def _risk(
     flags: uint256,
     market: uint256,
     mark: uint256,
-    im_bps: uint256,
+    active: bool,
     old_size: int256,
     new_size: int256,
     new_cost: int256,
@@ -547,17 +553,20 @@ def _risk(
     reducing: bool = new_size == 0 or (old_size > 0 and new_size > 0 and new_size < old_size) or (
         old_size < 0 and new_size < 0 and new_size > old_size
     )
-    if reducing:
-        return ""
-    if flags & ledger.FLAG_REDUCE_ONLY != 0:
-        return "reduce only"
-    if cfg & ledger.CLOSE_ONLY_BIT != 0:
-        return "close only"
-    if cfg & ledger.HAS_CAPS_BIT != 0:
-        cap: uint256 = ledger.position_cap[account][market]
-        if cap != 0 and convert(abs(new_size), uint256) > cap and abs(new_size) > abs(old_size):
-            return "position cap"
+    if not reducing:
+        if not active:
+            return "inactive"
+        if flags & ledger.FLAG_REDUCE_ONLY != 0:
+            return "reduce only"
+        if cfg & ledger.CLOSE_ONLY_BIT != 0:
+            return "close only"
+        if cfg & ledger.HAS_CAPS_BIT != 0:
+            cap: uint256 = ledger.position_cap[account][market]
+            if cap != 0 and convert(abs(new_size), uint256) > cap and abs(new_size) > abs(old_size):
+                return "position cap"
 
+    # requirement after the fill: initial for a fill that adds risk, maintenance for one
+    # that reduces it (solvency: docs/exchange.md, "Fills near or below maintenance")
     equity: int256 = 0
     req: uint256 = 0
     total: uint256 = 0
@@ -565,14 +574,24 @@ def _risk(
         # no open position in another market: value this one directly
         total = convert(abs(new_size), uint256) * mark // constants.ONE
         equity = coll + new_size * convert(mark, int256) // constants.ONE_I - new_cost
-        req = (total * im_bps + constants.BPS - 1) // constants.BPS
+        req = ledger._requirement(market, total, not reducing)
     else:
         status: uint256 = 0
-        equity, req, total, status = ledger._health(account, cfg, market, mark, new_size, new_cost, coll, True)
-        if status == ledger.PRICE_HALTED:
-            return "halted"
-        if status == ledger.PRICE_STALE:
-            return "stale"
+        equity, req, total, status = ledger._health(account, cfg, market, mark, new_size, new_cost, coll, not reducing)
+        # a halted or stale market elsewhere is valued with a haircut (ledger._health);
+        # it blocks only fills that add risk
+        if not reducing:
+            if status == ledger.PRICE_HALTED:
+                return "halted"
+            if status == ledger.PRICE_STALE:
+                return "stale"
+    if reducing:
+        # an account's own reducing fill never leaves it below maintenance (so never
+        # below zero equity, and its taker fee is backed); below maintenance only the
+        # liquidation paths apply
+        if equity < convert(req, int256):
+            return "maintenance"
+        return ""
     if equity < convert(req, int256):
         return "margin"
     if cfg & ledger.GUARD_BIT != 0:
@@ -621,24 +640,54 @@ def liquidate(account: address, market: uint256):
 @nonreentrant
 def distribute_fees():
     """
-    @notice Pay out accrued net fees: fee_share_bps of them is credited to the fee
-            recipient's collateral (the liquidity pool), the rest is transferred to
-            the treasury. Anyone may call.
+    @notice Pay out accrued net fees: insurance_fee_share_bps of them to the insurance
+            fund, fee_share_bps of the rest credited to the fee recipient's collateral
+            (the liquidity pool), the remainder transferred to the treasury. Anyone.
+    @dev Runs ExchangeRisk.distribute_fees on this storage.
     """
-    amount: uint256 = ledger.fees_accrued
-    assert amount > 0, "exchange: no fees"
-    recipient: address = ledger.fee_recipient
-    share: uint256 = 0
-    if recipient != empty(address):
-        share = amount * ledger.fee_share_bps // constants.BPS
-    rest: uint256 = amount - share
-    ledger.fees_accrued = 0
-    if share != 0:
-        ledger._credit(recipient, convert(share, int256))
-    tre: address = ledger.treasury
-    if rest != 0:
-        ledger._pay(tre, rest)
-    log IExchange.FeesDistributed(recipient=recipient, recipient_amount=share, treasury=tre, treasury_amount=rest)
+    self._delegate()
+
+
+@external
+@nonreentrant
+def adl(account: address, market: uint256, counterparties: DynArray[address, 32]):
+    """
+    @notice Auto-deleverage `account`'s position in `market` against `counterparties`
+            (opposite side, in profit) at its bankruptcy price when the insurance fund
+            cannot cover its negative equity.
+    @dev OPERATOR_ROLE; reverts while paused. Runs ExchangeRisk.adl on this storage.
+    @param account The bankrupt account.
+    @param market The market.
+    @param counterparties Opposite accounts in the keeper's ADL rank order.
+    """
+    assert access_control.hasRole[OPERATOR_ROLE][msg.sender], "exchange: not operator"
+    self._not_paused()
+    self._delegate()
+
+
+@external
+@nonreentrant
+def deposit_insurance(amount: uint256):
+    """
+    @notice Add `amount` USDC from msg.sender to the insurance fund (seeding, top-ups).
+    @dev Anyone; reverts while paused. Needs an USDC allowance for the Exchange.
+    @param amount USDC units.
+    """
+    self._not_paused()
+    self._delegate()
+
+
+@external
+def set_insurance_config(fee_share_bps: uint256, reward_bps: uint256):
+    """
+    @notice Set the insurance fund's share of net fees and the liquidation caller's
+            share of each penalty (the fund gets the rest).
+    @dev DEFAULT_ADMIN_ROLE. Runs ExchangeRisk.set_insurance_config.
+    @param fee_share_bps Fund share of net fees (bps).
+    @param reward_bps Caller share of a penalty (bps).
+    """
+    self._only_admin()
+    self._delegate()
 
 
 # ================================================================ admin
@@ -664,11 +713,7 @@ def add_market(
     @return The new market id.
     """
     self._only_admin()
-    market: uint256 = ledger.market_count + 1
-    assert market <= ledger.MAX_MARKET_ID, "exchange: too many markets"
-    ledger.market_count = market
-    self._set_market(market, tick, lot, min_size, initial_margin_bps, maintenance_margin_bps, band_bps, True)
-    return market
+    return abi_decode(self._delegate(), uint256)
 
 
 @external
@@ -696,8 +741,7 @@ def update_market(
     @param active Whether fills settle.
     """
     self._only_admin()
-    ledger._known_market(market)
-    self._set_market(market, tick, lot, min_size, initial_margin_bps, maintenance_margin_bps, band_bps, active)
+    self._delegate()
 
 
 @external
@@ -711,14 +755,7 @@ def set_fee_config(recipient: address, share_bps: uint256, treasury_: address):
     @param treasury_ Treasury address.
     """
     self._only_admin()
-    assert share_bps <= constants.BPS, "exchange: bad share"
-    ledger._nonzero(treasury_)
-    if share_bps != 0:
-        ledger._nonzero(recipient)
-    ledger.fee_recipient = recipient
-    ledger.fee_share_bps = share_bps
-    ledger.treasury = treasury_
-    log IExchange.FeeConfigSet(recipient=recipient, share_bps=share_bps, treasury=treasury_)
+    self._delegate()
 
 
 @external
@@ -729,8 +766,7 @@ def set_backstop(backstop_: address):
     @param backstop_ The backstop account (empty disables liquidation).
     """
     self._only_admin()
-    ledger.backstop = backstop_
-    log IExchange.BackstopSet(backstop=backstop_)
+    self._delegate()
 
 
 @external
@@ -741,9 +777,7 @@ def set_liquidation_penalty(penalty_bps: uint256):
     @param penalty_bps The penalty.
     """
     self._only_admin()
-    assert penalty_bps <= ledger.MAX_PENALTY_BPS, "exchange: bad penalty"
-    ledger.liquidation_penalty_bps = penalty_bps
-    log IExchange.LiquidationPenaltySet(penalty_bps=penalty_bps)
+    self._delegate()
 
 
 @external
@@ -1002,6 +1036,15 @@ def _risk_events():
     log IExchange.Liquidation(
         account=empty(address), market=0, backstop=empty(address), size=0, price=0, penalty=0, caller=empty(address)
     )
+    log IExchange.Adl(account=empty(address), counterparty=empty(address), market=0, size=0, price=0)
+    log IExchange.InsuranceInflow(amount=0, balance=0)
+    log IExchange.InsuranceCover(account=empty(address), amount=0, balance=0)
+    log IExchange.InsuranceConfigSet(fee_share_bps=0, reward_bps=0)
+    log IExchange.MarketSet(
+        market=0, tick=0, lot=0, min_size=0, initial_margin_bps=0, maintenance_margin_bps=0, band_bps=0, active=False
+    )
+    log IExchange.BackstopSet(backstop=empty(address))
+    log IExchange.FeesDistributed(recipient=empty(address), recipient_amount=0, treasury=empty(address), treasury_amount=0)
 
 
 @internal
@@ -1045,35 +1088,6 @@ def _set_min_nonce(account: address, nonce: uint256):
     ledger._config[account] = (cfg & ~ledger.NONCE_MASK) | nonce
     log IExchange.MinNonceSet(account=account, min_nonce=nonce)
 
-
-@internal
-def _set_market(
-    market: uint256, tick: uint256, lot: uint256, min_size: uint256, im: uint256, mm: uint256, band: uint256, active: bool
-):
-    assert tick > 0 and tick <= ledger.MAX_PRICE, "exchange: bad tick"
-    assert lot > 0 and lot <= ledger.MAX_SIZE, "exchange: bad lot"
-    assert min_size >= lot and min_size % lot == 0 and min_size <= ledger.MAX_SIZE, "exchange: bad min size"
-    assert mm > 0 and mm <= im and im <= constants.BPS, "exchange: bad margin"
-    assert band > 0 and band <= constants.BPS, "exchange: bad band"
-    ledger._markets[market] = IExchange.Market(
-        tick=tick,
-        lot=lot,
-        min_size=min_size,
-        initial_margin_bps=im,
-        maintenance_margin_bps=mm,
-        band_bps=band,
-        active=active,
-    )
-    log IExchange.MarketSet(
-        market=market,
-        tick=tick,
-        lot=lot,
-        min_size=min_size,
-        initial_margin_bps=im,
-        maintenance_margin_bps=mm,
-        band_bps=band,
-        active=active,
-    )
 
 
 

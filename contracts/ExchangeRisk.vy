@@ -11,6 +11,8 @@
 @dev docs/exchange.md describes the rules; the ABI is the Exchange's (IExchange.vyi).
 """
 
+from ethereum.ercs import IERC20
+
 from interfaces import IExchange
 from interfaces import IOracle
 
@@ -42,10 +44,15 @@ def liquidate(account: address, market: uint256):
     """
     @notice Move `account`'s whole position in `market` to the backstop at the mark
             price when the account's equity is below its maintenance requirement.
-    @dev Anyone may call; reverts while paused. A penalty of
-         liquidation_penalty_bps of the moved notional (capped at the account's
-         remaining positive equity) moves from the account's collateral to the backstop.
-         Reverts "exchange: backstop margin" if the backstop ends below initial margin.
+    @dev Anyone may call (the Exchange checks the pause). Other markets, if halted or
+         stale, are valued with a haircut; the moving position needs a fresh mark. A
+         penalty of liquidation_penalty_bps of the moved notional, capped at the
+         account's positive equity, is split: liquidation_reward_bps of it to the
+         caller's collateral, the rest to the insurance fund. If the account then has no
+         position left and negative collateral, the fund covers it; if the fund cannot
+         cover the account's negative equity the call reverts "exchange: insurance
+         short" (ADL applies). Reverts "exchange: backstop margin" if the backstop ends
+         below its initial requirement.
     @param account The account to liquidate.
     @param market The market whose position moves.
     """
@@ -60,54 +67,359 @@ def liquidate(account: address, market: uint256):
     assert size != 0, "exchange: no position"
 
     cfg: uint256 = ledger._config[account]
-    word: uint256 = ledger._accounts[account]
-    coll: int256 = ledger._coll(word)
+    coll: int256 = ledger._coll(ledger._accounts[account])
     equity: int256 = 0
     req: uint256 = 0
     total: uint256 = 0
     status: uint256 = 0
     equity, req, total, status = ledger._health(account, cfg, 0, 0, 0, 0, coll, False)
-    ledger._fresh(status)
     assert equity < convert(req, int256), "exchange: not liquidatable"
-
     mark: uint256 = 0
     mark, status = ledger._price(market, staticcall IOracle(ledger.oracle).max_age())
+    ledger._fresh(status)
     notional: uint256 = convert(abs(size), uint256) * mark // constants.ONE
 
-    new_size: int256 = 0
-    new_cost: int256 = 0
-    pnl: int256 = 0
-    new_size, new_cost, pnl = ledger._trade(size, cost, -size, notional, mark)
-    ledger._write_position(account, cfg, market, size, new_size, new_cost)
+    # the move at mark changes no equity: the account realises its PnL, the backstop
+    # opens or adds at mark
+    self._move(account, bs, market, size, notional, mark)
 
-    bs_cfg: uint256 = ledger._config[bs]
-    bs_size: int256 = 0
-    bs_cost: int256 = 0
-    bs_size, bs_cost = ledger._unpack(ledger._positions[bs][market])
-    bs_new: int256 = 0
-    bs_new_cost: int256 = 0
-    bs_pnl: int256 = 0
-    bs_new, bs_new_cost, bs_pnl = ledger._trade(bs_size, bs_cost, size, notional, mark)
-    ledger._write_position(bs, bs_cfg, market, bs_size, bs_new, bs_new_cost)
-
-    penalty: uint256 = notional * ledger.liquidation_penalty_bps // constants.BPS
-    if equity <= 0:
-        penalty = 0
-    else:
-        penalty = min(penalty, convert(equity, uint256))
-    ledger._accounts[account] = ledger._account_word(coll + pnl - convert(penalty, int256), word >> ledger.VOLUME_SHIFT)
-    bs_word: uint256 = ledger._accounts[bs]
-    bs_coll: int256 = ledger._coll(bs_word) + bs_pnl + convert(penalty, int256)
-    ledger._accounts[bs] = ledger._account_word(bs_coll, bs_word >> ledger.VOLUME_SHIFT)
+    penalty: uint256 = 0
+    if equity > 0:
+        penalty = min(notional * ledger.liquidation_penalty_bps // constants.BPS, convert(equity, uint256))
+    self._charge_penalty(account, penalty)
+    self._cover(account, equity - convert(penalty, int256))
 
     bs_equity: int256 = 0
     bs_req: uint256 = 0
-    bs_equity, bs_req, total, status = ledger._health(bs, ledger._config[bs], 0, 0, 0, 0, bs_coll, True)
-    assert status == ledger.PRICE_OK and bs_equity >= convert(bs_req, int256), "exchange: backstop margin"
+    bs_equity, bs_req, total, status = ledger._health(bs, ledger._config[bs], 0, 0, 0, 0, ledger._coll(ledger._accounts[bs]), True)
+    assert bs_equity >= convert(bs_req, int256), "exchange: backstop margin"
 
     log IExchange.Liquidation(
         account=account, market=market, backstop=bs, size=size, price=mark, penalty=penalty, caller=msg.sender
     )
+
+
+@external
+def adl(account: address, market: uint256, counterparties: DynArray[address, 32]):
+    """
+    @notice Auto-deleverage: close `account`'s position in `market` against the given
+            opposite, profitable positions at the account's bankruptcy price.
+    @dev OPERATOR_ROLE (checked by the Exchange). Only when the account's negative
+         equity exceeds the insurance fund. The bankruptcy price values the position so
+         that the account's equity (other markets at mark, haircut if stale) is zero.
+         Each counterparty must hold the opposite side in `market` with unrealised PnL
+         > 0 at mark, else "exchange: adl counterparty". One Adl event per counterparty.
+    @param account The bankrupt account.
+    @param market The market whose position is closed.
+    @param counterparties Opposite accounts in the keeper's ADL rank order.
+    """
+    self._delegated()
+    ledger._known_market(market)
+    size: int256 = 0
+    cost: int256 = 0
+    size, cost = ledger._unpack(ledger._positions[account][market])
+    assert size != 0, "exchange: no position"
+    mark: uint256 = 0
+    status: uint256 = 0
+    mark, status = ledger._price(market, staticcall IOracle(ledger.oracle).max_age())
+    ledger._fresh(status)
+    equity: int256 = 0
+    req: uint256 = 0
+    total: uint256 = 0
+    equity, req, total, status = ledger._health(
+        account, ledger._config[account], 0, 0, 0, 0, ledger._coll(ledger._accounts[account]), False
+    )
+    assert equity < 0 and convert(-equity, uint256) > ledger.insurance_fund, "exchange: no adl"
+
+    # bankruptcy price: other = equity - (size * mark - cost); other + size * p - cost = 0
+    other: int256 = equity - (size * convert(mark, int256) // constants.ONE_I - cost)
+    num: int256 = (cost - other) * constants.ONE_I
+    # round in the bankrupt account's favour (up for a long that sells, down for a short)
+    p_b: int256 = num // size
+    if size > 0 and num % size != 0:
+        p_b += 1
+    assert p_b > 0 and p_b <= convert(ledger.MAX_PRICE, int256), "exchange: bankruptcy price"
+    price: uint256 = convert(p_b, uint256)
+
+    left: int256 = abs(size)
+    for cp: address in counterparties:
+        if left == 0:
+            break
+        assert cp != account, "exchange: adl counterparty"
+        c_size: int256 = 0
+        c_cost: int256 = 0
+        c_size, c_cost = ledger._unpack(ledger._positions[cp][market])
+        assert (c_size > 0) != (size > 0) and c_size != 0, "exchange: adl counterparty"
+        assert c_size * convert(mark, int256) // constants.ONE_I - c_cost > 0, "exchange: adl counterparty"
+        q: int256 = min(abs(c_size), left)
+        signed: int256 = q
+        if size < 0:
+            signed = -q
+        # account's side trades -signed, the counterparty's +signed (both reduce)
+        n: uint256 = convert(q, uint256) * price // constants.ONE
+        if size > 0 and convert(q, uint256) * price % constants.ONE != 0:
+            n += 1
+        self._move(account, cp, market, signed, n, price)
+        left -= q
+        log IExchange.Adl(account=account, counterparty=cp, market=market, size=signed, price=price)
+    e2: int256 = 0
+    e2, req, total, status = ledger._health(
+        account, ledger._config[account], 0, 0, 0, 0, ledger._coll(ledger._accounts[account]), False
+    )
+    self._cover(account, e2)
+
+
+@external
+def deposit_insurance(amount: uint256):
+    """
+    @notice Add `amount` USDC from msg.sender to the insurance fund (seeding, top-ups).
+    @dev Anyone; the Exchange checks the pause.
+    @param amount USDC units.
+    """
+    self._delegated()
+    assert amount > 0, "exchange: zero amount"
+    self._fund_in(amount)
+    assert extcall IERC20(ledger.usdc).transferFrom(msg.sender, self, amount, default_return_value=True), "exchange: transfer failed"
+
+
+@external
+def set_insurance_config(fee_share_bps: uint256, reward_bps: uint256):
+    """
+    @notice Set the insurance fund's share of net fees and the caller's share of each
+            liquidation penalty (the fund gets the rest of it).
+    @dev DEFAULT_ADMIN_ROLE (checked by the Exchange).
+    @param fee_share_bps Share of net fees to the fund at distribute_fees, <= 10_000.
+    @param reward_bps Share of the penalty to the caller, <= 10_000.
+    """
+    self._delegated()
+    assert fee_share_bps <= constants.BPS and reward_bps <= constants.BPS, "exchange: bad share"
+    ledger.insurance_fee_share_bps = fee_share_bps
+    ledger.liquidation_reward_bps = reward_bps
+    log IExchange.InsuranceConfigSet(fee_share_bps=fee_share_bps, reward_bps=reward_bps)
+
+
+@external
+def distribute_fees():
+    """
+    @notice Pay out accrued net fees: insurance_fee_share_bps of them to the insurance
+            fund, fee_share_bps of the rest credited to the fee recipient's collateral
+            (the liquidity pool), the remainder transferred to the treasury. Anyone.
+    """
+    self._delegated()
+    amount: uint256 = ledger.fees_accrued
+    assert amount > 0, "exchange: no fees"
+    ledger.fees_accrued = 0
+    ins: uint256 = amount * ledger.insurance_fee_share_bps // constants.BPS
+    if ins != 0:
+        self._fund_in(ins)
+    amount -= ins
+    recipient: address = ledger.fee_recipient
+    share: uint256 = 0
+    if recipient != empty(address):
+        share = amount * ledger.fee_share_bps // constants.BPS
+    rest: uint256 = amount - share
+    if share != 0:
+        ledger._credit(recipient, convert(share, int256))
+    tre: address = ledger.treasury
+    if rest != 0:
+        ledger._pay(tre, rest)
+    log IExchange.FeesDistributed(recipient=recipient, recipient_amount=share, treasury=tre, treasury_amount=rest)
+
+
+@external
+def add_market(
+    tick: uint256,
+    lot: uint256,
+    min_size: uint256,
+    initial_margin_bps: uint256,
+    maintenance_margin_bps: uint256,
+    band_bps: uint256,
+) -> uint256:
+    """
+    @notice Register a market (active); its id is market_count after the call.
+    @dev DEFAULT_ADMIN_ROLE (checked by the Exchange). The Oracle must publish a price under the same id.
+    @param tick Price increment (USDC units).
+    @param lot Size increment (base units).
+    @param min_size Minimum fill size, a multiple of lot (smaller final remainders allowed).
+    @param initial_margin_bps Initial margin (0 < maintenance <= initial <= 10_000).
+    @param maintenance_margin_bps Maintenance margin.
+    @param band_bps Maximum distance of a fill price from the mark (0 < band <= 10_000).
+    @return The new market id.
+    """
+    self._delegated()
+    market: uint256 = ledger.market_count + 1
+    assert market <= ledger.MAX_MARKET_ID, "exchange: too many markets"
+    ledger.market_count = market
+    self._set_market(market, tick, lot, min_size, initial_margin_bps, maintenance_margin_bps, band_bps, True)
+    return market
+
+
+@external
+def update_market(
+    market: uint256,
+    tick: uint256,
+    lot: uint256,
+    min_size: uint256,
+    initial_margin_bps: uint256,
+    maintenance_margin_bps: uint256,
+    band_bps: uint256,
+    active: bool,
+):
+    """
+    @notice Change a market's parameters or (de)activate it.
+    @dev DEFAULT_ADMIN_ROLE (checked by the Exchange). An inactive market settles no fills (reason "inactive");
+         its positions still count for margin and can be liquidated.
+    @param market The market id.
+    @param tick Price increment.
+    @param lot Size increment.
+    @param min_size Minimum fill size.
+    @param initial_margin_bps Initial margin.
+    @param maintenance_margin_bps Maintenance margin.
+    @param band_bps Price band around the mark.
+    @param active Whether fills settle.
+    """
+    self._delegated()
+    ledger._known_market(market)
+    self._set_market(market, tick, lot, min_size, initial_margin_bps, maintenance_margin_bps, band_bps, active)
+
+
+@external
+def set_fee_config(recipient: address, share_bps: uint256, treasury_: address):
+    """
+    @notice Set who receives net fees: `share_bps` to `recipient` (credited as Exchange
+            collateral, e.g. the liquidity pool), the rest to `treasury_`.
+    @dev DEFAULT_ADMIN_ROLE (checked by the Exchange).
+    @param recipient Fee recipient account (may be empty when share_bps is 0).
+    @param share_bps Recipient share of net fees, at most 10_000.
+    @param treasury_ Treasury address.
+    """
+    self._delegated()
+    assert share_bps <= constants.BPS, "exchange: bad share"
+    ledger._nonzero(treasury_)
+    if share_bps != 0:
+        ledger._nonzero(recipient)
+    ledger.fee_recipient = recipient
+    ledger.fee_share_bps = share_bps
+    ledger.treasury = treasury_
+    log IExchange.FeeConfigSet(recipient=recipient, share_bps=share_bps, treasury=treasury_)
+
+
+@external
+def set_backstop(backstop_: address):
+    """
+    @notice Set the account that takes over liquidated positions (the liquidity pool).
+    @dev DEFAULT_ADMIN_ROLE (checked by the Exchange).
+    @param backstop_ The backstop account (empty disables liquidation).
+    """
+    self._delegated()
+    ledger.backstop = backstop_
+    log IExchange.BackstopSet(backstop=backstop_)
+
+
+@external
+def set_liquidation_penalty(penalty_bps: uint256):
+    """
+    @notice Set the liquidation penalty in bps of the moved notional.
+    @dev DEFAULT_ADMIN_ROLE (checked by the Exchange); at most 2_000.
+    @param penalty_bps The penalty.
+    """
+    self._delegated()
+    assert penalty_bps <= ledger.MAX_PENALTY_BPS, "exchange: bad penalty"
+    ledger.liquidation_penalty_bps = penalty_bps
+    log IExchange.LiquidationPenaltySet(penalty_bps=penalty_bps)
+
+
+@internal
+def _set_market(
+    market: uint256, tick: uint256, lot: uint256, min_size: uint256, im: uint256, mm: uint256, band: uint256, active: bool
+):
+    assert tick > 0 and tick <= ledger.MAX_PRICE, "exchange: bad tick"
+    assert lot > 0 and lot <= ledger.MAX_SIZE, "exchange: bad lot"
+    assert min_size >= lot and min_size % lot == 0 and min_size <= ledger.MAX_SIZE, "exchange: bad min size"
+    # every lot x tick step is a whole number of USDC units (no zero-notional fills)
+    assert tick * lot % constants.ONE == 0, "exchange: bad tick lot"
+    assert mm > 0 and mm <= im and im <= constants.BPS, "exchange: bad margin"
+    assert band > 0 and band <= constants.BPS, "exchange: bad band"
+    ledger._markets[market] = IExchange.Market(
+        tick=tick,
+        lot=lot,
+        min_size=min_size,
+        initial_margin_bps=im,
+        maintenance_margin_bps=mm,
+        band_bps=band,
+        active=active,
+    )
+    log IExchange.MarketSet(
+        market=market,
+        tick=tick,
+        lot=lot,
+        min_size=min_size,
+        initial_margin_bps=im,
+        maintenance_margin_bps=mm,
+        band_bps=band,
+        active=active,
+    )
+
+
+@internal
+def _move(account: address, to: address, market: uint256, size: int256, notional: uint256, price: uint256):
+    """@dev `account` trades -size, `to` trades +size at `price` (cash `notional`, zero-sum)."""
+    a_size: int256 = 0
+    a_cost: int256 = 0
+    a_size, a_cost = ledger._unpack(ledger._positions[account][market])
+    n_size: int256 = 0
+    n_cost: int256 = 0
+    pnl: int256 = 0
+    n_size, n_cost, pnl = ledger._trade(a_size, a_cost, -size, notional, price)
+    ledger._write_position(account, ledger._config[account], market, a_size, n_size, n_cost)
+    ledger._credit(account, pnl)
+    a_size, a_cost = ledger._unpack(ledger._positions[to][market])
+    n_size, n_cost, pnl = ledger._trade(a_size, a_cost, size, notional, price)
+    ledger._write_position(to, ledger._config[to], market, a_size, n_size, n_cost)
+    ledger._credit(to, pnl)
+
+
+@internal
+def _charge_penalty(account: address, penalty: uint256):
+    if penalty == 0:
+        return
+    ledger._credit(account, -convert(penalty, int256))
+    reward: uint256 = penalty * ledger.liquidation_reward_bps // constants.BPS
+    if reward != 0:
+        ledger._credit(msg.sender, convert(reward, int256))
+    if penalty != reward:
+        self._fund_in(penalty - reward)
+
+
+@internal
+def _fund_in(amount: uint256):
+    bal: uint256 = ledger.insurance_fund + amount
+    ledger.insurance_fund = bal
+    ledger.insurance_inflows += amount
+    log IExchange.InsuranceInflow(amount=amount, balance=bal)
+
+
+@internal
+def _cover(account: address, equity: int256):
+    """
+    @dev Solvency: an account whose equity is negative must be coverable by the fund
+         (else ADL applies: "exchange: insurance short"); once it has no position left
+         its negative collateral is paid from the fund.
+    """
+    if equity >= 0:
+        return
+    fund: uint256 = ledger.insurance_fund
+    assert convert(-equity, uint256) <= fund, "exchange: insurance short"
+    if (ledger._config[account] >> ledger.MARKETS_SHIFT) & ledger.MARKETS_MASK != 0:
+        return
+    coll: int256 = ledger._coll(ledger._accounts[account])
+    if coll >= 0:
+        return
+    amount: uint256 = convert(-coll, uint256)
+    ledger.insurance_fund = fund - amount
+    ledger.bad_debt_covered += amount
+    ledger._credit(account, coll * -1)
+    log IExchange.InsuranceCover(account=account, amount=amount, balance=fund - amount)
 
 
 @internal

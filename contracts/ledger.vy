@@ -55,6 +55,8 @@ GUARD_FLOOR_SHIFT: constant(uint256) = 32
 PRICE_OK: constant(uint256) = 0
 PRICE_HALTED: constant(uint256) = 1
 PRICE_STALE: constant(uint256) = 2
+# A halted or stale market is valued at its last price moved this far against the holder.
+STALE_HAIRCUT_BPS: constant(uint256) = 1_000
 
 # Account word: [0, 128) collateral (int128, two's complement) | [128, 256) trailing-volume
 # record (fee_tiers encoding). Both change on every fill, so the volume costs no extra slot.
@@ -83,6 +85,12 @@ backstop: public(address)
 liquidation_penalty_bps: public(uint256)
 usdc: public(immutable(address))
 oracle: public(immutable(address))
+# Insurance fund: USDC the Exchange holds for it (outside every account's collateral).
+insurance_fund: public(uint256)
+insurance_inflows: public(uint256)
+bad_debt_covered: public(uint256)
+insurance_fee_share_bps: public(uint256)
+liquidation_reward_bps: public(uint256)
 
 
 @deploy
@@ -186,6 +194,19 @@ def _price(market: uint256, max_age: uint256) -> (uint256, uint256):
 
 @internal
 @view
+def _requirement(market: uint256, notional: uint256, initial: bool) -> uint256:
+    """
+    @dev The margin requirement of `notional` (at mark) in `market`, initial or
+         maintenance, rounded up. The one place margin tiers replace.
+    """
+    bps: uint256 = self._markets[market].maintenance_margin_bps
+    if initial:
+        bps = self._markets[market].initial_margin_bps
+    return (notional * bps + constants.BPS - 1) // constants.BPS
+
+
+@internal
+@view
 def _health(
     account: address,
     cfg: uint256,
@@ -216,21 +237,25 @@ def _health(
             s: int256 = size
             c: int256 = cost
             p: uint256 = mark
+            st: uint256 = PRICE_OK
             if i != market:
                 s, c = self._unpack(self._positions[account][i])
                 if max_age == 0:
                     max_age = staticcall IOracle(oracle).max_age()
-                st: uint256 = 0
                 p, st = self._price(i, max_age)
                 worst = max(worst, st)
+            if s != 0 and st != PRICE_OK:
+                # halted / stale / unset: value at the last price moved against the
+                # holder by STALE_HAIRCUT_BPS, so it never blocks other markets
+                if s > 0:
+                    p = p * (constants.BPS - STALE_HAIRCUT_BPS) // constants.BPS
+                else:
+                    p = (p * (constants.BPS + STALE_HAIRCUT_BPS) + constants.BPS - 1) // constants.BPS
             if s != 0:
                 equity += s * convert(p, int256) // constants.ONE_I - c
                 n: uint256 = convert(abs(s), uint256) * p // constants.ONE
                 total += n
-                bps: uint256 = self._markets[i].maintenance_margin_bps
-                if initial:
-                    bps = self._markets[i].initial_margin_bps
-                req += (n * bps + constants.BPS - 1) // constants.BPS
+                req += self._requirement(i, n, initial)
         bm = bm >> 1
     return equity, req, total, worst
 

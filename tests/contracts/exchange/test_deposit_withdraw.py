@@ -76,22 +76,32 @@ def test_withdraw__below_initial_margin__reverts(exchange, fund, create_order, c
     assert exchange.free_collateral(taker) == 0
 
 
-def test_withdraw__stale_price_with_position__reverts(exchange, fund, create_order, create_fill, settle, maker, taker, chain, oracle):
+def test_withdraw__stale_price_with_position__valued_with_haircut(
+    exchange, fund, create_order, create_fill, settle, maker, taker, chain, oracle
+):
     fund(maker, 10_000 * USDC)
     fund(taker, 1_000 * USDC)
     open_long(create_order, create_fill, settle, maker, taker)
     chain.pending_timestamp += oracle.max_age() + 1
-    with ape.reverts("exchange: stale price"):
-        exchange.withdraw(USDC, sender=taker)
+    # the stale long is valued 10% below its last price (1,800): equity ~800, initial 180
+    tx = exchange.withdraw(USDC, sender=taker)
+    assert [(l.account, l.amount) for l in tx.decode_logs(exchange.Withdraw)] == [(taker.address, USDC)]
+    # fine at the last price (equity 300 >= 200), refused at the haircut (100 < 180)
+    with ape.reverts("exchange: margin"):
+        exchange.withdraw(700 * USDC, sender=taker)
 
 
-def test_withdraw__halted_price_with_position__reverts(exchange, fund, create_order, create_fill, settle, maker, taker, oracle, admin):
+def test_withdraw__halted_price_with_position__valued_with_haircut(
+    exchange, fund, create_order, create_fill, settle, maker, taker, oracle, admin
+):
     fund(maker, 10_000 * USDC)
     fund(taker, 1_000 * USDC)
     open_long(create_order, create_fill, settle, maker, taker)
     oracle.halt(ETH, sender=admin)
-    with ape.reverts("exchange: halted"):
-        exchange.withdraw(USDC, sender=taker)
+    exchange.withdraw(USDC, sender=taker)
+    assert exchange.collateral(taker) < 999 * USDC
+    with ape.reverts("exchange: margin"):
+        exchange.withdraw(700 * USDC, sender=taker)
 
 
 def test_withdraw__after_closing__full_amount(exchange, fund, create_order, create_fill, settle, maker, taker):

@@ -1,7 +1,8 @@
 """Stateful property test: deposits, withdrawals, price moves and settlements.
 
 Invariants after every step (exact integers):
-- USDC held by the Exchange == sum(collateral) - sum(cost basis) + fees_accrued.
+- USDC held by the Exchange == sum(collateral) - sum(cost basis) + fees_accrued
+  + insurance_fund.
   Collateral is signed (bad debt is negative); realised PnL moves cost basis into
   collateral, so the cost-basis term is what keeps the ledger exactly balanced.
 - Positions sum to zero in every market.
@@ -97,7 +98,7 @@ def test_ledger_invariants(chain, exchange, usdc, oracle, admin, operator, maker
                 return
             coll = sum(exchange.collateral(t) for t in traders)
             cost = sum(exchange.position(t, ETH)[1] for t in traders)
-            assert usdc.balanceOf(exchange) == coll - cost + exchange.fees_accrued()
+            assert usdc.balanceOf(exchange) == coll - cost + exchange.fees_accrued() + exchange.insurance_fund()
             assert sum(exchange.position(t, ETH)[0] for t in traders) == 0
             pnl = sum(exchange.equity(t) - self.net_deposits[t.address] + self.fees_paid[t.address] for t in traders)
             assert abs(pnl) <= len(traders)

@@ -51,20 +51,49 @@ def test_liquidate__below_maintenance__moves_position_with_penalty(exchange, ora
     assert exchange.position(underwater, ETH) == (0, 0)
     assert exchange.position(backstop, ETH) == (ONE, mark)
     assert exchange.collateral(underwater) == coll_before - 200 * USDC - penalty
-    assert exchange.collateral(backstop) == bs_before + penalty
+    # the penalty feeds the insurance fund (the caller's reward share is 0 by default)
+    assert exchange.collateral(backstop) == bs_before
+    assert exchange.insurance_fund() == penalty
     assert usdc.balanceOf(exchange) == balance
     logs = tx.decode_logs(exchange.Liquidation)
     assert [(l.account, l.market, l.backstop, l.size, l.price, l.penalty, l.caller) for l in logs] == [
         (underwater.address, ETH, backstop.address, ONE, mark, penalty, stranger.address)
     ]
+    assert [(l.amount, l.balance) for l in tx.decode_logs(exchange.InsuranceInflow)] == [(penalty, penalty)]
 
 
-def test_liquidate__bankrupt__shows_bad_debt_without_penalty(exchange, oracle, admin, underwater, backstop, stranger):
-    oracle.set_price(ETH, 1_500 * USDC, sender=admin)
-    oracle.set_price(ETH, 1_000 * USDC, sender=admin)  # equity 249 - 1,000 < 0
+def test_liquidate__reward_share__caller_paid(exchange, oracle, admin, underwater, backstop, stranger):
+    exchange.set_insurance_config(0, 4_000, sender=admin)
+    oracle.set_price(ETH, 1_800 * USDC, sender=admin)
+    equity_before = exchange.equity(underwater)
     exchange.liquidate(underwater, ETH, sender=stranger)
-    assert exchange.collateral(underwater) == 249 * USDC - 1_000 * USDC
-    assert exchange.equity(underwater) < 0
+    penalty = min(1_800 * USDC * exchange.liquidation_penalty_bps() // 10_000, equity_before)
+    reward = penalty * 4_000 // 10_000
+    assert exchange.collateral(stranger) == reward
+    assert exchange.insurance_fund() == penalty - reward
+
+
+def test_liquidate__bankrupt_fund_short__reverts(exchange, oracle, admin, underwater, backstop, stranger):
+    oracle.set_price(ETH, 1_500 * USDC, sender=admin)
+    oracle.set_price(ETH, 1_000 * USDC, sender=admin)  # equity 249 - 1,000 < 0, fund empty
+    with ape.reverts("exchange: insurance short"):
+        exchange.liquidate(underwater, ETH, sender=stranger)
+
+
+def test_liquidate__bankrupt_fund_covers__no_bad_debt_left(
+    exchange, oracle, admin, underwater, backstop, stranger, fund, usdc
+):
+    fund(admin, 1_000 * USDC, deposit=False)
+    exchange.deposit_insurance(1_000 * USDC, sender=admin)
+    oracle.set_price(ETH, 1_500 * USDC, sender=admin)
+    oracle.set_price(ETH, 1_000 * USDC, sender=admin)
+    deficit = -exchange.equity(underwater)
+    tx = exchange.liquidate(underwater, ETH, sender=stranger)
+    assert exchange.collateral(underwater) == 0
+    assert exchange.insurance_fund() == 1_000 * USDC - deficit
+    assert exchange.bad_debt_covered() == deficit
+    logs = tx.decode_logs(exchange.InsuranceCover)
+    assert [(l.account, l.amount, l.balance) for l in logs] == [(underwater.address, deficit, 1_000 * USDC - deficit)]
 
 
 def test_liquidate__backstop_below_margin__reverts(exchange, oracle, admin, underwater, backstop, stranger):

@@ -50,14 +50,16 @@ def test_liquidate__underwater__position_moves_to_pool_with_penalty(underwater_f
     assert exchange.position(trader, MARKET)[0] == 0
     assert exchange.position(pool, MARKET)[0] == SIZE
     after = _snapshot(exchange, usdc, [trader, pool])
-    # positions and USDC are conserved; equity moves from the trader to the pool (penalty)
+    # positions and USDC are conserved; the penalty moves from the trader to the
+    # Exchange's insurance fund (docs/exchange.md, Liquidation), not to the pool
     assert after["size"] == before["size"]
     assert after["usdc"] == before["usdc"]
-    assert abs(after["equity"] - before["equity"]) <= 1
+    assert abs(after["equity"] - (before["equity"] - penalty)) <= 1
     assert exchange.equity(trader) == trader_equity - penalty
-    assert pool.totalAssets() == pool_assets + penalty
-    # collateral: the trader's unrealised loss is realised, the penalty only moves
-    assert abs(after["collateral"] - before["collateral"] - trader_upnl) <= 1
+    assert exchange.insurance_fund() == penalty
+    assert abs(pool.totalAssets() - pool_assets) <= 1
+    # collateral: the trader's unrealised loss is realised, the penalty leaves it
+    assert abs(after["collateral"] - before["collateral"] - trader_upnl + penalty) <= 1
 
 
 def test_liquidate__healthy__reverts(underwater_follower, pool, stranger, exchange, set_price):

@@ -1,0 +1,279 @@
+"""Solvency by construction (#11): one test per finding, each refused now.
+
+Invariant kept (docs/exchange.md, "Solvency"): the Exchange's USDC covers every account's
+positive equity plus fees and the insurance fund; an account's own fill never leaves it
+below maintenance, so never below zero equity, and its taker fee is always backed.
+"""
+
+import ape
+import pytest
+
+from tests.conftest import ETH, ETH_PRICE, INITIAL_MARGIN_BPS, LOT, MAINTENANCE_MARGIN_BPS, MIN_SIZE, ONE, TICK, USDC
+
+WIDE = 2  # a market with a 10% band (the band of the finding's deployment)
+BTC = 3
+BTC_PRICE = 30_000 * USDC
+
+
+@pytest.fixture(scope="module", autouse=True)
+def markets(exchange, oracle, admin):
+    oracle.set_price(WIDE, ETH_PRICE, sender=admin)
+    oracle.set_price(BTC, BTC_PRICE, sender=admin)
+    exchange.add_market(TICK, LOT, MIN_SIZE, INITIAL_MARGIN_BPS, MAINTENANCE_MARGIN_BPS, 1_000, sender=admin)
+    exchange.add_market(TICK, LOT, MIN_SIZE, INITIAL_MARGIN_BPS, MAINTENANCE_MARGIN_BPS, 500, sender=admin)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def friend(markets, fund, maker):
+    """The colluding counterparty: plenty of collateral."""
+    fund(maker, 100_000 * USDC)
+    return maker
+
+
+def _open_long(exchange, operator, create_order, create_fill, friend, account, market=ETH, size=ONE, price=ETH_PRICE):
+    tx = exchange.settle(
+        [create_fill(create_order(friend, False, price, size, market=market), create_order(account, True, price, size, market=market))],
+        sender=operator,
+    )
+    assert len(tx.decode_logs(exchange.FillSettled)) == 1
+
+
+def _close(create_order, create_fill, friend, account, price, size=ONE, market=ETH):
+    m = create_order(friend, True, price, size, market=market)
+    t = create_order(account, False, price, size, market=market)
+    return create_fill(m, t), m, t
+
+
+def _solvent(exchange, usdc, accounts):
+    owed = sum(max(exchange.equity(a), 0) for a in accounts) + exchange.fees_accrued() + exchange.insurance_fund()
+    return usdc.balanceOf(exchange) >= owed
+
+
+# ---------------------------------------------------------------- finding 1: band-edge close
+
+
+def test_settle__liquidatable_band_edge_close_into_negative__skipped(
+    exchange, oracle, admin, operator, fund, taker, friend, create_order, create_fill, assert_skipped
+):
+    fund(taker, 250 * USDC)
+    _open_long(exchange, operator, create_order, create_fill, friend, taker)
+    oracle.set_price(ETH, 1_830 * USDC, sender=admin)  # equity 79 < maintenance 91.5
+    assert exchange.equity(taker) < exchange.margin_requirement(taker, False)
+    # closing to the friend 5% below mark would end at about -13 USDC
+    fill, m, t = _close(create_order, create_fill, friend, taker, 1_738_500_000)
+    assert_skipped(fill, m, t, "maintenance")
+
+
+def test_settle__liquidatable_close_at_mark__settles(
+    exchange, oracle, admin, operator, fund, taker, friend, create_order, create_fill, usdc
+):
+    fund(taker, 250 * USDC)
+    _open_long(exchange, operator, create_order, create_fill, friend, taker)
+    oracle.set_price(ETH, 1_830 * USDC, sender=admin)
+    fill, _, _ = _close(create_order, create_fill, friend, taker, 1_830 * USDC)
+    tx = exchange.settle([fill], sender=operator)
+    assert len(tx.decode_logs(exchange.FillSettled)) == 1
+    assert exchange.position(taker, ETH) == (0, 0)
+    assert exchange.collateral(taker) > 0  # de-risking to zero creates no bad debt
+    assert _solvent(exchange, usdc, [taker, friend])
+
+
+def test_settle__healthy_band_edge_close_into_negative__skipped(
+    exchange, oracle, admin, operator, fund, taker, friend, create_order, create_fill, assert_skipped
+):
+    # the finding: a healthy account closes to a friend at mark -10% into negative collateral
+    fund(taker, 250 * USDC)
+    _open_long(exchange, operator, create_order, create_fill, friend, taker, market=WIDE)
+    oracle.set_price(WIDE, 1_900 * USDC, sender=admin)  # equity ~149, maintenance 95: healthy
+    assert exchange.equity(taker) > exchange.margin_requirement(taker, False)
+    fill, m, t = _close(create_order, create_fill, friend, taker, 1_710 * USDC, market=WIDE)  # ends ~ -41
+    assert_skipped(fill, m, t, "maintenance")
+
+
+def test_settle__healthy_band_edge_close_staying_positive__settles(
+    exchange, oracle, admin, operator, fund, taker, friend, create_order, create_fill, usdc
+):
+    fund(taker, 320 * USDC)
+    _open_long(exchange, operator, create_order, create_fill, friend, taker, market=WIDE)
+    oracle.set_price(WIDE, 1_900 * USDC, sender=admin)
+    fill, _, _ = _close(create_order, create_fill, friend, taker, 1_805 * USDC, market=WIDE)  # ends ~ +124
+    tx = exchange.settle([fill], sender=operator)
+    assert len(tx.decode_logs(exchange.FillSettled)) == 1
+    assert exchange.collateral(taker) > 0
+    assert _solvent(exchange, usdc, [taker, friend])
+
+
+def test_settle__healthy_partial_close_leaving_below_maintenance__skipped(
+    exchange, oracle, admin, operator, fund, taker, friend, create_order, create_fill, assert_skipped
+):
+    fund(taker, 202 * USDC)
+    _open_long(exchange, operator, create_order, create_fill, friend, taker, market=WIDE)
+    oracle.set_price(WIDE, 1_900 * USDC, sender=admin)  # equity ~101 >= 95
+    # half at -9%: equity ~15 > 0 but below the remaining maintenance 47.5
+    fill, m, t = _close(create_order, create_fill, friend, taker, 1_729 * USDC, size=ONE // 2, market=WIDE)
+    assert_skipped(fill, m, t, "maintenance")
+
+
+def test_settle__close_whose_taker_fee_is_unbacked__skipped(
+    exchange, oracle, admin, operator, fund, taker, friend, create_order, create_fill, assert_skipped
+):
+    fund(taker, 250 * USDC)
+    _open_long(exchange, operator, create_order, create_fill, friend, taker)
+    # equity at mark 1,751 is 249 - 249 = 0: the close's fee (0.88 USDC) has no backing
+    oracle.set_price(ETH, 1_751 * USDC, sender=admin)
+    fill, m, t = _close(create_order, create_fill, friend, taker, 1_751 * USDC)
+    assert_skipped(fill, m, t, "maintenance")
+    assert exchange.fees_accrued() < USDC  # only the opening fill's fee
+
+
+# ---------------------------------------------------------------- finding 2: a 15% gap
+
+
+@pytest.fixture
+def gapped(exchange, oracle, admin, operator, fund, taker, friend, lp, create_order, create_fill):
+    """taker long 1 ETH from 2,000 with 250 USDC, then a 15% gap: equity about -51."""
+    fund(lp, 100_000 * USDC)
+    exchange.set_backstop(lp, sender=admin)
+    fund(taker, 250 * USDC)
+    _open_long(exchange, operator, create_order, create_fill, friend, taker)
+    oracle.set_price(ETH, 1_700 * USDC, sender=admin)
+    assert exchange.equity(taker) < 0
+    return taker
+
+
+def test_liquidate__gap_fund_covers__account_closed_at_zero(exchange, gapped, admin, fund, stranger, usdc, friend, lp):
+    fund(admin, 500 * USDC, deposit=False)
+    exchange.deposit_insurance(500 * USDC, sender=admin)
+    deficit = -exchange.equity(gapped)
+    exchange.liquidate(gapped, ETH, sender=stranger)
+    assert exchange.collateral(gapped) == 0 and exchange.position(gapped, ETH) == (0, 0)
+    assert exchange.insurance_fund() == 500 * USDC - deficit
+    assert _solvent(exchange, usdc, [gapped, friend, lp, stranger])
+
+
+def test_liquidate__gap_fund_short__refused_then_adl(exchange, gapped, operator, stranger, usdc, friend, lp):
+    with ape.reverts("exchange: insurance short"):
+        exchange.liquidate(gapped, ETH, sender=stranger)
+    friend_size = exchange.position(friend, ETH)[0]
+    tx = exchange.adl(gapped, ETH, [friend], sender=operator)
+    logs = tx.decode_logs(exchange.Adl)
+    assert len(logs) == 1
+    assert (logs[0].account, logs[0].counterparty, logs[0].market, logs[0].size) == (gapped.address, friend.address, ETH, ONE)
+    # bankruptcy price: the long sells where its equity is zero (above the 1,700 mark)
+    assert logs[0].price > 1_700 * USDC
+    assert exchange.position(gapped, ETH) == (0, 0)
+    assert 0 <= exchange.collateral(gapped) <= 1
+    assert exchange.position(friend, ETH)[0] == friend_size + ONE
+    assert _solvent(exchange, usdc, [gapped, friend, lp, stranger])
+
+
+def test_adl__counterparty_same_side__reverts(exchange, gapped, operator, fund, other, create_order, create_fill, friend):
+    fund(other, 10_000 * USDC)
+    _open_long(exchange, operator, create_order, create_fill, friend, other, price=1_700 * USDC)
+    with ape.reverts("exchange: adl counterparty"):
+        exchange.adl(gapped, ETH, [other], sender=operator)
+
+
+def test_adl__counterparty_not_in_profit__reverts(exchange, gapped, operator, fund, other, create_order, create_fill, friend):
+    fund(other, 10_000 * USDC)
+    # other shorts at 1,700 (the mark): no profit
+    exchange.settle(
+        [create_fill(create_order(friend, True, 1_700 * USDC), create_order(other, False, 1_700 * USDC))], sender=operator
+    )
+    with ape.reverts("exchange: adl counterparty"):
+        exchange.adl(gapped, ETH, [other], sender=operator)
+
+
+def test_adl__fund_can_cover__reverts(exchange, gapped, operator, admin, fund, friend):
+    fund(admin, 500 * USDC, deposit=False)
+    exchange.deposit_insurance(500 * USDC, sender=admin)
+    with ape.reverts("exchange: no adl"):
+        exchange.adl(gapped, ETH, [friend], sender=operator)
+
+
+def test_adl__not_operator__reverts(exchange, gapped, stranger, friend):
+    with ape.reverts("exchange: not operator"):
+        exchange.adl(gapped, ETH, [friend], sender=stranger)
+
+
+# ---------------------------------------------------------------- finding 3: a halted market elsewhere
+
+
+def test_liquidate__dust_in_halted_market__still_liquidatable(
+    exchange, oracle, admin, operator, fund, taker, friend, lp, stranger, create_order, create_fill
+):
+    fund(lp, 100_000 * USDC)
+    exchange.set_backstop(lp, sender=admin)
+    fund(taker, 260 * USDC)
+    _open_long(exchange, operator, create_order, create_fill, friend, taker)
+    _open_long(exchange, operator, create_order, create_fill, friend, taker, market=BTC, size=MIN_SIZE, price=BTC_PRICE)
+    oracle.halt(BTC, sender=admin)
+    oracle.set_price(ETH, 1_800 * USDC, sender=admin)
+    assert exchange.equity(taker) < exchange.margin_requirement(taker, False)
+    tx = exchange.liquidate(taker, ETH, sender=stranger)
+    assert len(tx.decode_logs(exchange.Liquidation)) == 1
+    assert exchange.position(taker, ETH) == (0, 0)
+
+
+def test_settle__reducing_fill_with_halted_market_elsewhere__settles(
+    exchange, oracle, admin, operator, fund, taker, friend, create_order, create_fill
+):
+    fund(taker, 5_000 * USDC)
+    _open_long(exchange, operator, create_order, create_fill, friend, taker)
+    _open_long(exchange, operator, create_order, create_fill, friend, taker, market=BTC, size=MIN_SIZE, price=BTC_PRICE)
+    oracle.halt(BTC, sender=admin)
+    fill, _, _ = _close(create_order, create_fill, friend, taker, ETH_PRICE)
+    tx = exchange.settle([fill], sender=operator)
+    assert len(tx.decode_logs(exchange.FillSettled)) == 1
+
+
+def test_settle__opening_fill_with_halted_market_elsewhere__skipped(
+    exchange, oracle, admin, operator, fund, taker, friend, create_order, create_fill, assert_skipped
+):
+    fund(taker, 5_000 * USDC)
+    _open_long(exchange, operator, create_order, create_fill, friend, taker, market=BTC, size=MIN_SIZE, price=BTC_PRICE)
+    oracle.halt(BTC, sender=admin)
+    m, t = create_order(friend, False), create_order(taker, True)
+    assert_skipped(create_fill(m, t), m, t, "halted")
+
+
+# ---------------------------------------------------------------- inactive markets close
+
+
+def test_settle__inactive_market_closing_fill__settles(
+    exchange, admin, operator, fund, taker, friend, create_order, create_fill
+):
+    fund(taker, 5_000 * USDC)
+    _open_long(exchange, operator, create_order, create_fill, friend, taker)
+    exchange.update_market(ETH, TICK, LOT, MIN_SIZE, INITIAL_MARGIN_BPS, MAINTENANCE_MARGIN_BPS, 500, False, sender=admin)
+    fill, _, _ = _close(create_order, create_fill, friend, taker, ETH_PRICE)
+    tx = exchange.settle([fill], sender=operator)
+    assert len(tx.decode_logs(exchange.FillSettled)) == 1
+    assert exchange.position(taker, ETH) == (0, 0)
+
+
+def test_settle__inactive_market_opening_fill__skipped(
+    exchange, admin, fund, taker, friend, create_order, create_fill, assert_skipped
+):
+    fund(taker, 5_000 * USDC)
+    exchange.update_market(ETH, TICK, LOT, MIN_SIZE, INITIAL_MARGIN_BPS, MAINTENANCE_MARGIN_BPS, 500, False, sender=admin)
+    m, t = create_order(friend, False), create_order(taker, True)
+    assert_skipped(create_fill(m, t), m, t, "inactive")
+
+
+# ---------------------------------------------------------------- finding 6: zero-notional fills
+
+
+def test_add_market__tick_times_lot_below_one_usdc_unit__reverts(exchange, admin):
+    with ape.reverts("exchange: bad tick lot"):
+        exchange.add_market(1, 10**15, 10**15, 1_000, 500, 500, sender=admin)
+
+
+def test_update_market__tick_times_lot_not_whole_units__reverts(exchange, admin):
+    with ape.reverts("exchange: bad tick lot"):
+        exchange.update_market(ETH, 15, 10**17, 10**17, 1_000, 500, 500, True, sender=admin)
+
+
+def test_add_market__tick_times_lot_whole_units__added(exchange, admin):
+    tx = exchange.add_market(1, ONE, ONE, 1_000, 500, 500, sender=admin)
+    assert len(tx.decode_logs(exchange.MarketSet)) == 1

@@ -1,0 +1,241 @@
+"""Stateful solvency test: deposits, withdrawals, trades at any in-band price (a colluding
+pair closing at the band edge included), book liquidation orders, mark gaps up to 50%
+in two markets, backstop liquidation, the insurance fund and ADL.
+
+Invariants after every step (exact integers):
+- ledger identity: USDC held == sum(collateral) - sum(cost) + fees_accrued + insurance_fund;
+- positions sum to zero in every market (long = short);
+- solvency itself: once the keeper's resolution ran (liquidate every liquidatable account,
+  ADL where the fund is short), no account has negative equity and the USDC held covers
+  every positive equity plus fees plus the fund;
+- no fill an account signed left it below maintenance (checked on every FillSettled);
+- no healthy account is liquidated (checked before every liquidation that succeeds);
+- the insurance fund never goes negative and equals its inflows minus its coverage.
+"""
+
+import ape
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule, run_state_machine_as_test
+
+from tests.conftest import ETH, ETH_PRICE, INITIAL_MARGIN_BPS, LOT, MAINTENANCE_MARGIN_BPS, MIN_SIZE, TICK, USDC
+
+SOL = 2
+SOL_PRICE = 150 * USDC
+MARKETS = (ETH, SOL)
+LIQUIDATION = 4
+NO_SIG = (0, b"\x00" * 32, b"\x00" * 32)
+STATS = {"settled": 0, "liquidated": 0, "book": 0, "adl": 0, "covered": 0}
+
+
+def test_solvency_stateful(
+    chain, exchange, usdc, oracle, admin, operator, maker, taker, other, stranger, lp, fund, create_order, create_fill, sign
+):
+    # two markets, the pool-like backstop, approvals
+    oracle.set_price(SOL, SOL_PRICE, sender=admin)
+    exchange.add_market(TICK, LOT, MIN_SIZE, INITIAL_MARGIN_BPS, MAINTENANCE_MARGIN_BPS, 500, sender=admin)
+    fund(lp, 10_000_000 * USDC)
+    exchange.set_backstop(lp, sender=admin)
+    exchange.set_insurance_config(2_000, 3_000, sender=admin)
+    traders = [maker, taker, other, stranger]  # maker + taker are the colluding pair
+    accounts = traders + [lp, operator]  # operator: the book-liquidation reward
+    for t in traders:
+        fund(t, 0, deposit=False)
+    fund(admin, 0, deposit=False)
+
+    def equity(a):
+        return exchange.equity(a)
+
+    def liquidatable(a):
+        has = any(exchange.position(a, m)[0] != 0 for m in MARKETS)
+        return has and exchange.equity(a) < exchange.margin_requirement(a, False)
+
+    def fresh(m):
+        price, updated, halted = oracle.price_info(m)
+        return not halted and updated + oracle.max_age() >= chain.pending_timestamp
+
+    class Solvency(RuleBasedStateMachine):
+        @initialize()
+        def start(self):
+            self.snapshot = chain.snapshot()
+            self.marks = {ETH: ETH_PRICE, SOL: SOL_PRICE}
+            for m, p in self.marks.items():
+                oracle.set_price(m, p, sender=admin)
+            for t in traders:
+                usdc.mint(t, 5_000 * USDC, sender=admin)
+                exchange.deposit(5_000 * USDC, sender=t)
+            self.trade(0, 1, 0, True, 0, 1_000)
+
+        def teardown(self):
+            chain.restore(self.snapshot)
+
+        # ---- money in and out
+        @rule(i=st.integers(0, 3), amount=st.integers(1, 3_000 * USDC))
+        def deposit(self, i, amount):
+            usdc.mint(traders[i], amount, sender=admin)
+            exchange.deposit(amount, sender=traders[i])
+
+        @rule(i=st.integers(0, 3), amount=st.integers(1, 6_000 * USDC))
+        def withdraw(self, i, amount):
+            try:
+                exchange.withdraw(amount, sender=traders[i])
+            except ape.exceptions.ContractLogicError:
+                pass
+
+        @rule(amount=st.integers(1, 200 * USDC))
+        def seed_insurance(self, amount):
+            usdc.mint(admin, amount, sender=admin)
+            exchange.deposit_insurance(amount, sender=admin)
+
+        # ---- trading at any in-band price
+        @rule(
+            i=st.integers(0, 3),
+            j=st.integers(0, 3),
+            k=st.integers(0, 1),
+            maker_buys=st.booleans(),
+            offset_bps=st.integers(-500, 500),
+            lots=st.integers(1, 4_000),
+        )
+        def trade(self, i, j, k, maker_buys, offset_bps, lots):
+            m = MARKETS[k]
+            price = self.marks[m] * (10_000 + offset_bps) // 10_000 // TICK * TICK
+            mo = create_order(traders[i], maker_buys, price, lots * LOT, market=m)
+            to = create_order(traders[j], not maker_buys, price, lots * LOT, market=m)
+            self._settle([create_fill(mo, to)])
+
+        @rule(k=st.integers(0, 1))
+        def collude_close(self, k):
+            """taker closes its whole position to its friend (maker) at the worst band edge."""
+            m = MARKETS[k]
+            size = exchange.position(taker, m)[0]
+            if size == 0:
+                return
+            edge = 500 if size < 0 else -500  # a long sells low, a short buys high
+            price = self.marks[m] * (10_000 + edge) // 10_000 // TICK * TICK
+            mo = create_order(maker, size > 0, price, abs(size), market=m)
+            to = create_order(taker, size < 0, price, abs(size), market=m)
+            self._settle([create_fill(mo, to)])
+
+        def _settle(self, fills):
+            tx = exchange.settle(fills, sender=operator)
+            for log in tx.decode_logs(exchange.FillSettled):
+                STATS["settled"] += 1
+                liq = {l.account for l in tx.decode_logs(exchange.LiquidationFill)}
+                for a in (log.maker, log.taker):
+                    if a in liq:
+                        continue
+                    # an account's own fill never leaves it below maintenance
+                    assert exchange.equity(a) >= exchange.margin_requirement(a, False) or not all(
+                        fresh(m) for m in MARKETS
+                    ), a
+
+        # ---- the oracle: gaps up to 50%
+        @rule(k=st.integers(0, 1), move_bps=st.sampled_from([-5_000, -3_000, -1_500, -800, -300, 300, 800, 1_500, 3_000, 5_000]))
+        def gap(self, k, move_bps):
+            m = MARKETS[k]
+            new = self.marks[m] * (10_000 + move_bps) // 10_000 // TICK * TICK
+            try:
+                oracle.set_price(m, new, sender=admin)
+            except ape.exceptions.ContractLogicError:
+                return
+            self.marks[m] = new
+            if oracle.price_info(m)[2]:
+                oracle.resume(m, sender=admin)  # the breaker tripped: the guardian resumes
+            self.resolve()
+
+        # ---- liquidation paths
+        @rule(i=st.integers(0, 3), k=st.integers(0, 1), offset_bps=st.integers(-200, 200))
+        def book_liquidation(self, i, k, offset_bps):
+            a, m = traders[i], MARKETS[k]
+            size = exchange.position(a, m)[0]
+            if size == 0:
+                return
+            healthy = not liquidatable(a)
+            price = self.marks[m] * (10_000 + offset_bps) // 10_000 // TICK * TICK
+            q = min(abs(size), max(LOT, abs(size) // 5 // LOT * LOT))
+            helper = lp  # the backstop's account quotes the other side (signed by lp)
+            mo = create_order(helper, size > 0, price, q, market=m)
+            to = create_order(a, size < 0, price, q, market=m, flags=LIQUIDATION)
+            chain.pending_timestamp += 2  # past the cool-down
+            tx = exchange.settle([(mo.as_tuple(), sign(mo), to.as_tuple(), NO_SIG, q)], sender=operator)
+            if tx.decode_logs(exchange.LiquidationFill):
+                STATS["book"] += 1
+                assert not healthy, "healthy account liquidated through the book"
+                assert exchange.equity(a) >= 0
+
+        def resolve(self):
+            """What the keeper does after a mark update: liquidate, cover, ADL."""
+            for a in traders:
+                for m in MARKETS:
+                    if exchange.position(a, m)[0] == 0 or not liquidatable(a) or not fresh(m):
+                        continue
+                    fund_before = exchange.insurance_fund()
+                    try:
+                        tx = exchange.liquidate(a, m, sender=stranger)
+                        STATS["liquidated"] += 1
+                        if tx.decode_logs(exchange.InsuranceCover):
+                            STATS["covered"] += 1
+                        continue
+                    except ape.exceptions.ContractLogicError as exc:
+                        assert "insurance short" in str(exc) or "backstop margin" in str(exc), str(exc)
+                    assert exchange.insurance_fund() == fund_before
+                    self._adl(a, m)
+
+        def _adl(self, a, m):
+            size = exchange.position(a, m)[0]
+            mark = self.marks[m]
+            ranked = []
+            for c in accounts:
+                s, cost = exchange.position(c, m)
+                pnl = s * mark // 10**18 - cost if s >= 0 else -(-s * mark // 10**18) - cost
+                if c != a and s != 0 and (s > 0) != (size > 0) and pnl > 0:
+                    ranked.append((-pnl, c.address))
+            ranked.sort()
+            if not ranked:
+                return
+            try:
+                tx = exchange.adl(a, m, [c for _, c in ranked], sender=operator)
+            except ape.exceptions.ContractLogicError as exc:
+                assert "no adl" in str(exc), str(exc)
+                return
+            STATS["adl"] += len(tx.decode_logs(exchange.Adl))
+
+        # ---- invariants
+        @invariant()
+        def ledger(self):
+            if not hasattr(self, "snapshot"):
+                return
+            coll = sum(exchange.collateral(a) for a in accounts)
+            cost = sum(exchange.position(a, m)[1] for a in accounts for m in MARKETS)
+            held = usdc.balanceOf(exchange)
+            assert held == coll - cost + exchange.fees_accrued() + exchange.insurance_fund()
+            for m in MARKETS:
+                assert sum(exchange.position(a, m)[0] for a in accounts) == 0
+            assert exchange.insurance_fund() == exchange.insurance_inflows() - exchange.bad_debt_covered()
+
+        @invariant()
+        def solvent(self):
+            if not hasattr(self, "snapshot"):
+                return
+            eqs = [equity(a) for a in accounts]
+            if min(eqs) < 0 and not all(fresh(m) for m in MARKETS):
+                return  # a halted market waits for its resolution
+            self.resolve()
+            eqs = [equity(a) for a in accounts]
+            # truncation of size * mark // 1e18: at most one unit per account and market
+            slack = len(eqs) * len(MARKETS)
+            assert min(eqs) >= -slack, eqs
+            owed = sum(max(e, 0) for e in eqs) + exchange.fees_accrued() + exchange.insurance_fund()
+            assert usdc.balanceOf(exchange) + slack >= owed
+
+    run_state_machine_as_test(
+        Solvency,
+        settings=settings(
+            max_examples=6,
+            stateful_step_count=14,
+            deadline=None,
+            derandomize=True,
+            suppress_health_check=list(HealthCheck),
+        ),
+    )
+    assert STATS["settled"] > 0, STATS
