@@ -39,6 +39,7 @@ class FlowConfig:
     passive_ttl_s: int = 120
     taker_slippage_ticks: int = 0
     traders: int = 8  # accounts the events are spread over (self-trade prevention applies per account)
+    book_lag_marks: int = 0  # noise makers price off the touch as it was this many marks ago (0 = live)
     seed: int = 2
 
     def __post_init__(self) -> None:

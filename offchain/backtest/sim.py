@@ -184,6 +184,7 @@ class Backtest:
         self.mark = path.prices[0]
         self.mark_ts = path.ts[0]
         self.fee_income = 0
+        self.stale: tuple[int | None, int | None] | None = None  # the touch noise makers see (book_lag_marks)
         self.counters = {"events": 0, "maker_orders": 0, "taker_orders": 0, "informed_orders": 0,
                          "informed_passed": 0, "no_liquidity": 0, "rejected": 0, "maker_steps": 0,
                          "maker_rejected": 0}
@@ -213,6 +214,8 @@ class Backtest:
         j, nf = 0, len(f_ts)
         next_sample = ts_path[0]
         report_every = max(1, n // 10)
+        lag = cfg.flow.book_lag_marks
+        touches: list[tuple[int | None, int | None]] = []
         for i in range(n):
             ts, price = ts_path[i], px_path[i]
             self.mark, self.mark_ts = price, ts
@@ -221,6 +224,11 @@ class Backtest:
                 self._forget(ev)
             for maker in self.makers.values():
                 self._step(maker, ts)
+            if lag:
+                touches.append((self.engine.best_bid(self.m), self.engine.best_ask(self.m)))
+                self.stale = touches[max(0, len(touches) - 1 - lag)]
+                if len(touches) > 4 * lag:
+                    del touches[:2 * lag]
             if ts >= next_sample:
                 self._sample(ts)
                 next_sample = ts + cfg.sample_ms
@@ -363,7 +371,10 @@ class Backtest:
         tick = spec.tick
         if kind == Kind.NOISE_MAKER:
             self.counters["maker_orders"] += 1
-            best = engine.best_bid(m) if is_buy else engine.best_ask(m)
+            if self.stale is not None:  # a trader pricing off the book it read a while ago
+                best = self.stale[0] if is_buy else self.stale[1]
+            else:
+                best = engine.best_bid(m) if is_buy else engine.best_ask(m)
             ref = best if best is not None else self.mark
             price = ref - offset * tick if is_buy else ref + offset * tick
             if price <= 0:
