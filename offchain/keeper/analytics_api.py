@@ -7,18 +7,28 @@ Query: `series` (bool, default false: include the time series rows), `bar` (pand
 offset for return stats, default "1h"). Body: offchain.analytics.report_to_dict (money in
 exact integer USDC units, ratios as floats or null).
 
-The data come from chain logs and historical eth_calls (offchain.analytics.collect) over
-a synchronous web3 provider; the handlers are plain `def`, so FastAPI runs them in its
-thread pool and they never block the keeper's event loop.
+The data come from chain logs and historical eth_calls (offchain.analytics.collect); one
+report takes seconds to tens of seconds of Python. Off the hot path:
+- inside the keeper (`router_for_keeper`) reports are computed in ONE worker process (its
+  own interpreter and GIL: a thread would hold the keeper's GIL and stall order acks);
+- each (entity, kind, series, bar) is computed once at a time (single flight: concurrent
+  callers share the job) and its answer is kept for `ttl` seconds (pollers hit the cache);
+- at most `max_pending` distinct reports wait or run; more: 503 "analytics busy";
+- a caller that goes away stops waiting; a job no one waits for any more is dropped if it
+  has not started (a started one finishes in the worker and fills the cache).
 
     from offchain.keeper.analytics_api import analytics_router, router_for_keeper
     app.include_router(router_for_keeper(keeper))            # inside the keeper
-    app.include_router(analytics_router(w3, deployment))    # anywhere else
+    app.include_router(analytics_router(w3, deployment))    # anywhere else (threads)
 """
 
 from __future__ import annotations
 
-from typing import Any
+import asyncio
+import functools
+import time
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from typing import Any, Callable
 
 from eth_utils import is_address, to_checksum_address
 from fastapi import APIRouter, HTTPException, Query
@@ -26,46 +36,128 @@ from fastapi import APIRouter, HTTPException, Query
 from offchain.analytics.collect import Addresses, analyze_entity, vaults
 from offchain.analytics.report import report_to_dict
 
+TTL_S = 30.0
+MAX_PENDING = 8
 
-def analytics_router(w3: Any, deployment: Any) -> APIRouter:
-    addresses = Addresses.of(deployment)
+
+def report(w3: Any, addresses: Addresses, entity: str, kind: str, series: bool, bar: str) -> dict:
+    """One report as a JSON dict; ValueError (bad input) or LookupError (not a vault)."""
+    if kind == "vault" and entity not in vaults(w3, addresses):
+        raise LookupError("not a vault of the factory")
+    return report_to_dict(analyze_entity(w3, addresses, entity, kind, bar=bar), include_series=series)
+
+
+_worker_w3: dict[str, Any] = {}
+
+
+def report_in_worker(rpc_url: str, addresses: tuple, entity: str, kind: str, series: bool, bar: str) -> dict:
+    """`report` in the worker process (module level: picklable); one Web3 per process."""
+    from web3 import Web3
+
+    w3 = _worker_w3.get(rpc_url)
+    if w3 is None:
+        w3 = _worker_w3[rpc_url] = Web3(Web3.HTTPProvider(rpc_url))
+    return report(w3, Addresses(*addresses), entity, kind, series, bar)
+
+
+class Reports:
+    """Single-flight, TTL-cached reports computed on `executor` by `job(entity, kind, series, bar)`."""
+
+    def __init__(self, executor: Executor, job: Callable[..., dict], *, ttl: float = TTL_S,
+                 max_pending: int = MAX_PENDING, clock: Callable[[], float] = time.monotonic) -> None:
+        self.executor = executor
+        self.job = job
+        self.ttl = ttl
+        self.max_pending = max_pending
+        self.clock = clock
+        self.cache: dict[tuple, tuple[float, dict]] = {}
+        self.flights: dict[tuple, asyncio.Future] = {}
+        self.waiters: dict[tuple, int] = {}
+        self.computed = 0
+
+    async def get(self, entity: str, kind: str, series: bool, bar: str) -> dict:
+        key = (entity, kind, series, bar)
+        hit = self.cache.get(key)
+        if hit is not None and hit[0] > self.clock():
+            return hit[1]
+        flight = self.flights.get(key)
+        if flight is None:
+            if len(self.flights) >= self.max_pending:
+                raise HTTPException(503, "analytics busy")
+            flight = asyncio.wrap_future(self.executor.submit(self.job, entity, kind, series, bar))
+            self.flights[key] = flight
+            flight.add_done_callback(lambda f, key=key: self._landed(key, f))
+        self.waiters[key] = self.waiters.get(key, 0) + 1
+        try:
+            return await asyncio.shield(flight)
+        except ValueError as exc:
+            raise HTTPException(400, str(exc)) from None
+        except LookupError as exc:
+            raise HTTPException(404, str(exc).strip("'\"")) from None
+        finally:
+            left = self.waiters.get(key, 1) - 1
+            if left:
+                self.waiters[key] = left
+            else:
+                self.waiters.pop(key, None)
+                if not flight.done():
+                    flight.cancel()  # no one waits: drop it if it has not started
+
+    def _landed(self, key: tuple, flight: asyncio.Future) -> None:
+        if self.flights.get(key) is flight:
+            del self.flights[key]
+        if not flight.cancelled() and flight.exception() is None:
+            self.computed += 1
+            self.cache[key] = (self.clock() + self.ttl, flight.result())
+            if len(self.cache) > 1000:
+                now = self.clock()
+                self.cache = {k: v for k, v in self.cache.items() if v[0] > now}
+
+
+def _address(text: str) -> str:
+    if not is_address(text):
+        raise HTTPException(400, "not an address")
+    return to_checksum_address(text)
+
+
+def reports_router(reports: Reports, pool: str) -> APIRouter:
     router = APIRouter(prefix="/analytics", tags=["analytics"])
 
-    def respond(entity: str, kind: str, series: bool, bar: str) -> dict:
-        try:
-            report = analyze_entity(w3, addresses, entity, kind, bar=bar)
-        except ValueError as exc:
-            raise HTTPException(400, str(exc)) from exc
-        return report_to_dict(report, include_series=series)
-
-    def address(text: str) -> str:
-        if not is_address(text):
-            raise HTTPException(400, "not an address")
-        return to_checksum_address(text)
-
     @router.get("/pool")
-    def pool_analytics(series: bool = Query(False), bar: str = Query("1h")) -> dict:
-        if not addresses.pool:
+    async def pool_analytics(series: bool = Query(False), bar: str = Query("1h")) -> dict:
+        if not pool:
             raise HTTPException(404, "no pool configured")
-        return respond(addresses.pool, "pool", series, bar)
+        return await reports.get(pool, "pool", series, bar)
 
     @router.get("/vault/{vault}")
-    def vault_analytics(vault: str, series: bool = Query(False), bar: str = Query("1h")) -> dict:
-        vault = address(vault)
-        if vault not in vaults(w3, addresses):
-            raise HTTPException(404, "not a vault of the factory")
-        return respond(vault, "vault", series, bar)
+    async def vault_analytics(vault: str, series: bool = Query(False), bar: str = Query("1h")) -> dict:
+        return await reports.get(_address(vault), "vault", series, bar)
 
     @router.get("/{account}")
-    def account_analytics(account: str, series: bool = Query(False), bar: str = Query("1h")) -> dict:
-        return respond(address(account), "account", series, bar)
+    async def account_analytics(account: str, series: bool = Query(False), bar: str = Query("1h")) -> dict:
+        return await reports.get(_address(account), "account", series, bar)
 
+    router.reports = reports  # for tests and /stats
     return router
 
 
-def router_for_keeper(keeper: Any) -> APIRouter:
-    """The router over the keeper's RPC URL and configured contracts."""
-    from web3 import Web3
+def analytics_router(w3: Any, deployment: Any, *, ttl: float = TTL_S) -> APIRouter:
+    """Reports over `w3` (any provider) computed in a worker thread."""
+    addresses = Addresses.of(deployment)
+    executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="analytics")
+    reports = Reports(executor, lambda e, k, s, b: report(w3, addresses, e, k, s, b), ttl=ttl)
+    return reports_router(reports, addresses.pool)
 
-    w3 = Web3(Web3.HTTPProvider(keeper.config.chain.rpc_url))
-    return analytics_router(w3, keeper.config.contracts)
+
+def router_for_keeper(keeper: Any) -> APIRouter:
+    """The keeper's router: reports over its RPC URL in one worker process (spawned on the
+    first request, so a keeper nobody asks for analytics pays nothing)."""
+    import multiprocessing
+
+    addresses = Addresses.of(keeper.config.contracts)
+    executor = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+    url = keeper.config.chain.rpc_url
+    fields = (addresses.exchange, addresses.oracle, addresses.pool, addresses.factory)
+    reports = Reports(executor, functools.partial(report_in_worker, url, fields))  # picklable
+    keeper.analytics_executor = executor  # the service shuts it down
+    return reports_router(reports, addresses.pool)

@@ -200,6 +200,9 @@ class Keeper:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.committer.stop()
+        executor = getattr(self, "analytics_executor", None)
+        if executor is not None:
+            executor.shutdown(wait=False, cancel_futures=True)
         await self.chain.close()
         self.journal.close()
         self.stopped.set()

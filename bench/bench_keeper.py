@@ -1,0 +1,215 @@
+"""Keeper hardening benchmark (issue #10). Prints `name: value` lines.
+
+1. Order-ack latency with and without analytics load: the keeper as a subprocess on anvil,
+   some trades first (so reports have data), then BENCH_ACKS single passive orders over
+   HTTP one after another (pre-signed; send -> durable ack), idle and then while
+   BENCH_POLLERS clients poll /analytics/pool and /analytics/{account} without pause.
+   - ack_latency_p50_ms_idle, ack_latency_p99_ms_idle
+   - ack_latency_p50_ms_under_analytics_load, ack_latency_p99_ms_under_analytics_load
+   - ack_latency_p99_ratio_under_analytics_load (goal: <= 2)
+   - analytics_responses_under_load (answers the pollers got while acks were measured)
+2. Restart: SIGTERM, start again on the same journal, time until it serves.
+   - keeper_restart_s_<n>_commands (n = the journal's commands)
+3. Replay of a large journal without a chain (Core.apply over journaled place commands):
+   - keeper_replay_s_<BENCH_REPLAY>_commands; the keeper has no snapshots yet, so restart
+     time grows with the journal (about linearly: see docs/keeper.md).
+Env: BENCH_ACKS (300), BENCH_POLLERS (4), BENCH_REPLAY (200000; 0 skips part 3).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import httpx  # noqa: E402
+
+from offchain.client.messages import place_request  # noqa: E402
+from offchain.devnet import Anvil, free_port, project_env  # noqa: E402
+from offchain.keeper.devstack import deploy_stack  # noqa: E402
+from offchain.order import Domain, Order, address_of, sign_order  # noqa: E402
+
+ACKS = int(os.environ.get("BENCH_ACKS", "300"))
+POLLERS = int(os.environ.get("BENCH_POLLERS", "4"))
+REPLAY = int(os.environ.get("BENCH_REPLAY", "200000"))
+PRICE = 2_000 * 10**6
+SIZE = 10**15
+
+
+def pct(values: list[float], q: float) -> float:
+    values = sorted(values)
+    return values[min(len(values) - 1, int(q * len(values)))]
+
+
+def start_keeper(env: dict, tmp: Path, name: str) -> tuple[subprocess.Popen, float]:
+    ready = tmp / f"ready-{name}"
+    env = env | {"MMX_READY_FILE": str(ready)}
+    log = open(tmp / f"keeper-{name}.log", "wb")
+    t0 = time.monotonic()
+    proc = subprocess.Popen([sys.executable, "-m", "offchain.keeper"], cwd=ROOT, env=env, stdout=log,
+                            stderr=subprocess.STDOUT)
+    while not ready.exists():
+        if proc.poll() is not None or time.monotonic() - t0 > 120:
+            raise RuntimeError((tmp / f"keeper-{name}.log").read_text())
+        time.sleep(0.02)
+    return proc, time.monotonic() - t0
+
+
+def stop_keeper(proc: subprocess.Popen) -> None:
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+async def measure_acks(url: str, bodies: list[bytes]) -> list[float]:
+    latencies = []
+    async with httpx.AsyncClient(base_url=url, timeout=60) as http:
+        for body in bodies:
+            t0 = time.perf_counter()
+            r = await http.post("/orders", content=body, headers={"content-type": "application/json"})
+            latencies.append(time.perf_counter() - t0)
+            assert r.status_code == 200, r.text
+    return latencies
+
+
+async def under_load(url: str, bodies: list[bytes], paths: list[str]) -> tuple[list[float], int]:
+    served = 0
+    stop = asyncio.Event()
+
+    async def poll(path: str) -> None:
+        nonlocal served
+        async with httpx.AsyncClient(base_url=url, timeout=600) as http:
+            while not stop.is_set():
+                r = await http.get(path)
+                if r.status_code == 200:
+                    served += 1
+                else:
+                    await asyncio.sleep(0.05)  # 503 busy: ask again soon
+
+    pollers = [asyncio.create_task(poll(paths[i % len(paths)])) for i in range(POLLERS)]
+    await asyncio.sleep(1.0)  # the reports are being computed when the acks start
+    latencies = await measure_acks(url, bodies)
+    stop.set()
+    for task in pollers:
+        task.cancel()
+    await asyncio.gather(*pollers, return_exceptions=True)
+    return latencies, served
+
+
+def passive_bodies(domain: Domain, key: str, n: int, nonce0: int) -> list[bytes]:
+    expiry = int(time.time()) + 3600
+    out = []
+    for i in range(n):
+        o = Order(address_of(key), 1, True, PRICE // 2 - (i % 50) * 10_000, SIZE, nonce0 + i, expiry, 0)
+        out.append(json.dumps(place_request(o, sign_order(o, domain, key))).encode())
+    return out
+
+
+def trades(url: str, domain: Domain, makers: list[str], takers: list[str], n: int) -> None:
+    expiry = int(time.time()) + 3600
+    items = []
+    for i in range(n):
+        mk, tk = makers[i % len(makers)], takers[i % len(takers)]
+        buy = Order(address_of(mk), 1, True, PRICE, SIZE, 10**9 + i, expiry, 0)
+        sell = Order(address_of(tk), 1, False, PRICE, SIZE, 10**9 + i, expiry, 0)
+        items += [place_request(buy, sign_order(buy, domain, mk)), place_request(sell, sign_order(sell, domain, tk), "IOC")]
+    httpx.post(url + "/orders/batch", json={"orders": items}, timeout=60).raise_for_status()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        stats = httpx.get(url + "/stats").json()
+        if stats["settled"] + stats["skipped"] >= n:
+            return
+        time.sleep(0.2)
+
+
+def replay_figure(n: int) -> float:
+    from offchain.keeper.admission import AdmissionContext, MarketInfo
+    from offchain.keeper.core import Core, Outbox, SignedOrder, market_config
+    from offchain.keeper.journal import Journal, WriteSet
+    from offchain.matching import Engine
+    from offchain.order import Signature
+
+    info = MarketInfo(market=1, tick=10_000, lot=10**15, min_size=10**15)
+    with tempfile.TemporaryDirectory() as tmp:
+        journal = Journal(f"sqlite:///{tmp}/j.db")
+        core = Core(Engine([market_config(info)]), {1: info})
+        AdmissionContext(Domain(1, "0x" + "11" * 20), {1: info})
+        sig = Signature(27, 1, 1)
+        expiry = int(time.time()) + 86_400
+        accounts = ["0x" + f"{i:040x}" for i in range(1, 65)]
+        for start in range(0, n, 20_000):
+            ws = WriteSet()
+            for i in range(start, min(n, start + 20_000)):
+                # resting orders on both sides, a crossing one every 4th: fills too
+                is_buy = i % 2 == 0
+                price = PRICE - 10_000 * (1 + i % 97) if is_buy else PRICE + 10_000 * (1 + i % 89)
+                if i % 4 == 3:
+                    price = PRICE + 10_000 * 200 if is_buy else PRICE - 10_000 * 200
+                o = Order(accounts[i % 64], 1, is_buy, price, SIZE, i, expiry, 0)
+                h = (i + 1).to_bytes(32, "big")
+                core.place(SignedOrder(h, o, sig, o.account, core.next_seq(), "GTC" if i % 4 != 3 else "IOC"),
+                           i, ws, Outbox.new())
+            journal.write(ws)
+        fresh = Core(Engine([market_config(info)]), {1: info})
+        t0 = time.perf_counter()
+        out = Outbox.new()
+        for row in journal.commands():
+            fresh.apply(row.seq, row.ts, row.kind, json.loads(row.body), out)
+            if len(out.order_updates) > 10_000:
+                out = Outbox.new()
+        elapsed = time.perf_counter() - t0
+        assert fresh.seq == core.seq and len(fresh.fills) == len(core.fills)
+        journal.close()
+    return elapsed
+
+
+def main() -> None:
+    with Anvil(accounts=12) as anvil, tempfile.TemporaryDirectory() as tmpdir:
+        tmp = Path(tmpdir)
+        stack = deploy_stack(anvil.url, anvil.private_keys(), traders=6)
+        port = free_port()
+        env = project_env() | {
+            "MMX_RPC_URL": anvil.url, "MMX_DB_URL": f"sqlite:///{tmp}/keeper.db", "MMX_API_PORT": str(port),
+            "MMX_DEPLOYMENT": str(stack.write_deployment(tmp / "deployment.json")),
+            "MMX_OPERATOR_KEY": stack.operator_key, "MMX_CONFIRMATIONS": "0", "MMX_POLL_INTERVAL": "0.5",
+            "MMX_RATE": "1000000000", "MMX_BURST": "1000000000", "MMX_LOG_LEVEL": "WARNING",
+        }
+        keeper, _ = start_keeper(env, tmp, "1")
+        try:
+            url = f"http://127.0.0.1:{port}"
+            info = httpx.get(url + "/info").json()
+            domain = Domain(int(info["chain_id"]), info["exchange"])
+            keys = stack.trader_keys
+            trades(url, domain, keys[:2], keys[2:4], 60)
+            idle = asyncio.run(measure_acks(url, passive_bodies(domain, keys[4], ACKS, 1)))
+            paths = ["/analytics/pool"] + [f"/analytics/{address_of(k)}" for k in keys[:3]]
+            loaded, served = asyncio.run(under_load(url, passive_bodies(domain, keys[5], ACKS, 1), paths))
+            print(f"ack_latency_p50_ms_idle: {pct(idle, 0.5) * 1000:.2f}")
+            print(f"ack_latency_p99_ms_idle: {pct(idle, 0.99) * 1000:.2f}")
+            print(f"ack_latency_p50_ms_under_analytics_load: {pct(loaded, 0.5) * 1000:.2f}")
+            print(f"ack_latency_p99_ms_under_analytics_load: {pct(loaded, 0.99) * 1000:.2f}")
+            print(f"ack_latency_p99_ratio_under_analytics_load: {pct(loaded, 0.99) / pct(idle, 0.99):.2f}")
+            print(f"analytics_responses_under_load: {served}")
+            commands = httpx.get(url + "/health").json()["seq"]
+        finally:
+            stop_keeper(keeper)
+        keeper, restart_s = start_keeper(env, tmp, "2")
+        stop_keeper(keeper)
+        print(f"keeper_restart_s_{commands}_commands: {restart_s:.2f}")
+    if REPLAY:
+        print(f"keeper_replay_s_{REPLAY}_commands: {replay_figure(REPLAY):.2f}")
+
+
+if __name__ == "__main__":
+    main()
