@@ -4,6 +4,7 @@ Each crash point runs with the journal on SQLite and on a real PostgreSQL (offch
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -90,6 +91,16 @@ def test_keeper__sigkill_mid_settlement__restart_settles_each_fill_exactly_once(
             rest = maker.place_batch([maker.order(1, True, price - 40 * 10**6, 10**16),
                                       maker.order(1, False, price + 40 * 10**6, 2 * 10**16)])
             assert all(a["status"] == "accepted" for a in rest)
+            # the poisoning frame in the stream: a valid order that would cross the
+            # resting buy, then junk. It is refused whole; nothing matches, the journal stays
+            # a gap-free prefix, and the restart below replays it into the same state.
+            from websockets.sync.client import connect
+
+            crossing = taker.signed(taker.order(1, False, price - 40 * 10**6, 10**16), "IOC")
+            with connect(url.replace("http", "ws") + "/ws") as ws:
+                ws.send(json.dumps({"op": "place", "id": "p", "orders": [crossing, 1]}))
+                reply = json.loads(ws.recv(timeout=10))
+            assert reply == {"op": "error", "id": "p", "detail": "orders[1] must be an object", "status": 422}
             before = keeper_view(maker, taker)
             assert len(before["open"]) == 2 and len(before["fills"]) == N
         # wait for the first batch to be journaled (and, for after_send, mined), then kill -9
