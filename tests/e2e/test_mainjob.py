@@ -31,7 +31,11 @@ def test_ape_run_mmx__short_run__settles_fills_and_reports(tmp_path):
     assert int(figure(report, "orders accepted").split()[0]) > 0
     assert int(figure(report, "settle batches (txs)")) > 0
     assert int(figure(report, "gas per settled fill").replace(",", "")) > 0
-    assert "liquidity pool (assets)" in report and "vault (assets)" in report
-    assert "(pool)" in report and "Sharpe" in report  # the analytics tables
-    assert list((tmp_path / "charts").glob("pool_*.png"))
+    assert "liquidity pool (assets, USDC)" in report and "vault (assets, USDC)" in report
+    assert "analytics summary" in report and "Sharpe" in report  # the short rich table
+    html = (tmp_path / "report.html").read_text()  # the one self-contained report
+    assert f"report: {tmp_path / 'report.html'}" in report
+    for title in ("Market quality: ETH-PERP", "LPs and followers", "Funding"):
+        assert title in html
+    assert html.count("data:image/png;base64,") >= 9
     assert (tmp_path / "keeper.db").exists()
