@@ -44,9 +44,13 @@ async def run(config: KeeperConfig, operator: Key | None = None, reporter: Key |
               ready_file: str | None = None) -> None:
     from .preflight import StartupError
     from .service import Keeper
+    from .settlement import stall_at
 
     quiet_libraries()
-    keeper = Keeper(config, operator=operator, reporter=reporter)
+    # MMX_TEST_CRASH_POINT=name:seconds (the SIGKILL test): the hook is built here, at the
+    # process edge, and injected; Settlement reads no environment
+    keeper = Keeper(config, operator=operator, reporter=reporter,
+                    crash_point=stall_at(os.environ.get("MMX_TEST_CRASH_POINT", "")))
     try:
         await keeper.start()
     except StartupError as exc:

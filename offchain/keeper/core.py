@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Callable
 
 from offchain.matching import events as ev
@@ -45,6 +46,23 @@ from .admission import AccountState, ChainOrders, MarketInfo, OracleState
 from .journal import MATCHED, REJECTED, WriteSet, dumps
 
 TIF = {"GTC": TimeInForce.GTD, "IOC": TimeInForce.IOC, "FOK": TimeInForce.FOK}
+
+
+class OrderStatus(StrEnum):
+    """A signed order's status in the keeper (GET /orders/{hash} `status`; StrEnum, so the
+    API and the stream keep the plain strings)."""
+
+    NEW = "new"              # admitted, not yet through the engine (never seen by clients)
+    OPEN = "open"            # resting with open size
+    FILLED = "filled"        # matched in full
+    DONE = "done"            # off the book, partly or not matched (IOC / FOK remainder, or a fill undone)
+    CANCELLED = "cancelled"  # cancelled (signed or on-chain cancel, nonce floor, agent revoked, or
+                             # blamed for a fill the chain skipped)
+    EXPIRED = "expired"
+    REJECTED = "rejected"    # refused by the engine (post only, FOK unfillable, band, ...)
+
+
+NEW, OPEN, FILLED, DONE, CANCELLED, EXPIRED, REJECTED_ORDER = OrderStatus
 
 
 class SignedOrder:
@@ -60,7 +78,7 @@ class SignedOrder:
         self.tif = tif
         self.open = 0      # open size on the book
         self.filled = 0    # matched size (keeper view: undone when the chain skips)
-        self.status = "new"  # open | filled | cancelled | expired | rejected
+        self.status = NEW
 
     def to_json(self) -> dict:
         o = self.order
@@ -315,8 +333,8 @@ class Core:
             if side in blame:
                 if signed.open:
                     events += self.engine.cancel(h, ts=ts)
-                elif signed.status in ("filled", "done"):
-                    signed.status = "cancelled"  # void: the chain refused it, nothing of it rests
+                elif signed.status in (FILLED, DONE):
+                    signed.status = CANCELLED  # void: the chain refused it, nothing of it rests
                     out.order_updates.append((signed.order.account, signed))
             else:
                 events += self._reinstate(signed, fill.size, ts, out)
@@ -339,9 +357,9 @@ class Core:
         This reaches into the engine's book (RestingOrder, Level) because the engine has no
         "restore" command; tests/offchain/keeper/test_skip_blame.py pins the behaviour."""
         o = signed.order
-        if signed.tif != "GTC" or signed.status in ("cancelled", "expired", "rejected") or o.expiry * 1000 <= ts:
-            if signed.status == "filled" and signed.filled < o.size:
-                signed.status = "done"  # its time in force is over and it is no longer filled
+        if signed.tif != "GTC" or signed.status in (CANCELLED, EXPIRED, REJECTED_ORDER) or o.expiry * 1000 <= ts:
+            if signed.status == FILLED and signed.filled < o.size:
+                signed.status = DONE  # its time in force is over and it is no longer filled
                 out.order_updates.append((o.account, signed))
             return []
         engine = self.engine
@@ -354,7 +372,7 @@ class Core:
             out.order_updates.append((o.account, signed))
             return []
         crossing = self.crosses(o)
-        before, signed.status = signed.status, "open"
+        before, signed.status = signed.status, OPEN
         events = engine.place(Place(
             id=signed.hash, account=o.account, market=o.market, is_buy=o.is_buy, size=size,
             price=o.price, ts=ts, tif=TIF["GTC"], expiry=o.expiry * 1000,
@@ -429,8 +447,8 @@ class Core:
                 out.markets.add(e.market)
             elif t is ev.Rejected:
                 signed = self.orders.get(e.order_id)
-                if signed is not None and signed.status == "new":
-                    signed.status = "rejected"
+                if signed is not None and signed.status == NEW:
+                    signed.status = REJECTED_ORDER
                     out.order_updates.append((signed.order.account, {"type": "rejected", "hash": signed.hex,
                                                                      "reason": str(e.reason)}))
             else:
@@ -440,9 +458,9 @@ class Core:
                     continue
                 touched[signed.hash] = signed
                 if t is ev.Cancelled:
-                    signed.status = "cancelled"
+                    signed.status = CANCELLED
                 elif t is ev.Expired:
-                    signed.status = "expired"
+                    signed.status = EXPIRED
                 out.markets.add(e.market)
         for signed in touched.values():
             self._sync_open(signed)
@@ -461,11 +479,11 @@ class Core:
         live = self.by_nonce_account.setdefault(o.account, set())
         if new_open:
             live.add(signed.hash)
-            signed.status = "open" if signed.status in ("new", "open") else signed.status
+            signed.status = OPEN if signed.status in (NEW, OPEN) else signed.status
         else:
             live.discard(signed.hash)
-            if signed.status in ("new", "open"):
-                signed.status = "filled" if signed.filled >= o.size else "done"
+            if signed.status in (NEW, OPEN):
+                signed.status = FILLED if signed.filled >= o.size else DONE
 
     # -- settlement bookkeeping ----------------------------------------------------------------
     def mark_fill(self, fill_id: int, state: str, batch_id=None, reason: str = "", tx_hash: str = "") -> FillRecord:

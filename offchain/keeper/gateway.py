@@ -21,7 +21,7 @@ from offchain.order import InvalidSignature, Order, Signature
 from offchain.wire import TIFS, Cancel, PlaceRequest, WireError, parse_place
 
 from .admission import AdmissionContext, Rejection, check_order, verify_signer
-from .core import Core, Outbox, SignedOrder
+from .core import Core, OrderStatus, Outbox, SignedOrder
 from .journal import Journal, WriteSet
 from .ratelimit import RateLimiter
 
@@ -261,7 +261,7 @@ class Gateway:
         signed = SignedOrder(admitted.hash, order, req.signature, admitted.signer, self.core.next_seq(), req.tif)
         n_fills = len(out.fills)
         self.core.place(signed, ts, ws, out)
-        if signed.status == "rejected":
+        if signed.status == OrderStatus.REJECTED:
             reason = next((m["reason"] for a, m in reversed(out.order_updates)
                            if isinstance(m, dict) and m.get("type") == "rejected" and m.get("hash") == signed.hex),
                           "rejected")

@@ -26,6 +26,7 @@ as decimal strings, as on SQLite. Same schema and types on both backends.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any, Iterator
 
 from sqlalchemy import (
@@ -129,12 +130,28 @@ class CursorRow(Base):
     block: Mapped[int] = mapped_column(BigInteger)
 
 
-# Fill states (docs/keeper.md): matched -> submitted -> settled | rejected;
-# submitted -> matched again when its tx failed as a whole (re-batched).
-MATCHED, SUBMITTED, SETTLED, REJECTED = "matched", "submitted", "settled", "rejected"
-FILL_STATES = (MATCHED, SUBMITTED, SETTLED, REJECTED)
-# Batch states: submitted -> confirmed | failed (tx reverted / dropped: its fills re-batched)
-B_SUBMITTED, B_CONFIRMED, B_FAILED = "submitted", "confirmed", "failed"
+class FillState(StrEnum):
+    """A fill's settlement state (docs/keeper.md): matched -> submitted -> settled | rejected;
+    submitted -> matched again when its tx failed as a whole (re-batched). StrEnum: the
+    journal, the API and old journals keep the plain strings."""
+
+    MATCHED = "matched"
+    SUBMITTED = "submitted"
+    SETTLED = "settled"
+    REJECTED = "rejected"
+
+
+class BatchState(StrEnum):
+    """A settle tx: submitted -> confirmed | failed (reverted / dropped: its fills re-batched)."""
+
+    SUBMITTED = "submitted"
+    CONFIRMED = "confirmed"
+    FAILED = "failed"
+
+
+MATCHED, SUBMITTED, SETTLED, REJECTED = FillState
+FILL_STATES = tuple(FillState)
+B_SUBMITTED, B_CONFIRMED, B_FAILED = BatchState
 
 
 @dataclass

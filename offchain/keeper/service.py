@@ -98,13 +98,14 @@ class RecoveryReport:
 class Keeper:
     def __init__(self, config: KeeperConfig, *, operator: Key | None = None, reporter: Key | None = None,
                  agents: list[Key] | None = None, runners: list[Runner] | None = None,
-                 serve_api: bool = True) -> None:
+                 serve_api: bool = True, crash_point=None) -> None:
         self.config = config
         self.operator = operator or load_key(config.keys.operator)
         self.reporter = reporter or (load_key(config.keys.reporter) if config.keys.reporter else self.operator)
         self.agent_keys = agents if agents is not None else [load_key(s) for s in config.keys.agents]
         self.runners = list(runners) if runners is not None else configured_runners(config)
         self.serve_api = serve_api
+        self.crash_point = crash_point  # test hook for Settlement (settlement.stall_at)
         self.recovery = RecoveryReport()
         self.stopped = asyncio.Event()
         self._tasks: list[asyncio.Task] = []
@@ -147,6 +148,7 @@ class Keeper:
                                      gas_per_fill=cfg.chain.gas_limit_per_fill,
                                      receipt_timeout=cfg.chain.receipt_timeout)
         self.settlement.clock = self.clock
+        self.settlement.crash_point = self.crash_point
         self.replay()
         self.committer.start()
         self.watcher = Watcher(core, self.chain, self.committer, self.gateway.publish,

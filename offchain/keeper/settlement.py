@@ -22,10 +22,9 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
 import time
 from collections import deque
-from typing import Callable
+from typing import Awaitable, Callable
 
 from .blame import BOTH, blame
 from .chain import Chain, RpcError, SettleOutcome, encode_settle
@@ -74,7 +73,9 @@ class Settlement:
         self.phases: dict[str, list[float]] = {}  # match -> settled seconds, per fill
         self.matched_at: dict[int, float] = {}
         self._runner: asyncio.Task | None = None
-        self.crash_hook = os.environ.get("MMX_TEST_CRASH_POINT", "")
+        # test hook: awaited at each named point ("after_journal", "after_send"); the crash
+        # test passes one that stalls, so it can SIGKILL the keeper there (see stall_at)
+        self.crash_point: Callable[[str], Awaitable[None]] | None = None
         self.clock: Callable[[], float] = time.time  # the service gives it chain time
 
     # -- intake ------------------------------------------------------------------------------
@@ -206,9 +207,8 @@ class Settlement:
             samples.append(time.perf_counter() - started)
 
     async def _crash_point(self, name: str) -> None:
-        """Test hook (MMX_TEST_CRASH_POINT=name:seconds): stall here so a test can SIGKILL us."""
-        if self.crash_hook and self.crash_hook.split(":")[0] == name:
-            await asyncio.sleep(float(self.crash_hook.split(":")[1]))
+        if self.crash_point is not None:
+            await self.crash_point(name)
 
     async def finish(self, batch_id: int, ids: list[int], receipt: dict) -> None:
         core = self.core
@@ -347,6 +347,20 @@ class Settlement:
         makers = sorted({"0x" + f.maker_hash.hex() for f in fills})
         logs = await chain.get_logs(chain.exchange.address, 0, head, [chain.topics["FillSettled"], makers])
         return {(bytes.fromhex(l["topics"][1][2:]), bytes.fromhex(l["topics"][2][2:])) for l in logs}
+
+
+def stall_at(spec: str) -> Callable[[str], Awaitable[None]] | None:
+    """A crash point from "name:seconds" (the crash test's MMX_TEST_CRASH_POINT, read by the
+    command line, not here): stall that long at that point. Empty spec: None."""
+    if not spec:
+        return None
+    name, seconds = spec.split(":")
+
+    async def stall(point: str) -> None:
+        if point == name:
+            await asyncio.sleep(float(seconds))
+
+    return stall
 
 
 def _match_outcomes(fills: list[FillRecord], outcomes: list[SettleOutcome]) -> list[SettleOutcome | None]:
