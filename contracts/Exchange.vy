@@ -58,6 +58,7 @@ exports: (
     ledger.bad_debt_covered,
     ledger.insurance_fee_share_bps,
     ledger.liquidation_reward_bps,
+    ledger.liq_next,
 )
 
 # ---------------------------------------------------------------- constants
@@ -248,13 +249,7 @@ def set_close_only(enabled: bool):
             (skip reason "close only").
     @param enabled The new state.
     """
-    cfg: uint256 = ledger._config[msg.sender]
-    if enabled:
-        cfg = cfg | ledger.CLOSE_ONLY_BIT
-    else:
-        cfg = cfg & ~ledger.CLOSE_ONLY_BIT
-    ledger._config[msg.sender] = cfg
-    log IExchange.CloseOnlySet(account=msg.sender, enabled=enabled)
+    self._delegate()
 
 
 @external
@@ -264,10 +259,7 @@ def set_leverage_cap(cap_bps: uint256):
             cap_bps * equity after a fill that adds risk (skip reason "leverage").
     @param cap_bps Leverage in bps (30_000 = 3x); 0 removes the cap.
     """
-    assert cap_bps <= ledger.LEVERAGE_MASK, "exchange: cap too large"
-    cfg: uint256 = ledger._config[msg.sender] & ~(ledger.LEVERAGE_MASK << ledger.LEVERAGE_SHIFT)
-    ledger._config[msg.sender] = cfg | (cap_bps << ledger.LEVERAGE_SHIFT)
-    log IExchange.LeverageCapSet(account=msg.sender, cap_bps=cap_bps)
+    self._delegate()
 
 
 @external
@@ -280,16 +272,7 @@ def set_trade_guard(max_mark_distance_bps: uint256, equity_floor: uint256):
     @param max_mark_distance_bps Distance in bps (0 = none), below 2**32.
     @param equity_floor USDC units (0 = none), below 2**224.
     """
-    assert max_mark_distance_bps <= ledger.GUARD_DIST_MASK, "exchange: bad guard"
-    assert equity_floor < 2**224, "exchange: bad guard"
-    ledger._guard[msg.sender] = max_mark_distance_bps | (equity_floor << ledger.GUARD_FLOOR_SHIFT)
-    cfg: uint256 = ledger._config[msg.sender]
-    if max_mark_distance_bps == 0 and equity_floor == 0:
-        cfg = cfg & ~ledger.GUARD_BIT
-    else:
-        cfg = cfg | ledger.GUARD_BIT
-    ledger._config[msg.sender] = cfg
-    log IExchange.TradeGuardSet(account=msg.sender, max_mark_distance_bps=max_mark_distance_bps, equity_floor=equity_floor)
+    self._delegate()
 
 
 @external
@@ -301,11 +284,7 @@ def set_forbidden_counterparty(counterparty: address, forbidden: bool):
     @param counterparty An account or signer key (owner, manager, agent, sibling vault).
     @param forbidden True to forbid, False to allow.
     """
-    ledger._nonzero(counterparty)
-    ledger.forbidden_counterparty[msg.sender][counterparty] = forbidden
-    if forbidden:
-        ledger._config[msg.sender] = ledger._config[msg.sender] | ledger.FORBID_BIT
-    log IExchange.ForbiddenCounterpartySet(account=msg.sender, counterparty=counterparty, forbidden=forbidden)
+    self._delegate()
 
 
 @external
@@ -316,11 +295,7 @@ def set_position_cap(market: uint256, size: uint256):
     @param market The market id.
     @param size Base units; 0 removes the cap.
     """
-    ledger._known_market(market)
-    ledger.position_cap[msg.sender][market] = size
-    if size != 0:
-        ledger._config[msg.sender] = ledger._config[msg.sender] | ledger.HAS_CAPS_BIT
-    log IExchange.PositionCapSet(account=msg.sender, market=market, size=size)
+    self._delegate()
 
 
 # ================================================================ settlement
@@ -400,6 +375,10 @@ def _settle_fill(f: IExchange.Fill, hm: bytes32, ht: bytes32, mkt: IExchange.Mar
         return "flags", 0
     if maker == taker:
         return "self trade", 0
+    m_liq: bool = f.maker.flags & ledger.FLAG_LIQUIDATION != 0
+    t_liq: bool = f.taker.flags & ledger.FLAG_LIQUIDATION != 0
+    if m_liq and t_liq:
+        return "flags", 0
     if f.maker.expiry < block.timestamp or f.taker.expiry < block.timestamp:
         return "expired", 0
     if f.taker.flags & ledger.FLAG_POST_ONLY != 0:
@@ -419,7 +398,11 @@ def _settle_fill(f: IExchange.Fill, hm: bytes32, ht: bytes32, mkt: IExchange.Mar
     # ---- order state
     maker_cfg: uint256 = ledger._config[maker]
     taker_cfg: uint256 = ledger._config[taker]
-    if f.maker.nonce < maker_cfg & ledger.NONCE_MASK or f.taker.nonce < taker_cfg & ledger.NONCE_MASK:
+    # a liquidation order ignores the account's nonce floor and signature: the operator
+    # submits it, and it settles only while the account is liquidatable (_liq_risk)
+    if (not m_liq and f.maker.nonce < maker_cfg & ledger.NONCE_MASK) or (
+        not t_liq and f.taker.nonce < taker_cfg & ledger.NONCE_MASK
+    ):
         return "nonce", 0
     fm: uint256 = ledger._filled[hm]
     ft: uint256 = ledger._filled[ht]
@@ -432,12 +415,16 @@ def _settle_fill(f: IExchange.Fill, hm: bytes32, ht: bytes32, mkt: IExchange.Mar
             return "min size", 0
 
     # ---- signatures
-    m_signer: address = self._signer(hm, maker, f.maker_sig)
-    if m_signer == empty(address):
-        return "bad signature", 0
-    t_signer: address = self._signer(ht, taker, f.taker_sig)
-    if t_signer == empty(address):
-        return "bad signature", 0
+    m_signer: address = maker
+    if not m_liq:
+        m_signer = self._signer(hm, maker, f.maker_sig)
+        if m_signer == empty(address):
+            return "bad signature", 0
+    t_signer: address = taker
+    if not t_liq:
+        t_signer = self._signer(ht, taker, f.taker_sig)
+        if t_signer == empty(address):
+            return "bad signature", 0
     if (maker_cfg | taker_cfg) & ledger.FORBID_BIT != 0:
         if maker_cfg & ledger.FORBID_BIT != 0:
             if ledger.forbidden_counterparty[maker][taker] or ledger.forbidden_counterparty[maker][t_signer]:
@@ -456,7 +443,10 @@ def _settle_fill(f: IExchange.Fill, hm: bytes32, ht: bytes32, mkt: IExchange.Mar
     if diff * constants.BPS > mark * mkt.band_bps:
         return "band", 0
     if (maker_cfg | taker_cfg) & ledger.GUARD_BIT != 0:
-        if self._too_far(maker, maker_cfg, diff, mark) or self._too_far(taker, taker_cfg, diff, mark):
+        # an account's own guard limits its own trades, not its liquidation
+        if (not m_liq and self._too_far(maker, maker_cfg, diff, mark)) or (
+            not t_liq and self._too_far(taker, taker_cfg, diff, mark)
+        ):
             return "mark distance", 0
 
     # ---- new positions, fee and rebate (tiers from the volume before this fill)
@@ -493,21 +483,35 @@ def _settle_fill(f: IExchange.Fill, hm: bytes32, ht: bytes32, mkt: IExchange.Mar
         b.fees, fee_tiers.tier_index(fee_tiers.trailing(m_vol, b.epoch, b.elapsed), b.fees, b.thresholds_lo, b.thresholds_hi)
     )
     fee: uint256 = (notional * fee_bps + constants.BPS - 1) // constants.BPS
+    if t_liq:
+        fee = 0  # a liquidated account pays the penalty instead
     rebate: uint256 = min(notional * rebate_bps // constants.BPS, fee)
+    if m_liq:
+        rebate = 0
     m_coll: int256 = ledger._coll(m_word) + m_pnl
     t_coll: int256 = ledger._coll(t_word) + t_pnl - convert(fee, int256)
 
     # ---- risk checks (maker: rebate ignored, only helps; taker: after its fee)
-    reason: String[32] = self._risk(
-        maker, maker_cfg, f.maker.flags, market, mark, mkt.active, m_old, m_new, m_new_cost, m_coll
-    )
+    reason: String[32] = ""
+    penalty: uint256 = 0
+    if m_liq:
+        reason, penalty = self._liq_risk(maker, maker_cfg, market, mark, mkt.lot, m_old, m_new, m_new_cost, m_word, m_coll, f.maker.size, fm, notional)
+    else:
+        reason = self._risk(maker, maker_cfg, f.maker.flags, market, mark, mkt.active, m_old, m_new, m_new_cost, m_coll)
     if len(reason) != 0:
         return reason, 0
-    reason = self._risk(
-        taker, taker_cfg, f.taker.flags, market, mark, mkt.active, t_old, t_new, t_new_cost, t_coll
-    )
+    if t_liq:
+        reason, penalty = self._liq_risk(taker, taker_cfg, market, mark, mkt.lot, t_old, t_new, t_new_cost, t_word, t_coll, f.taker.size, ft, notional)
+    else:
+        reason = self._risk(taker, taker_cfg, f.taker.flags, market, mark, mkt.active, t_old, t_new, t_new_cost, t_coll)
     if len(reason) != 0:
         return reason, 0
+    if m_liq:
+        m_coll -= convert(penalty, int256)
+        self._liq_effects(maker, market, hm, fm, maker_delta, price, penalty)
+    elif t_liq:
+        t_coll -= convert(penalty, int256)
+        self._liq_effects(taker, market, ht, ft, -maker_delta, price, penalty)
 
     # ---- effects
     ledger._filled[hm] = fm + size
@@ -602,6 +606,79 @@ def _risk(
         if equity <= 0 or total * constants.BPS > lev_cap * convert(equity, uint256):
             return "leverage"
     return ""
+
+
+@internal
+@view
+def _liq_risk(
+    account: address,
+    cfg: uint256,
+    market: uint256,
+    mark: uint256,
+    lot: uint256,
+    old_size: int256,
+    new_size: int256,
+    new_cost: int256,
+    word: uint256,
+    coll: int256,
+    order_size: uint256,
+    filled_before: uint256,
+    notional: uint256,
+) -> (String[32], uint256):
+    """
+    @dev The liquidated side of a fill with a liquidation order: it must reduce the
+         position; before the fill the account is below maintenance but at or above
+         LIQ_BACKSTOP_BPS of it (below: the backstop applies); the order's first fill
+         respects the cool-down and the step size; after the fill its equity at mark is
+         >= 0. Returns (reason, penalty): the penalty is liquidation_penalty_bps of the
+         notional, capped at the equity left.
+    """
+    if not (new_size == 0 or (old_size > 0 and new_size > 0 and new_size < old_size) or (
+        old_size < 0 and new_size < 0 and new_size > old_size
+    )):
+        return "reduce only", 0
+    e0: int256 = 0
+    r0: uint256 = 0
+    total: uint256 = 0
+    status: uint256 = 0
+    e0, r0, total, status = ledger._health(account, cfg, 0, 0, 0, 0, ledger._coll(word), False)
+    if e0 >= convert(r0, int256):
+        return "not liquidatable", 0
+    if e0 * convert(constants.BPS, int256) < convert(r0 * ledger.LIQ_BACKSTOP_BPS, int256):
+        return "backstop", 0
+    if filled_before == 0:
+        if block.timestamp < ledger.liq_next[account]:
+            return "cooldown", 0
+        held: uint256 = convert(abs(old_size), uint256)
+        if held * mark // constants.ONE > ledger.LIQ_WHOLE_NOTIONAL:
+            step: uint256 = held * ledger.LIQ_STEP_BPS // constants.BPS
+            step = (step + lot - 1) // lot * lot
+            if order_size > step:
+                return "step", 0
+    e1: int256 = 0
+    e1, r0, total, status = ledger._health(account, cfg, market, mark, new_size, new_cost, coll, False)
+    if e1 < 0:
+        return "backstop", 0
+    return "", min(notional * ledger.liquidation_penalty_bps // constants.BPS, convert(e1, uint256))
+
+
+@internal
+def _liq_effects(account: address, market: uint256, order_hash: bytes32, filled_before: uint256, delta: int256, price: uint256, penalty: uint256):
+    """@dev Cool-down on an order's first fill; the penalty to the caller's reward and the fund."""
+    if filled_before == 0:
+        ledger.liq_next[account] = block.timestamp + ledger.LIQ_COOLDOWN
+    reward: uint256 = penalty * ledger.liquidation_reward_bps // constants.BPS
+    if reward != 0:
+        ledger._credit(msg.sender, convert(reward, int256))
+    rest: uint256 = penalty - reward
+    if rest != 0:
+        bal: uint256 = ledger.insurance_fund + rest
+        ledger.insurance_fund = bal
+        ledger.insurance_inflows += rest
+        log IExchange.InsuranceInflow(amount=rest, balance=bal)
+    log IExchange.LiquidationFill(
+        account=account, market=market, order_hash=order_hash, size=delta, price=price, penalty=penalty, reward=reward
+    )
 
 
 @internal
@@ -1044,6 +1121,11 @@ def _risk_events():
         market=0, tick=0, lot=0, min_size=0, initial_margin_bps=0, maintenance_margin_bps=0, band_bps=0, active=False
     )
     log IExchange.BackstopSet(backstop=empty(address))
+    log IExchange.CloseOnlySet(account=empty(address), enabled=False)
+    log IExchange.LeverageCapSet(account=empty(address), cap_bps=0)
+    log IExchange.PositionCapSet(account=empty(address), market=0, size=0)
+    log IExchange.TradeGuardSet(account=empty(address), max_mark_distance_bps=0, equity_floor=0)
+    log IExchange.ForbiddenCounterpartySet(account=empty(address), counterparty=empty(address), forbidden=False)
     log IExchange.FeesDistributed(recipient=empty(address), recipient_amount=0, treasury=empty(address), treasury_amount=0)
 
 

@@ -361,6 +361,93 @@ def _set_market(
     )
 
 
+@external
+def set_close_only(enabled: bool):
+    """
+    @notice While enabled, only fills that reduce msg.sender's position settle for it
+            (skip reason "close only").
+    @param enabled The new state.
+    """
+    self._delegated()
+    cfg: uint256 = ledger._config[msg.sender]
+    if enabled:
+        cfg = cfg | ledger.CLOSE_ONLY_BIT
+    else:
+        cfg = cfg & ~ledger.CLOSE_ONLY_BIT
+    ledger._config[msg.sender] = cfg
+    log IExchange.CloseOnlySet(account=msg.sender, enabled=enabled)
+
+
+@external
+def set_leverage_cap(cap_bps: uint256):
+    """
+    @notice Cap msg.sender's leverage: total notional at mark * 10_000 must not exceed
+            cap_bps * equity after a fill that adds risk (skip reason "leverage").
+    @param cap_bps Leverage in bps (30_000 = 3x); 0 removes the cap.
+    """
+    self._delegated()
+    assert cap_bps <= ledger.LEVERAGE_MASK, "exchange: cap too large"
+    cfg: uint256 = ledger._config[msg.sender] & ~(ledger.LEVERAGE_MASK << ledger.LEVERAGE_SHIFT)
+    ledger._config[msg.sender] = cfg | (cap_bps << ledger.LEVERAGE_SHIFT)
+    log IExchange.LeverageCapSet(account=msg.sender, cap_bps=cap_bps)
+
+
+@external
+def set_trade_guard(max_mark_distance_bps: uint256, equity_floor: uint256):
+    """
+    @notice Guard every fill of msg.sender (vaults): a fill priced farther than
+            `max_mark_distance_bps` from the mark is skipped "mark distance" (reducing
+            fills included), and a fill that does not reduce the position and leaves
+            equity at mark below `equity_floor` is skipped "drawdown".
+    @param max_mark_distance_bps Distance in bps (0 = none), below 2**32.
+    @param equity_floor USDC units (0 = none), below 2**224.
+    """
+    self._delegated()
+    assert max_mark_distance_bps <= ledger.GUARD_DIST_MASK, "exchange: bad guard"
+    assert equity_floor < 2**224, "exchange: bad guard"
+    ledger._guard[msg.sender] = max_mark_distance_bps | (equity_floor << ledger.GUARD_FLOOR_SHIFT)
+    cfg: uint256 = ledger._config[msg.sender]
+    if max_mark_distance_bps == 0 and equity_floor == 0:
+        cfg = cfg & ~ledger.GUARD_BIT
+    else:
+        cfg = cfg | ledger.GUARD_BIT
+    ledger._config[msg.sender] = cfg
+    log IExchange.TradeGuardSet(account=msg.sender, max_mark_distance_bps=max_mark_distance_bps, equity_floor=equity_floor)
+
+
+@external
+def set_forbidden_counterparty(counterparty: address, forbidden: bool):
+    """
+    @notice Forbid (or allow again) `counterparty` as the other side of msg.sender's
+            fills: a fill whose other account or recovered signer is forbidden is
+            skipped "counterparty".
+    @param counterparty An account or signer key (owner, manager, agent, sibling vault).
+    @param forbidden True to forbid, False to allow.
+    """
+    self._delegated()
+    ledger._nonzero(counterparty)
+    ledger.forbidden_counterparty[msg.sender][counterparty] = forbidden
+    if forbidden:
+        ledger._config[msg.sender] = ledger._config[msg.sender] | ledger.FORBID_BIT
+    log IExchange.ForbiddenCounterpartySet(account=msg.sender, counterparty=counterparty, forbidden=forbidden)
+
+
+@external
+def set_position_cap(market: uint256, size: uint256):
+    """
+    @notice Cap msg.sender's absolute position in `market` after a fill that grows it
+            (skip reason "position cap").
+    @param market The market id.
+    @param size Base units; 0 removes the cap.
+    """
+    self._delegated()
+    ledger._known_market(market)
+    ledger.position_cap[msg.sender][market] = size
+    if size != 0:
+        ledger._config[msg.sender] = ledger._config[msg.sender] | ledger.HAS_CAPS_BIT
+    log IExchange.PositionCapSet(account=msg.sender, market=market, size=size)
+
+
 @internal
 def _move(account: address, to: address, market: uint256, size: int256, notional: uint256, price: uint256):
     """@dev `account` trades -size, `to` trades +size at `price` (cash `notional`, zero-sum)."""

@@ -26,7 +26,18 @@ MAX_MARKET_ID: constant(uint256) = 127
 
 FLAG_POST_ONLY: constant(uint256) = 1
 FLAG_REDUCE_ONLY: constant(uint256) = 2
-KNOWN_FLAGS: constant(uint256) = FLAG_POST_ONLY | FLAG_REDUCE_ONLY
+# A liquidation order: the operator submits it for a liquidatable account, unsigned.
+FLAG_LIQUIDATION: constant(uint256) = 4
+KNOWN_FLAGS: constant(uint256) = FLAG_POST_ONLY | FLAG_REDUCE_ONLY | FLAG_LIQUIDATION
+
+# Liquidation through the book (Hyperliquid's shape, docs/exchange.md):
+# below LIQ_BACKSTOP_BPS of maintenance only the backstop (liquidate) applies;
+LIQ_BACKSTOP_BPS: constant(uint256) = 6_667
+# a liquidation order may close at most LIQ_STEP_BPS of a position whose notional at
+# mark exceeds LIQ_WHOLE_NOTIONAL (USDC units), and one starts per account per cool-down.
+LIQ_STEP_BPS: constant(uint256) = 2_000
+LIQ_WHOLE_NOTIONAL: constant(uint256) = 100_000 * 10**6
+LIQ_COOLDOWN: constant(uint256) = 1
 
 # Bounds that keep a position inside its int128 half of the packed slot.
 MAX_PRICE: constant(uint256) = 2**96
@@ -91,6 +102,8 @@ insurance_inflows: public(uint256)
 bad_debt_covered: public(uint256)
 insurance_fee_share_bps: public(uint256)
 liquidation_reward_bps: public(uint256)
+# earliest timestamp at which the next liquidation order of an account may start
+liq_next: public(HashMap[address, uint256])
 
 
 @deploy

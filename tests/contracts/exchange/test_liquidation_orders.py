@@ -131,7 +131,8 @@ def test_settle__second_liquidation_order_in_cooldown__skipped(
 ):
     open_long(taker, 12_100 * USDC, size=60 * ONE)
     oracle.set_price(ETH, 1_890 * USDC, sender=admin)
-    first, _, _ = liq_fill(create_order, sign, friend, taker, 1_890 * USDC, 12 * ONE)
+    # a small first step leaves the account liquidatable; the next order must wait
+    first, _, _ = liq_fill(create_order, sign, friend, taker, 1_890 * USDC, ONE)
     second, m, t = liq_fill(create_order, sign, friend, taker, 1_890 * USDC, ONE)
     tx = exchange.settle([first, second], sender=operator)
     assert len(tx.decode_logs(exchange.LiquidationFill)) == 1

@@ -231,8 +231,8 @@ def test_solvency_stateful(
     run_state_machine_as_test(
         Solvency,
         settings=settings(
-            max_examples=6,
-            stateful_step_count=14,
+            max_examples=4,
+            stateful_step_count=12,
             deadline=None,
             derandomize=True,
             suppress_health_check=list(HealthCheck),
