@@ -57,7 +57,7 @@ def vault(chain):
     factory = VaultFactoryClient.connect(w3, stack.deployment, leader)
     address = factory.create("Alpha grid", manager=leader.address, profit_share_bps=1000,
                              min_owner_stake_bps=500, lockup=DAY)
-    for index in (4, 5, 6):
+    for index in (4, 5):
         faucet(chain, index, usdc_units("100000"))
     return address
 
@@ -85,6 +85,7 @@ def test_vault_follower_before_leader__owner_stake_sentence_and_no_approval(chai
     w3, stack = chain
     leader = signer(chain, 4)
     address = VaultFactoryClient.connect(w3, stack.deployment, leader).create("Empty", manager=leader.address)
+    faucet(chain, 5, usdc_units("1000"))  # tests fund their own accounts: any order, any xdist worker
     follower = VaultClient(w3, address, stack.deployment.usdc, signer(chain, 5))
     message = refused(lambda: follower.deposit(usdc_units("100")), "vault: owner stake")
     assert "leader" in message
@@ -128,6 +129,8 @@ def test_vault_withdraw__cash_held_as_margin__queued_then_claimed(chain):
         "Queue", manager=lead_signer.address, lockup=0)
     leader = VaultClient(w3, address, stack.deployment.usdc, lead_signer)
     follower = VaultClient(w3, address, stack.deployment.usdc, signer(chain, 6))
+    for index in (4, 6):
+        faucet(chain, index, usdc_units("2000"))
     leader.deposit(usdc_units("1000"))
     shares = follower.deposit(usdc_units("200"))
     taker = stack.keys[3]

@@ -11,7 +11,7 @@ import itertools
 from web3 import Web3
 
 from offchain.artifacts import abi
-from offchain.client.wallet import KeySigner
+from offchain.client.wallet import KeySigner, Transactor
 from offchain.deploy import Web3Deployer
 from offchain.keeper.devstack import DevStack, fund
 from offchain.order import Domain, Order, address_of, sign_order
@@ -29,7 +29,8 @@ def fund_taker(w3: Web3, stack: DevStack, key: str, amount: int) -> None:
 
 def mark(w3: Web3, stack: DevStack, price: int = PRICE) -> None:
     """Publish a fresh mark (tests advance chain time past the oracle's staleness limit)."""
-    Web3Deployer(w3, stack.admin_key).transact("Oracle", stack.deployment.oracle, "set_price", MARKET, price)
+    oracle = w3.eth.contract(address=stack.deployment.oracle, abi=abi("Oracle"))
+    Transactor(w3, KeySigner(w3, stack.admin_key)).send(oracle.functions.set_price(MARKET, price))
 
 
 def settle(w3: Web3, stack: DevStack, vault: str, manager_key: str, taker_key: str, vault_buys: bool,
