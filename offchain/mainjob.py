@@ -522,8 +522,16 @@ def _summary_lines(header: list[str], rows: list[list[str]]) -> list[str]:
     return console.export_text().rstrip("\n").splitlines()
 
 
+def liquidation_part(ctx: RunContext) -> ReportPart:
+    """Liquidations, backstop handovers and the runner's steps (docs/liquidation.md)."""
+    from offchain.keeper.runners.liquidation_report import liquidation_rows
+
+    url = f"sqlite:///{ctx.workdir / 'keeper.db'}"
+    return _rows_part("Liquidations", liquidation_rows(ctx.devnet.w3, ctx.devnet.deployment, url))
+
+
 # The report is these parts in order; add one to add a section (each gets the context).
-REPORT_PARTS = [run_part, equity_part, analytics_part]
+REPORT_PARTS = [run_part, equity_part, liquidation_part, analytics_part]
 
 
 def report(devnet: Devnet, keeper_stats: dict, trader_stats: TraderStats, duration: float,

@@ -62,12 +62,15 @@ def deploy_crash_stack(url: str, keys: list[str], *, lps: int, traders: list[int
         lp.transact("TestUSDC", d.usdc, "approve", d.pool, lp_deposit)
         lp._send(pool.get_function_by_signature("deposit(uint256)")(lp_deposit).build_transaction(
             {"from": lp.address, "nonce": lp._nonce}))
+    # one deposit_for per trader from the admin's minted USDC (3x fewer txs than each
+    # trader minting, approving and depositing itself)
+    total = sum(traders)
+    admin.transact("TestUSDC", d.usdc, "mint", admin.address, total)
+    admin.transact("TestUSDC", d.usdc, "approve", d.exchange, total)
     for k, amount in zip(trader_keys, traders):
-        t = Web3Deployer(w3, k)
-        admin.transact("TestUSDC", d.usdc, "mint", t.address, amount)
-        t.transact("TestUSDC", d.usdc, "approve", d.exchange, amount)
-        t.transact("Exchange", d.exchange, "deposit", amount)
-        stack.collateral[t.address] = amount
+        address = address_of(k)
+        admin.transact("Exchange", d.exchange, "deposit_for", address, amount)
+        stack.collateral[address] = amount
     return stack
 
 
@@ -152,3 +155,56 @@ def breach_blocks(exchange, accounts: list[str], blocks: list[int]) -> dict[str,
 def percentile(values: list[int], q: float) -> int:
     s = sorted(values)
     return s[min(len(s) - 1, int(q * len(s)))] if s else 0
+
+
+def start_keeper_process(stack: CrashStack, workdir, db_url: str, port: int, *, agent_key: str,
+                         crash: str | None = None, tag: str = "1", timeout: float = 60.0):
+    """The real keeper as a subprocess (`python -m offchain.keeper`), liquidation runners
+    on, the pool's agent key held; returns the Popen once its API is up."""
+    import json
+    import subprocess
+    import sys
+    import time as _time
+
+    from offchain.devnet import PROJECT_ROOT, project_env
+
+    ready = workdir / f"ready-{tag}"
+    deployment = workdir / "deployment.json"
+    deployment.write_text(json.dumps(stack.contracts()))
+    env = project_env() | {
+        "MMX_RPC_URL": stack.url, "MMX_DB_URL": db_url, "MMX_API_PORT": str(port),
+        "MMX_KEEPER_CONFIG": keeper_toml(workdir / "keeper.toml"), "MMX_DEPLOYMENT": str(deployment),
+        "MMX_OPERATOR_KEY": stack.operator_key, "MMX_POOL_AGENT_KEY": agent_key,
+        "MMX_CONFIRMATIONS": "0", "MMX_POLL_INTERVAL": "0.1", "MMX_BATCH_MAX_WAIT_MS": "5",
+        "MMX_RATE": "100000", "MMX_BURST": "100000", "MMX_READY_FILE": str(ready), "MMX_LOG_LEVEL": "WARNING",
+    }
+    env.pop("MMX_TEST_CRASH_POINT", None)
+    if crash:
+        env["MMX_TEST_CRASH_POINT"] = crash
+    log_path = workdir / f"keeper-{tag}.log"
+    proc = subprocess.Popen([sys.executable, "-m", "offchain.keeper"], cwd=PROJECT_ROOT, env=env,
+                            stdout=open(log_path, "wb"), stderr=subprocess.STDOUT)
+    deadline = _time.monotonic() + timeout
+    while not ready.exists():
+        if proc.poll() is not None or _time.monotonic() > deadline:
+            proc.kill()
+            raise RuntimeError(log_path.read_text())
+        _time.sleep(0.05)
+    return proc
+
+
+def report_price(w3, stack: CrashStack, reporter, market: int, price: int) -> int:
+    """One oracle update from the reporter key; the block it was mined in."""
+    oracle = w3.eth.contract(address=stack.deployment.oracle, abi=abi("Oracle"))
+    tx = oracle.functions.set_price(market, price).build_transaction(
+        {"from": reporter.address, "nonce": reporter._nonce, "gas": 200_000})
+    return reporter._send(tx)["blockNumber"]
+
+
+def interval_mining(w3, seconds: int | None) -> None:
+    """A block every `seconds` (several txs per block, as on a real chain), or automine (None)."""
+    if seconds is None:
+        w3.provider.make_request("evm_setAutomine", [True])
+    else:
+        w3.provider.make_request("evm_setAutomine", [False])
+        w3.provider.make_request("evm_setIntervalMining", [seconds])

@@ -18,8 +18,6 @@ Checked against the chain:
 from __future__ import annotations
 
 import signal
-import subprocess
-import sys
 import time
 
 import pytest
@@ -28,54 +26,23 @@ from web3 import Web3
 from offchain.artifacts import abi
 from offchain.client import KeeperClient
 from offchain.deploy import Web3Deployer
-from offchain.devnet import PROJECT_ROOT, Anvil, free_port, project_env
+from offchain.devnet import Anvil, free_port
 from offchain.keeper.crashstack import (
     N_WHALES,
+    breach_blocks,
     crash_prices,
     crash_traders,
     deploy_crash_stack,
-    breach_blocks,
-    keeper_toml,
+    interval_mining,
     open_crash_positions,
+    report_price,
+    start_keeper_process,
 )
 from offchain.keeper.runners.liquidation_journal import CONFIRMED, DEAD, OPEN_STATES, LiquidationJournal
 from offchain.order import address_of
 
 pytestmark = pytest.mark.e2e
 USDC = 10**6
-
-
-def start_keeper(stack, tmp_path, db_url, port, crash: str | None, tag: str, agent_key: str):
-    ready = tmp_path / f"ready-{tag}"
-    env = project_env() | {
-        "MMX_RPC_URL": stack.url, "MMX_DB_URL": db_url, "MMX_API_PORT": str(port),
-        "MMX_KEEPER_CONFIG": keeper_toml(tmp_path / "keeper.toml"),
-        "MMX_DEPLOYMENT": str(_deployment_file(stack, tmp_path)),
-        "MMX_OPERATOR_KEY": stack.operator_key, "MMX_POOL_AGENT_KEY": agent_key,
-        "MMX_CONFIRMATIONS": "0", "MMX_POLL_INTERVAL": "0.1", "MMX_BATCH_MAX_WAIT_MS": "5",
-        "MMX_RATE": "100000", "MMX_BURST": "100000", "MMX_READY_FILE": str(ready), "MMX_LOG_LEVEL": "WARNING",
-    }
-    env.pop("MMX_TEST_CRASH_POINT", None)
-    if crash:
-        env["MMX_TEST_CRASH_POINT"] = crash
-    log = open(tmp_path / f"keeper-{tag}.log", "wb")
-    proc = subprocess.Popen([sys.executable, "-m", "offchain.keeper"], cwd=PROJECT_ROOT, env=env,
-                            stdout=log, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 60
-    while not ready.exists():
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            raise RuntimeError((tmp_path / f"keeper-{tag}.log").read_text())
-        time.sleep(0.05)
-    return proc
-
-
-def _deployment_file(stack, tmp_path):
-    import json
-
-    path = tmp_path / "deployment.json"
-    path.write_text(json.dumps(stack.contracts()))
-    return path
 
 
 def wait(predicate, timeout=60.0, what="condition"):
@@ -100,7 +67,8 @@ def test_crash__40pct_drop_with_keeper_sigkill__all_liquidated_promptly_and_ever
         port = free_port()
         url = f"http://127.0.0.1:{port}"
 
-        keeper = start_keeper(s, tmp_path, db_url, port, "liquidation_after_journal:600", "1", keys[3])
+        keeper = start_keeper_process(s, tmp_path, db_url, port, agent_key=keys[3],
+                                      crash="liquidation_after_journal:600", tag="1")
         restart_block = None
         try:
             assert open_crash_positions(url, s) == len(longs)
@@ -110,23 +78,19 @@ def test_crash__40pct_drop_with_keeper_sigkill__all_liquidated_promptly_and_ever
             assert all(exchange.functions.position(a, 1).call()[0] == 5 * 10**18 for a in longs)
 
             # the crash: a block a second from here on, one price update per block
-            w3.provider.make_request("evm_setAutomine", [False])
-            w3.provider.make_request("evm_setIntervalMining", [1])
+            interval_mining(w3, 1)
             reporter = Web3Deployer(w3, s.reporter_key)
-            oracle = w3.eth.contract(address=d.oracle, abi=abi("Oracle"))
             price_blocks: list[int] = []
             journal = LiquidationJournal(db_url)
             for price in crash_prices():
-                tx = oracle.functions.set_price(1, price).build_transaction(
-                    {"from": reporter.address, "nonce": reporter._nonce, "gas": 200_000})
-                price_blocks.append(reporter._send(tx)["blockNumber"])
+                price_blocks.append(report_price(w3, s, reporter, 1, price))
                 if keeper is not None and journal.steps():
                     # the first liquidation step is journaled and stalls before its send: kill -9
                     keeper.send_signal(signal.SIGKILL)
                     keeper.wait(10)
                     assert all(r.state == "planned" for r in journal.steps())
                     keeper = None
-                    keeper2 = start_keeper(s, tmp_path, db_url, port, None, "2", keys[3])
+                    keeper2 = start_keeper_process(s, tmp_path, db_url, port, agent_key=keys[3], tag="2")
                     restart_block = w3.eth.block_number
                 time.sleep(0.2)  # the next update goes into a later block than this one's liquidations
 
@@ -134,7 +98,7 @@ def test_crash__40pct_drop_with_keeper_sigkill__all_liquidated_promptly_and_ever
             wait(lambda: all(exchange.functions.position(a, 1).call()[0] == 0 for a in longs), 30,
                  "every long liquidated")
             liquidations = list(exchange.events.Liquidation().get_logs(from_block=price_blocks[0]))
-            w3.provider.make_request("evm_setAutomine", [True])
+            interval_mining(w3, None)
 
             # ---- every breach liquidated within 2 blocks, exactly once
             breach = breach_blocks(exchange, longs, price_blocks)

@@ -12,6 +12,7 @@ from offchain.devnet import Anvil
 from offchain.keeper.crashstack import deploy_crash_stack
 from offchain.keeper.runners.liquidation import LiquidationRunner
 from offchain.keeper.runners.liquidation_journal import CONFIRMED, PLANNED, LiquidationJournal
+from offchain.keeper.runners.liquidation_report import liquidation_rows
 from offchain.keeper.service import Keeper
 
 from .helpers import ONE, USDC, contracts, first_breach_block, key, keeper_config, liquidation_logs, open_positions, \
@@ -74,6 +75,12 @@ def test_runner__breach_on_mark_update__liquidated_next_block_healthy_untouched(
     assert row.state == CONFIRMED and row.block == log["blockNumber"] and row.penalty == a["penalty"]
     assert row.account == key(levered).address and row.moved == 10 * ONE and row.seen_block >= breach
     journal.close()
+    # the make-run report's section reads the same from chain and journal
+    rows = dict(liquidation_rows(w3, s.deployment, f"sqlite:///{tmp_path}/k.db"))
+    assert rows["liquidations (chain)"] == "1 on 1 accounts"
+    assert rows["  notional moved to the backstop"] == "18,800.000000"
+    assert rows["  penalties to the backstop"] == "188.000000"
+    assert rows["runner steps"] == "1 confirmed, 0 reverted, 0 dead, 0 open"
 
 
 def test_runner__crash_after_journal__restart_sends_the_same_step_once(crash_stack, tmp_path):

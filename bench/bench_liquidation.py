@@ -1,0 +1,98 @@
+"""Liquidation latency on a real anvil with the real keeper: the crash scenario of
+tests/e2e/test_crash_liquidation.py without the kill (52 levered longs, the oracle falls 40%
+in 2% steps, a block a second).
+
+Prints one `name: value` line per figure:
+  liquidation_latency_blocks_p50 / _p99 / _max   blocks from the price update at which an
+                                                 account first was below maintenance to
+                                                 the block of its Liquidation
+  liquidations                                   accounts liquidated (all of them must be)
+  gas_liquidate_tx_p50                           gas of the runner's liquidate transactions
+  liquidation_runner_steps_per_account           journaled steps / liquidated accounts
+
+    python bench/bench_liquidation.py [--longs 52]
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from web3 import Web3  # noqa: E402
+
+from offchain.artifacts import abi  # noqa: E402
+from offchain.deploy import Web3Deployer  # noqa: E402
+from offchain.devnet import Anvil, free_port  # noqa: E402
+from offchain.keeper.crashstack import (  # noqa: E402
+    N_WHALES,
+    breach_blocks,
+    crash_prices,
+    crash_traders,
+    deploy_crash_stack,
+    interval_mining,
+    open_crash_positions,
+    percentile,
+    report_price,
+    start_keeper_process,
+)
+from offchain.keeper.runners.liquidation_journal import LiquidationJournal  # noqa: E402
+from offchain.order import address_of  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--longs", type=int, default=52)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp, Anvil(accounts=6 + args.longs + N_WHALES) as node:
+        work = Path(tmp)
+        keys = node.private_keys()
+        s = deploy_crash_stack(node.url, keys, lps=2, traders=crash_traders(args.longs))
+        w3 = Web3(Web3.HTTPProvider(node.url))
+        exchange = w3.eth.contract(address=s.deployment.exchange, abi=abi("Exchange"))
+        longs = [address_of(k) for k in s.trader_keys[:-N_WHALES]]
+        db_url = f"sqlite:///{work}/keeper.db"
+        port = free_port()
+        keeper = start_keeper_process(s, work, db_url, port, agent_key=keys[3])
+        try:
+            open_crash_positions(f"http://127.0.0.1:{port}", s)
+            deadline = time.monotonic() + 60
+            while not all(exchange.functions.position(a, 1).call()[0] for a in longs):
+                assert time.monotonic() < deadline, "opening fills not settled"
+                time.sleep(0.1)
+            interval_mining(w3, 1)
+            reporter = Web3Deployer(w3, s.reporter_key)
+            blocks = []
+            for price in crash_prices():
+                blocks.append(report_price(w3, s, reporter, 1, price))
+                time.sleep(0.2)
+            deadline = time.monotonic() + 30
+            while any(exchange.functions.position(a, 1).call()[0] for a in longs):
+                assert time.monotonic() < deadline, "not every long was liquidated"
+                time.sleep(0.2)
+            interval_mining(w3, None)
+            logs = list(exchange.events.Liquidation().get_logs(from_block=blocks[0]))
+        finally:
+            keeper.send_signal(signal.SIGTERM)
+            keeper.wait(20)
+        breach = breach_blocks(exchange, longs, blocks)
+        latency = [e["blockNumber"] - breach[e["args"]["account"]] for e in logs if e["args"]["account"] in breach]
+        gas = [w3.eth.get_transaction_receipt(e["transactionHash"])["gasUsed"] for e in logs]
+        journal = LiquidationJournal(db_url)
+        steps = len(journal.steps())
+        journal.close()
+        print(f"liquidation_latency_blocks_p50: {percentile(latency, 0.50)}")
+        print(f"liquidation_latency_blocks_p99: {percentile(latency, 0.99)}")
+        print(f"liquidation_latency_blocks_max: {max(latency) if latency else 0}")
+        print(f"liquidations: {len(logs)}")
+        print(f"gas_liquidate_tx_p50: {percentile(gas, 0.50)}")
+        print(f"liquidation_runner_steps_per_account: {steps / max(len(logs), 1):.2f}")
+
+
+if __name__ == "__main__":
+    main()
