@@ -1,12 +1,13 @@
 """HTTP routes of the risk engine's keeper side (docs/liquidation.md, docs/api.md):
 
-GET /risk                          the liquidation runner's summary and the open bad debt
+GET /risk                          the liquidation runner's summary and the open bad debt (chain)
 GET /risk/liquidations             steps the runner journaled (?account=, ?limit=)
 GET /risk/adl                      every account's ADL rank per market
 GET /accounts/{address}/risk       the account's health (keeper view at the keeper's marks)
                                    and its ADL rank
 
-All views read the keeper's memory and the runner's journal; none changes state. Without
+All views read the keeper's memory, the runner's journal or (bad debt) the chain; none
+changes state. Without
 a liquidation runner in the keeper they answer 503 "liquidation runner off".
 """
 
@@ -38,10 +39,13 @@ def router_for_keeper(service) -> APIRouter:
     async def risk() -> dict:
         runner = _runner(service)
         core = service.core
-        # bad debt still open: negative collateral left on accounts without a position
-        # (the chain snapshot the keeper holds; covered debt leaves it at zero)
-        open_debt = sum(-s.collateral for a, s in core.accounts.items() if s.collateral < 0
-                        and not any(s.position(m) for m in core.markets))
+        # bad debt still open: negative collateral on accounts without a position, read from
+        # the chain now (one JSON-RPC batch over the accounts the keeper knows), not from the
+        # keeper's snapshot, which lags settlement and liquidation by a refresh
+        accounts = sorted(a for a in core.accounts if a != "?")
+        snaps = await service.chain.account_snapshots(accounts, sorted(core.markets)) if accounts else {}
+        open_debt = sum(-coll for coll, positions, _ in snaps.values()
+                        if coll < 0 and not any(size for size, _ in positions.values()))
         return {"liquidation": runner.summary(), "bad_debt_open": str(open_debt),
                 "marks": {str(m): str(p) for m, p in core.marks.items()}}
 
