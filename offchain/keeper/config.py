@@ -46,6 +46,7 @@ File (every key optional; defaults below):
     pool = false               # run the liquidity pool's grid
     vaults = false             # run every factory vault's strategy we hold the agent key of
     liquidation = false        # liquidate accounts below maintenance (docs/liquidation.md)
+    backstop_unwind = false    # the pool's positions leave through the book (docs/liquidation.md)
 
 Environment overrides (applied after the file): MMX_RPC_URL, MMX_DB_URL, MMX_API_HOST,
 MMX_API_PORT, MMX_DEPLOYMENT, MMX_OPERATOR_KEY_SPEC, MMX_REPORTER_KEY_SPEC,
@@ -146,6 +147,7 @@ class RunnersConfig:
     pool: bool = False  # the liquidity pool's grid, signed with its agent key
     vaults: bool = False  # every factory vault whose agent key the keeper holds
     liquidation: bool = False  # the liquidation runner (docs/liquidation.md)
+    backstop_unwind: bool = False  # unwind the pool's positions through the book (docs/liquidation.md)
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,6 +231,7 @@ _ENV: dict[str, tuple[str, str, Callable[[str], Any]]] = {
     "MMX_RUN_POOL": ("runners", "pool", lambda v: v.lower() in ("1", "true", "yes")),
     "MMX_RUN_VAULTS": ("runners", "vaults", lambda v: v.lower() in ("1", "true", "yes")),
     "MMX_RUN_LIQUIDATION": ("runners", "liquidation", lambda v: v.lower() in ("1", "true", "yes")),
+    "MMX_RUN_BACKSTOP_UNWIND": ("runners", "backstop_unwind", lambda v: v.lower() in ("1", "true", "yes")),
     "MMX_FUNDING": ("funding", "enabled", lambda v: v.lower() in ("1", "true", "yes")),
     "MMX_FUNDING_INTERVAL": ("funding", "interval_s", int),
 }

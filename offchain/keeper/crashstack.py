@@ -113,7 +113,8 @@ def keeper_toml(path, *, liquidation: bool = True) -> str:
     runners on; everything else from the MMX_* environment."""
     path.write_text(
         '[keys]\noperator = "env:MMX_OPERATOR_KEY"\nagents = ["env:MMX_POOL_AGENT_KEY"]\n\n'
-        f"[runners]\nliquidation = {'true' if liquidation else 'false'}\n")
+        f"[runners]\nliquidation = {'true' if liquidation else 'false'}\n"
+        f"backstop_unwind = {'true' if liquidation else 'false'}\n")
     return str(path)
 
 

@@ -75,10 +75,13 @@ def configured_runners(config: KeeperConfig) -> list[Runner]:
     if config.runners.vaults:
         runners.append(VaultRunner())
     if config.runners.liquidation:
-        from .runners.backstop import BackstopUnwindRunner
         from .runners.liquidation import LiquidationRunner
 
-        runners += [LiquidationRunner(), BackstopUnwindRunner()]
+        runners.append(LiquidationRunner())
+    if config.runners.backstop_unwind:
+        from .runners.backstop import BackstopUnwindRunner
+
+        runners.append(BackstopUnwindRunner())
     if config.funding.enabled:
         from offchain.funding.keeper import FundingKeeperRunner
 

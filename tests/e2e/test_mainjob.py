@@ -32,6 +32,7 @@ def test_ape_run_mmx__short_run__settles_fills_and_reports(tmp_path):
     assert int(figure(report, "settle batches (txs)")) > 0
     assert int(figure(report, "gas per settled fill").replace(",", "")) > 0
     assert "liquidity pool (assets, USDC)" in report and "vault (assets, USDC)" in report
+    assert "liquidations (chain)" in report and "runner steps" in report  # docs/liquidation.md
     assert "analytics summary" in report and "Sharpe" in report  # the short rich table
     html = (tmp_path / "report.html").read_text()  # the one self-contained report
     assert f"report: {tmp_path / 'report.html'}" in report
