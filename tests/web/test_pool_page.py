@@ -49,6 +49,7 @@ def test_deposit__approve_then_deposit__shares_value_and_tvl_update(open_app, ch
     expect(page.locator("#my-wallet")).to_contain_text("8,765.500000 USDC")
     expect(page.locator("#pool-tvl")).to_contain_text(f"{fmt_usdc(tvl + usdc_units('1234.5'))} USDC")
     expect(page.locator("#my-lock")).to_contain_text("UTC")
+    expect(page.locator("#pool-fees")).to_contain_text("USDC")
     shot(page, "web-pool", docs=True)
     assert pool.status(KeySigner(w3, stack.keys[5]).address).value == usdc_units("1234.5")
 

@@ -28,10 +28,13 @@ export function windowReturns(points) {
   return out;
 }
 
-// The NAV-per-share series from an analytics report (GET /analytics/...?series=true).
+// The NAV-per-share series from an analytics report (GET /analytics/...?series=true), in USDC
+// per whole share: the report's `value` is USDC units per raw share (1e-12 of a whole one).
 export function navSeries(report) {
   const rows = report?.series || [];
-  const key = ["nav_per_share", "share_price", "value", "nav", "equity"].find((k) => rows.some((r) => r[k] !== undefined && r[k] !== null));
-  if (!key) return [];
-  return rows.filter((r) => r[key] !== null).map((r) => [Math.floor(r.ts / 1000), Number(r[key])]);
+  const keys = [["value", 1e6], ["equity", 1e-6]];
+  const found = keys.find(([k]) => rows.some((r) => r[k] !== undefined && r[k] !== null));
+  if (!found) return [];
+  const [key, scale] = found;
+  return rows.filter((r) => r[key] !== null).map((r) => [Math.floor(r.ts / 1000), Number(r[key]) * scale]);
 }

@@ -43,6 +43,22 @@ async function positionsTable(exchange, pool, account) {
   return `<table><tr><th>market</th><th>position (base)</th><th>cost (USDC)</th>${pool ? "<th>grid</th>" : ""}</tr>${rows.join("")}</table>`;
 }
 
+// The pool's share of trading fees: paid out (FeesDistributed) plus accrued, not yet distributed.
+async function poolFeeShare(exchange, pool) {
+  if (!app.has("Exchange", "fees_accrued") || !app.has("Exchange", "fee_recipient")) return 0n;
+  try {
+    const events = await exchange.queryFilter(exchange.filters.FeesDistributed(), 0);
+    let paid = events.filter((e) => e.args.recipient?.toLowerCase() === pool.toLowerCase())
+      .reduce((sum, e) => sum + (e.args.recipient_amount ?? 0n), 0n);
+    if ((await exchange.fee_recipient()).toLowerCase() === pool.toLowerCase()) {
+      paid += (await exchange.fees_accrued()) * (await exchange.fee_share_bps()) / BPS;
+    }
+    return paid;
+  } catch {
+    return 0n; // an Exchange without these events or views: rebates only
+  }
+}
+
 export async function renderPool() {
   const { contracts } = app.config;
   const pool = app.contract("LiquidityPool", contracts.pool);
@@ -58,6 +74,7 @@ export async function renderPool() {
   const series = navSeries(report);
   const returns = windowReturns(series);
   const unlocking = await unlockingRows(pool);
+  const feeShare = await poolFeeShare(exchange, contracts.pool);
 
   let mine = `<p class="muted">Connect your wallet to see your LP position and deposit.</p>`;
   const account = app.wallet.account;
@@ -106,7 +123,7 @@ export async function renderPool() {
       ${card("Total value locked", `${usdc(tvl)} USDC`, "pool-tvl")}
       ${card("NAV per LP token", `${usdc(nav)} USDC`, "pool-nav")}
       ${card("Return 1d / 7d / 30d", `${ratio(returns["1d"])} / ${ratio(returns["7d"])} / ${ratio(returns["30d"])}`)}
-      ${card("Fee income (rebates)", report ? `${usdc(BigInt(report.rebates_earned ?? 0))} USDC` : "—")}
+      ${card("Fee income (fee share + rebates)", `${usdc(feeShare + BigInt(report?.rebates_earned ?? 0))} USDC`, "pool-fees")}
       ${card("Withdrawals left today", `${usdc(roomToday > 0n ? roomToday : 0n)} USDC`, "pool-room")}
       ${card("Deposit cap", `${usdc(cap)} USDC`)}
       ${card("Lock-up", duration(lockup))}
