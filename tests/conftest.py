@@ -1,12 +1,16 @@
-"""Shared contract fixtures: accounts by role, deployments and `create_*` factories.
+"""The one stack of test fixtures: accounts by role, deployments and `create_*` factories.
 
 Deployments are module-scoped; Ape's chain isolation reverts each test's changes, so a
-test starts from the state the module fixtures built. Folder conftests (oracle, usdc,
-...) may override a role fixture of the same name for their own folder.
+test starts from the state the module fixtures built. Folder conftests may override a
+fixture of the same name for their own folder (same scope: tests/contracts/conftest.py).
+Numbers live in tests/constants.py.
 
 The standard stack: TestUSDC, Oracle (ETH mark 2,000 USDC), RebateEngine (one tier:
 taker fee 5 bps, maker rebate 2 bps), Exchange with market 1 "ETH" (tick 0.01 USDC,
-lot 0.001 ETH, min size 0.001 ETH, initial margin 10%, maintenance 5%, band 5%).
+lot 0.001 ETH, min size 0.001 ETH, initial margin 10%, maintenance 5%, band 5%); on top,
+a VaultFactory (`factory`, `create_vault`, `vault`). The vault, factory and pool folders
+select VAULT_STACK through the `contract_stack` fixture (band 10%, maker rebate 1 bps, oracle max
+age 1 day, `fund` = `mint_usdc`).
 """
 
 from __future__ import annotations
@@ -26,29 +30,15 @@ settings.register_profile("ci", deadline=None, derandomize=True, database=None, 
 settings.register_profile("explore", deadline=None, max_examples=500, print_blob=True)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
-from offchain.order import POST_ONLY, REDUCE_ONLY, Domain, Order, order_hash, sign_order
+from offchain.order import Domain, Order, address_of, order_hash, sign_order
+from tests.constants import (AGENT_KEY, BAND_BPS, DAY, ETH, ETH_PRICE, FAR_EXPIRY, INITIAL_MARGIN_BPS, LOT,
+                             MAINTENANCE_MARGIN_BPS, MAKER_REBATE_BPS, MARKET, MIN_SIZE, ONE, ORACLE_BREAKER_BPS,
+                             ORACLE_BREAKER_WINDOW, ORACLE_MAX_AGE, ORACLE_MAX_MOVE_BPS, POST_ONLY, PRICE,
+                             REDUCE_ONLY, STANDARD_STACK, TAKER_FEE_BPS, TICK, USDC)
 
-USDC = 10**6
-ETH = 1  # market id
-ONE = 10**18  # one whole base unit
-ETH_PRICE = 2_000 * USDC
-TICK = 10_000  # 0.01 USDC
-LOT = 10**15  # 0.001 ETH
-MIN_SIZE = 10**15
-INITIAL_MARGIN_BPS = 1_000
-MAINTENANCE_MARGIN_BPS = 500
-BAND_BPS = 500
-TAKER_FEE_BPS = 5
-MAKER_REBATE_BPS = 2
-ORACLE_MAX_MOVE_BPS = 5_000
-ORACLE_MAX_AGE = 3_600
-ORACLE_BREAKER_BPS = 5_000
-ORACLE_BREAKER_WINDOW = 1
-FAR_EXPIRY = 2**40
-# A signer that is not an Ape account (an agent key, e.g. a vault manager's hot key).
-AGENT_KEY = bytes.fromhex("4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318")
-
-__all__ = ["POST_ONLY", "REDUCE_ONLY"]
+# Names tests imported from here before tests/constants.py existed (import them from there).
+__all__ = ["ETH", "ETH_PRICE", "LOT", "MAKER_REBATE_BPS", "ONE", "POST_ONLY", "REDUCE_ONLY", "TAKER_FEE_BPS", "TICK",
+           "USDC"]
 
 
 # ---------------------------------------------------------------- roles
@@ -106,14 +96,35 @@ def stranger(accounts):
 
 
 @pytest.fixture(scope="module")
+def owner(accounts):
+    """A vault's owner (leader)."""
+    return accounts[10]
+
+
+@pytest.fixture(scope="module")
+def follower(accounts):
+    """A vault depositor."""
+    return accounts[11]
+
+
+@pytest.fixture(scope="module")
+def follower2(accounts):
+    return accounts[12]
+
+
+@pytest.fixture(scope="module")
+def unwind_agent(accounts):
+    """The factory's unwind agent (signs a vault's forced-unwind orders)."""
+    return accounts.generate_test_account()
+
+
+@pytest.fixture(scope="module")
 def agent_key():
     return AGENT_KEY
 
 
 @pytest.fixture(scope="module")
 def agent(agent_key):
-    from offchain.order import address_of
-
     return address_of(agent_key)
 
 
@@ -122,8 +133,8 @@ def agent(agent_key):
 
 @pytest.fixture(scope="module")
 def create_usdc(project, admin):
-    def create():
-        return project.TestUSDC.deploy(sender=admin)
+    def create(sender=None):
+        return project.TestUSDC.deploy(sender=sender or admin)
 
     return create
 
@@ -151,8 +162,14 @@ def create_oracle(project, admin):
 
 
 @pytest.fixture(scope="module")
-def oracle(create_oracle):
-    return create_oracle()
+def contract_stack():
+    """The stack's parameters (tests/constants.py Stack); folders override this fixture."""
+    return STANDARD_STACK
+
+
+@pytest.fixture(scope="module")
+def oracle(create_oracle, contract_stack):
+    return create_oracle(max_age=contract_stack.oracle_max_age)
 
 
 @pytest.fixture(scope="module")
@@ -164,15 +181,16 @@ def create_rebate(project, admin):
 
 
 @pytest.fixture(scope="module")
-def rebate(create_rebate):
-    return create_rebate()
+def rebate(create_rebate, contract_stack):
+    return create_rebate(((0, TAKER_FEE_BPS, contract_stack.maker_rebate_bps),))
 
 
 @pytest.fixture(scope="module")
 def create_exchange(project, admin, operator, pauser, treasury, usdc):
-    """An Exchange over `oracle` and `rebate` with roles granted and market 1 (ETH)."""
+    """An Exchange over `oracle` and `rebate` with roles granted and market 1 (ETH) whose
+    price band is `band_bps`."""
 
-    def create(oracle, rebate, add_eth=True):
+    def create(oracle, rebate, add_eth=True, band_bps=BAND_BPS):
         risk = project.ExchangeRisk.deploy(usdc, oracle, sender=admin)
         exchange = project.Exchange.deploy(usdc, oracle, rebate, treasury, risk, sender=admin)
         exchange.grantRole(exchange.OPERATOR_ROLE(), operator, sender=admin)
@@ -180,7 +198,7 @@ def create_exchange(project, admin, operator, pauser, treasury, usdc):
         rebate.grantRole(rebate.EXCHANGE_ROLE(), exchange, sender=admin)
         if add_eth:
             exchange.add_market(
-                TICK, LOT, MIN_SIZE, INITIAL_MARGIN_BPS, MAINTENANCE_MARGIN_BPS, BAND_BPS, sender=admin
+                TICK, LOT, MIN_SIZE, INITIAL_MARGIN_BPS, MAINTENANCE_MARGIN_BPS, band_bps, sender=admin
             )
         return exchange
 
@@ -188,8 +206,8 @@ def create_exchange(project, admin, operator, pauser, treasury, usdc):
 
 
 @pytest.fixture(scope="module")
-def exchange(create_exchange, oracle, rebate):
-    return create_exchange(oracle, rebate)
+def exchange(create_exchange, oracle, rebate, contract_stack):
+    return create_exchange(oracle, rebate, band_bps=contract_stack.band_bps)
 
 
 @pytest.fixture(scope="module")
@@ -197,20 +215,121 @@ def domain(chain, exchange):
     return Domain(chain_id=chain.chain_id, exchange=exchange.address)
 
 
+@pytest.fixture(scope="module")
+def factory(project, admin, exchange, usdc, unwind_agent):
+    """A VaultFactory over the Exchange, vaults made from a Vault blueprint."""
+    blueprint = admin.declare(project.Vault).contract_address
+    return project.VaultFactory.deploy(blueprint, exchange, usdc, unwind_agent, sender=admin)
+
+
+VAULT_DEFAULTS = {"profit_share_bps": 1_000, "min_owner_stake_bps": 500, "lockup": DAY, "drawdown_limit_bps": 2_000}
+
+
+@pytest.fixture(scope="module")
+def create_vault(project, factory, owner, manager):
+    """create_vault(name="alpha", mgr=None, sender=None, **params) -> Vault owned by `owner`
+    (or `sender`); params: profit_share_bps, min_owner_stake_bps, lockup, drawdown_limit_bps."""
+
+    def create(name="alpha", mgr=None, sender=None, **params):
+        args = [params.get(k, default) for k, default in VAULT_DEFAULTS.items()]
+        receipt = factory.create_vault(name, mgr or manager, *args, sender=sender or owner)
+        return project.Vault.at(receipt.events.filter(factory.VaultCreated)[0].vault)
+
+    return create
+
+
+@pytest.fixture(scope="module")
+def vault(create_vault):
+    return create_vault()
+
+
 # ---------------------------------------------------------------- factories
 
 
 @pytest.fixture(scope="module")
-def fund(usdc, exchange, admin):
-    """fund(account, amount, deposit=True): mint USDC to `account` and deposit it."""
+def fund(mint_usdc, exchange, contract_stack):
+    """fund(account, amount, deposit=True): mint USDC to `account`, approve the Exchange and
+    deposit it. On a stack without fund_deposits (VAULT_STACK) it is `mint_usdc`:
+    fund(account, amount, spender=None) mints and approves `spender`."""
+    if not contract_stack.fund_deposits:
+        return mint_usdc
 
     def _fund(account, amount, deposit=True):
-        usdc.mint(account, amount, sender=admin)
-        usdc.approve(exchange, 2**256 - 1, sender=account)
+        mint_usdc(account, amount, spender=exchange)
         if deposit:
             exchange.deposit(amount, sender=account)
 
     return _fund
+
+
+@pytest.fixture(scope="module")
+def mint_usdc(usdc, admin):
+    """mint_usdc(account, amount, spender=None): mint USDC to `account`, approve `spender`."""
+
+    def mint(account, amount, spender=None):
+        usdc.mint(account, amount, sender=admin)
+        if spender is not None:
+            usdc.approve(spender, 2**256 - 1, sender=account)
+
+    return mint
+
+
+@pytest.fixture(scope="module")
+def deposit(mint_usdc):
+    """deposit(vault, account, amount) -> receipt (mints and approves first)."""
+
+    def _deposit(vault, account, amount):
+        mint_usdc(account, amount, spender=vault)
+        return vault.deposit(amount, sender=account)
+
+    return _deposit
+
+
+@pytest.fixture(scope="module")
+def add_profit(mint_usdc, exchange, stranger):
+    """add_profit(vault, amount): credit the vault's Exchange account from outside (trading profit)."""
+
+    def _add_profit(vault, amount):
+        mint_usdc(stranger, amount, spender=exchange)
+        exchange.deposit_for(vault, amount, sender=stranger)
+
+    return _add_profit
+
+
+@pytest.fixture(scope="module")
+def set_price(oracle, admin):
+    """set_price(price, market=MARKET): set a mark in steps of at most 40% (the oracle's
+    max move is 50%)."""
+
+    def _set_price(price, market=MARKET):
+        current = oracle.price_info(market)[0]
+        while current and abs(price - current) * 10_000 > 4_000 * current:
+            current = current * 14 // 10 if price > current else current * 6 // 10
+            current -= current % TICK
+            oracle.set_price(market, current, sender=admin)
+        oracle.set_price(market, price, sender=admin)
+
+    return _set_price
+
+
+@pytest.fixture(scope="module")
+def trade(exchange, operator, domain):
+    """trade(maker, maker_signer, taker, taker_signer, maker_is_buy, size, price=PRICE,
+    maker_flags=0, taker_flags=0) -> receipt: settle one fill of MARKET, each order signed
+    by its signer's key (an account, or its agent)."""
+    nonces = itertools.count(1)
+
+    def _trade(maker, maker_signer, taker, taker_signer, maker_is_buy, size, price=PRICE, maker_flags=0,
+               taker_flags=0):
+        m = Order(getattr(maker, "address", maker), MARKET, maker_is_buy, price, size, next(nonces), FAR_EXPIRY,
+                  maker_flags)
+        t = Order(getattr(taker, "address", taker), MARKET, not maker_is_buy, price, size, next(nonces), FAR_EXPIRY,
+                  taker_flags)
+        ms = sign_order(m, domain, maker_signer.private_key)
+        ts = sign_order(t, domain, taker_signer.private_key)
+        return exchange.settle([(m.as_tuple(), ms.as_tuple(), t.as_tuple(), ts.as_tuple(), size)], sender=operator)
+
+    return _trade
 
 
 @pytest.fixture(scope="module")
@@ -276,6 +395,17 @@ def hash_of(domain):
         return order_hash(order, domain)
 
     return _hash
+
+
+# ---------------------------------------------------------------- async tests
+
+
+@pytest.fixture
+def anyio_backend():
+    """`async def` tests marked `pytest.mark.anyio`, and their async fixtures (a started
+    keeper with teardown), run on asyncio through anyio's pytest plugin; one event loop
+    per test, like the asyncio.run() it replaces."""
+    return "asyncio"
 
 
 # ---------------------------------------------------------------- PostgreSQL (journal)

@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.conftest import ETH, USDC
+from tests.constants import ETH, USDC
 
 FUNDING = 100_000 * USDC
 

@@ -2,7 +2,7 @@
 
 import ape
 
-from tests.conftest import USDC
+from tests.constants import USDC
 
 
 def test_cancel_order__by_account__marks_cancelled(exchange, create_order, maker, hash_of):

@@ -2,7 +2,7 @@
 
 import ape
 
-from tests.conftest import ETH, ONE, USDC
+from tests.constants import ETH, ONE, USDC
 
 
 def test_deposit__credits_sender_and_moves_usdc(exchange, usdc, fund, maker):

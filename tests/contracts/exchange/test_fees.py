@@ -3,7 +3,7 @@
 import ape
 import pytest
 
-from tests.conftest import LOT, USDC
+from tests.constants import LOT, USDC
 
 
 @pytest.fixture(scope="module", autouse=True)

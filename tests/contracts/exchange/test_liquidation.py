@@ -3,7 +3,7 @@
 import ape
 import pytest
 
-from tests.conftest import ETH, ETH_PRICE, ONE, USDC
+from tests.constants import ETH, ETH_PRICE, ONE, USDC
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,7 @@
 import ape
 import pytest
 
-from tests.conftest import ETH, LOT, TICK
+from tests.constants import ETH, LOT, TICK
 
 
 def test_add_market__registers_and_logs(exchange, admin):

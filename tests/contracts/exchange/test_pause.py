@@ -2,7 +2,7 @@
 
 import ape
 
-from tests.conftest import ETH, USDC
+from tests.constants import ETH, USDC
 
 
 def test_pause__by_pauser__logs(exchange, pauser):

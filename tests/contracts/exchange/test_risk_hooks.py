@@ -3,7 +3,7 @@
 import ape
 import pytest
 
-from tests.conftest import ETH, ONE, USDC
+from tests.constants import ETH, ONE, USDC
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.conftest import ETH, ETH_PRICE, LOT, MAKER_REBATE_BPS, ONE, POST_ONLY, REDUCE_ONLY, TAKER_FEE_BPS, TICK, USDC
+from tests.constants import ETH, ETH_PRICE, LOT, MAKER_REBATE_BPS, ONE, POST_ONLY, REDUCE_ONLY, TAKER_FEE_BPS, TICK, USDC
 
 
 @pytest.fixture(scope="module", autouse=True)

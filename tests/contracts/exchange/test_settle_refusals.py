@@ -4,7 +4,7 @@ import ape
 import pytest
 
 from offchain.order import SECP256K1_N, Domain, sign_order
-from tests.conftest import ETH, ETH_PRICE, LOT, ONE, POST_ONLY, REDUCE_ONLY, TICK, USDC
+from tests.constants import ETH, ETH_PRICE, LOT, ONE, POST_ONLY, REDUCE_ONLY, TICK, USDC
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -4,7 +4,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from offchain.order import Domain, Order, order_hash
-from tests.conftest import ETH, ETH_PRICE, ONE, USDC
+from tests.constants import ETH, ETH_PRICE, ONE, USDC
 
 uint256 = st.integers(min_value=0, max_value=2**256 - 1)
 addresses = st.binary(min_size=20, max_size=20).map(lambda b: "0x" + b.hex())

@@ -1,7 +1,10 @@
-"""Fixtures for the VaultFactory tests: the shared stack (factory, create_vault)."""
-import sys
-from pathlib import Path
+"""Fixtures for the VaultFactory tests: the vault folders' stack (VAULT_STACK); `factory`
+and `create_vault` come from tests/conftest.py."""
+import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from tests.constants import VAULT_STACK
 
-from mmx_stack import *  # noqa: E402,F401,F403
+
+@pytest.fixture(scope="module")
+def contract_stack():
+    return VAULT_STACK

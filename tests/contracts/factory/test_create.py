@@ -1,7 +1,7 @@
 import ape
 import pytest
 
-from mmx_stack import ZERO
+from tests.constants import ZERO
 
 
 def test_create_vault__defaults__registered_with_event(project, factory, owner, manager, exchange, usdc):

@@ -1,4 +1,5 @@
-"""Fixtures for the Oracle tests: accounts by role, a factory and a module-scoped oracle."""
+"""Fixtures for the Oracle tests: reporter and guardian roles, a factory with the folder's
+limits and a module-scoped oracle (admin, stranger: tests/conftest.py)."""
 import pytest
 
 MAX_MOVE_BPS = 1_000  # 10% per update
@@ -12,11 +13,6 @@ BTC_PRICE = 60_000 * 10**6  # USDC units per whole BTC
 
 
 @pytest.fixture(scope="module")
-def admin(accounts):
-    return accounts[0]
-
-
-@pytest.fixture(scope="module")
 def reporter(accounts):
     return accounts[1]
 
@@ -24,11 +20,6 @@ def reporter(accounts):
 @pytest.fixture(scope="module")
 def guardian(accounts):
     return accounts[2]
-
-
-@pytest.fixture(scope="module")
-def stranger(accounts):
-    return accounts[9]
 
 
 @pytest.fixture(scope="module")

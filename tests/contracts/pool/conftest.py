@@ -1,15 +1,15 @@
-"""Fixtures for the LiquidityPool tests: the shared stack plus a pool set as backstop."""
-import sys
-from pathlib import Path
-
+"""Fixtures for the LiquidityPool tests: the vault folders' stack (VAULT_STACK) plus a pool
+set as backstop."""
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from mmx_stack import *  # noqa: E402,F401,F403
-from mmx_stack import USDC  # noqa: E402
+from tests.constants import USDC, VAULT_STACK
 
 CAP = 10_000_000 * USDC
+
+
+@pytest.fixture(scope="module")
+def contract_stack():
+    return VAULT_STACK
 
 
 @pytest.fixture(scope="module")

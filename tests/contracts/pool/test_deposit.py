@@ -1,6 +1,6 @@
 import ape
 
-from mmx_stack import USDC, ZERO
+from tests.constants import USDC, ZERO
 
 VIRTUAL = 10**6
 

@@ -1,4 +1,4 @@
-from mmx_stack import USDC
+from tests.constants import USDC
 
 
 def test_fee_share__distributed_to_pool__lp_token_value_rises(

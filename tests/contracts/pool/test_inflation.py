@@ -1,7 +1,7 @@
 """First-depositor inflation attack against the pool, under hypothesis."""
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from mmx_stack import USDC
+from tests.constants import USDC
 
 
 @settings(max_examples=15, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture])

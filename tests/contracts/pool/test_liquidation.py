@@ -2,7 +2,7 @@
 import ape
 import pytest
 
-from mmx_stack import MARKET, PRICE, USDC
+from tests.constants import MARKET, PRICE, USDC
 
 ONE = 10**18
 SIZE = 45 * ONE // 10  # 4.5 at 2000 = 9k notional, 900 initial margin

@@ -1,7 +1,7 @@
 import ape
 import pytest
 
-from mmx_stack import USDC
+from tests.constants import USDC
 
 VIRTUAL = 10**6
 

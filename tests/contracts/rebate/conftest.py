@@ -6,9 +6,8 @@ fixture (tests/conftest.py) is built over it.
 """
 import pytest
 
-from tests.conftest import ETH, ETH_PRICE, LOT, ONE
+from tests.constants import ETH, ETH_PRICE, LOT, ONE, USDC
 
-USDC = 10**6
 EPOCH = 30 * 86_400
 
 # (min_volume, taker_fee_bps, maker_rebate_bps)

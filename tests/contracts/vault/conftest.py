@@ -1,13 +1,8 @@
-"""Fixtures for the Vault tests: the stack, a factory, create_vault and a Python model."""
-import sys
-from pathlib import Path
-
+"""Fixtures for the Vault tests: the vault folders' stack (VAULT_STACK), a position opener
+and a Python model of the share arithmetic."""
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from mmx_stack import *  # noqa: E402,F401,F403
-from mmx_stack import BPS, USDC  # noqa: E402
+from tests.constants import BPS, USDC, VAULT_STACK
 
 VIRTUAL_SHARES = 10**6
 PRICE_SCALE = 10**18
@@ -44,6 +39,11 @@ class VaultModel:
         self.supply -= shares
         self.assets -= value
         return value - fee, fee
+
+
+@pytest.fixture(scope="module")
+def contract_stack():
+    return VAULT_STACK
 
 
 @pytest.fixture(scope="module")

@@ -1,6 +1,6 @@
 import ape
 
-from mmx_stack import ZERO
+from tests.constants import ZERO
 
 
 def test_pause_manager__owner__agent_revoked(vault, owner, manager, exchange):

@@ -2,7 +2,8 @@
 import ape
 import pytest
 
-from mmx_stack import PRICE, REDUCE_ONLY, USDC, settled
+from tests.constants import PRICE, REDUCE_ONLY, USDC
+from tests.contracts.receipts import settled
 
 ONE = 10**18
 

@@ -3,7 +3,7 @@ from fractions import Fraction
 
 from hypothesis import HealthCheck, example, given, settings, strategies as st
 
-from mmx_stack import USDC
+from tests.constants import USDC
 
 SETTINGS = settings(
     max_examples=12, deadline=None, derandomize=True,

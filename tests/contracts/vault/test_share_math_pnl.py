@@ -32,7 +32,8 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from mmx_stack import BPS, IM_BPS, LOT, MAKER_REBATE_BPS, ONE, PRICE, TICK, USDC, settled
+from tests.constants import BPS, IM_BPS, LOT, ONE, PRICE, TICK, USDC, VAULT_STACK
+from tests.contracts.receipts import settled
 
 VIRTUAL_SHARES = 10**6
 LOW, HIGH = PRICE * 7 // 10, PRICE * 13 // 10  # the mark stays in [1400, 2600]
@@ -90,7 +91,7 @@ class Account:
                 opened = price * (abs(delta) - abs(size)) // ONE
                 new_cost = -opened if delta < 0 else opened
             pnl = cash + new_cost - cost
-        rebate = notional * MAKER_REBATE_BPS // BPS  # <= the taker's fee (5 bps, rounded up)
+        rebate = notional * VAULT_STACK.maker_rebate_bps // BPS  # <= the taker's fee (5 bps, rounded up)
         self.size, self.cost = size + delta, new_cost
         self.coll += pnl + rebate
         self.realised += pnl

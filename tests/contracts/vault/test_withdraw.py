@@ -1,6 +1,6 @@
 import ape
 
-from mmx_stack import USDC
+from tests.constants import USDC
 
 VIRTUAL = 10**6
 
