@@ -14,7 +14,7 @@ from offchain.order import address_of
 
 from .keeper_helpers import exchange, key, keeper_config, wait_for
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.anyio]  # async tests: `start_keeper` (conftest.py)
 PRICE = 2_000 * 10**6
 
 
@@ -22,33 +22,28 @@ def run(coro):
     return asyncio.run(coro)
 
 
-def test_e2e__crossing_orders_via_sdk__settled_on_chain(stack, tmp_path):
-    async def go():
-        keeper = await Keeper(keeper_config(stack, tmp_path / "k.db"), operator=key(stack.operator_key)).start()
-        try:
-            a, b = stack.trader_keys[0], stack.trader_keys[1]
-            async with AsyncKeeperClient(keeper.url, a) as maker, AsyncKeeperClient(keeper.url, b) as taker:
-                buy = maker.order(1, True, PRICE, 3 * 10**17)
-                ack = await maker.place(buy)
-                assert ack["status"] == "accepted"
-                stream = taker.stream(fills=True)
-                first = asyncio.ensure_future(stream.__anext__())
-                await asyncio.sleep(0.2)
-                sells = await taker.place_batch([taker.order(1, False, PRICE, 10**17) for _ in range(2)])
-                assert all(r["fills"] == 1 for r in sells)
-                event = await asyncio.wait_for(first, 10)
-                assert event["type"] == "fill" and event["fill"]["taker"] == taker.account
-                await wait_for(lambda: all(f.state == "settled" for f in keeper.core.fills.values()))
-                fills = await taker.fills()
-                assert [f["state"] for f in fills] == ["settled", "settled"] and fills[0]["tx_hash"]
-                book = await maker.book(1)
-                assert book["bids"] == [[str(PRICE), str(10**17)]]
-                await stream.aclose()
-            _, ex = exchange(stack)
-            assert ex.functions.filled(bytes.fromhex(ack["hash"][2:])).call() == 2 * 10**17
-        finally:
-            await keeper.stop()
-    run(go())
+async def test_e2e__crossing_orders_via_sdk__settled_on_chain(stack, tmp_path, start_keeper):
+    keeper = await start_keeper(keeper_config(stack, tmp_path / "k.db"), operator=key(stack.operator_key))
+    a, b = stack.trader_keys[0], stack.trader_keys[1]
+    async with AsyncKeeperClient(keeper.url, a) as maker, AsyncKeeperClient(keeper.url, b) as taker:
+        buy = maker.order(1, True, PRICE, 3 * 10**17)
+        ack = await maker.place(buy)
+        assert ack["status"] == "accepted"
+        stream = taker.stream(fills=True)
+        first = asyncio.ensure_future(stream.__anext__())
+        await asyncio.sleep(0.2)
+        sells = await taker.place_batch([taker.order(1, False, PRICE, 10**17) for _ in range(2)])
+        assert all(r["fills"] == 1 for r in sells)
+        event = await asyncio.wait_for(first, 10)
+        assert event["type"] == "fill" and event["fill"]["taker"] == taker.account
+        await wait_for(lambda: all(f.state == "settled" for f in keeper.core.fills.values()))
+        fills = await taker.fills()
+        assert [f["state"] for f in fills] == ["settled", "settled"] and fills[0]["tx_hash"]
+        book = await maker.book(1)
+        assert book["bids"] == [[str(PRICE), str(10**17)]]
+        await stream.aclose()
+    _, ex = exchange(stack)
+    assert ex.functions.filled(bytes.fromhex(ack["hash"][2:])).call() == 2 * 10**17
 
 
 class RejectRecorder:
@@ -66,78 +61,62 @@ class RejectRecorder:
     async def on_stop(self): pass
 
 
-def test_e2e__fill_skipped_by_chain__rejected_reported_and_undone(stack, tmp_path):
+async def test_e2e__fill_skipped_by_chain__rejected_reported_and_undone(stack, tmp_path, start_keeper):
     recorder = RejectRecorder()
 
-    async def go():
-        # a slow watcher: the on-chain cancel is not seen before the taker arrives
-        keeper = await Keeper(keeper_config(stack, tmp_path / "k.db", poll_interval=30),
-                              operator=key(stack.operator_key), runners=[recorder]).start()
-        try:
-            a, b = stack.trader_keys[2], stack.trader_keys[3]
-            async with AsyncKeeperClient(keeper.url, a) as maker, AsyncKeeperClient(keeper.url, b) as taker:
-                sell = maker.order(1, False, PRICE + 50_000, 10**17)
-                ack = await maker.place(sell)
-                w3, ex = exchange(stack)
-                Web3Deployer(w3, a).transact(
-                    "Exchange", stack.deployment.exchange, "cancel_order", sell.as_tuple())
-                updates = maker.stream(fills=False, orders=True)
-                first = asyncio.ensure_future(updates.__anext__())
-                await asyncio.sleep(0.2)
-                await taker.place(taker.order(1, True, PRICE + 50_000, 10**17), tif="IOC")
-                await wait_for(lambda: all(f.state == "rejected" for f in keeper.core.fills.values()))
-                (fill,) = await taker.fills()
-                assert fill["state"] == "rejected" and fill["reason"] == "cancelled"
-                seen = [await asyncio.wait_for(first, 5)]
-                while not any(m.get("type") == "fill_rejected" for m in seen):
-                    seen.append(await asyncio.wait_for(updates.__anext__(), 5))
-                await updates.aclose()
-                state = await taker.account_state()
-                assert state["positions"]["1"]["pending_size"] == "0"
-                await wait_for(lambda: recorder.rejected)
-                assert recorder.rejected == [(fill["id"], "rejected", "cancelled")]
-                assert recorder.fills == [fill["id"]]
-            assert ex.functions.cancelled(bytes.fromhex(ack["hash"][2:])).call()
-        finally:
-            await keeper.stop()
-    run(go())
+    # a slow watcher: the on-chain cancel is not seen before the taker arrives
+    keeper = await start_keeper(keeper_config(stack, tmp_path / "k.db", poll_interval=30), operator=key(stack.operator_key), runners=[recorder])
+    a, b = stack.trader_keys[2], stack.trader_keys[3]
+    async with AsyncKeeperClient(keeper.url, a) as maker, AsyncKeeperClient(keeper.url, b) as taker:
+        sell = maker.order(1, False, PRICE + 50_000, 10**17)
+        ack = await maker.place(sell)
+        w3, ex = exchange(stack)
+        Web3Deployer(w3, a).transact(
+            "Exchange", stack.deployment.exchange, "cancel_order", sell.as_tuple())
+        updates = maker.stream(fills=False, orders=True)
+        first = asyncio.ensure_future(updates.__anext__())
+        await asyncio.sleep(0.2)
+        await taker.place(taker.order(1, True, PRICE + 50_000, 10**17), tif="IOC")
+        await wait_for(lambda: all(f.state == "rejected" for f in keeper.core.fills.values()))
+        (fill,) = await taker.fills()
+        assert fill["state"] == "rejected" and fill["reason"] == "cancelled"
+        seen = [await asyncio.wait_for(first, 5)]
+        while not any(m.get("type") == "fill_rejected" for m in seen):
+            seen.append(await asyncio.wait_for(updates.__anext__(), 5))
+        await updates.aclose()
+        state = await taker.account_state()
+        assert state["positions"]["1"]["pending_size"] == "0"
+        await wait_for(lambda: recorder.rejected)
+        assert recorder.rejected == [(fill["id"], "rejected", "cancelled")]
+        assert recorder.fills == [fill["id"]]
+    assert ex.functions.cancelled(bytes.fromhex(ack["hash"][2:])).call()
 
 
-def test_e2e__onchain_cancel__watcher_takes_order_off_book(stack, tmp_path):
-    async def go():
-        keeper = await Keeper(keeper_config(stack, tmp_path / "k.db"), operator=key(stack.operator_key)).start()
-        try:
-            a = stack.trader_keys[4]
-            async with AsyncKeeperClient(keeper.url, a) as maker:
-                buy = maker.order(1, True, PRICE - 500_000_000, 10**16)
-                ack = await maker.place(buy)
-                w3, _ = exchange(stack)
-                Web3Deployer(w3, a).transact("Exchange", stack.deployment.exchange, "cancel_order", buy.as_tuple())
-                await wait_for(lambda: keeper.core.orders[bytes.fromhex(ack["hash"][2:])].open == 0)
-                assert (await maker.open_orders()) == []
-                kinds = [r.kind for r in keeper.journal.commands()]
-                assert "chain_cancel" in kinds
-        finally:
-            await keeper.stop()
-    run(go())
+async def test_e2e__onchain_cancel__watcher_takes_order_off_book(stack, tmp_path, start_keeper):
+    keeper = await start_keeper(keeper_config(stack, tmp_path / "k.db"), operator=key(stack.operator_key))
+    a = stack.trader_keys[4]
+    async with AsyncKeeperClient(keeper.url, a) as maker:
+        buy = maker.order(1, True, PRICE - 500_000_000, 10**16)
+        ack = await maker.place(buy)
+        w3, _ = exchange(stack)
+        Web3Deployer(w3, a).transact("Exchange", stack.deployment.exchange, "cancel_order", buy.as_tuple())
+        await wait_for(lambda: keeper.core.orders[bytes.fromhex(ack["hash"][2:])].open == 0)
+        assert (await maker.open_orders()) == []
+        kinds = [r.kind for r in keeper.journal.commands()]
+        assert "chain_cancel" in kinds
 
 
-def test_e2e__oracle_feed__random_walk_pushed_and_marks_journaled(stack, tmp_path):
+async def test_e2e__oracle_feed__random_walk_pushed_and_marks_journaled(stack, tmp_path, start_keeper):
     from dataclasses import replace
 
     from offchain.keeper.config import OracleConfig
 
-    async def go():
-        cfg = keeper_config(stack, tmp_path / "k.db")
-        cfg = replace(cfg, oracle=OracleConfig(source="random", seed=7, interval=0.2, markets=(1,), max_step_bps=5))
-        keeper = await Keeper(cfg, operator=key(stack.operator_key), reporter=key(stack.reporter_key)).start()
-        try:
-            await wait_for(lambda: keeper.feed.pushed >= 2)
-            await wait_for(lambda: sum(1 for r in keeper.journal.commands() if r.kind == "mark") >= 1)
-            _, ex = exchange(stack)
-        finally:
-            await keeper.stop()
-    run(go())
+    cfg = keeper_config(stack, tmp_path / "k.db")
+    cfg = replace(cfg, oracle=OracleConfig(source="random", seed=7, interval=0.2, markets=(1,), max_step_bps=5))
+    keeper = await start_keeper(cfg, operator=key(stack.operator_key), reporter=key(stack.reporter_key))
+    await wait_for(lambda: keeper.feed.pushed >= 2)
+    await wait_for(lambda: sum(1 for r in keeper.journal.commands() if r.kind == "mark") >= 1)
+    _, ex = exchange(stack)
 
 
 def test_e2e__runner_hook__gets_marks_and_fills(stack, tmp_path):

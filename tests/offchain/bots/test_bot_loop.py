@@ -19,6 +19,7 @@ ME = "0x00000000000000000000000000000000000000aa"
 OTHER = "0x00000000000000000000000000000000000000bb"
 SIZE = 5 * 10**16
 KEY = "0x" + "11" * 32
+pytestmark = pytest.mark.anyio  # async tests (anyio's pytest plugin, tests/conftest.py anyio_backend)
 INFO = {"chain_id": 1, "exchange": "0x" + "00" * 20,
         "markets": {"1": {"tick": "10000", "lot": str(10**15), "min_size": str(10**15), "mark": "2000000000"}}}
 
@@ -132,145 +133,123 @@ async def stop(bot, task):
     await asyncio.wait_for(task, 5)
 
 
-def test_bot__quotes_both_sides_then_cancel_all_on_stop():
-    async def go():
-        bot, fake = make()
-        task = await start(bot, fake, lambda: len(bot.tracker) == 2)
-        placed = next(c[1] for c in fake.calls if c[0] == "place")
-        assert sorted(o.is_buy for o in placed) == [False, True]
-        assert all(o.flags == 1 and o.price % 10_000 == 0 for o in placed)
+async def test_bot__quotes_both_sides_then_cancel_all_on_stop():
+    bot, fake = make()
+    task = await start(bot, fake, lambda: len(bot.tracker) == 2)
+    placed = next(c[1] for c in fake.calls if c[0] == "place")
+    assert sorted(o.is_buy for o in placed) == [False, True]
+    assert all(o.flags == 1 and o.price % 10_000 == 0 for o in placed)
+    await stop(bot, task)
+    assert kinds(fake)[-2:] == ["cancel_all", "close"] and fake.calls[-2] == ("cancel_all", 1)
+    assert len(bot.tracker) == 0
+
+
+async def test_bot__rejected_order__logged_counted_and_keeps_running(caplog):
+    bot, fake = make()
+    fake.reject[1_998_000_000] = "margin"
+    with caplog.at_level(logging.INFO, "mmx.bot"):
+        task = await start(bot, fake, lambda: bot.stats["rejected"] >= 2)
         await stop(bot, task)
-        assert kinds(fake)[-2:] == ["cancel_all", "close"] and fake.calls[-2] == ("cancel_all", 1)
-        assert len(bot.tracker) == 0
-    asyncio.run(go())
+    assert bot.rejections["margin"] >= 2 and len(bot.tracker) == 0
+    assert "order rejected: margin" in caplog.text
+    assert not task.exception()
 
 
-def test_bot__rejected_order__logged_counted_and_keeps_running(caplog):
-    async def go():
-        bot, fake = make()
-        fake.reject[1_998_000_000] = "margin"
-        with caplog.at_level(logging.INFO, "mmx.bot"):
-            task = await start(bot, fake, lambda: bot.stats["rejected"] >= 2)
-            await stop(bot, task)
-        assert bot.rejections["margin"] >= 2 and len(bot.tracker) == 0
-        assert "order rejected: margin" in caplog.text
-        assert not task.exception()
-    asyncio.run(go())
+async def test_bot__429__backs_off_before_retrying():
+    clock = Clock()
+    bot, fake = make(clock=clock)
+    fake.place_errors = [KeeperError(429, "rate limited")]
+    task = await start(bot, fake, lambda: bot.stats["rate_limited"] == 1)
+    await asyncio.sleep(0.15)
+    assert kinds(fake).count("place") == 1  # the clock has not moved: still backing off
+    clock.t += 200
+    await eventually(lambda: kinds(fake).count("place") == 2)
+    assert kinds(fake).count("place") == 2 and len(bot.tracker) == 2
+    await stop(bot, task)
 
 
-def test_bot__429__backs_off_before_retrying():
-    async def go():
-        clock = Clock()
-        bot, fake = make(clock=clock)
-        fake.place_errors = [KeeperError(429, "rate limited")]
-        task = await start(bot, fake, lambda: bot.stats["rate_limited"] == 1)
-        await asyncio.sleep(0.15)
-        assert kinds(fake).count("place") == 1  # the clock has not moved: still backing off
-        clock.t += 200
-        await eventually(lambda: kinds(fake).count("place") == 2)
-        assert kinds(fake).count("place") == 2 and len(bot.tracker) == 2
-        await stop(bot, task)
-    asyncio.run(go())
+async def test_bot__4xx__logged_and_goes_on():
+    bot, fake = make()
+    fake.place_errors = [KeeperError(400, "bad signature")]
+    task = await start(bot, fake, lambda: len(bot.tracker) == 2)
+    assert bot.rejections["bad signature"] == 1 and bot.stats["errors_4xx"] == 1
+    await stop(bot, task)
 
 
-def test_bot__4xx__logged_and_goes_on():
-    async def go():
-        bot, fake = make()
-        fake.place_errors = [KeeperError(400, "bad signature")]
-        task = await start(bot, fake, lambda: len(bot.tracker) == 2)
-        assert bot.rejections["bad signature"] == 1 and bot.stats["errors_4xx"] == 1
-        await stop(bot, task)
-    asyncio.run(go())
+async def test_bot__failed_cancel__no_places_until_resynced():
+    bot, fake = make()
+    task = await start(bot, fake, lambda: len(bot.tracker) == 2)
+    fake.cancel_errors = [KeeperError(400, "stale")]
+    places_before = kinds(fake).count("place")
+    # the mark moves: the quotes must move, so the old ones are cancelled first
+    fake.events.put_nowait({"channel": "book", "type": "mark", "market": "1", "price": "2100000000"})
+    await eventually(lambda: bot.tracker.live() and all(o.price > 2_050_000_000 for o in bot.tracker.live()))
+    calls = fake.calls
+    first_cancel = next(i for i, c in enumerate(calls) if c[0] == "cancel")
+    assert kinds(fake)[:first_cancel].count("place") == places_before
+    assert calls[first_cancel + 1][0] == "open_orders"  # resync after the refused cancel
+    assert all(o.price > 2_050_000_000 for o in bot.tracker.live())
+    await stop(bot, task)
 
 
-def test_bot__failed_cancel__no_places_until_resynced():
-    async def go():
-        bot, fake = make()
-        task = await start(bot, fake, lambda: len(bot.tracker) == 2)
-        fake.cancel_errors = [KeeperError(400, "stale")]
-        places_before = kinds(fake).count("place")
-        # the mark moves: the quotes must move, so the old ones are cancelled first
-        fake.events.put_nowait({"channel": "book", "type": "mark", "market": "1", "price": "2100000000"})
-        await eventually(lambda: bot.tracker.live() and all(o.price > 2_050_000_000 for o in bot.tracker.live()))
-        calls = fake.calls
-        first_cancel = next(i for i, c in enumerate(calls) if c[0] == "cancel")
-        assert kinds(fake)[:first_cancel].count("place") == places_before
-        assert calls[first_cancel + 1][0] == "open_orders"  # resync after the refused cancel
-        assert all(o.price > 2_050_000_000 for o in bot.tracker.live())
-        await stop(bot, task)
-    asyncio.run(go())
+async def test_bot__own_fill__engine_told__account_reread__order_event_sets_open():
+    bot, fake = make()
+    task = await start(bot, fake, lambda: len(bot.tracker) == 2)
+    ask = next(o for o in bot.tracker.live() if not o.is_buy)
+    reads = kinds(fake).count("account_state")
+    fake.account_view = {"positions": {"1": {"size": str(-2 * 10**16)}}, "equity_estimate": "1000000000"}
+    fake.events.put_nowait({"channel": "orders", "type": "order", "order": {
+        "hash": ask.order_id, "market": "1", "is_buy": False, "price": str(ask.price), "open": str(3 * 10**16),
+        "status": "open", "flags": "1"}})
+    fake.events.put_nowait({"channel": "fills", "type": "fill", "fill": {
+        "id": 1, "market": "1", "price": str(ask.price), "size": str(2 * 10**16), "maker_hash": ask.order_id,
+        "taker_hash": "0xbb", "maker": ME, "taker": OTHER, "taker_is_buy": True, "state": "matched", "ts": 0}})
+    await eventually(lambda: bot.position == -2 * 10**16 and sum(o.size for o in bot.tracker.live() if not o.is_buy) == SIZE)
+    assert bot.stats["fills"] == 1 and kinds(fake).count("account_state") > reads
+    assert bot.position == -2 * 10**16
+    # re-quoted: the 0.03 left keeps its place and 0.02 more goes next to it
+    asks = [o for o in bot.tracker.live() if not o.is_buy]
+    assert sorted(o.size for o in asks) == [2 * 10**16, 3 * 10**16]
+    await stop(bot, task)
 
 
-def test_bot__own_fill__engine_told__account_reread__order_event_sets_open():
-    async def go():
-        bot, fake = make()
-        task = await start(bot, fake, lambda: len(bot.tracker) == 2)
-        ask = next(o for o in bot.tracker.live() if not o.is_buy)
-        reads = kinds(fake).count("account_state")
-        fake.account_view = {"positions": {"1": {"size": str(-2 * 10**16)}}, "equity_estimate": "1000000000"}
-        fake.events.put_nowait({"channel": "orders", "type": "order", "order": {
-            "hash": ask.order_id, "market": "1", "is_buy": False, "price": str(ask.price), "open": str(3 * 10**16),
-            "status": "open", "flags": "1"}})
-        fake.events.put_nowait({"channel": "fills", "type": "fill", "fill": {
-            "id": 1, "market": "1", "price": str(ask.price), "size": str(2 * 10**16), "maker_hash": ask.order_id,
-            "taker_hash": "0xbb", "maker": ME, "taker": OTHER, "taker_is_buy": True, "state": "matched", "ts": 0}})
-        await eventually(lambda: bot.position == -2 * 10**16 and sum(o.size for o in bot.tracker.live() if not o.is_buy) == SIZE)
-        assert bot.stats["fills"] == 1 and kinds(fake).count("account_state") > reads
-        assert bot.position == -2 * 10**16
-        # re-quoted: the 0.03 left keeps its place and 0.02 more goes next to it
-        asks = [o for o in bot.tracker.live() if not o.is_buy]
-        assert sorted(o.size for o in asks) == [2 * 10**16, 3 * 10**16]
-        await stop(bot, task)
-    asyncio.run(go())
+async def test_bot__grid_strategy__centred_on_mark():
+    cfg = config(strategy="grid", quote=None, grid=GridSpec(step_bps=50, levels_per_side=2, size_per_level=SIZE))
+    bot, fake = make(cfg)
+    task = await start(bot, fake, lambda: len(bot.tracker) == 4)
+    prices = sorted(o.price for o in bot.tracker.live())
+    assert len(prices) == 4 and prices[1] < 2_000_000_000 < prices[2]
+    await stop(bot, task)
 
 
-def test_bot__grid_strategy__centred_on_mark():
-    async def go():
-        cfg = config(strategy="grid", quote=None, grid=GridSpec(step_bps=50, levels_per_side=2, size_per_level=SIZE))
-        bot, fake = make(cfg)
-        task = await start(bot, fake, lambda: len(bot.tracker) == 4)
-        prices = sorted(o.price for o in bot.tracker.live())
-        assert len(prices) == 4 and prices[1] < 2_000_000_000 < prices[2]
-        await stop(bot, task)
-    asyncio.run(go())
+async def test_bot__kill_switch__pulls_quotes():
+    bot, fake = make(config(risk=RiskLimits(max_drawdown_bps=1_000), account_refresh_ms=10))
+    task = await start(bot, fake, lambda: len(bot.tracker) == 2)
+    fake.account_view = {"positions": {}, "equity_estimate": "800000000"}
+    await eventually(lambda: bot.gate.killed and len(bot.tracker) == 0)
+    assert bot.gate.killed and len(bot.tracker) == 0 and "cancel" in kinds(fake)
+    await stop(bot, task)
 
 
-def test_bot__kill_switch__pulls_quotes():
-    async def go():
-        bot, fake = make(config(risk=RiskLimits(max_drawdown_bps=1_000), account_refresh_ms=10))
-        task = await start(bot, fake, lambda: len(bot.tracker) == 2)
-        fake.account_view = {"positions": {}, "equity_estimate": "800000000"}
-        await eventually(lambda: bot.gate.killed and len(bot.tracker) == 0)
-        assert bot.gate.killed and len(bot.tracker) == 0 and "cancel" in kinds(fake)
-        await stop(bot, task)
-    asyncio.run(go())
+async def test_bot__sigterm__stops_with_cancel_all():
+    bot, fake = make()
+    task = asyncio.create_task(bot.run(handle_signals=True))
+    await eventually(lambda: len(bot.tracker) == 2)
+    os.kill(os.getpid(), signal.SIGTERM)
+    await asyncio.wait_for(task, 5)
+    assert "cancel_all" in kinds(fake)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.remove_signal_handler(sig)
 
 
-def test_bot__sigterm__stops_with_cancel_all():
-    async def go():
-        bot, fake = make()
-        task = asyncio.create_task(bot.run(handle_signals=True))
-        await eventually(lambda: len(bot.tracker) == 2)
-        os.kill(os.getpid(), signal.SIGTERM)
-        await asyncio.wait_for(task, 5)
-        assert "cancel_all" in kinds(fake)
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(sig)
-    asyncio.run(go())
+async def test_bot__duration__returns_on_its_own():
+    bot, fake = make()
+    await asyncio.wait_for(bot.run(duration_s=0.3), 5)
+    assert "cancel_all" in kinds(fake)
 
 
-def test_bot__duration__returns_on_its_own():
-    async def go():
-        bot, fake = make()
-        await asyncio.wait_for(bot.run(duration_s=0.3), 5)
-        assert "cancel_all" in kinds(fake)
-    asyncio.run(go())
-
-
-def test_bot__unknown_market__refused():
-    async def go():
-        bot, _ = make(config(market=2, quote=QuoteConfig(2, 20, SIZE)))
-        with pytest.raises(ValueError, match="market 2"):
-            await bot.run()
-    asyncio.run(go())
+async def test_bot__unknown_market__refused():
+    bot, _ = make(config(market=2, quote=QuoteConfig(2, 20, SIZE)))
+    with pytest.raises(ValueError, match="market 2"):
+        await bot.run()

@@ -39,12 +39,15 @@ class OfflineKeeper:
         self.fills: list = []
         self.gateway.fill_sinks.append(self.fills.extend)
 
+        self.stopped = False
+
     def start(self) -> None:
         self.committer.start()
 
     async def stop(self) -> None:
         await self.committer.stop()
         self.journal.close()
+        self.stopped = True
 
     def info(self) -> dict:
         return {"chain_id": DOMAIN.chain_id, "exchange": EXCHANGE, "markets": {"1": {}}}
