@@ -156,26 +156,20 @@ class MarketMakerBot:
             if wait == 0:
                 wait = max(cfg.min_step_ms - (now - last_step), 0)
             if wait:
-                await self._sleep(wait / 1000, deadline)
+                await self._wait(self._stop, wait / 1000, deadline)  # back-off / min step: only stop ends it
                 continue
             self._wake.clear()
             last_step = self.clock()
             await self.step()
-            await self._wait_event(cfg.tick_ms / 1000, deadline)
+            await self._wait(self._wake, cfg.tick_ms / 1000, deadline)
 
-    async def _sleep(self, seconds: float, deadline: float | None) -> None:
+    @staticmethod
+    async def _wait(event: asyncio.Event, seconds: float, deadline: float | None) -> None:
+        """Until `event` is set or `seconds` pass (never past the run's deadline)."""
         if deadline is not None:
             seconds = min(seconds, max(deadline - time.monotonic(), 0))
         try:
-            await asyncio.wait_for(self._stop.wait(), seconds)
-        except TimeoutError:
-            pass
-
-    async def _wait_event(self, seconds: float, deadline: float | None) -> None:
-        if deadline is not None:
-            seconds = min(seconds, max(deadline - time.monotonic(), 0))
-        try:
-            await asyncio.wait_for(self._wake.wait(), seconds)
+            await asyncio.wait_for(event.wait(), seconds)
         except TimeoutError:
             pass
 
