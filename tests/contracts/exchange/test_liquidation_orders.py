@@ -10,7 +10,7 @@ path applies), and it never settles for a healthy account.
 
 import pytest
 
-from tests.conftest import ETH, ETH_PRICE, LOT, ONE, USDC
+from tests.constants import ETH, ETH_PRICE, LOT, ONE, USDC
 
 LIQUIDATION = 4
 NO_SIG = (0, b"\x00" * 32, b"\x00" * 32)

@@ -8,7 +8,7 @@ below maintenance, so never below zero equity, and its taker fee is always backe
 import ape
 import pytest
 
-from tests.conftest import ETH, ETH_PRICE, INITIAL_MARGIN_BPS, LOT, MAINTENANCE_MARGIN_BPS, MIN_SIZE, ONE, TICK, USDC
+from tests.constants import ETH, ETH_PRICE, INITIAL_MARGIN_BPS, LOT, MAINTENANCE_MARGIN_BPS, MIN_SIZE, ONE, TICK, USDC
 
 WIDE = 2  # a market with a 10% band (the band of the finding's deployment)
 BTC = 3

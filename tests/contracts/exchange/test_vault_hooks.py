@@ -6,7 +6,7 @@ import ape
 import pytest
 
 from offchain.order import sign_order
-from tests.conftest import ETH, ETH_PRICE, USDC
+from tests.constants import ETH, ETH_PRICE, USDC
 
 # 1% above the mark: inside the market band (5%), outside a 50 bps guard.
 OFF_MARK = ETH_PRICE * 101 // 100

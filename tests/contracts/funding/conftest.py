@@ -3,7 +3,7 @@ operator as FUNDING_ROLE and ETH configured with 60 s intervals and a 1 % cap.""
 
 import pytest
 
-from tests.conftest import ETH, ETH_PRICE
+from tests.constants import ETH, ETH_PRICE
 
 INTERVAL = 60
 CAP = 10**10  # 1 % of RATE_ONE (1e12)

@@ -6,7 +6,7 @@ import ape
 import pytest
 
 from offchain.funding import RATE_ONE, index_delta
-from tests.conftest import ETH, ETH_PRICE
+from tests.constants import ETH, ETH_PRICE
 
 from .conftest import CAP, INTERVAL
 
