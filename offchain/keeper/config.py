@@ -170,6 +170,9 @@ class FundingConfig:
 @dataclass(frozen=True, slots=True)
 class JournalConfig:
     url: str = "sqlite:///keeper.db"
+    # a snapshot of the sequencer every this many commands (restart replays only the
+    # commands after the newest one); 0 = never
+    snapshot_every: int = 100_000
 
 
 @dataclass(frozen=True, slots=True)

@@ -34,6 +34,7 @@ so nothing can match in a halted market, not even through a trigger.
 from __future__ import annotations
 
 import json
+import pickle
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Callable
@@ -388,6 +389,63 @@ class Core:
             level.remove(resting)
             level.appendleft(resting)
         return events
+
+    # -- snapshots ------------------------------------------------------------------------
+    SNAPSHOT_VERSION = 1
+
+    def snapshot(self) -> bytes:
+        """The state replay would have after command `self.seq`, pickled (uint256 integers,
+        bytes ids and enums as they are; the body is the keeper's own, sha256-checked on load,
+        from its own journal, which is trusted as the commands are). Only what replay
+        builds from commands is kept; what it derives (open sizes per account, live order
+        index, account fills, unsettled positions) is recomputed by `restore`, and the chain
+        snapshot, agents and settlement states are re-read at start as after a replay."""
+        orders = [[h, list(s.order.as_tuple()), s.signature.to_hex(), s.signer, s.seq, s.tif, s.open, s.filled,
+                   str(s.status)] for h, s in self.orders.items()]
+        fills = [[f.id, f.seq, f.ts, f.market, f.price, f.size, f.maker_hash, f.taker_hash, f.maker_account,
+                  f.taker_account, f.maker_is_buy, f.state == REJECTED, f.reason if f.state == REJECTED else ""]
+                 for f in self.fills.values()]
+        return pickle.dumps({
+            "version": self.SNAPSHOT_VERSION, "seq": self.seq, "fill_seq": self.fill_seq,
+            "engine": self.engine.snapshot(), "orders": orders, "fills": fills,
+            "min_nonce": [[a, s.min_nonce] for a, s in self.accounts.items() if s.min_nonce],
+            "marks": [[m, p] for m, p in self.marks.items()],
+            "halted": [[m, r] for m, r in self.oracle.halted.items()],
+            "updated_at": [[m, t] for m, t in self.oracle.updated_at.items()],
+        }, protocol=5)
+
+    def restore(self, body: bytes) -> None:
+        """Load a `snapshot` into this (fresh) core; then replay the commands after its seq."""
+        snap = pickle.loads(body)
+        if snap.get("version") != self.SNAPSHOT_VERSION:
+            raise ValueError(f"unsupported keeper snapshot version {snap.get('version')}")
+        self.engine = type(self.engine).restore(snap["engine"])
+        self.seq, self.fill_seq = snap["seq"], snap["fill_seq"]
+        for h, o, sig, signer, seq, tif, open_, filled, status in snap["orders"]:
+            order = Order(o[0], o[1], o[2], o[3], o[4], o[5], o[6], o[7])
+            signed = SignedOrder(h, order, Signature.from_hex(sig), signer, seq, tif)
+            signed.open, signed.filled, signed.status = open_, filled, OrderStatus(status)
+            self.orders[h] = signed
+            acct = self.account(order.account)
+            if open_:
+                side = acct.open_buy if order.is_buy else acct.open_sell
+                side[order.market] = side.get(order.market, 0) + open_
+                self.by_nonce_account.setdefault(order.account, set()).add(h)
+        for (fid, seq, ts, market, price, size, mh, th, ma, ta, maker_is_buy, rejected, reason) in snap["fills"]:
+            fill = FillRecord(fid, seq, ts, market, price, size, mh, th, ma, ta, maker_is_buy,
+                              REJECTED if rejected else MATCHED, None, reason)
+            self.fills[fid] = fill
+            self.account_fills.setdefault(ma, []).append(fid)
+            if ta != ma:
+                self.account_fills.setdefault(ta, []).append(fid)
+            if not rejected:  # as replay: every fill pending until the fills table says settled
+                self.account(ma).apply_fill(market, maker_is_buy, price, size)
+                self.account(ta).apply_fill(market, not maker_is_buy, price, size)
+        for a, n in snap["min_nonce"]:
+            self.account(a).min_nonce = n
+        self.marks.update(dict(snap["marks"]))
+        self.oracle.halted.update(dict(snap["halted"]))
+        self.oracle.updated_at.update(dict(snap["updated_at"]))
 
     # -- replay ---------------------------------------------------------------------------
     def apply(self, seq: int, ts: int, kind: str, body: dict, out: Outbox) -> None:

@@ -34,12 +34,15 @@ from sqlalchemy import (
     bindparam,
     Boolean,
     Integer,
+    LargeBinary,
     String,
     Text,
     TypeDecorator,
     create_engine,
+    delete,
     make_url,
     event,
+    func,
     insert,
     select,
     update,
@@ -130,6 +133,17 @@ class CursorRow(Base):
     block: Mapped[int] = mapped_column(BigInteger)
 
 
+class SnapshotRow(Base):
+    """The sequencer's state after command `seq` (core.Core.snapshot, msgpack), with its
+    sha256; restart loads the newest one that verifies and replays only the commands after it."""
+
+    __tablename__ = "snapshots"
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    ts: Mapped[int] = mapped_column(BigInteger)
+    digest: Mapped[str] = mapped_column(String(64))
+    body: Mapped[bytes] = mapped_column(LargeBinary)
+
+
 class FillState(StrEnum):
     """A fill's settlement state (docs/keeper.md): matched -> submitted -> settled | rejected;
     submitted -> matched again when its tx failed as a whole (re-batched). StrEnum: the
@@ -165,11 +179,12 @@ class WriteSet:
     batches: list[dict] = field(default_factory=list)
     batch_updates: list[dict] = field(default_factory=list)  # {"id", "state", ...}
     cursors: dict[str, int] = field(default_factory=dict)
+    snapshot: tuple[int, bytes] | None = None  # (seq, body): written after the rows above
 
     def __bool__(self) -> bool:
         return bool(
             self.commands or self.orders or self.fills or self.fill_updates or self.batches
-            or self.batch_updates or self.cursors
+            or self.batch_updates or self.cursors or self.snapshot
         )
 
     def extend(self, other: "WriteSet") -> None:
@@ -180,6 +195,8 @@ class WriteSet:
         self.batches += other.batches
         self.batch_updates += other.batch_updates
         self.cursors.update(other.cursors)
+        if other.snapshot is not None:
+            self.snapshot = other.snapshot
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
@@ -268,6 +285,38 @@ class Journal:
                     conn.execute(insert(CursorRow).values(name=name, block=block))
                 else:
                     conn.execute(update(CursorRow).where(CursorRow.name == name).values(block=block))
+            if ws.snapshot is not None:
+                self._write_snapshot(conn, *ws.snapshot)
+
+    # -- snapshots ------------------------------------------------------------------------
+    KEEP_SNAPSHOTS = 2
+
+    def _write_snapshot(self, conn, seq: int, body: bytes) -> None:
+        import hashlib
+        import time
+
+        conn.execute(insert(SnapshotRow).values(seq=seq, ts=int(time.time() * 1000),
+                                                digest=hashlib.sha256(body).hexdigest(), body=body))
+        keep = [r.seq for r in conn.execute(select(SnapshotRow.seq).order_by(SnapshotRow.seq.desc())
+                                            .limit(self.KEEP_SNAPSHOTS))]
+        conn.execute(delete(SnapshotRow).where(SnapshotRow.seq < min(keep)))
+
+    def snapshot(self) -> tuple[int, bytes] | None:
+        """The newest snapshot that verifies: its sha256 matches and the journal holds every
+        command up to its seq (a snapshot is only good on top of a gap-free prefix); else
+        the one before it; else None (replay from the start)."""
+        import hashlib
+
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(SnapshotRow).order_by(SnapshotRow.seq.desc())).all()
+            for row in rows:
+                if hashlib.sha256(row.body).hexdigest() != row.digest:
+                    continue
+                count = conn.execute(select(func.count()).select_from(CommandRow)
+                                     .where(CommandRow.seq <= row.seq)).scalar()
+                if count == row.seq:
+                    return row.seq, bytes(row.body)
+        return None
 
     # -- reads ----------------------------------------------------------------------------
     def commands(self, after: int = 0, chunk: int = 5000) -> Iterator[CommandRow]:

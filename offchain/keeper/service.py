@@ -31,7 +31,7 @@ from .chain import Chain
 from .config import KeeperConfig
 from .core import Core, Outbox, market_config
 from .gateway import Gateway, GroupCommitter, Hub
-from .journal import B_SUBMITTED, MATCHED, SETTLED, SUBMITTED, Journal
+from .journal import B_SUBMITTED, MATCHED, SETTLED, SUBMITTED, Journal, WriteSet
 from .keys import Key, load_key
 from .oracle_feed import CsvReplaySource, OracleFeed, RandomWalkSource
 from .preflight import StartupError, preflight
@@ -91,6 +91,7 @@ def configured_runners(config: KeeperConfig) -> list[Runner]:
 
 @dataclass
 class RecoveryReport:
+    snapshot_seq: int = 0  # the snapshot restored (0: none); `commands` replayed after it
     commands: int = 0
     fills: int = 0
     batches_resolved: int = 0
@@ -248,12 +249,20 @@ class Keeper:
         core = self.core
         out = Outbox.new()
         n = 0
-        for row in self.journal.commands():
+        after = 0
+        snap = self.journal.snapshot()
+        if snap is not None:
+            after, body = snap
+            core.restore(body)
+            self.engine = core.engine
+            self.recovery.snapshot_seq = after
+        for row in self.journal.commands(after=after):
             core.apply(row.seq, row.ts, row.kind, json.loads(row.body), out)
             n += 1
             if len(out.fills) > 10_000 or len(out.order_updates) > 10_000:
                 out = Outbox.new()
         self.recovery.commands = n
+        self.last_snapshot = core.seq
         rows = self.journal.fills()
         for row in rows:
             fill = core.fills.get(row.id)
@@ -304,11 +313,26 @@ class Keeper:
         ticks = {m: i.tick for m, i in self.core.markets.items()}
         return RandomWalkSource(start, seed=cfg.seed, max_step_bps=cfg.max_step_bps, ticks=ticks)
 
+    def maybe_snapshot(self) -> bool:
+        """Every `journal.snapshot_every` commands: queue a snapshot of the sequencer after
+        `core.seq`, written after every row queued before it (one transaction). It is taken
+        on the loop (it pickles the whole state: about a second per million orders), so it
+        is rare. A snapshot whose commands are not all in the journal is ignored at load."""
+        every = self.config.journal.snapshot_every
+        if not every or self.core.seq - self.last_snapshot < every:
+            return False
+        ws = WriteSet()
+        ws.snapshot = (self.core.seq, self.core.snapshot())
+        self.last_snapshot = self.core.seq
+        self.committer.commit(ws)
+        return True
+
     async def _timer(self) -> None:
         while True:
             await asyncio.sleep(1.0)
             now = self.clock()
             try:
+                self.maybe_snapshot()
                 if any(self.core.by_nonce_account.values()):
                     seq = self.core.next_seq()
                     await self.gateway.run_command(
