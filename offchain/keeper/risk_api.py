@@ -1,6 +1,7 @@
 """HTTP routes of the risk engine's keeper side (docs/liquidation.md, docs/api.md):
 
-GET /risk                          the liquidation runner's summary and the open bad debt (chain)
+GET /risk                          the liquidation runner's summary, the open bad debt, the
+                                   insurance fund (balance, inflows, bad debt covered; chain)
 GET /risk/liquidations             steps the runner journaled (?account=, ?limit=)
 GET /risk/adl                      every account's ADL rank per market
 GET /accounts/{address}/risk       the account's health (keeper view at the keeper's marks)
@@ -12,6 +13,8 @@ a liquidation runner in the keeper they answer 503 "liquidation runner off".
 """
 
 from __future__ import annotations
+
+import asyncio
 
 from fastapi import APIRouter, HTTPException, Query
 
@@ -46,7 +49,12 @@ def router_for_keeper(service) -> APIRouter:
         snaps = await service.chain.account_snapshots(accounts, sorted(core.markets)) if accounts else {}
         open_debt = sum(-coll for coll, positions, _ in snaps.values()
                         if coll < 0 and not any(size for size, _ in positions.values()))
+        ex = service.chain.exchange
+        fund, inflows, covered = await asyncio.gather(
+            service.chain.call(ex, "insurance_fund"), service.chain.call(ex, "insurance_inflows"),
+            service.chain.call(ex, "bad_debt_covered"))
         return {"liquidation": runner.summary(), "bad_debt_open": str(open_debt),
+                "insurance_fund": str(fund), "insurance_inflows": str(inflows), "bad_debt_covered": str(covered),
                 "marks": {str(m): str(p) for m, p in core.marks.items()}}
 
     @router.get("/risk/liquidations")

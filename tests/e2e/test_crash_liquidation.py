@@ -12,7 +12,8 @@ Checked against the chain:
   if the kill left it unsent and the chain moved on, dead; none left open);
 - the pool unwinds what it took over through the book (the whales' closing bids);
 - afterwards every trader withdraws its whole collateral and every LP redeems every
-  share (the last redeem succeeds) and the Exchange holds exactly its fees.
+  share (the last redeem succeeds); the Exchange holds exactly its fees, the insurance
+  fund and the operator's liquidation rewards.
 """
 
 from __future__ import annotations
@@ -128,6 +129,8 @@ def test_crash__40pct_drop_with_keeper_sigkill__all_liquidated_promptly_and_ever
             with KeeperClient(url, whales[0]) as c:
                 risk = c.risk()
                 assert risk["liquidation"]["confirmed"] == len(longs) and risk["bad_debt_open"] == "0"
+                assert int(risk["insurance_fund"]) == exchange.functions.insurance_fund().call() > 0
+                assert risk["bad_debt_covered"] == "0" and risk["liquidation"]["adl"] == 0
                 assert len(c.liquidations(limit=1000)) == len(rows)
                 ranks = c.adl_ranks()
                 # the whales are the profitable opposite side of every long: ranked 1 and 2
@@ -167,5 +170,9 @@ def test_crash__40pct_drop_with_keeper_sigkill__all_liquidated_promptly_and_ever
                 {"from": lp.address, "nonce": lp._nonce}))
             assert usdc.functions.balanceOf(lp.address).call() - before == expected > 0
         assert pool.functions.totalSupply().call() == 0
-        assert usdc.functions.balanceOf(d.exchange).call() == exchange.functions.fees_accrued().call() + sum(
-            max(exchange.functions.collateral(x).call(), 0) for x in (d.pool,))
+        # what is left: fees, the insurance fund (its share of the penalties), the pool's
+        # rounding dust and the operator's liquidation rewards, each backed to the unit
+        left = [d.pool, address_of(s.operator_key)]
+        assert all(exchange.functions.collateral(x).call() >= 0 for x in left)
+        assert usdc.functions.balanceOf(d.exchange).call() == exchange.functions.fees_accrued().call() + \
+            exchange.functions.insurance_fund().call() + sum(exchange.functions.collateral(x).call() for x in left)

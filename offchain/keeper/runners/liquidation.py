@@ -41,6 +41,7 @@ from offchain.risk.liquidation import (
     LiquidationParams,
     MarketRisk,
     Step,
+    adl_plan,
     adl_rank,
     health,
     next_step,
@@ -61,6 +62,8 @@ from .liquidation_journal import (
 log = logging.getLogger("mmx.keeper.liquidation")
 
 BPS = 10_000
+ADL_KIND = "adl"
+MAX_ADL_COUNTERPARTIES = 32  # Exchange.adl takes DynArray[address, 32]
 
 
 @dataclass
@@ -263,7 +266,15 @@ class LiquidationRunner:
         try:
             async with self._slots:
                 data = self._calldata(step)
+                kind = step.kind.value
                 refusal = await self._simulate(data)
+                if "insurance short" in refusal:
+                    # the fund cannot cover what the handover would leave: auto-deleverage the
+                    # position against the opposite side's most profitable, most levered accounts
+                    adl = await self._adl_calldata(step)
+                    if adl is not None:
+                        data, kind = adl, ADL_KIND
+                        refusal = await self._simulate(data)
                 if refusal:
                     self.stats.simulated_refusals += 1
                     log.info("liquidation of %s in %s refused by simulation: %s", step.account, step.market, refusal)
@@ -272,7 +283,7 @@ class LiquidationRunner:
                 raw, tx_hash = self.chain.sign(self.key, self.chain.exchange.address, data, nonce, self.gas)
                 step_id = await asyncio.to_thread(
                     self.journal.plan, ts=int(time.time() * 1000), account=step.account, market=step.market,
-                    kind=step.kind.value, size=step.size, equity=h.equity, maintenance=h.maintenance,
+                    kind=kind, size=step.size, equity=h.equity, maintenance=h.maintenance,
                     seen_block=seen_block, nonce=nonce, tx_hash=tx_hash, raw_tx=raw)
                 self.stats.steps += 1
                 await self._crash_point("liquidation_after_journal")
@@ -299,15 +310,39 @@ class LiquidationRunner:
         if state == DEAD:
             self.stats.dead += 1
 
+    async def _adl_calldata(self, step: Step) -> bytes | None:
+        """adl(account, market, counterparties): the opposite side in profit, ranked by
+        unrealised PnL % x leverage on chain snapshots, as many as cover the position (<= 32)."""
+        others = [a.account for a in self.keeper_view() if a.account != step.account]
+        if not others:
+            return None
+        snaps = await self.chain.account_snapshots(others, sorted(self.markets), "latest")
+        accounts = [AccountRisk(a, coll, tuple((m, sz, c) for m, (sz, c) in sorted(pos.items()) if sz != 0))
+                    for a, (coll, pos, _) in snaps.items()]
+        ranked = adl_rank(not step.is_buy, step.market, accounts, self.last_marks, self.markets)
+        plan = adl_plan(step.size, ranked, self.markets[step.market].lot)
+        if not plan:
+            return None
+        counterparties = [a for a, _ in plan][:MAX_ADL_COUNTERPARTIES]
+        fn = self.chain.exchange.functions.adl(step.account, step.market, counterparties)
+        return bytes.fromhex(fn._encode_transaction_data()[2:])
+
     def _decode_liquidation(self, receipt: dict) -> tuple[int, int, int] | None:
-        topic = self.chain.topics.get("Liquidation")
+        """(moved size, price, penalty) from a Liquidation log, or the sum of Adl logs."""
+        topic, adl_topic = self.chain.topics.get("Liquidation"), self.chain.topics.get("Adl")
         exchange = self.chain.exchange.address.lower()
+        moved, price = 0, 0
         for entry in receipt.get("logs", []):
-            if entry["address"].lower() == exchange and entry["topics"] and entry["topics"][0] == topic:
+            if entry["address"].lower() != exchange or not entry["topics"]:
+                continue
+            if entry["topics"][0] == topic:
                 size, price, penalty, _ = abi_decode(["int256", "uint256", "uint256", "address"],
                                                      bytes.fromhex(entry["data"][2:]))
                 return size, price, penalty
-        return None
+            if adl_topic and entry["topics"][0] == adl_topic:
+                size, price = abi_decode(["int256", "uint256"], bytes.fromhex(entry["data"][2:]))
+                moved += size
+        return (moved, price, 0) if moved else None
 
     async def _finish(self, step_id: int, receipt: dict) -> None:
         status = receipt.get("status", "0x1")
@@ -391,6 +426,7 @@ class LiquidationRunner:
         return {"scans": s.scans, "checked": s.checked, "steps": s.steps, "confirmed": len(confirmed),
                 "reverted": sum(r.state == REVERTED for r in rows), "dead": sum(r.state == DEAD for r in rows),
                 "open": sum(r.state in OPEN_STATES for r in rows), "simulated_refusals": s.simulated_refusals,
+                "adl": sum(r.state == CONFIRMED and r.kind == ADL_KIND for r in rows),
                 "penalties": str(sum(r.penalty for r in confirmed)),
                 "latency_blocks_max": latency[-1] if latency else 0,
                 "blocked": dict(s.blocked)}

@@ -38,5 +38,8 @@ def liquidation_rows(w3, deployment, journal_url: str) -> list[tuple[str, str]]:
                          f"{sum(r.state == REVERTED for r in rows)} reverted, {sum(r.state == DEAD for r in rows)} dead, "
                          f"{sum(r.state in OPEN_STATES for r in rows)} open"),
         ("  blocks from breach seen to mined p99", str(p99)),
-        ("insurance fund / ADL", "n/a (not on the Exchange yet, docs/liquidation.md)"),
+        ("insurance fund (USDC)", f"{_usdc(exchange.functions.insurance_fund().call())}  inflows "
+                                  f"{_usdc(exchange.functions.insurance_inflows().call())}"),
+        ("  bad debt covered", _usdc(exchange.functions.bad_debt_covered().call())),
+        ("ADL", f"{len(list(exchange.events.Adl().get_logs(from_block=0)))} counterparty closes"),
     ]

@@ -81,6 +81,8 @@ def test_runner__breach_on_mark_update__liquidated_next_block_healthy_untouched(
     assert rows["  notional moved to the backstop"] == "18,800.000000"
     assert rows["  penalties to the backstop"] == "188.000000"
     assert rows["runner steps"] == "1 confirmed, 0 reverted, 0 dead, 0 open"
+    assert rows["  bad debt covered"] == "0.000000" and rows["ADL"] == "0 counterparty closes"
+    assert rows["insurance fund (USDC)"].startswith(f"{exchange.functions.insurance_fund().call() // USDC:,}.")
 
 
 def test_runner__crash_after_journal__restart_sends_the_same_step_once(crash_stack, tmp_path):

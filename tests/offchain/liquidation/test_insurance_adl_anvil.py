@@ -1,0 +1,110 @@
+"""A price gap leaves a levered account bankrupt: with the insurance fund able to cover,
+the runner's handover closes it and the fund pays the deficit; with the fund short, the
+runner auto-deleverages it against the profitable opposite side at its bankruptcy price.
+Either way no deficit is left to anyone (the Exchange's USDC covers what it owes)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from offchain.artifacts import abi
+from offchain.deploy import Web3Deployer
+from offchain.devnet import Anvil
+from offchain.keeper.crashstack import deploy_crash_stack
+from offchain.keeper.runners.liquidation import ADL_KIND, LiquidationRunner
+from offchain.keeper.runners.liquidation_journal import CONFIRMED, LiquidationJournal
+from offchain.keeper.service import Keeper
+from offchain.risk.liquidation import bankruptcy_price
+
+from .helpers import ONE, USDC, contracts, key, keeper_config, open_positions, set_price, wait_for
+
+pytestmark = pytest.mark.e2e
+PRICE = 2_000 * USDC
+GAP = 1_790 * USDC  # -10.5% in one update: the 9.5x long (2,090 after its fee) ends at -10 USDC of equity
+
+
+@pytest.fixture
+def gap_stack():
+    # 0 admin, 1 operator, 2 reporter, 3 agent, 4 LP, 5 levered long, 6 short whale
+    with Anvil(accounts=8) as node:
+        yield deploy_crash_stack(node.url, node.private_keys(), lps=1, traders=[2_100 * USDC, 500_000 * USDC])
+
+
+def solvent(w3, exchange, usdc, accounts) -> bool:
+    owed = sum(max(exchange.functions.equity(a).call(), 0) for a in accounts)
+    owed += exchange.functions.fees_accrued().call() + exchange.functions.insurance_fund().call()
+    return usdc.functions.balanceOf(exchange.address).call() >= owed
+
+
+def run_gap(s, db_url):
+    levered, whale = s.trader_keys
+    w3, exchange, _ = contracts(s.url, s.deployment)
+    runner = LiquidationRunner()
+
+    async def scenario():
+        keeper = Keeper(keeper_config(s, db_url), operator=key(s.operator_key), reporter=key(s.reporter_key),
+                        agents=[], runners=[runner], serve_api=False)
+        await keeper.start()
+        try:
+            await open_positions(keeper, [(levered, whale, 10 * ONE, PRICE)])
+            start = w3.eth.block_number
+            await asyncio.to_thread(set_price, w3, s.reporter_key, s.deployment.oracle, 1, GAP)
+            await wait_for(lambda: runner.summary()["confirmed"] == 1 and not runner.busy)
+            return start
+        finally:
+            await keeper.stop(drain=1.0)
+
+    return asyncio.run(scenario()), runner
+
+
+def test_gap__fund_covers__handover_and_insurance_cover(gap_stack, tmp_path):
+    s = gap_stack
+    d = s.deployment
+    levered, whale = (key(k).address for k in s.trader_keys)
+    w3, exchange, _ = contracts(s.url, d)
+    usdc = w3.eth.contract(address=d.usdc, abi=abi("TestUSDC"))
+    admin = Web3Deployer(w3, s.admin_key)
+    admin.transact("TestUSDC", d.usdc, "mint", admin.address, 1_000 * USDC)
+    admin.transact("TestUSDC", d.usdc, "approve", d.exchange, 1_000 * USDC)
+    admin.transact("Exchange", d.exchange, "deposit_insurance", 1_000 * USDC)
+    fund_before = exchange.functions.insurance_fund().call()
+    start, runner = run_gap(s, f"sqlite:///{tmp_path}/k.db")
+    (liq,) = exchange.events.Liquidation().get_logs(from_block=start)
+    (cover,) = exchange.events.InsuranceCover().get_logs(from_block=start)
+    assert liq["args"]["account"] == levered and liq["args"]["penalty"] == 0  # bankrupt: no penalty
+    deficit = cover["args"]["amount"]
+    assert cover["args"]["account"] == levered and deficit == 10 * USDC
+    assert exchange.functions.insurance_fund().call() == fund_before - deficit == cover["args"]["balance"]
+    assert exchange.functions.bad_debt_covered().call() == deficit
+    assert exchange.functions.collateral(levered).call() == 0
+    (row,) = LiquidationJournal(f"sqlite:///{tmp_path}/k.db").steps()
+    assert row.state == CONFIRMED and row.kind == "backstop" and row.equity == -10 * USDC
+    assert solvent(w3, exchange, usdc, [levered, whale, d.pool])
+
+
+def test_gap__fund_short__runner_adls_against_the_whale_at_bankruptcy_price(gap_stack, tmp_path):
+    s = gap_stack
+    d = s.deployment
+    levered, whale = (key(k).address for k in s.trader_keys)
+    w3, exchange, _ = contracts(s.url, d)
+    usdc = w3.eth.contract(address=d.usdc, abi=abi("TestUSDC"))
+    assert exchange.functions.insurance_fund().call() == 0
+    coll = exchange.functions.collateral(levered).call()
+    start, runner = run_gap(s, f"sqlite:///{tmp_path}/k.db")
+    assert exchange.events.Liquidation().get_logs(from_block=start) == []  # the handover was refused
+    (adl,) = exchange.events.Adl().get_logs(from_block=start)
+    a = adl["args"]
+    size, cost = 10 * ONE, 20_000 * USDC
+    fee = cost * 5 // 10_000  # the long's taker fee on the opening fill (5 bps tier)
+    equity = coll - fee + (size * GAP // ONE - cost)
+    assert a["account"] == levered and a["counterparty"] == whale and a["market"] == 1 and a["size"] == size
+    assert a["price"] == bankruptcy_price(size, cost, equity, GAP)
+    assert exchange.functions.position(levered, 1).call() == [0, 0]
+    assert exchange.functions.collateral(levered).call() == 0
+    assert exchange.functions.position(whale, 1).call()[0] == 0  # the whale's short closed at p_b
+    (row,) = LiquidationJournal(f"sqlite:///{tmp_path}/k.db").steps()
+    assert row.state == CONFIRMED and row.kind == ADL_KIND and row.moved == size and row.price == a["price"]
+    assert runner.summary()["adl"] == 1
+    assert solvent(w3, exchange, usdc, [levered, whale, d.pool])
