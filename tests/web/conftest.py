@@ -69,7 +69,7 @@ def open_app(chain, site, browser_context):
         reply = httpx.post(node.url, json={"jsonrpc": "2.0", "id": 1, "method": method, "params": params}, timeout=60)
         return reply.json()
 
-    def open_page(index: int, chain_id: int | None = None, path: str = "#/pool"):
+    def open_page(index: int, chain_id: int | None = None, path: str = "#/pool", base: str | None = None):
         from playwright.sync_api import expect
 
         expect.set_options(timeout=WAIT_MS)
@@ -78,7 +78,7 @@ def open_app(chain, site, browser_context):
         wallet = {"account": Web3.to_checksum_address(stack_address(stack, index)), "chainId": chain_id or w3.eth.chain_id,
                   "realChainId": w3.eth.chain_id}
         page.add_init_script(f"window.__mmxTestWallet = {json.dumps(wallet)};\n{WALLET_JS}")
-        page.goto(site + path)
+        page.goto((base or site) + path)
         page.wait_for_selector("body[data-ready='1']")
         pages.append(page)
         return page
