@@ -408,6 +408,26 @@ def anyio_backend():
     return "asyncio"
 
 
+@pytest.fixture
+async def start_keeper():
+    """`keeper = await start_keeper(config, operator=..., ...)`: a started Keeper (the
+    arguments are Keeper's). Every keeper it started is stopped at teardown, also when
+    the test failed (async tests: `pytest.mark.anyio`)."""
+    from offchain.keeper.service import Keeper  # imported here: contract tests need no keeper
+
+    started: list[Keeper] = []
+
+    async def start(config, **kw) -> Keeper:
+        keeper = await Keeper(config, **kw).start()
+        started.append(keeper)
+        return keeper
+
+    yield start
+    for keeper in reversed(started):
+        if not keeper.stopped.is_set():
+            await keeper.stop()
+
+
 # ---------------------------------------------------------------- PostgreSQL (journal)
 
 
