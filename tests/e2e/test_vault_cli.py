@@ -101,3 +101,25 @@ def test_pool_cli__locked_redeem__sentence_and_iso_dates(devnet):
     deposited = ok(ape(devnet, "pool", "deposit", "100", "--account", "TEST::7", "--yes"))
     assert ISO.search(deposited.split("locked until")[1])
     refused(ape(devnet, "pool", "redeem", str(10**12), "--account", "TEST::7"), "pool: locked")
+
+
+def test_pool_cli__keyfile_account__signs_with_passphrase_env_and_yes(devnet, tmp_path):
+    """A keyfile account (what `ape accounts import` writes) signs without a prompt: the
+    passphrase from APE_ACCOUNTS_<alias>_PASSPHRASE and --yes (stdin is closed)."""
+    import json
+    import os
+
+    from eth_account import Account
+
+    node, stack, path = devnet
+    key = stack.keys[6]
+    faucet(stack, 6)
+    accounts = tmp_path / "accounts"
+    accounts.mkdir()
+    (accounts / "ci.json").write_text(json.dumps(Account.encrypt(key, "s3cret")))
+    env = project_env() | {"APE_DATA_FOLDER": str(tmp_path), "APE_ACCOUNTS_ci_PASSPHRASE": "s3cret"}
+    result = subprocess.run(
+        ["ape", "run", "pool", "deposit", "10", "--account", "ci", "--yes", "--deployment", str(path),
+         "--network", node.url], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=180,
+        stdin=subprocess.DEVNULL)
+    assert "deposited 10.000000 USDC" in ok(result)
