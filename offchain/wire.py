@@ -16,6 +16,10 @@ The rules (strict on purpose: a lax parser is a second, undocumented format):
   is admission's (it needs no parse).
 - **order hashes**: `0x` + 64 hex digits.
 - **tif**: "GTC", "IOC" or "FOK". **client_id**: absent, null, or 1-64 printable ASCII chars.
+- **intent** (optional, with **intent_signature**): the signed `OrderIntent` of
+  offchain/intent.py; enumerations are strings, integers follow the integer rule; it must
+  pass `check_intent` against its order. With an intent, tif and client_id are the signed
+  ones: the request's own `tif` / `client_id` must be absent.
 - **objects** carry only the documented keys (an unknown key is refused: a typo in a
   field name must not silently fall back to a default).
 - **sizes**: a request body or WebSocket message of at most `MAX_MESSAGE_BYTES`; a batch
@@ -31,6 +35,7 @@ from typing import Any
 
 from eth_hash.auto import keccak
 
+from offchain.intent import Intent, IntentError, check_intent
 from offchain.order import Domain, Order, Signature, order_hash, recover_hash_signer, sign_hash
 
 CANCEL_TYPE = "Cancel(address account,uint256 market,bytes32[] hashes,uint256 timestamp)"
@@ -43,7 +48,10 @@ MAX_CANCEL_HASHES = 1000
 UINT_MAX_DIGITS = 78          # len(str(2**256 - 1))
 
 ORDER_KEYS = frozenset(("account", "market", "is_buy", "price", "size", "nonce", "expiry", "flags"))
-PLACE_KEYS = frozenset(("order", "signature", "tif", "client_id"))
+PLACE_KEYS = frozenset(("order", "signature", "tif", "client_id", "intent", "intent_signature"))
+INTENT_INTS = ("trigger_price", "trail_bps", "trail_amount", "slippage_bps")
+INTENT_STRS = ("kind", "tif", "slippage_ref", "stp", "post_only", "client_id")
+INTENT_KEYS = frozenset(INTENT_INTS + INTENT_STRS)
 CANCEL_KEYS = frozenset(("account", "market", "hashes", "timestamp", "signature"))
 
 _DECIMAL = re.compile(r"(?:0|[1-9][0-9]*)\Z")
@@ -188,15 +196,40 @@ def order_from_json(data: Any, name: str = "order") -> Order:
     return Order(account=account, is_buy=is_buy, **fields)
 
 
+def intent_from_json(data: Any, order: Order, name: str = "intent") -> Intent:
+    """An intent object by the wire rules (absent keys take Intent's defaults), checked
+    against its order (`check_intent`): WireError names the field."""
+    data = _object(data, name, INTENT_KEYS)
+    fields: dict[str, Any] = {}
+    for key in INTENT_INTS:
+        if key in data:
+            fields[key] = as_int(data[key], f"{name}.{key}")
+    for key in INTENT_STRS:
+        if key in data:
+            if not isinstance(data[key], str):
+                raise WireError(f"{name}.{key} must be a string")
+            fields[key] = data[key]
+    intent = Intent(**fields)
+    try:
+        check_intent(order, intent)
+    except IntentError as exc:
+        # the reason names "intent.<field>"; prefix it like every other field
+        raise WireError(f"{name}{str(exc).removeprefix('intent')}") from None
+    return intent
+
+
 @dataclass(frozen=True, slots=True)
 class PlaceRequest:
     """One signed order to place, parsed: the order, its signature and the keeper-side
-    semantics that are not signed (time in force; the client's own id)."""
+    semantics: time in force and the client's own id, unsigned, or, with an `intent`,
+    as the trader signed them (then `tif` / `client_id` are the intent's)."""
 
     order: Order
     signature: Signature
     tif: str = "GTC"
     client_id: str | None = None
+    intent: Intent | None = None
+    intent_signature: Signature | None = None
 
 
 def parse_place(data: Any, name: str = "") -> PlaceRequest:
@@ -211,7 +244,17 @@ def parse_place(data: Any, name: str = "") -> PlaceRequest:
     client_id = data.get("client_id")
     if client_id is not None and not (isinstance(client_id, str) and _CLIENT_ID.match(client_id)):
         raise WireError(f"{prefix}client_id must be 1-{MAX_CLIENT_ID} printable ASCII characters")
-    return PlaceRequest(order, signature, tif, client_id)
+    if "intent" not in data:
+        if "intent_signature" in data:
+            raise WireError(f"{prefix}intent_signature without intent")
+        return PlaceRequest(order, signature, tif, client_id)
+    for key in ("tif", "client_id"):
+        if key in data:
+            raise WireError(f"{prefix}{key}: signed in the intent; omit it here")
+    intent = intent_from_json(data["intent"], order, f"{prefix}intent")
+    intent_signature = as_signature(_required(data, "intent_signature", f"{prefix}intent_signature"),
+                                    f"{prefix}intent_signature")
+    return PlaceRequest(order, signature, intent.tif, intent.client_id or None, intent, intent_signature)
 
 
 def parse_place_batch(items: Any, max_batch: int) -> list[PlaceRequest]:
@@ -224,8 +267,15 @@ def parse_place_batch(items: Any, max_batch: int) -> list[PlaceRequest]:
 
 
 def place_request(
-    order: Order, signature: Signature, tif: str = "GTC", client_id: str | None = None
+    order: Order, signature: Signature, tif: str = "GTC", client_id: str | None = None,
+    intent: Intent | None = None, intent_signature: Signature | None = None,
 ) -> dict:
+    """A place request body; with `intent` (and its signature) tif / client_id are the intent's."""
+    if intent is not None:
+        if intent_signature is None:
+            raise ValueError("an intent needs its signature")
+        return {"order": order_to_json(order), "signature": signature.to_hex(),
+                "intent": intent.to_json(), "intent_signature": intent_signature.to_hex()}
     body = {"order": order_to_json(order), "signature": signature.to_hex(), "tif": tif}
     if client_id is not None:
         body["client_id"] = client_id

@@ -25,6 +25,7 @@ from typing import Any, AsyncIterator, Iterable, Iterator
 
 import httpx
 
+from offchain.intent import Intent, sign_intent
 from offchain.order import Domain, Order, Signature, address_of, sign_order
 
 from .messages import Cancel, hash_hex, place_request
@@ -57,8 +58,18 @@ class Trader:
         assert self.domain is not None, "domain unknown: call info() first"
         return sign_order(order, self.domain, self.private_key)
 
-    def signed(self, order: Order, tif: str = "GTC") -> dict:
-        return place_request(order, self.sign(order), tif)
+    def sign_intent(self, order: Order, intent: Intent) -> Signature:
+        """The OrderIntent signature (offchain/intent.py) binding `intent` to `order`."""
+        assert self.domain is not None, "domain unknown: call info() first"
+        return sign_intent(order, intent, self.domain, self.private_key)
+
+    def signed(self, order: Order, tif: str = "GTC", intent: Intent | None = None) -> dict:
+        """A place request; with `intent` (stop, market, trailing, STP, client id, ...) both
+        the order and the intent are signed, and `tif` is the intent's."""
+        if intent is None:
+            return place_request(order, self.sign(order), tif)
+        return place_request(order, self.sign(order), intent=intent,
+                             intent_signature=self.sign_intent(order, intent))
 
     def cancel_message(self, hashes: Iterable[str | bytes] = (), market: int = 0) -> dict:
         raw = tuple(h if isinstance(h, bytes) else bytes.fromhex(h.removeprefix("0x")) for h in hashes)
@@ -88,6 +99,8 @@ def _items(trader: Trader, orders: Iterable, tif: str) -> list[dict]:
     for o in orders:
         if isinstance(o, Order):
             items.append(trader.signed(o, tif))
+        elif isinstance(o, tuple) and len(o) == 2 and isinstance(o[1], Intent):
+            items.append(trader.signed(o[0], intent=o[1]))  # (Order, Intent)
         elif isinstance(o, tuple):
             order, signature, *rest = o
             items.append(place_request(order, signature, rest[0] if rest else tif))
@@ -119,8 +132,8 @@ class KeeperClient(Trader):
         self.domain = _domain(info)
         return info
 
-    def place(self, order: Order | dict, tif: str = "GTC") -> dict:
-        body = self.signed(order, tif) if isinstance(order, Order) else order
+    def place(self, order: Order | dict, tif: str = "GTC", intent: Intent | None = None) -> dict:
+        body = self.signed(order, tif, intent) if isinstance(order, Order) else order
         return _check(self.http.post("/orders", json=body))
 
     def place_batch(self, orders: Iterable, tif: str = "GTC") -> list[dict]:
@@ -223,8 +236,8 @@ class AsyncKeeperClient(Trader):
         self.domain = _domain(info)
         return info
 
-    async def place(self, order: Order | dict, tif: str = "GTC") -> dict:
-        body = self.signed(order, tif) if isinstance(order, Order) else order
+    async def place(self, order: Order | dict, tif: str = "GTC", intent: Intent | None = None) -> dict:
+        body = self.signed(order, tif, intent) if isinstance(order, Order) else order
         return _check(await self.http.post("/orders", json=body))
 
     async def place_batch(self, orders: Iterable, tif: str = "GTC") -> list[dict]:

@@ -8,7 +8,9 @@ caller collects the rows in a WriteSet, writes it (group commit) and only then s
 acknowledgements, stream events and fills to settlement.
 
 Command kinds (body JSON):
-  place         {hash, order, sig, signer, tif}       a signed order, admitted before
+  place         {hash, order, sig, signer, tif,        a signed order, admitted before; with its
+                 intent?, isig?}                        signed intent (offchain/intent.py) when it
+                                                        has one: kind, trigger, STP, ... come from it
   cancel        {account, hashes, market}               hashes empty: cancel all (market 0 = any)
   mark          {market, price, updated_at}             oracle mark (triggers, bands, margin);
                                                         updated_at: the PriceUpdated chain time
@@ -41,6 +43,8 @@ from typing import Callable
 
 from offchain.matching import events as ev
 from offchain.matching.types import MarketConfig, Place, PostOnly, TimeInForce
+from offchain.intent import Intent, engine_fields
+from offchain.wire import INTENT_INTS
 from offchain.order import POST_ONLY, REDUCE_ONLY, Order, Signature
 
 from .admission import AccountState, ChainOrders, MarketInfo, OracleState
@@ -61,15 +65,20 @@ class OrderStatus(StrEnum):
                              # blamed for a fill the chain skipped)
     EXPIRED = "expired"
     REJECTED = "rejected"    # refused by the engine (post only, FOK unfillable, band, ...)
+    WAITING = "waiting for trigger"  # a stop / take-profit / trailing order the mark has not fired
 
 
-NEW, OPEN, FILLED, DONE, CANCELLED, EXPIRED, REJECTED_ORDER = OrderStatus
+NEW, OPEN, FILLED, DONE, CANCELLED, EXPIRED, REJECTED_ORDER, WAITING = OrderStatus
 
 
 class SignedOrder:
-    __slots__ = ("hash", "hex", "order", "signature", "signer", "seq", "tif", "open", "filled", "status")
+    __slots__ = ("hash", "hex", "order", "signature", "signer", "seq", "tif", "open", "filled", "status",
+                 "intent", "intent_signature")
 
-    def __init__(self, hash: bytes, order: Order, signature: Signature, signer: str, seq: int, tif: str):
+    def __init__(self, hash: bytes, order: Order, signature: Signature, signer: str, seq: int, tif: str,
+                 intent: Intent | None = None, intent_signature: Signature | None = None):
+        self.intent = intent  # the signed OrderIntent; None: a plain limit order (unsigned tif)
+        self.intent_signature = intent_signature
         self.hash = hash
         self.hex = "0x" + hash.hex()
         self.order = order
@@ -88,6 +97,7 @@ class SignedOrder:
             "price": str(o.price), "size": str(o.size), "nonce": str(o.nonce), "expiry": str(o.expiry),
             "flags": str(o.flags), "tif": self.tif, "open": str(self.open), "filled": str(self.filled),
             "status": self.status, "signer": self.signer,
+            **({"intent": self.intent.to_json()} if self.intent is not None else {}),
         }
 
 
@@ -190,6 +200,9 @@ class Core:
             body = {"hash": signed.hex, "order": [o.account, o.market, o.is_buy, str(o.price), str(o.size),
                                                   str(o.nonce), str(o.expiry), o.flags],
                     "sig": signed.signature.to_hex(), "signer": signed.signer, "tif": signed.tif}
+            if signed.intent is not None:
+                body["intent"] = signed.intent.to_json()
+                body["isig"] = signed.intent_signature.to_hex()
             self.journal_command(ws, signed.seq, ts, "place", o.account, body)
             ws.orders.append({
                 "hash": signed.hex, "seq": signed.seq, "account": o.account, "market": o.market,
@@ -199,9 +212,10 @@ class Core:
         self.orders[signed.hash] = signed
         cmd = Place(
             id=signed.hash, account=o.account, market=o.market, is_buy=o.is_buy, size=o.size,
-            price=o.price, ts=ts, tif=TIF[signed.tif], expiry=o.expiry * 1000,
-            post_only=PostOnly.REJECT if o.flags & POST_ONLY else PostOnly.NONE,
-            reduce_only=bool(o.flags & REDUCE_ONLY),
+            price=o.price, ts=ts, expiry=o.expiry * 1000, reduce_only=bool(o.flags & REDUCE_ONLY),
+            **(engine_fields(signed.intent) if signed.intent is not None else {
+                "tif": TIF[signed.tif],
+                "post_only": PostOnly.REJECT if o.flags & POST_ONLY else PostOnly.NONE}),
         )
         events = self.engine.place(cmd)
         self._handle(events, signed.seq, ts, ws, out)
@@ -358,7 +372,11 @@ class Core:
         This reaches into the engine's book (RestingOrder, Level) because the engine has no
         "restore" command; tests/offchain/keeper/test_skip_blame.py pins the behaviour."""
         o = signed.order
-        if signed.tif != "GTC" or signed.status in (CANCELLED, EXPIRED, REJECTED_ORDER) or o.expiry * 1000 <= ts:
+        # intent orders other than GTC/GTD limits (market, triggered kinds) are over once
+        # they ran: they get nothing back, like IOC
+        intent = signed.intent
+        not_resting = signed.tif not in ("GTC", "GTD") or (intent is not None and intent.kind != "limit")
+        if not_resting or signed.status in (CANCELLED, EXPIRED, REJECTED_ORDER) or o.expiry * 1000 <= ts:
             if signed.status == FILLED and signed.filled < o.size:
                 signed.status = DONE  # its time in force is over and it is no longer filled
                 out.order_updates.append((o.account, signed))
@@ -454,8 +472,12 @@ class Core:
         if kind == "place":
             account, market, is_buy, price, size, nonce, expiry, flags = body["order"]
             order = Order(account, int(market), bool(is_buy), int(price), int(size), int(nonce), int(expiry), int(flags))
+            intent = body.get("intent")
+            if intent is not None:
+                intent = Intent(**{k: int(v) if k in INTENT_INTS else v for k, v in intent.items()})
             signed = SignedOrder(bytes.fromhex(body["hash"][2:]), order, Signature.from_hex(body["sig"]),
-                                 body["signer"], seq, body["tif"])
+                                 body["signer"], seq, body["tif"], intent,
+                                 Signature.from_hex(body["isig"]) if intent is not None else None)
             self.place(signed, ts, None, out)
         elif kind in ("cancel", "chain_cancel"):
             hashes = [bytes.fromhex(h[2:]) for h in body["hashes"]]
@@ -537,10 +559,11 @@ class Core:
         live = self.by_nonce_account.setdefault(o.account, set())
         if new_open:
             live.add(signed.hash)
-            signed.status = OPEN if signed.status in (NEW, OPEN) else signed.status
+            if signed.status in (NEW, OPEN, WAITING):
+                signed.status = WAITING if not info.triggered else OPEN
         else:
             live.discard(signed.hash)
-            if signed.status in (NEW, OPEN):
+            if signed.status in (NEW, OPEN, WAITING):
                 signed.status = FILLED if signed.filled >= o.size else DONE
 
     # -- settlement bookkeeping ----------------------------------------------------------------

@@ -18,6 +18,8 @@ from typing import Any, Callable
 
 from offchain.matching import events as ev
 from offchain.order import InvalidSignature, Order, Signature
+from offchain.intent import recover_intent_signer
+from offchain.order import InvalidSignature
 from offchain.wire import TIFS, Cancel, PlaceRequest, WireError, parse_place
 
 from .admission import AdmissionContext, Rejection, check_order, verify_signer
@@ -258,7 +260,16 @@ class Gateway:
             return {"status": "rejected", "reason": exc.reason}
         if admitted.hash in self.core.orders:
             return {"status": "rejected", "reason": "duplicate order", "hash": "0x" + admitted.hash.hex()}
-        signed = SignedOrder(admitted.hash, order, req.signature, admitted.signer, self.core.next_seq(), req.tif)
+        if req.intent is not None:
+            try:  # the intent must be the order signer's own (offchain/intent.py)
+                intent_signer = recover_intent_signer(admitted.hash, req.intent, self.ctx.domain,
+                                                      req.intent_signature)
+            except InvalidSignature:
+                intent_signer = None
+            if intent_signer != admitted.signer:
+                return {"status": "rejected", "reason": "bad intent signature"}
+        signed = SignedOrder(admitted.hash, order, req.signature, admitted.signer, self.core.next_seq(), req.tif,
+                             req.intent, req.intent_signature)
         n_fills = len(out.fills)
         self.core.place(signed, ts, ws, out)
         if signed.status == OrderStatus.REJECTED:
