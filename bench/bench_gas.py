@@ -221,6 +221,15 @@ def main() -> None:
         gas = settle(sweep_fills(makers, taker), show=True)
         print(f"gas_per_fill_batch50_sweep: {gas // 50}")
 
+        # margin tiers on (docs/exchange.md, "Margin tiers"): a 3-tier table on the market
+        exchange.set_margin_tiers(ETH, [0, 10**6 * USDC, 5 * 10**6 * USDC], [1_000, 2_000, 5_000],
+                                  [500, 1_000, 2_500], sender=admin)
+        maker = new_keys(1)
+        takers = new_keys(50)
+        settle(fills_for(maker * 50, takers))
+        gas = settle(fills_for(maker * 50, takers))
+        print(f"gas_per_fill_batch50_one_maker_tiers: {gas // 50}")
+
     print(f"bench_seconds: {time.time() - started:.1f}")
 
 

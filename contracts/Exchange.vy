@@ -711,6 +711,27 @@ def liquidate(account: address, market: uint256):
     self._delegate()
 
 
+# ================================================================ margin tiers
+
+@external
+def set_margin_tiers(
+    market: uint256,
+    thresholds: DynArray[uint256, constants.MAX_TIERS],
+    initial_bps: DynArray[uint256, constants.MAX_TIERS],
+    maintenance_bps: DynArray[uint256, constants.MAX_TIERS],
+):
+    """
+    @notice Set a market's margin tiers by position notional (DEFAULT_ADMIN_ROLE).
+    @dev Runs ExchangeRisk.set_margin_tiers on this storage (docs/exchange.md, "Margin tiers").
+    @param market The market.
+    @param thresholds Position notional where each tier starts (the first is 0).
+    @param initial_bps Initial margin bps per tier.
+    @param maintenance_bps Maintenance margin bps per tier.
+    """
+    self._only_admin()
+    self._delegate()
+
+
 # ================================================================ fees
 
 @external
@@ -1127,6 +1148,7 @@ def _risk_events():
     log IExchange.TradeGuardSet(account=empty(address), max_mark_distance_bps=0, equity_floor=0)
     log IExchange.ForbiddenCounterpartySet(account=empty(address), counterparty=empty(address), forbidden=False)
     log IExchange.FeesDistributed(recipient=empty(address), recipient_amount=0, treasury=empty(address), treasury_amount=0)
+    log IExchange.MarginTiersSet(market=0, thresholds=[], initial_bps=[], maintenance_bps=[])
 
 
 @internal

@@ -18,6 +18,7 @@ from interfaces import IOracle
 
 import constants
 import ledger
+import margin_tiers
 
 # Must stay the first declaration: the same slots as in the Exchange.
 initializes: ledger
@@ -37,6 +38,34 @@ def __init__(usdc_: address, oracle_: address):
     """
     ledger.__init__(usdc_, oracle_)
     _THIS = self
+
+
+@external
+def set_margin_tiers(
+    market: uint256,
+    thresholds: DynArray[uint256, constants.MAX_TIERS],
+    initial_bps: DynArray[uint256, constants.MAX_TIERS],
+    maintenance_bps: DynArray[uint256, constants.MAX_TIERS],
+):
+    """
+    @notice Set a market's margin tiers (the Exchange checks DEFAULT_ADMIN_ROLE first).
+    @dev Validation and encoding in margin_tiers.encode (docs/exchange.md, "Margin tiers").
+    @param market The market.
+    @param thresholds Position notional where each tier starts (the first is 0).
+    @param initial_bps Initial margin bps per tier.
+    @param maintenance_bps Maintenance margin bps per tier.
+    """
+    self._delegated()
+    ledger._known_market(market)
+    bps_word: uint256 = 0
+    lo: uint256 = 0
+    hi: uint256 = 0
+    bps_word, lo, hi = margin_tiers.encode(thresholds, initial_bps, maintenance_bps)
+    ledger._tiers[market] = bps_word
+    ledger._tier_thresholds[market] = [lo, hi]
+    log IExchange.MarginTiersSet(
+        market=market, thresholds=thresholds, initial_bps=initial_bps, maintenance_bps=maintenance_bps
+    )
 
 
 @external

@@ -20,6 +20,7 @@ from interfaces import IExchange
 from interfaces import IOracle
 
 import constants
+import margin_tiers
 
 # Market ids are 1..MAX_MARKET_ID; one bit per market in the account config word.
 MAX_MARKET_ID: constant(uint256) = 127
@@ -104,6 +105,10 @@ insurance_fee_share_bps: public(uint256)
 liquidation_reward_bps: public(uint256)
 # earliest timestamp at which the next liquidation order of an account may start
 liq_next: public(HashMap[address, uint256])
+# Margin tiers per market (margin_tiers.vy encoding): the bps word (0 = the market's flat
+# initial / maintenance bps) and the two threshold words.
+_tiers: HashMap[uint256, uint256]
+_tier_thresholds: HashMap[uint256, uint256[2]]
 
 
 @deploy
@@ -210,8 +215,13 @@ def _price(market: uint256, max_age: uint256) -> (uint256, uint256):
 def _requirement(market: uint256, notional: uint256, initial: bool) -> uint256:
     """
     @dev The margin requirement of `notional` (at mark) in `market`, initial or
-         maintenance, rounded up. The one place margin tiers replace.
+         maintenance, rounded up: the market's tier table if it has one
+         (docs/exchange.md, "Margin tiers"), else its flat bps.
     """
+    tiers: uint256 = self._tiers[market]
+    if tiers != 0:
+        thresholds: uint256[2] = self._tier_thresholds[market]
+        return margin_tiers.requirement(notional, tiers, thresholds[0], thresholds[1], initial)
     bps: uint256 = self._markets[market].maintenance_margin_bps
     if initial:
         bps = self._markets[market].initial_margin_bps
