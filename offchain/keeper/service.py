@@ -132,6 +132,9 @@ class Keeper:
         self.journal = Journal(cfg.journal.url)
         await self._warn_automine_lag()
         markets = await self.chain.markets()
+        from offchain.risk.tiers_chain import markets_with_tiers  # margin tiers (docs/exchange.md)
+
+        markets = await markets_with_tiers(self.chain, markets, cfg.chain.start_block)
         self.engine = Engine([market_config(info) for info in markets.values()])
         self.core = core = Core(self.engine, markets)
         self.domain = Domain(self.chain.chain_id, self.chain.exchange.address)

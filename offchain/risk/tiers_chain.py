@@ -1,0 +1,32 @@
+"""The Exchange's margin tiers as the keeper reads them: the latest MarginTiersSet per
+market (the chain keeps the table packed; its event carries the rows), so the admission
+pre-check applies the same table the chain does (docs/exchange.md, "Margin tiers").
+Read at start-up; a table changed while the keeper runs applies after its restart."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from eth_abi import decode as abi_decode
+
+from .margin import TierTable
+
+
+async def load_tiers(chain, from_block: int = 0) -> dict[int, TierTable]:
+    topic = chain.topics.get("MarginTiersSet")
+    if topic is None:
+        return {}
+    head = await chain.block_number()
+    logs = await chain.get_logs(chain.exchange.address, from_block, head, [topic])
+    tables: dict[int, TierTable] = {}
+    for entry in logs:  # oldest first: a later table replaces an earlier one
+        market = int(entry["topics"][1], 16)
+        thresholds, im, mm = abi_decode(["uint256[]", "uint256[]", "uint256[]"], bytes.fromhex(entry["data"][2:]))
+        tables[market] = TierTable.of(list(zip(thresholds, im, mm)))
+    return tables
+
+
+async def markets_with_tiers(chain, markets: dict, from_block: int = 0) -> dict:
+    """The keeper's MarketInfo registry with each market's tier table attached."""
+    tables = await load_tiers(chain, from_block)
+    return {m: dataclasses.replace(info, tiers=tables[m]) if m in tables else info for m, info in markets.items()}
