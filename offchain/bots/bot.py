@@ -32,8 +32,8 @@ from typing import Any
 
 from offchain.client import AsyncKeeperClient, KeeperError
 from offchain.keeper.keys import Key, load_key
-from offchain.keeper.runners import MarketMaker, OrderSigner, VenueRefused
-from offchain.keeper.runners.maker import EngineFactory
+from offchain.keeper.runners.maker import EngineFactory, MarketMaker, VenueRefused
+from offchain.keeper.runners.signer import OrderSigner
 from offchain.order import Domain, address_of
 from offchain.strategies import Decision, GridEngine, QuoteEngine, RiskGate, book_top_excluding
 

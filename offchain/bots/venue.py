@@ -1,5 +1,6 @@
 """`BotVenue`: the runners' `MakerVenue` over the client SDK, so the keeper's `MarketMaker`
-runs unchanged inside the bot (one strategy step, two hosts).
+runs unchanged inside the bot (one strategy step, two hosts). It imports only the
+runners' maker and signer modules: no web3, no compiled ABIs.
 
 Like `KeeperVenue` over the Keeper, it is a thin adapter over its host: snapshots come
 from the state `MarketMakerBot` keeps from the WebSocket and its HTTP refreshes (book,
@@ -17,8 +18,8 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from offchain.client import KeeperError
+from offchain.keeper.runners.maker import VenueRefused
 from offchain.keeper.runners.signer import OrderSigner
-from offchain.keeper.runners.venue import VenueRefused
 from offchain.strategies import AccountState, MarketState
 
 from .logic import market_state

@@ -7,15 +7,25 @@ Decisions are pure (configs.py, plan.py, offchain.strategies.decide); I/O is thi
 reads the chain, venue.py talks to the keeper). See docs/runners.md.
 """
 
-from .chainview import ChainView
-from .configs import KeeperTuning, PoolGridParams, StrategyKind, VaultStrategy
-from .maker import MarketMaker
-from .plan import VaultMode, VaultSnapshot, cap_limits, unwind_orders, vault_mode, vault_signer
-from .pool import PoolGridRunner
-from .signer import OrderSigner
-from .vault import VaultRunner, build_maker
-from .venue import KeeperVenue, MakerVenue, Venue, VenueRefused
+import importlib
+from typing import Any
 
-__all__ = ["ChainView", "KeeperTuning", "KeeperVenue", "MakerVenue", "MarketMaker", "OrderSigner", "PoolGridParams",
-           "PoolGridRunner", "StrategyKind", "VaultMode", "VaultRunner", "VaultSnapshot", "VaultStrategy",
-           "Venue", "VenueRefused", "build_maker", "cap_limits", "unwind_orders", "vault_mode", "vault_signer"]
+# Exports resolve on first use (PEP 562): `offchain.keeper.runners.maker`, which the bot
+# imports, then needs neither web3 nor the compiled ABIs that chainview reads at import.
+_EXPORTS = {
+    "ChainView": "chainview", "KeeperTuning": "configs", "PoolGridParams": "configs", "StrategyKind": "configs",
+    "VaultStrategy": "configs", "MakerVenue": "maker", "MarketMaker": "maker", "VenueRefused": "maker",
+    "VaultMode": "plan", "VaultSnapshot": "plan", "cap_limits": "plan", "unwind_orders": "plan", "vault_mode": "plan",
+    "vault_signer": "plan", "PoolGridRunner": "pool", "OrderSigner": "signer", "VaultRunner": "vault",
+    "build_maker": "vault", "KeeperVenue": "venue", "Venue": "venue",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value

@@ -14,14 +14,36 @@ from __future__ import annotations
 import logging
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
-from offchain.strategies import Applied, Decision, Engine, Fill, MarketState, RiskGate, RiskLimits, cancel_all, decide
+from offchain.strategies import (AccountState, Applied, Decision, Engine, Fill, MarketState, RiskGate, RiskLimits,
+                                 cancel_all, decide)
 
 from .signer import OrderSigner
-from .venue import MakerVenue
 
 log = logging.getLogger("mmx.keeper.runners")
+
+
+class VenueRefused(Exception):
+    """A venue could not send (refused, or unreachable) and already recorded why; the
+    current step stops here (never place next to orders we meant to cancel)."""
+
+
+class MakerVenue(Protocol):
+    """What one MarketMaker needs from its host: snapshots, place and cancel. The keeper
+    (KeeperVenue) and the bot over the SDK (bots.venue.BotVenue) implement it."""
+
+    async def market_state(self, market: int, account: str | None = None) -> MarketState | None:
+        """The market with our own orders taken out of the book top; None if unusable."""
+        ...
+
+    def account_state(self, account: str, market: int) -> AccountState: ...
+    async def place(self, items: list) -> list[dict]:
+        """Send signed orders, items (Order, Signature, tif): one result per item."""
+        ...
+
+    async def cancel(self, signer: OrderSigner, market: int, hashes: list) -> None: ...
+
 
 EngineFactory = Callable[[int], Engine]
 FillId = Any  # the keeper's fill id (an int); None when the host has none

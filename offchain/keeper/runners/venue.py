@@ -17,32 +17,12 @@ from offchain.strategies import AccountState, LiveOrder, MarketState, book_top_e
 
 from ..keys import Key
 from .chainview import ChainView
+from .maker import MakerVenue, VenueRefused  # noqa: F401 - VenueRefused: part of this module's API
 from .signer import OrderSigner
 
 log = logging.getLogger("mmx.keeper.runners")
 
 BOOK_DEPTH_FOR_TOP = 64  # levels read to find the best price that is not ours
-
-
-class VenueRefused(Exception):
-    """A venue could not send (refused, or unreachable) and already recorded why; the
-    current step stops here (never place next to orders we meant to cancel)."""
-
-
-class MakerVenue(Protocol):
-    """What one MarketMaker needs from its host: snapshots, place and cancel. The keeper
-    (KeeperVenue) and the bot over the SDK (bots.venue.BotVenue) implement it."""
-
-    async def market_state(self, market: int, account: str | None = None) -> MarketState | None:
-        """The market with our own orders taken out of the book top; None if unusable."""
-        ...
-
-    def account_state(self, account: str, market: int) -> AccountState: ...
-    async def place(self, items: list) -> list[dict]:
-        """Send signed orders, items (Order, Signature, tif): one result per item."""
-        ...
-
-    async def cancel(self, signer: OrderSigner, market: int, hashes: list) -> None: ...
 
 
 class Venue(MakerVenue, Protocol):
