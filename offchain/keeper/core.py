@@ -584,4 +584,11 @@ def decode_body(text: str) -> dict:
 
 
 def market_config(info: MarketInfo) -> MarketConfig:
-    return MarketConfig(market=info.market, tick=info.tick, lot=info.lot, min_size=info.min_size)
+    """The engine's config from the Exchange's market registry entry. `band_bps` is the
+    chain's: the engine refuses an aggressive order priced outside mark +- band with the
+    chain's own reason ("band") and never trades a maker left outside it, so no fill is
+    matched that `Exchange.settle` would skip. The Oracle's circuit breaker reaches the
+    keeper as its Halted / Resumed events (`market_halt`); the engine's own trade-based
+    breaker stays off (the chain has no such rule, it would refuse trades the chain takes)."""
+    return MarketConfig(market=info.market, tick=info.tick, lot=info.lot, min_size=info.min_size,
+                        band_bps=info.band_bps)

@@ -72,7 +72,7 @@ class Engine:
         if config.market in self._books:
             raise ValueError(f"market {config.market} already exists")
         if config.tick <= 0 or config.lot <= 0 or config.min_size < 0 or config.max_size < 0 \
-                or config.max_notional < 0 or not 0 <= config.band_bps < BPS:
+                or config.max_notional < 0 or not 0 <= config.band_bps <= BPS:  # BPS: the chain's widest
             raise ValueError(f"bad market config {config}")
         self._books[config.market] = Book(config)
 
