@@ -56,13 +56,33 @@ class OrderModel(BaseModel):
     flags: UInt = 0
 
 
+class IntentModel(BaseModel):
+    """The signed OrderIntent (offchain/intent.py; docs/api.md "Signed intent")."""
+    model_config = ConfigDict(extra="forbid", strict=True)
+    kind: Literal["limit", "market", "stop_market", "stop_limit", "take_profit", "take_profit_limit",
+                  "trailing_stop"] = "limit"
+    tif: Literal["GTC", "GTD", "IOC", "FOK"] = "GTC"
+    trigger_price: UInt = Field(0, description="stop / take-profit kinds: the mark that fires it")
+    trail_bps: UInt = Field(0, description="trailing_stop: distance in bps (or trail_amount)")
+    trail_amount: UInt = Field(0, description="trailing_stop: distance in price units (or trail_bps)")
+    slippage_bps: UInt = Field(0, description="market-executing kinds: worst = ref +- bps")
+    slippage_ref: Literal["best", "mark"] = "best"
+    stp: Literal["default", "expire_taker", "expire_maker", "expire_both", "decrement"] = "default"
+    post_only: Literal["none", "reject", "slide"] = "none"
+    client_id: str = Field("", pattern=r"^[\x21-\x7e]{0,64}$")
+
+
 class PlaceModel(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
     order: OrderModel
     signature: str = Field(pattern=r"^0x[0-9a-fA-F]{128}1[bcBC]$",
                            description="65-byte hex r|s|v, v 27/28, by the account or its agent")
-    tif: Literal["GTC", "IOC", "FOK"] = "GTC"
-    client_id: str | None = Field(None, pattern=r"^[\x21-\x7e]{1,64}$")
+    tif: Literal["GTC", "IOC", "FOK"] = Field("GTC", description="absent when an intent is sent")
+    client_id: str | None = Field(None, pattern=r"^[\x21-\x7e]{1,64}$",
+                                  description="absent when an intent is sent")
+    intent: IntentModel | None = Field(None, description="the signed OrderIntent (with intent_signature)")
+    intent_signature: str | None = Field(None, pattern=r"^0x[0-9a-fA-F]{128}1[bcBC]$",
+                                         description="EIP-712 OrderIntent signature by the order's signer")
 
 
 class PlaceBatchModel(BaseModel):
