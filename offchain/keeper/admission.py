@@ -25,6 +25,7 @@ max(|size + open buys + new buy|, |size - open sells - new sell|) * mark.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Callable
 
 import coincurve
@@ -195,10 +196,44 @@ class ChainOrders:
     cancelled: set[bytes] = field(default_factory=set)
 
 
+class Reason(StrEnum):
+    """Why the keeper refuses an order or a request: one stable code shared by admission,
+    the gateway and the API (the `reason` / `detail` clients see; docs/api.md "Errors").
+    Engine rejections (post only, fok unfillable, band, ...) come from offchain.matching's
+    own reason enum, and parse errors name the field (offchain.wire.WireError)."""
+
+    UNKNOWN_MARKET = "unknown market"
+    UNKNOWN_FLAGS = "unknown flags"
+    INVALID_PRICE = "invalid price"
+    INVALID_SIZE = "invalid size"
+    PRICE_OFF_TICK = "price off tick"
+    SIZE_OFF_LOT = "size off lot"
+    SIZE_BELOW_MIN = "size below min"
+    HALTED = "halted"
+    STALE = "stale"
+    EXPIRED = "expired"
+    NONCE = "nonce"
+    BAD_SIGNATURE = "bad signature"
+    NOT_AN_AGENT = "not an agent"
+    CANCELLED = "cancelled"
+    FILLED = "filled"
+    MARGIN = "margin"
+    DUPLICATE = "duplicate order"
+    RATE_LIMITED = "rate limited"
+    RATE_LIMITED_CLIENT = "rate limited (client)"
+    STALE_TIMESTAMP = "stale timestamp"
+    REPLAYED_CANCEL = "replayed cancel"
+    UNKNOWN_CHANNEL = "unknown channel"
+    UNKNOWN_OP = "unknown op"
+    NOT_AN_ADDRESS = "not an address"
+    INTERNAL = "internal error"
+    BODY_TOO_LARGE = "body too large"
+
+
 class Rejection(Exception):
     """An order or request the keeper refuses; `reason` is a short stable code."""
 
-    def __init__(self, reason: str, status: int = 400) -> None:
+    def __init__(self, reason: "Reason | str", status: int = 400) -> None:
         super().__init__(reason)
         self.reason = reason
         self.status = status
@@ -234,9 +269,9 @@ def verify_signer(order: Order, signature: Signature, account: AccountState | No
     try:
         signer = recover(digest, signature)
     except InvalidSignature:
-        raise Rejection("bad signature") from None
+        raise Rejection(Reason.BAD_SIGNATURE) from None
     if signer != order.account and (account is None or signer not in account.agents):
-        raise Rejection("bad signature" if account is None or not account.agents else "not an agent")
+        raise Rejection(Reason.BAD_SIGNATURE if account is None or not account.agents else Reason.NOT_AN_AGENT)
     return digest, signer
 
 
@@ -249,29 +284,29 @@ def check_order(order: Order, signature: Signature, account: AccountState | None
     already run it; the outcome is reported at the signature's place in the order of checks."""
     info = ctx.markets.get(order.market)
     if info is None or not info.active:
-        raise Rejection("unknown market")
+        raise Rejection(Reason.UNKNOWN_MARKET)
     if order.flags & ~KNOWN_FLAGS:
-        raise Rejection("unknown flags")
+        raise Rejection(Reason.UNKNOWN_FLAGS)
     if order.price <= 0:
-        raise Rejection("invalid price")
+        raise Rejection(Reason.INVALID_PRICE)
     if order.size <= 0:
-        raise Rejection("invalid size")
+        raise Rejection(Reason.INVALID_SIZE)
     if order.price % info.tick:
-        raise Rejection("price off tick")
+        raise Rejection(Reason.PRICE_OFF_TICK)
     if order.size % info.lot:
-        raise Rejection("size off lot")
+        raise Rejection(Reason.SIZE_OFF_LOT)
     if order.size < info.min_size:
-        raise Rejection("size below min")
+        raise Rejection(Reason.SIZE_BELOW_MIN)
     oracle = ctx.oracle
     if oracle is not None:
         if order.market in oracle.halted:
-            raise Rejection("halted")
+            raise Rejection(Reason.HALTED)
         if ctx.crosses is not None and oracle.stale(order.market) and ctx.crosses(order):
-            raise Rejection("stale")
+            raise Rejection(Reason.STALE)
     if order.expiry <= now_s:
-        raise Rejection("expired")
+        raise Rejection(Reason.EXPIRED)
     if account is not None and order.nonce < account.min_nonce:
-        raise Rejection("nonce")
+        raise Rejection(Reason.NONCE)
     if verified is None:
         verified = verify_signer(order, signature, account, ctx)
     elif isinstance(verified, Rejection):
@@ -280,14 +315,14 @@ def check_order(order: Order, signature: Signature, account: AccountState | None
     chain = ctx.chain_orders
     if chain is not None:
         if digest in chain.cancelled:
-            raise Rejection("cancelled")
+            raise Rejection(Reason.CANCELLED)
         if chain.filled.get(digest):
             # settled on chain, but unknown to this journal: a replayed old signed order.
             # Its remainder is not offered either (the engine would rest the full size).
-            raise Rejection("filled")
+            raise Rejection(Reason.FILLED)
     if ctx.margin_check and not (order.flags & REDUCE_ONLY):
         state = account or AccountState(order.account)
         need = state.requirement(ctx.markets, ctx.marks, (order.market, order.is_buy, order.size, order.price))
         if state.equity(ctx.marks) < need:
-            raise Rejection("margin")
+            raise Rejection(Reason.MARGIN)
     return Admitted(order=order, signature=signature, hash=digest, signer=signer)

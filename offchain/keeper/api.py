@@ -34,7 +34,7 @@ from pydantic.json_schema import models_json_schema
 
 from offchain.wire import MAX_MESSAGE_BYTES, Cancel, WireError, decode_json
 
-from .admission import Rejection
+from .admission import Reason, Rejection
 from .gateway import Gateway, halt_event
 from .ratelimit import RateLimiter
 
@@ -183,7 +183,7 @@ class BodyLimit:
             return await JSONResponse({"detail": "rate limited (client)"}, 429)(scope, receive, send)
         declared = dict(scope.get("headers") or ()).get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
-            return await JSONResponse({"detail": "body too large"}, 413)(scope, receive, send)
+            return await JSONResponse({"detail": Reason.BODY_TOO_LARGE}, 413)(scope, receive, send)
         chunks, size = [], 0
         while True:
             message = await receive()
@@ -192,7 +192,7 @@ class BodyLimit:
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > self.limit:
-                return await JSONResponse({"detail": "body too large"}, 413)(scope, receive, send)
+                return await JSONResponse({"detail": Reason.BODY_TOO_LARGE}, 413)(scope, receive, send)
             chunks.append(chunk)
             if not message.get("more_body"):
                 break
@@ -251,7 +251,7 @@ def create_app(service: ServiceView, limits: ApiLimits | None = None) -> FastAPI
     @app.exception_handler(Exception)
     async def _internal(_request, exc: Exception):
         log.exception("handler failed")
-        return JSONResponse({"detail": "internal error"}, status_code=500)
+        return JSONResponse({"detail": Reason.INTERNAL}, status_code=500)
 
     app.include_router(orders_router(service.gateway, clients))
     app.include_router(views_router(service))
@@ -293,7 +293,7 @@ def orders_router(gw: Gateway, clients: RateLimiter) -> APIRouter:
     async def place(request: Request) -> dict:
         result = await gw.place(await _json(request))
         if result["status"] == "rejected":
-            raise HTTPException(409 if result["reason"] == "duplicate order" else 400, result["reason"])
+            raise HTTPException(409 if result["reason"] == Reason.DUPLICATE else 400, result["reason"])
         return result
 
     @router.post("/orders/batch", response_model=PlaceBatchResult, response_model_exclude_none=True,
@@ -307,7 +307,7 @@ def orders_router(gw: Gateway, clients: RateLimiter) -> APIRouter:
         orders = body["orders"]
         if isinstance(orders, list) and not clients.take(client_key(request.scope), len(orders),
                                                          time.monotonic()):
-            raise Rejection("rate limited (client)", 429)
+            raise Rejection(Reason.RATE_LIMITED_CLIENT, 429)
         return {"results": await gw.place_batch(orders)}
 
     @router.post("/orders/cancel", response_model=CancelResult, openapi_extra=_body(CancelModel))
@@ -425,7 +425,7 @@ def ws_router(gw: Gateway, limits: ApiLimits, clients: RateLimiter) -> APIRouter
                         raise WireError("message must be an object")
                     n = len(msg["orders"]) if isinstance(msg.get("orders"), list) else 0
                     if not clients.take(ip, 1 + n, now):
-                        raise Rejection("rate limited (client)", 429)
+                        raise Rejection(Reason.RATE_LIMITED_CLIENT, 429)
                 except WireError as exc:
                     queue.put_nowait({"op": "error", "detail": f"bad message: {exc}", "status": 422})
                     continue
@@ -456,7 +456,7 @@ def ws_router(gw: Gateway, limits: ApiLimits, clients: RateLimiter) -> APIRouter
                     if type(market) is str and market.isdigit() and len(market) < 10:
                         market = int(market)
                     if type(market) is not int or market not in core.markets:
-                        raise Rejection("unknown market")
+                        raise Rejection(Reason.UNKNOWN_MARKET)
                     gw.hub.subscribe(("book", market), queue)
                     queue.put_nowait({"channel": "book", "type": "book", **gw.depth(market, 20)})
                     if core.is_halted(market):  # so a subscriber learns of a halt already running
@@ -467,11 +467,11 @@ def ws_router(gw: Gateway, limits: ApiLimits, clients: RateLimiter) -> APIRouter
                 elif channel in ("orders", "fills"):
                     account = msg.get("account", "")
                     if not isinstance(account, str):
-                        raise Rejection("not an address")
+                        raise Rejection(Reason.NOT_AN_ADDRESS)
                     key = "*" if channel == "fills" and account == "*" else _address(account)
                     gw.hub.subscribe((channel, key), queue)
                 else:
-                    raise Rejection("unknown channel")
+                    raise Rejection(Reason.UNKNOWN_CHANNEL)
                 queue.put_nowait({"op": "subscribed", "id": mid, "channel": channel})
             elif op == "place":
                 if msg.keys() - {"op", "id", "orders"}:
@@ -483,7 +483,7 @@ def ws_router(gw: Gateway, limits: ApiLimits, clients: RateLimiter) -> APIRouter
                 result = await gw.cancel(message, signature)
                 queue.put_nowait({"op": "ack", "id": mid, "result": result})
             else:
-                raise Rejection("unknown op")
+                raise Rejection(Reason.UNKNOWN_OP)
         except HTTPException as exc:
             queue.put_nowait({"op": "error", "id": mid, "detail": exc.detail, "status": exc.status_code})
         except Rejection as exc:
@@ -492,7 +492,7 @@ def ws_router(gw: Gateway, limits: ApiLimits, clients: RateLimiter) -> APIRouter
             queue.put_nowait({"op": "error", "id": mid, "detail": str(exc), "status": 422})
         except Exception:  # noqa: BLE001 - every message gets an answer
             log.exception("ws handler failed")
-            queue.put_nowait({"op": "error", "id": mid, "detail": "internal error", "status": 500})
+            queue.put_nowait({"op": "error", "id": mid, "detail": Reason.INTERNAL, "status": 500})
 
     return router
 

@@ -279,10 +279,6 @@ class NonceManager:
         if self.next is not None and nonce < self.next and nonce not in self.free:
             heapq.heappush(self.free, nonce)
 
-    def at_least(self, nonce: int) -> None:
-        if self.next is None or self.next < nonce:
-            self.next = nonce
-
 
 class Chain:
     """Contract handles and transactions for the keeper."""

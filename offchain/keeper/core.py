@@ -35,7 +35,6 @@ so nothing can match in a halted market, not even through a trigger.
 
 from __future__ import annotations
 
-import json
 import pickle
 from dataclasses import dataclass
 from enum import StrEnum
@@ -577,10 +576,6 @@ class Core:
         if tx_hash:
             fill.tx_hash = tx_hash
         return fill
-
-
-def decode_body(text: str) -> dict:
-    return json.loads(text)
 
 
 def market_config(info: MarketInfo) -> MarketConfig:

@@ -22,7 +22,7 @@ from offchain.intent import recover_intent_signer
 from offchain.order import InvalidSignature
 from offchain.wire import TIFS, Cancel, PlaceRequest, WireError, parse_place
 
-from .admission import AdmissionContext, Rejection, check_order, verify_signer
+from .admission import AdmissionContext, Reason, Rejection, check_order, verify_signer
 from .core import Core, OrderStatus, Outbox, SignedOrder
 from .journal import Journal, WriteSet
 from .ratelimit import RateLimiter
@@ -259,7 +259,7 @@ class Gateway:
         except Rejection as exc:
             return {"status": "rejected", "reason": exc.reason}
         if admitted.hash in self.core.orders:
-            return {"status": "rejected", "reason": "duplicate order", "hash": "0x" + admitted.hash.hex()}
+            return {"status": "rejected", "reason": Reason.DUPLICATE, "hash": "0x" + admitted.hash.hex()}
         if req.intent is not None:
             try:  # the intent must be the order signer's own (offchain/intent.py)
                 intent_signer = recover_intent_signer(admitted.hash, req.intent, self.ctx.domain,
@@ -326,7 +326,7 @@ class Gateway:
                     now = self.clock()
                     now_s, ts = int(now), int(now * 1000)
                 if req.order.account in limited and not isinstance(verified[n], Rejection):
-                    results.append({"status": "rejected", "reason": "rate limited"})
+                    results.append({"status": "rejected", "reason": Reason.RATE_LIMITED})
                     continue
                 results.append(self._admit_one(req, verified[n], now_s, ts, ws, out))
         except Exception as exc:
@@ -334,7 +334,7 @@ class Gateway:
             # The faulty command's rows are dropped, the rows before it are committed.
             self._sequencer_fault(exc, ws)
             await asyncio.gather(*slices, return_exceptions=True)
-            raise Rejection("internal error", 500) from exc
+            raise Rejection(Reason.INTERNAL, 500) from exc
         accepted = sum(1 for r in results if r["status"] == "accepted")
         self.stats["accepted"] += accepted
         self.stats["rejected"] += len(results) - accepted
@@ -361,8 +361,8 @@ class Gateway:
     async def place(self, item: Any) -> dict:
         results = await self.place_batch([item])
         result = results[0]
-        if result["status"] == "rejected" and result["reason"] == "rate limited":
-            raise Rejection("rate limited", 429)
+        if result["status"] == "rejected" and result["reason"] == Reason.RATE_LIMITED:
+            raise Rejection(Reason.RATE_LIMITED, 429)
         return result
 
     # -- cancels ----------------------------------------------------------------------------
@@ -370,20 +370,20 @@ class Gateway:
         now_ms = int(self.clock() * 1000)
         # the client's timestamp is its wall clock: the window is judged on ours, not chain time
         if abs(int(time.time() * 1000) - cancel.timestamp) > self.cancel_window_ms:
-            raise Rejection("stale timestamp")
+            raise Rejection(Reason.STALE_TIMESTAMP)
         try:
             signer = cancel.signer(self.ctx.domain, signature)
         except InvalidSignature:
-            raise Rejection("bad signature") from None
+            raise Rejection(Reason.BAD_SIGNATURE) from None
         state = self.core.accounts.get(cancel.account)
         if signer != cancel.account and (state is None or signer not in state.agents):
-            raise Rejection("bad signature")
+            raise Rejection(Reason.BAD_SIGNATURE)
         if not self.limiter.take(cancel.account, max(1, len(cancel.hashes)), time.monotonic()):
-            raise Rejection("rate limited", 429)
+            raise Rejection(Reason.RATE_LIMITED, 429)
         state = self.core.account(cancel.account)
         if not cancel.hashes:
             if cancel.timestamp <= state.last_cancel_all:
-                raise Rejection("replayed cancel")
+                raise Rejection(Reason.REPLAYED_CANCEL)
             state.last_cancel_all = cancel.timestamp
         hashes = list(cancel.hashes)
 

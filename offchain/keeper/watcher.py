@@ -338,11 +338,6 @@ def _sorted(logs: list[dict]) -> list[dict]:
     return sorted(logs, key=lambda l: (int(l["blockNumber"], 16), int(l["logIndex"], 16)))
 
 
-async def refresh_account(core: Core, chain: Chain, account: str, block: int | str = "latest") -> None:
-    """Re-read one account's chain snapshot (collateral, positions, min nonce)."""
-    await refresh_accounts(core, chain, [account], block)
-
-
 async def refresh_accounts(core: Core, chain: Chain, accounts: list[str], block: int | str = "latest") -> None:
     """Re-read accounts' chain snapshots in one JSON-RPC batch."""
     for i in range(0, len(accounts), 100):
