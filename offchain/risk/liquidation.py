@@ -32,6 +32,8 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Iterable, Mapping
 
+from .margin import TierTable
+
 ONE = 10**18
 BPS = 10_000
 
@@ -58,10 +60,12 @@ class MarketRisk:
     min_size: int
     initial_margin_bps: int
     maintenance_margin_bps: int
+    tiers: TierTable | None = None  # the market's margin tiers (offchain/risk/margin.py), as on chain
 
     @classmethod
     def of(cls, info) -> "MarketRisk":
-        return cls(info.market, info.lot, info.min_size, info.initial_margin_bps, info.maintenance_margin_bps)
+        return cls(info.market, info.lot, info.min_size, info.initial_margin_bps, info.maintenance_margin_bps,
+                   getattr(info, "tiers", None))
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,8 +122,12 @@ def health(account: AccountRisk, marks: Mapping[int, int], markets: Mapping[int,
         equity += value(size, mark) - cost
         n = notional(size, mark)
         total += n
-        mm += ceil_div(n * info.maintenance_margin_bps, BPS)
-        im += ceil_div(n * info.initial_margin_bps, BPS)
+        if info.tiers is not None:  # the chain's tiered requirement (ledger._requirement)
+            mm += info.tiers.requirement(n, False)
+            im += info.tiers.requirement(n, True)
+        else:
+            mm += ceil_div(n * info.maintenance_margin_bps, BPS)
+            im += ceil_div(n * info.initial_margin_bps, BPS)
     return Health(equity, mm, im, total, priced, is_open)
 
 
