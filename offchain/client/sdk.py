@@ -160,6 +160,10 @@ class KeeperClient(Trader):
     def order_status(self, order_hash: str) -> dict:
         return _check(self.http.get(f"/orders/{order_hash}"))
 
+    def order_by_client_id(self, client_id: str, account: str | None = None) -> dict:
+        """The account's order with this signed client id (404 KeeperError if none)."""
+        return _check(self.http.get(f"/accounts/{account or self.account}/orders/by-client-id/{client_id}"))
+
     # -- risk engine (docs/liquidation.md) --------------------------------------------------
     def risk(self) -> dict:
         """The liquidation runner's summary and the open bad debt."""
@@ -257,6 +261,13 @@ class AsyncKeeperClient(Trader):
 
     async def book(self, market: int, depth: int = 20) -> dict:
         return _check(await self.http.get(f"/book/{market}", params={"depth": depth}))
+
+    async def order_status(self, order_hash: str) -> dict:
+        return _check(await self.http.get(f"/orders/{order_hash}"))
+
+    async def order_by_client_id(self, client_id: str, account: str | None = None) -> dict:
+        """The account's order with this signed client id (404 KeeperError if none)."""
+        return _check(await self.http.get(f"/accounts/{account or self.account}/orders/by-client-id/{client_id}"))
 
     async def open_orders(self, account: str | None = None) -> list[dict]:
         return _check(await self.http.get(f"/accounts/{account or self.account}/orders"))["orders"]

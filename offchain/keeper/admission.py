@@ -219,6 +219,8 @@ class Reason(StrEnum):
     FILLED = "filled"
     MARGIN = "margin"
     DUPLICATE = "duplicate order"
+    DUPLICATE_CLIENT_ID = "duplicate client id"        # a signed client_id the account used before
+    BAD_INTENT_SIGNATURE = "bad intent signature"      # the intent is not the order signer's
     RATE_LIMITED = "rate limited"
     RATE_LIMITED_CLIENT = "rate limited (client)"
     STALE_TIMESTAMP = "stale timestamp"

@@ -354,6 +354,13 @@ def views_router(service: ServiceView) -> APIRouter:
         orders = sorted(core.open_orders(_address(address)), key=lambda s: s.seq)
         return {"orders": [o.to_json() for o in orders]}
 
+    @router.get("/accounts/{address}/orders/by-client-id/{client_id}")
+    async def order_by_client_id(address: str, client_id: str) -> dict:
+        signed = core.by_client_id(_address(address), client_id)
+        if signed is None:
+            raise HTTPException(404, "unknown order")
+        return signed.to_json()
+
     @router.get("/accounts/{address}/fills")
     async def account_fills(address: str, limit: int = Query(100, ge=1, le=10_000)) -> dict:
         ids = core.account_fills.get(_address(address), [])[-limit:]

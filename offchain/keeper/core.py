@@ -171,6 +171,9 @@ class Core:
         self.oracle = OracleState()  # halted markets, marks' updated_at, max_age, block time
         self.chain_orders = ChainOrders()  # orders settled / cancelled on chain (watcher; not journaled)
         self.by_nonce_account: dict[str, set[bytes]] = {}  # live orders per account
+        # (account, signed client_id) -> order hash; a client id names one order of an
+        # account for good (rebuilt by replay, so a reuse is refused the same way after a restart)
+        self.client_ids: dict[tuple[str, str], bytes] = {}
         self.on_fill_rejected: Callable[[FillRecord], None] | None = None
 
     # -- views ----------------------------------------------------------------------------
@@ -179,6 +182,11 @@ class Core:
         if state is None:
             state = self.accounts[address] = AccountState(address)
         return state
+
+    def by_client_id(self, address: str, client_id: str) -> SignedOrder | None:
+        """The account's order with this signed client id (any status), or None."""
+        h = self.client_ids.get((address, client_id))
+        return None if h is None else self.orders.get(h)
 
     def open_orders(self, address: str) -> list[SignedOrder]:
         return [self.orders[h] for h in self.by_nonce_account.get(address, ()) if h in self.orders]
@@ -209,6 +217,8 @@ class Core:
                 "flags": o.flags, "signature": signed.signature.to_hex(), "signer": signed.signer,
             })
         self.orders[signed.hash] = signed
+        if signed.intent is not None and signed.intent.client_id:
+            self.client_ids.setdefault((o.account, signed.intent.client_id), signed.hash)
         cmd = Place(
             id=signed.hash, account=o.account, market=o.market, is_buy=o.is_buy, size=o.size,
             price=o.price, ts=ts, expiry=o.expiry * 1000, reduce_only=bool(o.flags & REDUCE_ONLY),

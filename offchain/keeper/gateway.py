@@ -267,7 +267,9 @@ class Gateway:
             except InvalidSignature:
                 intent_signer = None
             if intent_signer != admitted.signer:
-                return {"status": "rejected", "reason": "bad intent signature"}
+                return {"status": "rejected", "reason": Reason.BAD_INTENT_SIGNATURE}
+            if req.intent.client_id and (order.account, req.intent.client_id) in self.core.client_ids:
+                return {"status": "rejected", "reason": Reason.DUPLICATE_CLIENT_ID}
         signed = SignedOrder(admitted.hash, order, req.signature, admitted.signer, self.core.next_seq(), req.tif,
                              req.intent, req.intent_signature)
         n_fills = len(out.fills)

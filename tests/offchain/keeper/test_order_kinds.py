@@ -157,4 +157,22 @@ def snapshot(core: Core):
     fills = [(f.id, f.maker_hash, f.taker_hash, f.size, f.price) for f in core.fills.values()]
     statuses = [s.status for s in sorted(core.orders.values(), key=lambda s: s.seq)]
     waiting = sorted((s.hex, s.open) for s in core.orders.values() if s.status == "waiting for trigger")
-    return depth, fills, statuses, waiting
+    return depth, fills, statuses, waiting, sorted(core.client_ids.items())
+
+
+def test_client_id__reused_by_same_account__rejected_other_account_ok_and_queryable(tmp_path):
+    async def go():
+        k = OfflineKeeper(f"sqlite:///{tmp_path}/j.db")
+        k.start()
+        cid = Intent(client_id="grid-7")
+        first = with_intent(0, order(0, True, price=PRICE - TICK, nonce=1), cid)
+        again = with_intent(0, order(0, True, price=PRICE - 2 * TICK, nonce=2), cid)
+        other = with_intent(1, order(1, True, price=PRICE - 3 * TICK, nonce=1), cid)
+        r = await k.gateway.place_batch([first, again, other])
+        assert [x["status"] for x in r] == ["accepted", "rejected", "accepted"]
+        assert r[1] == {"status": "rejected", "reason": "duplicate client id"}
+        assert k.core.by_client_id(ADDR[0], "grid-7").hex == r[0]["hash"]
+        assert k.core.by_client_id(ADDR[1], "grid-7").hex == r[2]["hash"]
+        assert k.core.by_client_id(ADDR[0], "nope") is None
+        await k.stop()
+    run(go())

@@ -1,0 +1,55 @@
+"""Order kinds on a real anvil: a stop-market signed through the SDK waits in the keeper,
+fires when the Oracle's mark crosses its trigger and its fill settles on chain."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from web3 import Web3
+
+from offchain.client import AsyncKeeperClient
+from offchain.intent import Intent
+from offchain.keeper.service import Keeper
+
+from .keeper_helpers import key, keeper_config, wait_for
+from .vault_helpers import PRICE, mark
+
+pytestmark = pytest.mark.e2e
+USDC = 10**6
+
+
+def test_e2e__stop_market__fires_when_mark_crosses_and_settles_on_chain(stack, tmp_path):
+    w3 = Web3(Web3.HTTPProvider(stack.url))
+    mark(w3, stack, PRICE)
+
+    async def go():
+        keeper = await Keeper(keeper_config(stack, tmp_path / "k.db"), operator=key(stack.operator_key)).start()
+        try:
+            async with AsyncKeeperClient(keeper.url, stack.trader_keys[4]) as maker, \
+                    AsyncKeeperClient(keeper.url, stack.trader_keys[5]) as trader:
+                await wait_for(lambda: keeper.core.engine.mark(1) == PRICE)
+                bid = await maker.place(maker.order(1, True, PRICE - 5 * USDC, 10**16))
+                stop = Intent(kind="stop_market", tif="IOC", trigger_price=PRICE - 2 * USDC, client_id="sl-e2e")
+                ack = await trader.place(trader.order(1, False, PRICE - 50 * USDC, 10**16), intent=stop)
+                assert ack["status"] == "accepted" and ack["order_status"] == "waiting for trigger"
+                (waiting,) = await trader.open_orders()
+                assert waiting["status"] == "waiting for trigger"
+                assert waiting["intent"]["trigger_price"] == str(PRICE - 2 * USDC)
+                assert keeper.core.fills == {}
+
+                await asyncio.to_thread(mark, w3, stack, PRICE - 3 * USDC)  # the mark crosses
+                await wait_for(lambda: len(keeper.core.fills) == 1)
+                (fill,) = keeper.core.fills.values()
+                assert fill.taker_hash.hex() == ack["hash"][2:] and fill.maker_hash.hex() == bid["hash"][2:]
+                assert fill.price == PRICE - 5 * USDC and fill.size == 10**16
+                await wait_for(lambda: fill.state in ("settled", "rejected"), timeout=30)
+                assert (fill.state, fill.reason) == ("settled", "")
+                assert (await trader.order_status(ack["hash"]))["status"] == "filled"
+                kinds = [r.kind for r in keeper.journal.commands()]
+                assert "mark" in kinds and kinds.count("place") == 2
+        finally:
+            await keeper.stop()
+            await asyncio.to_thread(mark, w3, stack, PRICE)  # the stack is shared by the session
+
+    asyncio.run(go())
