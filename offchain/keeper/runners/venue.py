@@ -81,8 +81,11 @@ class KeeperVenue:
         bids, asks = core.engine.depth(market, BOOK_DEPTH_FOR_TOP)
         own = self._live(account, market) if account else ()
         best_bid, best_ask = book_top_excluding(bids, asks, own)
+        funding = getattr(self.keeper, "funding", None)  # the funding runner's predicted rate, if it runs
+        rate = funding.runner.predicted_rate(market) if funding is not None and funding.runner is not None \
+            and market in funding.params else 0
         return MarketState(market, best_bid, best_ask, price, updated_at * 1000, halted,
-                           info.tick, info.lot, info.min_size)
+                           info.tick, info.lot, info.min_size, rate)
 
     def _live(self, account: str, market: int) -> tuple[LiveOrder, ...]:
         orders = sorted((o for o in self.keeper.core.open_orders(account) if o.order.market == market),
