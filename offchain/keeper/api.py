@@ -293,7 +293,8 @@ def orders_router(gw: Gateway, clients: RateLimiter) -> APIRouter:
     async def place(request: Request) -> dict:
         result = await gw.place(await _json(request))
         if result["status"] == "rejected":
-            raise HTTPException(409 if result["reason"] == Reason.DUPLICATE else 400, result["reason"])
+            raise HTTPException(409 if result["reason"] in (Reason.DUPLICATE, Reason.DUPLICATE_CLIENT_ID) else 400,
+                                result["reason"])
         return result
 
     @router.post("/orders/batch", response_model=PlaceBatchResult, response_model_exclude_none=True,

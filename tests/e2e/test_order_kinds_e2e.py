@@ -4,6 +4,7 @@ fires when the Oracle's mark crosses its trigger and its fill settles on chain."
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
 from web3 import Web3
@@ -53,3 +54,51 @@ def test_e2e__stop_market__fires_when_mark_crosses_and_settles_on_chain(stack, t
             await asyncio.to_thread(mark, w3, stack, PRICE)  # the stack is shared by the session
 
     asyncio.run(go())
+
+
+def test_e2e__sigkill_with_trigger_waiting__still_waiting_after_restart_and_fires_once(stack, tmp_path):
+    import signal
+
+    from offchain.client import KeeperClient
+    from offchain.devnet import free_port
+
+    from .test_keeper_crash import start_keeper
+
+    w3 = Web3(Web3.HTTPProvider(stack.url))
+    mark(w3, stack, PRICE)
+    db_url, port = f"sqlite:///{tmp_path}/keeper.db", free_port()
+    url = f"http://127.0.0.1:{port}"
+    maker_key, trader_key = stack.trader_keys[4], stack.trader_keys[5]
+    keeper = start_keeper(stack, tmp_path, db_url, port, None, "1")
+    try:
+        with KeeperClient(url, maker_key) as maker, KeeperClient(url, trader_key) as trader:
+            bid = maker.place(maker.order(1, True, PRICE - 5 * USDC, 10**16))
+            stop = Intent(kind="stop_market", tif="IOC", trigger_price=PRICE - 2 * USDC)
+            ack = trader.place(trader.order(1, False, PRICE - 50 * USDC, 10**16), intent=stop)
+            assert ack["order_status"] == "waiting for trigger"
+        keeper.send_signal(signal.SIGKILL)
+        keeper.wait(10)
+    finally:
+        if keeper.poll() is None:
+            keeper.kill()
+    keeper2 = start_keeper(stack, tmp_path, db_url, port, None, "2")
+    try:
+        with KeeperClient(url, trader_key) as trader:
+            (waiting,) = trader.open_orders()
+            assert (waiting["hash"], waiting["status"]) == (ack["hash"], "waiting for trigger")
+            assert waiting["intent"]["trigger_price"] == str(PRICE - 2 * USDC)
+            mark(w3, stack, PRICE - 3 * USDC)
+            deadline = time.monotonic() + 30
+            while trader.order_status(ack["hash"])["status"] == "waiting for trigger":
+                assert time.monotonic() < deadline, "the stop did not fire"
+                time.sleep(0.1)
+            while not (fills := [f for f in trader.fills() if f["taker_hash"] == ack["hash"]]) \
+                    or any(f["state"] not in ("settled", "rejected") for f in fills):
+                assert time.monotonic() < deadline, "the fill did not settle"
+                time.sleep(0.1)
+            assert [(f["maker_hash"], f["size"], f["state"]) for f in fills] == [(bid["hash"], str(10**16), "settled")]
+            assert trader.open_orders() == []
+    finally:
+        keeper2.send_signal(signal.SIGTERM)
+        keeper2.wait(20)
+        mark(w3, stack, PRICE)
