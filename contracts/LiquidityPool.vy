@@ -5,7 +5,13 @@
         its own Exchange account, quoted by the keeper's grid engine through an agent
         key the pool admin approves; its share of trading fees and the liquidation
         penalties it earns as the Exchange's backstop arrive in that account, so
-        total assets = idle USDC + Exchange equity at mark. Virtual shares (a
+        total assets = idle USDC + Exchange equity at mark, less profit still
+        unlocking: every gain is released into the share price linearly over
+        `profit_unlock_time` (default a day, Yearn V3 style; losses at once), so a
+        just-in-time deposit earns only what unlocks after it arrives. The keeper
+        calls distribute_fees on a schedule (anyone may). Deposits are refused while
+        the pool's equity is negative, and only for the caller itself. Withdrawals
+        keep a backstop reserve above the pool's margin requirement. Virtual shares (a
         decimals offset of 6) defeat the first-depositor inflation attack; every
         conversion rounds in the pool's favour. Deposits and withdrawals take
         slippage bounds; deposits start a lock-up (default 4 days); total assets are
@@ -20,6 +26,9 @@ from snekmate.auth import ownable
 from snekmate.tokens import erc20
 from snekmate.utils import math
 
+import constants
+import exchange_account
+from interfaces import IExchange
 from interfaces import ILiquidityPool
 
 implements: IERC20
@@ -29,6 +38,7 @@ implements: ILiquidityPool
 
 initializes: ownable
 initializes: erc20[ownable := ownable]
+initializes: exchange_account
 
 exports: (
     erc20.totalSupply,
@@ -44,28 +54,49 @@ exports: (
     erc20.eip712Domain,
     ownable.owner,
     ownable.transfer_ownership,
+    exchange_account.exchange,
+    exchange_account.asset,
+    exchange_account.profit_unlock_time,
 )
 
 
-interface IExchange:
-    def deposit(amount: uint256): nonpayable
-    def withdraw(amount: uint256): nonpayable
-    def approve_agent(agent: address, approved: bool): nonpayable
-    def equity(account: address) -> int256: view
-    def free_collateral(account: address) -> int256: view
-    def collateral(account: address) -> int256: view
+# ---------------------------------------------------------------- constants
 
-
-BPS: constant(uint256) = 10_000
 DECIMALS_OFFSET: constant(uint8) = 6
-VIRTUAL_SHARES: constant(uint256) = 10**6
-DAY: constant(uint256) = 86_400
-DEFAULT_LOCKUP: constant(uint256) = 4 * DAY
-MAX_LOCKUP: constant(uint256) = 30 * DAY
+DEFAULT_LOCKUP: constant(uint256) = 4 * constants.DAY
+DEFAULT_UNLOCK_TIME: constant(uint256) = constants.DAY
 DEFAULT_DAILY_WITHDRAW_BPS: constant(uint256) = 2_000
+# withdrawals leave free collateral of at least this share of the pool's initial margin
+DEFAULT_BACKSTOP_RESERVE_BPS: constant(uint256) = 10_000
+MAX_BACKSTOP_RESERVE_BPS: constant(uint256) = 100_000
 MASK96: constant(uint256) = 2**96 - 1
 MAX_GRID_LEVELS: constant(uint256) = 100
 MAX_GRID_MARKETS: constant(uint256) = 64
+
+
+# ---------------------------------------------------------------- state
+
+deposit_cap: public(uint256)
+lockup: public(uint256)
+daily_withdraw_bps: public(uint256)
+lock_until: public(HashMap[address, uint256])
+# backstop reserve: free collateral a withdrawal must leave (bps of the initial margin
+# requirement, plus a fixed amount), so the pool can still absorb liquidations
+backstop_reserve_bps: public(uint256)
+min_backstop_reserve: public(uint256)
+# fee income booked by distribute_fees (USDC units, cumulative)
+fee_income: public(uint256)
+
+# withdrawal window packed in one slot: UTC day << 192 | total assets when it opened << 96
+# | assets withdrawn in it (amounts below 2**96 USDC units)
+_window: uint256
+
+_grids: HashMap[uint256, ILiquidityPool.GridParams]
+_grid_known: HashMap[uint256, bool]
+grid_markets: public(DynArray[uint256, MAX_GRID_MARKETS])
+
+
+# ---------------------------------------------------------------- events
 
 
 event GridSet:
@@ -88,23 +119,15 @@ event LockupSet:
 event DailyWithdrawLimitSet:
     bps: uint256
 
+event BackstopReserveSet:
+    bps: uint256
+    minimum: uint256
 
-asset: public(immutable(address))
-exchange: public(immutable(IExchange))
-_ASSET: immutable(IERC20)
-
-deposit_cap: public(uint256)
-lockup: public(uint256)
-daily_withdraw_bps: public(uint256)
-lock_until: public(HashMap[address, uint256])
-
-# withdrawal window packed in one slot: UTC day << 192 | total assets when it opened << 96
-# | assets withdrawn in it (amounts below 2**96 USDC units)
-_window: uint256
-
-_grids: HashMap[uint256, ILiquidityPool.GridParams]
-_grid_known: HashMap[uint256, bool]
-grid_markets: public(DynArray[uint256, MAX_GRID_MARKETS])
+event FeesCollected:
+    caller: indexed(address)
+    amount: uint256
+    locked: uint256
+    unlock_end: uint256
 
 
 @deploy
@@ -117,66 +140,67 @@ def __init__(asset_: address, exchange_: address, deposit_cap_: uint256):
     """
     assert asset_ != empty(address), "pool: asset"
     assert exchange_ != empty(address), "pool: exchange"
-    asset = asset_
-    _ASSET = IERC20(asset_)
-    exchange = IExchange(exchange_)
+    exchange_account.__init__(exchange_, asset_, DEFAULT_UNLOCK_TIME)
     ownable.__init__()
     erc20.__init__("MMX Liquidity Pool", "MLP", 6 + DECIMALS_OFFSET, "MMX Liquidity Pool", "1")
     self.deposit_cap = deposit_cap_
     self.lockup = DEFAULT_LOCKUP
     self.daily_withdraw_bps = DEFAULT_DAILY_WITHDRAW_BPS
-    assert extcall _ASSET.approve(exchange_, max_value(uint256), default_return_value=True)
+    self.backstop_reserve_bps = DEFAULT_BACKSTOP_RESERVE_BPS
     log DepositCapSet(cap=deposit_cap_)
     log LockupSet(lockup=DEFAULT_LOCKUP)
     log DailyWithdrawLimitSet(bps=DEFAULT_DAILY_WITHDRAW_BPS)
+    log BackstopReserveSet(bps=DEFAULT_BACKSTOP_RESERVE_BPS, minimum=0)
 
 
 # ---------------------------------------------------------------- conversions
 
 @internal
 @view
-def _total_assets() -> uint256:
-    eq: int256 = staticcall exchange.equity(self)
-    idle: uint256 = staticcall _ASSET.balanceOf(self)
-    if eq > 0:
-        return idle + convert(eq, uint256)
-    return idle
-
-
-@internal
-@view
 def _to_shares(assets: uint256, ta: uint256, roundup: bool) -> uint256:
-    return math._mul_div(assets, erc20.totalSupply + VIRTUAL_SHARES, ta + 1, roundup)
+    return exchange_account._to_shares(assets, erc20.totalSupply, ta, roundup)
 
 
 @internal
 @view
 def _to_assets(shares: uint256, ta: uint256, roundup: bool) -> uint256:
-    return math._mul_div(shares, ta + 1, erc20.totalSupply + VIRTUAL_SHARES, roundup)
+    return exchange_account._to_assets(shares, erc20.totalSupply, ta, roundup)
+
+
+@internal
+@view
+def _reserve() -> uint256:
+    # free collateral the pool keeps for its backstop role
+    im: uint256 = staticcall exchange_account.exchange.margin_requirement(self, True)
+    return im * self.backstop_reserve_bps // constants.BPS + self.min_backstop_reserve
 
 
 @internal
 @view
 def _available() -> uint256:
-    # Exchange.withdraw needs both: collateral >= amount and margin after it
-    free: int256 = min(staticcall exchange.free_collateral(self), staticcall exchange.collateral(self))
-    idle: uint256 = staticcall _ASSET.balanceOf(self)
-    if free > 0:
-        return idle + convert(free, uint256)
+    # what LPs can take now: idle USDC plus free collateral above the backstop reserve
+    idle: uint256 = exchange_account._idle()
+    free: int256 = min(
+        staticcall exchange_account.exchange.free_collateral(self),
+        staticcall exchange_account.exchange.collateral(self),
+    )
+    room: int256 = free - convert(self._reserve(), int256)
+    if room > 0:
+        return idle + convert(room, uint256)
     return idle
 
 
 @internal
 @view
 def _daily_room(ta: uint256) -> uint256:
-    day: uint256 = block.timestamp // DAY
+    day: uint256 = block.timestamp // constants.DAY
     base: uint256 = min(ta, MASK96)
     used: uint256 = 0
     w: uint256 = self._window
     if day == w >> 192:
         base = (w >> 96) & MASK96
         used = w & MASK96
-    limit: uint256 = base * self.daily_withdraw_bps // BPS
+    limit: uint256 = base * self.daily_withdraw_bps // constants.BPS
     if used >= limit:
         return 0
     return limit - used
@@ -185,7 +209,9 @@ def _daily_room(ta: uint256) -> uint256:
 @internal
 @view
 def _max_deposit() -> uint256:
-    ta: uint256 = self._total_assets()
+    if exchange_account._equity() < 0:
+        return 0
+    ta: uint256 = exchange_account._total_assets()
     cap: uint256 = self.deposit_cap
     if ta >= cap:
         return 0
@@ -211,7 +237,7 @@ def totalAssets() -> uint256:
     """
     @notice Idle USDC plus the pool's Exchange equity at mark (0 if negative).
     """
-    return self._total_assets()
+    return exchange_account._total_assets()
 
 
 @external
@@ -220,7 +246,7 @@ def convertToShares(assets: uint256) -> uint256:
     """
     @notice Shares for `assets` at the current price (rounded down).
     """
-    return self._to_shares(assets, self._total_assets(), False)
+    return self._to_shares(assets, exchange_account._total_assets(), False)
 
 
 @external
@@ -229,7 +255,7 @@ def convertToAssets(shares: uint256) -> uint256:
     """
     @notice Assets for `shares` at the current price (rounded down).
     """
-    return self._to_assets(shares, self._total_assets(), False)
+    return self._to_assets(shares, exchange_account._total_assets(), False)
 
 
 @external
@@ -247,7 +273,7 @@ def maxMint(receiver: address) -> uint256:
     """
     @notice Shares that can still be minted under the cap.
     """
-    return self._to_shares(self._max_deposit(), self._total_assets(), False)
+    return self._to_shares(self._max_deposit(), exchange_account._total_assets(), False)
 
 
 @external
@@ -256,7 +282,7 @@ def maxWithdraw(owner: address) -> uint256:
     """
     @notice Assets `owner` can withdraw now (lock-up, daily cap, free collateral).
     """
-    return self._max_withdraw(owner, self._total_assets())
+    return self._max_withdraw(owner, exchange_account._total_assets())
 
 
 @external
@@ -265,7 +291,7 @@ def maxRedeem(owner: address) -> uint256:
     """
     @notice Shares `owner` can redeem now (lock-up, daily cap, free collateral).
     """
-    ta: uint256 = self._total_assets()
+    ta: uint256 = exchange_account._total_assets()
     room: uint256 = self._max_withdraw(owner, ta)
     return min(erc20.balanceOf[owner], self._to_shares(room, ta, False))
 
@@ -276,7 +302,7 @@ def previewDeposit(assets: uint256) -> uint256:
     """
     @notice Shares a deposit of `assets` mints (rounded down).
     """
-    return self._to_shares(assets, self._total_assets(), False)
+    return self._to_shares(assets, exchange_account._total_assets(), False)
 
 
 @external
@@ -285,7 +311,7 @@ def previewMint(shares: uint256) -> uint256:
     """
     @notice Assets a mint of `shares` costs (rounded up).
     """
-    return self._to_assets(shares, self._total_assets(), True)
+    return self._to_assets(shares, exchange_account._total_assets(), True)
 
 
 @external
@@ -294,7 +320,7 @@ def previewWithdraw(assets: uint256) -> uint256:
     """
     @notice Shares a withdrawal of `assets` burns (rounded up).
     """
-    return self._to_shares(assets, self._total_assets(), True)
+    return self._to_shares(assets, exchange_account._total_assets(), True)
 
 
 @external
@@ -303,7 +329,7 @@ def previewRedeem(shares: uint256) -> uint256:
     """
     @notice Assets a redemption of `shares` pays (rounded down).
     """
-    return self._to_assets(shares, self._total_assets(), False)
+    return self._to_assets(shares, exchange_account._total_assets(), False)
 
 
 @external
@@ -341,11 +367,11 @@ def grid_market_count() -> uint256:
 def _deposit(receiver: address, assets: uint256, shares: uint256, ta: uint256):
     assert assets > 0 and shares > 0, "pool: zero"
     assert ta + assets <= self.deposit_cap, "pool: cap"
-    # a third party may only deposit for an empty account, so nobody can
-    # extend someone else's lock-up
-    assert receiver == msg.sender or erc20.balanceOf[receiver] == 0, "pool: receiver"
-    assert extcall _ASSET.transferFrom(msg.sender, self, assets, default_return_value=True)
-    extcall exchange.deposit(assets)
+    # only for oneself: a deposit starts the receiver's lock-up, so a third party could
+    # otherwise lock any address (and shares later moved there)
+    assert receiver == msg.sender, "pool: receiver"
+    assert extcall IERC20(exchange_account.asset).transferFrom(msg.sender, self, assets, default_return_value=True), "pool: transfer in"
+    exchange_account._deposit_in(assets)
     erc20._mint(receiver, shares)
     self.lock_until[receiver] = block.timestamp + self.lockup
     log IERC4626.Deposit(sender=msg.sender, owner=receiver, assets=assets, shares=shares)
@@ -355,23 +381,24 @@ def _deposit(receiver: address, assets: uint256, shares: uint256, ta: uint256):
 def _withdraw(receiver: address, owner: address, assets: uint256, shares: uint256, ta: uint256):
     assert assets > 0 and shares > 0, "pool: zero"
     assert block.timestamp >= self.lock_until[owner], "pool: locked"
-    day: uint256 = block.timestamp // DAY
+    day: uint256 = block.timestamp // constants.DAY
     w: uint256 = self._window
     base: uint256 = min(ta, MASK96)
     used: uint256 = assets
     if day == w >> 192:
         base = (w >> 96) & MASK96
         used += w & MASK96
-    assert used <= base * self.daily_withdraw_bps // BPS, "pool: daily limit"
+    assert used <= base * self.daily_withdraw_bps // constants.BPS, "pool: daily limit"
     self._window = (day << 192) | (base << 96) | used
     if msg.sender != owner:
         erc20._spend_allowance(owner, msg.sender, shares)
     erc20._burn(owner, shares)
-    idle: uint256 = staticcall _ASSET.balanceOf(self)
-    if idle < assets:
-        assert self._available() >= assets, "pool: liquidity"
-        extcall exchange.withdraw(assets - idle)
-    assert extcall _ASSET.transfer(receiver, assets, default_return_value=True)
+    if exchange_account._idle() < assets:
+        assert exchange_account._available() >= assets, "pool: liquidity"
+        assert self._available() >= assets, "pool: backstop reserve"
+        exchange_account._pull(assets)
+    exchange_account._paid_out(assets)
+    assert extcall IERC20(exchange_account.asset).transfer(receiver, assets, default_return_value=True), "pool: transfer out"
     log IERC4626.Withdraw(sender=msg.sender, receiver=receiver, owner=owner, assets=assets, shares=shares)
 
 
@@ -382,11 +409,13 @@ def _withdraw(receiver: address, owner: address, assets: uint256, shares: uint25
 def deposit(assets: uint256, receiver: address = msg.sender, min_shares: uint256 = 0) -> uint256:
     """
     @notice Deposit `assets` USDC for LP shares (rounded down); starts the lock-up.
-    @param receiver Gets the shares; a third party may only deposit for an empty account.
+    @param assets USDC units.
+    @param receiver Gets the shares; must be the caller ("pool: receiver").
     @param min_shares Revert with "pool: slippage" if fewer shares would be minted.
     @return Shares minted.
     """
-    ta: uint256 = self._total_assets()
+    exchange_account._assert_solvent("pool: negative equity")
+    ta: uint256 = exchange_account._sync()
     shares: uint256 = self._to_shares(assets, ta, False)
     assert shares >= min_shares, "pool: slippage"
     self._deposit(receiver, assets, shares, ta)
@@ -398,10 +427,13 @@ def deposit(assets: uint256, receiver: address = msg.sender, min_shares: uint256
 def mint(shares: uint256, receiver: address = msg.sender, max_assets: uint256 = max_value(uint256)) -> uint256:
     """
     @notice Mint exactly `shares` LP shares for USDC (rounded up); starts the lock-up.
+    @param shares LP shares to mint.
+    @param receiver Gets the shares; must be the caller ("pool: receiver").
     @param max_assets Revert with "pool: slippage" if more USDC would be taken.
     @return USDC taken.
     """
-    ta: uint256 = self._total_assets()
+    exchange_account._assert_solvent("pool: negative equity")
+    ta: uint256 = exchange_account._sync()
     assets: uint256 = self._to_assets(shares, ta, True)
     assert assets <= max_assets, "pool: slippage"
     self._deposit(receiver, assets, shares, ta)
@@ -415,10 +447,13 @@ def withdraw(
 ) -> uint256:
     """
     @notice Withdraw exactly `assets` USDC, burning shares (rounded up).
+    @param assets USDC units to receive.
+    @param receiver Gets the USDC.
+    @param owner Whose shares are burned (an allowance is spent if not the caller).
     @param max_shares Revert with "pool: slippage" if more shares would be burned.
     @return Shares burned.
     """
-    ta: uint256 = self._total_assets()
+    ta: uint256 = exchange_account._sync()
     shares: uint256 = self._to_shares(assets, ta, True)
     assert shares <= max_shares, "pool: slippage"
     self._withdraw(receiver, owner, assets, shares, ta)
@@ -432,10 +467,13 @@ def redeem(
 ) -> uint256:
     """
     @notice Redeem `shares` for USDC (rounded down).
+    @param shares LP shares to burn.
+    @param receiver Gets the USDC.
+    @param owner Whose shares are burned (an allowance is spent if not the caller).
     @param min_assets Revert with "pool: slippage" if less USDC would be paid.
     @return USDC paid.
     """
-    ta: uint256 = self._total_assets()
+    ta: uint256 = exchange_account._sync()
     assets: uint256 = self._to_assets(shares, ta, False)
     assert assets >= min_assets, "pool: slippage"
     self._withdraw(receiver, owner, assets, shares, ta)
@@ -474,7 +512,7 @@ def set_grid(market: uint256, levels: uint256, spacing_bps: uint256, size_per_le
     ownable._check_owner()
     if active:
         assert levels > 0 and levels <= MAX_GRID_LEVELS, "pool: levels"
-        assert spacing_bps > 0 and spacing_bps < BPS, "pool: spacing"
+        assert spacing_bps > 0 and spacing_bps < constants.BPS, "pool: spacing"
         assert size_per_level > 0, "pool: size"
     if not self._grid_known[market]:
         self._grid_known[market] = True
@@ -489,7 +527,7 @@ def set_agent(agent: address, approved: bool):
     @notice Admin approves or revokes the keeper's agent key on the Exchange.
     """
     ownable._check_owner()
-    extcall exchange.approve_agent(agent, approved)
+    extcall exchange_account.exchange.approve_agent(agent, approved)
     log AgentSet(agent=agent, approved=approved)
 
 
@@ -509,7 +547,7 @@ def set_lockup(seconds: uint256):
     @notice Admin sets the lock-up applied to later deposits (<= 30 days).
     """
     ownable._check_owner()
-    assert seconds <= MAX_LOCKUP, "pool: lockup"
+    assert seconds <= constants.MAX_LOCKUP, "pool: lockup"
     self.lockup = seconds
     log LockupSet(lockup=seconds)
 
@@ -520,6 +558,85 @@ def set_daily_withdraw_limit(bps: uint256):
     @notice Admin sets the fraction of total assets withdrawable per UTC day (1..10000).
     """
     ownable._check_owner()
-    assert bps > 0 and bps <= BPS, "pool: daily limit"
+    assert bps > 0 and bps <= constants.BPS, "pool: daily limit"
     self.daily_withdraw_bps = bps
     log DailyWithdrawLimitSet(bps=bps)
+
+
+@external
+def set_backstop_reserve(bps: uint256, minimum: uint256):
+    """
+    @notice Admin sets the backstop reserve withdrawals must leave as free collateral.
+    @param bps Share of the pool's initial margin requirement (0..100000).
+    @param minimum A fixed amount on top (USDC units).
+    """
+    ownable._check_owner()
+    assert bps <= MAX_BACKSTOP_RESERVE_BPS, "pool: reserve"
+    self.backstop_reserve_bps = bps
+    self.min_backstop_reserve = minimum
+    log BackstopReserveSet(bps=bps, minimum=minimum)
+
+
+@external
+def set_profit_unlock_time(seconds: uint256):
+    """
+    @notice Admin sets the window over which later gains unlock into the share price.
+    @param seconds 0 (at once) .. 30 days.
+    """
+    ownable._check_owner()
+    exchange_account._set_profit_unlock_time(seconds)
+
+
+# ---------------------------------------------------------------- fees and profit
+
+@external
+@nonreentrant
+def distribute_fees() -> uint256:
+    """
+    @notice Anyone (the keeper on a schedule): pull the Exchange's accrued fees (the
+            pool's share is credited to its account) and book every gain since the
+            last sync as locked profit, released over profit_unlock_time.
+    @return Profit still locked after the call (USDC units).
+    """
+    before: int256 = exchange_account._equity()
+    if staticcall exchange_account.exchange.fees_accrued() > 0:
+        extcall exchange_account.exchange.distribute_fees()
+    income: uint256 = convert(max(exchange_account._equity() - before, 0), uint256)
+    self.fee_income += income
+    exchange_account._sync()
+    locked: uint256 = 0
+    end: uint256 = 0
+    locked, end = exchange_account._unlock_schedule()
+    log FeesCollected(caller=msg.sender, amount=income, locked=locked, unlock_end=end)
+    return locked
+
+
+@external
+@view
+def profit_unlock_schedule() -> (uint256, uint256):
+    """
+    @notice Profit not yet in the share price, and when it is fully unlocked.
+    @return (USDC still locked, unix time of full unlock).
+    """
+    return exchange_account._unlock_schedule()
+
+
+@external
+@view
+def available_liquidity() -> uint256:
+    """
+    @notice USDC LP withdrawals can take now (idle plus free collateral above the
+            backstop reserve), before the daily limit.
+    @return USDC units.
+    """
+    return self._available()
+
+
+@external
+@view
+def backstop_reserve() -> uint256:
+    """
+    @notice Free collateral the pool keeps for its backstop role now.
+    @return USDC units.
+    """
+    return self._reserve()

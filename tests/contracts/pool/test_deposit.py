@@ -72,10 +72,15 @@ def test_deposit__for_holder__reverts_lock_griefing(pool, lp, stranger, pool_dep
         pool.deposit(USDC, lp, sender=stranger)
 
 
-def test_deposit__for_empty_account__allowed(pool, lp, stranger, fund):
+def test_deposit__for_empty_account__refused_no_lock_griefing(pool, lp, stranger, fund):
+    # #12 finding 6: dust deposited for an empty address used to lock it for the lock-up
     fund(stranger, USDC, spender=pool)
-    pool.deposit(USDC, lp, sender=stranger)
-    assert pool.balanceOf(lp) == USDC * VIRTUAL
+    with ape.reverts("pool: receiver"):
+        pool.deposit(USDC, lp, sender=stranger)
+    with ape.reverts("pool: receiver"):
+        pool.mint(USDC * VIRTUAL, lp, sender=stranger)
+    assert pool.balanceOf(lp) == 0
+    assert pool.lock_until(lp) == 0
 
 
 def test_mint__exact_shares__assets_rounded_up(pool, lp, stranger, pool_deposit, fund, exchange):

@@ -19,6 +19,8 @@ def test_inflation_attack__seed_donate_front_run__never_profits(
         pool = create_pool(backstop=False)
         pool.set_lockup(0, sender=admin)
         pool.set_daily_withdraw_limit(10_000, sender=admin)
+        # the worst case for the share maths: the donation counts at once (no unlocking)
+        pool.set_profit_unlock_time(0, sender=admin)
         fund(attacker, seed + donation, spender=pool)
         pool.deposit(seed, sender=attacker)
         if via_exchange:
@@ -32,6 +34,7 @@ def test_inflation_attack__seed_donate_front_run__never_profits(
         pool.deposit(victim, sender=lp)
         pool.redeem(pool.balanceOf(attacker), sender=attacker)
         assert usdc.balanceOf(attacker) <= seed + donation
-        pool.redeem(pool.balanceOf(lp), sender=lp)
+        if pool.previewRedeem(pool.balanceOf(lp)) > 0:  # else a redeem reverts "pool: zero"
+            pool.redeem(pool.balanceOf(lp), sender=lp)
         # the victim loses at most the rounding of one share (tiny next to the donation)
         assert usdc.balanceOf(lp) >= victim - (seed + donation) // (seed * 10**6) - 2

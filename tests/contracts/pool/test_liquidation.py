@@ -104,6 +104,7 @@ def test_liquidate__pool_lp_can_exit_after_backstop_closes(
     pool.set_agent(keeper_agent, True, sender=admin)
     trade(pool, keeper_agent, taker, taker, False, SIZE, price=LOW, maker_flags=2)
     assert exchange.position(pool, MARKET)[0] == 0
+    pool.distribute_fees(sender=stranger)  # the keeper's scheduled sync books the gains
     after_lockup()
     set_price(LOW)
     pool.set_daily_withdraw_limit(10_000, sender=admin)

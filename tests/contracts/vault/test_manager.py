@@ -20,12 +20,21 @@ def test_pause_manager__manager_blocked_from_agent_and_strategy(vault, owner, ma
         vault.set_strategy((0, 0, 0, 0, 0, 0, 0, 0, 0, b""), sender=manager)
 
 
-def test_resume_manager__owner__agent_restored(vault, owner, manager, exchange):
-    vault.pause_manager(sender=owner)
+def test_resume_manager__owner__old_agent_stays_retired_fresh_key_needed(vault, owner, manager, exchange, accounts):
+    receipt = vault.pause_manager(sender=owner)
+    assert receipt.events.filter(vault.AgentSet) == [vault.AgentSet(old_agent=manager.address, new_agent=ZERO)]
     receipt = vault.resume_manager(sender=owner)
     assert receipt.events.filter(vault.ManagerResumed) == [vault.ManagerResumed(by=owner.address)]
     assert not vault.manager_paused()
-    assert exchange.is_agent(vault, manager)
+    # the paused key never signs for the vault again (its outstanding orders stay void)
+    assert vault.retired_agent(manager)
+    assert vault.agent() == ZERO
+    assert not exchange.is_agent(vault, manager)
+    with ape.reverts("vault: agent retired"):
+        vault.set_agent(manager, sender=manager)
+    fresh = accounts.generate_test_account()
+    vault.set_agent(fresh, sender=manager)
+    assert exchange.is_agent(vault, fresh)
     with ape.reverts("vault: not paused"):
         vault.resume_manager(sender=owner)
 

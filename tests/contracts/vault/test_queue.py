@@ -2,7 +2,7 @@
 import ape
 import pytest
 
-from tests.constants import PRICE, REDUCE_ONLY, USDC
+from tests.constants import PRICE, REDUCE_ONLY, USDC, ZERO
 from tests.contracts.receipts import settled
 
 SIZE = 45 * 10**18  # 90k notional at 2000: 9k initial margin out of ~10k equity
@@ -167,7 +167,9 @@ def test_unwind__agent_reduces__claim_then_owner_ends(
     assert receipt.events.filter(vault.UnwindEnded) == [vault.UnwindEnded(by=owner.address)]
     assert not vault.unwinding()
     assert not exchange.close_only(vault)
-    assert exchange.is_agent(vault, manager)
+    # the manager's pre-unwind key stays retired: he sets a fresh one to trade again
+    assert not exchange.is_agent(vault, manager)
+    assert vault.agent() == ZERO
     assert not exchange.is_agent(vault, unwind_agent)
 
 

@@ -86,6 +86,7 @@ def test_manager__every_function__moves_no_money(vault, owner, manager, deposit,
         lambda: vault.set_drawdown_limit(1, sender=manager),
         lambda: vault.clear_halt(sender=manager),
         lambda: vault.end_unwind(sender=manager),
+        lambda: vault.set_profit_unlock_time(0, sender=manager),
     ):
         with ape.reverts("vault: not owner"):
             call()
@@ -97,6 +98,7 @@ def test_manager__every_function__moves_no_money(vault, owner, manager, deposit,
         "deposit", "withdraw", "claim", "start_unwind", "end_unwind", "checkpoint", "clear_halt",
         "set_leverage_cap", "set_position_cap", "set_drawdown_limit", "set_deposits_open",
         "set_lockup", "set_manager", "pause_manager", "resume_manager", "set_agent", "set_strategy",
+        "set_profit_unlock_time", "withdraw_fee_shares", "claim_owed", "cancel_all",
     }
 
 
