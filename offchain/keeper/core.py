@@ -418,17 +418,19 @@ class Core:
         return events
 
     # -- snapshots ------------------------------------------------------------------------
-    SNAPSHOT_VERSION = 1
+    SNAPSHOT_VERSION = 2
 
     def snapshot(self) -> bytes:
         """The state replay would have after command `self.seq`, pickled (uint256 integers,
-        bytes ids and enums as they are; the body is the keeper's own, sha256-checked on load,
-        from its own journal, which is trusted as the commands are). Only what replay
-        builds from commands is kept; what it derives (open sizes per account, live order
-        index, account fills, unsettled positions) is recomputed by `restore`, and the chain
-        snapshot, agents and settlement states are re-read at start as after a replay."""
-        orders = [[h, list(s.order.as_tuple()), s.signature.to_hex(), s.signer, s.seq, s.tif, s.open, s.filled,
-                   str(s.status)] for h, s in self.orders.items()]
+        bytes ids, intents and enums as they are; the body is the keeper's own, sha256-checked
+        on load, from its own journal, which is trusted as the commands are). Kept: engine,
+        orders (with intents), the live-order index, open sizes per account, fills (and which
+        were undone), nonce floors, marks, halts. Recomputed by `restore` as replay builds
+        them: account fill lists and unsettled positions (every fill not undone, until the
+        fills table says settled); the chain snapshot, agents and settlement states are
+        re-read at start as after a replay."""
+        orders = [[h, s.order.as_tuple(), (s.signature.v, s.signature.r, s.signature.s), s.signer, s.seq, s.tif,
+                   s.open, s.filled, str(s.status), s.intent, s.intent_signature] for h, s in self.orders.items()]
         fills = [[f.id, f.seq, f.ts, f.market, f.price, f.size, f.maker_hash, f.taker_hash, f.maker_account,
                   f.taker_account, f.maker_is_buy, f.state == REJECTED, f.reason if f.state == REJECTED else ""]
                  for f in self.fills.values()]
@@ -436,6 +438,9 @@ class Core:
             "version": self.SNAPSHOT_VERSION, "seq": self.seq, "fill_seq": self.fill_seq,
             "engine": self.engine.snapshot(), "orders": orders, "fills": fills,
             "min_nonce": [[a, s.min_nonce] for a, s in self.accounts.items() if s.min_nonce],
+            "live": [[a, list(hs)] for a, hs in self.by_nonce_account.items() if hs],
+            "open": [[a, dict(s.open_buy), dict(s.open_sell)] for a, s in self.accounts.items()
+                     if s.open_buy or s.open_sell],
             "marks": [[m, p] for m, p in self.marks.items()],
             "halted": [[m, r] for m, r in self.oracle.halted.items()],
             "updated_at": [[m, t] for m, t in self.oracle.updated_at.items()],
@@ -448,16 +453,18 @@ class Core:
             raise ValueError(f"unsupported keeper snapshot version {snap.get('version')}")
         self.engine = type(self.engine).restore(snap["engine"])
         self.seq, self.fill_seq = snap["seq"], snap["fill_seq"]
-        for h, o, sig, signer, seq, tif, open_, filled, status in snap["orders"]:
-            order = Order(o[0], o[1], o[2], o[3], o[4], o[5], o[6], o[7])
-            signed = SignedOrder(h, order, Signature.from_hex(sig), signer, seq, tif)
-            signed.open, signed.filled, signed.status = open_, filled, OrderStatus(status)
+        statuses = {str(v): v for v in OrderStatus}
+        for h, o, (v, r, s_), signer, seq, tif, open_, filled, status, intent, isig in snap["orders"]:
+            order = Order(*o)
+            signed = SignedOrder(h, order, Signature(v, r, s_), signer, seq, tif, intent, isig)
+            signed.open, signed.filled, signed.status = open_, filled, statuses[status]
             self.orders[h] = signed
-            acct = self.account(order.account)
-            if open_:
-                side = acct.open_buy if order.is_buy else acct.open_sell
-                side[order.market] = side.get(order.market, 0) + open_
-                self.by_nonce_account.setdefault(order.account, set()).add(h)
+            self.account(order.account)
+        for a, hs in snap["live"]:  # live orders, waiting triggers included
+            self.by_nonce_account[a] = set(hs)
+        for a, buys, sells in snap["open"]:
+            acct = self.account(a)
+            acct.open_buy, acct.open_sell = dict(buys), dict(sells)
         for (fid, seq, ts, market, price, size, mh, th, ma, ta, maker_is_buy, rejected, reason) in snap["fills"]:
             fill = FillRecord(fid, seq, ts, market, price, size, mh, th, ma, ta, maker_is_buy,
                               REJECTED if rejected else MATCHED, None, reason)

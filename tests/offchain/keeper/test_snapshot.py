@@ -109,3 +109,38 @@ def test_snapshot__only_the_newest_two_kept(tmp_path):
         seqs = [r.seq for r in conn.execute(select(SnapshotRow.seq))]
     assert len(seqs) == 2 and k.journal.snapshot()[0] == max(seqs)
     assert ADDR[0] in k.core.accounts
+
+
+def test_snapshot__waiting_stop_order__restored_and_fires_in_the_tail(tmp_path):
+    """An order kind with a signed intent (#15): a stop waiting in the snapshot keeps its
+    intent and its place in the live index, and the tail's mark fires it as in a full replay."""
+    from offchain.intent import Intent
+
+    from .test_order_kinds import TICK, mark, with_intent
+
+    k = OfflineKeeper(f"sqlite:///{tmp_path}/j.db")
+
+    async def before():
+        k.start()
+        await mark(k, PRICE)
+        await k.gateway.place_batch([signed(0, order(0, True, price=PRICE - 20 * TICK))])
+        stop = Intent(kind="stop_market", tif="IOC", trigger_price=PRICE - 10 * TICK, client_id="sl-1")
+        await k.gateway.place_batch([with_intent(1, order(1, False, price=PRICE - 50 * TICK), stop)])
+        await k.committer.stop()
+
+    run(before())
+    _snapshot(k)
+    restored = _replay(k.journal, True)
+    (waiting,) = [s.to_json() for s in restored.open_orders(ADDR[1])]
+    assert waiting["status"] == "waiting for trigger" and waiting["intent"]["client_id"] == "sl-1"
+    k.committer = k.gateway.committer = type(k.committer)(k.journal)
+
+    async def after():
+        k.start()
+        await mark(k, PRICE - 10 * TICK)  # fires in the tail
+        await k.committer.stop()
+
+    run(after())
+    assert len(k.core.fills) == 1
+    full, fast = _replay(k.journal, False), _replay(k.journal, True)
+    assert _view(fast) == _view(full) and len(fast.fills) == 1
