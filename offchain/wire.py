@@ -40,6 +40,9 @@ from offchain.order import Domain, Order, Signature, order_hash, recover_hash_si
 
 CANCEL_TYPE = "Cancel(address account,uint256 market,bytes32[] hashes,uint256 timestamp)"
 CANCEL_TYPEHASH = keccak(CANCEL_TYPE.encode())
+SCHEDULE_CANCEL_TYPE = "ScheduleCancel(address account,uint256 deadline,uint256 timestamp)"
+SCHEDULE_CANCEL_TYPEHASH = keccak(SCHEDULE_CANCEL_TYPE.encode())
+SCHEDULE_CANCEL_KEYS = frozenset(("account", "deadline", "timestamp", "signature"))
 
 TIFS = ("GTC", "IOC", "FOK")
 MAX_MESSAGE_BYTES = 1 << 20   # an HTTP body or one WebSocket message
@@ -331,6 +334,42 @@ class Cancel:
         market = as_int(data.get("market", 0), "market")
         timestamp = as_int(_required(data, "timestamp", "timestamp"), "timestamp")
         return cls(account=account, market=market, hashes=raw, timestamp=timestamp), signature
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleCancel:
+    """The dead-man's switch: at `deadline` (unix ms; 0 clears it) the keeper cancels all of
+    the account's orders unless a later ScheduleCancel moved or cleared it. Signed by the
+    account or its agent, EIP-712 in the Exchange's domain; `timestamp` (unix ms) orders
+    the messages (an older one is refused)."""
+
+    account: str
+    deadline: int
+    timestamp: int
+
+    def digest(self, domain: Domain) -> bytes:
+        struct = keccak(SCHEDULE_CANCEL_TYPEHASH + bytes.fromhex(self.account[2:]).rjust(32, b"\x00")
+                        + self.deadline.to_bytes(32, "big") + self.timestamp.to_bytes(32, "big"))
+        return keccak(b"\x19\x01" + domain.separator + struct)
+
+    def sign(self, domain: Domain, private_key: bytes | str) -> Signature:
+        return sign_hash(self.digest(domain), private_key)
+
+    def signer(self, domain: Domain, signature: Signature) -> str:
+        return recover_hash_signer(self.digest(domain), signature)
+
+    def to_json(self, signature: Signature) -> dict:
+        return {"account": self.account, "deadline": str(self.deadline), "timestamp": str(self.timestamp),
+                "signature": signature.to_hex()}
+
+    @classmethod
+    def from_json(cls, data: Any) -> tuple["ScheduleCancel", Signature]:
+        data = _object(data, "schedule_cancel", SCHEDULE_CANCEL_KEYS)
+        account = as_address(_required(data, "account", "account"), "account")
+        deadline = as_int(_required(data, "deadline", "deadline"), "deadline")
+        timestamp = as_int(_required(data, "timestamp", "timestamp"), "timestamp")
+        signature = as_signature(_required(data, "signature", "signature"))
+        return cls(account, deadline, timestamp), signature
 
 
 def hash_hex(order: Order, domain: Domain) -> str:

@@ -28,6 +28,8 @@ import httpx
 from offchain.intent import Intent, sign_intent
 from offchain.order import Domain, Order, Signature, address_of, sign_order
 
+from offchain.wire import ScheduleCancel
+
 from .messages import Cancel, hash_hex, place_request
 
 
@@ -74,6 +76,11 @@ class Trader:
     def cancel_message(self, hashes: Iterable[str | bytes] = (), market: int = 0) -> dict:
         raw = tuple(h if isinstance(h, bytes) else bytes.fromhex(h.removeprefix("0x")) for h in hashes)
         message = Cancel(self.account, market, raw, int(time.time() * 1000))
+        return message.to_json(message.sign(self.domain, self.private_key))
+
+    def schedule_cancel_message(self, deadline_ms: int) -> dict:
+        """A signed dead-man's switch: cancel all at `deadline_ms` (unix ms; 0 clears)."""
+        message = ScheduleCancel(self.account, deadline_ms, int(time.time() * 1000))
         return message.to_json(message.sign(self.domain, self.private_key))
 
     def hash(self, order: Order) -> str:
@@ -144,6 +151,10 @@ class KeeperClient(Trader):
 
     def cancel_all(self, market: int = 0) -> dict:
         return _check(self.http.post("/orders/cancel", json=self.cancel_message((), market)))
+
+    def schedule_cancel(self, deadline_ms: int) -> dict:
+        """Set (or, 0, clear) the dead-man's switch; send again before the deadline to refresh."""
+        return _check(self.http.post("/orders/schedule-cancel", json=self.schedule_cancel_message(deadline_ms)))
 
     def book(self, market: int, depth: int = 20) -> dict:
         return _check(self.http.get(f"/book/{market}", params={"depth": depth}))
@@ -255,6 +266,10 @@ class AsyncKeeperClient(Trader):
 
     async def cancel(self, hashes: Iterable[str | bytes], market: int = 0) -> dict:
         return _check(await self.http.post("/orders/cancel", json=self.cancel_message(hashes, market)))
+
+    async def schedule_cancel(self, deadline_ms: int) -> dict:
+        """Set (or, 0, clear) the dead-man's switch; send again before the deadline to refresh."""
+        return _check(await self.http.post("/orders/schedule-cancel", json=self.schedule_cancel_message(deadline_ms)))
 
     async def cancel_all(self, market: int = 0) -> dict:
         return _check(await self.http.post("/orders/cancel", json=self.cancel_message((), market)))

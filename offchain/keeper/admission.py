@@ -221,6 +221,7 @@ class Reason(StrEnum):
     DUPLICATE = "duplicate order"
     DUPLICATE_CLIENT_ID = "duplicate client id"        # a signed client_id the account used before
     BAD_INTENT_SIGNATURE = "bad intent signature"      # the intent is not the order signer's
+    DEADLINE_TOO_SOON = "deadline too soon"            # a schedule-cancel deadline under 5 s away
     RATE_LIMITED = "rate limited"
     RATE_LIMITED_CLIENT = "rate limited (client)"
     STALE_TIMESTAMP = "stale timestamp"

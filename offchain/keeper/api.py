@@ -32,7 +32,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.json_schema import models_json_schema
 
-from offchain.wire import MAX_MESSAGE_BYTES, Cancel, WireError, decode_json
+from offchain.wire import MAX_MESSAGE_BYTES, Cancel, ScheduleCancel, WireError, decode_json
 
 from .admission import Reason, Rejection
 from .gateway import Gateway, halt_event
@@ -316,6 +316,13 @@ def orders_router(gw: Gateway, clients: RateLimiter) -> APIRouter:
         """Signed cancel of some orders (hashes) or all (hashes empty); see docs/api.md."""
         message, signature = Cancel.from_json(await _json(request))
         return await gw.cancel(message, signature)
+
+    @router.post("/orders/schedule-cancel")
+    async def schedule_cancel(request: Request) -> dict:
+        """Signed dead-man's switch: cancel all the account's orders at `deadline` (unix ms; 0
+        clears it) unless refreshed; see docs/api.md "Schedule-cancel"."""
+        message, signature = ScheduleCancel.from_json(await _json(request))
+        return await gw.schedule_cancel(message, signature)
 
     return router
 

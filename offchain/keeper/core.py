@@ -18,7 +18,11 @@ Command kinds (body JSON):
   market_halt   {market, halted, reason}                Oracle Halted / Resumed seen on chain (or
                                                         the state read at start-up): a halted market
                                                         admits no order and runs no matching
-  expire        {}                                      expire orders with expiry <= ts
+  expire        {}                                      expire orders with expiry <= ts, and cancel all
+                                                        orders of accounts whose schedule-cancel
+                                                        deadline <= ts (then the deadline is spent)
+  schedule_cancel {account, deadline, timestamp}        the account's signed dead-man's switch
+                                                        (deadline unix ms; 0 clears it)
   chain_cancel  {hash}                                  OrderCancelled seen on chain
   min_nonce     {account, min_nonce}                    MinNonceSet seen on chain
   fill_rejected {fill, reason}                          the chain skipped a fill: undo it
@@ -174,6 +178,8 @@ class Core:
         # (account, signed client_id) -> order hash; a client id names one order of an
         # account for good (rebuilt by replay, so a reuse is refused the same way after a restart)
         self.client_ids: dict[tuple[str, str], bytes] = {}
+        self.cancel_deadlines: dict[str, int] = {}  # account -> schedule-cancel deadline (unix ms)
+        self.schedule_ts: dict[str, int] = {}       # account -> latest ScheduleCancel timestamp
         self.on_fill_rejected: Callable[[FillRecord], None] | None = None
 
     # -- views ----------------------------------------------------------------------------
@@ -295,8 +301,24 @@ class Core:
     def expire(self, seq: int, ts: int, ws: WriteSet | None, out: Outbox) -> list:
         self.journal_command(ws, seq, ts, "expire", "", {})
         events = self.engine.expire(ts)
+        due = sorted(a for a, deadline in self.cancel_deadlines.items() if deadline <= ts)
+        for account in due:  # the dead-man's switch: all the account's orders, in seq order
+            del self.cancel_deadlines[account]
+            targets = sorted(self.by_nonce_account.get(account, ()), key=lambda h: self.orders[h].seq)
+            events += self.engine.cancel_many(targets, ts)
         self._handle(events, seq, ts, ws, out)
         return events
+
+    def schedule_cancel(self, seq: int, ts: int, account: str, deadline: int, timestamp: int,
+                        ws: WriteSet | None, out: Outbox) -> None:
+        """Set (deadline > 0) or clear (0) the account's schedule-cancel deadline."""
+        self.journal_command(ws, seq, ts, "schedule_cancel", account,
+                             {"account": account, "deadline": str(deadline), "timestamp": str(timestamp)})
+        self.schedule_ts[account] = max(self.schedule_ts.get(account, 0), timestamp)
+        if deadline:
+            self.cancel_deadlines[account] = deadline
+        else:
+            self.cancel_deadlines.pop(account, None)
 
     def min_nonce(self, seq: int, ts: int, account: str, min_nonce: int, ws: WriteSet | None, out: Outbox) -> list:
         self.journal_command(ws, seq, ts, "min_nonce", account, {"account": account, "min_nonce": str(min_nonce)})
@@ -506,6 +528,9 @@ class Core:
                              None, out)
         elif kind == "expire":
             self.expire(seq, ts, None, out)
+        elif kind == "schedule_cancel":
+            self.schedule_cancel(seq, ts, body["account"], int(body["deadline"]), int(body["timestamp"]),
+                                 None, out)
         elif kind == "min_nonce":
             self.min_nonce(seq, ts, body["account"], int(body["min_nonce"]), None, out)
         elif kind == "fill_rejected":

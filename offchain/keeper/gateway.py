@@ -20,7 +20,7 @@ from offchain.matching import events as ev
 from offchain.order import InvalidSignature, Order, Signature
 from offchain.intent import recover_intent_signer
 from offchain.order import InvalidSignature
-from offchain.wire import TIFS, Cancel, PlaceRequest, WireError, parse_place
+from offchain.wire import TIFS, Cancel, ScheduleCancel, PlaceRequest, WireError, parse_place
 
 from .admission import AdmissionContext, Reason, Rejection, check_order, verify_signer
 from .core import Core, OrderStatus, Outbox, SignedOrder
@@ -395,6 +395,36 @@ class Gateway:
 
         cancelled = await self.run_command(run)
         return {"status": "ok", "cancelled": cancelled}
+
+
+    # minimum distance of a schedule-cancel deadline from now (a switch that fires at once is a mistake)
+    MIN_SCHEDULE_MS = 5_000
+
+    async def schedule_cancel(self, message: ScheduleCancel, signature: Signature) -> dict:
+        """Set or clear the account's dead-man's switch (docs/api.md "Schedule-cancel")."""
+        now_ms = int(self.clock() * 1000)
+        if abs(int(time.time() * 1000) - message.timestamp) > self.cancel_window_ms:
+            raise Rejection(Reason.STALE_TIMESTAMP)
+        try:
+            signer = message.signer(self.ctx.domain, signature)
+        except InvalidSignature:
+            raise Rejection(Reason.BAD_SIGNATURE) from None
+        state = self.core.accounts.get(message.account)
+        if signer != message.account and (state is None or signer not in state.agents):
+            raise Rejection(Reason.BAD_SIGNATURE)
+        if message.timestamp <= self.core.schedule_ts.get(message.account, 0):
+            raise Rejection(Reason.REPLAYED_CANCEL)
+        if message.deadline and message.deadline < now_ms + self.MIN_SCHEDULE_MS:
+            raise Rejection(Reason.DEADLINE_TOO_SOON)
+        if not self.limiter.take(message.account, 1, time.monotonic()):
+            raise Rejection(Reason.RATE_LIMITED, 429)
+
+        def run(ws: WriteSet, out: Outbox):
+            self.core.schedule_cancel(self.core.next_seq(), now_ms, message.account, message.deadline,
+                                      message.timestamp, ws, out)
+
+        await self.run_command(run)
+        return {"status": "ok", "deadline": str(message.deadline)}
 
 
 def halt_event(market: int, halted: bool, reason: str) -> dict:
