@@ -466,6 +466,9 @@ class Core:
             "marks": [[m, p] for m, p in self.marks.items()],
             "halted": [[m, r] for m, r in self.oracle.halted.items()],
             "updated_at": [[m, t] for m, t in self.oracle.updated_at.items()],
+            # schedule-cancel switches (client ids are rebuilt from the orders' intents)
+            "cancel_deadlines": list(self.cancel_deadlines.items()),
+            "schedule_ts": list(self.schedule_ts.items()),
         }, protocol=5)
 
     def restore(self, body: bytes) -> None:
@@ -502,6 +505,11 @@ class Core:
         self.marks.update(dict(snap["marks"]))
         self.oracle.halted.update(dict(snap["halted"]))
         self.oracle.updated_at.update(dict(snap["updated_at"]))
+        self.cancel_deadlines.update(dict(snap.get("cancel_deadlines", ())))
+        self.schedule_ts.update(dict(snap.get("schedule_ts", ())))
+        for signed in sorted(self.orders.values(), key=lambda x: x.seq):  # as place() registered them
+            if signed.intent is not None and signed.intent.client_id:
+                self.client_ids.setdefault((signed.order.account, signed.intent.client_id), signed.hash)
 
     # -- replay ---------------------------------------------------------------------------
     def apply(self, seq: int, ts: int, kind: str, body: dict, out: Outbox) -> None:

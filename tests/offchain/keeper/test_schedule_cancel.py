@@ -118,3 +118,35 @@ def test_replay__schedule_cancel_in_journal__same_cancels(tmp_path):
     assert (core.engine.depth(1, 10), sorted((s.hex, s.status) for s in core.orders.values()),
             dict(core.cancel_deadlines)) == state
     assert state[2] == {ADDR[1]: state[2][ADDR[1]]}  # account 1's switch still armed
+
+
+def test_snapshot__armed_switch_and_client_ids__restored_as_replay_builds_them(tmp_path):
+    from offchain.intent import Intent
+    from offchain.keeper.journal import WriteSet
+
+    from .test_order_kinds import with_intent
+
+    url = f"sqlite:///{tmp_path}/j.db"
+
+    async def go():
+        k = OfflineKeeper(url)
+        k.start()
+        await k.gateway.place_batch([with_intent(0, order(0, True, price=PRICE - TICK), Intent(client_id="a-1"))])
+        now = int(k.gateway.clock() * 1000)
+        await k.gateway.schedule_cancel(*switch(0, now + 30_000))
+        await k.committer.stop()
+        ws = WriteSet()
+        ws.snapshot = (k.core.seq, k.core.snapshot())
+        k.journal.write(ws)
+        state = (dict(k.core.client_ids), dict(k.core.cancel_deadlines), dict(k.core.schedule_ts))
+        k.journal.close()
+        return state
+
+    state = run(go())
+    assert state[0] and state[1] and state[2]
+    journal = Journal(url)
+    seq, body = journal.snapshot()
+    restored = Core(Engine([market_config(MARKET)]), {1: MARKET})
+    restored.restore(body)
+    journal.close()
+    assert (dict(restored.client_ids), dict(restored.cancel_deadlines), dict(restored.schedule_ts)) == state
