@@ -260,64 +260,77 @@ url = "sqlite:///{self.workdir / 'keeper.db'}"
 
 async def run_trader(url: str, key: str, seed: int, stop_at: float, stats: TraderStats,
                      markets: dict[int, dict]) -> None:
-    """A noisy trader: passive orders around the book and some that cross it."""
+    """A noisy trader: some orders that cross the book, then passive orders behind it.
+
+    Each round sends its crossing orders first and prices its passive ones off the book
+    as it stands after them. Priced off the book read before the takers went in, the
+    passive orders landed inside the level the takers had just emptied, and the noise
+    traders, not the pool's grid, became the market (docs/backtest.md, default flow)."""
     rng = random.Random(seed)
     async with AsyncKeeperClient(url, key) as client:
         await client.info()
         stream = asyncio.create_task(follow_fills(client, stats))
         try:
             while time.monotonic() < stop_at:
-                orders, takers = [], []
-                for _ in range(rng.randint(4, 10)):
-                    market = rng.choice(list(markets))
-                    spec = markets[market]
-                    book = await client.book(market, depth=1)
-                    best_bid = int(book["bids"][0][0]) if book["bids"] else 0
-                    best_ask = int(book["asks"][0][0]) if book["asks"] else 0
-                    if not (best_bid and best_ask):
-                        continue  # wait for the pool's grid to make a market
-                    tick, lot = int(spec["tick"]), int(spec["lot"])
-                    is_buy = rng.random() < 0.5
-                    size = lot * rng.randint(1, 20) * max(1, int(spec["min_size"]) // lot)
-                    if rng.random() < 0.3:  # cross the spread: a taker
-                        price = best_ask if is_buy else best_bid
-                        flags = 0
-                    else:  # rest a few ticks behind the touch: a maker
-                        away = tick * rng.randint(1, 30)
-                        price = (best_bid - away) if is_buy else (best_ask + away)
-                        flags = POST_ONLY
-                    price = max(tick, price // tick * tick)
-                    order = client.order(market, is_buy, price, size, flags=flags, ttl=600)
-                    # A taker is IOC: a GTC remainder left at the old touch would make the
-                    # noise traders the market makers (see docs/backtest.md, default flow).
-                    orders.append(client.signed(order, "IOC") if flags == 0 else order)
-                    takers.append(flags == 0)
-                if not orders:
+                plan = [(rng.choice(list(markets)), rng.random() < 0.5, rng.random() < 0.3,
+                         rng.randint(1, 20), rng.randint(1, 30)) for _ in range(rng.randint(4, 10))]
+                sent_any = False
+                for crossing in (True, False):
+                    orders = []
+                    for market, is_buy, is_taker, lots, away_ticks in plan:
+                        if is_taker != crossing:
+                            continue
+                        spec = markets[market]
+                        book = await client.book(market, depth=1)
+                        best_bid = int(book["bids"][0][0]) if book["bids"] else 0
+                        best_ask = int(book["asks"][0][0]) if book["asks"] else 0
+                        if not (best_bid and best_ask):
+                            continue  # wait for the pool's grid to make a market
+                        tick, lot = int(spec["tick"]), int(spec["lot"])
+                        size = lot * lots * max(1, int(spec["min_size"]) // lot)
+                        if crossing:  # a taker, IOC: a GTC remainder would rest at the old touch
+                            price = best_ask if is_buy else best_bid
+                        else:  # a maker, a few ticks behind the touch
+                            away = tick * away_ticks
+                            price = (best_bid - away) if is_buy else (best_ask + away)
+                        price = max(tick, price // tick * tick)
+                        order = client.order(market, is_buy, price, size,
+                                             flags=0 if crossing else POST_ONLY, ttl=600)
+                        orders.append(client.signed(order, "IOC") if crossing else order)
+                    if orders:
+                        sent_any = True
+                        await place_round(client, orders, crossing, stats)
+                if not sent_any:
                     await asyncio.sleep(0.5)
                     continue
-                sent = time.monotonic()
-                try:
-                    results = await client.place_batch(orders)
-                except KeeperError as exc:
-                    stats.rejected += len(orders)
-                    stats.reasons[str(exc.detail)] = stats.reasons.get(str(exc.detail), 0) + 1
-                    await asyncio.sleep(0.2)
-                    continue
-                now = time.monotonic()
-                stats.ack_ms.append((now - sent) * 1000)
-                for result, is_taker in zip(results, takers):
-                    if result.get("status") == "accepted":
-                        stats.accepted += 1
-                        if is_taker:  # latency of orders that trade on arrival
-                            stats.placed_at[result["hash"]] = now
-                    else:
-                        stats.rejected += 1
-                        reason = str(result.get("reason"))
-                        stats.reasons[reason] = stats.reasons.get(reason, 0) + 1
                 await asyncio.sleep(rng.uniform(0.02, 0.1))
         finally:
             await asyncio.sleep(0)
             stream.cancel()
+
+
+async def place_round(client: AsyncKeeperClient, orders: list, crossing: bool,
+                      stats: TraderStats) -> None:
+    """Send one batch and count its acks (latency of orders that trade on arrival)."""
+    sent = time.monotonic()
+    try:
+        results = await client.place_batch(orders)
+    except KeeperError as exc:
+        stats.rejected += len(orders)
+        stats.reasons[str(exc.detail)] = stats.reasons.get(str(exc.detail), 0) + 1
+        await asyncio.sleep(0.2)
+        return
+    now = time.monotonic()
+    stats.ack_ms.append((now - sent) * 1000)
+    for result in results:
+        if result.get("status") == "accepted":
+            stats.accepted += 1
+            if crossing:
+                stats.placed_at[result["hash"]] = now
+        else:
+            stats.rejected += 1
+            reason = str(result.get("reason"))
+            stats.reasons[reason] = stats.reasons.get(reason, 0) + 1
 
 
 async def follow_fills(client: AsyncKeeperClient, stats: TraderStats) -> None:
