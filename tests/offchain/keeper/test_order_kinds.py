@@ -176,3 +176,40 @@ def test_client_id__reused_by_same_account__rejected_other_account_ok_and_querya
         assert k.core.by_client_id(ADDR[0], "nope") is None
         await k.stop()
     run(go())
+
+
+def test_trailing_stop__follows_mark_up_fires_on_reversal(tmp_path):
+    async def go():
+        k = OfflineKeeper(f"sqlite:///{tmp_path}/j.db")
+        k.start()
+        await mark(k, PRICE)
+        await k.gateway.place_batch([signed(0, order(0, True, price=PRICE - 30 * TICK))])  # bid to hit
+        trail = Intent(kind="trailing_stop", tif="IOC", trail_amount=10 * TICK)
+        (ack,) = await k.gateway.place_batch([with_intent(1, order(1, False, price=PRICE - 100 * TICK), trail)])
+        assert ack["order_status"] == "waiting for trigger"
+        await mark(k, PRICE + 20 * TICK)   # new high: the stop now sits at +10 ticks
+        await mark(k, PRICE + 11 * TICK)   # retraced 9 ticks: still waiting
+        assert not k.fills
+        await mark(k, PRICE + 10 * TICK)   # retraced 10 ticks from the high: fires
+        (fill,) = k.fills
+        assert fill.taker_hash.hex() == ack["hash"][2:] and fill.price == PRICE - 30 * TICK
+        await k.stop()
+    run(go())
+
+
+def test_market__slippage_cap__stops_there_remainder_cancelled(tmp_path):
+    async def go():
+        k = OfflineKeeper(f"sqlite:///{tmp_path}/j.db")
+        k.start()
+        await mark(k, PRICE)
+        asks = [signed(0, order(0, False, price=PRICE + d * TICK, nonce=d, size=10**17)) for d in (1, 2, 30)]
+        await k.gateway.place_batch(asks)
+        # best ask PRICE + 1 tick; 1 bps of it is 20 ticks: worst = best * 1.0001 = +21 ticks
+        market = Intent(kind="market", tif="IOC", slippage_bps=1)
+        (ack,) = await k.gateway.place_batch(
+            [with_intent(1, order(1, True, price=PRICE + 50 * TICK, size=3 * 10**17), market)])
+        assert ack["status"] == "accepted" and ack["fills"] == 2 and ack["order_status"] == "cancelled"  # ioc remainder
+        assert sorted(f.price for f in k.fills) == [PRICE + TICK, PRICE + 2 * TICK]
+        assert k.core.engine.depth(1)[1] == [(PRICE + 30 * TICK, 10**17)]
+        await k.stop()
+    run(go())
