@@ -102,3 +102,77 @@ def test_e2e__sigkill_with_trigger_waiting__still_waiting_after_restart_and_fire
         keeper2.send_signal(signal.SIGTERM)
         keeper2.wait(20)
         mark(w3, stack, PRICE)
+
+
+def test_e2e__raw_http_and_eth_account_only__stop_fires_and_settles(stack, tmp_path):
+    """No SDK: the order and its OrderIntent are built from docs/api.md with eth-account's
+    encode_typed_data, POSTed with httpx; the stop waits, fires on the mark, settles."""
+    import httpx
+    from eth_account import Account
+    from eth_account.messages import encode_typed_data
+
+    w3 = Web3(Web3.HTTPProvider(stack.url))
+    mark(w3, stack, PRICE)
+    domain_fields = [{"name": "name", "type": "string"}, {"name": "version", "type": "string"},
+                     {"name": "chainId", "type": "uint256"}, {"name": "verifyingContract", "type": "address"}]
+    order_fields = [{"name": n, "type": t} for n, t in (
+        ("account", "address"), ("market", "uint256"), ("is_buy", "bool"), ("price", "uint256"),
+        ("size", "uint256"), ("nonce", "uint256"), ("expiry", "uint256"), ("flags", "uint256"))]
+    intent_fields = [{"name": n, "type": t} for n, t in (
+        ("order", "bytes32"), ("kind", "string"), ("tif", "string"), ("trigger_price", "uint256"),
+        ("trail_bps", "uint256"), ("trail_amount", "uint256"), ("slippage_bps", "uint256"),
+        ("slippage_ref", "string"), ("stp", "string"), ("post_only", "string"), ("client_id", "string"))]
+
+    def typed(primary, fields, message, info):
+        return encode_typed_data(full_message={
+            "types": {"EIP712Domain": domain_fields, primary: fields}, "primaryType": primary,
+            "domain": {"name": "MMX Exchange", "version": "1", "chainId": int(info["chain_id"]),
+                       "verifyingContract": info["exchange"]},
+            "message": message})
+
+    def place(http, info, key, is_buy, price, intent=None):
+        account = Account.from_key(key)
+        order = {"account": account.address, "market": 1, "is_buy": is_buy, "price": price, "size": 10**16,
+                 "nonce": time.time_ns(), "expiry": int(time.time()) + 3600, "flags": 0}
+        signed_order = account.sign_message(typed("Order", order_fields, order, info))
+        body = {"order": {k: (v if isinstance(v, (bool, str)) else str(v)) for k, v in order.items()},
+                "signature": "0x" + bytes(signed_order.signature).hex()}
+        if intent is not None:
+            full = {"kind": "limit", "tif": "GTC", "trigger_price": 0, "trail_bps": 0, "trail_amount": 0,
+                    "slippage_bps": 0, "slippage_ref": "best", "stp": "default", "post_only": "none",
+                    "client_id": "", **intent}
+            sig = account.sign_message(typed("OrderIntent", intent_fields,
+                                             {"order": signed_order.message_hash, **full}, info))
+            body["intent"] = {k: (str(v) if isinstance(v, int) else v) for k, v in full.items()}
+            body["intent_signature"] = "0x" + bytes(sig.signature).hex()
+        response = http.post("/orders", json=body)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    async def go():
+        keeper = await Keeper(keeper_config(stack, tmp_path / "k.db"), operator=key(stack.operator_key)).start()
+        try:
+            await wait_for(lambda: keeper.core.engine.mark(1) == PRICE)
+
+            def client_side():
+                with httpx.Client(base_url=keeper.url) as http:
+                    info = http.get("/info").json()
+                    bid = place(http, info, stack.trader_keys[4], True, PRICE - 5 * USDC)
+                    ack = place(http, info, stack.trader_keys[5], False, PRICE - 50 * USDC,
+                                {"kind": "stop_market", "tif": "IOC", "trigger_price": PRICE - 2 * USDC,
+                                 "client_id": f"raw-{time.time_ns()}"})
+                    assert ack["order_status"] == "waiting for trigger"
+                    return bid, ack
+
+            bid, ack = await asyncio.to_thread(client_side)
+            await asyncio.to_thread(mark, w3, stack, PRICE - 3 * USDC)
+            await wait_for(lambda: len(keeper.core.fills) == 1)
+            (fill,) = keeper.core.fills.values()
+            assert (fill.maker_hash.hex(), fill.taker_hash.hex()) == (bid["hash"][2:], ack["hash"][2:])
+            await wait_for(lambda: fill.state in ("settled", "rejected"), timeout=30)
+            assert (fill.state, fill.reason) == ("settled", "")
+        finally:
+            await keeper.stop()
+            await asyncio.to_thread(mark, w3, stack, PRICE)
+
+    asyncio.run(go())
