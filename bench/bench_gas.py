@@ -230,6 +230,38 @@ def main() -> None:
         gas = settle(fills_for(maker * 50, takers))
         print(f"gas_per_fill_batch50_one_maker_tiers: {gas // 50}")
 
+        # risk engine: one book liquidation step (a settle of one fill whose taker is an
+        # unsigned liquidation order), a backstop liquidation and an ADL of one counterparty
+        backstop = accts[4]
+        usdc.mint(backstop, 10**12, sender=admin)
+        usdc.approve(exchange, 2**256 - 1, sender=backstop)
+        exchange.deposit(10**11, sender=backstop)
+        exchange.set_backstop(backstop, sender=admin)
+        friend = new_keys(1)[0]
+
+        def underwater(collateral):
+            k = key_of(next_key[0])
+            next_key[0] += 1
+            exchange.deposit_for(address_of(k), collateral, sender=admin)
+            m = order_for(friend, False, ONE)
+            t = order_for(k, True, ONE)
+            f = (m.as_tuple(), sign_order(m, domain, friend).as_tuple(), t.as_tuple(), sign_order(t, domain, k).as_tuple(), ONE)
+            settle([f])
+            return address_of(k)
+
+        victims = [underwater(250 * USDC) for _ in range(3)]
+        oracle.set_price(ETH, 1_830 * USDC, sender=admin)  # each below maintenance, above 2/3
+        m = order_for(friend, True, ONE // 2)
+        t = Order(victims[0], ETH, False, 1_830 * USDC, ONE // 2, 1, FAR, 4)
+        m = Order(m.account, ETH, True, 1_830 * USDC, ONE // 2, m.nonce, FAR, 0)
+        f = (m.as_tuple(), sign_order(m, domain, friend).as_tuple(), t.as_tuple(), (0, b"\x00" * 32, b"\x00" * 32), ONE // 2)
+        print(f"gas_liquidate_step: {settle([f])}")
+        print(f"gas_liquidate_backstop: {exchange.liquidate(victims[1], ETH, sender=admin).gas_used}")
+        oracle.set_price(ETH, 1_500 * USDC, sender=admin)  # victims[2] bankrupt, fund short
+        tx = exchange.adl(victims[2], ETH, [address_of(friend)], sender=operator)
+        assert len(tx.decode_logs(exchange.Adl)) == 1
+        print(f"gas_adl: {tx.gas_used}")
+
     print(f"bench_seconds: {time.time() - started:.1f}")
 
 

@@ -59,6 +59,7 @@ exports: (
     ledger.insurance_fee_share_bps,
     ledger.liquidation_reward_bps,
     ledger.liq_next,
+    ledger.settlement_price,
 )
 
 # ---------------------------------------------------------------- constants
@@ -439,6 +440,8 @@ def _settle_fill(f: IExchange.Fill, hm: bytes32, ht: bytes32, mkt: IExchange.Mar
         return "halted", 0
     if b.status == ledger.PRICE_STALE:
         return "stale", 0
+    if b.status == ledger.PRICE_SETTLED:
+        return "delisted", 0
     diff: uint256 = unsafe_sub(price, mark) if price > mark else unsafe_sub(mark, price)
     if diff * constants.BPS > mark * mkt.band_bps:
         return "band", 0
@@ -760,6 +763,31 @@ def adl(account: address, market: uint256, counterparties: DynArray[address, 32]
     """
     assert access_control.hasRole[OPERATOR_ROLE][msg.sender], "exchange: not operator"
     self._not_paused()
+    self._delegate()
+
+
+@external
+def delist(market: uint256, settlement_price: uint256):
+    """
+    @notice Delist `market`: it becomes inactive and every position in it is valued at,
+            and closes at, `settlement_price` (final settlement).
+    @dev DEFAULT_ADMIN_ROLE; once per market. Runs ExchangeRisk.delist.
+    @param market The market id.
+    @param settlement_price USDC units per 1e18 base units, a multiple of tick.
+    """
+    self._only_admin()
+    self._delegate()
+
+
+@external
+@nonreentrant
+def close_delisted(account: address, market: uint256):
+    """
+    @notice Close `account`'s position in a delisted market at its settlement price.
+    @dev Anyone; allowed while paused (an exit path). Runs ExchangeRisk.close_delisted.
+    @param account The holder.
+    @param market The delisted market.
+    """
     self._delegate()
 
 
@@ -1142,6 +1170,8 @@ def _risk_events():
         market=0, tick=0, lot=0, min_size=0, initial_margin_bps=0, maintenance_margin_bps=0, band_bps=0, active=False
     )
     log IExchange.BackstopSet(backstop=empty(address))
+    log IExchange.MarketDelisted(market=0, settlement_price=0)
+    log IExchange.DelistedClosed(account=empty(address), market=0, size=0, price=0, pnl=0)
     log IExchange.CloseOnlySet(account=empty(address), enabled=False)
     log IExchange.LeverageCapSet(account=empty(address), cap_bps=0)
     log IExchange.PositionCapSet(account=empty(address), market=0, size=0)

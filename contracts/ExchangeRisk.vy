@@ -199,6 +199,70 @@ def adl(account: address, market: uint256, counterparties: DynArray[address, 32]
 
 
 @external
+def delist(market: uint256, settlement_price: uint256):
+    """
+    @notice Delist `market` at `settlement_price` (final settlement).
+    @dev DEFAULT_ADMIN_ROLE (checked by the Exchange).
+    @param market The market id.
+    @param settlement_price The final price, a multiple of tick, in (0, 2**96].
+    """
+    self._delegated()
+    ledger._known_market(market)
+    assert ledger.settlement_price[market] == 0, "exchange: delisted"
+    mkt: IExchange.Market = ledger._markets[market]
+    assert settlement_price > 0 and settlement_price <= ledger.MAX_PRICE and settlement_price % mkt.tick == 0, "exchange: bad price"
+    ledger.settlement_price[market] = settlement_price
+    mkt.active = False
+    ledger._markets[market] = mkt
+    log IExchange.MarketSet(
+        market=market,
+        tick=mkt.tick,
+        lot=mkt.lot,
+        min_size=mkt.min_size,
+        initial_margin_bps=mkt.initial_margin_bps,
+        maintenance_margin_bps=mkt.maintenance_margin_bps,
+        band_bps=mkt.band_bps,
+        active=False,
+    )
+    log IExchange.MarketDelisted(market=market, settlement_price=settlement_price)
+
+
+@external
+def close_delisted(account: address, market: uint256):
+    """
+    @notice Close `account`'s position in a delisted market at the settlement price.
+    @dev Anyone. The realised PnL is rounded down (toward the Exchange), so closing every
+         holder never pays out more than the market's positions were worth. A negative
+         equity afterwards is handled as in liquidate (fund, else "insurance short":
+         liquidate / adl at the settlement price first).
+    @param account The holder.
+    @param market The delisted market.
+    """
+    self._delegated()
+    price: uint256 = ledger.settlement_price[market]
+    assert price != 0, "exchange: not delisted"
+    size: int256 = 0
+    cost: int256 = 0
+    size, cost = ledger._unpack(ledger._positions[account][market])
+    assert size != 0, "exchange: no position"
+    value: int256 = size * convert(price, int256)
+    pnl: int256 = value // constants.ONE_I - cost
+    if value < 0 and value % constants.ONE_I != 0:
+        pnl -= 1  # floor toward -inf for shorts, as for longs
+    ledger._write_position(account, ledger._config[account], market, size, 0, 0)
+    ledger._credit(account, pnl)
+    equity: int256 = 0
+    req: uint256 = 0
+    total: uint256 = 0
+    status: uint256 = 0
+    equity, req, total, status = ledger._health(
+        account, ledger._config[account], 0, 0, 0, 0, ledger._coll(ledger._accounts[account]), False
+    )
+    self._cover(account, equity)
+    log IExchange.DelistedClosed(account=account, market=market, size=size, price=price, pnl=pnl)
+
+
+@external
 def deposit_insurance(amount: uint256):
     """
     @notice Add `amount` USDC from msg.sender to the insurance fund (seeding, top-ups).

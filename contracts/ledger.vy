@@ -67,6 +67,8 @@ GUARD_FLOOR_SHIFT: constant(uint256) = 32
 PRICE_OK: constant(uint256) = 0
 PRICE_HALTED: constant(uint256) = 1
 PRICE_STALE: constant(uint256) = 2
+# A delisted market: valued at its admin settlement price, never stale.
+PRICE_SETTLED: constant(uint256) = 3
 # A halted or stale market is valued at its last price moved this far against the holder.
 STALE_HAIRCUT_BPS: constant(uint256) = 1_000
 
@@ -109,6 +111,8 @@ liq_next: public(HashMap[address, uint256])
 # initial / maintenance bps) and the two threshold words.
 _tiers: HashMap[uint256, uint256]
 _tier_thresholds: HashMap[uint256, uint256[2]]
+# final settlement price of a delisted market (0 = listed)
+settlement_price: public(HashMap[uint256, uint256])
 
 
 @deploy
@@ -199,6 +203,9 @@ def _price(market: uint256, max_age: uint256) -> (uint256, uint256):
     @dev (mark, status): PRICE_HALTED if the oracle halted the market, PRICE_STALE if
          the price is older than max_age, unset or out of range.
     """
+    settled: uint256 = self.settlement_price[market]
+    if settled != 0:
+        return settled, PRICE_SETTLED
     price: uint256 = 0
     updated_at: uint256 = 0
     halted: bool = False
@@ -267,7 +274,7 @@ def _health(
                     max_age = staticcall IOracle(oracle).max_age()
                 p, st = self._price(i, max_age)
                 worst = max(worst, st)
-            if s != 0 and st != PRICE_OK:
+            if s != 0 and (st == PRICE_HALTED or st == PRICE_STALE):
                 # halted / stale / unset: value at the last price moved against the
                 # holder by STALE_HAIRCUT_BPS, so it never blocks other markets
                 if s > 0:

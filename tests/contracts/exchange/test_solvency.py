@@ -277,3 +277,71 @@ def test_update_market__tick_times_lot_not_whole_units__reverts(exchange, admin)
 def test_add_market__tick_times_lot_whole_units__added(exchange, admin):
     tx = exchange.add_market(1, ONE, ONE, 1_000, 500, 500, sender=admin)
     assert len(tx.decode_logs(exchange.MarketSet)) == 1
+
+
+# ---------------------------------------------------------------- finding 3: a delisted market
+
+
+@pytest.fixture
+def delisted(exchange, oracle, admin, operator, fund, taker, other, friend, create_order, create_fill):
+    """taker and other long 0.01 BTC from 30,000 (the friend short); then BTC is delisted
+    at 27,000."""
+    fund(taker, 5_000 * USDC)
+    fund(other, 5_000 * USDC)
+    _open_long(exchange, operator, create_order, create_fill, friend, taker, market=BTC, size=MIN_SIZE * 10, price=BTC_PRICE)
+    _open_long(exchange, operator, create_order, create_fill, friend, other, market=BTC, size=MIN_SIZE * 10, price=BTC_PRICE)
+    tx = exchange.delist(BTC, 27_000 * USDC, sender=admin)
+    assert [(l.market, l.settlement_price) for l in tx.decode_logs(exchange.MarketDelisted)] == [(BTC, 27_000 * USDC)]
+    return tx
+
+
+def test_delist__market_inactive_and_priced(exchange, delisted):
+    assert exchange.settlement_price(BTC) == 27_000 * USDC
+    assert exchange.markets(BTC).active is False
+
+
+def test_delist__not_admin__reverts(exchange, stranger):
+    with ape.reverts("exchange: not admin"):
+        exchange.delist(BTC, 27_000 * USDC, sender=stranger)
+
+
+def test_delist__twice__reverts(exchange, delisted, admin):
+    with ape.reverts("exchange: delisted"):
+        exchange.delist(BTC, 28_000 * USDC, sender=admin)
+
+
+def test_delist__stale_feed__withdraw_elsewhere_still_works(exchange, delisted, chain, oracle, taker):
+    chain.pending_timestamp += oracle.max_age() + 1  # the BTC feed stopped long ago
+    tx = exchange.withdraw(USDC, sender=taker)
+    assert len(tx.decode_logs(exchange.Withdraw)) == 1
+
+
+def test_close_delisted__at_settlement_price__pnl_realised(exchange, delisted, taker, stranger, usdc):
+    coll = exchange.collateral(taker)
+    size, cost = exchange.position(taker, BTC)
+    tx = exchange.close_delisted(taker, BTC, sender=stranger)
+    pnl = size * 27_000 * USDC // ONE - cost
+    logs = tx.decode_logs(exchange.DelistedClosed)
+    assert [(l.account, l.market, l.size, l.price, l.pnl) for l in logs] == [(taker.address, BTC, size, 27_000 * USDC, pnl)]
+    assert exchange.position(taker, BTC) == (0, 0)
+    assert exchange.collateral(taker) == coll + pnl
+
+
+def test_close_delisted__every_holder__pays_no_more_than_held(exchange, delisted, taker, other, friend, stranger, usdc, lp):
+    for a in (taker, other, friend):
+        exchange.close_delisted(a, BTC, sender=stranger)
+    assert _solvent(exchange, usdc, [taker, other, friend, lp, stranger])
+    for a in (taker, other):
+        exchange.withdraw(exchange.collateral(a), sender=a)
+    assert usdc.balanceOf(exchange) >= exchange.collateral(friend) + exchange.fees_accrued() + exchange.insurance_fund()
+
+
+def test_close_delisted__listed_market__reverts(exchange, taker, stranger):
+    with ape.reverts("exchange: not delisted"):
+        exchange.close_delisted(taker, ETH, sender=stranger)
+
+
+def test_settle__fill_in_delisted_market__skipped(exchange, delisted, create_order, create_fill, friend, taker, assert_skipped):
+    m = create_order(friend, True, 27_000 * USDC, MIN_SIZE, market=BTC)
+    t = create_order(taker, False, 27_000 * USDC, MIN_SIZE, market=BTC)
+    assert_skipped(create_fill(m, t), m, t, "delisted")
