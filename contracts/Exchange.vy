@@ -511,10 +511,8 @@ def _settle_fill(f: IExchange.Fill, hm: bytes32, ht: bytes32, mkt: IExchange.Mar
         return reason, 0
     if m_liq:
         m_coll -= convert(penalty, int256)
-        self._liq_effects(maker, market, hm, fm, maker_delta, price, penalty)
     elif t_liq:
         t_coll -= convert(penalty, int256)
-        self._liq_effects(taker, market, ht, ft, -maker_delta, price, penalty)
 
     # ---- effects
     ledger._filled[hm] = fm + size
@@ -523,6 +521,11 @@ def _settle_fill(f: IExchange.Fill, hm: bytes32, ht: bytes32, mkt: IExchange.Mar
     ledger._write_position(taker, taker_cfg, market, t_old, t_new, t_new_cost)
     ledger._accounts[maker] = ledger._account_word(m_coll + convert(rebate, int256), fee_tiers.added(m_vol, notional, b.epoch))
     ledger._accounts[taker] = ledger._account_word(t_coll, fee_tiers.added(t_vol, notional, b.epoch))
+    # after the account words: the caller's reward may credit one of the two accounts
+    if m_liq:
+        self._liq_effects(maker, market, hm, fm, maker_delta, price, penalty)
+    elif t_liq:
+        self._liq_effects(taker, market, ht, ft, -maker_delta, price, penalty)
 
     log IExchange.FillSettled(
         maker_hash=hm,

@@ -191,11 +191,14 @@ def adl(account: address, market: uint256, counterparties: DynArray[address, 32]
         self._move(account, cp, market, signed, n, price)
         left -= q
         log IExchange.Adl(account=account, counterparty=cp, market=market, size=signed, price=price)
-    e2: int256 = 0
-    e2, req, total, status = ledger._health(
-        account, ledger._config[account], 0, 0, 0, 0, ledger._coll(ledger._accounts[account]), False
-    )
-    self._cover(account, e2)
+    if left == 0:
+        # closed at its bankruptcy price: at most rounding dust is left to the fund; a
+        # partial ADL (too few counterparties) leaves the rest for the next call
+        e2: int256 = 0
+        e2, req, total, status = ledger._health(
+            account, ledger._config[account], 0, 0, 0, 0, ledger._coll(ledger._accounts[account]), False
+        )
+        self._cover(account, e2)
 
 
 @external

@@ -167,3 +167,19 @@ def test_settle__counterparty_of_liquidation_still_needs_its_signature(
     m = create_order(friend, True, 1_825 * USDC, ONE)
     t = create_order(taker, False, 1_825 * USDC, ONE, flags=LIQUIDATION)
     assert_skipped((m.as_tuple(), NO_SIG, t.as_tuple(), NO_SIG, ONE), m, t, "bad signature")
+
+
+def test_settle__operator_is_the_counterparty__reward_kept(
+    exchange, oracle, admin, operator, taker, open_long, fund, create_order, sign
+):
+    exchange.set_insurance_config(0, 5_000, sender=admin)
+    fund(operator, 10_000 * USDC)
+    open_long(taker, 250 * USDC)
+    oracle.set_price(ETH, 1_830 * USDC, sender=admin)
+    fill, _, _ = liq_fill(create_order, sign, operator, taker, 1_825 * USDC, ONE)
+    before = exchange.collateral(operator)
+    exchange.settle([fill], sender=operator)
+    penalty = 1_825 * USDC * exchange.liquidation_penalty_bps() // 10_000
+    # opening a long costs no collateral and earns no rebate (the taker paid no fee)
+    assert exchange.collateral(operator) == before + penalty // 2
+    assert exchange.position(operator, ETH)[0] == ONE

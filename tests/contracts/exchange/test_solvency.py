@@ -167,6 +167,26 @@ def test_liquidate__gap_fund_short__refused_then_adl(exchange, gapped, operator,
     assert _solvent(exchange, usdc, [gapped, friend, lp, stranger])
 
 
+def test_adl__too_few_counterparties__closes_part_then_the_rest(
+    exchange, gapped, operator, fund, other, create_order, create_fill, friend, usdc, lp, stranger
+):
+    fund(other, 10_000 * USDC)
+    # other shorts 0.4 ETH at the band edge above the new mark: in profit at 1,700
+    exchange.settle(
+        [create_fill(create_order(friend, True, 1_785 * USDC, 4 * ONE // 10), create_order(other, False, 1_785 * USDC, 4 * ONE // 10))],
+        sender=operator,
+    )
+    assert exchange.position(other, ETH)[0] == -4 * ONE // 10
+    tx = exchange.adl(gapped, ETH, [other], sender=operator)
+    assert [l.size for l in tx.decode_logs(exchange.Adl)] == [4 * ONE // 10]
+    assert exchange.position(gapped, ETH)[0] == 6 * ONE // 10
+    tx = exchange.adl(gapped, ETH, [friend], sender=operator)
+    assert [l.size for l in tx.decode_logs(exchange.Adl)] == [6 * ONE // 10]
+    assert exchange.position(gapped, ETH) == (0, 0)
+    assert exchange.collateral(gapped) >= 0
+    assert _solvent(exchange, usdc, [gapped, friend, other, lp, stranger])
+
+
 def test_adl__counterparty_same_side__reverts(exchange, gapped, operator, fund, other, create_order, create_fill, friend):
     fund(other, 10_000 * USDC)
     _open_long(exchange, operator, create_order, create_fill, friend, other, price=1_700 * USDC)
