@@ -172,24 +172,10 @@ def withdraw(amount: uint256):
     @dev Allowed while paused. The amount must not exceed collateral, and equity after
          the withdrawal must stay at or above the initial margin requirement valued at
          fresh, non-halted marks.
+    @dev Runs ExchangeRisk.withdraw on this storage (EIP-170 room for settle).
     @param amount USDC units.
     """
-    assert amount > 0, "exchange: zero amount"
-    word: uint256 = ledger._accounts[msg.sender]
-    coll: int256 = ledger._coll(word) - convert(amount, int256)
-    assert coll >= 0, "exchange: insufficient collateral"
-    cfg: uint256 = ledger._config[msg.sender]
-    if (cfg >> ledger.MARKETS_SHIFT) & ledger.MARKETS_MASK != 0:
-        equity: int256 = 0
-        req: uint256 = 0
-        notional: uint256 = 0
-        status: uint256 = 0
-        # halted or stale markets are valued with a haircut: they never block a withdrawal
-        equity, req, notional, status = ledger._health(msg.sender, cfg, 0, 0, 0, 0, coll, True)
-        assert equity >= convert(req, int256), "exchange: margin"
-    ledger._accounts[msg.sender] = ledger._account_word(coll, word >> ledger.VOLUME_SHIFT)
-    ledger._pay(msg.sender, amount)
-    log IExchange.Withdraw(account=msg.sender, amount=amount)
+    self._delegate()
 
 
 @external
@@ -1173,6 +1159,7 @@ def _risk_events():
         market=0, tick=0, lot=0, min_size=0, initial_margin_bps=0, maintenance_margin_bps=0, band_bps=0, active=False
     )
     log IExchange.BackstopSet(backstop=empty(address))
+    log IExchange.Withdraw(account=empty(address), amount=0)
     log IExchange.MarketDelisted(market=0, settlement_price=0)
     log IExchange.DelistedClosed(account=empty(address), market=0, size=0, price=0, pnl=0)
     log IExchange.CloseOnlySet(account=empty(address), enabled=False)

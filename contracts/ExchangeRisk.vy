@@ -544,6 +544,34 @@ def set_position_cap(market: uint256, size: uint256):
     log IExchange.PositionCapSet(account=msg.sender, market=market, size=size)
 
 
+@external
+def withdraw(amount: uint256):
+    """
+    @notice Withdraw `amount` USDC of msg.sender's collateral.
+    @dev Allowed while paused. The amount must not exceed collateral, and equity after
+         the withdrawal must stay at or above the initial margin requirement valued at
+         fresh, non-halted marks.
+    @param amount USDC units.
+    """
+    self._delegated()
+    assert amount > 0, "exchange: zero amount"
+    word: uint256 = ledger._accounts[msg.sender]
+    coll: int256 = ledger._coll(word) - convert(amount, int256)
+    assert coll >= 0, "exchange: insufficient collateral"
+    cfg: uint256 = ledger._config[msg.sender]
+    if (cfg >> ledger.MARKETS_SHIFT) & ledger.MARKETS_MASK != 0:
+        equity: int256 = 0
+        req: uint256 = 0
+        notional: uint256 = 0
+        status: uint256 = 0
+        # halted or stale markets are valued with a haircut: they never block a withdrawal
+        equity, req, notional, status = ledger._health(msg.sender, cfg, 0, 0, 0, 0, coll, True)
+        assert equity >= convert(req, int256), "exchange: margin"
+    ledger._accounts[msg.sender] = ledger._account_word(coll, word >> ledger.VOLUME_SHIFT)
+    ledger._pay(msg.sender, amount)
+    log IExchange.Withdraw(account=msg.sender, amount=amount)
+
+
 @internal
 def _move(account: address, to: address, market: uint256, size: int256, notional: uint256, price: uint256):
     """@dev `account` trades -size, `to` trades +size at `price` (cash `notional`, zero-sum)."""
