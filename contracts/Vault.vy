@@ -1,4 +1,5 @@
 # pragma version ~=0.4.3
+# pragma optimize codesize
 """
 @title MMX market-maker vault
 @notice An isolated Exchange account run by a manager for its depositors.
@@ -54,6 +55,10 @@ MAX_CUSTOM: constant(uint256) = 256  # IVault.StrategyConfig.custom
 MAX_EPOCHS: constant(uint256) = 64
 # Keeper nonces are microseconds since the epoch (offchain/keeper/runners/signer.py).
 NONCE_PER_SECOND: constant(uint256) = 10**6
+# The vault's fills must be this close to the mark (Exchange trade guard): a manager who
+# trades the vault against an accomplice moves at most this share of the volume to him.
+DEFAULT_MARK_DISTANCE_BPS: constant(uint256) = 50
+MAX_MARK_DISTANCE_BPS: constant(uint256) = 100
 
 STRATEGY_NONE: constant(uint8) = 0
 STRATEGY_GRID: constant(uint8) = 1
@@ -117,6 +122,10 @@ epoch_of: public(HashMap[address, uint256])
 owed: public(HashMap[address, uint256])
 # agent keys once revoked are never approved again (their signed orders stay void)
 retired_agent: public(HashMap[address, bool])
+# the Exchange trade guard: max distance of a fill from the mark, and the equity floor
+# (the drawdown limit as equity) last set
+max_mark_distance_bps: public(uint256)
+equity_floor: public(uint256)
 
 # FIFO withdrawal queue: ids in [queue_head, queue_tail)
 requests: public(HashMap[uint256, WithdrawalRequest])
@@ -177,6 +186,12 @@ event OwedClaimed:
 
 event OrdersCancelled:
     min_nonce: uint256
+
+event CounterpartyForbidden:
+    counterparty: indexed(address)
+
+event MarkDistanceSet:
+    bps: uint256
 
 event StrategyChanged:
     manager: indexed(address)
@@ -284,8 +299,17 @@ def __init__(
     self.deposits_open = True
     self.agent = manager_
     extcall exchange_account.exchange.approve_agent(manager_, True)
+    # no shares yet: the guard starts with the distance only; owner and manager forbidden
+    # (direct calls: internal helpers used here would be copied into the blueprint's initcode)
+    self.max_mark_distance_bps = DEFAULT_MARK_DISTANCE_BPS
+    extcall exchange_account.exchange.set_trade_guard(DEFAULT_MARK_DISTANCE_BPS, 0)
+    extcall exchange_account.exchange.set_forbidden_counterparty(owner_, True)
+    extcall exchange_account.exchange.set_forbidden_counterparty(manager_, True)
+    log CounterpartyForbidden(counterparty=owner_)
+    log CounterpartyForbidden(counterparty=manager_)
     log ManagerSet(old_manager=empty(address), new_manager=manager_)
     log AgentSet(old_agent=empty(address), new_agent=manager_)
+    log MarkDistanceSet(bps=DEFAULT_MARK_DISTANCE_BPS)
 
 
 # ---------------------------------------------------------------- views
@@ -465,6 +489,7 @@ def deposit(assets: uint256, min_shares: uint256 = 0) -> uint256:
     if supply_before == 0:
         # a fresh start (first deposit, or after everyone left): the peak restarts
         self.peak_price = self._price(ta + assets)
+    self._update_guard()
     log Deposit(depositor=msg.sender, assets=assets, shares=shares, lock_until=until)
     return shares
 
@@ -536,6 +561,7 @@ def claim(request_id: uint256) -> uint256:
     self.queue_head = request_id + 1
     self.requests[request_id] = empty(WithdrawalRequest)
     self._pay(req.depositor, req.fee_to, value, fee)
+    self._update_guard()
     log WithdrawalClaimed(request_id=request_id, depositor=req.depositor, shares=req.shares, assets=value - fee, fee=fee)
     return value - fee
 
@@ -620,6 +646,7 @@ def checkpoint() -> bool:
     peak: uint256 = self.peak_price
     if price > peak:
         self.peak_price = price
+        self._update_guard()
         log Checkpoint(price=price, peak=price)
     elif not self.halted and price * constants.BPS < peak * (constants.BPS - self.drawdown_limit_bps):
         self.halted = True
@@ -640,6 +667,7 @@ def clear_halt():
     self.halted = False
     peak: uint256 = self._price(exchange_account._sync())
     self.peak_price = peak
+    self._update_guard()
     if not self.unwinding:
         extcall exchange_account.exchange.set_close_only(False)
     log HaltCleared(peak=peak)
@@ -677,7 +705,34 @@ def set_drawdown_limit(bps: uint256):
     assert msg.sender == owner, "vault: not owner"
     assert bps > 0 and bps <= constants.BPS, "vault: drawdown limit"
     self.drawdown_limit_bps = bps
+    self._update_guard()
     log DrawdownLimitSet(bps=bps)
+
+
+@external
+def set_mark_distance(bps: uint256):
+    """
+    @notice Owner sets how far from the mark the vault's fills may be (every fill,
+            closing ones included; enforced by the Exchange at settlement).
+    @param bps 1..100 (default 50).
+    """
+    assert msg.sender == owner, "vault: not owner"
+    assert bps > 0 and bps <= MAX_MARK_DISTANCE_BPS, "vault: mark distance"
+    self.max_mark_distance_bps = bps
+    self._update_guard()
+    log MarkDistanceSet(bps=bps)
+
+
+@external
+def forbid_counterparty(counterparty: address):
+    """
+    @notice Owner or the factory adds an account (or signer key) the vault never
+            trades against. Owner, managers and agents are added automatically and,
+            like every entry, can never be removed.
+    @param counterparty The account or key.
+    """
+    assert msg.sender == owner or msg.sender == factory, "vault: not owner"
+    self._forbid(counterparty)
 
 
 @external
@@ -733,6 +788,7 @@ def set_manager(new_manager: address):
     self.epochs[n] = Epoch(manager=old, price=self._price(exchange_account._sync()))
     self.epoch_count = n + 1
     self.manager = new_manager
+    self._forbid(new_manager)
     log ManagerSet(old_manager=old, new_manager=new_manager)
     old_agent: address = self._retire_agent()
     new_agent: address = empty(address)
@@ -784,6 +840,8 @@ def set_agent(new_agent: address):
     assert not self.retired_agent[new_agent] or new_agent == empty(address), "vault: agent retired"
     old: address = self._retire_agent()
     self.agent = new_agent
+    if new_agent != empty(address):
+        self._forbid(new_agent)
     log AgentSet(old_agent=old, new_agent=new_agent)
     self._approve_agent_if_live()
 
@@ -871,52 +929,46 @@ def _crystallised(depositor: address) -> (uint256, uint256):
     # basis moves to him as shares at that day's price; the basis becomes the net value
     bal: uint256 = self._shares[depositor]
     basis: uint256 = self._hwm[depositor]
-    start: uint256 = self.epoch_of[depositor]
-    n: uint256 = self.epoch_count
-    if start >= n or bal == 0:
-        return (bal, basis)
-    for i: uint256 in range(start, n, bound=MAX_EPOCHS):
-        ep: Epoch = self.epochs[i]
-        if ep.manager == depositor or bal == 0:
-            continue
-        value: uint256 = math._mul_div(bal, ep.price, PRICE_SCALE, False)
-        if value <= basis:
-            continue
-        fee: uint256 = (value - basis) * profit_share_bps // constants.BPS
-        moved: uint256 = math._mul_div(fee, bal, value, False)
-        bal -= moved
-        basis = value - fee
+    for i: uint256 in range(self.epoch_of[depositor], self.epoch_count, bound=MAX_EPOCHS):
+        moved: uint256 = 0
+        fee: uint256 = 0
+        bal, basis, moved, fee = self._epoch_step(depositor, i, bal, basis)
     return (bal, basis)
+
+
+@internal
+@view
+def _epoch_step(depositor: address, i: uint256, bal: uint256, basis: uint256) -> (uint256, uint256, uint256, uint256):
+    # one manager change applied to (shares, basis): (shares, basis, shares moved to the
+    # outgoing manager, their USDC value)
+    ep: Epoch = self.epochs[i]
+    if ep.manager == depositor or bal == 0:
+        return (bal, basis, 0, 0)
+    value: uint256 = math._mul_div(bal, ep.price, PRICE_SCALE, False)
+    if value <= basis:
+        return (bal, basis, 0, 0)
+    fee: uint256 = (value - basis) * profit_share_bps // constants.BPS
+    moved: uint256 = math._mul_div(fee, bal, value, False)
+    if moved == 0:
+        return (bal, basis, 0, 0)
+    return (bal - moved, value - fee, moved, fee)
 
 
 @internal
 def _crystallise(depositor: address):
     # the mutating twin of _crystallised: credits each outgoing manager's fee shares
-    n: uint256 = self.epoch_count
-    start: uint256 = self.epoch_of[depositor]
-    if start >= n:
-        return
-    self.epoch_of[depositor] = n
     bal: uint256 = self._shares[depositor]
-    if bal == 0:
-        return
     basis: uint256 = self._hwm[depositor]
-    for i: uint256 in range(start, n, bound=MAX_EPOCHS):
-        ep: Epoch = self.epochs[i]
-        if ep.manager == depositor or bal == 0:
-            continue
-        value: uint256 = math._mul_div(bal, ep.price, PRICE_SCALE, False)
-        if value <= basis:
-            continue
-        fee: uint256 = (value - basis) * profit_share_bps // constants.BPS
-        moved: uint256 = math._mul_div(fee, bal, value, False)
-        if moved == 0:
-            continue
-        bal -= moved
-        basis = value - fee
-        self.fee_shares[ep.manager] += moved
-        self.total_fee_shares += moved
-        log FeeCrystallised(depositor=depositor, manager=ep.manager, epoch=i, shares=moved, fee=fee)
+    for i: uint256 in range(self.epoch_of[depositor], self.epoch_count, bound=MAX_EPOCHS):
+        moved: uint256 = 0
+        fee: uint256 = 0
+        bal, basis, moved, fee = self._epoch_step(depositor, i, bal, basis)
+        if moved > 0:
+            m: address = self.epochs[i].manager
+            self.fee_shares[m] += moved
+            self.total_fee_shares += moved
+            log FeeCrystallised(depositor=depositor, manager=m, epoch=i, shares=moved, fee=fee)
+    self.epoch_of[depositor] = self.epoch_count
     self._shares[depositor] = bal
     self._hwm[depositor] = basis
 
@@ -932,6 +984,7 @@ def _redeem(who: address, shares: uint256, basis: uint256, fee_to: address, min_
         assert value - fee >= min_assets, "vault: slippage"
         self.totalSupply -= shares
         self._pay(who, fee_to, value, fee)
+        self._update_guard()
         log Withdraw(depositor=who, shares=shares, assets=value - fee, fee=fee)
         return value - fee
 
@@ -1005,3 +1058,34 @@ def _agent_live() -> bool:
 @view
 def _check_owner_stake(owner_shares: uint256, active_shares: uint256):
     assert owner_shares * constants.BPS >= min_owner_stake_bps * active_shares, "vault: owner stake"
+
+
+@internal
+def _forbid(counterparty: address):
+    # the Exchange skips any fill whose other side's account or signer is forbidden
+    if not staticcall exchange_account.exchange.forbidden_counterparty(self, counterparty):
+        extcall exchange_account.exchange.set_forbidden_counterparty(counterparty, True)
+        log CounterpartyForbidden(counterparty=counterparty)
+
+
+@internal
+def _update_guard():
+    # the drawdown limit as an Exchange equity floor, so a fill that would take the vault
+    # past it is skipped inside settlement ("drawdown"); with the mark distance
+    eq_floor: uint256 = 0
+    supply: uint256 = self.totalSupply
+    if supply > 0:
+        # share price >= peak * (1 - limit)  <=>  total assets >= this
+        need: uint256 = math._mul_div(
+            self.peak_price * (constants.BPS - self.drawdown_limit_bps),
+            supply + constants.VIRTUAL_SHARES,
+            constants.BPS * PRICE_SCALE,
+            True,
+        )
+        # total assets = idle + equity - reserved - locked profit
+        need += exchange_account.reserved + exchange_account._locked_profit()
+        idle: uint256 = staticcall IERC20(exchange_account.asset).balanceOf(self)
+        if need > idle:
+            eq_floor = need - idle
+    self.equity_floor = eq_floor
+    extcall exchange_account.exchange.set_trade_guard(self.max_mark_distance_bps, eq_floor)

@@ -10,13 +10,21 @@
 
 from snekmate.auth import ownable
 
+import constants
+
 initializes: ownable
 
 exports: (ownable.owner, ownable.transfer_ownership)
 
 
-BPS: constant(uint256) = 10_000
-MAX_LOCKUP: constant(uint256) = 30 * 86400
+interface IVaultForbid:
+    def forbid_counterparty(counterparty: address): nonpayable
+
+
+# ---------------------------------------------------------------- constants
+
+# An owner's vaults forbid each other as counterparties; this bounds that list.
+MAX_VAULTS_PER_OWNER: constant(uint256) = 32
 DEFAULT_PROFIT_SHARE_BPS: constant(uint256) = 1_000
 DEFAULT_MIN_OWNER_STAKE_BPS: constant(uint256) = 500
 DEFAULT_LOCKUP: constant(uint256) = 86_400
@@ -47,6 +55,7 @@ unwind_agent: public(address)
 vault_count: public(uint256)
 vaults: public(HashMap[uint256, address])
 is_vault: public(HashMap[address, bool])
+owner_vaults: public(HashMap[address, DynArray[address, MAX_VAULTS_PER_OWNER]])
 
 
 @deploy
@@ -90,10 +99,11 @@ def create_vault(
     """
     assert len(name) > 0, "factory: name"
     assert manager != empty(address), "factory: manager"
-    assert profit_share_bps <= BPS, "factory: profit share"
-    assert min_owner_stake_bps <= BPS, "factory: min stake"
-    assert lockup <= MAX_LOCKUP, "factory: lockup"
-    assert drawdown_limit_bps > 0 and drawdown_limit_bps <= BPS, "factory: drawdown limit"
+    assert profit_share_bps <= constants.BPS, "factory: profit share"
+    assert min_owner_stake_bps <= constants.BPS, "factory: min stake"
+    assert lockup <= constants.MAX_LOCKUP, "factory: lockup"
+    assert drawdown_limit_bps > 0 and drawdown_limit_bps <= constants.BPS, "factory: drawdown limit"
+    assert len(self.owner_vaults[msg.sender]) < MAX_VAULTS_PER_OWNER, "factory: owner vaults"
     vault: address = create_from_blueprint(
         vault_blueprint,
         exchange,
@@ -110,6 +120,12 @@ def create_vault(
     self.vaults[index] = vault
     self.vault_count = index + 1
     self.is_vault[vault] = True
+    # an owner's vaults never trade against each other (a leader cannot move one
+    # vault's followers' money into another he holds more of)
+    for sibling: address in self.owner_vaults[msg.sender]:
+        extcall IVaultForbid(vault).forbid_counterparty(sibling)
+        extcall IVaultForbid(sibling).forbid_counterparty(vault)
+    self.owner_vaults[msg.sender].append(vault)
     log VaultCreated(
         vault=vault,
         owner=msg.sender,
@@ -129,8 +145,20 @@ def set_unwind_agent(agent: address):
     """
     @notice Factory owner sets the protocol keeper's agent key that vaults approve
             when an unwind starts.
+    @param agent The key (empty: none).
     """
     ownable._check_owner()
     old: address = self.unwind_agent
     self.unwind_agent = agent
     log UnwindAgentSet(old_agent=old, new_agent=agent)
+
+
+@external
+@view
+def owner_vault_count(owner: address) -> uint256:
+    """
+    @notice Number of vaults `owner` created (see owner_vaults(owner, i)).
+    @param owner The leader.
+    @return The count.
+    """
+    return len(self.owner_vaults[owner])

@@ -488,8 +488,12 @@ def run_part(ctx: RunContext) -> ReportPart:
 def equity_part(ctx: RunContext) -> ReportPart:
     d = ctx.devnet.deployment
     pool = ctx.devnet.contract("LiquidityPool", d.pool)
+    locked, unlock_end = pool.functions.profit_unlock_schedule().call()
     rows = [("liquidity pool (assets, USDC)", usdc(pool.functions.totalAssets().call())),
-            ("  LP token supply", f"{pool.functions.totalSupply().call():,}")]
+            ("  LP token supply", f"{pool.functions.totalSupply().call():,}"),
+            ("  pool fee income (USDC)", usdc(pool.functions.fee_income().call())),
+            ("  profit still unlocking (USDC)", f"{usdc(locked)} until unix {unlock_end} "
+                                                 f"(window {pool.functions.profit_unlock_time().call()} s)")]
     if ctx.devnet.vault:
         vault = ctx.devnet.contract("Vault", ctx.devnet.vault)
         rows.append(("vault (assets, USDC)", usdc(vault.functions.total_assets().call())))

@@ -6,7 +6,10 @@
   approved on the Exchange (`LiquidityPool.set_agent`);
 - every timer tick and after each fill of a grid order: engine -> RiskGate -> reconcile
   -> cancel / place batches through the keeper gateway (MarketMaker.step);
-- fills of the pool's resting orders go to the grid (flip one step).
+- fills of the pool's resting orders go to the grid (flip one step);
+- upkeep: `LiquidityPool.distribute_fees()` every `fee_interval_s` (operator key, in its
+  own task): the Exchange's accrued fees reach the pool and every gain is booked as
+  locked profit, released into the LP price over the pool's unlock window (docs/pool.md).
 
 Register: `Keeper(config, runners=[PoolGridRunner()])` (the keeper's agent keys must hold
 the pool's agent key).
@@ -21,7 +24,7 @@ from typing import Any
 
 from offchain.strategies import GridEngine, RiskLimits
 
-from .chainview import EXCHANGE_TOPICS, POOL_TOPICS, decode_grid_set, topic_address
+from .chainview import EXCHANGE_TOPICS, POOL_TOPICS, contract, decode_grid_set, topic_address
 from .configs import KeeperTuning, PoolGridParams, pool_grid_config
 from .maker import MarketMaker
 from .signer import OrderSigner
@@ -37,9 +40,12 @@ DEFAULT_POOL_LIMITS = RiskLimits(max_mark_age_ms=120_000)
 class PoolGridRunner:
     def __init__(self, *, pool: str | None = None, agent: str | None = None,
                  limits: RiskLimits = DEFAULT_POOL_LIMITS, market_limits: dict[int, RiskLimits] | None = None,
-                 tuning: KeeperTuning = KeeperTuning(),
+                 tuning: KeeperTuning = KeeperTuning(), fee_interval_s: float = 300.0,
                  venue_factory: Callable[[Any], Venue] = KeeperVenue) -> None:
         self.pool = pool
+        self.fee_interval_ms = int(fee_interval_s * 1000)
+        self.fees_at = 0  # ms; last distribute_fees() sent
+        self.fees_task: asyncio.Task | None = None
         self.agent = agent
         self.limits = limits
         self.market_limits = dict(market_limits or {})
@@ -88,10 +94,31 @@ class PoolGridRunner:
                 await self._step(fill.market)
 
     async def on_timer(self, now: float) -> None:
+        self._fees_upkeep()
         if self.signer is None:
             return
         async with self.lock:
             await self._step_all()
+
+    def _fees_upkeep(self) -> None:
+        """Send distribute_fees() when due; its own task, so a receipt never blocks the runner."""
+        venue = self.venue
+        if venue is None or not self.pool or not hasattr(venue, "transact"):
+            return
+        now = venue.now_ms()
+        if now - self.fees_at < self.fee_interval_ms or (self.fees_task is not None and not self.fees_task.done()):
+            return
+        self.fees_at = now
+        self.fees_task = asyncio.create_task(self._distribute_fees())
+
+    async def _distribute_fees(self) -> None:
+        assert self.venue is not None and self.pool is not None
+        try:
+            await self.venue.transact(contract("LiquidityPool", self.pool), "distribute_fees")
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # noqa: BLE001 - retried at the next interval
+            log.exception("pool %s: distribute_fees failed", self.pool)
 
     async def on_chain_log(self, entry: dict) -> None:
         if self.venue is None or not self.pool or not entry.get("topics"):

@@ -35,6 +35,8 @@ from hypothesis import strategies as st
 from tests.constants import BPS, IM_BPS, LOT, ONE, PRICE, TICK, USDC, VAULT_STACK
 from tests.contracts.receipts import settled
 
+MAX_MARK_DISTANCE_BPS = 100  # Vault.vy
+
 VIRTUAL_SHARES = 10**6
 LOW, HIGH = PRICE * 7 // 10, PRICE * 13 // 10  # the mark stays in [1400, 2600]
 STATS = {
@@ -189,7 +191,10 @@ class Run:
     def __init__(self, fx, psb, first):
         self.fx = fx
         self.who = [fx.owner, fx.follower, fx.follower2]
-        self.vault = fx.create_vault(profit_share_bps=psb, min_owner_stake_bps=0, lockup=0)
+        self.vault = fx.create_vault(profit_share_bps=psb, min_owner_stake_bps=0, lockup=0,
+                                     drawdown_limit_bps=10_000)  # no equity floor: every fill settles
+        # the widest trade guard a vault allows (fills within 1% of mark; see trade())
+        self.vault.set_mark_distance(MAX_MARK_DISTANCE_BPS, sender=fx.owner)
         self.model = Vault(psb, Account(fx.oracle.price_info(1)[0]))
         self.deposited = [0, 0, 0]
         self.gross = [0, 0, 0]  # gross value paid out per depositor (payout + fee)
@@ -295,6 +300,8 @@ class Run:
 
     def trade(self, buy, lots, off_bps):
         fx, acct = self.fx, self.model.acct
+        # the vault's trade guard admits fills at most MAX_MARK_DISTANCE_BPS from the mark
+        off_bps = max(-MAX_MARK_DISTANCE_BPS, min(MAX_MARK_DISTANCE_BPS, off_bps))
         price = acct.mark * (BPS + off_bps) // BPS
         price -= price % TICK
         delta = lots * LOT if buy else -lots * LOT

@@ -87,6 +87,8 @@ def test_manager__every_function__moves_no_money(vault, owner, manager, deposit,
         lambda: vault.clear_halt(sender=manager),
         lambda: vault.end_unwind(sender=manager),
         lambda: vault.set_profit_unlock_time(0, sender=manager),
+        lambda: vault.set_mark_distance(100, sender=manager),
+        lambda: vault.forbid_counterparty(owner, sender=manager),
     ):
         with ape.reverts("vault: not owner"):
             call()
@@ -99,6 +101,7 @@ def test_manager__every_function__moves_no_money(vault, owner, manager, deposit,
         "set_leverage_cap", "set_position_cap", "set_drawdown_limit", "set_deposits_open",
         "set_lockup", "set_manager", "pause_manager", "resume_manager", "set_agent", "set_strategy",
         "set_profit_unlock_time", "withdraw_fee_shares", "claim_owed", "cancel_all",
+        "set_mark_distance", "forbid_counterparty",
     }
 
 

@@ -155,3 +155,16 @@ def test_pool_runner__agent_revoked_log__switches_to_other_approved_key():
     venue.agents[POOL] = set()
     run(runner.on_chain_log(log))
     assert runner.signer is None
+
+
+def test_pool_runner__timer__distribute_fees_on_schedule():
+    runner, venue = started()
+
+    async def ticks():
+        await runner.on_timer(0)
+        await runner.fees_task
+        await runner.on_timer(0)  # within fee_interval_s: not sent again
+        assert runner.fees_task.done()
+
+    run(ticks())
+    assert [(a.lower(), fn) for a, fn, _ in venue.transacted] == [(POOL.lower(), "distribute_fees")]
