@@ -147,7 +147,7 @@ class VaultClient:
         head, tail = f.queue_head().call(), f.queue_tail().call()
         mine = []
         for i in range(head, tail):
-            depositor, shares, value, _basis, requested_at = f.requests(i).call()
+            depositor, shares, value, _basis, requested_at, _fee_to = f.requests(i).call()
             if depositor == account:
                 mine.append(Request(i, shares, value, requested_at, i - head))
         return tuple(mine)
