@@ -129,7 +129,8 @@ def oracle_marks(reader: _Reader, markets: Iterable[int] | None = None) -> list[
     for entry in reader.logs(reader.oracle.events.PriceUpdated(), reader.addresses.oracle):
         market = int(entry["args"]["market"])
         if wanted is None or market in wanted:
-            marks.append(MarkPoint(reader.ts_ms(entry["blockNumber"]), market, int(entry["args"]["price"])))
+            marks.append(MarkPoint(reader.ts_ms(entry["blockNumber"]), market, int(entry["args"]["price"]),
+                                   entry["blockNumber"]))
     return marks
 
 
@@ -240,7 +241,7 @@ def share_flows(w3: Web3, address: str, kind: str, *, from_block: int = 0) -> li
         a = e["args"]
         who = a["owner"] if kind == "pool" else a["depositor"]
         flows.append((e["blockNumber"], e["logIndex"], ShareFlow(at(e["blockNumber"]), who, True, int(a["assets"]),
-                                                                 int(a["shares"]))))
+                                                                 int(a["shares"]), block=e["blockNumber"])))
     events = [c.events.Withdraw()] + ([c.events.WithdrawalClaimed()] if kind == "vault" else [])
     for event in events:
         for e in event.get_logs(from_block=from_block):
@@ -248,7 +249,7 @@ def share_flows(w3: Web3, address: str, kind: str, *, from_block: int = 0) -> li
             who = a["owner"] if kind == "pool" else a["depositor"]
             flows.append((e["blockNumber"], e["logIndex"], ShareFlow(at(e["blockNumber"]), who, False,
                                                                      int(a["assets"]), int(a["shares"]),
-                                                                     int(a.get("fee", 0)))))
+                                                                     int(a.get("fee", 0)), e["blockNumber"])))
     flows.sort(key=lambda x: (x[0], x[1]))
     return [f for _, _, f in flows]
 
@@ -260,11 +261,14 @@ def holders(w3: Web3, address: str, kind: str, marks: Sequence[MarkPoint] = ()) 
     c = w3.eth.contract(address=to_checksum_address(address), abi=abi(name))
     assets = getattr(c.functions, assets_fn)().call()
     supply = c.functions.totalSupply().call()
-    ordered = sorted(marks, key=lambda m: m.ts)
-    times = [m.ts for m in ordered]
+    # Chain order, not time: a devnet mines several blocks a second, and a mark set just
+    # after a deposit in the same second is not the price the depositor could have bought at.
+    ordered = sorted(marks, key=lambda m: (m.ts, m.block))
+    keys = [(m.ts, m.block) for m in ordered]
 
-    def price_at(ts: int) -> int | None:
-        i = bisect_right(times, ts) - 1
+    def price_at(flow: ShareFlow) -> int | None:
+        key = (flow.ts, flow.block) if flow.block else (flow.ts, float("inf"))
+        i = bisect_right(keys, key) - 1
         return ordered[max(i, 0)].price if ordered else None
 
     return holder_results(share_flows(w3, address, kind), assets, supply, price_at if ordered else None,

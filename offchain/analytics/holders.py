@@ -32,6 +32,7 @@ class ShareFlow:
     assets: int  # USDC units paid in (deposit) or received (withdrawal, after fees)
     shares: int  # shares minted (deposit) or burned (withdrawal)
     fee: int = 0  # profit share / withdrawal fee charged on a withdrawal
+    block: int = 0  # chain order (several blocks share a timestamp); 0: unknown
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,9 +56,9 @@ def share_value(shares: int, total_assets: int, total_supply: int) -> int:
 
 
 def holder_results(flows: Iterable[ShareFlow], total_assets: int, total_supply: int,
-                   price_at: Callable[[int], int | None] | None = None, price_now: int | None = None
+                   price_at: Callable[[ShareFlow], int | None] | None = None, price_now: int | None = None
                    ) -> dict[str, HolderResult]:
-    """Results per holder. `price_at(ts)` is the base asset's mark at a time (None when
+    """Results per holder. `price_at(flow)` is the base asset's mark when the flow happened (None when
     unknown); `price_now` the mark now. Without them the base comparison is None."""
     by: dict[str, list[ShareFlow]] = {}
     for f in sorted(flows, key=lambda f: f.ts):
@@ -74,7 +75,7 @@ def holder_results(flows: Iterable[ShareFlow], total_assets: int, total_supply: 
             base_units = None
         else:
             for f in fs:
-                p = price_at(f.ts)
+                p = price_at(f)
                 if not p:
                     base_units = None
                     break

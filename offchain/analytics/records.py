@@ -25,11 +25,13 @@ class SettledFill:
 
 @dataclass(frozen=True, slots=True)
 class MarkPoint:
-    """Oracle mark price of a market at ts (ms)."""
+    """Oracle mark price of a market at ts (ms); `block` orders marks and share flows
+    that share a block timestamp (0: unknown, order by ts alone)."""
 
     ts: int
     market: int
     price: int
+    block: int = 0
 
 
 @dataclass(frozen=True, slots=True)

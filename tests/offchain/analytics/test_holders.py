@@ -30,7 +30,7 @@ def test_holders__against_base__deposits_buy_base_at_their_mark():
     flows = [ShareFlow(0, "lp", True, 2_000 * USDC, 2_000 * USDC),   # 1 base
              ShareFlow(10, "lp", True, 2_500 * USDC, 2_500 * USDC),  # 1 base
              ShareFlow(20, "lp", False, 1_000 * USDC, 1_000 * USDC)]  # sells 0.5 base
-    r = holder_results(flows, 3_500 * USDC, 3_500 * USDC, price_at=marks.get, price_now=3_000 * USDC)["lp"]
+    r = holder_results(flows, 3_500 * USDC, 3_500 * USDC, price_at=lambda f: marks.get(f.ts), price_now=3_000 * USDC)["lp"]
     assert r.hold_base_value == 4_500 * USDC  # 1.5 base x 3000
     assert r.vs_base == r.value - 4_500 * USDC
     assert r.vs_base < 0 < r.hold_base_value - r.value  # holding base beat the pool on a rally
