@@ -303,7 +303,9 @@ class Run:
         # the vault's trade guard admits fills at most MAX_MARK_DISTANCE_BPS from the mark
         off_bps = max(-MAX_MARK_DISTANCE_BPS, min(MAX_MARK_DISTANCE_BPS, off_bps))
         price = acct.mark * (BPS + off_bps) // BPS
-        price -= price % TICK
+        # round to the tick towards the mark: rounding a price below the mark down would
+        # put it past the guard's distance at the edge (off_bps = -MAX_MARK_DISTANCE_BPS)
+        price = price - price % TICK if off_bps >= 0 else -(-price // TICK) * TICK
         delta = lots * LOT if buy else -lots * LOT
         new_size = acct.size + delta
         reducing = new_size == 0 or ((acct.size > 0) == (new_size > 0) and abs(new_size) < abs(acct.size))
@@ -457,6 +459,10 @@ def funded_taker(fund, exchange, taker):
     psb=2_500, first=8_000 * USDC, close_bps=-200,
     steps=[("deposit", 1, 2_000 * USDC), ("trade", True, 20_000, -300), ("withdraw", 0, 100),
            ("mark", 800), ("withdraw", 1, 50), ("claim", True, 0), ("claim", False, 0)],
+)
+@example(  # a close at the guard's edge below the mark (found in CI: rounded past the distance)
+    psb=0, first=412611471, close_bps=-149,
+    steps=[("deposit", 0, 154), ("deposit", 0, 1), ("trade", True, 855, 293), ("mark", -156), ("trade", False, 1, -69)],
 )
 def test_share_math__gains_and_losses__exact_model_and_fair_payouts(
     isolated, create_vault, owner, follower, follower2, manager, funded_taker, exchange, oracle,
