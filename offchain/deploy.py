@@ -240,8 +240,18 @@ class Web3Deployer:
         self._nonce += 1
         receipt = self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=120)
         if receipt["status"] != 1:
-            raise RuntimeError(f"transaction failed: {tx_hash.hex()}")
+            raise RuntimeError(f"transaction failed: {tx_hash.hex()} ({self._revert_reason(tx, receipt)})")
         return receipt
+
+    def _revert_reason(self, tx: dict, receipt: dict) -> str:
+        """Why a mined transaction reverted: the same call replayed on the state before its
+        block (the estimate passed, so the reason is what changed by the time it was mined)."""
+        call = {k: tx[k] for k in ("from", "to", "data", "value", "gas") if k in tx}
+        try:
+            self.w3.eth.call(call, block_identifier=receipt["blockNumber"] - 1)
+        except Exception as exc:  # noqa: BLE001 - the reason is all we want from it
+            return f"replayed: {exc}"
+        return f"the replay on block {receipt['blockNumber'] - 1} did not revert: a time- or order-dependent revert"
 
     def deploy(self, name: str, *args: Any) -> str:
         art = artifact(name)
