@@ -207,6 +207,17 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.close()
 
 
+def open_engine(url: str):
+    """An engine on a side journal's database (funding, liquidation steps) with the keeper
+    journal's durability settings: the one place those settings are applied."""
+    url = normalize_url(url)
+    kwargs: dict = {"connect_args": {"check_same_thread": False}} if url.startswith("sqlite") else {}
+    engine = create_engine(url, **kwargs)
+    if url.startswith("sqlite"):
+        event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
 def normalize_url(url: str) -> str:
     """The SQLAlchemy URL the journal opens: PostgreSQL URLs without a driver (postgresql://,
     postgres://) get psycopg 3, the driver the project ships (not SQLAlchemy's psycopg2

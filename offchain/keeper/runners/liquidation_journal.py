@@ -18,10 +18,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import BigInteger, Integer, String, Text, create_engine, event, insert, select, update
+from sqlalchemy import BigInteger, Integer, String, Text, insert, select, update
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from offchain.keeper.journal import _sqlite_pragmas, normalize_url  # the keeper's durability settings
+from offchain.keeper.journal import normalize_url, open_engine  # the keeper's durability settings
 
 PLANNED, SUBMITTED, CONFIRMED, REVERTED, DEAD = "planned", "submitted", "confirmed", "reverted", "dead"
 OPEN_STATES = (PLANNED, SUBMITTED)
@@ -91,12 +91,7 @@ def _record(r) -> StepRecord:
 class LiquidationJournal:
     def __init__(self, url: str) -> None:
         self.url = normalize_url(url)
-        kwargs: dict = {}
-        if self.url.startswith("sqlite"):
-            kwargs["connect_args"] = {"check_same_thread": False}
-        self.engine = create_engine(self.url, **kwargs)
-        if self.url.startswith("sqlite"):
-            event.listen(self.engine, "connect", _sqlite_pragmas)
+        self.engine = open_engine(self.url)
         _Base.metadata.create_all(self.engine)
 
     def close(self) -> None:
