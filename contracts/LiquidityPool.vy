@@ -170,8 +170,13 @@ def _to_assets(shares: uint256, ta: uint256, roundup: bool) -> uint256:
 @internal
 @view
 def _reserve() -> uint256:
-    # free collateral the pool keeps for its backstop role
+    # free collateral the pool keeps for its backstop role: it scales with the pool's open
+    # exposure only (the initial margin of its positions, grid inventory and taken-over
+    # liquidations alike), and the fixed minimum applies only while there is any, so a
+    # pool with nothing at risk lets every LP (the last one too) take everything out
     im: uint256 = staticcall exchange_account.exchange.margin_requirement(self, True)
+    if im == 0:
+        return 0
     return im * self.backstop_reserve_bps // constants.BPS + self.min_backstop_reserve
 
 
@@ -192,14 +197,26 @@ def _available() -> uint256:
 
 @internal
 @view
-def _daily_room(ta: uint256) -> uint256:
-    day: uint256 = block.timestamp // constants.DAY
-    base: uint256 = min(ta, MASK96)
-    used: uint256 = 0
+def _day_window(ta: uint256) -> (uint256, uint256):
+    # (base, withdrawn today) of the daily withdrawal limit, `ta` the total assets now.
+    # The base is the pool at the day's first withdrawal, grown to the pool as it stands
+    # plus what left today: profit unlocking (and trading gains) raise the share price
+    # during the day, and a base frozen at the first withdrawal would then refuse the
+    # last LP of a 100 % day (a redeem that passed eth_call reverted when mined a second
+    # later). Price moves never shrink the room; withdrawals do.
     w: uint256 = self._window
-    if day == w >> 192:
-        base = (w >> 96) & MASK96
-        used = w & MASK96
+    if block.timestamp // constants.DAY != w >> 192:
+        return (min(ta, MASK96), 0)
+    used: uint256 = w & MASK96
+    return (max((w >> 96) & MASK96, min(ta + used, MASK96)), used)
+
+
+@internal
+@view
+def _daily_room(ta: uint256) -> uint256:
+    base: uint256 = 0
+    used: uint256 = 0
+    base, used = self._day_window(ta)
     limit: uint256 = base * self.daily_withdraw_bps // constants.BPS
     if used >= limit:
         return 0
@@ -293,7 +310,11 @@ def maxRedeem(owner: address) -> uint256:
     """
     ta: uint256 = exchange_account._total_assets()
     room: uint256 = self._max_withdraw(owner, ta)
-    return min(erc20.balanceOf[owner], self._to_shares(room, ta, False))
+    bal: uint256 = erc20.balanceOf[owner]
+    if room >= self._to_assets(bal, ta, False):
+        # the whole balance fits (converting the room back would round a few shares off)
+        return bal
+    return min(bal, self._to_shares(room, ta, False))
 
 
 @external
@@ -381,15 +402,12 @@ def _deposit(receiver: address, assets: uint256, shares: uint256, ta: uint256):
 def _withdraw(receiver: address, owner: address, assets: uint256, shares: uint256, ta: uint256):
     assert assets > 0 and shares > 0, "pool: zero"
     assert block.timestamp >= self.lock_until[owner], "pool: locked"
-    day: uint256 = block.timestamp // constants.DAY
-    w: uint256 = self._window
-    base: uint256 = min(ta, MASK96)
-    used: uint256 = assets
-    if day == w >> 192:
-        base = (w >> 96) & MASK96
-        used += w & MASK96
+    base: uint256 = 0
+    used: uint256 = 0
+    base, used = self._day_window(ta)
+    used += assets
     assert used <= base * self.daily_withdraw_bps // constants.BPS, "pool: daily limit"
-    self._window = (day << 192) | (base << 96) | used
+    self._window = ((block.timestamp // constants.DAY) << 192) | (base << 96) | used
     if msg.sender != owner:
         erc20._spend_allowance(owner, msg.sender, shares)
     erc20._burn(owner, shares)

@@ -44,3 +44,34 @@ def test_deposit__negative_equity__refused(pool, lp, follower, taker, trade, fun
     with ape.reverts("pool: negative equity"):
         pool.deposit(10_000 * USDC, sender=follower)
     assert usdc.balanceOf(follower) == 10_000 * USDC
+
+
+def test_redeem__last_lp_no_open_exposure__reserve_zero_everything_out(pool, lp, admin, after_lockup, pool_deposit,
+                                                                       usdc, taker, trade, fund, exchange,
+                                                                       keeper_agent):
+    # decision (#12 leftover 3): the reserve scales with open exposure only; the fixed
+    # minimum applies only while the pool holds positions, so a pool with nothing at risk
+    # never traps its last LP
+    pool_deposit(pool, lp, 10_000 * USDC)
+    pool.set_daily_withdraw_limit(10_000, sender=admin)
+    pool.set_backstop_reserve(10_000, 5_000 * USDC, sender=admin)
+    assert exchange.margin_requirement(pool, True) == 0
+    assert pool.backstop_reserve() == 0
+    # with a position the minimum holds on top of the margin
+    pool.set_agent(keeper_agent, True, sender=admin)
+    fund(taker, 1_000_000 * USDC, spender=exchange)
+    exchange.deposit(1_000_000 * USDC, sender=taker)
+    trade(pool, keeper_agent, taker, taker, True, 10 * 10**18)
+    im = exchange.margin_requirement(pool, True)
+    assert im > 0 and pool.backstop_reserve() == im + 5_000 * USDC
+    trade(taker, taker, pool, keeper_agent, True, 10 * 10**18)  # the pool is flat again
+    assert exchange.margin_requirement(pool, True) == 0 and pool.backstop_reserve() == 0
+    after_lockup()
+    shares = pool.balanceOf(lp)
+    assert pool.maxRedeem(lp) == shares
+    expected = pool.previewRedeem(shares)
+    before = usdc.balanceOf(lp)
+    pool.redeem(shares, sender=lp)
+    assert usdc.balanceOf(lp) - before == expected > 9_900 * USDC
+    assert pool.totalSupply() == 0
+    assert exchange.collateral(pool) + usdc.balanceOf(pool) <= 1 * USDC

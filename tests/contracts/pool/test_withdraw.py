@@ -134,3 +134,49 @@ def test_withdraw_window__tracks_day_base_and_used(funded_pool, lp, after_lockup
     assert day == chain.blocks.head.timestamp // 86_400
     assert base == 20_000 * USDC
     assert used == 1_000 * USDC
+
+
+def test_redeem__last_lp_while_profit_unlocks__full_day_limit_lets_everyone_out(
+    pool, admin, lp, stranger, pool_deposit, fund, exchange, chain, usdc
+):
+    # a 100 % day must let every LP out although the price rises between their redeems
+    # (was "pool: daily limit" on the last one: passed eth_call, reverted when mined later)
+    pool.set_daily_withdraw_limit(10_000, sender=admin)
+    pool.set_lockup(0, sender=admin)
+    pool_deposit(pool, lp, 10_000 * USDC)
+    pool_deposit(pool, stranger, 10_000 * USDC)
+    fund(stranger, 1_000 * USDC, spender=exchange)
+    exchange.deposit_for(pool, 1_000 * USDC, sender=stranger)
+    pool.distribute_fees(sender=stranger)
+    chain.pending_timestamp += 3_600
+    pool.redeem(pool.balanceOf(lp), sender=lp)
+    chain.pending_timestamp += 3_600  # more profit unlocked since the day's first redeem
+    shares = pool.balanceOf(stranger)
+    expected = pool.previewRedeem(shares)
+    before = usdc.balanceOf(stranger)
+    receipt = pool.redeem(shares, sender=stranger)
+    paid = receipt.events.filter(pool.Withdraw)[0].assets
+    # mined later than the preview's block: more profit unlocked, never less paid
+    assert usdc.balanceOf(stranger) - before == paid >= expected
+    assert pool.totalSupply() == 0
+    day, base, used = pool.withdraw_window()
+    assert used <= base
+
+
+def test_withdraw__daily_limit__room_grows_with_price_never_with_withdrawals(funded_pool, admin, lp, stranger,
+                                                                              fund, exchange, after_lockup):
+    pool = funded_pool  # 20k, limit 20 %
+    after_lockup()
+    pool.withdraw(2_000 * USDC, sender=lp)
+    assert pool.withdraw_window()[1:] == (20_000 * USDC, 2_000 * USDC)
+    # a gain (unlocked at once here) lifts the day's base to the pool now + withdrawn today
+    pool.set_profit_unlock_time(0, sender=admin)
+    fund(stranger, 2_000 * USDC, spender=exchange)
+    exchange.deposit_for(pool, 2_000 * USDC, sender=stranger)
+    room = (20_000 + 2_000) * USDC * 2_000 // 10_000 - 2_000 * USDC
+    assert pool.maxWithdraw(lp) == room
+    with ape.reverts("pool: daily limit"):
+        pool.withdraw(room + 1, sender=lp)
+    pool.withdraw(room, sender=lp)
+    assert pool.withdraw_window()[1:] == (22_000 * USDC, 2_000 * USDC + room)
+    assert pool.maxWithdraw(lp) == 0
