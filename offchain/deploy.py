@@ -17,6 +17,7 @@ from typing import Any, Protocol
 from eth_utils import keccak as _keccak
 
 from offchain.artifacts import artifact
+from offchain.gas import gas_limit
 
 USDC = 10**6
 BASE = 10**18
@@ -231,7 +232,7 @@ class Web3Deployer:
         tx.setdefault("from", self.address)
         tx["nonce"] = self._nonce
         tx["chainId"] = self.w3.eth.chain_id
-        tx.setdefault("gas", int(self.w3.eth.estimate_gas(tx) * 1.2) + 50_000)
+        tx.setdefault("gas", gas_limit(self.w3.eth.estimate_gas(tx)))
         fee = self.w3.eth.gas_price
         tx.setdefault("maxFeePerGas", fee * 2)
         tx.setdefault("maxPriorityFeePerGas", 0)
@@ -244,21 +245,39 @@ class Web3Deployer:
         return receipt
 
     def _revert_reason(self, tx: dict, receipt: dict) -> str:
-        """Why a mined transaction reverted: the same call replayed on the state before its
-        block (the estimate passed, so the reason is what changed by the time it was mined)."""
+        """Why a mined transaction reverted: the node's own trace of it where the node can
+        trace (anvil), else the same call replayed on the state before its block."""
+        used = f"gas used {receipt['gasUsed']} of {tx.get('gas')}"
+        try:
+            trace = self.w3.provider.make_request(
+                "debug_traceTransaction", ["0x" + bytes(receipt["transactionHash"]).hex(), {"tracer": "callTracer"}])
+            frame = trace.get("result") or {}
+        except Exception:  # noqa: BLE001 - a node without debug_* still gets the replay
+            frame = {}
+        if frame:
+            path = []
+            while True:
+                reason = frame.get("revertReason")
+                path.append(f"{frame.get('to')}:{frame.get('error') or 'ok'}{' ' + repr(reason) if reason else ''}")
+                failed = [c for c in frame.get("calls") or [] if c.get("error")]
+                if not failed:
+                    break
+                frame = failed[-1]
+            return f"{used}; trace: {' > '.join(path)}"
         call = {k: tx[k] for k in ("from", "to", "data", "value", "gas") if k in tx}
         try:
             self.w3.eth.call(call, block_identifier=receipt["blockNumber"] - 1)
         except Exception as exc:  # noqa: BLE001 - the reason is all we want from it
-            return f"replayed: {exc}"
-        return f"the replay on block {receipt['blockNumber'] - 1} did not revert: a time- or order-dependent revert"
+            return f"{used}; replayed: {exc}"
+        return f"{used}; the replay on block {receipt['blockNumber'] - 1} did not revert: a time- or order-dependent revert"
 
     def deploy(self, name: str, *args: Any) -> str:
         art = artifact(name)
         contract = self.w3.eth.contract(abi=art.abi, bytecode=art.bytecode)
         tx = contract.constructor(*args).build_transaction(
-            {"from": self.address, "nonce": self._nonce}
+            {"from": self.address, "nonce": self._nonce, "gas": 1}
         )
+        del tx["gas"]  # build_transaction's own estimate has no headroom (see offchain.gas)
         receipt = self._send(tx)
         return receipt["contractAddress"]
 
@@ -269,10 +288,18 @@ class Web3Deployer:
 
     def transact(self, name: str, address: str, function: str, *args: Any) -> None:
         contract = self.w3.eth.contract(address=address, abi=artifact(name).abi)
-        tx = getattr(contract.functions, function)(*args).build_transaction(
-            {"from": self.address, "nonce": self._nonce}
-        )
-        self._send(tx)
+        self.send_call(getattr(contract.functions, function)(*args))
+
+    def send_call(self, call, gas: int | None = None) -> dict:
+        """Send a bound contract call (`contract.functions.f(args)`); its receipt.
+
+        The limit is `gas` if given, else the estimate with the project's headroom
+        (offchain.gas) - never web3's bare estimate, which build_transaction would fill in.
+        """
+        tx = call.build_transaction({"from": self.address, "nonce": self._nonce, "gas": gas or 1})
+        if gas is None:
+            del tx["gas"]
+        return self._send(tx)
 
 
 class ApeDeployer:

@@ -17,6 +17,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any, Protocol
 
+from offchain.gas import gas_limit
+
 USDC = 10**6
 BPS = 10_000
 REASONS_PATH = Path(__file__).with_name("reasons.json")
@@ -110,7 +112,7 @@ class KeySigner:
         w3 = self.w3
         tx = dict(tx, **{"from": self.address, "chainId": w3.eth.chain_id,
                          "nonce": w3.eth.get_transaction_count(self.address, "pending")})
-        tx.setdefault("gas", int(w3.eth.estimate_gas(tx) * 1.2) + 30_000)
+        tx.setdefault("gas", gas_limit(w3.eth.estimate_gas(tx)))
         base = w3.eth.get_block("latest").get("baseFeePerGas", w3.eth.gas_price)
         tx.setdefault("maxPriorityFeePerGas", min(w3.eth.max_priority_fee, base))
         tx.setdefault("maxFeePerGas", base * 2 + tx["maxPriorityFeePerGas"])

@@ -60,8 +60,7 @@ def deploy_crash_stack(url: str, keys: list[str], *, lps: int, traders: list[int
         lp = Web3Deployer(w3, k)
         admin.transact("TestUSDC", d.usdc, "mint", lp.address, lp_deposit)
         lp.transact("TestUSDC", d.usdc, "approve", d.pool, lp_deposit)
-        lp._send(pool.get_function_by_signature("deposit(uint256)")(lp_deposit).build_transaction(
-            {"from": lp.address, "nonce": lp._nonce}))
+        lp.send_call(pool.get_function_by_signature("deposit(uint256)")(lp_deposit))
     # one deposit_for per trader from the admin's minted USDC (3x fewer txs than each
     # trader minting, approving and depositing itself)
     total = sum(traders)
@@ -197,9 +196,7 @@ def start_keeper_process(stack: CrashStack, workdir, db_url: str, port: int, *, 
 def report_price(w3, stack: CrashStack, reporter, market: int, price: int) -> int:
     """One oracle update from the reporter key; the block it was mined in."""
     oracle = w3.eth.contract(address=stack.deployment.oracle, abi=abi("Oracle"))
-    tx = oracle.functions.set_price(market, price).build_transaction(
-        {"from": reporter.address, "nonce": reporter._nonce, "gas": 200_000})
-    return reporter._send(tx)["blockNumber"]
+    return reporter.send_call(oracle.functions.set_price(market, price), gas=200_000)["blockNumber"]
 
 
 def interval_mining(w3, seconds: int | None) -> None:

@@ -170,8 +170,7 @@ def test_crash__40pct_drop_with_keeper_sigkill__all_liquidated_promptly_and_ever
             shares = pool.functions.balanceOf(lp.address).call()
             expected = pool.functions.previewRedeem(shares).call()
             before = usdc.functions.balanceOf(lp.address).call()
-            lp._send(pool.get_function_by_signature("redeem(uint256)")(shares).build_transaction(
-                {"from": lp.address, "nonce": lp._nonce}))
+            lp.send_call(pool.get_function_by_signature("redeem(uint256)")(shares))
             assert usdc.functions.balanceOf(lp.address).call() - before == expected > 0
         assert pool.functions.totalSupply().call() == 0
         # what is left: fees, the insurance fund (its share of the penalties), the pool's

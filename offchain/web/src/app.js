@@ -42,8 +42,11 @@ export const app = {
     const c = this.contract(name, address, signer);
     this.status(`${label}: checking…`, "pending");
     await c[method].staticCall(...args);
+    // the bare estimate can run out of gas when mined (a later block time or state):
+    // the same headroom as every other sender in the project (offchain/gas.py)
+    const gasLimit = ((await c[method].estimateGas(...args)) * 6n) / 5n + 50000n;
     this.status(`${label}: confirm in your wallet…`, "pending");
-    const tx = await c[method](...args);
+    const tx = await c[method](...args, { gasLimit });
     this.status(`${label}: sent ${short(tx.hash)}, waiting for confirmation…`, "pending");
     const receipt = await tx.wait();
     if (receipt.status !== 1) throw new Error(`${label} failed on chain (${tx.hash}).`);

@@ -38,8 +38,7 @@ def settled_chain():
         admin.transact("TestUSDC", d.usdc, "mint", lp.address, 100_000 * USDC)
         lp.transact("TestUSDC", d.usdc, "approve", d.pool, 100_000 * USDC)
         pool = w3.eth.contract(address=d.pool, abi=abi("LiquidityPool"))
-        lp._send(pool.get_function_by_signature("deposit(uint256)")(100_000 * USDC).build_transaction(
-            {"from": lp.address, "nonce": lp._nonce}))
+        lp.send_call(pool.get_function_by_signature("deposit(uint256)")(100_000 * USDC))
         owner, manager = Web3Deployer(w3, keys[7]), Web3Deployer(w3, keys[8])
         owner.transact("VaultFactory", d.vault_factory, "create_vault", "Alpha", manager.address)
         factory = w3.eth.contract(address=d.vault_factory, abi=abi("VaultFactory"))

@@ -65,9 +65,7 @@ def set_price(w3, reporter_key: str, oracle: str, market: int, price: int) -> in
     """Report a price; returns the block it was mined in."""
     reporter = Web3Deployer(w3, reporter_key)
     contract = w3.eth.contract(address=oracle, abi=abi("Oracle"))
-    tx = contract.functions.set_price(market, price).build_transaction({"from": reporter.address,
-                                                                        "nonce": reporter._nonce, "gas": 200_000})
-    return reporter._send(tx)["blockNumber"]
+    return reporter.send_call(contract.functions.set_price(market, price), gas=200_000)["blockNumber"]
 
 
 def liquidation_logs(w3, exchange, from_block: int = 0) -> list[dict]:

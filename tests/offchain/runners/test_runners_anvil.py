@@ -44,8 +44,7 @@ def runner_stack():
         admin.transact("TestUSDC", s.deployment.usdc, "mint", lp.address, 1_000_000 * USDC)
         lp.transact("TestUSDC", s.deployment.usdc, "approve", s.deployment.pool, 1_000_000 * USDC)
         pool = w3.eth.contract(address=s.deployment.pool, abi=abi("LiquidityPool"))
-        lp._send(pool.get_function_by_signature("deposit(uint256)")(1_000_000 * USDC).build_transaction(
-            {"from": lp.address, "nonce": lp._nonce}))
+        lp.send_call(pool.get_function_by_signature("deposit(uint256)")(1_000_000 * USDC))
         # a vault (owner key 7) managed by key 8, which publishes a grid strategy
         owner, manager = Web3Deployer(w3, keys[7]), Web3Deployer(w3, keys[8])
         owner.transact("VaultFactory", s.deployment.vault_factory, "create_vault", "Alpha", manager.address)
