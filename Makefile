@@ -13,7 +13,7 @@ BACKTEST_ARGS ?= --seconds 3600 --sweep
 WEB_SRC := $(wildcard offchain/web/src/*) offchain/web/build.mjs offchain/client/reasons.json
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: run test bench backtest deps compile clean web chromium
+.PHONY: run test bench backtest deps compile clean web chromium postgres
 
 $(VENV)/.installed: requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -39,6 +39,11 @@ web: offchain/web/dist/app.js
 chromium:
 	@test -x $(CHROMIUM) || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
+# the journal's PostgreSQL tests and the failover bench run Debian's server binaries
+# (offchain/devdb.py starts a throwaway server); installed when missing
+postgres:
+	@ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; }
+
 compile: deps
 	ape compile
 	$(MAKE) --no-print-directory web
@@ -46,13 +51,13 @@ compile: deps
 run: deps compile
 	DURATION=$(DURATION) ape run mmx
 
-test: deps compile chromium
+test: deps compile chromium postgres
 	pytest -q -n 2 tests
 
 backtest: deps
 	python -m offchain.backtest $(BACKTEST_ARGS)
 
-bench: deps compile
+bench: deps compile postgres
 	@for f in bench/bench_*.py; do echo "# $$f"; python $$f || exit 1; done
 
 clean:

@@ -14,8 +14,13 @@
    snapshot every BENCH_SNAPSHOT_EVERY (100000), then the newest snapshot loaded and the
    tail replayed (the sequencer part of a restart):
    - keeper_restart_s_1m_commands (or _<n>_ for another BENCH_REPLAY)
+4. Failover: a leader and a standby keeper on one PostgreSQL journal (offchain.devdb), some
+   trades through the leader, then the leader SIGKILLed; time until the standby answers
+   /health and acknowledges an order (it waits on the leader lock, then runs the restart
+   path: replay, chain reads, submitted batches resolved):
+   - failover_s
 Env: BENCH_ACKS (300), BENCH_POLLERS (4), BENCH_REPLAY (1000000; 0 skips part 3),
-BENCH_SKIP_CHAIN=1 (part 3 only).
+BENCH_SKIP_CHAIN=1 (part 3 only), BENCH_FAILOVER (1; 0 skips part 4).
 """
 
 from __future__ import annotations
@@ -227,7 +232,55 @@ def main() -> None:
         keeper, restart_s = start_keeper(env, tmp, "2")
         stop_keeper(keeper)
         print(f"keeper_restart_s_{commands}_commands: {restart_s:.2f}")
+        if os.environ.get("BENCH_FAILOVER", "1") != "0":
+            print(f"failover_s: {failover_s(env, tmp, stack):.2f}")
     part3()
+
+
+def failover_s(env: dict, tmp: Path, stack) -> float:
+    """Part 4: SIGKILL the leader of a PostgreSQL journal; seconds until the standby
+    answers /health and acknowledges an order."""
+    from offchain.devdb import PostgresServer
+
+    with PostgresServer() as pg:
+        port_a, port_b = free_port(), free_port()
+        env = env | {"MMX_DB_URL": pg.create_schema("failover")}
+        leader, _ = start_keeper(env | {"MMX_API_PORT": str(port_a)}, tmp, "leader")
+        log_b = tmp / "keeper-standby.log"
+        standby = subprocess.Popen([sys.executable, "-m", "offchain.keeper"], cwd=ROOT, stderr=subprocess.STDOUT,
+                                   env=env | {"MMX_API_PORT": str(port_b)}, stdout=open(log_b, "wb"))
+        try:
+            url_a, url_b = f"http://127.0.0.1:{port_a}", f"http://127.0.0.1:{port_b}"
+            info = httpx.get(url_a + "/info").json()
+            domain = Domain(int(info["chain_id"]), info["exchange"])
+            keys = stack.trader_keys
+            trades(url_a, domain, keys[:2], keys[2:4], 40)
+            deadline = time.monotonic() + 60
+            while b"standby: another keeper leads" not in log_b.read_bytes():
+                if standby.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(log_b.read_text())
+                time.sleep(0.05)
+            body = passive_bodies(domain, keys[4], 1, 10**9)[0]
+            leader.send_signal(signal.SIGKILL)
+            t0 = time.monotonic()
+            leader.wait(10)
+            with httpx.Client(timeout=5) as http:
+                while True:
+                    if standby.poll() is not None or time.monotonic() - t0 > 120:
+                        raise RuntimeError(log_b.read_text())
+                    try:
+                        if http.get(url_b + "/health").status_code == 200:
+                            ack = http.post(url_b + "/orders", content=body,
+                                            headers={"content-type": "application/json"}).json()
+                            assert ack["status"] == "accepted", ack
+                            return time.monotonic() - t0
+                    except httpx.TransportError:
+                        pass
+                    time.sleep(0.01)
+        finally:
+            if leader.poll() is None:
+                leader.kill()
+            stop_keeper(standby)
 
 
 def part3() -> None:

@@ -18,7 +18,7 @@ import heapq
 import itertools
 import sys
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any, Awaitable, Callable, Iterable
 
 import httpx
 from eth_abi import decode as abi_decode
@@ -303,6 +303,9 @@ class Chain:
         self.chain_id = 0
         self.gas_price = 0
         self.receipts = ReceiptFollower(self.rpc)
+        # awaited before every broadcast: the leader lock's check on a PostgreSQL journal
+        # (leader.Leadership.afence; raises NotLeader), so a keeper that lost leadership sends nothing
+        self.fence: Callable[[], Awaitable[None]] | None = None
 
     async def connect(self) -> None:
         self.chain_id = int(await self.rpc.call("eth_chainId"), 16)
@@ -394,6 +397,8 @@ class Chain:
         return "0x" + raw.hex(), "0x" + signed.hash.hex()
 
     async def send_raw(self, raw_hex: str) -> str:
+        if self.fence is not None:
+            await self.fence()
         return await self.rpc.call("eth_sendRawTransaction", [raw_hex])
 
     async def tx_unknown(self, tx_hash: str) -> bool:

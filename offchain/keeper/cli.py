@@ -51,8 +51,22 @@ async def run(config: KeeperConfig, operator: Key | None = None, reporter: Key |
     # process edge, and injected; Settlement reads no environment
     keeper = Keeper(config, operator=operator, reporter=reporter,
                     crash_point=stall_at(os.environ.get("MMX_TEST_CRASH_POINT", "")))
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    # a standby (PostgreSQL journal led by another keeper) waits inside start(): SIGTERM
+    # then ends the wait cleanly
+    starting = asyncio.create_task(keeper.start())
+    stopping = asyncio.create_task(stop.wait())
+    await asyncio.wait([starting, stopping], return_when=asyncio.FIRST_COMPLETED)
+    if not starting.done():
+        starting.cancel()
+        await asyncio.gather(starting, return_exceptions=True)
+        print("keeper stopped (standby)", flush=True)
+        return
     try:
-        await keeper.start()
+        starting.result()
     except StartupError as exc:
         print(exc, file=sys.stderr, flush=True)
         sys.exit(2)
@@ -60,12 +74,8 @@ async def run(config: KeeperConfig, operator: Key | None = None, reporter: Key |
     if ready_file:
         with open(ready_file, "w") as fh:
             fh.write(keeper.url)
-    loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
     waiter = asyncio.create_task(keeper.stopped.wait())
-    await asyncio.wait([asyncio.create_task(stop.wait()), waiter], return_when=asyncio.FIRST_COMPLETED)
+    await asyncio.wait([stopping, waiter], return_when=asyncio.FIRST_COMPLETED)
     if not keeper.stopped.is_set():
         await keeper.stop()
     print("keeper stopped", flush=True)

@@ -173,6 +173,11 @@ class JournalConfig:
     # a snapshot of the sequencer every this many commands (restart replays only the
     # commands after the newest one); 0 = never
     snapshot_every: int = 100_000
+    # PostgreSQL only (failover, docs/keeper.md): the leader lock's session ends after this
+    # many seconds without a heartbeat (a paused or partitioned leader loses leadership);
+    # a standby tries the lock every standby_poll_s
+    lease_s: float = 5.0
+    standby_poll_s: float = 0.2
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,6 +223,7 @@ _ENV: dict[str, tuple[str, str, Callable[[str], Any]]] = {
     "MMX_CONFIRMATIONS": ("chain", "confirmations", int),
     "MMX_POLL_INTERVAL": ("chain", "poll_interval", float),
     "MMX_DB_URL": ("journal", "url", str),
+    "MMX_LEASE_S": ("journal", "lease_s", float),
     "MMX_API_HOST": ("api", "host", str),
     "MMX_API_PORT": ("api", "port", int),
     "MMX_RATE": ("api", "rate", float),

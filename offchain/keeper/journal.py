@@ -207,17 +207,6 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.close()
 
 
-def open_engine(url: str):
-    """An engine on a side journal's database (funding, liquidation steps) with the keeper
-    journal's durability settings: the one place those settings are applied."""
-    url = normalize_url(url)
-    kwargs: dict = {"connect_args": {"check_same_thread": False}} if url.startswith("sqlite") else {}
-    engine = create_engine(url, **kwargs)
-    if url.startswith("sqlite"):
-        event.listen(engine, "connect", _sqlite_pragmas)
-    return engine
-
-
 def normalize_url(url: str) -> str:
     """The SQLAlchemy URL the journal opens: PostgreSQL URLs without a driver (postgresql://,
     postgres://) get psycopg 3, the driver the project ships (not SQLAlchemy's psycopg2
@@ -228,28 +217,43 @@ def normalize_url(url: str) -> str:
     return url
 
 
+def make_engine(url: str):
+    """The journal's SQLAlchemy engine with its durability and isolation settings (the
+    keeper journal and its leader lock, offchain/keeper/leader.py, open the same kind)."""
+    url = normalize_url(url)
+    kwargs: dict[str, Any] = {}
+    if url.startswith("sqlite"):
+        kwargs["connect_args"] = {"check_same_thread": False}
+    elif url.startswith("postgresql"):
+        # explicit, not left to the server's default_transaction_isolation: one writer
+        # appends in sequence order; a reader sees a committed prefix
+        kwargs["isolation_level"] = "READ COMMITTED"
+        # an ack means the commit is on disk (the SQLite journal's synchronous=FULL): never
+        # inherit synchronous_commit=off from a server or role default (libpq `options`
+        # given in the URL, e.g. -csearch_path=..., are kept)
+        given = make_url(url).query.get("options")
+        options = " ".join(filter(None, [given if isinstance(given, str) else None, "-c synchronous_commit=on"]))
+        kwargs["connect_args"] = {"options": options}
+        kwargs["pool_pre_ping"] = True  # a restarted server: reconnect, don't fail a write
+    engine = create_engine(url, **kwargs)
+    if url.startswith("sqlite"):
+        event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+# the side journals (funding, liquidation steps) open their databases with the same settings
+open_engine = make_engine
+
+
 class Journal:
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, leadership=None) -> None:
         self.url = normalize_url(url)
         self.is_sqlite = self.url.startswith("sqlite")
         self.is_postgres = self.url.startswith("postgresql")
-        kwargs: dict[str, Any] = {}
-        if self.is_sqlite:
-            kwargs["connect_args"] = {"check_same_thread": False}
-        elif self.is_postgres:
-            # explicit, not left to the server's default_transaction_isolation: one writer
-            # appends in sequence order; a reader sees a committed prefix
-            kwargs["isolation_level"] = "READ COMMITTED"
-            # an ack means the commit is on disk (the SQLite journal's synchronous=FULL): never
-            # inherit synchronous_commit=off from a server or role default (libpq `options`
-            # given in the URL, e.g. -csearch_path=..., are kept)
-            given = make_url(self.url).query.get("options")
-            options = " ".join(filter(None, [given if isinstance(given, str) else None, "-c synchronous_commit=on"]))
-            kwargs["connect_args"] = {"options": options}
-            kwargs["pool_pre_ping"] = True  # a restarted server: reconnect, don't fail a write
-        self.engine = create_engine(self.url, **kwargs)
-        if self.is_sqlite:
-            event.listen(self.engine, "connect", _sqlite_pragmas)
+        self.engine = make_engine(self.url)
+        # PostgreSQL failover (leader.py): when set, every write runs on the leader lock's
+        # session after checking the lock in the same transaction (the fence)
+        self.leadership = leadership
         Base.metadata.create_all(self.engine)
         self._upsert = sqlite_insert if self.is_sqlite else pg_insert if self.is_postgres else None
         # the raw executemany path needs to know the driver's placeholder
@@ -261,43 +265,51 @@ class Journal:
 
     # -- writes ---------------------------------------------------------------------------
     def write(self, ws: WriteSet) -> None:
+        """One transaction; fenced by the leader lock when this journal has a leadership
+        (leader.NotLeader: nothing was written)."""
         if not ws:
             return
+        if self.leadership is not None:
+            self.leadership.write(lambda conn: self._write(conn, ws))
+            return
         with self.engine.begin() as conn:
-            if (self.is_sqlite or self.is_postgres) and self._mark:
-                # hot path: the DB-API's C executemany over plain tuples (SQLAlchemy's per-row
-                # bind processing costs ~4x as much); uint256 columns as decimal strings
-                mark, convert = self._mark, self._convert
-                for table, rows in (("commands", ws.commands), ("orders", ws.orders), ("fills", ws.fills)):
-                    if rows:
-                        columns = _COLUMNS[table]
-                        conn.exec_driver_sql(
-                            f"INSERT INTO {table} ({','.join(columns)}) VALUES ({','.join([mark] * len(columns))})",
-                            [tuple(convert(c, row.get(c)) for c in columns) for row in rows])
+            self._write(conn, ws)
+
+    def _write(self, conn, ws: WriteSet) -> None:
+        if (self.is_sqlite or self.is_postgres) and self._mark:
+            # hot path: the DB-API's C executemany over plain tuples (SQLAlchemy's per-row
+            # bind processing costs ~4x as much); uint256 columns as decimal strings
+            mark, convert = self._mark, self._convert
+            for table, rows in (("commands", ws.commands), ("orders", ws.orders), ("fills", ws.fills)):
+                if rows:
+                    columns = _COLUMNS[table]
+                    conn.exec_driver_sql(
+                        f"INSERT INTO {table} ({','.join(columns)}) VALUES ({','.join([mark] * len(columns))})",
+                        [tuple(convert(c, row.get(c)) for c in columns) for row in rows])
+        else:
+            if ws.commands:
+                conn.execute(insert(CommandRow), ws.commands)
+            if ws.orders:
+                conn.execute(insert(OrderRow), ws.orders)
+            if ws.fills:
+                conn.execute(insert(FillRow), ws.fills)
+        if ws.batches:
+            conn.execute(insert(BatchRow), ws.batches)
+        _update_many(conn, FillRow, ws.fill_updates)
+        _update_many(conn, BatchRow, ws.batch_updates)
+        for name, block in ws.cursors.items():
+            if self._upsert is not None:
+                stmt = self._upsert(CursorRow).values(name=name, block=block)
+                conn.execute(stmt.on_conflict_do_update(index_elements=[CursorRow.name],
+                                                        set_={"block": stmt.excluded.block}))
+                continue
+            found = conn.execute(select(CursorRow.block).where(CursorRow.name == name)).first()
+            if found is None:
+                conn.execute(insert(CursorRow).values(name=name, block=block))
             else:
-                if ws.commands:
-                    conn.execute(insert(CommandRow), ws.commands)
-                if ws.orders:
-                    conn.execute(insert(OrderRow), ws.orders)
-                if ws.fills:
-                    conn.execute(insert(FillRow), ws.fills)
-            if ws.batches:
-                conn.execute(insert(BatchRow), ws.batches)
-            _update_many(conn, FillRow, ws.fill_updates)
-            _update_many(conn, BatchRow, ws.batch_updates)
-            for name, block in ws.cursors.items():
-                if self._upsert is not None:
-                    stmt = self._upsert(CursorRow).values(name=name, block=block)
-                    conn.execute(stmt.on_conflict_do_update(index_elements=[CursorRow.name],
-                                                            set_={"block": stmt.excluded.block}))
-                    continue
-                found = conn.execute(select(CursorRow.block).where(CursorRow.name == name)).first()
-                if found is None:
-                    conn.execute(insert(CursorRow).values(name=name, block=block))
-                else:
-                    conn.execute(update(CursorRow).where(CursorRow.name == name).values(block=block))
-            if ws.snapshot is not None:
-                self._write_snapshot(conn, *ws.snapshot)
+                conn.execute(update(CursorRow).where(CursorRow.name == name).values(block=block))
+        if ws.snapshot is not None:
+            self._write_snapshot(conn, *ws.snapshot)
 
     # -- snapshots ------------------------------------------------------------------------
     KEEP_SNAPSHOTS = 2

@@ -31,7 +31,8 @@ from .chain import Chain
 from .config import KeeperConfig
 from .core import Core, Outbox, market_config
 from .gateway import Gateway, GroupCommitter, Hub
-from .journal import B_SUBMITTED, MATCHED, SETTLED, SUBMITTED, Journal, WriteSet
+from .journal import B_SUBMITTED, MATCHED, SETTLED, SUBMITTED, Journal, WriteSet, make_engine, normalize_url
+from .leader import Leadership, NotLeader
 from .keys import Key, load_key
 from .oracle_feed import CsvReplaySource, OracleFeed, RandomWalkSource
 from .preflight import StartupError, preflight
@@ -96,7 +97,8 @@ class RecoveryReport:
     fills: int = 0
     batches_resolved: int = 0
     requeued: int = 0
-    seconds: float = 0.0
+    seconds: float = 0.0  # from winning leadership (PostgreSQL) or from start, to serving
+    standby_s: float = 0.0  # time spent as a standby, waiting for the leader lock
 
 
 class Keeper:
@@ -116,6 +118,10 @@ class Keeper:
         self.server = None
         self.feed: OracleFeed | None = None
         self.funding = None  # offchain.funding.keeper.FundingKeeperRunner sets itself here
+        self.leadership: Leadership | None = None  # PostgreSQL journal: the leader lock
+        self.role = "starting"  # starting | standby | leader
+        self._stopping = False
+        self._start_failed: BaseException | None = None
 
     # -- lifecycle -----------------------------------------------------------------------------
     async def start(self) -> "Keeper":
@@ -129,7 +135,10 @@ class Keeper:
         except StartupError:
             await self.chain.close()
             raise
-        self.journal = Journal(cfg.journal.url)
+        if normalize_url(cfg.journal.url).startswith("postgresql"):
+            await self._lead()  # a standby waits here until the leader's lock is free
+            t0 = time.monotonic()
+        self.journal = Journal(cfg.journal.url, leadership=self.leadership)
         await self._warn_automine_lag()
         markets = await self.chain.markets()
         from offchain.risk.tiers_chain import markets_with_tiers  # margin tiers (docs/exchange.md)
@@ -187,12 +196,48 @@ class Keeper:
             await runner.on_start(self)
         if self.serve_api:
             await self._start_api()
+        if self._start_failed is not None:
+            raise self._start_failed
         self.recovery.seconds = time.monotonic() - t0
+        self.role = "leader"
         log.info("keeper up: %s", self.recovery)
         return self
 
+    async def _lead(self) -> None:
+        """Take the journal's leader lock (leader.py), waiting as a standby while another
+        keeper holds it. Then the normal restart path runs (snapshot + replay, submitted
+        batches resolved against the chain, matched fills re-queued): the journal a standby
+        reads after winning the lock is final, because every write of the old leader was
+        fenced by that lock."""
+        cfg = self.config.journal
+        lead = self.leadership = Leadership(make_engine(cfg.url), lease_s=cfg.lease_s)
+        waited = time.monotonic()
+
+        def standby() -> None:
+            self.role = "standby"
+            log.warning("standby: another keeper leads journal %s; waiting for its lock", cfg.url.split("@")[-1])
+
+        try:
+            await lead.acquire(cfg.standby_poll_s, on_wait=standby)
+        except BaseException:  # cancelled (stopped while standby)
+            lead.close()
+            lead.engine.dispose()
+            await self.chain.close()
+            raise
+        self.recovery.standby_s = time.monotonic() - waited
+        loop = asyncio.get_running_loop()
+        lead.start_heartbeat(lambda exc: loop.call_soon_threadsafe(self._fatal, exc))
+        self.chain.fence = lead.afence
+        if self.role == "standby":
+            log.warning("standby won the leader lock after %.1f s: recovering from the journal",
+                        self.recovery.standby_s)
+            await self.chain.nonces.sync()  # the old leader's txs since our connect
+            await self.chain.refresh_gas_price()
+
     async def stop(self, drain: float = 5.0) -> None:
-        """Graceful: stop the API, settle what is queued (up to `drain` s), close everything."""
+        """Graceful: stop the API, settle what is queued (up to `drain` s), close everything
+        (last: the leader lock, so a standby takes over only after the final journal write)."""
+        self._stopping = True
         if self.server is not None:
             self.server.should_exit = True
             await asyncio.gather(*[t for t in self._tasks if t.get_name() == "api"], return_exceptions=True)
@@ -214,6 +259,9 @@ class Keeper:
             executor.shutdown(wait=False, cancel_futures=True)
         await self.chain.close()
         self.journal.close()
+        if self.leadership is not None:
+            self.leadership.close()
+            self.leadership.engine.dispose()
         self.stopped.set()
 
     async def _warn_automine_lag(self) -> None:
@@ -243,6 +291,15 @@ class Keeper:
     def _fatal(self, exc: BaseException) -> None:
         """The journal failed, or the sequencer did: in-memory state may be ahead of the
         journal, which is the truth at restart. Stop."""
+        committer = getattr(self, "committer", None)
+        if isinstance(exc, NotLeader) and committer is not None and committer.failed is None:
+            committer.failed = exc  # nothing more is written, not even at stop
+        if self.role != "leader":  # still starting: start() raises it before serving
+            self._start_failed = exc
+            return
+        if self._stopping:
+            return
+        self._stopping = True
         log.critical("fatal, stopping: %r", exc)
         asyncio.get_running_loop().create_task(self.stop(drain=0))
 

@@ -34,6 +34,22 @@ def db_url(request, tmp_path):
 
 
 def start_keeper(stack, tmp_path, db_url, port, crash: str | None, tag: str):
+    proc, ready = spawn_keeper(stack, tmp_path, db_url, port, crash, tag)
+    wait_ready(proc, ready, tmp_path / f"keeper-{tag}.log")
+    return proc
+
+
+def wait_ready(proc, ready, log_path, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not ready.exists():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            raise RuntimeError(log_path.read_text())
+        time.sleep(0.02)
+
+
+def spawn_keeper(stack, tmp_path, db_url, port, crash: str | None, tag: str):
+    """A keeper subprocess (not waited for: a standby becomes ready only when it leads)."""
     ready = tmp_path / f"ready-{tag}"
     env = project_env() | {
         "MMX_RPC_URL": stack.url, "MMX_DB_URL": db_url, "MMX_API_PORT": str(port),
@@ -48,13 +64,7 @@ def start_keeper(stack, tmp_path, db_url, port, crash: str | None, tag: str):
     log = open(tmp_path / f"keeper-{tag}.log", "wb")
     proc = subprocess.Popen([sys.executable, "-m", "offchain.keeper"], cwd=PROJECT_ROOT, env=env,
                             stdout=log, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 30
-    while not ready.exists():
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            raise RuntimeError((tmp_path / f"keeper-{tag}.log").read_text())
-        time.sleep(0.05)
-    return proc
+    return proc, ready
 
 
 def keeper_view(maker, taker) -> dict:
