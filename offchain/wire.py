@@ -43,6 +43,14 @@ CANCEL_TYPEHASH = keccak(CANCEL_TYPE.encode())
 SCHEDULE_CANCEL_TYPE = "ScheduleCancel(address account,uint256 deadline,uint256 timestamp)"
 SCHEDULE_CANCEL_TYPEHASH = keccak(SCHEDULE_CANCEL_TYPE.encode())
 SCHEDULE_CANCEL_KEYS = frozenset(("account", "deadline", "timestamp", "signature"))
+# An amend binds the replacement order to the order it replaces (both by EIP-712 hash), so
+# a replacement cannot be used to cancel anything else; it needs no timestamp: it can run
+# only once (afterwards the old order is gone and the new one exists).
+AMEND_TYPE = "Amend(bytes32 replaces,bytes32 order)"
+AMEND_TYPEHASH = keccak(AMEND_TYPE.encode())
+CANCEL_CID_TYPE = "CancelByClientId(address account,string[] client_ids,uint256 timestamp)"
+CANCEL_CID_TYPEHASH = keccak(CANCEL_CID_TYPE.encode())
+CANCEL_CID_KEYS = frozenset(("account", "client_ids", "timestamp", "signature"))
 
 TIFS = ("GTC", "IOC", "FOK")
 MAX_MESSAGE_BYTES = 1 << 20   # an HTTP body or one WebSocket message
@@ -50,6 +58,7 @@ MAX_CLIENT_ID = 64
 MAX_CANCEL_HASHES = 1000
 UINT_MAX_DIGITS = 78          # len(str(2**256 - 1))
 
+AMEND_KEYS_EXTRA = frozenset(("replaces", "amend_signature"))
 ORDER_KEYS = frozenset(("account", "market", "is_buy", "price", "size", "nonce", "expiry", "flags"))
 PLACE_KEYS = frozenset(("order", "signature", "tif", "client_id", "intent", "intent_signature"))
 INTENT_INTS = ("trigger_price", "trail_bps", "trail_amount", "slippage_bps")
@@ -370,6 +379,87 @@ class ScheduleCancel:
         timestamp = as_int(_required(data, "timestamp", "timestamp"), "timestamp")
         signature = as_signature(_required(data, "signature", "signature"))
         return cls(account, deadline, timestamp), signature
+
+
+def amend_digest(replaces: bytes, new_hash: bytes, domain: Domain) -> bytes:
+    """The EIP-712 digest of `Amend(bytes32 replaces,bytes32 order)`."""
+    return keccak(b"\x19\x01" + domain.separator + keccak(AMEND_TYPEHASH + replaces + new_hash))
+
+
+@dataclass(frozen=True, slots=True)
+class AmendRequest:
+    """Replace the live order `replaces` (its hash) by a new signed order (with its intent,
+    if any). `signature` signs `Amend(replaces, order)` and must be the account's or an
+    agent's (docs/api.md "Amend")."""
+
+    replaces: bytes
+    place: PlaceRequest
+    signature: Signature
+
+    def digest(self, domain: Domain) -> bytes:
+        return amend_digest(self.replaces, order_hash(self.place.order, domain), domain)
+
+    def signer(self, domain: Domain) -> str:
+        return recover_hash_signer(self.digest(domain), self.signature)
+
+
+def parse_amend(data: Any) -> AmendRequest:
+    """An amend request: a place request plus `replaces` (the old order's hash) and
+    `amend_signature`, by the wire rules."""
+    data = _object(data, "request", PLACE_KEYS | AMEND_KEYS_EXTRA)
+    replaces = as_hash(_required(data, "replaces", "replaces"), "replaces")
+    signature = as_signature(_required(data, "amend_signature", "amend_signature"), "amend_signature")
+    place = parse_place({k: v for k, v in data.items() if k not in AMEND_KEYS_EXTRA})
+    return AmendRequest(replaces, place, signature)
+
+
+def amend_request(replaces: bytes | str, place: dict, amend_signature: Signature) -> dict:
+    """An amend body: the place request of the replacement plus the binding."""
+    raw = replaces if isinstance(replaces, bytes) else bytes.fromhex(replaces.removeprefix("0x"))
+    return {**place, "replaces": "0x" + raw.hex(), "amend_signature": amend_signature.to_hex()}
+
+
+@dataclass(frozen=True, slots=True)
+class CancelByClientId:
+    """Cancel the account's orders named by their signed client ids. `timestamp` (unix ms)
+    must be within the cancel window and above the account's previous one: a captured
+    message cannot be replayed, not even against an order placed later with one of the ids."""
+
+    account: str
+    client_ids: tuple[str, ...]
+    timestamp: int
+
+    def digest(self, domain: Domain) -> bytes:
+        ids = keccak(b"".join(keccak(c.encode()) for c in self.client_ids))
+        struct = keccak(CANCEL_CID_TYPEHASH + bytes.fromhex(self.account[2:]).rjust(32, b"\x00") + ids
+                        + self.timestamp.to_bytes(32, "big"))
+        return keccak(b"\x19\x01" + domain.separator + struct)
+
+    def sign(self, domain: Domain, private_key: bytes | str) -> Signature:
+        return sign_hash(self.digest(domain), private_key)
+
+    def signer(self, domain: Domain, signature: Signature) -> str:
+        return recover_hash_signer(self.digest(domain), signature)
+
+    def to_json(self, signature: Signature) -> dict:
+        return {"account": self.account, "client_ids": list(self.client_ids), "timestamp": str(self.timestamp),
+                "signature": signature.to_hex()}
+
+    @classmethod
+    def from_json(cls, data: Any) -> tuple["CancelByClientId", Signature]:
+        data = _object(data, "cancel_by_client_id", CANCEL_CID_KEYS)
+        account = as_address(_required(data, "account", "account"), "account")
+        ids = _required(data, "client_ids", "client_ids")
+        if not isinstance(ids, list) or not ids:
+            raise WireError("client_ids must be a non-empty list")
+        if len(ids) > MAX_CANCEL_HASHES:
+            raise WireError(f"more than {MAX_CANCEL_HASHES} client_ids")
+        for i, c in enumerate(ids):
+            if not (isinstance(c, str) and _CLIENT_ID.match(c)):
+                raise WireError(f"client_ids[{i}] must be 1-{MAX_CLIENT_ID} printable ASCII characters")
+        timestamp = as_int(_required(data, "timestamp", "timestamp"), "timestamp")
+        signature = as_signature(_required(data, "signature", "signature"))
+        return cls(account, tuple(ids), timestamp), signature
 
 
 def hash_hex(order: Order, domain: Domain) -> str:

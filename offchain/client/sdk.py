@@ -26,9 +26,8 @@ from typing import Any, AsyncIterator, Iterable, Iterator
 import httpx
 
 from offchain.intent import Intent, sign_intent
-from offchain.order import Domain, Order, Signature, address_of, sign_order
-
-from offchain.wire import ScheduleCancel
+from offchain.order import Domain, Order, Signature, address_of, order_hash, sign_hash, sign_order
+from offchain.wire import CancelByClientId, ScheduleCancel, amend_digest, amend_request
 
 from .messages import Cancel, hash_hex, place_request
 
@@ -49,6 +48,11 @@ class Trader:
         self.account = account or self.signer
         self._nonces = itertools.count(time.time_ns())
         self.domain: Domain | None = None
+        self._last_ms = 0  # timestamps of replay-protected messages strictly increase
+
+    def _timestamp(self) -> int:
+        self._last_ms = max(int(time.time() * 1000), self._last_ms + 1)
+        return self._last_ms
 
     def order(self, market: int, is_buy: bool, price: int, size: int, *, nonce: int | None = None,
               expiry: int | None = None, flags: int = 0, ttl: int = 86_400) -> Order:
@@ -75,12 +79,24 @@ class Trader:
 
     def cancel_message(self, hashes: Iterable[str | bytes] = (), market: int = 0) -> dict:
         raw = tuple(h if isinstance(h, bytes) else bytes.fromhex(h.removeprefix("0x")) for h in hashes)
-        message = Cancel(self.account, market, raw, int(time.time() * 1000))
+        message = Cancel(self.account, market, raw, self._timestamp())
+        return message.to_json(message.sign(self.domain, self.private_key))
+
+    def amend_message(self, replaces: str | bytes, order: Order, tif: str = "GTC",
+                      intent: Intent | None = None) -> dict:
+        """An amend body: `order` (signed, with its intent if any) replaces the live order
+        `replaces`, bound by a signed Amend(replaces, order)."""
+        raw = replaces if isinstance(replaces, bytes) else bytes.fromhex(replaces.removeprefix("0x"))
+        binding = sign_hash(amend_digest(raw, order_hash(order, self.domain), self.domain), self.private_key)
+        return amend_request(raw, self.signed(order, tif, intent), binding)
+
+    def cancel_by_client_id_message(self, client_ids: Iterable[str]) -> dict:
+        message = CancelByClientId(self.account, tuple(client_ids), self._timestamp())
         return message.to_json(message.sign(self.domain, self.private_key))
 
     def schedule_cancel_message(self, deadline_ms: int) -> dict:
         """A signed dead-man's switch: cancel all at `deadline_ms` (unix ms; 0 clears)."""
-        message = ScheduleCancel(self.account, deadline_ms, int(time.time() * 1000))
+        message = ScheduleCancel(self.account, deadline_ms, self._timestamp())
         return message.to_json(message.sign(self.domain, self.private_key))
 
     def hash(self, order: Order) -> str:
@@ -151,6 +167,16 @@ class KeeperClient(Trader):
 
     def cancel_all(self, market: int = 0) -> dict:
         return _check(self.http.post("/orders/cancel", json=self.cancel_message((), market)))
+
+    def amend(self, replaces: str, order: Order, tif: str = "GTC", intent: Intent | None = None) -> dict:
+        """Replace the live order `replaces` by `order` (docs/api.md "Amend"): the answer's
+        `priority` is "kept" when only the size went down at the same price."""
+        return _check(self.http.post("/orders/amend", json=self.amend_message(replaces, order, tif, intent)))
+
+    def cancel_by_client_id(self, client_ids: Iterable[str]) -> dict:
+        """Cancel this account's orders by their signed client ids."""
+        return _check(self.http.post("/orders/cancel-by-client-id",
+                                     json=self.cancel_by_client_id_message(client_ids)))
 
     def schedule_cancel(self, deadline_ms: int) -> dict:
         """Set (or, 0, clear) the dead-man's switch; send again before the deadline to refresh."""
@@ -273,6 +299,14 @@ class AsyncKeeperClient(Trader):
 
     async def cancel_all(self, market: int = 0) -> dict:
         return _check(await self.http.post("/orders/cancel", json=self.cancel_message((), market)))
+
+    async def amend(self, replaces: str, order: Order, tif: str = "GTC", intent: Intent | None = None) -> dict:
+        """Replace the live order `replaces` by `order` (docs/api.md "Amend")."""
+        return _check(await self.http.post("/orders/amend", json=self.amend_message(replaces, order, tif, intent)))
+
+    async def cancel_by_client_id(self, client_ids: Iterable[str]) -> dict:
+        return _check(await self.http.post("/orders/cancel-by-client-id",
+                                           json=self.cancel_by_client_id_message(client_ids)))
 
     async def book(self, market: int, depth: int = 20) -> dict:
         return _check(await self.http.get(f"/book/{market}", params={"depth": depth}))

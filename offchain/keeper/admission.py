@@ -222,6 +222,12 @@ class Reason(StrEnum):
     DUPLICATE_CLIENT_ID = "duplicate client id"        # a signed client_id the account used before
     BAD_INTENT_SIGNATURE = "bad intent signature"      # the intent is not the order signer's
     DEADLINE_TOO_SOON = "deadline too soon"            # a schedule-cancel deadline under 5 s away
+    UNKNOWN_ORDER = "unknown order"                    # amend: the keeper has no order with that hash
+    NOT_YOUR_ORDER = "not your order"                  # amend: the old order is another account's
+    ORDER_FILLED = "order filled"                      # amend: the old order is filled
+    ORDER_CLOSED = "order closed"                      # amend: cancelled, expired or done
+    AMEND_MISMATCH = "amend changes market or side"
+    NOT_AMENDABLE = "not amendable"                    # amend into a market order
     RATE_LIMITED = "rate limited"
     RATE_LIMITED_CLIENT = "rate limited (client)"
     STALE_TIMESTAMP = "stale timestamp"

@@ -32,7 +32,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.json_schema import models_json_schema
 
-from offchain.wire import MAX_MESSAGE_BYTES, Cancel, ScheduleCancel, WireError, decode_json
+from offchain.wire import (MAX_MESSAGE_BYTES, Cancel, CancelByClientId, ScheduleCancel, WireError, decode_json,
+                           parse_amend)
 
 from .admission import Reason, Rejection
 from .gateway import Gateway, halt_event
@@ -85,6 +86,21 @@ class PlaceModel(BaseModel):
                                          description="EIP-712 OrderIntent signature by the order's signer")
 
 
+class AmendModel(PlaceModel):
+    """A place request for the replacement plus the old order's hash and the Amend binding."""
+    replaces: str = Field(pattern=r"^0x[0-9a-fA-F]{64}$", description="hash of the live order to replace")
+    amend_signature: str = Field(pattern=r"^0x[0-9a-fA-F]{128}1[bcBC]$",
+                                 description="EIP-712 Amend(bytes32 replaces,bytes32 order) by the account or its agent")
+
+
+class CancelByClientIdModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    account: str = Field(pattern=r"^0x[0-9a-fA-F]{40}$")
+    client_ids: list[Annotated[str, Field(pattern=r"^[\x21-\x7e]{1,64}$")]] = Field(min_length=1, max_length=1000)
+    timestamp: UInt = Field(description="unix milliseconds, above the account's previous one")
+    signature: str = Field(pattern=r"^0x[0-9a-fA-F]{128}1[bcBC]$")
+
+
 class PlaceBatchModel(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
     orders: list[PlaceModel] = Field(description="at most api.max_batch")
@@ -110,6 +126,23 @@ class PlaceResult(BaseModel):
     order_status: str | None = None
 
 
+class AmendResult(BaseModel):
+    status: Literal["accepted"]
+    hash: str
+    replaces: str
+    priority: Literal["kept", "lost"]
+    seq: int
+    fills: int
+    open: str
+    order_status: str
+
+
+class CancelByClientIdResult(BaseModel):
+    status: str
+    cancelled: list[str]
+    unknown: list[str]
+
+
 class PlaceBatchResult(BaseModel):
     results: list[PlaceResult]
 
@@ -119,7 +152,7 @@ class CancelResult(BaseModel):
     cancelled: list[str]
 
 
-REQUEST_MODELS = (PlaceModel, PlaceBatchModel, CancelModel)
+REQUEST_MODELS = (PlaceModel, PlaceBatchModel, CancelModel, AmendModel, CancelByClientIdModel)
 
 
 @dataclass(frozen=True, slots=True)
@@ -317,6 +350,24 @@ def orders_router(gw: Gateway, clients: RateLimiter) -> APIRouter:
         message, signature = Cancel.from_json(await _json(request))
         return await gw.cancel(message, signature)
 
+    @router.post("/orders/amend", response_model=AmendResult, openapi_extra=_body(AmendModel),
+                 responses={400: {"description": "refused (reason in detail)"},
+                            404: {"description": "unknown order"},
+                            409: {"description": "duplicate order / duplicate client id"}})
+    async def amend(request: Request) -> dict:
+        """Replace a live order by a new signed order, atomically; see docs/api.md "Amend"."""
+        result = await gw.amend(parse_amend(await _json(request)))
+        if result["status"] == "rejected":
+            raise HTTPException(400, result["reason"])
+        return result
+
+    @router.post("/orders/cancel-by-client-id", response_model=CancelByClientIdResult,
+                 openapi_extra=_body(CancelByClientIdModel))
+    async def cancel_by_client_id(request: Request) -> dict:
+        """Signed cancel of the account's orders named by client id; see docs/api.md."""
+        message, signature = CancelByClientId.from_json(await _json(request))
+        return await gw.cancel_by_client_id(message, signature)
+
     @router.post("/orders/schedule-cancel")
     async def schedule_cancel(request: Request) -> dict:
         """Signed dead-man's switch: cancel all the account's orders at `deadline` (unix ms; 0
@@ -447,7 +498,7 @@ def ws_router(gw: Gateway, limits: ApiLimits, clients: RateLimiter) -> APIRouter
                 except Rejection as exc:
                     queue.put_nowait({"op": "error", "id": _id(msg), "detail": exc.reason, "status": exc.status})
                     continue
-                if msg.get("op") in ("place", "cancel"):
+                if msg.get("op") in ("place", "cancel", "amend", "cancel_by_client_id"):
                     await slots.acquire()
                     task = asyncio.create_task(_handle(msg, queue))
                     task.add_done_callback(lambda _t: slots.release())
@@ -496,6 +547,16 @@ def ws_router(gw: Gateway, limits: ApiLimits, clients: RateLimiter) -> APIRouter
             elif op == "cancel":
                 message, signature = Cancel.from_json({k: v for k, v in msg.items() if k not in ("op", "id")})
                 result = await gw.cancel(message, signature)
+                queue.put_nowait({"op": "ack", "id": mid, "result": result})
+            elif op == "cancel_by_client_id":
+                cid_message, signature = CancelByClientId.from_json(
+                    {k: v for k, v in msg.items() if k not in ("op", "id")})
+                result = await gw.cancel_by_client_id(cid_message, signature)
+                queue.put_nowait({"op": "ack", "id": mid, "result": result})
+            elif op == "amend":
+                result = await gw.amend(parse_amend({k: v for k, v in msg.items() if k not in ("op", "id")}))
+                if result["status"] == "rejected":
+                    raise Rejection(result["reason"])
                 queue.put_nowait({"op": "ack", "id": mid, "result": result})
             else:
                 raise Rejection(Reason.UNKNOWN_OP)

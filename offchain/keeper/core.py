@@ -11,7 +11,13 @@ Command kinds (body JSON):
   place         {hash, order, sig, signer, tif,        a signed order, admitted before; with its
                  intent?, isig?}                        signed intent (offchain/intent.py) when it
                                                         has one: kind, trigger, STP, ... come from it
-  cancel        {account, hashes, market}               hashes empty: cancel all (market 0 = any)
+  cancel        {account, hashes, market,               hashes empty: cancel all (market 0 = any);
+                 timestamp?, cids?}                     timestamp: a cancel-all's or (with cids, the
+                                                        client ids asked for) a cancel-by-client-id's
+                                                        replay floor
+  amend         {replaces, + place's fields}            replace the live order `replaces` by a new
+                                                        signed order (Core.amend: keeps its queue
+                                                        place or cancels old + places new)
   mark          {market, price, updated_at}             oracle mark (triggers, bands, margin);
                                                         updated_at: the PriceUpdated chain time
                                                         (absent in older journals: 0)
@@ -45,7 +51,7 @@ from enum import StrEnum
 from typing import Callable
 
 from offchain.matching import events as ev
-from offchain.matching.types import MarketConfig, Place, PostOnly, TimeInForce
+from offchain.matching.types import MarketConfig, OrderKind, Place, PostOnly, TimeInForce
 from offchain.intent import Intent, engine_fields
 from offchain.wire import INTENT_INTS
 from offchain.order import POST_ONLY, REDUCE_ONLY, Order, Signature
@@ -76,7 +82,7 @@ NEW, OPEN, FILLED, DONE, CANCELLED, EXPIRED, REJECTED_ORDER, WAITING = OrderStat
 
 class SignedOrder:
     __slots__ = ("hash", "hex", "order", "signature", "signer", "seq", "tif", "open", "filled", "status",
-                 "intent", "intent_signature")
+                 "intent", "intent_signature", "replaced_by")
 
     def __init__(self, hash: bytes, order: Order, signature: Signature, signer: str, seq: int, tif: str,
                  intent: Intent | None = None, intent_signature: Signature | None = None):
@@ -92,6 +98,7 @@ class SignedOrder:
         self.open = 0      # open size on the book
         self.filled = 0    # matched size (keeper view: undone when the chain skips)
         self.status = NEW
+        self.replaced_by: str | None = None  # the hash (hex) of the order an amend replaced it by
 
     def to_json(self) -> dict:
         o = self.order
@@ -101,6 +108,7 @@ class SignedOrder:
             "flags": str(o.flags), "tif": self.tif, "open": str(self.open), "filled": str(self.filled),
             "status": self.status, "signer": self.signer,
             **({"intent": self.intent.to_json()} if self.intent is not None else {}),
+            **({"replaced_by": self.replaced_by} if self.replaced_by is not None else {}),
         }
 
 
@@ -178,6 +186,8 @@ class Core:
         # (account, signed client_id) -> order hash; a client id names one order of an
         # account for good (rebuilt by replay, so a reuse is refused the same way after a restart)
         self.client_ids: dict[tuple[str, str], bytes] = {}
+        self.replaced: dict[bytes, bytes] = {}  # amended order hash -> its replacement's
+        self.cid_cancel_ts: dict[str, int] = {}  # account -> latest CancelByClientId timestamp
         self.cancel_deadlines: dict[str, int] = {}  # account -> schedule-cancel deadline (unix ms)
         self.schedule_ts: dict[str, int] = {}       # account -> latest ScheduleCancel timestamp
         self.on_fill_rejected: Callable[[FillRecord], None] | None = None
@@ -206,41 +216,130 @@ class Core:
         if ws is not None:
             ws.commands.append({"seq": seq, "ts": ts, "kind": kind, "account": account, "body": dumps(body)})
 
-    def place(self, signed: SignedOrder, ts: int, ws: WriteSet | None, out: Outbox) -> list:
-        """Place an admitted signed order; returns the engine events."""
+    def _journal_place(self, signed: SignedOrder, ts: int, ws: WriteSet | None, kind: str = "place",
+                       extra: dict | None = None) -> None:
+        if ws is None:
+            return
         o = signed.order
-        if ws is not None:
-            body = {"hash": signed.hex, "order": [o.account, o.market, o.is_buy, str(o.price), str(o.size),
-                                                  str(o.nonce), str(o.expiry), o.flags],
-                    "sig": signed.signature.to_hex(), "signer": signed.signer, "tif": signed.tif}
-            if signed.intent is not None:
-                body["intent"] = signed.intent.to_json()
-                body["isig"] = signed.intent_signature.to_hex()
-            self.journal_command(ws, signed.seq, ts, "place", o.account, body)
-            ws.orders.append({
-                "hash": signed.hex, "seq": signed.seq, "account": o.account, "market": o.market,
-                "is_buy": o.is_buy, "price": o.price, "size": o.size, "nonce": o.nonce, "expiry": o.expiry,
-                "flags": o.flags, "signature": signed.signature.to_hex(), "signer": signed.signer,
-            })
-        self.orders[signed.hash] = signed
-        if signed.intent is not None and signed.intent.client_id:
-            self.client_ids.setdefault((o.account, signed.intent.client_id), signed.hash)
-        cmd = Place(
+        body = {"hash": signed.hex, "order": [o.account, o.market, o.is_buy, str(o.price), str(o.size),
+                                              str(o.nonce), str(o.expiry), o.flags],
+                "sig": signed.signature.to_hex(), "signer": signed.signer, "tif": signed.tif}
+        if signed.intent is not None:
+            body["intent"] = signed.intent.to_json()
+            body["isig"] = signed.intent_signature.to_hex()
+        if extra:
+            body.update(extra)
+        self.journal_command(ws, signed.seq, ts, kind, o.account, body)
+        ws.orders.append({
+            "hash": signed.hex, "seq": signed.seq, "account": o.account, "market": o.market,
+            "is_buy": o.is_buy, "price": o.price, "size": o.size, "nonce": o.nonce, "expiry": o.expiry,
+            "flags": o.flags, "signature": signed.signature.to_hex(), "signer": signed.signer,
+        })
+
+    @staticmethod
+    def _place_cmd(signed: SignedOrder, ts: int) -> Place:
+        """The engine's Place for a signed order (its intent's kind, tif, trigger, ... if any)."""
+        o = signed.order
+        return Place(
             id=signed.hash, account=o.account, market=o.market, is_buy=o.is_buy, size=o.size,
             price=o.price, ts=ts, expiry=o.expiry * 1000, reduce_only=bool(o.flags & REDUCE_ONLY),
             **(engine_fields(signed.intent) if signed.intent is not None else {
                 "tif": TIF[signed.tif],
                 "post_only": PostOnly.REJECT if o.flags & POST_ONLY else PostOnly.NONE}),
         )
-        events = self.engine.place(cmd)
+
+    def place(self, signed: SignedOrder, ts: int, ws: WriteSet | None, out: Outbox) -> list:
+        """Place an admitted signed order; returns the engine events."""
+        self._journal_place(signed, ts, ws)
+        o = signed.order
+        self.orders[signed.hash] = signed
+        if signed.intent is not None and signed.intent.client_id:
+            self.client_ids.setdefault((o.account, signed.intent.client_id), signed.hash)
+        events = self.engine.place(self._place_cmd(signed, ts))
         self._handle(events, signed.seq, ts, ws, out)
         return events
 
+    def amend(self, old: SignedOrder, new: SignedOrder, ts: int, ws: WriteSet | None,
+              out: Outbox) -> tuple[str, str | None]:
+        """Replace the live order `old` by the admitted signed order `new` in one command
+        (docs/api.md "Amend"). Returns (priority, reason): priority "kept" when `new` took
+        `old`'s place in its queue (a resting limit replaced by a limit at the same price,
+        same side, open size at most the old one's: only the size went down), "lost" when
+        `old` was cancelled and `new` placed like any order (it may match at once); reason
+        is None, or why the engine refused `new`, and then nothing changed (old still
+        live). The gateway checked ownership, market and side, and that `old` is live.
+        Invariant: at no point do both orders rest; the replacement is checked (a dry run
+        against the book, or for a trigger kind placed first, which never matches on
+        arrival) before the old one leaves, so a refused amend keeps the old order."""
+        self._journal_place(new, ts, ws, "amend", {"replaces": old.hex})
+        engine = self.engine
+        self.orders[new.hash] = new
+        cmd = self._place_cmd(new, ts)
+        o, n = old.order, new.order
+        cid = new.intent.client_id if new.intent is not None else ""
+        woken = engine.expire(ts)  # due expiries first, as a place would: they may take `old`
+        self._handle(woken, new.seq, ts, ws, out)
+        if old.status not in (OPEN, WAITING):  # it expired just now
+            return self._amend_refused(new, EXPIRED.value, out)
+        if (old.status == OPEN and cmd.kind == OrderKind.LIMIT and cmd.tif == TimeInForce.GTD
+                and n.price == o.price and n.size <= old.open):
+            events = engine.rekey(old.hash, cmd)
+            if type(events[-1]) is ev.Amended:
+                self._retire(old, new, cid, out)
+                out.order_updates.append((o.account, old))
+                out.markets.add(o.market)
+                self._handle(events, new.seq, ts, ws, out)
+                return "kept", None
+        if cmd.kind == OrderKind.LIMIT:
+            check = engine._reenter_limit(cmd, cmd.price, cmd.size, True)  # checks only
+            if check:
+                return self._amend_refused(new, str(check[-1].reason), out)
+            events = engine.cancel_many([old.hash], ts)
+            self._retire(old, new, cid, out)
+            events += engine.place(cmd)
+        else:  # a trigger kind: it waits on arrival, so place it first, then take the old off
+            events = engine.place(cmd)
+            if any(type(e) is ev.Rejected for e in events):
+                return self._amend_refused(new, str(events[-1].reason), out)
+            events += engine.cancel_many([old.hash], ts)
+            self._retire(old, new, cid, out)
+        self._handle(events, new.seq, ts, ws, out)
+        return "lost", None
+
+    def _retire(self, old: SignedOrder, new: SignedOrder, cid: str, out: Outbox) -> None:
+        """`old` is replaced by `new`: cancelled, pointing at its replacement; the client id
+        (if `new` carries old's) names the replacement from now on."""
+        old.status = CANCELLED
+        old.replaced_by = new.hex
+        self.replaced[old.hash] = new.hash
+        if cid and self.client_ids.get((old.order.account, cid)) == old.hash:
+            self.client_ids[(old.order.account, cid)] = new.hash
+        self._sync_open(old)
+
+    def _amend_refused(self, new: SignedOrder, reason: str, out: Outbox) -> tuple[str, None | str]:
+        new.status = REJECTED_ORDER
+        out.order_updates.append((new.order.account, {"type": "rejected", "hash": new.hex, "reason": reason}))
+        return "", reason
+
     def cancel(self, seq: int, ts: int, account: str, hashes: list[bytes], market: int,
-               ws: WriteSet | None, out: Outbox, kind: str = "cancel") -> list:
+               ws: WriteSet | None, out: Outbox, kind: str = "cancel", timestamp: int = 0,
+               client_ids: list[str] | None = None) -> list:
+        """Cancel `hashes` of `account` (empty: all its orders in `market`, 0 = every market).
+        `timestamp`: the signed cancel-all's or cancel-by-client-id's (`client_ids`), kept
+        as the account's replay floor and journaled so a restart keeps it."""
         if ws is not None:
-            self.journal_command(ws, seq, ts, kind, account,
-                                 {"account": account, "hashes": ["0x" + h.hex() for h in hashes], "market": market})
+            body = {"account": account, "hashes": ["0x" + h.hex() for h in hashes], "market": market}
+            if timestamp:
+                body["timestamp"] = str(timestamp)
+            if client_ids is not None:
+                body["cids"] = client_ids
+            self.journal_command(ws, seq, ts, kind, account, body)
+        if timestamp:
+            if client_ids is not None:
+                self.cid_cancel_ts[account] = max(self.cid_cancel_ts.get(account, 0), timestamp)
+            elif not hashes:
+                state = self.account(account)
+                state.last_cancel_all = max(state.last_cancel_all, timestamp)
         if hashes:
             targets = [h for h in hashes if (signed := self.orders.get(h)) is not None
                        and signed.order.account == account and signed.open]
@@ -469,6 +568,9 @@ class Core:
             # schedule-cancel switches (client ids are rebuilt from the orders' intents)
             "cancel_deadlines": list(self.cancel_deadlines.items()),
             "schedule_ts": list(self.schedule_ts.items()),
+            "replaced": list(self.replaced.items()),  # amends: old hash -> replacement
+            "cid_cancel_ts": list(self.cid_cancel_ts.items()),
+            "cancel_all_ts": [[a, s.last_cancel_all] for a, s in self.accounts.items() if s.last_cancel_all],
         }, protocol=5)
 
     def restore(self, body: bytes) -> None:
@@ -507,15 +609,26 @@ class Core:
         self.oracle.updated_at.update(dict(snap["updated_at"]))
         self.cancel_deadlines.update(dict(snap.get("cancel_deadlines", ())))
         self.schedule_ts.update(dict(snap.get("schedule_ts", ())))
-        for signed in sorted(self.orders.values(), key=lambda x: x.seq):  # as place() registered them
+        self.cid_cancel_ts.update(dict(snap.get("cid_cancel_ts", ())))
+        for a, t in snap.get("cancel_all_ts", ()):
+            self.account(a).last_cancel_all = t
+        for old, new in snap.get("replaced", ()):
+            self.replaced[old] = new
+            self.orders[old].replaced_by = "0x" + new.hex()
+        # as place() and amend() registered them: the first order with a client id names it,
+        # until an amend passes it on to its replacement (the only way a later order has it)
+        for signed in sorted(self.orders.values(), key=lambda x: x.seq):
             if signed.intent is not None and signed.intent.client_id:
-                self.client_ids.setdefault((signed.order.account, signed.intent.client_id), signed.hash)
+                key = (signed.order.account, signed.intent.client_id)
+                first = self.client_ids.get(key)
+                if first is None or self.replaced.get(first) == signed.hash:
+                    self.client_ids[key] = signed.hash
 
     # -- replay ---------------------------------------------------------------------------
     def apply(self, seq: int, ts: int, kind: str, body: dict, out: Outbox) -> None:
         """Execute a journaled command (replay path; nothing is journaled)."""
         self.seq = max(self.seq, seq)
-        if kind == "place":
+        if kind in ("place", "amend"):
             account, market, is_buy, price, size, nonce, expiry, flags = body["order"]
             order = Order(account, int(market), bool(is_buy), int(price), int(size), int(nonce), int(expiry), int(flags))
             intent = body.get("intent")
@@ -524,10 +637,14 @@ class Core:
             signed = SignedOrder(bytes.fromhex(body["hash"][2:]), order, Signature.from_hex(body["sig"]),
                                  body["signer"], seq, body["tif"], intent,
                                  Signature.from_hex(body["isig"]) if intent is not None else None)
-            self.place(signed, ts, None, out)
+            if kind == "amend":
+                self.amend(self.orders[bytes.fromhex(body["replaces"][2:])], signed, ts, None, out)
+            else:
+                self.place(signed, ts, None, out)
         elif kind in ("cancel", "chain_cancel"):
             hashes = [bytes.fromhex(h[2:]) for h in body["hashes"]]
-            self.cancel(seq, ts, body["account"], hashes, int(body["market"]), None, out, kind)
+            self.cancel(seq, ts, body["account"], hashes, int(body["market"]), None, out, kind,
+                        int(body.get("timestamp", 0)), body.get("cids"))
         elif kind == "mark":
             self.set_mark(seq, ts, int(body["market"]), int(body["price"]), None, out,
                           int(body.get("updated_at", 0)))

@@ -20,7 +20,8 @@ from offchain.matching import events as ev
 from offchain.order import InvalidSignature, Order, Signature
 from offchain.intent import recover_intent_signer
 from offchain.order import InvalidSignature
-from offchain.wire import TIFS, Cancel, ScheduleCancel, PlaceRequest, WireError, parse_place
+from offchain.wire import (TIFS, AmendRequest, Cancel, CancelByClientId, ScheduleCancel, PlaceRequest, WireError,
+                           parse_place)
 
 from .admission import AdmissionContext, Reason, Rejection, check_order, verify_signer
 from .core import Core, OrderStatus, Outbox, SignedOrder
@@ -390,12 +391,123 @@ class Gateway:
         hashes = list(cancel.hashes)
 
         def run(ws: WriteSet, out: Outbox):
-            events = self.core.cancel(self.core.next_seq(), now_ms, cancel.account, hashes, cancel.market, ws, out)
+            events = self.core.cancel(self.core.next_seq(), now_ms, cancel.account, hashes, cancel.market, ws, out,
+                                      timestamp=0 if hashes else cancel.timestamp)
             return sorted({"0x" + e.order_id.hex() for e in events if type(e) is ev.Cancelled})
 
         cancelled = await self.run_command(run)
         return {"status": "ok", "cancelled": cancelled}
 
+
+    # -- amend ------------------------------------------------------------------------------
+    async def amend(self, req: AmendRequest) -> dict:
+        """Replace a live order by a new signed order in one sequenced command (docs/api.md
+        "Amend"). Everything is checked before anything is sequenced: the replacement as
+        any new order (its margin without the old order's open size), the Amend binding's
+        signer, and that the old order is the same account's, live, in the same market and
+        side; a refusal changes nothing."""
+        place = req.place
+        order = place.order
+        if self.account_loader is not None:
+            state = self.core.accounts.get(order.account)
+            if state is None or not state.loaded:
+                await self.account_loader({order.account})
+        core = self.core
+        accounts = core.accounts
+        (verified,) = self._verify([place])
+        if isinstance(verified, Rejection):
+            raise verified
+        try:
+            amend_signer = req.signer(self.ctx.domain)
+        except InvalidSignature:
+            amend_signer = None
+        state = accounts.get(order.account)
+        if amend_signer != order.account and (state is None or amend_signer not in state.agents):
+            raise Rejection(Reason.BAD_SIGNATURE)
+        if not self.limiter.take(order.account, 1, time.monotonic()):
+            raise Rejection(Reason.RATE_LIMITED, 429)
+        old = core.orders.get(req.replaces)
+        if old is None:
+            raise Rejection(Reason.UNKNOWN_ORDER, 404)
+        if old.order.account != order.account:
+            raise Rejection(Reason.NOT_YOUR_ORDER)
+        if old.status == OrderStatus.FILLED:
+            raise Rejection(Reason.ORDER_FILLED)
+        if old.status not in (OrderStatus.OPEN, OrderStatus.WAITING):
+            raise Rejection(Reason.ORDER_CLOSED)
+        if old.order.market != order.market or old.order.is_buy != order.is_buy:
+            raise Rejection(Reason.AMEND_MISMATCH)
+        if place.intent is not None and place.intent.kind == "market":
+            raise Rejection(Reason.NOT_AMENDABLE)
+        now = self.clock()
+        now_s, ts = int(now), int(now * 1000)
+        # margin as after the amend: the old order's open size is not counted twice
+        state = core.account(order.account)
+        side = state.open_buy if old.order.is_buy else state.open_sell
+        market = old.order.market
+        side[market] = side.get(market, 0) - old.open
+        try:
+            admitted = check_order(order, place.signature, state, self.ctx, now_s, verified)
+        finally:
+            side[market] += old.open
+        if admitted.hash in core.orders:
+            raise Rejection(Reason.DUPLICATE, 409)
+        if place.intent is not None:
+            try:
+                intent_signer = recover_intent_signer(admitted.hash, place.intent, self.ctx.domain,
+                                                      place.intent_signature)
+            except InvalidSignature:
+                intent_signer = None
+            if intent_signer != admitted.signer:
+                raise Rejection(Reason.BAD_INTENT_SIGNATURE)
+            cid = place.intent.client_id
+            if cid and core.client_ids.get((order.account, cid), old.hash) != old.hash:
+                raise Rejection(Reason.DUPLICATE_CLIENT_ID, 409)
+
+        def run(ws: WriteSet, out: Outbox) -> dict:
+            new = SignedOrder(admitted.hash, order, place.signature, admitted.signer, core.next_seq(), place.tif,
+                              place.intent, place.intent_signature)
+            n_fills = len(out.fills)
+            priority, reason = core.amend(old, new, ts, ws, out)
+            if reason is not None:
+                return {"status": "rejected", "reason": reason, "hash": new.hex, "replaces": old.hex}
+            return {"status": "accepted", "hash": new.hex, "replaces": old.hex, "priority": priority,
+                    "seq": new.seq, "fills": len(out.fills) - n_fills, "open": str(new.open),
+                    "order_status": new.status}
+
+        return await self.run_command(run)
+
+    # -- cancel by client id --------------------------------------------------------------
+    async def cancel_by_client_id(self, message: CancelByClientId, signature: Signature) -> dict:
+        """Signed cancel of the account's orders named by client id. Replay-protected: the
+        timestamp must be within the cancel window and above the account's previous
+        cancel-by-client-id (journaled, so a restart keeps the floor)."""
+        now_ms = int(self.clock() * 1000)
+        if abs(int(time.time() * 1000) - message.timestamp) > self.cancel_window_ms:
+            raise Rejection(Reason.STALE_TIMESTAMP)
+        try:
+            signer = message.signer(self.ctx.domain, signature)
+        except InvalidSignature:
+            raise Rejection(Reason.BAD_SIGNATURE) from None
+        state = self.core.accounts.get(message.account)
+        if signer != message.account and (state is None or signer not in state.agents):
+            raise Rejection(Reason.BAD_SIGNATURE)
+        if message.timestamp <= self.core.cid_cancel_ts.get(message.account, 0):
+            raise Rejection(Reason.REPLAYED_CANCEL)
+        if not self.limiter.take(message.account, len(message.client_ids), time.monotonic()):
+            raise Rejection(Reason.RATE_LIMITED, 429)
+        core = self.core
+        found = {c: core.client_ids.get((message.account, c)) for c in message.client_ids}
+        hashes = list(dict.fromkeys(h for h in found.values() if h is not None))
+
+        def run(ws: WriteSet, out: Outbox):
+            events = core.cancel(core.next_seq(), now_ms, message.account, hashes, 0, ws, out,
+                                 timestamp=message.timestamp, client_ids=list(message.client_ids))
+            return sorted({"0x" + e.order_id.hex() for e in events if type(e) is ev.Cancelled})
+
+        cancelled = await self.run_command(run)
+        return {"status": "ok", "cancelled": cancelled,
+                "unknown": [c for c, h in found.items() if h is None]}
 
     # minimum distance of a schedule-cancel deadline from now (a switch that fires at once is a mistake)
     MIN_SCHEDULE_MS = 5_000

@@ -812,6 +812,44 @@ class Engine:
             ev[-1] = Cancelled(order_id, market, order.account, new_size, 0, ev[-1].reason, ts)
         return ev
 
+    def rekey(self, order_id: Hashable, cmd: Place) -> list[Event]:
+        """Replace a resting order by `cmd` (a new id, the same market, side and price,
+        open size at most the old one's) in its place in the queue: an amend whose
+        replacement is a new signed order (the keeper's ids are order hashes). The new
+        command's expiry and flags apply from now on. Returns [Amended(cmd.id, ...,
+        kept_priority=True)] or a Rejected that changed nothing."""
+        ts = cmd.ts
+        order = self._orders.get(order_id)
+        if order is None:
+            return [Rejected(order_id, -1, R.UNKNOWN_ORDER, ts)]
+        if order.__class__ is not RestingOrder:
+            return [Rejected(order_id, cmd.market, R.NOT_AMENDABLE, ts)]
+        old = order.cmd
+        new_id = cmd.id
+        if (new_id in self._orders or cmd.market != old.market or cmd.is_buy != old.is_buy
+                or cmd.price != order.price or cmd.account != order.account
+                or not 0 < cmd.size <= order.size or cmd.kind != _LIMIT or cmd.tif not in (_GTC, _GTD)):
+            return [Rejected(order_id, cmd.market, R.NOT_AMENDABLE, ts)]
+        book = self._books[cmd.market]
+        reason = self._check_size(book, cmd.size)
+        if reason is not None:
+            return [Rejected(order_id, cmd.market, reason, ts)]
+        old_size = order.size
+        del self._orders[order_id]
+        del order.owner[order_id]
+        order.level.size -= old_size - cmd.size
+        order.size = cmd.size
+        order.id = new_id
+        order.cmd = cmd
+        self._orders[new_id] = order
+        order.owner[new_id] = order
+        if cmd.tif == _GTD:  # the old id's expiry entry is skipped from now on (its id is gone)
+            self._seq += 1
+            heappush(book.expiries, (cmd.expiry, self._seq, new_id, order))
+            book.next_expiry = book.expiries[0][0]
+            book.rewake()
+        return [Amended(new_id, cmd.market, order.account, order.price, old_size, cmd.size, True, ts)]
+
     # ------------------------------------------------------------------ mark, triggers, expiry
     def set_mark(self, market: int, price: int, ts: int = 0) -> list[Event]:
         """New mark price: moves the band, then fires triggers in placement order."""

@@ -2,7 +2,7 @@
 
 The snapshot holds builtins plus the caller's own ids and tags, so it can be pickled or
 encoded with msgspec msgpack (ids should then be bytes, str or int). Priority is kept by
-listing resting orders in the engine's insertion order, which is also each level's order.
+listing resting orders level by level, each level's queue in its order.
 """
 from __future__ import annotations
 
@@ -37,9 +37,13 @@ def take_snapshot(engine: "Engine") -> dict[str, Any]:
         "version": VERSION,
         "markets": [dataclasses.asdict(b.config) for b in engine._books.values()],
         "books": books,
-        # insertion order = time priority inside every level
+        # each level's queue in time priority (walked level by level, not in id-index
+        # order: an amend that re-keys an order or a reinstated fill keeps or moves its
+        # place in the queue without moving it in the id index)
         "orders": [[o.price, o.size, list(msgspec.structs.astuple(o.cmd))]
-                   for o in live.values() if o.__class__ is RestingOrder],
+                   for book in engine._books.values()
+                   for level in (*book.bids.values(), *book.asks.values())
+                   for o in level.orders if o.size and live.get(o.id) is o],
         "triggers": [[t.extreme, list(msgspec.structs.astuple(t.cmd))]
                      for t in live.values() if t.__class__ is PendingTrigger],
         "order_ids": list(live),  # engine-wide insertion order

@@ -1,0 +1,116 @@
+"""Amend and cancel-by-client-id through HTTP, the WebSocket and the SDK (sync and async),
+against an offline keeper (real engine and journal) served over real HTTP for the SDK."""
+
+import asyncio
+import socket
+import threading
+import time
+
+import pytest
+import uvicorn
+from fastapi.testclient import TestClient
+
+from offchain.client import AsyncKeeperClient, KeeperClient
+from offchain.client.sdk import KeeperError
+from offchain.intent import Intent
+from offchain.keeper.api import create_app
+
+from .helpers import ADDR, KEYS, PRICE, OfflineKeeper, order
+from .test_amend import SIZE, amend_body
+from .test_order_kinds import TICK, with_intent
+
+
+@pytest.fixture
+def client(tmp_path):
+    keeper = OfflineKeeper(f"sqlite:///{tmp_path}/j.db")
+    with TestClient(create_app(keeper)) as c:
+        c.keeper = keeper
+        yield c
+    keeper.journal.close()
+
+
+def test_http__amend_kept_then_refused_codes(client):
+    a = client.post("/orders", json=with_intent(0, order(0, True, nonce=1), Intent(client_id="m1"))).json()
+    r = client.post("/orders/amend", json=amend_body(0, a["hash"], order(0, True, size=SIZE // 2, nonce=2),
+                                                     Intent(client_id="m1")))
+    assert r.status_code == 200 and r.json()["priority"] == "kept", r.json()
+    assert client.get(f"/orders/{a['hash']}").json()["replaced_by"] == r.json()["hash"]
+    assert client.get(f"/accounts/{ADDR[0]}/orders/by-client-id/m1").json()["hash"] == r.json()["hash"]
+    again = client.post("/orders/amend", json=amend_body(0, a["hash"], order(0, True, nonce=3)))
+    assert (again.status_code, again.json()["detail"]) == (400, "order closed")
+    unknown = client.post("/orders/amend", json=amend_body(0, "0x" + "cd" * 32, order(0, True, nonce=4)))
+    assert (unknown.status_code, unknown.json()["detail"]) == (404, "unknown order")
+    bad = client.post("/orders/amend", json={**amend_body(0, a["hash"], order(0, True, nonce=5)), "replaces": 1})
+    assert bad.status_code == 422 and bad.json()["detail"].startswith("replaces must be")
+    paths = client.get("/openapi.json").json()["paths"]
+    assert "/orders/amend" in paths and "/orders/cancel-by-client-id" in paths
+    assert {"404", "409"} <= set(paths["/orders/amend"]["post"]["responses"])
+
+
+def test_ws__amend_and_cancel_by_client_id_acked(client):
+    from offchain.wire import CancelByClientId
+    from .helpers import DOMAIN
+
+    a = client.post("/orders", json=with_intent(1, order(1, True, nonce=1), Intent(client_id="w"))).json()
+    with client.websocket_connect("/ws") as ws:
+        ws.send_json({"op": "amend", "id": 7, **amend_body(1, a["hash"], order(1, True, price=PRICE - TICK, nonce=2),
+                                                           Intent(client_id="w"))})
+        ack = ws.receive_json()
+        assert ack["op"] == "ack" and ack["id"] == 7 and ack["result"]["priority"] == "lost", ack
+        m = CancelByClientId(ADDR[1], ("w",), int(time.time() * 1000))
+        ws.send_json({"op": "cancel_by_client_id", "id": 8, **m.to_json(m.sign(DOMAIN, KEYS[1]))})
+        ack = ws.receive_json()
+        assert ack["id"] == 8 and ack["result"]["cancelled"] == [ack_hash := ack["result"]["cancelled"][0]]
+        assert ack_hash != a["hash"]  # the replacement, which the client id names now
+        ws.send_json({"op": "amend", "id": 9, **amend_body(1, a["hash"], order(1, True, nonce=3))})
+        err = ws.receive_json()
+        assert err == {"op": "error", "id": 9, "detail": "order closed", "status": 400}
+
+
+@pytest.fixture
+def served(tmp_path):
+    """The offline keeper's app on a real loopback port (uvicorn in a thread)."""
+    keeper = OfflineKeeper(f"sqlite:///{tmp_path}/j.db")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(create_app(keeper), host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert time.monotonic() < deadline and thread.is_alive(), "server did not start"
+        time.sleep(0.02)
+    yield f"http://127.0.0.1:{port}", keeper
+    server.should_exit = True
+    thread.join(10)
+    keeper.journal.close()
+
+
+def test_sdk_sync__amend_and_cancel_by_client_id(served):
+    url, keeper = served
+    with KeeperClient(url, KEYS[2]) as kc:
+        first = kc.order(1, True, PRICE - 2 * TICK, SIZE)
+        ack = kc.place(first, intent=Intent(client_id="s1"))
+        r = kc.amend(ack["hash"], kc.order(1, True, PRICE - 2 * TICK, SIZE // 2), intent=Intent(client_id="s1"))
+        assert r["priority"] == "kept" and kc.order_status(ack["hash"])["replaced_by"] == r["hash"]
+        with pytest.raises(KeeperError) as exc:
+            kc.amend(ack["hash"], kc.order(1, True, PRICE - 2 * TICK, SIZE // 4))
+        assert (exc.value.status, exc.value.detail) == (400, "order closed")
+        assert kc.cancel_by_client_id(["s1"])["cancelled"] == [r["hash"]]
+        assert kc.cancel_by_client_id(["s1"])["cancelled"] == []  # timestamps increase: not a replay
+        assert kc.open_orders() == []
+
+
+def test_sdk_async__amend_and_cancel_by_client_id(served):
+    url, keeper = served
+
+    async def go():
+        async with AsyncKeeperClient(url, KEYS[3]) as kc:
+            ack = await kc.place(kc.order(1, False, PRICE + 2 * TICK, SIZE), intent=Intent(client_id="as"))
+            r = await kc.amend(ack["hash"], kc.order(1, False, PRICE + 3 * TICK, SIZE),
+                               intent=Intent(client_id="as"))
+            assert r["priority"] == "lost"
+            assert (await kc.cancel_by_client_id(["as", "nope"]))["unknown"] == ["nope"]
+            assert await kc.open_orders() == []
+    asyncio.run(go())
