@@ -35,6 +35,14 @@ Command kinds (body JSON):
   agent_revoked {account, agent}                        AgentSet(approved=false) seen on chain:
                                                         the account's open orders signed by
                                                         that agent leave the book
+  position      {account, market, size}                 the account's position as the chain has it
+                                                        (read with no unsettled fill of it in that
+                                                        market): the engine's reduce-only checks
+                                                        start from it; the engine adds its own
+                                                        fills (and core undoes the ones the chain
+                                                        skips), so only changes made on chain
+                                                        outside the keeper's fills (start-up,
+                                                        liquidation, ADL, delisting) are journaled
 
 Halted markets: admission refuses every new order ("halted"); resting orders stay on the
 book and can be cancelled or expire. Marks keep coming (the Oracle takes any price while
@@ -57,7 +65,7 @@ from offchain.wire import INTENT_INTS
 from offchain.order import POST_ONLY, REDUCE_ONLY, Order, Signature
 
 from .admission import AccountState, ChainOrders, MarketInfo, OracleState
-from .journal import MATCHED, REJECTED, WriteSet, dumps
+from .journal import MATCHED, REJECTED, SETTLED, WriteSet, dumps
 
 TIF = {"GTC": TimeInForce.GTD, "IOC": TimeInForce.IOC, "FOK": TimeInForce.FOK}
 
@@ -191,6 +199,9 @@ class Core:
         self.cancel_deadlines: dict[str, int] = {}  # account -> schedule-cancel deadline (unix ms)
         self.schedule_ts: dict[str, int] = {}       # account -> latest ScheduleCancel timestamp
         self.on_fill_rejected: Callable[[FillRecord], None] | None = None
+        # reduce-only needs positions: the engine applies every fill it matches from the first
+        # command on (journaled `position` commands correct it for changes made on chain)
+        engine.track_positions()
 
     # -- views ----------------------------------------------------------------------------
     def account(self, address: str) -> AccountState:
@@ -453,6 +464,39 @@ class Core:
         self._handle(events, seq, ts, ws, out)
         return events
 
+    def set_position(self, seq: int, ts: int, account: str, market: int, size: int, ws: WriteSet | None,
+                     out: Outbox) -> None:
+        """The account's chain position (signed size) in `market`, for the engine's reduce-only
+        checks (callers journal it only when it differs from `engine.position`)."""
+        self.journal_command(ws, seq, ts, "position", account,
+                             {"account": account, "market": market, "size": str(size)})
+        self.engine.set_position(account, market, size)
+
+    def unsettled_markets(self, account: str) -> set[int]:
+        """Markets in which the account has a fill matched but not yet settled or undone."""
+        fills = self.fills
+        return {f.market for i in self.account_fills.get(account, ())
+                if (f := fills[i]).state != SETTLED and f.state != REJECTED}
+
+    def position_drift(self, account: str, busy: set[int]) -> list[tuple[int, int]]:
+        """(market, chain size) where the engine's position differs from the account's chain
+        snapshot, in markets not in `busy`: the caller passes every market in which the account
+        had an unsettled fill before or after the snapshot was read at the latest block, so in
+        the others the snapshot alone is the position (a fill settling during the read could
+        be missing from it)."""
+        state = self.accounts.get(account)
+        if state is None or not state.loaded:
+            return []
+        out = []
+        for market in sorted(self.markets):
+            if market in busy:
+                continue
+            chain = state.positions.get(market)
+            size = chain[0] if chain else 0
+            if size != self.engine.position(account, market):
+                out.append((market, size))
+        return out
+
     def fill_rejected(self, seq: int, ts: int, fill_id: int, reason: str, ws: WriteSet | None, out: Outbox,
                       blame: tuple[str, ...] = ("maker", "taker")) -> list:
         """Undo a fill the chain skipped: positions and filled amounts go back; the order of
@@ -470,6 +514,12 @@ class Core:
         fill.reason = reason
         self.account(fill.maker_account).apply_fill(fill.market, fill.maker_is_buy, fill.price, fill.size, -1)
         self.account(fill.taker_account).apply_fill(fill.market, not fill.maker_is_buy, fill.price, fill.size, -1)
+        engine = self.engine  # the engine's positions (reduce-only) lose the fill too
+        maker_delta = fill.size if fill.maker_is_buy else -fill.size
+        engine.set_position(fill.maker_account, fill.market,
+                            engine.position(fill.maker_account, fill.market) - maker_delta)
+        engine.set_position(fill.taker_account, fill.market,
+                            engine.position(fill.taker_account, fill.market) + maker_delta)
         for side, h in (("maker", fill.maker_hash), ("taker", fill.taker_hash)):
             signed = self.orders.get(h)
             if signed is None:
@@ -579,6 +629,7 @@ class Core:
         if snap.get("version") != self.SNAPSHOT_VERSION:
             raise ValueError(f"unsupported keeper snapshot version {snap.get('version')}")
         self.engine = type(self.engine).restore(snap["engine"])
+        self.engine.track_positions()  # a snapshot taken before positions were tracked
         self.seq, self.fill_seq = snap["seq"], snap["fill_seq"]
         statuses = {str(v): v for v in OrderStatus}
         for h, o, (v, r, s_), signer, seq, tif, open_, filled, status, intent, isig in snap["orders"]:
@@ -663,6 +714,8 @@ class Core:
                                tuple(body.get("blame", ("maker", "taker"))))
         elif kind == "agent_revoked":
             self.agent_revoked(seq, ts, body["account"], body["agent"], None, out)
+        elif kind == "position":
+            self.set_position(seq, ts, body["account"], int(body["market"]), int(body["size"]), None, out)
         else:
             raise ValueError(f"unknown journaled command {kind!r}")
 

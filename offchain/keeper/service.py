@@ -179,6 +179,10 @@ class Keeper:
         await self._load_accounts(set(core.accounts), force=True)
         await self.watcher.poll()
         await self.recover_batches()
+        # the batches are resolved and settlement has not started: the engine's positions
+        # (reduce-only) from the chain wherever no fill is in flight
+        self.watcher.position_dirty |= await self.sync_positions(set(core.accounts))
+        self.watcher.position_sync = self.sync_positions
         matched = [f for f in core.fills.values() if f.state == MATCHED]
         self.recovery.requeued = len(matched)
         self.gateway.fill_sinks.append(self.settlement.add)
@@ -358,9 +362,37 @@ class Keeper:
         if not todo:
             return
         try:
-            await refresh_accounts(self.core, self.chain, todo)
+            retry = await self.sync_positions(set(todo))
         except Exception as exc:  # noqa: BLE001 - admission will see unloaded accounts
             log.warning("account load failed: %s", exc)
+            return
+        watcher = getattr(self, "watcher", None)
+        if retry and watcher is not None:
+            watcher.position_dirty |= retry
+
+    async def sync_positions(self, accounts: set[str]) -> set[str]:
+        """Re-read the accounts' chain snapshots at the latest block and journal a `position`
+        command wherever the engine's position (reduce-only checks) differs from the chain's,
+        in markets with no unsettled fill of the account before or after the read. Returns the
+        accounts with such a market (their sync is retried by the watcher)."""
+        core = self.core
+        todo = sorted(a for a in accounts if a != "?")
+        if not todo:
+            return set()
+        busy = {a: core.unsettled_markets(a) for a in todo}
+        await refresh_accounts(core, self.chain, todo)
+        ws, out = WriteSet(), Outbox.new()
+        ts = int(self.clock() * 1000)
+        retry = set()
+        for account in todo:
+            skip = busy[account] | core.unsettled_markets(account)
+            if skip:
+                retry.add(account)
+            for market, size in core.position_drift(account, skip):
+                core.set_position(core.next_seq(), ts, account, market, size, ws, out)
+        if ws:
+            await self.committer.commit(ws, lambda: self.gateway.publish(out))
+        return retry
 
     async def _price_source(self):
         cfg = self.config.oracle

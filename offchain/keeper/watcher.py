@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Callable
+from typing import Any, Callable
 
 from offchain.wire import checksum as to_checksum_address
 
@@ -106,6 +106,12 @@ class Watcher:
         self.t_max_age = chain.oracle_topics.get("MaxAgeSet")
         self.caught_up = asyncio.Event()
         self.dirty: set[str] = set()
+        # accounts whose position changed on chain outside the keeper's fills (Liquidation,
+        # Adl, DelistedClosed): the engine's position is re-synced (`position_sync`, set by
+        # the service: Keeper.sync_positions) after the next refresh
+        self.position_dirty: set[str] = set()
+        self.position_sync: Callable[[set[str]], Any] | None = None
+        self.t_adl, self.t_delisted_closed = t.get("Adl"), t.get("DelistedClosed")
         self.last_refresh = 0.0
         self.refresh_interval = 1.0  # seconds between account snapshot refreshes
 
@@ -239,6 +245,8 @@ class Watcher:
             addresses = [chain.exchange.address] + ([chain.oracle.address] if chain.oracle else []) + self.extra
             logs = _sorted(await chain.get_logs(addresses, lo, hi))
             await self._process(logs, hi)
+        if self.cursor >= target and (self.dirty or self.position_dirty):
+            await self._refresh(self.cursor)
         self.caught_up.set()
         return self.cursor
 
@@ -261,6 +269,12 @@ class Watcher:
                     dirty.add(_addr(topics[1]))
                     if t0 == self.t_liq and len(topics) > 3:
                         dirty.add(_addr(topics[3]))  # the backstop took the position over
+                    if t0 == self.t_liq:
+                        self.position_dirty |= {_addr(x) for x in topics[1:4:2]}
+                elif t0 == self.t_adl or t0 == self.t_delisted_closed:
+                    moved = {_addr(topics[1])} | ({_addr(topics[2])} if t0 == self.t_adl else set())
+                    dirty |= moved
+                    self.position_dirty |= moved
                 elif t0 == self.t_settled:
                     data = bytes.fromhex(entry["data"][2:])
                     dirty.add(to_checksum_address(data[12:32]))
@@ -315,12 +329,27 @@ class Watcher:
         self.cursor = hi
         await self.committer.commit(ws, lambda: self.publish(out))
         self.dirty |= {a for a in dirty if a in core.accounts}
+        await self._refresh(hi)
+
+    async def _refresh(self, hi: int) -> None:
+        """Re-read the dirty accounts' snapshots at `hi`, then re-sync the engine positions
+        of the accounts a Liquidation / Adl / DelistedClosed moved (read at the latest block);
+        debounced: one batch request per interval, not 4 calls per account per block. Also
+        run by a poll that found no new block, so a change in the last block is not left
+        waiting for the next one."""
+        core = self.core
         now = self.clock()
-        if self.dirty and now - self.last_refresh >= self.refresh_interval:
-            # debounced: one batch request per interval, not 4 calls per account per block
-            accounts, self.dirty = sorted(self.dirty), set()
-            self.last_refresh = now
-            await refresh_accounts(core, chain, accounts, block=hi)
+        syncing = self.position_dirty and self.position_sync is not None
+        if not (self.dirty or syncing) or now - self.last_refresh < self.refresh_interval:
+            return
+        accounts, self.dirty = sorted(self.dirty), set()
+        self.last_refresh = now
+        if accounts:
+            await refresh_accounts(core, self.chain, accounts, block=hi)
+        if syncing:
+            todo = {a for a in self.position_dirty if a in core.accounts}
+            self.position_dirty = set()
+            self.position_dirty |= await self.position_sync(todo)
 
 
 def _halted_reason(entry: dict) -> str:

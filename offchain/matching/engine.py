@@ -608,6 +608,12 @@ class Engine:
     def position(self, account: str, market: int) -> int:
         return self._positions.get((account, market), 0)
 
+    def track_positions(self) -> None:
+        """Apply the engine's own fills to positions from now on (as `set_position` does),
+        without setting one: the keeper turns it on before the first command, so its
+        positions are every fill it matched plus the chain corrections it journals."""
+        self._track_positions = True
+
     def _reducible(self, account: str, market: int, is_buy: bool) -> int:
         pos = self._positions.get((account, market), 0)
         return -pos if is_buy else pos
