@@ -14,13 +14,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import BigInteger, Integer, String, Text, insert, select, update
+from sqlalchemy import BigInteger, Integer, String, insert, select, update
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from offchain.keeper.journal import normalize_url, open_engine  # the keeper's durability settings
+from offchain.keeper.txjournal import CONFIRMED, DEAD, OPEN_STATES, PLANNED, REVERTED, SUBMITTED, SideJournal, TxColumns
 
-PLANNED, SUBMITTED, CONFIRMED, REVERTED, DEAD = "planned", "submitted", "confirmed", "reverted", "dead"
-OPEN_STATES = (PLANNED, SUBMITTED)
+__all__ = ["CONFIRMED", "DEAD", "OPEN_STATES", "PLANNED", "REVERTED", "SUBMITTED", "FundingJournal", "RateRecord"]
 
 
 class _Base(DeclarativeBase):
@@ -37,18 +36,13 @@ class SampleRow(_Base):
     index_price: Mapped[str] = mapped_column(String(80))
 
 
-class RateRow(_Base):
+class RateRow(TxColumns, _Base):  # + state, nonce, tx_hash, raw_tx, error
     __tablename__ = "funding_rates"
     market: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     interval: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     rate: Mapped[str] = mapped_column(String(80))
     avg_premium: Mapped[str] = mapped_column(String(80))
     samples: Mapped[int] = mapped_column(Integer)
-    state: Mapped[str] = mapped_column(String(12), index=True)
-    nonce: Mapped[int] = mapped_column(BigInteger, default=-1)
-    tx_hash: Mapped[str] = mapped_column(String(66), default="")
-    raw_tx: Mapped[str] = mapped_column(Text, default="")
-    error: Mapped[str] = mapped_column(Text, default="")
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,14 +64,8 @@ def _record(row) -> RateRecord:
                       row.nonce, row.tx_hash, row.raw_tx, row.error)
 
 
-class FundingJournal:
-    def __init__(self, url: str) -> None:
-        self.url = normalize_url(url)
-        self.engine = open_engine(self.url)
-        _Base.metadata.create_all(self.engine)
-
-    def close(self) -> None:
-        self.engine.dispose()
+class FundingJournal(SideJournal):
+    metadata = _Base.metadata
 
     def add_samples(self, rows: list[tuple[int, int, int, int, int]]) -> None:
         """(market, interval, ts, premium, index) rows, one transaction."""
@@ -127,7 +115,4 @@ class FundingJournal:
             stmt = stmt.where(RateRow.market == market)
         if states is not None:
             stmt = stmt.where(RateRow.state.in_(states))
-        stmt = stmt.order_by(RateRow.interval.desc(), RateRow.market).limit(limit)
-        with self.engine.connect() as conn:
-            rows = conn.execute(stmt).all()
-        return [_record(r) for r in reversed(rows)]
+        return [_record(r) for r in self.newest(stmt, limit, RateRow.interval.desc(), RateRow.market)]

@@ -24,6 +24,8 @@ import logging
 from dataclasses import replace
 from typing import Any, Callable, Protocol
 
+from offchain.keeper.txjournal import receipt_ok
+
 from .journal import CONFIRMED, DEAD, OPEN_STATES, PLANNED, REVERTED, SUBMITTED, FundingJournal, RateRecord
 from .rate import FundingParams, average_premium, funding_rate, interval_of, sample_book
 
@@ -43,11 +45,6 @@ class FundingChain(Protocol):
     async def receipt(self, tx_hash: str) -> dict | None: ...
     async def tx_unknown(self, tx_hash: str) -> bool: ...
     async def nonce_used(self, nonce: int) -> bool: ...        # a tx with this nonce is mined
-
-
-def _status(receipt: dict) -> bool:
-    status = receipt.get("status", 1)
-    return (int(status, 16) if isinstance(status, str) else int(status)) == 1
 
 
 class FundingRunner:
@@ -211,7 +208,7 @@ class FundingRunner:
         log.warning("no receipt yet for funding tx %s (resolved at the next resume)", rec.tx_hash)
 
     def _finish(self, rec: RateRecord, receipt: dict) -> None:
-        ok = _status(receipt)
+        ok = receipt_ok(receipt)
         self.journal.set_state(rec.market, rec.interval, CONFIRMED if ok else REVERTED)
         if ok:
             self.publish(rec.market, {"type": "rate", "market": str(rec.market), "interval": str(rec.interval),

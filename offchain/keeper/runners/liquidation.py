@@ -48,6 +48,7 @@ from offchain.risk.liquidation import (
 )
 
 from ..chain import RpcError
+from ..txjournal import receipt_block, receipt_ok
 from .liquidation_journal import (
     CONFIRMED,
     DEAD,
@@ -345,10 +346,8 @@ class LiquidationRunner:
         return (moved, price, 0) if moved else None
 
     async def _finish(self, step_id: int, receipt: dict) -> None:
-        status = receipt.get("status", "0x1")
-        ok = (int(status, 16) if isinstance(status, str) else int(status)) == 1
-        block = int(receipt["blockNumber"], 16) if isinstance(receipt["blockNumber"], str) else receipt["blockNumber"]
-        if not ok:
+        block = receipt_block(receipt)
+        if not receipt_ok(receipt):
             self.stats.reverted += 1
             await self._mark(step_id, REVERTED, block=block)
             return

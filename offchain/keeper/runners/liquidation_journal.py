@@ -18,20 +18,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import BigInteger, Integer, String, Text, insert, select, update
+from sqlalchemy import BigInteger, Integer, String, insert, select, update
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from offchain.keeper.journal import normalize_url, open_engine  # the keeper's durability settings
+from ..txjournal import CONFIRMED, DEAD, OPEN_STATES, PLANNED, REVERTED, SUBMITTED, SideJournal, TxColumns
 
-PLANNED, SUBMITTED, CONFIRMED, REVERTED, DEAD = "planned", "submitted", "confirmed", "reverted", "dead"
-OPEN_STATES = (PLANNED, SUBMITTED)
+__all__ = ["CONFIRMED", "DEAD", "OPEN_STATES", "PLANNED", "REVERTED", "SUBMITTED", "LiquidationJournal",
+           "StepRecord"]
 
 
 class _Base(DeclarativeBase):
     pass
 
 
-class StepRow(_Base):
+class StepRow(TxColumns, _Base):  # + state, nonce, tx_hash, raw_tx, error
     __tablename__ = "liquidation_steps"
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     ts: Mapped[int] = mapped_column(BigInteger)              # ms, when decided
@@ -42,15 +42,10 @@ class StepRow(_Base):
     equity: Mapped[str] = mapped_column(String(80))           # chain equity when decided
     maintenance: Mapped[str] = mapped_column(String(80))
     seen_block: Mapped[int] = mapped_column(BigInteger)       # head block when the breach was seen
-    state: Mapped[str] = mapped_column(String(12), index=True)
-    nonce: Mapped[int] = mapped_column(BigInteger, default=-1)
-    tx_hash: Mapped[str] = mapped_column(String(66), default="")
-    raw_tx: Mapped[str] = mapped_column(Text, default="")
     block: Mapped[int] = mapped_column(BigInteger, default=0)  # block it was mined in
     moved: Mapped[str] = mapped_column(String(80), default="0")   # Liquidation.size (signed)
     price: Mapped[str] = mapped_column(String(80), default="0")
     penalty: Mapped[str] = mapped_column(String(80), default="0")
-    error: Mapped[str] = mapped_column(Text, default="")
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,14 +83,8 @@ def _record(r) -> StepRecord:
                       int(r.penalty), r.error)
 
 
-class LiquidationJournal:
-    def __init__(self, url: str) -> None:
-        self.url = normalize_url(url)
-        self.engine = open_engine(self.url)
-        _Base.metadata.create_all(self.engine)
-
-    def close(self) -> None:
-        self.engine.dispose()
+class LiquidationJournal(SideJournal):
+    metadata = _Base.metadata
 
     def plan(self, *, ts: int, account: str, market: int, kind: str, size: int, equity: int, maintenance: int,
              seen_block: int, nonce: int, tx_hash: str, raw_tx: str) -> int:
@@ -127,7 +116,4 @@ class LiquidationJournal:
             stmt = stmt.where(StepRow.state.in_(states))
         if account is not None:
             stmt = stmt.where(StepRow.account == account)
-        stmt = stmt.order_by(StepRow.id.desc()).limit(limit)
-        with self.engine.connect() as conn:
-            rows = conn.execute(stmt).all()
-        return [_record(r) for r in reversed(rows)]
+        return [_record(r) for r in self.newest(stmt, limit, StepRow.id.desc())]
