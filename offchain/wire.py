@@ -462,5 +462,16 @@ class CancelByClientId:
         return cls(account, tuple(ids), timestamp), signature
 
 
+WS_AUTH_TYPE = "WsAuth(address account,bytes32 challenge)"
+WS_AUTH_TYPEHASH = keccak(WS_AUTH_TYPE.encode())
+
+
+def ws_auth_digest(account: str, challenge: bytes, domain: Domain) -> bytes:
+    """The EIP-712 digest a WebSocket client signs to follow `account`'s private channel:
+    the keeper's one-time challenge for this connection, in the Exchange's domain."""
+    struct = keccak(WS_AUTH_TYPEHASH + bytes.fromhex(account[2:]).rjust(32, b"\x00") + challenge)
+    return keccak(b"\x19\x01" + domain.separator + struct)
+
+
 def hash_hex(order: Order, domain: Domain) -> str:
     return "0x" + order_hash(order, domain).hex()

@@ -27,7 +27,7 @@ import httpx
 
 from offchain.intent import Intent, sign_intent
 from offchain.order import Domain, Order, Signature, address_of, order_hash, sign_hash, sign_order
-from offchain.wire import CancelByClientId, ScheduleCancel, amend_digest, amend_request
+from offchain.wire import CancelByClientId, ScheduleCancel, amend_digest, amend_request, ws_auth_digest
 
 from .messages import Cancel, hash_hex, place_request
 
@@ -351,13 +351,30 @@ class AsyncKeeperClient(Trader):
         return _check(await self.http.get(f"/accounts/{account or self.account}/funding"))["payments"]
 
     async def stream(self, *, fills: bool = True, orders: bool = False, book: int | None = None,
-                     account: str | None = None) -> AsyncIterator[dict]:
-        """Async iterator over stream events of the chosen channels."""
+                     account: str | None = None, user: bool = False, l2: int | None = None,
+                     trades: int | None = None) -> AsyncIterator[dict]:
+        """Async iterator over stream events of the chosen channels. `user`: the account's
+        authenticated channel (order events and fills; the SDK signs the keeper's challenge),
+        `l2` / `trades`: a market's sequenced book deltas / public trades (docs/api.md)."""
         import websockets
 
         ws_url = "ws" + self.url[4:] + "/ws"
         async with websockets.connect(ws_url, max_size=None) as socket:
             who = account or self.account
+            if user:
+                await socket.send(json.dumps({"op": "challenge"}))
+                while (reply := json.loads(await socket.recv())).get("op") != "challenge":
+                    pass
+                digest = ws_auth_digest(who, bytes.fromhex(reply["challenge"][2:]), self.domain)
+                await socket.send(json.dumps({"op": "auth", "account": who,
+                                              "signature": sign_hash(digest, self.private_key).to_hex()}))
+                reply = json.loads(await socket.recv())
+                if reply.get("op") != "authed":
+                    raise KeeperError(reply.get("status", 401), reply.get("detail"))
+                await socket.send(json.dumps({"op": "subscribe", "channel": "user", "account": who}))
+            for channel, market in (("trades", trades), ("l2", l2)):  # l2's snapshot last: all subscribed
+                if market is not None:
+                    await socket.send(json.dumps({"op": "subscribe", "channel": channel, "market": market}))
             if fills:
                 await socket.send(json.dumps({"op": "subscribe", "channel": "fills", "account": who}))
             if orders:

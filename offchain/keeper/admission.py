@@ -228,6 +228,8 @@ class Reason(StrEnum):
     ORDER_CLOSED = "order closed"                      # amend: cancelled, expired or done
     AMEND_MISMATCH = "amend changes market or side"
     NOT_AMENDABLE = "not amendable"                    # amend into a market order
+    NO_CHALLENGE = "no challenge"                      # WS auth without a fresh challenge
+    NOT_AUTHENTICATED = "not authenticated"            # WS private channel without auth
     RATE_LIMITED = "rate limited"
     RATE_LIMITED_CLIENT = "rate limited (client)"
     STALE_TIMESTAMP = "stale timestamp"

@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import secrets
 import time
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal, Protocol
@@ -32,8 +33,9 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.json_schema import models_json_schema
 
-from offchain.wire import (MAX_MESSAGE_BYTES, Cancel, CancelByClientId, ScheduleCancel, WireError, decode_json,
-                           parse_amend)
+from offchain.order import InvalidSignature, recover_hash_signer
+from offchain.wire import (MAX_MESSAGE_BYTES, Cancel, CancelByClientId, ScheduleCancel, WireError, as_address,
+                           as_signature, decode_json, parse_amend, ws_auth_digest)
 
 from .admission import Reason, Rejection
 from .gateway import Gateway, halt_event
@@ -432,6 +434,16 @@ def views_router(service: ServiceView) -> APIRouter:
             raise HTTPException(404, "unknown fill")
         return record.to_json()
 
+    @router.get("/ws/schemas/{name}.json")
+    async def ws_schema(name: str) -> dict:
+        """The JSON Schema of a WebSocket channel's messages (l2, trades, user, control)."""
+        from .ws_schema import schemas
+
+        found = schemas().get(name)
+        if found is None:
+            raise HTTPException(404, "unknown schema")
+        return found
+
     @router.get("/stats")
     async def stats() -> dict:
         return dict(gw.stats) | getattr(service, "settlement_stats", lambda: {})()
@@ -469,6 +481,7 @@ def ws_router(gw: Gateway, limits: ApiLimits, clients: RateLimiter) -> APIRouter
         bucket = RateLimiter(limits.ws_rate, limits.ws_burst, max_keys=1)
         slots = asyncio.Semaphore(limits.ws_max_inflight)
         ip = client_key(socket.scope)
+        conn = {"challenge": None, "authed": set()}  # this connection's auth state
         try:
             while True:
                 message = await socket.receive()
@@ -500,10 +513,10 @@ def ws_router(gw: Gateway, limits: ApiLimits, clients: RateLimiter) -> APIRouter
                     continue
                 if msg.get("op") in ("place", "cancel", "amend", "cancel_by_client_id"):
                     await slots.acquire()
-                    task = asyncio.create_task(_handle(msg, queue))
+                    task = asyncio.create_task(_handle(msg, queue, conn))
                     task.add_done_callback(lambda _t: slots.release())
                 else:
-                    await _handle(msg, queue)
+                    await _handle(msg, queue, conn)
         except _Closed as closed:
             await _close(socket, closed.code, closed.reason)
         except Exception:  # noqa: BLE001 - the socket broke; in-flight ops still finish
@@ -512,12 +525,52 @@ def ws_router(gw: Gateway, limits: ApiLimits, clients: RateLimiter) -> APIRouter
             gw.hub.unsubscribe_all(queue)
             sender.cancel()
 
-    async def _handle(msg: dict, queue: asyncio.Queue) -> None:
+    async def _handle(msg: dict, queue: asyncio.Queue, conn: dict) -> None:
         op, mid = msg.get("op"), _id(msg)
         try:
-            if op == "subscribe":
+            if op == "challenge":
+                conn["challenge"] = secrets.token_bytes(32)
+                queue.put_nowait({"op": "challenge", "id": mid, "challenge": "0x" + conn["challenge"].hex()})
+            elif op == "auth":
+                if msg.keys() - {"op", "id", "account", "signature"}:
+                    raise WireError("auth: unknown field")
+                account = as_address(msg.get("account"), "account")
+                signature = as_signature(msg.get("signature"))
+                challenge, conn["challenge"] = conn["challenge"], None  # one try per challenge
+                if challenge is None:
+                    raise Rejection(Reason.NO_CHALLENGE, 401)
+                try:
+                    signer = recover_hash_signer(ws_auth_digest(account, challenge, gw.ctx.domain), signature)
+                except InvalidSignature:
+                    signer = None
+                state = core.accounts.get(account)
+                if signer != account and (state is None or signer not in state.agents):
+                    raise Rejection(Reason.BAD_SIGNATURE, 401)
+                conn["authed"].add(account)
+                queue.put_nowait({"op": "authed", "id": mid, "account": account})
+            elif op == "subscribe":
                 channel = msg.get("channel")
-                if channel == "book":
+                if channel in ("l2", "trades"):
+                    market = msg.get("market", 0)
+                    if type(market) is str and market.isdigit() and len(market) < 10:
+                        market = int(market)
+                    if type(market) is not int or market not in core.markets:
+                        raise Rejection(Reason.UNKNOWN_MARKET)
+                    queue.put_nowait({"op": "subscribed", "id": mid, "channel": channel})
+                    if channel == "l2":
+                        queue.put_nowait(gw.l2_subscribe(market, queue))
+                    else:
+                        gw.hub.subscribe(("trades", market), queue)
+                    return
+                if channel == "user":
+                    account = msg.get("account", "")
+                    if not isinstance(account, str):
+                        raise Rejection(Reason.NOT_AN_ADDRESS)
+                    account = _address(account)
+                    if account not in conn["authed"]:
+                        raise Rejection(Reason.NOT_AUTHENTICATED, 401)
+                    gw.hub.subscribe(("user", account), queue)
+                elif channel == "book":
                     market = msg.get("market", 0)
                     if type(market) is str and market.isdigit() and len(market) < 10:
                         market = int(market)

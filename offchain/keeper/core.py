@@ -171,10 +171,20 @@ class Outbox:
     marks: list          # (market, price, updated_at, moved) marks applied; moved: the price changed
     rejected: list       # FillRecord undone because the chain skipped it (fill_rejected)
     halts: list          # (market, halted, reason) halt state changes
+    # what happened to each order, in order: (hash, event, reason, size, price) with event one
+    # of ORDER_EVENTS; the WebSocket `user` channel's order updates (docs/api.md)
+    order_events: list
 
     @classmethod
     def new(cls) -> "Outbox":
-        return cls([], [], set(), [], [], [])
+        return cls([], [], set(), [], [], [], [])
+
+
+# engine event -> the `user` channel's order event name (fills: partially_filled / filled)
+_EVENT_NAMES = {ev.Accepted: "placed", ev.Cancelled: "cancelled", ev.Expired: "expired",
+                ev.Triggered: "triggered", ev.Amended: "amended"}
+ORDER_EVENTS = ("placed", "triggered", "partially_filled", "filled", "cancelled", "expired", "rejected",
+                "amended", "replaced", "fill_undone", "reinstated")
 
 
 class Core:
@@ -321,6 +331,7 @@ class Core:
         """`old` is replaced by `new`: cancelled, pointing at its replacement; the client id
         (if `new` carries old's) names the replacement from now on."""
         old.status = CANCELLED
+        out.order_events.append((old.hash, "replaced", "amend", str(old.open), ""))
         old.replaced_by = new.hex
         self.replaced[old.hash] = new.hash
         if cid and self.client_ids.get((old.order.account, cid)) == old.hash:
@@ -525,6 +536,7 @@ class Core:
             if signed is None:
                 continue
             signed.filled -= fill.size
+            out.order_events.append((h, "fill_undone", reason, str(fill.size), str(fill.price)))
             if side in blame:
                 if signed.open:
                     events += self.engine.cancel(h, ts=ts)
@@ -563,6 +575,7 @@ class Core:
             return []
         engine = self.engine
         resting = engine._orders.get(signed.hash)
+        out.order_events.append((signed.hash, "reinstated", "", str(size), ""))
         if resting is not None and resting.size:
             resting.size += size
             resting.level.size += size
@@ -722,6 +735,7 @@ class Core:
     # -- events ---------------------------------------------------------------------------
     def _handle(self, events: list, seq: int, ts: int, ws: WriteSet | None, out: Outbox) -> None:
         touched: dict[bytes, SignedOrder] = {}
+        note = out.order_events.append
         for e in events:
             t = type(e)
             if t is ev.Fill:
@@ -736,6 +750,11 @@ class Core:
                     self.account_fills.setdefault(e.taker_account, []).append(fill.id)
                 maker.filled += e.size
                 taker.filled += e.size
+                size, price = str(e.size), str(e.price)
+                note((maker.hash, "filled" if maker.filled >= maker.order.size else "partially_filled", "",
+                      size, price))
+                note((taker.hash, "filled" if taker.filled >= taker.order.size else "partially_filled", "",
+                      size, price))
                 self.account(e.maker_account).apply_fill(e.market, e.maker_is_buy, e.price, e.size)
                 self.account(e.taker_account).apply_fill(e.market, not e.maker_is_buy, e.price, e.size)
                 touched[maker.hash] = maker
@@ -747,6 +766,7 @@ class Core:
             elif t is ev.Rejected:
                 signed = self.orders.get(e.order_id)
                 if signed is not None and signed.status == NEW:
+                    note((signed.hash, "rejected", str(e.reason), "", ""))
                     signed.status = REJECTED_ORDER
                     out.order_updates.append((signed.order.account, {"type": "rejected", "hash": signed.hex,
                                                                      "reason": str(e.reason)}))
@@ -758,8 +778,14 @@ class Core:
                 touched[signed.hash] = signed
                 if t is ev.Cancelled:
                     signed.status = CANCELLED
+                    note((signed.hash, "cancelled", str(e.reason), str(e.size), ""))
                 elif t is ev.Expired:
                     signed.status = EXPIRED
+                    note((signed.hash, "expired", "", str(e.size), ""))
+                else:
+                    name = _EVENT_NAMES.get(t)
+                    if name is not None:
+                        note((signed.hash, name, "", "", ""))
                 out.markets.add(e.market)
         for signed in touched.values():
             self._sync_open(signed)

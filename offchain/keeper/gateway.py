@@ -37,14 +37,24 @@ class Hub:
 
     def __init__(self, max_queue: int = 10_000) -> None:
         self.subs: dict[tuple, set[asyncio.Queue]] = {}
+        self.per_channel: dict[str, int] = {}  # channel -> subscriptions
         self.max_queue = max_queue
 
     def subscribe(self, key: tuple, queue: asyncio.Queue) -> None:
-        self.subs.setdefault(key, set()).add(queue)
+        subs = self.subs.setdefault(key, set())
+        if queue not in subs:
+            subs.add(queue)
+            self.per_channel[key[0]] = self.per_channel.get(key[0], 0) + 1
 
     def unsubscribe_all(self, queue: asyncio.Queue) -> None:
-        for subs in self.subs.values():
-            subs.discard(queue)
+        for key, subs in self.subs.items():
+            if queue in subs:
+                subs.discard(queue)
+                self.per_channel[key[0]] -= 1
+
+    def any(self, channel: str) -> bool:
+        """Has the channel any subscriber (of any account / market)?"""
+        return self.per_channel.get(channel, 0) > 0
 
     def has(self, key: tuple) -> bool:
         return bool(self.subs.get(key))
@@ -159,6 +169,7 @@ class Gateway:
         self.cancel_window_ms = cancel_window_ms
         self.clock = clock
         self.fill_sinks: list[Callable[[list], None]] = []
+        self.l2_feeds: dict[int, list] = {}  # market -> [seq, bids, asks] (see _l2_feed)
         self.mark_sinks: list[Callable[[int, int], None]] = []
         # called (after the commit) with the fills undone because the chain skipped them
         self.rejected_sinks: list[Callable[[list], None]] = []
@@ -201,6 +212,79 @@ class Gateway:
         for market in out.markets:
             if hub.has(("book", market)):
                 hub.publish(("book", market), {"type": "book", **self.depth(market, 20)})
+        self.publish_channels(out)
+
+    # -- the l2 / trades / user channels (docs/api.md "WebSocket channels") ------------------
+    L2_DEPTH = 50  # levels per side an l2 feed tracks
+
+    def l2_subscribe(self, market: int, queue: asyncio.Queue) -> dict:
+        """Subscribe `queue` to the market's l2 feed; returns the snapshot to send it first.
+        No await between the two: the next delta the queue gets continues this snapshot."""
+        feed = self._l2_feed(market)
+        self.hub.subscribe(("l2", market), queue)
+        return {"channel": "l2", "type": "snapshot", "market": str(market), "seq": feed[0],
+                "depth": self.L2_DEPTH, "bids": [[str(p), str(q)] for p, q in feed[1].items()],
+                "asks": [[str(p), str(q)] for p, q in feed[2].items()]}
+
+    def _l2_feed(self, market: int) -> list:
+        """[seq, bids {price: size} best first, asks]: what the feed's subscribers hold.
+        Rebuilt from the book when nobody followed the market (its seq keeps counting)."""
+        feed = self.l2_feeds.get(market)
+        if feed is None or feed[1] is None:
+            bids, asks = self.core.engine.depth(market, self.L2_DEPTH)
+            seq = (feed[0] if feed is not None else 0) + 1
+            feed = self.l2_feeds[market] = [seq, dict(bids), dict(asks)]
+        return feed
+
+    def publish_channels(self, out: Outbox) -> None:
+        hub = self.hub
+        for market in out.markets:
+            if not hub.has(("l2", market)):
+                feed = self.l2_feeds.get(market)
+                if feed is not None:
+                    feed[1] = feed[2] = None  # stale from now on: rebuilt at the next subscribe
+                continue
+            feed = self._l2_feed(market)
+            bids, asks = self.core.engine.depth(market, self.L2_DEPTH)
+            new_bids, new_asks = dict(bids), dict(asks)
+            d_bids, d_asks = _level_delta(feed[1], new_bids), _level_delta(feed[2], new_asks)
+            if d_bids or d_asks:
+                feed[0] += 1
+                feed[1], feed[2] = new_bids, new_asks
+                hub.publish(("l2", market), {"type": "delta", "market": str(market), "seq": feed[0],
+                                             "bids": d_bids, "asks": d_asks})
+        for fill in out.fills:
+            if hub.has(("trades", fill.market)):
+                hub.publish(("trades", fill.market), {
+                    "type": "trade", "market": str(fill.market), "id": fill.id, "price": str(fill.price),
+                    "size": str(fill.size), "taker_side": "sell" if fill.maker_is_buy else "buy", "ts": fill.ts})
+        for fill in out.rejected:
+            if hub.has(("trades", fill.market)):
+                hub.publish(("trades", fill.market), {"type": "trade_undone", "market": str(fill.market),
+                                                      "id": fill.id, "reason": fill.reason})
+        if not hub.any("user"):
+            return
+        events: dict[bytes, list] = {}
+        for h, name, reason, size, price in out.order_events:
+            item = {"event": name}
+            if reason:
+                item["reason"] = reason
+            if size:
+                item["size"] = size
+            if price:
+                item["price"] = price
+            events.setdefault(h, []).append(item)
+        orders = self.core.orders
+        for h, items in events.items():
+            signed = orders.get(h)
+            if signed is None:
+                continue
+            account = signed.order.account
+            if hub.has(("user", account)):
+                hub.publish(("user", account), {"type": "order", "account": account, "events": items,
+                                                "order": signed.to_json()})
+        for fill in out.fills:
+            publish_user_fill(hub, fill, "fill")
 
     def depth(self, market: int, n: int) -> dict:
         bids, asks = self.core.engine.depth(market, n)
@@ -537,6 +621,22 @@ class Gateway:
 
         await self.run_command(run)
         return {"status": "ok", "deadline": str(message.deadline)}
+
+
+def _level_delta(old: dict, new: dict) -> list:
+    """[[price, size]] of the levels that changed from `old` to `new` (size 0: gone)."""
+    changed = [[str(p), str(q)] for p, q in new.items() if old.get(p) != q]
+    changed += [[str(p), "0"] for p in old if p not in new]
+    return changed
+
+
+def publish_user_fill(hub: Hub, fill, kind: str) -> None:
+    """A fill (`fill`: matched) or its settlement state (`fill_state`) on both sides' user
+    channels (once when both sides are one account)."""
+    message = {"type": kind, "fill": fill.to_json()}
+    for account in {fill.maker_account, fill.taker_account}:
+        if hub.has(("user", account)):
+            hub.publish(("user", account), {**message, "account": account})
 
 
 def halt_event(market: int, halted: bool, reason: str) -> dict:

@@ -29,6 +29,7 @@ from typing import Awaitable, Callable
 from .blame import BOTH, blame
 from .chain import Chain, RpcError, SettleOutcome, encode_settle
 from .core import Core, FillRecord, Outbox
+from .gateway import publish_user_fill
 from .journal import (
     B_CONFIRMED,
     B_FAILED,
@@ -294,6 +295,7 @@ class Settlement:
             if fill.taker_account != fill.maker_account:
                 self.hub.publish(("fills", fill.taker_account), message)
             self.hub.publish(("fills", "*"), message)
+            publish_user_fill(self.hub, fill, "fill_state")  # the authenticated user channel
 
     async def fail_batch(self, batch_id: int, ids: list[int], error: str) -> None:
         """The batch's tx did not execute (reverted / dropped / unsendable): re-batch its fills."""

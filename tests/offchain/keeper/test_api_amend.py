@@ -114,3 +114,34 @@ def test_sdk_async__amend_and_cancel_by_client_id(served):
             assert (await kc.cancel_by_client_id(["as", "nope"]))["unknown"] == ["nope"]
             assert await kc.open_orders() == []
     asyncio.run(go())
+
+
+def test_sdk_async__stream_user_channel_authenticated(served):
+    url, keeper = served
+
+    async def go():
+        async with AsyncKeeperClient(url, KEYS[4]) as kc:
+            events = kc.stream(fills=False, user=True, l2=1, trades=1)
+            got: list[dict] = []
+            subscribed = asyncio.Event()
+
+            async def read():
+                async for event in events:
+                    got.append(event)
+                    if event["channel"] == "l2":  # the snapshot comes after every subscription
+                        subscribed.set()
+                    if {e["channel"] for e in got} >= {"user", "l2", "trades"} and \
+                            any(e["channel"] == "user" and e["type"] == "fill" for e in got):
+                        return
+
+            reader = asyncio.create_task(read())
+            await asyncio.wait_for(subscribed.wait(), 10)
+            await kc.place(kc.order(1, True, PRICE - 4 * TICK, SIZE))
+            async with AsyncKeeperClient(url, KEYS[5]) as other:
+                await other.place(other.order(1, False, PRICE - 4 * TICK, SIZE))
+            await asyncio.wait_for(reader, 10)
+            user = [e for e in got if e["channel"] == "user"]
+            assert user[0]["type"] == "order" and user[0]["events"][0]["event"] == "placed"
+            assert all(e["account"] == kc.account for e in user)
+            assert got[0]["channel"] == "l2" and got[0]["type"] == "snapshot"
+    asyncio.run(go())

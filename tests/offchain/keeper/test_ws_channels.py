@@ -1,0 +1,201 @@
+"""The WebSocket l2, trades and user channels: every message is checked against the JSON
+Schema in docs/schemas/ws (which must equal what offchain/keeper/ws_schema.py generates).
+
+Invariants: an l2 snapshot plus its deltas, applied in seq order (each seq = previous + 1),
+is the book's top levels; the user channel is only for a connection that signed the
+keeper's one-time challenge as the account (or its agent); public trades name no account."""
+
+import json
+import pathlib
+import time
+
+import fastjsonschema
+import pytest
+from fastapi.testclient import TestClient
+
+from offchain.intent import Intent
+from offchain.keeper.api import create_app
+from offchain.keeper.gateway import publish_user_fill
+from offchain.keeper.ws_schema import schemas
+from offchain.order import sign_hash
+from offchain.wire import Cancel, ws_auth_digest
+
+from .helpers import ADDR, DOMAIN, KEYS, PRICE, OfflineKeeper, order
+from .test_amend import SIZE, amend_body
+from .test_order_kinds import TICK, mark, with_intent
+
+SCHEMA_DIR = pathlib.Path(__file__).parents[3] / "docs" / "schemas" / "ws"
+VALIDATORS = {name: fastjsonschema.compile(json.loads((SCHEMA_DIR / f"{name}.json").read_text()), use_default=False)
+              for name in ("l2", "trades", "user", "control")}
+
+
+def check(message: dict) -> dict:
+    """Validate a keeper message against its channel's (or the control) schema."""
+    VALIDATORS["control" if "op" in message else message["channel"]](message)
+    return message
+
+
+@pytest.fixture
+def client(tmp_path):
+    keeper = OfflineKeeper(f"sqlite:///{tmp_path}/j.db")
+    with TestClient(create_app(keeper)) as c:
+        c.keeper = keeper
+        yield c
+    keeper.journal.close()
+
+
+def post(client, i, o, intent=None):
+    body = with_intent(i, o, intent or Intent())
+    r = client.post("/orders", json=body)
+    assert r.status_code == 200, r.json()
+    return r.json()
+
+
+def recv(ws, n: int) -> list[dict]:
+    return [check(ws.receive_json()) for _ in range(n)]
+
+
+def test_schema_files__equal_the_generated_and_served(client):
+    generated = schemas()
+    for name, schema in generated.items():
+        assert json.loads((SCHEMA_DIR / f"{name}.json").read_text()) == schema, \
+            f"docs/schemas/ws/{name}.json is stale: regenerate from offchain/keeper/ws_schema.py"
+        assert client.get(f"/ws/schemas/{name}.json").json() == schema
+    assert client.get("/ws/schemas/nope.json").status_code == 404
+
+
+def test_l2__snapshot_then_deltas_rebuild_the_book_seq_contiguous(client):
+    post(client, 0, order(0, True, price=PRICE - TICK, nonce=1))
+    with client.websocket_connect("/ws") as ws:
+        ws.send_json({"op": "subscribe", "channel": "l2", "market": 1, "id": 1})
+        sub, snap = recv(ws, 2)
+        assert sub["op"] == "subscribed" and snap["type"] == "snapshot" and snap["depth"] == 50
+        book = {"bids": dict(map(tuple, snap["bids"])), "asks": dict(map(tuple, snap["asks"]))}
+        assert book["bids"] == {str(PRICE - TICK): str(SIZE)}
+        seq = snap["seq"]
+        post(client, 1, order(1, False, price=PRICE + TICK, nonce=1))          # new ask level
+        post(client, 2, order(2, True, price=PRICE - TICK, nonce=1))           # bid level grows
+        post(client, 3, order(3, False, price=PRICE - TICK, size=2 * SIZE, nonce=1))  # takes the bid level
+        deltas = recv(ws, 3)
+        for d in deltas:
+            assert d["type"] == "delta" and d["seq"] == seq + 1
+            seq = d["seq"]
+            for side in ("bids", "asks"):
+                for price, size in d[side]:
+                    if size == "0":
+                        book[side].pop(price)
+                    else:
+                        book[side][price] = size
+        depth = client.get("/book/1?depth=50").json()
+        assert book["bids"] == dict(map(tuple, depth["bids"])) and book["asks"] == dict(map(tuple, depth["asks"]))
+        assert book["bids"] == {} and book["asks"] == {str(PRICE + TICK): str(SIZE)}
+        # a resubscribe (what a client does on a gap) starts again from a snapshot, seq continuing
+        ws.send_json({"op": "subscribe", "channel": "l2", "market": 1})
+        _, again = recv(ws, 2)
+        assert again["type"] == "snapshot" and again["seq"] == seq
+        ws.send_json({"op": "subscribe", "channel": "l2", "market": 9})
+        assert recv(ws, 1)[0] == {"op": "error", "id": None, "detail": "unknown market", "status": 400}
+
+
+def test_trades__public_and_undone(client):
+    with client.websocket_connect("/ws") as ws:
+        ws.send_json({"op": "subscribe", "channel": "trades", "market": 1})
+        recv(ws, 1)
+        post(client, 0, order(0, True, nonce=1))
+        taker = post(client, 1, order(1, False, size=SIZE // 2, nonce=1))
+        (trade,) = recv(ws, 1)
+        assert trade == {"channel": "trades", "type": "trade", "market": "1", "id": 1, "price": str(PRICE),
+                         "size": str(SIZE // 2), "taker_side": "sell", "ts": trade["ts"]}
+        assert ADDR[0] not in json.dumps(trade) and taker["hash"] not in json.dumps(trade)
+        k = client.keeper
+
+        async def undo():
+            await k.gateway.run_command(lambda ws_, out: k.core.fill_rejected(
+                k.core.next_seq(), int(time.time() * 1000), 1, "margin", ws_, out, ("taker",)))
+        client.portal.call(undo)
+        (undone,) = recv(ws, 1)
+        assert undone == {"channel": "trades", "type": "trade_undone", "market": "1", "id": 1, "reason": "margin"}
+
+
+def auth(ws, i: int, key: str | None = None) -> dict:
+    ws.send_json({"op": "challenge", "id": "c"})
+    (challenge,) = recv(ws, 1)
+    digest = ws_auth_digest(ADDR[i], bytes.fromhex(challenge["challenge"][2:]), DOMAIN)
+    ws.send_json({"op": "auth", "id": "a", "account": ADDR[i], "signature": sign_hash(digest, key or KEYS[i]).to_hex()})
+    return recv(ws, 1)[0]
+
+
+def test_user__needs_signed_challenge(client):
+    with client.websocket_connect("/ws") as ws:
+        ws.send_json({"op": "subscribe", "channel": "user", "account": ADDR[0], "id": 1})
+        assert recv(ws, 1)[0] == {"op": "error", "id": 1, "detail": "not authenticated", "status": 401}
+        ws.send_json({"op": "auth", "account": ADDR[0], "signature": "0x" + "11" * 64 + "1b"})
+        assert recv(ws, 1)[0]["detail"] == "no challenge"
+        assert auth(ws, 0, key=KEYS[1])["detail"] == "bad signature"  # signed by another key
+        ws.send_json({"op": "subscribe", "channel": "user", "account": ADDR[0]})
+        assert recv(ws, 1)[0]["detail"] == "not authenticated"
+        assert auth(ws, 0) == {"op": "authed", "id": "a", "account": ADDR[0]}
+        ws.send_json({"op": "subscribe", "channel": "user", "account": ADDR[0], "id": 2})
+        assert recv(ws, 1)[0] == {"op": "subscribed", "id": 2, "channel": "user"}
+        ws.send_json({"op": "subscribe", "channel": "user", "account": ADDR[1], "id": 3})  # not this one
+        assert recv(ws, 1)[0]["detail"] == "not authenticated"
+
+
+def test_user__order_lifecycle_events_and_fills(client):
+    k = client.keeper
+    with client.websocket_connect("/ws") as ws:
+        auth(ws, 0)
+        ws.send_json({"op": "subscribe", "channel": "user", "account": ADDR[0]})
+        recv(ws, 1)
+        a = post(client, 0, order(0, True, nonce=1), Intent(client_id="life"))
+        (placed,) = recv(ws, 1)
+        assert [e["event"] for e in placed["events"]] == ["placed"] and placed["order"]["status"] == "open"
+        post(client, 1, order(1, False, size=SIZE // 4, nonce=1))
+        update, fill = sorted(recv(ws, 2), key=lambda m: m["type"] != "order")
+        assert update["events"] == [{"event": "partially_filled", "size": str(SIZE // 4), "price": str(PRICE)}]
+        assert fill["type"] == "fill" and fill["fill"]["maker"] == ADDR[0] and fill["fill"]["state"] == "matched"
+        r = client.post("/orders/amend", json=amend_body(0, a["hash"], order(0, True, size=SIZE // 2, nonce=2),
+                                                         Intent(client_id="life"))).json()
+        updates = {m["order"]["hash"]: m for m in recv(ws, 2)}
+        assert [e["event"] for e in updates[a["hash"]]["events"]] == ["replaced"]
+        assert updates[a["hash"]]["order"]["replaced_by"] == r["hash"]
+        assert [e["event"] for e in updates[r["hash"]]["events"]] == ["amended"]
+        post(client, 2, order(2, False, size=SIZE // 2, nonce=1))
+        update, _ = sorted(recv(ws, 2), key=lambda m: m["type"] != "order")
+        assert [e["event"] for e in update["events"]] == ["filled"] and update["order"]["status"] == "filled"
+        # a stop: placed (waiting), triggered, then an IOC remainder cancelled with its reason
+        client.portal.call(mark, k, PRICE)
+        stop = post(client, 0, order(0, True, price=PRICE + 5 * TICK, nonce=3),
+                    Intent(kind="stop_market", tif="IOC", trigger_price=PRICE + 2 * TICK))
+        (placed,) = recv(ws, 1)
+        assert placed["order"]["status"] == "waiting for trigger"
+        client.portal.call(mark, k, PRICE + 2 * TICK)
+        (fired,) = recv(ws, 1)
+        assert fired["order"]["hash"] == stop["hash"]
+        assert [e["event"] for e in fired["events"]] == ["triggered", "cancelled"]
+        assert fired["events"][1]["reason"] and fired["order"]["status"] in ("cancelled", "done")
+        # cancelled by the user, and expired
+        c = post(client, 0, order(0, True, price=PRICE - 9 * TICK, nonce=4))
+        recv(ws, 1)
+        message = Cancel(ADDR[0], 0, (bytes.fromhex(c["hash"][2:]),), int(time.time() * 1000))
+        client.post("/orders/cancel", json=message.to_json(message.sign(DOMAIN, KEYS[0])))
+        (cancelled,) = recv(ws, 1)
+        assert cancelled["events"] == [{"event": "cancelled", "reason": "user", "size": str(SIZE)}]
+        e = post(client, 0, order(0, True, price=PRICE - 9 * TICK, nonce=5, expiry=int(time.time()) + 2))
+        recv(ws, 1)
+
+        async def sweep():
+            await k.gateway.run_command(lambda ws_, out: k.core.expire(k.core.next_seq(),
+                                                                        int(time.time() * 1000) + 5_000, ws_, out))
+        client.portal.call(sweep)
+        (expired,) = recv(ws, 1)
+        assert expired["order"]["hash"] == e["hash"] and expired["events"][0]["event"] == "expired"
+        # the settlement state of a fill (published by the settlement loop) fits the schema too
+        fill_record = k.core.fills[1]
+        fill_record.state = "settled"
+        from offchain.keeper.gateway import Hub
+        import asyncio
+        hub, queue = Hub(), asyncio.Queue()
+        hub.subscribe(("user", ADDR[0]), queue)
+        publish_user_fill(hub, fill_record, "fill_state")
+        assert check(queue.get_nowait())["fill"]["state"] == "settled"
