@@ -20,23 +20,18 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import signal
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+import httpx
+import websockets
 
-import httpx  # noqa: E402
-import websockets  # noqa: E402
-
-from offchain.client.messages import place_request  # noqa: E402
-from offchain.devnet import Anvil, free_port, project_env  # noqa: E402
-from offchain.keeper.devstack import deploy_stack  # noqa: E402
-from offchain.order import Domain, Order, address_of, sign_order  # noqa: E402
+from offchain.client.messages import place_request
+from offchain.devnet import Anvil, free_port
+from offchain.keeper.devstack import deploy_stack
+from offchain.keeper.process import keeper_env, start_keeper, stop_keeper
+from offchain.order import Domain, Order, address_of, sign_order
 
 N = int(os.environ.get("BENCH_ORDERS", "20000"))
 BATCH = int(os.environ.get("BENCH_BATCH", "500"))
@@ -103,25 +98,13 @@ def main() -> None:
     with Anvil(accounts=12, block_time=block_time) as anvil, tempfile.TemporaryDirectory() as tmp:
         stack = deploy_stack(anvil.url, anvil.private_keys(), traders=8)
         port = free_port()
-        ready = Path(tmp) / "ready"
-        env = project_env() | {
-            "MMX_RPC_URL": anvil.url, "MMX_DB_URL": f"sqlite:///{tmp}/keeper.db", "MMX_API_PORT": str(port),
-            "MMX_DEPLOYMENT": str(stack.write_deployment(Path(tmp) / "deployment.json")),
-            "MMX_OPERATOR_KEY": stack.operator_key, "MMX_CONFIRMATIONS": "0", "MMX_POLL_INTERVAL": "0.5",
-            "MMX_BATCH_MAX_FILLS": "64", "MMX_MAX_INFLIGHT": os.environ.get("BENCH_TX_INFLIGHT", "16"),
-            "MMX_BATCH_MAX_WAIT_MS": "20", "MMX_RATE": "1000000000", "MMX_BURST": "1000000000",
-            "MMX_READY_FILE": str(ready), "MMX_LOG_LEVEL": "WARNING",
-        }
-        log = open(Path(tmp) / "keeper.log", "wb")
-        prof = ["-m", "cProfile", "-o", os.environ["BENCH_PROFILE"]] if os.environ.get("BENCH_PROFILE") else []
-        keeper = subprocess.Popen([sys.executable, *prof, "-m", "offchain.keeper"], cwd=ROOT, env=env, stdout=log,
-                                  stderr=subprocess.STDOUT)
+        env = keeper_env(anvil.url, f"sqlite:///{tmp}/keeper.db", port,
+                         stack.write_deployment(Path(tmp) / "deployment.json"), stack.operator_key,
+                         poll_interval=0.5, batch_max_fills=64, max_inflight=os.environ.get("BENCH_TX_INFLIGHT", "16"),
+                         batch_max_wait_ms=20, rate=1_000_000_000, burst=1_000_000_000)
+        prof = ("-m", "cProfile", "-o", os.environ["BENCH_PROFILE"]) if os.environ.get("BENCH_PROFILE") else ()
+        keeper = start_keeper(env, Path(tmp), "1", timeout=60, python_args=prof)
         try:
-            deadline = time.monotonic() + 60
-            while not ready.exists():
-                if keeper.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError((Path(tmp) / "keeper.log").read_text())
-                time.sleep(0.05)
             url = f"http://127.0.0.1:{port}"
             info = httpx.get(url + "/info").json()
             domain = Domain(int(info["chain_id"]), info["exchange"])
@@ -152,11 +135,7 @@ def main() -> None:
                       f"bench {time.process_time():.1f}; intake {elapsed:.1f}s; settle window {settle_window:.1f}s")
                 print("# " + ", ".join(f"{k} {v}" for k, v in stats.items() if k.startswith("batch_")))
         finally:
-            keeper.send_signal(signal.SIGTERM)
-            try:
-                keeper.wait(30)
-            except subprocess.TimeoutExpired:
-                keeper.kill()
+            stop_keeper(keeper)
 
 
 if __name__ == "__main__":

@@ -10,11 +10,10 @@ Run: .venv/bin/python bench/bench_funding.py (from the repository root).
 from __future__ import annotations
 
 import os
-import sys
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
-os.chdir(ROOT)
+from offchain.devnet import PROJECT_ROOT
+
+os.chdir(PROJECT_ROOT)  # Ape's project is the repository, wherever this runs from
 
 import ape  # noqa: E402
 

@@ -29,21 +29,17 @@ import asyncio
 import json
 import os
 import signal
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+import httpx
 
-import httpx  # noqa: E402
-
-from offchain.client.messages import place_request  # noqa: E402
-from offchain.devnet import Anvil, free_port, project_env  # noqa: E402
-from offchain.keeper.devstack import deploy_stack  # noqa: E402
-from offchain.order import Domain, Order, address_of, sign_order  # noqa: E402
+from offchain.client.messages import place_request
+from offchain.devnet import Anvil, free_port
+from offchain.keeper.devstack import deploy_stack
+from offchain.keeper.process import keeper_env, spawn_keeper, start_keeper, stop_keeper
+from offchain.order import Domain, Order, address_of, sign_order
 
 ACKS = int(os.environ.get("BENCH_ACKS", "300"))
 POLLERS = int(os.environ.get("BENCH_POLLERS", "4"))
@@ -57,26 +53,11 @@ def pct(values: list[float], q: float) -> float:
     return values[min(len(values) - 1, int(q * len(values)))]
 
 
-def start_keeper(env: dict, tmp: Path, name: str) -> tuple[subprocess.Popen, float]:
-    ready = tmp / f"ready-{name}"
-    env = env | {"MMX_READY_FILE": str(ready)}
-    log = open(tmp / f"keeper-{name}.log", "wb")
+def timed_start(env: dict, tmp: Path, name: str):
+    """The keeper once its API is up, and the seconds that took (restart_s)."""
     t0 = time.monotonic()
-    proc = subprocess.Popen([sys.executable, "-m", "offchain.keeper"], cwd=ROOT, env=env, stdout=log,
-                            stderr=subprocess.STDOUT)
-    while not ready.exists():
-        if proc.poll() is not None or time.monotonic() - t0 > 120:
-            raise RuntimeError((tmp / f"keeper-{name}.log").read_text())
-        time.sleep(0.02)
+    proc = start_keeper(env, tmp, name, timeout=120)
     return proc, time.monotonic() - t0
-
-
-def stop_keeper(proc: subprocess.Popen) -> None:
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
 
 
 async def measure_acks(url: str, bodies: list[bytes]) -> list[float]:
@@ -204,13 +185,9 @@ def main() -> None:
         tmp = Path(tmpdir)
         stack = deploy_stack(anvil.url, anvil.private_keys(), traders=6)
         port = free_port()
-        env = project_env() | {
-            "MMX_RPC_URL": anvil.url, "MMX_DB_URL": f"sqlite:///{tmp}/keeper.db", "MMX_API_PORT": str(port),
-            "MMX_DEPLOYMENT": str(stack.write_deployment(tmp / "deployment.json")),
-            "MMX_OPERATOR_KEY": stack.operator_key, "MMX_CONFIRMATIONS": "0", "MMX_POLL_INTERVAL": "0.5",
-            "MMX_RATE": "1000000000", "MMX_BURST": "1000000000", "MMX_LOG_LEVEL": "WARNING",
-        }
-        keeper, _ = start_keeper(env, tmp, "1")
+        env = keeper_env(anvil.url, f"sqlite:///{tmp}/keeper.db", port, stack.write_deployment(tmp / "deployment.json"),
+                         stack.operator_key, poll_interval=0.5, rate=1_000_000_000, burst=1_000_000_000)
+        keeper, _ = timed_start(env, tmp, "1")
         try:
             url = f"http://127.0.0.1:{port}"
             info = httpx.get(url + "/info").json()
@@ -229,7 +206,7 @@ def main() -> None:
             commands = httpx.get(url + "/health").json()["seq"]
         finally:
             stop_keeper(keeper)
-        keeper, restart_s = start_keeper(env, tmp, "2")
+        keeper, restart_s = timed_start(env, tmp, "2")
         stop_keeper(keeper)
         print(f"keeper_restart_s_{commands}_commands: {restart_s:.2f}")
         if os.environ.get("BENCH_FAILOVER", "1") != "0":
@@ -245,10 +222,9 @@ def failover_s(env: dict, tmp: Path, stack) -> float:
     with PostgresServer() as pg:
         port_a, port_b = free_port(), free_port()
         env = env | {"MMX_DB_URL": pg.create_schema("failover")}
-        leader, _ = start_keeper(env | {"MMX_API_PORT": str(port_a)}, tmp, "leader")
+        leader, _ = timed_start(env | {"MMX_API_PORT": str(port_a)}, tmp, "leader")
         log_b = tmp / "keeper-standby.log"
-        standby = subprocess.Popen([sys.executable, "-m", "offchain.keeper"], cwd=ROOT, stderr=subprocess.STDOUT,
-                                   env=env | {"MMX_API_PORT": str(port_b)}, stdout=open(log_b, "wb"))
+        standby, _ = spawn_keeper(env | {"MMX_API_PORT": str(port_b)}, tmp, "standby")
         try:
             url_a, url_b = f"http://127.0.0.1:{port_a}", f"http://127.0.0.1:{port_b}"
             info = httpx.get(url_a + "/info").json()

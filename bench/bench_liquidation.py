@@ -17,19 +17,16 @@ from __future__ import annotations
 
 import argparse
 import signal
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from web3 import Web3
 
-from web3 import Web3  # noqa: E402
-
-from offchain.artifacts import abi  # noqa: E402
-from offchain.deploy import Web3Deployer  # noqa: E402
-from offchain.devnet import Anvil, free_port  # noqa: E402
-from offchain.keeper.crashstack import (  # noqa: E402
+from offchain.artifacts import abi
+from offchain.deploy import Web3Deployer
+from offchain.devnet import Anvil, free_port
+from offchain.keeper.crashstack import (
     N_WHALES,
     breach_blocks,
     crash_prices,
@@ -41,8 +38,8 @@ from offchain.keeper.crashstack import (  # noqa: E402
     report_price,
     start_keeper_process,
 )
-from offchain.keeper.runners.liquidation_journal import LiquidationJournal  # noqa: E402
-from offchain.order import address_of  # noqa: E402
+from offchain.keeper.runners.liquidation_journal import LiquidationJournal
+from offchain.order import address_of
 
 
 def main() -> None:

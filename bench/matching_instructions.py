@@ -24,10 +24,7 @@ import tempfile
 from functools import partial
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-import bench_matching as bm  # noqa: E402
+import bench_matching as bm  # this script's folder is on sys.path (run as a script)
 
 
 def child(stream_file: str, bands: bool, lean: bool, run: bool) -> None:

@@ -162,35 +162,15 @@ def start_keeper_process(stack: CrashStack, workdir, db_url: str, port: int, *, 
     """The real keeper as a subprocess (`python -m offchain.keeper`), liquidation runners
     on, the pool's agent key held; returns the Popen once its API is up."""
     import json
-    import subprocess
-    import sys
-    import time as _time
 
-    from offchain.devnet import PROJECT_ROOT, project_env
+    from .process import keeper_env, start_keeper
 
-    ready = workdir / f"ready-{tag}"
     deployment = workdir / "deployment.json"
     deployment.write_text(json.dumps(stack.contracts()))
-    env = project_env() | {
-        "MMX_RPC_URL": stack.url, "MMX_DB_URL": db_url, "MMX_API_PORT": str(port),
-        "MMX_KEEPER_CONFIG": keeper_toml(workdir / "keeper.toml"), "MMX_DEPLOYMENT": str(deployment),
-        "MMX_OPERATOR_KEY": stack.operator_key, "MMX_POOL_AGENT_KEY": agent_key,
-        "MMX_CONFIRMATIONS": "0", "MMX_POLL_INTERVAL": "0.1", "MMX_BATCH_MAX_WAIT_MS": "5",
-        "MMX_RATE": "100000", "MMX_BURST": "100000", "MMX_READY_FILE": str(ready), "MMX_LOG_LEVEL": "WARNING",
-    }
-    env.pop("MMX_TEST_CRASH_POINT", None)
-    if crash:
-        env["MMX_TEST_CRASH_POINT"] = crash
-    log_path = workdir / f"keeper-{tag}.log"
-    proc = subprocess.Popen([sys.executable, "-m", "offchain.keeper"], cwd=PROJECT_ROOT, env=env,
-                            stdout=open(log_path, "wb"), stderr=subprocess.STDOUT)
-    deadline = _time.monotonic() + timeout
-    while not ready.exists():
-        if proc.poll() is not None or _time.monotonic() > deadline:
-            proc.kill()
-            raise RuntimeError(log_path.read_text())
-        _time.sleep(0.05)
-    return proc
+    env = keeper_env(stack.url, db_url, port, deployment, stack.operator_key, crash=crash,
+                     keeper_config=keeper_toml(workdir / "keeper.toml"), pool_agent_key=agent_key,
+                     poll_interval=0.1, batch_max_wait_ms=5, rate=100_000, burst=100_000)
+    return start_keeper(env, workdir, tag, timeout=timeout)
 
 
 def report_price(w3, stack: CrashStack, reporter, market: int, price: int) -> int:

@@ -5,18 +5,17 @@ Each crash point runs with the journal on SQLite and on a real PostgreSQL (offch
 from __future__ import annotations
 
 import json
-import os
 import signal
-import subprocess
-import sys
 import time
 from collections import Counter, defaultdict
 
 import pytest
 
 from offchain.client import KeeperClient
-from offchain.devnet import PROJECT_ROOT, free_port, project_env
+from offchain.devnet import free_port
+from offchain.keeper import process
 from offchain.keeper.journal import Journal
+from offchain.keeper.process import keeper_env, wait_ready
 
 from .keeper_helpers import exchange
 
@@ -39,32 +38,12 @@ def start_keeper(stack, tmp_path, db_url, port, crash: str | None, tag: str):
     return proc
 
 
-def wait_ready(proc, ready, log_path, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not ready.exists():
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            raise RuntimeError(log_path.read_text())
-        time.sleep(0.02)
-
-
 def spawn_keeper(stack, tmp_path, db_url, port, crash: str | None, tag: str):
     """A keeper subprocess (not waited for: a standby becomes ready only when it leads)."""
-    ready = tmp_path / f"ready-{tag}"
-    env = project_env() | {
-        "MMX_RPC_URL": stack.url, "MMX_DB_URL": db_url, "MMX_API_PORT": str(port),
-        "MMX_DEPLOYMENT": str(stack.write_deployment(tmp_path / "deployment.json")),
-        "MMX_OPERATOR_KEY": stack.operator_key, "MMX_CONFIRMATIONS": "0", "MMX_POLL_INTERVAL": "0.1",
-        "MMX_BATCH_MAX_FILLS": "8", "MMX_MAX_INFLIGHT": "1", "MMX_BATCH_MAX_WAIT_MS": "5",
-        "MMX_RATE": "100000", "MMX_BURST": "100000", "MMX_READY_FILE": str(ready), "MMX_LOG_LEVEL": "WARNING",
-    }
-    env.pop("MMX_TEST_CRASH_POINT", None)
-    if crash:
-        env["MMX_TEST_CRASH_POINT"] = crash
-    log = open(tmp_path / f"keeper-{tag}.log", "wb")
-    proc = subprocess.Popen([sys.executable, "-m", "offchain.keeper"], cwd=PROJECT_ROOT, env=env,
-                            stdout=log, stderr=subprocess.STDOUT)
-    return proc, ready
+    env = keeper_env(stack.url, db_url, port, stack.write_deployment(tmp_path / "deployment.json"),
+                     stack.operator_key, crash=crash, poll_interval=0.1, batch_max_fills=8, max_inflight=1,
+                     batch_max_wait_ms=5, rate=100_000, burst=100_000)
+    return process.spawn_keeper(env, tmp_path, tag)
 
 
 def keeper_view(maker, taker) -> dict:
