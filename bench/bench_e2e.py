@@ -32,17 +32,13 @@ from offchain.devnet import Anvil, free_port
 from offchain.keeper.devstack import deploy_stack
 from offchain.keeper.process import keeper_env, start_keeper, stop_keeper
 from offchain.order import Domain, Order, address_of, sign_order
+from offchain.stats import percentile as pct
 
 N = int(os.environ.get("BENCH_ORDERS", "20000"))
 BATCH = int(os.environ.get("BENCH_BATCH", "500"))
 INFLIGHT = int(os.environ.get("BENCH_INFLIGHT", "4"))
 PRICE = 2_000 * 10**6
 SIZE = 10**15
-
-
-def pct(values: list[float], q: float) -> float:
-    values = sorted(values)
-    return values[min(len(values) - 1, int(q * len(values)))]
 
 
 def build_messages(domain: Domain, traders: list[str]) -> list[str]:

@@ -40,17 +40,13 @@ from offchain.devnet import Anvil, free_port
 from offchain.keeper.devstack import deploy_stack
 from offchain.keeper.process import keeper_env, spawn_keeper, start_keeper, stop_keeper
 from offchain.order import Domain, Order, address_of, sign_order
+from offchain.stats import percentile as pct
 
 ACKS = int(os.environ.get("BENCH_ACKS", "300"))
 POLLERS = int(os.environ.get("BENCH_POLLERS", "4"))
 REPLAY = int(os.environ.get("BENCH_REPLAY", "1000000"))
 PRICE = 2_000 * 10**6
 SIZE = 10**15
-
-
-def pct(values: list[float], q: float) -> float:
-    values = sorted(values)
-    return values[min(len(values) - 1, int(q * len(values)))]
 
 
 def timed_start(env: dict, tmp: Path, name: str):

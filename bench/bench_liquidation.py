@@ -16,7 +16,6 @@ Prints one `name: value` line per figure:
 from __future__ import annotations
 
 import argparse
-import signal
 import tempfile
 import time
 from pathlib import Path
@@ -26,58 +25,48 @@ from web3 import Web3
 from offchain.artifacts import abi
 from offchain.deploy import Web3Deployer
 from offchain.devnet import Anvil, free_port
-from offchain.keeper.crashstack import (
-    N_WHALES,
-    breach_blocks,
-    crash_prices,
-    crash_traders,
-    deploy_crash_stack,
-    interval_mining,
-    open_crash_positions,
-    percentile,
-    report_price,
-    start_keeper_process,
-)
+from offchain.keeper import crashstack as cs
+from offchain.keeper.process import stop_keeper
 from offchain.keeper.runners.liquidation_journal import LiquidationJournal
 from offchain.order import address_of
+from offchain.stats import percentile
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--longs", type=int, default=52)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp, Anvil(accounts=6 + args.longs + N_WHALES) as node:
+    with tempfile.TemporaryDirectory() as tmp, Anvil(accounts=6 + args.longs + cs.N_WHALES) as node:
         work = Path(tmp)
         keys = node.private_keys()
-        s = deploy_crash_stack(node.url, keys, lps=2, traders=crash_traders(args.longs))
+        s = cs.deploy_crash_stack(node.url, keys, lps=2, traders=cs.crash_traders(args.longs))
         w3 = Web3(Web3.HTTPProvider(node.url))
         exchange = w3.eth.contract(address=s.deployment.exchange, abi=abi("Exchange"))
-        longs = [address_of(k) for k in s.trader_keys[:-N_WHALES]]
+        longs = [address_of(k) for k in s.trader_keys[:-cs.N_WHALES]]
         db_url = f"sqlite:///{work}/keeper.db"
         port = free_port()
-        keeper = start_keeper_process(s, work, db_url, port, agent_key=keys[3])
+        keeper = cs.start_keeper_process(s, work, db_url, port, agent_key=keys[3])
         try:
-            open_crash_positions(f"http://127.0.0.1:{port}", s)
+            cs.open_crash_positions(f"http://127.0.0.1:{port}", s)
             deadline = time.monotonic() + 60
             while not all(exchange.functions.position(a, 1).call()[0] for a in longs):
                 assert time.monotonic() < deadline, "opening fills not settled"
                 time.sleep(0.1)
-            interval_mining(w3, 1)
+            cs.interval_mining(w3, 1)
             reporter = Web3Deployer(w3, s.reporter_key)
             blocks = []
-            for price in crash_prices():
-                blocks.append(report_price(w3, s, reporter, 1, price))
+            for price in cs.crash_prices():
+                blocks.append(cs.report_price(w3, s, reporter, 1, price))
                 time.sleep(0.2)
             deadline = time.monotonic() + 30
             while any(exchange.functions.position(a, 1).call()[0] for a in longs):
                 assert time.monotonic() < deadline, "not every long was liquidated"
                 time.sleep(0.2)
-            interval_mining(w3, None)
+            cs.interval_mining(w3, None)
             logs = list(exchange.events.Liquidation().get_logs(from_block=blocks[0]))
         finally:
-            keeper.send_signal(signal.SIGTERM)
-            keeper.wait(20)
-        breach = breach_blocks(exchange, longs, blocks)
+            stop_keeper(keeper, 20)
+        breach = cs.breach_blocks(exchange, longs, blocks)
         latency = [e["blockNumber"] - breach[e["args"]["account"]] for e in logs if e["args"]["account"] in breach]
         gas = [w3.eth.get_transaction_receipt(e["transactionHash"])["gasUsed"] for e in logs]
         journal = LiquidationJournal(db_url)

@@ -30,6 +30,7 @@ from offchain.client import AsyncKeeperClient, KeeperError
 from offchain.deploy import DEFAULT_MARKETS, USDC, Deployment, SuiteConfig, Web3Deployer, deploy_suite
 from offchain.devnet import PROJECT_ROOT, Anvil, free_port, project_env
 from offchain.order import POST_ONLY, address_of
+from offchain.stats import percentile
 
 # anvil account indices (its well-known devnet mnemonic): the roles of the demo
 ADMIN, OPERATOR, REPORTER, POOL_AGENT, LP, VAULT_OWNER, VAULT_MANAGER, FOLLOWER = range(8)
@@ -62,13 +63,6 @@ class TraderStats:
     settle_ms: list[float] = field(default_factory=list)
     settled: set[str] = field(default_factory=set)
     samples: dict[int, list] = field(default_factory=dict)  # market -> analytics BookSamples
-
-
-def percentile(values: list[float], q: float) -> float:
-    if not values:
-        return 0.0
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 def say(text: str) -> None:

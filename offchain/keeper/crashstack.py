@@ -152,11 +152,6 @@ def breach_blocks(exchange, accounts: list[str], blocks: list[int]) -> dict[str,
     return out
 
 
-def percentile(values: list[int], q: float) -> int:
-    s = sorted(values)
-    return s[min(len(s) - 1, int(q * len(s)))] if s else 0
-
-
 def start_keeper_process(stack: CrashStack, workdir, db_url: str, port: int, *, agent_key: str,
                          crash: str | None = None, tag: str = "1", timeout: float = 60.0):
     """The real keeper as a subprocess (`python -m offchain.keeper`), liquidation runners
