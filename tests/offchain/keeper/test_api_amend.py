@@ -77,7 +77,7 @@ def served(tmp_path):
     server = uvicorn.Server(uvicorn.Config(create_app(keeper), host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 60
     while not server.started:
         assert time.monotonic() < deadline and thread.is_alive(), "server did not start"
         time.sleep(0.02)
@@ -135,11 +135,11 @@ def test_sdk_async__stream_user_channel_authenticated(served):
                         return
 
             reader = asyncio.create_task(read())
-            await asyncio.wait_for(subscribed.wait(), 10)
+            await asyncio.wait_for(subscribed.wait(), 60)
             await kc.place(kc.order(1, True, PRICE - 4 * TICK, SIZE))
             async with AsyncKeeperClient(url, KEYS[5]) as other:
                 await other.place(other.order(1, False, PRICE - 4 * TICK, SIZE))
-            await asyncio.wait_for(reader, 10)
+            await asyncio.wait_for(reader, 60)
             user = [e for e in got if e["channel"] == "user"]
             assert user[0]["type"] == "order" and user[0]["events"][0]["event"] == "placed"
             assert all(e["account"] == kc.account for e in user)

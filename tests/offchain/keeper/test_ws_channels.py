@@ -181,12 +181,12 @@ def test_user__order_lifecycle_events_and_fills(client):
         client.post("/orders/cancel", json=message.to_json(message.sign(DOMAIN, KEYS[0])))
         (cancelled,) = recv(ws, 1)
         assert cancelled["events"] == [{"event": "cancelled", "reason": "user", "size": str(SIZE)}]
-        e = post(client, 0, order(0, True, price=PRICE - 9 * TICK, nonce=5, expiry=int(time.time()) + 2))
+        e = post(client, 0, order(0, True, price=PRICE - 9 * TICK, nonce=5, expiry=int(time.time()) + 30))
         recv(ws, 1)
 
         async def sweep():
             await k.gateway.run_command(lambda ws_, out: k.core.expire(k.core.next_seq(),
-                                                                        int(time.time() * 1000) + 5_000, ws_, out))
+                                                                        int(time.time() * 1000) + 60_000, ws_, out))
         client.portal.call(sweep)
         (expired,) = recv(ws, 1)
         assert expired["order"]["hash"] == e["hash"] and expired["events"][0]["event"] == "expired"
