@@ -29,6 +29,11 @@ node_modules/.installed: package.json package-lock.json
 
 deps: $(VENV)/.installed node_modules/.installed
 
+# bench-only comparison peers (bench/matching_peers.py); not needed by run or test
+$(VENV)/.bench-installed: requirements-bench.lock $(VENV)/.installed
+	$(BIN)/pip install -q --no-deps -r requirements-bench.lock
+	touch $@
+
 # the wallet app's bundle (ethers + the app, by esbuild from node_modules; nothing fetched at run time)
 offchain/web/dist/app.js: node_modules/.installed $(WEB_SRC)
 	node offchain/web/build.mjs
@@ -57,7 +62,7 @@ test: deps compile chromium postgres
 backtest: deps
 	python -m offchain.backtest $(BACKTEST_ARGS)
 
-bench: deps compile postgres
+bench: deps compile postgres $(VENV)/.bench-installed
 	@for f in bench/bench_*.py; do echo "# $$f"; python $$f || exit 1; done
 
 clean:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import bisect
 import gc
 import random
+import statistics
 import sys
 import time
 from functools import partial
@@ -20,6 +21,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from offchain.matching import Cancelled, Engine, Fill, MarketConfig, OrderKind, Place  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from matching_peers import CppLob, NautilusBook  # noqa: E402
 
 MARKET = 1
 TICK = 10_000               # 0.01 USDC
@@ -135,13 +139,18 @@ def generate(n: int, bands: bool, seed: int = 7) -> tuple[list, list]:
 def replay(bands: bool, seed_msgs: list, stream: list, engine_class=None) -> float:
     """Messages per second of one fresh engine over `stream` (after the untimed seed).
     Each message becomes a bound call first (functools.partial), so the timed loop costs
-    the engine's work plus one C-level call, not the driver's tuple unpacking."""
+    the engine's work plus one C-level call, not the driver's tuple unpacking. A
+    comparison book may bind its own calls (`bind_place` / `bind_cancel`: the C++ book
+    takes plain ints, nautilus its own order objects, built here, untimed, as a Place is)."""
     engine = (engine_class or Engine)([config(bands)])
     for kind, a, *rest in seed_msgs:
         engine.place(a) if kind == PLACE_CMD else engine.set_mark(MARKET, a, rest[0])
+    bind_place = getattr(engine, "bind_place", None) or (lambda c: partial(engine.place, c))
+    bind_cancel = getattr(engine, "bind_cancel", None) or (
+        lambda oid, ts: partial(engine.cancel, oid, ts))
     calls = [
-        partial(engine.place, msg[1]) if msg[0] == PLACE_CMD
-        else partial(engine.cancel, msg[1], msg[2]) if msg[0] == CANCEL_CMD
+        bind_place(msg[1]) if msg[0] == PLACE_CMD
+        else bind_cancel(msg[1], msg[2]) if msg[0] == CANCEL_CMD
         else partial(engine.set_mark, MARKET, msg[1], msg[2])
         for msg in stream
     ]
@@ -246,20 +255,39 @@ def main() -> None:
         "matching_msgs_per_s_stp_bands": (True, Engine),
         "lean_book_msgs_per_s": (False, LeanBook),
     }
+    peers = {"nautilus_book_msgs_per_s": NautilusBook, "cpp_lob_ctypes_msgs_per_s": CppLob}
+    for name, peer in peers.items():
+        why = peer.available()
+        if why is None:
+            runs[name] = (False, peer)
+        else:
+            print(f"# {name}: skipped: {why}")
     streams = {bands: generate(n, bands) for bands in (False, True)}
-    best = dict.fromkeys(runs, 0.0)
-    # Interleaved repeats, best of 5: the cores are shared, and a burst of someone else's
-    # work then slows one repeat of every run instead of all repeats of one run.
-    for _ in range(5):
+    rounds = int(sys.argv[2]) if len(sys.argv) > 2 else 5
+    rates: dict[str, list[float]] = {name: [] for name in runs}
+    # Interleaved rounds: the cores are shared, and a burst of someone else's work then
+    # slows one round of every book instead of all rounds of one. Rates: best round;
+    # ratios: the median of the per-round ratios (each pair measured side by side).
+    for _ in range(rounds):
         for name, (bands, engine_class) in runs.items():
             seed_msgs, stream, _ = streams[bands]
-            best[name] = max(best[name], replay(bands, seed_msgs, stream, engine_class))
+            rates[name].append(replay(bands, seed_msgs, stream, engine_class))
     for name, (bands, engine_class) in runs.items():
         if engine_class is LeanBook:
-            print(f"# calibration (no checks, no events, not the product): {name} {best[name]:.0f}")
-        else:
+            print(f"# calibration (no checks, no events, not the product): {name} "
+                  f"{max(rates[name]):.0f}")
+        elif engine_class is Engine:
             print(f"# {name}: {n} messages; end state {streams[bands][2]}")
-            print(f"{name}: {best[name]:.0f}")
+            print(f"{name}: {max(rates[name]):.0f}")
+        else:
+            print(f"{name}: {max(rates[name]):.0f}")
+    ours = rates["matching_msgs_per_s"]
+    for name, ratio in (("nautilus_book_msgs_per_s", "matching_vs_nautilus"),
+                        ("cpp_lob_ctypes_msgs_per_s", "matching_vs_cpp_lob")):
+        if name in rates:
+            pairs = sorted(a / b for a, b in zip(ours, rates[name]))
+            print(f"{ratio}: {statistics.median(pairs):.2f}  "
+                  f"# per-round min {pairs[0]:.2f} max {pairs[-1]:.2f}")
 
 
 if __name__ == "__main__":

@@ -14,3 +14,35 @@ def test_bench__small_stream__replays_and_reports_a_rate():
         assert stats["resting_orders"] > 1_000
         assert bench.replay(bands, seed, stream) > 0
         assert bench.replay(bands, seed, stream, bench.LeanBook) > 0
+
+
+def _peer_end_state(bench, book_class, seed, stream) -> int:
+    book = book_class([bench.config(False)])
+    for _, cmd, *_ in seed:
+        book.place(cmd)
+    for msg in stream:
+        if msg[0] == bench.PLACE_CMD:
+            book.place(msg[1])
+        elif msg[0] == bench.CANCEL_CMD:
+            book.cancel(msg[1], msg[2])
+    return len(book.orders) if book_class is bench.LeanBook else book.resting()
+
+
+def test_bench__comparison_books__end_in_the_same_book_as_the_engine():
+    """The peers (C++ via ctypes, nautilus's Rust book) replay the same plain stream to
+    the same number of resting orders as the engine and the lean book: the comparison
+    measures the same work. A peer that cannot run here (no compiler, no nautilus) is
+    left out, as the bench leaves it out."""
+    import pytest
+
+    spec = importlib.util.spec_from_file_location("bench_matching", BENCH)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    seed, stream, stats = bench.generate(6_000, False)
+    peers = [p for p in (bench.CppLob, bench.NautilusBook) if p.available() is None]
+    if not peers:
+        pytest.skip("no comparison peer available")
+    expected = stats["resting_orders"]
+    assert _peer_end_state(bench, bench.LeanBook, seed, stream) == expected
+    for peer in peers:
+        assert _peer_end_state(bench, peer, seed, stream) == expected, peer.__name__
