@@ -9,7 +9,14 @@ rests (buys) and the second half crosses them (sells), so half the orders make o
 - e2e_orders_accepted_per_s: orders acknowledged (journaled) / wall time of the intake;
 - e2e_ack_latency_p50/p99_ms: send -> ack per batch (every order of a batch shares it);
 - e2e_fills_settled_per_s: fills settled / (last settled - first batch submitted), keeper clock;
-- e2e_settle_latency_p50_ms: a fill's match (journaled) -> its FillSettled receipt.
+- e2e_settle_latency_p50_ms: a fill's match (journaled) -> its FillSettled receipt;
+- e2e_open_loop_ack_p50_ms / _p99_ms: an open-loop offered load (BENCH_OPEN_RATE orders/s,
+  default 2,000, for BENCH_OPEN_SECONDS, default 5) from BENCH_OPEN_CLIENTS (16) independent
+  WebSocket clients, one order per place message, each sent at its scheduled time whatever
+  the acks do; latency = ack received - scheduled send (a late sender counts against it);
+- anvil_raw_tx_per_s: the calibration, anvil's rate for plain signed transfers (pre-signed,
+  sent in JSON-RPC batches, until the last receipt), measured before and after the keeper
+  run on the same anvil; e2e_fills_per_raw_tx reads the settled rate as a ratio of it.
 Env: BENCH_ORDERS (default 20000), BENCH_BATCH (500), BENCH_INFLIGHT (4 place messages in
 flight), BENCH_TX_INFLIGHT (16 settle txs in flight), BENCH_BLOCK_TIME (anvil --block-time;
 default automine), BENCH_VERBOSE=1 (CPU seconds and per-batch phase timings).
@@ -89,10 +96,118 @@ async def drive(url: str, messages: list[str]) -> tuple[float, list[float], int]
     return elapsed, latencies, accepted
 
 
+OPEN_RATE = float(os.environ.get("BENCH_OPEN_RATE", "2000"))
+OPEN_SECONDS = float(os.environ.get("BENCH_OPEN_SECONDS", "5"))
+OPEN_CLIENTS = int(os.environ.get("BENCH_OPEN_CLIENTS", "16"))
+CALIBRATION_TXS = int(os.environ.get("BENCH_CALIBRATION_TXS", "1000"))
+
+
+def raw_tx_rate(url: str, key: str, count: int = CALIBRATION_TXS, batch: int = 100) -> float:
+    """Plain signed ETH transfers per second through anvil: signed first (untimed), sent as
+    JSON-RPC batches of eth_sendRawTransaction, timed until the last one's receipt."""
+    from eth_account import Account
+
+    acct = Account.from_key(key)
+    with httpx.Client(timeout=60) as http:
+        def rpc(method, *params):
+            return http.post(url, json={"jsonrpc": "2.0", "id": 1, "method": method,
+                                        "params": list(params)}).json()["result"]
+
+        chain_id = int(rpc("eth_chainId"), 16)
+        nonce = int(rpc("eth_getTransactionCount", acct.address, "pending"), 16)
+        fee = 2 * int(rpc("eth_gasPrice"), 16) + 10**9
+        sink = "0x" + "00" * 19 + "01"
+        raws = [
+            "0x" + acct.sign_transaction({
+                "chainId": chain_id, "nonce": nonce + i, "to": sink, "value": 1, "gas": 21_000,
+                "maxFeePerGas": fee, "maxPriorityFeePerGas": 10**9, "type": 2,
+            }).raw_transaction.hex().removeprefix("0x")
+            for i in range(count)
+        ]
+        t0 = time.perf_counter()
+        last = None
+        for i in range(0, count, batch):
+            body = [{"jsonrpc": "2.0", "id": j, "method": "eth_sendRawTransaction", "params": [r]}
+                    for j, r in enumerate(raws[i:i + batch])]
+            answers = http.post(url, json=body).json()
+            errors = [a["error"] for a in answers if "error" in a]
+            if errors:
+                raise RuntimeError(f"calibration transfer refused: {errors[0]}")
+            last = answers[-1]["result"]
+        while rpc("eth_getTransactionReceipt", last) is None:
+            time.sleep(0.002)
+        return count / (time.perf_counter() - t0)
+
+
+def build_open_loop(domain: Domain, traders: list[str], nonce_base: int) -> list[list[tuple[float, int, str]]]:
+    """Per client, its (scheduled offset s, order number, message) list. Order k goes at
+    k / OPEN_RATE to client k % OPEN_CLIENTS; the first half of the clients sign as the
+    four makers (GTC buys that rest), the second half as the four takers (IOC sells at the
+    same price that fill against them), so about half of the orders make a fill."""
+    total = int(OPEN_RATE * OPEN_SECONDS)
+    expiry = int(time.time()) + 3600
+    half = OPEN_CLIENTS // 2
+    schedules: list[list[tuple[float, int, str]]] = [[] for _ in range(OPEN_CLIENTS)]
+    for k in range(total):
+        c = k % OPEN_CLIENTS
+        buy = c < half
+        key = traders[:4][c % 4] if buy else traders[4:8][c % 4]
+        o = Order(address_of(key), 1, buy, PRICE, SIZE, nonce_base + k, expiry, 0)
+        item = place_request(o, sign_order(o, domain, key), "GTC" if buy else "IOC")
+        schedules[c].append((k / OPEN_RATE, k, json.dumps({"op": "place", "id": k, "orders": [item]})))
+    return schedules
+
+
+async def open_loop(url: str, schedules: list[list[tuple[float, int, str]]]) -> tuple[list[float], int, int, float]:
+    """Every client on its own connection sends on schedule; returns (latencies s, orders
+    accepted, fills made, seconds from the first scheduled send to the last ack)."""
+    latencies: list[float] = []
+    accepted = fills = 0
+    conns = [await websockets.connect(url.replace("http", "ws") + "/ws", max_size=None)
+             for _ in schedules]
+    t0 = time.perf_counter() + 0.5  # every client connected before the first send
+    last_ack = t0
+
+    async def client(ws, schedule):
+        due = {k: t0 + at for at, k, _ in schedule}
+
+        async def reader():
+            nonlocal accepted, fills, last_ack
+            async for text in ws:
+                msg = json.loads(text)
+                if msg.get("op") == "ack":
+                    now = time.perf_counter()
+                    latencies.append(now - due.pop(msg["id"]))
+                    accepted += sum(1 for r in msg["results"] if r["status"] == "accepted")
+                    fills += sum(r.get("fills", 0) for r in msg["results"])
+                    last_ack = max(last_ack, now)
+                    if not due:
+                        return
+                elif msg.get("op") == "error":
+                    raise RuntimeError(msg)
+
+        task = asyncio.create_task(reader())
+        for at, _, text in schedule:
+            delay = t0 + at - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            await ws.send(text)
+        await asyncio.wait_for(task, 120)
+
+    try:
+        await asyncio.gather(*(client(ws, sch) for ws, sch in zip(conns, schedules)))
+    finally:
+        for ws in conns:
+            await ws.close()
+    return latencies, accepted, fills, last_ack - t0
+
+
 def main() -> None:
     block_time = float(os.environ["BENCH_BLOCK_TIME"]) if os.environ.get("BENCH_BLOCK_TIME") else None
-    with Anvil(accounts=12, block_time=block_time) as anvil, tempfile.TemporaryDirectory() as tmp:
+    with Anvil(accounts=13, block_time=block_time) as anvil, tempfile.TemporaryDirectory() as tmp:
         stack = deploy_stack(anvil.url, anvil.private_keys(), traders=8)
+        calibration_key = anvil.private_keys()[12]  # not one of the stack's 12
+        raw_before = raw_tx_rate(anvil.url, calibration_key)
         port = free_port()
         env = keeper_env(anvil.url, f"sqlite:///{tmp}/keeper.db", port,
                          stack.write_deployment(Path(tmp) / "deployment.json"), stack.operator_key,
@@ -114,6 +229,15 @@ def main() -> None:
                     break
                 time.sleep(0.2)
             settle_window = max(1e-9, stats["last_settled_at"] - stats["first_submit_at"])
+            schedules = build_open_loop(domain, stack.trader_keys, N + BATCH)
+            open_latencies, open_accepted, open_fills, open_span = asyncio.run(open_loop(url, schedules))
+            deadline = time.monotonic() + 120  # the calibration after: once the keeper is idle again
+            while True:
+                after = httpx.get(url + "/stats").json()
+                if after["settled"] + after["skipped"] >= expected_fills + open_fills or time.monotonic() > deadline:
+                    break
+                time.sleep(0.2)
+            raw_after = raw_tx_rate(anvil.url, calibration_key)
             print(f"e2e_orders: {N}")
             print(f"e2e_fills: {stats['settled']} settled, {stats['skipped']} skipped, {stats['batches']} txs")
             print(f"e2e_orders_accepted_per_s: {accepted / elapsed:.0f}")
@@ -121,6 +245,15 @@ def main() -> None:
             print(f"e2e_ack_latency_p50_ms: {pct(latencies, 0.5) * 1000:.2f}")
             print(f"e2e_ack_latency_p99_ms: {pct(latencies, 0.99) * 1000:.2f}")
             print(f"e2e_settle_latency_p50_ms: {stats['settle_latency_p50_ms']:.2f}")
+            offered = sum(len(sch) for sch in schedules)
+            print(f"# open loop: {offered} orders offered at {OPEN_RATE:.0f}/s by {OPEN_CLIENTS} clients, "
+                  f"{open_accepted} accepted ({open_accepted / open_span:.0f}/s), {open_fills} fills, "
+                  f"last ack {open_span:.2f}s after the first send")
+            print(f"e2e_open_loop_ack_p50_ms: {pct(open_latencies, 0.5) * 1000:.2f}")
+            print(f"e2e_open_loop_ack_p99_ms: {pct(open_latencies, 0.99) * 1000:.2f}")
+            print(f"anvil_raw_tx_per_s: {min(raw_before, raw_after):.0f}  "
+                  f"# before {raw_before:.0f}, after {raw_after:.0f}")
+            print(f"e2e_fills_per_raw_tx: {stats['settled'] / settle_window / ((raw_before + raw_after) / 2):.2f}")
             if os.environ.get("BENCH_VERBOSE"):
                 def cpu(pid):  # the process and its children (anvil runs behind a node shim)
                     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()

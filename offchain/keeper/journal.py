@@ -418,20 +418,40 @@ def _pg(column: str, value):
 
 def _update_many(conn, model, rows: list[dict]) -> None:
     """UPDATE ... WHERE id = :id as one executemany per distinct column set, in row order
-    within each set (a later update of the same row in the same set wins)."""
+    within each set (a later update of the same row in the same set wins). When a row is
+    updated under two column sets (their order between sets then matters), one executemany
+    per run of consecutive rows with the same set instead, runs in row order: the rows'
+    own order is kept either way, without a statement per row (a commit that mixes the
+    settlement's "submitted" and "settled" updates cost ~0.6 ms a row that way)."""
     groups: dict[tuple, list[dict]] = {}
+    first_set: dict = {}
+    ordered = False
     for row in rows:
-        groups.setdefault(tuple(sorted(k for k in row if k != "id")), []).append(row)
-    if len(groups) > 1:
-        # different column sets could touch the same row: keep the rows' own order then
-        for row in rows:
-            values = {k: v for k, v in row.items() if k != "id"}
-            conn.execute(update(model).where(model.id == row["id"]).values(**values))
+        columns = tuple(sorted(k for k in row if k != "id"))
+        groups.setdefault(columns, []).append(row)
+        if first_set.setdefault(row["id"], columns) != columns:
+            ordered = True
+    if not ordered:
+        for columns, group in groups.items():
+            _update_set(conn, model, columns, group)
         return
-    for columns, group in groups.items():
-        stmt = (update(model).where(model.id == bindparam("_id"))
-                .values({c: bindparam("_" + c) for c in columns}))
-        conn.execute(stmt, [{"_" + k: v for k, v in row.items()} for row in group])
+    run: list[dict] = []
+    run_columns: tuple = ()
+    for row in rows:
+        columns = tuple(sorted(k for k in row if k != "id"))
+        if run and columns != run_columns:
+            _update_set(conn, model, run_columns, run)
+            run = []
+        run_columns = columns
+        run.append(row)
+    if run:
+        _update_set(conn, model, run_columns, run)
+
+
+def _update_set(conn, model, columns: tuple, rows: list[dict]) -> None:
+    stmt = (update(model).where(model.id == bindparam("_id"))
+            .values({c: bindparam("_" + c) for c in columns}))
+    conn.execute(stmt, [{"_" + k: v for k, v in row.items()} for row in rows])
 
 
 _encode = __import__("msgspec").json.encode

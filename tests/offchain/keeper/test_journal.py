@@ -156,3 +156,32 @@ def test_postgres__schema_urls__independent_journals_in_one_database(postgres):
         assert conn.exec_driver_sql("SHOW synchronous_commit").scalar() == "on"  # options merged
     a.close()
     b.close()
+
+
+def test_write__fill_updates_of_mixed_column_sets__each_row_ends_in_its_last_update(j):
+    """One commit of the settlement's interleaved updates ({state, batch_id, tx_hash} and
+    {state}, one executemany per set or per run of a set): every row ends as its last
+    update in the list says, also when a row is updated under both sets."""
+    from offchain.keeper.journal import SUBMITTED
+
+    j.write(WriteSet(fills=[fill(i) for i in range(1, 9)]))
+    updates = []
+    for i in range(1, 9):  # disjoint ids, alternating column sets
+        if i % 2:
+            updates.append({"id": i, "state": SUBMITTED, "batch_id": 3, "tx_hash": "0x" + "ee" * 32})
+        else:
+            updates.append({"id": i, "state": SETTLED})
+    j.write(WriteSet(fill_updates=updates))
+    rows = {r.id: r for r in j.fills()}
+    assert [rows[i].state for i in range(1, 9)] == [SUBMITTED, SETTLED] * 4
+    assert [rows[i].batch_id for i in (1, 2)] == [3, None]
+    # the same rows again, each under both sets in one commit: order between sets matters
+    j.write(WriteSet(fill_updates=[
+        {"id": 1, "state": SETTLED},
+        {"id": 1, "state": SUBMITTED, "batch_id": 4, "tx_hash": "0x" + "dd" * 32},
+        {"id": 2, "state": SUBMITTED, "batch_id": 5, "tx_hash": "0x" + "cc" * 32},
+        {"id": 2, "state": SETTLED},
+    ]))
+    rows = {r.id: r for r in j.fills()}
+    assert (rows[1].state, rows[1].batch_id, rows[1].tx_hash) == (SUBMITTED, 4, "0x" + "dd" * 32)
+    assert (rows[2].state, rows[2].batch_id, rows[2].tx_hash) == (SETTLED, 5, "0x" + "cc" * 32)
