@@ -687,6 +687,19 @@ def _too_far(account: address, cfg: uint256, diff: uint256, mark: uint256) -> bo
 
 
 
+# ================================================================ sub-accounts
+
+@external
+def __default__():
+    """
+    @notice Sub-accounts and position transfers (IExchangeAccounts.vyi: open_subaccount,
+            move_collateral, transfer_position, split, merge): any selector the Exchange
+            does not know runs in its risk logic, which runs it in ExchangeAccounts, on
+            this storage (DELEGATECALL); unknown ones revert. docs/subaccounts.md.
+    """
+    self._delegate()
+
+
 # ================================================================ liquidation
 
 @external
@@ -1139,7 +1152,7 @@ def _not_paused():
 @internal
 @view
 def _authorised(account: address):
-    assert msg.sender == account or ledger._agents[account][msg.sender], "exchange: not authorised"
+    assert self._may_sign(account, msg.sender), "exchange: not authorised"
 
 
 
@@ -1169,6 +1182,9 @@ def _risk_events():
     log IExchange.ForbiddenCounterpartySet(account=empty(address), counterparty=empty(address), forbidden=False)
     log IExchange.FeesDistributed(recipient=empty(address), recipient_amount=0, treasury=empty(address), treasury_amount=0)
     log IExchange.MarginTiersSet(market=0, thresholds=[], initial_bps=[], maintenance_bps=[])
+    log IExchange.SubaccountOpened(owner=empty(address), account=empty(address), index=0)
+    log IExchange.CollateralMoved(source=empty(address), target=empty(address), amount=0)
+    log IExchange.PositionTransferred(source=empty(address), target=empty(address), market=0, size=0, price=0, transfer_hash=empty(bytes32))
 
 
 @internal
@@ -1229,9 +1245,16 @@ def _signer(digest: bytes32, account: address, sig: IExchange.Signature) -> addr
     signer: address = ecrecover(digest, sig.v, sig.r, sig.s)
     if signer == empty(address):
         return empty(address)
-    if signer == account or ledger._agents[account][signer]:
+    if self._may_sign(account, signer):
         return signer
     return empty(address)
+
+
+@internal
+@view
+def _may_sign(account: address, who: address) -> bool:
+    """@dev The account itself, its agent, or (a sub-account) its owner's agent (the owner is an agent)."""
+    return who == account or ledger._agents[account][who] or ledger._agents[ledger.subaccount_owner[account]][who]
 
 
 @internal

@@ -14,6 +14,7 @@
 from ethereum.ercs import IERC20
 
 from interfaces import IExchange
+from interfaces import IExchangeAccounts
 from interfaces import IOracle
 
 import constants
@@ -27,17 +28,34 @@ exports: (ledger.usdc, ledger.oracle)
 
 # This deployment's own address: `self` differs from it only under DELEGATECALL.
 _THIS: immutable(address)
+# Sub-accounts and position transfers (ExchangeAccounts.vy): selectors this code does not
+# know, forwarded again by DELEGATECALL (the Exchange forwards its unknown ones here).
+accounts_logic: public(immutable(address))
 
 
 @deploy
-def __init__(usdc_: address, oracle_: address):
+def __init__(usdc_: address, oracle_: address, accounts_logic_: address):
     """
     @notice Deploy the risk engine code for an Exchange over `usdc_` and `oracle_`.
     @param usdc_ The Exchange's collateral token.
     @param oracle_ The Exchange's oracle.
+    @param accounts_logic_ An ExchangeAccounts deployment for the same usdc and oracle.
     """
+    assert staticcall IExchangeAccounts(accounts_logic_).usdc() == usdc_, "exchange: accounts logic"
+    assert staticcall IExchangeAccounts(accounts_logic_).oracle() == oracle_, "exchange: accounts logic"
     ledger.__init__(usdc_, oracle_)
     _THIS = self
+    accounts_logic = accounts_logic_
+
+
+@external
+def __default__():
+    """
+    @notice Run a selector this code does not know (sub-accounts, position transfers) in
+            ExchangeAccounts on the Exchange's storage; its reverts bubble up.
+    """
+    self._delegated()
+    raw_call(accounts_logic, msg.data, is_delegate_call=True)
 
 
 @external
@@ -110,7 +128,7 @@ def liquidate(account: address, market: uint256):
 
     # the move at mark changes no equity: the account realises its PnL, the backstop
     # opens or adds at mark
-    self._move(account, bs, market, size, notional, mark)
+    ledger._move(account, bs, market, size, notional, mark)
 
     penalty: uint256 = 0
     if equity > 0:
@@ -188,7 +206,7 @@ def adl(account: address, market: uint256, counterparties: DynArray[address, 32]
         n: uint256 = convert(q, uint256) * price // constants.ONE
         if size > 0 and convert(q, uint256) * price % constants.ONE != 0:
             n += 1
-        self._move(account, cp, market, signed, n, price)
+        ledger._move(account, cp, market, signed, n, price)
         left -= q
         log IExchange.Adl(account=account, counterparty=cp, market=market, size=signed, price=price)
     if left == 0:
@@ -570,24 +588,6 @@ def withdraw(amount: uint256):
     ledger._accounts[msg.sender] = ledger._account_word(coll, word >> ledger.VOLUME_SHIFT)
     ledger._pay(msg.sender, amount)
     log IExchange.Withdraw(account=msg.sender, amount=amount)
-
-
-@internal
-def _move(account: address, to: address, market: uint256, size: int256, notional: uint256, price: uint256):
-    """@dev `account` trades -size, `to` trades +size at `price` (cash `notional`, zero-sum)."""
-    a_size: int256 = 0
-    a_cost: int256 = 0
-    a_size, a_cost = ledger._unpack(ledger._positions[account][market])
-    n_size: int256 = 0
-    n_cost: int256 = 0
-    pnl: int256 = 0
-    n_size, n_cost, pnl = ledger._trade(a_size, a_cost, -size, notional, price)
-    ledger._write_position(account, ledger._config[account], market, a_size, n_size, n_cost)
-    ledger._credit(account, pnl)
-    a_size, a_cost = ledger._unpack(ledger._positions[to][market])
-    n_size, n_cost, pnl = ledger._trade(a_size, a_cost, size, notional, price)
-    ledger._write_position(to, ledger._config[to], market, a_size, n_size, n_cost)
-    ledger._credit(to, pnl)
 
 
 @internal

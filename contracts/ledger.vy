@@ -113,6 +113,11 @@ _tiers: HashMap[uint256, uint256]
 _tier_thresholds: HashMap[uint256, uint256[2]]
 # final settlement price of a delisted market (0 = listed)
 settlement_price: public(HashMap[uint256, uint256])
+# Sub-accounts (ExchangeAccounts.vy, docs/subaccounts.md): a sub-account's owner (empty =
+# not a sub-account); an owner's agents sign for its sub-accounts too.
+subaccount_owner: HashMap[address, address]
+# PositionTransfer digests already executed (replay protection)
+_transfer_done: HashMap[bytes32, bool]
 
 
 @deploy
@@ -129,6 +134,29 @@ def _write_position(account: address, cfg: uint256, market: uint256, old_size: i
         self._config[account] = cfg | bit
     elif new_size == 0:
         self._config[account] = cfg & ~bit
+
+
+@internal
+def _move(account: address, to: address, market: uint256, size: int256, notional: uint256, price: uint256):
+    """
+    @dev The one position change between two accounts outside settle (liquidation to
+         the backstop, ADL, position transfers, split / merge): `account` trades -size,
+         `to` trades +size at `price`, cash `notional` on both sides (zero-sum); each
+         realises its PnL into collateral.
+    """
+    a_size: int256 = 0
+    a_cost: int256 = 0
+    a_size, a_cost = self._unpack(self._positions[account][market])
+    n_size: int256 = 0
+    n_cost: int256 = 0
+    pnl: int256 = 0
+    n_size, n_cost, pnl = self._trade(a_size, a_cost, -size, notional, price)
+    self._write_position(account, self._config[account], market, a_size, n_size, n_cost)
+    self._credit(account, pnl)
+    a_size, a_cost = self._unpack(self._positions[to][market])
+    n_size, n_cost, pnl = self._trade(a_size, a_cost, size, notional, price)
+    self._write_position(to, self._config[to], market, a_size, n_size, n_cost)
+    self._credit(to, pnl)
 
 
 @internal

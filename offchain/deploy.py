@@ -146,8 +146,10 @@ def deploy_suite(
         config.oracle_breaker_bps, config.oracle_breaker_window,
     )
     rebate = deployer.deploy("RebateEngine", [list(tier) for tier in config.fee_tiers])
-    # the risk engine code the Exchange runs by DELEGATECALL (exchange.risk_logic())
-    risk_logic = deployer.deploy("ExchangeRisk", usdc, oracle)
+    # the risk engine code the Exchange runs by DELEGATECALL (exchange.risk_logic()), and
+    # the sub-account code the risk engine runs the same way (docs/subaccounts.md)
+    accounts_logic = deployer.deploy("ExchangeAccounts", usdc, oracle)
+    risk_logic = deployer.deploy("ExchangeRisk", usdc, oracle, accounts_logic)
     exchange = deployer.deploy("Exchange", usdc, oracle, rebate, treasury, risk_logic)
     pool = deployer.deploy("LiquidityPool", usdc, exchange, config.pool_deposit_cap)
     blueprint = deployer.declare("Vault")

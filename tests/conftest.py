@@ -191,7 +191,8 @@ def create_exchange(project, admin, operator, pauser, treasury, usdc):
     price band is `band_bps`."""
 
     def create(oracle, rebate, add_eth=True, band_bps=BAND_BPS):
-        risk = project.ExchangeRisk.deploy(usdc, oracle, sender=admin)
+        accounts_logic = project.ExchangeAccounts.deploy(usdc, oracle, sender=admin)
+        risk = project.ExchangeRisk.deploy(usdc, oracle, accounts_logic, sender=admin)
         exchange = project.Exchange.deploy(usdc, oracle, rebate, treasury, risk, sender=admin)
         exchange.grantRole(exchange.OPERATOR_ROLE(), operator, sender=admin)
         exchange.grantRole(exchange.PAUSER_ROLE(), pauser, sender=admin)

@@ -229,6 +229,17 @@ class KeeperClient(Trader):
         """The account's settled funding (amount > 0: paid), from the chain's events."""
         return _check(self.http.get(f"/accounts/{account or self.account}/funding"))["payments"]
 
+    # sub-accounts and position transfers (docs/subaccounts.md; on-chain calls: client.subaccounts)
+    def relay_transfer(self, transfer, from_sig: Signature | None, to_sig: Signature | None) -> dict:
+        """POST /transfers: the keeper checks and sends a signed PositionTransfer."""
+        from .subaccounts import relay_body
+
+        return _check(self.http.post("/transfers", json=relay_body(transfer, from_sig, to_sig)))
+
+    def subaccounts(self, owner: str | None = None) -> list[dict]:
+        """The owner's sub-accounts the keeper saw opened: [{index, account}]."""
+        return _check(self.http.get(f"/accounts/{owner or self.account}/subaccounts"))["subaccounts"]
+
     def stream_fills(self, account: str | None = None, timeout: float | None = None) -> Iterator[dict]:
         """Blocking iterator over fill events (new fills and settlement state changes)."""
         from websockets.sync.client import connect
@@ -349,6 +360,14 @@ class AsyncKeeperClient(Trader):
 
     async def funding_payments(self, account: str | None = None) -> list[dict]:
         return _check(await self.http.get(f"/accounts/{account or self.account}/funding"))["payments"]
+
+    async def relay_transfer(self, transfer, from_sig: Signature | None, to_sig: Signature | None) -> dict:
+        from .subaccounts import relay_body
+
+        return _check(await self.http.post("/transfers", json=relay_body(transfer, from_sig, to_sig)))
+
+    async def subaccounts(self, owner: str | None = None) -> list[dict]:
+        return _check(await self.http.get(f"/accounts/{owner or self.account}/subaccounts"))["subaccounts"]
 
     async def stream(self, *, fills: bool = True, orders: bool = False, book: int | None = None,
                      account: str | None = None, user: bool = False, l2: int | None = None,

@@ -275,6 +275,10 @@ def create_app(service: ServiceView, limits: ApiLimits | None = None) -> FastAPI
 
     app.include_router(funding_router(service))
 
+    from .transfers import router_for_keeper as transfers_router  # docs/subaccounts.md
+
+    app.include_router(transfers_router(service))
+
     @app.exception_handler(Rejection)
     async def _rejection(_request, exc: Rejection):
         return JSONResponse({"detail": exc.reason}, status_code=exc.status)

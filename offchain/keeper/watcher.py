@@ -17,7 +17,10 @@ cursor + 1 to head - confirmations, in (block, log index) order, and turns them 
   orders signed by that agent leave the book: the chain would skip their fills);
 - Exchange account-config logs (AgentSet, CloseOnlySet, LeverageCapSet, PositionCapSet):
   also handed to the strategy runners' hook, so cap and close-only changes act at once;
-- pool / factory / vault (every `watch()`ed address) events: handed to the runners' hook.
+- pool / factory / vault (every `watch()`ed address) events: handed to the runners' hook;
+- SubaccountOpened: the owner's sub-account (offchain/keeper/transfers.py: one agent set for
+  both, rebuilt at start-up with the agent sets); PositionTransferred / CollateralMoved: both
+  accounts' snapshots are re-read at once (not debounced), then the log goes to the runners.
 The cursor is journaled in the same transaction as the commands the logs produced, so
 a restart neither loses nor repeats one.
 
@@ -52,6 +55,7 @@ from .core import Core, Outbox
 from .journal import WriteSet
 
 from .periodic import PeriodicTask
+from .transfers import T_OPENED, SubaccountBook, touched
 
 log = logging.getLogger("mmx.keeper.watcher")
 CURSOR = "watcher"
@@ -105,6 +109,7 @@ class Watcher:
         self.t_resumed = chain.oracle_topics.get("Resumed")
         self.t_max_age = chain.oracle_topics.get("MaxAgeSet")
         self.caught_up = asyncio.Event()
+        self.subaccounts = SubaccountBook()
         self.dirty: set[str] = set()
         # accounts whose position changed on chain outside the keeper's fills (Liquidation,
         # Adl, DelistedClosed): the engine's position is re-synced (`position_sync`, set by
@@ -147,9 +152,11 @@ class Watcher:
     async def load_agents(self) -> None:
         """Agent approvals are not journaled: rebuild them from every AgentSet log."""
         head = await self.chain.block_number()
-        logs = await self.chain.get_logs(self.chain.exchange.address, self.start_block, head, [self.t_agent])
-        for entry in logs:
-            self._agent(entry)
+        logs = await self.chain.get_logs(self.chain.exchange.address, self.start_block, head,
+                                         [[self.t_agent, T_OPENED]])
+        for entry in _sorted(logs):  # an opening links the agent sets before its AgentSet
+            if not self.subaccounts.apply(self.core, entry):
+                self._agent(entry)
 
     async def load_chain_orders(self) -> None:
         """Order state on chain is not journaled: rebuild it from every FillSettled and
@@ -258,6 +265,7 @@ class Watcher:
         exchange = chain.exchange.address.lower()
         oracle = chain.oracle.address.lower() if chain.oracle else ""
         created: list[tuple[str, int]] = []  # vaults first seen in this range
+        moved: list[dict] = []  # transfers / collateral moves: refreshed now, then to the runners
         for entry in logs:
             address = entry["address"].lower()
             topics = entry["topics"]
@@ -295,6 +303,10 @@ class Watcher:
                     account = _addr(topics[1])
                     floor = _word(bytes.fromhex(entry["data"][2:]), 0)
                     core.min_nonce(core.next_seq(), ts, account, floor, ws, out)
+                elif touched(entry) is not None:
+                    moved.append(entry)
+                else:
+                    self.subaccounts.apply(core, entry)
                 if t0 in self.t_account_config and self.on_log is not None:
                     self.on_log(entry)
             elif address == oracle and t0 == self.t_price:
@@ -328,6 +340,17 @@ class Watcher:
         ws.cursors["watcher"] = hi
         self.cursor = hi
         await self.committer.commit(ws, lambda: self.publish(out))
+        if moved:
+            # a position or collateral moved outside settle: the keeper's view of both
+            # accounts (admission, liquidation) is re-read now, then the runners hear of it
+            accounts = sorted({a for entry in moved for a in touched(entry)})
+            for a in accounts:
+                core.account(a)
+            await refresh_accounts(core, chain, accounts, block=hi)
+            self.dirty -= set(accounts)
+            for entry in moved:
+                if self.on_log is not None:
+                    self.on_log(entry)
         self.dirty |= {a for a in dirty if a in core.accounts}
         await self._refresh(hi)
 

@@ -130,7 +130,10 @@ class LiquidationRunner:
             self.kick(full=True)
 
     async def on_chain_log(self, entry: dict) -> None:
-        return None
+        from ..transfers import touched  # a position or collateral moved outside settle
+
+        if touched(entry) is not None:
+            self.kick()
 
     async def on_stop(self) -> None:
         tasks = [t for t in (self._scan_task, *self._tasks) if t is not None]

@@ -36,6 +36,7 @@ def test_risk_logic__direct_call__reverts(exchange, project, maker):
 
 
 def test_deploy__risk_logic_of_other_oracle__reverts(project, admin, usdc, oracle, rebate, treasury, create_oracle):
-    risk = project.ExchangeRisk.deploy(usdc, create_oracle(), sender=admin)
+    other = create_oracle()
+    risk = project.ExchangeRisk.deploy(usdc, other, project.ExchangeAccounts.deploy(usdc, other, sender=admin), sender=admin)
     with ape.reverts("exchange: risk logic"):
         project.Exchange.deploy(usdc, oracle, rebate, treasury, risk, sender=admin)

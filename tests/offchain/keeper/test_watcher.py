@@ -62,7 +62,7 @@ class FakeChain:
         wanted = {a.lower() for a in ([address] if isinstance(address, str) else address)}
         self.queries.append((sorted(wanted), lo, hi))
         return [e for e in self.logs if e["address"].lower() in wanted and lo <= int(e["blockNumber"], 16) <= hi
-                and (not topics or e["topics"][0] in topics[0:1])]
+                and (not topics or e["topics"][0] in (topics[0] if isinstance(topics[0], list) else topics[0:1]))]
 
 
 def watcher(keeper, chain, seen, cursor=None):

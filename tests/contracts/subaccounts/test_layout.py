@@ -1,0 +1,28 @@
+"""ExchangeAccounts runs on the Exchange's storage (two DELEGATECALL hops): same ledger slots."""
+
+import json
+import subprocess
+from pathlib import Path
+
+CONTRACTS = Path(__file__).resolve().parents[3] / "contracts"
+
+
+def _layout(name):
+    out = subprocess.run(
+        ["vyper", "-f", "layout", f"{name}.vy"], cwd=CONTRACTS, capture_output=True, text=True, check=True
+    ).stdout
+    return json.loads(out)["storage_layout"]
+
+
+def test_layout__ledger_slots_identical_in_exchange_and_accounts_logic():
+    exchange, accounts = _layout("Exchange"), _layout("ExchangeAccounts")
+    assert exchange["ledger"] == accounts["ledger"]
+    assert list(accounts) == ["ledger"]  # nothing else in the sub-account code's storage
+
+
+def test_deploy__accounts_logic_of_other_oracle__reverts(project, admin, usdc, oracle, create_oracle):
+    import ape
+
+    logic = project.ExchangeAccounts.deploy(usdc, create_oracle(), sender=admin)
+    with ape.reverts("exchange: accounts logic"):
+        project.ExchangeRisk.deploy(usdc, oracle, logic, sender=admin)
