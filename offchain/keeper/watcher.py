@@ -55,7 +55,7 @@ from .core import Core, Outbox
 from .journal import WriteSet
 
 from .periodic import PeriodicTask
-from .transfers import T_OPENED, SubaccountBook, touched
+from .transfers import T_OPENED, T_TRANSFERRED, SubaccountBook, touched
 
 log = logging.getLogger("mmx.keeper.watcher")
 CURSOR = "watcher"
@@ -265,7 +265,7 @@ class Watcher:
         exchange = chain.exchange.address.lower()
         oracle = chain.oracle.address.lower() if chain.oracle else ""
         created: list[tuple[str, int]] = []  # vaults first seen in this range
-        moved: list[dict] = []  # transfers / collateral moves: refreshed now, then to the runners
+        transfers: list[dict] = []  # transfers / collateral moves: refreshed now, then to the runners
         for entry in logs:
             address = entry["address"].lower()
             topics = entry["topics"]
@@ -304,7 +304,9 @@ class Watcher:
                     floor = _word(bytes.fromhex(entry["data"][2:]), 0)
                     core.min_nonce(core.next_seq(), ts, account, floor, ws, out)
                 elif touched(entry) is not None:
-                    moved.append(entry)
+                    transfers.append(entry)
+                    if t0 == T_TRANSFERRED:  # a position moved outside the keeper's fills
+                        self.position_dirty |= set(touched(entry))
                 else:
                     self.subaccounts.apply(core, entry)
                 if t0 in self.t_account_config and self.on_log is not None:
@@ -340,15 +342,15 @@ class Watcher:
         ws.cursors["watcher"] = hi
         self.cursor = hi
         await self.committer.commit(ws, lambda: self.publish(out))
-        if moved:
+        if transfers:
             # a position or collateral moved outside settle: the keeper's view of both
             # accounts (admission, liquidation) is re-read now, then the runners hear of it
-            accounts = sorted({a for entry in moved for a in touched(entry)})
+            accounts = sorted({a for entry in transfers for a in touched(entry)})
             for a in accounts:
                 core.account(a)
             await refresh_accounts(core, chain, accounts, block=hi)
             self.dirty -= set(accounts)
-            for entry in moved:
+            for entry in transfers:
                 if self.on_log is not None:
                     self.on_log(entry)
         self.dirty |= {a for a in dirty if a in core.accounts}
