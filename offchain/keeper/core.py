@@ -32,6 +32,8 @@ Command kinds (body JSON):
   chain_cancel  {hash}                                  OrderCancelled seen on chain
   min_nonce     {account, min_nonce}                    MinNonceSet seen on chain
   fill_rejected {fill, reason}                          the chain skipped a fill: undo it
+  market_set    {market, tick, lot, min_size, im, mm,   the Exchange's MarketSet: the market's new
+                 band, active}                          rules from here on (Core.market_set)
   agent_revoked {account, agent}                        AgentSet(approved=false) seen on chain:
                                                         the account's open orders signed by
                                                         that agent leave the book
@@ -53,6 +55,7 @@ so nothing can match in a halted market, not even through a trigger.
 
 from __future__ import annotations
 
+import dataclasses
 import pickle
 from dataclasses import dataclass
 from enum import StrEnum
@@ -408,6 +411,31 @@ class Core:
         out.halts.append((market, halted, reason))
         return events
 
+    def market_set(self, seq: int, ts: int, info: MarketInfo, ws: WriteSet | None, out: Outbox) -> list:
+        """The Exchange's registry changed (`MarketSet`: a new market, or tick, lot, min
+        size, margins, band, active). The keeper follows it at this point of the sequence:
+        admission and the engine use the new rules from the next command on. Live orders
+        the chain would now skip leave the book (cancelled): every order of a market that
+        became inactive, and orders whose price is off the new tick or whose size is off the
+        new lot. Margin tiers (MarginTiersSet) are kept as they were."""
+        self.journal_command(ws, seq, ts, "market_set", "", {
+            "market": info.market, "tick": str(info.tick), "lot": str(info.lot), "min_size": str(info.min_size),
+            "im": info.initial_margin_bps, "mm": info.maintenance_margin_bps, "band": info.band_bps,
+            "active": info.active})
+        old = self.markets.get(info.market)
+        if old is not None and old.tiers is not None:
+            info = dataclasses.replace(info, tiers=old.tiers)
+        self.markets[info.market] = info
+        self.engine.update_market(market_config(info))
+        void = sorted((h for hs in self.by_nonce_account.values() for h in hs
+                       if (o := self.orders[h].order).market == info.market
+                       and (not info.active or o.price % info.tick or o.size % info.lot)),
+                      key=lambda h: self.orders[h].seq)
+        events = self.engine.cancel_many(void, ts)
+        self._handle(events, seq, ts, ws, out)
+        out.markets.add(info.market)
+        return events
+
     def is_halted(self, market: int) -> bool:
         return market in self.oracle.halted
 
@@ -725,6 +753,10 @@ class Core:
         elif kind == "fill_rejected":
             self.fill_rejected(seq, ts, int(body["fill"]), body["reason"], None, out,
                                tuple(body.get("blame", ("maker", "taker"))))
+        elif kind == "market_set":
+            self.market_set(seq, ts, MarketInfo(int(body["market"]), int(body["tick"]), int(body["lot"]),
+                                                int(body["im"]), int(body["mm"]), int(body["band"]),
+                                                int(body["min_size"]), bool(body["active"])), None, out)
         elif kind == "agent_revoked":
             self.agent_revoked(seq, ts, body["account"], body["agent"], None, out)
         elif kind == "position":

@@ -43,6 +43,7 @@ vault's logs of the same block range back-filled. Other callers re-`watch` at st
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from typing import Any, Callable
 
@@ -51,6 +52,7 @@ from offchain.wire import checksum as to_checksum_address
 from offchain.artifacts import abi as artifact_abi
 
 from .chain import Chain, event_topics
+from .admission import MarketInfo
 from .core import Core, Outbox
 from .journal import WriteSet
 
@@ -101,6 +103,7 @@ class Watcher:
         self.t_deposit, self.t_withdraw = t["Deposit"], t["Withdraw"]
         self.t_settled, self.t_liq = t["FillSettled"], t.get("Liquidation")
         self.t_agent, self.t_cancel, self.t_nonce = t["AgentSet"], t["OrderCancelled"], t["MinNonceSet"]
+        self.t_market_set = t.get("MarketSet")
         # account-config logs the runners act on (topics[1] is the account in each)
         self.t_account_config = {t[name] for name in ("AgentSet", "CloseOnlySet", "LeverageCapSet",
                                                        "PositionCapSet") if name in t}
@@ -299,6 +302,13 @@ class Watcher:
                     if signed is not None and signed.open:
                         core.cancel(core.next_seq(), ts, signed.order.account, [order_hash], 0, ws, out,
                                     "chain_cancel")
+                elif t0 == self.t_market_set:  # the registry changed: follow it (Core.market_set)
+                    data = bytes.fromhex(entry["data"][2:])
+                    tick, lot, min_size, im, mm, band, active = (_word(data, i) for i in range(7))
+                    info = MarketInfo(int(topics[1], 16), tick, lot, im, mm, band, min_size, bool(active))
+                    known = core.markets.get(info.market)
+                    if known is None or dataclasses.replace(known, tiers=None) != info:
+                        core.market_set(core.next_seq(), ts, info, ws, out)
                 elif t0 == self.t_nonce:
                     account = _addr(topics[1])
                     floor = _word(bytes.fromhex(entry["data"][2:]), 0)

@@ -76,6 +76,26 @@ class Engine:
             raise ValueError(f"bad market config {config}")
         self._books[config.market] = Book(config)
 
+    def update_market(self, config: MarketConfig) -> None:
+        """Change a market's config in place (the chain's registry changed: tick, lot, min
+        size, band). Resting and pending orders stay; the caller removes those the new
+        rules void. The band moves at once around the current mark."""
+        book = self._books.get(config.market)
+        if book is None:
+            return self.add_market(config)
+        if config.tick <= 0 or config.lot <= 0 or config.min_size < 0 or not 0 <= config.band_bps <= BPS:
+            raise ValueError(f"bad market config {config}")
+        fresh = Book(config)
+        for name in ("config", "tick", "lot", "min_size", "max_size", "max_notional", "band_bps", "default_stp",
+                     "size_floor", "size_cap", "notional_cap"):
+            setattr(book, name, getattr(fresh, name))
+        book.size_limits.clear()
+        if config.band_bps:
+            if book.mark:
+                book.set_mark(book.mark)
+        else:
+            book.band_lo, book.band_hi = 0, INF
+
     def markets(self) -> list[MarketConfig]:
         return [b.config for b in self._books.values()]
 
