@@ -1,0 +1,167 @@
+"""Order types on a real anvil, through the SDK: take-profit, stop-limit, a market order's
+slippage cap, schedule-cancel, amend (the replacement settles on chain) and the keeper
+following a MarketSet (band change) without a restart."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+from web3 import Web3
+
+from offchain.artifacts import abi
+from offchain.client import AsyncKeeperClient
+from offchain.client.sdk import KeeperError
+from offchain.client.wallet import KeySigner, Transactor
+from offchain.intent import Intent
+from offchain.keeper.service import Keeper
+
+from .keeper_helpers import key, keeper_config, wait_for
+from .vault_helpers import PRICE, mark
+
+pytestmark = pytest.mark.e2e
+USDC = 10**6
+SIZE = 10**16
+
+
+async def settled(keeper, fills, timeout=30):
+    await wait_for(lambda: all(f.state in ("settled", "rejected") for f in fills), timeout=timeout)
+    assert [(f.state, f.reason) for f in fills] == [("settled", "")] * len(fills)
+
+
+def run_with_keeper(stack, tmp_path, body):
+    w3 = Web3(Web3.HTTPProvider(stack.url))
+    mark(w3, stack, PRICE)
+
+    async def go():
+        keeper = await Keeper(keeper_config(stack, tmp_path / "k.db"), operator=key(stack.operator_key)).start()
+        try:
+            async with AsyncKeeperClient(keeper.url, stack.trader_keys[4]) as maker, \
+                    AsyncKeeperClient(keeper.url, stack.trader_keys[5]) as trader:
+                await wait_for(lambda: keeper.core.engine.mark(1) == PRICE)
+                await body(w3, keeper, maker, trader)
+        finally:
+            await keeper.stop()
+            await asyncio.to_thread(mark, w3, stack, PRICE)  # the stack is shared by the session
+
+    asyncio.run(go())
+
+
+def test_e2e__take_profit__fires_when_mark_rises_and_settles(stack, tmp_path):
+    async def body(w3, keeper, maker, trader):
+        bid = await maker.place(maker.order(1, True, PRICE + 1 * USDC, SIZE))
+        tp = Intent(kind="take_profit", tif="IOC", trigger_price=PRICE + 2 * USDC, client_id="tp-e2e")
+        ack = await trader.place(trader.order(1, False, PRICE - 50 * USDC, SIZE), intent=tp)
+        assert ack["order_status"] == "waiting for trigger"
+        await asyncio.to_thread(mark, w3, stack, PRICE + 1 * USDC)  # not yet
+        await wait_for(lambda: keeper.core.engine.mark(1) == PRICE + 1 * USDC)
+        assert keeper.core.fills == {}
+        await asyncio.to_thread(mark, w3, stack, PRICE + 3 * USDC)
+        await wait_for(lambda: len(keeper.core.fills) == 1)
+        (fill,) = keeper.core.fills.values()
+        assert (fill.taker_hash.hex(), fill.maker_hash.hex()) == (ack["hash"][2:], bid["hash"][2:])
+        assert fill.price == PRICE + 1 * USDC
+        await settled(keeper, [fill])
+        assert (await trader.order_by_client_id("tp-e2e"))["status"] == "filled"
+
+    run_with_keeper(stack, tmp_path, body)
+
+
+def test_e2e__stop_limit__fires_then_trades_at_its_limit_and_settles(stack, tmp_path):
+    async def body(w3, keeper, maker, trader):
+        await maker.place(maker.order(1, False, PRICE + 3 * USDC, SIZE))   # within the limit
+        await maker.place(maker.order(1, False, PRICE + 6 * USDC, SIZE))   # beyond it
+        stop = Intent(kind="stop_limit", trigger_price=PRICE + 2 * USDC)
+        ack = await trader.place(trader.order(1, True, PRICE + 4 * USDC, 2 * SIZE), intent=stop)
+        assert ack["order_status"] == "waiting for trigger"
+        await asyncio.to_thread(mark, w3, stack, PRICE + 2 * USDC)
+        await wait_for(lambda: len(keeper.core.fills) == 1)
+        (fill,) = keeper.core.fills.values()
+        assert fill.price == PRICE + 3 * USDC and fill.size == SIZE
+        status = await trader.order_status(ack["hash"])
+        assert (status["status"], status["open"]) == ("open", str(SIZE))  # the rest rests at its limit
+        await settled(keeper, [fill])
+        assert keeper.core.engine.depth(1, 5)[0] == [(PRICE + 4 * USDC, SIZE)]
+        await trader.cancel([ack["hash"]])
+
+    run_with_keeper(stack, tmp_path, body)
+
+
+def test_e2e__market_order__stops_at_slippage_cap_remainder_cancelled_settles(stack, tmp_path):
+    async def body(w3, keeper, maker, trader):
+        for d in (1, 2, 10):
+            await maker.place(maker.order(1, False, PRICE + d * USDC, SIZE))
+        # 10 bps from the best ask (2001 USDC): worst 2003.001, so 2001 and 2002 trade, 2010 does not
+        intent = Intent(kind="market", tif="IOC", slippage_bps=10, slippage_ref="best")
+        ack = await trader.place(trader.order(1, True, PRICE + 50 * USDC, 3 * SIZE), intent=intent)
+        assert ack["fills"] == 2 and ack["order_status"] == "cancelled" and ack["open"] == "0"  # the remainder
+        fills = sorted(keeper.core.fills.values(), key=lambda f: f.id)
+        assert [f.price for f in fills] == [PRICE + 1 * USDC, PRICE + 2 * USDC]
+        await settled(keeper, fills)
+        assert keeper.core.engine.best_ask(1) == PRICE + 10 * USDC
+        for o in await maker.open_orders():
+            await maker.cancel([o["hash"]])
+
+    run_with_keeper(stack, tmp_path, body)
+
+
+def test_e2e__schedule_cancel__cancels_at_the_deadline(stack, tmp_path):
+    async def body(w3, keeper, maker, trader):
+        ack = await trader.place(trader.order(1, True, PRICE - 20 * USDC, SIZE))
+        deadline = int(time.time() * 1000) + 6_000
+        await trader.schedule_cancel(deadline)
+        await wait_for(lambda: keeper.core.orders[bytes.fromhex(ack["hash"][2:])].status == "cancelled",
+                       timeout=30)
+        assert time.time() * 1000 >= deadline
+        later = await trader.place(trader.order(1, True, PRICE - 21 * USDC, SIZE))  # the switch is spent
+        assert later["order_status"] == "open"
+        assert "schedule_cancel" in [r.kind for r in keeper.journal.commands()]
+        await trader.cancel([later["hash"]])
+
+    run_with_keeper(stack, tmp_path, body)
+
+
+def test_e2e__amend_size_down__replacement_keeps_priority_and_settles(stack, tmp_path):
+    async def body(w3, keeper, maker, trader):
+        first = await maker.place(maker.order(1, True, PRICE - 1 * USDC, 2 * SIZE))
+        async with AsyncKeeperClient(keeper.url, stack.trader_keys[3]) as other:
+            behind = await other.place(other.order(1, True, PRICE - 1 * USDC, SIZE))
+            amended = await maker.amend(first["hash"], maker.order(1, True, PRICE - 1 * USDC, SIZE))
+            assert amended["priority"] == "kept"
+            await trader.place(trader.order(1, False, PRICE - 1 * USDC, SIZE))
+            (fill,) = keeper.core.fills.values()
+            assert fill.maker_hash.hex() == amended["hash"][2:]
+            await settled(keeper, [fill])
+            exchange = w3.eth.contract(address=stack.deployment.exchange, abi=abi("Exchange"))
+            assert exchange.functions.filled(bytes.fromhex(amended["hash"][2:])).call() == SIZE
+            assert exchange.functions.filled(bytes.fromhex(first["hash"][2:])).call() == 0
+            await other.cancel([behind["hash"]])
+
+    run_with_keeper(stack, tmp_path, body)
+
+
+def test_e2e__market_set_band_change__followed_without_restart(stack, tmp_path):
+    async def body(w3, keeper, maker, trader):
+        exchange = w3.eth.contract(address=stack.deployment.exchange, abi=abi("Exchange"))
+        admin = Transactor(w3, KeySigner(w3, stack.admin_key))
+        tick, lot, min_size, im, mm, band, active = exchange.functions.markets(1).call()
+        ask = await maker.place(maker.order(1, False, PRICE + 10 * USDC, SIZE))  # 0.5 % above the mark
+        try:
+            await asyncio.to_thread(admin.send, exchange.functions.update_market(1, tick, lot, min_size, im, mm,
+                                                                                   20, active))
+            await wait_for(lambda: keeper.core.markets[1].band_bps == 20, timeout=30)
+            with pytest.raises(KeeperError) as exc:
+                await trader.place(trader.order(1, True, PRICE + 10 * USDC, SIZE))
+            assert (exc.value.status, exc.value.detail) == (400, "band")
+            assert "market_set" in [r.kind for r in keeper.journal.commands()]
+        finally:
+            await asyncio.to_thread(admin.send, exchange.functions.update_market(1, tick, lot, min_size, im, mm,
+                                                                                   band, active))
+        await wait_for(lambda: keeper.core.markets[1].band_bps == band, timeout=30)
+        (ack,) = await trader.place_batch([trader.order(1, True, PRICE + 10 * USDC, SIZE)])
+        assert ack["fills"] == 1
+        await settled(keeper, list(keeper.core.fills.values()))
+        assert ask["hash"]
+
+    run_with_keeper(stack, tmp_path, body)
