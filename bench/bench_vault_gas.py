@@ -50,7 +50,6 @@ def main() -> None:
         risk = project.ExchangeRisk.deploy(usdc, oracle, accounts_logic, sender=admin)
         exchange = project.Exchange.deploy(usdc, oracle, rebate, treasury, risk, sender=admin)
         exchange.grantRole(exchange.OPERATOR_ROLE(), operator, sender=admin)
-        rebate.grantRole(rebate.EXCHANGE_ROLE(), exchange, sender=admin)
         exchange.add_market(10**4, 10**15, 10**15, 1_000, 500, 1_000, sender=admin)
         domain = Domain(chain.chain_id, exchange.address)
         nonces = itertools.count(1)

@@ -1237,7 +1237,12 @@ def _set_min_nonce(account: address, nonce: uint256):
 @internal
 @view
 def _signer(digest: bytes32, account: address, sig: IExchange.Signature) -> address:
-    """@dev The recovered signer if it is `account` or its agent, else empty (skip, not revert)."""
+    """
+    @dev The recovered signer if it is `account` or its agent, else empty (skip, not revert).
+         `ecrecover` directly, not snekmate's `ecdsa`: its recover functions revert on a bad
+         `v`, a high `s` or a zero signer, and one bad signature must skip its fill, never
+         sink the batch (the same checks are made here, as a skip).
+    """
     if sig.v != 27 and sig.v != 28:
         return empty(address)
     if convert(sig.s, uint256) > SECP256K1_HALF_N:
@@ -1250,6 +1255,10 @@ def _signer(digest: bytes32, account: address, sig: IExchange.Signature) -> addr
     return empty(address)
 
 
+# The EIP-712 domain is built here (cached separator, rebuilt on a chain id change), not by
+# snekmate's eip712_domain_separator: that module adds the ERC-5267 eip712Domain() export and
+# string immutables, and the Exchange is within ~1 KB of EIP-170's 24,576-byte limit; the
+# digest is the same (offchain/order.py's; tests/contracts/exchange/test_views.py checks it).
 @internal
 @view
 def _may_sign(account: address, who: address) -> bool:

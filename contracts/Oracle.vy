@@ -25,6 +25,7 @@ initializes: access_control
 
 exports: access_control.__interface__
 
+import constants
 import interfaces.IOracle as IOracle
 
 implements: IOracle
@@ -36,7 +37,6 @@ GUARDIAN_ROLE: public(constant(bytes32)) = keccak256("GUARDIAN_ROLE")
 
 
 # ---------------------------------------------------------------- bounds
-MAX_BPS: constant(uint256) = 10_000
 # @dev Bounds of `max_move_bps` and `breaker_bps` (inclusive).
 MIN_MOVE_BPS: public(constant(uint256)) = 1
 MAX_MOVE_BPS: public(constant(uint256)) = 5_000
@@ -66,6 +66,9 @@ _HALTED_SHIFT: constant(uint256) = 255
 # Config slot: max_move_bps [0, 16) | breaker_bps [16, 32)
 #              | breaker_window [32, 72) | max_age [72, 112)
 _MASK_16: constant(uint256) = 2**16 - 1
+_BREAKER_SHIFT: constant(uint256) = 16
+_WINDOW_SHIFT: constant(uint256) = 32
+_AGE_SHIFT: constant(uint256) = 72
 
 
 struct MarketState:
@@ -216,7 +219,7 @@ def set_max_move_bps(max_move_bps: uint256):
             within [MIN_MOVE_BPS, MAX_MOVE_BPS].
     @param max_move_bps The new maximum move.
     """
-    self._check_admin()
+    assert access_control.hasRole[access_control.DEFAULT_ADMIN_ROLE][msg.sender], "oracle: not admin"
     self._check_move_bps(max_move_bps)
     c: uint256 = self._config
     self._config = (c & ~_MASK_16) | max_move_bps
@@ -230,10 +233,10 @@ def set_max_age(max_age: uint256):
             [MIN_MAX_AGE, MAX_MAX_AGE].
     @param max_age The new limit.
     """
-    self._check_admin()
+    assert access_control.hasRole[access_control.DEFAULT_ADMIN_ROLE][msg.sender], "oracle: not admin"
     self._check_max_age(max_age)
     c: uint256 = self._config
-    self._config = (c & ~(_MASK_40 << 72)) | (max_age << 72)
+    self._config = (c & ~(_MASK_40 << _AGE_SHIFT)) | (max_age << _AGE_SHIFT)
     log MaxAgeSet(max_age=max_age)
 
 
@@ -247,16 +250,16 @@ def set_breaker(breaker_bps: uint256, breaker_window: uint256):
     @param breaker_bps Within [MIN_MOVE_BPS, MAX_MOVE_BPS].
     @param breaker_window Seconds, within [MIN_BREAKER_WINDOW, MAX_BREAKER_WINDOW].
     """
-    self._check_admin()
+    assert access_control.hasRole[access_control.DEFAULT_ADMIN_ROLE][msg.sender], "oracle: not admin"
     self._check_breaker(breaker_bps, breaker_window)
     c: uint256 = self._config
-    self._config = self._pack_config(c & _MASK_16, breaker_bps, breaker_window, (c >> 72) & _MASK_40)
+    self._config = self._pack_config(c & _MASK_16, breaker_bps, breaker_window, (c >> _AGE_SHIFT) & _MASK_40)
     log BreakerSet(breaker_bps=breaker_bps, breaker_window=breaker_window)
 
 
 # ---------------------------------------------------------------- views
-@view
 @external
+@view
 def price_info(market: uint256) -> (uint256, uint256, bool):
     """
     @notice Mark price, the timestamp it was set, and whether the market is
@@ -268,67 +271,73 @@ def price_info(market: uint256) -> (uint256, uint256, bool):
     return slot & _MASK_PRICE, (slot >> _UPDATED_SHIFT) & _MASK_40, slot >> _HALTED_SHIFT != 0
 
 
-@view
 @external
+@view
 def market_state(market: uint256) -> MarketState:
     """
     @notice The full state of `market`, breaker window included.
     @param market The market id.
+    @return (price, updated_at, halted, window_ref, window_start)
     """
     return self._unpack(self._market[market])
 
 
-@view
 @external
+@view
 def is_fresh(market: uint256) -> bool:
     """
     @notice Whether `market` has a price no older than `max_age` and is not
             halted, i.e. whether settlement may use it now.
     @param market The market id.
+    @return True if settlement may use the price now.
     """
     slot: uint256 = self._market[market]
     updated_at: uint256 = (slot >> _UPDATED_SHIFT) & _MASK_40
     return (
         slot & _MASK_PRICE != 0
         and slot >> _HALTED_SHIFT == 0
-        and block.timestamp <= updated_at + ((self._config >> 72) & _MASK_40)
+        and block.timestamp <= updated_at + ((self._config >> _AGE_SHIFT) & _MASK_40)
     )
 
 
-@view
 @external
+@view
 def max_age() -> uint256:
     """
     @notice Seconds after which a price is stale and settlement must not use it.
+    @return Seconds.
     """
-    return (self._config >> 72) & _MASK_40
+    return (self._config >> _AGE_SHIFT) & _MASK_40
 
 
-@view
 @external
+@view
 def max_move_bps() -> uint256:
     """
     @notice Maximum move per update, in bps of the last price.
+    @return bps.
     """
     return self._config & _MASK_16
 
 
-@view
 @external
+@view
 def breaker_bps() -> uint256:
     """
     @notice Move from the window reference price, in bps, that halts a market.
+    @return bps.
     """
-    return (self._config >> 16) & _MASK_16
+    return (self._config >> _BREAKER_SHIFT) & _MASK_16
 
 
-@view
 @external
+@view
 def breaker_window() -> uint256:
     """
     @notice Length of the circuit-breaker window in seconds.
+    @return Seconds.
     """
-    return (self._config >> 32) & _MASK_40
+    return (self._config >> _WINDOW_SHIFT) & _MASK_40
 
 
 # ---------------------------------------------------------------- internal
@@ -363,11 +372,11 @@ def _update(market: uint256, price: uint256, config: uint256, strict: bool) -> b
             assert not strict, "oracle: move too large"
             log PriceRejected(market=market, price=price, reason="move too large")
             return False
-        if block.timestamp >= start + ((config >> 32) & _MASK_40):
+        if block.timestamp >= start + ((config >> _WINDOW_SHIFT) & _MASK_40):
             # The window has run out: a new one starts at the last price.
             ref = last
             start = block.timestamp
-        if self._moved_more(ref, price, (config >> 16) & _MASK_16):
+        if self._moved_more(ref, price, (config >> _BREAKER_SHIFT) & _MASK_16):
             halted = True
             tripped = True
     # A halted market takes any price (the feed catches up); its window is
@@ -390,16 +399,10 @@ def _update(market: uint256, price: uint256, config: uint256, strict: bool) -> b
 @internal
 def _moved_more(old: uint256, new: uint256, bps: uint256) -> bool:
     """
-    @dev |new - old| > old * bps / 10_000, without rounding.
+    @dev |new - old| > old * bps / BPS, without rounding.
     """
     diff: uint256 = new - old if new > old else old - new
-    return diff * MAX_BPS > old * bps
-
-
-@view
-@internal
-def _check_admin():
-    assert access_control.hasRole[access_control.DEFAULT_ADMIN_ROLE][msg.sender], "oracle: not admin"
+    return diff * constants.BPS > old * bps
 
 
 @pure
@@ -424,7 +427,7 @@ def _check_breaker(bps: uint256, window: uint256):
 @pure
 @internal
 def _pack_config(max_move_bps: uint256, breaker_bps: uint256, breaker_window: uint256, max_age: uint256) -> uint256:
-    return max_move_bps | (breaker_bps << 16) | (breaker_window << 32) | (max_age << 72)
+    return max_move_bps | (breaker_bps << _BREAKER_SHIFT) | (breaker_window << _WINDOW_SHIFT) | (max_age << _AGE_SHIFT)
 
 
 @pure

@@ -11,9 +11,9 @@
           the account's collateral, a slot it writes on every fill anyway) and reads the
           table once per settled batch through `tier_table()`. The math (tier lookup,
           trailing volume) is the shared module `fee_tiers`; see docs/fees.md.
-@dev Roles (snekmate access_control): DEFAULT_ADMIN_ROLE (tiers, roles). EXCHANGE_ROLE
-     is kept so deployments can mark the Exchange the engine serves; no function
-     requires it (only the Exchange records volume: it is the Exchange's own storage).
+@dev Roles (snekmate access_control): DEFAULT_ADMIN_ROLE (tiers, roles). The Exchange
+     needs no role: it only reads the table (each account's volume is its own storage).
+     The bit layout of the table is fee_tiers' alone; this contract only calls it.
 """
 from snekmate.auth import access_control
 
@@ -21,19 +21,16 @@ initializes: access_control
 
 exports: access_control.__interface__
 
-import interfaces.IRebateEngine as IRebateEngine
+import constants
 import fee_tiers
+import interfaces.IRebateEngine as IRebateEngine
 
 implements: IRebateEngine
 
 
-# ---------------------------------------------------------------- roles
-EXCHANGE_ROLE: public(constant(bytes32)) = keccak256("EXCHANGE_ROLE")
-
-
 # ---------------------------------------------------------------- bounds
 # @dev Largest number of tiers.
-MAX_TIERS: public(constant(uint256)) = 8
+MAX_TIERS: public(constant(uint256)) = constants.MAX_TIERS
 # @dev Largest taker fee or maker rebate of a tier (10%).
 MAX_FEE_BPS: public(constant(uint256)) = 1_000
 # @dev Largest tier threshold in USDC units (= the volume record's saturation, 7.2e10 USDC).
@@ -42,23 +39,14 @@ MAX_VOLUME_THRESHOLD: public(constant(uint256)) = fee_tiers.MAX_VOLUME
 EPOCH_LENGTH: public(constant(uint256)) = fee_tiers.EPOCH_LENGTH
 
 
-# ---------------------------------------------------------------- packing
-# Tier table, 3 slots:
-#   _thresholds[0]: tiers 0..3, _thresholds[1]: tiers 4..7, 64 bits each
-#     (tier i at bits [64 * (i % 4), 64 * (i % 4) + 64))
-#   _fees: tier i at bits [24 * i, 24 * i + 24): taker fee in the low 12
-#     bits, maker rebate in the high 12; tier count in bits [248, 256)
-_MASK_64: constant(uint256) = 2**64 - 1
-_COUNT_SHIFT: constant(uint256) = 248
-_TIERS_PER_SLOT: constant(uint256) = 4
-
-
+# ---------------------------------------------------------------- state
 struct Tier:
     min_volume: uint256
     taker_fee_bps: uint256
     maker_rebate_bps: uint256
 
 
+# The tier table, in fee_tiers' encoding: thresholds of tiers 0..3 and 4..7, and the fee word.
 _thresholds: uint256[2]
 _fees: uint256
 
@@ -73,7 +61,7 @@ event TiersSet:
 def __init__(tiers: DynArray[Tier, MAX_TIERS]):
     """
     @notice Deploy with an initial tier table; the deployer gets
-            DEFAULT_ADMIN_ROLE. Grant EXCHANGE_ROLE to the Exchange afterwards.
+            DEFAULT_ADMIN_ROLE.
     @param tiers The tier table (validated as in `set_tiers`).
     """
     access_control.__init__()
@@ -81,8 +69,8 @@ def __init__(tiers: DynArray[Tier, MAX_TIERS]):
 
 
 # ---------------------------------------------------------------- exchange
-@view
 @external
+@view
 def tier_table() -> (uint256, uint256, uint256):
     """
     @notice The packed tier table the Exchange applies (encoding in fee_tiers).
@@ -92,7 +80,7 @@ def tier_table() -> (uint256, uint256, uint256):
     """
     fees: uint256 = self._fees
     hi: uint256 = 0
-    if fees >> _COUNT_SHIFT > _TIERS_PER_SLOT:
+    if fee_tiers.tier_count(fees) > fee_tiers.TIERS_PER_WORD:
         hi = self._thresholds[1]
     return fees, self._thresholds[0], hi
 
@@ -112,48 +100,52 @@ def set_tiers(tiers: DynArray[Tier, MAX_TIERS]):
 
 
 # ---------------------------------------------------------------- views
-@view
 @external
+@view
 def tier_for_volume(volume: uint256) -> uint256:
     """
     @notice The index of the tier a trailing volume of `volume` falls in.
     @param volume USDC units.
+    @return The tier index.
     """
     fees: uint256 = self._fees
     return fee_tiers.tier_index(volume, fees, self._thresholds[0], self._thresholds[1])
 
 
-@view
 @external
+@view
 def tier_count() -> uint256:
     """
     @notice The number of tiers.
+    @return The count, 1..MAX_TIERS.
     """
-    return self._fees >> _COUNT_SHIFT
+    return fee_tiers.tier_count(self._fees)
 
 
-@view
 @external
+@view
 def tiers() -> DynArray[Tier, MAX_TIERS]:
     """
     @notice The tier table.
+    @return The tiers by increasing min volume.
     """
     fees: uint256 = self._fees
     out: DynArray[Tier, MAX_TIERS] = []
-    for i: uint256 in range(fees >> _COUNT_SHIFT, bound=MAX_TIERS):
+    for i: uint256 in range(fee_tiers.tier_count(fees), bound=MAX_TIERS):
         out.append(self._tier(i, fees))
     return out
 
 
-@view
 @external
+@view
 def tier(index: uint256) -> Tier:
     """
     @notice One tier.
     @param index The tier index, below `tier_count()`.
+    @return The tier.
     """
     fees: uint256 = self._fees
-    assert index < fees >> _COUNT_SHIFT, "rebate: no such tier"
+    assert index < fee_tiers.tier_count(fees), "rebate: no such tier"
     return self._tier(index, fees)
 
 
@@ -166,7 +158,7 @@ def _set_tiers(tiers: DynArray[Tier, MAX_TIERS]):
     min_taker: uint256 = max_value(uint256)
     max_rebate: uint256 = 0
     thresholds: uint256[2] = empty(uint256[2])
-    fees: uint256 = count << _COUNT_SHIFT
+    fees: uint256 = fee_tiers.count_bits(count)
     for i: uint256 in range(count, bound=MAX_TIERS):
         t: Tier = tiers[i]
         if i != 0:
@@ -175,8 +167,11 @@ def _set_tiers(tiers: DynArray[Tier, MAX_TIERS]):
         assert t.taker_fee_bps <= MAX_FEE_BPS and t.maker_rebate_bps <= MAX_FEE_BPS, "rebate: fee too large"
         min_taker = min(min_taker, t.taker_fee_bps)
         max_rebate = max(max_rebate, t.maker_rebate_bps)
-        thresholds[i // _TIERS_PER_SLOT] |= t.min_volume << (64 * (i % _TIERS_PER_SLOT))
-        fees |= (t.taker_fee_bps | (t.maker_rebate_bps << 12)) << (24 * i)
+        threshold_bits: uint256 = 0
+        fee_bits: uint256 = 0
+        threshold_bits, fee_bits = fee_tiers.tier_bits(i, t.min_volume, t.taker_fee_bps, t.maker_rebate_bps)
+        thresholds[i // fee_tiers.TIERS_PER_WORD] |= threshold_bits
+        fees |= fee_bits
     assert min_taker >= max_rebate, "rebate: negative net fee"
     self._thresholds = thresholds
     self._fees = fees
@@ -186,9 +181,8 @@ def _set_tiers(tiers: DynArray[Tier, MAX_TIERS]):
 @view
 @internal
 def _tier(index: uint256, fees: uint256) -> Tier:
-    threshold: uint256 = (self._thresholds[index // _TIERS_PER_SLOT] >> (64 * (index % _TIERS_PER_SLOT))) & _MASK_64
     return Tier(
-        min_volume=threshold,
+        min_volume=fee_tiers.threshold(self._thresholds[0], self._thresholds[1], index),
         taker_fee_bps=fee_tiers.taker_fee(fees, index),
         maker_rebate_bps=fee_tiers.maker_rebate(fees, index),
     )

@@ -15,7 +15,9 @@
      tier thresholds are at most MAX_VOLUME, so a saturated volume is still in the top tier.
 """
 
-MAX_TIERS: constant(uint256) = 8
+import constants
+
+MAX_TIERS: constant(uint256) = constants.MAX_TIERS
 TIERS_PER_WORD: constant(uint256) = 4
 MAX_VOLUME: constant(uint256) = 2**56 - 1
 EPOCH_LENGTH: constant(uint256) = 30 * 86_400
@@ -24,6 +26,9 @@ MASK_12: constant(uint256) = 2**12 - 1
 MASK_16: constant(uint256) = 2**16 - 1
 MASK_64: constant(uint256) = 2**64 - 1
 COUNT_SHIFT: constant(uint256) = 248
+TIER_BITS: constant(uint256) = 24
+REBATE_SHIFT: constant(uint256) = 12
+THRESHOLD_BITS: constant(uint256) = 64
 CURRENT_SHIFT: constant(uint256) = 16
 PREVIOUS_SHIFT: constant(uint256) = 72
 
@@ -42,7 +47,7 @@ def tier_index(volume: uint256, fees: uint256, thresholds_lo: uint256, threshold
             break
         if i == TIERS_PER_WORD:
             thresholds = thresholds_hi
-        if (thresholds >> (64 * (i % TIERS_PER_WORD))) & MASK_64 > volume:
+        if (thresholds >> (THRESHOLD_BITS * (i % TIERS_PER_WORD))) & MASK_64 > volume:
             break
         index = i
     return index
@@ -51,13 +56,51 @@ def tier_index(volume: uint256, fees: uint256, thresholds_lo: uint256, threshold
 @pure
 @internal
 def taker_fee(fees: uint256, index: uint256) -> uint256:
-    return (fees >> (24 * index)) & MASK_12
+    return (fees >> (TIER_BITS * index)) & MASK_12
 
 
 @pure
 @internal
 def maker_rebate(fees: uint256, index: uint256) -> uint256:
-    return (fees >> (24 * index + 12)) & MASK_12
+    return (fees >> (TIER_BITS * index + REBATE_SHIFT)) & MASK_12
+
+
+@pure
+@internal
+def tier_count(fees: uint256) -> uint256:
+    return fees >> COUNT_SHIFT
+
+
+@pure
+@internal
+def count_bits(count: uint256) -> uint256:
+    """
+    @dev A fee word holding only the tier count (tiers are OR-ed in with `tier_bits`).
+    """
+    return count << COUNT_SHIFT
+
+
+@pure
+@internal
+def threshold(thresholds_lo: uint256, thresholds_hi: uint256, index: uint256) -> uint256:
+    """
+    @dev The min volume of tier `index`.
+    """
+    word: uint256 = thresholds_lo if index < TIERS_PER_WORD else thresholds_hi
+    return (word >> (THRESHOLD_BITS * (index % TIERS_PER_WORD))) & MASK_64
+
+
+@pure
+@internal
+def tier_bits(index: uint256, min_volume: uint256, taker_fee_bps: uint256, maker_rebate_bps: uint256) -> (uint256, uint256):
+    """
+    @dev Tier `index` as bits to OR into its threshold word (lo for tiers 0..3, hi for 4..7)
+         and into the fee word. Fees must fit in 12 bits, min_volume in 64.
+    """
+    return (
+        min_volume << (THRESHOLD_BITS * (index % TIERS_PER_WORD)),
+        (taker_fee_bps | (maker_rebate_bps << REBATE_SHIFT)) << (TIER_BITS * index),
+    )
 
 
 @pure

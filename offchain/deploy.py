@@ -158,7 +158,6 @@ def deploy_suite(
     for account in {reporter, admin}:
         deployer.transact("Oracle", oracle, "grantRole", role("REPORTER_ROLE"), account)
     deployer.transact("Oracle", oracle, "grantRole", role("GUARDIAN_ROLE"), admin)
-    deployer.transact("RebateEngine", rebate, "grantRole", role("EXCHANGE_ROLE"), exchange)
     deployer.transact("Exchange", exchange, "grantRole", role("OPERATOR_ROLE"), operator)
     deployer.transact("Exchange", exchange, "grantRole", role("PAUSER_ROLE"), admin)
     deployer.transact("Exchange", exchange, "set_backstop", pool)

@@ -196,7 +196,6 @@ def create_exchange(project, admin, operator, pauser, treasury, usdc):
         exchange = project.Exchange.deploy(usdc, oracle, rebate, treasury, risk, sender=admin)
         exchange.grantRole(exchange.OPERATOR_ROLE(), operator, sender=admin)
         exchange.grantRole(exchange.PAUSER_ROLE(), pauser, sender=admin)
-        rebate.grantRole(rebate.EXCHANGE_ROLE(), exchange, sender=admin)
         if add_eth:
             exchange.add_market(
                 TICK, LOT, MIN_SIZE, INITIAL_MARGIN_BPS, MAINTENANCE_MARGIN_BPS, band_bps, sender=admin

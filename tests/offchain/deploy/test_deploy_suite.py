@@ -37,7 +37,10 @@ def test_deploy_suite__fresh_anvil__roles_wired(devnet):
     assert exchange.functions.hasRole(role("OPERATOR_ROLE"), addresses[1]).call()
     assert not exchange.functions.hasRole(role("OPERATOR_ROLE"), addresses[4]).call()
     assert oracle.functions.hasRole(role("REPORTER_ROLE"), addresses[2]).call()
-    assert rebate.functions.hasRole(role("EXCHANGE_ROLE"), deployment.exchange).call()
+    # the engine has no role for the Exchange to hold: only its admin (the deployer)
+    admin = rebate.functions.DEFAULT_ADMIN_ROLE().call()
+    assert rebate.functions.hasRole(admin, addresses[0]).call()
+    assert not rebate.functions.hasRole(admin, deployment.exchange).call()
 
 
 def test_deploy_suite__fresh_anvil__markets_priced_and_pool_is_backstop(devnet):
