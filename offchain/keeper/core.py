@@ -365,7 +365,7 @@ class Core:
             elif not hashes:
                 state = self.account(account)
                 state.last_cancel_all = max(state.last_cancel_all, timestamp)
-        if hashes:
+        if hashes or client_ids is not None:  # by client id: only the orders named, never all
             targets = [h for h in hashes if (signed := self.orders.get(h)) is not None
                        and signed.order.account == account and signed.open]
         else:

@@ -51,8 +51,11 @@ def test_cancel_by_client_id__replayed_or_stale_or_forged__refused(tmp_path):
         k = OfflineKeeper(f"sqlite:///{tmp_path}/j.db")
         k.start()
         now = int(time.time() * 1000)
+        other = await place(k, 0, order(0, True, price=PRICE - 7 * TICK, nonce=9))
         first = message(0, ["x"], now)
-        assert (await k.gateway.cancel_by_client_id(*first))["unknown"] == ["x"]  # nothing named "x" yet
+        assert (await k.gateway.cancel_by_client_id(*first)) == {"status": "ok", "cancelled": [],
+                                                                 "unknown": ["x"]}  # nothing named "x" yet
+        assert k.core.orders[bytes.fromhex(other["hash"][2:])].status == "open"  # unknown ids cancel nothing
         await place(k, 0, order(0, True, nonce=1), Intent(client_id="x"))  # placed later under that id
         for args, reason in ((first, "replayed cancel"), (message(0, ["x"], now - 1), "replayed cancel"),
                              (message(0, ["x"], now - 120_000), "stale timestamp"),

@@ -1,7 +1,10 @@
-"""Property: whatever mix of order kinds, marks (large gaps included), cancels, expiry sweeps
-and schedule-cancels the keeper sequences, replaying its journal rebuilds the same book,
-waiting triggers, order statuses, fills and client ids. Adversarial actors: two accounts
-that trade against each other and themselves (STP), and marks that jump by up to 50%."""
+"""Property: whatever mix of order kinds, marks (large gaps included), cancels, expiry sweeps,
+schedule-cancels, amends and cancels by client id the keeper sequences, replaying its journal
+rebuilds the same book, waiting triggers, order statuses, fills and client ids. Adversarial
+actors: two accounts that trade against each other and themselves (STP), amend into and
+across the book, and marks that jump by up to 50%. Amend invariant: the old and the new order
+never rest together; "kept" means the replacement holds the old order's exact queue place;
+a refused amend leaves the old order as it was."""
 
 import json
 from dataclasses import replace
@@ -42,7 +45,12 @@ MARK = st.tuples(st.just("mark"), st.one_of(st.integers(-100, 100), st.integers(
 CANCEL = st.tuples(st.just("cancel"), st.integers(0, 1))
 EXPIRE = st.tuples(st.just("expire"), st.integers(0, 3))
 SWITCH = st.tuples(st.just("switch"), st.integers(0, 1), st.integers(0, 3))
-ACTIONS = st.lists(st.one_of(PLACE, PLACE, PLACE, MARK, CANCEL, EXPIRE, SWITCH), min_size=20, max_size=50)
+# amend the account's n-th live order: price moved by ticks (often 0), size in lots (often down)
+AMEND = st.tuples(st.just("amend"), st.integers(0, 1), st.integers(0, 30),
+                  st.one_of(st.just(0), st.integers(-40, 40)), st.integers(1, 8))
+CID_CANCEL = st.tuples(st.just("cid_cancel"), st.integers(0, 1), st.integers(0, 5))
+ACTIONS = st.lists(st.one_of(PLACE, PLACE, PLACE, MARK, CANCEL, EXPIRE, SWITCH, AMEND, AMEND, CID_CANCEL),
+                   min_size=20, max_size=50)
 
 
 def new_core() -> Core:
@@ -57,7 +65,19 @@ def view(core: Core):
     return ([(o.id, o.price, o.size) for o in bids], [(o.id, o.price, o.size) for o in asks],
             sorted((s.hex, str(s.status), s.open, s.filled) for s in core.orders.values()),
             [(f.id, f.maker_hash, f.taker_hash, f.price, f.size) for f in core.fills.values()],
-            sorted(core.client_ids.items()), sorted(core.cancel_deadlines.items()))
+            sorted(core.client_ids.items()), sorted(core.cancel_deadlines.items()),
+            sorted(core.replaced.items()), sorted(core.cid_cancel_ts.items()))
+
+
+def queue_place(core: Core, h: bytes):
+    """(price, index among the live orders of its level) of a resting order, or None."""
+    bids, asks = core.engine.book_orders(1)
+    for side in (bids, asks):
+        for o in side:
+            if o.id == h:
+                level = [x.id for x in side if x.price == o.price]
+                return o.price, level.index(h)
+    return None
 
 
 @settings(max_examples=60, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
@@ -101,6 +121,29 @@ def check(actions) -> Core:
         elif kind == "expire":
             ts += action[1] * 10_000
             core.expire(core.next_seq(), ts, ws, out)
+        elif kind == "amend":
+            _, who, n, ticks, lots = action
+            account = ACCOUNTS[who]
+            live = sorted((core.orders[h] for h in core.by_nonce_account.get(account, ())), key=lambda x: x.seq)
+            if not live:
+                continue
+            old = live[n % len(live)]
+            nonce += 1
+            o = Order(account, 1, old.order.is_buy, old.order.price + ticks * TICK, lots * LOT, nonce, 10**10,
+                      old.order.flags)
+            new = SignedOrder(order_hash(o, DOMAIN), o, SIG, account, core.next_seq(), old.intent.tif, old.intent, SIG)
+            before = queue_place(core, old.hash)
+            priority, reason = core.amend(old, new, ts, ws, out)
+            assert core.engine.get_order(old.hash) is None or reason is not None
+            if reason is not None:  # refused: the old order is as it was, the new one nowhere
+                assert core.engine.get_order(new.hash) is None and queue_place(core, old.hash) == before
+            elif priority == "kept":
+                assert queue_place(core, new.hash) == before and new.open == o.size
+        elif kind == "cid_cancel":
+            _, who, c = action
+            h = core.client_ids.get((ACCOUNTS[who], f"c{c}"))
+            core.cancel(core.next_seq(), ts, ACCOUNTS[who], [h] if h else [], 0, ws, out, timestamp=ts,
+                        client_ids=[f"c{c}"])
         else:
             _, who, k = action
             core.schedule_cancel(core.next_seq(), ts, ACCOUNTS[who], ts + k * 5_000 if k else 0, ts, ws, out)
@@ -124,7 +167,10 @@ def test_replay__scenario_with_fills_and_fired_triggers__same_state():
         ("mark", -20), ("mark", 40), ("switch", 1, 1), ("expire", 1),
         ("place", 0, True, 200, 6, Intent(kind="market", tif="IOC", slippage_bps=50)),
         ("mark", -3000), ("cancel", 0),
+        ("place", 0, True, -50, 6, Intent(client_id="c1")), ("amend", 0, 0, 0, 3),    # kept
+        ("amend", 0, 0, 5, 3), ("amend", 0, 0, 200, 9), ("cid_cancel", 0, 1),          # lost; across; by id
     ]
     core = check(actions)
+    assert len(core.replaced) >= 3 and core.cid_cancel_ts
     fired = [s for s in core.orders.values() if s.intent.is_trigger and s.filled]
     assert len(core.fills) >= 4 and fired, (len(core.fills), len(fired))
