@@ -110,4 +110,5 @@ class ChainView:
             position_cap=int(await call(self.exchange, "position_cap", address, strategy.market))
             if strategy.market else 0,
             unwind_due=unwind_due,
+            max_mark_distance_bps=int(await call(vault, "max_mark_distance_bps")),
         )

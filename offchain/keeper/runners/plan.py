@@ -62,6 +62,9 @@ class VaultSnapshot:
     leverage_cap_bps: int = 0
     position_cap: int = 0  # Exchange.position_cap(vault, strategy.market)
     unwind_due: bool = False  # Vault.unwind_due(): the head request outlived the grace period
+    # Vault.max_mark_distance_bps(): the Exchange skips the vault's fills farther from the
+    # mark (0: not read, no clamp)
+    max_mark_distance_bps: int = 0
 
     @property
     def shortfall(self) -> int:
@@ -117,6 +120,17 @@ def unwind_size(position: int, step_bps: int, lot: int, min_size: int) -> int:
     if size >= whole or whole - size < max(min_size, lot):
         return whole
     return size
+
+
+def unwind_slippage_bps(configured_bps: int, snap: VaultSnapshot) -> int:
+    """The unwind's limit distance from the mark: the runner's setting, clamped inside the
+    vault's trade guard (the Exchange skips a vault fill farther from the mark than
+    max_mark_distance_bps, closing ones included). A fifth of the guard is left as room for
+    the mark moving between the keeper's view and settlement."""
+    guard = snap.max_mark_distance_bps
+    if guard <= 0:
+        return configured_bps
+    return min(configured_bps, max(guard - guard // 5, 1))
 
 
 def unwind_orders(positions: Mapping[int, int], markets: Mapping[int, MarketState], *, step_bps: int = 2_500,

@@ -16,7 +16,9 @@
   CLOSE_ONLY (drawdown halt or Exchange close-only: reduce-only orders only), IDLE
   (manager paused, kind none/custom: our orders are pulled), UNWIND (queued withdrawals
   lack liquidity, or a forced unwind): the vault's orders are cancelled and its positions
-  reduced in steps of `unwind_step_bps` by reduce-only IOC orders, one step per
+  reduced in steps of `unwind_step_bps` by reduce-only IOC orders (limit at most
+  `unwind_slippage_bps` from the mark, clamped inside the vault's own trade guard,
+  `max_mark_distance_bps`, so the fills settle instead of being skipped), one step per
   `unwind_interval_s` (the next step sees the settled result), until
   `available_liquidity()` covers the head request; then `claim(queue_head)` is sent.
 - upkeep (operator key, through the keeper's chain sender and its one operator nonce
@@ -43,7 +45,8 @@ from .chainview import ACCOUNT_CONFIG_TOPICS, FACTORY_TOPICS, contract, topic_ad
 from .configs import (KeeperTuning, StrategyKind, VaultStrategy, delta_neutral_quotes, vault_grid_config,
                       vault_hedge_config, vault_quote_config)
 from .maker import MarketMaker
-from .plan import VaultMode, VaultSnapshot, cap_limits, unwind_orders, vault_mode, vault_signer
+from .plan import (VaultMode, VaultSnapshot, cap_limits, unwind_orders, unwind_slippage_bps, vault_mode,
+                   vault_signer)
 from .signer import OrderSigner
 from .venue import KeeperVenue, Venue
 
@@ -286,8 +289,9 @@ class VaultRunner:
             state = await venue.market_state(market, tracked.address)
             if state is not None:
                 states[market] = state
-        orders = unwind_orders(positions, states, step_bps=self.unwind_step_bps,
-                               slippage_bps=self.unwind_slippage_bps)
+        # inside the vault's trade guard, else every fill is skipped "mark distance" and retried
+        slippage = unwind_slippage_bps(self.unwind_slippage_bps, tracked.snapshot)
+        orders = unwind_orders(positions, states, step_bps=self.unwind_step_bps, slippage_bps=slippage)
         tracked.last_unwind_ms = now
         if orders:
             log.info("vault %s: unwind step, shortfall %s: %s", tracked.address, tracked.snapshot.shortfall,

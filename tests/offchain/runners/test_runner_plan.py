@@ -5,7 +5,7 @@ import pytest
 from offchain.keeper.runners.configs import (PoolGridParams, StrategyKind, VaultStrategy, centred_lower_price,
                                              pool_grid_config, vault_grid_config, vault_quote_config)
 from offchain.keeper.runners.plan import (VaultMode, VaultSnapshot, cap_limits, unwind_orders, unwind_size,
-                                          vault_mode, vault_signer)
+                                          unwind_slippage_bps, vault_mode, vault_signer)
 from offchain.strategies import MarketState, RiskLimits
 
 ETH = 10**18
@@ -102,3 +102,10 @@ def test_unwind_orders__reduce_only_ioc_limits_within_slippage():
 
 def test_unwind_orders__halted_market__skipped():
     assert unwind_orders({1: ETH}, {1: market(halted=True)}) == []
+
+
+def test_unwind_slippage_bps__clamped_inside_the_vault_guard():
+    assert unwind_slippage_bps(100, snap(max_mark_distance_bps=50)) == 40
+    assert unwind_slippage_bps(30, snap(max_mark_distance_bps=50)) == 30  # tighter setting kept
+    assert unwind_slippage_bps(100, snap(max_mark_distance_bps=1)) == 1
+    assert unwind_slippage_bps(100, snap()) == 100  # guard not read: the setting

@@ -171,3 +171,60 @@ def test_runners_anvil__runners_in_keeper__grids_on_book_and_events_followed(run
 
     runner = asyncio.run(scenario())
     assert runner.params[1].levels == 3
+
+
+def test_runners_anvil__vault_unwind_order__inside_trade_guard_settles(runner_stack):
+    """The runner's unwind limit (100 bps setting) is clamped inside the vault's 50 bps guard
+    read from chain: a counterparty bidding at that limit fills the unwind; the unclamped
+    limit would have been skipped "mark distance" (and retried forever)."""
+    from offchain.client.wallet import KeySigner
+    from offchain.keeper.runners.plan import unwind_orders, unwind_slippage_bps
+    from offchain.order import Order, sign_order
+
+    s, w3, keys, vault = runner_stack
+    d = s.deployment
+    exchange = w3.eth.contract(address=d.exchange, abi=abi("Exchange"))
+    domain = Domain(d.chain_id, d.exchange)
+    tick, lot, min_size = exchange.functions.markets(1).call()[:3]
+    trader = s.trader_keys[0]
+    nonce = int(time.time() * 10**6)
+
+    def settle(maker, maker_key, taker, taker_key):
+        fill = (maker.as_tuple(), sign_order(maker, domain, maker_key).as_tuple(),
+                taker.as_tuple(), sign_order(taker, domain, taker_key).as_tuple(), min(maker.size, taker.size))
+        receipt = KeySigner(w3, s.operator_key).send(
+            {"to": d.exchange, "data": exchange.functions.settle([fill])._encode_transaction_data()})
+        return (list(exchange.events.FillSettled().process_receipt(receipt)),
+                [e.args.reason for e in exchange.events.FillSkipped().process_receipt(receipt)])
+
+    async def read():
+        chain, view = chain_view(s, keys[1])
+        try:
+            return await view.read_vault(vault), await view.price_info(1)
+        finally:
+            await chain.close()
+
+    # the vault (its manager's key) buys 2 ETH at the mark from the trader
+    Web3Deployer(w3, keys[0]).transact("Oracle", d.oracle, "set_price", 1, 2_000 * USDC)
+    mark = 2_000 * USDC
+    ok, skipped = settle(Order(vault, 1, True, mark, 2 * ETH, nonce, 2**40, 0), keys[8],
+                         Order(address_of(trader), 1, False, mark, 2 * ETH, nonce + 1, 2**40, 0), trader)
+    assert len(ok) == 1, skipped
+    snap, (mark, updated_at, halted) = asyncio.run(read())
+    assert snap.max_mark_distance_bps == 50
+    state = MarketState(1, None, None, mark, updated_at * 1000, halted, tick, lot, min_size)
+    slippage = unwind_slippage_bps(100, snap)
+    assert slippage == 40
+    for bps, expect in ((100, "mark distance"), (slippage, None)):
+        [unwind] = unwind_orders({1: 2 * ETH}, {1: state}, step_bps=10_000, slippage_bps=bps)
+        assert not unwind.is_buy and unwind.reduce_only
+        nonce += 10
+        # a bid resting at exactly the unwind's limit (the worst price the vault accepts)
+        bid = Order(address_of(trader), 1, True, unwind.price, unwind.size, nonce, 2**40, POST_ONLY)
+        ask = Order(vault, 1, False, unwind.price, unwind.size, nonce + 1, 2**40, 2)  # reduce-only taker
+        ok, skipped = settle(bid, trader, ask, keys[8])
+        if expect is None:
+            assert len(ok) == 1 and ok[0].args.price == unwind.price, skipped
+        else:
+            assert ok == [] and skipped == [expect]
+    assert exchange.functions.position(vault, 1).call()[0] == 0

@@ -223,3 +223,24 @@ def test_vault_runner__fill_rejected__grid_flip_undone():
     assert sorted((o.is_buy, o.price, o.size) for o in venue.resting(VAULT)) == before
     run(runner.on_fill_rejected(fill))  # twice: nothing more to undo
     assert sorted((o.is_buy, o.price, o.size) for o in venue.resting(VAULT)) == before
+
+
+def test_vault_runner__unwind__limit_clamped_inside_vault_trade_guard():
+    # the runner allows 100 bps of slippage, the vault's guard skips fills beyond 50 bps of
+    # the mark: the unwind's limit stays inside the guard (40 bps: a fifth left for drift)
+    runner, venue = started(max_mark_distance_bps=50)
+    assert runner.unwind_slippage_bps == 100
+    venue.pos[(VAULT, 1)] = 4 * ETH
+    update(venue, runner, queue_length=1, head_value=10**9, available=10**8)
+    [order] = [o for o, _, tif in venue.placed if tif == "IOC"]
+    assert not order.is_buy and order.flags == REDUCE_ONLY
+    assert (MARK - order.price) * 10_000 <= MARK * 40
+    assert order.price < MARK
+
+
+def test_vault_runner__unwind__short_position_buys_inside_guard():
+    runner, venue = started(max_mark_distance_bps=10)
+    venue.pos[(VAULT, 1)] = -4 * ETH
+    update(venue, runner, queue_length=1, head_value=10**9, available=10**8)
+    [order] = [o for o, _, tif in venue.placed if tif == "IOC"]
+    assert order.is_buy and MARK < order.price and (order.price - MARK) * 10_000 <= MARK * 8
