@@ -165,3 +165,83 @@ def test_e2e__market_set_band_change__followed_without_restart(stack, tmp_path):
         assert ask["hash"]
 
     run_with_keeper(stack, tmp_path, body)
+
+
+def test_e2e__raw_http_and_eth_account_only__amend_and_cancel_by_client_id(stack, tmp_path):
+    """No SDK: orders, intents, the Amend binding and CancelByClientId built from docs/api.md
+    with eth-account's encode_typed_data and POSTed with httpx; the amended order settles."""
+    import httpx
+    from eth_account import Account
+    from eth_account.messages import encode_typed_data
+
+    def fields(*pairs):
+        return [{"name": n, "type": t} for n, t in pairs]
+
+    types = {
+        "EIP712Domain": fields(("name", "string"), ("version", "string"), ("chainId", "uint256"),
+                               ("verifyingContract", "address")),
+        "Order": fields(("account", "address"), ("market", "uint256"), ("is_buy", "bool"), ("price", "uint256"),
+                        ("size", "uint256"), ("nonce", "uint256"), ("expiry", "uint256"), ("flags", "uint256")),
+        "OrderIntent": fields(("order", "bytes32"), ("kind", "string"), ("tif", "string"),
+                              ("trigger_price", "uint256"), ("trail_bps", "uint256"), ("trail_amount", "uint256"),
+                              ("slippage_bps", "uint256"), ("slippage_ref", "string"), ("stp", "string"),
+                              ("post_only", "string"), ("client_id", "string")),
+        "Amend": fields(("replaces", "bytes32"), ("order", "bytes32")),
+        "CancelByClientId": fields(("account", "address"), ("client_ids", "string[]"), ("timestamp", "uint256")),
+    }
+
+    def sign(account, info, primary, message):
+        data = encode_typed_data(full_message={
+            "types": {"EIP712Domain": types["EIP712Domain"], primary: types[primary]}, "primaryType": primary,
+            "domain": {"name": "MMX Exchange", "version": "1", "chainId": int(info["chain_id"]),
+                       "verifyingContract": info["exchange"]}, "message": message})
+        signed = account.sign_message(data)
+        return signed, "0x" + bytes(signed.signature).hex()
+
+    def place_body(account, info, is_buy, price, size, client_id):
+        order = {"account": account.address, "market": 1, "is_buy": is_buy, "price": price, "size": size,
+                 "nonce": time.time_ns(), "expiry": int(time.time()) + 3600, "flags": 0}
+        signed, sig = sign(account, info, "Order", order)
+        intent = {"kind": "limit", "tif": "GTC", "trigger_price": 0, "trail_bps": 0, "trail_amount": 0,
+                  "slippage_bps": 0, "slippage_ref": "best", "stp": "default", "post_only": "none",
+                  "client_id": client_id}
+        _, isig = sign(account, info, "OrderIntent", {"order": signed.message_hash, **intent})
+        return signed.message_hash, {
+            "order": {k: (v if isinstance(v, (bool, str)) else str(v)) for k, v in order.items()},
+            "signature": sig, "intent": {k: (str(v) if isinstance(v, int) else v) for k, v in intent.items()},
+            "intent_signature": isig}
+
+    maker, taker = Account.from_key(stack.trader_keys[4]), Account.from_key(stack.trader_keys[5])
+    cid = f"raw-amend-{time.time_ns()}"
+
+    async def body(w3, keeper, _maker, _trader):
+        def client_side():
+            with httpx.Client(base_url=keeper.url) as http:
+                info = http.get("/info").json()
+                _, first = place_body(maker, info, True, PRICE - 2 * USDC, 2 * SIZE, cid)
+                old = http.post("/orders", json=first).json()
+                new_hash, replacement = place_body(maker, info, True, PRICE - 2 * USDC, SIZE, cid)
+                _, binding = sign(maker, info, "Amend", {"replaces": bytes.fromhex(old["hash"][2:]),
+                                                         "order": new_hash})
+                r = http.post("/orders/amend", json={**replacement, "replaces": old["hash"],
+                                                     "amend_signature": binding})
+                assert r.status_code == 200 and r.json()["priority"] == "kept", r.text
+                assert http.get(f"/accounts/{maker.address}/orders/by-client-id/{cid}").json()["hash"] == \
+                    r.json()["hash"]
+                _, take = place_body(taker, info, False, PRICE - 2 * USDC, SIZE // 2, "")
+                assert http.post("/orders", json=take).json()["fills"] == 1
+                ts = int(time.time() * 1000)
+                _, csig = sign(maker, info, "CancelByClientId",
+                               {"account": maker.address, "client_ids": [cid], "timestamp": ts})
+                c = http.post("/orders/cancel-by-client-id", json={"account": maker.address, "client_ids": [cid],
+                                                                   "timestamp": str(ts), "signature": csig})
+                assert c.status_code == 200 and c.json() == {"status": "ok", "cancelled": [r.json()["hash"]],
+                                                             "unknown": []}, c.text
+                return r.json()["hash"]
+
+        new = await asyncio.to_thread(client_side)
+        (fill,) = keeper.core.fills.values()
+        assert fill.maker_hash.hex() == new[2:]
+        await settled(keeper, [fill])
+
+    run_with_keeper(stack, tmp_path, body)
