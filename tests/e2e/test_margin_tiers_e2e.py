@@ -4,8 +4,6 @@ tiered initial margin would (the flat 10 % would have admitted it)."""
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 from web3 import Web3
 
@@ -24,29 +22,27 @@ PRICE = 2_000 * USDC
 ROWS = [(0, 1_000, 500), (20_000_000 * USDC, 5_000, 2_500)]
 
 
-def test_e2e__tier_table__keeper_admission_uses_it(stack, tmp_path):
+@pytest.mark.anyio
+async def test_e2e__tier_table__keeper_admission_uses_it(stack, tmp_path):
     w3 = Web3(Web3.HTTPProvider(stack.url))
     Web3Deployer(w3, stack.admin_key).transact("Exchange", stack.deployment.exchange, "set_margin_tiers", 1,
                                                [r[0] for r in ROWS], [r[1] for r in ROWS], [r[2] for r in ROWS])
     table = TierTable.of(ROWS)
 
-    async def go():
-        keeper = await Keeper(keeper_config(stack, tmp_path / "k.db"), operator=key(stack.operator_key)).start()
-        try:
-            assert keeper.core.markets[1].tiers == table
-            trader = stack.trader_keys[5]  # 10M USDC of collateral (devstack deposit)
-            async with AsyncKeeperClient(keeper.url, trader) as client:
-                # 12,000 ETH at 1,950 = 23.4M USDC: tiered 2M + 3.4M * 50 % = 3.7M of 10M: admitted
-                ok = await client.place(client.order(1, True, PRICE - 50 * USDC, 12_000 * 10**18))
-                assert ok["status"] == "accepted"
-                # 30,000 ETH more (84M worst case): flat 8.4M fits 10M, tiered 2M + 32M > 10M
-                worst = 42_000 * 10**18 * (PRICE - 50 * USDC) // 10**18
-                assert worst * 1_000 // 10_000 < 10_000_000 * USDC < table.requirement(worst)
-                from offchain.client.sdk import KeeperError
-                with pytest.raises(KeeperError) as err:
-                    await client.place(client.order(1, True, PRICE - 50 * USDC, 30_000 * 10**18, nonce=2))
-                assert err.value.detail == "margin"
-        finally:
-            await keeper.stop(drain=1)
-
-    asyncio.run(go())
+    keeper = await Keeper(keeper_config(stack, tmp_path / "k.db"), operator=key(stack.operator_key)).start()
+    try:
+        assert keeper.core.markets[1].tiers == table
+        trader = stack.trader_keys[5]  # 10M USDC of collateral (devstack deposit)
+        async with AsyncKeeperClient(keeper.url, trader) as client:
+            # 12,000 ETH at 1,950 = 23.4M USDC: tiered 2M + 3.4M * 50 % = 3.7M of 10M: admitted
+            ok = await client.place(client.order(1, True, PRICE - 50 * USDC, 12_000 * 10**18))
+            assert ok["status"] == "accepted"
+            # 30,000 ETH more (84M worst case): flat 8.4M fits 10M, tiered 2M + 32M > 10M
+            worst = 42_000 * 10**18 * (PRICE - 50 * USDC) // 10**18
+            assert worst * 1_000 // 10_000 < 10_000_000 * USDC < table.requirement(worst)
+            from offchain.client.sdk import KeeperError
+            with pytest.raises(KeeperError) as err:
+                await client.place(client.order(1, True, PRICE - 50 * USDC, 30_000 * 10**18, nonce=2))
+            assert err.value.detail == "margin"
+    finally:
+        await keeper.stop(drain=1)

@@ -10,7 +10,7 @@ from offchain.matching import Engine
 
 import pytest
 
-from .helpers import ADDR, DOMAIN, KEYS, MARKET, PRICE, OfflineKeeper, order, run, signed
+from .helpers import ADDR, DOMAIN, KEYS, MARKET, PRICE, OfflineKeeper, order, signed
 
 pytestmark = pytest.mark.anyio  # async tests; `offline_keeper` (conftest.py) starts and stops keepers
 
@@ -86,25 +86,21 @@ async def test_cancel_all__replayed_message__rejected(offline_keeper):
         await k.gateway.cancel(c, sig)
 
 
-def test_replay__journal_rebuilds_books_and_fills_exactly(journal_url):
+@pytest.mark.anyio
+async def test_replay__journal_rebuilds_books_and_fills_exactly(journal_url, offline_keeper):
     url = journal_url  # SQLite and PostgreSQL (conftest.py)
 
-    async def go():
-        k = OfflineKeeper(url)
-        k.start()
-        items = []
-        for n in range(40):
-            i = n % 4
-            items.append(signed(i, order(i, n % 3 == 0, price=PRICE + ((n * 7) % 11 - 5) * 10_000, nonce=n,
-                                         size=10**15 * (1 + n % 5))))
-        for chunk in range(0, 40, 7):
-            await k.gateway.place_batch(items[chunk:chunk + 7])
-        depth = k.core.engine.depth(1, 50)
-        fills = [(f.id, f.maker_hash, f.taker_hash, f.size, f.price) for f in k.core.fills.values()]
-        await k.stop()
-        return depth, fills
-
-    depth, fills = run(go())
+    k = offline_keeper(url)
+    items = []
+    for n in range(40):
+        i = n % 4
+        items.append(signed(i, order(i, n % 3 == 0, price=PRICE + ((n * 7) % 11 - 5) * 10_000, nonce=n,
+                                     size=10**15 * (1 + n % 5))))
+    for chunk in range(0, 40, 7):
+        await k.gateway.place_batch(items[chunk:chunk + 7])
+    depth = k.core.engine.depth(1, 50)
+    fills = [(f.id, f.maker_hash, f.taker_hash, f.size, f.price) for f in k.core.fills.values()]
+    await k.stop()
     assert fills
     journal = Journal(url)
     core = Core(Engine([market_config(MARKET)]), {1: MARKET})

@@ -17,7 +17,7 @@ from offchain.keeper.api import ApiLimits, create_app
 from offchain.keeper.core import Core, Outbox, market_config
 from offchain.matching import Engine
 
-from .helpers import ADDR, KEYS, MARKET, PRICE, OfflineKeeper, order, run, signed
+from .helpers import ADDR, KEYS, MARKET, PRICE, OfflineKeeper, order, signed
 
 
 def make_client(tmp_path, limits: ApiLimits | None = None, **kw):
@@ -290,14 +290,15 @@ def test_fuzz__arbitrary_frames__every_request_answered_and_journal_replays_same
     c.keeper.journal.close()
 
 
-def test_admission__chain_time_ahead_of_host__expiry_judged_by_chain_time(tmp_path):
+@pytest.mark.anyio
+async def test_admission__chain_time_ahead_of_host__expiry_judged_by_chain_time(offline_keeper):
     """Issue item 6: the keeper's clock is max(host clock, latest block timestamp), so an
     order already expired in chain time is refused instead of matched and skipped."""
     import time
 
     from offchain.keeper.service import Keeper
 
-    k = OfflineKeeper(f"sqlite:///{tmp_path}/j.db")
+    k = offline_keeper()
     shell = Keeper.__new__(Keeper)
     shell.core = k.core
     k.gateway.clock = shell.clock
@@ -305,11 +306,6 @@ def test_admission__chain_time_ahead_of_host__expiry_judged_by_chain_time(tmp_pa
     expiring = signed(0, order(0, True, expiry=int(time.time()) + 3600))
     later = signed(0, order(0, True, nonce=2, expiry=int(time.time()) + 3 * 3600))
 
-    async def go():
-        k.start()
-        out = await k.gateway.place_batch([expiring, later])
-        await k.stop()
-        return out
-
-    first, second = run(go())
+    first, second = await k.gateway.place_batch([expiring, later])
+    await k.stop()
     assert first == {"status": "rejected", "reason": "expired"} and second["status"] == "accepted"

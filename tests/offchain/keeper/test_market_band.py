@@ -8,7 +8,7 @@ import pytest
 from offchain.keeper.core import market_config
 from offchain.matching import Engine
 
-from .helpers import MARKET, PRICE, OfflineKeeper, order, run, signed
+from .helpers import MARKET, PRICE, order, signed
 
 TICK = MARKET.tick
 
@@ -32,22 +32,18 @@ def test_market_config__widest_chain_band__accepted_by_engine():
 @pytest.mark.parametrize("is_buy,offset_ticks", [
     (True, 0), (True, 1), (False, 0), (False, -1),
 ])
-def test_place__at_and_past_band_edge__keeper_agrees_with_chain(tmp_path, is_buy, offset_ticks):
+@pytest.mark.anyio
+async def test_place__at_and_past_band_edge__keeper_agrees_with_chain(offline_keeper, is_buy, offset_ticks):
     edge = PRICE * (10_000 + MARKET.band_bps) // 10_000 if is_buy else PRICE * (10_000 - MARKET.band_bps) // 10_000
     price = edge + offset_ticks * TICK
     assert price % TICK == 0
 
-    async def go():
-        k = OfflineKeeper(f"sqlite:///{tmp_path}/j.db")
-        k.start()
-        seq = k.core.next_seq()
-        ts = int(time.time() * 1000)
-        await k.gateway.run_command(lambda ws, out: k.core.set_mark(seq, ts, 1, PRICE, ws, out))
-        (r,) = await k.gateway.place_batch([signed(0, order(0, is_buy, price=price))])
-        await k.stop()
-        return r
-
-    r = run(go())
+    k = offline_keeper()
+    seq = k.core.next_seq()
+    ts = int(time.time() * 1000)
+    await k.gateway.run_command(lambda ws, out: k.core.set_mark(seq, ts, 1, PRICE, ws, out))
+    (r,) = await k.gateway.place_batch([signed(0, order(0, is_buy, price=price))])
+    await k.stop()
     expected = chain_band_reason(price, PRICE, MARKET.band_bps)
     if expected is None:
         assert r["status"] == "accepted"

@@ -26,35 +26,31 @@ class FakeRpc:
         raise AssertionError(method)
 
 
-def test_nonces__resync_while_others_allocated__never_hands_out_a_nonce_twice():
+@pytest.mark.anyio
+async def test_nonces__resync_while_others_allocated__never_hands_out_a_nonce_twice():
     rpc = FakeRpc(pending=10)
     nm = NonceManager(rpc, "0x" + "11" * 20)
 
-    async def go():
-        settle_a = await nm.allocate()      # 10: signed and journaling, not broadcast yet
-        upkeep = await nm.allocate()        # 11: its send fails
-        nm.release(upkeep)
-        await nm.sync()                     # the node holds none of them yet: pending = 10
-        settle_b = await nm.allocate()      # the free 11 again, not 10
-        after = await nm.allocate()
-        return settle_a, upkeep, settle_b, after
-
-    a, u, b, after = run(go())
-    assert (a, u, b, after) == (10, 11, 11, 12)
+    settle_a = await nm.allocate()      # 10: signed and journaling, not broadcast yet
+    upkeep = await nm.allocate()        # 11: its send fails
+    nm.release(upkeep)
+    await nm.sync()                     # the node holds none of them yet: pending = 10
+    settle_b = await nm.allocate()      # the free 11 again, not 10
+    after = await nm.allocate()
+    assert (settle_a, upkeep, settle_b, after) == (10, 11, 11, 12)
 
 
-def test_nonces__released_nonce_used_on_chain__dropped_at_sync():
+@pytest.mark.anyio
+async def test_nonces__released_nonce_used_on_chain__dropped_at_sync():
     rpc = FakeRpc(pending=5)
     nm = NonceManager(rpc, "0x" + "11" * 20)
 
-    async def go():
-        n = await nm.allocate()
-        nm.release(n)
-        rpc.pending = 7  # something else took 5 and 6 (another process with the key)
-        await nm.sync()
-        return await nm.allocate()
-
-    assert run(go()) == 7
+    n = await nm.allocate()
+    nm.release(n)
+    rpc.pending = 7  # something else took 5 and 6 (another process with the key)
+    await nm.sync()
+    result = await nm.allocate()
+    assert result == 7
 
 
 def test_nonces__operator_paths_share_one_manager():
@@ -69,7 +65,8 @@ def test_nonces__operator_paths_share_one_manager():
     run(chain2.close())
 
 
-def test_nonces__transact_send_rejected__nonce_reused_by_next_tx():
+@pytest.mark.anyio
+async def test_nonces__transact_send_rejected__nonce_reused_by_next_tx():
     operator = Key(address_of(KEYS[0]), KEYS[0])
     chain = Chain("http://127.0.0.1:1", Contracts(exchange=EXCHANGE), operator)
     chain.chain_id, chain.gas_price = 31337, 1
@@ -99,10 +96,8 @@ def test_nonces__transact_send_rejected__nonce_reused_by_next_tx():
                         return "0x12345678"
                 return F
 
-    async def go():
-        with pytest.raises(RpcError):
-            await chain.transact(operator, Target, "cancel_all_below", 1)
-        return await chain.nonces.allocate()
-
-    assert run(go()) == 3 and len(sent) == 1
-    run(chain.close())
+    with pytest.raises(RpcError):
+        await chain.transact(operator, Target, "cancel_all_below", 1)
+    result = await chain.nonces.allocate()
+    assert result == 3 and len(sent) == 1
+    await chain.close()

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 
+import pytest
 from eth_abi import encode
 
 from offchain.keeper.admission import AdmissionContext, MarketInfo, OracleState, Rejection, check_order
@@ -15,16 +16,17 @@ from offchain.keeper.journal import Journal
 from offchain.matching import Engine
 from offchain.order import sign_order
 
-from .helpers import ADDR, DOMAIN, KEYS, MARKET, PRICE, OfflineKeeper, order, run, signed
+from .helpers import ADDR, DOMAIN, KEYS, MARKET, PRICE, OfflineKeeper, order, signed
 from .test_watcher import ORACLE, FakeChain, log, word
 
 MARKET2 = MarketInfo(market=2, tick=10_000, lot=10**15, band_bps=500, min_size=10**15)
 T = FakeChain().oracle_topics
 
 
-def keeper(url: str) -> OfflineKeeper:
-    """An offline keeper with two markets and the service's oracle wiring."""
-    k = OfflineKeeper(url)
+def keeper(offline_keeper, url: str) -> OfflineKeeper:
+    """A started offline keeper (the `offline_keeper` fixture's) with two markets and the
+    service's oracle wiring."""
+    k = offline_keeper(url)
     k.core.engine.add_market(market_config(MARKET2))
     k.core.markets[2] = MARKET2
     ctx = k.gateway.ctx
@@ -85,38 +87,35 @@ def test_oracle_state__stale_rule_matches_is_fresh():
 
 
 # -- halt -----------------------------------------------------------------------------------
-def test_halt__rejects_new_orders_keeps_book_cancel_works_resume_matches(tmp_path):
+@pytest.mark.anyio
+async def test_halt__rejects_new_orders_keeps_book_cancel_works_resume_matches(tmp_path, offline_keeper):
     url = f"sqlite:///{tmp_path}/j.db"
-    k = keeper(url)
+    k = keeper(offline_keeper, url)
     events: list = []
 
-    async def go():
-        k.start()
-        q: asyncio.Queue = asyncio.Queue()
-        k.gateway.hub.subscribe(("book", 1), q)
-        rest = await k.gateway.place_batch([signed(0, order(0, True, nonce=1)),
-                                            signed(0, order(0, True, price=PRICE - 10_000, nonce=2))])
-        assert statuses(rest) == ["accepted", "accepted"]
-        await halt(k, 1, True, "breaker")
-        res = await k.gateway.place_batch([
-            signed(1, order(1, False, nonce=1)),                        # would cross: halted
-            signed(1, order(1, False, price=PRICE + 10**6, nonce=2)),   # passive: halted too
-            signed(1, order(1, False, nonce=3, market=2)),              # the other market trades
-        ])
-        assert statuses(res) == ["halted", "halted", "accepted"]
-        assert k.core.engine.depth(1, 5)[0] == [(PRICE, 10**17), (PRICE - 10_000, 10**17)]  # resting stays
-        from offchain.client.messages import Cancel
+    q: asyncio.Queue = asyncio.Queue()
+    k.gateway.hub.subscribe(("book", 1), q)
+    rest = await k.gateway.place_batch([signed(0, order(0, True, nonce=1)),
+                                        signed(0, order(0, True, price=PRICE - 10_000, nonce=2))])
+    assert statuses(rest) == ["accepted", "accepted"]
+    await halt(k, 1, True, "breaker")
+    res = await k.gateway.place_batch([
+        signed(1, order(1, False, nonce=1)),                        # would cross: halted
+        signed(1, order(1, False, price=PRICE + 10**6, nonce=2)),   # passive: halted too
+        signed(1, order(1, False, nonce=3, market=2)),              # the other market trades
+    ])
+    assert statuses(res) == ["halted", "halted", "accepted"]
+    assert k.core.engine.depth(1, 5)[0] == [(PRICE, 10**17), (PRICE - 10_000, 10**17)]  # resting stays
+    from offchain.client.messages import Cancel
 
-        c = Cancel(ADDR[0], 1, (bytes.fromhex(rest[1]["hash"][2:]),), int(k.gateway.clock() * 1000))
-        assert (await k.gateway.cancel(c, c.sign(DOMAIN, KEYS[0])))["cancelled"] == [rest[1]["hash"]]
-        await halt(k, 1, False)
-        res = await k.gateway.place_batch([signed(1, order(1, False, nonce=4), tif="IOC")])
-        assert res[0]["status"] == "accepted" and res[0]["fills"] == 1
-        while not q.empty():
-            events.append(q.get_nowait())
-        await k.stop()
-
-    run(go())
+    c = Cancel(ADDR[0], 1, (bytes.fromhex(rest[1]["hash"][2:]),), int(k.gateway.clock() * 1000))
+    assert (await k.gateway.cancel(c, c.sign(DOMAIN, KEYS[0])))["cancelled"] == [rest[1]["hash"]]
+    await halt(k, 1, False)
+    res = await k.gateway.place_batch([signed(1, order(1, False, nonce=4), tif="IOC")])
+    assert res[0]["status"] == "accepted" and res[0]["fills"] == 1
+    while not q.empty():
+        events.append(q.get_nowait())
+    await k.stop()
     halts = [e for e in events if e["type"] == "halt"]
     assert halts == [{"channel": "book", "type": "halt", "market": "1", "halted": True, "reason": "breaker"},
                      {"channel": "book", "type": "halt", "market": "1", "halted": False, "reason": "guardian"}]
@@ -126,24 +125,21 @@ def test_halt__rejects_new_orders_keeps_book_cancel_works_resume_matches(tmp_pat
     assert core.oracle.halted == {}
 
 
-def test_halt__marks_held_from_engine_until_resume__replay_agrees(tmp_path):
+@pytest.mark.anyio
+async def test_halt__marks_held_from_engine_until_resume__replay_agrees(tmp_path, offline_keeper):
     url = f"sqlite:///{tmp_path}/j.db"
-    k = keeper(url)
+    k = keeper(offline_keeper, url)
 
-    async def go():
-        k.start()
-        await mark(k, 1, PRICE, 100)
-        await halt(k, 1, True)
-        await mark(k, 1, PRICE * 2, 110)  # the Oracle takes any price while halted
-        assert k.core.marks[1] == PRICE * 2 and k.core.oracle.updated_at[1] == 110
-        assert k.core.engine.mark(1) == PRICE  # no band move, no triggers while halted
-        halted_core = replay(url)
-        assert halted_core.oracle.halted == {1: "guardian"} and halted_core.engine.mark(1) == PRICE
-        await halt(k, 1, False)
-        assert k.core.engine.mark(1) == PRICE * 2  # caught up at the resume
-        await k.stop()
-
-    run(go())
+    await mark(k, 1, PRICE, 100)
+    await halt(k, 1, True)
+    await mark(k, 1, PRICE * 2, 110)  # the Oracle takes any price while halted
+    assert k.core.marks[1] == PRICE * 2 and k.core.oracle.updated_at[1] == 110
+    assert k.core.engine.mark(1) == PRICE  # no band move, no triggers while halted
+    halted_core = replay(url)
+    assert halted_core.oracle.halted == {1: "guardian"} and halted_core.engine.mark(1) == PRICE
+    await halt(k, 1, False)
+    assert k.core.engine.mark(1) == PRICE * 2  # caught up at the resume
+    await k.stop()
     core = replay(url)
     assert core.engine.mark(1) == PRICE * 2 and core.marks[1] == PRICE * 2
     assert core.oracle.updated_at == {1: 110} and core.oracle.halted == {}
@@ -158,29 +154,26 @@ def test_replay__old_mark_body_without_updated_at():
 
 
 # -- stale ----------------------------------------------------------------------------------
-def test_stale_mark__crossing_rejected_passive_rests__fresh_mark_lets_it_through(tmp_path):
-    k = keeper(f"sqlite:///{tmp_path}/j.db")
+@pytest.mark.anyio
+async def test_stale_mark__crossing_rejected_passive_rests__fresh_mark_lets_it_through(tmp_path, offline_keeper):
+    k = keeper(offline_keeper, f"sqlite:///{tmp_path}/j.db")
 
-    async def go():
-        k.start()
-        await mark(k, 1, PRICE, 1_000)
-        await mark(k, 2, PRICE, 1_000)
-        k.core.oracle.max_age, k.core.oracle.block_time = 60, 1_061
-        res = await k.gateway.place_batch([
-            signed(0, order(0, True, nonce=1)),                         # empty book: rests
-            signed(1, order(1, False, nonce=1)),                        # crosses the bid: stale
-            signed(1, order(1, False, price=PRICE + 10_000, nonce=2)),  # passive ask: rests
-            signed(2, order(2, True, price=PRICE + 10_000, nonce=1)),   # crosses the ask: stale
-        ])
-        assert statuses(res) == ["accepted", "stale", "accepted", "stale"]
-        assert k.core.fills == {}
-        await mark(k, 1, PRICE, 1_050)  # the same price reported again: fresh
-        assert k.core.oracle.updated_at[1] == 1_050
-        res = await k.gateway.place_batch([signed(1, order(1, False, nonce=3), tif="IOC")])
-        assert res[0]["status"] == "accepted" and res[0]["fills"] == 1
-        await k.stop()
-
-    run(go())
+    await mark(k, 1, PRICE, 1_000)
+    await mark(k, 2, PRICE, 1_000)
+    k.core.oracle.max_age, k.core.oracle.block_time = 60, 1_061
+    res = await k.gateway.place_batch([
+        signed(0, order(0, True, nonce=1)),                         # empty book: rests
+        signed(1, order(1, False, nonce=1)),                        # crosses the bid: stale
+        signed(1, order(1, False, price=PRICE + 10_000, nonce=2)),  # passive ask: rests
+        signed(2, order(2, True, price=PRICE + 10_000, nonce=1)),   # crosses the ask: stale
+    ])
+    assert statuses(res) == ["accepted", "stale", "accepted", "stale"]
+    assert k.core.fills == {}
+    await mark(k, 1, PRICE, 1_050)  # the same price reported again: fresh
+    assert k.core.oracle.updated_at[1] == 1_050
+    res = await k.gateway.place_batch([signed(1, order(1, False, nonce=3), tif="IOC")])
+    assert res[0]["status"] == "accepted" and res[0]["fills"] == 1
+    await k.stop()
 
 
 # -- watcher --------------------------------------------------------------------------------
@@ -213,9 +206,10 @@ def resumed_log(block, market, index=0):
     return log(ORACLE, block, [T["Resumed"], word(market)], encode(["uint256", "address"], [PRICE, ADDR[7]]), index)
 
 
-def test_watcher__halted_resumed_price_max_age__commands_and_book_events(tmp_path):
+@pytest.mark.anyio
+async def test_watcher__halted_resumed_price_max_age__commands_and_book_events(tmp_path, offline_keeper):
     url = f"sqlite:///{tmp_path}/j.db"
-    k = keeper(url)
+    k = keeper(offline_keeper, url)
     logs = [price_log(3, 1, PRICE, 500), price_log(4, 1, PRICE, 510),   # same price, newer: journaled
             halted_log(4, 1, "breaker", 1), halted_log(5, 1, "guardian"),  # already halted: nothing
             log(ORACLE, 6, [T["MaxAgeSet"]], (90).to_bytes(32, "big")),
@@ -226,16 +220,12 @@ def test_watcher__halted_resumed_price_max_age__commands_and_book_events(tmp_pat
     w = Watcher(k.core, chain, k.committer, k.gateway.publish, None, confirmations=0)
     got: list = []
 
-    async def go():
-        k.start()
-        q: asyncio.Queue = asyncio.Queue()
-        k.gateway.hub.subscribe(("book", 1), q)
-        await w.poll()
-        while not q.empty():
-            got.append(q.get_nowait())
-        await k.stop()
-
-    run(go())
+    q: asyncio.Queue = asyncio.Queue()
+    k.gateway.hub.subscribe(("book", 1), q)
+    await w.poll()
+    while not q.empty():
+        got.append(q.get_nowait())
+    await k.stop()
     assert k.core.oracle.halted == {1: "breaker"} and k.core.oracle.updated_at[1] == 510
     assert (k.core.oracle.max_age, k.core.oracle.block_time) == (90, 1_234)
     assert [(r.kind, json.loads(r.body)) for r in Journal(url).commands()] == [
@@ -250,9 +240,10 @@ def test_watcher__halted_resumed_price_max_age__commands_and_book_events(tmp_pat
     assert replay(url).oracle.halted == {1: "breaker"}
 
 
-def test_watcher__load_oracle__started_during_a_halt_knows_it(tmp_path):
+@pytest.mark.anyio
+async def test_watcher__load_oracle__started_during_a_halt_knows_it(tmp_path, offline_keeper):
     url = f"sqlite:///{tmp_path}/j.db"
-    k = keeper(url)
+    k = keeper(offline_keeper, url)
     # the Halted log is before the start block: only price_info tells; the reason is not found
     chain = OracleChain([halted_log(3, 1, "breaker")], head=20, time=5_000,
                         state={1: (PRICE, 4_990, True), 2: (PRICE, 4_000, False)}, max_age=600)
@@ -261,15 +252,10 @@ def test_watcher__load_oracle__started_during_a_halt_knows_it(tmp_path):
     w = Watcher(k.core, chain, k.committer, k.gateway.publish, None, confirmations=2, start_block=10)
     k.core.marks.clear()
 
-    async def go():
-        k.start()
-        await w.load_oracle()
-        res = await k.gateway.place_batch([signed(0, order(0, True, nonce=1)),
-                                           signed(0, order(0, True, nonce=2, market=2))])
-        await k.stop()
-        return res
-
-    res = run(go())
+    await w.load_oracle()
+    res = await k.gateway.place_batch([signed(0, order(0, True, nonce=1)),
+                                       signed(0, order(0, True, nonce=2, market=2))])
+    await k.stop()
     assert statuses(res) == ["halted", "accepted"]
     assert k.core.oracle.halted == {1: "oracle"}
     assert (k.core.oracle.max_age, k.core.oracle.block_time) == (600, 5_000)
@@ -279,13 +265,9 @@ def test_watcher__load_oracle__started_during_a_halt_knows_it(tmp_path):
     assert core.oracle.halted == {1: "oracle"} and core.marks == {1: PRICE, 2: PRICE}
 
     # with the Halted log in range, its reason is used
-    k2 = keeper(f"sqlite:///{tmp_path}/j2.db")
+    k2 = keeper(offline_keeper, f"sqlite:///{tmp_path}/j2.db")
     w2 = Watcher(k2.core, chain, k2.committer, k2.gateway.publish, None, confirmations=2)
 
-    async def go2():
-        k2.start()
-        await w2.load_oracle()
-        await k2.stop()
-
-    run(go2())
+    await w2.load_oracle()
+    await k2.stop()
     assert k2.core.oracle.halted == {1: "breaker"}
