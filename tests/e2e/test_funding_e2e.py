@@ -5,7 +5,6 @@ the on-chain index is their sum."""
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 
 import pytest
@@ -26,7 +25,8 @@ INDEX = 2_000 * 10**6  # market 1's oracle price in the devstack
 INTERVAL = 2
 
 
-def test_e2e__skewed_book__longs_pay_every_interval_chain_matches_journal(stack, tmp_path):
+@pytest.mark.anyio
+async def test_e2e__skewed_book__longs_pay_every_interval_chain_matches_journal(stack, tmp_path):
     w3 = Web3(Web3.HTTPProvider(stack.url))
     funding = w3.eth.contract(address=stack.deployment.funding, abi=abi("Funding"))
     Web3Deployer(w3, stack.admin_key).transact("Funding", stack.deployment.funding, "set_funding_config", 1,
@@ -37,23 +37,20 @@ def test_e2e__skewed_book__longs_pay_every_interval_chain_matches_journal(stack,
         funding=FundingConfig(enabled=True, interval_s=INTERVAL, sample_s=1, impact_notional=1_000 * 10**6,
                               markets=(1,)))
 
-    async def go():
-        keeper = await Keeper(config, operator=key(stack.operator_key)).start()
-        try:
-            a, b = stack.trader_keys[0], stack.trader_keys[1]
-            async with AsyncKeeperClient(keeper.url, a) as bidder, AsyncKeeperClient(keeper.url, b) as asker:
-                # bids 0.5 % above the index, asks 1 % above: the book trades rich
-                assert (await bidder.place(bidder.order(1, True, INDEX * 1005 // 1000, 10**18)))["status"] == "accepted"
-                assert (await asker.place(asker.order(1, False, INDEX * 1010 // 1000, 10**18)))["status"] == "accepted"
-                runner = keeper.funding.runner
-                await wait_for(lambda: len(runner.journal.rates(1, (CONFIRMED,))) >= 3, timeout=30)
-                current = await bidder.funding(1)
-                assert int(current["predicted_rate"]) > 0
-                return runner.journal.rates(1, (CONFIRMED,))
-        finally:
-            await keeper.stop(drain=1)
-
-    confirmed = asyncio.run(go())
+    keeper = await Keeper(config, operator=key(stack.operator_key)).start()
+    try:
+        a, b = stack.trader_keys[0], stack.trader_keys[1]
+        async with AsyncKeeperClient(keeper.url, a) as bidder, AsyncKeeperClient(keeper.url, b) as asker:
+            # bids 0.5 % above the index, asks 1 % above: the book trades rich
+            assert (await bidder.place(bidder.order(1, True, INDEX * 1005 // 1000, 10**18)))["status"] == "accepted"
+            assert (await asker.place(asker.order(1, False, INDEX * 1010 // 1000, 10**18)))["status"] == "accepted"
+            runner = keeper.funding.runner
+            await wait_for(lambda: len(runner.journal.rates(1, (CONFIRMED,))) >= 3, timeout=30)
+            current = await bidder.funding(1)
+            assert int(current["predicted_rate"]) > 0
+            confirmed = runner.journal.rates(1, (CONFIRMED,))
+    finally:
+        await keeper.stop(drain=1)
     logs = funding.events.FundingRateSet.get_logs(from_block=start_block)
     on_chain = [(e.args.interval, e.args.rate) for e in logs if e.args.market == 1]
     assert on_chain[: len(confirmed)] == [(r.interval, r.rate) for r in confirmed]
