@@ -200,7 +200,8 @@ def _transfer(src: address, dst: address, market: uint256, size: int256, price: 
     ledger._known_market(market)
     mkt: IExchange.Market = ledger._markets[market]
     assert mkt.active, "exchange: inactive"
-    assert size != 0 and abs(size) <= convert(ledger.MAX_SIZE, int256), "exchange: size"
+    # (bounds before abs: abs(min int256) would revert without a reason)
+    assert size != 0 and size <= convert(ledger.MAX_SIZE, int256) and size >= -convert(ledger.MAX_SIZE, int256), "exchange: size"
     assert convert(abs(size), uint256) % mkt.lot == 0, "exchange: bad lot"
     mark: uint256 = 0
     status: uint256 = 0

@@ -106,7 +106,9 @@ def _topic_address(address: str) -> str:
 
 
 def settled_fills(reader: _Reader, account: str) -> list[SettledFill]:
-    """The account's side of every FillSettled (maker: rebate earned; taker: fee paid)."""
+    """The account's side of every FillSettled (maker: rebate earned; taker: fee paid), and
+    of every PositionTransferred (a transfer, split or merge is a trade at its price on the
+    Exchange: docs/subaccounts.md; here a fee-free taker fill), in chain order."""
     account = to_checksum_address(account)
     fills = []
     for entry in reader.logs(reader.exchange.events.FillSettled(), reader.addresses.exchange):
@@ -115,12 +117,28 @@ def settled_fills(reader: _Reader, account: str) -> list[SettledFill]:
             continue
         ts = reader.ts_ms(entry["blockNumber"])
         if a["maker"] == account:
-            fills.append(SettledFill(ts, int(a["market"]), not a["taker_is_buy"], int(a["price"]), int(a["size"]),
-                                     True, 0, int(a["maker_rebate"])))
+            fill = SettledFill(ts, int(a["market"]), not a["taker_is_buy"], int(a["price"]), int(a["size"]), True, 0,
+                               int(a["maker_rebate"]))
         else:
-            fills.append(SettledFill(ts, int(a["market"]), bool(a["taker_is_buy"]), int(a["price"]), int(a["size"]),
-                                     False, int(a["taker_fee"]), 0))
-    return fills
+            fill = SettledFill(ts, int(a["market"]), bool(a["taker_is_buy"]), int(a["price"]), int(a["size"]), False,
+                               int(a["taker_fee"]), 0)
+        fills.append(((entry["blockNumber"], entry["logIndex"]), fill))
+    for side, topics in (("source", [_topic_address(account)]), ("target", [None, _topic_address(account)])):
+        for entry in reader.logs(reader.exchange.events.PositionTransferred(), reader.addresses.exchange, topics):
+            a = entry["args"]
+            size = int(a["size"])  # the target's change
+            fill = SettledFill(reader.ts_ms(entry["blockNumber"]), int(a["market"]), (size > 0) == (side == "target"),
+                               int(a["price"]), abs(size), False, 0, 0)
+            fills.append(((entry["blockNumber"], entry["logIndex"]), fill))
+    fills.sort(key=lambda item: item[0])
+    return [fill for _, fill in fills]
+
+
+def subaccounts(w3: Web3, addresses: Any, owner: str) -> list[str]:
+    """The sub-accounts `owner` opened (SubaccountOpened logs), in opening order."""
+    reader = _Reader(w3, Addresses.of(addresses))
+    return [entry["args"]["account"] for entry in reader.logs(reader.exchange.events.SubaccountOpened(),
+                                                              reader.addresses.exchange, [_topic_address(owner)])]
 
 
 def oracle_marks(reader: _Reader, markets: Iterable[int] | None = None) -> list[MarkPoint]:
@@ -141,7 +159,11 @@ def net_deposits(reader: _Reader, account: str) -> int:
                                                                   reader.addresses.exchange, topic))
     withdrawn = sum(int(e["args"]["amount"]) for e in reader.logs(reader.exchange.events.Withdraw(),
                                                                   reader.addresses.exchange, topic))
-    return deposited - withdrawn
+    # collateral moved between an owner's accounts is a deposit into one, a withdrawal from the other
+    moved = reader.exchange.events.CollateralMoved()
+    moved_in = sum(int(e["args"]["amount"]) for e in reader.logs(moved, reader.addresses.exchange, [None, *topic]))
+    moved_out = sum(int(e["args"]["amount"]) for e in reader.logs(moved, reader.addresses.exchange, topic))
+    return deposited - withdrawn + moved_in - moved_out
 
 
 def nav_points(reader: _Reader, address: str, kind: str, blocks: Iterable[int]) -> list[NavPoint]:
@@ -290,6 +312,8 @@ def render_report(w3: Web3, deployment: Any, accounts: Iterable[str], out_dir: s
     if include_vaults:
         targets += [("vault", v) for v in vaults(w3, addrs)]
     targets += [("account", a) for a in accounts]
+    # each account's sub-accounts get their own section (isolated margin: own PnL and risk)
+    targets += [("account", sub) for a in accounts for sub in subaccounts(w3, addrs, a)]
     sections = []
     for kind, entity in targets:
         report = analyze_entity(w3, addrs, entity, kind, bar=bar)

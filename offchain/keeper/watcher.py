@@ -295,6 +295,9 @@ class Watcher:
                     account, agent, approved = self._agent(entry)
                     if not approved:
                         core.agent_revoked(None, ts, account, agent, ws, out)
+                        # the owner's agents sign for its sub-accounts: their orders go too
+                        for sub in self.subaccounts.by_owner.get(account, {}).values():
+                            core.agent_revoked(None, ts, sub, agent, ws, out)
                 elif t0 == self.t_cancel:
                     self._chain_order(entry)
                     account, order_hash = _addr(topics[1]), bytes.fromhex(topics[2][2:])

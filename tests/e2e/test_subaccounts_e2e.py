@@ -108,6 +108,16 @@ def test_e2e__split_trade_transfer_merge__keeper_view_equals_chain(stack, tmp_pa
                 await asyncio.to_thread(subs.move_collateral, sub, owner, coll)
                 assert chain_state(sub) == (0, (0, 0))
                 await agree(owner, sub, cp)
+
+            # analytics per sub-account: its own section, transfers as fills, moves as deposits
+            from offchain.analytics.collect import collect, subaccounts
+            assert subaccounts(w3, stack.deployment, owner) == [sub]
+            act = await asyncio.to_thread(collect, w3, stack.deployment, sub)
+            assert [(f.is_buy, f.size, f.fee) for f in act.fills] == [
+                (True, ONE // 2, 0), (False, ONE // 4, act.fills[1].fee), (False, ONE // 10, 0),
+                (False, ONE // 4 - ONE // 10, 0)]
+            assert act.fills[2].price == PRICE + 10 * USDC
+            assert act.initial_equity == 400 * USDC - coll
         finally:
             await keeper.stop(drain=1)
 

@@ -200,7 +200,7 @@ def test_conservation_stateful(chain, exchange, subs, usdc, oracle, admin, opera
 
     run_state_machine_as_test(
         Conservation,
-        settings=settings(max_examples=4, stateful_step_count=12, deadline=None,
+        settings=settings(max_examples=3, stateful_step_count=10, deadline=None,
                           suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much]),
     )
     print("subaccounts stateful:", STATS, REASONS)

@@ -199,6 +199,7 @@ def test_transfer__bad_lot_tick_market__reverts(subs, book, other, fund, strange
              (create_transfer(maker, other, ONE, PRICE + 1), "exchange: bad price"),
              (create_transfer(maker, other, ONE, 0), "exchange: bad price"),
              (create_transfer(maker, other, ONE, PRICE, market=9), "exchange: unknown market"),
+             (create_transfer(maker, other, -(2**255), PRICE), "exchange: size"),
              (create_transfer(maker, maker, ONE, PRICE), "exchange: same account")]
     for t, reason in cases:
         with ape.reverts(reason):

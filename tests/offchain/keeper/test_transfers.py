@@ -150,3 +150,29 @@ def test_relay_check__signatures(tmp_path):
     k.core.account(OTHER).agents.add(ADDR[3])  # an approved agent of the target signs for it
     assert relay.check(t, mine, foreign, now) == relay.check(t, mine, theirs, now)
     run(k.stop())
+
+
+def test_owner_revokes_agent__sub_account_orders_it_signed_leave_book(tmp_path):
+    k = OfflineKeeper(f"sqlite:///{tmp_path}/j.db")
+    revoke = log(EXCHANGE, 7, [EX["AgentSet"], word(OWNER), word(AGENT)], (0).to_bytes(32, "big"))
+    chain = FakeChain(_open_logs(), head=5)
+    w = watcher(k, chain, [])
+
+    async def go():
+        k.start()
+        await w.poll()
+        sub = k.core.account(SUB)
+        sub.collateral, sub.loaded = 10**13, True
+        by_agent, by_owner = _sub_order(1), _sub_order(2)
+        results = await k.gateway.place_batch([signed(0, by_agent, KEYS[1]), signed(0, by_owner, KEYS[0])])
+        chain.logs.append(revoke)
+        chain.head = 9
+        await w.poll()
+        open_orders = {h for h, o in k.core.orders.items() if o.open}
+        await k.stop()
+        return results, open_orders
+
+    results, open_orders = run(go())
+    assert [r["status"] for r in results] == ["accepted", "accepted"]
+    hashes = [bytes.fromhex(r["hash"][2:]) for r in results]
+    assert hashes[0] not in open_orders and hashes[1] in open_orders
