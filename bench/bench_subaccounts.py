@@ -44,7 +44,6 @@ def main() -> None:
         risk = project.ExchangeRisk.deploy(usdc, oracle, logic, sender=admin)
         exchange = project.Exchange.deploy(usdc, oracle, rebate, treasury, risk, sender=admin)
         exchange.grantRole(exchange.OPERATOR_ROLE(), operator, sender=admin)
-        rebate.grantRole(rebate.EXCHANGE_ROLE(), exchange, sender=admin)
         exchange.add_market(10_000, LOT, LOT, 1_000, 500, 500, sender=admin)
         subs = project.ExchangeAccounts.at(exchange.address)
         domain = Domain(ape.chain.chain_id, exchange.address)
