@@ -126,6 +126,7 @@ class PlaceResult(BaseModel):
     fills: int | None = None
     open: str | None = None
     order_status: str | None = None
+    client_id: str | None = Field(None, description="the order's client id, when it has one")
 
 
 class AmendResult(BaseModel):
@@ -137,6 +138,7 @@ class AmendResult(BaseModel):
     fills: int
     open: str
     order_status: str
+    client_id: str | None = None
 
 
 class CancelByClientIdResult(BaseModel):
@@ -356,7 +358,8 @@ def orders_router(gw: Gateway, clients: RateLimiter) -> APIRouter:
         message, signature = Cancel.from_json(await _json(request))
         return await gw.cancel(message, signature)
 
-    @router.post("/orders/amend", response_model=AmendResult, openapi_extra=_body(AmendModel),
+    @router.post("/orders/amend", response_model=AmendResult, response_model_exclude_none=True,
+                 openapi_extra=_body(AmendModel),
                  responses={400: {"description": "refused (reason in detail)"},
                             404: {"description": "unknown order"},
                             409: {"description": "duplicate order / duplicate client id"}})

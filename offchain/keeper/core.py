@@ -93,10 +93,10 @@ NEW, OPEN, FILLED, DONE, CANCELLED, EXPIRED, REJECTED_ORDER, WAITING = OrderStat
 
 class SignedOrder:
     __slots__ = ("hash", "hex", "order", "signature", "signer", "seq", "tif", "open", "filled", "status",
-                 "intent", "intent_signature", "replaced_by")
+                 "intent", "intent_signature", "replaced_by", "client_id")
 
     def __init__(self, hash: bytes, order: Order, signature: Signature, signer: str, seq: int, tif: str,
-                 intent: Intent | None = None, intent_signature: Signature | None = None):
+                 intent: Intent | None = None, intent_signature: Signature | None = None, client_id: str = ""):
         self.intent = intent  # the signed OrderIntent; None: a plain limit order (unsigned tif)
         self.intent_signature = intent_signature
         self.hash = hash
@@ -110,6 +110,8 @@ class SignedOrder:
         self.filled = 0    # matched size (keeper view: undone when the chain skips)
         self.status = NEW
         self.replaced_by: str | None = None  # the hash (hex) of the order an amend replaced it by
+        # the client's id: the signed intent's, or (a plain order) the request's unsigned one
+        self.client_id = intent.client_id if intent is not None else client_id
 
     def to_json(self) -> dict:
         o = self.order
@@ -120,6 +122,7 @@ class SignedOrder:
             "status": self.status, "signer": self.signer,
             **({"intent": self.intent.to_json()} if self.intent is not None else {}),
             **({"replaced_by": self.replaced_by} if self.replaced_by is not None else {}),
+            **({"client_id": self.client_id} if self.client_id else {}),
         }
 
 
@@ -251,6 +254,8 @@ class Core:
         if signed.intent is not None:
             body["intent"] = signed.intent.to_json()
             body["isig"] = signed.intent_signature.to_hex()
+        elif signed.client_id:
+            body["cid"] = signed.client_id  # a plain order's (unsigned) client id
         if extra:
             body.update(extra)
         self.journal_command(ws, signed.seq, ts, kind, o.account, body)
@@ -277,8 +282,8 @@ class Core:
         self._journal_place(signed, ts, ws)
         o = signed.order
         self.orders[signed.hash] = signed
-        if signed.intent is not None and signed.intent.client_id:
-            self.client_ids.setdefault((o.account, signed.intent.client_id), signed.hash)
+        if signed.client_id:
+            self.client_ids.setdefault((o.account, signed.client_id), signed.hash)
         events = self.engine.place(self._place_cmd(signed, ts))
         self._handle(events, signed.seq, ts, ws, out)
         return events
@@ -300,7 +305,7 @@ class Core:
         self.orders[new.hash] = new
         cmd = self._place_cmd(new, ts)
         o, n = old.order, new.order
-        cid = new.intent.client_id if new.intent is not None else ""
+        cid = new.client_id
         woken = engine.expire(ts)  # due expiries first, as a place would: they may take `old`
         self._handle(woken, new.seq, ts, ws, out)
         if old.status not in (OPEN, WAITING):  # it expired just now
@@ -660,6 +665,7 @@ class Core:
             "cancel_deadlines": list(self.cancel_deadlines.items()),
             "schedule_ts": list(self.schedule_ts.items()),
             "replaced": list(self.replaced.items()),  # amends: old hash -> replacement
+            "plain_cids": [[h, s.client_id] for h, s in self.orders.items() if s.intent is None and s.client_id],
             "cid_cancel_ts": list(self.cid_cancel_ts.items()),
             "cancel_all_ts": [[a, s.last_cancel_all] for a, s in self.accounts.items() if s.last_cancel_all],
         }, protocol=5)
@@ -702,6 +708,8 @@ class Core:
         self.cancel_deadlines.update(dict(snap.get("cancel_deadlines", ())))
         self.schedule_ts.update(dict(snap.get("schedule_ts", ())))
         self.cid_cancel_ts.update(dict(snap.get("cid_cancel_ts", ())))
+        for h, cid in snap.get("plain_cids", ()):
+            self.orders[h].client_id = cid
         for a, t in snap.get("cancel_all_ts", ()):
             self.account(a).last_cancel_all = t
         for old, new in snap.get("replaced", ()):
@@ -710,8 +718,8 @@ class Core:
         # as place() and amend() registered them: the first order with a client id names it,
         # until an amend passes it on to its replacement (the only way a later order has it)
         for signed in sorted(self.orders.values(), key=lambda x: x.seq):
-            if signed.intent is not None and signed.intent.client_id:
-                key = (signed.order.account, signed.intent.client_id)
+            if signed.client_id:
+                key = (signed.order.account, signed.client_id)
                 first = self.client_ids.get(key)
                 if first is None or self.replaced.get(first) == signed.hash:
                     self.client_ids[key] = signed.hash
@@ -728,7 +736,8 @@ class Core:
                 intent = Intent(**{k: int(v) if k in INTENT_INTS else v for k, v in intent.items()})
             signed = SignedOrder(bytes.fromhex(body["hash"][2:]), order, Signature.from_hex(body["sig"]),
                                  body["signer"], seq, body["tif"], intent,
-                                 Signature.from_hex(body["isig"]) if intent is not None else None)
+                                 Signature.from_hex(body["isig"]) if intent is not None else None,
+                                 body.get("cid", ""))
             if kind == "amend":
                 self.amend(self.orders[bytes.fromhex(body["replaces"][2:])], signed, ts, None, out)
             else:

@@ -353,10 +353,10 @@ class Gateway:
                 intent_signer = None
             if intent_signer != admitted.signer:
                 return {"status": "rejected", "reason": Reason.BAD_INTENT_SIGNATURE}
-            if req.intent.client_id and (order.account, req.intent.client_id) in self.core.client_ids:
-                return {"status": "rejected", "reason": Reason.DUPLICATE_CLIENT_ID}
+        if req.client_id and (order.account, req.client_id) in self.core.client_ids:
+            return {"status": "rejected", "reason": Reason.DUPLICATE_CLIENT_ID}
         signed = SignedOrder(admitted.hash, order, req.signature, admitted.signer, self.core.next_seq(), req.tif,
-                             req.intent, req.intent_signature)
+                             req.intent, req.intent_signature, req.client_id or "")
         n_fills = len(out.fills)
         self.core.place(signed, ts, ws, out)
         if signed.status == OrderStatus.REJECTED:
@@ -364,8 +364,11 @@ class Gateway:
                            if isinstance(m, dict) and m.get("type") == "rejected" and m.get("hash") == signed.hex),
                           "rejected")
             return {"status": "rejected", "reason": reason, "hash": signed.hex}
-        return {"status": "accepted", "hash": signed.hex, "seq": signed.seq, "fills": len(out.fills) - n_fills,
-                "open": str(signed.open), "order_status": signed.status}
+        ack = {"status": "accepted", "hash": signed.hex, "seq": signed.seq, "fills": len(out.fills) - n_fills,
+               "open": str(signed.open), "order_status": signed.status}
+        if signed.client_id:
+            ack["client_id"] = signed.client_id  # echoed (docs/api.md)
+        return ack
 
     async def place_batch(self, items: list) -> list[dict]:
         """Place signed orders; each item is an API dict, a PlaceRequest or an
@@ -544,20 +547,23 @@ class Gateway:
                 intent_signer = None
             if intent_signer != admitted.signer:
                 raise Rejection(Reason.BAD_INTENT_SIGNATURE)
-            cid = place.intent.client_id
-            if cid and core.client_ids.get((order.account, cid), old.hash) != old.hash:
-                raise Rejection(Reason.DUPLICATE_CLIENT_ID, 409)
+        cid = place.client_id
+        if cid and core.client_ids.get((order.account, cid), old.hash) != old.hash:
+            raise Rejection(Reason.DUPLICATE_CLIENT_ID, 409)
 
         def run(ws: WriteSet, out: Outbox) -> dict:
             new = SignedOrder(admitted.hash, order, place.signature, admitted.signer, core.next_seq(), place.tif,
-                              place.intent, place.intent_signature)
+                              place.intent, place.intent_signature, place.client_id or "")
             n_fills = len(out.fills)
             priority, reason = core.amend(old, new, ts, ws, out)
             if reason is not None:
                 return {"status": "rejected", "reason": reason, "hash": new.hex, "replaces": old.hex}
-            return {"status": "accepted", "hash": new.hex, "replaces": old.hex, "priority": priority,
-                    "seq": new.seq, "fills": len(out.fills) - n_fills, "open": str(new.open),
-                    "order_status": new.status}
+            ack = {"status": "accepted", "hash": new.hex, "replaces": old.hex, "priority": priority,
+                   "seq": new.seq, "fills": len(out.fills) - n_fills, "open": str(new.open),
+                   "order_status": new.status}
+            if new.client_id:
+                ack["client_id"] = new.client_id
+            return ack
 
         return await self.run_command(run)
 

@@ -100,6 +100,7 @@ class OrderView(_Strict):
     signer: Address
     intent: Intent | None = None
     replaced_by: Hash | None = None
+    client_id: str | None = Field(None, description="the signed intent's, or a plain order's unsigned one")
 
 
 class OrderEvent(_Strict):

@@ -145,3 +145,29 @@ def test_sdk_async__stream_user_channel_authenticated(served):
             assert all(e["account"] == kc.account for e in user)
             assert got[0]["channel"] == "l2" and got[0]["type"] == "snapshot"
     asyncio.run(go())
+
+
+def test_http__plain_order_client_id__echoed_queryable_cancellable_and_replayed(client):
+    from offchain.wire import place_request
+    from offchain.order import sign_order
+    from .helpers import DOMAIN
+    from offchain.keeper.core import Core, Outbox, market_config
+    from offchain.matching import Engine
+    from .helpers import MARKET
+    import json
+
+    o = order(0, True, nonce=1)
+    r = client.post("/orders", json=place_request(o, sign_order(o, DOMAIN, KEYS[0]), client_id="plain-1"))
+    assert r.status_code == 200 and r.json()["client_id"] == "plain-1", r.json()
+    found = client.get(f"/accounts/{ADDR[0]}/orders/by-client-id/plain-1").json()
+    assert found["hash"] == r.json()["hash"] and found["client_id"] == "plain-1"
+    o2 = order(0, True, nonce=2)
+    again = client.post("/orders", json=place_request(o2, sign_order(o2, DOMAIN, KEYS[0]), client_id="plain-1"))
+    assert (again.status_code, again.json()["detail"]) == (409, "duplicate client id")
+    core = Core(Engine([market_config(MARKET)]), {1: MARKET})
+    for row in client.keeper.journal.commands():
+        core.apply(row.seq, row.ts, row.kind, json.loads(row.body), Outbox.new())
+    assert core.by_client_id(ADDR[0], "plain-1").hex == r.json()["hash"]
+    restored = Core(Engine([market_config(MARKET)]), {1: MARKET})
+    restored.restore(core.snapshot())
+    assert restored.by_client_id(ADDR[0], "plain-1").hex == r.json()["hash"]
