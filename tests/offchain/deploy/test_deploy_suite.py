@@ -4,25 +4,11 @@ import json
 import subprocess
 
 import pytest
-from eth_account import Account
 from web3 import Web3
 
 from offchain.artifacts import abi
-from offchain.deploy import DEFAULT_MARKETS, Deployment, Web3Deployer, deploy_suite, role
-from offchain.devnet import PROJECT_ROOT, Anvil, project_env
-
-
-@pytest.fixture(scope="module")
-def devnet():
-    with Anvil(accounts=8) as anvil:
-        w3 = Web3(Web3.HTTPProvider(anvil.url))
-        keys = anvil.private_keys()
-        addresses = [Account.from_key(key).address for key in keys]
-        deployment = deploy_suite(
-            Web3Deployer(w3, keys[0]),
-            operator=addresses[1], reporter=addresses[2], keeper_agent=addresses[3],
-        )
-        yield w3, keys, addresses, deployment
+from offchain.deploy import DEFAULT_MARKETS, Deployment, Web3Deployer, role
+from offchain.devnet import PROJECT_ROOT, project_env
 
 
 def contract(w3, name, address):

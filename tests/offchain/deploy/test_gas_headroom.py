@@ -2,12 +2,9 @@
 the bare estimate can pass the estimate and still run out of gas when mined."""
 
 import pytest
-from eth_account import Account
-from web3 import Web3
 
 from offchain.artifacts import abi
-from offchain.deploy import Web3Deployer, deploy_suite
-from offchain.devnet import Anvil
+from offchain.deploy import Web3Deployer
 from offchain.gas import gas_limit
 
 USDC = 10**6
@@ -16,19 +13,14 @@ pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")
-def funded_lp():
-    with Anvil(accounts=8) as node:
-        w3 = Web3(Web3.HTTPProvider(node.url))
-        keys = node.private_keys()
-        addresses = [Account.from_key(k).address for k in keys]
-        d = deploy_suite(Web3Deployer(w3, keys[0]), operator=addresses[1], reporter=addresses[2],
-                         keeper_agent=addresses[3])
-        admin, lp = Web3Deployer(w3, keys[0]), Web3Deployer(w3, keys[6])
-        admin.transact("TestUSDC", d.usdc, "mint", lp.address, 100_000 * USDC)
-        lp.transact("TestUSDC", d.usdc, "approve", d.pool, 100_000 * USDC)
-        pool = w3.eth.contract(address=d.pool, abi=abi("LiquidityPool"))
-        lp.send_call(pool.functions.deposit(10 * USDC))
-        yield w3, lp, pool
+def funded_lp(devnet):
+    w3, keys, _, d = devnet
+    admin, lp = Web3Deployer(w3, keys[0]), Web3Deployer(w3, keys[6])
+    admin.transact("TestUSDC", d.usdc, "mint", lp.address, 100_000 * USDC)
+    lp.transact("TestUSDC", d.usdc, "approve", d.pool, 100_000 * USDC)
+    pool = w3.eth.contract(address=d.pool, abi=abi("LiquidityPool"))
+    lp.send_call(pool.functions.deposit(10 * USDC))
+    return w3, lp, pool
 
 
 def test_gas_limit__headroom__estimate_plus_a_fifth_plus_50k():

@@ -3,7 +3,6 @@ journal and funding journal; the fake chain of fakes.py)."""
 
 from __future__ import annotations
 
-import asyncio
 import time
 
 import pytest
@@ -38,9 +37,24 @@ def client(tmp_path):
     keeper.journal.close()
 
 
+def close_interval(client) -> int:
+    """Sample in one interval, close it in the next, wait for the rate's receipt: on the
+    app's loop (where the hub's queues live). Returns the interval's start (s)."""
+    runner = client.keeper.funding.runner
+    t0 = int(time.time()) // 60 * 60
+
+    async def ticks():
+        await runner.tick(t0)
+        await runner.tick(t0 + 60)
+        await runner.drain()
+
+    client.portal.call(ticks)
+    return t0
+
+
 def test_funding_api__current_and_predicted(client):
     now = time.time()
-    asyncio.run(client.keeper.funding.runner.tick(now))
+    client.portal.call(client.keeper.funding.runner.tick, now)
     body = client.get("/funding/1").json()
     predicted = client.keeper.funding.runner.predicted_rate(1)
     assert body["predicted_rate"] == str(predicted) and predicted > 0
@@ -50,33 +64,17 @@ def test_funding_api__current_and_predicted(client):
 
 
 def test_funding_api__history_after_an_interval(client):
-    runner = client.keeper.funding.runner
-    t0 = int(time.time()) // 60 * 60
-
-    async def two_intervals():
-        await runner.tick(t0)
-        await runner.tick(t0 + 60)
-        await runner.drain()
-
-    asyncio.run(two_intervals())
+    t0 = close_interval(client)
     rates = client.get("/funding/1/history").json()["rates"]
     assert [r["interval"] for r in rates] == [str(t0 // 60)]
     assert rates[0]["state"] == "confirmed" and int(rates[0]["rate"]) == funding_rate(int(rates[0]["avg_premium"]), PARAMS)
 
 
 def test_funding_api__ws_channel_gets_confirmed_rate(client):
-    runner = client.keeper.funding.runner
-    t0 = int(time.time()) // 60 * 60
     with client.websocket_connect("/ws") as ws:
         ws.send_json({"op": "subscribe", "channel": "funding", "market": 1, "id": 1})
         assert ws.receive_json()["op"] == "subscribed"
-
-        async def interval():
-            await runner.tick(t0)
-            await runner.tick(t0 + 60)
-            await runner.drain()
-
-        client.portal.call(interval)  # on the app's loop, where the hub's queues live
+        t0 = close_interval(client)
         msg = ws.receive_json()
     assert msg["channel"] == "funding" and msg["type"] == "rate" and msg["interval"] == str(t0 // 60)
 
@@ -92,15 +90,7 @@ def test_funding_api__sdk_reads_rate_and_history(client):
     from offchain.client.sdk import KeeperClient, Trader
     from tests.offchain.keeper.helpers import KEYS
 
-    runner = client.keeper.funding.runner
-    t0 = int(time.time()) // 60 * 60
-
-    async def two_intervals():
-        await runner.tick(t0)
-        await runner.tick(t0 + 60)
-        await runner.drain()
-
-    asyncio.run(two_intervals())
+    t0 = close_interval(client)
     sdk = KeeperClient.__new__(KeeperClient)  # no socket: the TestClient is an httpx.Client on the app
     Trader.__init__(sdk, KEYS[0])
     sdk.http = client
