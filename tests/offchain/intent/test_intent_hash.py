@@ -1,7 +1,6 @@
 """offchain.intent against eth-account's generic EIP-712 encoder and signer."""
 
 from eth_account import Account
-from eth_account.messages import encode_typed_data
 from hypothesis import given, settings, strategies as st
 
 from offchain.intent import (
@@ -17,16 +16,11 @@ from offchain.intent import (
     sign_intent,
 )
 from offchain.order import Domain, Order, address_of, order_hash, sign_order
+from tests import eip712
+from tests.eip712 import ADDRESS, UINT256, domains
 
 KEY = "0x" + "22" * 32
 OTHER_KEY = "0x" + "33" * 32
-UINT256 = st.integers(min_value=0, max_value=2**256 - 1)
-ADDRESS = st.binary(min_size=20, max_size=20).map(lambda raw: "0x" + raw.hex())
-
-DOMAIN_FIELDS = [
-    ("name", "string"), ("version", "string"), ("chainId", "uint256"),
-    ("verifyingContract", "address"),
-]
 INTENT_FIELDS = [
     ("order", "bytes32"), ("kind", "string"), ("tif", "string"), ("trigger_price", "uint256"),
     ("trail_bps", "uint256"), ("trail_amount", "uint256"), ("slippage_bps", "uint256"),
@@ -40,22 +34,10 @@ intents = st.builds(
     post_only=st.sampled_from(list(POST_ONLYS)),
     client_id=st.text(alphabet=st.characters(min_codepoint=0x21, max_codepoint=0x7e), max_size=64),
 )
-domains = st.builds(Domain, chain_id=st.integers(min_value=1, max_value=2**64), exchange=ADDRESS)
 
 
 def reference_message(digest: bytes, intent: Intent, domain: Domain):
-    return encode_typed_data(full_message={
-        "types": {
-            "EIP712Domain": [{"name": n, "type": t} for n, t in DOMAIN_FIELDS],
-            "OrderIntent": [{"name": n, "type": t} for n, t in INTENT_FIELDS],
-        },
-        "primaryType": "OrderIntent",
-        "domain": {
-            "name": "MMX Exchange", "version": "1", "chainId": domain.chain_id,
-            "verifyingContract": domain.exchange,
-        },
-        "message": {"order": digest, **intent.as_dict()},
-    })
+    return eip712.reference_message("OrderIntent", INTENT_FIELDS, domain, {"order": digest, **intent.as_dict()})
 
 
 def test_intent_type__matches_field_list():

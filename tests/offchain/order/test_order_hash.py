@@ -1,7 +1,7 @@
 """offchain.order against eth-account's generic EIP-712 encoder and signer."""
 
+import pytest
 from eth_account import Account
-from eth_account.messages import encode_typed_data
 from hypothesis import given, settings, strategies as st
 
 from offchain.order import (
@@ -15,42 +15,24 @@ from offchain.order import (
     recover_signer,
     sign_order,
 )
+from tests import eip712
+from tests.eip712 import ADDRESS, UINT256, domains
 
-import pytest
-
-UINT256 = st.integers(min_value=0, max_value=2**256 - 1)
-ADDRESS = st.binary(min_size=20, max_size=20).map(lambda raw: "0x" + raw.hex())
 KEY = "0x" + "11" * 32
 
 ORDER_FIELDS = [
     ("account", "address"), ("market", "uint256"), ("is_buy", "bool"), ("price", "uint256"),
     ("size", "uint256"), ("nonce", "uint256"), ("expiry", "uint256"), ("flags", "uint256"),
 ]
-DOMAIN_FIELDS = [
-    ("name", "string"), ("version", "string"), ("chainId", "uint256"),
-    ("verifyingContract", "address"),
-]
 
 orders = st.builds(
     Order, account=ADDRESS, market=UINT256, is_buy=st.booleans(), price=UINT256,
     size=UINT256, nonce=UINT256, expiry=UINT256, flags=UINT256,
 )
-domains = st.builds(Domain, chain_id=st.integers(min_value=1, max_value=2**64), exchange=ADDRESS)
 
 
 def reference_message(order: Order, domain: Domain):
-    return encode_typed_data(full_message={
-        "types": {
-            "EIP712Domain": [{"name": n, "type": t} for n, t in DOMAIN_FIELDS],
-            "Order": [{"name": n, "type": t} for n, t in ORDER_FIELDS],
-        },
-        "primaryType": "Order",
-        "domain": {
-            "name": "MMX Exchange", "version": "1", "chainId": domain.chain_id,
-            "verifyingContract": domain.exchange,
-        },
-        "message": order.as_dict(),
-    })
+    return eip712.reference_message("Order", ORDER_FIELDS, domain, order.as_dict())
 
 
 @settings(max_examples=60, deadline=None)
