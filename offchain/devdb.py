@@ -38,7 +38,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .devnet import free_port
+from .devnet import free_port, reap
 
 _WATCHDOG = """
 import os, shutil, signal, sys, time
@@ -271,11 +271,7 @@ class PostgresServer:
         watchdog, self._watchdog = self._watchdog, None
         if watchdog is not None:  # the server is gone: the watchdog finds nothing to do
             watchdog.stdin.close()
-            try:
-                watchdog.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                watchdog.kill()
-                watchdog.wait()
+            reap(watchdog, 5)
 
     def __enter__(self) -> "PostgresServer":
         return self.start()

@@ -121,17 +121,23 @@ class Anvil:
         if process is None or process.poll() is not None:
             return
         process.terminate()
-        try:
-            process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        reap(process, 5)
 
     def __enter__(self) -> "Anvil":
         return self.start()
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+def reap(process: subprocess.Popen, timeout: float) -> int:
+    """Wait up to `timeout` s for a process that was told to stop (a signal, a closed
+    stdin), then SIGKILL it; its exit code."""
+    try:
+        return process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        return process.wait()
 
 
 def project_env() -> dict[str, str]:

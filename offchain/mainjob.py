@@ -28,7 +28,7 @@ from web3 import Web3
 from offchain.artifacts import abi
 from offchain.client import AsyncKeeperClient, KeeperError
 from offchain.deploy import DEFAULT_MARKETS, USDC, Deployment, SuiteConfig, Web3Deployer, deploy_suite
-from offchain.devnet import PROJECT_ROOT, Anvil, free_port, project_env
+from offchain.devnet import PROJECT_ROOT, Anvil, free_port, project_env, reap
 from offchain.order import POST_ONLY, address_of
 from offchain.stats import percentile
 
@@ -245,11 +245,7 @@ url = "sqlite:///{self.workdir / 'keeper.db'}"
         if process is None or process.poll() is not None:
             return
         process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        reap(process, 15)
 
 
 async def run_trader(url: str, key: str, seed: int, stop_at: float, stats: TraderStats,

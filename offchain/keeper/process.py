@@ -16,7 +16,7 @@ import sys
 import time
 from pathlib import Path
 
-from offchain.devnet import PROJECT_ROOT, project_env
+from offchain.devnet import PROJECT_ROOT, project_env, reap
 
 
 def keeper_env(rpc_url: str, db_url: str, port: int, deployment: Path | str, operator_key: str, *,
@@ -70,8 +70,4 @@ def stop_keeper(proc: subprocess.Popen, timeout: float = 30.0) -> int:
     after `timeout` s; its exit code."""
     if proc.poll() is None:
         proc.terminate()
-        try:
-            return proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-    return proc.wait()
+    return reap(proc, timeout)
