@@ -230,7 +230,9 @@ def main() -> None:
                 time.sleep(0.2)
             settle_window = max(1e-9, stats["last_settled_at"] - stats["first_submit_at"])
             schedules = build_open_loop(domain, stack.trader_keys, N + BATCH)
+            client_cpu = time.process_time()
             open_latencies, open_accepted, open_fills, open_span = asyncio.run(open_loop(url, schedules))
+            client_cpu = time.process_time() - client_cpu  # the load generator's own share
             deadline = time.monotonic() + 120  # the calibration after: once the keeper is idle again
             while True:
                 after = httpx.get(url + "/stats").json()
@@ -248,7 +250,7 @@ def main() -> None:
             offered = sum(len(sch) for sch in schedules)
             print(f"# open loop: {offered} orders offered at {OPEN_RATE:.0f}/s by {OPEN_CLIENTS} clients, "
                   f"{open_accepted} accepted ({open_accepted / open_span:.0f}/s), {open_fills} fills, "
-                  f"last ack {open_span:.2f}s after the first send")
+                  f"last ack {open_span:.2f}s after the first send; client CPU {client_cpu:.1f}s")
             print(f"e2e_open_loop_ack_p50_ms: {pct(open_latencies, 0.5) * 1000:.2f}")
             print(f"e2e_open_loop_ack_p99_ms: {pct(open_latencies, 0.99) * 1000:.2f}")
             print(f"anvil_raw_tx_per_s: {min(raw_before, raw_after):.0f}  "

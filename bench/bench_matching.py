@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from offchain.matching import Cancelled, Engine, Fill, MarketConfig, OrderKind, Place  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from matching_peers import CppLob, NautilusBook  # noqa: E402
+from matching_peers import CppLob, CppLobTyped, NautilusBook  # noqa: E402
 
 MARKET = 1
 TICK = 10_000               # 0.01 USDC
@@ -255,7 +255,8 @@ def main() -> None:
         "matching_msgs_per_s_stp_bands": (True, Engine),
         "lean_book_msgs_per_s": (False, LeanBook),
     }
-    peers = {"nautilus_book_msgs_per_s": NautilusBook, "cpp_lob_ctypes_msgs_per_s": CppLob}
+    peers = {"nautilus_book_msgs_per_s": NautilusBook, "cpp_lob_ctypes_msgs_per_s": CppLob,
+             "cpp_lob_ctypes_argtypes_msgs_per_s": CppLobTyped}
     for name, peer in peers.items():
         why = peer.available()
         if why is None:
@@ -283,7 +284,8 @@ def main() -> None:
             print(f"{name}: {max(rates[name]):.0f}")
     ours = rates["matching_msgs_per_s"]
     for name, ratio in (("nautilus_book_msgs_per_s", "matching_vs_nautilus"),
-                        ("cpp_lob_ctypes_msgs_per_s", "matching_vs_cpp_lob")):
+                        ("cpp_lob_ctypes_msgs_per_s", "matching_vs_cpp_lob"),
+                        ("cpp_lob_ctypes_argtypes_msgs_per_s", "matching_vs_cpp_lob_argtypes")):
         if name in rates:
             pairs = sorted(a / b for a, b in zip(ours, rates[name]))
             print(f"{ratio}: {statistics.median(pairs):.2f}  "

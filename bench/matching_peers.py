@@ -192,3 +192,21 @@ class NautilusBook:
 
     def resting(self) -> int:
         return len(self.orders)
+
+
+class CppLobTyped(CppLob):
+    """The same C++ book through the usual ctypes form: declared `argtypes`, 64-bit
+    arguments in the engine's own units. Printed beside the fast form: the difference is
+    the cost of the ctypes call, not of the book."""
+
+    def place(self, c) -> int:
+        return self.bind_place(c)()
+
+    def cancel(self, oid, ts=0) -> int:
+        return self.lib.lob_cancel(self.handle, oid)
+
+    def bind_place(self, c):
+        return partial(self.lib.lob_place, self.handle, c.id, c.is_buy, c.price, c.size, int(c.kind))
+
+    def bind_cancel(self, oid, ts):
+        return partial(self.lib.lob_cancel, self.handle, oid)

@@ -39,7 +39,7 @@ def test_bench__comparison_books__end_in_the_same_book_as_the_engine():
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
     seed, stream, stats = bench.generate(6_000, False)
-    peers = [p for p in (bench.CppLob, bench.NautilusBook) if p.available() is None]
+    peers = [p for p in (bench.CppLob, bench.CppLobTyped, bench.NautilusBook) if p.available() is None]
     if not peers:
         pytest.skip("no comparison peer available")
     expected = stats["resting_orders"]
