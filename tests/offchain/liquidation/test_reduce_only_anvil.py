@@ -13,8 +13,6 @@ import json
 
 import pytest
 
-from offchain.devnet import Anvil
-from offchain.keeper.crashstack import deploy_crash_stack
 from offchain.keeper.runners.liquidation import LiquidationRunner
 from offchain.keeper.service import Keeper
 from offchain.order import REDUCE_ONLY, Order, address_of, sign_order
@@ -24,14 +22,6 @@ from .helpers import ONE, USDC, contracts, key, keeper_config, liquidation_logs,
 
 pytestmark = pytest.mark.e2e
 PRICE = 2_000 * USDC
-
-
-@pytest.fixture
-def stack():
-    # 0 admin, 1 operator, 2 reporter, 3 agent, 4 LP, 5 levered long, 6 healthy long, 7 short whale
-    with Anvil(accounts=10) as node:
-        yield deploy_crash_stack(node.url, node.private_keys(), lps=1,
-                                 traders=[2_100 * USDC, 10_000 * USDC, 500_000 * USDC])
 
 
 def _keeper(stack, db_url, runners) -> Keeper:
@@ -44,8 +34,8 @@ def _reduce_only(k: str, domain, is_buy: bool, price: int, size: int, nonce: int
     return order, sign_order(order, domain, k), tif
 
 
-def test_reduce_only__fresh_journal__chain_position_read_at_start__reduce_settles(stack, tmp_path):
-    s = stack
+def test_reduce_only__fresh_journal__chain_position_read_at_start__reduce_settles(crash_stack, tmp_path):
+    s = crash_stack
     _, healthy, whale = s.trader_keys
     w3, exchange, _ = contracts(s.url, s.deployment)
     long_ = address_of(healthy)
@@ -84,8 +74,8 @@ def test_reduce_only__fresh_journal__chain_position_read_at_start__reduce_settle
     assert exchange.functions.position(long_, 1).call()[0] == 6 * ONE  # the chain took the reduce-only fill
 
 
-def test_reduce_only__after_liquidation_to_backstop__engine_flat__refused(stack, tmp_path):
-    s = stack
+def test_reduce_only__after_liquidation_to_backstop__engine_flat__refused(crash_stack, tmp_path):
+    s = crash_stack
     levered, _, whale = s.trader_keys
     w3, exchange, _ = contracts(s.url, s.deployment)
     account = address_of(levered)

@@ -8,8 +8,6 @@ import asyncio
 
 import pytest
 
-from offchain.devnet import Anvil
-from offchain.keeper.crashstack import deploy_crash_stack
 from offchain.keeper.runners.liquidation import LiquidationRunner
 from offchain.keeper.runners.liquidation_journal import CONFIRMED, PLANNED, LiquidationJournal
 from offchain.keeper.runners.liquidation_report import liquidation_rows
@@ -20,14 +18,6 @@ from .helpers import ONE, USDC, contracts, first_breach_block, key, keeper_confi
 
 pytestmark = pytest.mark.e2e
 PRICE = 2_000 * USDC
-
-
-@pytest.fixture
-def crash_stack():
-    # 0 admin, 1 operator, 2 reporter, 3 agent, 4 LP, 5 levered long, 6 healthy long, 7 short whale
-    with Anvil(accounts=10) as node:
-        keys = node.private_keys()
-        yield deploy_crash_stack(node.url, keys, lps=1, traders=[2_100 * USDC, 10_000 * USDC, 500_000 * USDC])
 
 
 def make_keeper(stack, db_url, runner) -> Keeper:
