@@ -253,7 +253,10 @@ def client_key(scope) -> str:
 
 def create_app(service: ServiceView, limits: ApiLimits | None = None) -> FastAPI:
     limits = limits or ApiLimits.of(getattr(getattr(service, "config", None), "api", None))
-    app = FastAPI(title="MMX keeper", version="1", description="Signed orders in, settled fills out.")
+    # /docs is served from local files (fastapi-offline's Swagger UI bundle), not a CDN
+    app = FastAPI(title="MMX keeper", version="1", description="Signed orders in, settled fills out.",
+                  docs_url=None, redoc_url=None)
+    _offline_docs(app)
     clients = RateLimiter(limits.client_rate, limits.client_burst)
     app.add_middleware(BodyLimit, limit=limits.max_body_bytes, clients=clients)
     app.state.clients = clients
@@ -301,6 +304,56 @@ def create_app(service: ServiceView, limits: ApiLimits | None = None) -> FastAPI
     return app
 
 
+def _offline_docs(app: FastAPI) -> None:
+    """Swagger UI at /docs from the files the fastapi-offline wheel ships (works offline)."""
+    import fastapi_offline
+    from fastapi.openapi.docs import get_swagger_ui_html
+    from fastapi.staticfiles import StaticFiles
+    from pathlib import Path
+
+    app.mount("/docs-static", StaticFiles(directory=Path(fastapi_offline.__file__).parent / "static"),
+              name="docs-static")
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs():
+        return get_swagger_ui_html(openapi_url="/openapi.json", title="MMX keeper API",
+                                   swagger_js_url="/docs-static/swagger-ui-bundle.js",
+                                   swagger_css_url="/docs-static/swagger-ui.css",
+                                   swagger_favicon_url="/docs-static/favicon.png")
+
+
+# the error answers every route can give, beyond its 200 (docs/api.md "Errors"); each is
+# {"detail": reason} (a string)
+ERRORS = {
+    "400": "refused: `detail` is the reason (bad signature, margin, band, order closed, ...)",
+    "401": "WebSocket auth only",
+    "404": "unknown order / market / fill",
+    "409": "duplicate order or duplicate client id",
+    "413": "body too large, or a batch over api.max_batch",
+    "422": "the body does not follow the wire rules: `detail` names the field",
+    "429": "rate limited (the account's bucket) or rate limited (client) (the client IP's)",
+    "500": "internal error (a bug; nothing changed)",
+}
+POST_ERRORS = ("400", "409", "413", "422", "429", "500")
+GET_ERRORS = ("400", "404", "429", "500")
+
+
+def _error_responses(schema: dict) -> None:
+    """Every operation lists the error codes it can answer, with the shared error body."""
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    components["Error"] = {"type": "object", "required": ["detail"], "additionalProperties": False,
+                           "properties": {"detail": {"type": "string"}}}
+    for path, item in schema.get("paths", {}).items():
+        for method, op in item.items():
+            codes = POST_ERRORS if method == "post" else GET_ERRORS
+            if path.startswith("/orders/amend") or method == "get":
+                codes = tuple(sorted(set(codes) | {"404"}))
+            responses = op.setdefault("responses", {})
+            for code in codes:
+                responses.setdefault(code, {"description": ERRORS[code], "content": {"application/json": {
+                    "schema": {"$ref": "#/components/schemas/Error"}}}})
+
+
 def _body(model: type[BaseModel]) -> dict:
     return {"requestBody": {"required": True, "content": {"application/json": {
         "schema": {"$ref": f"#/components/schemas/{model.__name__}"}}}}}
@@ -316,6 +369,7 @@ def _document_bodies(app: FastAPI) -> None:
             _, defs = models_json_schema([(m, "validation") for m in REQUEST_MODELS],
                                          ref_template="#/components/schemas/{model}")
             schema.setdefault("components", {}).setdefault("schemas", {}).update(defs.get("$defs", {}))
+            _error_responses(schema)
             app.openapi_schema = schema
         return app.openapi_schema
 

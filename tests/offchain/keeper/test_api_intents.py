@@ -55,3 +55,14 @@ def test_openapi__place_documents_intent_enums(client):
     schemas = client.get("/openapi.json").json()["components"]["schemas"]
     kinds = schemas["IntentModel"]["properties"]["kind"]
     assert "trailing_stop" in str(kinds) and "/orders/schedule-cancel" in client.get("/openapi.json").json()["paths"]
+
+
+def test_docs_page__served_without_cdn_and_openapi_lists_error_codes(client):
+    page = client.get("/docs")
+    assert page.status_code == 200 and "cdn" not in page.text and "https://" not in page.text
+    assert client.get("/docs-static/swagger-ui-bundle.js").status_code == 200
+    paths = client.get("/openapi.json").json()["paths"]
+    for path in ("/orders", "/orders/batch", "/orders/cancel", "/orders/amend", "/orders/cancel-by-client-id",
+                 "/orders/schedule-cancel"):
+        assert {"200", "400", "409", "413", "422", "429"} <= set(paths[path]["post"]["responses"]), path
+    assert "404" in paths["/orders/{order_hash}"]["get"]["responses"]
