@@ -35,6 +35,19 @@ def cli():
     """Vault commands for leaders and followers."""
 
 
+def follower_command(slippage: bool = True):
+    """A command a follower sends from its account: --account, --deployment, [--slippage-bps,]
+    --yes, then the VAULT argument (the command's own arguments follow)."""
+
+    def wrap(command):
+        for option in (click.argument("vault"), yes_option, *([slippage_option] if slippage else []),
+                       deployment_option, account_option()):
+            command = option(command)
+        return cli.command(cls=ConnectedProviderCommand)(command)
+
+    return wrap
+
+
 @cli.command(name="list", cls=ConnectedProviderCommand)
 @deployment_option
 @readable
@@ -103,12 +116,7 @@ def create(account, deployment, yes, manager, profit_share_bps, min_stake_bps, l
     click.echo(f"created vault {name!r} at {address}")
 
 
-@cli.command(cls=ConnectedProviderCommand)
-@account_option()
-@deployment_option
-@slippage_option
-@yes_option
-@click.argument("vault")
+@follower_command()
 @click.argument("usdc")
 @readable
 def deposit(account, deployment, slippage_bps, yes, vault, usdc):
@@ -120,12 +128,7 @@ def deposit(account, deployment, slippage_bps, yes, vault, usdc):
                f"locked until {iso(client.holding(account.address).lock_until)}")
 
 
-@cli.command(cls=ConnectedProviderCommand)
-@account_option()
-@deployment_option
-@slippage_option
-@yes_option
-@click.argument("vault")
+@follower_command()
 @click.argument("shares")
 @readable
 def withdraw(account, deployment, slippage_bps, yes, vault, shares):
@@ -143,11 +146,7 @@ def withdraw(account, deployment, slippage_bps, yes, vault, shares):
                    f"{result.request_id}` once the keeper has freed the cash")
 
 
-@cli.command(cls=ConnectedProviderCommand)
-@account_option()
-@deployment_option
-@yes_option
-@click.argument("vault")
+@follower_command(slippage=False)
 @click.argument("request_id", required=False, type=int)
 @readable
 def claim(account, deployment, yes, vault, request_id):

@@ -1,17 +1,6 @@
 """ExchangeAccounts runs on the Exchange's storage (two DELEGATECALL hops): same ledger slots."""
 
-import json
-import subprocess
-from pathlib import Path
-
-CONTRACTS = Path(__file__).resolve().parents[3] / "contracts"
-
-
-def _layout(name):
-    out = subprocess.run(
-        ["vyper", "-f", "layout", f"{name}.vy"], cwd=CONTRACTS, capture_output=True, text=True, check=True
-    ).stdout
-    return json.loads(out)["storage_layout"]
+from tests.contracts.layout import storage_layout as _layout
 
 
 def test_layout__ledger_slots_identical_in_exchange_and_accounts_logic():
