@@ -226,3 +226,69 @@ def test_l2__subscriber_that_lags__sees_a_seq_gap_then_resubscribes_consistently
             {str(p): str(q) for p, q in k.core.engine.depth(1, 50)[0]}
         await k.stop()
     run(go())
+
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+from offchain.keeper.core import Core, Outbox, SignedOrder, market_config  # noqa: E402
+from offchain.keeper.gateway import Gateway, Hub  # noqa: E402
+from offchain.keeper.ratelimit import RateLimiter  # noqa: E402
+from offchain.matching import Engine  # noqa: E402
+from offchain.order import Order, Signature  # noqa: E402
+
+from .helpers import MARKET  # noqa: E402
+
+STEP = st.one_of(
+    st.tuples(st.just("place"), st.integers(0, 1), st.booleans(), st.integers(-60, 60), st.integers(1, 5)),
+    st.tuples(st.just("cancel"), st.integers(0, 1), st.integers(0, 20)),
+    st.tuples(st.just("amend"), st.integers(0, 1), st.integers(0, 20), st.integers(-3, 3), st.integers(1, 5)),
+)
+
+
+@settings(max_examples=40, deadline=None, derandomize=True)
+@given(steps=st.lists(STEP, min_size=5, max_size=60), subscribe_at=st.integers(0, 10))
+def test_l2__property__snapshot_plus_deltas_is_the_book(steps, subscribe_at):
+    """Whatever the order flow (crossing, cancels, amends kept and lost), a subscriber's
+    snapshot plus its deltas in seq order is the top 50 levels, and seqs are contiguous."""
+    import asyncio
+
+    core = Core(Engine([market_config(MARKET)]), {1: MARKET})
+    gw = Gateway(core, None, None, Hub(), RateLimiter(1e9, 1e9))
+    queue: asyncio.Queue = asyncio.Queue()
+    sig, accounts, ts = Signature(27, 1, 1), ADDR[:2], 1_000
+    book = None
+    for n, step in enumerate(steps):
+        if n == subscribe_at:
+            snap = check(gw.l2_subscribe(1, queue))
+            book, seq = ({"bids": dict(map(tuple, snap["bids"])), "asks": dict(map(tuple, snap["asks"]))},
+                         snap["seq"])
+        ts += 1
+        out = Outbox.new()
+        who = accounts[step[1]]
+        live = sorted((core.orders[h] for h in core.by_nonce_account.get(who, ())), key=lambda s: s.seq)
+        if step[0] == "place":
+            _, _, is_buy, ticks, lots = step
+            o = Order(who, 1, is_buy, PRICE + ticks * TICK, lots * MARKET.lot, n, 10**10, 0)
+            core.place(SignedOrder(n.to_bytes(32, "big"), o, sig, who, core.next_seq(), "GTC"), ts, None, out)
+        elif step[0] == "cancel" and live:
+            core.cancel(core.next_seq(), ts, who, [live[step[2] % len(live)].hash], 0, None, out)
+        elif step[0] == "amend" and live:
+            old = live[step[2] % len(live)]
+            o = Order(who, 1, old.order.is_buy, old.order.price + step[3] * TICK, step[4] * MARKET.lot, n,
+                      10**10, 0)
+            core.amend(old, SignedOrder(n.to_bytes(32, "big"), o, sig, who, core.next_seq(), "GTC"), ts, None, out)
+        gw.publish_channels(out)
+    if book is None:
+        return
+    while not queue.empty():
+        delta = check(queue.get_nowait())
+        assert delta["seq"] == seq + 1
+        seq = delta["seq"]
+        for side in ("bids", "asks"):
+            for price, size in delta[side]:
+                if size == "0":
+                    del book[side][price]
+                else:
+                    book[side][price] = size
+    bids, asks = core.engine.depth(1, 50)
+    assert book == {"bids": {str(p): str(q) for p, q in bids}, "asks": {str(p): str(q) for p, q in asks}}
