@@ -163,7 +163,9 @@ async def open_loop(url: str, schedules: list[list[tuple[float, int, str]]]) -> 
     accepted, fills made, seconds from the first scheduled send to the last ack)."""
     latencies: list[float] = []
     accepted = fills = 0
-    conns = [await websockets.connect(url.replace("http", "ws") + "/ws", max_size=None)
+    # no client keepalive pings: when the keeper falls behind, a ping waiting in its queue
+    # for 20 s would close the connection and lose the orders' acks, not measure them
+    conns = [await websockets.connect(url.replace("http", "ws") + "/ws", max_size=None, ping_interval=None)
              for _ in schedules]
     t0 = time.perf_counter() + 0.5  # every client connected before the first send
     last_ack = t0
@@ -265,6 +267,9 @@ def main() -> None:
                 print(f"# cpu seconds: anvil {cpu(anvil._process.pid):.1f} keeper {cpu(keeper.pid):.1f} "
                       f"bench {time.process_time():.1f}; intake {elapsed:.1f}s; settle window {settle_window:.1f}s")
                 print("# " + ", ".join(f"{k} {v}" for k, v in stats.items() if k.startswith("batch_")))
+            # the same anvil once the keeper is gone: tells a slower chain from a busy keeper
+            stop_keeper(keeper)
+            print(f"# anvil raw transfers with the keeper stopped: {raw_tx_rate(anvil.url, calibration_key):.0f}/s")
         finally:
             stop_keeper(keeper)
 
