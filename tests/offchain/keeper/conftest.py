@@ -1,9 +1,10 @@
 """Keeper test fixtures: the journal's backends (each journal test runs on SQLite and on a
-real PostgreSQL) and a started OfflineKeeper with teardown."""
+real PostgreSQL), a started OfflineKeeper with teardown, and the API over an offline keeper."""
 
 from __future__ import annotations
 
 import pytest
+from fastapi.testclient import TestClient
 
 from .helpers import OfflineKeeper
 
@@ -35,3 +36,16 @@ async def offline_keeper(tmp_path):
     for keeper in started:
         if not keeper.stopped:
             await keeper.stop()
+
+
+@pytest.fixture
+def client(tmp_path):
+    """The keeper API (create_app) over an OfflineKeeper, as a TestClient; `client.keeper`
+    is the keeper. A module with other keeper settings defines its own `client`."""
+    from offchain.keeper.api import create_app
+
+    keeper = OfflineKeeper(f"sqlite:///{tmp_path}/j.db")
+    with TestClient(create_app(keeper)) as c:
+        c.keeper = keeper
+        yield c
+    keeper.journal.close()

@@ -8,7 +8,6 @@ import time
 
 import pytest
 import uvicorn
-from fastapi.testclient import TestClient
 
 from offchain.client import AsyncKeeperClient, KeeperClient
 from offchain.client.sdk import KeeperError
@@ -18,15 +17,6 @@ from offchain.keeper.api import create_app
 from .helpers import ADDR, KEYS, PRICE, OfflineKeeper, order
 from .test_amend import SIZE, amend_body
 from .test_order_kinds import TICK, with_intent
-
-
-@pytest.fixture
-def client(tmp_path):
-    keeper = OfflineKeeper(f"sqlite:///{tmp_path}/j.db")
-    with TestClient(create_app(keeper)) as c:
-        c.keeper = keeper
-        yield c
-    keeper.journal.close()
 
 
 def test_http__amend_kept_then_refused_codes(client):

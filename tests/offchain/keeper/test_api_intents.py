@@ -1,22 +1,9 @@
 """Signed intents through the HTTP and WebSocket API (offline keeper: real engine, journal)."""
 
-import pytest
-from fastapi.testclient import TestClient
-
 from offchain.intent import Intent
-from offchain.keeper.api import create_app
 
-from .helpers import ADDR, PRICE, OfflineKeeper, order
+from .helpers import ADDR, PRICE, order
 from .test_order_kinds import TICK, with_intent
-
-
-@pytest.fixture
-def client(tmp_path):
-    keeper = OfflineKeeper(f"sqlite:///{tmp_path}/j.db")
-    with TestClient(create_app(keeper)) as c:
-        c.keeper = keeper
-        yield c
-    keeper.journal.close()
 
 
 STOP = Intent(kind="stop_limit", trigger_price=PRICE + 10 * TICK, client_id="brk-1")

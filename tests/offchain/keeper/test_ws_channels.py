@@ -10,11 +10,8 @@ import pathlib
 import time
 
 import fastjsonschema
-import pytest
-from fastapi.testclient import TestClient
 
 from offchain.intent import Intent
-from offchain.keeper.api import create_app
 from offchain.keeper.gateway import publish_user_fill
 from offchain.keeper.ws_schema import schemas
 from offchain.order import sign_hash
@@ -33,15 +30,6 @@ def check(message: dict) -> dict:
     """Validate a keeper message against its channel's (or the control) schema."""
     VALIDATORS["control" if "op" in message else message["channel"]](message)
     return message
-
-
-@pytest.fixture
-def client(tmp_path):
-    keeper = OfflineKeeper(f"sqlite:///{tmp_path}/j.db")
-    with TestClient(create_app(keeper)) as c:
-        c.keeper = keeper
-        yield c
-    keeper.journal.close()
 
 
 def post(client, i, o, intent=None):
