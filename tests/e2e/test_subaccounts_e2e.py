@@ -17,7 +17,6 @@ from offchain.client.subaccounts import SubaccountClient
 from offchain.artifacts import abi
 from offchain.client.wallet import KeySigner, TxError
 from offchain.deploy import Web3Deployer
-from offchain.keeper.service import Keeper
 from offchain.order import address_of
 
 from .keeper_helpers import key, keeper_config, wait_for
@@ -28,7 +27,8 @@ ONE = 10**18
 TICK = 10_000  # market 1 (ETH-PERP) of the default deployment
 
 
-def test_e2e__split_trade_transfer_merge__keeper_view_equals_chain(stack, tmp_path):
+@pytest.mark.anyio
+async def test_e2e__split_trade_transfer_merge__keeper_view_equals_chain(stack, tmp_path, start_keeper):
     w3 = Web3(Web3.HTTPProvider(stack.url))
     owner_key, cp_key = stack.trader_keys[3], stack.trader_keys[4]
     owner, cp = address_of(owner_key), address_of(cp_key)
@@ -44,81 +44,75 @@ def test_e2e__split_trade_transfer_merge__keeper_view_equals_chain(stack, tmp_pa
     def chain_state(a):
         return int(views.collateral(a).call()), subs.position(a, 1)
 
-    async def go():
-        keeper = await Keeper(keeper_config(stack, tmp_path / "k.db"), operator=key(stack.operator_key)).start()
-        core = keeper.core
+    keeper = await start_keeper(keeper_config(stack, tmp_path / "k.db"), operator=key(stack.operator_key))
+    core = keeper.core
 
-        def keeper_state(a):
-            s = core.accounts.get(a)
-            if s is None:
-                return None
-            size, cost = s.positions.get(1, [0, 0])
-            return s.collateral, (size, cost)
+    def keeper_state(a):
+        s = core.accounts.get(a)
+        if s is None:
+            return None
+        size, cost = s.positions.get(1, [0, 0])
+        return s.collateral, (size, cost)
 
-        async def agree(*accounts):
-            # the watcher re-reads moved accounts in the poll that sees the log
-            await wait_for(lambda: all(keeper_state(a) == chain_state(a) for a in accounts), timeout=20)
+    async def agree(*accounts):
+        # the watcher re-reads moved accounts in the poll that sees the log
+        await wait_for(lambda: all(keeper_state(a) == chain_state(a) for a in accounts), timeout=20)
 
-        try:
-            async with AsyncKeeperClient(keeper.url, owner_key) as me, AsyncKeeperClient(keeper.url, cp_key) as them:
-                # the owner goes long 1 ETH against cp through the keeper
-                start = subs.position(owner, 1)[0]
-                await them.place(them.order(1, False, PRICE, ONE))
-                await me.place(me.order(1, True, PRICE, ONE), tif="IOC")
-                await wait_for(lambda: subs.position(owner, 1)[0] == start + ONE, timeout=20)
+    async with AsyncKeeperClient(keeper.url, owner_key) as me, AsyncKeeperClient(keeper.url, cp_key) as them:
+        # the owner goes long 1 ETH against cp through the keeper
+        start = subs.position(owner, 1)[0]
+        await them.place(them.order(1, False, PRICE, ONE))
+        await me.place(me.order(1, True, PRICE, ONE), tif="IOC")
+        await wait_for(lambda: subs.position(owner, 1)[0] == start + ONE, timeout=20)
 
-                sub = await asyncio.to_thread(subs.open, 1)
-                assert subs.is_open(sub) and sub == subs.address_of(1)
-                await wait_for(lambda: keeper.watcher.subaccounts.owners.get(sub) == owner)
-                assert await me.subaccounts() == [{"index": 1, "account": sub}]
+        sub = await asyncio.to_thread(subs.open, 1)
+        assert subs.is_open(sub) and sub == subs.address_of(1)
+        await wait_for(lambda: keeper.watcher.subaccounts.owners.get(sub) == owner)
+        assert await me.subaccounts() == [{"index": 1, "account": sub}]
 
-                # split half of it into the sub-account with 400 USDC of margin
-                await asyncio.to_thread(subs.split, sub, 1, ONE // 2, 400 * USDC)
-                assert subs.position(sub, 1) == (ONE // 2, PRICE // 2)
-                await agree(owner, sub)
+        # split half of it into the sub-account with 400 USDC of margin
+        await asyncio.to_thread(subs.split, sub, 1, ONE // 2, 400 * USDC)
+        assert subs.position(sub, 1) == (ONE // 2, PRICE // 2)
+        await agree(owner, sub)
 
-                # trade the sub-account: the owner's key signs its order
-                async with AsyncKeeperClient(keeper.url, owner_key, account=sub) as desk:
-                    await them.place(them.order(1, True, PRICE, ONE // 4))
-                    ack = await desk.place(desk.order(1, False, PRICE, ONE // 4), tif="IOC")
-                    assert ack["status"] == "accepted"
-                await wait_for(lambda: subs.position(sub, 1)[0] == ONE // 4, timeout=20)
-                await agree(owner, sub, cp)
+        # trade the sub-account: the owner's key signs its order
+        async with AsyncKeeperClient(keeper.url, owner_key, account=sub) as desk:
+            await them.place(them.order(1, True, PRICE, ONE // 4))
+            ack = await desk.place(desk.order(1, False, PRICE, ONE // 4), tif="IOC")
+            assert ack["status"] == "accepted"
+        await wait_for(lambda: subs.position(sub, 1)[0] == ONE // 4, timeout=20)
+        await agree(owner, sub, cp)
 
-                # a block trade off the book: the sub-account gives cp 0.1 ETH at 2,010, both sign,
-                # the keeper relays it
-                t = subs.transfer(sub, cp, 1, ONE // 10, PRICE + 10 * USDC)
-                with pytest.raises(KeeperError) as refused:  # one signature only: refused, nothing sent
-                    await me.relay_transfer(t, subs.sign(t), None)
-                assert refused.value.detail == "missing signature"
-                out = await me.relay_transfer(t, subs.sign(t), theirs.sign(t))
-                assert out["status"] == "ok"
-                assert subs.position(sub, 1)[0] == ONE // 4 - ONE // 10
-                await agree(sub, cp)
-                with pytest.raises(KeeperError) as replay:
-                    await me.relay_transfer(t, subs.sign(t), theirs.sign(t))
-                assert replay.value.detail == "transfer used"
+        # a block trade off the book: the sub-account gives cp 0.1 ETH at 2,010, both sign,
+        # the keeper relays it
+        t = subs.transfer(sub, cp, 1, ONE // 10, PRICE + 10 * USDC)
+        with pytest.raises(KeeperError) as refused:  # one signature only: refused, nothing sent
+            await me.relay_transfer(t, subs.sign(t), None)
+        assert refused.value.detail == "missing signature"
+        out = await me.relay_transfer(t, subs.sign(t), theirs.sign(t))
+        assert out["status"] == "ok"
+        assert subs.position(sub, 1)[0] == ONE // 4 - ONE // 10
+        await agree(sub, cp)
+        with pytest.raises(KeeperError) as replay:
+            await me.relay_transfer(t, subs.sign(t), theirs.sign(t))
+        assert replay.value.detail == "transfer used"
 
-                # merge the rest back with its collateral
-                with pytest.raises(TxError) as bad:
-                    await asyncio.to_thread(theirs.merge, sub, 1, 0)
-                assert bad.value.reason == "exchange: not owner"
-                await asyncio.to_thread(subs.merge, sub, 1, 0)
-                coll = int(views.collateral(sub).call())
-                await asyncio.to_thread(subs.move_collateral, sub, owner, coll)
-                assert chain_state(sub) == (0, (0, 0))
-                await agree(owner, sub, cp)
+        # merge the rest back with its collateral
+        with pytest.raises(TxError) as bad:
+            await asyncio.to_thread(theirs.merge, sub, 1, 0)
+        assert bad.value.reason == "exchange: not owner"
+        await asyncio.to_thread(subs.merge, sub, 1, 0)
+        coll = int(views.collateral(sub).call())
+        await asyncio.to_thread(subs.move_collateral, sub, owner, coll)
+        assert chain_state(sub) == (0, (0, 0))
+        await agree(owner, sub, cp)
 
-            # analytics per sub-account: its own section, transfers as fills, moves as deposits
-            from offchain.analytics.collect import collect, subaccounts
-            assert subaccounts(w3, stack.deployment, owner) == [sub]
-            act = await asyncio.to_thread(collect, w3, stack.deployment, sub)
-            assert [(f.is_buy, f.size, f.fee) for f in act.fills] == [
-                (True, ONE // 2, 0), (False, ONE // 4, act.fills[1].fee), (False, ONE // 10, 0),
-                (False, ONE // 4 - ONE // 10, 0)]
-            assert act.fills[2].price == PRICE + 10 * USDC
-            assert act.initial_equity == 400 * USDC - coll
-        finally:
-            await keeper.stop(drain=1)
-
-    asyncio.run(go())
+    # analytics per sub-account: its own section, transfers as fills, moves as deposits
+    from offchain.analytics.collect import collect, subaccounts
+    assert subaccounts(w3, stack.deployment, owner) == [sub]
+    act = await asyncio.to_thread(collect, w3, stack.deployment, sub)
+    assert [(f.is_buy, f.size, f.fee) for f in act.fills] == [
+        (True, ONE // 2, 0), (False, ONE // 4, act.fills[1].fee), (False, ONE // 10, 0),
+        (False, ONE // 4 - ONE // 10, 0)]
+    assert act.fills[2].price == PRICE + 10 * USDC
+    assert act.initial_equity == 400 * USDC - coll
