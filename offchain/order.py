@@ -20,7 +20,10 @@ DOMAIN_VERSION = "1"
 
 POST_ONLY = 1
 REDUCE_ONLY = 2
-KNOWN_FLAGS = POST_ONLY | REDUCE_ONLY
+KNOWN_FLAGS = POST_ONLY | REDUCE_ONLY  # the flags a client may sign
+# set only by the keeper's liquidation runner on an unsigned order of a liquidatable account
+# (docs/liquidation.md, "Book liquidations"); admission refuses it from clients
+LIQUIDATION = 4
 
 
 def encode_flags(post_only: bool = False, reduce_only: bool = False) -> int:

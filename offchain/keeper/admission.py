@@ -36,6 +36,7 @@ from offchain.risk.margin import TierTable
 
 from offchain.order import (
     KNOWN_FLAGS,
+    LIQUIDATION,
     REDUCE_ONLY,
     Domain,
     InvalidSignature,
@@ -204,6 +205,7 @@ class Reason(StrEnum):
 
     UNKNOWN_MARKET = "unknown market"
     UNKNOWN_FLAGS = "unknown flags"
+    LIQUIDATION_FLAG = "liquidation flag"  # flag 4: the keeper's own liquidation orders only
     INVALID_PRICE = "invalid price"
     INVALID_SIZE = "invalid size"
     PRICE_OFF_TICK = "price off tick"
@@ -296,6 +298,8 @@ def check_order(order: Order, signature: Signature, account: AccountState | None
     info = ctx.markets.get(order.market)
     if info is None or not info.active:
         raise Rejection(Reason.UNKNOWN_MARKET)
+    if order.flags & LIQUIDATION:  # only the liquidation runner makes these (Gateway.place_liquidation)
+        raise Rejection(Reason.LIQUIDATION_FLAG)
     if order.flags & ~KNOWN_FLAGS:
         raise Rejection(Reason.UNKNOWN_FLAGS)
     if order.price <= 0:

@@ -18,6 +18,7 @@ restored (core.fill_rejected). Reasons and the facts read:
 | reduce only | the side(s) with the REDUCE_ONLY flag whose fill grows its position | position |
 | close only, position cap, leverage | each side with that setting whose fill grows its position | close_only, position_cap, leverage_cap, position |
 | margin | maker first, else taker: the side that grows its position and whose equity is below its initial margin plus the fill's | equity, margin_requirement, position |
+| not liquidatable, backstop, cooldown, step | the liquidation order's side (flag LIQUIDATION, the keeper's own order) | none |
 
 Any other reason (halted, stale, band, self trade, no cross, ...) belongs to the market
 or to the pair, and a failed read leaves the keeper unable to tell: then both sides are
@@ -29,7 +30,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from offchain.order import REDUCE_ONLY
+from offchain.order import LIQUIDATION, REDUCE_ONLY
 
 log = logging.getLogger("mmx.keeper.blame")
 
@@ -39,6 +40,9 @@ ONE = 10**18
 BPS = 10_000
 ONE_SIDED = frozenset(("nonce", "cancelled", "overfill", "bad signature", "expired", "reduce only",
                        "close only", "position cap", "leverage", "margin"))
+# the Exchange's checks of a liquidation order (Exchange._liq_risk): they are about the
+# liquidated side only, the maker that met it is innocent
+LIQUIDATION_REASONS = frozenset(("not liquidatable", "backstop", "cooldown", "step"))
 
 
 def _grows(position: int, is_buy: bool, size: int) -> bool:
@@ -53,6 +57,9 @@ async def blame(chain: Any, reason: str, fill: Any, maker: Any, taker: Any, bloc
                 earlier: dict[bytes, int], im_bps: int) -> tuple[str, ...]:
     """The sides to blame for `reason` (`maker`, `taker` are core.SignedOrder); `block` is the
     settle tx's block, `earlier` the sizes settled for each hash earlier in the same batch."""
+    if reason in LIQUIDATION_REASONS:
+        liq = tuple(n for n, s in zip(BOTH, (maker, taker)) if s.order.flags & LIQUIDATION)
+        return liq or BOTH
     if reason not in ONE_SIDED:
         return BOTH
     try:

@@ -61,11 +61,13 @@ class MarketRisk:
     initial_margin_bps: int
     maintenance_margin_bps: int
     tiers: TierTable | None = None  # the market's margin tiers (offchain/risk/margin.py), as on chain
+    tick: int = 1      # a book step's limit price is on the tick ...
+    band_bps: int = 0  # ... and inside mark +- band (0: no band known)
 
     @classmethod
     def of(cls, info) -> "MarketRisk":
         return cls(info.market, info.lot, info.min_size, info.initial_margin_bps, info.maintenance_margin_bps,
-                   getattr(info, "tiers", None))
+                   getattr(info, "tiers", None), getattr(info, "tick", 1), getattr(info, "band_bps", 0))
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,7 +179,7 @@ def step_size(size: int, mark: int, info: MarketRisk, h: Health, p: LiquidationP
     if k <= 0:
         return whole
     q = ceil_div(max(deficit, 0) * BPS * ONE, mark * k) if deficit > 0 else 0
-    cap = round_up(ceil_div(whole * p.max_step_bps, BPS), info.lot)
+    cap = round_up(whole * p.max_step_bps // BPS, info.lot)  # the Exchange's `step` bound, to the unit
     q = min(max(q, info.min_size, info.lot), cap)
     q = round_up(q, info.lot)
     if q >= whole or whole - q < max(info.min_size, info.lot):
@@ -201,8 +203,18 @@ def next_step(account: AccountRisk, marks: Mapping[int, int], markets: Mapping[i
     if h.backstop_due(p.backstop_bps):
         return Step(account.account, market, StepKind.BACKSTOP, abs(size), is_buy, 0)
     q = step_size(size, mark, markets[market], h, p)
-    limit = mark * (BPS + p.slippage_bps) // BPS if is_buy else ceil_div(mark * (BPS - p.slippage_bps), BPS)
-    return Step(account.account, market, StepKind.BOOK, q, is_buy, limit)
+    return Step(account.account, market, StepKind.BOOK, q, is_buy, limit_price(mark, is_buy, markets[market], p))
+
+
+def limit_price(mark: int, is_buy: bool, info: MarketRisk, p: LiquidationParams) -> int:
+    """A book step's worst price: mark -/+ slippage_bps, no further than the band (the
+    engine refuses an aggressive order beyond it), rounded to the tick toward the mark."""
+    slip = min(p.slippage_bps, info.band_bps) if info.band_bps else p.slippage_bps
+    if is_buy:
+        raw = mark * (BPS + slip) // BPS
+        return raw - raw % info.tick
+    raw = ceil_div(mark * (BPS - slip), BPS)
+    return round_up(raw, info.tick)
 
 
 # ------------------------------------------------------------------------------------- ADL

@@ -17,11 +17,17 @@ broadcast; the nonce comes from the operator's one NonceManager, shared with set
 A step is simulated (eth_call) first, so a step the chain would refuse (already
 liquidated by someone else, healthy again after a fill, halted market) costs no nonce.
 
-Execution paths: the Exchange on main has one liquidation entry point,
-`liquidate(account, market)`, which moves the whole position to the backstop (the pool) at
-mark, so both step kinds (BOOK and BACKSTOP) execute through it for now; the book path
-(reduce-only IOC liquidation orders the Exchange accepts without the account's signature)
-plugs in as another `execute` once that ABI lands (docs/liquidation.md, "Not done").
+Execution paths (docs/liquidation.md, "Book liquidations"):
+- BOOK: an unsigned reduce-only IOC liquidation order (flag LIQUIDATION) goes into the
+  keeper's own book (`Gateway.place_liquidation`, journaled like any place) and its fills
+  settle in a normal batch; the Exchange takes them only while the account is
+  liquidatable, in steps of <= 20% of a large position with a 1 s cool-down. The journal
+  row (kind `book`) holds the order hash and is written before the order is placed: after
+  a crash, an order the keeper journal has is followed to its fills, one it lacks was
+  never placed (dead), so a step is never placed twice. With nothing on the book within
+  the step's limit price, the step goes to the backstop instead.
+- BACKSTOP (below 2/3 of maintenance, or no book liquidity): `liquidate(account, market)`
+  moves the position to the pool at mark; if the fund cannot cover what it leaves, `adl`.
 """
 
 from __future__ import annotations
@@ -35,12 +41,14 @@ from typing import Any
 
 from eth_abi import decode as abi_decode
 
+from offchain.order import LIQUIDATION, REDUCE_ONLY, Order, order_hash
 from offchain.risk.liquidation import (
     AccountRisk,
     Health,
     LiquidationParams,
     MarketRisk,
     Step,
+    StepKind,
     adl_plan,
     adl_rank,
     health,
@@ -48,6 +56,8 @@ from offchain.risk.liquidation import (
 )
 
 from ..chain import RpcError
+from ..journal import REJECTED as FILL_REJECTED
+from ..journal import SETTLED as FILL_SETTLED
 from ..txjournal import receipt_block, receipt_ok
 from .liquidation_journal import (
     CONFIRMED,
@@ -64,6 +74,7 @@ log = logging.getLogger("mmx.keeper.liquidation")
 
 BPS = 10_000
 ADL_KIND = "adl"
+BOOK_KIND = StepKind.BOOK.value
 MAX_ADL_COUNTERPARTIES = 32  # Exchange.adl takes DynArray[address, 32]
 
 
@@ -84,8 +95,11 @@ class LiquidationRunner:
 
     def __init__(self, params: LiquidationParams = LiquidationParams(), *, near_bps: int = 2_000,
                  full_scan_s: float = 5.0, max_inflight: int = 32, gas: int = 800_000,
-                 receipt_timeout: float = 60.0) -> None:
+                 receipt_timeout: float = 60.0, book: bool = True, order_ttl_s: int = 300) -> None:
         self.params = params
+        self.book = book                # BOOK steps through the book (False: every step via liquidate)
+        self.order_ttl_s = order_ttl_s  # a liquidation order's expiry (it settles in the next batch)
+        self._book_at: dict[str, float] = {}  # account -> monotonic time of its last book step
         self.near_bps = near_bps
         self.full_scan_s = full_scan_s
         self.max_inflight = max_inflight
@@ -269,6 +283,8 @@ class LiquidationRunner:
         assert self._slots is not None and self.journal is not None
         try:
             async with self._slots:
+                if step.kind is StepKind.BOOK and self.book and await self._book_step(step, h, seen_block):
+                    return  # on the book (or cooling down): the account is scanned again after
                 data = self._calldata(step)
                 kind = step.kind.value
                 refusal = await self._simulate(data)
@@ -308,6 +324,98 @@ class LiquidationRunner:
         finally:
             self.busy.discard(step.account)
         self.kick()  # the account may need another step (another market, another slice)
+
+    # -- the book path ---------------------------------------------------------------------
+    def _book_has(self, step: Step) -> bool:
+        """Is there resting liquidity on the other side within the step's limit price?"""
+        engine = self.keeper.core.engine
+        if step.is_buy:
+            best = engine.best_ask(step.market)
+            return best is not None and best <= step.limit_price
+        best = engine.best_bid(step.market)
+        return best is not None and best >= step.limit_price
+
+    async def _book_step(self, step: Step, h: Health, seen_block: int) -> bool:
+        """One BOOK step as a liquidation order in the keeper's book. False: it did not reach
+        the book (nothing within the limit, or the engine refused it), the caller hands the
+        position to the backstop instead. True: placed and followed to its fills, or the
+        account is cooling down (the Exchange allows one book step a second; a kick
+        follows)."""
+        if not self._book_has(step):
+            return False
+        wait = self._book_at.get(step.account, -1e9) + self.params.cooldown_s - time.monotonic()
+        if wait > 0:
+            asyncio.get_running_loop().call_later(wait, self.kick)
+            return True
+        keeper = self.keeper
+        order = Order(step.account, step.market, step.is_buy, step.limit_price, step.size, time.time_ns(),
+                      int(keeper.clock()) + self.order_ttl_s, LIQUIDATION | REDUCE_ONLY)
+        hash_hex = "0x" + order_hash(order, keeper.domain).hex()
+        # journaled before it is placed: on restart, the keeper journal says whether it was
+        step_id = await asyncio.to_thread(
+            self.journal.plan, ts=int(time.time() * 1000), account=step.account, market=step.market,
+            kind=BOOK_KIND, size=step.size, equity=h.equity, maintenance=h.maintenance,
+            seen_block=seen_block, nonce=order.nonce, tx_hash=hash_hex, raw_tx="")
+        self.stats.steps += 1
+        self._book_at[step.account] = time.monotonic()
+        await self._crash_point("liquidation_after_journal")
+        result = await keeper.gateway.place_liquidation(order)
+        if result["status"] != "accepted" or not result["fills"]:
+            await self._mark(step_id, DEAD, error=f"book: {result.get('reason') or 'no fill'}"[:200])
+            return False
+        await asyncio.to_thread(self.journal.update, step_id, state=SUBMITTED)
+        await self._crash_point("liquidation_after_send")
+        await self._follow_book(step_id, hash_hex, step.account)
+        self.kick()
+        return True
+
+    async def _follow_book(self, step_id: int, hash_hex: str, account: str) -> None:
+        """Wait until every fill of the liquidation order is settled or skipped on chain, then
+        record the step: confirmed with the account's signed change, the average price and the
+        LiquidationFill penalties, or dead if the chain skipped every fill (the next scan
+        decides afresh, e.g. the backstop below 2/3 of maintenance)."""
+        core = self.keeper.core
+        h = bytes.fromhex(hash_hex[2:])
+        deadline = time.monotonic() + self.receipt_timeout
+        while True:
+            fills = [f for i in core.account_fills.get(account, ()) if (f := core.fills[i]).taker_hash == h
+                     or f.maker_hash == h]
+            if all(f.state in (FILL_SETTLED, FILL_REJECTED) for f in fills):
+                break
+            if time.monotonic() > deadline:
+                return  # left submitted: a later resume follows it again
+            await asyncio.sleep(0.05)
+        settled = [f for f in fills if f.state == FILL_SETTLED]
+        if not settled:
+            reasons = ", ".join(sorted({f.reason for f in fills})) or "no fill"
+            await self._mark(step_id, DEAD, error=f"skipped: {reasons}"[:200])
+            return
+        moved = sum(f.size if (f.maker_hash == h) == f.maker_is_buy else -f.size for f in settled)
+        size = sum(f.size for f in settled)
+        price = sum(f.price * f.size for f in settled) // size
+        penalty, block = 0, 0
+        topic = self.chain.topics.get("LiquidationFill")
+        for tx in sorted({f.tx_hash for f in settled if f.tx_hash}):
+            receipt = await self.chain.receipt(tx)
+            if receipt is None:
+                continue
+            n = receipt["blockNumber"]
+            block = max(block, int(n, 16) if isinstance(n, str) else n)
+            for entry in receipt.get("logs", []):
+                t = entry["topics"]
+                if t and t[0] == topic and len(t) > 3 and t[3].lower() == hash_hex.lower():
+                    _, _, fee, _ = abi_decode(["int256", "uint256", "uint256", "uint256"],
+                                              bytes.fromhex(entry["data"][2:]))
+                    penalty += fee
+        self.stats.confirmed += 1
+        await self._mark(step_id, CONFIRMED, block=block, moved=moved, price=price, penalty=penalty)
+
+    async def _resume_book(self, row: StepRecord) -> None:
+        try:
+            await self._follow_book(row.id, row.tx_hash, row.account)
+        finally:
+            self.busy.discard(row.account)
+        self.kick()
 
     async def _mark(self, step_id: int, state: str, **values) -> None:
         await asyncio.to_thread(self.journal.update, step_id, state=state, **values)
@@ -367,6 +475,16 @@ class LiquidationRunner:
         (idempotent: same nonce, same hash) and the receipt awaited."""
         assert self.journal is not None
         rows = await asyncio.to_thread(self.journal.steps, OPEN_STATES)
+        core = self.keeper.core
+        for row in [r for r in rows if r.kind == BOOK_KIND]:
+            # a book step is an order in the keeper journal: placed (follow its fills) or not
+            # (it never reached the book: dead, the next scan decides afresh)
+            if bytes.fromhex(row.tx_hash[2:]) in core.orders:
+                self.busy.add(row.account)
+                self._spawn(self._resume_book(row))
+            else:
+                await self._mark(row.id, DEAD, error="never placed")
+        rows = [r for r in rows if r.kind != BOOK_KIND]
         # broadcast every unsent step first (nonce order), then wait for all receipts together
         sent = [row for row in sorted(rows, key=lambda r: r.nonce) if await self.resolve(row)]
         receipts = await asyncio.gather(*(self.chain.wait_receipt(r.tx_hash, timeout=self.receipt_timeout)
@@ -429,6 +547,7 @@ class LiquidationRunner:
                 "reverted": sum(r.state == REVERTED for r in rows), "dead": sum(r.state == DEAD for r in rows),
                 "open": sum(r.state in OPEN_STATES for r in rows), "simulated_refusals": s.simulated_refusals,
                 "adl": sum(r.state == CONFIRMED and r.kind == ADL_KIND for r in rows),
+                "book": sum(r.state == CONFIRMED and r.kind == BOOK_KIND for r in rows),
                 "penalties": str(sum(r.penalty for r in confirmed)),
                 "latency_blocks_max": latency[-1] if latency else 0,
                 "blocked": dict(s.blocked)}

@@ -60,7 +60,9 @@ def test_check__high_s_signature__bad_signature():
     ({"price": 0}, "invalid price"),
     ({"size": 0}, "invalid size"),
     ({"market": 9}, "unknown market"),
-    ({"flags": 4}, "unknown flags"),
+    ({"flags": 8}, "unknown flags"),
+    ({"flags": 4}, "liquidation flag"),  # only the liquidation runner makes these (no signature)
+    ({"flags": 6}, "liquidation flag"),
     ({"expiry": NOW}, "expired"),
 ])
 def test_check__bad_field__rejected_with_reason(kw, expected):

@@ -1,0 +1,132 @@
+"""Book liquidations through the keeper, on a real anvil: a breach between 2/3 of maintenance
+and maintenance is closed on the book (a market maker's bid) by the runner's unsigned
+liquidation order, settled in a normal batch; a large position leaves in steps of at most
+20%, one a second; with nothing on the book the backstop takes it.
+
+Invariant: the liquidated account's book fills settle only while it is liquidatable (the
+Exchange checks), each step is journaled once (kind `book`, the order hash) and
+confirmed with the chain's LiquidationFill figures; no Liquidation (backstop) happens
+while the book can absorb the step."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from offchain.devnet import Anvil
+from offchain.keeper.crashstack import deploy_crash_stack
+from offchain.keeper.runners.liquidation import LiquidationRunner
+from offchain.keeper.runners.liquidation_journal import CONFIRMED, LiquidationJournal
+from offchain.keeper.service import Keeper
+from offchain.order import address_of
+
+from .helpers import ONE, USDC, contracts, key, keeper_config, liquidation_logs, open_positions, set_price, \
+    signed, wait_for
+
+pytestmark = pytest.mark.e2e
+PRICE = 2_000 * USDC
+
+
+@pytest.fixture
+def stack():
+    # 0 admin, 1 operator, 2 reporter, 3 agent, 4 LP, then: levered long, big long, whale, maker
+    with Anvil(accounts=10) as node:
+        yield deploy_crash_stack(node.url, node.private_keys(), lps=1,
+                                 traders=[2_100 * USDC, 21_000 * USDC, 2_000_000 * USDC, 2_000_000 * USDC])
+
+
+def _keeper(stack, db_url, runner) -> Keeper:
+    return Keeper(keeper_config(stack, db_url), operator=key(stack.operator_key), reporter=key(stack.reporter_key),
+                  agents=[], runners=[runner], serve_api=False)
+
+
+def _fill_logs(exchange, start: int) -> list[dict]:
+    return list(exchange.events.LiquidationFill().get_logs(from_block=start))
+
+
+def test_book_liquidation__breach__closed_on_makers_bid_not_backstop(stack, tmp_path):
+    s = stack
+    levered, _, whale, maker = s.trader_keys
+    w3, exchange, _ = contracts(s.url, s.deployment)
+    account = address_of(levered)
+    runner = LiquidationRunner()
+
+    async def scenario():
+        keeper = _keeper(s, f"sqlite:///{tmp_path}/k.db", runner)
+        await keeper.start()
+        try:
+            await open_positions(keeper, [(levered, whale, 10 * ONE, PRICE)])
+            (bid,) = await keeper.gateway.place_batch([signed(maker, keeper.domain, 1, True, 1_875 * USDC,
+                                                              10 * ONE, "GTC")])
+            assert bid["status"] == "accepted"
+            start = w3.eth.block_number
+            before = exchange.functions.collateral(account).call()  # 2,100 less the opening taker fee
+            # 900 USDC equity < 940 maintenance, above 2/3 of it: a book step, the whole 18,800 notional
+            await asyncio.to_thread(set_price, w3, s.reporter_key, s.deployment.oracle, 1, 1_880 * USDC)
+            await wait_for(lambda: runner.summary()["book"] == 1 and not runner.busy)
+            return start, before
+        finally:
+            await keeper.stop(drain=1.0)
+
+    start, before = asyncio.run(scenario())
+    (log,) = _fill_logs(exchange, start)
+    a = log["args"]
+    assert a["account"] == account and a["market"] == 1 and a["size"] == -10 * ONE and a["price"] == 1_875 * USDC
+    assert liquidation_logs(w3, exchange, start) == []  # the book took it, not the backstop
+    assert exchange.functions.position(account, 1).call() == [0, 0]
+    assert exchange.functions.position(address_of(maker), 1).call()[0] == 10 * ONE
+    # the 1,250 loss and the penalty, no taker fee; never below zero (the penalty is capped at equity)
+    assert a["penalty"] > 0
+    assert exchange.functions.collateral(account).call() == before - 1_250 * USDC - a["penalty"] >= 0
+    journal = LiquidationJournal(f"sqlite:///{tmp_path}/k.db")
+    (row,) = journal.steps()
+    assert row.kind == "book" and row.state == CONFIRMED and row.moved == -10 * ONE
+    assert row.price == 1_875 * USDC and row.penalty == a["penalty"] and row.block == log["blockNumber"]
+    assert row.tx_hash == "0x" + a["order_hash"].hex()
+    journal.close()
+
+
+def test_book_liquidation__large_position__steps_of_20pct_one_a_second(stack, tmp_path):
+    s = stack
+    _, big, whale, maker = s.trader_keys
+    w3, exchange, _ = contracts(s.url, s.deployment)
+    account = address_of(big)
+    runner = LiquidationRunner()
+
+    async def scenario():
+        keeper = _keeper(s, f"sqlite:///{tmp_path}/k.db", runner)
+        await keeper.start()
+        try:
+            # 100 ETH (200,000 USDC notional) on 21,000: 9.5x
+            await open_positions(keeper, [(big, whale, 100 * ONE, PRICE)])
+            await keeper.gateway.place_batch([signed(maker, keeper.domain, 1, True, 1_855 * USDC, 100 * ONE, "GTC")])
+            start = w3.eth.block_number
+            # equity 20,900 - 14,400 = 6,500, 70% of the 9,280 maintenance (5% of 185,600): a
+            # book step, capped at 20 ETH; each step's penalty leaves it short again, so more follow
+            await asyncio.to_thread(set_price, w3, s.reporter_key, s.deployment.oracle, 1, 1_856 * USDC)
+            await wait_for(lambda: runner.summary()["book"] >= 1 and not runner.busy)
+            await wait_for(lambda: not runner.busy and exchange.functions.equity(account).call()
+                           >= exchange.functions.margin_requirement(account, False).call(), timeout=30)
+            await asyncio.sleep(3 * runner.params.cooldown_s)  # no further step once healthy
+            return start
+        finally:
+            await keeper.stop(drain=1.0)
+
+    start = asyncio.run(scenario())
+    logs = _fill_logs(exchange, start)
+    assert logs and liquidation_logs(w3, exchange, start) == []
+    sizes = [-e["args"]["size"] for e in logs]
+    # the first two are capped at 20% of what is left (100 -> 80 -> 64); then what restores
+    # maintenance plus the buffer
+    assert len(sizes) >= 3 and sizes[:2] == [20 * ONE, 16 * ONE]
+    assert all(0 < q <= 20 * ONE for q in sizes)
+    times = [w3.eth.get_block(e["blockNumber"])["timestamp"] for e in logs]
+    assert all(b - a >= 1 for a, b in zip(times, times[1:]))  # the 1 s cool-down between steps
+    left = exchange.functions.position(account, 1).call()[0]
+    assert left == 100 * ONE - sum(sizes) > 0  # partial: closed what restores maintenance plus a buffer
+    journal = LiquidationJournal(f"sqlite:///{tmp_path}/k.db")
+    confirmed = [r for r in journal.steps() if r.state == CONFIRMED]
+    assert [r.kind for r in confirmed] == ["book"] * len(logs)
+    assert sorted(r.tx_hash for r in confirmed) == sorted("0x" + e["args"]["order_hash"].hex() for e in logs)
+    journal.close()
