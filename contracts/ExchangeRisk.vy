@@ -155,10 +155,16 @@ def adl(account: address, market: uint256, counterparties: DynArray[address, 32]
          equity exceeds the insurance fund. The bankruptcy price values the position so
          that the account's equity (other markets at mark, haircut if stale) is zero.
          Each counterparty must hold the opposite side in `market` with unrealised PnL
-         > 0 at mark, else "exchange: adl counterparty". One Adl event per counterparty.
+         > 0 at mark, else "exchange: adl counterparty" -- except the backstop (the
+         pool): listed (last, by the keeper) it takes all that is left at the bankruptcy
+         price whatever its position, so a bankrupt position with no profitable opposite
+         account is still closed; its loss is the deficit, and it must stay at or above
+         its maintenance requirement ("exchange: backstop margin"). One Adl event per
+         counterparty (the backstop's has counterparty = backstop).
     @param account The bankrupt account.
     @param market The market whose position is closed.
-    @param counterparties Opposite accounts in the keeper's ADL rank order.
+    @param counterparties Opposite accounts in the keeper's ADL rank order, optionally
+           ending with the backstop.
     """
     self._delegated()
     ledger._known_market(market)
@@ -188,17 +194,24 @@ def adl(account: address, market: uint256, counterparties: DynArray[address, 32]
     assert p_b > 0 and p_b <= convert(ledger.MAX_PRICE, int256), "exchange: bankruptcy price"
     price: uint256 = convert(p_b, uint256)
 
+    bs: address = ledger.backstop
+    absorbed: bool = False
     left: int256 = abs(size)
     for cp: address in counterparties:
         if left == 0:
             break
         assert cp != account, "exchange: adl counterparty"
-        c_size: int256 = 0
-        c_cost: int256 = 0
-        c_size, c_cost = ledger._unpack(ledger._positions[cp][market])
-        assert (c_size > 0) != (size > 0) and c_size != 0, "exchange: adl counterparty"
-        assert c_size * convert(mark, int256) // constants.ONE_I - c_cost > 0, "exchange: adl counterparty"
-        q: int256 = min(abs(c_size), left)
+        q: int256 = left
+        if cp == bs and bs != empty(address):
+            # no profitable opposite account covers the rest: the backstop absorbs it
+            absorbed = True
+        else:
+            c_size: int256 = 0
+            c_cost: int256 = 0
+            c_size, c_cost = ledger._unpack(ledger._positions[cp][market])
+            assert (c_size > 0) != (size > 0) and c_size != 0, "exchange: adl counterparty"
+            assert c_size * convert(mark, int256) // constants.ONE_I - c_cost > 0, "exchange: adl counterparty"
+            q = min(abs(c_size), left)
         signed: int256 = q
         if size < 0:
             signed = -q
@@ -209,6 +222,11 @@ def adl(account: address, market: uint256, counterparties: DynArray[address, 32]
         ledger._move(account, cp, market, signed, n, price)
         left -= q
         log IExchange.Adl(account=account, counterparty=cp, market=market, size=signed, price=price)
+    if absorbed:
+        b_eq: int256 = 0
+        b_req: uint256 = 0
+        b_eq, b_req, total, status = ledger._health(bs, ledger._config[bs], 0, 0, 0, 0, ledger._coll(ledger._accounts[bs]), False)
+        assert b_eq >= convert(b_req, int256), "exchange: backstop margin"
     if left == 0:
         # closed at its bankruptcy price: at most rounding dust is left to the fund; a
         # partial ADL (too few counterparties) leaves the rest for the next call

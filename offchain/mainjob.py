@@ -195,6 +195,7 @@ max_step_bps = 15
 pool = true
 vaults = true
 liquidation = true
+backstop_unwind = true
 
 [funding]
 enabled = true

@@ -48,6 +48,13 @@ File (every key optional; defaults below):
     liquidation = false        # liquidate accounts below maintenance (docs/liquidation.md)
     backstop_unwind = false    # the pool's positions leave through the book (docs/liquidation.md)
 
+    [liquidation]              # the liquidation runner's policy, within the Exchange's bounds
+    book = true                # book steps first (liquidation orders), the backstop below 2/3
+    max_step_bps = 2000        # <= 20% of a position over 100k USDC per book step
+    buffer_bps = 500           # close until equity >= maintenance * 1.05
+    slippage_bps = 100         # a book step's limit: mark -/+ 1%
+    cooldown_s = 2.0           # between book steps of one account (>= the chain's 1 s)
+
 Environment overrides (applied after the file): MMX_RPC_URL, MMX_DB_URL, MMX_API_HOST,
 MMX_API_PORT, MMX_DEPLOYMENT, MMX_OPERATOR_KEY_SPEC, MMX_REPORTER_KEY_SPEC,
 MMX_CONFIRMATIONS, MMX_BATCH_MAX_FILLS, MMX_BATCH_MAX_WAIT_MS, MMX_MAX_INFLIGHT,
@@ -168,6 +175,33 @@ class FundingConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class LiquidationConfig:
+    """The liquidation runner's policy (docs/liquidation.md). Each value must stay within
+    the Exchange's own bounds (contracts/ledger.vy), or the chain would skip its steps."""
+
+    book: bool = True                 # BOOK steps through the book (False: every step via liquidate)
+    max_step_bps: int = 2_000         # <= LIQ_STEP_BPS
+    buffer_bps: int = 500             # close until equity >= maintenance * (1 + buffer)
+    slippage_bps: int = 100           # a book step's limit price: mark -/+ this (inside the band)
+    backstop_bps: int = 6_667         # >= LIQ_BACKSTOP_BPS: below it, the backstop
+    whole_below_notional: int = 100_000 * 10**6  # <= LIQ_WHOLE_NOTIONAL: closes in one step
+    cooldown_s: float = 2.0           # >= LIQ_COOLDOWN (1 s) between book steps of an account
+    near_bps: int = 2_000             # scan on marks / fills the accounts this close to maintenance
+    full_scan_s: float = 5.0
+
+    def params(self):
+        from offchain.risk.liquidation import LiquidationParams
+
+        if not (0 < self.max_step_bps <= 2_000 and 6_667 <= self.backstop_bps <= 10_000
+                and 0 < self.whole_below_notional <= 100_000 * 10**6 and self.cooldown_s >= 1
+                and 0 <= self.slippage_bps < 10_000 and self.buffer_bps >= 0):
+            raise ValueError(f"liquidation settings outside the Exchange's bounds: {self}")
+        return LiquidationParams(max_step_bps=self.max_step_bps, buffer_bps=self.buffer_bps,
+                                 slippage_bps=self.slippage_bps, backstop_bps=self.backstop_bps,
+                                 whole_below_notional=self.whole_below_notional, cooldown_s=self.cooldown_s)
+
+
+@dataclass(frozen=True, slots=True)
 class JournalConfig:
     url: str = "sqlite:///keeper.db"
     # a snapshot of the sequencer every this many commands (restart replays only the
@@ -191,6 +225,7 @@ class KeeperConfig:
     journal: JournalConfig = field(default_factory=JournalConfig)
     runners: RunnersConfig = field(default_factory=RunnersConfig)
     funding: FundingConfig = field(default_factory=FundingConfig)
+    liquidation: LiquidationConfig = field(default_factory=LiquidationConfig)
 
     def replace(self, **sections: Any) -> "KeeperConfig":
         return dataclasses.replace(self, **sections)
@@ -288,6 +323,7 @@ def load_config(
         "journal": JournalConfig,
         "runners": RunnersConfig,
         "funding": FundingConfig,
+        "liquidation": LiquidationConfig,
     }
     unknown = set(raw) - set(sections)
     if unknown:
@@ -295,6 +331,7 @@ def load_config(
     config = KeeperConfig(
         contracts=contracts, **{name: _section(cls, raw.get(name)) for name, cls in sections.items()}
     )
+    config.liquidation.params()  # refuse settings the Exchange would skip, at start
     if not 1 <= config.settlement.max_fills <= 64:
         raise ValueError("settlement.max_fills must be in 1..64 (Exchange.settle's bound)")
     return config

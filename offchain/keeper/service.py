@@ -78,7 +78,9 @@ def configured_runners(config: KeeperConfig) -> list[Runner]:
     if config.runners.liquidation:
         from .runners.liquidation import LiquidationRunner
 
-        runners.append(LiquidationRunner())
+        liq = config.liquidation
+        runners.append(LiquidationRunner(liq.params(), near_bps=liq.near_bps, full_scan_s=liq.full_scan_s,
+                                         book=liq.book))
     if config.runners.backstop_unwind:
         from .runners.backstop import BackstopUnwindRunner
 

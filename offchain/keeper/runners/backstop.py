@@ -14,18 +14,36 @@ the keeper's view (chain snapshot + unsettled fills):
 - when the mark moves more than `reprice_bps` from the price the order was made for, or
   the order is gone (filled, expired), it is cancelled and replaced.
 
-Signed with the keeper agent key the pool approved (as the pool's grid is). The runner
-keeps no state that matters across a crash: its orders are the keeper's journaled orders,
-and after a restart it re-reads the pool's position and places the next step.
+Only what the pool TOOK OVER is unwound, not the pool grid's own inventory on the same
+account (docs/liquidation.md, "The backstop unwind"):
+  taken[m]    = sum of the pool's position changes in the chain's `Liquidation` logs
+                (backstop = the pool) and `Adl` logs (counterparty = the pool), read from
+                the keeper's start block on;
+  unwound[m]  = the signed filled size of this runner's own orders (their hashes are in
+                the `backstop_unwind_orders` table, written before each order is placed;
+                the fills are the keeper's, undone when the chain skips one);
+  target[m]   = taken[m] + unwound[m], clipped to the pool's chain position (same sign,
+                no larger): that is what the unwind sells (a long) or buys back (a short).
+Nothing else is state: after a restart the logs are read again and the table gives back
+the unwind orders, whose fills the keeper journal replays.
+
+Signed with the keeper agent key the pool approved (as the pool's grid is).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from dataclasses import dataclass
 from typing import Any
 
+from eth_abi import decode as abi_decode
+from sqlalchemy import Integer, String, insert, select
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from offchain.keeper.journal import normalize_url, open_engine
+from offchain.order import order_hash
 from offchain.strategies import DesiredOrder
 
 from .signer import OrderSigner
@@ -51,6 +69,45 @@ class UnwindParams:
     max_step_notional: int = 0  # ... and at most this much; 0 = no cap beyond step_bps
 
 
+class _Base(DeclarativeBase):
+    pass
+
+
+class UnwindOrderRow(_Base):
+    __tablename__ = "backstop_unwind_orders"
+    hash: Mapped[str] = mapped_column(String(66), primary_key=True)
+    market: Mapped[int] = mapped_column(Integer)
+
+
+class UnwindOrders:
+    """The hashes of the unwind's own orders, in the keeper's database (own metadata)."""
+
+    def __init__(self, url: str) -> None:
+        self.engine = open_engine(normalize_url(url))
+        _Base.metadata.create_all(self.engine)
+
+    def add(self, hash_hex: str, market: int) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(insert(UnwindOrderRow).values(hash=hash_hex, market=market))
+
+    def all(self) -> list[tuple[str, int]]:
+        with self.engine.connect() as conn:
+            return [(r.hash, r.market) for r in conn.execute(select(UnwindOrderRow)).all()]
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def unwind_target(taken: int, unwound: int, position: int) -> int:
+    """What is left of the taken-over position (taken + the unwind's own signed fills),
+    clipped to the pool's chain position: same sign and no larger, 0 when they disagree
+    (the grid's inventory has already offset it)."""
+    left = taken + unwound
+    if left == 0 or position == 0 or (left > 0) != (position > 0):
+        return 0
+    return left if abs(left) <= abs(position) else position
+
+
 def unwind_order(position: int, mark: int, tick: int, lot: int, min_size: int, p: UnwindParams,
                  market: int) -> DesiredOrder | None:
     """The next unwind step of `position` at `mark` (pure)."""
@@ -70,9 +127,10 @@ def unwind_order(position: int, mark: int, tick: int, lot: int, min_size: int, p
         price = ceil_div(ceil_div(mark * (BPS + p.edge_bps), BPS), tick) * tick
     if price <= 0 or q % lot:
         return None  # a dust position off the lot grid cannot be closed by an order
-    # not flagged reduce-only: the keeper's matching engine does not track chain positions,
-    # so it refuses every reduce-only order (docs/liquidation.md, "Known gaps"); the step is
-    # sized on the chain position and only one is in flight at a time instead
+    # not flagged reduce-only: the pool's engine position (reduce-only checks) is re-synced
+    # from chain only when none of its fills is in flight, which the grid rarely allows, so
+    # after a takeover it can lag; the step is sized on the chain position (clipped to what
+    # was taken over) and only one is in flight at a time instead
     return DesiredOrder(market, is_buy, price, q, post_only=False, reduce_only=False)
 
 
@@ -86,12 +144,53 @@ class BackstopUnwindRunner:
         self.live: dict[int, tuple[bytes, int]] = {}  # market -> (order hash, mark it was priced at)
         self._last = 0.0
         self.placed = 0
+        self.taken: dict[int, int] = {}   # market -> the pool's signed takeovers (chain logs)
+        self.mine: dict[bytes, int] = {}  # the unwind's order hashes -> market
+        self._log_cursor = -1             # last block whose takeover logs were read
+        self.store: UnwindOrders | None = None
 
     async def on_start(self, keeper: Any) -> None:
         self.keeper = keeper
         self.venue = KeeperVenue(keeper)
         self.pool = self.pool or keeper.config.contracts.pool
+        self.store = UnwindOrders(keeper.config.journal.url)
+        self.mine = {bytes.fromhex(h[2:]): m for h, m in self.store.all()}
+        self._log_cursor = keeper.config.chain.start_block - 1
         self._signer()
+
+    async def read_takeovers(self) -> None:
+        """Add the pool's takeovers from the Liquidation / Adl logs since the last read."""
+        chain = self.keeper.chain
+        head = await chain.block_number()
+        if head <= self._log_cursor or not self.pool:
+            return
+        t_liq, t_adl = chain.topics["Liquidation"], chain.topics["Adl"]
+        pool_topic = "0x" + "0" * 24 + self.pool.lower()[2:]
+        lo = self._log_cursor + 1
+        while lo <= head:
+            hi = min(head, lo + 9_999)
+            logs = await chain.get_logs(chain.exchange.address, lo, hi, [[t_liq, t_adl]])
+            for entry in logs:
+                t = entry["topics"]
+                if t[0] == t_liq and len(t) > 3 and t[3].lower() == pool_topic:
+                    market = int(t[2], 16)
+                elif t[0] == t_adl and len(t) > 3 and t[2].lower() == pool_topic:
+                    market = int(t[3], 16)
+                else:
+                    continue
+                (size,) = abi_decode(["int256"], bytes.fromhex(entry["data"][2:66]))
+                self.taken[market] = self.taken.get(market, 0) + size  # the pool's change
+            lo = hi + 1
+        self._log_cursor = head
+
+    def unwound(self, market: int) -> int:
+        """The signed filled size of the unwind's own orders in `market` (keeper view)."""
+        total = 0
+        for h, m in self.mine.items():
+            order = self.keeper.core.orders.get(h)
+            if m == market and order is not None:
+                total += order.filled if order.order.is_buy else -order.filled
+        return total
 
     def _signer(self) -> OrderSigner | None:
         if self.signer is None and self.pool:
@@ -115,7 +214,8 @@ class BackstopUnwindRunner:
         return None
 
     async def on_stop(self) -> None:
-        return None
+        if self.store is not None:
+            self.store.close()
 
     async def on_timer(self, now: float) -> None:
         if now - self._last < self.params.interval_s or not self.pool:
@@ -138,13 +238,16 @@ class BackstopUnwindRunner:
         # the pool's position from the chain (the keeper's snapshot of it may lag a
         # liquidation by a refresh interval); a market with unsettled fills of the pool
         # waits for their settlement, so a step is never sized on a position in flux
+        await self.read_takeovers()
         snap = await self.keeper.chain.account_snapshots([self.pool], sorted(core.markets), "latest")
         _, chain_positions, _ = snap[self.pool]
         state = core.accounts.get(self.pool)
         for market, info in core.markets.items():
-            position = chain_positions.get(market, (0, 0))[0]
             if state is not None and state.pending.get(market, [0, 0])[0] != 0:
                 continue
+            # only what the pool took over, never the grid's own inventory
+            position = unwind_target(self.taken.get(market, 0), self.unwound(market),
+                                     chain_positions.get(market, (0, 0))[0])
             mark = core.marks.get(market, 0)
             open_hash = self._open(market)
             if open_hash is not None:
@@ -160,6 +263,10 @@ class BackstopUnwindRunner:
             if desired is None:
                 continue
             items = signer.batch([desired], "GTC", int(time.time()))
+            h = order_hash(items[0][0], self.venue.domain)
+            # before it is placed: after a crash its fills still count as unwound
+            await asyncio.to_thread(self.store.add, "0x" + h.hex(), market)
+            self.mine[h] = market
             (result,) = await self.venue.place(items)
             if result.get("status") == "accepted":
                 self.placed += 1

@@ -42,6 +42,7 @@ from typing import Any
 from eth_abi import decode as abi_decode
 
 from offchain.order import LIQUIDATION, REDUCE_ONLY, Order, order_hash
+from offchain.wire import checksum
 from offchain.risk.liquidation import (
     AccountRisk,
     Health,
@@ -286,7 +287,7 @@ class LiquidationRunner:
                 if step.kind is StepKind.BOOK and self.book and await self._book_step(step, h, seen_block):
                     return  # on the book (or cooling down): the account is scanned again after
                 data = self._calldata(step)
-                kind = step.kind.value
+                kind = StepKind.BACKSTOP.value  # a handover (a BOOK step the book could not take too)
                 refusal = await self._simulate(data)
                 if "insurance short" in refusal:
                     # the fund cannot cover what the handover would leave: auto-deleverage the
@@ -426,16 +427,20 @@ class LiquidationRunner:
         """adl(account, market, counterparties): the opposite side in profit, ranked by
         unrealised PnL % x leverage on chain snapshots, as many as cover the position (<= 32)."""
         others = [a.account for a in self.keeper_view() if a.account != step.account]
-        if not others:
+        plan: list[tuple[str, int]] = []
+        if others:
+            snaps = await self.chain.account_snapshots(others, sorted(self.markets), "latest")
+            accounts = [AccountRisk(a, coll, tuple((m, sz, c) for m, (sz, c) in sorted(pos.items()) if sz != 0))
+                        for a, (coll, pos, _) in snaps.items()]
+            ranked = adl_rank(not step.is_buy, step.market, accounts, self.last_marks, self.markets)
+            plan = adl_plan(step.size, ranked, self.markets[step.market].lot)
+        counterparties = [a for a, _ in plan][:MAX_ADL_COUNTERPARTIES - 1]
+        if sum(q for _, q in plan[:len(counterparties)]) < step.size and self.backstop:
+            # the profitable opposite side does not cover it (or there is none): the
+            # backstop, listed last, takes the rest at the bankruptcy price (docs/exchange.md)
+            counterparties.append(checksum(self.backstop))
+        if not counterparties:
             return None
-        snaps = await self.chain.account_snapshots(others, sorted(self.markets), "latest")
-        accounts = [AccountRisk(a, coll, tuple((m, sz, c) for m, (sz, c) in sorted(pos.items()) if sz != 0))
-                    for a, (coll, pos, _) in snaps.items()]
-        ranked = adl_rank(not step.is_buy, step.market, accounts, self.last_marks, self.markets)
-        plan = adl_plan(step.size, ranked, self.markets[step.market].lot)
-        if not plan:
-            return None
-        counterparties = [a for a, _ in plan][:MAX_ADL_COUNTERPARTIES]
         fn = self.chain.exchange.functions.adl(step.account, step.market, counterparties)
         return bytes.fromhex(fn._encode_transaction_data()[2:])
 
@@ -476,7 +481,8 @@ class LiquidationRunner:
         assert self.journal is not None
         rows = await asyncio.to_thread(self.journal.steps, OPEN_STATES)
         core = self.keeper.core
-        for row in [r for r in rows if r.kind == BOOK_KIND]:
+        # (a `book` row with a raw tx is an older journal's handover: resolved as a tx below)
+        for row in [r for r in rows if r.kind == BOOK_KIND and not r.raw_tx]:
             # a book step is an order in the keeper journal: placed (follow its fills) or not
             # (it never reached the book: dead, the next scan decides afresh)
             if bytes.fromhex(row.tx_hash[2:]) in core.orders:
@@ -484,7 +490,7 @@ class LiquidationRunner:
                 self._spawn(self._resume_book(row))
             else:
                 await self._mark(row.id, DEAD, error="never placed")
-        rows = [r for r in rows if r.kind != BOOK_KIND]
+        rows = [r for r in rows if r.kind != BOOK_KIND or r.raw_tx]
         # broadcast every unsent step first (nonce order), then wait for all receipts together
         sent = [row for row in sorted(rows, key=lambda r: r.nonce) if await self.resolve(row)]
         receipts = await asyncio.gather(*(self.chain.wait_receipt(r.tx_hash, timeout=self.receipt_timeout)

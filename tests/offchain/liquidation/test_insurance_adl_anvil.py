@@ -108,3 +108,68 @@ def test_gap__fund_short__runner_adls_against_the_whale_at_bankruptcy_price(gap_
     assert row.state == CONFIRMED and row.kind == ADL_KIND and row.moved == size and row.price == a["price"]
     assert runner.summary()["adl"] == 1
     assert solvent(w3, exchange, usdc, [levered, whale, d.pool])
+
+
+@pytest.fixture
+def no_profit_stack():
+    # 0 admin, 1 operator, 2 reporter, 3 agent, 4 LP, 5 levered long, 6 whale, 7 late short
+    with Anvil(accounts=9) as node:
+        yield deploy_crash_stack(node.url, node.private_keys(), lps=1,
+                                 traders=[2_100 * USDC, 500_000 * USDC, 500_000 * USDC])
+
+
+def test_gap__fund_short_no_profitable_short__backstop_absorbs_at_bankruptcy_price(no_profit_stack, tmp_path):
+    """The opposite side entered at the gap price (the whale closed to a late short at
+    1,790): nobody is in profit, so ADL lists the backstop, which takes the bankrupt long at
+    its bankruptcy price; the deficit is the pool's loss and no one is left below zero."""
+    s = no_profit_stack
+    d = s.deployment
+    levered_k, whale_k, late_k = s.trader_keys
+    levered, whale, late = (key(k).address for k in s.trader_keys)
+    w3, exchange, _ = contracts(s.url, d)
+    usdc = w3.eth.contract(address=d.usdc, abi=abi("TestUSDC"))
+    db_url = f"sqlite:///{tmp_path}/k.db"
+    runner = LiquidationRunner()
+
+    def keeper(runners):
+        return Keeper(keeper_config(s, db_url), operator=key(s.operator_key), reporter=key(s.reporter_key),
+                      agents=[], runners=runners, serve_api=False)
+
+    async def setup_keys():
+        k = keeper([])
+        await k.start()
+        try:
+            await open_positions(k, [(levered_k, whale_k, 10 * ONE, PRICE)])
+            await asyncio.to_thread(set_price, w3, s.reporter_key, d.oracle, 1, GAP)
+            await wait_for(lambda: k.core.marks.get(1) == GAP)  # the keeper's band is around its mark
+            await open_positions(k, [(whale_k, late_k, 10 * ONE, GAP)])  # the whale buys back from `late`
+        finally:
+            await k.stop(drain=1.0)
+
+    async def liquidate():
+        k = keeper([runner])
+        await k.start()
+        try:
+            await wait_for(lambda: runner.summary()["confirmed"] == 1 and not runner.busy)
+        finally:
+            await k.stop(drain=1.0)
+
+    asyncio.run(setup_keys())
+    assert exchange.functions.position(whale, 1).call()[0] == 0
+    assert exchange.functions.position(late, 1).call() == [-10 * ONE, -10 * GAP]  # short at the mark: no profit
+    assert exchange.functions.equity(levered).call() < 0 == exchange.functions.insurance_fund().call()
+    pool_before = exchange.functions.equity(d.pool).call()
+    deficit = -exchange.functions.equity(levered).call()
+    start = w3.eth.block_number
+    asyncio.run(liquidate())
+    assert exchange.events.Liquidation().get_logs(from_block=start) == []  # the handover was refused
+    (adl,) = exchange.events.Adl().get_logs(from_block=start)
+    a = adl["args"]
+    assert a["account"] == levered and a["counterparty"] == d.pool and a["size"] == 10 * ONE and a["price"] > GAP
+    assert exchange.functions.position(levered, 1).call() == [0, 0]
+    assert 0 <= exchange.functions.collateral(levered).call() <= 1
+    assert exchange.functions.position(d.pool, 1).call()[0] == 10 * ONE
+    assert pool_before - deficit - 1 <= exchange.functions.equity(d.pool).call() <= pool_before - deficit
+    (row,) = LiquidationJournal(db_url).steps()
+    assert row.state == CONFIRMED and row.kind == ADL_KIND and row.moved == 10 * ONE and row.price == a["price"]
+    assert solvent(w3, exchange, usdc, [levered, whale, late, d.pool])
