@@ -99,6 +99,9 @@ def test_crash__40pct_drop_with_keeper_sigkill__all_liquidated_promptly_and_ever
             wait(lambda: all(exchange.functions.position(a, 1).call()[0] == 0 for a in longs), 30,
                  "every long liquidated")
             liquidations = list(exchange.events.Liquidation().get_logs(from_block=price_blocks[0]))
+            # an account that went bankrupt past what the fund holds while the keeper was
+            # down is closed by ADL against the whales instead (fund first, then ADL)
+            adls = list(exchange.events.Adl().get_logs(from_block=price_blocks[0]))
             interval_mining(w3, None)
 
             # ---- every breach liquidated within 2 blocks, exactly once
@@ -109,6 +112,11 @@ def test_crash__40pct_drop_with_keeper_sigkill__all_liquidated_promptly_and_ever
                 assert e["args"]["account"] not in liq_block, "liquidated twice"
                 liq_block[e["args"]["account"]] = e["blockNumber"]
                 assert e["args"]["size"] == 5 * 10**18 and e["args"]["backstop"] == d.pool
+            adl_accounts = {e["args"]["account"] for e in adls}
+            for e in adls:
+                assert e["args"]["account"] not in liq_block, "liquidated and deleveraged"
+                assert e["args"]["counterparty"] in {address_of(w) for w in whales}  # in profit: ranked first
+                liq_block[e["args"]["account"]] = max(liq_block.get(e["args"]["account"], 0), e["blockNumber"])
             assert set(liq_block) == set(longs)
             for a in longs:
                 started = max(breach[a], restart_block) if breach[a] <= restart_block else breach[a]
@@ -121,7 +129,7 @@ def test_crash__40pct_drop_with_keeper_sigkill__all_liquidated_promptly_and_ever
             assert not [r for r in rows if r.state in OPEN_STATES]
             confirmed = [r for r in rows if r.state == CONFIRMED]
             assert sorted(r.account for r in confirmed) == sorted(longs)
-            assert {r.tx_hash for r in confirmed} == {e["transactionHash"].to_0x_hex() for e in liquidations}
+            assert {r.tx_hash for r in confirmed} == {e["transactionHash"].to_0x_hex() for e in liquidations + adls}
             assert all(r.state in (CONFIRMED, DEAD) for r in rows)
             journal.close()
 
@@ -134,7 +142,7 @@ def test_crash__40pct_drop_with_keeper_sigkill__all_liquidated_promptly_and_ever
                 # restarted keeper reaches them (how many blocks that is depends on the
                 # machine): their deficit must be covered, by the fund here, and none left open.
                 assert int(risk["bad_debt_covered"]) == exchange.functions.bad_debt_covered().call()
-                assert risk["liquidation"]["adl"] == 0
+                assert risk["liquidation"]["adl"] == len(adl_accounts)
                 assert len(c.liquidations(limit=1000)) == len(rows)
                 ranks = c.adl_ranks()
                 # the whales are the profitable opposite side of every long: ranked 1 and 2
