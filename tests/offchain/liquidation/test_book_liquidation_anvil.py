@@ -130,3 +130,65 @@ def test_book_liquidation__large_position__steps_of_20pct_one_a_second(stack, tm
     assert [r.kind for r in confirmed] == ["book"] * len(logs)
     assert sorted(r.tx_hash for r in confirmed) == sorted("0x" + e["args"]["order_hash"].hex() for e in logs)
     journal.close()
+
+
+@pytest.mark.parametrize("point, first_state", [("liquidation_after_journal", "planned"),
+                                                ("liquidation_after_send", "submitted")])
+def test_book_liquidation__crash_mid_step__restart_closes_it_once(stack, tmp_path, point, first_state):
+    """Killed after the book row is journaled (the order not placed yet: the row is dead on
+    restart, and a new step is taken) or after the order was placed (the restart follows the
+    same order's fills): either way one LiquidationFill, one confirmed row."""
+    s = stack
+    levered, _, whale, maker = s.trader_keys
+    w3, exchange, _ = contracts(s.url, s.deployment)
+    account = address_of(levered)
+    db = f"sqlite:///{tmp_path}/k.db"
+
+    async def first_life():
+        runner = LiquidationRunner()
+        runner.crash_hook = f"{point}:3600"  # stalls there; stop() is the crash (tasks cancelled)
+        keeper = _keeper(s, db, runner)
+        await keeper.start()
+        try:
+            await open_positions(keeper, [(levered, whale, 10 * ONE, PRICE)])
+            await keeper.gateway.place_batch([signed(maker, keeper.domain, 1, True, 1_875 * USDC, 10 * ONE, "GTC")])
+            start = w3.eth.block_number
+            await asyncio.to_thread(set_price, w3, s.reporter_key, s.deployment.oracle, 1, 1_880 * USDC)
+            await wait_for(lambda: runner.stats.steps == 1)
+            await asyncio.sleep(0.5)
+            return start
+        finally:
+            await keeper.stop(drain=2.0)  # a placed order's fill still settles in the drain
+
+    start = asyncio.run(first_life())
+    journal = LiquidationJournal(db)
+    (row,) = journal.steps()
+    assert row.kind == "book" and row.state == first_state
+    journal.close()
+
+    async def second_life():
+        runner = LiquidationRunner()
+        keeper = _keeper(s, db, runner)
+        await keeper.start()
+        try:
+            await wait_for(lambda: runner.summary()["book"] == 1 and not runner.busy)
+            await asyncio.sleep(2 * runner.params.cooldown_s)  # no further step
+            return runner.summary()
+        finally:
+            await keeper.stop(drain=1.0)
+
+    summary = asyncio.run(second_life())
+    (log,) = _fill_logs(exchange, start)
+    assert log["args"]["account"] == account and log["args"]["size"] == -10 * ONE
+    assert liquidation_logs(w3, exchange, start) == []
+    assert exchange.functions.position(account, 1).call() == [0, 0]
+    journal = LiquidationJournal(db)
+    rows = journal.steps()
+    (confirmed,) = [r for r in rows if r.state == CONFIRMED]
+    assert confirmed.tx_hash == "0x" + log["args"]["order_hash"].hex()
+    if first_state == "submitted":  # the same order, followed after the restart
+        assert [r.id for r in rows] == [row.id] and summary["steps"] == 0
+    else:  # never placed: dead, and one new step
+        assert [(r.id, r.state, r.error) for r in rows[:1]] == [(row.id, "dead", "never placed")]
+        assert len(rows) == 2 and summary["steps"] == 1
+    journal.close()
