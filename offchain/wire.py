@@ -294,8 +294,20 @@ def place_request(
     return body
 
 
+class _SignedMessage:
+    """sign / signer for an EIP-712 message class with `digest(domain)`."""
+
+    __slots__ = ()
+
+    def sign(self, domain: Domain, private_key: bytes | str) -> Signature:
+        return sign_hash(self.digest(domain), private_key)
+
+    def signer(self, domain: Domain, signature: Signature) -> str:
+        return recover_hash_signer(self.digest(domain), signature)
+
+
 @dataclass(frozen=True, slots=True)
-class Cancel:
+class Cancel(_SignedMessage):
     account: str
     market: int
     hashes: tuple[bytes, ...]
@@ -312,12 +324,6 @@ class Cancel:
             + self.timestamp.to_bytes(32, "big")
         )
         return keccak(b"\x19\x01" + domain.separator + struct)
-
-    def sign(self, domain: Domain, private_key: bytes | str) -> Signature:
-        return sign_hash(self.digest(domain), private_key)
-
-    def signer(self, domain: Domain, signature: Signature) -> str:
-        return recover_hash_signer(self.digest(domain), signature)
 
     def to_json(self, signature: Signature) -> dict:
         return {
@@ -346,7 +352,7 @@ class Cancel:
 
 
 @dataclass(frozen=True, slots=True)
-class ScheduleCancel:
+class ScheduleCancel(_SignedMessage):
     """The dead-man's switch: at `deadline` (unix ms; 0 clears it) the keeper cancels all of
     the account's orders unless a later ScheduleCancel moved or cleared it. Signed by the
     account or its agent, EIP-712 in the Exchange's domain; `timestamp` (unix ms) orders
@@ -360,12 +366,6 @@ class ScheduleCancel:
         struct = keccak(SCHEDULE_CANCEL_TYPEHASH + bytes.fromhex(self.account[2:]).rjust(32, b"\x00")
                         + self.deadline.to_bytes(32, "big") + self.timestamp.to_bytes(32, "big"))
         return keccak(b"\x19\x01" + domain.separator + struct)
-
-    def sign(self, domain: Domain, private_key: bytes | str) -> Signature:
-        return sign_hash(self.digest(domain), private_key)
-
-    def signer(self, domain: Domain, signature: Signature) -> str:
-        return recover_hash_signer(self.digest(domain), signature)
 
     def to_json(self, signature: Signature) -> dict:
         return {"account": self.account, "deadline": str(self.deadline), "timestamp": str(self.timestamp),
@@ -420,7 +420,7 @@ def amend_request(replaces: bytes | str, place: dict, amend_signature: Signature
 
 
 @dataclass(frozen=True, slots=True)
-class CancelByClientId:
+class CancelByClientId(_SignedMessage):
     """Cancel the account's orders named by their signed client ids. `timestamp` (unix ms)
     must be within the cancel window and above the account's previous one: a captured
     message cannot be replayed, not even against an order placed later with one of the ids."""
@@ -434,12 +434,6 @@ class CancelByClientId:
         struct = keccak(CANCEL_CID_TYPEHASH + bytes.fromhex(self.account[2:]).rjust(32, b"\x00") + ids
                         + self.timestamp.to_bytes(32, "big"))
         return keccak(b"\x19\x01" + domain.separator + struct)
-
-    def sign(self, domain: Domain, private_key: bytes | str) -> Signature:
-        return sign_hash(self.digest(domain), private_key)
-
-    def signer(self, domain: Domain, signature: Signature) -> str:
-        return recover_hash_signer(self.digest(domain), signature)
 
     def to_json(self, signature: Signature) -> dict:
         return {"account": self.account, "client_ids": list(self.client_ids), "timestamp": str(self.timestamp),

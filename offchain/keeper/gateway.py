@@ -606,12 +606,10 @@ class Gateway:
 
         return await self.run_command(run)
 
-    # -- cancel by client id --------------------------------------------------------------
-    async def cancel_by_client_id(self, message: CancelByClientId, signature: Signature) -> dict:
-        """Signed cancel of the account's orders named by client id. Replay-protected: the
-        timestamp must be within the cancel window and above the account's previous
-        cancel-by-client-id (journaled, so a restart keeps the floor)."""
-        now_ms = int(self.clock() * 1000)
+    def _check_signed(self, message, signature: Signature) -> None:
+        """A timestamped message (CancelByClientId, ScheduleCancel) is fresh (within the cancel
+        window of our wall clock: the client's timestamp is its wall clock, not chain time)
+        and signed by its account or one of its agents; else Rejection."""
         if abs(int(time.time() * 1000) - message.timestamp) > self.cancel_window_ms:
             raise Rejection(Reason.STALE_TIMESTAMP)
         try:
@@ -621,6 +619,14 @@ class Gateway:
         state = self.core.accounts.get(message.account)
         if signer != message.account and (state is None or signer not in state.agents):
             raise Rejection(Reason.BAD_SIGNATURE)
+
+    # -- cancel by client id --------------------------------------------------------------
+    async def cancel_by_client_id(self, message: CancelByClientId, signature: Signature) -> dict:
+        """Signed cancel of the account's orders named by client id. Replay-protected: the
+        timestamp must be within the cancel window and above the account's previous
+        cancel-by-client-id (journaled, so a restart keeps the floor)."""
+        now_ms = int(self.clock() * 1000)
+        self._check_signed(message, signature)
         if message.timestamp <= self.core.cid_cancel_ts.get(message.account, 0):
             raise Rejection(Reason.REPLAYED_CANCEL)
         if not self.limiter.take(message.account, len(message.client_ids), time.monotonic()):
@@ -644,15 +650,7 @@ class Gateway:
     async def schedule_cancel(self, message: ScheduleCancel, signature: Signature) -> dict:
         """Set or clear the account's dead-man's switch (docs/api.md "Schedule-cancel")."""
         now_ms = int(self.clock() * 1000)
-        if abs(int(time.time() * 1000) - message.timestamp) > self.cancel_window_ms:
-            raise Rejection(Reason.STALE_TIMESTAMP)
-        try:
-            signer = message.signer(self.ctx.domain, signature)
-        except InvalidSignature:
-            raise Rejection(Reason.BAD_SIGNATURE) from None
-        state = self.core.accounts.get(message.account)
-        if signer != message.account and (state is None or signer not in state.agents):
-            raise Rejection(Reason.BAD_SIGNATURE)
+        self._check_signed(message, signature)
         if message.timestamp <= self.core.schedule_ts.get(message.account, 0):
             raise Rejection(Reason.REPLAYED_CANCEL)
         if message.deadline and message.deadline < now_ms + self.MIN_SCHEDULE_MS:
