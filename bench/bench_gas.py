@@ -249,7 +249,7 @@ def main() -> None:
             settle([f])
             return address_of(k)
 
-        victims = [underwater(250 * USDC) for _ in range(3)]
+        victims = [underwater(250 * USDC) for _ in range(4)]
         oracle.set_price(ETH, 1_830 * USDC, sender=admin)  # each below maintenance, above 2/3
         m = order_for(friend, True, ONE // 2)
         t = Order(victims[0], ETH, False, 1_830 * USDC, ONE // 2, 1, FAR, 4)
@@ -261,6 +261,10 @@ def main() -> None:
         tx = exchange.adl(victims[2], ETH, [address_of(friend)], sender=operator)
         assert len(tx.decode_logs(exchange.Adl)) == 1
         print(f"gas_adl: {tx.gas_used}")
+        # no profitable counterparty listed: the backstop absorbs it at the bankruptcy price
+        tx = exchange.adl(victims[3], ETH, [backstop], sender=operator)
+        assert tx.decode_logs(exchange.Adl)[0].counterparty == backstop.address
+        print(f"gas_adl_backstop: {tx.gas_used}")
 
     print(f"bench_seconds: {time.time() - started:.1f}")
 
