@@ -5,20 +5,19 @@ price keeps the old order's place in its queue, any other change re-queues; a re
 changes nothing (the old order keeps resting, nothing is journaled); the journal replays an
 amend to the same book, statuses, client ids and fills, and a snapshot keeps the queue."""
 
-import json
 import time
 
 import pytest
 
 from offchain.intent import Intent
 from offchain.keeper.admission import Rejection
-from offchain.keeper.core import Core, Outbox, market_config
-from offchain.keeper.journal import Journal
+from offchain.keeper.core import Core, market_config
 from offchain.matching import Engine
 from offchain.order import sign_hash, sign_order
 from offchain.wire import AmendRequest, amend_digest, order_hash, parse_amend, place_request
 
 from .helpers import ADDR, DOMAIN, KEYS, MARKET, PRICE, OfflineKeeper, order, run, signed
+from .replay import replay
 from .test_order_kinds import TICK, mark, snapshot, with_intent
 
 SIZE = 10**17
@@ -224,12 +223,7 @@ def test_amend__journal_replays_and_snapshot_keeps_queue(journal_url):
         return state, r1
 
     (state, snap), r1 = run(go())
-    journal = Journal(journal_url)
-    core = Core(Engine([market_config(MARKET)]), {1: MARKET})
-    out = Outbox.new()
-    for row in journal.commands():
-        core.apply(row.seq, row.ts, row.kind, json.loads(row.body), out)
-    journal.close()
+    core = replay(journal_url)
     assert snapshot(core) == state
     assert core.orders[h(r1["hash"])].status == "open" and core.by_client_id(ADDR[0], "q").hex == r1["hash"]
     restored = Core(Engine([market_config(MARKET)]), {1: MARKET})

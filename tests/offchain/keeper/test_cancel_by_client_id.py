@@ -12,12 +12,12 @@ import pytest
 
 from offchain.intent import Intent
 from offchain.keeper.admission import Rejection
-from offchain.keeper.core import Core, Outbox, market_config
-from offchain.keeper.journal import Journal
+from offchain.keeper.core import Core, market_config
 from offchain.matching import Engine
 from offchain.wire import CANCEL_CID_TYPE, Cancel, CancelByClientId, WireError
 
 from .helpers import ADDR, DOMAIN, KEYS, MARKET, PRICE, OfflineKeeper, order, run
+from .replay import replay
 from .test_amend import place
 from .test_order_kinds import TICK
 
@@ -66,11 +66,7 @@ def test_cancel_by_client_id__replayed_or_stale_or_forged__refused(tmp_path):
         assert k.core.by_client_id(ADDR[0], "x").status == "open"
         await k.stop()
         # after a restart (replay of the journal) the floor holds
-        core = Core(Engine([market_config(MARKET)]), {1: MARKET})
-        journal = Journal(f"sqlite:///{tmp_path}/j.db")
-        for row in journal.commands():
-            core.apply(row.seq, row.ts, row.kind, json.loads(row.body), Outbox.new())
-        journal.close()
+        core = replay(f"sqlite:///{tmp_path}/j.db")
         assert core.cid_cancel_ts[ADDR[0]] == now
         restored = Core(Engine([market_config(MARKET)]), {1: MARKET})
         restored.restore(core.snapshot())
@@ -87,11 +83,7 @@ def test_cancel_all__timestamp_floor_survives_replay(tmp_path):
         m = Cancel(ADDR[0], 0, (), now)
         assert len((await k.gateway.cancel(m, m.sign(DOMAIN, KEYS[0])))["cancelled"]) == 1
         await k.stop()
-        core = Core(Engine([market_config(MARKET)]), {1: MARKET})
-        journal = Journal(f"sqlite:///{tmp_path}/j.db")
-        for row in journal.commands():
-            core.apply(row.seq, row.ts, row.kind, json.loads(row.body), Outbox.new())
-        journal.close()
+        core = replay(f"sqlite:///{tmp_path}/j.db")
         assert core.accounts[ADDR[0]].last_cancel_all == now
     run(go())
 

@@ -6,15 +6,12 @@ Invariant kept: after a `market_set` command, admission and the engine apply the
 book, and the journal replays the change at the same point (same book and statuses)."""
 
 import dataclasses
-import json
 import time
 
 from offchain.keeper.admission import MarketInfo
-from offchain.keeper.core import Core, Outbox, market_config
-from offchain.keeper.journal import Journal
-from offchain.matching import Engine
 
 from .helpers import MARKET, PRICE, OfflineKeeper, order, run, signed
+from .replay import replay
 from .test_order_kinds import TICK, mark, snapshot
 
 
@@ -71,10 +68,6 @@ def test_market_set__tick_lot_change_and_deactivation__void_orders_leave(tmp_pat
         assert (await place(k, 0, order(0, True, price=PRICE - 10 * TICK, nonce=4)))["reason"] == "unknown market"
         state = snapshot(k.core)
         await k.stop()
-        core = Core(Engine([market_config(MARKET)]), {1: MARKET})
-        journal = Journal(f"sqlite:///{tmp_path}/j.db")
-        for row in journal.commands():
-            core.apply(row.seq, row.ts, row.kind, json.loads(row.body), Outbox.new())
-        journal.close()
+        core = replay(f"sqlite:///{tmp_path}/j.db")
         assert snapshot(core) == state and core.markets[1].active is False and core.markets[1].tick == 10 * TICK
     run(go())

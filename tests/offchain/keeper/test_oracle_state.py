@@ -17,6 +17,7 @@ from offchain.matching import Engine
 from offchain.order import sign_order
 
 from .helpers import ADDR, DOMAIN, KEYS, MARKET, PRICE, OfflineKeeper, order, signed
+from .replay import replay as replay_journal
 from .test_watcher import ORACLE, FakeChain, log, word
 
 MARKET2 = MarketInfo(market=2, tick=10_000, lot=10**15, band_bps=500, min_size=10**15)
@@ -51,13 +52,7 @@ def statuses(results):
 
 
 def replay(url: str, markets=(MARKET, MARKET2)) -> Core:
-    core = Core(Engine([market_config(m) for m in markets]), {m.market: m for m in markets})
-    out = Outbox.new()
-    journal = Journal(url)
-    for row in journal.commands():
-        core.apply(row.seq, row.ts, row.kind, json.loads(row.body), out)
-    journal.close()
-    return core
+    return replay_journal(url, markets)
 
 
 # -- admission ------------------------------------------------------------------------------

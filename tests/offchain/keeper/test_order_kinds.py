@@ -3,20 +3,18 @@
 Invariant kept: an order executes only as its signed intent says (kind, trigger, STP, ...),
 and the journal alone rebuilds the same book, waiting triggers and fills."""
 
-import json
 import time
 
 import pytest
 
 from offchain.intent import Intent, sign_intent
 from offchain.keeper.admission import Rejection
-from offchain.keeper.core import Core, Outbox, market_config
-from offchain.keeper.journal import Journal
-from offchain.matching import Engine
+from offchain.keeper.core import Core
 from offchain.order import sign_order
 from offchain.wire import place_request
 
 from .helpers import ADDR, DOMAIN, KEYS, MARKET, PRICE, OfflineKeeper, order, signed
+from .replay import replay
 
 TICK = MARKET.tick
 
@@ -131,12 +129,7 @@ async def test_replay__every_kind_in_journal__same_book_triggers_and_fills(journ
     await k.stop()
     statuses = state[2]
     assert "waiting for trigger" in statuses and "filled" in statuses and len(state[1]) >= 3
-    journal = Journal(journal_url)
-    core = Core(Engine([market_config(MARKET)]), {1: MARKET})
-    out = Outbox.new()
-    for row in journal.commands():
-        core.apply(row.seq, row.ts, row.kind, json.loads(row.body), out)
-    journal.close()
+    core = replay(journal_url)
     assert snapshot(core) == state
 
 
