@@ -152,3 +152,16 @@ async def test_owner_revokes_agent__sub_account_orders_it_signed_leave_book(offl
     assert [r["status"] for r in results] == ["accepted", "accepted"]
     hashes = [bytes.fromhex(r["hash"][2:]) for r in results]
     assert hashes[0] not in open_orders and hashes[1] in open_orders
+
+
+@pytest.mark.anyio
+async def test_liquidation_runner__transfer_log__rescans_at_once():
+    from offchain.keeper.runners.liquidation import LiquidationRunner
+
+    runner, kicks = LiquidationRunner(), []
+    runner.kick = lambda full=False: kicks.append(full)
+    data = (10**17).to_bytes(32, "big") + PRICE.to_bytes(32, "big") + bytes(32)
+    await runner.on_chain_log(log(EXCHANGE, 8, [EX["PositionTransferred"], word(OWNER), word(OTHER), word(1)], data))
+    await runner.on_chain_log(log(EXCHANGE, 8, [EX["CollateralMoved"], word(OWNER), word(SUB)], (5).to_bytes(32, "big")))
+    await runner.on_chain_log(log(EXCHANGE, 8, [EX["Deposit"], word(OWNER), word(OWNER)], (5).to_bytes(32, "big")))
+    assert kicks == [False, False]
