@@ -2,7 +2,8 @@
 
 Actors: two owners with sub-accounts (maker: subs 1 and 2; taker: sub 1, also the hostile
 counterparty that proposes transfers at any price, replays and signs for accounts it does
-not own) and a plain account (other). Steps: fills (signed by the owner for its subs), agreed
+not own), a plain account (other) and a vault-like guarded account (stranger: trade guard
+and a forbidden counterparty, which no transfer may touch). Steps: fills (signed by the owner for its subs), agreed
 transfers at prices up to 8% from mark (outside the 5% band too), owner-alone transfers,
 split and merge with collateral, collateral moves, replays, foreign signers, and mark gaps
 up to 40% in two markets.
@@ -32,19 +33,23 @@ STATS = {"transfers": 0, "refused": 0, "splits": 0, "merges": 0, "fills": 0}
 REASONS: dict[str, int] = {}
 
 
-def test_conservation_stateful(chain, exchange, subs, usdc, oracle, admin, operator, maker, taker, other, fund,
-                               domain, set_price):
+def test_conservation_stateful(chain, exchange, subs, usdc, oracle, admin, operator, maker, taker, other, stranger,
+                               fund, domain, set_price):
     oracle.set_price(SOL, SOL_PRICE, sender=admin)
     exchange.add_market(TICK, LOT, MIN_SIZE, INITIAL_MARGIN_BPS, MAINTENANCE_MARGIN_BPS, 500, sender=admin)
-    for a in (maker, taker, other):
+    for a in (maker, taker, other, stranger):
         fund(a, 0, deposit=False)
+    # a vault-like account: trade guard and a forbidden counterparty (never part of a transfer)
+    exchange.set_trade_guard(500, 0, sender=stranger)
+    exchange.set_forbidden_counterparty(taker, True, sender=stranger)
     subs.open_subaccount(1, sender=maker)
     subs.open_subaccount(2, sender=maker)
     subs.open_subaccount(1, sender=taker)
     m1, m2 = subaccount_address(maker.address, 1), subaccount_address(maker.address, 2)
     t1 = subaccount_address(taker.address, 1)
-    owner_of = {maker.address: maker, m1: maker, m2: maker, taker.address: taker, t1: taker, other.address: other}
-    accts = list(owner_of)  # 0..5
+    owner_of = {maker.address: maker, m1: maker, m2: maker, taker.address: taker, t1: taker, other.address: other,
+                stranger.address: stranger}
+    accts = list(owner_of)  # 0..6 (6: the guarded one)
     everyone = accts + [exchange.treasury()]
     nonces = iter(range(1, 10**9))
 
@@ -66,7 +71,7 @@ def test_conservation_stateful(chain, exchange, subs, usdc, oracle, admin, opera
             self.marks = {ETH: ETH_PRICE, SOL: SOL_PRICE}
             for m, p in self.marks.items():
                 oracle.set_price(m, p, sender=admin)
-            for o in (maker, taker, other):
+            for o in (maker, taker, other, stranger):
                 usdc.mint(o, 20_000 * USDC, sender=admin)
                 exchange.deposit(20_000 * USDC, sender=o)
             for sub, owner in ((m1, maker), (m2, maker), (t1, taker)):
@@ -74,6 +79,7 @@ def test_conservation_stateful(chain, exchange, subs, usdc, oracle, admin, opera
             self.fill(1, 3, 0, True, 0, 2_000)  # m1 long ETH vs taker
             self.fill(4, 5, 1, False, 0, 20_000)  # t1 short SOL vs other
             self.fill(0, 2, 1, True, 100, 10_000)  # maker long SOL vs m2
+            self.fill(6, 5, 0, False, 0, 1_000)  # the guarded account short ETH vs other
             # every example covers each path once (a fixed scenario: coverage counted across
             # examples is not deterministic): an agreed transfer, split, merge, a refusal
             t = PositionTransfer(t1, other.address, SOL, -5_000 * LOT, SOL_PRICE, next(nonces), FAR_EXPIRY)
@@ -91,7 +97,7 @@ def test_conservation_stateful(chain, exchange, subs, usdc, oracle, admin, opera
         def _sign_order(self, order):
             return sign_order(order, domain, owner_of[order.account].private_key).as_tuple()
 
-        @rule(i=st.integers(0, 5), j=st.integers(0, 5), k=st.integers(0, 1), maker_buys=st.booleans(),
+        @rule(i=st.integers(0, 6), j=st.integers(0, 6), k=st.integers(0, 1), maker_buys=st.booleans(),
               offset_bps=st.integers(-500, 500), lots=st.integers(1, 5_000))
         def fill(self, i, j, k, maker_buys, offset_bps, lots):
             if i == j:
@@ -119,14 +125,16 @@ def test_conservation_stateful(chain, exchange, subs, usdc, oracle, admin, opera
             assert above_initial(src) and above_initial(dst)
             return True
 
-        @rule(i=st.integers(0, 5), j=st.integers(0, 5), k=st.integers(0, 1), frac_bps=st.integers(1, 10_000),
-              offset_bps=st.integers(-800, 800), hostile=st.booleans(), caller_signs=st.booleans())
-        def transfer(self, i, j, k, frac_bps, offset_bps, hostile, caller_signs):
+        @rule(i=st.integers(0, 6), j=st.integers(0, 6), k=st.integers(0, 1), frac_bps=st.integers(1, 10_000),
+              offset_bps=st.integers(-600, 600), hostile_draw=st.integers(0, 3), caller_signs=st.booleans())
+        def transfer(self, i, j, k, frac_bps, offset_bps, hostile_draw, caller_signs):
+            hostile = hostile_draw == 0  # one in four: the hostile counterparty signs both sides
             m = MARKETS[k]
             holders = [a for a in accts if exchange.position(a, m)[0] != 0]
             if not holders:
                 return
-            src, dst = holders[i % len(holders)], accts[j]
+            src = holders[i % len(holders)]
+            dst = [a for a in accts if a != src][j % (len(accts) - 1)]
             held = exchange.position(src, m)[0]
             size = held * frac_bps // 10_000 // LOT * LOT
             if size == 0:
@@ -142,9 +150,12 @@ def test_conservation_stateful(chain, exchange, subs, usdc, oracle, admin, opera
             ok = self._attempt(src, dst, lambda: subs.transfer_position(t.as_tuple(), fs, ts, sender=caller))
             if ok:
                 STATS["transfers"] += 1
-                if hostile:  # only possible where taker owns both accounts (or is the caller's own)
-                    assert owner_of[dst] == taker and (caller_signs and owner_of[src] == caller
-                                                       or owner_of[src] == taker)
+                assert stranger.address not in (src, dst)  # guarded accounts never transfer
+                # each side consented: its owner is the caller, or signed (a hostile signer
+                # can only have consented for accounts it owns)
+                src_signer = None if caller_signs else (taker if hostile else owner_of[src])
+                dst_signer = taker if hostile else owner_of[dst]
+                assert owner_of[src] in (caller, src_signer) and owner_of[dst] in (caller, dst_signer)
                 assert abs(price - self.marks[m]) * 10_000 <= self.marks[m] * 500
                 self.done.append((t, fs, ts, caller))
 
@@ -171,7 +182,7 @@ def test_conservation_stateful(chain, exchange, subs, usdc, oracle, admin, opera
                 ok = self._attempt(owner.address, sub, lambda: subs.split(sub, m, size, collateral, sender=owner))
                 STATS["splits"] += ok
 
-        @rule(i=st.integers(0, 5), j=st.integers(0, 5), amount=st.integers(1, 5_000 * USDC), as_taker=st.booleans())
+        @rule(i=st.integers(0, 6), j=st.integers(0, 6), amount=st.integers(1, 5_000 * USDC), as_taker=st.booleans())
         def move_collateral(self, i, j, amount, as_taker):
             caller = taker if as_taker else owner_of[accts[i]]
             cash_before = cash(accts[i], accts[j])
