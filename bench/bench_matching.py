@@ -18,10 +18,10 @@ import time
 from functools import partial
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from offchain.matching import Cancelled, Engine, Fill, MarketConfig, OrderKind, Place
 
-from offchain.matching import Cancelled, Engine, Fill, MarketConfig, OrderKind, Place  # noqa: E402
-
+# the peers sit beside this file; the smoke test loads this file by its path, so the
+# folder is not on sys.path there (run as a script it is)
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from matching_peers import CppLob, CppLobTyped, NautilusBook  # noqa: E402
 

@@ -16,15 +16,13 @@ from __future__ import annotations
 
 import itertools
 import os
-import sys
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
-os.chdir(ROOT)
+from offchain.devnet import PROJECT_ROOT
+from offchain.order import Domain, Order, sign_order
+
+os.chdir(PROJECT_ROOT)  # Ape's project is the repository, wherever this runs from
 
 import ape  # noqa: E402
-
-from offchain.order import Domain, Order, sign_order  # noqa: E402
 
 USDC = 10**6
 ONE = 10**18
