@@ -82,9 +82,6 @@ class ChainView:
         count = await self.call(self.factory, "vault_count")
         return [to_checksum_address(await self.call(self.factory, "vaults", i)) for i in range(count)]
 
-    async def vault_strategy(self, address: str) -> VaultStrategy:
-        return VaultStrategy.from_tuple(await self.call(contract("Vault", address), "strategy"))
-
     async def read_vault(self, address: str) -> VaultSnapshot:
         vault = contract("Vault", address)
         call = self.call
