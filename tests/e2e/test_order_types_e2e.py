@@ -1,4 +1,4 @@
-"""Order types on a real anvil, through the SDK: take-profit, stop-limit, a market order's
+"""Order types on a real anvil, through the SDK: take-profit, trailing stop, stop-limit, a market order's
 slippage cap, schedule-cancel, amend (the replacement settles on chain) and the keeper
 following a MarketSet (band change) without a restart."""
 
@@ -64,6 +64,30 @@ def test_e2e__take_profit__fires_when_mark_rises_and_settles(stack, tmp_path):
         assert fill.price == PRICE + 1 * USDC
         await settled(keeper, [fill])
         assert (await trader.order_by_client_id("tp-e2e"))["status"] == "filled"
+
+    run_with_keeper(stack, tmp_path, body)
+
+
+def test_e2e__trailing_stop__follows_the_mark_up_fires_on_the_reversal_and_settles(stack, tmp_path):
+    async def body(w3, keeper, maker, trader):
+        bid = await maker.place(maker.order(1, True, PRICE + 2 * USDC, SIZE))
+        # 5 USDC behind the peak: unfollowed it would fire at -5; it follows +10, so +4 fires it
+        trail = Intent(kind="trailing_stop", tif="IOC", trail_amount=5 * USDC, client_id="trail-e2e")
+        ack = await trader.place(trader.order(1, False, PRICE - 50 * USDC, SIZE), intent=trail)
+        assert ack["order_status"] == "waiting for trigger"
+        for price in (PRICE + 10 * USDC, PRICE + 6 * USDC):  # the peak follows; a retrace short of 5
+            await asyncio.to_thread(mark, w3, stack, price)
+            await wait_for(lambda p=price: keeper.core.engine.mark(1) == p)
+            assert keeper.core.fills == {}
+        await asyncio.to_thread(mark, w3, stack, PRICE + 4 * USDC)
+        await wait_for(lambda: len(keeper.core.fills) == 1)
+        (fill,) = keeper.core.fills.values()
+        assert (fill.taker_hash.hex(), fill.maker_hash.hex()) == (ack["hash"][2:], bid["hash"][2:])
+        assert (fill.price, fill.size) == (PRICE + 2 * USDC, SIZE)
+        await settled(keeper, [fill])
+        exchange = w3.eth.contract(address=stack.deployment.exchange, abi=abi("Exchange"))
+        assert exchange.functions.filled(bytes.fromhex(ack["hash"][2:])).call() == SIZE
+        assert (await trader.order_by_client_id("trail-e2e"))["status"] == "filled"
 
     run_with_keeper(stack, tmp_path, body)
 
