@@ -49,8 +49,14 @@ chromium:
 postgres:
 	@ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; }
 
-compile: deps
-	ape compile
+# ape's cache does not rebuild a contract when only a module it compiles in changed (an
+# edit to ledger.vy left ExchangeRisk stale): any change under contracts/ rebuilds all
+CONTRACT_SRC := $(wildcard contracts/*.vy contracts/interfaces/*.vyi)
+.build/.contracts: $(CONTRACT_SRC) ape-config.yaml | deps
+	ape compile --force
+	@touch $@
+
+compile: deps .build/.contracts
 	$(MAKE) --no-print-directory web
 
 run: deps compile
