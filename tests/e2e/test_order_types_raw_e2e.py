@@ -62,6 +62,12 @@ class Raw:
         return signed, "0x" + bytes(signed.signature).hex()
 
     def place(self, is_buy: bool, price: int, size: int = SIZE, **intent) -> dict:
+        r = self.post_order(is_buy, price, size, **intent)
+        assert r.status_code == 200, r.text
+        assert r.json()["status"] == "accepted", r.text
+        return r.json()
+
+    def post_order(self, is_buy: bool, price: int, size: int = SIZE, **intent) -> httpx.Response:
         order = {"account": self.account.address, "market": 1, "is_buy": is_buy, "price": price, "size": size,
                  "nonce": time.time_ns(), "expiry": int(time.time()) + 3600, "flags": 0}
         signed, sig = self.sign("Order", order)
@@ -72,10 +78,7 @@ class Raw:
             _, isig = self.sign("OrderIntent", {"order": signed.message_hash, **full})
             body["intent"] = {k: (str(v) if isinstance(v, int) else v) for k, v in full.items()}
             body["intent_signature"] = isig
-        r = self.http.post("/orders", json=body)
-        assert r.status_code == 200, r.text
-        assert r.json()["status"] == "accepted", r.text
-        return r.json()
+        return self.http.post("/orders", json=body)
 
     def now_ms(self) -> int:
         return int(time.time() * 1000)
@@ -177,3 +180,81 @@ def test_raw__trailing_stop__follows_the_mark_up_fires_on_the_reversal_and_settl
     assert exchange_filled(w3, stack, ack["hash"]) == SIZE
     assert taker.order(ack["hash"])["status"] == "filled"
 
+
+
+def test_raw__take_profit__waits_below_its_trigger_fires_above_and_settles(stack, env):
+    w3, maker, taker = env
+    bid = maker.place(True, PRICE + 1 * USDC)
+    ack = taker.place(False, PRICE - 50 * USDC, kind="take_profit", tif="IOC", trigger_price=PRICE + 2 * USDC)
+    assert ack["order_status"] == "waiting for trigger"
+    mark(w3, stack, PRICE + 1 * USDC)  # not yet
+    until(lambda: taker.mark() == PRICE + 1 * USDC, "the keeper did not see the mark")
+    assert (taker.order(ack["hash"])["status"], taker.fills_of(ack["hash"])) == ("waiting for trigger", [])
+    mark(w3, stack, PRICE + 3 * USDC)
+    (fill,) = settled(taker, ack["hash"], 1)
+    assert (fill["maker_hash"], fill["price"]) == (bid["hash"], str(PRICE + 1 * USDC))
+    assert exchange_filled(w3, stack, ack["hash"]) == SIZE
+
+
+def test_raw__stop_limit__fires_trades_up_to_its_limit_and_rests_the_rest(stack, env):
+    w3, maker, taker = env
+    within = maker.place(False, PRICE + 3 * USDC)
+    maker.place(False, PRICE + 6 * USDC)  # beyond the limit
+    ack = taker.place(True, PRICE + 4 * USDC, 2 * SIZE, kind="stop_limit", trigger_price=PRICE + 2 * USDC)
+    assert ack["order_status"] == "waiting for trigger"
+    mark(w3, stack, PRICE + 2 * USDC)
+    (fill,) = settled(taker, ack["hash"], 1)
+    assert (fill["maker_hash"], fill["price"], fill["size"]) == (within["hash"], str(PRICE + 3 * USDC), str(SIZE))
+    status = taker.order(ack["hash"])
+    assert (status["status"], status["open"], status["filled"]) == ("open", str(SIZE), str(SIZE))
+    assert taker.http.get("/book/1").json()["bids"][0] == [str(PRICE + 4 * USDC), str(SIZE)]
+    assert exchange_filled(w3, stack, ack["hash"]) == SIZE
+
+
+def test_raw__market_order__stops_at_the_slippage_cap_remainder_cancelled_and_settles(stack, env):
+    w3, maker, taker = env
+    asks = [maker.place(False, PRICE + d * USDC) for d in (1, 2, 10)]
+    # 10 bps from the best ask (2001): worst 2003.001, so 2001 and 2002 trade, 2010 does not
+    ack = taker.place(True, PRICE + 50 * USDC, 3 * SIZE, kind="market", tif="IOC", slippage_bps=10,
+                      slippage_ref="best")
+    assert (ack["fills"], ack["order_status"], ack["open"]) == (2, "cancelled", "0")
+    fills = settled(taker, ack["hash"], 2)
+    assert [(f["maker_hash"], f["price"]) for f in fills] == [
+        (asks[0]["hash"], str(PRICE + 1 * USDC)), (asks[1]["hash"], str(PRICE + 2 * USDC))]
+    assert exchange_filled(w3, stack, ack["hash"]) == 2 * SIZE
+    assert maker.order(asks[2]["hash"])["status"] == "open"
+
+
+def test_raw__schedule_cancel__cancels_every_order_at_the_deadline_then_is_spent(stack, env):
+    w3, maker, taker = env
+    resting = taker.place(True, PRICE - 20 * USDC)
+    deadline, ts = taker.now_ms() + 6_000, taker.now_ms()
+    _, sig = taker.sign("ScheduleCancel", {"account": taker.account.address, "deadline": deadline, "timestamp": ts})
+    r = taker.http.post("/orders/schedule-cancel", json={"account": taker.account.address, "deadline": str(deadline),
+                                                         "timestamp": str(ts), "signature": sig})
+    assert r.status_code == 200 and r.json()["status"] == "ok", r.text
+    assert taker.order(resting["hash"])["status"] == "open"
+    until(lambda: taker.order(resting["hash"])["status"] == "cancelled", "not cancelled at the deadline")
+    assert taker.now_ms() >= deadline
+    later = taker.place(True, PRICE - 21 * USDC)  # the switch is spent
+    assert later["order_status"] == "open"
+
+
+def test_raw__client_id__echoed_queried_unique_and_cancelled_by_it(stack, env):
+    w3, maker, taker = env
+    cid = f"raw-cid-{time.time_ns()}"
+    ack = maker.place(True, PRICE - 7 * USDC, client_id=cid)
+    assert (ack["client_id"], ack["order_status"]) == (cid, "open")
+    address = maker.account.address
+    found = maker.http.get(f"/accounts/{address}/orders/by-client-id/{cid}")
+    assert (found.status_code, found.json()["hash"], found.json()["client_id"]) == (200, ack["hash"], cid)
+    dup = maker.post_order(True, PRICE - 8 * USDC, client_id=cid)
+    assert dup.status_code == 409, dup.text
+    ts = maker.now_ms()
+    _, sig = maker.sign("CancelByClientId", {"account": address, "client_ids": [cid, "never-used"], "timestamp": ts})
+    c = maker.http.post("/orders/cancel-by-client-id", json={"account": address, "client_ids": [cid, "never-used"],
+                                                             "timestamp": str(ts), "signature": sig})
+    assert c.status_code == 200 and c.json() == {"status": "ok", "cancelled": [ack["hash"]],
+                                                 "unknown": ["never-used"]}, c.text
+    assert maker.http.get(f"/accounts/{address}/orders/by-client-id/{cid}").json()["status"] == "cancelled"
+    assert maker.open_orders() == []
