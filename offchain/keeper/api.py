@@ -186,6 +186,32 @@ class ServiceView(Protocol):
     def account_view(self, address: str) -> dict: ...
 
 
+def fill_row_json(row) -> dict:
+    """A journaled fill as the API shows it (core.FillRecord.to_json's shape)."""
+    return {
+        "id": row.id, "market": str(row.market), "price": str(row.price), "size": str(row.size),
+        "maker_hash": row.maker_hash, "taker_hash": row.taker_hash, "maker": row.maker_account,
+        "taker": row.taker_account, "taker_is_buy": not row.maker_is_buy, "state": row.state,
+        "batch_id": row.batch_id, "reason": row.reason, "tx_hash": row.tx_hash, "ts": row.ts,
+    }
+
+
+def archived_order_json(row, state, body: str | None) -> dict:
+    """A finished order from the journal (orders row, order_states row, its place command)
+    as core.SignedOrder.to_json shows it."""
+    place = json.loads(body) if body else {}
+    out = {
+        "hash": row.hash, "account": row.account, "market": str(row.market), "is_buy": row.is_buy,
+        "price": str(row.price), "size": str(row.size), "nonce": str(row.nonce), "expiry": str(row.expiry),
+        "flags": str(row.flags), "tif": place.get("tif", "GTC"), "open": "0",
+        "filled": str(state.filled if state is not None else 0),
+        "status": state.status if state is not None else "done", "signer": row.signer,
+    }
+    if "intent" in place:
+        out["intent"] = place["intent"]
+    return out
+
+
 def _address(text: str) -> str:
     from eth_utils import is_address, to_checksum_address
 
@@ -454,12 +480,22 @@ def views_router(service: ServiceView) -> APIRouter:
     async def info() -> dict:
         return service.info()
 
+    journal = gw.committer.journal
+
+    async def order_json(h: bytes) -> dict:
+        """A live order from the sequencer, a finished one from the journal (docs/keeper.md
+        "Live state"): the same JSON either way."""
+        signed = core.orders.get(h)
+        if signed is not None:
+            return signed.to_json()
+        found = await asyncio.to_thread(journal.order, "0x" + h.hex())
+        if found is None:
+            raise HTTPException(404, "unknown order")
+        return archived_order_json(*found)
+
     @router.get("/orders/{order_hash}")
     async def get_order(order_hash: str) -> dict:
-        signed = core.orders.get(_hash(order_hash))
-        if signed is None:
-            raise HTTPException(404, "unknown order")
-        return signed.to_json()
+        return await order_json(_hash(order_hash))
 
     @router.get("/book/{market}")
     async def book(market: int, depth: int = Query(20, ge=1, le=500)) -> dict:
@@ -478,22 +514,25 @@ def views_router(service: ServiceView) -> APIRouter:
 
     @router.get("/accounts/{address}/orders/by-client-id/{client_id}")
     async def order_by_client_id(address: str, client_id: str) -> dict:
-        signed = core.by_client_id(_address(address), client_id)
-        if signed is None:
+        h = core.client_ids.get((_address(address), client_id))
+        if h is None:
             raise HTTPException(404, "unknown order")
-        return signed.to_json()
+        return await order_json(h)
 
     @router.get("/accounts/{address}/fills")
     async def account_fills(address: str, limit: int = Query(100, ge=1, le=10_000)) -> dict:
-        ids = core.account_fills.get(_address(address), [])[-limit:]
-        return {"fills": [core.fills[i].to_json() for i in ids]}
+        rows = await asyncio.to_thread(journal.account_fills, _address(address), limit)
+        return {"fills": [fill_row_json(row) for row in rows]}
 
     @router.get("/fills/{fill_id}")
     async def fill(fill_id: int) -> dict:
         record = core.fills.get(fill_id)
-        if record is None:
+        if record is not None:
+            return record.to_json()
+        row = await asyncio.to_thread(journal.fill, fill_id)
+        if row is None:
             raise HTTPException(404, "unknown fill")
-        return record.to_json()
+        return fill_row_json(row)
 
     @router.get("/ws/schemas/{name}.json")
     async def ws_schema(name: str) -> dict:

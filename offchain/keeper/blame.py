@@ -20,9 +20,12 @@ restored (core.fill_rejected). Reasons and the facts read:
 | margin | maker first, else taker: the side that grows its position and whose equity is below its initial margin plus the fill's | equity, margin_requirement, position |
 | not liquidatable, backstop, cooldown, step | the liquidation order's side (flag LIQUIDATION, the keeper's own order) | none |
 
-Any other reason (halted, stale, band, self trade, no cross, ...) belongs to the market
-or to the pair, and a failed read leaves the keeper unable to tell: then both sides are
-blamed, as before.
+Market-wide reasons (inactive, halted, stale, delisted, band: MARKET_WIDE) are nobody's
+fault: nobody is blamed (an empty tuple). Neither order is cancelled, both get the size
+back, and the keeper treats the market as halted until the chain says otherwise
+(core.fill_rejected), so it does not match the pair again into the same skip.
+Any other reason (self trade, no cross, ...) belongs to the pair, and a failed read leaves
+the keeper unable to tell: then both sides are blamed, as before.
 """
 
 from __future__ import annotations
@@ -38,6 +41,9 @@ MAKER, TAKER = "maker", "taker"
 BOTH = (MAKER, TAKER)
 ONE = 10**18
 BPS = 10_000
+NOBODY: tuple[str, ...] = ()
+# the Exchange's skip reasons that belong to the market, not to an order (Exchange._settle_fill)
+MARKET_WIDE = frozenset(("inactive", "halted", "stale", "delisted", "band"))
 ONE_SIDED = frozenset(("nonce", "cancelled", "overfill", "bad signature", "expired", "reduce only",
                        "close only", "position cap", "leverage", "margin"))
 # the Exchange's checks of a liquidation order (Exchange._liq_risk): they are about the
@@ -57,6 +63,8 @@ async def blame(chain: Any, reason: str, fill: Any, maker: Any, taker: Any, bloc
                 earlier: dict[bytes, int], im_bps: int) -> tuple[str, ...]:
     """The sides to blame for `reason` (`maker`, `taker` are core.SignedOrder); `block` is the
     settle tx's block, `earlier` the sizes settled for each hash earlier in the same batch."""
+    if reason in MARKET_WIDE:
+        return NOBODY
     if reason in LIQUIDATION_REASONS:
         liq = tuple(n for n, s in zip(BOTH, (maker, taker)) if s.order.flags & LIQUIDATION)
         return liq or BOTH

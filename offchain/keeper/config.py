@@ -204,9 +204,9 @@ class LiquidationConfig:
 @dataclass(frozen=True, slots=True)
 class JournalConfig:
     url: str = "sqlite:///keeper.db"
-    # a snapshot of the sequencer every this many commands (restart replays only the
-    # commands after the newest one); 0 = never
-    snapshot_every: int = 100_000
+    # a snapshot of the sequencer's live state every this many commands (restart replays
+    # only the commands after the newest one: about 5,000 commands/s); 0 = never
+    snapshot_every: int = 10_000
     # PostgreSQL only (failover, docs/keeper.md): the leader lock's session ends after this
     # many seconds without a heartbeat (a paused or partitioned leader loses leadership);
     # a standby tries the lock every standby_poll_s

@@ -68,6 +68,7 @@ from offchain.wire import INTENT_INTS
 from offchain.order import POST_ONLY, REDUCE_ONLY, Order, Signature
 
 from .admission import AccountState, ChainOrders, MarketInfo, OracleState
+from .blame import MARKET_WIDE
 from .journal import MATCHED, REJECTED, SETTLED, WriteSet, dumps
 
 TIF = {"GTC": TimeInForce.GTD, "IOC": TimeInForce.IOC, "FOK": TimeInForce.FOK}
@@ -199,10 +200,19 @@ class Core:
         self.markets = markets
         self.seq = 0
         self.fill_seq = 0
+        # The live state (what a snapshot holds; docs/keeper.md "Live state"): `orders` are
+        # the orders on the book or waiting for a trigger, plus finished ones that a fill
+        # not yet final (matched / submitted) still needs (settlement signs them, a skip
+        # restores them); `fills` are the fills not yet final. A finished order leaves
+        # `orders` once its last fill is final (its status row goes to the journal's
+        # order_states table, where the API reads it); a fill leaves `fills` when it is
+        # settled or rejected (the fills table has it).
         self.orders: dict[bytes, SignedOrder] = {}
         self.accounts: dict[str, AccountState] = {}
         self.fills: dict[int, FillRecord] = {}
-        self.account_fills: dict[str, list[int]] = {}
+        self.seen: set[bytes] = set()       # every order hash ever placed (duplicates); rebuilt from the orders table
+        self.refs: dict[bytes, int] = {}    # order hash -> fills of it in `fills`
+        self.final_counts: dict[str, int] = {}  # fills that left `fills`, per final state (for /stats)
         self.marks: dict[int, int] = {}
         self.oracle = OracleState()  # halted markets, marks' updated_at, max_age, block time
         self.chain_orders = ChainOrders()  # orders settled / cancelled on chain (watcher; not journaled)
@@ -212,6 +222,9 @@ class Core:
         self.client_ids: dict[tuple[str, str], bytes] = {}
         self.replaced: dict[bytes, bytes] = {}  # amended order hash -> its replacement's
         self.cid_cancel_ts: dict[str, int] = {}  # account -> latest CancelByClientId timestamp
+        # markets the keeper halted itself because the chain skipped a fill there for a
+        # market-wide reason (fill_rejected): market -> the mark's updated_at at that moment
+        self.chain_halts: dict[int, int] = {}
         self.cancel_deadlines: dict[str, int] = {}  # account -> schedule-cancel deadline (unix ms)
         self.schedule_ts: dict[str, int] = {}       # account -> latest ScheduleCancel timestamp
         self.on_fill_rejected: Callable[[FillRecord], None] | None = None
@@ -282,6 +295,7 @@ class Core:
         self._journal_place(signed, ts, ws)
         o = signed.order
         self.orders[signed.hash] = signed
+        self.seen.add(signed.hash)
         if signed.client_id:
             self.client_ids.setdefault((o.account, signed.client_id), signed.hash)
         events = self.engine.place(self._place_cmd(signed, ts))
@@ -303,6 +317,7 @@ class Core:
         self._journal_place(new, ts, ws, "amend", {"replaces": old.hex})
         engine = self.engine
         self.orders[new.hash] = new
+        self.seen.add(new.hash)
         cmd = self._place_cmd(new, ts)
         o, n = old.order, new.order
         cid = new.client_id
@@ -314,7 +329,7 @@ class Core:
                 and n.price == o.price and n.size <= old.open):
             events = engine.rekey(old.hash, cmd)
             if type(events[-1]) is ev.Amended:
-                self._retire(old, new, cid, out)
+                self._retire(old, new, cid, out, ws)
                 out.order_updates.append((o.account, old))
                 out.markets.add(o.market)
                 self._handle(events, new.seq, ts, ws, out)
@@ -324,18 +339,18 @@ class Core:
             if check:
                 return self._amend_refused(new, str(check[-1].reason), out)
             events = engine.cancel_many([old.hash], ts)
-            self._retire(old, new, cid, out)
+            self._retire(old, new, cid, out, ws)
             events += engine.place(cmd)
         else:  # a trigger kind: it waits on arrival, so place it first, then take the old off
             events = engine.place(cmd)
             if any(type(e) is ev.Rejected for e in events):
                 return self._amend_refused(new, str(events[-1].reason), out)
             events += engine.cancel_many([old.hash], ts)
-            self._retire(old, new, cid, out)
+            self._retire(old, new, cid, out, ws)
         self._handle(events, new.seq, ts, ws, out)
         return "lost", None
 
-    def _retire(self, old: SignedOrder, new: SignedOrder, cid: str, out: Outbox) -> None:
+    def _retire(self, old: SignedOrder, new: SignedOrder, cid: str, out: Outbox, ws: WriteSet | None = None) -> None:
         """`old` is replaced by `new`: cancelled, pointing at its replacement; the client id
         (if `new` carries old's) names the replacement from now on."""
         old.status = CANCELLED
@@ -345,6 +360,7 @@ class Core:
         if cid and self.client_ids.get((old.order.account, cid)) == old.hash:
             self.client_ids[(old.order.account, cid)] = new.hash
         self._sync_open(old)
+        self._drop_finished(old, ws)
 
     def _amend_refused(self, new: SignedOrder, reason: str, out: Outbox) -> tuple[str, None | str]:
         new.status = REJECTED_ORDER
@@ -392,6 +408,12 @@ class Core:
         if updated_at > known.get(market, 0):
             known[market] = updated_at
         out.marks.append((market, price, known.get(market, 0), moved))
+        since = self.chain_halts.get(market)
+        if since is not None and updated_at > since and self.oracle.halted.get(market) in ("chain: stale", "chain: band"):
+            # a fresh mark answers a stale / out-of-band skip: the market trades again
+            reason = self.oracle.halted.pop(market)
+            del self.chain_halts[market]
+            out.halts.append((market, False, reason))
         if market in self.oracle.halted or self.engine.mark(market) == price:
             return []  # halted: the engine gets the mark at the resume (no triggers fire meanwhile)
         events = self.engine.set_mark(market, price, ts=ts)
@@ -409,6 +431,7 @@ class Core:
             self.oracle.halted[market] = reason
         else:
             self.oracle.halted.pop(market, None)
+            self.chain_halts.pop(market, None)
             mark = self.marks.get(market)
             if mark and self.engine.mark(market) != mark:
                 events = self.engine.set_mark(market, mark, ts=ts)
@@ -517,10 +540,10 @@ class Core:
         self.engine.set_position(account, market, size)
 
     def unsettled_markets(self, account: str) -> set[int]:
-        """Markets in which the account has a fill matched but not yet settled or undone."""
-        fills = self.fills
-        return {f.market for i in self.account_fills.get(account, ())
-                if (f := fills[i]).state != SETTLED and f.state != REJECTED}
+        """Markets in which the account has a fill matched but not yet settled or undone
+        (`fills` holds only those, and the ones final this very step)."""
+        return {f.market for f in self.fills.values()
+                if account in (f.maker_account, f.taker_account) and f.state != SETTLED and f.state != REJECTED}
 
     def position_drift(self, account: str, busy: set[int]) -> list[tuple[int, int]]:
         """(market, chain size) where the engine's position differs from the account's chain
@@ -545,7 +568,12 @@ class Core:
                       blame: tuple[str, ...] = ("maker", "taker")) -> list:
         """Undo a fill the chain skipped: positions and filled amounts go back; the order of
         each blamed side (`blame`, from keeper.blame) leaves the book; the other side's order
-        gets the undone size back (`_reinstate`). Old journals have no `blame`: both."""
+        gets the undone size back (`_reinstate`). Old journals have no `blame`: both.
+        A market-wide reason with nobody blamed (blame.MARKET_WIDE: inactive, halted, stale,
+        delisted, band) first halts the market in the keeper ("chain: <reason>", until the
+        chain says otherwise: a Resumed / the start-up state read, or for stale and band a
+        newer mark), then gives both orders their size back, so the pair is not matched
+        again into the same skip."""
         body = {"fill": fill_id, "reason": reason}
         if tuple(blame) != ("maker", "taker"):
             body["blame"] = list(blame)
@@ -556,6 +584,10 @@ class Core:
             return events
         fill.state = REJECTED
         fill.reason = reason
+        if not blame and reason in MARKET_WIDE and fill.market not in self.oracle.halted:
+            self.oracle.halted[fill.market] = "chain: " + reason
+            self.chain_halts[fill.market] = self.oracle.updated_at.get(fill.market, 0)
+            out.halts.append((fill.market, True, "chain: " + reason))
         self.account(fill.maker_account).apply_fill(fill.market, fill.maker_is_buy, fill.price, fill.size, -1)
         self.account(fill.taker_account).apply_fill(fill.market, not fill.maker_is_buy, fill.price, fill.size, -1)
         engine = self.engine  # the engine's positions (reduce-only) lose the fill too
@@ -582,7 +614,34 @@ class Core:
         for account in (fill.maker_account, fill.taker_account):
             out.order_updates.append((account, {"type": "fill_rejected", "fill": fill.to_json()}))
         out.rejected.append(fill)
+        self.fill_final(fill, ws)
         return events
+
+    # -- the live state ---------------------------------------------------------------------
+    def fill_final(self, fill: FillRecord, ws: WriteSet | None) -> None:
+        """`fill` is settled or rejected (its state is set): it leaves the live state, and so
+        does each of its orders that is off the book with no other fill still pending."""
+        if self.fills.pop(fill.id, None) is None:
+            return
+        self.final_counts[fill.state] = self.final_counts.get(fill.state, 0) + 1
+        for h in (fill.maker_hash, fill.taker_hash):
+            n = self.refs.get(h, 0) - 1
+            if n > 0:
+                self.refs[h] = n
+                continue
+            self.refs.pop(h, None)
+            signed = self.orders.get(h)
+            if signed is not None:
+                self._drop_finished(signed, ws)
+
+    def _drop_finished(self, signed: SignedOrder, ws: WriteSet | None) -> None:
+        """Drop a finished order from the live state, unless it rests, waits or a pending
+        fill needs it; its final status is journaled (order_states) for the API."""
+        if signed.open or signed.status in (NEW, OPEN, WAITING) or self.refs.get(signed.hash):
+            return
+        if self.orders.pop(signed.hash, None) is not None and ws is not None:
+            ws.order_states.append({"hash": signed.hex, "status": str(signed.status), "filled": signed.filled,
+                                    "replaced_by": signed.replaced_by or ""})
 
     def _reinstate(self, signed: SignedOrder, size: int, ts: int, out: Outbox) -> list:
         """Give an innocent order back the size of a fill the chain skipped.
@@ -617,6 +676,13 @@ class Core:
             out.order_updates.append((o.account, signed))
             return []
         crossing = self.crosses(o)
+        if crossing and o.market in self.oracle.halted:
+            # nothing matches in a halted market: an order used up by the skipped fill that
+            # would cross the book again is done (not cancelled); its trader can send it again
+            if signed.status == FILLED:
+                signed.status = DONE
+                out.order_updates.append((o.account, signed))
+            return []
         before, signed.status = signed.status, OPEN
         events = engine.place(Place(
             id=signed.hash, account=o.account, market=o.market, is_buy=o.is_buy, size=size,
@@ -635,22 +701,23 @@ class Core:
         return events
 
     # -- snapshots ------------------------------------------------------------------------
-    SNAPSHOT_VERSION = 2
+    SNAPSHOT_VERSION = 3
 
     def snapshot(self) -> bytes:
-        """The state replay would have after command `self.seq`, pickled (uint256 integers,
-        bytes ids, intents and enums as they are; the body is the keeper's own, sha256-checked
-        on load, from its own journal, which is trusted as the commands are). Kept: engine,
-        orders (with intents), the live-order index, open sizes per account, fills (and which
-        were undone), nonce floors, marks, halts. Recomputed by `restore` as replay builds
-        them: account fill lists and unsettled positions (every fill not undone, until the
-        fills table says settled); the chain snapshot, agents and settlement states are
-        re-read at start as after a replay."""
+        """The live state replay would have after command `self.seq`, pickled (uint256
+        integers, bytes ids, intents and enums as they are; the body is the keeper's own,
+        sha256-checked on load, from its own journal, which is trusted as the commands are).
+        Only the live state: the engine, the orders in `orders` (resting, waiting, or needed
+        by a pending fill), the pending fills, open sizes per account, nonce floors, marks,
+        halts, client ids, amends, schedule-cancel switches. Its size follows the live book,
+        not the journal's age. Recomputed by `restore`: `refs` and the accounts' unsettled
+        positions (every pending fill, until the fills table says settled); `seen` is rebuilt
+        from the orders table; the chain snapshot, agents and settlement states are re-read
+        at start."""
         orders = [[h, s.order.as_tuple(), (s.signature.v, s.signature.r, s.signature.s), s.signer, s.seq, s.tif,
                    s.open, s.filled, str(s.status), s.intent, s.intent_signature] for h, s in self.orders.items()]
         fills = [[f.id, f.seq, f.ts, f.market, f.price, f.size, f.maker_hash, f.taker_hash, f.maker_account,
-                  f.taker_account, f.maker_is_buy, f.state == REJECTED, f.reason if f.state == REJECTED else ""]
-                 for f in self.fills.values()]
+                  f.taker_account, f.maker_is_buy] for f in self.fills.values()]
         return pickle.dumps({
             "version": self.SNAPSHOT_VERSION, "seq": self.seq, "fill_seq": self.fill_seq,
             "engine": self.engine.snapshot(), "orders": orders, "fills": fills,
@@ -661,7 +728,8 @@ class Core:
             "marks": [[m, p] for m, p in self.marks.items()],
             "halted": [[m, r] for m, r in self.oracle.halted.items()],
             "updated_at": [[m, t] for m, t in self.oracle.updated_at.items()],
-            # schedule-cancel switches (client ids are rebuilt from the orders' intents)
+            "client_ids": [[a, c, h] for (a, c), h in self.client_ids.items()],
+            "chain_halts": list(self.chain_halts.items()),
             "cancel_deadlines": list(self.cancel_deadlines.items()),
             "schedule_ts": list(self.schedule_ts.items()),
             "replaced": list(self.replaced.items()),  # amends: old hash -> replacement
@@ -671,7 +739,8 @@ class Core:
         }, protocol=5)
 
     def restore(self, body: bytes) -> None:
-        """Load a `snapshot` into this (fresh) core; then replay the commands after its seq."""
+        """Load a `snapshot` into this (fresh) core; then replay the commands after its seq.
+        ValueError (nothing changed) for a snapshot of another version: replay from the start."""
         snap = pickle.loads(body)
         if snap.get("version") != self.SNAPSHOT_VERSION:
             raise ValueError(f"unsupported keeper snapshot version {snap.get('version')}")
@@ -684,45 +753,40 @@ class Core:
             signed = SignedOrder(h, order, Signature(v, r, s_), signer, seq, tif, intent, isig)
             signed.open, signed.filled, signed.status = open_, filled, statuses[status]
             self.orders[h] = signed
+            self.seen.add(h)
             self.account(order.account)
         for a, hs in snap["live"]:  # live orders, waiting triggers included
             self.by_nonce_account[a] = set(hs)
         for a, buys, sells in snap["open"]:
             acct = self.account(a)
             acct.open_buy, acct.open_sell = dict(buys), dict(sells)
-        for (fid, seq, ts, market, price, size, mh, th, ma, ta, maker_is_buy, rejected, reason) in snap["fills"]:
-            fill = FillRecord(fid, seq, ts, market, price, size, mh, th, ma, ta, maker_is_buy,
-                              REJECTED if rejected else MATCHED, None, reason)
-            self.fills[fid] = fill
-            self.account_fills.setdefault(ma, []).append(fid)
-            if ta != ma:
-                self.account_fills.setdefault(ta, []).append(fid)
-            if not rejected:  # as replay: every fill pending until the fills table says settled
-                self.account(ma).apply_fill(market, maker_is_buy, price, size)
-                self.account(ta).apply_fill(market, not maker_is_buy, price, size)
+        refs = self.refs
+        for (fid, seq, ts, market, price, size, mh, th, ma, ta, maker_is_buy) in snap["fills"]:
+            self.fills[fid] = FillRecord(fid, seq, ts, market, price, size, mh, th, ma, ta, maker_is_buy)
+            refs[mh] = refs.get(mh, 0) + 1
+            refs[th] = refs.get(th, 0) + 1
+            # as replay: every fill pending until the fills table says settled
+            self.account(ma).apply_fill(market, maker_is_buy, price, size)
+            self.account(ta).apply_fill(market, not maker_is_buy, price, size)
         for a, n in snap["min_nonce"]:
             self.account(a).min_nonce = n
         self.marks.update(dict(snap["marks"]))
         self.oracle.halted.update(dict(snap["halted"]))
         self.oracle.updated_at.update(dict(snap["updated_at"]))
-        self.cancel_deadlines.update(dict(snap.get("cancel_deadlines", ())))
-        self.schedule_ts.update(dict(snap.get("schedule_ts", ())))
-        self.cid_cancel_ts.update(dict(snap.get("cid_cancel_ts", ())))
+        self.client_ids.update({(a, c): h for a, c, h in snap["client_ids"]})
+        self.chain_halts.update(dict(snap["chain_halts"]))
+        self.cancel_deadlines.update(dict(snap["cancel_deadlines"]))
+        self.schedule_ts.update(dict(snap["schedule_ts"]))
+        self.cid_cancel_ts.update(dict(snap["cid_cancel_ts"]))
         for h, cid in snap.get("plain_cids", ()):
-            self.orders[h].client_id = cid
-        for a, t in snap.get("cancel_all_ts", ()):
+            if (signed := self.orders.get(h)) is not None:
+                signed.client_id = cid
+        for a, t in snap["cancel_all_ts"]:
             self.account(a).last_cancel_all = t
-        for old, new in snap.get("replaced", ()):
+        for old, new in snap["replaced"]:
             self.replaced[old] = new
-            self.orders[old].replaced_by = "0x" + new.hex()
-        # as place() and amend() registered them: the first order with a client id names it,
-        # until an amend passes it on to its replacement (the only way a later order has it)
-        for signed in sorted(self.orders.values(), key=lambda x: x.seq):
-            if signed.client_id:
-                key = (signed.order.account, signed.client_id)
-                first = self.client_ids.get(key)
-                if first is None or self.replaced.get(first) == signed.hash:
-                    self.client_ids[key] = signed.hash
+            if (signed := self.orders.get(old)) is not None:  # a finished one left the live state
+                signed.replaced_by = "0x" + new.hex()
 
     # -- replay ---------------------------------------------------------------------------
     def apply(self, seq: int, ts: int, kind: str, body: dict, out: Outbox) -> None:
@@ -786,11 +850,10 @@ class Core:
                 fill = FillRecord(self.fill_seq, seq, ts, e.market, e.price, e.size, maker.hash, taker.hash,
                                   e.maker_account, e.taker_account, e.maker_is_buy)
                 self.fills[fill.id] = fill
-                self.account_fills.setdefault(e.maker_account, []).append(fill.id)
-                if e.taker_account != e.maker_account:
-                    self.account_fills.setdefault(e.taker_account, []).append(fill.id)
                 maker.filled += e.size
                 taker.filled += e.size
+                self.refs[maker.hash] = self.refs.get(maker.hash, 0) + 1
+                self.refs[taker.hash] = self.refs.get(taker.hash, 0) + 1
                 size, price = str(e.size), str(e.price)
                 note((maker.hash, "filled" if maker.filled >= maker.order.size else "partially_filled", "",
                       size, price))
@@ -811,6 +874,7 @@ class Core:
                     signed.status = REJECTED_ORDER
                     out.order_updates.append((signed.order.account, {"type": "rejected", "hash": signed.hex,
                                                                      "reason": str(e.reason)}))
+                    self._drop_finished(signed, ws)
             else:
                 oid = getattr(e, "order_id", None)
                 signed = self.orders.get(oid) if oid is not None else None
@@ -831,6 +895,8 @@ class Core:
         for signed in touched.values():
             self._sync_open(signed)
             out.order_updates.append((signed.order.account, signed))  # JSON built only if subscribed
+            if not signed.open:
+                self._drop_finished(signed, ws)
 
     def _sync_open(self, signed: SignedOrder) -> None:
         info = self.engine.get_order(signed.hash)

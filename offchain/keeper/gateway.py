@@ -280,8 +280,10 @@ class Gateway:
                 item["price"] = price
             events.setdefault(h, []).append(item)
         orders = self.core.orders
+        # an order that finished in this step may have left the live state already
+        finished = {m.hash: m for _, m in out.order_updates if isinstance(m, SignedOrder)}
         for h, items in events.items():
-            signed = orders.get(h)
+            signed = orders.get(h) or finished.get(h)
             if signed is None:
                 continue
             account = signed.order.account
@@ -348,7 +350,7 @@ class Gateway:
                                    verified)
         except Rejection as exc:
             return {"status": "rejected", "reason": exc.reason}
-        if admitted.hash in self.core.orders:
+        if admitted.hash in self.core.seen:
             return {"status": "rejected", "reason": Reason.DUPLICATE, "hash": "0x" + admitted.hash.hex()}
         if req.intent is not None:
             try:  # the intent must be the order signer's own (offchain/intent.py)

@@ -94,6 +94,16 @@ class OrderRow(Base):
     signer: Mapped[str] = mapped_column(String(42))
 
 
+class OrderStateRow(Base):
+    """A finished order's final status, written when it leaves the sequencer's live state
+    (core.Core._retire; in the same transaction as the command or settlement that ended it)."""
+
+    __tablename__ = "order_states"
+    hash: Mapped[str] = mapped_column(String(66), primary_key=True)
+    status: Mapped[str] = mapped_column(String(24))
+    filled: Mapped[int] = mapped_column(BigUInt)
+
+
 class FillRow(Base):
     __tablename__ = "fills"
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
@@ -175,6 +185,7 @@ class WriteSet:
     commands: list[dict] = field(default_factory=list)
     orders: list[dict] = field(default_factory=list)
     fills: list[dict] = field(default_factory=list)
+    order_states: list[dict] = field(default_factory=list)  # {"hash", "status", "filled"}: retired orders
     fill_updates: list[dict] = field(default_factory=list)  # {"id", "state", ...}
     batches: list[dict] = field(default_factory=list)
     batch_updates: list[dict] = field(default_factory=list)  # {"id", "state", ...}
@@ -183,7 +194,7 @@ class WriteSet:
 
     def __bool__(self) -> bool:
         return bool(
-            self.commands or self.orders or self.fills or self.fill_updates or self.batches
+            self.commands or self.orders or self.fills or self.order_states or self.fill_updates or self.batches
             or self.batch_updates or self.cursors or self.snapshot
         )
 
@@ -191,6 +202,7 @@ class WriteSet:
         self.commands += other.commands
         self.orders += other.orders
         self.fills += other.fills
+        self.order_states += other.order_states
         self.fill_updates += other.fill_updates
         self.batches += other.batches
         self.batch_updates += other.batch_updates
@@ -293,6 +305,14 @@ class Journal:
                 conn.execute(insert(OrderRow), ws.orders)
             if ws.fills:
                 conn.execute(insert(FillRow), ws.fills)
+        if ws.order_states:
+            # an upsert: a replay after a crash may retire an order again
+            stmt = self._upsert(OrderStateRow) if self._upsert is not None else None
+            if stmt is not None:
+                conn.execute(stmt.on_conflict_do_update(index_elements=[OrderStateRow.hash], set_={
+                    "status": stmt.excluded.status, "filled": stmt.excluded.filled}), ws.order_states)
+            else:
+                conn.execute(insert(OrderStateRow), ws.order_states)
         if ws.batches:
             conn.execute(insert(BatchRow), ws.batches)
         _update_many(conn, FillRow, ws.fill_updates)
@@ -375,6 +395,53 @@ class Journal:
             stmt = stmt.where(BatchRow.state == state)
         with self.engine.connect() as conn:
             return conn.execute(stmt).all()
+
+    def fills_after(self, after: int, ids: list[int] = ()) -> list:
+        """The fills with id > `after`, and those in `ids` (replay from a snapshot checks
+        only these: the ones it re-made, and the ones the snapshot held pending)."""
+        with self.engine.connect() as conn:
+            rows = list(conn.execute(select(FillRow).where(FillRow.id > after).order_by(FillRow.id)).all())
+            ids = sorted(i for i in ids if i <= after)
+            for n in range(0, len(ids), 500):
+                rows += conn.execute(select(FillRow).where(FillRow.id.in_(ids[n:n + 500]))).all()
+        return rows
+
+    def fill_counts(self) -> dict[str, int]:
+        with self.engine.connect() as conn:
+            return {state: n for state, n in conn.execute(
+                select(FillRow.state, func.count()).group_by(FillRow.state)).all()}
+
+    def fill(self, fill_id: int):
+        with self.engine.connect() as conn:
+            return conn.execute(select(FillRow).where(FillRow.id == fill_id)).first()
+
+    def account_fills(self, account: str, limit: int) -> list:
+        """The account's newest `limit` fills (as maker or taker), oldest first."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(FillRow).where((FillRow.maker_account == account)
+                                                      | (FillRow.taker_account == account))
+                                .order_by(FillRow.id.desc()).limit(limit)).all()
+        return rows[::-1]
+
+    def order_hashes(self) -> set[bytes]:
+        """Every order hash the journal holds (the sequencer's duplicate check)."""
+        with self.engine.connect() as conn:
+            result = conn.exec_driver_sql("SELECT hash FROM orders")
+            fromhex = bytes.fromhex
+            seen: set[bytes] = set()
+            while chunk := result.fetchmany(50_000):
+                seen.update(fromhex(h[2:]) for (h,) in chunk)
+        return seen
+
+    def order(self, order_hash: str) -> tuple | None:
+        """(orders row, order_states row or None, the place command's body) of a journaled order."""
+        with self.engine.connect() as conn:
+            row = conn.execute(select(OrderRow).where(OrderRow.hash == order_hash)).first()
+            if row is None:
+                return None
+            state = conn.execute(select(OrderStateRow).where(OrderStateRow.hash == order_hash)).first()
+            body = conn.execute(select(CommandRow.body).where(CommandRow.seq == row.seq)).scalar()
+        return row, state, body
 
     def cursor(self, name: str) -> int | None:
         with self.engine.connect() as conn:

@@ -31,7 +31,7 @@ from .chain import Chain
 from .config import KeeperConfig
 from .core import Core, Outbox, market_config
 from .gateway import Gateway, GroupCommitter, Hub
-from .journal import B_SUBMITTED, MATCHED, SETTLED, SUBMITTED, Journal, WriteSet, make_engine, normalize_url
+from .journal import B_SUBMITTED, MATCHED, REJECTED, SETTLED, SUBMITTED, Journal, WriteSet, make_engine, normalize_url
 from .leader import Leadership, NotLeader
 from .keys import Key, load_key
 from .oracle_feed import CsvReplaySource, OracleFeed, RandomWalkSource
@@ -317,31 +317,56 @@ class Keeper:
         n = 0
         after = 0
         snap = self.journal.snapshot()
+        held: list[int] = []  # the fills the snapshot held pending
         if snap is not None:
-            after, body = snap
-            core.restore(body)
-            self.engine = core.engine
-            self.recovery.snapshot_seq = after
+            try:
+                core.restore(snap[1])
+            except ValueError as exc:  # an older snapshot format: replay everything
+                log.warning("snapshot at %d not used (%s): replaying the whole journal", snap[0], exc)
+            else:
+                after = snap[0]
+                held = list(core.fills)
+                self.engine = core.engine
+                self.recovery.snapshot_seq = after
+        fill_base = core.fill_seq
+        undone: set[int] = set()  # fills a replayed fill_rejected undid (and dropped)
         for row in self.journal.commands(after=after):
             core.apply(row.seq, row.ts, row.kind, json.loads(row.body), out)
             n += 1
             if len(out.fills) > 10_000 or len(out.order_updates) > 10_000:
+                undone.update(f.id for f in out.rejected)
                 out = Outbox.new()
+        undone.update(f.id for f in out.rejected)
         self.recovery.commands = n
         self.last_snapshot = core.seq
-        rows = self.journal.fills()
+        # every order ever journaled, for the duplicate check (the snapshot holds the live ones)
+        core.seen |= self.journal.order_hashes()
+        # the fills the replay made (id > fill_base) and the ones the snapshot held: each
+        # must be in the fills table as replay made it; the table gives its state
+        rows = self.journal.fills_after(fill_base, held)
+        made = 0
+        final = []
         for row in rows:
             fill = core.fills.get(row.id)
             if fill is None:
+                if row.id in undone:
+                    made += row.id > fill_base
+                    continue
                 raise RuntimeError(f"journal fill {row.id} was not reproduced by replay: journal corrupt")
             if fill.maker_hash.hex() != row.maker_hash[2:] or fill.size != row.size:
                 raise RuntimeError(f"replay diverged at fill {row.id}")
+            made += row.id > fill_base
             fill.state, fill.batch_id, fill.reason, fill.tx_hash = row.state, row.batch_id, row.reason, row.tx_hash
             if row.state == SETTLED:
                 core.account(fill.maker_account).settle_fill(fill.market, fill.maker_is_buy, fill.price, fill.size)
                 core.account(fill.taker_account).settle_fill(fill.market, not fill.maker_is_buy, fill.price, fill.size)
-        if len(rows) != len(core.fills):
+            if row.state in (SETTLED, REJECTED):
+                final.append(fill)
+        if made != core.fill_seq - fill_base:
             raise RuntimeError("replay produced fills the journal does not have")
+        for fill in final:  # settled since: out of the live state (as the live run did)
+            core.fill_final(fill, None)
+        core.final_counts = {s: c for s, c in self.journal.fill_counts().items() if s in (SETTLED, REJECTED)}
         self.recovery.fills = len(rows)
         _, _, last_batch = self.journal.max_ids()
         self.settlement.batch_seq = last_batch
@@ -350,7 +375,8 @@ class Keeper:
         """Step 5: every batch left `submitted` by a crash is resolved against the chain."""
         batches = self.journal.batches(B_SUBMITTED)
         for row in sorted(batches, key=lambda b: b.nonce):
-            ids = [i for i in json.loads(row.fill_ids) if self.core.fills[i].state == SUBMITTED]
+            ids = [i for i in json.loads(row.fill_ids)
+                   if (f := self.core.fills.get(i)) is not None and f.state == SUBMITTED]
             if not ids:
                 continue
             await self.settlement.resolve_unknown(row.id, ids, row.tx_hash, row.raw_tx)
@@ -410,8 +436,9 @@ class Keeper:
     def maybe_snapshot(self) -> bool:
         """Every `journal.snapshot_every` commands: queue a snapshot of the sequencer after
         `core.seq`, written after every row queued before it (one transaction). It is taken
-        on the loop (it pickles the whole state: about a second per million orders), so it
-        is rare. A snapshot whose commands are not all in the journal is ignored at load."""
+        on the loop: it serialises the live state only (resting and waiting orders, pending
+        fills), so its cost follows the live book, not the journal's age. A snapshot whose
+        commands are not all in the journal is ignored at load."""
         every = self.config.journal.snapshot_every
         if not every or self.core.seq - self.last_snapshot < every:
             return False
@@ -518,7 +545,7 @@ class Keeper:
         }
 
     def settlement_stats(self) -> dict:
-        states: dict[str, int] = {}
+        states: dict[str, int] = dict(self.core.final_counts)  # fills out of the live state
         for fill in self.core.fills.values():
             states[fill.state] = states.get(fill.state, 0) + 1
         lat = sorted(self.settlement.latencies)

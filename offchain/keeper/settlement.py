@@ -134,7 +134,8 @@ class Settlement:
             ids = []
             while self.queue and len(ids) < self.max_fills:
                 fid = self.queue.popleft()
-                if self.core.fills[fid].state == MATCHED:
+                fill = self.core.fills.get(fid)  # None: final since it was queued
+                if fill is not None and fill.state == MATCHED:
                     ids.append(fid)
             self.first_wait = time.monotonic() if self.queue else None
             if not ids:
@@ -221,7 +222,7 @@ class Settlement:
             await self.fail_batch(batch_id, ids, f"reverted: {reason}")
             return
         outcomes = self.chain.decode_settle_logs(receipt)
-        fills = [core.fills[i] for i in ids]
+        fills = [f for i in ids if (f := core.fills.get(i)) is not None]
         results = _match_outcomes(fills, outcomes)
         ws, out = WriteSet(), Outbox.new()
         now = time.monotonic()
@@ -271,6 +272,7 @@ class Settlement:
         ws.fill_updates.append({"id": fill.id, "state": SETTLED})
         core.account(fill.maker_account).settle_fill(fill.market, fill.maker_is_buy, fill.price, fill.size)
         core.account(fill.taker_account).settle_fill(fill.market, not fill.maker_is_buy, fill.price, fill.size)
+        core.fill_final(fill, ws)  # out of the live state (the fills table has it)
         self.stats["settled"] += 1
         self.stats["last_settled_at"] = time.time()
         started = self.matched_at.pop(fill.id, None)
@@ -305,8 +307,8 @@ class Settlement:
         ws.batch_updates.append({"id": batch_id, "state": B_FAILED, "error": error[:500]})
         requeue = []
         for fid in ids:
-            fill = self.core.fills[fid]
-            if fill.state != SUBMITTED:
+            fill = self.core.fills.get(fid)
+            if fill is None or fill.state != SUBMITTED:
                 continue
             n = self.attempts[fid] = self.attempts.get(fid, 0) + 1
             if n > self.max_retries:
@@ -333,7 +335,7 @@ class Settlement:
             return
         # The tx is gone and its nonce was used otherwise: whatever the chain settled for these
         # pairs counts, the rest is re-batched.
-        fills = [self.core.fills[i] for i in ids]
+        fills = [f for i in ids if (f := self.core.fills.get(i)) is not None]
         settled_pairs = await self.settled_pairs(fills)
         ws, out = WriteSet(), Outbox.new()
         now = time.monotonic()

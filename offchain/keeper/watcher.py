@@ -172,7 +172,7 @@ class Watcher:
 
     def _chain_order(self, entry: dict) -> None:
         """FillSettled(maker_hash, taker_hash, market, ..., size, ...) or OrderCancelled(account, hash)."""
-        topics, known, state = entry["topics"], self.core.orders, self.core.chain_orders
+        topics, known, state = entry["topics"], self.core.seen, self.core.chain_orders
         if topics[0] == self.t_cancel:
             h = bytes.fromhex(topics[2][2:])
             if h not in known:

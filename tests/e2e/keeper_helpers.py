@@ -35,6 +35,13 @@ async def wait_for(predicate, timeout=20.0, interval=0.05):
     raise TimeoutError("condition not met")
 
 
+def fills_final(keeper, state: str = "settled") -> bool:
+    """The keeper made fills and every one is final with `state`. Final fills leave the
+    sequencer's live state (`core.fills` holds pending ones only), so this reads the journal."""
+    rows = keeper.journal.fills()
+    return bool(rows) and not keeper.core.fills and all(r.state == state for r in rows)
+
+
 def exchange(stack):
     from offchain.artifacts import abi
 

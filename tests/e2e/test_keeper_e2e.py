@@ -12,7 +12,7 @@ from offchain.deploy import Web3Deployer
 from offchain.keeper.service import Keeper
 from offchain.order import address_of
 
-from .keeper_helpers import exchange, key, keeper_config, wait_for
+from .keeper_helpers import exchange, key, keeper_config, wait_for, fills_final
 
 pytestmark = [pytest.mark.e2e, pytest.mark.anyio]  # async tests: `start_keeper` (conftest.py)
 PRICE = 2_000 * 10**6
@@ -36,7 +36,7 @@ async def test_e2e__crossing_orders_via_sdk__settled_on_chain(stack, tmp_path, s
         assert all(r["fills"] == 1 for r in sells)
         event = await asyncio.wait_for(first, 10)
         assert event["type"] == "fill" and event["fill"]["taker"] == taker.account
-        await wait_for(lambda: all(f.state == "settled" for f in keeper.core.fills.values()))
+        await wait_for(lambda: fills_final(keeper, "settled"))
         fills = await taker.fills()
         assert [f["state"] for f in fills] == ["settled", "settled"] and fills[0]["tx_hash"]
         book = await maker.book(1)
@@ -77,7 +77,7 @@ async def test_e2e__fill_skipped_by_chain__rejected_reported_and_undone(stack, t
         first = asyncio.ensure_future(updates.__anext__())
         await asyncio.sleep(0.2)
         await taker.place(taker.order(1, True, PRICE + 50_000, 10**17), tif="IOC")
-        await wait_for(lambda: all(f.state == "rejected" for f in keeper.core.fills.values()))
+        await wait_for(lambda: fills_final(keeper, "rejected"))
         (fill,) = await taker.fills()
         assert fill["state"] == "rejected" and fill["reason"] == "cancelled"
         seen = [await asyncio.wait_for(first, 5)]
@@ -100,7 +100,8 @@ async def test_e2e__onchain_cancel__watcher_takes_order_off_book(stack, tmp_path
         ack = await maker.place(buy)
         w3, _ = exchange(stack)
         Web3Deployer(w3, a).transact("Exchange", stack.deployment.exchange, "cancel_order", buy.as_tuple())
-        await wait_for(lambda: keeper.core.orders[bytes.fromhex(ack["hash"][2:])].open == 0)
+        h = bytes.fromhex(ack["hash"][2:])  # off the book: out of the live state, or open 0
+        await wait_for(lambda: h not in keeper.core.orders or keeper.core.orders[h].open == 0)
         assert (await maker.open_orders()) == []
         kinds = [r.kind for r in keeper.journal.commands()]
         assert "chain_cancel" in kinds
@@ -165,8 +166,7 @@ def test_e2e__keeper_app__analytics_routes_mounted_and_in_openapi(stack, tmp_pat
             async with AsyncKeeperClient(keeper.url, a) as maker, AsyncKeeperClient(keeper.url, b) as taker:
                 await maker.place(maker.order(1, True, PRICE - 1_000_000, 10**16))
                 await taker.place(taker.order(1, False, PRICE - 1_000_000, 10**16), tif="IOC")
-                await wait_for(lambda: keeper.core.fills and all(f.state == "settled"
-                                                                 for f in keeper.core.fills.values()))
+                await wait_for(lambda: fills_final(keeper, "settled"))
                 maker_account, taker_account = maker.account, taker.account
             async with httpx.AsyncClient(base_url=keeper.url, timeout=30) as http:
                 paths = (await http.get("/openapi.json")).json()["paths"]

@@ -14,7 +14,7 @@ from offchain.deploy import Web3Deployer
 from offchain.keeper.devstack import fund
 from offchain.keeper.service import Keeper
 
-from .keeper_helpers import exchange, key, keeper_config, wait_for
+from .keeper_helpers import exchange, key, keeper_config, wait_for, fills_final
 
 pytestmark = pytest.mark.e2e
 PRICE = 2_000 * 10**6
@@ -46,7 +46,7 @@ def test_e2e__taker_withdrew_then_crossed__margin_skip_blames_taker_maker_keeps_
                                                      ex.functions.collateral(taker.account).call())
                 sell = await taker.place(taker.order(1, False, PRICE - 7_000_000, 10**17))
                 assert sell["fills"] == 1
-                await wait_for(lambda: all(f.state == "rejected" for f in keeper.core.fills.values()))
+                await wait_for(lambda: fills_final(keeper, "rejected"))
                 (fill,) = await maker.fills()
                 assert fill["reason"] == "margin"
                 maker_order = (await maker.http.get(f"/orders/{bid['hash']}")).json()
@@ -76,8 +76,7 @@ def test_e2e__replayed_order_already_filled_on_chain__refused_filled(stack, tmp_
                 sell = taker.order(1, False, PRICE - 9_000_000, 10**16)
                 signed_sell = taker.signed(sell, "IOC")
                 await taker.place_batch([signed_sell])
-                await wait_for(lambda: keeper.core.fills and all(f.state == "settled"
-                                                                 for f in keeper.core.fills.values()))
+                await wait_for(lambda: fills_final(keeper, "settled"))
         finally:
             await keeper.stop()
         # a keeper whose journal does not know these orders (a fresh one, or a standby's)

@@ -13,7 +13,7 @@ from offchain.keeper.preflight import StartupError
 from offchain.keeper.service import Keeper
 from offchain.order import address_of
 
-from .keeper_helpers import key, keeper_config
+from .keeper_helpers import key, keeper_config, fills_final
 
 pytestmark = pytest.mark.e2e
 
@@ -81,8 +81,7 @@ def test_settle_revert__logged_at_warning_with_the_decoded_reason(stack, tmp_pat
                 try:
                     await a.place(a.order(1, True, price, 10**16))
                     await b.place(b.order(1, False, price, 10**16), tif="IOC")
-                    await wait_for(lambda: keeper.core.fills and all(f.state == "rejected"
-                                                                     for f in keeper.core.fills.values()))
+                    await wait_for(lambda: fills_final(keeper, "rejected"))
                 finally:
                     admin.transact("Exchange", stack.deployment.exchange, "unpause")
         finally:

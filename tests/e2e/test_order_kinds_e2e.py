@@ -40,11 +40,13 @@ def test_e2e__stop_market__fires_when_mark_crosses_and_settles_on_chain(stack, t
                 assert keeper.core.fills == {}
 
                 await asyncio.to_thread(mark, w3, stack, PRICE - 3 * USDC)  # the mark crosses
-                await wait_for(lambda: len(keeper.core.fills) == 1)
-                (fill,) = keeper.core.fills.values()
-                assert fill.taker_hash.hex() == ack["hash"][2:] and fill.maker_hash.hex() == bid["hash"][2:]
+                # the journal: a final fill leaves the keeper's live state (core.fills)
+                await wait_for(lambda: len(keeper.journal.fills()) == 1)
+                (fill,) = keeper.journal.fills()
+                assert fill.taker_hash == ack["hash"] and fill.maker_hash == bid["hash"]
                 assert fill.price == PRICE - 5 * USDC and fill.size == 10**16
-                await wait_for(lambda: fill.state in ("settled", "rejected"), timeout=30)
+                await wait_for(lambda: keeper.journal.fills()[0].state in ("settled", "rejected"), timeout=30)
+                (fill,) = keeper.journal.fills()
                 assert (fill.state, fill.reason) == ("settled", "")
                 assert (await trader.order_status(ack["hash"]))["status"] == "filled"
                 kinds = [r.kind for r in keeper.journal.commands()]
@@ -166,10 +168,11 @@ def test_e2e__raw_http_and_eth_account_only__stop_fires_and_settles(stack, tmp_p
 
             bid, ack = await asyncio.to_thread(client_side)
             await asyncio.to_thread(mark, w3, stack, PRICE - 3 * USDC)
-            await wait_for(lambda: len(keeper.core.fills) == 1)
-            (fill,) = keeper.core.fills.values()
-            assert (fill.maker_hash.hex(), fill.taker_hash.hex()) == (bid["hash"][2:], ack["hash"][2:])
-            await wait_for(lambda: fill.state in ("settled", "rejected"), timeout=30)
+            await wait_for(lambda: len(keeper.journal.fills()) == 1)  # final fills leave core.fills
+            (fill,) = keeper.journal.fills()
+            assert (fill.maker_hash, fill.taker_hash) == (bid["hash"], ack["hash"])
+            await wait_for(lambda: keeper.journal.fills()[0].state in ("settled", "rejected"), timeout=30)
+            (fill,) = keeper.journal.fills()
             assert (fill.state, fill.reason) == ("settled", "")
         finally:
             await keeper.stop()

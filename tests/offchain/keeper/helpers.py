@@ -34,7 +34,7 @@ class OfflineKeeper:
             state.collateral = collateral
             state.loaded = True
         self.committer = GroupCommitter(self.journal)
-        self.gateway = Gateway(self.core, AdmissionContext(DOMAIN, self.core.markets, self.core.marks),
+        self.gateway = Gateway(self.core, AdmissionContext(DOMAIN, self.core.markets, self.core.marks, oracle=self.core.oracle),
                                self.committer, Hub(), RateLimiter(rate, burst))
         self.fills: list = []
         self.gateway.fill_sinks.append(self.fills.extend)

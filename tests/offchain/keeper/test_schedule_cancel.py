@@ -31,8 +31,8 @@ def test_schedule_cancel__deadline_passes__all_orders_of_account_cancelled_only(
     async def go():
         k = OfflineKeeper(f"sqlite:///{tmp_path}/j.db")
         k.start()
-        await k.gateway.place_batch([signed(0, order(0, True, price=PRICE - n * TICK, nonce=n)) for n in (1, 2)]
-                                    + [signed(1, order(1, True, price=PRICE - 3 * TICK))])
+        placed = await k.gateway.place_batch([signed(0, order(0, True, price=PRICE - n * TICK, nonce=n))
+                                              for n in (1, 2)] + [signed(1, order(1, True, price=PRICE - 3 * TICK))])
         now = int(k.gateway.clock() * 1000)
         r = await k.gateway.schedule_cancel(*switch(0, now + 60_000))
         assert r == {"status": "ok", "deadline": str(now + 60_000)}
@@ -40,7 +40,8 @@ def test_schedule_cancel__deadline_passes__all_orders_of_account_cancelled_only(
         assert len(k.core.open_orders(ADDR[0])) == 2
         await expire(k, now + 60_000)
         assert k.core.open_orders(ADDR[0]) == [] and len(k.core.open_orders(ADDR[1])) == 1
-        assert {s.status for s in k.core.orders.values() if s.order.account == ADDR[0]} == {"cancelled"}
+        # finished: out of the live state, their status journaled (GET /orders/{hash} reads it)
+        assert {k.journal.order(p["hash"])[1].status for p in placed[:2]} == {"cancelled"}
         assert ADDR[0] not in k.core.cancel_deadlines  # spent: later orders are not touched
         await k.stop()
     run(go())

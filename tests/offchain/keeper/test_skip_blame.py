@@ -56,12 +56,16 @@ def test_skip__taker_blamed__resting_maker_gets_size_back_in_place(tmp_path):
     r = _place(k, signed(0, order(0, True, size=3 * 10**17)), signed(2, order(2, True)),
                signed(1, order(1, False)))
     maker = k.core.orders[bytes.fromhex(r[0]["hash"][2:])]
+    taker = k.core.orders[bytes.fromhex(r[2]["hash"][2:])]
     assert maker.open == 2 * 10**17 and _queue(k.core) == [ADDR[0], ADDR[2]]
     (fill,) = k.core.fills.values()
     _reject(k, fill.id, "margin", ("taker",))
     assert maker.open == 3 * 10**17 and maker.filled == 0 and maker.status == "open"
     assert _queue(k.core) == [ADDR[0], ADDR[2]]  # exact priority kept
-    assert k.core.orders[bytes.fromhex(r[2]["hash"][2:])].open == 0
+    assert taker.open == 0 and taker.status == "cancelled"
+    # the blamed taker is finished and its fill final: out of the live state, its status journaled
+    assert taker.hash not in k.core.orders and k.core.fills == {}
+    assert k.journal.order(taker.hex)[1].status == "cancelled"
     assert k.core.accounts[ADDR[0]].open_buy[1] == 3 * 10**17
     assert _view(_replay(k)) == _view(k.core)
 
@@ -83,9 +87,9 @@ def test_skip__maker_blamed__maker_off_book_ioc_taker_not_restored(tmp_path):
     k = OfflineKeeper(f"sqlite:///{tmp_path}/j.db")
     r = _place(k, signed(0, order(0, True, size=2 * 10**17)), signed(1, order(1, False), tif="IOC"))
     (fill,) = k.core.fills.values()
-    _reject(k, fill.id, "cancelled", ("maker",))
     maker = k.core.orders[bytes.fromhex(r[0]["hash"][2:])]
     taker = k.core.orders[bytes.fromhex(r[1]["hash"][2:])]
+    _reject(k, fill.id, "cancelled", ("maker",))
     assert maker.open == 0 and maker.status == "cancelled"
     assert taker.open == 0 and taker.filled == 0 and taker.status == "done"  # IOC: its time is over
     assert k.core.engine.depth(1, 5) == ([], [])
@@ -173,9 +177,10 @@ def test_blame__margin__reducing_side_never_blamed():
     assert _blame(chain, "margin", m, t) == ("taker",)
 
 
-def test_blame__market_wide_or_failed_read__both():
+def test_blame__pair_reason_or_failed_read__both():
     m, t = Side(order(0, True)), Side(order(1, False))
-    assert _blame(FakeChain(), "halted", m, t) == ("maker", "taker")
+    assert _blame(FakeChain(), "self trade", m, t) == ("maker", "taker")
+    assert _blame(FakeChain(), "halted", m, t) == ()  # market-wide: nobody (test_market_skip.py)
 
     def broken(*_):
         raise RuntimeError("rpc down")

@@ -40,7 +40,7 @@ def _view(core: Core) -> tuple:
     return ([(o.id, o.size) for o in bids], [(o.id, o.size) for o in asks],
             {h: (s.status, s.open, s.filled, s.seq) for h, s in core.orders.items()},
             {i: (f.maker_hash, f.taker_hash, f.size, f.state, f.reason) for i, f in core.fills.items()},
-            accounts, dict(core.account_fills), {a: set(v) for a, v in core.by_nonce_account.items() if v},
+            accounts, {a: set(v) for a, v in core.by_nonce_account.items() if v},
             core.seq, core.fill_seq, dict(core.marks))
 
 

@@ -52,7 +52,9 @@ async def open_positions(keeper, pairs: list[tuple[str, str, int, int]], market:
         assert maker["status"] == "accepted", maker
         (taker,) = await keeper.gateway.place_batch([signed(long_key, domain, market, True, price, size, "IOC")])
         assert taker["status"] == "accepted" and taker.get("fills", 1) >= 1, taker
-    await wait_for(lambda: keeper.core.fills and all(f.state == "settled" for f in keeper.core.fills.values()))
+    # settled fills leave the keeper's live state (core.fills): the journal has them
+    await wait_for(lambda: not keeper.core.fills and (rows := keeper.journal.fills())
+                   and all(r.state == "settled" for r in rows))
 
 
 def contracts(url: str, d):
