@@ -209,6 +209,8 @@ def archived_order_json(row, state, body: str | None) -> dict:
     }
     if "intent" in place:
         out["intent"] = place["intent"]
+    if state is not None and state.replaced_by:
+        out["replaced_by"] = state.replaced_by
     return out
 
 

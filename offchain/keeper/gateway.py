@@ -555,6 +555,14 @@ class Gateway:
         if not self.limiter.take(order.account, 1, time.monotonic()):
             raise Rejection(Reason.RATE_LIMITED, 429)
         old = core.orders.get(req.replaces)
+        if old is None and req.replaces in core.seen:
+            # finished, so out of the live state: its final status is in the journal
+            found = await asyncio.to_thread(self.committer.journal.order, "0x" + req.replaces.hex())
+            if found is not None and found[0].account != order.account:
+                raise Rejection(Reason.NOT_YOUR_ORDER)
+            if found is not None and found[1] is not None and found[1].status == OrderStatus.FILLED:
+                raise Rejection(Reason.ORDER_FILLED)
+            raise Rejection(Reason.ORDER_CLOSED)
         if old is None:
             raise Rejection(Reason.UNKNOWN_ORDER, 404)
         if old.order.account != order.account:

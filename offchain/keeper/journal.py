@@ -6,7 +6,10 @@ Tables
 - fills     every fill with its settlement state, batch id and the chain's reason;
 - batches   settle transactions: fill ids, nonce, tx hash and the signed raw tx, journaled
             BEFORE the tx is sent, then its state;
-- cursors   chain watcher cursors (last confirmed block processed).
+- cursors   chain watcher cursors (last confirmed block processed);
+- order_states  a finished order's final status, written when it leaves the sequencer's
+            live state (the API reads finished orders from here);
+- snapshots the sequencer's live state every `snapshot_every` commands.
 
 uint256 values are stored as decimal strings (SQLite integers stop at 2**63).
 
@@ -102,6 +105,7 @@ class OrderStateRow(Base):
     hash: Mapped[str] = mapped_column(String(66), primary_key=True)
     status: Mapped[str] = mapped_column(String(24))
     filled: Mapped[int] = mapped_column(BigUInt)
+    replaced_by: Mapped[str] = mapped_column(String(66), default="")  # an amend's replacement
 
 
 class FillRow(Base):
@@ -310,7 +314,8 @@ class Journal:
             stmt = self._upsert(OrderStateRow) if self._upsert is not None else None
             if stmt is not None:
                 conn.execute(stmt.on_conflict_do_update(index_elements=[OrderStateRow.hash], set_={
-                    "status": stmt.excluded.status, "filled": stmt.excluded.filled}), ws.order_states)
+                    "status": stmt.excluded.status, "filled": stmt.excluded.filled,
+                    "replaced_by": stmt.excluded.replaced_by}), ws.order_states)
             else:
                 conn.execute(insert(OrderStateRow), ws.order_states)
         if ws.batches:
@@ -425,12 +430,17 @@ class Journal:
 
     def order_hashes(self) -> set[bytes]:
         """Every order hash the journal holds (the sequencer's duplicate check)."""
-        with self.engine.connect() as conn:
-            result = conn.exec_driver_sql("SELECT hash FROM orders")
+        raw = self.engine.raw_connection()  # the DB-API cursor: SQLAlchemy's Row objects cost ~8x
+        try:
+            cursor = raw.cursor()
+            cursor.execute("SELECT hash FROM orders")
             fromhex = bytes.fromhex
             seen: set[bytes] = set()
-            while chunk := result.fetchmany(50_000):
+            while chunk := cursor.fetchmany(50_000):
                 seen.update(fromhex(h[2:]) for (h,) in chunk)
+            cursor.close()
+        finally:
+            raw.close()
         return seen
 
     def order(self, order_hash: str) -> tuple | None:

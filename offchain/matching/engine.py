@@ -9,7 +9,7 @@ purpose; the rest favours clarity.
 """
 from __future__ import annotations
 
-from heapq import heappop, heappush
+from heapq import heapify, heappop, heappush
 from typing import Any, Hashable, Iterable
 
 import msgspec
@@ -272,8 +272,7 @@ class Engine:
                 order = self._rest(book, cmd, price, size)
                 if tif == _GTD:
                     self._seq += 1
-                    heappush(book.expiries, (cmd.expiry, self._seq, oid, order))
-                    book.next_expiry = book.expiries[0][0]
+                    self._push_expiry(book, (cmd.expiry, self._seq, oid, order))
                     book.rewake()
         return ev
 
@@ -463,8 +462,7 @@ class Engine:
         owner[oid] = pending
         if cmd.tif == _GTD:
             self._seq += 1
-            heappush(book.expiries, (cmd.expiry, self._seq, oid, pending))
-            book.next_expiry = book.expiries[0][0]
+            self._push_expiry(book, (cmd.expiry, self._seq, oid, pending))
             book.rewake()
         ev.append(Accepted(oid, book.market, cmd.account, cmd.is_buy, cmd.price, cmd.size, cmd.ts))
         return None
@@ -871,8 +869,7 @@ class Engine:
         order.owner[new_id] = order
         if cmd.tif == _GTD:  # the old id's expiry entry is skipped from now on (its id is gone)
             self._seq += 1
-            heappush(book.expiries, (cmd.expiry, self._seq, new_id, order))
-            book.next_expiry = book.expiries[0][0]
+            self._push_expiry(book, (cmd.expiry, self._seq, new_id, order))
             book.rewake()
         return [Amended(new_id, cmd.market, order.account, order.price, old_size, cmd.size, True, ts)]
 
@@ -927,6 +924,20 @@ class Engine:
             if book.next_expiry <= ts:
                 self._expire_book(book, ts, ev)
         return ev
+
+    def _push_expiry(self, book: Book, entry: tuple) -> None:
+        """Add a GTD expiry to the book's heap. Entries of orders gone since (filled,
+        cancelled, amended) are skipped lazily when due; when they outnumber the live
+        orders the heap is compacted, so it (and a snapshot, which scans it) stays
+        proportional to the live book, not to every order ever placed. Pop order is by the
+        unique (expiry, seq) key, so compaction changes no outcome."""
+        heap = book.expiries
+        heappush(heap, entry)
+        if len(heap) > 2 * len(self._orders) + 1024:
+            live = self._orders
+            heap[:] = [x for x in heap if live.get(x[2]) is x[3]]
+            heapify(heap)
+        book.next_expiry = heap[0][0]
 
     def _expire_book(self, book: Book, ts: int, ev: list) -> None:
         heap = book.expiries

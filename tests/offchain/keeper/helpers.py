@@ -58,6 +58,21 @@ class OfflineKeeper:
                 "collateral": str(state.collateral if state else 0)}
 
 
+def order_of(k, h: bytes):
+    """An order's state: the live SignedOrder, or, once it finished and left the sequencer's
+    live state (docs/keeper.md "Live state"), its journaled final state with the fields
+    tests read (status, filled, open, replaced_by, hash, hex, order.account)."""
+    import types
+
+    signed = k.core.orders.get(h)
+    if signed is not None:
+        return signed
+    row, state, _ = k.journal.order("0x" + h.hex())
+    return types.SimpleNamespace(hash=h, hex=row.hash, status=state.status, filled=state.filled, open=0,
+                                 replaced_by=state.replaced_by or None,
+                                 order=types.SimpleNamespace(account=row.account, market=row.market))
+
+
 def order(i: int, is_buy: bool, price: int = PRICE, size: int = 10**17, nonce: int = 1, **kw) -> Order:
     return Order(ADDR[i], kw.pop("market", 1), is_buy, price, size, nonce,
                  kw.pop("expiry", int(time.time()) + 3600), kw.pop("flags", 0))

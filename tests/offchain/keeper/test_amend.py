@@ -16,7 +16,7 @@ from offchain.matching import Engine
 from offchain.order import sign_hash, sign_order
 from offchain.wire import AmendRequest, amend_digest, order_hash, parse_amend, place_request
 
-from .helpers import ADDR, DOMAIN, KEYS, MARKET, PRICE, OfflineKeeper, order, run, signed
+from .helpers import ADDR, DOMAIN, KEYS, MARKET, PRICE, OfflineKeeper, order, order_of, run, signed
 from .replay import replay
 from .test_order_kinds import TICK, mark, snapshot, with_intent
 
@@ -54,14 +54,14 @@ def test_amend__size_down_same_price__keeps_priority_new_hash_fills_first(tmp_pa
         r = await amend(k, amend_body(0, a["hash"], order(0, True, size=SIZE // 2, nonce=2)))
         assert r["status"] == "accepted" and r["priority"] == "kept" and r["replaces"] == a["hash"]
         assert r["open"] == str(SIZE // 2) and r["order_status"] == "open"
-        old, new = k.core.orders[h(a["hash"])], k.core.orders[h(r["hash"])]
-        assert old.status == "cancelled" and old.open == 0 and old.to_json()["replaced_by"] == r["hash"]
+        old, new = order_of(k, h(a["hash"])), order_of(k, h(r["hash"]))
+        assert old.status == "cancelled" and old.open == 0 and old.replaced_by == r["hash"]
         assert k.core.accounts[ADDR[0]].open_buy[1] == SIZE // 2
         assert k.core.engine.depth(1, 5)[0] == [(PRICE, SIZE // 2 + SIZE)]
         await place(k, 2, order(2, False, size=SIZE // 2, nonce=1))  # takes the head of the queue
         (fill,) = k.fills
         assert fill.maker_hash == new.hash and fill.maker_account == ADDR[0]
-        assert new.status == "filled" and k.core.orders[h(b["hash"])].open == SIZE
+        assert new.status == "filled" and order_of(k, h(b["hash"])).open == SIZE
         kinds = [row.kind for row in k.journal.commands()]
         assert kinds == ["place", "place", "amend", "place"]
         await k.stop()
@@ -79,8 +79,8 @@ def test_amend__size_up_or_price_change__loses_priority(tmp_path, change):
             else order(0, True, price=PRICE, nonce=2)
         r = await amend(k, amend_body(0, a["hash"], new))
         assert r["priority"] == "lost" and r["order_status"] == "open"
-        assert k.core.orders[h(a["hash"])].status == "cancelled"
-        assert k.core.open_orders(ADDR[0]) == [k.core.orders[h(r["hash"])]]
+        assert order_of(k, h(a["hash"])).status == "cancelled"
+        assert k.core.open_orders(ADDR[0]) == [order_of(k, h(r["hash"]))]
         if change == "price":  # now behind account 1's bid at PRICE
             await place(k, 2, order(2, False, price=PRICE, nonce=1))
             (fill,) = k.fills
@@ -114,7 +114,7 @@ def test_amend__refusals__change_nothing(tmp_path):
         await k.gateway.cancel(*_cancel(0, [gone["hash"]]))
         await place(k, 2, order(2, False, price=PRICE + TICK, nonce=1))
         filled = await place(k, 0, order(0, True, price=PRICE + TICK, nonce=4))
-        assert k.core.orders[h(filled["hash"])].status == "filled"
+        assert order_of(k, h(filled["hash"])).status == "filled"
         before = ([r.seq for r in k.journal.commands()], snapshot(k.core))
         cases = [
             (amend_body(0, "0x" + "ab" * 32, order(0, True, nonce=10)), "unknown order", 404),
@@ -134,7 +134,7 @@ def test_amend__refusals__change_nothing(tmp_path):
                 await amend(k, body)
             assert (exc.value.reason, exc.value.status) == (reason, status), body
         assert ([r.seq for r in k.journal.commands()], snapshot(k.core)) == before
-        assert k.core.orders[h(a["hash"])].status == "open"
+        assert order_of(k, h(a["hash"])).status == "open"
         await k.stop()
     run(go())
 
@@ -148,7 +148,7 @@ def test_amend__engine_refuses_replacement__old_order_still_rests(tmp_path):
         # post-only (reject) priced through the ask: the engine refuses it
         r = await amend(k, amend_body(0, a["hash"], order(0, True, price=PRICE + TICK, nonce=2, flags=1)))
         assert r["status"] == "rejected" and r["reason"] == "post only"
-        old = k.core.orders[h(a["hash"])]
+        old = order_of(k, h(a["hash"]))
         assert old.status == "open" and old.open == SIZE and old.replaced_by is None
         assert k.core.engine.depth(1, 5)[0] == [(PRICE - TICK, SIZE)] and not k.fills
         await k.stop()
@@ -166,7 +166,7 @@ def test_amend__waiting_stop__new_trigger_waits_old_cancelled(tmp_path):
         moved = Intent(kind="stop_market", tif="IOC", trigger_price=PRICE - 5 * TICK, client_id="sl")
         r = await amend(k, amend_body(1, s["hash"], order(1, False, price=PRICE - 50 * TICK, nonce=2), moved))
         assert r["priority"] == "lost" and r["order_status"] == "waiting for trigger"
-        assert k.core.orders[h(s["hash"])].status == "cancelled"
+        assert order_of(k, h(s["hash"])).status == "cancelled"
         assert k.core.by_client_id(ADDR[1], "sl").hex == r["hash"]  # the client id follows the amend
         await mark(k, PRICE - 5 * TICK)  # the new trigger fires; the old one could not
         (fill,) = k.fills

@@ -16,7 +16,7 @@ from offchain.keeper.core import Core, market_config
 from offchain.matching import Engine
 from offchain.wire import CANCEL_CID_TYPE, Cancel, CancelByClientId, WireError
 
-from .helpers import ADDR, DOMAIN, KEYS, MARKET, PRICE, OfflineKeeper, order, run
+from .helpers import ADDR, DOMAIN, KEYS, MARKET, PRICE, OfflineKeeper, order, order_of, run
 from .replay import replay
 from .test_amend import place
 from .test_order_kinds import TICK
@@ -36,10 +36,11 @@ def test_cancel_by_client_id__cancels_named_orders_only(tmp_path):
         c = await place(k, 1, order(1, True, price=PRICE - 2 * TICK, nonce=1), Intent(client_id="a"))
         result = await k.gateway.cancel_by_client_id(*message(0, ["a", "zz"]))
         assert result == {"status": "ok", "cancelled": [a["hash"]], "unknown": ["zz"]}
+        # the cancelled one finished: out of the live state, its status journaled
         statuses = {o.intent.client_id + o.order.account[-4:]: o.status for o in k.core.orders.values()}
-        assert statuses == {"a" + ADDR[0][-4:]: "cancelled", "b" + ADDR[0][-4:]: "open",
-                            "a" + ADDR[1][-4:]: "open"}
-        assert k.core.orders[bytes.fromhex(c["hash"][2:])].status == "open"
+        assert statuses == {"b" + ADDR[0][-4:]: "open", "a" + ADDR[1][-4:]: "open"}
+        assert order_of(k, bytes.fromhex(a["hash"][2:])).status == "cancelled"
+        assert order_of(k, bytes.fromhex(c["hash"][2:])).status == "open"
         (row,) = [r for r in k.journal.commands() if r.kind == "cancel"]
         assert json.loads(row.body)["cids"] == ["a", "zz"]
         await k.stop()
@@ -55,7 +56,7 @@ def test_cancel_by_client_id__replayed_or_stale_or_forged__refused(tmp_path):
         first = message(0, ["x"], now)
         assert (await k.gateway.cancel_by_client_id(*first)) == {"status": "ok", "cancelled": [],
                                                                  "unknown": ["x"]}  # nothing named "x" yet
-        assert k.core.orders[bytes.fromhex(other["hash"][2:])].status == "open"  # unknown ids cancel nothing
+        assert order_of(k, bytes.fromhex(other["hash"][2:])).status == "open"  # unknown ids cancel nothing
         await place(k, 0, order(0, True, nonce=1), Intent(client_id="x"))  # placed later under that id
         for args, reason in ((first, "replayed cancel"), (message(0, ["x"], now - 1), "replayed cancel"),
                              (message(0, ["x"], now - 120_000), "stale timestamp"),

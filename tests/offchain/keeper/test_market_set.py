@@ -10,7 +10,7 @@ import time
 
 from offchain.keeper.admission import MarketInfo
 
-from .helpers import MARKET, PRICE, OfflineKeeper, order, run, signed
+from .helpers import MARKET, PRICE, OfflineKeeper, order, order_of, run, signed
 from .replay import replay
 from .test_order_kinds import TICK, mark, snapshot
 
@@ -60,11 +60,11 @@ def test_market_set__tick_lot_change_and_deactivation__void_orders_leave(tmp_pat
         off_tick = await place(k, 0, order(0, True, price=PRICE - 3 * TICK, nonce=2))
         off_lot = await place(k, 1, order(1, False, price=PRICE + 10 * TICK, size=10**17 + 10**15, nonce=1))
         await market_set(k, dataclasses.replace(MARKET, tick=10 * TICK, lot=10**16))
-        status = {r["hash"]: k.core.orders[bytes.fromhex(r["hash"][2:])].status for r in (on_tick, off_tick, off_lot)}
+        status = {r["hash"]: order_of(k, bytes.fromhex(r["hash"][2:])).status for r in (on_tick, off_tick, off_lot)}
         assert list(status.values()) == ["open", "cancelled", "cancelled"]
         assert (await place(k, 0, order(0, True, price=PRICE - 5 * TICK, nonce=3)))["reason"] == "price off tick"
         await market_set(k, dataclasses.replace(MARKET, tick=10 * TICK, lot=10**16, active=False))
-        assert k.core.orders[bytes.fromhex(on_tick["hash"][2:])].status == "cancelled"
+        assert order_of(k, bytes.fromhex(on_tick["hash"][2:])).status == "cancelled"
         assert (await place(k, 0, order(0, True, price=PRICE - 10 * TICK, nonce=4)))["reason"] == "unknown market"
         state = snapshot(k.core)
         await k.stop()
