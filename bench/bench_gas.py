@@ -11,6 +11,11 @@ writes two fresh filled[hash] slots):
   distinct takers.
 - gas_per_fill_batch50_sweep: one taker order sweeping 50 distinct makers (the common
   case: a taker fills against several resting orders).
+- gas_per_fill_batch50_one_maker_funding: the one-maker batch of 50 with a Funding
+  contract set and one rate since the positions opened (every position settles funding);
+  _idle: the same at an unchanged index; gas_settle_funding: _funding minus
+  gas_per_fill_batch50_one_maker (no Funding contract), same run. Later figures run with
+  funding on.
 
 Run: .venv/bin/python bench/bench_gas.py (from the repository root).
 
@@ -204,6 +209,30 @@ def main() -> None:
             settle(fills_for(maker * n, takers))
             gas = settle(fills_for(maker * n, takers), show=n == 50)
             print(f"gas_per_fill_batch{n}_one_maker: {gas // n}")
+        one_maker_gas = gas // 50
+
+        # funding on (docs/funding.md, "Exchange integration"): the one-maker batch of 50
+        # again with a Funding contract; A/B against gas_per_fill_batch50_one_maker above
+        # (no Funding contract: index 0). Every later figure runs with funding on.
+        funding = project.Funding.deploy(oracle, sender=admin)
+        funding.grantRole(funding.FUNDING_ROLE(), admin, sender=admin)
+        funding.set_funding_config(ETH, 60, 10**12, sender=admin)
+        exchange.set_funding(funding, sender=admin)
+        maker = new_keys(1)
+        takers = new_keys(50)
+        settle(fills_for(maker * 50, takers))  # open at the current index
+        # one funding rate: every position (the maker's, each taker's) owes since its snapshot
+        ape.chain.pending_timestamp += 130
+        oracle.set_price(ETH, PRICE, sender=admin)
+        _, last, _, _ = funding.funding_state(ETH)
+        funding.update_funding(ETH, last + 1, 10**8, sender=admin)
+        tx = exchange.settle(fills_for(maker * 50, takers), sender=operator)
+        assert len(tx.decode_logs(exchange.FundingSettled)) == 51
+        owed_gas = tx.gas_used // 50
+        idle_gas = settle(fills_for(maker * 50, takers)) // 50  # same index: nothing owed
+        print(f"gas_per_fill_batch50_one_maker_funding: {owed_gas}")
+        print(f"gas_per_fill_batch50_one_maker_funding_idle: {idle_gas}")
+        print(f"gas_settle_funding: {owed_gas - one_maker_gas}")
 
         def sweep_fills(maker_keys, taker_key):
             # one taker order for the whole sweep, one resting order per maker

@@ -30,6 +30,7 @@ from interfaces import IRebateEngine
 
 import constants
 import fee_tiers
+import funding_math
 import ledger
 
 implements: IExchange
@@ -60,6 +61,8 @@ exports: (
     ledger.liquidation_reward_bps,
     ledger.liq_next,
     ledger.settlement_price,
+    ledger.funding,
+    ledger.funding_balance,
 )
 
 # ---------------------------------------------------------------- constants
@@ -103,6 +106,7 @@ struct Batch:
     thresholds_hi: uint256
     epoch: uint256
     elapsed: uint256
+    index: int256
 
 
 @deploy
@@ -145,10 +149,12 @@ def __init__(usdc_: address, oracle_: address, rebate_engine_: address, treasury
 def deposit(amount: uint256):
     """
     @notice Deposit `amount` USDC as collateral of msg.sender.
-    @dev Reverts while paused. Needs an USDC allowance for the Exchange.
+    @dev Reverts while paused. Needs an USDC allowance for the Exchange. Runs
+         ExchangeRisk.deposit on this storage (EIP-170 room for settle).
     @param amount USDC units.
     """
-    self._deposit(msg.sender, amount)
+    self._not_paused()
+    self._delegate()
 
 
 @external
@@ -156,12 +162,12 @@ def deposit(amount: uint256):
 def deposit_for(account: address, amount: uint256):
     """
     @notice Deposit `amount` USDC from msg.sender as collateral of `account`.
-    @dev Vaults and the pool use it; reverts while paused.
+    @dev Vaults and the pool use it; reverts while paused. Runs ExchangeRisk.deposit_for.
     @param account The credited account.
     @param amount USDC units.
     """
-    ledger._nonzero(account)
-    self._deposit(account, amount)
+    self._not_paused()
+    self._delegate()
 
 
 @external
@@ -182,14 +188,12 @@ def withdraw(amount: uint256):
 def approve_agent(agent: address, approved: bool):
     """
     @notice Approve or revoke `agent` as a signer of orders for msg.sender.
-    @dev Contracts (vaults, pool) use it for their manager's key.
+    @dev Contracts (vaults, pool) use it for their manager's key. Runs
+         ExchangeRisk.approve_agent.
     @param agent The signer.
     @param approved True to approve, False to revoke.
     """
-    ledger._nonzero(agent)
-    assert agent != msg.sender, "exchange: self agent"
-    ledger._agents[msg.sender][agent] = approved
-    log IExchange.AgentSet(account=msg.sender, agent=agent, approved=approved)
+    self._delegate()
 
 
 @external
@@ -209,8 +213,9 @@ def cancel_all_below(nonce: uint256):
     """
     @notice Void all of msg.sender's orders with a nonce below `nonce`.
     @param nonce The new nonce floor; must be above the current one and below 2**64.
+    @dev Runs ExchangeRisk.cancel_all_below.
     """
-    self._set_min_nonce(msg.sender, nonce)
+    self._delegate()
 
 
 @external
@@ -222,11 +227,9 @@ def cancel_all_below_for(account: address, nonce: uint256):
          forced unwind) the contract or its keeper signs above the current floor.
     @param account The account; msg.sender must be it or (for an EOA) its agent.
     @param nonce The new nonce floor; must be above the current one and below 2**64.
+    @dev Runs ExchangeRisk.cancel_all_below_for.
     """
-    self._authorised(account)
-    if msg.sender != account:
-        assert not account.is_contract, "exchange: contract floor"
-    self._set_min_nonce(account, nonce)
+    self._delegate()
 
 
 @external
@@ -302,6 +305,7 @@ def settle(fills: DynArray[IExchange.Fill, MAX_FILLS]) -> uint256:
 
     settled: uint256 = 0
     fees: uint256 = 0
+    funding: int256 = 0
     max_age: uint256 = staticcall IOracle(ledger.oracle).max_age()
     cur_market: uint256 = 0
     mkt: IExchange.Market = empty(IExchange.Market)
@@ -321,28 +325,35 @@ def settle(fills: DynArray[IExchange.Fill, MAX_FILLS]) -> uint256:
             mkt = ledger._markets[market]
             if mkt.tick != 0:
                 b.mark, b.status = ledger._price(market, max_age)
+                b.index = ledger._index(market)
             cur_market = market
         reason: String[32] = ""
         net_fee: uint256 = 0
-        reason, net_fee = self._settle_fill(f, hm, ht, mkt, b)
+        paid: int256 = 0
+        reason, net_fee, paid = self._settle_fill(f, hm, ht, mkt, b)
         if len(reason) == 0:
             settled += 1
             fees += net_fee
+            funding += paid
         else:
             log IExchange.FillSkipped(maker_hash=hm, taker_hash=ht, reason=reason)
 
     if fees != 0:
         ledger.fees_accrued += fees
+    if funding != 0:
+        ledger.funding_balance += funding
     return settled
 
 
 @internal
-def _settle_fill(f: IExchange.Fill, hm: bytes32, ht: bytes32, mkt: IExchange.Market, b: Batch) -> (String[32], uint256):
+def _settle_fill(f: IExchange.Fill, hm: bytes32, ht: bytes32, mkt: IExchange.Market, b: Batch) -> (String[32], uint256, int256):
     """
-    @dev Checks one fill (all reads first) and applies it. Returns ("", net fee) when
-         settled, or (reason, 0) with no state written. Reads per account: config,
-         position, account word (collateral | volume); writes position, account word
-         and (on open / close) config.
+    @dev Checks one fill (all reads first) and applies it. Returns ("", net fee, funding
+         paid by both sides) when settled, or (reason, 0, 0) with no state written.
+         Reads per account: config, position, account word (collateral | volume); writes
+         position (funding snapshot = the batch's index), account word and (on open /
+         close) config. Both sides' funding since their snapshots is realised first,
+         so every check sees the collateral after it.
     """
     market: uint256 = f.maker.market
     size: uint256 = f.size
@@ -352,35 +363,35 @@ def _settle_fill(f: IExchange.Fill, hm: bytes32, ht: bytes32, mkt: IExchange.Mar
 
     # ---- stateless checks and market parameters
     if f.taker.market != market:
-        return "market mismatch", 0
+        return "market mismatch", 0, 0
     if mkt.tick == 0:
         # unknown id; a known inactive market settles closing fills only (in _risk)
-        return "inactive", 0
+        return "inactive", 0, 0
     if f.maker.is_buy == f.taker.is_buy:
-        return "side", 0
+        return "side", 0, 0
     if (f.maker.flags | f.taker.flags) & ~ledger.KNOWN_FLAGS != 0:
-        return "flags", 0
+        return "flags", 0, 0
     if maker == taker:
-        return "self trade", 0
+        return "self trade", 0, 0
     m_liq: bool = f.maker.flags & ledger.FLAG_LIQUIDATION != 0
     t_liq: bool = f.taker.flags & ledger.FLAG_LIQUIDATION != 0
     if m_liq and t_liq:
-        return "flags", 0
+        return "flags", 0, 0
     if f.maker.expiry < block.timestamp or f.taker.expiry < block.timestamp:
-        return "expired", 0
+        return "expired", 0, 0
     if f.taker.flags & ledger.FLAG_POST_ONLY != 0:
-        return "post only", 0
+        return "post only", 0, 0
     if f.maker.is_buy:
         if f.taker.price > price:
-            return "no cross", 0
+            return "no cross", 0, 0
     elif f.taker.price < price:
-        return "no cross", 0
+        return "no cross", 0, 0
     if size == 0 or size > ledger.MAX_SIZE or price == 0 or price > ledger.MAX_PRICE:
-        return "size", 0
+        return "size", 0, 0
     if price % mkt.tick != 0:
-        return "tick", 0
+        return "tick", 0, 0
     if size % mkt.lot != 0:
-        return "lot", 0
+        return "lot", 0, 0
 
     # ---- order state
     maker_cfg: uint256 = ledger._config[maker]
@@ -390,53 +401,53 @@ def _settle_fill(f: IExchange.Fill, hm: bytes32, ht: bytes32, mkt: IExchange.Mar
     if (not m_liq and f.maker.nonce < maker_cfg & ledger.NONCE_MASK) or (
         not t_liq and f.taker.nonce < taker_cfg & ledger.NONCE_MASK
     ):
-        return "nonce", 0
+        return "nonce", 0, 0
     fm: uint256 = ledger._filled[hm]
     ft: uint256 = ledger._filled[ht]
     if fm == CANCELLED or ft == CANCELLED:
-        return "cancelled", 0
+        return "cancelled", 0, 0
     if fm + size > f.maker.size or ft + size > f.taker.size:
-        return "overfill", 0
+        return "overfill", 0, 0
     if size < mkt.min_size:
         if fm + size != f.maker.size and ft + size != f.taker.size:
-            return "min size", 0
+            return "min size", 0, 0
 
     # ---- signatures
     m_signer: address = maker
     if not m_liq:
         m_signer = self._signer(hm, maker, f.maker_sig)
         if m_signer == empty(address):
-            return "bad signature", 0
+            return "bad signature", 0, 0
     t_signer: address = taker
     if not t_liq:
         t_signer = self._signer(ht, taker, f.taker_sig)
         if t_signer == empty(address):
-            return "bad signature", 0
+            return "bad signature", 0, 0
     if (maker_cfg | taker_cfg) & ledger.FORBID_BIT != 0:
         if maker_cfg & ledger.FORBID_BIT != 0:
             if ledger.forbidden_counterparty[maker][taker] or ledger.forbidden_counterparty[maker][t_signer]:
-                return "counterparty", 0
+                return "counterparty", 0, 0
         if taker_cfg & ledger.FORBID_BIT != 0:
             if ledger.forbidden_counterparty[taker][maker] or ledger.forbidden_counterparty[taker][m_signer]:
-                return "counterparty", 0
+                return "counterparty", 0, 0
 
     # ---- oracle
     mark: uint256 = b.mark
     if b.status == ledger.PRICE_HALTED:
-        return "halted", 0
+        return "halted", 0, 0
     if b.status == ledger.PRICE_STALE:
-        return "stale", 0
+        return "stale", 0, 0
     if b.status == ledger.PRICE_SETTLED:
-        return "delisted", 0
+        return "delisted", 0, 0
     diff: uint256 = unsafe_sub(price, mark) if price > mark else unsafe_sub(mark, price)
     if diff * constants.BPS > mark * mkt.band_bps:
-        return "band", 0
+        return "band", 0, 0
     if (maker_cfg | taker_cfg) & ledger.GUARD_BIT != 0:
         # an account's own guard limits its own trades, not its liquidation
         if (not m_liq and self._too_far(maker, maker_cfg, diff, mark)) or (
             not t_liq and self._too_far(taker, taker_cfg, diff, mark)
         ):
-            return "mark distance", 0
+            return "mark distance", 0, 0
 
     # ---- new positions, fee and rebate (tiers from the volume before this fill)
     notional: uint256 = price * size // constants.ONE
@@ -447,7 +458,9 @@ def _settle_fill(f: IExchange.Fill, hm: bytes32, ht: bytes32, mkt: IExchange.Mar
 
     m_old: int256 = 0
     m_cost: int256 = 0
-    m_old, m_cost = ledger._unpack(ledger._positions[maker][market])
+    snap: uint256 = 0
+    m_old, m_cost, snap = funding_math.unpack(ledger._positions[maker][market])
+    m_fund: int256 = funding_math.owed(m_old, b.index, snap)
     m_new: int256 = 0
     m_new_cost: int256 = 0
     m_pnl: int256 = 0
@@ -455,7 +468,8 @@ def _settle_fill(f: IExchange.Fill, hm: bytes32, ht: bytes32, mkt: IExchange.Mar
 
     t_old: int256 = 0
     t_cost: int256 = 0
-    t_old, t_cost = ledger._unpack(ledger._positions[taker][market])
+    t_old, t_cost, snap = funding_math.unpack(ledger._positions[taker][market])
+    t_fund: int256 = funding_math.owed(t_old, b.index, snap)
     t_new: int256 = 0
     t_new_cost: int256 = 0
     t_pnl: int256 = 0
@@ -477,8 +491,8 @@ def _settle_fill(f: IExchange.Fill, hm: bytes32, ht: bytes32, mkt: IExchange.Mar
     rebate: uint256 = min(notional * rebate_bps // constants.BPS, fee)
     if m_liq:
         rebate = 0
-    m_coll: int256 = ledger._coll(m_word) + m_pnl
-    t_coll: int256 = ledger._coll(t_word) + t_pnl - convert(fee, int256)
+    m_coll: int256 = ledger._coll(m_word) + m_pnl - m_fund
+    t_coll: int256 = ledger._coll(t_word) + t_pnl - convert(fee, int256) - t_fund
 
     # ---- risk checks (maker: rebate ignored, only helps; taker: after its fee)
     reason: String[32] = ""
@@ -488,13 +502,13 @@ def _settle_fill(f: IExchange.Fill, hm: bytes32, ht: bytes32, mkt: IExchange.Mar
     else:
         reason = self._risk(maker, maker_cfg, f.maker.flags, market, mark, mkt.active, m_old, m_new, m_new_cost, m_coll)
     if len(reason) != 0:
-        return reason, 0
+        return reason, 0, 0
     if t_liq:
         reason, penalty = self._liq_risk(taker, taker_cfg, market, mark, mkt.lot, t_old, t_new, t_new_cost, t_word, t_coll, f.taker.size, ft, notional)
     else:
         reason = self._risk(taker, taker_cfg, f.taker.flags, market, mark, mkt.active, t_old, t_new, t_new_cost, t_coll)
     if len(reason) != 0:
-        return reason, 0
+        return reason, 0, 0
     if m_liq:
         m_coll -= convert(penalty, int256)
     elif t_liq:
@@ -503,8 +517,8 @@ def _settle_fill(f: IExchange.Fill, hm: bytes32, ht: bytes32, mkt: IExchange.Mar
     # ---- effects
     ledger._filled[hm] = fm + size
     ledger._filled[ht] = ft + size
-    ledger._write_position(maker, maker_cfg, market, m_old, m_new, m_new_cost)
-    ledger._write_position(taker, taker_cfg, market, t_old, t_new, t_new_cost)
+    ledger._store_position(maker, maker_cfg, market, m_old, m_new, m_new_cost, b.index)
+    ledger._store_position(taker, taker_cfg, market, t_old, t_new, t_new_cost, b.index)
     ledger._accounts[maker] = ledger._account_word(m_coll + convert(rebate, int256), fee_tiers.added(m_vol, notional, b.epoch))
     ledger._accounts[taker] = ledger._account_word(t_coll, fee_tiers.added(t_vol, notional, b.epoch))
     # after the account words: the caller's reward may credit one of the two accounts
@@ -525,7 +539,11 @@ def _settle_fill(f: IExchange.Fill, hm: bytes32, ht: bytes32, mkt: IExchange.Mar
         taker_fee=fee,
         maker_rebate=rebate,
     )
-    return "", unsafe_sub(fee, rebate)
+    if m_fund != 0:
+        ledger._funding_event(maker, market, m_fund, b.index)
+    if t_fund != 0:
+        ledger._funding_event(taker, market, t_fund, b.index)
+    return "", unsafe_sub(fee, rebate), m_fund + t_fund
 
 
 @internal
@@ -552,6 +570,8 @@ def _risk(
     if not reducing:
         if not active:
             return "inactive"
+        if not funding_math.fits(new_size, new_cost):
+            return "size"
         if flags & ledger.FLAG_REDUCE_ONLY != 0:
             return "reduce only"
         if cfg & ledger.CLOSE_ONLY_BIT != 0:
@@ -734,6 +754,31 @@ def set_margin_tiers(
     @param maintenance_bps Maintenance margin bps per tier.
     """
     self._only_admin()
+    self._delegate()
+
+
+# ================================================================ funding
+
+@external
+def set_funding(funding: address):
+    """
+    @notice Set the Funding contract whose index(market) every position settles against.
+    @dev DEFAULT_ADMIN_ROLE, once (a new index source would break every snapshot).
+         Runs ExchangeRisk.set_funding.
+    @param funding The Funding contract.
+    """
+    self._only_admin()
+    self._delegate()
+
+
+@external
+def settle_funding(account: address):
+    """
+    @notice Realise the funding of every open position of `account` into its
+            collateral (FundingSettled per non-zero amount). Anyone.
+    @dev Runs ExchangeRisk.settle_funding on this storage.
+    @param account The account.
+    """
     self._delegate()
 
 
@@ -997,6 +1042,23 @@ def is_agent(account: address, agent: address) -> bool:
 
 @view
 @external
+def funding_owed(account: address, market: uint256) -> int256:
+    """
+    @notice The position's funding since it last settled, as settling now would book it
+            (already in equity, margin and free collateral).
+    @param account The account.
+    @param market The market id.
+    @return USDC units: > 0 the account owes, < 0 it is owed.
+    """
+    s: int256 = 0
+    c: int256 = 0
+    snap: uint256 = 0
+    s, c, snap = funding_math.unpack(ledger._positions[account][market])
+    return funding_math.owed(s, ledger._index(market), snap)
+
+
+@view
+@external
 def collateral(account: address) -> int256:
     """
     @notice The account's collateral (deposits + realised PnL - fees + rebates).
@@ -1185,6 +1247,10 @@ def _risk_events():
     log IExchange.SubaccountOpened(owner=empty(address), account=empty(address), index=0)
     log IExchange.CollateralMoved(source=empty(address), target=empty(address), amount=0)
     log IExchange.PositionTransferred(source=empty(address), target=empty(address), market=0, size=0, price=0, transfer_hash=empty(bytes32))
+    log IExchange.FundingSet(funding=empty(address))
+    log IExchange.Deposit(account=empty(address), sender=empty(address), amount=0)
+    log IExchange.AgentSet(account=empty(address), agent=empty(address), approved=False)
+    log IExchange.MinNonceSet(account=empty(address), min_nonce=0)
 
 
 @internal
@@ -1208,30 +1274,6 @@ def _set_paused(paused: bool):
 @view
 def _only_admin():
     assert access_control.hasRole[access_control.DEFAULT_ADMIN_ROLE][msg.sender], "exchange: not admin"
-
-
-@internal
-def _deposit(account: address, amount: uint256):
-    self._not_paused()
-    assert amount > 0, "exchange: zero amount"
-    assert amount <= convert(max_value(int128), uint256), "exchange: amount too large"
-    ledger._credit(account, convert(amount, int256))
-    assert extcall IERC20(ledger.usdc).transferFrom(msg.sender, self, amount, default_return_value=True), "exchange: transfer failed"
-    log IExchange.Deposit(account=account, sender=msg.sender, amount=amount)
-
-
-@internal
-def _set_min_nonce(account: address, nonce: uint256):
-    assert nonce <= ledger.NONCE_MASK, "exchange: nonce too large"
-    cfg: uint256 = ledger._config[account]
-    assert nonce > cfg & ledger.NONCE_MASK, "exchange: nonce not increasing"
-    ledger._config[account] = (cfg & ~ledger.NONCE_MASK) | nonce
-    log IExchange.MinNonceSet(account=account, min_nonce=nonce)
-
-
-
-
-
 
 
 @internal

@@ -58,6 +58,89 @@ def __default__():
     raw_call(accounts_logic, msg.data, is_delegate_call=True)
 
 
+# ---------------------------------------------------------------- accounts
+# (moved from the Exchange for EIP-170 room; the Exchange checks the pause first)
+
+@external
+def deposit(amount: uint256):
+    """
+    @notice Deposit `amount` USDC as collateral of msg.sender.
+    @param amount USDC units.
+    """
+    self._delegated()
+    self._deposit(msg.sender, amount)
+
+
+@external
+def deposit_for(account: address, amount: uint256):
+    """
+    @notice Deposit `amount` USDC from msg.sender as collateral of `account`.
+    @param account The credited account.
+    @param amount USDC units.
+    """
+    self._delegated()
+    ledger._nonzero(account)
+    self._deposit(account, amount)
+
+
+@external
+def approve_agent(agent: address, approved: bool):
+    """
+    @notice Approve or revoke `agent` as a signer of orders for msg.sender.
+    @param agent The signer.
+    @param approved True to approve, False to revoke.
+    """
+    self._delegated()
+    ledger._nonzero(agent)
+    assert agent != msg.sender, "exchange: self agent"
+    ledger._agents[msg.sender][agent] = approved
+    log IExchange.AgentSet(account=msg.sender, agent=agent, approved=approved)
+
+
+@external
+def cancel_all_below(nonce: uint256):
+    """
+    @notice Void all of msg.sender's orders with a nonce below `nonce`.
+    @param nonce The new nonce floor; above the current one and below 2**64.
+    """
+    self._delegated()
+    self._set_min_nonce(msg.sender, nonce)
+
+
+@external
+def cancel_all_below_for(account: address, nonce: uint256):
+    """
+    @notice Void all of `account`'s orders with a nonce below `nonce`; msg.sender must
+            be the account or (for an EOA account only) its agent.
+    @param account The account.
+    @param nonce The new nonce floor; above the current one and below 2**64.
+    """
+    self._delegated()
+    # the account, its agent, or (a sub-account) its owner's agent: the Exchange's _may_sign
+    assert msg.sender == account or ledger._agents[account][msg.sender] or ledger._agents[ledger.subaccount_owner[account]][msg.sender], "exchange: not authorised"
+    if msg.sender != account:
+        assert not account.is_contract, "exchange: contract floor"
+    self._set_min_nonce(account, nonce)
+
+
+@internal
+def _deposit(account: address, amount: uint256):
+    assert amount > 0, "exchange: zero amount"
+    assert amount <= convert(max_value(int128), uint256), "exchange: amount too large"
+    ledger._credit(account, convert(amount, int256))
+    assert extcall IERC20(ledger.usdc).transferFrom(msg.sender, self, amount, default_return_value=True), "exchange: transfer failed"
+    log IExchange.Deposit(account=account, sender=msg.sender, amount=amount)
+
+
+@internal
+def _set_min_nonce(account: address, nonce: uint256):
+    assert nonce <= ledger.NONCE_MASK, "exchange: nonce too large"
+    cfg: uint256 = ledger._config[account]
+    assert nonce > cfg & ledger.NONCE_MASK, "exchange: nonce not increasing"
+    ledger._config[account] = (cfg & ~ledger.NONCE_MASK) | nonce
+    log IExchange.MinNonceSet(account=account, min_nonce=nonce)
+
+
 @external
 def set_margin_tiers(
     market: uint256,
@@ -84,6 +167,47 @@ def set_margin_tiers(
     log IExchange.MarginTiersSet(
         market=market, thresholds=thresholds, initial_bps=initial_bps, maintenance_bps=maintenance_bps
     )
+
+
+@external
+def set_funding(funding: address):
+    """
+    @notice Set the Funding contract positions settle against (the Exchange checks
+            DEFAULT_ADMIN_ROLE). Once: a new index source would break every snapshot.
+    @param funding The Funding contract (IFunding.index(market)).
+    """
+    self._delegated()
+    ledger._nonzero(funding)
+    assert ledger.funding == empty(address), "exchange: funding set"
+    ledger.funding = funding
+    log IExchange.FundingSet(funding=funding)
+
+
+@external
+def settle_funding(account: address):
+    """
+    @notice Realise the funding of every open position of `account` into its
+            collateral (FundingSettled per non-zero amount). Anyone.
+    @param account The account.
+    """
+    self._delegated()
+    self._settle_all(account)
+
+
+@internal
+def _settle_all(account: address):
+    # every open position's funding at its market's index; the snapshot moves to it
+    cfg: uint256 = ledger._config[account]
+    bm: uint256 = (cfg >> ledger.MARKETS_SHIFT) & ledger.MARKETS_MASK
+    for i: uint256 in range(ledger.MAX_MARKET_ID + 1):
+        if bm == 0:
+            break
+        if bm & 1 == 1:
+            size: int256 = 0
+            cost: int256 = 0
+            size, cost = ledger._unpack(ledger._positions[account][i])
+            ledger._write_position(account, cfg, i, size, size, cost)
+        bm = bm >> 1
 
 
 @external
@@ -250,6 +374,8 @@ def delist(market: uint256, settlement_price: uint256):
     assert ledger.settlement_price[market] == 0, "exchange: delisted"
     mkt: IExchange.Market = ledger._markets[market]
     assert settlement_price > 0 and settlement_price <= ledger.MAX_PRICE and settlement_price % mkt.tick == 0, "exchange: bad price"
+    # the index stops here: funding ends with the market (ledger._index)
+    ledger._funding_frozen[market] = ledger._index(market)
     ledger.settlement_price[market] = settlement_price
     mkt.active = False
     ledger._markets[market] = mkt
@@ -591,6 +717,9 @@ def withdraw(amount: uint256):
     """
     self._delegated()
     assert amount > 0, "exchange: zero amount"
+    # realise funding first: an account never withdraws what it owes (nor less than it
+    # is owed, once settled)
+    self._settle_all(msg.sender)
     word: uint256 = ledger._accounts[msg.sender]
     coll: int256 = ledger._coll(word) - convert(amount, int256)
     assert coll >= 0, "exchange: insufficient collateral"

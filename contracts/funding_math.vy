@@ -47,11 +47,9 @@ def owed(size: int256, index: int256, snapshot: uint256) -> int256:
     """
     if size == 0:
         return 0
-    d: uint256 = unsafe_sub(self._low72(index), snapshot) & SNAP_MASK
-    delta: int256 = convert(d, int256)
-    if d >= SNAP_HALF:
-        delta = delta - convert(SNAP_MASK + 1, int256)
-    x: int256 = size * delta
+    # (index - snapshot) mod 2**72 as a signed 72-bit number (sign-extended by the shift)
+    d: uint256 = unsafe_sub(convert(convert(index, bytes32), uint256), snapshot) << 184
+    x: int256 = size * (convert(convert(d, bytes32), int256) >> 184)
     q: int256 = x // PAY_SCALE  # toward zero: the ceiling for x < 0
     if x > 0 and q * PAY_SCALE != x:
         q += 1
@@ -69,11 +67,23 @@ def snapshot_of(index: int256) -> uint256:
 
 @pure
 @internal
+def fits(size: int256, cost: int256) -> bool:
+    """
+    @dev Whether (size, cost) fit the position word (int96, int88): x + 2**(n-1) mod
+         2**256 is below 2**n exactly when x fits n bits.
+    """
+    s: uint256 = unsafe_add(convert(convert(size, bytes32), uint256), 2**95)
+    c: uint256 = unsafe_add(convert(convert(cost, bytes32), uint256), 2**87)
+    return s < 2**96 and c < 2**88
+
+
+@pure
+@internal
 def pack(size: int256, cost: int256, snapshot: uint256) -> uint256:
     """
     @dev The position word. Reverts `exchange: overflow` if size or cost do not fit.
     """
-    assert size >= -MAX_SIZE - 1 and size <= MAX_SIZE and cost >= -MAX_COST - 1 and cost <= MAX_COST, "exchange: overflow"
+    assert self.fits(size, cost), "exchange: overflow"
     s: uint256 = convert(convert(size, bytes32), uint256) & SIZE_MASK
     c: uint256 = convert(convert(cost, bytes32), uint256) & COST_MASK
     return s | (c << COST_SHIFT) | ((snapshot & SNAP_MASK) << SNAP_SHIFT)
@@ -83,17 +93,13 @@ def pack(size: int256, cost: int256, snapshot: uint256) -> uint256:
 @internal
 def unpack(word: uint256) -> (int256, int256, uint256):
     """
-    @dev (size, cost, snapshot) of a position word.
+    @dev (size, cost, snapshot) of a position word (fields sign-extended by shifts).
     """
-    s: uint256 = word & SIZE_MASK
-    c: uint256 = (word >> COST_SHIFT) & COST_MASK
-    size: int256 = convert(s, int256)
-    if s > convert(MAX_SIZE, uint256):
-        size -= convert(SIZE_MASK + 1, int256)
-    cost: int256 = convert(c, int256)
-    if c > convert(MAX_COST, uint256):
-        cost -= convert(COST_MASK + 1, int256)
-    return size, cost, word >> SNAP_SHIFT
+    return (
+        convert(convert(word << 160, bytes32), int256) >> 160,
+        convert(convert(word << 72, bytes32), int256) >> 168,
+        word >> SNAP_SHIFT,
+    )
 
 
 @pure

@@ -17,9 +17,11 @@
 from ethereum.ercs import IERC20
 
 from interfaces import IExchange
+from interfaces import IFunding
 from interfaces import IOracle
 
 import constants
+import funding_math
 import margin_tiers
 
 # Market ids are 1..MAX_MARKET_ID; one bit per market in the account config word.
@@ -40,9 +42,10 @@ LIQ_STEP_BPS: constant(uint256) = 2_000
 LIQ_WHOLE_NOTIONAL: constant(uint256) = 100_000 * 10**6
 LIQ_COOLDOWN: constant(uint256) = 1
 
-# Bounds that keep a position inside its int128 half of the packed slot.
+# Bounds of one fill (a position word holds size int96 | cost int88 | funding snapshot,
+# funding_math.pack; a fill that would take a position past them is skipped "size").
 MAX_PRICE: constant(uint256) = 2**96
-MAX_SIZE: constant(uint256) = 2**120
+MAX_SIZE: constant(uint256) = 2**94
 INT128_MIN: constant(int256) = -(2**127)
 INT128_MAX: constant(int256) = 2**127 - 1
 LOW128: constant(uint256) = 2**128 - 1
@@ -118,6 +121,13 @@ settlement_price: public(HashMap[uint256, uint256])
 subaccount_owner: HashMap[address, address]
 # PositionTransfer digests already executed (replay protection)
 _transfer_done: HashMap[bytes32, bool]
+# Funding (docs/funding.md, "Exchange integration"): the Funding contract whose
+# index(market) positions settle against (empty = no funding), the signed balance of
+# funding paid in minus paid out (negative while receivers settled ahead of payers; the
+# rounding residue once all have settled), and a delisted market's index at delisting.
+funding: public(address)
+funding_balance: public(int256)
+_funding_frozen: HashMap[uint256, int256]
 
 
 @deploy
@@ -128,7 +138,25 @@ def __init__(usdc_: address, oracle_: address):
 
 @internal
 def _write_position(account: address, cfg: uint256, market: uint256, old_size: int256, new_size: int256, new_cost: int256):
-    self._positions[account][market] = self._pack(new_size, new_cost)
+    """
+    @dev Settle the stored position's funding at the market's index into collateral
+         (a separate credit, so callers credit their own PnL with _credit after or
+         before, never by rewriting an account word read earlier), then store the new
+         position with that index as its snapshot.
+    """
+    index: int256 = self._index(market)
+    self._settle_funding(account, market, index)
+    self._store_position(account, cfg, market, old_size, new_size, new_cost, index)
+
+
+@internal
+def _store_position(account: address, cfg: uint256, market: uint256, old_size: int256, new_size: int256, new_cost: int256, index: int256):
+    # the caller has settled the old position's funding at `index`; a closed position
+    # is a zero word (its snapshot is meaningless: owed(0, ...) = 0)
+    word: uint256 = 0
+    if new_size != 0:
+        word = funding_math.pack(new_size, new_cost, funding_math.snapshot_of(index))
+    self._positions[account][market] = word
     bit: uint256 = 1 << (MARKETS_SHIFT + market)
     if old_size == 0:
         self._config[account] = cfg | bit
@@ -198,6 +226,42 @@ def _health_of(account: address, initial: bool) -> (int256, uint256):
     status: uint256 = 0
     equity, req, total, status = self._health(account, self._config[account], 0, 0, 0, 0, self._coll(self._accounts[account]), initial)
     return equity, req
+
+
+@internal
+@view
+def _index(market: uint256) -> int256:
+    """@dev The market's funding index: 0 without a Funding contract, frozen once delisted."""
+    f: address = self.funding
+    if f == empty(address):
+        return 0
+    if self.settlement_price[market] != 0:
+        return self._funding_frozen[market]
+    return staticcall IFunding(f).index(market)
+
+
+@internal
+def _settle_funding(account: address, market: uint256, index: int256) -> int256:
+    """
+    @dev Realise the stored position's funding since its snapshot at `index` into
+         collateral (the funding balance takes the other side; positive = paid). The
+         caller stores the position with `index` as its snapshot next.
+    """
+    s: int256 = 0
+    c: int256 = 0
+    snap: uint256 = 0
+    s, c, snap = funding_math.unpack(self._positions[account][market])
+    owed: int256 = funding_math.owed(s, index, snap)
+    if owed != 0:
+        self._credit(account, -owed)
+        self.funding_balance += owed
+        self._funding_event(account, market, owed, index)
+    return owed
+
+
+@internal
+def _funding_event(account: address, market: uint256, amount: int256, index: int256):
+    log IExchange.FundingSettled(account=account, market=market, amount=amount, index=index)
 
 
 @internal
@@ -278,7 +342,9 @@ def _health(
     """
     @dev (equity, margin requirement, total notional at mark, worst price status) of an
          account whose position in `market` (if non-zero) is replaced by (size, cost)
-         valued at `mark`. Loops over the account's open-market bitmap only.
+         valued at `mark` (with `coll` already after that market's funding). Every other
+         position's unsettled funding is in the equity. Loops over the account's
+         open-market bitmap only.
     """
     bm: uint256 = (cfg >> MARKETS_SHIFT) & MARKETS_MASK
     if market != 0:
@@ -297,11 +363,14 @@ def _health(
             p: uint256 = mark
             st: uint256 = PRICE_OK
             if i != market:
-                s, c = self._unpack(self._positions[account][i])
+                snap: uint256 = 0
+                s, c, snap = funding_math.unpack(self._positions[account][i])
                 if max_age == 0:
                     max_age = staticcall IOracle(oracle).max_age()
                 p, st = self._price(i, max_age)
                 worst = max(worst, st)
+                # unsettled funding counts as settled: rounded as settling would
+                equity -= funding_math.owed(s, self._index(i), snap)
             if s != 0 and (st == PRICE_HALTED or st == PRICE_STALE):
                 # halted / stale / unset: value at the last price moved against the
                 # holder by STALE_HAIRCUT_BPS, so it never blocks other markets
@@ -346,11 +415,10 @@ def _i128(x: int256) -> uint256:
 
 @internal
 @pure
-def _pack(size: int256, cost: int256) -> uint256:
-    return self._i128(size) | (self._i128(cost) << 128)
-
-
-@internal
-@pure
 def _unpack(packed: uint256) -> (int256, int256):
-    return convert(convert(packed << 128, bytes32), int256) >> 128, convert(convert(packed, bytes32), int256) >> 128
+    # (size, cost) of a position word (funding_math.unpack without the snapshot)
+    s: int256 = 0
+    c: int256 = 0
+    snap: uint256 = 0
+    s, c, snap = funding_math.unpack(packed)
+    return s, c

@@ -183,6 +183,8 @@ def deploy_suite(
         markets[market_id] = spec.symbol
     deployer.transact("LiquidityPool", pool, "set_agent", keeper_agent, True)
     funding = deploy_funding(deployer, oracle, operator, list(markets), config.funding_interval_s)
+    # every position settles funding against its index (docs/funding.md)
+    deployer.transact("Exchange", exchange, "set_funding", funding)
 
     return Deployment(
         chain_id=deployer.chain_id(), usdc=usdc, oracle=oracle, rebate_engine=rebate,

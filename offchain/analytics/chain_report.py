@@ -6,7 +6,7 @@
 Sections: market quality per market (from book samples taken during the run plus the
 settled fills and oracle marks on chain), the pool, each vault and each named account
 (performance tables and charts), LPs and followers (PnL since entry against USDC and the
-base asset), and the funding slot. `summary` holds the short rows the CLI prints.
+base asset), and funding (paid / received per entity, rates per market with a chart). `summary` holds the short rows the CLI prints.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from web3 import Web3
 
 from offchain.analytics.collect import (Addresses, _Reader, analyze_entity, fee_income, holders, market_trades,
                                         oracle_marks, vaults)
+from offchain.analytics.funding import funding_rates, funding_totals, rate_bps
 from offchain.analytics.html import Section, funding_section, note, performance_section, quality_section, table
 from offchain.analytics.metrics import MIN_PERIODS
 from offchain.analytics.quality import BookSample, MarketQuality, market_quality
@@ -79,6 +80,11 @@ def chain_sections(w3: Web3, deployment: Any, accounts: Mapping[str, str],
                         ratio_text(s.sharpe, s), uptime, top])
         sections.append(performance_section(f"{label} ({kind} {entity})", report))
 
+    # funding paid / received per entity (FundingSettled logs + unsettled funding_owed)
+    entities = {label: entity for label, _, entity in targets}
+    funding = funding_totals(w3, deployment, entities) if entities else {}
+    net_funding = {Web3.to_checksum_address(entities[label]): t.net for label, t in funding.items()}
+
     rows = []
     for kind, address in ([("pool", addrs.pool)] if addrs.pool else []) + [("vault", v) for v in vaults(w3, addrs)]:
         base_market = 1
@@ -90,18 +96,37 @@ def chain_sections(w3: Web3, deployment: Any, accounts: Mapping[str, str],
         supply = sum(h.shares for h in found.values())
         for h in found.values():
             mine = earned * h.shares // supply if supply else 0
+            fund_mine = net_funding.get(Web3.to_checksum_address(address), 0) * h.shares // supply if supply else 0
             rows.append([f"{kind} {address[:10]}", h.holder, usdc(h.deposited), usdc(h.withdrawn), usdc(h.value),
                          usdc(h.pnl), bps(h.return_on_deposits), usdc(mine), usdc(h.fees_paid),
-                         "n/a" if h.vs_base is None else usdc(h.vs_base), "n/a" if h.funding is None else usdc(h.funding)])
+                         "n/a" if h.vs_base is None else usdc(h.vs_base), usdc(fund_mine)])
     sections.append(Section("LPs and followers", table(rows, [
         "in", "holder", "deposited", "withdrawn", "value now", "PnL since entry", "return on deposits",
-        "fees earned (pro rata)", "profit share paid", "vs holding base (market 1)", "funding"]) + note(
+        "fees earned (pro rata)", "profit share paid", "vs holding base (market 1)", "funding (pro rata)"]) + note(
         "Value now = shares at the contract's share price (virtual shares included); PnL = value + withdrawn - "
         "deposited, which is also the result against holding USDC. Against base: each deposit bought, each "
         "withdrawal sold the base asset at the mark of its time. Fees earned: the pool's share of trading fees "
-        "(FeesDistributed) plus maker rebates (pool and vaults), split by the shares held now. Funding arrives "
-        "with the funding runner.")))
-    sections.append(funding_section(None))
+        "(FeesDistributed) plus maker rebates (pool and vaults), split by the shares held now. Funding: the "
+        "pool's or vault's funding PnL (received - paid - unsettled), split the same way.")))
+    figures = []
+    for label, t in funding.items():
+        figures.append((f"{label}: paid / received / unsettled", f"{usdc(t.paid)} / {usdc(t.received)} / "
+                                                                  f"{usdc(t.unsettled)}"))
+        figures.append((f"{label}: funding PnL (settlements)", f"{usdc(t.net)} ({t.settlements})"))
+    rates = funding_rates(w3, deployment)
+    for market, points in sorted(rates.items()):
+        label = (market_names or {}).get(market, f"market {market}")
+        total = sum(r for _, _, r in points)
+        figures.append((f"{label}: intervals funded / sum of rates", f"{len(points)} / {rate_bps(total):.3f} bps"))
+    series = {}
+    if rates:
+        import pandas as pd
+
+        for market, points in sorted(rates.items()):
+            label = (market_names or {}).get(market, f"market {market}")
+            series[label] = (pd.to_datetime([t for t, _, _ in points], unit="ms", utc=True),
+                             [rate_bps(r) for _, _, r in points])
+    sections.append(funding_section(figures, series))
     return sections, summary
 
 

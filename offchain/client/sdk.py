@@ -240,6 +240,10 @@ class KeeperClient(Trader):
         """The owner's sub-accounts the keeper saw opened: [{index, account}]."""
         return _check(self.http.get(f"/accounts/{owner or self.account}/subaccounts"))["subaccounts"]
 
+    def funding_account(self, account: str | None = None) -> dict:
+        """The account's funding: payments, paid, received, net and unsettled per market."""
+        return _check(self.http.get(f"/accounts/{account or self.account}/funding"))
+
     def stream_fills(self, account: str | None = None, timeout: float | None = None) -> Iterator[dict]:
         """Blocking iterator over fill events (new fills and settlement state changes)."""
         from websockets.sync.client import connect
@@ -368,6 +372,9 @@ class AsyncKeeperClient(Trader):
 
     async def subaccounts(self, owner: str | None = None) -> list[dict]:
         return _check(await self.http.get(f"/accounts/{owner or self.account}/subaccounts"))["subaccounts"]
+
+    async def funding_account(self, account: str | None = None) -> dict:
+        return _check(await self.http.get(f"/accounts/{account or self.account}/funding"))
 
     async def stream(self, *, fills: bool = True, orders: bool = False, book: int | None = None,
                      account: str | None = None, user: bool = False, l2: int | None = None,

@@ -2,7 +2,8 @@
 
 GET /funding/{market}                 current rate, predicted next rate, next funding time
 GET /funding/{market}/history         journaled rates, oldest first (?limit=)
-GET /accounts/{address}/funding       the account's settled funding (FundingSettled logs)
+GET /accounts/{address}/funding       the account's funding: settled payments (FundingSettled
+                                      logs), paid, received, net and unsettled per market
 WebSocket: {"op": "subscribe", "channel": "funding", "market": 1} -> {"channel": "funding",
 "type": "rate", "market", "interval", "rate", ...} on every confirmed rate.
 """
@@ -42,6 +43,6 @@ def router_for(service) -> APIRouter:
         if not is_address(address):
             raise HTTPException(400, "not an address")
         account = to_checksum_address(address)
-        return {"account": account, "payments": await funding().payments(account)}
+        return await funding().summary(account)
 
     return router

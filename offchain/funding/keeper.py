@@ -87,6 +87,13 @@ class FundingKeeperRunner:
 
         def publish(market: int, message: dict) -> None:
             hub.publish(("funding", market), message)
+            if message.get("type") == "rate":
+                # a new index moves every holder's unsettled funding: the watcher re-reads
+                # them (collateral, positions, funding_owed) at its next refresh
+                watcher = getattr(keeper, "watcher", None)
+                if watcher is not None:
+                    watcher.dirty |= {a for a, st in core.accounts.items()
+                                      if any(pos[0] for pos in st.positions.values())}
 
         self.runner = FundingRunner(self.params, journal, KeeperFundingChain(keeper.chain, address),
                                     lambda m: engine.depth(m, 200), lambda m: core.marks.get(m), publish,
@@ -134,6 +141,22 @@ class FundingKeeperRunner:
         return [{"market": str(r.market), "interval": str(r.interval), "rate": str(r.rate),
                  "avg_premium": str(r.avg_premium), "samples": r.samples, "state": r.state, "tx_hash": r.tx_hash}
                 for r in self.runner.journal.rates(market, limit=limit)]
+
+    async def summary(self, account: str) -> dict:
+        """Settled funding (FundingSettled logs): each payment, total paid, total received
+        and the net (> 0: paid); plus what is unsettled now (Exchange.funding_owed per market,
+        already in the account's equity). Integers as strings."""
+        payments = await self.payments(account)
+        paid = sum(int(p["amount"]) for p in payments if int(p["amount"]) > 0)
+        received = -sum(int(p["amount"]) for p in payments if int(p["amount"]) < 0)
+        chain = self.keeper.chain
+        unsettled = {}
+        for market in sorted(self.keeper.core.markets):
+            owed = int(await chain.call(chain.exchange, "funding_owed", account, market))
+            if owed:
+                unsettled[str(market)] = str(owed)
+        return {"account": account, "payments": payments, "paid": str(paid), "received": str(received),
+                "net": str(paid - received), "unsettled": unsettled}
 
     async def payments(self, account: str) -> list[dict]:
         """The account's settled funding, from the Exchange's FundingSettled logs."""

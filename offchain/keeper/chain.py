@@ -108,6 +108,7 @@ def event_topics(abi: list[dict]) -> dict[str, str]:
 _COLLATERAL = _selector("collateral(address)")
 _MIN_NONCE = _selector("min_nonce(address)")
 _POSITION = _selector("position(address,uint256)")
+_FUNDING_OWED = _selector("funding_owed(address,uint256)")
 
 
 def _int256_bytes(raw: bytes) -> int:
@@ -342,8 +343,10 @@ class Chain:
         return found
 
     async def account_snapshots(self, accounts: list[str], markets: list[int],
-                                block: int | str = "latest") -> dict[str, tuple[int, dict, int]]:
-        """{account: (collateral, {market: (size, cost)}, min_nonce)} in one JSON-RPC batch."""
+                                block: int | str = "latest") -> dict[str, tuple[int, dict, int, int]]:
+        """{account: (collateral, {market: (size, cost)}, min_nonce, funding)} in one JSON-RPC
+        batch; funding = the positions' unsettled funding (Exchange.funding_owed summed, > 0:
+        owes), which every equity view of the chain subtracts from collateral."""
         tag = hex(block) if isinstance(block, int) else block
         to = self.exchange.address
         calls = []
@@ -354,6 +357,8 @@ class Chain:
             for market in markets:
                 data = _POSITION + word + market.to_bytes(32, "big")
                 calls.append(("eth_call", [{"to": to, "data": "0x" + data.hex()}, tag]))
+                data = _FUNDING_OWED + word + market.to_bytes(32, "big")
+                calls.append(("eth_call", [{"to": to, "data": "0x" + data.hex()}, tag]))
         results = await self.rpc.batch(calls)
         out = {}
         i = 0
@@ -362,11 +367,13 @@ class Chain:
             min_nonce = int(results[i + 1], 16)
             i += 2
             positions = {}
+            funding = 0
             for market in markets:
                 raw = bytes.fromhex(results[i][2:])
                 positions[market] = (_int256_bytes(raw[:32]), _int256_bytes(raw[32:64]))
-                i += 1
-            out[account] = (collateral, positions, min_nonce)
+                funding += _int256(results[i + 1])
+                i += 2
+            out[account] = (collateral, positions, min_nonce, funding)
         return out
 
     async def block_number(self) -> int:

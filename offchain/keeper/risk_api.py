@@ -47,7 +47,7 @@ def router_for_keeper(service) -> APIRouter:
         # keeper's snapshot, which lags settlement and liquidation by a refresh
         accounts = sorted(a for a in core.accounts if a != "?")
         snaps = await service.chain.account_snapshots(accounts, sorted(core.markets)) if accounts else {}
-        open_debt = sum(-coll for coll, positions, _ in snaps.values()
+        open_debt = sum(-coll for coll, positions, _, _ in snaps.values()
                         if coll < 0 and not any(size for size, _ in positions.values()))
         ex = service.chain.exchange
         fund, inflows, covered = await asyncio.gather(

@@ -410,9 +410,10 @@ async def refresh_accounts(core: Core, chain: Chain, accounts: list[str], block:
     for i in range(0, len(accounts), 100):
         chunk = accounts[i:i + 100]
         snapshots = await chain.account_snapshots(chunk, sorted(core.markets), block)
-        for account, (collateral, positions, min_nonce) in snapshots.items():
+        for account, (collateral, positions, min_nonce, funding) in snapshots.items():
             state = core.account(account)
             state.collateral = collateral
+            state.funding = funding  # unsettled: equity and admission subtract it, as the chain does
             for market, (size, cost) in positions.items():
                 state.positions[market] = [size, cost]
             state.min_nonce = max(state.min_nonce, min_nonce)

@@ -240,7 +240,7 @@ class BackstopUnwindRunner:
         # waits for their settlement, so a step is never sized on a position in flux
         await self.read_takeovers()
         snap = await self.keeper.chain.account_snapshots([self.pool], sorted(core.markets), "latest")
-        _, chain_positions, _ = snap[self.pool]
+        _, chain_positions, _, _ = snap[self.pool]
         state = core.accounts.get(self.pool)
         for market, info in core.markets.items():
             if state is not None and state.pending.get(market, [0, 0])[0] != 0:

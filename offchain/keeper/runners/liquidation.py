@@ -192,7 +192,8 @@ class LiquidationRunner:
                     rows[market] = (s + size, c + cost)
             positions = tuple((m, s, c) for m, (s, c) in sorted(rows.items()) if s != 0)
             if positions:
-                out.append(AccountRisk(address, state.collateral, positions))
+                # collateral after unsettled funding: the chain's health counts it
+                out.append(AccountRisk(address, state.collateral - state.funding, positions))
         return out
 
     def near(self, h: Health) -> bool:
@@ -235,8 +236,8 @@ class LiquidationRunner:
         self.last_marks = marks
         self.stats.checked += len(snaps)
         steps = []
-        for account, (collateral, positions, _) in snaps.items():
-            acc = AccountRisk(account, collateral,
+        for account, (collateral, positions, _, funding) in snaps.items():
+            acc = AccountRisk(account, collateral - funding,
                               tuple((m, s, c) for m, (s, c) in sorted(positions.items()) if s != 0))
             step = next_step(acc, marks, self.markets, self.params)
             if step is None:
@@ -430,8 +431,8 @@ class LiquidationRunner:
         plan: list[tuple[str, int]] = []
         if others:
             snaps = await self.chain.account_snapshots(others, sorted(self.markets), "latest")
-            accounts = [AccountRisk(a, coll, tuple((m, sz, c) for m, (sz, c) in sorted(pos.items()) if sz != 0))
-                        for a, (coll, pos, _) in snaps.items()]
+            accounts = [AccountRisk(a, coll - owed, tuple((m, sz, c) for m, (sz, c) in sorted(pos.items()) if sz != 0))
+                        for a, (coll, pos, _, owed) in snaps.items()]
             ranked = adl_rank(not step.is_buy, step.market, accounts, self.last_marks, self.markets)
             plan = adl_plan(step.size, ranked, self.markets[step.market].lot)
         counterparties = [a for a, _ in plan][:MAX_ADL_COUNTERPARTIES - 1]

@@ -77,7 +77,7 @@ class SnapshotChain(FakeChain):
 
     async def account_snapshots(self, accounts, markets, block="latest"):
         self.snapshot_calls.append(sorted(accounts))
-        return {a: self.snaps.get(a, (0, {}, 0)) for a in accounts}
+        return {a: self.snaps.get(a, (0, {}, 0, 0)) for a in accounts}
 
 
 @pytest.mark.anyio
@@ -85,7 +85,7 @@ async def test_transferred__both_accounts_refreshed_at_once_then_runners_told(of
     k = offline_keeper()
     data = (10**17).to_bytes(32, "big") + PRICE.to_bytes(32, "big") + bytes(32)
     moved = log(EXCHANGE, 8, [EX["PositionTransferred"], word(OWNER), word(OTHER), word(1)], data, 0)
-    chain = SnapshotChain(_open_logs() + [moved], 9, {OWNER: (5, {1: (0, 0)}, 0), OTHER: (7, {1: (10**17, PRICE // 10)}, 0)})
+    chain = SnapshotChain(_open_logs() + [moved], 9, {OWNER: (5, {1: (0, 0)}, 0, 0), OTHER: (7, {1: (10**17, PRICE // 10)}, 0, 0)})
     seen: list = []
     w = watcher(k, chain, seen)
     w.refresh_interval = 3600  # the debounced refresh would not run in this poll

@@ -56,7 +56,7 @@ class FakeChain:
         return self.head, self.time
 
     async def account_snapshots(self, accounts, markets, block="latest"):
-        return {a: (0, {}, 0) for a in accounts}
+        return {a: (0, {}, 0, 0) for a in accounts}
 
     async def get_logs(self, address, lo, hi, topics=None):
         wanted = {a.lower() for a in ([address] if isinstance(address, str) else address)}

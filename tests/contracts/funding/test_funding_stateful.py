@@ -1,0 +1,279 @@
+"""Stateful funding test on the Exchange: random opens, closes, flips and rate updates
+across two markets (rates up to +-20 % an interval, marks gapping up to 50 %), deposits,
+withdrawals, explicit settle_funding, liquidation and ADL, with adversaries: a colluding
+pair (maker + taker trade with each other at the band edges), a last-second trader who
+opens just before a rate and closes right after, and an account that tries to withdraw
+the funding it owes.
+
+Invariants after every step (exact integers):
+- every FundingSettled amount equals the model (offchain.funding.funding_owed of the
+  position since the model's snapshot), and every position touched without an event owed 0;
+- funding_balance == sum of all FundingSettled amounts (paid - received);
+- ledger identity: USDC held == sum(collateral) - sum(cost) + fees + insurance + funding_balance;
+- equity(a) == collateral + unrealised PnL at mark - the model's unsettled funding, and
+  funding_owed(a, m) == the model, for every account and market;
+- after everyone settles: 0 <= funding_balance (the residue) <= number of settlements;
+- solvency once liquidation / ADL ran: no account below -slack and the USDC held covers
+  every positive equity plus fees plus the insurance fund;
+- an account never withdraws funding it owes (a withdrawal of collateral - owed + 1 reverts).
+"""
+
+import os
+
+import ape
+from hypothesis import HealthCheck, Phase, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule, run_state_machine_as_test
+
+from offchain.funding import RATE_ONE, funding_owed
+from tests.constants import ETH, ETH_PRICE, INITIAL_MARGIN_BPS, LOT, MAINTENANCE_MARGIN_BPS, MIN_SIZE, ONE, TICK, USDC
+
+SOL = 2
+SOL_PRICE = 150 * USDC
+MARKETS = (ETH, SOL)
+INTERVAL = 60
+RATES = [-RATE_ONE // 5, -RATE_ONE // 50, -123_457, -1, 0, 1, 98_765, RATE_ONE // 50, RATE_ONE // 5]
+STATS = {"settled": 0, "funding_events": 0, "liquidated": 0, "adl": 0, "rates": 0}
+
+
+def _trunc(a: int, b: int) -> int:
+    q = abs(a) // abs(b)
+    return q if (a >= 0) == (b > 0) else -q
+
+
+def test_funding_stateful(
+    chain, exchange, usdc, oracle, admin, operator, maker, taker, other, stranger, lp, fund,
+    create_funding, create_order, create_fill,
+):
+    oracle.set_price(SOL, SOL_PRICE, sender=admin)
+    exchange.add_market(TICK, LOT, MIN_SIZE, INITIAL_MARGIN_BPS, MAINTENANCE_MARGIN_BPS, 500, sender=admin)
+    fx = create_funding(oracle, interval=INTERVAL, cap=RATE_ONE, markets=MARKETS)
+    exchange.set_funding(fx, sender=admin)
+    fund(lp, 50_000_000 * USDC)
+    exchange.set_backstop(lp, sender=admin)
+    exchange.set_insurance_config(2_000, 3_000, sender=admin)
+    traders = [maker, taker, other, stranger]  # maker + taker collude
+    accounts = traders + [lp, operator]
+    for t in traders:
+        fund(t, 0, deposit=False)
+    fund(admin, 0, deposit=False)
+
+    def involved(tx):
+        """Accounts whose positions a tx may have changed (from its events)."""
+        out = set()
+        for e in tx.decode_logs(exchange.FillSettled):
+            out |= {e.maker, e.taker}
+        for e in tx.decode_logs(exchange.Liquidation):
+            out |= {e.account, e.backstop}
+        for e in tx.decode_logs(exchange.Adl):
+            out |= {e.account, e.counterparty}
+        return out
+
+    class Funding(RuleBasedStateMachine):
+        @initialize()
+        def start(self):
+            self.snapshot = chain.snapshot()
+            self.marks = {ETH: ETH_PRICE, SOL: SOL_PRICE}
+            self.snap = {(a.address, m): 0 for a in accounts for m in MARKETS}
+            # positions as last read from chain: a tx's events name every account whose
+            # position it changed, so only those are re-read (each view is a round trip)
+            self.pos = {(a.address, m): (0, 0) for a in accounts for m in MARKETS}
+            self.total = 0  # sum of FundingSettled amounts
+            self.events = 0
+            for m, p in self.marks.items():
+                oracle.set_price(m, p, sender=admin)
+            for t in traders:
+                usdc.mint(t, 20_000 * USDC, sender=admin)
+                exchange.deposit(20_000 * USDC, sender=t)
+            self.trade(0, 1, 0, True, 0, 3_001)
+            self.trade(2, 3, 1, False, 0, 50_003)
+            self.push_rate(0, RATE_ONE // 50)
+
+        def teardown(self):
+            chain.restore(self.snapshot)
+
+        # ---- every state-changing call goes through here: the model checks its events
+        def _tx(self, fn, *args, **kw):
+            try:
+                tx = fn(*args, **kw)
+            except ape.exceptions.ContractLogicError:
+                return None
+            index = {m: fx.index(m) for m in MARKETS}
+            seen = set()
+            for e in tx.decode_logs(exchange.FundingSettled):
+                key = (e.account, e.market)
+                assert e.index == index[e.market]
+                assert e.amount == funding_owed(self.pos[key][0], e.index, self.snap[key]) != 0, key
+                self.snap[key] = e.index
+                self.total += e.amount
+                self.events += 1
+                seen.add(key)
+            STATS["funding_events"] += len(seen)
+            for a in involved(tx):
+                for m in MARKETS:
+                    key = (a, m)
+                    now = exchange.position(a, m)
+                    if key not in seen and now != self.pos[key]:
+                        # changed without an event: it owed nothing
+                        assert funding_owed(self.pos[key][0], index[m], self.snap[key]) == 0, key
+                        self.snap[key] = index[m]
+                    self.pos[key] = now
+            return tx
+
+        # ---- money in and out
+        @rule(i=st.integers(0, 3), amount=st.integers(1, 5_000 * USDC))
+        def deposit(self, i, amount):
+            usdc.mint(traders[i], amount, sender=admin)
+            self._tx(exchange.deposit, amount, sender=traders[i])
+
+        @rule(i=st.integers(0, 3), amount=st.integers(1, 10_000 * USDC))
+        def withdraw(self, i, amount):
+            self._tx(exchange.withdraw, amount, sender=traders[i])
+
+        @rule(i=st.integers(0, 3))
+        def withdraw_unpaid(self, i):
+            """An account tries to take out the funding it owes: collateral - owed + 1."""
+            a = traders[i]
+            owed = sum(exchange.funding_owed(a, m) for m in MARKETS)
+            amount = exchange.collateral(a) - owed + 1
+            if amount <= 0:
+                return
+            with ape.reverts():
+                exchange.withdraw(amount, sender=a)
+
+        @rule(i=st.integers(0, 5))
+        def settle_funding(self, i):
+            self._tx(exchange.settle_funding, accounts[i], sender=stranger)
+
+        # ---- trading
+        @rule(
+            i=st.integers(0, 3), j=st.integers(0, 3), k=st.integers(0, 1), maker_buys=st.booleans(),
+            offset_bps=st.sampled_from([-500, -100, 0, 100, 500]), lots=st.integers(1, 20_000),
+        )
+        def trade(self, i, j, k, maker_buys, offset_bps, lots):
+            m = MARKETS[k]
+            price = self.marks[m] * (10_000 + offset_bps) // 10_000 // TICK * TICK
+            mo = create_order(traders[i], maker_buys, price, lots * LOT, market=m)
+            to = create_order(traders[j], not maker_buys, price, lots * LOT, market=m)
+            tx = self._tx(exchange.settle, [create_fill(mo, to)], sender=operator)
+            if tx is not None:
+                STATS["settled"] += len(tx.decode_logs(exchange.FillSettled))
+
+        @rule(k=st.integers(0, 1), rate=st.sampled_from(RATES), long=st.booleans())
+        def last_second(self, k, rate, long):
+            """stranger opens against other just before a rate and closes right after."""
+            m = MARKETS[k]
+            self.trade(3, 2, k, long, 0, 5_000)
+            self.push_rate(k, rate)
+            size = self.pos[(stranger.address, m)][0]
+            if size != 0:
+                self.trade(3, 2, k, size < 0, 0, min(abs(size) // LOT, 20_000))
+
+        # ---- funding rates and marks
+        @rule(k=st.integers(0, 1), rate=st.sampled_from(RATES))
+        def push_rate(self, k, rate):
+            m = MARKETS[k]
+            _, last, interval_s, _ = fx.funding_state(m)
+            target = (last + 2) * interval_s + 1
+            if chain.pending_timestamp < target:
+                chain.pending_timestamp = target
+            for mm in MARKETS:  # keep both marks fresh
+                oracle.set_price(mm, self.marks[mm], sender=admin)
+            fx.update_funding(m, last + 1, rate, sender=operator)
+            STATS["rates"] += 1
+            self.resolve()
+
+        @rule(k=st.integers(0, 1), move_bps=st.sampled_from([-5_000, -1_500, -300, 300, 1_500, 5_000]))
+        def gap(self, k, move_bps):
+            m = MARKETS[k]
+            new = self.marks[m] * (10_000 + move_bps) // 10_000 // TICK * TICK
+            try:
+                oracle.set_price(m, new, sender=admin)
+            except ape.exceptions.ContractLogicError:
+                return
+            self.marks[m] = new
+            if oracle.price_info(m)[2]:
+                oracle.resume(m, sender=admin)
+            self.resolve()
+
+        def resolve(self):
+            """The keeper after a mark or rate: liquidate, else ADL where the fund is short."""
+            for a in traders:
+                for m in MARKETS:
+                    if self.pos[(a.address, m)][0] == 0:
+                        continue
+                    if exchange.equity(a) >= exchange.margin_requirement(a, False):
+                        continue
+                    if self._tx(exchange.liquidate, a, m, sender=stranger) is not None:
+                        STATS["liquidated"] += 1
+                        continue
+                    self._adl(a, m)
+
+        def _adl(self, a, m):
+            size = self.pos[(a.address, m)][0]
+            mark = self.marks[m]
+            ranked = []
+            for c in accounts:
+                s, cost = self.pos[(c.address, m)]
+                pnl = _trunc(s * mark, ONE) - cost
+                if c != a and s != 0 and (s > 0) != (size > 0) and pnl > 0:
+                    ranked.append((-pnl, c.address))
+            ranked.sort()
+            if ranked and self._tx(exchange.adl, a, m, [c for _, c in ranked], sender=operator) is not None:
+                STATS["adl"] += 1
+
+        @rule()
+        def settle_everyone(self):
+            for a in accounts:
+                self._tx(exchange.settle_funding, a, sender=stranger)
+            residue = exchange.funding_balance()
+            assert 0 <= residue <= self.events, (residue, self.events)
+            assert self.pos == {(a.address, m): exchange.position(a, m) for a in accounts for m in MARKETS}
+
+        # ---- invariants (one pass over the accounts: every view call costs a round trip)
+        @invariant()
+        def funding_ledger(self):
+            if not hasattr(self, "snapshot"):
+                return
+            index = {m: fx.index(m) for m in MARKETS}
+            coll = cost = 0
+            sizes = {m: 0 for m in MARKETS}
+            eqs = []
+            for a in accounts:
+                c = exchange.collateral(a)
+                coll += c
+                expected = c
+                for m in MARKETS:
+                    size, basis = self.pos[(a.address, m)]
+                    cost += basis
+                    sizes[m] += size
+                    owed = funding_owed(size, index[m], self.snap[(a.address, m)])
+                    if size != 0:
+                        assert exchange.funding_owed(a, m) == owed
+                        expected += _trunc(size * self.marks[m], ONE) - basis - owed
+                eq = exchange.equity(a)
+                assert eq == expected, a  # equity view = the exact model
+                eqs.append(eq)
+            assert exchange.funding_balance() == self.total
+            fees, fund = exchange.fees_accrued(), exchange.insurance_fund()
+            held = usdc.balanceOf(exchange)
+            assert held == coll - cost + fees + fund + exchange.funding_balance()
+            assert all(v == 0 for v in sizes.values()), sizes
+            # solvency (resolve ran after every mark and rate): truncation slack per position
+            slack = len(eqs) * len(MARKETS)
+            assert min(eqs) >= -slack, eqs
+            assert held + slack >= sum(max(e, 0) for e in eqs) + fees + fund
+
+    run_state_machine_as_test(
+        Funding,
+        settings=settings(
+            max_examples=int(os.environ.get("MMX_FUNDING_EXAMPLES", "3")),
+            stateful_step_count=10,
+            deadline=None,
+            derandomize=True,
+            suppress_health_check=list(HealthCheck),
+            **({"phases": [Phase.explicit, Phase.generate]} if os.environ.get("MMX_NO_SHRINK") else {}),
+        ),
+    )
+    print("funding stateful:", STATS)
+    assert STATS["settled"] > 0 and STATS["rates"] > 0 and STATS["funding_events"] > 0, STATS
