@@ -1,7 +1,8 @@
 """Funding end to end on a real anvil: a book skewed above the index over several
 2-second intervals makes the keeper's funding runner submit positive rates (longs pay);
 the chain's FundingRateSet events are exactly the runner's confirmed journal rows, and
-the on-chain index is their sum."""
+the on-chain index is their sum. Positions opened through the keeper pay / receive it on
+chain, exactly, and the keeper's /accounts/{a}/funding totals are the chain's events."""
 
 from __future__ import annotations
 
@@ -60,3 +61,62 @@ async def test_e2e__skewed_book__longs_pay_every_interval_chain_matches_journal(
     index, last, _, _ = funding.functions.funding_state(1).call()
     assert index == sum(index_delta(e.args.rate, e.args.mark) for e in logs if e.args.market == 1)
     assert last == on_chain[-1][0]
+
+
+def test_e2e__positions_pay_funding__api_totals_match_chain_events(stack, tmp_path):
+    """A long and a short open through the keeper, a rich book makes the next intervals'
+    rates positive; after settle_funding the long paid exactly what its index moves owe,
+    the short received the floor, and /accounts/{a}/funding totals are the chain's events."""
+    from offchain.funding import funding_owed
+
+    w3 = Web3(Web3.HTTPProvider(stack.url))
+    exchange = w3.eth.contract(address=stack.deployment.exchange, abi=abi("Exchange"))
+    funding = w3.eth.contract(address=stack.deployment.funding, abi=abi("Funding"))
+    assert exchange.functions.funding().call() == stack.deployment.funding  # deploy_suite wires it
+    admin = Web3Deployer(w3, stack.admin_key)
+    admin.transact("Funding", stack.deployment.funding, "set_funding_config", 1, INTERVAL, default_cap(INTERVAL))
+    config = dataclasses.replace(
+        keeper_config(stack, tmp_path / "k.db"),
+        funding=FundingConfig(enabled=True, interval_s=INTERVAL, sample_s=1, impact_notional=1_000 * 10**6,
+                              markets=(1,)))
+    long_key, short_key, bid_key, ask_key = stack.trader_keys[2:6]
+    size = 10**18
+
+    async def go():
+        keeper = await Keeper(config, operator=key(stack.operator_key)).start()
+        try:
+            async with AsyncKeeperClient(keeper.url, long_key) as lo, AsyncKeeperClient(keeper.url, short_key) as sh, \
+                    AsyncKeeperClient(keeper.url, bid_key) as bid, AsyncKeeperClient(keeper.url, ask_key) as ask:
+                assert (await sh.place(sh.order(1, False, INDEX, size)))["status"] == "accepted"
+                assert (await lo.place(lo.order(1, True, INDEX, size)))["status"] == "accepted"
+                await wait_for(lambda: exchange.functions.position(lo.account, 1).call()[0] == size, timeout=30)
+                # the positions' snapshot: the index in the block their fill settled in
+                opened = next(e.blockNumber for e in exchange.events.FillSettled.get_logs(from_block=0)
+                              if lo.account in (e.args.maker, e.args.taker))
+                index0 = funding.functions.index(1).call(block_identifier=opened)
+                assert (await bid.place(bid.order(1, True, INDEX * 1005 // 1000, 10**17)))["status"] == "accepted"
+                assert (await ask.place(ask.order(1, False, INDEX * 1010 // 1000, 10**17)))["status"] == "accepted"
+                await wait_for(lambda: funding.functions.index(1).call() > index0, timeout=30)
+                index1 = funding.functions.index(1).call()
+                owed_long = exchange.functions.funding_owed(lo.account, 1).call()
+                assert owed_long > 0 and exchange.functions.funding_owed(sh.account, 1).call() < 0
+                for who in (lo.account, sh.account):
+                    admin.transact("Exchange", stack.deployment.exchange, "settle_funding", who)
+                logs = exchange.events.FundingSettled.get_logs(from_block=0)
+                paid = {e.args.account: e.args for e in logs}
+                # exact: the long's snapshot is the index when it opened (index0)
+                assert paid[lo.account].amount == funding_owed(size, paid[lo.account].index, index0) > 0
+                assert paid[sh.account].amount == funding_owed(-size, paid[sh.account].index, index0) < 0
+                assert paid[lo.account].index >= index1
+                body_long = await lo.funding_account()
+                body_short = await sh.funding_account()
+                return paid, body_long, body_short
+        finally:
+            await keeper.stop(drain=1)
+
+    paid, body_long, body_short = asyncio.run(go())
+    long_addr = next(a for a in paid if paid[a].amount > 0)
+    short_addr = next(a for a in paid if paid[a].amount < 0)
+    assert int(body_long["paid"]) == paid[long_addr].amount and body_long["received"] == "0"
+    assert int(body_short["received"]) == -paid[short_addr].amount and body_short["paid"] == "0"
+    assert body_long["unsettled"] == {} or all(int(v) > 0 for v in body_long["unsettled"].values())
