@@ -63,7 +63,8 @@ async def test_e2e__skewed_book__longs_pay_every_interval_chain_matches_journal(
     assert last == on_chain[-1][0]
 
 
-def test_e2e__positions_pay_funding__api_totals_match_chain_events(stack, tmp_path):
+@pytest.mark.anyio
+async def test_e2e__positions_pay_funding__api_totals_match_chain_events(stack, tmp_path):
     """A long and a short open through the keeper, a rich book makes the next intervals'
     rates positive; after settle_funding the long paid exactly what its index moves owe,
     the short received the floor, and /accounts/{a}/funding totals are the chain's events."""
@@ -82,39 +83,36 @@ def test_e2e__positions_pay_funding__api_totals_match_chain_events(stack, tmp_pa
     long_key, short_key, bid_key, ask_key = stack.trader_keys[2:6]
     size = 10**18
 
-    async def go():
-        keeper = await Keeper(config, operator=key(stack.operator_key)).start()
-        try:
-            async with AsyncKeeperClient(keeper.url, long_key) as lo, AsyncKeeperClient(keeper.url, short_key) as sh, \
-                    AsyncKeeperClient(keeper.url, bid_key) as bid, AsyncKeeperClient(keeper.url, ask_key) as ask:
-                assert (await sh.place(sh.order(1, False, INDEX, size)))["status"] == "accepted"
-                assert (await lo.place(lo.order(1, True, INDEX, size)))["status"] == "accepted"
-                await wait_for(lambda: exchange.functions.position(lo.account, 1).call()[0] == size, timeout=30)
-                # the positions' snapshot: the index in the block their fill settled in
-                opened = next(e.blockNumber for e in exchange.events.FillSettled.get_logs(from_block=0)
-                              if lo.account in (e.args.maker, e.args.taker))
-                index0 = funding.functions.index(1).call(block_identifier=opened)
-                assert (await bid.place(bid.order(1, True, INDEX * 1005 // 1000, 10**17)))["status"] == "accepted"
-                assert (await ask.place(ask.order(1, False, INDEX * 1010 // 1000, 10**17)))["status"] == "accepted"
-                await wait_for(lambda: funding.functions.index(1).call() > index0, timeout=30)
-                index1 = funding.functions.index(1).call()
-                owed_long = exchange.functions.funding_owed(lo.account, 1).call()
-                assert owed_long > 0 and exchange.functions.funding_owed(sh.account, 1).call() < 0
-                for who in (lo.account, sh.account):
-                    admin.transact("Exchange", stack.deployment.exchange, "settle_funding", who)
-                logs = exchange.events.FundingSettled.get_logs(from_block=0)
-                paid = {e.args.account: e.args for e in logs}
-                # exact: the long's snapshot is the index when it opened (index0)
-                assert paid[lo.account].amount == funding_owed(size, paid[lo.account].index, index0) > 0
-                assert paid[sh.account].amount == funding_owed(-size, paid[sh.account].index, index0) < 0
-                assert paid[lo.account].index >= index1
-                body_long = await lo.funding_account()
-                body_short = await sh.funding_account()
-                return paid, body_long, body_short
-        finally:
-            await keeper.stop(drain=1)
+    keeper = await Keeper(config, operator=key(stack.operator_key)).start()
+    try:
+        async with AsyncKeeperClient(keeper.url, long_key) as lo, AsyncKeeperClient(keeper.url, short_key) as sh, \
+                AsyncKeeperClient(keeper.url, bid_key) as bid, AsyncKeeperClient(keeper.url, ask_key) as ask:
+            assert (await sh.place(sh.order(1, False, INDEX, size)))["status"] == "accepted"
+            assert (await lo.place(lo.order(1, True, INDEX, size)))["status"] == "accepted"
+            await wait_for(lambda: exchange.functions.position(lo.account, 1).call()[0] == size, timeout=30)
+            # the positions' snapshot: the index in the block their fill settled in
+            opened = next(e.blockNumber for e in exchange.events.FillSettled.get_logs(from_block=0)
+                          if lo.account in (e.args.maker, e.args.taker))
+            index0 = funding.functions.index(1).call(block_identifier=opened)
+            assert (await bid.place(bid.order(1, True, INDEX * 1005 // 1000, 10**17)))["status"] == "accepted"
+            assert (await ask.place(ask.order(1, False, INDEX * 1010 // 1000, 10**17)))["status"] == "accepted"
+            await wait_for(lambda: funding.functions.index(1).call() > index0, timeout=30)
+            index1 = funding.functions.index(1).call()
+            owed_long = exchange.functions.funding_owed(lo.account, 1).call()
+            assert owed_long > 0 and exchange.functions.funding_owed(sh.account, 1).call() < 0
+            for who in (lo.account, sh.account):
+                admin.transact("Exchange", stack.deployment.exchange, "settle_funding", who)
+            logs = exchange.events.FundingSettled.get_logs(from_block=0)
+            paid = {e.args.account: e.args for e in logs}
+            # exact: the long's snapshot is the index when it opened (index0)
+            assert paid[lo.account].amount == funding_owed(size, paid[lo.account].index, index0) > 0
+            assert paid[sh.account].amount == funding_owed(-size, paid[sh.account].index, index0) < 0
+            assert paid[lo.account].index >= index1
+            body_long = await lo.funding_account()
+            body_short = await sh.funding_account()
+    finally:
+        await keeper.stop(drain=1)
 
-    paid, body_long, body_short = asyncio.run(go())
     long_addr = next(a for a in paid if paid[a].amount > 0)
     short_addr = next(a for a in paid if paid[a].amount < 0)
     assert int(body_long["paid"]) == paid[long_addr].amount and body_long["received"] == "0"
