@@ -34,6 +34,9 @@ Command kinds (body JSON):
   fill_rejected {fill, reason}                          the chain skipped a fill: undo it
   market_set    {market, tick, lot, min_size, im, mm,   the Exchange's MarketSet: the market's new
                  band, active}                          rules from here on (Core.market_set)
+  margin_tiers_set {market, rows}                       the Exchange's MarginTiersSet: the market's
+                                                        tier table ([threshold, im, mm] rows) from
+                                                        here on (Core.margin_tiers_set)
   agent_revoked {account, agent}                        AgentSet(approved=false) seen on chain:
                                                         the account's open orders signed by
                                                         that agent leave the book
@@ -464,6 +467,22 @@ class Core:
         out.markets.add(info.market)
         return events
 
+    def margin_tiers_set(self, seq: int, ts: int, market: int, rows: list[tuple[int, int, int]],
+                         ws: WriteSet | None, out: Outbox) -> None:
+        """The Exchange's tier table of `market` changed (`MarginTiersSet`). Admission's
+        margin pre-check and the risk runners use it from the next command on, as the chain
+        does from that block; resting orders stay (the chain checks margin at settle, and
+        the keeper's own check is for new orders). A market the keeper does not know yet
+        is ignored (its MarketSet comes first on chain)."""
+        from offchain.risk.margin import TierTable
+
+        self.journal_command(ws, seq, ts, "margin_tiers_set", "", {
+            "market": market, "rows": [[str(t), im, mm] for t, im, mm in rows]})
+        info = self.markets.get(market)
+        if info is not None:
+            self.markets[market] = dataclasses.replace(info, tiers=TierTable.of(rows) if rows else None)
+        out.markets.add(market)
+
     def is_halted(self, market: int) -> bool:
         return market in self.oracle.halted
 
@@ -830,6 +849,9 @@ class Core:
             self.market_set(seq, ts, MarketInfo(int(body["market"]), int(body["tick"]), int(body["lot"]),
                                                 int(body["im"]), int(body["mm"]), int(body["band"]),
                                                 int(body["min_size"]), bool(body["active"])), None, out)
+        elif kind == "margin_tiers_set":
+            self.margin_tiers_set(seq, ts, int(body["market"]),
+                                  [(int(t), int(im), int(mm)) for t, im, mm in body["rows"]], None, out)
         elif kind == "agent_revoked":
             self.agent_revoked(seq, ts, body["account"], body["agent"], None, out)
         elif kind == "position":

@@ -57,6 +57,9 @@ from .core import Core, Outbox
 from .journal import WriteSet
 
 from .periodic import PeriodicTask
+from offchain.risk.margin import TierTable
+from offchain.risk.tiers_chain import tiers_rows
+
 from .transfers import T_OPENED, T_TRANSFERRED, SubaccountBook, touched
 
 log = logging.getLogger("mmx.keeper.watcher")
@@ -104,6 +107,7 @@ class Watcher:
         self.t_settled, self.t_liq = t["FillSettled"], t.get("Liquidation")
         self.t_agent, self.t_cancel, self.t_nonce = t["AgentSet"], t["OrderCancelled"], t["MinNonceSet"]
         self.t_market_set = t.get("MarketSet")
+        self.t_tiers_set = t.get("MarginTiersSet")
         # account-config logs the runners act on (topics[1] is the account in each)
         self.t_account_config = {t[name] for name in ("AgentSet", "CloseOnlySet", "LeverageCapSet",
                                                        "PositionCapSet") if name in t}
@@ -312,6 +316,11 @@ class Watcher:
                     known = core.markets.get(info.market)
                     if known is None or dataclasses.replace(known, tiers=None) != info:
                         core.market_set(core.next_seq(), ts, info, ws, out)
+                elif t0 == self.t_tiers_set:  # the tier table changed: follow it (Core.margin_tiers_set)
+                    rows = tiers_rows(entry)
+                    known = core.markets.get(int(topics[1], 16))
+                    if known is not None and known.tiers != (TierTable.of(rows) if rows else None):
+                        core.margin_tiers_set(core.next_seq(), ts, known.market, rows, ws, out)
                 elif t0 == self.t_nonce:
                     account = _addr(topics[1])
                     floor = _word(bytes.fromhex(entry["data"][2:]), 0)

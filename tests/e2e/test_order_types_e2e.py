@@ -1,6 +1,6 @@
 """Order types on a real anvil, through the SDK: take-profit, trailing stop, stop-limit, a market order's
 slippage cap, schedule-cancel, amend (the replacement settles on chain) and the keeper
-following a MarketSet (band change) without a restart."""
+following a MarketSet (band change) and a MarginTiersSet without a restart."""
 
 from __future__ import annotations
 
@@ -187,6 +187,39 @@ def test_e2e__market_set_band_change__followed_without_restart(stack, tmp_path):
         assert ack["fills"] == 1
         await settled(keeper, list(keeper.core.fills.values()))
         assert ask["hash"]
+
+    run_with_keeper(stack, tmp_path, body)
+
+
+def test_e2e__margin_tiers_set__followed_without_restart_admission_uses_it(stack, tmp_path):
+    from offchain.risk.margin import TierTable
+
+    rows = [(0, 1_000, 500), (1_000_000 * USDC, 5_000, 2_500)]  # 50 % above 1M USDC of notional
+
+    async def body(w3, keeper, maker, trader):
+        exchange = w3.eth.contract(address=stack.deployment.exchange, abi=abi("Exchange"))
+        admin = Transactor(w3, KeySigner(w3, stack.admin_key))
+        before = keeper.core.markets[1].tiers
+        im, mm = keeper.core.markets[1].initial_margin_bps, keeper.core.markets[1].maintenance_margin_bps
+        restore = [(t.threshold, t.initial_bps, t.maintenance_bps) for t in before.tiers] if before else [(0, im, mm)]
+        big = 12_000 * 10**18  # 23.4M USDC at 1,950: flat 10 % = 2.34M fits 10M; tiered 11.3M does not
+        ok = await trader.place(trader.order(1, True, PRICE - 50 * USDC, big))
+        assert ok["order_status"] == "open"
+        await trader.cancel([ok["hash"]])
+
+        def set_tiers(table):
+            admin.send(exchange.functions.set_margin_tiers(1, [r[0] for r in table], [r[1] for r in table],
+                                                           [r[2] for r in table]))
+        try:
+            await asyncio.to_thread(set_tiers, rows)
+            await wait_for(lambda: keeper.core.markets[1].tiers == TierTable.of(rows), timeout=30)
+            assert "margin_tiers_set" in [r.kind for r in keeper.journal.commands()]
+            with pytest.raises(KeeperError) as exc:
+                await trader.place(trader.order(1, True, PRICE - 50 * USDC, big))
+            assert (exc.value.status, exc.value.detail) == (400, "margin")
+        finally:
+            await asyncio.to_thread(set_tiers, restore)
+        await wait_for(lambda: keeper.core.markets[1].tiers == TierTable.of(restore), timeout=30)
 
     run_with_keeper(stack, tmp_path, body)
 
