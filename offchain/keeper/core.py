@@ -338,9 +338,9 @@ class Core:
                 self._handle(events, new.seq, ts, ws, out)
                 return "kept", None
         if cmd.kind == OrderKind.LIMIT:
-            check = engine._reenter_limit(cmd, cmd.price, cmd.size, True)  # checks only
-            if check:
-                return self._amend_refused(new, str(check[-1].reason), out)
+            refused = engine.check_limit(cmd)
+            if refused is not None:
+                return self._amend_refused(new, str(refused.reason), out)
             events = engine.cancel_many([old.hash], ts)
             self._retire(old, new, cid, out, ws)
             events += engine.place(cmd)

@@ -304,6 +304,13 @@ class Engine:
             return [Rejected(getattr(cmd, "id", None), getattr(cmd, "market", -1),
                              R.INVALID_ORDER, getattr(cmd, "ts", 0))]
 
+    def check_limit(self, cmd: Place) -> Rejected | None:
+        """Would `cmd`, entered now as a limit order at its price and size, be refused? The
+        refusal (static checks, post-only, FOK, band, halt) or None; changes no state. For a
+        caller that must know before it takes anything off the book (the keeper's amend)."""
+        checked = self._reenter_limit(cmd, cmd.price, cmd.size, True)
+        return checked[-1] if checked else None
+
     def place_batch(self, cmds: Iterable[Place]) -> list[list[Event]]:
         """Each command is answered on its own, in order; one bad item rejects only itself."""
         return [self.place(c) for c in cmds]
