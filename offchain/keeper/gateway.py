@@ -479,7 +479,7 @@ class Gateway:
                     "hash": "0x" + h.hex(), "fills": []}
         if core.is_halted(order.market):
             return {"status": "rejected", "reason": Reason.HALTED, "hash": "0x" + h.hex(), "fills": []}
-        if h in core.orders:
+        if h in core.seen:
             return {"status": "rejected", "reason": Reason.DUPLICATE, "hash": "0x" + h.hex(), "fills": []}
         ts = int(self.clock() * 1000)
 
@@ -586,7 +586,7 @@ class Gateway:
             admitted = check_order(order, place.signature, state, self.ctx, now_s, verified)
         finally:
             side[market] += old.open
-        if admitted.hash in core.orders:
+        if admitted.hash in core.seen:
             raise Rejection(Reason.DUPLICATE, 409)
         if place.intent is not None:
             try:

@@ -411,6 +411,13 @@ class Journal:
                 rows += conn.execute(select(FillRow).where(FillRow.id.in_(ids[n:n + 500]))).all()
         return rows
 
+    def fills_of(self, order_hash: str) -> list:
+        """The fills of one order (as maker or taker), by id."""
+        with self.engine.connect() as conn:
+            return conn.execute(select(FillRow).where((FillRow.maker_hash == order_hash)
+                                                      | (FillRow.taker_hash == order_hash))
+                                .order_by(FillRow.id)).all()
+
     def fill_counts(self) -> dict[str, int]:
         with self.engine.connect() as conn:
             return {state: n for state, n in conn.execute(

@@ -25,9 +25,41 @@ USDC = 10**6
 SIZE = 10**16
 
 
+class _Fill:
+    """A journaled fill with core.FillRecord's fields (hashes as bytes)."""
+
+    def __init__(self, row) -> None:
+        for name in ("id", "state", "reason", "size", "price", "market", "maker_account", "taker_account",
+                     "maker_is_buy", "tx_hash", "batch_id"):
+            setattr(self, name, getattr(row, name))
+        self.maker_hash, self.taker_hash = bytes.fromhex(row.maker_hash[2:]), bytes.fromhex(row.taker_hash[2:])
+
+
+def fills_now(keeper) -> list:
+    """Every fill the keeper made, by id: pending ones from the sequencer, final ones (which
+    leave its live state, docs/keeper.md "Live state") from the journal."""
+    live = dict(keeper.core.fills)
+    rows = {r.id: r for r in keeper.journal.fills()}
+    return [live[i] if i in live else _Fill(rows[i]) for i in sorted(set(live) | set(rows))]
+
+
+def status_of(keeper, hash_hex: str) -> str:
+    signed = keeper.core.orders.get(bytes.fromhex(hash_hex[2:]))
+    if signed is not None:
+        return signed.status
+    found = keeper.journal.order(hash_hex)
+    return found[1].status if found is not None and found[1] is not None else ""
+
+
 async def settled(keeper, fills, timeout=30):
-    await wait_for(lambda: all(f.state in ("settled", "rejected") for f in fills), timeout=timeout)
-    assert [(f.state, f.reason) for f in fills] == [("settled", "")] * len(fills)
+    ids = [f.id for f in fills]
+
+    def states():
+        by = {f.id: f for f in fills_now(keeper)}
+        return [(by[i].state, by[i].reason) for i in ids]
+
+    await wait_for(lambda: all(state in ("settled", "rejected") for state, _ in states()), timeout=timeout)
+    assert states() == [("settled", "")] * len(ids)
 
 
 def run_with_keeper(stack, tmp_path, body):
@@ -56,10 +88,10 @@ def test_e2e__take_profit__fires_when_mark_rises_and_settles(stack, tmp_path):
         assert ack["order_status"] == "waiting for trigger"
         await asyncio.to_thread(mark, w3, stack, PRICE + 1 * USDC)  # not yet
         await wait_for(lambda: keeper.core.engine.mark(1) == PRICE + 1 * USDC)
-        assert keeper.core.fills == {}
+        assert fills_now(keeper) == []
         await asyncio.to_thread(mark, w3, stack, PRICE + 3 * USDC)
-        await wait_for(lambda: len(keeper.core.fills) == 1)
-        (fill,) = keeper.core.fills.values()
+        await wait_for(lambda: len(fills_now(keeper)) == 1)
+        (fill,) = fills_now(keeper)
         assert (fill.taker_hash.hex(), fill.maker_hash.hex()) == (ack["hash"][2:], bid["hash"][2:])
         assert fill.price == PRICE + 1 * USDC
         await settled(keeper, [fill])
@@ -78,10 +110,10 @@ def test_e2e__trailing_stop__follows_the_mark_up_fires_on_the_reversal_and_settl
         for price in (PRICE + 10 * USDC, PRICE + 6 * USDC):  # the peak follows; a retrace short of 5
             await asyncio.to_thread(mark, w3, stack, price)
             await wait_for(lambda p=price: keeper.core.engine.mark(1) == p)
-            assert keeper.core.fills == {}
+            assert fills_now(keeper) == []
         await asyncio.to_thread(mark, w3, stack, PRICE + 4 * USDC)
-        await wait_for(lambda: len(keeper.core.fills) == 1)
-        (fill,) = keeper.core.fills.values()
+        await wait_for(lambda: len(fills_now(keeper)) == 1)
+        (fill,) = fills_now(keeper)
         assert (fill.taker_hash.hex(), fill.maker_hash.hex()) == (ack["hash"][2:], bid["hash"][2:])
         assert (fill.price, fill.size) == (PRICE + 2 * USDC, SIZE)
         await settled(keeper, [fill])
@@ -100,8 +132,8 @@ def test_e2e__stop_limit__fires_then_trades_at_its_limit_and_settles(stack, tmp_
         ack = await trader.place(trader.order(1, True, PRICE + 4 * USDC, 2 * SIZE), intent=stop)
         assert ack["order_status"] == "waiting for trigger"
         await asyncio.to_thread(mark, w3, stack, PRICE + 2 * USDC)
-        await wait_for(lambda: len(keeper.core.fills) == 1)
-        (fill,) = keeper.core.fills.values()
+        await wait_for(lambda: len(fills_now(keeper)) == 1)
+        (fill,) = fills_now(keeper)
         assert fill.price == PRICE + 3 * USDC and fill.size == SIZE
         status = await trader.order_status(ack["hash"])
         assert (status["status"], status["open"]) == ("open", str(SIZE))  # the rest rests at its limit
@@ -120,7 +152,7 @@ def test_e2e__market_order__stops_at_slippage_cap_remainder_cancelled_settles(st
         intent = Intent(kind="market", tif="IOC", slippage_bps=10, slippage_ref="best")
         ack = await trader.place(trader.order(1, True, PRICE + 50 * USDC, 3 * SIZE), intent=intent)
         assert ack["fills"] == 2 and ack["order_status"] == "cancelled" and ack["open"] == "0"  # the remainder
-        fills = sorted(keeper.core.fills.values(), key=lambda f: f.id)
+        fills = sorted(fills_now(keeper), key=lambda f: f.id)
         assert [f.price for f in fills] == [PRICE + 1 * USDC, PRICE + 2 * USDC]
         await settled(keeper, fills)
         assert keeper.core.engine.best_ask(1) == PRICE + 10 * USDC
@@ -135,7 +167,7 @@ def test_e2e__schedule_cancel__cancels_at_the_deadline(stack, tmp_path):
         ack = await trader.place(trader.order(1, True, PRICE - 20 * USDC, SIZE))
         deadline = int(time.time() * 1000) + 6_000
         await trader.schedule_cancel(deadline)
-        await wait_for(lambda: keeper.core.orders[bytes.fromhex(ack["hash"][2:])].status == "cancelled",
+        await wait_for(lambda: status_of(keeper, ack["hash"]) == "cancelled",
                        timeout=30)
         assert time.time() * 1000 >= deadline
         later = await trader.place(trader.order(1, True, PRICE - 21 * USDC, SIZE))  # the switch is spent
@@ -154,7 +186,7 @@ def test_e2e__amend_size_down__replacement_keeps_priority_and_settles(stack, tmp
             amended = await maker.amend(first["hash"], maker.order(1, True, PRICE - 1 * USDC, SIZE))
             assert amended["priority"] == "kept"
             await trader.place(trader.order(1, False, PRICE - 1 * USDC, SIZE))
-            (fill,) = keeper.core.fills.values()
+            (fill,) = fills_now(keeper)
             assert fill.maker_hash.hex() == amended["hash"][2:]
             await settled(keeper, [fill])
             exchange = w3.eth.contract(address=stack.deployment.exchange, abi=abi("Exchange"))
@@ -185,7 +217,7 @@ def test_e2e__market_set_band_change__followed_without_restart(stack, tmp_path):
         await wait_for(lambda: keeper.core.markets[1].band_bps == band, timeout=30)
         (ack,) = await trader.place_batch([trader.order(1, True, PRICE + 10 * USDC, SIZE)])
         assert ack["fills"] == 1
-        await settled(keeper, list(keeper.core.fills.values()))
+        await settled(keeper, list(fills_now(keeper)))
         assert ask["hash"]
 
     run_with_keeper(stack, tmp_path, body)
@@ -297,7 +329,7 @@ def test_e2e__raw_http_and_eth_account_only__amend_and_cancel_by_client_id(stack
                 return r.json()["hash"]
 
         new = await asyncio.to_thread(client_side)
-        (fill,) = keeper.core.fills.values()
+        (fill,) = fills_now(keeper)
         assert fill.maker_hash.hex() == new[2:]
         await settled(keeper, [fill])
 

@@ -187,9 +187,16 @@ class BackstopUnwindRunner:
         """The signed filled size of the unwind's own orders in `market` (keeper view)."""
         total = 0
         for h, m in self.mine.items():
+            if m != market:
+                continue
             order = self.keeper.core.orders.get(h)
-            if m == market and order is not None:
+            if order is not None:
                 total += order.filled if order.order.is_buy else -order.filled
+                continue
+            # finished: out of the sequencer's live state, its final filled size is journaled
+            found = self.keeper.journal.order("0x" + h.hex())
+            if found is not None and found[1] is not None:
+                total += found[1].filled if found[0].is_buy else -found[1].filled
         return total
 
     def _signer(self) -> OrderSigner | None:

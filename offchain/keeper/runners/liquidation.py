@@ -380,10 +380,11 @@ class LiquidationRunner:
         h = bytes.fromhex(hash_hex[2:])
         deadline = time.monotonic() + self.receipt_timeout
         while True:
-            fills = [f for i in core.account_fills.get(account, ()) if (f := core.fills[i]).taker_hash == h
-                     or f.maker_hash == h]
-            if all(f.state in (FILL_SETTLED, FILL_REJECTED) for f in fills):
-                break
+            # pending fills are in the sequencer's live state; final ones only in the journal
+            if not any(f.taker_hash == h or f.maker_hash == h for f in core.fills.values()):
+                fills = [_JournalFill(r) for r in await asyncio.to_thread(self.keeper.journal.fills_of, hash_hex)]
+                if all(f.state in (FILL_SETTLED, FILL_REJECTED) for f in fills):
+                    break
             if time.monotonic() > deadline:
                 return  # left submitted: a later resume follows it again
             await asyncio.sleep(0.05)
@@ -486,7 +487,7 @@ class LiquidationRunner:
         for row in [r for r in rows if r.kind == BOOK_KIND and not r.raw_tx]:
             # a book step is an order in the keeper journal: placed (follow its fills) or not
             # (it never reached the book: dead, the next scan decides afresh)
-            if bytes.fromhex(row.tx_hash[2:]) in core.orders:
+            if bytes.fromhex(row.tx_hash[2:]) in core.seen:
                 self.busy.add(row.account)
                 self._spawn(self._resume_book(row))
             else:
@@ -558,3 +559,14 @@ class LiquidationRunner:
                 "penalties": str(sum(r.penalty for r in confirmed)),
                 "latency_blocks_max": latency[-1] if latency else 0,
                 "blocked": dict(s.blocked)}
+
+
+class _JournalFill:
+    """A journaled fill row with the FillRecord fields `_follow_book` reads (hashes as bytes)."""
+
+    __slots__ = ("state", "reason", "size", "price", "maker_hash", "taker_hash", "maker_is_buy", "tx_hash")
+
+    def __init__(self, row) -> None:
+        self.state, self.reason, self.size, self.price = row.state, row.reason, row.size, row.price
+        self.maker_hash, self.taker_hash = bytes.fromhex(row.maker_hash[2:]), bytes.fromhex(row.taker_hash[2:])
+        self.maker_is_buy, self.tx_hash = row.maker_is_buy, row.tx_hash

@@ -59,7 +59,7 @@ def test_reduce_only__fresh_journal__chain_position_read_at_start__reduce_settle
             (increase,) = await keeper.gateway.place_batch([_reduce_only(healthy, d, True, PRICE, ONE, 1, "GTC")])
             assert keeper.core.engine.position(long_, 1) == 10 * ONE
             (reduce,) = await keeper.gateway.place_batch([_reduce_only(healthy, d, False, PRICE, 4 * ONE, 2)])
-            await wait_for(lambda: all(f.state == "settled" for f in keeper.core.fills.values()))
+            await wait_for(lambda: not keeper.core.fills and all(r.state == "settled" for r in keeper.journal.fills()))
             return bid, increase, reduce, keeper.core.engine.position(long_, 1)
         finally:
             await keeper.stop(drain=1.0)
