@@ -181,3 +181,42 @@ def interval_mining(w3, seconds: int | None) -> None:
     else:
         w3.provider.make_request("evm_setAutomine", [False])
         w3.provider.make_request("evm_setIntervalMining", [seconds])
+
+
+# ---------------------------------------------------------------- block-driven mining
+# Tests do not let blocks come with the wall clock (a loaded machine would then miss a
+# "within 2 blocks" bound for no fault of the keeper's): automine off, the test mines each
+# block itself once the keeper has processed the previous one (the runner's
+# processed_block, GET /risk). The bench keeps interval_mining: it measures latency.
+def manual_mining(w3) -> None:
+    """Blocks only when mine() is called (transactions wait in the mempool)."""
+    w3.provider.make_request("evm_setAutomine", [False])
+
+
+def mine(w3) -> int:
+    """Mine one block with everything in the mempool; its number."""
+    w3.provider.make_request("evm_mine", [])
+    return w3.eth.block_number
+
+
+def send_price(w3, stack: CrashStack, market: int, price: int) -> str:
+    """One oracle update from the reporter key into the mempool (not waited for); its hash."""
+    from eth_account import Account
+
+    reporter = Account.from_key(stack.reporter_key)
+    oracle = w3.eth.contract(address=stack.deployment.oracle, abi=abi("Oracle"))
+    tx = oracle.functions.set_price(market, price).build_transaction({
+        "from": reporter.address, "nonce": w3.eth.get_transaction_count(reporter.address, "pending"),
+        "gas": 200_000, "maxFeePerGas": w3.eth.gas_price * 2, "maxPriorityFeePerGas": 0,
+        "chainId": w3.eth.chain_id})
+    return "0x" + bytes(w3.eth.send_raw_transaction(reporter.sign_transaction(tx).raw_transaction)).hex()
+
+
+def mine_price(w3, stack: CrashStack, market: int, price: int) -> int:
+    """A price update mined in a block of its own making (with whatever else is pending);
+    that block's number."""
+    tx_hash = send_price(w3, stack, market, price)
+    block = mine(w3)
+    receipt = w3.eth.get_transaction_receipt(tx_hash)
+    assert receipt["status"] == 1 and receipt["blockNumber"] == block, receipt
+    return block

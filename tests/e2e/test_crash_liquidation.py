@@ -1,13 +1,14 @@
 """The crash test: 52 leveraged longs, two short whales and the LP pool (the backstop) on a
 real anvil with the real keeper (a subprocess, liquidation runners on). The oracle falls
-40% in 2% steps, one per block (anvil mines a block a second during the crash, as a chain
-does). Mid-crash the keeper is SIGKILLed right after it journaled a liquidation step and
-restarted.
+40% in 2% steps, one update per block, the keeper's liquidations in the block after.
+Mid-crash the keeper is SIGKILLed right after it journaled a liquidation step and restarted.
 
 Checked against the chain:
 - every account below maintenance at a price update is liquidated within 2 blocks of that
   update (the ones caught by the kill: within 2 blocks of the restart), exactly once, and
-  no account is left below maintenance;
+  no account is left below maintenance. Blocks are the test's: automine off, it mines the
+  next block only once the keeper has processed the last one (GET /risk processed_block),
+  so the bound is about blocks whatever the machine's speed (latency: bench_liquidation);
 - no step is done twice (one Liquidation per account; every journaled step confirmed or,
   if the kill left it unsent and the chain moved on, dead; none left open);
 - the pool unwinds what it took over through the book (the whales' closing bids);
@@ -35,8 +36,10 @@ from offchain.keeper.crashstack import (
     crash_traders,
     deploy_crash_stack,
     interval_mining,
+    manual_mining,
+    mine,
+    mine_price,
     open_crash_positions,
-    report_price,
     start_keeper_process,
 )
 from offchain.keeper.runners.liquidation_journal import CONFIRMED, DEAD, OPEN_STATES, LiquidationJournal
@@ -78,31 +81,49 @@ def test_crash__40pct_drop_with_keeper_sigkill__all_liquidated_promptly_and_ever
                      what="opening fills settled")
             assert all(exchange.functions.position(a, 1).call()[0] == 5 * 10**18 for a in longs)
 
-            # the crash: a block a second from here on, one price update per block
-            interval_mining(w3, 1)
-            reporter = Web3Deployer(w3, s.reporter_key)
+            # the crash, block by block: automine off, the test mines every block and the next
+            # one only once the keeper has fully processed the last (its runner's
+            # processed_block: a scan from that block done, every decided step in the mempool).
+            # Each price update gets a block, then its liquidations one of their own (decided
+            # on the price the keeper saw), so the bounds below hold at any machine speed.
+            manual_mining(w3)
             price_blocks: list[int] = []
             journal = LiquidationJournal(db_url)
-            for price in crash_prices():
-                price_blocks.append(report_price(w3, s, reporter, 1, price))
-                if keeper is not None and journal.steps():
-                    # the first liquidation step is journaled and stalls before its send: kill -9
-                    keeper.send_signal(signal.SIGKILL)
-                    keeper.wait(10)
-                    assert all(r.state == "planned" for r in journal.steps())
-                    keeper = None
-                    keeper2 = start_keeper_process(s, tmp_path, db_url, port, agent_key=keys[3], tag="2")
-                    restart_block = w3.eth.block_number
-                time.sleep(0.2)  # the next update goes into a later block than this one's liquidations
+            with KeeperClient(url, whales[0]) as c:
+                def processed() -> int:
+                    return c.risk()["liquidation"]["processed_block"]
 
-            final = crash_prices()[-1]
-            wait(lambda: all(exchange.functions.position(a, 1).call()[0] == 0 for a in longs), 30,
-                 "every long liquidated")
+                for price in crash_prices():
+                    block = mine_price(w3, s, 1, price)
+                    price_blocks.append(block)
+                    if keeper is not None:
+                        wait(lambda: journal.steps() or processed() >= block, what=f"keeper 1 at block {block}")
+                        if journal.steps():
+                            # the first liquidation step is journaled and stalls before its send: kill -9
+                            keeper.send_signal(signal.SIGKILL)
+                            keeper.wait(10)
+                            assert all(r.state == "planned" for r in journal.steps())
+                            keeper = None
+                            keeper2 = start_keeper_process(s, tmp_path, db_url, port, agent_key=keys[3], tag="2")
+                            restart_block = w3.eth.block_number
+                            assert restart_block == block  # nothing is mined while the keeper is down
+                    wait(lambda: processed() >= block, what=f"keeper at block {block}")
+                    block = mine(w3)  # this update's liquidations
+                    wait(lambda: processed() >= block, what=f"keeper at block {block}")
+                assert restart_block is not None, "the kill point was never reached"
+
+                final = crash_prices()[-1]
+                for _ in range(10):  # steps decided on the last blocks (ADL, a resumed step)
+                    if all(exchange.functions.position(a, 1).call()[0] == 0 for a in longs):
+                        break
+                    block = mine(w3)
+                    wait(lambda: processed() >= block, what=f"keeper at block {block}")
+            assert all(exchange.functions.position(a, 1).call()[0] == 0 for a in longs), "every long liquidated"
             liquidations = list(exchange.events.Liquidation().get_logs(from_block=price_blocks[0]))
-            # an account that went bankrupt past what the fund holds while the keeper was
-            # down is closed by ADL against the whales instead (fund first, then ADL)
+            # an account that went bankrupt past what the fund holds before the keeper reached
+            # it is closed by ADL against the whales instead (fund first, then ADL)
             adls = list(exchange.events.Adl().get_logs(from_block=price_blocks[0]))
-            interval_mining(w3, None)
+            interval_mining(w3, None)  # automine again: the unwind and the exits below
 
             # ---- every breach liquidated within 2 blocks, exactly once
             breach = breach_blocks(exchange, longs, price_blocks)

@@ -119,6 +119,12 @@ class LiquidationRunner:
         self._slots: asyncio.Semaphore | None = None
         self.crash_hook = os.environ.get("MMX_TEST_CRASH_POINT", "")
         self.last_marks: dict[int, int] = {}
+        # the last block fully processed: a scan that started with the watcher at (or past)
+        # it finished, and every step it (or an earlier scan) decided reached the mempool /
+        # the book. A test that mines block by block waits for it (GET /risk), not for time.
+        self.processed_block = -1
+        self._scan_cursor = -1          # the watcher's cursor when the last finished scan started
+        self._unsent: set[str] = set()  # accounts whose decided step is not yet broadcast / placed
 
     # -- Runner protocol -----------------------------------------------------------------
     async def on_start(self, keeper) -> None:
@@ -170,14 +176,29 @@ class LiquidationRunner:
         while True:
             self._again = False
             full, self._full = self._full, False
+            watcher = getattr(self.keeper, "watcher", None)
+            cursor = getattr(watcher, "cursor", -1)  # the chain view this scan starts from
             try:
                 await self.scan(full)
+                self._scan_cursor = max(self._scan_cursor, cursor)
             except asyncio.CancelledError:
                 raise
             except Exception:  # noqa: BLE001 - the next kick tries again
                 log.exception("liquidation scan failed")
             if not self._again:
+                self._caught_up(scanning=False)
                 return
+
+    def _caught_up(self, scanning: bool) -> None:
+        """Advance processed_block when no scan is running and nothing decided is unsent."""
+        if not scanning and not self._unsent:
+            self.processed_block = max(self.processed_block, self._scan_cursor)
+
+    def _sent(self, account: str) -> None:
+        """The account's decided step is on its way (broadcast, placed, refused or dropped)."""
+        if account in self._unsent:
+            self._unsent.discard(account)
+            self._caught_up(scanning=self._scan_task is not None and not self._scan_task.done())
 
     def keeper_view(self) -> list[AccountRisk]:
         """Every account with a position in the keeper's view (chain snapshot + unsettled fills)."""
@@ -252,6 +273,7 @@ class LiquidationRunner:
             if account in self.busy:
                 continue
             self.busy.add(account)
+            self._unsent.add(account)
             steps.append(step)
             h = health(acc, marks, self.markets)
             self._spawn(self.execute(step, h, head))
@@ -318,6 +340,7 @@ class LiquidationRunner:
                         await self._mark(step_id, DEAD, error=str(exc)[:200])
                         return
                     raise
+                self._sent(step.account)
                 await asyncio.to_thread(self.journal.update, step_id, state=SUBMITTED)
                 await self._crash_point("liquidation_after_send")
                 receipt = await self.chain.wait_receipt(tx_hash, timeout=self.receipt_timeout)
@@ -325,6 +348,7 @@ class LiquidationRunner:
                     await self._finish(step_id, receipt)
         finally:
             self.busy.discard(step.account)
+            self._sent(step.account)
         self.kick()  # the account may need another step (another market, another slice)
 
     # -- the book path ---------------------------------------------------------------------
@@ -365,6 +389,7 @@ class LiquidationRunner:
         if result["status"] != "accepted" or not result["fills"]:
             await self._mark(step_id, DEAD, error=f"book: {result.get('reason') or 'no fill'}"[:200])
             return False
+        self._sent(step.account)  # in the book: its fills settle in the next batch
         await asyncio.to_thread(self.journal.update, step_id, state=SUBMITTED)
         await self._crash_point("liquidation_after_send")
         await self._follow_book(step_id, hash_hex, step.account)
@@ -479,7 +504,8 @@ class LiquidationRunner:
 
         A receipt -> processed as live. No receipt and the nonce already used on chain ->
         dead (it can never be mined). Otherwise the same raw bytes are broadcast again
-        (idempotent: same nonce, same hash) and the receipt awaited."""
+        (idempotent: same nonce, same hash) and its receipt awaited in the background, the
+        account busy until then."""
         assert self.journal is not None
         rows = await asyncio.to_thread(self.journal.steps, OPEN_STATES)
         core = self.keeper.core
@@ -493,15 +519,25 @@ class LiquidationRunner:
             else:
                 await self._mark(row.id, DEAD, error="never placed")
         rows = [r for r in rows if r.kind != BOOK_KIND or r.raw_tx]
-        # broadcast every unsent step first (nonce order), then wait for all receipts together
+        # broadcast every unsent step first (nonce order); their receipts are awaited in the
+        # background with the accounts busy (no second step for them meanwhile), so the
+        # keeper's start never waits for a block to be mined. The nonce sync counts them
+        # (the node's pending count includes the mempool).
         sent = [row for row in sorted(rows, key=lambda r: r.nonce) if await self.resolve(row)]
-        receipts = await asyncio.gather(*(self.chain.wait_receipt(r.tx_hash, timeout=self.receipt_timeout)
-                                          for r in sent))
-        for row, receipt in zip(sent, receipts):
-            if receipt is not None:
-                await self._finish(row.id, receipt)
         if rows:
             await self.nonces.sync()
+        for row in sent:
+            self.busy.add(row.account)
+            self._spawn(self._resume_tx(row))
+
+    async def _resume_tx(self, row: StepRecord) -> None:
+        try:
+            receipt = await self.chain.wait_receipt(row.tx_hash, timeout=self.receipt_timeout)
+            if receipt is not None:
+                await self._finish(row.id, receipt)
+        finally:
+            self.busy.discard(row.account)
+        self.kick()
 
     async def resolve(self, row: StepRecord) -> bool:
         """Settle a step left open from what the chain knows; True if it was (re)broadcast
@@ -558,6 +594,7 @@ class LiquidationRunner:
                 "book": sum(r.state == CONFIRMED and r.kind == BOOK_KIND for r in rows),
                 "penalties": str(sum(r.penalty for r in confirmed)),
                 "latency_blocks_max": latency[-1] if latency else 0,
+                "processed_block": self.processed_block,
                 "blocked": dict(s.blocked)}
 
 
