@@ -153,7 +153,427 @@ def __init__(asset_: address, exchange_: address, deposit_cap_: uint256):
     log BackstopReserveSet(bps=DEFAULT_BACKSTOP_RESERVE_BPS, minimum=0)
 
 
-# ---------------------------------------------------------------- conversions
+# ---------------------------------------------------------------- ERC-4626 views
+
+@external
+@view
+def totalAssets() -> uint256:
+    """
+    @notice Idle USDC plus the pool's Exchange equity at mark (0 if negative), less
+            profit still unlocking.
+    @return USDC units.
+    """
+    return exchange_account._total_assets()
+
+
+@external
+@view
+def convertToShares(assets: uint256) -> uint256:
+    """
+    @notice Shares for `assets` at the current price (rounded down).
+    @param assets USDC units.
+    @return LP shares.
+    """
+    return self._to_shares(assets, exchange_account._total_assets(), False)
+
+
+@external
+@view
+def convertToAssets(shares: uint256) -> uint256:
+    """
+    @notice Assets for `shares` at the current price (rounded down).
+    @param shares LP shares.
+    @return USDC units.
+    """
+    return self._to_assets(shares, exchange_account._total_assets(), False)
+
+
+@external
+@view
+def maxDeposit(receiver: address) -> uint256:
+    """
+    @notice Assets that can still be deposited under the cap (0 while equity is negative).
+    @param receiver Unused (deposits are only for the caller).
+    @return USDC units.
+    """
+    return self._max_deposit()
+
+
+@external
+@view
+def maxMint(receiver: address) -> uint256:
+    """
+    @notice Shares that can still be minted under the cap.
+    @param receiver Unused (deposits are only for the caller).
+    @return LP shares.
+    """
+    return self._to_shares(self._max_deposit(), exchange_account._total_assets(), False)
+
+
+@external
+@view
+def maxWithdraw(owner: address) -> uint256:
+    """
+    @notice Assets `owner` can withdraw now (lock-up, daily cap, free collateral above
+            the backstop reserve).
+    @param owner The holder.
+    @return USDC units.
+    """
+    return self._max_withdraw(owner, exchange_account._total_assets())
+
+
+@external
+@view
+def maxRedeem(owner: address) -> uint256:
+    """
+    @notice Shares `owner` can redeem now (lock-up, daily cap, free collateral above the
+            backstop reserve); the whole balance when it fits.
+    @param owner The holder.
+    @return LP shares.
+    """
+    ta: uint256 = exchange_account._total_assets()
+    room: uint256 = self._max_withdraw(owner, ta)
+    bal: uint256 = erc20.balanceOf[owner]
+    if room >= self._to_assets(bal, ta, False):
+        # the whole balance fits (converting the room back would round a few shares off)
+        return bal
+    return min(bal, self._to_shares(room, ta, False))
+
+
+@external
+@view
+def previewDeposit(assets: uint256) -> uint256:
+    """
+    @notice Shares a deposit of `assets` mints (rounded down).
+    @param assets USDC units.
+    @return LP shares.
+    """
+    return self._to_shares(assets, exchange_account._total_assets(), False)
+
+
+@external
+@view
+def previewMint(shares: uint256) -> uint256:
+    """
+    @notice Assets a mint of `shares` costs (rounded up).
+    @param shares LP shares.
+    @return USDC units.
+    """
+    return self._to_assets(shares, exchange_account._total_assets(), True)
+
+
+@external
+@view
+def previewWithdraw(assets: uint256) -> uint256:
+    """
+    @notice Shares a withdrawal of `assets` burns (rounded up).
+    @param assets USDC units.
+    @return LP shares.
+    """
+    return self._to_shares(assets, exchange_account._total_assets(), True)
+
+
+@external
+@view
+def previewRedeem(shares: uint256) -> uint256:
+    """
+    @notice Assets a redemption of `shares` pays (rounded down).
+    @param shares LP shares.
+    @return USDC units.
+    """
+    return self._to_assets(shares, exchange_account._total_assets(), False)
+
+
+@external
+@view
+def grid(market: uint256) -> ILiquidityPool.GridParams:
+    """
+    @notice The keeper's grid parameters for `market`.
+    @param market The market id.
+    @return (levels, spacing_bps, size_per_level, active).
+    """
+    return self._grids[market]
+
+
+@external
+@view
+def withdraw_window() -> (uint256, uint256, uint256):
+    """
+    @notice The daily withdrawal window.
+    @return (UTC day number, the day's base: total assets at its first withdrawal grown
+            to total assets + withdrawn today, assets withdrawn in it).
+    """
+    w: uint256 = self._window
+    return (w >> 192, (w >> 96) & MASK96, w & MASK96)
+
+
+@external
+@view
+def grid_market_count() -> uint256:
+    """
+    @notice Number of markets that ever had grid parameters (see grid_markets(i)).
+    @return The count.
+    """
+    return len(self.grid_markets)
+
+
+# ---------------------------------------------------------------- entry points
+
+@external
+@nonreentrant
+def deposit(assets: uint256, receiver: address = msg.sender, min_shares: uint256 = 0) -> uint256:
+    """
+    @notice Deposit `assets` USDC for LP shares (rounded down); starts the lock-up.
+    @param assets USDC units.
+    @param receiver Gets the shares; must be the caller ("pool: receiver").
+    @param min_shares Revert with "pool: slippage" if fewer shares would be minted.
+    @return Shares minted.
+    """
+    exchange_account._assert_solvent("pool: negative equity")
+    ta: uint256 = exchange_account._sync()
+    shares: uint256 = self._to_shares(assets, ta, False)
+    assert shares >= min_shares, "pool: slippage"
+    self._deposit(receiver, assets, shares, ta)
+    return shares
+
+
+@external
+@nonreentrant
+def mint(shares: uint256, receiver: address = msg.sender, max_assets: uint256 = max_value(uint256)) -> uint256:
+    """
+    @notice Mint exactly `shares` LP shares for USDC (rounded up); starts the lock-up.
+    @param shares LP shares to mint.
+    @param receiver Gets the shares; must be the caller ("pool: receiver").
+    @param max_assets Revert with "pool: slippage" if more USDC would be taken.
+    @return USDC taken.
+    """
+    exchange_account._assert_solvent("pool: negative equity")
+    ta: uint256 = exchange_account._sync()
+    assets: uint256 = self._to_assets(shares, ta, True)
+    assert assets <= max_assets, "pool: slippage"
+    self._deposit(receiver, assets, shares, ta)
+    return assets
+
+
+@external
+@nonreentrant
+def withdraw(
+    assets: uint256, receiver: address = msg.sender, owner: address = msg.sender, max_shares: uint256 = max_value(uint256)
+) -> uint256:
+    """
+    @notice Withdraw exactly `assets` USDC, burning shares (rounded up).
+    @param assets USDC units to receive.
+    @param receiver Gets the USDC.
+    @param owner Whose shares are burned (an allowance is spent if not the caller).
+    @param max_shares Revert with "pool: slippage" if more shares would be burned.
+    @return Shares burned.
+    """
+    ta: uint256 = exchange_account._sync()
+    shares: uint256 = self._to_shares(assets, ta, True)
+    assert shares <= max_shares, "pool: slippage"
+    self._withdraw(receiver, owner, assets, shares, ta)
+    return shares
+
+
+@external
+@nonreentrant
+def redeem(
+    shares: uint256, receiver: address = msg.sender, owner: address = msg.sender, min_assets: uint256 = 0
+) -> uint256:
+    """
+    @notice Redeem `shares` for USDC (rounded down).
+    @param shares LP shares to burn.
+    @param receiver Gets the USDC.
+    @param owner Whose shares are burned (an allowance is spent if not the caller).
+    @param min_assets Revert with "pool: slippage" if less USDC would be paid.
+    @return USDC paid.
+    """
+    ta: uint256 = exchange_account._sync()
+    assets: uint256 = self._to_assets(shares, ta, False)
+    assert assets >= min_assets, "pool: slippage"
+    self._withdraw(receiver, owner, assets, shares, ta)
+    return assets
+
+
+@external
+def transfer(to: address, amount: uint256) -> bool:
+    """
+    @notice ERC-20 transfer of LP shares; reverts while the sender is locked.
+    @param to The receiver.
+    @param amount LP shares.
+    @return True.
+    """
+    assert block.timestamp >= self.lock_until[msg.sender], "pool: locked"
+    erc20._transfer(msg.sender, to, amount)
+    return True
+
+
+@external
+def transferFrom(owner: address, to: address, amount: uint256) -> bool:
+    """
+    @notice ERC-20 transferFrom of LP shares; reverts while `owner` is locked.
+    @param owner Whose shares move (the caller's allowance is spent).
+    @param to The receiver.
+    @param amount LP shares.
+    @return True.
+    """
+    assert block.timestamp >= self.lock_until[owner], "pool: locked"
+    erc20._spend_allowance(owner, msg.sender, amount)
+    erc20._transfer(owner, to, amount)
+    return True
+
+
+# ---------------------------------------------------------------- admin
+
+@external
+def set_grid(market: uint256, levels: uint256, spacing_bps: uint256, size_per_level: uint256, active: bool):
+    """
+    @notice Admin sets the keeper's grid for `market`.
+    @param market The market id.
+    @param levels Levels per side (1..100 when active).
+    @param spacing_bps Spacing between levels in bps of mark (0 < x < 10000).
+    @param size_per_level Size per level in base units.
+    @param active Whether the keeper quotes it.
+    """
+    ownable._check_owner()
+    if active:
+        assert levels > 0 and levels <= MAX_GRID_LEVELS, "pool: levels"
+        assert spacing_bps > 0 and spacing_bps < constants.BPS, "pool: spacing"
+        assert size_per_level > 0, "pool: size"
+    if not self._grid_known[market]:
+        self._grid_known[market] = True
+        self.grid_markets.append(market)
+    self._grids[market] = ILiquidityPool.GridParams(levels=levels, spacing_bps=spacing_bps, size_per_level=size_per_level, active=active)
+    log GridSet(market=market, levels=levels, spacing_bps=spacing_bps, size_per_level=size_per_level, active=active)
+
+
+@external
+def set_agent(agent: address, approved: bool):
+    """
+    @notice Admin approves or revokes the keeper's agent key on the Exchange.
+    @param agent The key.
+    @param approved True to approve, False to revoke.
+    """
+    ownable._check_owner()
+    extcall exchange_account.exchange.approve_agent(agent, approved)
+    log AgentSet(agent=agent, approved=approved)
+
+
+@external
+def set_deposit_cap(cap: uint256):
+    """
+    @notice Admin sets the cap on total assets after a deposit.
+    @param cap USDC units.
+    """
+    ownable._check_owner()
+    self.deposit_cap = cap
+    log DepositCapSet(cap=cap)
+
+
+@external
+def set_lockup(seconds: uint256):
+    """
+    @notice Admin sets the lock-up applied to later deposits.
+    @param seconds At most 30 days.
+    """
+    ownable._check_owner()
+    assert seconds <= constants.MAX_LOCKUP, "pool: lockup"
+    self.lockup = seconds
+    log LockupSet(lockup=seconds)
+
+
+@external
+def set_daily_withdraw_limit(bps: uint256):
+    """
+    @notice Admin sets the fraction of the day's base withdrawable per UTC day.
+    @param bps 1..10000.
+    """
+    ownable._check_owner()
+    assert bps > 0 and bps <= constants.BPS, "pool: daily limit"
+    self.daily_withdraw_bps = bps
+    log DailyWithdrawLimitSet(bps=bps)
+
+
+@external
+def set_backstop_reserve(bps: uint256, minimum: uint256):
+    """
+    @notice Admin sets the backstop reserve withdrawals must leave as free collateral.
+    @param bps Share of the pool's initial margin requirement (0..100000).
+    @param minimum A fixed amount on top (USDC units).
+    """
+    ownable._check_owner()
+    assert bps <= MAX_BACKSTOP_RESERVE_BPS, "pool: reserve"
+    self.backstop_reserve_bps = bps
+    self.min_backstop_reserve = minimum
+    log BackstopReserveSet(bps=bps, minimum=minimum)
+
+
+@external
+def set_profit_unlock_time(seconds: uint256):
+    """
+    @notice Admin sets the window over which later gains unlock into the share price.
+    @param seconds 0 (at once) .. 30 days.
+    """
+    ownable._check_owner()
+    exchange_account._set_profit_unlock_time(seconds)
+
+
+# ---------------------------------------------------------------- fees and profit
+
+@external
+@nonreentrant
+def distribute_fees() -> uint256:
+    """
+    @notice Anyone (the keeper on a schedule): pull the Exchange's accrued fees (the
+            pool's share is credited to its account) and book every gain since the
+            last sync as locked profit, released over profit_unlock_time.
+    @return Profit still locked after the call (USDC units).
+    """
+    before: int256 = exchange_account._equity()
+    if staticcall exchange_account.exchange.fees_accrued() > 0:
+        extcall exchange_account.exchange.distribute_fees()
+    income: uint256 = convert(max(exchange_account._equity() - before, 0), uint256)
+    self.fee_income += income
+    exchange_account._sync()
+    locked: uint256 = 0
+    end: uint256 = 0
+    locked, end = exchange_account._unlock_schedule()
+    log FeesCollected(caller=msg.sender, amount=income, locked=locked, unlock_end=end)
+    return locked
+
+
+@external
+@view
+def profit_unlock_schedule() -> (uint256, uint256):
+    """
+    @notice Profit not yet in the share price, and when it is fully unlocked.
+    @return (USDC still locked, unix time of full unlock).
+    """
+    return exchange_account._unlock_schedule()
+
+
+@external
+@view
+def available_liquidity() -> uint256:
+    """
+    @notice USDC LP withdrawals can take now (idle plus free collateral above the
+            backstop reserve), before the daily limit.
+    @return USDC units.
+    """
+    return self._available()
+
+
+@external
+@view
+def backstop_reserve() -> uint256:
+    """
+    @notice Free collateral the pool keeps for its backstop role now.
+    @return USDC units.
+    """
+    return self._reserve()
+
+
+# ---------------------------------------------------------------- internals: conversions and limits
 
 @internal
 @view
@@ -246,143 +666,7 @@ def _max_withdraw(owner: address, ta: uint256) -> uint256:
     )
 
 
-# ---------------------------------------------------------------- ERC-4626 views
-
-@external
-@view
-def totalAssets() -> uint256:
-    """
-    @notice Idle USDC plus the pool's Exchange equity at mark (0 if negative).
-    """
-    return exchange_account._total_assets()
-
-
-@external
-@view
-def convertToShares(assets: uint256) -> uint256:
-    """
-    @notice Shares for `assets` at the current price (rounded down).
-    """
-    return self._to_shares(assets, exchange_account._total_assets(), False)
-
-
-@external
-@view
-def convertToAssets(shares: uint256) -> uint256:
-    """
-    @notice Assets for `shares` at the current price (rounded down).
-    """
-    return self._to_assets(shares, exchange_account._total_assets(), False)
-
-
-@external
-@view
-def maxDeposit(receiver: address) -> uint256:
-    """
-    @notice Assets that can still be deposited under the cap.
-    """
-    return self._max_deposit()
-
-
-@external
-@view
-def maxMint(receiver: address) -> uint256:
-    """
-    @notice Shares that can still be minted under the cap.
-    """
-    return self._to_shares(self._max_deposit(), exchange_account._total_assets(), False)
-
-
-@external
-@view
-def maxWithdraw(owner: address) -> uint256:
-    """
-    @notice Assets `owner` can withdraw now (lock-up, daily cap, free collateral).
-    """
-    return self._max_withdraw(owner, exchange_account._total_assets())
-
-
-@external
-@view
-def maxRedeem(owner: address) -> uint256:
-    """
-    @notice Shares `owner` can redeem now (lock-up, daily cap, free collateral).
-    """
-    ta: uint256 = exchange_account._total_assets()
-    room: uint256 = self._max_withdraw(owner, ta)
-    bal: uint256 = erc20.balanceOf[owner]
-    if room >= self._to_assets(bal, ta, False):
-        # the whole balance fits (converting the room back would round a few shares off)
-        return bal
-    return min(bal, self._to_shares(room, ta, False))
-
-
-@external
-@view
-def previewDeposit(assets: uint256) -> uint256:
-    """
-    @notice Shares a deposit of `assets` mints (rounded down).
-    """
-    return self._to_shares(assets, exchange_account._total_assets(), False)
-
-
-@external
-@view
-def previewMint(shares: uint256) -> uint256:
-    """
-    @notice Assets a mint of `shares` costs (rounded up).
-    """
-    return self._to_assets(shares, exchange_account._total_assets(), True)
-
-
-@external
-@view
-def previewWithdraw(assets: uint256) -> uint256:
-    """
-    @notice Shares a withdrawal of `assets` burns (rounded up).
-    """
-    return self._to_shares(assets, exchange_account._total_assets(), True)
-
-
-@external
-@view
-def previewRedeem(shares: uint256) -> uint256:
-    """
-    @notice Assets a redemption of `shares` pays (rounded down).
-    """
-    return self._to_assets(shares, exchange_account._total_assets(), False)
-
-
-@external
-@view
-def grid(market: uint256) -> ILiquidityPool.GridParams:
-    """
-    @notice The keeper's grid parameters for `market`.
-    """
-    return self._grids[market]
-
-
-@external
-@view
-def withdraw_window() -> (uint256, uint256, uint256):
-    """
-    @notice The daily withdrawal window: (UTC day number, total assets when it
-            opened, assets withdrawn in it).
-    """
-    w: uint256 = self._window
-    return (w >> 192, (w >> 96) & MASK96, w & MASK96)
-
-
-@external
-@view
-def grid_market_count() -> uint256:
-    """
-    @notice Number of markets that ever had grid parameters (see grid_markets(i)).
-    """
-    return len(self.grid_markets)
-
-
-# ---------------------------------------------------------------- internals
+# ---------------------------------------------------------------- internals: deposit and withdrawal
 
 @internal
 def _deposit(receiver: address, assets: uint256, shares: uint256, ta: uint256):
@@ -418,243 +702,3 @@ def _withdraw(receiver: address, owner: address, assets: uint256, shares: uint25
     exchange_account._paid_out(assets)
     assert extcall IERC20(exchange_account.asset).transfer(receiver, assets, default_return_value=True), "pool: transfer out"
     log IERC4626.Withdraw(sender=msg.sender, receiver=receiver, owner=owner, assets=assets, shares=shares)
-
-
-# ---------------------------------------------------------------- entry points
-
-@external
-@nonreentrant
-def deposit(assets: uint256, receiver: address = msg.sender, min_shares: uint256 = 0) -> uint256:
-    """
-    @notice Deposit `assets` USDC for LP shares (rounded down); starts the lock-up.
-    @param assets USDC units.
-    @param receiver Gets the shares; must be the caller ("pool: receiver").
-    @param min_shares Revert with "pool: slippage" if fewer shares would be minted.
-    @return Shares minted.
-    """
-    exchange_account._assert_solvent("pool: negative equity")
-    ta: uint256 = exchange_account._sync()
-    shares: uint256 = self._to_shares(assets, ta, False)
-    assert shares >= min_shares, "pool: slippage"
-    self._deposit(receiver, assets, shares, ta)
-    return shares
-
-
-@external
-@nonreentrant
-def mint(shares: uint256, receiver: address = msg.sender, max_assets: uint256 = max_value(uint256)) -> uint256:
-    """
-    @notice Mint exactly `shares` LP shares for USDC (rounded up); starts the lock-up.
-    @param shares LP shares to mint.
-    @param receiver Gets the shares; must be the caller ("pool: receiver").
-    @param max_assets Revert with "pool: slippage" if more USDC would be taken.
-    @return USDC taken.
-    """
-    exchange_account._assert_solvent("pool: negative equity")
-    ta: uint256 = exchange_account._sync()
-    assets: uint256 = self._to_assets(shares, ta, True)
-    assert assets <= max_assets, "pool: slippage"
-    self._deposit(receiver, assets, shares, ta)
-    return assets
-
-
-@external
-@nonreentrant
-def withdraw(
-    assets: uint256, receiver: address = msg.sender, owner: address = msg.sender, max_shares: uint256 = max_value(uint256)
-) -> uint256:
-    """
-    @notice Withdraw exactly `assets` USDC, burning shares (rounded up).
-    @param assets USDC units to receive.
-    @param receiver Gets the USDC.
-    @param owner Whose shares are burned (an allowance is spent if not the caller).
-    @param max_shares Revert with "pool: slippage" if more shares would be burned.
-    @return Shares burned.
-    """
-    ta: uint256 = exchange_account._sync()
-    shares: uint256 = self._to_shares(assets, ta, True)
-    assert shares <= max_shares, "pool: slippage"
-    self._withdraw(receiver, owner, assets, shares, ta)
-    return shares
-
-
-@external
-@nonreentrant
-def redeem(
-    shares: uint256, receiver: address = msg.sender, owner: address = msg.sender, min_assets: uint256 = 0
-) -> uint256:
-    """
-    @notice Redeem `shares` for USDC (rounded down).
-    @param shares LP shares to burn.
-    @param receiver Gets the USDC.
-    @param owner Whose shares are burned (an allowance is spent if not the caller).
-    @param min_assets Revert with "pool: slippage" if less USDC would be paid.
-    @return USDC paid.
-    """
-    ta: uint256 = exchange_account._sync()
-    assets: uint256 = self._to_assets(shares, ta, False)
-    assert assets >= min_assets, "pool: slippage"
-    self._withdraw(receiver, owner, assets, shares, ta)
-    return assets
-
-
-@external
-def transfer(to: address, amount: uint256) -> bool:
-    """
-    @notice ERC-20 transfer of LP shares; reverts while the sender is locked.
-    """
-    assert block.timestamp >= self.lock_until[msg.sender], "pool: locked"
-    erc20._transfer(msg.sender, to, amount)
-    return True
-
-
-@external
-def transferFrom(owner: address, to: address, amount: uint256) -> bool:
-    """
-    @notice ERC-20 transferFrom of LP shares; reverts while `owner` is locked.
-    """
-    assert block.timestamp >= self.lock_until[owner], "pool: locked"
-    erc20._spend_allowance(owner, msg.sender, amount)
-    erc20._transfer(owner, to, amount)
-    return True
-
-
-# ---------------------------------------------------------------- admin
-
-@external
-def set_grid(market: uint256, levels: uint256, spacing_bps: uint256, size_per_level: uint256, active: bool):
-    """
-    @notice Admin sets the keeper's grid for `market` (levels per side, spacing in
-            bps of mark, size per level in base units).
-    """
-    ownable._check_owner()
-    if active:
-        assert levels > 0 and levels <= MAX_GRID_LEVELS, "pool: levels"
-        assert spacing_bps > 0 and spacing_bps < constants.BPS, "pool: spacing"
-        assert size_per_level > 0, "pool: size"
-    if not self._grid_known[market]:
-        self._grid_known[market] = True
-        self.grid_markets.append(market)
-    self._grids[market] = ILiquidityPool.GridParams(levels=levels, spacing_bps=spacing_bps, size_per_level=size_per_level, active=active)
-    log GridSet(market=market, levels=levels, spacing_bps=spacing_bps, size_per_level=size_per_level, active=active)
-
-
-@external
-def set_agent(agent: address, approved: bool):
-    """
-    @notice Admin approves or revokes the keeper's agent key on the Exchange.
-    """
-    ownable._check_owner()
-    extcall exchange_account.exchange.approve_agent(agent, approved)
-    log AgentSet(agent=agent, approved=approved)
-
-
-@external
-def set_deposit_cap(cap: uint256):
-    """
-    @notice Admin sets the cap on total assets after a deposit.
-    """
-    ownable._check_owner()
-    self.deposit_cap = cap
-    log DepositCapSet(cap=cap)
-
-
-@external
-def set_lockup(seconds: uint256):
-    """
-    @notice Admin sets the lock-up applied to later deposits (<= 30 days).
-    """
-    ownable._check_owner()
-    assert seconds <= constants.MAX_LOCKUP, "pool: lockup"
-    self.lockup = seconds
-    log LockupSet(lockup=seconds)
-
-
-@external
-def set_daily_withdraw_limit(bps: uint256):
-    """
-    @notice Admin sets the fraction of total assets withdrawable per UTC day (1..10000).
-    """
-    ownable._check_owner()
-    assert bps > 0 and bps <= constants.BPS, "pool: daily limit"
-    self.daily_withdraw_bps = bps
-    log DailyWithdrawLimitSet(bps=bps)
-
-
-@external
-def set_backstop_reserve(bps: uint256, minimum: uint256):
-    """
-    @notice Admin sets the backstop reserve withdrawals must leave as free collateral.
-    @param bps Share of the pool's initial margin requirement (0..100000).
-    @param minimum A fixed amount on top (USDC units).
-    """
-    ownable._check_owner()
-    assert bps <= MAX_BACKSTOP_RESERVE_BPS, "pool: reserve"
-    self.backstop_reserve_bps = bps
-    self.min_backstop_reserve = minimum
-    log BackstopReserveSet(bps=bps, minimum=minimum)
-
-
-@external
-def set_profit_unlock_time(seconds: uint256):
-    """
-    @notice Admin sets the window over which later gains unlock into the share price.
-    @param seconds 0 (at once) .. 30 days.
-    """
-    ownable._check_owner()
-    exchange_account._set_profit_unlock_time(seconds)
-
-
-# ---------------------------------------------------------------- fees and profit
-
-@external
-@nonreentrant
-def distribute_fees() -> uint256:
-    """
-    @notice Anyone (the keeper on a schedule): pull the Exchange's accrued fees (the
-            pool's share is credited to its account) and book every gain since the
-            last sync as locked profit, released over profit_unlock_time.
-    @return Profit still locked after the call (USDC units).
-    """
-    before: int256 = exchange_account._equity()
-    if staticcall exchange_account.exchange.fees_accrued() > 0:
-        extcall exchange_account.exchange.distribute_fees()
-    income: uint256 = convert(max(exchange_account._equity() - before, 0), uint256)
-    self.fee_income += income
-    exchange_account._sync()
-    locked: uint256 = 0
-    end: uint256 = 0
-    locked, end = exchange_account._unlock_schedule()
-    log FeesCollected(caller=msg.sender, amount=income, locked=locked, unlock_end=end)
-    return locked
-
-
-@external
-@view
-def profit_unlock_schedule() -> (uint256, uint256):
-    """
-    @notice Profit not yet in the share price, and when it is fully unlocked.
-    @return (USDC still locked, unix time of full unlock).
-    """
-    return exchange_account._unlock_schedule()
-
-
-@external
-@view
-def available_liquidity() -> uint256:
-    """
-    @notice USDC LP withdrawals can take now (idle plus free collateral above the
-            backstop reserve), before the daily limit.
-    @return USDC units.
-    """
-    return self._available()
-
-
-@external
-@view
-def backstop_reserve() -> uint256:
-    """
-    @notice Free collateral the pool keeps for its backstop role now.
-    @return USDC units.
-    """
-    return self._reserve()

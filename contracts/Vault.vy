@@ -719,7 +719,7 @@ def set_mark_distance(bps: uint256):
     assert msg.sender == owner, "vault: not owner"
     assert bps > 0 and bps <= MAX_MARK_DISTANCE_BPS, "vault: mark distance"
     self.max_mark_distance_bps = bps
-    self._update_guard()
+    self._update_guard(True)
     log MarkDistanceSet(bps=bps)
 
 
@@ -1069,7 +1069,7 @@ def _forbid(counterparty: address):
 
 
 @internal
-def _update_guard():
+def _update_guard(distance_changed: bool = False):
     # the drawdown limit as an Exchange equity floor, so a fill that would take the vault
     # past it is skipped inside settlement ("drawdown"); with the mark distance
     eq_floor: uint256 = 0
@@ -1087,5 +1087,7 @@ def _update_guard():
         idle: uint256 = staticcall IERC20(exchange_account.asset).balanceOf(self)
         if need > idle:
             eq_floor = need - idle
+    if eq_floor == self.equity_floor and not distance_changed:
+        return  # the Exchange already holds this guard: no call, no write
     self.equity_floor = eq_floor
     extcall exchange_account.exchange.set_trade_guard(self.max_mark_distance_bps, eq_floor)

@@ -50,10 +50,10 @@ profit_unlock_time: public(uint256)
 reserved: public(uint256)
 # valuation at the last sync: gross assets (idle + equity - reserved) then
 _recorded: uint256
-# profit still locked at the last sync, released linearly until _unlock_end
-_locked: uint256
-_synced_at: uint256
-_unlock_end: uint256
+# profit still locked at the last sync, released linearly from the sync until the end, in
+# one slot (every deposit and payout reads and writes it): locked << 64 | synced_at << 32 |
+# unlock_end (times below 2**32)
+_lock: uint256
 
 
 @deploy
@@ -69,8 +69,7 @@ def __init__(exchange_: address, asset_: address, profit_unlock_time_: uint256):
     asset = asset_
     _ASSET = IERC20(asset_)
     self.profit_unlock_time = profit_unlock_time_
-    self._synced_at = block.timestamp
-    self._unlock_end = block.timestamp
+    self._lock = (block.timestamp << 32) | block.timestamp
     assert extcall _ASSET.approve(exchange_, max_value(uint256), default_return_value=True), "account: approve"
     log ProfitUnlockTimeSet(seconds=profit_unlock_time_)
 
@@ -111,11 +110,12 @@ def _gross_assets() -> uint256:
 def _locked_now() -> uint256:
     # profit locked at the last sync, linearly released; rounded up (in the holders' favour
     # against a depositor, and it never releases before its time)
-    end: uint256 = self._unlock_end
+    w: uint256 = self._lock
+    end: uint256 = w & 2**32 - 1
     if block.timestamp >= end:
         return 0
-    start: uint256 = self._synced_at
-    return math._mul_div(self._locked, end - block.timestamp, end - start, True)
+    start: uint256 = (w >> 32) & 2**32 - 1
+    return math._mul_div(w >> 64, end - block.timestamp, end - start, True)
 
 
 @internal
@@ -125,7 +125,7 @@ def _preview_sync() -> (uint256, uint256, uint256, uint256, uint256):
     gross: uint256 = self._gross_assets()
     recorded: uint256 = self._recorded
     locked: uint256 = self._locked_now()
-    end: uint256 = self._unlock_end
+    end: uint256 = self._lock & 2**32 - 1
     gain: uint256 = 0
     loss: uint256 = 0
     if gross >= recorded:
@@ -229,9 +229,7 @@ def _sync() -> uint256:
     end: uint256 = 0
     ta, gain, loss, locked, end = self._preview_sync()
     self._recorded = ta + locked
-    self._locked = locked
-    self._synced_at = block.timestamp
-    self._unlock_end = end
+    self._lock = (locked << 64) | (block.timestamp << 32) | end
     if gain > 0 or loss > 0:
         log ProfitLocked(gain=gain, loss=loss, locked=locked, unlock_end=end)
     return ta
