@@ -40,6 +40,7 @@ TYPES = {
     "Cancel": _fields(("account", "address"), ("market", "uint256"), ("hashes", "bytes32[]"),
                       ("timestamp", "uint256")),
     "ScheduleCancel": _fields(("account", "address"), ("deadline", "uint256"), ("timestamp", "uint256")),
+    "Amend": _fields(("replaces", "bytes32"), ("order", "bytes32")),
     "CancelByClientId": _fields(("account", "address"), ("client_ids", "string[]"), ("timestamp", "uint256")),
 }
 DEFAULT_INTENT = {"kind": "limit", "tif": "GTC", "trigger_price": 0, "trail_bps": 0, "trail_amount": 0,
@@ -62,12 +63,16 @@ class Raw:
         return signed, "0x" + bytes(signed.signature).hex()
 
     def place(self, is_buy: bool, price: int, size: int = SIZE, **intent) -> dict:
-        r = self.post_order(is_buy, price, size, **intent)
+        r = self.http.post("/orders", json=self.order_body(is_buy, price, size, **intent)[1])
         assert r.status_code == 200, r.text
         assert r.json()["status"] == "accepted", r.text
         return r.json()
 
     def post_order(self, is_buy: bool, price: int, size: int = SIZE, **intent) -> httpx.Response:
+        return self.http.post("/orders", json=self.order_body(is_buy, price, size, **intent)[1])
+
+    def order_body(self, is_buy: bool, price: int, size: int = SIZE, **intent) -> tuple[bytes, dict]:
+        """The order's EIP-712 hash and its POST /orders body (an intent when given)."""
         order = {"account": self.account.address, "market": 1, "is_buy": is_buy, "price": price, "size": size,
                  "nonce": time.time_ns(), "expiry": int(time.time()) + 3600, "flags": 0}
         signed, sig = self.sign("Order", order)
@@ -78,7 +83,7 @@ class Raw:
             _, isig = self.sign("OrderIntent", {"order": signed.message_hash, **full})
             body["intent"] = {k: (str(v) if isinstance(v, int) else v) for k, v in full.items()}
             body["intent_signature"] = isig
-        return self.http.post("/orders", json=body)
+        return signed.message_hash, body
 
     def now_ms(self) -> int:
         return int(time.time() * 1000)
@@ -258,3 +263,27 @@ def test_raw__client_id__echoed_queried_unique_and_cancelled_by_it(stack, env):
                                                  "unknown": ["never-used"]}, c.text
     assert maker.http.get(f"/accounts/{address}/orders/by-client-id/{cid}").json()["status"] == "cancelled"
     assert maker.open_orders() == []
+
+
+def test_raw__amend_keeps_priority_replacement_settles_then_cancel_by_client_id(stack, env):
+    w3, maker, taker = env
+    cid = f"raw-amend-{time.time_ns()}"
+    old = maker.place(True, PRICE - 2 * USDC, 2 * SIZE, client_id=cid)
+    new_hash, replacement = maker.order_body(True, PRICE - 2 * USDC, SIZE, client_id=cid)
+    _, binding = maker.sign("Amend", {"replaces": bytes.fromhex(old["hash"][2:]), "order": new_hash})
+    r = maker.http.post("/orders/amend", json={**replacement, "replaces": old["hash"], "amend_signature": binding})
+    assert r.status_code == 200 and r.json()["priority"] == "kept", r.text
+    new = r.json()["hash"]
+    address = maker.account.address
+    assert maker.http.get(f"/accounts/{address}/orders/by-client-id/{cid}").json()["hash"] == new
+    assert (maker.order(old["hash"])["status"], maker.order(old["hash"])["replaced_by"]) == ("cancelled", new)
+    take = taker.place(False, PRICE - 2 * USDC, SIZE // 2)
+    assert take["fills"] == 1
+    (fill,) = settled(taker, take["hash"], 1)
+    assert fill["maker_hash"] == new
+    assert (exchange_filled(w3, stack, new), exchange_filled(w3, stack, old["hash"])) == (SIZE // 2, 0)
+    ts = maker.now_ms()
+    _, sig = maker.sign("CancelByClientId", {"account": address, "client_ids": [cid], "timestamp": ts})
+    c = maker.http.post("/orders/cancel-by-client-id", json={"account": address, "client_ids": [cid],
+                                                             "timestamp": str(ts), "signature": sig})
+    assert c.status_code == 200 and c.json() == {"status": "ok", "cancelled": [new], "unknown": []}, c.text
