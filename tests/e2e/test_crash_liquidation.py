@@ -4,8 +4,8 @@ real anvil with the real keeper (a subprocess, liquidation runners on). The orac
 Mid-crash the keeper is SIGKILLed right after it journaled a liquidation step and restarted.
 
 Checked against the chain:
-- every account below maintenance at a price update is liquidated within 2 blocks of that
-  update (the ones caught by the kill: within 2 blocks of the restart), exactly once, and
+- every account below maintenance at a price update is liquidated in the next block (the
+  ones caught by the kill: in the block after the restart), exactly once, and
   no account is left below maintenance. Blocks are the test's: automine off, it mines the
   next block only once the keeper has processed the last one (GET /risk processed_block),
   so the bound is about blocks whatever the machine's speed (latency: bench_liquidation);
@@ -125,7 +125,7 @@ def test_crash__40pct_drop_with_keeper_sigkill__all_liquidated_promptly_and_ever
             adls = list(exchange.events.Adl().get_logs(from_block=price_blocks[0]))
             interval_mining(w3, None)  # automine again: the unwind and the exits below
 
-            # ---- every breach liquidated within 2 blocks, exactly once
+            # ---- every breach liquidated in the next block, exactly once
             breach = breach_blocks(exchange, longs, price_blocks)
             assert set(breach) == set(longs)
             liq_block = {}
@@ -141,7 +141,9 @@ def test_crash__40pct_drop_with_keeper_sigkill__all_liquidated_promptly_and_ever
             assert set(liq_block) == set(longs)
             for a in longs:
                 started = max(breach[a], restart_block) if breach[a] <= restart_block else breach[a]
-                assert liq_block[a] - started <= 2, (a, breach[a], liq_block[a], restart_block)
+                # the keeper decided on that block's state and the test mined the next one only
+                # after every decided step was in the mempool: it is in the very next block
+                assert liq_block[a] - started <= 1, (a, breach[a], liq_block[a], restart_block)
                 # it was liquidatable in the block before its liquidation (no healthy account touched)
                 eq = exchange.functions.equity(a).call(block_identifier=liq_block[a] - 1)
                 req = exchange.functions.margin_requirement(a, False).call(block_identifier=liq_block[a] - 1)
