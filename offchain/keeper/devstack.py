@@ -34,6 +34,22 @@ class DevStack:
         return {"exchange": d.exchange, "oracle": d.oracle, "usdc": d.usdc, "rebate": d.rebate_engine,
                 "pool": d.pool, "factory": d.vault_factory, "funding": d.funding}
 
+    def new_traders(self, count: int, deposit: int = 10_000_000 * USDC) -> list[str]:
+        """`count` fresh accounts (new keys, gas ETH from the devnet, `deposit` USDC on the
+        Exchange): for a test that needs accounts no earlier test on the shared stack
+        traded with (its positions, funding snapshots and nonces are its own)."""
+        from eth_account import Account
+
+        w3 = Web3(Web3.HTTPProvider(self.url))
+        admin = Web3Deployer(w3, self.admin_key)
+        keys = []
+        for _ in range(count):
+            key = "0x" + bytes(Account.create().key).hex()
+            w3.provider.make_request("anvil_setBalance", [address_of(key), hex(10**21)])
+            fund(w3, self.deployment, admin, key, deposit)
+            keys.append(key)
+        return keys
+
     def write_deployment(self, path: Path) -> Path:
         path.write_text(json.dumps(self.contracts()))
         return path

@@ -70,6 +70,9 @@ async def test_e2e__positions_pay_funding__api_totals_match_chain_events(stack, 
     the short received the floor, and /accounts/{a}/funding totals are the chain's events."""
     from offchain.funding import funding_owed
 
+    # accounts of its own (before this test's admin deployer reads the admin's nonce): the
+    # session's shared traders may hold positions from earlier tests
+    long_key, short_key, bid_key, ask_key = stack.new_traders(4)
     w3 = Web3(Web3.HTTPProvider(stack.url))
     exchange = w3.eth.contract(address=stack.deployment.exchange, abi=abi("Exchange"))
     funding = w3.eth.contract(address=stack.deployment.funding, abi=abi("Funding"))
@@ -80,7 +83,6 @@ async def test_e2e__positions_pay_funding__api_totals_match_chain_events(stack, 
         keeper_config(stack, tmp_path / "k.db"),
         funding=FundingConfig(enabled=True, interval_s=INTERVAL, sample_s=1, impact_notional=1_000 * 10**6,
                               markets=(1,)))
-    long_key, short_key, bid_key, ask_key = stack.trader_keys[2:6]
     size = 10**18
 
     keeper = await Keeper(config, operator=key(stack.operator_key)).start()

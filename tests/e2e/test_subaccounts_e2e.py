@@ -30,7 +30,8 @@ TICK = 10_000  # market 1 (ETH-PERP) of the default deployment
 @pytest.mark.anyio
 async def test_e2e__split_trade_transfer_merge__keeper_view_equals_chain(stack, tmp_path, start_keeper):
     w3 = Web3(Web3.HTTPProvider(stack.url))
-    owner_key, cp_key = stack.trader_keys[3], stack.trader_keys[4]
+    # accounts of its own: the session's shared traders may hold positions from earlier tests
+    owner_key, cp_key = stack.new_traders(2)
     owner, cp = address_of(owner_key), address_of(cp_key)
     subs = SubaccountClient(w3, stack.deployment.exchange, KeySigner(w3, owner_key), private_key=owner_key)
     theirs = SubaccountClient(w3, stack.deployment.exchange, KeySigner(w3, cp_key), private_key=cp_key)
