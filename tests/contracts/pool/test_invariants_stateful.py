@@ -27,19 +27,17 @@ balance (maxRedeem == balance), the supply reaches zero.
 import itertools
 import random
 
-import ape
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, rule, run_state_machine_as_test
 
 from offchain.order import Order, sign_order
 from tests.constants import BPS, DAY, FAR_EXPIRY, MARKET, PRICE, TICK, USDC
-from tests.contracts.receipts import settled
+from tests.contracts.receipts import PENDING, reverted, settled
 from tests.contracts.share_price import Price, not_lower, within_rounding
 
 STATS = dict.fromkeys(["deposit", "refused_deposit", "redeem", "withdraw", "refused", "fees", "jit", "grid",
                        "liquidated", "gap", "exit", "exit_blocked"], 0)
-PENDING = {"block_id": "pending"}
 WITHDRAW_RULES = {"pool: locked", "pool: daily limit", "pool: liquidity", "pool: backstop reserve"}
 ONE = 10**18
 
@@ -64,13 +62,6 @@ PARAMS = {
 ACTIONS_PER_STEP = 4
 ACTIONS = (["deposit"] * 3 + ["redeem"] * 3 + ["withdraw"] * 2 + ["fees"] * 3 + ["grid_trade"] * 2
            + ["liquidation", "mark_gap", "time_passes", "admin", "everyone_exits"])
-
-
-def reverted(call):
-    try:
-        return call(), None
-    except ape.exceptions.ContractLogicError as err:
-        return None, err.message
 
 
 def test_pool_invariants_stateful(

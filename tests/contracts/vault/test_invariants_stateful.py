@@ -41,13 +41,12 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, rule, run_sta
 
 from offchain.order import Order, sign_order
 from tests.constants import BPS, DAY, FAR_EXPIRY, LOT, MARKET, PRICE, REDUCE_ONLY, TICK, USDC
-from tests.contracts.receipts import settled
+from tests.contracts.receipts import PENDING, reverted, settled
 from tests.contracts.share_price import Price, not_lower, within_rounding
 
 STATS = dict.fromkeys(
     ["deposit", "refused", "instant", "queued", "claimed", "claim_refused", "owed", "friend_fill", "skipped_guard",
      "skipped_counterparty", "jit", "gap", "manager_change", "unwind", "exit"], 0)
-PENDING = {"block_id": "pending"}
 # Each action's arguments, drawn from the example's seeded generator (see `act`).
 PARAMS = {
     "deposit": lambda r: dict(i=r.randrange(4), amount=r.randint(1 * USDC, 30_000 * USDC)),
@@ -93,14 +92,6 @@ ACTIONS_PER_STEP = 4
 def usdc(project, admin):
     """This module's stack runs on the blacklist-capable test token."""
     return project.BlacklistUSDC.deploy(sender=admin)
-
-
-def reverted(call):
-    """Run a transaction: (receipt, None) or (None, revert reason)."""
-    try:
-        return call(), None
-    except ape.exceptions.ContractLogicError as err:
-        return None, err.message
 
 
 def test_vault_invariants_stateful(
