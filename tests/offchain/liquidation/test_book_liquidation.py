@@ -10,16 +10,15 @@ maker it met gets its size back."""
 from __future__ import annotations
 
 import asyncio
-import json
 
 from offchain.keeper.blame import blame
-from offchain.keeper.core import Core, Outbox, market_config
+from offchain.keeper.core import Outbox
 from offchain.keeper.gateway import LIQUIDATOR
 from offchain.keeper.journal import WriteSet
-from offchain.matching import Engine
 from offchain.order import LIQUIDATION, REDUCE_ONLY, Order
 
-from ..keeper.helpers import ADDR, MARKET, PRICE, OfflineKeeper, order, run, signed
+from ..keeper.helpers import ADDR, PRICE, OfflineKeeper, order, run, signed
+from ..keeper.replay import replay
 
 ONE = 10**18
 
@@ -33,13 +32,6 @@ def _set_position(k: OfflineKeeper, i: int, size: int) -> None:
     k.core.account(ADDR[i]).positions[1] = [size, size * PRICE // ONE]
     k.core.set_position(k.core.next_seq(), 1, ADDR[i], 1, size, ws, out)
     k.journal.write(ws)
-
-
-def _replay(k: OfflineKeeper) -> Core:
-    core = Core(Engine([market_config(MARKET)]), {1: MARKET})
-    for row in k.journal.commands():
-        core.apply(row.seq, row.ts, row.kind, json.loads(row.body), Outbox.new())
-    return core
 
 
 def test_client_order__liquidation_flag__refused_nothing_journaled(tmp_path):
@@ -86,7 +78,7 @@ def test_place_liquidation__reduce_only_ioc__fills_bid_journaled_replays(tmp_pat
     assert again["status"] == "rejected" and again["reason"] == "reduce only"
     assert wrong_side["status"] == "rejected" and wrong_side["reason"] == "reduce only"  # no position at all
     assert k.core.engine.position(ADDR[0], 1) == 0
-    replayed = _replay(k)
+    replayed = replay(k.journal.url)
     assert [(f.price, f.size, f.taker_hash) for f in replayed.fills.values()] == \
         [(f.price, f.size, f.taker_hash) for f in k.core.fills.values()]
     assert replayed.orders[signed_order.hash].signer == LIQUIDATOR

@@ -9,14 +9,12 @@ otherwise; replaying the journal gives the same positions and the same decisions
 
 from __future__ import annotations
 
-import json
-
-from offchain.keeper.core import Core, Outbox, market_config
+from offchain.keeper.core import Outbox
 from offchain.keeper.journal import WriteSet
-from offchain.matching import Engine
 from offchain.order import REDUCE_ONLY
 
-from ..keeper.helpers import ADDR, MARKET, PRICE, OfflineKeeper, order, run, signed
+from ..keeper.helpers import ADDR, PRICE, OfflineKeeper, order, run, signed
+from ..keeper.replay import replay
 
 ONE = 10**18
 
@@ -34,13 +32,6 @@ def _chain_position(k: OfflineKeeper, i: int, size: int) -> None:
     for market, chain_size in core.position_drift(ADDR[i], core.unsettled_markets(ADDR[i])):
         core.set_position(core.next_seq(), 1, ADDR[i], market, chain_size, ws, out)
     k.journal.write(ws)
-
-
-def _replay(k: OfflineKeeper) -> Core:
-    core = Core(Engine([market_config(MARKET)]), {1: MARKET})
-    for row in k.journal.commands():
-        core.apply(row.seq, row.ts, row.kind, json.loads(row.body), Outbox.new())
-    return core
 
 
 def test_reduce_only__chain_long__sell_accepted_clipped_buy_refused(tmp_path):
@@ -70,7 +61,7 @@ def test_reduce_only__chain_long__sell_accepted_clipped_buy_refused(tmp_path):
     assert k.core.engine.position(ADDR[0], 1) == 0
     assert k.core.engine.position(ADDR[1], 1) == ONE
     assert after["status"] == "rejected" and after["reason"] == "reduce only"  # flat now
-    replayed = _replay(k)
+    replayed = replay(k.journal.url)
     assert replayed.engine.position(ADDR[0], 1) == 0 and replayed.engine.position(ADDR[1], 1) == ONE
     assert {h: s.status for h, s in replayed.orders.items()} == {h: s.status for h, s in k.core.orders.items()}
     k.journal.close()
@@ -97,7 +88,7 @@ def test_reduce_only__fill_skipped_by_chain__engine_position_restored(tmp_path):
     again = run(go())
     assert k.core.engine.position(ADDR[0], 1) == 0 and k.core.engine.position(ADDR[1], 1) == -ONE
     assert again["status"] == "accepted" and again["fills"] == 1  # the maker got its size back
-    replayed = _replay(k)
+    replayed = replay(k.journal.url)
     assert replayed.engine.position(ADDR[0], 1) == 0
     assert [f.state for f in replayed.fills.values()] == ["matched"]  # the rejected one left the live state
     k.journal.close()
