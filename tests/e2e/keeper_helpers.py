@@ -35,6 +35,20 @@ async def wait_for(predicate, timeout=20.0, interval=0.05):
     raise TimeoutError("condition not met")
 
 
+async def journaled(keeper, kind: str, timeout=20.0) -> list:
+    """Wait until the journal holds a command of `kind`; return those rows. The sequencer
+    applies a command in memory first and the gateway's group commit writes it a moment
+    later, so a test that saw the in-memory effect must wait for the durable record."""
+    rows: list = []
+
+    def found() -> bool:
+        rows[:] = [r for r in keeper.journal.commands() if r.kind == kind]
+        return bool(rows)
+
+    await wait_for(found, timeout=timeout)
+    return rows
+
+
 def fills_final(keeper, state: str = "settled") -> bool:
     """The keeper made fills and every one is final with `state`. Final fills leave the
     sequencer's live state (`core.fills` holds pending ones only), so this reads the journal."""

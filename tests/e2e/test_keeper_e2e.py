@@ -12,7 +12,7 @@ from offchain.deploy import Web3Deployer
 from offchain.keeper.service import Keeper
 from offchain.order import address_of
 
-from .keeper_helpers import exchange, key, keeper_config, wait_for, fills_final
+from .keeper_helpers import exchange, journaled, key, keeper_config, wait_for, fills_final
 
 pytestmark = [pytest.mark.e2e, pytest.mark.anyio]  # async tests: `start_keeper` (conftest.py)
 PRICE = 2_000 * 10**6
@@ -103,8 +103,7 @@ async def test_e2e__onchain_cancel__watcher_takes_order_off_book(stack, tmp_path
         h = bytes.fromhex(ack["hash"][2:])  # off the book: out of the live state, or open 0
         await wait_for(lambda: h not in keeper.core.orders or keeper.core.orders[h].open == 0)
         assert (await maker.open_orders()) == []
-        kinds = [r.kind for r in keeper.journal.commands()]
-        assert "chain_cancel" in kinds
+        await journaled(keeper, "chain_cancel")
 
 
 async def test_e2e__oracle_feed__random_walk_pushed_and_marks_journaled(stack, tmp_path, start_keeper):

@@ -14,7 +14,7 @@ from offchain.deploy import Web3Deployer
 from offchain.keeper.devstack import fund
 from offchain.keeper.service import Keeper
 
-from .keeper_helpers import exchange, key, keeper_config, wait_for, fills_final
+from .keeper_helpers import exchange, journaled, key, keeper_config, wait_for, fills_final
 
 pytestmark = pytest.mark.e2e
 PRICE = 2_000 * 10**6
@@ -56,7 +56,7 @@ def test_e2e__taker_withdrew_then_crossed__margin_skip_blames_taker_maker_keeps_
                 assert taker_order["status"] == "cancelled" and taker_order["open"] == "0"
                 book = await maker.book(1)
                 assert [str(PRICE - 7_000_000), str(3 * 10**17)] in book["bids"]
-                body = [r for r in keeper.journal.commands() if r.kind == "fill_rejected"][-1].body
+                body = (await journaled(keeper, "fill_rejected"))[-1].body
                 assert '"blame":["taker"]' in body.replace(" ", "")
                 await maker.cancel([bid["hash"]])
         finally:
