@@ -28,22 +28,21 @@ ecrecover, external calls, memory copies, everything else) plus intrinsic + call
 from __future__ import annotations
 
 import os
-import sys
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
-os.chdir(ROOT)
+from offchain.devnet import PROJECT_ROOT
+
+os.chdir(PROJECT_ROOT)  # Ape's project is the repository, wherever this runs from
 
 import ape  # noqa: E402
+from ape_stack import deploy_exchange  # noqa: E402 - this script's folder is on sys.path
 
-from offchain.order import Domain, Order, address_of, sign_order  # noqa: E402
+from offchain.order import Order, address_of, sign_order  # noqa: E402
 
 USDC = 10**6
 ONE = 10**18
 ETH = 1
 PRICE = 2_000 * USDC
-LOT = 10**15
 FAR = 2**40
 SIZE = 10**17  # 0.1 ETH per fill
 
@@ -131,17 +130,8 @@ def main() -> None:
         admin, operator = accts[0], accts[1]
         treasury = accts[6]
 
-        usdc = project.TestUSDC.deploy(sender=admin)
-        oracle = project.Oracle.deploy(5_000, 3_600, 5_000, 1, sender=admin)
-        oracle.grantRole(oracle.REPORTER_ROLE(), admin, sender=admin)
-        oracle.set_price(ETH, PRICE, sender=admin)
-        rebate = project.RebateEngine.deploy([(0, 5, 2)], sender=admin)
-        accounts_logic = project.ExchangeAccounts.deploy(usdc, oracle, sender=admin)
-        risk = project.ExchangeRisk.deploy(usdc, oracle, accounts_logic, sender=admin)
-        exchange = project.Exchange.deploy(usdc, oracle, rebate, treasury, risk, sender=admin)
-        exchange.grantRole(exchange.OPERATOR_ROLE(), operator, sender=admin)
-        exchange.add_market(10_000, LOT, LOT, 1_000, 500, 500, sender=admin)
-        domain = Domain(ape.chain.chain_id, exchange.address)
+        stack = deploy_exchange(admin, operator, treasury)
+        usdc, oracle, exchange, domain = stack.usdc, stack.oracle, stack.exchange, stack.domain
 
         usdc.mint(admin, 10**15, sender=admin)
         usdc.approve(exchange, 2**256 - 1, sender=admin)

@@ -16,14 +16,12 @@ from __future__ import annotations
 
 import ape
 
-from offchain.order import Domain, Order, sign_order
+from ape_stack import MARKET as ETH, PRICE, USDC, deploy_exchange  # this script's folder is on sys.path
+
+from offchain.order import Order, sign_order
 from offchain.subaccounts import NO_SIGNATURE, PositionTransfer, sign_transfer, subaccount_address
 
-USDC = 10**6
 ONE = 10**18
-ETH = 1
-PRICE = 2_000 * USDC
-LOT = 10**15
 FAR = 2**40
 
 
@@ -35,18 +33,9 @@ def main() -> None:
         project = ape.project
         accts = ape.accounts.test_accounts
         admin, operator, owner, cp, agent, treasury = accts[0], accts[1], accts[2], accts[3], accts[4], accts[6]
-        usdc = project.TestUSDC.deploy(sender=admin)
-        oracle = project.Oracle.deploy(5_000, 3_600, 5_000, 1, sender=admin)
-        oracle.grantRole(oracle.REPORTER_ROLE(), admin, sender=admin)
-        oracle.set_price(ETH, PRICE, sender=admin)
-        rebate = project.RebateEngine.deploy([(0, 5, 2)], sender=admin)
-        logic = project.ExchangeAccounts.deploy(usdc, oracle, sender=admin)
-        risk = project.ExchangeRisk.deploy(usdc, oracle, logic, sender=admin)
-        exchange = project.Exchange.deploy(usdc, oracle, rebate, treasury, risk, sender=admin)
-        exchange.grantRole(exchange.OPERATOR_ROLE(), operator, sender=admin)
-        exchange.add_market(10_000, LOT, LOT, 1_000, 500, 500, sender=admin)
+        stack = deploy_exchange(admin, operator, treasury)
+        usdc, exchange, domain = stack.usdc, stack.exchange, stack.domain
         subs = project.ExchangeAccounts.at(exchange.address)
-        domain = Domain(ape.chain.chain_id, exchange.address)
         for a in (owner, cp):
             usdc.mint(a, 10**12, sender=admin)
             usdc.approve(exchange, 2**256 - 1, sender=a)

@@ -18,16 +18,14 @@ import itertools
 import os
 
 from offchain.devnet import PROJECT_ROOT
-from offchain.order import Domain, Order, sign_order
+from offchain.order import Order, sign_order
 
 os.chdir(PROJECT_ROOT)  # Ape's project is the repository, wherever this runs from
 
 import ape  # noqa: E402
+from ape_stack import MARKET, PRICE, USDC, deploy_exchange  # noqa: E402 - this script's folder is on sys.path
 
-USDC = 10**6
 ONE = 10**18
-MARKET = 1
-PRICE = 2_000 * USDC
 FAR = 2**40
 DAY = 86_400
 
@@ -39,17 +37,8 @@ def main() -> None:
         a = ape.accounts.test_accounts
         admin, operator, owner, manager, follower, lp, trader, taker, treasury, keeper = (a[i] for i in range(10))
 
-        usdc = project.TestUSDC.deploy(sender=admin)
-        oracle = project.Oracle.deploy(5_000, DAY, 5_000, 1, sender=admin)
-        oracle.grantRole(oracle.REPORTER_ROLE(), admin, sender=admin)
-        oracle.set_price(MARKET, PRICE, sender=admin)
-        rebate = project.RebateEngine.deploy([(0, 5, 1)], sender=admin)
-        accounts_logic = project.ExchangeAccounts.deploy(usdc, oracle, sender=admin)
-        risk = project.ExchangeRisk.deploy(usdc, oracle, accounts_logic, sender=admin)
-        exchange = project.Exchange.deploy(usdc, oracle, rebate, treasury, risk, sender=admin)
-        exchange.grantRole(exchange.OPERATOR_ROLE(), operator, sender=admin)
-        exchange.add_market(10**4, 10**15, 10**15, 1_000, 500, 1_000, sender=admin)
-        domain = Domain(chain.chain_id, exchange.address)
+        stack = deploy_exchange(admin, operator, treasury, max_age=DAY, maker_rebate_bps=1, band_bps=1_000)
+        usdc, oracle, exchange, domain = stack.usdc, stack.oracle, stack.exchange, stack.domain
         nonces = itertools.count(1)
 
         def fund(acct, amount, spender):
