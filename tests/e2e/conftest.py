@@ -1,12 +1,21 @@
 """E2E fixtures: a real anvil on a free loopback port, the suite deployed, funded traders
-(started keepers: `start_keeper` in tests/conftest.py)."""
+(started keepers: `start_keeper` in tests/conftest.py; a keeper with two SDK traders: `sdk_pair`)."""
 
 from __future__ import annotations
 
-import pytest
+import asyncio
+from typing import NamedTuple
 
+import pytest
+from web3 import Web3
+
+from offchain.client import AsyncKeeperClient
 from offchain.devnet import Anvil
 from offchain.keeper.devstack import deploy_stack
+from offchain.keeper.service import Keeper
+
+from .keeper_helpers import keeper_config, key, wait_for
+from .vault_helpers import PRICE, mark
 
 
 @pytest.fixture(scope="session")
@@ -19,3 +28,28 @@ def anvil():
 def stack(anvil):
     return deploy_stack(anvil.url, anvil.private_keys(), traders=6)
 
+
+
+class SdkPair(NamedTuple):
+    w3: Web3
+    keeper: Keeper
+    maker: AsyncKeeperClient
+    trader: AsyncKeeperClient
+
+
+@pytest.fixture
+async def sdk_pair(stack, tmp_path, start_keeper):
+    """An in-process keeper on the session's stack, the mark at PRICE and seen by it, and two
+    SDK clients (maker: trader_keys[4], trader: trader_keys[5]). At teardown the keeper stops
+    first, then the mark goes back to PRICE (the stack is shared by the session)."""
+    w3 = Web3(Web3.HTTPProvider(stack.url))
+    mark(w3, stack, PRICE)
+    keeper = await start_keeper(keeper_config(stack, tmp_path / "k.db"), operator=key(stack.operator_key))
+    try:
+        async with AsyncKeeperClient(keeper.url, stack.trader_keys[4]) as maker, \
+                AsyncKeeperClient(keeper.url, stack.trader_keys[5]) as trader:
+            await wait_for(lambda: keeper.core.engine.mark(1) == PRICE)
+            yield SdkPair(w3, keeper, maker, trader)
+    finally:
+        await keeper.stop()
+        await asyncio.to_thread(mark, w3, stack, PRICE)

@@ -9,53 +9,40 @@ import time
 import pytest
 from web3 import Web3
 
-from offchain.client import AsyncKeeperClient
 from offchain.intent import Intent
-from offchain.keeper.service import Keeper
 
 from .keeper_helpers import key, keeper_config, wait_for
+from .raw_wire import Raw
 from .vault_helpers import PRICE, mark
 
-pytestmark = pytest.mark.e2e
+pytestmark = pytest.mark.e2e  # the async tests are marked anyio one by one (the SIGKILL test is not async)
 USDC = 10**6
 
 
-def test_e2e__stop_market__fires_when_mark_crosses_and_settles_on_chain(stack, tmp_path):
-    w3 = Web3(Web3.HTTPProvider(stack.url))
-    mark(w3, stack, PRICE)
+@pytest.mark.anyio
+async def test_e2e__stop_market__fires_when_mark_crosses_and_settles_on_chain(stack, sdk_pair):
+    w3, keeper, maker, trader = sdk_pair
+    bid = await maker.place(maker.order(1, True, PRICE - 5 * USDC, 10**16))
+    stop = Intent(kind="stop_market", tif="IOC", trigger_price=PRICE - 2 * USDC, client_id="sl-e2e")
+    ack = await trader.place(trader.order(1, False, PRICE - 50 * USDC, 10**16), intent=stop)
+    assert ack["status"] == "accepted" and ack["order_status"] == "waiting for trigger"
+    (waiting,) = await trader.open_orders()
+    assert waiting["status"] == "waiting for trigger"
+    assert waiting["intent"]["trigger_price"] == str(PRICE - 2 * USDC)
+    assert keeper.core.fills == {}
 
-    async def go():
-        keeper = await Keeper(keeper_config(stack, tmp_path / "k.db"), operator=key(stack.operator_key)).start()
-        try:
-            async with AsyncKeeperClient(keeper.url, stack.trader_keys[4]) as maker, \
-                    AsyncKeeperClient(keeper.url, stack.trader_keys[5]) as trader:
-                await wait_for(lambda: keeper.core.engine.mark(1) == PRICE)
-                bid = await maker.place(maker.order(1, True, PRICE - 5 * USDC, 10**16))
-                stop = Intent(kind="stop_market", tif="IOC", trigger_price=PRICE - 2 * USDC, client_id="sl-e2e")
-                ack = await trader.place(trader.order(1, False, PRICE - 50 * USDC, 10**16), intent=stop)
-                assert ack["status"] == "accepted" and ack["order_status"] == "waiting for trigger"
-                (waiting,) = await trader.open_orders()
-                assert waiting["status"] == "waiting for trigger"
-                assert waiting["intent"]["trigger_price"] == str(PRICE - 2 * USDC)
-                assert keeper.core.fills == {}
-
-                await asyncio.to_thread(mark, w3, stack, PRICE - 3 * USDC)  # the mark crosses
-                # the journal: a final fill leaves the keeper's live state (core.fills)
-                await wait_for(lambda: len(keeper.journal.fills()) == 1)
-                (fill,) = keeper.journal.fills()
-                assert fill.taker_hash == ack["hash"] and fill.maker_hash == bid["hash"]
-                assert fill.price == PRICE - 5 * USDC and fill.size == 10**16
-                await wait_for(lambda: keeper.journal.fills()[0].state in ("settled", "rejected"), timeout=30)
-                (fill,) = keeper.journal.fills()
-                assert (fill.state, fill.reason) == ("settled", "")
-                assert (await trader.order_status(ack["hash"]))["status"] == "filled"
-                kinds = [r.kind for r in keeper.journal.commands()]
-                assert "mark" in kinds and kinds.count("place") == 2
-        finally:
-            await keeper.stop()
-            await asyncio.to_thread(mark, w3, stack, PRICE)  # the stack is shared by the session
-
-    asyncio.run(go())
+    await asyncio.to_thread(mark, w3, stack, PRICE - 3 * USDC)  # the mark crosses
+    # the journal: a final fill leaves the keeper's live state (core.fills)
+    await wait_for(lambda: len(keeper.journal.fills()) == 1)
+    (fill,) = keeper.journal.fills()
+    assert fill.taker_hash == ack["hash"] and fill.maker_hash == bid["hash"]
+    assert fill.price == PRICE - 5 * USDC and fill.size == 10**16
+    await wait_for(lambda: keeper.journal.fills()[0].state in ("settled", "rejected"), timeout=30)
+    (fill,) = keeper.journal.fills()
+    assert (fill.state, fill.reason) == ("settled", "")
+    assert (await trader.order_status(ack["hash"]))["status"] == "filled"
+    kinds = [r.kind for r in keeper.journal.commands()]
+    assert "mark" in kinds and kinds.count("place") == 2
 
 
 def test_e2e__sigkill_with_trigger_waiting__still_waiting_after_restart_and_fires_once(stack, tmp_path):
@@ -106,76 +93,36 @@ def test_e2e__sigkill_with_trigger_waiting__still_waiting_after_restart_and_fire
         mark(w3, stack, PRICE)
 
 
-def test_e2e__raw_http_and_eth_account_only__stop_fires_and_settles(stack, tmp_path):
+@pytest.mark.anyio
+async def test_e2e__raw_http_and_eth_account_only__stop_fires_and_settles(stack, tmp_path, start_keeper):
     """No SDK: the order and its OrderIntent are built from docs/api.md with eth-account's
     encode_typed_data, POSTed with httpx; the stop waits, fires on the mark, settles."""
     import httpx
-    from eth_account import Account
-    from eth_account.messages import encode_typed_data
 
     w3 = Web3(Web3.HTTPProvider(stack.url))
     mark(w3, stack, PRICE)
-    domain_fields = [{"name": "name", "type": "string"}, {"name": "version", "type": "string"},
-                     {"name": "chainId", "type": "uint256"}, {"name": "verifyingContract", "type": "address"}]
-    order_fields = [{"name": n, "type": t} for n, t in (
-        ("account", "address"), ("market", "uint256"), ("is_buy", "bool"), ("price", "uint256"),
-        ("size", "uint256"), ("nonce", "uint256"), ("expiry", "uint256"), ("flags", "uint256"))]
-    intent_fields = [{"name": n, "type": t} for n, t in (
-        ("order", "bytes32"), ("kind", "string"), ("tif", "string"), ("trigger_price", "uint256"),
-        ("trail_bps", "uint256"), ("trail_amount", "uint256"), ("slippage_bps", "uint256"),
-        ("slippage_ref", "string"), ("stp", "string"), ("post_only", "string"), ("client_id", "string"))]
+    keeper = await start_keeper(keeper_config(stack, tmp_path / "k.db"), operator=key(stack.operator_key))
+    try:
+        await wait_for(lambda: keeper.core.engine.mark(1) == PRICE)
 
-    def typed(primary, fields, message, info):
-        return encode_typed_data(full_message={
-            "types": {"EIP712Domain": domain_fields, primary: fields}, "primaryType": primary,
-            "domain": {"name": "MMX Exchange", "version": "1", "chainId": int(info["chain_id"]),
-                       "verifyingContract": info["exchange"]},
-            "message": message})
+        def client_side():
+            with httpx.Client(base_url=keeper.url) as http:
+                info = http.get("/info").json()
+                bid = Raw(http, info, stack.trader_keys[4]).place(True, PRICE - 5 * USDC)
+                ack = Raw(http, info, stack.trader_keys[5]).place(
+                    False, PRICE - 50 * USDC, kind="stop_market", tif="IOC", trigger_price=PRICE - 2 * USDC,
+                    client_id=f"raw-{time.time_ns()}")
+                assert ack["order_status"] == "waiting for trigger"
+                return bid, ack
 
-    def place(http, info, key, is_buy, price, intent=None):
-        account = Account.from_key(key)
-        order = {"account": account.address, "market": 1, "is_buy": is_buy, "price": price, "size": 10**16,
-                 "nonce": time.time_ns(), "expiry": int(time.time()) + 3600, "flags": 0}
-        signed_order = account.sign_message(typed("Order", order_fields, order, info))
-        body = {"order": {k: (v if isinstance(v, (bool, str)) else str(v)) for k, v in order.items()},
-                "signature": "0x" + bytes(signed_order.signature).hex()}
-        if intent is not None:
-            full = {"kind": "limit", "tif": "GTC", "trigger_price": 0, "trail_bps": 0, "trail_amount": 0,
-                    "slippage_bps": 0, "slippage_ref": "best", "stp": "default", "post_only": "none",
-                    "client_id": "", **intent}
-            sig = account.sign_message(typed("OrderIntent", intent_fields,
-                                             {"order": signed_order.message_hash, **full}, info))
-            body["intent"] = {k: (str(v) if isinstance(v, int) else v) for k, v in full.items()}
-            body["intent_signature"] = "0x" + bytes(sig.signature).hex()
-        response = http.post("/orders", json=body)
-        assert response.status_code == 200, response.text
-        return response.json()
-
-    async def go():
-        keeper = await Keeper(keeper_config(stack, tmp_path / "k.db"), operator=key(stack.operator_key)).start()
-        try:
-            await wait_for(lambda: keeper.core.engine.mark(1) == PRICE)
-
-            def client_side():
-                with httpx.Client(base_url=keeper.url) as http:
-                    info = http.get("/info").json()
-                    bid = place(http, info, stack.trader_keys[4], True, PRICE - 5 * USDC)
-                    ack = place(http, info, stack.trader_keys[5], False, PRICE - 50 * USDC,
-                                {"kind": "stop_market", "tif": "IOC", "trigger_price": PRICE - 2 * USDC,
-                                 "client_id": f"raw-{time.time_ns()}"})
-                    assert ack["order_status"] == "waiting for trigger"
-                    return bid, ack
-
-            bid, ack = await asyncio.to_thread(client_side)
-            await asyncio.to_thread(mark, w3, stack, PRICE - 3 * USDC)
-            await wait_for(lambda: len(keeper.journal.fills()) == 1)  # final fills leave core.fills
-            (fill,) = keeper.journal.fills()
-            assert (fill.maker_hash, fill.taker_hash) == (bid["hash"], ack["hash"])
-            await wait_for(lambda: keeper.journal.fills()[0].state in ("settled", "rejected"), timeout=30)
-            (fill,) = keeper.journal.fills()
-            assert (fill.state, fill.reason) == ("settled", "")
-        finally:
-            await keeper.stop()
-            await asyncio.to_thread(mark, w3, stack, PRICE)
-
-    asyncio.run(go())
+        bid, ack = await asyncio.to_thread(client_side)
+        await asyncio.to_thread(mark, w3, stack, PRICE - 3 * USDC)
+        await wait_for(lambda: len(keeper.journal.fills()) == 1)  # final fills leave core.fills
+        (fill,) = keeper.journal.fills()
+        assert (fill.maker_hash, fill.taker_hash) == (bid["hash"], ack["hash"])
+        await wait_for(lambda: keeper.journal.fills()[0].state in ("settled", "rejected"), timeout=30)
+        (fill,) = keeper.journal.fills()
+        assert (fill.state, fill.reason) == ("settled", "")
+    finally:
+        await keeper.stop()
+        await asyncio.to_thread(mark, w3, stack, PRICE)
