@@ -71,7 +71,7 @@ class FundingJournal(SideJournal):
         """(market, interval, ts, premium, index) rows, one transaction."""
         if not rows:
             return
-        with self.engine.begin() as conn:
+        with self.begin() as conn:
             conn.execute(insert(SampleRow), [
                 {"market": m, "interval": i, "ts": ts, "premium": str(p), "index_price": str(x)}
                 for m, i, ts, p, x in rows])
@@ -88,7 +88,7 @@ class FundingJournal(SideJournal):
         values = {"rate": str(rec.rate), "avg_premium": str(rec.avg_premium), "samples": rec.samples,
                   "state": rec.state, "nonce": rec.nonce, "tx_hash": rec.tx_hash, "raw_tx": rec.raw_tx,
                   "error": rec.error}
-        with self.engine.begin() as conn:
+        with self.begin() as conn:
             found = conn.execute(select(RateRow.state).where(RateRow.market == rec.market,
                                                              RateRow.interval == rec.interval)).first()
             if found is None:
@@ -98,7 +98,7 @@ class FundingJournal(SideJournal):
                              .values(**values))
 
     def set_state(self, market: int, interval: int, state: str, error: str = "") -> None:
-        with self.engine.begin() as conn:
+        with self.begin() as conn:
             conn.execute(update(RateRow).where(RateRow.market == market, RateRow.interval == interval)
                          .values(state=state, error=error))
 

@@ -82,7 +82,7 @@ class FundingKeeperRunner:
         if not address:
             log.warning("funding enabled but the deployment has no Funding contract: runner idle")
             return
-        journal = FundingJournal(keeper.config.journal.url)
+        journal = FundingJournal(keeper.config.journal.url, leadership=getattr(keeper, "leadership", None))
         core, engine, hub = keeper.core, keeper.engine, keeper.hub
 
         def publish(market: int, message: dict) -> None:

@@ -30,7 +30,8 @@ import hashlib
 import logging
 import threading
 import time
-from typing import Callable
+from contextlib import contextmanager
+from typing import Callable, Iterator
 
 from sqlalchemy import text
 
@@ -119,15 +120,17 @@ class Leadership:
         if conn.execute(_HELD, {"c": LOCK_CLASS, "k": self.key}).scalar() != 1:
             raise NotLeader("the leader lock is no longer held by this session")
 
-    def write(self, fn: Callable) -> None:
-        """Run `fn(conn)` in one transaction on the lock's session, after checking the lock
-        in that same transaction (the fence). Raises NotLeader (nothing written) when the
-        lock is gone, and marks leadership lost."""
+    @contextmanager
+    def begin(self) -> Iterator:
+        """One transaction on the lock's session, after checking the lock in that same
+        transaction (the fence): `with lead.begin() as conn: ...`. Raises NotLeader (nothing
+        written) when the lock is gone, and marks leadership lost. The keeper's journal and
+        the side journals (funding, liquidation, backstop unwind) all write through it."""
         with self._lock:
             try:
                 with self.conn.begin():
                     self._check(self.conn)
-                    fn(self.conn)
+                    yield self.conn
             except NotLeader as exc:
                 self._lose(exc)
                 raise
@@ -138,6 +141,11 @@ class Leadership:
                     raise lost from exc
                 raise
             self.last_ok = time.monotonic()
+
+    def write(self, fn: Callable) -> None:
+        """Run `fn(conn)` in one fenced transaction (`begin`)."""
+        with self.begin() as conn:
+            fn(conn)
 
     def check(self) -> None:
         """Raise NotLeader unless this session still holds the lock (sync; before a broadcast)."""

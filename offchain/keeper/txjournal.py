@@ -62,14 +62,27 @@ class TxColumns:
 
 
 class SideJournal:
-    """A side journal's engine; a subclass names its tables' `metadata`."""
+    """A side journal's engine; a subclass names its tables' `metadata`.
+
+    Writes go through `begin()`. With a `leadership` (a PostgreSQL journal with failover,
+    leader.py) they run on the leader lock's session after checking the lock in the same
+    transaction, like the keeper's journal: once a standby holds the lock, no row of the
+    old leader's (a planned funding rate, a liquidation step) can land after it, so the
+    side journal the new leader resumes from is final. Reads use the journal's own engine."""
 
     metadata: ClassVar[MetaData]
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, leadership=None) -> None:
         self.url = normalize_url(url)
         self.engine = open_engine(self.url)
+        self.leadership = leadership
         self.metadata.create_all(self.engine)
+
+    def begin(self):
+        """A write transaction (`with journal.begin() as conn:`), fenced when leading."""
+        if self.leadership is not None:
+            return self.leadership.begin()
+        return self.engine.begin()
 
     def close(self) -> None:
         self.engine.dispose()

@@ -42,7 +42,7 @@ from eth_abi import decode as abi_decode
 from sqlalchemy import Integer, String, insert, select
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from offchain.keeper.journal import normalize_url, open_engine
+from offchain.keeper.txjournal import SideJournal
 from offchain.order import order_hash
 from offchain.strategies import DesiredOrder
 
@@ -79,24 +79,19 @@ class UnwindOrderRow(_Base):
     market: Mapped[int] = mapped_column(Integer)
 
 
-class UnwindOrders:
-    """The hashes of the unwind's own orders, in the keeper's database (own metadata)."""
+class UnwindOrders(SideJournal):
+    """The hashes of the unwind's own orders, in the keeper's database (own metadata);
+    writes fenced by the leader lock like every side journal (txjournal.SideJournal)."""
 
-    def __init__(self, url: str) -> None:
-        self.engine = open_engine(normalize_url(url))
-        _Base.metadata.create_all(self.engine)
+    metadata = _Base.metadata
 
     def add(self, hash_hex: str, market: int) -> None:
-        with self.engine.begin() as conn:
+        with self.begin() as conn:
             conn.execute(insert(UnwindOrderRow).values(hash=hash_hex, market=market))
 
     def all(self) -> list[tuple[str, int]]:
         with self.engine.connect() as conn:
             return [(r.hash, r.market) for r in conn.execute(select(UnwindOrderRow)).all()]
-
-    def close(self) -> None:
-        self.engine.dispose()
-
 
 def unwind_target(taken: int, unwound: int, position: int) -> int:
     """What is left of the taken-over position (taken + the unwind's own signed fills),
@@ -153,7 +148,7 @@ class BackstopUnwindRunner:
         self.keeper = keeper
         self.venue = KeeperVenue(keeper)
         self.pool = self.pool or keeper.config.contracts.pool
-        self.store = UnwindOrders(keeper.config.journal.url)
+        self.store = UnwindOrders(keeper.config.journal.url, leadership=getattr(keeper, "leadership", None))
         self.mine = {bytes.fromhex(h[2:]): m for h, m in self.store.all()}
         self._log_cursor = keeper.config.chain.start_block - 1
         self._signer()

@@ -132,7 +132,7 @@ class LiquidationRunner:
         self.chain = keeper.chain
         self.key = keeper.operator
         self.nonces = self.chain.nonces_for(self.key)
-        self.journal = LiquidationJournal(keeper.config.journal.url)
+        self.journal = LiquidationJournal(keeper.config.journal.url, leadership=getattr(keeper, "leadership", None))
         self.markets = {m: MarketRisk.of(info) for m, info in keeper.core.markets.items()}
         self.backstop = (await self.chain.call(self.chain.exchange, "backstop")).lower()
         self._slots = asyncio.Semaphore(self.max_inflight)

@@ -89,7 +89,7 @@ class LiquidationJournal(SideJournal):
     def plan(self, *, ts: int, account: str, market: int, kind: str, size: int, equity: int, maintenance: int,
              seen_block: int, nonce: int, tx_hash: str, raw_tx: str) -> int:
         """Journal a signed step before it is sent; returns its id."""
-        with self.engine.begin() as conn:
+        with self.begin() as conn:
             result = conn.execute(insert(StepRow).values(
                 ts=ts, account=account, market=market, kind=kind, size=str(size), equity=str(equity),
                 maintenance=str(maintenance), seen_block=seen_block, state=PLANNED, nonce=nonce,
@@ -100,7 +100,7 @@ class LiquidationJournal(SideJournal):
         for k in ("moved", "price", "penalty", "size"):
             if k in values:
                 values[k] = str(values[k])
-        with self.engine.begin() as conn:
+        with self.begin() as conn:
             conn.execute(update(StepRow).where(StepRow.id == step_id).values(**values))
 
     def get(self, step_id: int) -> StepRecord | None:

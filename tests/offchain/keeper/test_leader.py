@@ -170,3 +170,46 @@ def test_heartbeat__lock_lost__reports_once(leaders, postgres_url):
     terminate(postgres_url, a.pid)
     wait_until(lambda: lost)
     assert len(lost) == 1 and isinstance(lost[0], NotLeader)
+
+
+def test_side_journals__ex_leader__fenced_nothing_written(leaders, postgres_url):
+    """The funding, liquidation and backstop-unwind journals write on the lock's session
+    too: once a standby holds the lock, the old leader's side rows (a signed rate, a
+    liquidation step, an unwind order) cannot land after it."""
+    from offchain.funding.journal import PLANNED, FundingJournal, RateRecord
+    from offchain.keeper.runners.backstop import UnwindOrders
+    from offchain.keeper.runners.liquidation_journal import LiquidationJournal
+
+    a, b = leaders(), leaders()
+    assert a.try_acquire()
+    step = dict(ts=1, account="0x" + "11" * 20, market=1, kind="book", size=5, equity=1, maintenance=2,
+                seen_block=3, nonce=-1, tx_hash="", raw_tx="")
+    rate = RateRecord(1, 7, 10, 9, 3, PLANNED, 4, "0xab", "0xcd", "")
+    sides_a = (FundingJournal(postgres_url, leadership=a), LiquidationJournal(postgres_url, leadership=a),
+               UnwindOrders(postgres_url, leadership=a))
+    fa, la, ua = sides_a
+    fa.put_rate(rate)
+    first = la.plan(**step)
+    ua.add("0x01", 1)
+    terminate(postgres_url, a.pid)
+    assert b.try_acquire()
+    refused = []
+    for write in (lambda: fa.put_rate(RateRecord(1, 8, 10, 9, 3, PLANNED, 5, "0xef", "0x01", "")),
+                  lambda: fa.set_state(1, 7, "dead", "late"),
+                  lambda: fa.add_samples([(1, 8, 1, 2, 3)]),
+                  lambda: la.plan(**step),
+                  lambda: la.update(first, state="dead"),
+                  lambda: ua.add("0x02", 1)):
+        with pytest.raises(NotLeader):
+            write()
+        refused.append(True)
+    fb, lb, ub = (FundingJournal(postgres_url, leadership=b), LiquidationJournal(postgres_url, leadership=b),
+                  UnwindOrders(postgres_url, leadership=b))
+    assert [(r.interval, r.state) for r in fb.rates()] == [(7, PLANNED)]
+    assert fb.samples(1, 8) == []
+    assert [(s.id, s.state) for s in lb.steps()] == [(first, "planned")]
+    assert ub.all() == [("0x01", 1)]
+    lb.update(first, state="dead")  # the new leader writes
+    assert [s.state for s in lb.steps()] == ["dead"] and len(refused) == 6
+    for journal in (*sides_a, fb, lb, ub):
+        journal.close()
