@@ -64,6 +64,15 @@ class Trader:
         assert self.domain is not None, "domain unknown: call info() first"
         return sign_order(order, self.domain, self.private_key)
 
+    def _ws_auth_frame(self, account: str, challenge: dict) -> dict:
+        """The `auth` message for a keeper's `challenge` reply: EIP-712 WsAuth signed by this
+        client's key (the account itself or an agent it approved)."""
+        if challenge.get("op") != "challenge":
+            raise KeeperError(challenge.get("status", 400), challenge.get("detail"))
+        assert self.domain is not None, "domain unknown: call info() first"
+        digest = ws_auth_digest(account, bytes.fromhex(challenge["challenge"][2:]), self.domain)
+        return {"op": "auth", "account": account, "signature": sign_hash(digest, self.private_key).to_hex()}
+
     def sign_intent(self, order: Order, intent: Intent) -> Signature:
         """The OrderIntent signature (offchain/intent.py) binding `intent` to `order`."""
         assert self.domain is not None, "domain unknown: call info() first"
@@ -249,8 +258,19 @@ class KeeperClient(Trader):
         from websockets.sync.client import connect
 
         ws_url = "ws" + self.url[4:] + "/ws"
+        who = account or self.account
         with connect(ws_url) as socket:
-            socket.send(json.dumps({"op": "subscribe", "channel": "fills", "account": account or self.account}))
+            if self.domain is None:
+                self.info()
+            socket.send(json.dumps({"op": "challenge"}))  # the fills channel is private: authenticate
+            while (reply := json.loads(socket.recv(timeout=timeout))).get("op") != "challenge":
+                pass
+            socket.send(json.dumps(self._ws_auth_frame(who, reply)))
+            while (reply := json.loads(socket.recv(timeout=timeout))).get("op") not in ("authed", "error"):
+                pass
+            if reply.get("op") != "authed":
+                raise KeeperError(reply.get("status", 401), reply.get("detail"))
+            socket.send(json.dumps({"op": "subscribe", "channel": "fills", "account": who}))
             while True:
                 try:
                     message = json.loads(socket.recv(timeout=timeout))
@@ -387,16 +407,18 @@ class AsyncKeeperClient(Trader):
         ws_url = "ws" + self.url[4:] + "/ws"
         async with websockets.connect(ws_url, max_size=None) as socket:
             who = account or self.account
-            if user:
+            if user or fills or orders:  # the account's private channels: sign the challenge first
+                if self.domain is None:
+                    await self.info()
                 await socket.send(json.dumps({"op": "challenge"}))
                 while (reply := json.loads(await socket.recv())).get("op") != "challenge":
                     pass
-                digest = ws_auth_digest(who, bytes.fromhex(reply["challenge"][2:]), self.domain)
-                await socket.send(json.dumps({"op": "auth", "account": who,
-                                              "signature": sign_hash(digest, self.private_key).to_hex()}))
-                reply = json.loads(await socket.recv())
+                await socket.send(json.dumps(self._ws_auth_frame(who, reply)))
+                while (reply := json.loads(await socket.recv())).get("op") not in ("authed", "error"):
+                    pass
                 if reply.get("op") != "authed":
                     raise KeeperError(reply.get("status", 401), reply.get("detail"))
+            if user:
                 await socket.send(json.dumps({"op": "subscribe", "channel": "user", "account": who}))
             for channel, market in (("trades", trades), ("l2", l2)):  # l2's snapshot last: all subscribed
                 if market is not None:

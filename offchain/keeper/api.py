@@ -571,7 +571,9 @@ def ws_router(gw: Gateway, limits: ApiLimits, clients: RateLimiter) -> APIRouter
     async def ws(socket: WebSocket) -> None:
         """JSON messages. Client -> keeper:
         {"op": "subscribe", "channel": "book", "market": 1}
-        {"op": "subscribe", "channel": "orders" | "fills", "account": "0x.." | "*"(fills only)}
+        {"op": "challenge"} -> {"op": "challenge", "challenge"}; {"op": "auth", "account", "signature"}
+        {"op": "subscribe", "channel": "user" | "orders" | "fills", "account": "0x.."}  (authed accounts only)
+        {"op": "subscribe", "channel": "l2" | "trades", "market": 1}
         {"op": "place", "id": any, "orders": [PlaceModel, ...]}   -> {"op": "ack", "id", "results"}
         {"op": "cancel", "id": any, ...CancelModel}               -> {"op": "ack", "id", "result"}
         Keeper -> client: {"channel", ...event} and {"op": "error", "id", "detail", "status"}.
@@ -686,11 +688,18 @@ def ws_router(gw: Gateway, limits: ApiLimits, clients: RateLimiter) -> APIRouter
                 elif channel == "funding":  # confirmed funding rates (offchain/funding/api.py)
                     gw.hub.subscribe(("funding", int(msg.get("market", 0))), queue)
                 elif channel in ("orders", "fills"):
+                    # an account's own orders and fills: private like `user`, so the same
+                    # auth (the account or its agent signed this connection's challenge);
+                    # the public stream of every trade is `trades` (no accounts in it)
                     account = msg.get("account", "")
                     if not isinstance(account, str):
                         raise Rejection(Reason.NOT_AN_ADDRESS)
-                    key = "*" if channel == "fills" and account == "*" else _address(account)
-                    gw.hub.subscribe((channel, key), queue)
+                    if account == "*":
+                        raise Rejection(Reason.NOT_AUTHENTICATED, 401)
+                    account = _address(account)
+                    if account not in conn["authed"]:
+                        raise Rejection(Reason.NOT_AUTHENTICATED, 401)
+                    gw.hub.subscribe((channel, account), queue)
                 else:
                     raise Rejection(Reason.UNKNOWN_CHANNEL)
                 queue.put_nowait({"op": "subscribed", "id": mid, "channel": channel})

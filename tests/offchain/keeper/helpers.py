@@ -84,3 +84,17 @@ def signed(i: int, o: Order, key: str | None = None, tif: str = "GTC"):
 
 def run(coro):
     return asyncio.run(coro)
+
+
+def ws_auth(ws, i: int, key: str | None = None, account: str | None = None) -> dict:
+    """Authenticate a test WebSocket (Starlette TestClient) as ADDR[i] (or `account`):
+    challenge, then the EIP-712 WsAuth signature by `key` (default KEYS[i]); the reply."""
+    from offchain.order import sign_hash
+    from offchain.wire import ws_auth_digest
+
+    ws.send_json({"op": "challenge", "id": "c"})
+    challenge = ws.receive_json()
+    who = account or ADDR[i]
+    digest = ws_auth_digest(who, bytes.fromhex(challenge["challenge"][2:]), DOMAIN)
+    ws.send_json({"op": "auth", "id": "a", "account": who, "signature": sign_hash(digest, key or KEYS[i]).to_hex()})
+    return ws.receive_json()

@@ -8,7 +8,7 @@ from fastapi.testclient import TestClient
 from offchain.client.messages import Cancel, place_request
 from offchain.keeper.api import create_app
 
-from .helpers import ADDR, DOMAIN, KEYS, PRICE, OfflineKeeper, order, signed
+from .helpers import ADDR, DOMAIN, KEYS, PRICE, OfflineKeeper, order, signed, ws_auth
 
 
 @pytest.fixture
@@ -100,6 +100,7 @@ def test_openapi__lists_routes(client):
 
 def test_ws__place_ack_and_fill_stream(client):
     with client.websocket_connect("/ws") as ws:
+        assert ws_auth(ws, 0)["op"] == "authed"
         ws.send_json({"op": "subscribe", "channel": "fills", "account": ADDR[0]})
         assert ws.receive_json()["op"] == "subscribed"
         ws.send_json({"op": "subscribe", "channel": "book", "market": 1})
@@ -119,5 +120,5 @@ def test_ws__bad_message__error_and_socket_stays(client):
         assert ws.receive_json()["op"] == "error"
         ws.send_json({"op": "subscribe", "channel": "nope"})
         assert ws.receive_json()["detail"] == "unknown channel"
-        ws.send_json({"op": "subscribe", "channel": "fills", "account": "*"})
-        assert ws.receive_json()["op"] == "subscribed"
+        ws.send_json({"op": "subscribe", "channel": "fills", "account": ADDR[0]})
+        assert ws.receive_json()["detail"] == "not authenticated"

@@ -14,10 +14,9 @@ import fastjsonschema
 from offchain.intent import Intent
 from offchain.keeper.gateway import publish_user_fill
 from offchain.keeper.ws_schema import schemas
-from offchain.order import sign_hash
-from offchain.wire import Cancel, ws_auth_digest
+from offchain.wire import Cancel
 
-from .helpers import ADDR, DOMAIN, KEYS, PRICE, OfflineKeeper, order
+from .helpers import ADDR, DOMAIN, KEYS, PRICE, OfflineKeeper, order, ws_auth as auth
 from .test_amend import SIZE, amend_body
 from .test_order_kinds import TICK, mark, with_intent
 
@@ -103,14 +102,6 @@ def test_trades__public_and_undone(client):
         client.portal.call(undo)
         (undone,) = recv(ws, 1)
         assert undone == {"channel": "trades", "type": "trade_undone", "market": "1", "id": 1, "reason": "margin"}
-
-
-def auth(ws, i: int, key: str | None = None) -> dict:
-    ws.send_json({"op": "challenge", "id": "c"})
-    (challenge,) = recv(ws, 1)
-    digest = ws_auth_digest(ADDR[i], bytes.fromhex(challenge["challenge"][2:]), DOMAIN)
-    ws.send_json({"op": "auth", "id": "a", "account": ADDR[i], "signature": sign_hash(digest, key or KEYS[i]).to_hex()})
-    return recv(ws, 1)[0]
 
 
 def test_user__needs_signed_challenge(client):
@@ -280,3 +271,37 @@ def test_l2__property__snapshot_plus_deltas_is_the_book(steps, subscribe_at):
                     book[side][price] = size
     bids, asks = core.engine.depth(1, 50)
     assert book == {"bids": {str(p): str(q) for p, q in bids}, "asks": {str(p): str(q) for p, q in asks}}
+
+
+def test_orders_fills__private__eavesdropper_refused_and_sees_nothing(client):
+    """The account channels `orders` and `fills` need the same auth as `user`: another
+    authenticated trader, an unauthenticated socket and the old `*` firehose are refused
+    with `not authenticated` and receive none of the victim's events; the victim's agent
+    may subscribe."""
+    k = client.keeper
+    k.core.account(ADDR[0]).agents.add(ADDR[3])
+    with client.websocket_connect("/ws") as spy, client.websocket_connect("/ws") as own, \
+            client.websocket_connect("/ws") as agent:
+        for i, channel in enumerate(("orders", "fills")):
+            spy.send_json({"op": "subscribe", "channel": channel, "account": ADDR[0], "id": i})
+            assert spy.receive_json() == {"op": "error", "id": i, "detail": "not authenticated", "status": 401}
+        assert auth(spy, 1)["op"] == "authed"  # authenticated, but as someone else
+        for i, (channel, who) in enumerate((("orders", ADDR[0]), ("fills", ADDR[0]), ("fills", "*"))):
+            spy.send_json({"op": "subscribe", "channel": channel, "account": who, "id": 10 + i})
+            assert spy.receive_json() == {"op": "error", "id": 10 + i, "detail": "not authenticated", "status": 401}
+        assert auth(own, 0)["op"] == "authed"
+        assert auth(agent, 0, key=KEYS[3])["op"] == "authed"  # an agent signs for the account
+        for ws in (own, agent):
+            for channel in ("orders", "fills"):
+                ws.send_json({"op": "subscribe", "channel": channel, "account": ADDR[0], "id": channel})
+                assert ws.receive_json() == {"op": "subscribed", "id": channel, "channel": channel}
+        spy.send_json({"op": "subscribe", "channel": "fills", "account": ADDR[1], "id": "mine"})
+        assert spy.receive_json()["op"] == "subscribed"  # its own fills: allowed
+        post(client, 0, order(0, True))
+        post(client, 2, order(2, False))  # ADDR[0]'s order fills against ADDR[2]
+        for ws in (own, agent):
+            got = {m["channel"] for m in (ws.receive_json() for _ in range(3))}
+            assert got == {"orders", "fills"}
+        post(client, 1, order(1, True, price=PRICE - 100 * TICK))  # a marker: the spy's own order
+        spy.send_json({"op": "challenge", "id": "end"})
+        assert spy.receive_json()["op"] == "challenge"  # nothing of ADDR[0]'s came before it
