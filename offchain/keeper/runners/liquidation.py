@@ -34,10 +34,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Awaitable, Callable
 
 from eth_abi import decode as abi_decode
 
@@ -96,7 +95,8 @@ class LiquidationRunner:
 
     def __init__(self, params: LiquidationParams = LiquidationParams(), *, near_bps: int = 2_000,
                  full_scan_s: float = 5.0, max_inflight: int = 32, gas: int = 800_000,
-                 receipt_timeout: float = 60.0, book: bool = True, order_ttl_s: int = 300) -> None:
+                 receipt_timeout: float = 60.0, book: bool = True, order_ttl_s: int = 300,
+                 crash_point: Callable[[str], Awaitable[None]] | None = None) -> None:
         self.params = params
         self.book = book                # BOOK steps through the book (False: every step via liquidate)
         self.order_ttl_s = order_ttl_s  # a liquidation order's expiry (it settles in the next batch)
@@ -117,7 +117,9 @@ class LiquidationRunner:
         self._last_full = 0.0
         self._tasks: set[asyncio.Task] = set()
         self._slots: asyncio.Semaphore | None = None
-        self.crash_hook = os.environ.get("MMX_TEST_CRASH_POINT", "")
+        # test hook awaited at each named point (settlement.stall_at); None: the keeper's own
+        # (the command line builds it from MMX_TEST_CRASH_POINT), read in on_start
+        self.crash_point = crash_point
         self.last_marks: dict[int, int] = {}
         # the last block fully processed: a scan that started with the watcher at (or past)
         # it finished, and every step it (or an earlier scan) decided reached the mempool /
@@ -136,6 +138,8 @@ class LiquidationRunner:
         self.markets = {m: MarketRisk.of(info) for m, info in keeper.core.markets.items()}
         self.backstop = (await self.chain.call(self.chain.exchange, "backstop")).lower()
         self._slots = asyncio.Semaphore(self.max_inflight)
+        if self.crash_point is None:
+            self.crash_point = getattr(keeper, "crash_point", None)
         keeper.liquidation = self  # the API's handle (api.py reads liquidations and ADL ranks here)
         await self.resume()
         self.kick(full=True)
@@ -286,9 +290,9 @@ class LiquidationRunner:
 
     # -- execution -----------------------------------------------------------------------
     async def _crash_point(self, name: str) -> None:
-        """Test hook (MMX_TEST_CRASH_POINT=name:seconds): stall here so a test can SIGKILL us."""
-        if self.crash_hook and self.crash_hook.split(":")[0] == name:
-            await asyncio.sleep(float(self.crash_hook.split(":")[1]))
+        """Test hook: stall here (the hook decides how long) so a test can SIGKILL us."""
+        if self.crash_point is not None:
+            await self.crash_point(name)
 
     def _calldata(self, step: Step) -> bytes:
         fn = self.chain.exchange.functions.liquidate(step.account, step.market)

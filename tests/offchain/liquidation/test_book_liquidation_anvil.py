@@ -19,6 +19,7 @@ from offchain.keeper.crashstack import deploy_crash_stack
 from offchain.keeper.runners.liquidation import LiquidationRunner
 from offchain.keeper.runners.liquidation_journal import CONFIRMED, LiquidationJournal
 from offchain.keeper.service import Keeper
+from offchain.keeper.settlement import stall_at
 from offchain.order import address_of
 
 from .helpers import ONE, USDC, contracts, key, keeper_config, liquidation_logs, open_positions, set_price, \
@@ -145,8 +146,7 @@ def test_book_liquidation__crash_mid_step__restart_closes_it_once(stack, tmp_pat
     db = f"sqlite:///{tmp_path}/k.db"
 
     async def first_life():
-        runner = LiquidationRunner()
-        runner.crash_hook = f"{point}:3600"  # stalls there; stop() is the crash (tasks cancelled)
+        runner = LiquidationRunner(crash_point=stall_at(f"{point}:3600"))  # stalls there; stop() is the crash (tasks cancelled)
         keeper = _keeper(s, db, runner)
         await keeper.start()
         try:

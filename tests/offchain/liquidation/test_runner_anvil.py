@@ -12,6 +12,7 @@ from offchain.keeper.runners.liquidation import LiquidationRunner
 from offchain.keeper.runners.liquidation_journal import CONFIRMED, PLANNED, LiquidationJournal
 from offchain.keeper.runners.liquidation_report import liquidation_rows
 from offchain.keeper.service import Keeper
+from offchain.keeper.settlement import stall_at
 
 from .helpers import ONE, USDC, contracts, first_breach_block, key, keeper_config, liquidation_logs, open_positions, \
     set_price, wait_for
@@ -82,8 +83,7 @@ def test_runner__crash_after_journal__restart_sends_the_same_step_once(crash_sta
     db = f"sqlite:///{tmp_path}/k.db"
 
     async def first_life():
-        runner = LiquidationRunner()
-        runner.crash_hook = "liquidation_after_journal:3600"  # stalls after the journal write
+        runner = LiquidationRunner(crash_point=stall_at("liquidation_after_journal:3600"))  # stalls after the journal write
         keeper = make_keeper(s, db, runner)
         await keeper.start()
         try:
