@@ -18,10 +18,6 @@ pytestmark = [pytest.mark.e2e, pytest.mark.anyio]  # async tests: `start_keeper`
 PRICE = 2_000 * 10**6
 
 
-def run(coro):
-    return asyncio.run(coro)
-
-
 async def test_e2e__crossing_orders_via_sdk__settled_on_chain(stack, tmp_path, start_keeper):
     keeper = await start_keeper(keeper_config(stack, tmp_path / "k.db"), operator=key(stack.operator_key))
     a, b = stack.trader_keys[0], stack.trader_keys[1]
@@ -119,7 +115,7 @@ async def test_e2e__oracle_feed__random_walk_pushed_and_marks_journaled(stack, t
     _, ex = exchange(stack)
 
 
-def test_e2e__runner_hook__gets_marks_and_fills(stack, tmp_path):
+async def test_e2e__runner_hook__gets_marks_and_fills(stack, tmp_path):
     from dataclasses import replace
 
     from offchain.keeper.config import OracleConfig
@@ -135,50 +131,44 @@ def test_e2e__runner_hook__gets_marks_and_fills(stack, tmp_path):
         async def on_chain_log(self, log): pass
         async def on_stop(self): self.stopped = True
 
-    async def go():
-        cfg = replace(keeper_config(stack, tmp_path / "k.db"),
-                      oracle=OracleConfig(source="random", seed=3, interval=0.2, markets=(1,), max_step_bps=2))
-        recorder = Recorder()
-        keeper = await Keeper(cfg, operator=key(stack.operator_key), reporter=key(stack.reporter_key),
-                              runners=[recorder]).start()
-        try:
-            await wait_for(lambda: recorder.marks)
-            async with AsyncKeeperClient(keeper.url, stack.trader_keys[0]) as a, \
-                    AsyncKeeperClient(keeper.url, stack.trader_keys[1]) as b:
-                price = keeper.core.marks[1] // 10_000 * 10_000
-                await a.place(a.order(1, True, price, 10**16))
-                await b.place(b.order(1, False, price, 10**16), tif="IOC")
-            await wait_for(lambda: recorder.fills)
-        finally:
-            await keeper.stop()
-        assert recorder.started and recorder.stopped and recorder.marks[0][0] == 1
-    run(go())
+    cfg = replace(keeper_config(stack, tmp_path / "k.db"),
+                  oracle=OracleConfig(source="random", seed=3, interval=0.2, markets=(1,), max_step_bps=2))
+    recorder = Recorder()
+    keeper = await Keeper(cfg, operator=key(stack.operator_key), reporter=key(stack.reporter_key),
+                          runners=[recorder]).start()
+    try:
+        await wait_for(lambda: recorder.marks)
+        async with AsyncKeeperClient(keeper.url, stack.trader_keys[0]) as a, \
+                AsyncKeeperClient(keeper.url, stack.trader_keys[1]) as b:
+            price = keeper.core.marks[1] // 10_000 * 10_000
+            await a.place(a.order(1, True, price, 10**16))
+            await b.place(b.order(1, False, price, 10**16), tif="IOC")
+        await wait_for(lambda: recorder.fills)
+    finally:
+        await keeper.stop()
+    assert recorder.started and recorder.stopped and recorder.marks[0][0] == 1
 
 
-def test_e2e__keeper_app__analytics_routes_mounted_and_in_openapi(stack, tmp_path):
+async def test_e2e__keeper_app__analytics_routes_mounted_and_in_openapi(stack, tmp_path):
     import httpx
 
-    async def go():
-        keeper = await Keeper(keeper_config(stack, tmp_path / "k.db"), operator=key(stack.operator_key)).start()
-        try:
-            a, b = stack.trader_keys[4], stack.trader_keys[5]
-            async with AsyncKeeperClient(keeper.url, a) as maker, AsyncKeeperClient(keeper.url, b) as taker:
-                await maker.place(maker.order(1, True, PRICE - 1_000_000, 10**16))
-                await taker.place(taker.order(1, False, PRICE - 1_000_000, 10**16), tif="IOC")
-                await wait_for(lambda: fills_final(keeper, "settled"))
-                maker_account, taker_account = maker.account, taker.account
-            async with httpx.AsyncClient(base_url=keeper.url, timeout=30) as http:
-                paths = (await http.get("/openapi.json")).json()["paths"]
-                account = (await http.get(f"/analytics/{taker_account}")).json()
-                pool = await http.get("/analytics/pool")
-                not_vault = await http.get(f"/analytics/vault/{maker_account}")
-                bad = await http.get("/analytics/nonsense")
-                health = await http.get("/health")
-        finally:
-            await keeper.stop()
-        return paths, account, pool, not_vault, bad, health
-
-    paths, account, pool, not_vault, bad, health = run(go())
+    keeper = await Keeper(keeper_config(stack, tmp_path / "k.db"), operator=key(stack.operator_key)).start()
+    try:
+        a, b = stack.trader_keys[4], stack.trader_keys[5]
+        async with AsyncKeeperClient(keeper.url, a) as maker, AsyncKeeperClient(keeper.url, b) as taker:
+            await maker.place(maker.order(1, True, PRICE - 1_000_000, 10**16))
+            await taker.place(taker.order(1, False, PRICE - 1_000_000, 10**16), tif="IOC")
+            await wait_for(lambda: fills_final(keeper, "settled"))
+            maker_account, taker_account = maker.account, taker.account
+        async with httpx.AsyncClient(base_url=keeper.url, timeout=30) as http:
+            paths = (await http.get("/openapi.json")).json()["paths"]
+            account = (await http.get(f"/analytics/{taker_account}")).json()
+            pool = await http.get("/analytics/pool")
+            not_vault = await http.get(f"/analytics/vault/{maker_account}")
+            bad = await http.get("/analytics/nonsense")
+            health = await http.get("/health")
+    finally:
+        await keeper.stop()
     assert {"/analytics/pool", "/analytics/vault/{vault}", "/analytics/{account}"} <= set(paths)
     assert account["kind"] == "account" and account["taker_volume"] >= (PRICE - 1_000_000) // 100
     assert pool.status_code == 200 and pool.json()["kind"] == "pool"

@@ -92,18 +92,17 @@ def test_sdk_sync__amend_and_cancel_by_client_id(served):
         assert kc.open_orders() == []
 
 
-def test_sdk_async__amend_and_cancel_by_client_id(served):
+@pytest.mark.anyio
+async def test_sdk_async__amend_and_cancel_by_client_id(served):
     url, keeper = served
 
-    async def go():
-        async with AsyncKeeperClient(url, KEYS[3]) as kc:
-            ack = await kc.place(kc.order(1, False, PRICE + 2 * TICK, SIZE), intent=Intent(client_id="as"))
-            r = await kc.amend(ack["hash"], kc.order(1, False, PRICE + 3 * TICK, SIZE),
-                               intent=Intent(client_id="as"))
-            assert r["priority"] == "lost"
-            assert (await kc.cancel_by_client_id(["as", "nope"]))["unknown"] == ["nope"]
-            assert await kc.open_orders() == []
-    asyncio.run(go())
+    async with AsyncKeeperClient(url, KEYS[3]) as kc:
+        ack = await kc.place(kc.order(1, False, PRICE + 2 * TICK, SIZE), intent=Intent(client_id="as"))
+        r = await kc.amend(ack["hash"], kc.order(1, False, PRICE + 3 * TICK, SIZE),
+                           intent=Intent(client_id="as"))
+        assert r["priority"] == "lost"
+        assert (await kc.cancel_by_client_id(["as", "nope"]))["unknown"] == ["nope"]
+        assert await kc.open_orders() == []
 
 
 def test_sdk_async__stream_user_channel_authenticated(served):

@@ -7,9 +7,11 @@ are unchanged, and the journal replays the change at the same point."""
 
 import time
 
+import pytest
+
 from offchain.risk.margin import TierTable
 
-from .helpers import MARKET, OfflineKeeper, order, run, signed
+from .helpers import MARKET, OfflineKeeper, order, signed
 from .replay import replay
 from .test_order_kinds import snapshot
 
@@ -22,34 +24,30 @@ async def tiers_set(k: OfflineKeeper, market: int, rows) -> None:
         lambda ws, out: k.core.margin_tiers_set(seq, int(time.time() * 1000), market, rows, ws, out))
 
 
-def test_margin_tiers_set__table_followed_journaled_and_replayed(tmp_path):
-    async def go():
-        k = OfflineKeeper(f"sqlite:///{tmp_path}/j.db")
-        k.start()
-        assert k.core.markets[1].tiers is None
-        (resting,) = await k.gateway.place_batch([signed(0, order(0, True, nonce=1))])
-        await tiers_set(k, 1, ROWS)
-        assert k.core.markets[1].tiers == TierTable.of(ROWS) == k.gateway.ctx.markets[1].tiers
-        assert k.core.markets[1].band_bps == MARKET.band_bps and k.core.markets[1].tick == MARKET.tick
-        assert k.core.orders[bytes.fromhex(resting["hash"][2:])].status == "open"  # the book stays
-        await tiers_set(k, 99, ROWS)  # a market the keeper does not know: nothing changes
-        assert 99 not in k.core.markets
-        state, tiers = snapshot(k.core), k.core.markets[1].tiers
-        kinds = [r.kind for r in k.journal.commands()]
-        await k.stop()
-        assert kinds.count("margin_tiers_set") == 2
-        core = replay(f"sqlite:///{tmp_path}/j.db")
-        assert snapshot(core) == state and core.markets[1].tiers == tiers
-    run(go())
+@pytest.mark.anyio
+async def test_margin_tiers_set__table_followed_journaled_and_replayed(tmp_path, offline_keeper):
+    k = offline_keeper()
+    assert k.core.markets[1].tiers is None
+    (resting,) = await k.gateway.place_batch([signed(0, order(0, True, nonce=1))])
+    await tiers_set(k, 1, ROWS)
+    assert k.core.markets[1].tiers == TierTable.of(ROWS) == k.gateway.ctx.markets[1].tiers
+    assert k.core.markets[1].band_bps == MARKET.band_bps and k.core.markets[1].tick == MARKET.tick
+    assert k.core.orders[bytes.fromhex(resting["hash"][2:])].status == "open"  # the book stays
+    await tiers_set(k, 99, ROWS)  # a market the keeper does not know: nothing changes
+    assert 99 not in k.core.markets
+    state, tiers = snapshot(k.core), k.core.markets[1].tiers
+    kinds = [r.kind for r in k.journal.commands()]
+    await k.stop()
+    assert kinds.count("margin_tiers_set") == 2
+    core = replay(f"sqlite:///{tmp_path}/j.db")
+    assert snapshot(core) == state and core.markets[1].tiers == tiers
 
 
-def test_margin_tiers_set__empty_table__back_to_the_flat_margins(tmp_path):
-    async def go():
-        k = OfflineKeeper(f"sqlite:///{tmp_path}/j.db")
-        k.start()
-        await tiers_set(k, 1, ROWS)
-        await tiers_set(k, 1, [])
-        assert k.core.markets[1].tiers is None
-        await k.stop()
-        assert replay(f"sqlite:///{tmp_path}/j.db").markets[1].tiers is None
-    run(go())
+@pytest.mark.anyio
+async def test_margin_tiers_set__empty_table__back_to_the_flat_margins(tmp_path, offline_keeper):
+    k = offline_keeper()
+    await tiers_set(k, 1, ROWS)
+    await tiers_set(k, 1, [])
+    assert k.core.markets[1].tiers is None
+    await k.stop()
+    assert replay(f"sqlite:///{tmp_path}/j.db").markets[1].tiers is None

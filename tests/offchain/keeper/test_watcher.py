@@ -6,13 +6,15 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from offchain.artifacts import abi
 from offchain.keeper.chain import event_topics
 from offchain.keeper.core import Core, Outbox, market_config
 from offchain.keeper.watcher import Watcher
 from offchain.matching import Engine
 
-from .helpers import ADDR, EXCHANGE, KEYS, MARKET, OfflineKeeper, order, run, signed
+from .helpers import ADDR, EXCHANGE, KEYS, MARKET, OfflineKeeper, order, signed
 
 EX = event_topics(abi("Exchange"))
 FACTORY_T = event_topics(abi("VaultFactory"))
@@ -70,45 +72,42 @@ def watcher(keeper, chain, seen, cursor=None):
                    extra_addresses=[POOL], factory=FACTORY, on_log=seen.append)
 
 
-def test_watcher__watch__idempotent_and_logs_reach_hook(tmp_path):
+@pytest.mark.anyio
+async def test_watcher__watch__idempotent_and_logs_reach_hook(tmp_path):
     k = OfflineKeeper(f"sqlite:///{tmp_path}/j.db")
     other = "0x" + "77" * 20
     chain = FakeChain([log(other, 5, ["0x" + "01" * 32]), log(other, 50, ["0x" + "02" * 32])], head=10)
     seen: list = []
     w = watcher(k, chain, seen)
 
-    async def go():
-        await w.poll()
-        assert seen == []  # not watched yet
-        assert w.watch(other) and not w.watch(other.upper().replace("0X", "0x"))
-        assert w.watching(other)
-        chain.head = 60
-        await w.poll()
-        await k.stop()
-
-    run(go())
+    await w.poll()
+    assert seen == []  # not watched yet
+    assert w.watch(other) and not w.watch(other.upper().replace("0X", "0x"))
+    assert w.watching(other)
+    chain.head = 60
+    await w.poll()
+    await k.stop()
     assert [e["topics"][0] for e in seen] == ["0x" + "02" * 32]
 
 
-def test_watcher__watch_from_block__back_fills_passed_blocks(tmp_path):
+@pytest.mark.anyio
+async def test_watcher__watch_from_block__back_fills_passed_blocks(tmp_path):
     k = OfflineKeeper(f"sqlite:///{tmp_path}/j.db")
     other = "0x" + "77" * 20
     chain = FakeChain([log(other, 5, ["0x" + "01" * 32]), log(other, 50, ["0x" + "02" * 32])], head=10)
     seen: list = []
     w = watcher(k, chain, seen)
 
-    async def go():
-        await w.poll()
-        w.watch(other, from_block=0)
-        chain.head = 60
-        await w.poll()
-        await k.stop()
-
-    run(go())
+    await w.poll()
+    w.watch(other, from_block=0)
+    chain.head = 60
+    await w.poll()
+    await k.stop()
     assert [e["topics"][0] for e in seen] == ["0x" + "01" * 32, "0x" + "02" * 32]
 
 
-def test_watcher__vault_created__vault_watched_and_same_range_back_filled(tmp_path):
+@pytest.mark.anyio
+async def test_watcher__vault_created__vault_watched_and_same_range_back_filled(tmp_path):
     k = OfflineKeeper(f"sqlite:///{tmp_path}/j.db")
     created = log(FACTORY, 7, [FACTORY_T["VaultCreated"], word(VAULT), word(ADDR[0]), word(ADDR[1])])
     vault_log = log(VAULT, 8, ["0x" + "03" * 32])
@@ -116,34 +115,30 @@ def test_watcher__vault_created__vault_watched_and_same_range_back_filled(tmp_pa
     seen: list = []
     w = watcher(k, chain, seen)
 
-    async def go():
-        await w.poll()  # 0..20 read without the vault: its block-8 log comes from the back-fill
-        chain.head = 40
-        await w.poll()
-        await k.stop()
-
-    run(go())
+    await w.poll()  # 0..20 read without the vault: its block-8 log comes from the back-fill
+    chain.head = 40
+    await w.poll()
+    await k.stop()
     assert w.watching(VAULT)
     assert [e["topics"][0] for e in seen] == [FACTORY_T["VaultCreated"], "0x" + "03" * 32, "0x" + "04" * 32]
 
 
-def test_watcher__restart__vaults_re_derived_from_vault_created(tmp_path):
+@pytest.mark.anyio
+async def test_watcher__restart__vaults_re_derived_from_vault_created(tmp_path):
     k = OfflineKeeper(f"sqlite:///{tmp_path}/j.db")
     created = log(FACTORY, 7, [FACTORY_T["VaultCreated"], word(VAULT), word(ADDR[0]), word(ADDR[1])])
     chain = FakeChain([created, log(VAULT, 30, ["0x" + "04" * 32])], head=40)
     seen: list = []
     w = watcher(k, chain, seen, cursor=20)  # the journal's cursor is past the VaultCreated
 
-    async def go():
-        await w.load_watched()
-        await w.poll()
-        await k.stop()
-
-    run(go())
+    await w.load_watched()
+    await w.poll()
+    await k.stop()
     assert w.watching(VAULT) and [e["topics"][0] for e in seen] == ["0x" + "04" * 32]
 
 
-def test_watcher__exchange_account_config_logs__forwarded_to_hook(tmp_path):
+@pytest.mark.anyio
+async def test_watcher__exchange_account_config_logs__forwarded_to_hook(tmp_path):
     k = OfflineKeeper(f"sqlite:///{tmp_path}/j.db")
     logs = [log(EXCHANGE, 3, [EX["CloseOnlySet"], word(VAULT)], (1).to_bytes(32, "big"), 0),
             log(EXCHANGE, 3, [EX["LeverageCapSet"], word(VAULT)], (20_000).to_bytes(32, "big"), 1),
@@ -153,18 +148,16 @@ def test_watcher__exchange_account_config_logs__forwarded_to_hook(tmp_path):
     seen: list = []
     w = watcher(k, FakeChain(logs, head=5), seen)
 
-    async def go():
-        await w.poll()
-        await k.stop()
-
-    run(go())
+    await w.poll()
+    await k.stop()
     names = {v: n for n, v in EX.items()}
     assert [names[e["topics"][0]] for e in seen] == ["CloseOnlySet", "LeverageCapSet", "PositionCapSet", "AgentSet"]
     vault = next(a for a in k.core.accounts if a.lower() == VAULT)
     assert ADDR[2] in k.core.account(vault).agents
 
 
-def test_watcher__agent_revoked__orders_it_signed_leave_book_and_replay_agrees(tmp_path):
+@pytest.mark.anyio
+async def test_watcher__agent_revoked__orders_it_signed_leave_book_and_replay_agrees(tmp_path):
     url = f"sqlite:///{tmp_path}/j.db"
     k = OfflineKeeper(url)
     agent = ADDR[5]
@@ -175,24 +168,20 @@ def test_watcher__agent_revoked__orders_it_signed_leave_book_and_replay_agrees(t
     w = watcher(k, chain, seen, cursor=5)
     updates: list = []
 
-    async def go():
-        k.start()
-        q = __import__("asyncio").Queue()
-        k.gateway.hub.subscribe(("orders", ADDR[0]), q)
-        by_agent = [signed(0, order(0, True, nonce=n, price=1_990 * 10**6 - n * 10_000), KEYS[5]) for n in (1, 2)]
-        own = signed(0, order(0, True, nonce=3, price=1_980 * 10**6))
-        results = await k.gateway.place_batch(by_agent + [own])
-        assert [r["status"] for r in results] == ["accepted"] * 3
-        while not q.empty():
-            q.get_nowait()
-        await w.poll()
-        while not q.empty():
-            updates.append(q.get_nowait())
-        book = k.core.engine.depth(1, 10)
-        await k.stop()
-        return book, results
-
-    book, results = run(go())
+    k.start()
+    q = __import__("asyncio").Queue()
+    k.gateway.hub.subscribe(("orders", ADDR[0]), q)
+    by_agent = [signed(0, order(0, True, nonce=n, price=1_990 * 10**6 - n * 10_000), KEYS[5]) for n in (1, 2)]
+    own = signed(0, order(0, True, nonce=3, price=1_980 * 10**6))
+    results = await k.gateway.place_batch(by_agent + [own])
+    assert [r["status"] for r in results] == ["accepted"] * 3
+    while not q.empty():
+        q.get_nowait()
+    await w.poll()
+    while not q.empty():
+        updates.append(q.get_nowait())
+    book = k.core.engine.depth(1, 10)
+    await k.stop()
     assert agent not in k.core.account(ADDR[0]).agents
     assert book == ([(1_980 * 10**6, 10**17)], [])  # only the account's own order rests
     assert sorted(u["order"]["hash"] for u in updates if u["order"]["status"] == "cancelled") == sorted(
@@ -213,20 +202,18 @@ def test_watcher__agent_revoked__orders_it_signed_leave_book_and_replay_agrees(t
     journal.close()
 
 
-def test_watcher__agent_revoked_without_its_orders__nothing_journaled(tmp_path):
+@pytest.mark.anyio
+async def test_watcher__agent_revoked_without_its_orders__nothing_journaled(tmp_path):
     url = f"sqlite:///{tmp_path}/j.db"
     k = OfflineKeeper(url)
     k.core.account(ADDR[0]).agents.add(ADDR[5])
     revoke = log(EXCHANGE, 9, [EX["AgentSet"], word(ADDR[0]), word(ADDR[5])], (0).to_bytes(32, "big"))
     w = watcher(k, FakeChain([revoke], head=10), [], cursor=5)
 
-    async def go():
-        k.start()
-        await k.gateway.place_batch([signed(0, order(0, True))])  # signed by the account itself
-        await w.poll()
-        await k.stop()
-
-    run(go())
+    k.start()
+    await k.gateway.place_batch([signed(0, order(0, True))])  # signed by the account itself
+    await w.poll()
+    await k.stop()
     from offchain.keeper.journal import Journal
 
     journal = Journal(url)

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from offchain.keeper.blame import blame
 from offchain.keeper.core import Outbox
 from offchain.keeper.gateway import LIQUIDATOR
@@ -34,41 +36,35 @@ def _set_position(k: OfflineKeeper, i: int, size: int) -> None:
     k.journal.write(ws)
 
 
-def test_client_order__liquidation_flag__refused_nothing_journaled(tmp_path):
+@pytest.mark.anyio
+async def test_client_order__liquidation_flag__refused_nothing_journaled(tmp_path):
     k = OfflineKeeper(f"sqlite:///{tmp_path}/j.db")
 
-    async def go():
-        k.start()
-        _set_position(k, 0, ONE)
-        seq = k.core.seq
-        (a,) = await k.gateway.place_batch([signed(0, order(0, False, flags=LIQUIDATION | REDUCE_ONLY))])
-        (b,) = await k.gateway.place_batch([signed(0, order(0, False, nonce=2, flags=LIQUIDATION))])
-        await k.committer.stop()
-        return a, b, seq
-
-    a, b, seq = run(go())
+    k.start()
+    _set_position(k, 0, ONE)
+    seq = k.core.seq
+    (a,) = await k.gateway.place_batch([signed(0, order(0, False, flags=LIQUIDATION | REDUCE_ONLY))])
+    (b,) = await k.gateway.place_batch([signed(0, order(0, False, nonce=2, flags=LIQUIDATION))])
+    await k.committer.stop()
     assert a == {"status": "rejected", "reason": "liquidation flag"} and b == a
     assert k.core.seq == seq and not k.core.orders
     assert [r.kind for r in k.journal.commands()] == ["position"]
     k.journal.close()
 
 
-def test_place_liquidation__reduce_only_ioc__fills_bid_journaled_replays(tmp_path):
+@pytest.mark.anyio
+async def test_place_liquidation__reduce_only_ioc__fills_bid_journaled_replays(tmp_path):
     k = OfflineKeeper(f"sqlite:///{tmp_path}/j.db")
 
-    async def go():
-        k.start()
-        _set_position(k, 0, ONE)
-        await k.gateway.place_batch([signed(1, order(1, True, PRICE - 10_000, size=3 * 10**17)),
-                                     signed(2, order(2, True, PRICE - 20_000, size=ONE))])
-        res = await k.gateway.place_liquidation(_liq(0, False, PRICE - 200_000, ONE))
-        # flat now: a second one is refused by the engine's reduce-only check
-        again = await k.gateway.place_liquidation(_liq(0, False, PRICE - 200_000, ONE, nonce=2))
-        wrong_side = await k.gateway.place_liquidation(_liq(3, False, PRICE - 200_000, ONE))
-        await k.committer.stop()
-        return res, again, wrong_side
-
-    res, again, wrong_side = run(go())
+    k.start()
+    _set_position(k, 0, ONE)
+    await k.gateway.place_batch([signed(1, order(1, True, PRICE - 10_000, size=3 * 10**17)),
+                                 signed(2, order(2, True, PRICE - 20_000, size=ONE))])
+    res = await k.gateway.place_liquidation(_liq(0, False, PRICE - 200_000, ONE))
+    # flat now: a second one is refused by the engine's reduce-only check
+    again = await k.gateway.place_liquidation(_liq(0, False, PRICE - 200_000, ONE, nonce=2))
+    wrong_side = await k.gateway.place_liquidation(_liq(3, False, PRICE - 200_000, ONE))
+    await k.committer.stop()
     assert res["status"] == "accepted" and len(res["fills"]) == 2
     fills = [k.core.fills[i] for i in res["fills"]]
     assert [(f.price, f.size, f.maker_account) for f in fills] == [(PRICE - 10_000, 3 * 10**17, ADDR[1]),

@@ -4,6 +4,7 @@ setting the Exchange would refuse (its steps skipped) is refused at start with a
 import pytest
 
 from offchain.keeper.config import LiquidationConfig, load_config
+from offchain.keeper.runners.liquidation import LiquidationRunner
 from offchain.keeper.service import configured_runners
 from offchain.risk.liquidation import LiquidationParams
 
@@ -17,7 +18,7 @@ def test_settings__toml__runner_uses_them(tmp_path):
     path.write_text("[runners]\nliquidation = true\n\n[liquidation]\nbook = false\nmax_step_bps = 1000\n"
                     "buffer_bps = 800\ncooldown_s = 3.5\n")
     config = load_config(str(path), env={})
-    (runner,) = [r for r in configured_runners(config) if type(r).__name__ == "LiquidationRunner"]
+    (runner,) = [r for r in configured_runners(config) if isinstance(r, LiquidationRunner)]
     assert runner.book is False
     assert (runner.params.max_step_bps, runner.params.buffer_bps, runner.params.cooldown_s) == (1000, 800, 3.5)
 

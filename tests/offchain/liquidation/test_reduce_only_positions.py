@@ -9,11 +9,13 @@ otherwise; replaying the journal gives the same positions and the same decisions
 
 from __future__ import annotations
 
+import pytest
+
 from offchain.keeper.core import Outbox
 from offchain.keeper.journal import WriteSet
 from offchain.order import REDUCE_ONLY
 
-from ..keeper.helpers import ADDR, PRICE, OfflineKeeper, order, run, signed
+from ..keeper.helpers import ADDR, PRICE, OfflineKeeper, order, signed
 from ..keeper.replay import replay
 
 ONE = 10**18
@@ -34,24 +36,21 @@ def _chain_position(k: OfflineKeeper, i: int, size: int) -> None:
     k.journal.write(ws)
 
 
-def test_reduce_only__chain_long__sell_accepted_clipped_buy_refused(tmp_path):
+@pytest.mark.anyio
+async def test_reduce_only__chain_long__sell_accepted_clipped_buy_refused(tmp_path):
     k = OfflineKeeper(f"sqlite:///{tmp_path}/j.db")
 
-    async def go():
-        k.start()
-        _chain_position(k, 0, ONE)  # account 0 is long 1 on chain (e.g. opened before this journal)
-        assert k.core.engine.position(ADDR[0], 1) == ONE
-        (bid,) = await _place(k, signed(1, order(1, True, size=3 * ONE)))
-        (sell,) = await _place(k, signed(0, order(0, False, size=4 * 10**17, flags=REDUCE_ONLY), tif="IOC"))
-        (buy,) = await _place(k, signed(0, order(0, True, PRICE - 100_000, size=10**17, nonce=2,
-                                                 flags=REDUCE_ONLY)))
-        # more than the rest of the long: clipped to 0.6, the position never flips
-        (big,) = await _place(k, signed(0, order(0, False, size=2 * ONE, nonce=3, flags=REDUCE_ONLY), tif="IOC"))
-        (after,) = await _place(k, signed(0, order(0, False, size=10**17, nonce=4, flags=REDUCE_ONLY)))
-        await k.committer.stop()
-        return bid, sell, buy, big, after
-
-    bid, sell, buy, big, after = run(go())
+    k.start()
+    _chain_position(k, 0, ONE)  # account 0 is long 1 on chain (e.g. opened before this journal)
+    assert k.core.engine.position(ADDR[0], 1) == ONE
+    (bid,) = await _place(k, signed(1, order(1, True, size=3 * ONE)))
+    (sell,) = await _place(k, signed(0, order(0, False, size=4 * 10**17, flags=REDUCE_ONLY), tif="IOC"))
+    (buy,) = await _place(k, signed(0, order(0, True, PRICE - 100_000, size=10**17, nonce=2,
+                                             flags=REDUCE_ONLY)))
+    # more than the rest of the long: clipped to 0.6, the position never flips
+    (big,) = await _place(k, signed(0, order(0, False, size=2 * ONE, nonce=3, flags=REDUCE_ONLY), tif="IOC"))
+    (after,) = await _place(k, signed(0, order(0, False, size=10**17, nonce=4, flags=REDUCE_ONLY)))
+    await k.committer.stop()
     assert bid["status"] == "accepted"
     assert sell["status"] == "accepted" and sell["fills"] == 1
     assert buy == {"status": "rejected", "reason": "reduce only", "hash": buy["hash"]}
@@ -67,25 +66,22 @@ def test_reduce_only__chain_long__sell_accepted_clipped_buy_refused(tmp_path):
     k.journal.close()
 
 
-def test_reduce_only__fill_skipped_by_chain__engine_position_restored(tmp_path):
+@pytest.mark.anyio
+async def test_reduce_only__fill_skipped_by_chain__engine_position_restored(tmp_path):
     k = OfflineKeeper(f"sqlite:///{tmp_path}/j.db")
 
-    async def go():
-        k.start()
-        _chain_position(k, 0, -ONE)  # short 1 on chain
-        await _place(k, signed(1, order(1, False, size=ONE)))
-        (cover,) = await _place(k, signed(0, order(0, True, size=ONE, flags=REDUCE_ONLY), tif="IOC"))
-        assert cover["fills"] == 1 and k.core.engine.position(ADDR[0], 1) == 0
-        (fill,) = k.core.fills.values()
-        ws, out = WriteSet(), Outbox.new()
-        k.core.fill_rejected(k.core.next_seq(), 10**12, fill.id, "margin", ws, out, ("taker",))
-        k.journal.write(ws)
-        # the chain did not take it: the short is open again and can be reduced again
-        (again,) = await _place(k, signed(0, order(0, True, size=ONE, nonce=2, flags=REDUCE_ONLY), tif="IOC"))
-        await k.committer.stop()
-        return again
-
-    again = run(go())
+    k.start()
+    _chain_position(k, 0, -ONE)  # short 1 on chain
+    await _place(k, signed(1, order(1, False, size=ONE)))
+    (cover,) = await _place(k, signed(0, order(0, True, size=ONE, flags=REDUCE_ONLY), tif="IOC"))
+    assert cover["fills"] == 1 and k.core.engine.position(ADDR[0], 1) == 0
+    (fill,) = k.core.fills.values()
+    ws, out = WriteSet(), Outbox.new()
+    k.core.fill_rejected(k.core.next_seq(), 10**12, fill.id, "margin", ws, out, ("taker",))
+    k.journal.write(ws)
+    # the chain did not take it: the short is open again and can be reduced again
+    (again,) = await _place(k, signed(0, order(0, True, size=ONE, nonce=2, flags=REDUCE_ONLY), tif="IOC"))
+    await k.committer.stop()
     assert k.core.engine.position(ADDR[0], 1) == 0 and k.core.engine.position(ADDR[1], 1) == -ONE
     assert again["status"] == "accepted" and again["fills"] == 1  # the maker got its size back
     replayed = replay(k.journal.url)
@@ -94,16 +90,14 @@ def test_reduce_only__fill_skipped_by_chain__engine_position_restored(tmp_path):
     k.journal.close()
 
 
-def test_position_drift__market_with_unsettled_fill__not_corrected(tmp_path):
+@pytest.mark.anyio
+async def test_position_drift__market_with_unsettled_fill__not_corrected(tmp_path):
     k = OfflineKeeper(f"sqlite:///{tmp_path}/j.db")
 
-    async def go():
-        k.start()
-        await _place(k, signed(1, order(1, False, size=ONE)))
-        await _place(k, signed(0, order(0, True, size=ONE), tif="IOC"))
-        await k.committer.stop()
-
-    run(go())
+    k.start()
+    await _place(k, signed(1, order(1, False, size=ONE)))
+    await _place(k, signed(0, order(0, True, size=ONE), tif="IOC"))
+    await k.committer.stop()
     core = k.core
     assert core.engine.position(ADDR[0], 1) == ONE and core.unsettled_markets(ADDR[0]) == {1}
     core.account(ADDR[0]).positions[1] = [0, 0]  # a snapshot that does not have the fill yet
