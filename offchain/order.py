@@ -43,7 +43,6 @@ DOMAIN_TYPEHASH = keccak(
 SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 SECP256K1_HALF_N = SECP256K1_N // 2
 
-_UINT256_MAX = 2**256 - 1
 _ZERO_PAD_12 = b"\x00" * 12
 
 
@@ -96,19 +95,6 @@ class Order:
             "expiry": self.expiry,
             "flags": self.flags,
         }
-
-    @classmethod
-    def from_dict(cls, data: dict) -> "Order":
-        return cls(
-            account=to_checksum_address(data["account"]),
-            market=int(data["market"]),
-            is_buy=bool(data["is_buy"]),
-            price=int(data["price"]),
-            size=int(data["size"]),
-            nonce=int(data["nonce"]),
-            expiry=int(data["expiry"]),
-            flags=int(data.get("flags", 0)),
-        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,15 +172,6 @@ def domain_separator(chain_id: int, exchange: str) -> bytes:
         )
         _separator_cache[key] = cached
     return cached
-
-
-def validate_order_fields(order: Order) -> None:
-    """Raise ValueError when a field cannot be encoded as its ABI type."""
-    for name in ("market", "price", "size", "nonce", "expiry", "flags"):
-        value = getattr(order, name)
-        if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= _UINT256_MAX:
-            raise ValueError(f"order.{name} must be a uint256")
-    _address_word(order.account)
 
 
 def struct_hash(order: Order) -> bytes:
