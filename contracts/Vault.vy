@@ -26,6 +26,7 @@ import constants
 import exchange_account
 from interfaces import IExchange
 from interfaces import IVault
+from interfaces import IVaultFactory
 
 implements: IVault
 
@@ -37,10 +38,6 @@ exports: (
     exchange_account.profit_unlock_time,
     exchange_account.reserved,
 )
-
-
-interface IVaultFactory:
-    def unwind_agent() -> address: view
 
 
 # ---------------------------------------------------------------- constants

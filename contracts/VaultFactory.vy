@@ -11,14 +11,14 @@
 from snekmate.auth import ownable
 
 import constants
+from interfaces import IVault
+from interfaces import IVaultFactory
+
+implements: IVaultFactory
 
 initializes: ownable
 
 exports: (ownable.owner, ownable.transfer_ownership)
-
-
-interface IVaultForbid:
-    def forbid_counterparty(counterparty: address): nonpayable
 
 
 # ---------------------------------------------------------------- constants
@@ -123,8 +123,8 @@ def create_vault(
     # an owner's vaults never trade against each other (a leader cannot move one
     # vault's followers' money into another he holds more of)
     for sibling: address in self.owner_vaults[msg.sender]:
-        extcall IVaultForbid(vault).forbid_counterparty(sibling)
-        extcall IVaultForbid(sibling).forbid_counterparty(vault)
+        extcall IVault(vault).forbid_counterparty(sibling)
+        extcall IVault(sibling).forbid_counterparty(vault)
     self.owner_vaults[msg.sender].append(vault)
     log VaultCreated(
         vault=vault,
