@@ -56,7 +56,15 @@ CONTRACT_SRC := $(wildcard contracts/*.vy contracts/interfaces/*.vyi)
 	ape compile --force
 	@touch $@
 
-compile: deps .build/.contracts
+# the matching core's optional compiled build (mypyc on the same source, docs/matching.md):
+# made when a C compiler is present; without one the interpreted source runs
+MATCHING_SRC := $(wildcard offchain/matching/*.py) scripts/build_matching.py
+.build/.matching-accel: $(MATCHING_SRC) | deps
+	@if command -v cc >/dev/null 2>&1; then python scripts/build_matching.py; \
+	else echo "# no C compiler: the matching core runs interpreted"; fi
+	@mkdir -p .build && touch $@
+
+compile: deps .build/.contracts .build/.matching-accel
 	$(MAKE) --no-print-directory web
 
 run: deps compile
@@ -72,4 +80,4 @@ bench: deps compile postgres $(VENV)/.bench-installed
 	@for f in bench/bench_*.py; do echo "# $$f"; python $$f || exit 1; done
 
 clean:
-	rm -rf .build .cache .pytest_cache offchain/web/dist
+	rm -rf .build .cache .pytest_cache offchain/web/dist offchain/matching/*.so

@@ -37,12 +37,18 @@ _LIMIT_KIND, _MARKET_KIND = OrderKind.LIMIT, OrderKind.MARKET
 _STP_VALUES = frozenset(int(s) for s in STPMode)
 
 R = Reason
+# Commands and arguments as received. The engine checks every field itself and answers a
+# bad one with a Rejected event naming it, so nothing may be type-checked at the call:
+# the compiled build (mypyc) would raise a TypeError for an `int` argument holding a
+# float. Hence Any at the entry points and for a Place's fields until they are checked.
+Unchecked = Any
 ACCOUNTS_SWEEP_MIN = 1024  # account index entries before empty ones are first swept
 _USER = Reason.USER
 
 
-def _rejected(cmd: Place, reason: Reason) -> list:
-    """The answer to a place that changed nothing."""
+def _rejected(cmd: Unchecked, reason: Any) -> list[Any]:
+    """The answer to a place that changed nothing (`reason`: a Reason, typed Any because
+    the callers pass a checker's `Reason | None` known to be set there)."""
     return [Rejected(cmd.id, cmd.market, reason, cmd.ts)]
 
 
@@ -56,9 +62,9 @@ class Engine:
     def __init__(self, markets: Iterable[MarketConfig] = ()) -> None:
         self._books: dict[int, Book] = {}
         # every live order by id: RestingOrder on a book, or PendingTrigger waiting for a mark
-        self._orders: dict[Hashable, RestingOrder | PendingTrigger] = {}
+        self._orders: dict[Any, RestingOrder | PendingTrigger] = {}
         # account -> {id: order} in placement order; may hold empty entries (see _new_owner)
-        self._by_account: dict[str, dict[Hashable, RestingOrder | PendingTrigger]] = {}
+        self._by_account: dict[str, dict[Any, RestingOrder | PendingTrigger]] = {}
         self._accounts_sweep_at = ACCOUNTS_SWEEP_MIN
         self._positions: dict[tuple[str, int], int] = {}
         self._track_positions = False  # turned on by the first set_position
@@ -100,7 +106,7 @@ class Engine:
         return [b.config for b in self._books.values()]
 
     # ------------------------------------------------------------------ place
-    def place(self, cmd: Place) -> list[Event]:
+    def place(self, cmd: Unchecked) -> list[Event]:
         """Place one order. Events: Rejected, or Accepted followed by Fills and/or a
         Cancelled for an unfilled IOC / market remainder (plus any Expired / Halted).
 
@@ -118,7 +124,7 @@ class Engine:
             if ts.__class__ is not int:
                 return [Rejected(cmd.id, cmd.market, R.INVALID_ORDER, ts)]
             if ts >= book.wake_at:  # GTD orders to expire or a halt to lift: their events first
-                woken: list[Event] = []
+                woken: list[Any] = []
                 self._wake(book, ts, woken)
                 return woken + self.place(cmd)  # wake_at is later than ts now: no second wake
             oid = cmd.id
@@ -126,7 +132,7 @@ class Engine:
                 return _rejected(cmd, R.DUPLICATE_ORDER_ID)
             kind = cmd.kind
             if kind is not _LIMIT_KIND and kind != _LIMIT:
-                ev: list[Event] = []
+                ev: list[Any] = []
                 if kind is _MARKET_KIND or kind == _MARKET:
                     reason = self._place_market(book, cmd, ev, True)
                 else:
@@ -190,8 +196,8 @@ class Engine:
             return [Rejected(getattr(cmd, "id", None), getattr(cmd, "market", -1),
                              R.INVALID_ORDER, getattr(cmd, "ts", 0))]
 
-    def _place_limit(self, book: Book, cmd: Place, price: int, size: int, announce: bool,
-                     dry_run: bool) -> list[Event]:
+    def _place_limit(self, book: Book, cmd: Unchecked, price: int, size: int, announce: bool,
+                     dry_run: bool) -> list[Any]:
         """A limit order whose price and size passed the static checks: options (tif,
         post-only, reduce-only, STP), band, matching, then rest or cancel the remainder.
         `announce` False: an amend or a triggered stop-limit re-entering (no Accepted);
@@ -257,7 +263,7 @@ class Engine:
             return []
 
         # -- accepted: match, then rest or cancel the remainder
-        ev: list[Event] = [Accepted(oid, book.market, account, is_buy, price, size, ts)] \
+        ev: list[Any] = [Accepted(oid, book.market, account, is_buy, price, size, ts)] \
             if announce else []
         stop = None
         if crosses:
@@ -276,7 +282,7 @@ class Engine:
                     book.rewake()
         return ev
 
-    def _rest(self, book: Book, cmd: Place, price: int, size: int) -> RestingOrder:
+    def _rest(self, book: Book, cmd: Unchecked, price: int, size: int) -> RestingOrder:
         """Put a (remainder of a) limit order on the book, last in its level's queue."""
         oid, account, is_buy = cmd.id, cmd.account, cmd.is_buy
         level = (book.bids if is_buy else book.asks).get(price)
@@ -292,7 +298,7 @@ class Engine:
         owner[oid] = order
         return order
 
-    def _reenter_limit(self, cmd: Place, price: Any, size: Any, dry_run: bool) -> list[Event]:
+    def _reenter_limit(self, cmd: Unchecked, price: Any, size: Any, dry_run: bool) -> list[Any]:
         """An amend or a triggered stop-limit as a limit order (no Accepted event)."""
         try:
             book = self._books[cmd.market]
@@ -304,7 +310,7 @@ class Engine:
             return [Rejected(getattr(cmd, "id", None), getattr(cmd, "market", -1),
                              R.INVALID_ORDER, getattr(cmd, "ts", 0))]
 
-    def check_limit(self, cmd: Place) -> Rejected | None:
+    def check_limit(self, cmd: Unchecked) -> Any:
         """Would `cmd`, entered now as a limit order at its price and size, be refused? The
         refusal (static checks, post-only, FOK, band, halt) or None; changes no state. For a
         caller that must know before it takes anything off the book (the keeper's amend)."""
@@ -318,7 +324,7 @@ class Engine:
     def place_many(self, cmds: Iterable[Place]) -> list[Event]:
         """Place each command in order; all answers in one flat list (events name their
         order ids). Same events as `[e for c in cmds for e in place(c)]`."""
-        out: list[Event] = []
+        out: list[Any] = []
         place = self.place
         for cmd in cmds:
             out += place(cmd)
@@ -330,7 +336,8 @@ class Engine:
             self._expire_book(book, ts, ev)
         if book.halted_until and ts >= book.halted_until:
             book.halted_until = 0
-            book.breaker.reset()
+            if book.breaker is not None:  # a halt is only ever set by the breaker
+                book.breaker.reset()
         book.rewake()
 
     def _static_reason(self, book: Book, price: Any, size: Any) -> Reason | None:
@@ -355,7 +362,7 @@ class Engine:
             return R.SIZE_ABOVE_MAX
         return None
 
-    def _place_market(self, book: Book, cmd: Place, ev: list, announce: bool) -> Reason | None:
+    def _place_market(self, book: Book, cmd: Unchecked, ev: list, announce: bool) -> Reason | None:
         size = cmd.size
         if size.__class__ is not int:
             return R.INVALID_SIZE
@@ -419,7 +426,7 @@ class Engine:
                                 R.IOC_REMAINDER if stop is None else stop, ts))
         return None
 
-    def _place_trigger(self, book: Book, cmd: Place, ev: list) -> Reason | None:
+    def _place_trigger(self, book: Book, cmd: Unchecked, ev: list) -> Reason | None:
         kind = cmd.kind
         if kind not in trig.TRIGGER_KINDS:
             return R.INVALID_ORDER
@@ -585,7 +592,7 @@ class Engine:
         need = size
         if is_buy:
             levels, guard = book.asks, book.band_lo
-            prices = (-k for k in reversed(book.ask_keys))
+            prices: Iterable[int] = (-k for k in reversed(book.ask_keys))
         else:
             levels, prices, guard = book.bids, reversed(book.bid_prices), book.band_hi
         breaker = book.breaker
@@ -658,7 +665,7 @@ class Engine:
         positions[key] = positions.get(key, 0) - signed
 
     # ------------------------------------------------------------------ cancel / amend
-    def cancel(self, order_id: Hashable, ts: int = 0, account: str | None = None) -> list[Event]:
+    def cancel(self, order_id: Unchecked, ts: Unchecked = 0, account: Unchecked = None) -> list[Event]:
         """Cancel one order. With `account`, only that account's order (else NOT_OWNER)."""
         if account is not None or ts.__class__ is not int:
             return self._cancel_checked(order_id, ts, account)
@@ -668,10 +675,9 @@ class Engine:
             order = self._orders.pop(order_id)
         except (KeyError, TypeError):  # TypeError: unhashable id
             return [Rejected(order_id, -1, R.UNKNOWN_ORDER, ts)]
-        try:
-            level = order.level  # a RestingOrder (a PendingTrigger has no level)
-        except AttributeError:
+        if isinstance(order, PendingTrigger):
             return [self._cancel_popped_trigger(order_id, order, ts)]
+        level = order.level
         # Level.cancel inlined: lazy removal, the matcher drops dead heads.
         size = order.size
         order.size = 0
@@ -685,7 +691,7 @@ class Engine:
         del order.owner[order_id]
         return [Cancelled(order_id, level.market, order.account, size, 0, _USER, ts)]
 
-    def _cancel_checked(self, order_id: Hashable, ts: Any, account: str | None) -> list[Event]:
+    def _cancel_checked(self, order_id: Unchecked, ts: Unchecked, account: Unchecked) -> list[Event]:
         try:
             order = self._orders[order_id]
         except (KeyError, TypeError):  # TypeError: unhashable id
@@ -706,17 +712,17 @@ class Engine:
         cmd = order.cmd
         return [Cancelled(order_id, cmd.market, order.account, cmd.size, 0, _USER, ts)]
 
-    def cancel_batch(self, order_ids: Iterable[Hashable], ts: int = 0,
-                     account: str | None = None) -> list[list[Event]]:
+    def cancel_batch(self, order_ids: Iterable[Any], ts: Unchecked = 0,
+                     account: Unchecked = None) -> list[list[Event]]:
         """Each id answered on its own, in order."""
         return [self.cancel(i, ts, account) for i in order_ids]
 
-    def cancel_many(self, order_ids: Iterable[Hashable], ts: int = 0,
-                    account: str | None = None) -> list[Event]:
+    def cancel_many(self, order_ids: Iterable[Any], ts: Unchecked = 0,
+                    account: Unchecked = None) -> list[Event]:
         """Cancel each id in order; all answers in one flat list. Same events as
         `[e for i in order_ids for e in cancel(i, ts, account)]`, without a method call,
         a list and a concatenation per id (the keeper cancels lists of hashes)."""
-        out: list[Event] = []
+        out: list[Any] = []
         if account is not None or ts.__class__ is not int:
             for order_id in order_ids:
                 out += self._cancel_checked(order_id, ts, account)
@@ -729,11 +735,10 @@ class Engine:
             except (KeyError, TypeError):
                 append(Rejected(order_id, -1, R.UNKNOWN_ORDER, ts))
                 continue
-            try:
-                level = order.level  # a RestingOrder (a PendingTrigger has no level)
-            except AttributeError:
+            if isinstance(order, PendingTrigger):
                 append(self._cancel_popped_trigger(order_id, order, ts))
                 continue
+            level = order.level
             size = order.size
             order.size = 0
             level.size -= size
@@ -756,13 +761,13 @@ class Engine:
         del self._by_account[pending.account][order_id]
         return Cancelled(order_id, cmd.market, pending.account, cmd.size, 0, _USER, ts)
 
-    def cancel_all(self, account: str, market: int | None = None, ts: int = 0) -> list[Event]:
+    def cancel_all(self, account: Unchecked, market: Unchecked = None, ts: Unchecked = 0) -> list[Event]:
         """Cancel every resting and pending order of `account` (in one market, or all),
         in placement order."""
         mine = self._by_account.get(account)
         if not mine:
             return []
-        ev: list[Event] = []
+        ev: list[Any] = []
         for oid, order in list(mine.items()):
             if market is None or order.cmd.market == market:
                 ev.extend(self.cancel(oid, ts))
@@ -787,8 +792,8 @@ class Engine:
         del self._orders[oid]
         del self._by_account[pending.account][oid]
 
-    def amend(self, order_id: Hashable, ts: int = 0, size: int | None = None,
-              price: int | None = None, account: str | None = None) -> list[Event]:
+    def amend(self, order_id: Unchecked, ts: Unchecked = 0, size: Unchecked = None,
+              price: Unchecked = None, account: Unchecked = None) -> list[Event]:
         """Change a resting order's open size and/or price. Size down at the same price
         keeps time priority; anything else re-queues it (and matches if it now crosses).
         A rejected amend leaves the order as it was."""
@@ -799,8 +804,8 @@ class Engine:
         except Exception:  # noqa: BLE001 - never kill the keeper
             return [Rejected(order_id, -1, R.INVALID_ORDER, ts)]
 
-    def _amend(self, order_id: Hashable, ts: int, size: int | None, price: int | None,
-               account: str | None) -> list[Event]:
+    def _amend(self, order_id: Unchecked, ts: int, size: Unchecked, price: Unchecked,
+               account: Unchecked) -> list[Event]:
         try:
             order = self._orders.get(order_id)
         except TypeError:
@@ -814,7 +819,7 @@ class Engine:
         if account is not None and order.account != account:
             return [Rejected(order_id, market, R.NOT_OWNER, ts)]
         book = self._books[market]
-        woken: list[Event] = []
+        woken: list[Any] = []
         if ts >= book.wake_at:  # expiries due, or a halt that has ended
             self._wake(book, ts, woken)
             if self._orders.get(order_id) is not order:  # it just expired
@@ -836,14 +841,14 @@ class Engine:
         order.level.cancel(order)
         del self._orders[order_id]
         del order.owner[order_id]
-        ev: list[Event] = woken + [Amended(order_id, market, order.account, new_price, old_size,
+        ev: list[Any] = woken + [Amended(order_id, market, order.account, new_price, old_size,
                                            new_size, False, ts)]
         ev.extend(self._reenter_limit(new_cmd, new_price, new_size, False))
         if ev[-1].__class__ is Rejected:  # unreachable after the dry run; never lose it silently
             ev[-1] = Cancelled(order_id, market, order.account, new_size, 0, ev[-1].reason, ts)
         return ev
 
-    def rekey(self, order_id: Hashable, cmd: Place) -> list[Event]:
+    def rekey(self, order_id: Unchecked, cmd: Unchecked) -> list[Event]:
         """Replace a resting order by `cmd` (a new id, the same market, side and price,
         open size at most the old one's) in its place in the queue: an amend whose
         replacement is a new signed order (the keeper's ids are order hashes). The new
@@ -881,7 +886,7 @@ class Engine:
         return [Amended(new_id, cmd.market, order.account, order.price, old_size, cmd.size, True, ts)]
 
     # ------------------------------------------------------------------ mark, triggers, expiry
-    def set_mark(self, market: int, price: int, ts: int = 0) -> list[Event]:
+    def set_mark(self, market: Unchecked, price: Unchecked, ts: Unchecked = 0) -> list[Event]:
         """New mark price: moves the band, then fires triggers in placement order."""
         try:
             book = self._books.get(market)
@@ -893,7 +898,7 @@ class Engine:
             return [Rejected(None, market, R.INVALID_PRICE, ts)]
         if ts.__class__ is not int:
             return [Rejected(None, market, R.INVALID_ORDER, ts)]
-        ev: list[Event] = []
+        ev: list[Any] = []
         if ts >= book.wake_at:
             self._wake(book, ts, ev)
         book.set_mark(price)
@@ -922,11 +927,11 @@ class Engine:
         book = self._books.get(market)
         return book is not None and book.halted_until > ts
 
-    def expire(self, ts: int) -> list[Event]:
+    def expire(self, ts: Unchecked) -> list[Event]:
         """Remove every GTD order with expiry <= ts (markets in creation order)."""
         if ts.__class__ is not int:
             return [Rejected(None, -1, R.INVALID_ORDER, ts)]
-        ev: list[Event] = []
+        ev: list[Any] = []
         for book in self._books.values():
             if book.next_expiry <= ts:
                 self._expire_book(book, ts, ev)
@@ -952,7 +957,7 @@ class Engine:
             _, _, oid, obj = heappop(heap)
             if self._orders.get(oid) is not obj:
                 continue  # already gone (filled, cancelled, amended)
-            if obj.__class__ is RestingOrder:
+            if isinstance(obj, RestingOrder):
                 size = obj.level.cancel(obj)
                 del self._orders[oid]
                 del obj.owner[oid]
@@ -978,7 +983,7 @@ class Engine:
         book = self._books.get(market)
         return book.depth(n) if book is not None else ([], [])
 
-    def get_order(self, order_id: Hashable) -> OrderInfo | None:
+    def get_order(self, order_id: Unchecked) -> OrderInfo | None:
         try:
             order = self._orders.get(order_id)
         except TypeError:
