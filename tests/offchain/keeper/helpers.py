@@ -86,6 +86,16 @@ def run(coro):
     return asyncio.run(coro)
 
 
+async def place_again(k: OfflineKeeper, item) -> list[dict]:
+    """Place one more signed item on a keeper whose committer a test already stopped (to
+    read or replay its journal): a fresh committer on the same journal, stopped after."""
+    k.committer = k.gateway.committer = type(k.committer)(k.journal)
+    k.start()
+    out = await k.gateway.place_batch([item])
+    await k.committer.stop()
+    return out
+
+
 def ws_auth(ws, i: int, key: str | None = None, account: str | None = None) -> dict:
     """Authenticate a test WebSocket (Starlette TestClient) as ADDR[i] (or `account`):
     challenge, then the EIP-712 WsAuth signature by `key` (default KEYS[i]); the reply."""

@@ -41,6 +41,12 @@ async def place(k: OfflineKeeper, i: int, o, intent: Intent | None = None) -> di
     return ack
 
 
+async def bid_under_an_ask(k: OfflineKeeper) -> dict:
+    """Account 1 asks at PRICE + TICK; account 0's bid rests a tick under PRICE (its ack)."""
+    await place(k, 1, order(1, False, price=PRICE + TICK, nonce=1))
+    return await place(k, 0, order(0, True, price=PRICE - TICK, nonce=1))
+
+
 def h(hex_: str) -> bytes:
     return bytes.fromhex(hex_[2:])
 
@@ -90,8 +96,7 @@ async def test_amend__size_up_or_price_change__loses_priority(change, offline_ke
 @pytest.mark.anyio
 async def test_amend__price_through_the_book__matches_as_taker(offline_keeper):
     k = offline_keeper()
-    await place(k, 1, order(1, False, price=PRICE + TICK, nonce=1))
-    a = await place(k, 0, order(0, True, price=PRICE - TICK, nonce=1))
+    a = await bid_under_an_ask(k)
     r = await amend(k, amend_body(0, a["hash"], order(0, True, price=PRICE + TICK, nonce=2)))
     assert r["priority"] == "lost" and r["fills"] == 1 and r["order_status"] == "filled"
     assert k.fills[0].taker_hash == h(r["hash"])
@@ -134,8 +139,7 @@ async def test_amend__refusals__change_nothing(offline_keeper):
 @pytest.mark.anyio
 async def test_amend__engine_refuses_replacement__old_order_still_rests(offline_keeper):
     k = offline_keeper()
-    await place(k, 1, order(1, False, price=PRICE + TICK, nonce=1))
-    a = await place(k, 0, order(0, True, price=PRICE - TICK, nonce=1))
+    a = await bid_under_an_ask(k)
     # post-only (reject) priced through the ask: the engine refuses it
     r = await amend(k, amend_body(0, a["hash"], order(0, True, price=PRICE + TICK, nonce=2, flags=1)))
     assert r["status"] == "rejected" and r["reason"] == "post only"

@@ -19,7 +19,7 @@ from offchain.keeper.service import Keeper, RecoveryReport
 from offchain.keeper.settlement import Settlement
 from offchain.matching import Engine
 
-from .helpers import ADDR, MARKET, PRICE, OfflineKeeper, order, run, signed
+from .helpers import ADDR, MARKET, PRICE, OfflineKeeper, order, place_again, run, signed
 from .test_snapshot import _snapshot, _view
 
 
@@ -86,16 +86,8 @@ def test_live_state__settled_fills_and_finished_orders__leave_memory_status_jour
     assert [f["id"] for f in fills_json] == fills and {f["state"] for f in fills_json} == {"settled"}
     assert client.get(f"/fills/{fills[0]}").json()["state"] == "settled"
     # a finished order sent again is still a duplicate
-    dup = run(_again(k, k.sent[0]))
+    dup = run(place_again(k, k.sent[0]))
     assert dup[0]["reason"] == "duplicate order"
-
-
-async def _again(k, item):
-    k.committer = k.gateway.committer = type(k.committer)(k.journal)
-    k.start()
-    out = await k.gateway.place_batch([item])
-    await k.committer.stop()
-    return out
 
 
 @pytest.mark.parametrize("snapshot_when", ["before_settling", "after_settling"])

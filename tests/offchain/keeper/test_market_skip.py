@@ -16,7 +16,7 @@ from offchain.keeper.blame import MARKET_WIDE, NOBODY
 from offchain.keeper.core import Outbox
 from offchain.keeper.journal import WriteSet
 
-from .helpers import ADDR, PRICE, OfflineKeeper, order, run, signed
+from .helpers import ADDR, PRICE, OfflineKeeper, order, place_again, run, signed
 from .test_skip_blame import FakeChain, FillStub, Side, _place, _queue, _reject, _replay, _view
 
 TICK = 10_000
@@ -44,17 +44,9 @@ def test_market_skip__nobody_blamed__both_orders_back_market_halted(tmp_path, re
     assert k.core.oracle.halted == {1: f"chain: {reason}"}
     assert out.halts == [(1, True, f"chain: {reason}")]
     # no new order matches there meanwhile: admission refuses the market
-    refused = run(_again(k, signed(1, order(1, False, nonce=9, price=PRICE - TICK))))
+    refused = run(place_again(k, signed(1, order(1, False, nonce=9, price=PRICE - TICK))))
     assert refused[0] == {"status": "rejected", "reason": "halted"}
     assert _state(_replay(k)) == _state(k.core)
-
-
-async def _again(k, item):
-    k.committer = k.gateway.committer = type(k.committer)(k.journal)
-    k.start()
-    out = await k.gateway.place_batch([item])
-    await k.committer.stop()
-    return out
 
 
 def test_market_skip__resting_taker_grows_in_place_used_up_maker_done(tmp_path):

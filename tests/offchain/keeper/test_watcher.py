@@ -72,18 +72,26 @@ def watcher(keeper, chain, seen, cursor=None):
                    extra_addresses=[POOL], factory=FACTORY, on_log=seen.append)
 
 
+OTHER = "0x" + "77" * 20
+
+
+def other_contract_logs(tmp_path):
+    """A watcher at head 10 over a chain where OTHER (not watched yet) logs at blocks 5
+    and 50: (keeper, chain, watcher, the logs its hook saw)."""
+    k = OfflineKeeper(f"sqlite:///{tmp_path}/j.db")
+    chain = FakeChain([log(OTHER, 5, ["0x" + "01" * 32]), log(OTHER, 50, ["0x" + "02" * 32])], head=10)
+    seen: list = []
+    return k, chain, watcher(k, chain, seen), seen
+
+
 @pytest.mark.anyio
 async def test_watcher__watch__idempotent_and_logs_reach_hook(tmp_path):
-    k = OfflineKeeper(f"sqlite:///{tmp_path}/j.db")
-    other = "0x" + "77" * 20
-    chain = FakeChain([log(other, 5, ["0x" + "01" * 32]), log(other, 50, ["0x" + "02" * 32])], head=10)
-    seen: list = []
-    w = watcher(k, chain, seen)
+    k, chain, w, seen = other_contract_logs(tmp_path)
 
     await w.poll()
     assert seen == []  # not watched yet
-    assert w.watch(other) and not w.watch(other.upper().replace("0X", "0x"))
-    assert w.watching(other)
+    assert w.watch(OTHER) and not w.watch(OTHER.upper().replace("0X", "0x"))
+    assert w.watching(OTHER)
     chain.head = 60
     await w.poll()
     await k.stop()
@@ -92,14 +100,10 @@ async def test_watcher__watch__idempotent_and_logs_reach_hook(tmp_path):
 
 @pytest.mark.anyio
 async def test_watcher__watch_from_block__back_fills_passed_blocks(tmp_path):
-    k = OfflineKeeper(f"sqlite:///{tmp_path}/j.db")
-    other = "0x" + "77" * 20
-    chain = FakeChain([log(other, 5, ["0x" + "01" * 32]), log(other, 50, ["0x" + "02" * 32])], head=10)
-    seen: list = []
-    w = watcher(k, chain, seen)
+    k, chain, w, seen = other_contract_logs(tmp_path)
 
     await w.poll()
-    w.watch(other, from_block=0)
+    w.watch(OTHER, from_block=0)
     chain.head = 60
     await w.poll()
     await k.stop()

@@ -37,40 +37,45 @@ def stack():
                                  traders=[2_100 * USDC, 21_000 * USDC, 2_000_000 * USDC, 2_000_000 * USDC])
 
 
-def _keeper(stack, db_url, runner) -> Keeper:
-    return Keeper(keeper_config(stack, db_url), operator=key(stack.operator_key), reporter=key(stack.reporter_key),
-                  agents=[], runners=[runner], serve_api=False)
+async def _started(start_keeper, stack, db_url: str, runner: LiquidationRunner) -> Keeper:
+    """A keeper with only `runner` and no API, stopped at teardown (the tests stop it
+    themselves first, with a drain, before reading the chain and the journal)."""
+    return await start_keeper(keeper_config(stack, db_url), operator=key(stack.operator_key),
+                              reporter=key(stack.reporter_key), agents=[], runners=[runner], serve_api=False)
 
 
 def _fill_logs(exchange, start: int) -> list[dict]:
     return list(exchange.events.LiquidationFill().get_logs(from_block=start))
 
 
-def test_book_liquidation__breach__closed_on_makers_bid_not_backstop(stack, tmp_path):
+async def _long_over_a_bid(keeper, s, w3, trader: str, size: int, bid_price: int) -> tuple[int, dict]:
+    """`trader` opens a long of `size` at PRICE against the whale and the maker bids `size`
+    at `bid_price`: the block number then (before the test moves the mark), the bid's ack."""
+    _, _, whale, maker = s.trader_keys
+    await open_positions(keeper, [(trader, whale, size, PRICE)])
+    (bid,) = await keeper.gateway.place_batch([signed(maker, keeper.domain, 1, True, bid_price, size, "GTC")])
+    return w3.eth.block_number, bid
+
+
+def _mark(s, w3, price: int):
+    return asyncio.to_thread(set_price, w3, s.reporter_key, s.deployment.oracle, 1, price)
+
+
+@pytest.mark.anyio
+async def test_book_liquidation__breach__closed_on_makers_bid_not_backstop(stack, tmp_path, start_keeper):
     s = stack
-    levered, _, whale, maker = s.trader_keys
+    levered, _, _, maker = s.trader_keys
     w3, exchange, _ = contracts(s.url, s.deployment)
     account = address_of(levered)
     runner = LiquidationRunner()
-
-    async def scenario():
-        keeper = _keeper(s, f"sqlite:///{tmp_path}/k.db", runner)
-        await keeper.start()
-        try:
-            await open_positions(keeper, [(levered, whale, 10 * ONE, PRICE)])
-            (bid,) = await keeper.gateway.place_batch([signed(maker, keeper.domain, 1, True, 1_875 * USDC,
-                                                              10 * ONE, "GTC")])
-            assert bid["status"] == "accepted"
-            start = w3.eth.block_number
-            before = exchange.functions.collateral(account).call()  # 2,100 less the opening taker fee
-            # 900 USDC equity < 940 maintenance, above 2/3 of it: a book step, the whole 18,800 notional
-            await asyncio.to_thread(set_price, w3, s.reporter_key, s.deployment.oracle, 1, 1_880 * USDC)
-            await wait_for(lambda: runner.summary()["book"] == 1 and not runner.busy)
-            return start, before
-        finally:
-            await keeper.stop(drain=1.0)
-
-    start, before = asyncio.run(scenario())
+    keeper = await _started(start_keeper, s, f"sqlite:///{tmp_path}/k.db", runner)
+    start, bid = await _long_over_a_bid(keeper, s, w3, levered, 10 * ONE, 1_875 * USDC)
+    assert bid["status"] == "accepted"
+    before = exchange.functions.collateral(account).call()  # 2,100 less the opening taker fee
+    # 900 USDC equity < 940 maintenance, above 2/3 of it: a book step, the whole 18,800 notional
+    await _mark(s, w3, 1_880 * USDC)
+    await wait_for(lambda: runner.summary()["book"] == 1 and not runner.busy)
+    await keeper.stop(drain=1.0)
     (log,) = _fill_logs(exchange, start)
     a = log["args"]
     assert a["account"] == account and a["market"] == 1 and a["size"] == -10 * ONE and a["price"] == 1_875 * USDC
@@ -88,33 +93,24 @@ def test_book_liquidation__breach__closed_on_makers_bid_not_backstop(stack, tmp_
     journal.close()
 
 
-def test_book_liquidation__large_position__steps_of_20pct_one_a_second(stack, tmp_path):
+@pytest.mark.anyio
+async def test_book_liquidation__large_position__steps_of_20pct_one_a_second(stack, tmp_path, start_keeper):
     s = stack
-    _, big, whale, maker = s.trader_keys
+    big = s.trader_keys[1]
     w3, exchange, _ = contracts(s.url, s.deployment)
     account = address_of(big)
     runner = LiquidationRunner()
-
-    async def scenario():
-        keeper = _keeper(s, f"sqlite:///{tmp_path}/k.db", runner)
-        await keeper.start()
-        try:
-            # 100 ETH (200,000 USDC notional) on 21,000: 9.5x
-            await open_positions(keeper, [(big, whale, 100 * ONE, PRICE)])
-            await keeper.gateway.place_batch([signed(maker, keeper.domain, 1, True, 1_855 * USDC, 100 * ONE, "GTC")])
-            start = w3.eth.block_number
-            # equity 20,900 - 14,400 = 6,500, 70% of the 9,280 maintenance (5% of 185,600): a
-            # book step, capped at 20 ETH; each step's penalty leaves it short again, so more follow
-            await asyncio.to_thread(set_price, w3, s.reporter_key, s.deployment.oracle, 1, 1_856 * USDC)
-            await wait_for(lambda: runner.summary()["book"] >= 1 and not runner.busy)
-            await wait_for(lambda: not runner.busy and exchange.functions.equity(account).call()
-                           >= exchange.functions.margin_requirement(account, False).call(), timeout=30)
-            await asyncio.sleep(3 * runner.params.cooldown_s)  # no further step once healthy
-            return start
-        finally:
-            await keeper.stop(drain=1.0)
-
-    start = asyncio.run(scenario())
+    keeper = await _started(start_keeper, s, f"sqlite:///{tmp_path}/k.db", runner)
+    # 100 ETH (200,000 USDC notional) on 21,000: 9.5x
+    start, _ = await _long_over_a_bid(keeper, s, w3, big, 100 * ONE, 1_855 * USDC)
+    # equity 20,900 - 14,400 = 6,500, 70% of the 9,280 maintenance (5% of 185,600): a
+    # book step, capped at 20 ETH; each step's penalty leaves it short again, so more follow
+    await _mark(s, w3, 1_856 * USDC)
+    await wait_for(lambda: runner.summary()["book"] >= 1 and not runner.busy)
+    await wait_for(lambda: not runner.busy and exchange.functions.equity(account).call()
+                   >= exchange.functions.margin_requirement(account, False).call(), timeout=30)
+    await asyncio.sleep(3 * runner.params.cooldown_s)  # no further step once healthy
+    await keeper.stop(drain=1.0)
     logs = _fill_logs(exchange, start)
     assert logs and liquidation_logs(w3, exchange, start) == []
     sizes = [-e["args"]["size"] for e in logs]
@@ -133,51 +129,38 @@ def test_book_liquidation__large_position__steps_of_20pct_one_a_second(stack, tm
     journal.close()
 
 
+@pytest.mark.anyio
 @pytest.mark.parametrize("point, first_state", [("liquidation_after_journal", "planned"),
                                                 ("liquidation_after_send", "submitted")])
-def test_book_liquidation__crash_mid_step__restart_closes_it_once(stack, tmp_path, point, first_state):
+async def test_book_liquidation__crash_mid_step__restart_closes_it_once(stack, tmp_path, point, first_state,
+                                                                       start_keeper):
     """Killed after the book row is journaled (the order not placed yet: the row is dead on
     restart, and a new step is taken) or after the order was placed (the restart follows the
     same order's fills): either way one LiquidationFill, one confirmed row."""
     s = stack
-    levered, _, whale, maker = s.trader_keys
+    levered = s.trader_keys[0]
     w3, exchange, _ = contracts(s.url, s.deployment)
     account = address_of(levered)
     db = f"sqlite:///{tmp_path}/k.db"
 
-    async def first_life():
-        runner = LiquidationRunner(crash_point=stall_at(f"{point}:3600"))  # stalls there; stop() is the crash (tasks cancelled)
-        keeper = _keeper(s, db, runner)
-        await keeper.start()
-        try:
-            await open_positions(keeper, [(levered, whale, 10 * ONE, PRICE)])
-            await keeper.gateway.place_batch([signed(maker, keeper.domain, 1, True, 1_875 * USDC, 10 * ONE, "GTC")])
-            start = w3.eth.block_number
-            await asyncio.to_thread(set_price, w3, s.reporter_key, s.deployment.oracle, 1, 1_880 * USDC)
-            await wait_for(lambda: runner.stats.steps == 1)
-            await asyncio.sleep(0.5)
-            return start
-        finally:
-            await keeper.stop(drain=2.0)  # a placed order's fill still settles in the drain
-
-    start = asyncio.run(first_life())
+    runner = LiquidationRunner(crash_point=stall_at(f"{point}:3600"))  # stalls there; stop() is the crash (tasks cancelled)
+    keeper = await _started(start_keeper, s, db, runner)
+    start, _ = await _long_over_a_bid(keeper, s, w3, levered, 10 * ONE, 1_875 * USDC)
+    await _mark(s, w3, 1_880 * USDC)
+    await wait_for(lambda: runner.stats.steps == 1)
+    await asyncio.sleep(0.5)
+    await keeper.stop(drain=2.0)  # a placed order's fill still settles in the drain
     journal = LiquidationJournal(db)
     (row,) = journal.steps()
     assert row.kind == "book" and row.state == first_state
     journal.close()
 
-    async def second_life():
-        runner = LiquidationRunner()
-        keeper = _keeper(s, db, runner)
-        await keeper.start()
-        try:
-            await wait_for(lambda: runner.summary()["book"] == 1 and not runner.busy)
-            await asyncio.sleep(2 * runner.params.cooldown_s)  # no further step
-            return runner.summary()
-        finally:
-            await keeper.stop(drain=1.0)
-
-    summary = asyncio.run(second_life())
+    runner = LiquidationRunner()
+    keeper = await _started(start_keeper, s, db, runner)
+    await wait_for(lambda: runner.summary()["book"] == 1 and not runner.busy)
+    await asyncio.sleep(2 * runner.params.cooldown_s)  # no further step
+    summary = runner.summary()
+    await keeper.stop(drain=1.0)
     (log,) = _fill_logs(exchange, start)
     assert log["args"]["account"] == account and log["args"]["size"] == -10 * ONE
     assert liquidation_logs(w3, exchange, start) == []

@@ -38,6 +38,13 @@ def solvent(w3, exchange, usdc, accounts) -> bool:
     return usdc.functions.balanceOf(exchange.address).call() >= owed
 
 
+def views(s):
+    """(deployment, levered long, short whale, w3, Exchange, USDC) of the gap stack."""
+    levered, whale = (key(k).address for k in s.trader_keys)
+    w3, exchange, _ = contracts(s.url, s.deployment)
+    return s.deployment, levered, whale, w3, exchange, w3.eth.contract(address=s.deployment.usdc, abi=abi("TestUSDC"))
+
+
 def run_gap(s, db_url):
     levered, whale = s.trader_keys
     w3, exchange, _ = contracts(s.url, s.deployment)
@@ -61,10 +68,7 @@ def run_gap(s, db_url):
 
 def test_gap__fund_covers__handover_and_insurance_cover(gap_stack, tmp_path):
     s = gap_stack
-    d = s.deployment
-    levered, whale = (key(k).address for k in s.trader_keys)
-    w3, exchange, _ = contracts(s.url, d)
-    usdc = w3.eth.contract(address=d.usdc, abi=abi("TestUSDC"))
+    d, levered, whale, w3, exchange, usdc = views(s)
     admin = Web3Deployer(w3, s.admin_key)
     admin.transact("TestUSDC", d.usdc, "mint", admin.address, 1_000 * USDC)
     admin.transact("TestUSDC", d.usdc, "approve", d.exchange, 1_000 * USDC)
@@ -86,10 +90,7 @@ def test_gap__fund_covers__handover_and_insurance_cover(gap_stack, tmp_path):
 
 def test_gap__fund_short__runner_adls_against_the_whale_at_bankruptcy_price(gap_stack, tmp_path):
     s = gap_stack
-    d = s.deployment
-    levered, whale = (key(k).address for k in s.trader_keys)
-    w3, exchange, _ = contracts(s.url, d)
-    usdc = w3.eth.contract(address=d.usdc, abi=abi("TestUSDC"))
+    d, levered, whale, w3, exchange, usdc = views(s)
     assert exchange.functions.insurance_fund().call() == 0
     coll = exchange.functions.collateral(levered).call()
     start, runner = run_gap(s, f"sqlite:///{tmp_path}/k.db")
