@@ -9,8 +9,7 @@ its scenario needs.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import ape
 
@@ -22,11 +21,9 @@ PRICE = 2_000 * USDC
 LOT = 10**15
 
 
-@dataclass(frozen=True, slots=True)
-class ExchangeStack:
+class ExchangeStack(NamedTuple):
     usdc: Any
     oracle: Any
-    rebate: Any
     exchange: Any
     domain: Domain
 
@@ -47,4 +44,4 @@ def deploy_exchange(admin, operator, treasury, *, max_age: int = 3_600, maker_re
     exchange = project.Exchange.deploy(usdc, oracle, rebate, treasury, risk, sender=admin)
     exchange.grantRole(exchange.OPERATOR_ROLE(), operator, sender=admin)
     exchange.add_market(10_000, LOT, LOT, 1_000, 500, band_bps, sender=admin)
-    return ExchangeStack(usdc, oracle, rebate, exchange, Domain(ape.chain.chain_id, exchange.address))
+    return ExchangeStack(usdc, oracle, exchange, Domain(ape.chain.chain_id, exchange.address))

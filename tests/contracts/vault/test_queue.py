@@ -25,6 +25,12 @@ def _queue(vault, who):
     return shares, receipt.events.filter(vault.WithdrawalQueued)[0]
 
 
+def _close_at(vault, manager, taker, trade, set_price, price):
+    """The mark moves to `price` and the vault closes its long there (reduce-only)."""
+    set_price(price)
+    trade(vault, manager, taker, taker, False, SIZE, price=price, maker_flags=REDUCE_ONLY)
+
+
 def test_withdraw__beyond_free_collateral__queued_with_event(loaded, follower):
     vault = loaded
     shares = vault.balanceOf(follower)
@@ -83,9 +89,7 @@ def test_claim__value_fell_after_request__pays_claim_value(
 ):
     vault = loaded
     shares, queued = _queue(vault, follower)
-    lower = PRICE * 99 // 100
-    set_price(lower)
-    trade(vault, manager, taker, taker, False, SIZE, price=lower, maker_flags=REDUCE_ONLY)
+    _close_at(vault, manager, taker, trade, set_price, PRICE * 99 // 100)
     now_value = vault.convert_to_assets(shares)
     assert now_value < queued.value
     vault.claim(0, sender=stranger)
@@ -98,9 +102,7 @@ def test_claim__value_rose_after_request__capped_upside_stays(
 ):
     vault = loaded
     shares, queued = _queue(vault, follower)
-    higher = PRICE * 101 // 100
-    set_price(higher)
-    trade(vault, manager, taker, taker, False, SIZE, price=higher, maker_flags=REDUCE_ONLY)
+    _close_at(vault, manager, taker, trade, set_price, PRICE * 101 // 100)
     assert vault.convert_to_assets(shares) > queued.value
     owner_before = vault.convert_to_assets(vault.balanceOf(owner))
     vault.claim(0, sender=stranger)

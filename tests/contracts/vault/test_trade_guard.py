@@ -21,6 +21,13 @@ def _fund_trader(fund, exchange, who, amount=1_000_000 * USDC):
     exchange.deposit(amount, sender=who)
 
 
+def _vault_and_outsider(vault, owner, follower, outsider, deposit, fund, exchange):
+    """The owner deposits 1k and a follower 9k; `outsider` trades on the Exchange with 1M."""
+    deposit(vault, owner, 1_000 * USDC)
+    deposit(vault, follower, 9_000 * USDC)
+    _fund_trader(fund, exchange, outsider)
+
+
 def _px(bps):
     price = PRICE * (BPS + bps) // BPS
     return price - price % TICK
@@ -58,9 +65,7 @@ def test_settle__vault_against_owner__skipped_counterparty(vault, owner, manager
 def test_settle__accomplice_far_from_mark__skipped_mark_distance_even_closing(
     vault, owner, follower, manager, stranger, deposit, fund, exchange, trade
 ):
-    deposit(vault, owner, 1_000 * USDC)
-    deposit(vault, follower, 9_000 * USDC)
-    _fund_trader(fund, exchange, stranger)  # an accomplice the vault cannot know
+    _vault_and_outsider(vault, owner, follower, stranger, deposit, fund, exchange)  # an accomplice the vault cannot know
     ok, skipped = settled(trade(vault, manager, stranger, stranger, True, 30 * SIZE, price=_px(500)), exchange)
     assert skipped == ["mark distance"]
     ok, _ = settled(trade(vault, manager, stranger, stranger, True, SIZE, price=_px(40)), exchange)
@@ -85,9 +90,7 @@ def test_settle__accomplice_signed_by_manager_key__skipped_counterparty(
 def test_settle__fill_past_drawdown_floor__skipped_drawdown(
     vault, owner, follower, manager, stranger, deposit, fund, exchange, trade
 ):
-    deposit(vault, owner, 1_000 * USDC)
-    deposit(vault, follower, 9_000 * USDC)
-    _fund_trader(fund, exchange, stranger)
+    _vault_and_outsider(vault, owner, follower, stranger, deposit, fund, exchange)
     vault.set_drawdown_limit(1, sender=owner)  # the floor sits 1 bps under today's equity
     assert 0 < vault.equity_floor() <= exchange.equity(vault)
     assert exchange.trade_guard(vault)[1] == vault.equity_floor()

@@ -45,10 +45,9 @@ def test_order_hash__any_order__equals_eth_account_digest(order, domain):
 @settings(max_examples=30, deadline=None)
 @given(order=orders, domain=domains)
 def test_sign_order__any_order__same_signature_as_eth_account_and_recovers(order, domain):
-    reference = Account.sign_message(reference_message(order, domain), KEY)
     signature = sign_order(order, domain, KEY)
-    assert (signature.v, signature.r, signature.s) == (reference.v, reference.r, reference.s)
-    assert recover_signer(order, domain, signature) == address_of(KEY)
+    eip712.assert_signs_like_eth_account(signature, reference_message(order, domain), KEY,
+                                         recover_signer(order, domain, signature))
 
 
 def test_recover__other_domain__different_signer():
