@@ -63,6 +63,7 @@ exports: (
     ledger.settlement_price,
     ledger.funding,
     ledger.funding_balance,
+    ledger.funding_dust,
 )
 
 # ---------------------------------------------------------------- constants
@@ -71,6 +72,10 @@ OPERATOR_ROLE: public(constant(bytes32)) = keccak256("OPERATOR_ROLE")
 PAUSER_ROLE: public(constant(bytes32)) = keccak256("PAUSER_ROLE")
 
 MAX_FILLS: constant(uint256) = 64
+# _settle_fill returns a fill's funding as owed * 2**RES_BITS + its rounding residue (one
+# int the batch sums; a batch's residue < 2 * MAX_FILLS * PAY_SCALE < 2**88), so the
+# residue costs no new return value: settle splits the sum once per batch.
+RES_BITS: constant(uint256) = 88
 # filled[hash] == CANCELLED marks an order cancelled on chain (one map for both).
 CANCELLED: constant(uint256) = max_value(uint256)
 
@@ -341,7 +346,9 @@ def settle(fills: DynArray[IExchange.Fill, MAX_FILLS]) -> uint256:
     if fees != 0:
         ledger.fees_accrued += fees
     if funding != 0:
-        ledger.funding_balance += funding
+        # low RES_BITS: the residue (the sum mod 2**88); the rest: the net amount paid
+        res: uint256 = convert(convert(funding, bytes32), uint256) & (2**RES_BITS - 1)
+        ledger._book_funding(unsafe_sub(funding, convert(res, int256)) >> RES_BITS, res)
     return settled
 
 
@@ -349,7 +356,8 @@ def settle(fills: DynArray[IExchange.Fill, MAX_FILLS]) -> uint256:
 def _settle_fill(f: IExchange.Fill, hm: bytes32, ht: bytes32, mkt: IExchange.Market, b: Batch) -> (String[32], uint256, int256):
     """
     @dev Checks one fill (all reads first) and applies it. Returns ("", net fee, funding
-         paid by both sides) when settled, or (reason, 0, 0) with no state written.
+         paid by both sides * 2**RES_BITS + its rounding residue) when settled, or
+         (reason, 0, 0) with no state written.
          Reads per account: config, position, account word (collateral | volume); writes
          position (funding snapshot = the batch's index), account word and (on open /
          close) config. Both sides' funding since their snapshots is realised first,
@@ -460,7 +468,8 @@ def _settle_fill(f: IExchange.Fill, hm: bytes32, ht: bytes32, mkt: IExchange.Mar
     m_cost: int256 = 0
     snap: uint256 = 0
     m_old, m_cost, snap = funding_math.unpack(ledger._positions[maker][market])
-    m_fund: int256 = funding_math.owed(m_old, b.index, snap)
+    m_x: int256 = funding_math.exact(m_old, b.index, snap)
+    m_fund: int256 = funding_math.pay(m_x)
     m_new: int256 = 0
     m_new_cost: int256 = 0
     m_pnl: int256 = 0
@@ -469,7 +478,8 @@ def _settle_fill(f: IExchange.Fill, hm: bytes32, ht: bytes32, mkt: IExchange.Mar
     t_old: int256 = 0
     t_cost: int256 = 0
     t_old, t_cost, snap = funding_math.unpack(ledger._positions[taker][market])
-    t_fund: int256 = funding_math.owed(t_old, b.index, snap)
+    t_x: int256 = funding_math.exact(t_old, b.index, snap)
+    t_fund: int256 = funding_math.pay(t_x)
     t_new: int256 = 0
     t_new_cost: int256 = 0
     t_pnl: int256 = 0
@@ -543,7 +553,11 @@ def _settle_fill(f: IExchange.Fill, hm: bytes32, ht: bytes32, mkt: IExchange.Mar
         ledger._funding_event(maker, market, m_fund, b.index)
     if t_fund != 0:
         ledger._funding_event(taker, market, t_fund, b.index)
-    return "", unsafe_sub(fee, rebate), m_fund + t_fund
+    # the residue: what both settlements booked beyond their exact amounts (< 2**81;
+    # |paid| < 2**87 and |x| < 2**166, exact()'s bound: no overflow)
+    paid: int256 = unsafe_add(m_fund, t_fund)
+    res: int256 = unsafe_sub(unsafe_mul(paid, funding_math.PAY_SCALE), unsafe_add(m_x, t_x))
+    return "", unsafe_sub(fee, rebate), unsafe_add(paid << RES_BITS, res)
 
 
 @internal
@@ -684,10 +698,7 @@ def _liq_effects(account: address, market: uint256, order_hash: bytes32, filled_
         ledger._credit(msg.sender, convert(reward, int256))
     rest: uint256 = penalty - reward
     if rest != 0:
-        bal: uint256 = ledger.insurance_fund + rest
-        ledger.insurance_fund = bal
-        ledger.insurance_inflows += rest
-        log IExchange.InsuranceInflow(amount=rest, balance=bal)
+        ledger._fund_in(rest)
     log IExchange.LiquidationFill(
         account=account, market=market, order_hash=order_hash, size=delta, price=price, penalty=penalty, reward=reward
     )

@@ -82,8 +82,9 @@ def move_collateral(source: address, target: address, amount: uint256):
     @notice Move `amount` of collateral from `source` to `target`, both msg.sender or
             its sub-accounts.
     @dev Allowed while paused (an exit path: sub-account -> owner -> withdraw). The
-         source keeps at least zero collateral and, with open positions, equity at or
-         above its initial requirement (as withdraw: halted / stale markets haircut).
+         source's funding in every market settles first (FundingSettled); it keeps at
+         least zero collateral and, with open positions, equity at or above its initial
+         requirement (as withdraw: halted / stale markets haircut).
     @param source The account debited.
     @param target The account credited.
     @param amount USDC units.
@@ -270,6 +271,9 @@ def _margin(account: address, adds: bool):
 def _move_collateral(source: address, target: address, amount: uint256):
     assert amount != 0, "exchange: zero amount"
     assert amount <= convert(max_value(int128), uint256), "exchange: amount too large"
+    # realise the source's funding in every market first (as withdraw): it never moves
+    # collateral it owes as funding, and "insufficient collateral" sees what it owns
+    ledger._settle_all(source)
     word: uint256 = ledger._accounts[source]
     coll: int256 = ledger._coll(word) - convert(amount, int256)
     assert coll >= 0, "exchange: insufficient collateral"

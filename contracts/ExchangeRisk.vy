@@ -18,6 +18,7 @@ from interfaces import IExchangeAccounts
 from interfaces import IOracle
 
 import constants
+import funding_math
 import ledger
 import margin_tiers
 
@@ -191,23 +192,7 @@ def settle_funding(account: address):
     @param account The account.
     """
     self._delegated()
-    self._settle_all(account)
-
-
-@internal
-def _settle_all(account: address):
-    # every open position's funding at its market's index; the snapshot moves to it
-    cfg: uint256 = ledger._config[account]
-    bm: uint256 = (cfg >> ledger.MARKETS_SHIFT) & ledger.MARKETS_MASK
-    for i: uint256 in range(ledger.MAX_MARKET_ID + 1):
-        if bm == 0:
-            break
-        if bm & 1 == 1:
-            size: int256 = 0
-            cost: int256 = 0
-            size, cost = ledger._unpack(ledger._positions[account][i])
-            ledger._write_position(account, cfg, i, size, size, cost)
-        bm = bm >> 1
+    ledger._settle_all(account)
 
 
 @external
@@ -279,7 +264,9 @@ def adl(account: address, market: uint256, counterparties: DynArray[address, 32]
          equity exceeds the insurance fund. The bankruptcy price values the position so
          that the account's equity (other markets at mark, haircut if stale) is zero.
          Each counterparty must hold the opposite side in `market` with unrealised PnL
-         > 0 at mark, else "exchange: adl counterparty" -- except the backstop (the
+         at mark minus its unsettled funding in `market` > 0 (so the receivers of a
+         funding-only bankruptcy qualify), else "exchange: adl counterparty" -- except
+         the backstop (the
          pool): listed (last, by the keeper) it takes all that is left at the bankruptcy
          price whatever its position, so a bankrupt position with no profitable opposite
          account is still closed; its loss is the deficit, and it must stay at or above
@@ -321,6 +308,7 @@ def adl(account: address, market: uint256, counterparties: DynArray[address, 32]
     bs: address = ledger.backstop
     absorbed: bool = False
     left: int256 = abs(size)
+    index: int256 = ledger._index(market)
     for cp: address in counterparties:
         if left == 0:
             break
@@ -332,9 +320,12 @@ def adl(account: address, market: uint256, counterparties: DynArray[address, 32]
         else:
             c_size: int256 = 0
             c_cost: int256 = 0
-            c_size, c_cost = ledger._unpack(ledger._positions[cp][market])
+            snap: uint256 = 0
+            c_size, c_cost, snap = funding_math.unpack(ledger._positions[cp][market])
             assert (c_size > 0) != (size > 0) and c_size != 0, "exchange: adl counterparty"
-            assert c_size * convert(mark, int256) // constants.ONE_I - c_cost > 0, "exchange: adl counterparty"
+            # PnL including the funding it has not settled yet (offchain/risk adl_score)
+            pnl: int256 = c_size * convert(mark, int256) // constants.ONE_I - c_cost
+            assert pnl - funding_math.owed(c_size, index, snap) > 0, "exchange: adl counterparty"
             q = min(abs(c_size), left)
         signed: int256 = q
         if size < 0:
@@ -436,7 +427,7 @@ def deposit_insurance(amount: uint256):
     """
     self._delegated()
     assert amount > 0, "exchange: zero amount"
-    self._fund_in(amount)
+    ledger._fund_in(amount)
     assert extcall IERC20(ledger.usdc).transferFrom(msg.sender, self, amount, default_return_value=True), "exchange: transfer failed"
 
 
@@ -469,7 +460,7 @@ def distribute_fees():
     ledger.fees_accrued = 0
     ins: uint256 = amount * ledger.insurance_fee_share_bps // constants.BPS
     if ins != 0:
-        self._fund_in(ins)
+        ledger._fund_in(ins)
     amount -= ins
     recipient: address = ledger.fee_recipient
     share: uint256 = 0
@@ -719,7 +710,7 @@ def withdraw(amount: uint256):
     assert amount > 0, "exchange: zero amount"
     # realise funding first: an account never withdraws what it owes (nor less than it
     # is owed, once settled)
-    self._settle_all(msg.sender)
+    ledger._settle_all(msg.sender)
     word: uint256 = ledger._accounts[msg.sender]
     coll: int256 = ledger._coll(word) - convert(amount, int256)
     assert coll >= 0, "exchange: insufficient collateral"
@@ -746,15 +737,7 @@ def _charge_penalty(account: address, penalty: uint256):
     if reward != 0:
         ledger._credit(msg.sender, convert(reward, int256))
     if penalty != reward:
-        self._fund_in(penalty - reward)
-
-
-@internal
-def _fund_in(amount: uint256):
-    bal: uint256 = ledger.insurance_fund + amount
-    ledger.insurance_fund = bal
-    ledger.insurance_inflows += amount
-    log IExchange.InsuranceInflow(amount=amount, balance=bal)
+        ledger._fund_in(penalty - reward)
 
 
 @internal

@@ -45,14 +45,33 @@ def owed(size: int256, index: int256, snapshot: uint256) -> int256:
     @dev USDC units a position of `size` owes since its 72-bit `snapshot` (negative:
          it receives), rounded up: the payer pays the ceiling, the receiver gets the floor.
     """
-    if size == 0:
-        return 0
-    # (index - snapshot) mod 2**72 as a signed 72-bit number (sign-extended by the shift)
+    return self.pay(self.exact(size, index, snapshot))
+
+
+@pure
+@internal
+def exact(size: int256, index: int256, snapshot: uint256) -> int256:
+    """
+    @dev What a position of `size` owes since its 72-bit `snapshot`, exactly, in units
+         of 1 / PAY_SCALE USDC unit: size * (index - snapshot).
+    """
+    # (index - snapshot) mod 2**72 as a signed 72-bit number (sign-extended by the shift);
+    # |size| < 2**95 (the position word) and |d| <= 2**71: the product cannot overflow
     d: uint256 = unsafe_sub(convert(convert(index, bytes32), uint256), snapshot) << 184
-    x: int256 = size * (convert(convert(d, bytes32), int256) >> 184)
-    q: int256 = x // PAY_SCALE  # toward zero: the ceiling for x < 0
-    if x > 0 and q * PAY_SCALE != x:
-        q += 1
+    return unsafe_mul(size, convert(convert(d, bytes32), int256) >> 184)
+
+
+@pure
+@internal
+def pay(x: int256) -> int256:
+    """
+    @dev The USDC units settled for an exact amount `x` (exact()): ceil(x / PAY_SCALE),
+         against the payer. `pay(x) * PAY_SCALE - x`, in [0, PAY_SCALE), is the rounding
+         residue the Exchange books toward the insurance fund (ledger._book_funding).
+    """
+    q: int256 = unsafe_div(x, PAY_SCALE)  # toward zero: the ceiling for x < 0
+    if x > 0 and unsafe_mul(q, PAY_SCALE) != x:
+        q = unsafe_add(q, 1)
     return q
 
 

@@ -80,6 +80,8 @@ STALE_HAIRCUT_BPS: constant(uint256) = 1_000
 VOLUME_SHIFT: constant(uint256) = 128
 MAX_PENALTY_BPS: constant(uint256) = 2_000
 DEFAULT_PENALTY_BPS: constant(uint256) = 100
+# funding_math.PAY_SCALE (1e24: 1e18 size units * INDEX_DIV) as a uint256
+PAY_SCALE_U: constant(uint256) = 10**24
 
 
 # ---------------------------------------------------------------- storage
@@ -123,11 +125,16 @@ subaccount_owner: HashMap[address, address]
 _transfer_done: HashMap[bytes32, bool]
 # Funding (docs/funding.md, "Exchange integration"): the Funding contract whose
 # index(market) positions settle against (empty = no funding), the signed balance of
-# funding paid in minus paid out (negative while receivers settled ahead of payers; the
-# rounding residue once all have settled), and a delisted market's index at delisting.
+# funding paid in minus paid out minus the residue swept to the insurance fund (the exact
+# funding still owed to receivers, negative while receivers settled ahead of payers; 0
+# once all have settled), and a delisted market's index at delisting.
 funding: public(address)
 funding_balance: public(int256)
 _funding_frozen: HashMap[uint256, int256]
+# Rounding residue not yet swept into the insurance fund, in 1e-24 USDC units
+# (< funding_math.PAY_SCALE): funding_balance * PAY_SCALE - funding_dust is exactly the
+# sum of size * index move over every settlement so far.
+funding_dust: public(uint256)
 
 
 @deploy
@@ -244,19 +251,69 @@ def _index(market: uint256) -> int256:
 def _settle_funding(account: address, market: uint256, index: int256) -> int256:
     """
     @dev Realise the stored position's funding since its snapshot at `index` into
-         collateral (the funding balance takes the other side; positive = paid). The
-         caller stores the position with `index` as its snapshot next.
+         collateral (the funding balance takes the other side, the rounding residue goes
+         toward the insurance fund; positive = paid). The caller stores the position with
+         `index` as its snapshot next.
     """
     s: int256 = 0
     c: int256 = 0
     snap: uint256 = 0
     s, c, snap = funding_math.unpack(self._positions[account][market])
-    owed: int256 = funding_math.owed(s, index, snap)
+    x: int256 = funding_math.exact(s, index, snap)
+    owed: int256 = funding_math.pay(x)
+    residue: uint256 = convert(owed * funding_math.PAY_SCALE - x, uint256)
     if owed != 0:
         self._credit(account, -owed)
-        self.funding_balance += owed
         self._funding_event(account, market, owed, index)
+    if owed != 0 or residue != 0:
+        self._book_funding(owed, residue)
     return owed
+
+
+@internal
+def _book_funding(paid: int256, residue: uint256):
+    """
+    @dev Book settled funding: `paid` (net USDC units paid in, < 0 paid out) and the
+         exact rounding residue of those settlements (1e-24 units). Whole units of
+         residue move to the insurance fund as they accumulate. Invariant:
+         funding_balance * PAY_SCALE - funding_dust = sum of every settlement's exact
+         amount (size * index move), which is 0 once every position has settled
+         (the sizes of a market sum to zero at every index step), so then
+         funding_balance = funding_dust = 0 and the fund has received exactly
+         sum(paid) - sum(received). The residue is really there when swept: each unit
+         is what settlements already booked beyond their exact amounts, never a claim
+         a later settlement can make.
+    """
+    d: uint256 = self.funding_dust + residue
+    swept: uint256 = unsafe_div(d, PAY_SCALE_U)
+    self.funding_dust = unsafe_sub(d, unsafe_mul(swept, PAY_SCALE_U))
+    self.funding_balance += paid - convert(swept, int256)
+    if swept != 0:
+        self._fund_in(swept)
+
+
+@internal
+def _fund_in(amount: uint256):
+    bal: uint256 = self.insurance_fund + amount
+    self.insurance_fund = bal
+    self.insurance_inflows += amount
+    log IExchange.InsuranceInflow(amount=amount, balance=bal)
+
+
+@internal
+def _settle_all(account: address):
+    # every open position's funding at its market's index; the snapshot moves to it
+    cfg: uint256 = self._config[account]
+    bm: uint256 = (cfg >> MARKETS_SHIFT) & MARKETS_MASK
+    for i: uint256 in range(MAX_MARKET_ID + 1):
+        if bm == 0:
+            break
+        if bm & 1 == 1:
+            size: int256 = 0
+            cost: int256 = 0
+            size, cost = self._unpack(self._positions[account][i])
+            self._write_position(account, cfg, i, size, size, cost)
+        bm = bm >> 1
 
 
 @internal

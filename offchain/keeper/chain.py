@@ -343,10 +343,11 @@ class Chain:
         return found
 
     async def account_snapshots(self, accounts: list[str], markets: list[int],
-                                block: int | str = "latest") -> dict[str, tuple[int, dict, int, int]]:
+                                block: int | str = "latest", by_market: bool = False) -> dict[str, tuple]:
         """{account: (collateral, {market: (size, cost)}, min_nonce, funding)} in one JSON-RPC
         batch; funding = the positions' unsettled funding (Exchange.funding_owed summed, > 0:
-        owes), which every equity view of the chain subtracts from collateral."""
+        owes), which every equity view of the chain subtracts from collateral; with
+        `by_market`, {market: funding_owed} instead (ADL ranks by PnL including it)."""
         tag = hex(block) if isinstance(block, int) else block
         to = self.exchange.address
         calls = []
@@ -366,14 +367,13 @@ class Chain:
             collateral = _int256(results[i])
             min_nonce = int(results[i + 1], 16)
             i += 2
-            positions = {}
-            funding = 0
+            positions, owed = {}, {}
             for market in markets:
                 raw = bytes.fromhex(results[i][2:])
                 positions[market] = (_int256_bytes(raw[:32]), _int256_bytes(raw[32:64]))
-                funding += _int256(results[i + 1])
+                owed[market] = _int256(results[i + 1])
                 i += 2
-            out[account] = (collateral, positions, min_nonce, funding)
+            out[account] = (collateral, positions, min_nonce, owed if by_market else sum(owed.values()))
         return out
 
     async def block_number(self) -> int:

@@ -40,6 +40,7 @@ from typing import Any, Awaitable, Callable
 
 from eth_abi import decode as abi_decode
 
+from offchain.funding.risk import account_with_funding
 from offchain.order import LIQUIDATION, REDUCE_ONLY, Order, order_hash
 from offchain.wire import checksum
 from offchain.risk.liquidation import (
@@ -455,14 +456,16 @@ class LiquidationRunner:
             self.stats.dead += 1
 
     async def _adl_calldata(self, step: Step) -> bytes | None:
-        """adl(account, market, counterparties): the opposite side in profit, ranked by
-        unrealised PnL % x leverage on chain snapshots, as many as cover the position (<= 32)."""
+        """adl(account, market, counterparties): the opposite side in profit (PnL including
+        unsettled funding), ranked by PnL % x leverage on chain snapshots, as many as cover
+        the position (<= 32)."""
         others = [a.account for a in self.keeper_view() if a.account != step.account]
         plan: list[tuple[str, int]] = []
         if others:
-            snaps = await self.chain.account_snapshots(others, sorted(self.markets), "latest")
-            accounts = [AccountRisk(a, coll - owed, tuple((m, sz, c) for m, (sz, c) in sorted(pos.items()) if sz != 0))
-                        for a, (coll, pos, _, owed) in snaps.items()]
+            snaps = await self.chain.account_snapshots(others, sorted(self.markets), "latest", by_market=True)
+            # each position's unsettled funding in its cost: ranked by PnL including it, as
+            # the Exchange checks a counterparty (offchain/funding/risk.py)
+            accounts = [account_with_funding(a, coll, pos, owed) for a, (coll, pos, _, owed) in snaps.items()]
             ranked = adl_rank(not step.is_buy, step.market, accounts, self.last_marks, self.markets)
             plan = adl_plan(step.size, ranked, self.markets[step.market].lot)
         counterparties = [a for a, _ in plan][:MAX_ADL_COUNTERPARTIES - 1]

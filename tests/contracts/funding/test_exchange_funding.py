@@ -3,74 +3,19 @@ integration"): lazy, exact to the unit (offchain.funding.funding_owed), rounded 
 the account, in every equity / margin view, realised on every touch.
 
 Invariant kept by each test: USDC held == sum(collateral) - sum(cost) + fees_accrued +
-insurance_fund + funding_balance, and funding_balance == sum(FundingSettled.amount)."""
+insurance_fund + funding_balance, and funding_balance == sum(FundingSettled.amount) minus
+the rounding residue swept to the insurance fund (test_funding_residue.py)."""
 
 import ape
 import pytest
 
 from offchain.funding import RATE_ONE, funding_owed, index_delta
 from tests.constants import ETH, ETH_PRICE, LOT, ONE, USDC, ZERO
+from tests.contracts.funding.identity import identity
 
 INTERVAL = 60
 LIQUIDATION = 4
 NO_SIG = (0, b"\x00" * 32, b"\x00" * 32)
-
-
-@pytest.fixture(scope="module")
-def fx(exchange, create_funding, oracle, admin):
-    """The Exchange with a Funding contract (60 s intervals, cap 100 % an interval)."""
-    funding = create_funding(oracle, interval=INTERVAL, cap=RATE_ONE)
-    exchange.set_funding(funding, sender=admin)
-    return funding
-
-
-@pytest.fixture(scope="module")
-def push_rate(chain, fx, oracle, admin, operator):
-    """push_rate(rate, market=ETH, price=ETH_PRICE) -> the index step: the next complete
-    interval's rate at a fresh price."""
-
-    def push(rate, market=ETH, price=ETH_PRICE):
-        _, last, interval_s, _ = fx.funding_state(market)
-        target = (last + 2) * interval_s + 1
-        if chain.pending_timestamp < target:
-            chain.pending_timestamp = target
-        oracle.set_price(market, price, sender=admin)
-        fx.update_funding(market, last + 1, rate, sender=operator)
-        return index_delta(rate, price)
-
-    return push
-
-
-@pytest.fixture(scope="module")
-def open_pair(exchange, operator, maker, taker, fund, create_order, create_fill):
-    """open_pair(size, price=ETH_PRICE, long=maker, short=taker): fund both, open long/short."""
-
-    def open_(size, price=ETH_PRICE, long=maker, short=taker, collateral=10_000 * USDC):
-        fund(long, collateral)
-        fund(short, collateral)
-        mo = create_order(long, True, price, size)
-        to = create_order(short, False, price, size)
-        return exchange.settle([create_fill(mo, to)], sender=operator)
-
-    return open_
-
-
-@pytest.fixture(scope="module")
-def fill(exchange, operator, create_order, create_fill):
-    def _trade(maker_, taker_, maker_buys, size, price=ETH_PRICE, market=ETH):
-        mo = create_order(maker_, maker_buys, price, size, market=market)
-        to = create_order(taker_, not maker_buys, price, size, market=market)
-        return exchange.settle([create_fill(mo, to)], sender=operator)
-
-    return _trade
-
-
-def identity(exchange, usdc, accounts, markets=(ETH,)):
-    coll = sum(exchange.collateral(a) for a in accounts)
-    cost = sum(exchange.position(a, m)[1] for a in accounts for m in markets)
-    return usdc.balanceOf(exchange) == (
-        coll - cost + exchange.fees_accrued() + exchange.insurance_fund() + exchange.funding_balance()
-    )
 
 
 # ---------------------------------------------------------------- set_funding
@@ -121,7 +66,10 @@ def test_settle__after_rate__both_sides_settle_exact_and_rounded_against_them(
     # reducing at the entry price realises no PnL: the collateral moved by funding and fee only
     assert exchange.collateral(maker) == c_maker - paid - fill_fee
     assert exchange.collateral(taker) == c_taker - received - fill_fee2
-    assert exchange.funding_balance() == paid + received == 1  # the residue
+    # the residue (paid + received == 1) went to the insurance fund with the second settlement
+    assert paid + received == 1
+    assert [e.amount for e in tx2.decode_logs(exchange.InsuranceInflow)] == [1]
+    assert exchange.funding_balance() == 0
     assert identity(exchange, usdc, [maker, taker, other])
     assert step == index
 
@@ -147,7 +95,7 @@ def test_settle__receiver_first__funding_balance_negative_then_residue(
     assert exchange.funding_balance() == event.amount < 0  # nothing underflows
     assert identity(exchange, usdc, [maker, taker])
     exchange.settle_funding(maker, sender=taker)
-    assert 0 <= exchange.funding_balance() <= 1
+    assert exchange.funding_balance() == 0  # the residue is in the insurance fund
     assert identity(exchange, usdc, [maker, taker])
 
 
@@ -274,7 +222,7 @@ def test_close_delisted__funding_frozen_at_delisting(
     [event] = tx.decode_logs(exchange.FundingSettled)
     assert (event.amount, event.index) == (funding_owed(ONE, frozen, 0), frozen)
     exchange.close_delisted(taker, ETH, sender=maker)
-    assert 0 <= exchange.funding_balance() <= 1
+    assert exchange.funding_balance() == 0
     assert identity(exchange, usdc, [maker, taker])
 
 

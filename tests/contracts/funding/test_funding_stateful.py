@@ -5,14 +5,23 @@ pair (maker + taker trade with each other at the band edges), a last-second trad
 opens just before a rate and closes right after, and an account that tries to withdraw
 the funding it owes.
 
+Sub-accounts move collateral to and from their owners in between (a move settles the
+source's funding first).
+
 Invariants after every step (exact integers):
 - every FundingSettled amount equals the model (offchain.funding.funding_owed of the
   position since the model's snapshot), and every position touched without an event owed 0;
-- funding_balance == sum of all FundingSettled amounts (paid - received);
+- the exact ledger of the residue: funding_balance * 1e24 - funding_dust == the sum of
+  every settlement's exact amount size * index move (the model's, event or not), with
+  0 <= funding_dust < 1e24; that sum plus every open position's unsettled exact amount is 0
+  (payments are exactly zero-sum);
+- sum(paid) - sum(received) == funding_balance + the residue swept to the insurance fund,
+  and the swept residue never decreases; insurance_fund == inflows - bad debt covered;
 - ledger identity: USDC held == sum(collateral) - sum(cost) + fees + insurance + funding_balance;
 - equity(a) == collateral + unrealised PnL at mark - the model's unsettled funding, and
   funding_owed(a, m) == the model, for every account and market;
-- after everyone settles: 0 <= funding_balance (the residue) <= number of settlements;
+- after everyone settles: funding_balance == funding_dust == 0 and the swept residue is
+  sum(paid) - sum(received), 0 <= it <= number of settlements;
 - solvency once liquidation / ADL ran: no account below -slack and the USDC held covers
   every positive equity plus fees plus the insurance fund;
 - an account never withdraws funding it owes (a withdrawal of collateral - owed + 1 reverts).
@@ -23,7 +32,8 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule, run_state_machine_as_test
 
-from offchain.funding import RATE_ONE, funding_owed
+from offchain.funding import PAY_SCALE, RATE_ONE, funding_owed
+from offchain.subaccounts import subaccount_address
 from tests.constants import ETH, ETH_PRICE, INITIAL_MARGIN_BPS, LOT, MAINTENANCE_MARGIN_BPS, MIN_SIZE, ONE, TICK, USDC
 
 SOL = 2
@@ -41,7 +51,7 @@ def _trunc(a: int, b: int) -> int:
 
 def test_funding_stateful(
     chain, exchange, usdc, oracle, admin, operator, maker, taker, other, stranger, lp, fund,
-    create_funding, create_order, create_fill,
+    create_funding, create_order, create_fill, project,
 ):
     oracle.set_price(SOL, SOL_PRICE, sender=admin)
     exchange.add_market(TICK, LOT, MIN_SIZE, INITIAL_MARGIN_BPS, MAINTENANCE_MARGIN_BPS, 500, sender=admin)
@@ -51,7 +61,12 @@ def test_funding_stateful(
     exchange.set_backstop(lp, sender=admin)
     exchange.set_insurance_config(2_000, 3_000, sender=admin)
     traders = [maker, taker, other, stranger]  # maker + taker collude
+    subs = project.ExchangeAccounts.at(exchange.address)
+    for t in traders:
+        subs.open_subaccount(1, sender=t)
+    sub_of = [subaccount_address(t.address, 1) for t in traders]
     accounts = traders + [lp, operator]
+    holders = [a.address for a in accounts] + sub_of  # every account that can hold collateral
     for t in traders:
         fund(t, 0, deposit=False)
     fund(admin, 0, deposit=False)
@@ -77,6 +92,9 @@ def test_funding_stateful(
             # position it changed, so only those are re-read (each view is a round trip)
             self.pos = {(a.address, m): (0, 0) for a in accounts for m in MARKETS}
             self.total = 0  # sum of FundingSettled amounts
+            self.exact = 0  # sum of every settlement's exact amount (1e-24 units)
+            self.swept = 0  # residue swept to the insurance fund so far
+            self.names = {a.address for a in accounts}
             self.events = 0
             for m, p in self.marks.items():
                 oracle.set_price(m, p, sender=admin)
@@ -96,7 +114,9 @@ def test_funding_stateful(
             chain.restore(self.snapshot)
 
         # ---- every state-changing call goes through here: the model checks its events
-        def _tx(self, fn, *args, **kw):
+        def _tx(self, fn, *args, settles=None, **kw):
+            """`settles`: the account whose every position the call settles (settle_funding,
+            withdraw, move_collateral's source), so silent settlements (owed 0 units) count."""
             try:
                 tx = fn(*args, **kw)
             except ape.exceptions.ContractLogicError:
@@ -107,20 +127,29 @@ def test_funding_stateful(
                 key = (e.account, e.market)
                 assert e.index == index[e.market]
                 assert e.amount == funding_owed(self.pos[key][0], e.index, self.snap[key]) != 0, key
+                self.exact += self.pos[key][0] * (e.index - self.snap[key])
                 self.snap[key] = e.index
                 self.total += e.amount
                 self.events += 1
                 seen.add(key)
             STATS["funding_events"] += len(seen)
-            for a in involved(tx):
+            for a in involved(tx) | ({settles} if settles in self.names else set()):
                 for m in MARKETS:
                     key = (a, m)
                     now = exchange.position(a, m)
-                    if key not in seen and now != self.pos[key]:
-                        # changed without an event: it owed nothing
-                        assert funding_owed(self.pos[key][0], index[m], self.snap[key]) == 0, key
+                    if key not in seen and (now != self.pos[key] or a == settles):
+                        # settled without an event: it owed nothing (its exact amount counts)
+                        size = self.pos[key][0]
+                        assert funding_owed(size, index[m], self.snap[key]) == 0, key
+                        self.exact += size * (index[m] - self.snap[key])
                         self.snap[key] = index[m]
                     self.pos[key] = now
+            # the residue swept so far: paid - received not left in the balance
+            swept = self.total - exchange.funding_balance()
+            assert swept >= self.swept
+            if swept > self.swept:  # swept into the fund with an event
+                assert tx.decode_logs(exchange.InsuranceInflow), "sweep without InsuranceInflow"
+            self.swept = swept
             return tx
 
         # ---- money in and out
@@ -131,7 +160,7 @@ def test_funding_stateful(
 
         @rule(i=st.integers(0, 3), amount=st.integers(1, 10_000 * USDC))
         def withdraw(self, i, amount):
-            self._tx(exchange.withdraw, amount, sender=traders[i])
+            self._tx(exchange.withdraw, amount, sender=traders[i], settles=traders[i].address)
 
         @rule(i=st.integers(0, 3))
         def withdraw_unpaid(self, i):
@@ -146,7 +175,25 @@ def test_funding_stateful(
 
         @rule(i=st.integers(0, 5))
         def settle_funding(self, i):
-            self._tx(exchange.settle_funding, accounts[i], sender=stranger)
+            self._tx(exchange.settle_funding, accounts[i], sender=stranger, settles=accounts[i].address)
+
+        @rule(i=st.integers(0, 3), bps=st.sampled_from([1_000, 5_000, 10_000]), back=st.booleans())
+        def move_collateral(self, i, bps, back):
+            """A trader parks part of its collateral in its sub-account, or takes it back:
+            the source's funding settles first; what it owes can never be moved out."""
+            t, sub = traders[i], sub_of[i]
+            if back:
+                amount = exchange.collateral(sub)
+                if amount > 0:
+                    self._tx(subs.move_collateral, sub, t, amount, sender=t)
+                return
+            owed = sum(exchange.funding_owed(t, m) for m in MARKETS)
+            free = exchange.collateral(t) - owed  # what the source owns after funding
+            if free > 0 and self._tx(subs.move_collateral, t, sub, free + 1, sender=t, settles=t.address):
+                raise AssertionError("moved out funding it owes")
+            amount = max(free, 0) * bps // 10_000
+            if amount > 0:
+                self._tx(subs.move_collateral, t, sub, amount, sender=t, settles=t.address)
 
         # ---- trading
         @rule(
@@ -219,9 +266,11 @@ def test_funding_stateful(
             size = self.pos[(a.address, m)][0]
             mark = self.marks[m]
             ranked = []
+            index = fx.index(m)
             for c in accounts:
                 s, cost = self.pos[(c.address, m)]
-                pnl = _trunc(s * mark, ONE) - cost
+                # PnL including the funding it has not settled (the chain's ADL check)
+                pnl = _trunc(s * mark, ONE) - cost - funding_owed(s, index, self.snap[(c.address, m)])
                 if c != a and s != 0 and (s > 0) != (size > 0) and pnl > 0:
                     ranked.append((-pnl, c.address))
             ranked.sort()
@@ -231,9 +280,10 @@ def test_funding_stateful(
         @rule()
         def settle_everyone(self):
             for a in accounts:
-                self._tx(exchange.settle_funding, a, sender=stranger)
-            residue = exchange.funding_balance()
-            assert 0 <= residue <= self.events, (residue, self.events)
+                self._tx(exchange.settle_funding, a, sender=stranger, settles=a.address)
+            # all settled: the balance is empty and the fund got exactly paid - received
+            assert exchange.funding_balance() == 0 and exchange.funding_dust() == 0 and self.exact == 0
+            assert self.swept == self.total and 0 <= self.total <= self.events, (self.total, self.events)
             assert self.pos == {(a.address, m): exchange.position(a, m) for a in accounts for m in MARKETS}
 
         # ---- invariants (one pass over the accounts: every view call costs a round trip)
@@ -242,7 +292,10 @@ def test_funding_stateful(
             if not hasattr(self, "snapshot"):
                 return
             index = {m: fx.index(m) for m in MARKETS}
-            coll = cost = 0
+            sub_colls = [exchange.collateral(s) for s in sub_of]  # sub-accounts: collateral only
+            coll = sum(sub_colls)
+            cost = 0
+            unsettled = 0  # exact amount every open position still owes
             sizes = {m: 0 for m in MARKETS}
             eqs = []
             for a in accounts:
@@ -253,6 +306,7 @@ def test_funding_stateful(
                     size, basis = self.pos[(a.address, m)]
                     cost += basis
                     sizes[m] += size
+                    unsettled += size * (index[m] - self.snap[(a.address, m)])
                     owed = funding_owed(size, index[m], self.snap[(a.address, m)])
                     if size != 0:
                         assert exchange.funding_owed(a, m) == owed
@@ -260,15 +314,20 @@ def test_funding_stateful(
                 eq = exchange.equity(a)
                 assert eq == expected, a  # equity view = the exact model
                 eqs.append(eq)
-            assert exchange.funding_balance() == self.total
+            balance, dust = exchange.funding_balance(), exchange.funding_dust()
+            assert balance == self.total - self.swept
+            assert 0 <= dust < PAY_SCALE
+            assert balance * PAY_SCALE - dust == self.exact  # the residue's exact ledger
+            assert self.exact + unsettled == 0  # exactly zero-sum
             fees, fund = exchange.fees_accrued(), exchange.insurance_fund()
+            assert fund == exchange.insurance_inflows() - exchange.bad_debt_covered()
             held = usdc.balanceOf(exchange)
             assert held == coll - cost + fees + fund + exchange.funding_balance()
             assert all(v == 0 for v in sizes.values()), sizes
             # solvency (resolve ran after every mark and rate): truncation slack per position
             slack = len(eqs) * len(MARKETS)
             assert min(eqs) >= -slack, eqs
-            assert held + slack >= sum(max(e, 0) for e in eqs) + fees + fund
+            assert held + slack >= sum(max(e, 0) for e in eqs) + sum(sub_colls) + fees + fund
 
     run_state_machine_as_test(
         Funding,
