@@ -483,6 +483,19 @@ class Core:
             self.markets[market] = dataclasses.replace(info, tiers=TierTable.of(rows) if rows else None)
         out.markets.add(market)
 
+    def journal_registry(self, ts: int, ws: WriteSet | None, out: Outbox) -> None:
+        """The registry as `market_set` + `margin_tiers_set` commands (a fresh journal's
+        first commands): a replay from zero then starts from the registry this journal
+        began with, not from whatever the chain holds at the restart."""
+        for market in sorted(self.markets):
+            info = self.markets[market]
+            self.market_set(self.next_seq(), ts, info, ws, out)
+            # always, also an empty (flat) table: market_set keeps the tiers it finds, and
+            # a replay starts from the chain's registry of the restart
+            rows = [] if info.tiers is None else [(t.threshold, t.initial_bps, t.maintenance_bps)
+                                                  for t in info.tiers.tiers]
+            self.margin_tiers_set(self.next_seq(), ts, market, rows, ws, out)
+
     def is_halted(self, market: int) -> bool:
         return market in self.oracle.halted
 
@@ -720,7 +733,7 @@ class Core:
         return events
 
     # -- snapshots ------------------------------------------------------------------------
-    SNAPSHOT_VERSION = 3
+    SNAPSHOT_VERSION = 4  # 4: the market registry and tier tables
 
     def snapshot(self) -> bytes:
         """The live state replay would have after command `self.seq`, pickled (uint256
@@ -755,6 +768,9 @@ class Core:
             "plain_cids": [[h, s.client_id] for h, s in self.orders.items() if s.intent is None and s.client_id],
             "cid_cancel_ts": list(self.cid_cancel_ts.items()),
             "cancel_all_ts": [[a, s.last_cancel_all] for a, s in self.accounts.items() if s.last_cancel_all],
+            # the registry as the journal made it (market_set, margin_tiers_set up to seq):
+            # at start the chain's registry is the latest, not the one of this seq
+            "markets": [registry_row(info) for info in self.markets.values()],
         }, protocol=5)
 
     def restore(self, body: bytes) -> None:
@@ -802,6 +818,14 @@ class Core:
                 signed.client_id = cid
         for a, t in snap["cancel_all_ts"]:
             self.account(a).last_cancel_all = t
+        journaled = set()
+        for row in snap["markets"]:  # in place: admission and the runners hold this dict
+            info = registry_info(row)
+            self.markets[info.market] = info
+            journaled.add(info.market)
+        for market, info in self.markets.items():  # on chain, not yet in the journal: as a full replay
+            if market not in journaled:
+                self.engine.update_market(market_config(info))
         for old, new in snap["replaced"]:
             self.replaced[old] = new
             if (signed := self.orders.get(old)) is not None:  # a finished one left the live state
@@ -951,6 +975,22 @@ class Core:
         if tx_hash:
             fill.tx_hash = tx_hash
         return fill
+
+
+def registry_row(info: MarketInfo) -> tuple:
+    """A registry entry as plain integers (snapshots); `registry_info` reads it back."""
+    tiers = None if info.tiers is None else tuple(
+        (t.threshold, t.initial_bps, t.maintenance_bps) for t in info.tiers.tiers)
+    return (info.market, info.tick, info.lot, info.initial_margin_bps, info.maintenance_margin_bps,
+            info.band_bps, info.min_size, info.active, tiers)
+
+
+def registry_info(row: tuple) -> MarketInfo:
+    from offchain.risk.margin import TierTable
+
+    market, tick, lot, im, mm, band, min_size, active, tiers = row
+    return MarketInfo(market, tick, lot, im, mm, band, min_size, active,
+                      None if tiers is None else TierTable.of(tiers))
 
 
 def market_config(info: MarketInfo) -> MarketConfig:

@@ -169,6 +169,8 @@ class Keeper:
         self.settlement.crash_point = self.crash_point
         self.replay()
         self.committer.start()
+        if core.seq == 0:  # a fresh journal: its first commands are the registry it starts from
+            await self.gateway.run_command(lambda ws, out: core.journal_registry(int(self.clock() * 1000), ws, out))
         self.watcher = Watcher(core, self.chain, self.committer, self.gateway.publish,
                                self.journal.cursor("watcher"), confirmations=cfg.chain.confirmations,
                                poll_interval=cfg.chain.poll_interval, start_block=cfg.chain.start_block,

@@ -144,3 +144,68 @@ def test_snapshot__waiting_stop_order__restored_and_fires_in_the_tail(tmp_path):
     assert len(k.core.fills) == 1
     full, fast = _replay(k.journal, False), _replay(k.journal, True)
     assert _view(fast) == _view(full) and len(fast.fills) == 1
+
+
+def test_snapshot__registry_and_tiers__restart_from_snapshot_equals_replay_from_zero(tmp_path):
+    """The market registry and its tier tables are journaled state: a fresh journal starts
+    with them (`Core.journal_registry`), and a snapshot holds them. A restart reads the
+    chain's registry of *that* moment (here: band, tick, min size and tiers the journal has
+    not seen yet, and a market the journal never knew); both a restart from the snapshot
+    and a replay from zero must still give the journal's registry, the engine's configs and
+    the same book as the running keeper."""
+    import dataclasses
+
+    from offchain.risk.margin import TierTable
+
+    k = OfflineKeeper(f"sqlite:///{tmp_path}/j.db")
+    tiers = [(0, 1000, 500), (50_000 * 10**6, 2000, 1000)]
+
+    async def registry_changes(first: bool):
+        k.start()
+        if first:  # what Keeper.start journals on an empty journal
+            await k.gateway.run_command(lambda ws, out: k.core.journal_registry(10**12, ws, out))
+        else:
+            wider = dataclasses.replace(k.core.markets[1], band_bps=800)
+            await k.gateway.run_command(lambda ws, out: k.core.market_set(k.core.next_seq(), 10**12, wider, ws, out))
+            await k.gateway.run_command(lambda ws, out: k.core.margin_tiers_set(k.core.next_seq(), 10**12, 1,
+                                                                               tiers, ws, out))
+        await k.committer.stop()
+
+    def fresh_committer():
+        k.committer = k.gateway.committer = type(k.committer)(k.journal)
+
+    run(registry_changes(True))
+    fresh_committer()
+    _traffic(k, 0)
+    fresh_committer()
+    run(registry_changes(False))
+    _snapshot(k)
+    fresh_committer()
+    _traffic(k, 1000)
+    live = (dict(k.core.markets), {c.market: c for c in k.core.engine.markets()})
+    assert live[0][1].band_bps == 800 and live[0][1].tiers == TierTable.of(tiers)
+
+    # the chain at restart: another band, tick, min size and table, and a market 2 the
+    # journal never saw (the tick and min size would refuse half of the journal's orders)
+    chain_now = {1: dataclasses.replace(MARKET, band_bps=300, tick=20_000, min_size=3 * 10**17,
+                                        tiers=TierTable.of([(0, 1500, 700)])),
+                 2: dataclasses.replace(MARKET, market=2)}
+
+    def restart(use_snapshot: bool) -> Core:
+        core = Core(Engine([market_config(i) for i in chain_now.values()]), dict(chain_now))
+        after = 0
+        if use_snapshot:
+            after, body = k.journal.snapshot()
+            core.restore(body)
+        for row in k.journal.commands(after=after):
+            core.apply(row.seq, row.ts, row.kind, json.loads(row.body), Outbox.new())
+        return core
+
+    fast, full = restart(True), restart(False)
+    assert k.journal.snapshot()[0] < k.core.seq  # a tail was replayed
+    for core in (fast, full):
+        assert core.markets[1] == live[0][1]
+        assert core.markets[2] == chain_now[2]  # known only to the chain: as the chain says
+        configs = {c.market: c for c in core.engine.markets()}
+        assert configs[1] == live[1][1] and configs[2] == market_config(chain_now[2])
+        assert _view(core)[:-1] == _view(k.core)[:-1]  # marks: the offline keeper sets one unjournaled
