@@ -101,3 +101,89 @@ async def test_reports__bad_input_400_not_a_vault_404():
             errors.append((exc.status_code, exc.detail))
     result = errors
     assert result == [(400, "bad bar"), (404, "not a vault of the factory")]
+
+
+SLOW_JOB = """
+import os, pathlib, time
+
+
+def slow_report(pid_file, entity, kind, series, bar):
+    # a report that never ends on its own (runs in the worker process); account reports are quick
+    if kind == "account":
+        return b'{"quick":true}'
+    pathlib.Path(pid_file).write_text(str(os.getpid()))
+    while True:
+        time.sleep(0.05)
+"""
+
+
+def alive(pid: int) -> bool:
+    import os
+
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    with open(f"/proc/{pid}/stat") as f:  # a zombie has exited
+        return f.read().split(") ")[-1][0] != "Z"
+
+
+@pytest.mark.anyio
+async def test_route__client_disconnects_mid_report__worker_stopped_next_report_served(tmp_path):
+    """A running report whose only caller disconnects is stopped, not left to finish: the
+    route sees the disconnect, the job is cancelled and the worker process (here in a
+    report that would run forever) is terminated; the next report runs in a fresh worker."""
+    import functools
+    import pathlib
+
+    import httpx
+    import uvicorn
+    from fastapi import FastAPI
+
+    from offchain.devnet import free_port
+    from offchain.keeper.analytics_api import WorkerPool, reports_router
+
+    import importlib
+    import sys
+
+    (tmp_path / "mmx_slow_job.py").write_text(SLOW_JOB)  # importable in the spawned worker:
+    sys.path.insert(0, str(tmp_path))                    # spawn passes sys.path on
+    job = importlib.import_module("mmx_slow_job").slow_report
+    pid_file = tmp_path / "pid"
+    pool = WorkerPool()
+    reports = Reports(pool, functools.partial(job, str(pid_file)))
+    app = FastAPI()
+    app.include_router(reports_router(reports, "0xPOOL"))
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    serving = asyncio.create_task(server.serve())
+    url = f"http://127.0.0.1:{port}"
+    try:
+        while not server.started:
+            await asyncio.sleep(0.02)
+        async with httpx.AsyncClient(base_url=url) as http:
+            request = asyncio.create_task(http.get("/analytics/pool", timeout=60))
+            for _ in range(600):  # the worker is spawned and the report runs
+                if pid_file.exists() and pid_file.read_text():
+                    break
+                await asyncio.sleep(0.05)
+            pid = int(pathlib.Path(pid_file).read_text())
+            assert alive(pid) and reports.flights
+            request.cancel()  # the client goes away (its connection is closed)
+            with pytest.raises(asyncio.CancelledError):
+                await request
+        for _ in range(200):
+            if not alive(pid):
+                break
+            await asyncio.sleep(0.05)
+        assert not alive(pid), "the abandoned report is still running"
+        assert reports.abandoned == 1 and not reports.flights and not reports.cache
+        async with httpx.AsyncClient(base_url=url) as http:
+            r = await http.get("/analytics/0x" + "00" * 19 + "01", timeout=60)  # an account report: quick
+        assert (r.status_code, r.json()) == (200, {"quick": True})  # by a fresh worker
+    finally:
+        pool.shutdown()  # first: a report still running would hold the server's shutdown
+        server.should_exit = True
+        await serving
+        sys.path.remove(str(tmp_path))
+        sys.modules.pop("mmx_slow_job", None)
