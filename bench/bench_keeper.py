@@ -3,7 +3,8 @@
 1. Order-ack latency with and without analytics load: the keeper as a subprocess on anvil,
    some trades first (so reports have data), then BENCH_ACKS single passive orders over
    HTTP one after another (pre-signed; send -> durable ack), idle and then while
-   BENCH_POLLERS clients poll /analytics/pool and /analytics/{account} without pause.
+   BENCH_POLLERS clients poll /analytics/pool and /analytics/{account} without pause
+   (the acks start once the pollers get answers: cache hits and the worker recomputing).
    - ack_latency_p50_ms_idle, ack_latency_p99_ms_idle
    - ack_latency_p50_ms_under_analytics_load, ack_latency_p99_ms_under_analytics_load
    - ack_latency_p99_ratio_under_analytics_load (goal: <= 2)
@@ -14,6 +15,8 @@
    snapshot every BENCH_SNAPSHOT_EVERY (100000), then the newest snapshot loaded and the
    tail replayed (the sequencer part of a restart):
    - keeper_restart_s_1m_commands (or _<n>_ for another BENCH_REPLAY)
+   - keeper_snapshot_max_ms (a snapshot's whole time, in the forked child) and
+     keeper_snapshot_loop_max_ms (what the loop pays: the fork), keeper_snapshot_max_bytes
 4. Failover: a leader and a standby keeper on one PostgreSQL journal (offchain.devdb), some
    trades through the leader, then the leader SIGKILLed; time until the standby answers
    /health and acknowledges an order (it waits on the leader lock, then runs the restart
@@ -82,13 +85,18 @@ async def under_load(url: str, bodies: list[bytes], paths: list[str]) -> tuple[l
                     await asyncio.sleep(0.05)  # 503 busy: ask again soon
 
     pollers = [asyncio.create_task(poll(paths[i % len(paths)])) for i in range(POLLERS)]
-    await asyncio.sleep(1.0)  # the reports are being computed when the acks start
+    # the acks start once the pollers get answers (the cache is warm and the worker busy
+    # with the other reports), so the window measures both, not only the first computation
+    deadline = time.monotonic() + 180
+    while served == 0 and time.monotonic() < deadline:
+        await asyncio.sleep(0.2)
+    warm = served
     latencies = await measure_acks(url, bodies)
     stop.set()
     for task in pollers:
         task.cancel()
     await asyncio.gather(*pollers, return_exceptions=True)
-    return latencies, served
+    return latencies, served - warm
 
 
 def passive_bodies(domain: Domain, key: str, n: int, nonce0: int) -> list[bytes]:
@@ -132,12 +140,13 @@ def replay_figures(n: int) -> dict[str, float]:
     from offchain.keeper.core import Core, Outbox, SignedOrder, market_config
     from offchain.keeper.journal import SETTLED, Journal, WriteSet
     from offchain.keeper.service import Keeper, RecoveryReport
+    from offchain.keeper.snapshotter import ForkedSnapshot
     from offchain.matching import Engine
     from offchain.order import Signature
 
     every = int(os.environ.get("BENCH_SNAPSHOT_EVERY", "10000"))
     info = MarketInfo(market=1, tick=10_000, lot=10**15, min_size=10**15)
-    figures: dict[str, float] = {"snapshot_max_ms": 0.0, "snapshot_max_bytes": 0}
+    figures: dict[str, float] = {"snapshot_max_ms": 0.0, "snapshot_loop_max_ms": 0.0, "snapshot_max_bytes": 0}
     with tempfile.TemporaryDirectory() as tmp:
         journal = Journal(f"sqlite:///{tmp}/j.db")
         core = Core(Engine([market_config(info)]), {1: info})
@@ -180,7 +189,10 @@ def replay_figures(n: int) -> dict[str, float]:
                 core.fill_final(fill, ws)
             if every and core.seq // every != (core.seq - 5_000) // every:
                 t_snap = time.perf_counter()
-                body = core.snapshot()
+                child = ForkedSnapshot.start(core.snapshot)  # what the keeper's loop pays
+                t_fork = time.perf_counter()
+                body = child.result()
+                figures["snapshot_loop_max_ms"] = max(figures["snapshot_loop_max_ms"], (t_fork - t_snap) * 1000)
                 figures["snapshot_max_ms"] = max(figures["snapshot_max_ms"], (time.perf_counter() - t_snap) * 1000)
                 figures["snapshot_max_bytes"] = max(figures["snapshot_max_bytes"], len(body))
                 ws.snapshot = (core.seq, body)
@@ -292,6 +304,7 @@ def part3() -> None:
         label = "1m" if REPLAY == 1_000_000 else str(REPLAY)
         print(f"keeper_restart_s_{label}_commands: {figures['restart_s']:.2f}")
         print(f"keeper_snapshot_max_ms: {figures['snapshot_max_ms']:.1f}")
+        print(f"keeper_snapshot_loop_max_ms: {figures['snapshot_loop_max_ms']:.1f}")
         print(f"keeper_snapshot_max_bytes: {figures['snapshot_max_bytes']}")
         print(f"# sequencer part only (snapshot load + {figures['tail']} tail commands + duplicate set "
               f"+ fills check; {figures['live_orders']} live orders); building that journal took "
