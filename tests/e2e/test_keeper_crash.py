@@ -46,6 +46,18 @@ def spawn_keeper(stack, tmp_path, db_url, port, crash: str | None, tag: str):
     return process.spawn_keeper(env, tmp_path, tag)
 
 
+def settled_from(taker, maker: str, n: int, timeout: float = 30.0) -> list[dict]:
+    """Poll the taker's fills (KeeperClient) until exactly `n` have `maker` as maker and all
+    are settled; those fills."""
+    deadline = time.monotonic() + timeout
+    while True:
+        fills = [f for f in taker.fills(limit=1000) if f["maker"] == maker]
+        if len(fills) == n and all(f["state"] == "settled" for f in fills):
+            return fills
+        assert time.monotonic() < deadline, fills
+        time.sleep(0.1)
+
+
 def keeper_view(maker, taker) -> dict:
     """What a restart must reproduce: the market's book, the maker's open orders and the
     pair's fills without their settlement state (which the restart moves on)."""
@@ -110,13 +122,7 @@ def test_keeper__sigkill_mid_settlement__restart_settles_each_fill_exactly_once(
     keeper2 = start_keeper(stack, tmp_path, db_url, port, None, "2")
     try:
         with KeeperClient(f"http://127.0.0.1:{port}", taker_key) as taker:
-            deadline = time.monotonic() + 30
-            while True:
-                fills = [f for f in taker.fills(limit=1000) if f["maker"] == maker.account]
-                if len(fills) == N and all(f["state"] == "settled" for f in fills):
-                    break
-                assert time.monotonic() < deadline, fills
-                time.sleep(0.1)
+            settled_from(taker, maker.account, N)
             with KeeperClient(f"http://127.0.0.1:{port}", maker_key) as maker_again:
                 # replay rebuilt the same books, open orders and fills (ids included)
                 assert keeper_view(maker_again, taker) == before

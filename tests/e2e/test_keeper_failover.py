@@ -19,7 +19,7 @@ from offchain.devnet import free_port
 from offchain.keeper.journal import Journal
 
 from .keeper_helpers import exchange
-from .test_keeper_crash import keeper_view, spawn_keeper, wait_ready
+from .test_keeper_crash import keeper_view, settled_from, spawn_keeper, wait_ready
 
 pytestmark = pytest.mark.e2e
 PRICE = 2_000 * 10**6 + 7 * 10**6  # a price of its own: the crash tests share the chain and traders
@@ -101,13 +101,7 @@ def test_failover__leader_sigkilled_mid_flow__standby_settles_each_fill_once(sta
             probe = maker_b.place(maker_b.order(1, True, PRICE - 59 * 10**6, SIZE))
             assert probe["status"] == "accepted"
             print(f"failover_s: {time.monotonic() - killed:.2f}")
-            deadline = time.monotonic() + 30
-            while True:
-                fills = [f for f in taker_b.fills(limit=1000) if f["maker"] == maker_b.account]
-                if len(fills) == N and all(f["state"] == "settled" for f in fills):
-                    break
-                assert time.monotonic() < deadline, fills
-                time.sleep(0.1)
+            settled_from(taker_b, maker_b.account, N)
             after = keeper_view(maker_b, taker_b)
     finally:
         if leader.poll() is None:

@@ -38,6 +38,19 @@ def _open_long(exchange, operator, create_order, create_fill, friend, account, m
     assert len(tx.decode_logs(exchange.FillSettled)) == 1
 
 
+@pytest.fixture
+def long_then_mark(exchange, oracle, admin, operator, fund, taker, friend, create_order, create_fill):
+    """long_then_mark(collateral, mark, market=ETH): the taker deposits `collateral`, buys
+    one unit from the friend at ETH_PRICE, then the oracle's mark moves to `mark`."""
+
+    def go(collateral, mark, market=ETH):
+        fund(taker, collateral)
+        _open_long(exchange, operator, create_order, create_fill, friend, taker, market=market)
+        oracle.set_price(market, mark, sender=admin)
+
+    return go
+
+
 def _close(create_order, create_fill, friend, account, price, size=ONE, market=ETH):
     m = create_order(friend, True, price, size, market=market)
     t = create_order(account, False, price, size, market=market)
@@ -53,11 +66,9 @@ def _solvent(exchange, usdc, accounts):
 
 
 def test_settle__liquidatable_band_edge_close_into_negative__skipped(
-    exchange, oracle, admin, operator, fund, taker, friend, create_order, create_fill, assert_skipped
+    exchange, taker, friend, create_order, create_fill, assert_skipped, long_then_mark
 ):
-    fund(taker, 250 * USDC)
-    _open_long(exchange, operator, create_order, create_fill, friend, taker)
-    oracle.set_price(ETH, 1_830 * USDC, sender=admin)  # equity 79 < maintenance 91.5
+    long_then_mark(250 * USDC, 1_830 * USDC)  # equity 79 < maintenance 91.5
     assert exchange.equity(taker) < exchange.margin_requirement(taker, False)
     # closing to the friend 5% below mark would end at about -13 USDC
     fill, m, t = _close(create_order, create_fill, friend, taker, 1_738_500_000)
@@ -65,11 +76,9 @@ def test_settle__liquidatable_band_edge_close_into_negative__skipped(
 
 
 def test_settle__liquidatable_close_at_mark__settles(
-    exchange, oracle, admin, operator, fund, taker, friend, create_order, create_fill, usdc
+    exchange, operator, taker, friend, create_order, create_fill, usdc, long_then_mark
 ):
-    fund(taker, 250 * USDC)
-    _open_long(exchange, operator, create_order, create_fill, friend, taker)
-    oracle.set_price(ETH, 1_830 * USDC, sender=admin)
+    long_then_mark(250 * USDC, 1_830 * USDC)
     fill, _, _ = _close(create_order, create_fill, friend, taker, 1_830 * USDC)
     tx = exchange.settle([fill], sender=operator)
     assert len(tx.decode_logs(exchange.FillSettled)) == 1
@@ -79,23 +88,19 @@ def test_settle__liquidatable_close_at_mark__settles(
 
 
 def test_settle__healthy_band_edge_close_into_negative__skipped(
-    exchange, oracle, admin, operator, fund, taker, friend, create_order, create_fill, assert_skipped
+    exchange, taker, friend, create_order, create_fill, assert_skipped, long_then_mark
 ):
     # the finding: a healthy account closes to a friend at mark -10% into negative collateral
-    fund(taker, 250 * USDC)
-    _open_long(exchange, operator, create_order, create_fill, friend, taker, market=WIDE)
-    oracle.set_price(WIDE, 1_900 * USDC, sender=admin)  # equity ~149, maintenance 95: healthy
+    long_then_mark(250 * USDC, 1_900 * USDC, market=WIDE)  # equity ~149, maintenance 95: healthy
     assert exchange.equity(taker) > exchange.margin_requirement(taker, False)
     fill, m, t = _close(create_order, create_fill, friend, taker, 1_710 * USDC, market=WIDE)  # ends ~ -41
     assert_skipped(fill, m, t, "maintenance")
 
 
 def test_settle__healthy_band_edge_close_staying_positive__settles(
-    exchange, oracle, admin, operator, fund, taker, friend, create_order, create_fill, usdc
+    exchange, operator, taker, friend, create_order, create_fill, usdc, long_then_mark
 ):
-    fund(taker, 320 * USDC)
-    _open_long(exchange, operator, create_order, create_fill, friend, taker, market=WIDE)
-    oracle.set_price(WIDE, 1_900 * USDC, sender=admin)
+    long_then_mark(320 * USDC, 1_900 * USDC, market=WIDE)
     fill, _, _ = _close(create_order, create_fill, friend, taker, 1_805 * USDC, market=WIDE)  # ends ~ +124
     tx = exchange.settle([fill], sender=operator)
     assert len(tx.decode_logs(exchange.FillSettled)) == 1
@@ -104,11 +109,9 @@ def test_settle__healthy_band_edge_close_staying_positive__settles(
 
 
 def test_settle__healthy_partial_close_leaving_below_maintenance__skipped(
-    exchange, oracle, admin, operator, fund, taker, friend, create_order, create_fill, assert_skipped
+    taker, friend, create_order, create_fill, assert_skipped, long_then_mark
 ):
-    fund(taker, 202 * USDC)
-    _open_long(exchange, operator, create_order, create_fill, friend, taker, market=WIDE)
-    oracle.set_price(WIDE, 1_900 * USDC, sender=admin)  # equity ~101 >= 95
+    long_then_mark(202 * USDC, 1_900 * USDC, market=WIDE)  # equity ~101 >= 95
     # half at -9%: equity ~15 > 0 but below the remaining maintenance 47.5
     fill, m, t = _close(create_order, create_fill, friend, taker, 1_729 * USDC, size=ONE // 2, market=WIDE)
     assert_skipped(fill, m, t, "maintenance")
@@ -130,13 +133,11 @@ def test_settle__close_whose_taker_fee_is_unbacked__skipped(
 
 
 @pytest.fixture
-def gapped(exchange, oracle, admin, operator, fund, taker, friend, lp, create_order, create_fill):
+def gapped(exchange, admin, fund, taker, lp, long_then_mark):
     """taker long 1 ETH from 2,000 with 250 USDC, then a 15% gap: equity about -51."""
     fund(lp, 100_000 * USDC)
     exchange.set_backstop(lp, sender=admin)
-    fund(taker, 250 * USDC)
-    _open_long(exchange, operator, create_order, create_fill, friend, taker)
-    oracle.set_price(ETH, 1_700 * USDC, sender=admin)
+    long_then_mark(250 * USDC, 1_700 * USDC)
     assert exchange.equity(taker) < 0
     return taker
 
