@@ -58,6 +58,28 @@ def settled_from(taker, maker: str, n: int, timeout: float = 30.0) -> list[dict]
         time.sleep(0.1)
 
 
+def chain_judges(stack, journal: Journal, hashes: set[str], n: int, size: int) -> dict[bytes, int]:
+    """The chain is the judge: the orders `hashes` made exactly `n` fills, each settled once,
+    and each order's on-chain filled size equals what the journal says settled equals `size`.
+    Returns the settled size by order hash (from the FillSettled logs)."""
+    _, ex = exchange(stack)
+    ours = [log for log in ex.events.FillSettled().get_logs(from_block=0)
+            if "0x" + log["args"]["maker_hash"].hex().removeprefix("0x") in hashes]
+    pairs = Counter((log["args"]["maker_hash"], log["args"]["taker_hash"]) for log in ours)
+    assert len(pairs) == n and set(pairs.values()) == {1}, "a fill settled twice or not at all"
+    by_hash: dict[bytes, int] = defaultdict(int)
+    for log in ours:
+        by_hash[log["args"]["maker_hash"]] += log["args"]["size"]
+        by_hash[log["args"]["taker_hash"]] += log["args"]["size"]
+    settled: dict[bytes, int] = defaultdict(int)
+    for row in journal.fills("settled"):
+        settled[bytes.fromhex(row.maker_hash[2:])] += row.size
+        settled[bytes.fromhex(row.taker_hash[2:])] += row.size
+    for h, filled in by_hash.items():
+        assert ex.functions.filled(h).call() == filled == settled[bytes(h)] == size
+    return by_hash
+
+
 def keeper_view(maker, taker) -> dict:
     """What a restart must reproduce: the market's book, the maker's open orders and the
     pair's fills without their settlement state (which the restart moves on)."""
@@ -130,23 +152,8 @@ def test_keeper__sigkill_mid_settlement__restart_settles_each_fill_exactly_once(
         keeper2.send_signal(signal.SIGTERM)
         assert keeper2.wait(20) == 0
     # -- the chain is the judge ----------------------------------------------------------------
-    w3, ex = exchange(stack)
-    hashes = {a["hash"] for a in acks} | {s["hash"] for s in sells}
-    logs = ex.events.FillSettled().get_logs(from_block=0)
-    ours = [l for l in logs if "0x" + l["args"]["maker_hash"].hex().removeprefix("0x") in hashes]
-    pairs = Counter((l["args"]["maker_hash"], l["args"]["taker_hash"]) for l in ours)
-    assert len(pairs) == N and set(pairs.values()) == {1}, "a fill settled twice or not at all"
-    by_hash = defaultdict(int)
-    for l in ours:
-        by_hash[l["args"]["maker_hash"]] += l["args"]["size"]
-        by_hash[l["args"]["taker_hash"]] += l["args"]["size"]
     journal = Journal(db_url)
-    settled = defaultdict(int)
-    for row in journal.fills("settled"):
-        settled[bytes.fromhex(row.maker_hash[2:])] += row.size
-        settled[bytes.fromhex(row.taker_hash[2:])] += row.size
-    for h, size in by_hash.items():
-        assert ex.functions.filled(h).call() == size == settled[bytes(h)] == 10**16
+    by_hash = chain_judges(stack, journal, {a["hash"] for a in acks} | {s["hash"] for s in sells}, N, 10**16)
     assert sum(by_hash.values()) == 2 * N * 10**16
     assert journal.batches("submitted") == []
     assert any(b.id == batch.id and b.state == "confirmed" for b in journal.batches())

@@ -9,7 +9,7 @@ from __future__ import annotations
 import signal
 import threading
 import time
-from collections import Counter, defaultdict
+from collections import defaultdict
 
 import httpx
 import pytest
@@ -18,8 +18,7 @@ from offchain.client import KeeperClient
 from offchain.devnet import free_port
 from offchain.keeper.journal import Journal
 
-from .keeper_helpers import exchange
-from .test_keeper_crash import keeper_view, settled_from, spawn_keeper, wait_ready
+from .test_keeper_crash import chain_judges, keeper_view, settled_from, spawn_keeper, wait_ready
 
 pytestmark = pytest.mark.e2e
 PRICE = 2_000 * 10**6 + 7 * 10**6  # a price of its own: the crash tests share the chain and traders
@@ -123,22 +122,7 @@ def test_failover__leader_sigkilled_mid_flow__standby_settles_each_fill_once(sta
     assert not bids
     assert {**after["book"], "bids": [lvl for lvl in levels if lvl[1] != "0"]} == before["book"]
     # -- the chain is the judge ------------------------------------------------------------------
-    w3, ex = exchange(stack)
-    hashes = {a["hash"] for a in acks} | {s["hash"] for s in sells}
-    ours = [log for log in ex.events.FillSettled().get_logs(from_block=0)
-            if "0x" + log["args"]["maker_hash"].hex().removeprefix("0x") in hashes]
-    pairs = Counter((log["args"]["maker_hash"], log["args"]["taker_hash"]) for log in ours)
-    assert len(pairs) == N and set(pairs.values()) == {1}, "a fill settled twice or not at all"
-    by_hash = defaultdict(int)
-    for log in ours:
-        by_hash[log["args"]["maker_hash"]] += log["args"]["size"]
-        by_hash[log["args"]["taker_hash"]] += log["args"]["size"]
-    settled = defaultdict(int)
-    for row in journal.fills("settled"):
-        settled[bytes.fromhex(row.maker_hash[2:])] += row.size
-        settled[bytes.fromhex(row.taker_hash[2:])] += row.size
-    for h, size in by_hash.items():
-        assert ex.functions.filled(h).call() == size == settled[bytes(h)] == SIZE
+    chain_judges(stack, journal, {a["hash"] for a in acks} | {s["hash"] for s in sells}, N, SIZE)
     assert journal.batches("submitted") == []
     assert any(b.id == batch.id and b.state == "confirmed" for b in journal.batches())
     journal.close()

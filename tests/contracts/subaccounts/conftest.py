@@ -52,5 +52,17 @@ def sign_t(domain):
 
 
 @pytest.fixture(scope="module")
+def relay(subs, sign_t):
+    """relay(transfer, source_signer, target_signer, sender) -> receipt: transfer_position
+    with both sides' signatures, sent by `sender`."""
+
+    def _relay(transfer, source_signer, target_signer, sender):
+        return subs.transfer_position(transfer.as_tuple(), sign_t(transfer, source_signer),
+                                      sign_t(transfer, target_signer), sender=sender)
+
+    return _relay
+
+
+@pytest.fixture(scope="module")
 def no_sig():
     return NO_SIGNATURE

@@ -22,8 +22,9 @@ def _identity(exchange, usdc, accounts):
     return usdc.balanceOf(exchange), total, sum(exchange.position(a, ETH)[0] for a in accounts)
 
 
-def test_transfer__both_signed__relayed_by_stranger(exchange, usdc, subs, book, other, stranger, fund,
-                                                    create_transfer, sign_t):
+def test_transfer__both_signed__relayed_by_stranger(
+    exchange, usdc, book, other, stranger, fund, create_transfer, relay
+):
     maker, taker = book
     fund(other, 1_000 * USDC)
     accounts = [maker, taker, other, exchange.treasury()]
@@ -31,7 +32,7 @@ def test_transfer__both_signed__relayed_by_stranger(exchange, usdc, subs, book, 
     price = PRICE + 50 * USDC  # maker realises +50 on the 1 ETH it gives up
     t = create_transfer(maker, other, ONE, price)
     coll = exchange.collateral(maker)
-    tx = subs.transfer_position(t.as_tuple(), sign_t(t, maker), sign_t(t, other), sender=stranger)
+    tx = relay(t, maker, other, stranger)
     assert exchange.position(maker, ETH) == (ONE, PRICE)  # cost basis pro rata: average entry kept
     assert exchange.position(other, ETH) == (ONE, price)  # the target opens at the agreed price
     assert exchange.collateral(maker) == coll + 50 * USDC
@@ -56,11 +57,11 @@ def test_transfer__caller_is_one_side__needs_only_the_other_signature(exchange, 
     assert exchange.position(other, ETH)[0] == ONE
 
 
-def test_transfer__short_position__negative_size(exchange, subs, book, other, fund, create_transfer, sign_t):
+def test_transfer__short_position__negative_size(exchange, book, other, fund, create_transfer, relay):
     _, taker = book
     fund(other, 1_000 * USDC)
     t = create_transfer(taker, other, -ONE, PRICE - TICK)
-    subs.transfer_position(t.as_tuple(), sign_t(t, taker), sign_t(t, other), sender=other)
+    relay(t, taker, other, other)
     assert exchange.position(taker, ETH)[0] == -ONE
     assert exchange.position(other, ETH) == (-ONE, -(PRICE - TICK))
 
@@ -81,15 +82,16 @@ def test_transfer__owner_alone_between_own_accounts(exchange, subs, book, open_s
     assert exchange.position(maker, ETH) == (2 * ONE, 2 * PRICE)
 
 
-def test_transfer__owners_agent_signs_for_sub(exchange, subs, book, open_sub, other, fund, stranger,
-                                              create_transfer, sign_t):
+def test_transfer__owners_agent_signs_for_sub(
+    exchange, subs, book, open_sub, other, fund, stranger, create_transfer, relay
+):
     maker, _ = book
     sub = open_sub(maker)
     subs.move_collateral(maker, sub, 500 * USDC, sender=maker)
     exchange.approve_agent(stranger, True, sender=maker)
     fund(other, 1_000 * USDC)
     t = create_transfer(maker, sub, ONE, PRICE)
-    subs.transfer_position(t.as_tuple(), sign_t(t, stranger), sign_t(t, stranger), sender=other)
+    relay(t, stranger, stranger, other)
     assert exchange.position(sub, ETH)[0] == ONE
 
 
@@ -105,69 +107,70 @@ def test_transfer__one_signature_missing__reverts(subs, book, other, fund, stran
         subs.transfer_position(t.as_tuple(), no_sig, sign_t(t, other), sender=stranger)
 
 
-def test_transfer__foreign_signer__reverts(subs, book, other, fund, stranger, create_transfer, sign_t):
+def test_transfer__foreign_signer__reverts(book, other, fund, stranger, create_transfer, relay):
     maker, _ = book
     fund(other, 1_000 * USDC)
     t = create_transfer(maker, other, ONE, PRICE)
     with ape.reverts("exchange: bad signature"):
-        subs.transfer_position(t.as_tuple(), sign_t(t, stranger), sign_t(t, other), sender=stranger)
+        relay(t, stranger, other, stranger)
     with ape.reverts("exchange: bad signature"):
-        subs.transfer_position(t.as_tuple(), sign_t(t, maker), sign_t(t, maker), sender=stranger)
+        relay(t, maker, maker, stranger)
 
 
-def test_transfer__replay__reverts(subs, book, other, fund, stranger, create_transfer, sign_t):
+def test_transfer__replay__reverts(book, other, fund, stranger, create_transfer, relay):
     maker, _ = book
     fund(other, 1_000 * USDC)
     t = create_transfer(maker, other, LOT, PRICE)
-    subs.transfer_position(t.as_tuple(), sign_t(t, maker), sign_t(t, other), sender=stranger)
+    relay(t, maker, other, stranger)
     with ape.reverts("exchange: transfer used"):
-        subs.transfer_position(t.as_tuple(), sign_t(t, maker), sign_t(t, other), sender=stranger)
+        relay(t, maker, other, stranger)
 
 
-def test_transfer__expired__reverts(chain, subs, book, other, fund, stranger, create_transfer, sign_t):
+def test_transfer__expired__reverts(chain, book, other, fund, stranger, create_transfer, relay):
     maker, _ = book
     fund(other, 1_000 * USDC)
     t = create_transfer(maker, other, ONE, PRICE, expiry=chain.pending_timestamp - 1)
     with ape.reverts("exchange: expired"):
-        subs.transfer_position(t.as_tuple(), sign_t(t, maker), sign_t(t, other), sender=stranger)
+        relay(t, maker, other, stranger)
 
 
-def test_transfer__below_nonce_floor__reverts(exchange, subs, book, other, fund, stranger, create_transfer, sign_t):
+def test_transfer__below_nonce_floor__reverts(exchange, book, other, fund, stranger, create_transfer, relay):
     maker, _ = book
     fund(other, 1_000 * USDC)
     t = create_transfer(maker, other, ONE, PRICE, nonce=5)
     exchange.cancel_all_below(6, sender=other)  # the target voids it
     with ape.reverts("exchange: nonce"):
-        subs.transfer_position(t.as_tuple(), sign_t(t, maker), sign_t(t, other), sender=stranger)
+        relay(t, maker, other, stranger)
 
 
 @pytest.mark.parametrize("price", [PRICE * 95 // 100 - TICK, PRICE * 105 // 100 + TICK])
-def test_transfer__price_outside_band__reverts(subs, book, other, fund, stranger, create_transfer, sign_t, price):
+def test_transfer__price_outside_band__reverts(book, other, fund, stranger, create_transfer, price, relay):
     maker, _ = book
     fund(other, 100_000 * USDC)
     t = create_transfer(maker, other, ONE, price)
     with ape.reverts("exchange: band"):
-        subs.transfer_position(t.as_tuple(), sign_t(t, maker), sign_t(t, other), sender=stranger)
+        relay(t, maker, other, stranger)
 
 
-def test_transfer__price_at_band_edge__settles(exchange, subs, book, other, fund, stranger, create_transfer, sign_t):
+def test_transfer__price_at_band_edge__settles(exchange, book, other, fund, stranger, create_transfer, relay):
     maker, _ = book
     fund(other, 1_000 * USDC)
     t = create_transfer(maker, other, ONE, PRICE * 95 // 100)
-    subs.transfer_position(t.as_tuple(), sign_t(t, maker), sign_t(t, other), sender=stranger)
+    relay(t, maker, other, stranger)
     assert exchange.position(other, ETH)[0] == ONE
 
 
-def test_transfer__target_below_initial_margin__reverts(subs, book, other, fund, stranger, create_transfer, sign_t):
+def test_transfer__target_below_initial_margin__reverts(book, other, fund, stranger, create_transfer, relay):
     maker, _ = book
     fund(other, 200 * USDC - 1)  # initial margin of 1 ETH at 2,000: 200 USDC
     t = create_transfer(maker, other, ONE, PRICE)
     with ape.reverts("exchange: margin"):
-        subs.transfer_position(t.as_tuple(), sign_t(t, maker), sign_t(t, other), sender=stranger)
+        relay(t, maker, other, stranger)
 
 
-def test_transfer__source_below_initial_margin_after__reverts(exchange, subs, book, other, fund, stranger,
-                                                               create_transfer, sign_t, set_price):
+def test_transfer__source_below_initial_margin_after__reverts(
+    exchange, book, other, fund, stranger, create_transfer, set_price, relay
+):
     # the band-edge attack: sell to a friend at mark -5% so the source's loss leaves it
     # below initial margin (its friend keeps the difference): refused
     maker, _ = book
@@ -176,20 +179,20 @@ def test_transfer__source_below_initial_margin_after__reverts(exchange, subs, bo
     set_price(1_900 * USDC)  # equity 210.8: below initial (380), above maintenance (190)
     t = create_transfer(maker, other, ONE, 1_805 * USDC)  # mark -5%: equity after 115.8 < 190
     with ape.reverts("exchange: margin"):
-        subs.transfer_position(t.as_tuple(), sign_t(t, maker), sign_t(t, other), sender=stranger)
+        relay(t, maker, other, stranger)
     # at the mark the same account de-risks: equity 210.8 >= initial 190 after
     t = create_transfer(maker, other, ONE, 1_900 * USDC)
-    subs.transfer_position(t.as_tuple(), sign_t(t, maker), sign_t(t, other), sender=stranger)
+    relay(t, maker, other, stranger)
     assert exchange.position(maker, ETH)[0] == ONE
 
 
-def test_transfer__grows_or_flips_source__reverts(subs, book, other, fund, stranger, create_transfer, sign_t):
+def test_transfer__grows_or_flips_source__reverts(book, other, fund, stranger, create_transfer, relay):
     maker, _ = book
     fund(other, 100_000 * USDC)
     for size in (-ONE, 3 * ONE):  # the wrong direction; more than the source holds
         t = create_transfer(maker, other, size, PRICE)
         with ape.reverts("exchange: no position"):
-            subs.transfer_position(t.as_tuple(), sign_t(t, maker), sign_t(t, other), sender=stranger)
+            relay(t, maker, other, stranger)
 
 
 def test_transfer__bad_lot_tick_market__reverts(subs, book, other, fund, stranger, create_transfer, sign_t):
@@ -206,52 +209,52 @@ def test_transfer__bad_lot_tick_market__reverts(subs, book, other, fund, strange
             subs.transfer_position(t.as_tuple(), sign_t(t, maker), sign_t(t, t.to_account == maker.address and maker or other), sender=stranger)
 
 
-def test_transfer__paused__reverts(exchange, subs, book, other, fund, stranger, pauser, create_transfer, sign_t):
+def test_transfer__paused__reverts(exchange, book, other, fund, stranger, pauser, create_transfer, relay):
     maker, _ = book
     fund(other, 1_000 * USDC)
     exchange.pause(sender=pauser)
     t = create_transfer(maker, other, ONE, PRICE)
     with ape.reverts("exchange: paused"):
-        subs.transfer_position(t.as_tuple(), sign_t(t, maker), sign_t(t, other), sender=stranger)
+        relay(t, maker, other, stranger)
 
 
-def test_transfer__stale_or_halted_mark__reverts(chain, exchange, oracle, admin, subs, book, other, fund, stranger,
-                                                 create_transfer, sign_t):
+def test_transfer__stale_or_halted_mark__reverts(
+    exchange, oracle, admin, book, other, fund, stranger, create_transfer, relay
+):
     maker, _ = book
     fund(other, 1_000 * USDC)
     oracle.halt(ETH, sender=admin)
     t = create_transfer(maker, other, ONE, PRICE)
     with ape.reverts("exchange: halted"):
-        subs.transfer_position(t.as_tuple(), sign_t(t, maker), sign_t(t, other), sender=stranger)
+        relay(t, maker, other, stranger)
 
 
-def test_transfer__vault_guarded_account__restricted(exchange, subs, book, other, fund, stranger,
-                                                     create_transfer, sign_t):
+def test_transfer__vault_guarded_account__restricted(exchange, book, other, fund, stranger, create_transfer, relay):
     maker, _ = book
     fund(other, 1_000 * USDC)
     exchange.set_trade_guard(100, 0, sender=other)  # what a vault sets
     t = create_transfer(maker, other, ONE, PRICE)
     with ape.reverts("exchange: restricted"):
-        subs.transfer_position(t.as_tuple(), sign_t(t, maker), sign_t(t, other), sender=stranger)
+        relay(t, maker, other, stranger)
 
 
-def test_transfer__contract_accounts_agent__cannot_consent(exchange, subs, fund, maker, taker, trade, vault, manager,
-                                                           create_transfer, sign_t, stranger):
+def test_transfer__contract_accounts_agent__cannot_consent(
+    exchange, fund, maker, vault, manager, create_transfer, stranger, relay
+):
     # a vault's manager key is the vault's agent for orders, never for moving its positions
     fund(maker, 2_000 * USDC)
     t = create_transfer(vault.address, maker, ONE, PRICE)
     with ape.reverts("exchange: bad signature"):
-        subs.transfer_position(t.as_tuple(), sign_t(t, manager), sign_t(t, maker), sender=stranger)
+        relay(t, manager, maker, stranger)
 
 
-def test_transfer__target_close_only_or_capped__reverts(exchange, subs, book, other, fund, stranger,
-                                                        create_transfer, sign_t):
+def test_transfer__target_close_only_or_capped__reverts(exchange, book, other, fund, stranger, create_transfer, relay):
     maker, _ = book
     fund(other, 1_000 * USDC)
     exchange.set_position_cap(ETH, ONE // 2, sender=other)
     t = create_transfer(maker, other, ONE, PRICE)
     with ape.reverts("exchange: position cap"):
-        subs.transfer_position(t.as_tuple(), sign_t(t, maker), sign_t(t, other), sender=stranger)
+        relay(t, maker, other, stranger)
     exchange.set_close_only(True, sender=other)
     with ape.reverts("exchange: close only"):
-        subs.transfer_position(t.as_tuple(), sign_t(t, maker), sign_t(t, other), sender=stranger)
+        relay(t, maker, other, stranger)
