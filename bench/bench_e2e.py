@@ -19,7 +19,10 @@ rests (buys) and the second half crosses them (sells), so half the orders make o
   run on the same anvil; e2e_fills_per_raw_tx reads the settled rate as a ratio of it.
 Env: BENCH_ORDERS (default 20000), BENCH_BATCH (500), BENCH_INFLIGHT (4 place messages in
 flight), BENCH_TX_INFLIGHT (16 settle txs in flight), BENCH_BLOCK_TIME (anvil --block-time;
-default automine), BENCH_VERBOSE=1 (CPU seconds and per-batch phase timings).
+default automine), BENCH_VERBOSE=1 (CPU seconds and per-batch phase timings), BENCH_JOURNAL_DIR (where the
+keeper's SQLite journal lives; default the temp dir; journal_fsync_p50_ms is measured
+there), BENCH_PYSPY=path (py-spy record of the keeper during the open loop; PYSPY names the
+binary).
 """
 
 from __future__ import annotations
@@ -139,6 +142,24 @@ def raw_tx_rate(url: str, key: str, count: int = CALIBRATION_TXS, batch: int = 1
         return count / (time.perf_counter() - t0)
 
 
+def fsync_ms(directory: str, count: int = 100) -> tuple[float, float]:
+    """(p50, p99) ms of one 4 KiB write + fsync in `directory`: the floor of a group
+    commit on the journal's disk (SQLite WAL, synchronous=FULL: one fsync per commit), so
+    an ack can never be faster than this, whatever the keeper does."""
+    fd, path = tempfile.mkstemp(dir=directory)
+    took = []
+    try:
+        for _ in range(count):
+            os.write(fd, b"x" * 4096)
+            t0 = time.perf_counter()
+            os.fsync(fd)
+            took.append(time.perf_counter() - t0)
+    finally:
+        os.close(fd)
+        os.unlink(path)
+    return pct(took, 0.5) * 1000, pct(took, 0.99) * 1000
+
+
 def build_open_loop(domain: Domain, traders: list[str], nonce_base: int) -> list[list[tuple[float, int, str]]]:
     """Per client, its (scheduled offset s, order number, message) list. Order k goes at
     k / OPEN_RATE to client k % OPEN_CLIENTS; the first half of the clients sign as the
@@ -206,7 +227,8 @@ async def open_loop(url: str, schedules: list[list[tuple[float, int, str]]]) -> 
 
 def main() -> None:
     block_time = float(os.environ["BENCH_BLOCK_TIME"]) if os.environ.get("BENCH_BLOCK_TIME") else None
-    with Anvil(accounts=13, block_time=block_time) as anvil, tempfile.TemporaryDirectory() as tmp:
+    journal_dir = os.environ.get("BENCH_JOURNAL_DIR")  # default: the temp dir, on the machine's disk
+    with Anvil(accounts=13, block_time=block_time) as anvil, tempfile.TemporaryDirectory(dir=journal_dir) as tmp:
         stack = deploy_stack(anvil.url, anvil.private_keys(), traders=8)
         calibration_key = anvil.private_keys()[12]  # not one of the stack's 12
         raw_before = raw_tx_rate(anvil.url, calibration_key)
@@ -232,9 +254,19 @@ def main() -> None:
                 time.sleep(0.2)
             settle_window = max(1e-9, stats["last_settled_at"] - stats["first_submit_at"])
             schedules = build_open_loop(domain, stack.trader_keys, N + BATCH)
+            spy = None
+            if os.environ.get("BENCH_PYSPY"):  # py-spy record of the keeper during the open loop
+                import subprocess
+                spy = subprocess.Popen([os.environ.get("PYSPY", "py-spy"), "record", "--pid", str(keeper.pid),
+                                        "--rate", "50", "--format", "raw", "-o", os.environ["BENCH_PYSPY"],
+                                        "--duration", str(int(OPEN_SECONDS) + 10)],
+                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                time.sleep(1)
             client_cpu = time.process_time()
             open_latencies, open_accepted, open_fills, open_span = asyncio.run(open_loop(url, schedules))
             client_cpu = time.process_time() - client_cpu  # the load generator's own share
+            if spy is not None:
+                spy.wait()
             deadline = time.monotonic() + 120  # the calibration after: once the keeper is idle again
             while True:
                 after = httpx.get(url + "/stats").json()
@@ -257,6 +289,8 @@ def main() -> None:
             print(f"e2e_open_loop_ack_p99_ms: {pct(open_latencies, 0.99) * 1000:.2f}")
             print(f"anvil_raw_tx_per_s: {min(raw_before, raw_after):.0f}  "
                   f"# before {raw_before:.0f}, after {raw_after:.0f}")
+            f50, f99 = fsync_ms(tmp)
+            print(f"journal_fsync_p50_ms: {f50:.2f}  # p99 {f99:.2f}: the floor of an ack (one fsync per group commit)")
             print(f"e2e_fills_per_raw_tx: {stats['settled'] / settle_window / ((raw_before + raw_after) / 2):.2f}")
             if os.environ.get("BENCH_VERBOSE"):
                 def cpu(pid):  # the process and its children (anvil runs behind a node shim)

@@ -16,6 +16,7 @@ import sys
 
 from .config import KeeperConfig, load_config
 from .keys import Key
+from .runtime import tune_gc
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -70,6 +71,7 @@ async def run(config: KeeperConfig, operator: Key | None = None, reporter: Key |
     except StartupError as exc:
         print(exc, file=sys.stderr, flush=True)
         sys.exit(2)
+    tune_gc()  # after recovery: the recovered state goes to the permanent generation
     print(f"keeper listening on {keeper.url} (recovered {keeper.recovery})", flush=True)
     if ready_file:
         with open(ready_file, "w") as fh:
