@@ -12,7 +12,8 @@ ask for: a trigger order without a signed intent does not exist.
 
 Enumerations are EIP-712 `string`s (a wallet shows "stop_market", not "2"); they are
 hashed, so the cost is one keccak each. An absent intent means the plain limit order the
-API took before intents existed: kind "limit", the request's unsigned tif / client_id.
+API took before intents existed: kind "limit", the request's unsigned tif, no client id
+(a client id is always signed: docs/api.md).
 
 `check_intent(order, intent)` is the single rule book for which combinations exist; the
 keeper runs it before anything is sequenced and the engine never sees an intent that

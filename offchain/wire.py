@@ -15,7 +15,9 @@ The rules (strict on purpose: a lax parser is a second, undocumented format):
 - **signature**: `0x` + 130 hex digits, r|s|v with v 27 or 28 (`1b`/`1c`); the low-s rule
   is admission's (it needs no parse).
 - **order hashes**: `0x` + 64 hex digits.
-- **tif**: "GTC", "IOC" or "FOK". **client_id**: absent, null, or 1-64 printable ASCII chars.
+- **tif**: "GTC", "IOC" or "FOK". **client_id**: only in the signed intent (1-64 printable
+  ASCII chars); a request-level `client_id` is refused (an unsigned id could be set or
+  swapped by whoever relays the order).
 - **intent** (optional, with **intent_signature**): the signed `OrderIntent` of
   offchain/intent.py; enumerations are strings, integers follow the integer rule; it must
   pass `check_intent` against its order. With an intent, tif and client_id are the signed
@@ -244,6 +246,9 @@ class PlaceRequest:
     intent_signature: Signature | None = None
 
 
+UNSIGNED_CLIENT_ID = "client_id: must be signed: send it as intent.client_id"
+
+
 def parse_place(data: Any, name: str = "") -> PlaceRequest:
     """A place request (`{order, signature, tif?, client_id?}`) by the wire rules."""
     prefix = f"{name}." if name else ""
@@ -253,13 +258,14 @@ def parse_place(data: Any, name: str = "") -> PlaceRequest:
     tif = data.get("tif", "GTC")
     if tif not in TIFS:  # `in` on a tuple of str: a non-str never matches
         raise WireError(f"{prefix}tif must be one of GTC, IOC, FOK")
-    client_id = data.get("client_id")
-    if client_id is not None and not (isinstance(client_id, str) and _CLIENT_ID.match(client_id)):
-        raise WireError(f"{prefix}client_id must be 1-{MAX_CLIENT_ID} printable ASCII characters")
     if "intent" not in data:
         if "intent_signature" in data:
             raise WireError(f"{prefix}intent_signature without intent")
-        return PlaceRequest(order, signature, tif, client_id)
+        if data.get("client_id") is not None:
+            # an unsigned id could be set or swapped by whoever relays the order, and then a
+            # trader's signed cancel-by-client-id would cancel an order it did not mean
+            raise WireError(UNSIGNED_CLIENT_ID if not prefix else f"{prefix}{UNSIGNED_CLIENT_ID}")
+        return PlaceRequest(order, signature, tif, None)
     for key in ("tif", "client_id"):
         if key in data:
             raise WireError(f"{prefix}{key}: signed in the intent; omit it here")
@@ -288,10 +294,9 @@ def place_request(
             raise ValueError("an intent needs its signature")
         return {"order": order_to_json(order), "signature": signature.to_hex(),
                 "intent": intent.to_json(), "intent_signature": intent_signature.to_hex()}
-    body = {"order": order_to_json(order), "signature": signature.to_hex(), "tif": tif}
     if client_id is not None:
-        body["client_id"] = client_id
-    return body
+        raise ValueError("a client id is signed: pass intent=Intent(tif=..., client_id=...) and its signature")
+    return {"order": order_to_json(order), "signature": signature.to_hex(), "tif": tif}
 
 
 class _SignedMessage:

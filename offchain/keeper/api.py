@@ -81,8 +81,7 @@ class PlaceModel(BaseModel):
     signature: str = Field(pattern=r"^0x[0-9a-fA-F]{128}1[bcBC]$",
                            description="65-byte hex r|s|v, v 27/28, by the account or its agent")
     tif: Literal["GTC", "IOC", "FOK"] = Field("GTC", description="absent when an intent is sent")
-    client_id: str | None = Field(None, pattern=r"^[\x21-\x7e]{1,64}$",
-                                  description="absent when an intent is sent")
+    client_id: None = Field(None, description="refused (422): a client id is signed, as intent.client_id")
     intent: IntentModel | None = Field(None, description="the signed OrderIntent (with intent_signature)")
     intent_signature: str | None = Field(None, pattern=r"^0x[0-9a-fA-F]{128}1[bcBC]$",
                                          description="EIP-712 OrderIntent signature by the order's signer")

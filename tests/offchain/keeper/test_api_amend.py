@@ -136,22 +136,59 @@ def test_sdk_async__stream_user_channel_authenticated(served):
     asyncio.run(go())
 
 
-def test_http__plain_order_client_id__echoed_queryable_cancellable_and_replayed(client):
-    from offchain.wire import place_request
+def test_http__unsigned_client_id__refused_422_nothing_sequenced(client):
+    """A request-level client id is not signed: whoever relays the order could set or swap
+    it (and a trader's signed cancel-by-client-id would then cancel an order it did not
+    mean, or its own later id would be refused as a duplicate). Refused as a whole."""
     from offchain.order import sign_order
+    from offchain.wire import UNSIGNED_CLIENT_ID
+
     from .helpers import DOMAIN
-    from offchain.keeper.core import Core, Outbox, market_config
-    from offchain.matching import Engine
-    from .helpers import MARKET
-    import json
+    from .test_api import body
 
     o = order(0, True, nonce=1)
-    r = client.post("/orders", json=place_request(o, sign_order(o, DOMAIN, KEYS[0]), client_id="plain-1"))
+    seq = client.keeper.core.seq
+    plain = {**body(0, o), "client_id": "plain-1"}
+    r = client.post("/orders", json=plain)
+    assert (r.status_code, r.json()["detail"]) == (422, UNSIGNED_CLIENT_ID)
+    batch = client.post("/orders/batch", json={"orders": [body(0, order(0, True, nonce=2)), plain]})
+    assert batch.status_code == 422 and batch.json()["detail"] == "orders[1]." + UNSIGNED_CLIENT_ID
+    assert client.keeper.core.seq == seq and client.keeper.core.orders == {}
+    assert client.get(f"/accounts/{ADDR[0]}/orders/by-client-id/plain-1").status_code == 404
+    with pytest.raises(ValueError):
+        from offchain.wire import place_request
+
+        place_request(o, sign_order(o, DOMAIN, KEYS[0]), client_id="plain-1")
+
+
+def test_http__signed_client_id__relayer_cannot_swap_it__echoed_unique_replayed(client):
+    """A plain limit order's client id goes in its signed intent (Intent(tif=..., client_id=...)):
+    a relayer that swaps the id breaks the intent signature (refused, nothing sequenced);
+    the trader's own id is echoed, queryable, unique, and survives replay and snapshots."""
+    import dataclasses
+    import json
+
+    from offchain.intent import Intent
+    from offchain.keeper.core import Core, Outbox, market_config
+    from offchain.matching import Engine
+
+    from .helpers import MARKET
+    from .test_order_kinds import with_intent
+
+    o = order(0, True, nonce=1)
+    signed_body = with_intent(0, o, Intent(tif="GTC", client_id="plain-1"))
+    swapped = {**signed_body, "intent": {**signed_body["intent"], "client_id": "relayer-9"}}
+    bad = client.post("/orders", json=swapped)
+    assert (bad.status_code, bad.json()["detail"]) == (400, "bad intent signature")
+    assert client.keeper.core.orders == {}
+    r = client.post("/orders", json=signed_body)
     assert r.status_code == 200 and r.json()["client_id"] == "plain-1", r.json()
+    assert r.json()["order_status"] == "open"  # a plain limit order, GTC
     found = client.get(f"/accounts/{ADDR[0]}/orders/by-client-id/plain-1").json()
     assert found["hash"] == r.json()["hash"] and found["client_id"] == "plain-1"
+    assert client.get(f"/accounts/{ADDR[0]}/orders/by-client-id/relayer-9").status_code == 404
     o2 = order(0, True, nonce=2)
-    again = client.post("/orders", json=place_request(o2, sign_order(o2, DOMAIN, KEYS[0]), client_id="plain-1"))
+    again = client.post("/orders", json=with_intent(0, o2, Intent(client_id="plain-1")))
     assert (again.status_code, again.json()["detail"]) == (409, "duplicate client id")
     core = Core(Engine([market_config(MARKET)]), {1: MARKET})
     for row in client.keeper.journal.commands():
@@ -160,3 +197,4 @@ def test_http__plain_order_client_id__echoed_queryable_cancellable_and_replayed(
     restored = Core(Engine([market_config(MARKET)]), {1: MARKET})
     restored.restore(core.snapshot())
     assert restored.by_client_id(ADDR[0], "plain-1").hex == r.json()["hash"]
+    assert dataclasses.asdict(restored.by_client_id(ADDR[0], "plain-1").intent)["client_id"] == "plain-1"

@@ -106,8 +106,8 @@ GOOD = None  # filled per test from a real signed body
     ("order.nonce", -1, "order.nonce out of uint256 range"),
     ("order.extra", 1, "order: unknown field 'extra'"),
     ("tif", "gtc", "tif must be one of GTC, IOC, FOK"),
-    ("client_id", "x" * 100_000, "client_id must be 1-64 printable ASCII characters"),
-    ("client_id", "", "client_id must be 1-64 printable ASCII characters"),
+    ("client_id", "x" * 100_000, "client_id: must be signed: send it as intent.client_id"),
+    ("client_id", "bot-7:quote#1", "client_id: must be signed: send it as intent.client_id"),
     ("signature", "0x1234", "signature must be 0x + 130 hex digits (r|s|v)"),
 ])
 def test_place__lax_or_oversized_field__422_with_reason_and_no_state(client, path, value, detail):
@@ -126,10 +126,17 @@ def test_place__v_not_27_or_28__422_never_normalised(client, v_byte):
     assert client.keeper.core.seq == 0
 
 
-def test_place__valid_with_client_id__accepted(client):
-    b = body(0, order(0, True))
-    b["client_id"] = "bot-7:quote#1"
-    assert client.post("/orders", json=b).json()["status"] == "accepted"
+def test_place__valid_with_signed_client_id__accepted_oversized_refused(client):
+    from offchain.intent import Intent
+
+    from .test_order_kinds import with_intent
+
+    ok = client.post("/orders", json=with_intent(0, order(0, True), Intent(client_id="bot-7:quote#1"))).json()
+    assert (ok["status"], ok["client_id"]) == ("accepted", "bot-7:quote#1")
+    big = with_intent(0, order(0, True, nonce=2), Intent())
+    big["intent"]["client_id"] = "x" * 100_000
+    r = client.post("/orders", json=big)
+    assert r.status_code == 422 and r.json()["detail"].startswith("intent.client_id")
 
 
 def test_http__body_over_limit__413_before_parse(tmp_path):
