@@ -253,8 +253,10 @@ class KeeperClient(Trader):
         """The account's funding: payments, paid, received, net and unsettled per market."""
         return _check(self.http.get(f"/accounts/{account or self.account}/funding"))
 
-    def stream_fills(self, account: str | None = None, timeout: float | None = None) -> Iterator[dict]:
-        """Blocking iterator over fill events (new fills and settlement state changes)."""
+    def stream_fills(self, account: str | None = None, timeout: float | None = None,
+                     ready: Any = None) -> Iterator[dict]:
+        """Blocking iterator over fill events (new fills and settlement state changes);
+        `ready` (a threading.Event) is set once the subscription is confirmed."""
         from websockets.sync.client import connect
 
         ws_url = "ws" + self.url[4:] + "/ws"
@@ -271,6 +273,12 @@ class KeeperClient(Trader):
             if reply.get("op") != "authed":
                 raise KeeperError(reply.get("status", 401), reply.get("detail"))
             socket.send(json.dumps({"op": "subscribe", "channel": "fills", "account": who}))
+            while (reply := json.loads(socket.recv(timeout=timeout))).get("op") not in ("subscribed", "error"):
+                pass
+            if reply.get("op") == "error":
+                raise KeeperError(reply.get("status", 400), reply.get("detail"))
+            if ready is not None:
+                ready.set()
             while True:
                 try:
                     message = json.loads(socket.recv(timeout=timeout))
@@ -398,10 +406,12 @@ class AsyncKeeperClient(Trader):
 
     async def stream(self, *, fills: bool = True, orders: bool = False, book: int | None = None,
                      account: str | None = None, user: bool = False, l2: int | None = None,
-                     trades: int | None = None) -> AsyncIterator[dict]:
+                     trades: int | None = None, ready: Any = None) -> AsyncIterator[dict]:
         """Async iterator over stream events of the chosen channels. `user`: the account's
         authenticated channel (order events and fills; the SDK signs the keeper's challenge),
-        `l2` / `trades`: a market's sequenced book deltas / public trades (docs/api.md)."""
+        `l2` / `trades`: a market's sequenced book deltas / public trades (docs/api.md).
+        `ready` (an asyncio.Event): set once the keeper confirmed every subscription (the
+        iterator must be running, e.g. `asyncio.ensure_future(it.__anext__())`)."""
         import websockets
 
         ws_url = "ws" + self.url[4:] + "/ws"
@@ -418,17 +428,35 @@ class AsyncKeeperClient(Trader):
                     pass
                 if reply.get("op") != "authed":
                     raise KeeperError(reply.get("status", 401), reply.get("detail"))
+            subscribes = []
             if user:
-                await socket.send(json.dumps({"op": "subscribe", "channel": "user", "account": who}))
+                subscribes.append({"op": "subscribe", "channel": "user", "account": who})
             for channel, market in (("trades", trades), ("l2", l2)):  # l2's snapshot last: all subscribed
                 if market is not None:
-                    await socket.send(json.dumps({"op": "subscribe", "channel": channel, "market": market}))
+                    subscribes.append({"op": "subscribe", "channel": channel, "market": market})
             if fills:
-                await socket.send(json.dumps({"op": "subscribe", "channel": "fills", "account": who}))
+                subscribes.append({"op": "subscribe", "channel": "fills", "account": who})
             if orders:
-                await socket.send(json.dumps({"op": "subscribe", "channel": "orders", "account": who}))
+                subscribes.append({"op": "subscribe", "channel": "orders", "account": who})
             if book is not None:
-                await socket.send(json.dumps({"op": "subscribe", "channel": "book", "market": book}))
+                subscribes.append({"op": "subscribe", "channel": "book", "market": book})
+            for message in subscribes:
+                await socket.send(json.dumps(message))
+            # every subscription confirmed before the first event is yielded (and `ready`
+            # set): a caller that acts after `ready` cannot miss an event of it
+            early, confirmed = [], 0
+            while confirmed < len(subscribes):
+                message = json.loads(await socket.recv())
+                if message.get("op") == "subscribed":
+                    confirmed += 1
+                elif message.get("op") == "error":
+                    raise KeeperError(message.get("status", 400), message.get("detail"))
+                elif "channel" in message:
+                    early.append(message)
+            if ready is not None:
+                ready.set()
+            for message in early:
+                yield message
             async for text in socket:
                 message = json.loads(text)
                 if "channel" in message and "op" not in message:

@@ -200,7 +200,10 @@ def reports_router(reports: Reports, pool: str) -> APIRouter:
         body = await unless_gone(request, reports.get(entity, kind, series, bar))
         if body is None:
             return Response(status_code=CLIENT_GONE)
-        return Response(body if isinstance(body, bytes) else encoded(body), media_type="application/json")
+        # how long this answer stays cached here: a client or proxy that honours it does not ask again
+        age = max(0, int(reports.ttl))
+        return Response(body if isinstance(body, bytes) else encoded(body), media_type="application/json",
+                        headers={"cache-control": f"max-age={age}"})
 
     @router.get("/pool", response_class=Response, responses=ok)
     async def pool_analytics(request: Request, series: bool = Query(False), bar: str = Query("1h")) -> Response:

@@ -35,14 +35,20 @@ async def wait_for(predicate, timeout=20.0, interval=0.05):
     raise TimeoutError("condition not met")
 
 
-async def journaled(keeper, kind: str, timeout=20.0) -> list:
-    """Wait until the journal holds a command of `kind`; return those rows. The sequencer
-    applies a command in memory first and the gateway's group commit writes it a moment
-    later, so a test that saw the in-memory effect must wait for the durable record."""
+async def journaled(keeper, kind: str, timeout=20.0, where=None) -> list:
+    """Wait until the journal holds a command of `kind` (whose decoded body satisfies
+    `where`, when given); return those rows. The sequencer applies a command in memory
+    first and the gateway's group commit writes it a moment later, so a test that saw the
+    in-memory effect must wait for the durable record. A fresh journal starts with the
+    registry (`market_set` / `margin_tiers_set` per market): a test of a later change says
+    which one with `where`."""
+    import json
+
     rows: list = []
 
     def found() -> bool:
-        rows[:] = [r for r in keeper.journal.commands() if r.kind == kind]
+        rows[:] = [r for r in keeper.journal.commands()
+                   if r.kind == kind and (where is None or where(json.loads(r.body)))]
         return bool(rows)
 
     await wait_for(found, timeout=timeout)

@@ -57,10 +57,11 @@ def test_sdk__agent_key_not_approved__rejected(stack, keeper_url):
 def test_sdk__stream_fills__sees_match_and_settlement(stack, keeper_url):
     with KeeperClient(keeper_url, stack.trader_keys[1]) as a, KeeperClient(keeper_url, stack.trader_keys[2]) as b:
         events = []
-        reader = threading.Thread(target=lambda: events.extend(a.stream_fills(timeout=3)), daemon=True)
+        subscribed = threading.Event()
+        reader = threading.Thread(target=lambda: events.extend(a.stream_fills(timeout=3, ready=subscribed)),
+                                  daemon=True)
         reader.start()
-        import time
-        time.sleep(0.3)
+        assert subscribed.wait(30)  # confirmed by the keeper (after the challenge and auth)
         a.place(a.order(1, False, PRICE + 30_000_000, 10**16))
         b.place(b.order(1, True, PRICE + 30_000_000, 10**16), tif="IOC")
         reader.join(15)

@@ -25,9 +25,10 @@ async def test_e2e__crossing_orders_via_sdk__settled_on_chain(stack, tmp_path, s
         buy = maker.order(1, True, PRICE, 3 * 10**17)
         ack = await maker.place(buy)
         assert ack["status"] == "accepted"
-        stream = taker.stream(fills=True)
+        subscribed = asyncio.Event()
+        stream = taker.stream(fills=True, ready=subscribed)
         first = asyncio.ensure_future(stream.__anext__())
-        await asyncio.sleep(0.2)
+        await asyncio.wait_for(subscribed.wait(), 30)  # the keeper confirmed it: no fill can be missed
         sells = await taker.place_batch([taker.order(1, False, PRICE, 10**17) for _ in range(2)])
         assert all(r["fills"] == 1 for r in sells)
         event = await asyncio.wait_for(first, 10)
@@ -69,9 +70,10 @@ async def test_e2e__fill_skipped_by_chain__rejected_reported_and_undone(stack, t
         w3, ex = exchange(stack)
         Web3Deployer(w3, a).transact(
             "Exchange", stack.deployment.exchange, "cancel_order", sell.as_tuple())
-        updates = maker.stream(fills=False, orders=True)
+        subscribed = asyncio.Event()
+        updates = maker.stream(fills=False, orders=True, ready=subscribed)
         first = asyncio.ensure_future(updates.__anext__())
-        await asyncio.sleep(0.2)
+        await asyncio.wait_for(subscribed.wait(), 30)
         await taker.place(taker.order(1, True, PRICE + 50_000, 10**17), tif="IOC")
         await wait_for(lambda: fills_final(keeper, "rejected"))
         (fill,) = await taker.fills()

@@ -38,7 +38,8 @@ async def test_e2e__guardian_halts_market__keeper_rejects_there_trades_elsewhere
             info = (await maker.info())["markets"]["1"]
             assert info["halted"] is False and int(info["mark_updated_at"]) > 0 and not info["stale"]
             resting = await maker.place(maker.order(1, True, PRICE1 - 5_000_000, 10**16))
-            book = taker.stream(fills=False, book=1)
+            subscribed = asyncio.Event()
+            book = taker.stream(fills=False, book=1, ready=subscribed)
             events: list = []
 
             async def collect():
@@ -46,7 +47,7 @@ async def test_e2e__guardian_halts_market__keeper_rejects_there_trades_elsewhere
                     events.append(event)
 
             reader = asyncio.ensure_future(collect())
-            await asyncio.sleep(0.3)
+            await asyncio.wait_for(subscribed.wait(), 30)
 
             guard("halt")
             await wait_for(lambda: keeper.core.is_halted(1))

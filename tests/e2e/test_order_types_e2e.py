@@ -178,7 +178,7 @@ async def test_e2e__market_set_band_change__followed_without_restart(stack, sdk_
         with pytest.raises(KeeperError) as exc:
             await trader.place(trader.order(1, True, PRICE + 10 * USDC, SIZE))
         assert (exc.value.status, exc.value.detail) == (400, "band")
-        await journaled(keeper, "market_set")
+        await journaled(keeper, "market_set", where=lambda b: b["market"] == 1 and b["band"] == 20)
     finally:
         await asyncio.to_thread(admin.send, exchange.functions.update_market(1, tick, lot, min_size, im, mm,
                                                                                band, active))
@@ -210,7 +210,8 @@ async def test_e2e__margin_tiers_set__followed_without_restart_admission_uses_it
     try:
         await asyncio.to_thread(set_tiers, rows)
         await wait_for(lambda: keeper.core.markets[1].tiers == TierTable.of(rows), timeout=30)
-        await journaled(keeper, "margin_tiers_set")
+        await journaled(keeper, "margin_tiers_set",
+                        where=lambda b: [[int(t), im, mm] for t, im, mm in b["rows"]] == [list(r) for r in rows])
         with pytest.raises(KeeperError) as exc:
             await trader.place(trader.order(1, True, PRICE - 50 * USDC, big))
         assert (exc.value.status, exc.value.detail) == (400, "margin")
