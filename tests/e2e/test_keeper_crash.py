@@ -46,6 +46,16 @@ def spawn_keeper(stack, tmp_path, db_url, port, crash: str | None, tag: str):
     return process.spawn_keeper(env, tmp_path, tag)
 
 
+def _mined(w3, tx_hash: str) -> bool:
+    """The tx has a receipt (web3 raises TransactionNotFound before it is mined or sent)."""
+    from web3.exceptions import TransactionNotFound
+
+    try:
+        return w3.eth.get_transaction_receipt(tx_hash) is not None
+    except TransactionNotFound:
+        return False
+
+
 def settled_from(taker, maker: str, n: int, timeout: float = 30.0) -> list[dict]:
     """Poll the taker's fills (KeeperClient) until exactly `n` have `maker` as maker and all
     are settled; those fills."""
@@ -132,8 +142,12 @@ def test_keeper__sigkill_mid_settlement__restart_settles_each_fill_exactly_once(
         while not journal.batches("submitted"):
             assert time.monotonic() < deadline, "no batch journaled"
             time.sleep(0.02)
-        if crash_point == "after_send":
-            time.sleep(0.5)  # automine: the tx is in a block now, the keeper never saw the receipt
+        if crash_point == "after_send":  # the journaled tx is mined (automine), its receipt never seen
+            (sent,) = journal.batches("submitted")
+            w3, _ = exchange(stack)
+            while not _mined(w3, sent.tx_hash):
+                assert time.monotonic() < deadline, "the journaled batch was not mined"
+                time.sleep(0.02)
         keeper.send_signal(signal.SIGKILL)
         keeper.wait(10)
         (batch,) = journal.batches("submitted")

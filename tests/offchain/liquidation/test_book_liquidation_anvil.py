@@ -143,12 +143,21 @@ async def test_book_liquidation__crash_mid_step__restart_closes_it_once(stack, t
     account = address_of(levered)
     db = f"sqlite:///{tmp_path}/k.db"
 
-    runner = LiquidationRunner(crash_point=stall_at(f"{point}:3600"))  # stalls there; stop() is the crash (tasks cancelled)
+    stall, reached = stall_at(f"{point}:3600"), asyncio.Event()
+
+    async def crash_point(name: str) -> None:  # stalls there; stop() is the crash (tasks cancelled)
+        if name == point:
+            reached.set()
+        await stall(name)
+
+    runner = LiquidationRunner(crash_point=crash_point)
     keeper = await _started(start_keeper, s, db, runner)
     start, _ = await _long_over_a_bid(keeper, s, w3, levered, 10 * ONE, 1_875 * USDC)
     await _mark(s, w3, 1_880 * USDC)
-    await wait_for(lambda: runner.stats.steps == 1)
-    await asyncio.sleep(0.5)
+    # the step is at the crash point (journaled; for after_send also placed and marked
+    # submitted), not "probably there after 0.5 s"
+    await asyncio.wait_for(reached.wait(), 60)
+    assert runner.stats.steps == 1
     await keeper.stop(drain=2.0)  # a placed order's fill still settles in the drain
     journal = LiquidationJournal(db)
     (row,) = journal.steps()
