@@ -115,8 +115,8 @@ def update_funding(market: uint256, interval: uint256, rate: int256):
     log FundingRateSet(market=market, interval=interval, rate=rate, mark=price, index=new_index)
 
 
-@view
 @external
+@view
 def index(market: uint256) -> int256:
     """
     @notice The market's cumulative funding index.
@@ -126,8 +126,8 @@ def index(market: uint256) -> int256:
     return self._index[market]
 
 
-@view
 @external
+@view
 def funding_state(market: uint256) -> (int256, uint256, uint256, uint256):
     """
     @notice A market's funding state.

@@ -395,8 +395,8 @@ def _update(market: uint256, price: uint256, config: uint256, strict: bool) -> b
     return True
 
 
-@pure
 @internal
+@pure
 def _moved_more(old: uint256, new: uint256, bps: uint256) -> bool:
     """
     @dev |new - old| > old * bps / BPS, without rounding.
@@ -405,33 +405,33 @@ def _moved_more(old: uint256, new: uint256, bps: uint256) -> bool:
     return diff * constants.BPS > old * bps
 
 
-@pure
 @internal
+@pure
 def _check_move_bps(bps: uint256):
     assert bps >= MIN_MOVE_BPS and bps <= MAX_MOVE_BPS, "oracle: bad max move"
 
 
-@pure
 @internal
+@pure
 def _check_max_age(max_age: uint256):
     assert max_age >= MIN_MAX_AGE and max_age <= MAX_MAX_AGE, "oracle: bad max age"
 
 
-@pure
 @internal
+@pure
 def _check_breaker(bps: uint256, window: uint256):
     assert bps >= MIN_MOVE_BPS and bps <= MAX_MOVE_BPS, "oracle: bad breaker bps"
     assert window >= MIN_BREAKER_WINDOW and window <= MAX_BREAKER_WINDOW, "oracle: bad breaker window"
 
 
-@pure
 @internal
+@pure
 def _pack_config(max_move_bps: uint256, breaker_bps: uint256, breaker_window: uint256, max_age: uint256) -> uint256:
     return max_move_bps | (breaker_bps << _BREAKER_SHIFT) | (breaker_window << _WINDOW_SHIFT) | (max_age << _AGE_SHIFT)
 
 
-@pure
 @internal
+@pure
 def _unpack(slot: uint256) -> MarketState:
     return MarketState(
         price=slot & _MASK_PRICE,
@@ -442,8 +442,8 @@ def _unpack(slot: uint256) -> MarketState:
     )
 
 
-@pure
 @internal
+@pure
 def _pack(s: MarketState) -> uint256:
     return (
         s.price

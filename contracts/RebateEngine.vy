@@ -178,8 +178,8 @@ def _set_tiers(tiers: DynArray[Tier, MAX_TIERS]):
     log TiersSet(tiers=tiers)
 
 
-@view
 @internal
+@view
 def _tier(index: uint256, fees: uint256) -> Tier:
     return Tier(
         min_volume=fee_tiers.threshold(self._thresholds[0], self._thresholds[1], index),

@@ -33,8 +33,8 @@ CURRENT_SHIFT: constant(uint256) = 16
 PREVIOUS_SHIFT: constant(uint256) = 72
 
 
-@pure
 @internal
+@pure
 def tier_index(volume: uint256, fees: uint256, thresholds_lo: uint256, thresholds_hi: uint256) -> uint256:
     """
     @dev The last tier whose min volume is <= volume (at most 7 comparisons).
@@ -53,26 +53,26 @@ def tier_index(volume: uint256, fees: uint256, thresholds_lo: uint256, threshold
     return index
 
 
-@pure
 @internal
+@pure
 def taker_fee(fees: uint256, index: uint256) -> uint256:
     return (fees >> (TIER_BITS * index)) & MASK_12
 
 
-@pure
 @internal
+@pure
 def maker_rebate(fees: uint256, index: uint256) -> uint256:
     return (fees >> (TIER_BITS * index + REBATE_SHIFT)) & MASK_12
 
 
-@pure
 @internal
+@pure
 def tier_count(fees: uint256) -> uint256:
     return fees >> COUNT_SHIFT
 
 
-@pure
 @internal
+@pure
 def count_bits(count: uint256) -> uint256:
     """
     @dev A fee word holding only the tier count (tiers are OR-ed in with `tier_bits`).
@@ -80,8 +80,8 @@ def count_bits(count: uint256) -> uint256:
     return count << COUNT_SHIFT
 
 
-@pure
 @internal
+@pure
 def threshold(thresholds_lo: uint256, thresholds_hi: uint256, index: uint256) -> uint256:
     """
     @dev The min volume of tier `index`.
@@ -90,8 +90,8 @@ def threshold(thresholds_lo: uint256, thresholds_hi: uint256, index: uint256) ->
     return (word >> (THRESHOLD_BITS * (index % TIERS_PER_WORD))) & MASK_64
 
 
-@pure
 @internal
+@pure
 def tier_bits(index: uint256, min_volume: uint256, taker_fee_bps: uint256, maker_rebate_bps: uint256) -> (uint256, uint256):
     """
     @dev Tier `index` as bits to OR into its threshold word (lo for tiers 0..3, hi for 4..7)
@@ -103,8 +103,8 @@ def tier_bits(index: uint256, min_volume: uint256, taker_fee_bps: uint256, maker
     )
 
 
-@pure
 @internal
+@pure
 def trailing(record: uint256, epoch: uint256, elapsed: uint256) -> uint256:
     """
     @dev current + previous * (EPOCH_LENGTH - elapsed) // EPOCH_LENGTH of a volume record,
@@ -122,8 +122,8 @@ def trailing(record: uint256, epoch: uint256, elapsed: uint256) -> uint256:
     return 0
 
 
-@pure
 @internal
+@pure
 def added(record: uint256, notional: uint256, epoch: uint256) -> uint256:
     """
     @dev The volume record after adding `notional` in `epoch` (rolling epochs; saturating).

@@ -23,8 +23,8 @@ COUNT_SHIFT: constant(uint256) = 252
 PER_WORD: constant(uint256) = 4
 
 
-@pure
 @internal
+@pure
 def requirement(notional: uint256, bps_word: uint256, thresholds_lo: uint256, thresholds_hi: uint256, initial: bool) -> uint256:
     """
     @dev Tiered margin of one market's position notional (rounded up). bps_word != 0.
@@ -52,8 +52,8 @@ def requirement(notional: uint256, bps_word: uint256, thresholds_lo: uint256, th
     return (notional * bps - deduction + constants.BPS - 1) // constants.BPS
 
 
-@pure
 @internal
+@pure
 def encode(
     thresholds: DynArray[uint256, constants.MAX_TIERS],
     initial_bps: DynArray[uint256, constants.MAX_TIERS],
@@ -88,14 +88,14 @@ def encode(
     return bps_word, lo, hi
 
 
-@pure
 @internal
+@pure
 def tier_count(bps_word: uint256) -> uint256:
     return bps_word >> COUNT_SHIFT
 
 
-@pure
 @internal
+@pure
 def base_bps(bps_word: uint256) -> (uint256, uint256):
     """
     @dev Tier 0's (initial, maintenance) bps: the market registry's flat pair.
