@@ -15,7 +15,9 @@ writes two fresh filled[hash] slots):
   contract set and one rate since the positions opened (every position settles funding);
   _idle: the same at an unchanged index; gas_settle_funding: _funding minus
   gas_per_fill_batch50_one_maker (no Funding contract), same run. Later figures run with
-  funding on.
+  funding on. Last (margin tiers on by then): _funding_residue, a rate whose payments are
+  not whole units (the residue's sweep to the insurance fund in the batch), and
+  gas_funding_residue_per_fill, it minus the same batch after a whole-unit rate.
 
 Run: .venv/bin/python bench/bench_gas.py (from the repository root).
 
@@ -284,6 +286,28 @@ def main() -> None:
         tx = exchange.adl(victims[3], ETH, [backstop], sender=operator)
         assert tx.decode_logs(exchange.Adl)[0].counterparty == backstop.address
         print(f"gas_adl_backstop: {tx.gas_used}")
+
+        # an odd rate: every settlement leaves a rounding residue, whose whole units move
+        # to the insurance fund once per batch (docs/funding.md, "Rounding residue")
+        # (last, so the fund is still empty for the figures above; twice: the first writes
+        # the dust and fund slots from zero, the figure is the second)
+        oracle.set_price(ETH, PRICE, sender=admin)
+        maker = new_keys(1)
+        takers = new_keys(50)
+        settle(fills_for(maker * 50, takers))  # open at the current index
+        # A/B in the same state: 10**8 pays whole units (no residue), 98_765 does not
+        per_fill = {}
+        for rate in (123_457, 10**8, 98_765):
+            ape.chain.pending_timestamp += 130
+            oracle.set_price(ETH, PRICE, sender=admin)
+            _, last, _, _ = funding.funding_state(ETH)
+            funding.update_funding(ETH, last + 1, rate, sender=admin)
+            tx = exchange.settle(fills_for(maker * 50, takers), sender=operator)
+            assert len(tx.decode_logs(exchange.FundingSettled)) == 51
+            assert bool(tx.decode_logs(exchange.InsuranceInflow)) == (rate != 10**8)
+            per_fill[rate] = tx.gas_used // 50
+        print(f"gas_per_fill_batch50_one_maker_funding_residue: {per_fill[98_765]}")
+        print(f"gas_funding_residue_per_fill: {per_fill[98_765] - per_fill[10**8]}")
 
     print(f"bench_seconds: {time.time() - started:.1f}")
 
