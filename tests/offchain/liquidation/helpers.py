@@ -29,6 +29,26 @@ def keeper_config(stack, db_url: str) -> KeeperConfig:
                         contracts=Contracts(**stack.contracts()), journal=JournalConfig(url=db_url))
 
 
+def runner_keeper_args(stack, runners, agents=()) -> dict:
+    """Keeper(...) arguments of a keeper that runs only `runners` (no API), with the stack's
+    operator and reporter keys and the given agent keys."""
+    return dict(operator=key(stack.operator_key), reporter=key(stack.reporter_key), agents=[key(a) for a in agents],
+                runners=list(runners), serve_api=False)
+
+
+def runner_keeper(stack, db_url: str, runners, agents=()):
+    """A keeper (not started) that runs only `runners` on the journal at `db_url`."""
+    from offchain.keeper.service import Keeper
+
+    return Keeper(keeper_config(stack, db_url), **runner_keeper_args(stack, runners, agents))
+
+
+async def start_runner_keeper(start_keeper, stack, db_url: str, runners):
+    """A started keeper (the `start_keeper` fixture's, stopped at teardown) that runs only
+    `runners`; tests stop it themselves first, with a drain, before reading chain and journal."""
+    return await start_keeper(keeper_config(stack, db_url), **runner_keeper_args(stack, runners))
+
+
 def signed(k: str, domain, market: int, is_buy: bool, price: int, size: int, tif: str):
     order = Order(address_of(k), market, is_buy, price, size, next(_nonces), int(time.time()) + 86_400, 0)
     return order, sign_order(order, domain, k), tif

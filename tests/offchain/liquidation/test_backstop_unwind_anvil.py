@@ -16,11 +16,10 @@ from offchain.devnet import Anvil
 from offchain.keeper.crashstack import deploy_crash_stack
 from offchain.keeper.runners.backstop import BackstopUnwindRunner, UnwindOrders, unwind_target
 from offchain.keeper.runners.liquidation import LiquidationRunner
-from offchain.keeper.service import Keeper
 from offchain.order import Order, sign_order
 
-from .helpers import ONE, USDC, contracts, key, keeper_config, liquidation_logs, open_positions, set_price, \
-    signed, wait_for
+from .helpers import ONE, USDC, contracts, liquidation_logs, open_positions, runner_keeper, set_price, signed, \
+    wait_for
 
 PRICE = 2_000 * USDC
 
@@ -48,8 +47,7 @@ def test_backstop_unwind__grid_inventory_kept__only_takeover_sold(tmp_path):
         db_url = f"sqlite:///{tmp_path}/k.db"
 
         def keeper(runners):
-            return Keeper(keeper_config(s, db_url), operator=key(s.operator_key), reporter=key(s.reporter_key),
-                          agents=[key(agent)], runners=runners, serve_api=False)
+            return runner_keeper(s, db_url, runners, agents=[agent])
 
         async def first():
             unwind = BackstopUnwindRunner()

@@ -18,12 +18,11 @@ from offchain.devnet import Anvil
 from offchain.keeper.crashstack import deploy_crash_stack
 from offchain.keeper.runners.liquidation import LiquidationRunner
 from offchain.keeper.runners.liquidation_journal import CONFIRMED, LiquidationJournal
-from offchain.keeper.service import Keeper
 from offchain.keeper.settlement import stall_at
 from offchain.order import address_of
 
-from .helpers import ONE, USDC, contracts, key, keeper_config, liquidation_logs, open_positions, set_price, \
-    signed, wait_for
+from .helpers import ONE, USDC, contracts, liquidation_logs, open_positions, set_price, signed, start_runner_keeper, \
+    wait_for
 
 pytestmark = pytest.mark.e2e
 PRICE = 2_000 * USDC
@@ -35,13 +34,6 @@ def stack():
     with Anvil(accounts=10) as node:
         yield deploy_crash_stack(node.url, node.private_keys(), lps=1,
                                  traders=[2_100 * USDC, 21_000 * USDC, 2_000_000 * USDC, 2_000_000 * USDC])
-
-
-async def _started(start_keeper, stack, db_url: str, runner: LiquidationRunner) -> Keeper:
-    """A keeper with only `runner` and no API, stopped at teardown (the tests stop it
-    themselves first, with a drain, before reading the chain and the journal)."""
-    return await start_keeper(keeper_config(stack, db_url), operator=key(stack.operator_key),
-                              reporter=key(stack.reporter_key), agents=[], runners=[runner], serve_api=False)
 
 
 def _fill_logs(exchange, start: int) -> list[dict]:
@@ -68,7 +60,7 @@ async def test_book_liquidation__breach__closed_on_makers_bid_not_backstop(stack
     w3, exchange, _ = contracts(s.url, s.deployment)
     account = address_of(levered)
     runner = LiquidationRunner()
-    keeper = await _started(start_keeper, s, f"sqlite:///{tmp_path}/k.db", runner)
+    keeper = await start_runner_keeper(start_keeper, s, f"sqlite:///{tmp_path}/k.db", [runner])
     start, bid = await _long_over_a_bid(keeper, s, w3, levered, 10 * ONE, 1_875 * USDC)
     assert bid["status"] == "accepted"
     before = exchange.functions.collateral(account).call()  # 2,100 less the opening taker fee
@@ -100,7 +92,7 @@ async def test_book_liquidation__large_position__steps_of_20pct_one_a_second(sta
     w3, exchange, _ = contracts(s.url, s.deployment)
     account = address_of(big)
     runner = LiquidationRunner()
-    keeper = await _started(start_keeper, s, f"sqlite:///{tmp_path}/k.db", runner)
+    keeper = await start_runner_keeper(start_keeper, s, f"sqlite:///{tmp_path}/k.db", [runner])
     # 100 ETH (200,000 USDC notional) on 21,000: 9.5x
     start, _ = await _long_over_a_bid(keeper, s, w3, big, 100 * ONE, 1_855 * USDC)
     # equity 20,900 - 14,400 = 6,500, 70% of the 9,280 maintenance (5% of 185,600): a
@@ -151,7 +143,7 @@ async def test_book_liquidation__crash_mid_step__restart_closes_it_once(stack, t
         await stall(name)
 
     runner = LiquidationRunner(crash_point=crash_point)
-    keeper = await _started(start_keeper, s, db, runner)
+    keeper = await start_runner_keeper(start_keeper, s, db, [runner])
     start, _ = await _long_over_a_bid(keeper, s, w3, levered, 10 * ONE, 1_875 * USDC)
     await _mark(s, w3, 1_880 * USDC)
     # the step is at the crash point (journaled; for after_send also placed and marked
@@ -165,7 +157,7 @@ async def test_book_liquidation__crash_mid_step__restart_closes_it_once(stack, t
     journal.close()
 
     runner = LiquidationRunner()
-    keeper = await _started(start_keeper, s, db, runner)
+    keeper = await start_runner_keeper(start_keeper, s, db, [runner])
     await wait_for(lambda: runner.summary()["book"] == 1 and not runner.busy)
     await asyncio.sleep(2 * runner.params.cooldown_s)  # no further step
     summary = runner.summary()

@@ -15,10 +15,9 @@ from offchain.devnet import Anvil
 from offchain.keeper.crashstack import deploy_crash_stack
 from offchain.keeper.runners.liquidation import ADL_KIND, LiquidationRunner
 from offchain.keeper.runners.liquidation_journal import CONFIRMED, LiquidationJournal
-from offchain.keeper.service import Keeper
 from offchain.risk.liquidation import bankruptcy_price
 
-from .helpers import ONE, USDC, contracts, key, keeper_config, open_positions, set_price, wait_for
+from .helpers import ONE, USDC, contracts, key, open_positions, runner_keeper, set_price, wait_for
 
 pytestmark = pytest.mark.e2e
 PRICE = 2_000 * USDC
@@ -51,8 +50,7 @@ def run_gap(s, db_url):
     runner = LiquidationRunner()
 
     async def scenario():
-        keeper = Keeper(keeper_config(s, db_url), operator=key(s.operator_key), reporter=key(s.reporter_key),
-                        agents=[], runners=[runner], serve_api=False)
+        keeper = runner_keeper(s, db_url, [runner])
         await keeper.start()
         try:
             await open_positions(keeper, [(levered, whale, 10 * ONE, PRICE)])
@@ -133,8 +131,7 @@ def test_gap__fund_short_no_profitable_short__backstop_absorbs_at_bankruptcy_pri
     runner = LiquidationRunner()
 
     def keeper(runners):
-        return Keeper(keeper_config(s, db_url), operator=key(s.operator_key), reporter=key(s.reporter_key),
-                      agents=[], runners=runners, serve_api=False)
+        return runner_keeper(s, db_url, runners)
 
     async def setup_keys():
         k = keeper([])

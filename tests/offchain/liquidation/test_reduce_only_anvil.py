@@ -14,19 +14,13 @@ import json
 import pytest
 
 from offchain.keeper.runners.liquidation import LiquidationRunner
-from offchain.keeper.service import Keeper
 from offchain.order import REDUCE_ONLY, Order, address_of, sign_order
 
-from .helpers import ONE, USDC, contracts, key, keeper_config, liquidation_logs, open_positions, set_price, \
-    signed, wait_for
+from .helpers import ONE, USDC, contracts, liquidation_logs, open_positions, runner_keeper, set_price, signed, \
+    wait_for
 
 pytestmark = pytest.mark.e2e
 PRICE = 2_000 * USDC
-
-
-def _keeper(stack, db_url, runners) -> Keeper:
-    return Keeper(keeper_config(stack, db_url), operator=key(stack.operator_key), reporter=key(stack.reporter_key),
-                  agents=[], runners=runners, serve_api=False)
 
 
 def _reduce_only(k: str, domain, is_buy: bool, price: int, size: int, nonce: int, tif: str = "IOC"):
@@ -41,7 +35,7 @@ def test_reduce_only__fresh_journal__chain_position_read_at_start__reduce_settle
     long_ = address_of(healthy)
 
     async def opened():
-        keeper = _keeper(s, f"sqlite:///{tmp_path}/a.db", [])
+        keeper = runner_keeper(s, f"sqlite:///{tmp_path}/a.db", [])
         await keeper.start()
         try:
             await open_positions(keeper, [(healthy, whale, 10 * ONE, PRICE)])
@@ -50,7 +44,7 @@ def test_reduce_only__fresh_journal__chain_position_read_at_start__reduce_settle
 
     async def second_keeper():
         # a keeper on a new journal has matched none of these fills: only the chain knows them
-        keeper = _keeper(s, f"sqlite:///{tmp_path}/b.db", [])
+        keeper = runner_keeper(s, f"sqlite:///{tmp_path}/b.db", [])
         await keeper.start()
         try:
             d = keeper.domain
@@ -82,7 +76,7 @@ def test_reduce_only__after_liquidation_to_backstop__engine_flat__refused(crash_
     runner = LiquidationRunner()
 
     async def scenario():
-        keeper = _keeper(s, f"sqlite:///{tmp_path}/k.db", [runner])
+        keeper = runner_keeper(s, f"sqlite:///{tmp_path}/k.db", [runner])
         await keeper.start()
         try:
             d = keeper.domain

@@ -11,47 +11,35 @@ import pytest
 from offchain.keeper.runners.liquidation import LiquidationRunner
 from offchain.keeper.runners.liquidation_journal import CONFIRMED, PLANNED, LiquidationJournal
 from offchain.keeper.runners.liquidation_report import liquidation_rows
-from offchain.keeper.service import Keeper
 from offchain.keeper.settlement import stall_at
 
-from .helpers import ONE, USDC, contracts, first_breach_block, key, keeper_config, liquidation_logs, open_positions, \
-    set_price, wait_for
+from .helpers import ONE, USDC, contracts, first_breach_block, key, liquidation_logs, open_positions, set_price, \
+    start_runner_keeper, wait_for
 
 pytestmark = pytest.mark.e2e
 PRICE = 2_000 * USDC
 
 
-def make_keeper(stack, db_url, runner) -> Keeper:
-    return Keeper(keeper_config(stack, db_url), operator=key(stack.operator_key), reporter=key(stack.reporter_key),
-                  agents=[], runners=[runner], serve_api=False)
-
-
-def test_runner__breach_on_mark_update__liquidated_next_block_healthy_untouched(crash_stack, tmp_path):
+@pytest.mark.anyio
+async def test_runner__breach_on_mark_update__liquidated_next_block_healthy_untouched(crash_stack, tmp_path,
+                                                                                      start_keeper):
     s = crash_stack
     levered, healthy, whale = s.trader_keys
     w3, exchange, _ = contracts(s.url, s.deployment)
     runner = LiquidationRunner()
-
-    async def scenario():
-        keeper = make_keeper(s, f"sqlite:///{tmp_path}/k.db", runner)
-        await keeper.start()
-        try:
-            # 10 ETH long on 2,100 USDC (~9.5x) and 10 ETH on 10,000 (2x), both from the whale
-            await open_positions(keeper, [(levered, whale, 10 * ONE, PRICE), (healthy, whale, 10 * ONE, PRICE)])
-            start = w3.eth.block_number
-            # -5%: the levered long is still above maintenance (2,090 - 1,000 >= 950)
-            await asyncio.to_thread(set_price, w3, s.reporter_key, s.deployment.oracle, 1, 1_900 * USDC)
-            await asyncio.sleep(1.0)
-            assert liquidation_logs(w3, exchange, start) == []
-            # -6%: 890 < 940 -> liquidatable; the runner sees the PriceUpdated and acts
-            breach = await asyncio.to_thread(set_price, w3, s.reporter_key, s.deployment.oracle, 1, 1_880 * USDC)
-            await wait_for(lambda: liquidation_logs(w3, exchange, start))
-            await wait_for(lambda: runner.summary()["confirmed"] == 1 and not runner.busy)
-            return keeper, start, breach
-        finally:
-            await keeper.stop(drain=1.0)
-
-    keeper, start, breach = asyncio.run(scenario())
+    keeper = await start_runner_keeper(start_keeper, s, f"sqlite:///{tmp_path}/k.db", [runner])
+    # 10 ETH long on 2,100 USDC (~9.5x) and 10 ETH on 10,000 (2x), both from the whale
+    await open_positions(keeper, [(levered, whale, 10 * ONE, PRICE), (healthy, whale, 10 * ONE, PRICE)])
+    start = w3.eth.block_number
+    # -5%: the levered long is still above maintenance (2,090 - 1,000 >= 950)
+    await asyncio.to_thread(set_price, w3, s.reporter_key, s.deployment.oracle, 1, 1_900 * USDC)
+    await asyncio.sleep(1.0)
+    assert liquidation_logs(w3, exchange, start) == []
+    # -6%: 890 < 940 -> liquidatable; the runner sees the PriceUpdated and acts
+    breach = await asyncio.to_thread(set_price, w3, s.reporter_key, s.deployment.oracle, 1, 1_880 * USDC)
+    await wait_for(lambda: liquidation_logs(w3, exchange, start))
+    await wait_for(lambda: runner.summary()["confirmed"] == 1 and not runner.busy)
+    await keeper.stop(drain=1.0)
     (log,) = liquidation_logs(w3, exchange, start)
     a = log["args"]
     assert a["account"] == key(levered).address and a["market"] == 1 and a["size"] == 10 * ONE
@@ -76,44 +64,32 @@ def test_runner__breach_on_mark_update__liquidated_next_block_healthy_untouched(
     assert rows["insurance fund (USDC)"].startswith(f"{exchange.functions.insurance_fund().call() // USDC:,}.")
 
 
-def test_runner__crash_after_journal__restart_sends_the_same_step_once(crash_stack, tmp_path):
+@pytest.mark.anyio
+async def test_runner__crash_after_journal__restart_sends_the_same_step_once(crash_stack, tmp_path, start_keeper):
     s = crash_stack
     levered, healthy, whale = s.trader_keys
     w3, exchange, _ = contracts(s.url, s.deployment)
     db = f"sqlite:///{tmp_path}/k.db"
 
-    async def first_life():
-        runner = LiquidationRunner(crash_point=stall_at("liquidation_after_journal:3600"))  # stalls after the journal write
-        keeper = make_keeper(s, db, runner)
-        await keeper.start()
-        try:
-            await open_positions(keeper, [(levered, whale, 10 * ONE, PRICE)])
-            start = w3.eth.block_number
-            await asyncio.to_thread(set_price, w3, s.reporter_key, s.deployment.oracle, 1, 1_880 * USDC)
-            await wait_for(lambda: runner.stats.steps == 1)
-            return start
-        finally:
-            # the "crash": the stalled step never broadcasts (tasks cancelled, no receipt)
-            await keeper.stop(drain=0.5)
-
-    start = asyncio.run(first_life())
+    runner = LiquidationRunner(crash_point=stall_at("liquidation_after_journal:3600"))  # stalls after the journal write
+    keeper = await start_runner_keeper(start_keeper, s, db, [runner])
+    await open_positions(keeper, [(levered, whale, 10 * ONE, PRICE)])
+    start = w3.eth.block_number
+    await asyncio.to_thread(set_price, w3, s.reporter_key, s.deployment.oracle, 1, 1_880 * USDC)
+    await wait_for(lambda: runner.stats.steps == 1)
+    # the "crash": the stalled step never broadcasts (tasks cancelled, no receipt)
+    await keeper.stop(drain=0.5)
     journal = LiquidationJournal(db)
     (row,) = journal.steps()
     assert row.state == PLANNED and liquidation_logs(w3, exchange, start) == []
     journal.close()
 
-    async def second_life():
-        runner = LiquidationRunner()
-        keeper = make_keeper(s, db, runner)
-        await keeper.start()  # on_start resumes the planned step before any new one
-        try:
-            await wait_for(lambda: liquidation_logs(w3, exchange, start))
-            await asyncio.sleep(1.5)  # a further scan must not add a second step
-            return runner.summary()
-        finally:
-            await keeper.stop(drain=0.5)
-
-    summary = asyncio.run(second_life())
+    runner = LiquidationRunner()
+    keeper = await start_runner_keeper(start_keeper, s, db, [runner])  # on_start resumes the planned step before any new one
+    await wait_for(lambda: liquidation_logs(w3, exchange, start))
+    await asyncio.sleep(1.5)  # a further scan must not add a second step
+    summary = runner.summary()
+    await keeper.stop(drain=0.5)
     (log,) = liquidation_logs(w3, exchange, start)
     journal = LiquidationJournal(db)
     (row2,) = journal.steps()

@@ -1,7 +1,7 @@
 """MarketMaker, the one loop both hosts run: engine protocol, fills, and the risk gate on
 ticks where the engine keeps its quotes."""
 
-import asyncio
+import pytest
 
 from offchain.keeper.keys import Key
 from offchain.keeper.runners import MarketMaker, OrderSigner
@@ -28,26 +28,28 @@ def test_engines__one_protocol():
     _: list[Engine] = engines  # type-checks against the protocol
 
 
-def test_market_maker__stale_mark_while_quotes_kept__pulls_at_once():
+@pytest.mark.anyio
+async def test_market_maker__stale_mark_while_quotes_kept__pulls_at_once():
     """The quote engine keeps its quotes inside refresh_ms (desired -> None); the gate still
     sees the stale mark and everything is cancelled now, not at the next requote."""
     venue = FakeVenue()
     mm = maker(lambda _anchor: QuoteEngine(QuoteConfig(1, 20, ETH // 10, refresh_ms=60_000)),
                RiskLimits(max_mark_age_ms=1_000))
     venue.marks[1] = venue.market(MARK, mark_ts=venue.now)
-    first = asyncio.run(mm.step(venue, venue.now))
+    first = await mm.step(venue, venue.now)
     assert first.requoted and len(venue.resting(VAULT)) == 2
-    kept = asyncio.run(mm.step(venue, venue.now + 500))
+    kept = await mm.step(venue, venue.now + 500)
     assert kept.plan.empty and not kept.requoted and kept.risk is None
-    stale = asyncio.run(mm.step(venue, venue.now + 2_000))
+    stale = await mm.step(venue, venue.now + 2_000)
     assert not stale.requoted and len(stale.plan.cancels) == 2 and stale.risk.reasons
     assert venue.resting(VAULT) == [] and len(venue.cancelled) == 2
 
 
-def test_market_maker__grid_fill_then_skip__undone_by_fill_id():
+@pytest.mark.anyio
+async def test_market_maker__grid_fill_then_skip__undone_by_fill_id():
     venue = FakeVenue()
     mm = maker(lambda anchor: GridEngine(pool_grid_config(PoolGridParams(1, 3, 30, ETH // 10, True), anchor)))
-    asyncio.run(mm.step(venue, venue.now))
+    await mm.step(venue, venue.now)
     before = mm.engine.quantities
     bid = max((o for o in venue.resting(VAULT) if o.is_buy), key=lambda o: o.price)
     fill = FakeFill(1, VAULT, True, bid.price, bid.size, id=7)
