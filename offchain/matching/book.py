@@ -19,7 +19,7 @@ from __future__ import annotations
 from bisect import bisect_left, insort
 from collections import deque
 from operator import attrgetter
-from typing import Any, Hashable, Iterator
+from typing import Any, Final, Hashable, Iterator
 
 import msgspec
 
@@ -27,9 +27,9 @@ import msgspec
 from .protection import Breaker
 from .types import ONE, MarketConfig, Place
 
-INF = 1 << 256  # above any uint256 price: "no upper limit"
-SIZE_LIMITS_CACHED = 4096  # distinct order sizes remembered per market
-_open_size = attrgetter("size")
+INF: Final = 1 << 256  # above any uint256 price: "no upper limit"
+SIZE_LIMITS_CACHED: Final = 4096  # distinct order sizes remembered per market
+_open_size: Final = attrgetter("size")
 
 
 class RestingOrder:
@@ -90,14 +90,14 @@ class PendingTrigger:
 class Level:
     __slots__ = ("price", "key", "orders", "size", "dead", "levels", "keys", "market")
 
-    def __init__(self, price: int, key: int, levels: dict[int, "Level"], keys: list[int],
-                 market: int) -> None:
+    def __init__(self, price: int, key: int, levels: dict[Any, "Level"],
+                 keys: list[Any], market: int) -> None:
         self.price = price
         self.key = key  # position in the side's sorted key list (price, or -price for asks)
         self.orders: deque[RestingOrder] = deque()  # time priority; may hold dead entries
         # sum of live open sizes (O(1) depth per level). Live orders have size > 0, so
         # size 0 also means "no live order left": the level is gone (no separate count).
-        self.size = 0
+        self.size: int = 0
         self.dead = 0   # dead entries still in the deque (live ones: len(orders) - dead)
         self.levels = levels  # the side this level belongs to: price -> Level
         self.keys = keys      # and its sorted key list
@@ -146,35 +146,36 @@ class Book:
     def __init__(self, config: MarketConfig) -> None:
         self.config = config
         self.market = config.market
-        self.tick = config.tick
-        self.lot = config.lot
-        self.min_size = config.min_size
-        self.max_size = config.max_size
-        self.max_notional = config.max_notional
-        self.band_bps = config.band_bps
+        self.tick: int = config.tick
+        self.lot: int = config.lot
+        self.min_size: int = config.min_size
+        self.max_size: int = config.max_size
+        self.max_notional: int = config.max_notional
+        self.band_bps: int = config.band_bps
         self.default_stp = config.default_stp
         # limits as single comparisons: size > size_cap, price * size >= notional_cap
         # (floor(price * size / ONE) > max_notional  <=>  price * size >= (max_notional + 1) * ONE)
-        self.size_floor = max(config.min_size, config.lot)  # a valid size is >= one lot
-        self.size_cap = config.max_size or INF
-        self.notional_cap = (config.max_notional + 1) * ONE if config.max_notional else INF * INF
+        self.size_floor: int = max(config.min_size, config.lot)  # a valid size is >= one lot
+        self.size_cap: int = config.max_size or INF
+        self.notional_cap: int = (config.max_notional + 1) * ONE if config.max_notional else INF * INF
         # size -> highest price an order of that size may have (-1: the size is invalid).
         # One dict probe replaces the lot division, the min / max compares and the notional
         # product on multi-digit ints, which CPython runs on its slow paths (~100 ns).
-        self.size_limits: dict[int, int] = {}
-        self.bids: dict[int, Level] = {}
-        self.asks: dict[int, Level] = {}
+        self.size_limits: dict[Any, int] = {}
+        self.bids: dict[Any, Level] = {}
+        self.asks: dict[Any, Level] = {}
         self.bid_prices: list[int] = []  # ascending; best bid last
         self.ask_keys: list[int] = []    # -price, ascending; best ask last
-        self.mark = 0                    # 0 = no mark yet
-        self.band_lo = 0                 # aggressive sells below are rejected (0 = off)
-        self.band_hi = INF               # aggressive buys above are rejected (INF = off)
+        self.mark: int = 0               # 0 = no mark yet
+        self.band_lo: int = 0            # aggressive sells below are rejected (0 = off)
+        self.band_hi: int = INF          # aggressive buys above are rejected (INF = off)
         self.breaker = Breaker(config.breaker) if config.breaker is not None else None
-        self.halted_until = 0            # 0 = not halted
-        self.expiries: list[tuple[int, int, Any, RestingOrder | PendingTrigger]] = []  # heap (expiry, seq, id, order)
-        self.next_expiry = INF
+        self.halted_until: int = 0       # 0 = not halted
+        # heap of (expiry, seq, id, order)
+        self.expiries: list[tuple[int, int, Any, RestingOrder | PendingTrigger]] = []
+        self.next_expiry: int = INF
         self.triggers: dict[Hashable, PendingTrigger] = {}  # insertion order = placement order
-        self.wake_at = INF  # earliest ts at which an expiry or the end of a halt is due
+        self.wake_at: int = INF  # earliest ts at which an expiry or the end of a halt is due
 
     def size_limit(self, size: int) -> int:
         """The highest price allowed for an order of `size` (an int), or -1 when the size

@@ -10,40 +10,62 @@ purpose; the rest favours clarity.
 from __future__ import annotations
 
 from heapq import heapify, heappop, heappush
-from typing import Any, Hashable, Iterable
+from typing import Any, Final, Hashable, Iterable
 
 import msgspec
 
 from . import triggers as trig
 from .book import INF, Book, Level, PendingTrigger, RestingOrder
-from .events import Accepted, Amended, Cancelled, Event, Expired, Fill, Halted, Rejected, Triggered
+from . import events as _events
+from .events import Event
 from .types import (
     BPS, MarketConfig, OrderInfo, OrderKind, Place, PostOnly, Reason, SlippageRef,
     STPMode, TimeInForce,
 )
 
+# Module-level names are Final: the compiled build keeps a Final name in a C static,
+# where any other module-level name (an imported class too) is a dict look-up per use.
+# Interpreted, both are the same global load.
+Accepted: Final = _events.Accepted
+Amended: Final = _events.Amended
+Cancelled: Final = _events.Cancelled
+Expired: Final = _events.Expired
+Fill: Final = _events.Fill
+Halted: Final = _events.Halted
+Rejected: Final = _events.Rejected
+Triggered: Final = _events.Triggered
+
 # Plain ints for comparisons in hot paths (IntEnum members compare equal to them).
-_LIMIT, _MARKET = int(OrderKind.LIMIT), int(OrderKind.MARKET)
-_GTC, _IOC, _FOK, _GTD = (int(t) for t in TimeInForce)
-_PO_NONE, _PO_REJECT, _PO_SLIDE = (int(p) for p in PostOnly)
-_X_TAKER, _X_MAKER, _X_BOTH, _DECREMENT = (int(s) for s in STPMode)
-_PO_VALUES = frozenset(int(p) for p in PostOnly)
-_MARKET_TIFS = frozenset((_GTC, _IOC, _FOK))  # GTC is read as IOC: a market order never rests
-_REF_MARK = int(SlippageRef.MARK)
+_LIMIT: Final = int(OrderKind.LIMIT)
+_MARKET: Final = int(OrderKind.MARKET)
+_GTC: Final = int(TimeInForce.GTC)
+_IOC: Final = int(TimeInForce.IOC)
+_FOK: Final = int(TimeInForce.FOK)
+_GTD: Final = int(TimeInForce.GTD)
+_PO_REJECT: Final = int(PostOnly.REJECT)
+_PO_SLIDE: Final = int(PostOnly.SLIDE)
+_X_TAKER: Final = int(STPMode.EXPIRE_TAKER)
+_X_MAKER: Final = int(STPMode.EXPIRE_MAKER)
+_X_BOTH: Final = int(STPMode.EXPIRE_BOTH)
+_DECREMENT: Final = int(STPMode.DECREMENT)
+_PO_VALUES: Final = frozenset(int(p) for p in PostOnly)
+_MARKET_TIFS: Final = frozenset((_GTC, _IOC, _FOK))  # GTC is read as IOC: a market order never rests
+_REF_MARK: Final = int(SlippageRef.MARK)
 # The members themselves: `kind is _LIMIT_KIND` is one pointer test where `kind != _LIMIT`
 # is a generic int-subclass comparison; plain ints (e.g. decoded from a journal) still
 # pass through the == test.
-_LIMIT_KIND, _MARKET_KIND = OrderKind.LIMIT, OrderKind.MARKET
-_STP_VALUES = frozenset(int(s) for s in STPMode)
+_LIMIT_KIND: Final = OrderKind.LIMIT
+_MARKET_KIND: Final = OrderKind.MARKET
+_STP_VALUES: Final = frozenset(int(s) for s in STPMode)
 
-R = Reason
+R: Final = Reason
 # Commands and arguments as received. The engine checks every field itself and answers a
 # bad one with a Rejected event naming it, so nothing may be type-checked at the call:
 # the compiled build (mypyc) would raise a TypeError for an `int` argument holding a
 # float. Hence Any at the entry points and for a Place's fields until they are checked.
 Unchecked = Any
-ACCOUNTS_SWEEP_MIN = 1024  # account index entries before empty ones are first swept
-_USER = Reason.USER
+ACCOUNTS_SWEEP_MIN: Final = 1024  # account index entries before empty ones are first swept
+_USER: Final = Reason.USER
 
 
 def _rejected(cmd: Unchecked, reason: Any) -> list[Any]:
@@ -53,7 +75,7 @@ def _rejected(cmd: Unchecked, reason: Any) -> list[Any]:
 
 
 def _is_pos_int(x: Any) -> bool:
-    return x.__class__ is int and x > 0
+    return type(x) is int and x > 0
 
 
 class Engine:
@@ -121,7 +143,7 @@ class Engine:
                 book = self._books[cmd.market]
             except (KeyError, TypeError):
                 return [Rejected(cmd.id, cmd.market, R.UNKNOWN_MARKET, ts)]
-            if ts.__class__ is not int:
+            if type(ts) is not int:
                 return [Rejected(cmd.id, cmd.market, R.INVALID_ORDER, ts)]
             if ts >= book.wake_at:  # GTD orders to expire or a halt to lift: their events first
                 woken: list[Any] = []
@@ -143,7 +165,7 @@ class Engine:
             # -- static checks. The size's limits (lot, min, max, and the highest price its
             # notional allows) come from a per-size cache; price >= tick > 0 implies a
             # positive price. _static_reason names the failure.
-            if price.__class__ is not int or size.__class__ is not int:
+            if type(price) is not int or type(size) is not int:
                 return _rejected(cmd, self._static_reason(book, price, size))
             pmax = book.size_limits.get(size)
             if pmax is None:
@@ -208,7 +230,7 @@ class Engine:
         post_only = cmd.post_only
         if tif:  # not GTC
             if tif == _GTD:
-                if cmd.expiry.__class__ is not int:
+                if type(cmd.expiry) is not int:
                     return _rejected(cmd, R.INVALID_ORDER)
                 if cmd.expiry <= ts:
                     return _rejected(cmd, R.EXPIRED)
@@ -235,7 +257,7 @@ class Engine:
             if not size:
                 return _rejected(cmd, R.REDUCE_ONLY)
         stp = cmd.stp
-        if stp is not None and stp.__class__ is not STPMode and not 0 <= stp <= _DECREMENT:
+        if stp is not None and type(stp) is not STPMode and not 0 <= stp <= _DECREMENT:
             return _rejected(cmd, R.INVALID_ORDER)
         if crosses:
             if post_only:
@@ -342,7 +364,7 @@ class Engine:
 
     def _static_reason(self, book: Book, price: Any, size: Any) -> Reason | None:
         """Why a limit price / size pair is invalid (None if it is fine)."""
-        if price.__class__ is not int or price <= 0:
+        if type(price) is not int or price <= 0:
             return R.INVALID_PRICE
         if price % book.tick:
             return R.PRICE_OFF_TICK
@@ -352,7 +374,7 @@ class Engine:
         return reason
 
     def _check_size(self, book: Book, size: Any) -> Reason | None:
-        if size.__class__ is not int or size <= 0:
+        if type(size) is not int or size <= 0:
             return R.INVALID_SIZE
         if size % book.lot:
             return R.SIZE_OFF_LOT
@@ -364,7 +386,7 @@ class Engine:
 
     def _place_market(self, book: Book, cmd: Unchecked, ev: list, announce: bool) -> Reason | None:
         size = cmd.size
-        if size.__class__ is not int:
+        if type(size) is not int:
             return R.INVALID_SIZE
         pmax = book.size_limits.get(size)
         if pmax is None:
@@ -373,10 +395,10 @@ class Engine:
             return self._check_size(book, size)
         is_buy = cmd.is_buy
         worst = cmd.price
-        if worst.__class__ is not int or worst < 0:
+        if type(worst) is not int or worst < 0:
             return R.INVALID_PRICE
         bps = cmd.slippage_bps
-        if bps.__class__ is not int or bps < 0 or bps >= BPS:
+        if type(bps) is not int or bps < 0 or bps >= BPS:
             return R.INVALID_ORDER
         if cmd.post_only or cmd.tif not in _MARKET_TIFS:
             return R.INVALID_ORDER
@@ -412,7 +434,7 @@ class Engine:
         stp = cmd.stp
         if stp is None:
             stp = book.default_stp
-        elif stp.__class__ is not STPMode and not 0 <= stp <= _DECREMENT:
+        elif type(stp) is not STPMode and not 0 <= stp <= _DECREMENT:
             return R.INVALID_ORDER
         ts = cmd.ts
         if cmd.tif == _FOK and not self._fillable(book, is_buy, limit, size, account, stp, ts):
@@ -438,10 +460,10 @@ class Engine:
                 return R.INVALID_PRICE
             if cmd.price % book.tick:
                 return R.PRICE_OFF_TICK
-        elif cmd.price.__class__ is not int or cmd.price < 0:
+        elif type(cmd.price) is not int or cmd.price < 0:
             return R.INVALID_PRICE
         if cmd.tif == _GTD:
-            if cmd.expiry.__class__ is not int:
+            if type(cmd.expiry) is not int:
                 return R.INVALID_ORDER
             if cmd.expiry <= cmd.ts:
                 return R.EXPIRED
@@ -454,7 +476,7 @@ class Engine:
         extreme = 0
         if kind == OrderKind.TRAILING_STOP:
             a, b = cmd.trail_amount, cmd.trail_bps
-            if a.__class__ is not int or b.__class__ is not int or a < 0 or not 0 <= b < BPS \
+            if type(a) is not int or type(b) is not int or a < 0 or not 0 <= b < BPS \
                     or (a > 0) == (b > 0):
                 return R.INVALID_ORDER  # exactly one of the two distances
             extreme = book.mark
@@ -667,7 +689,7 @@ class Engine:
     # ------------------------------------------------------------------ cancel / amend
     def cancel(self, order_id: Unchecked, ts: Unchecked = 0, account: Unchecked = None) -> list[Event]:
         """Cancel one order. With `account`, only that account's order (else NOT_OWNER)."""
-        if account is not None or ts.__class__ is not int:
+        if account is not None or type(ts) is not int:
             return self._cancel_checked(order_id, ts, account)
         # Common case (no owner check, valid ts): nothing can fail once the id is found,
         # so the order leaves the id index in the same probe that finds it.
@@ -696,14 +718,14 @@ class Engine:
             order = self._orders[order_id]
         except (KeyError, TypeError):  # TypeError: unhashable id
             return [Rejected(order_id, -1, R.UNKNOWN_ORDER, ts)]
-        if ts.__class__ is not int:
+        if type(ts) is not int:
             return [Rejected(order_id, -1, R.INVALID_ORDER, ts)]
         if account is not None and order.account is not account and order.account != account:
             return [Rejected(order_id, order.cmd.market, R.NOT_OWNER, ts)]
         return self._cancel_found(order_id, order, ts)
 
     def _cancel_found(self, order_id: Hashable, order: Any, ts: int) -> list[Event]:
-        if order.__class__ is RestingOrder:
+        if type(order) is RestingOrder:
             size = order.level.cancel(order)
             del self._orders[order_id]
             del order.owner[order_id]
@@ -723,7 +745,7 @@ class Engine:
         `[e for i in order_ids for e in cancel(i, ts, account)]`, without a method call,
         a list and a concatenation per id (the keeper cancels lists of hashes)."""
         out: list[Any] = []
-        if account is not None or ts.__class__ is not int:
+        if account is not None or type(ts) is not int:
             for order_id in order_ids:
                 out += self._cancel_checked(order_id, ts, account)
             return out
@@ -753,7 +775,7 @@ class Engine:
         return out
 
     def _cancel_popped_trigger(self, order_id: Hashable, pending: PendingTrigger,
-                               ts: int) -> Cancelled:
+                               ts: int) -> Any:  # a Cancelled
         """Finish cancelling a pending trigger already popped from the id index (popped,
         not re-inserted: that would move it to the end of the index)."""
         cmd = pending.cmd
@@ -797,7 +819,7 @@ class Engine:
         """Change a resting order's open size and/or price. Size down at the same price
         keeps time priority; anything else re-queues it (and matches if it now crosses).
         A rejected amend leaves the order as it was."""
-        if ts.__class__ is not int:
+        if type(ts) is not int:
             return [Rejected(order_id, -1, R.INVALID_ORDER, ts)]
         try:
             return self._amend(order_id, ts, size, price, account)
@@ -814,7 +836,7 @@ class Engine:
             return [Rejected(order_id, -1, R.UNKNOWN_ORDER, ts)]
         cmd = order.cmd
         market = cmd.market
-        if order.__class__ is not RestingOrder:
+        if type(order) is not RestingOrder:
             return [Rejected(order_id, market, R.NOT_AMENDABLE, ts)]
         if account is not None and order.account != account:
             return [Rejected(order_id, market, R.NOT_OWNER, ts)]
@@ -844,7 +866,7 @@ class Engine:
         ev: list[Any] = woken + [Amended(order_id, market, order.account, new_price, old_size,
                                            new_size, False, ts)]
         ev.extend(self._reenter_limit(new_cmd, new_price, new_size, False))
-        if ev[-1].__class__ is Rejected:  # unreachable after the dry run; never lose it silently
+        if type(ev[-1]) is Rejected:  # unreachable after the dry run; never lose it silently
             ev[-1] = Cancelled(order_id, market, order.account, new_size, 0, ev[-1].reason, ts)
         return ev
 
@@ -858,7 +880,7 @@ class Engine:
         order = self._orders.get(order_id)
         if order is None:
             return [Rejected(order_id, -1, R.UNKNOWN_ORDER, ts)]
-        if order.__class__ is not RestingOrder:
+        if type(order) is not RestingOrder:
             return [Rejected(order_id, cmd.market, R.NOT_AMENDABLE, ts)]
         old = order.cmd
         new_id = cmd.id
@@ -896,7 +918,7 @@ class Engine:
             return [Rejected(None, market, R.UNKNOWN_MARKET, ts)]
         if not _is_pos_int(price):
             return [Rejected(None, market, R.INVALID_PRICE, ts)]
-        if ts.__class__ is not int:
+        if type(ts) is not int:
             return [Rejected(None, market, R.INVALID_ORDER, ts)]
         ev: list[Any] = []
         if ts >= book.wake_at:
@@ -909,7 +931,7 @@ class Engine:
             if cmd.kind in trig.LIMIT_AFTER_TRIGGER:
                 child = msgspec.structs.replace(cmd, kind=OrderKind.LIMIT, ts=ts)
                 out = self._reenter_limit(child, child.price, child.size, False)
-                reason = out.pop().reason if out and out[-1].__class__ is Rejected else None
+                reason = out.pop().reason if out and type(out[-1]) is Rejected else None
                 ev.extend(out)
             else:
                 tif = _FOK if cmd.tif == _FOK else _IOC
@@ -929,7 +951,7 @@ class Engine:
 
     def expire(self, ts: Unchecked) -> list[Event]:
         """Remove every GTD order with expiry <= ts (markets in creation order)."""
-        if ts.__class__ is not int:
+        if type(ts) is not int:
             return [Rejected(None, -1, R.INVALID_ORDER, ts)]
         ev: list[Any] = []
         for book in self._books.values():
@@ -1019,7 +1041,7 @@ class Engine:
 def _info(order: RestingOrder | PendingTrigger) -> OrderInfo:
     cmd = order.cmd
     stp = cmd.stp
-    if order.__class__ is RestingOrder:
+    if type(order) is RestingOrder:
         price, size, triggered = order.price, order.size, True
     else:
         price, size, triggered = cmd.price, cmd.size, False
