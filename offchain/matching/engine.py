@@ -15,7 +15,7 @@ from typing import Any, Final, Hashable, Iterable
 import msgspec
 
 from . import triggers as trig
-from .book import INF, Book, Level, PendingTrigger, RestingOrder
+from .book import INF, Book, Level, Obj, PendingTrigger, RestingOrder
 from . import events as _events
 from .events import Event
 from .types import (
@@ -59,6 +59,19 @@ _MARKET_KIND: Final = OrderKind.MARKET
 _STP_VALUES: Final = frozenset(int(s) for s in STPMode)
 
 R: Final = Reason
+# `type(x) is _INT` tests for a plain int without narrowing x's static type: narrowed to
+# `int`, the compiled build would unbox x at every use and box it again for each event.
+_INT: Final[Any] = int
+
+# place() reads a Place's fields with msgspec.structs.astuple unpacked into locals: one C
+# call, where the compiled build would make each `cmd.field` a generic attribute look-up
+# (~165 instructions each). Interpreted, the unpack costs about what the attribute loads
+# it replaces did. The unpack names every field in declaration order (test_build.py
+# checks the list against Place).
+_astuple: Final = msgspec.structs.astuple
+PLACE_FIELDS: Final = ("id", "account", "market", "is_buy", "size", "price", "ts", "kind", "tif",
+                       "expiry", "post_only", "reduce_only", "stp", "slippage_bps",
+                       "slippage_ref", "trigger_price", "trail_bps", "trail_amount", "tag")
 # Commands and arguments as received. The engine checks every field itself and answers a
 # bad one with a Rejected event naming it, so nothing may be type-checked at the call:
 # the compiled build (mypyc) would raise a TypeError for an `int` argument holding a
@@ -75,7 +88,7 @@ def _rejected(cmd: Unchecked, reason: Any) -> list[Any]:
 
 
 def _is_pos_int(x: Any) -> bool:
-    return type(x) is int and x > 0
+    return type(x) is _INT and x > 0
 
 
 class Engine:
@@ -138,21 +151,20 @@ class Engine:
         the matcher. Every other limit order continues in _place_limit, market orders in
         _place_market, stops in _place_trigger."""
         try:
-            ts = cmd.ts
+            (oid, account, market, is_buy, size, price, ts, kind, tif, _, post_only, reduce_only,
+             stp, _, _, _, _, _, _) = _astuple(cmd)  # PLACE_FIELDS
             try:  # subscript, not .get(): no method call on the hot path
-                book = self._books[cmd.market]
+                book = self._books[market]
             except (KeyError, TypeError):
                 return [Rejected(cmd.id, cmd.market, R.UNKNOWN_MARKET, ts)]
-            if type(ts) is not int:
+            if type(ts) is not _INT:
                 return [Rejected(cmd.id, cmd.market, R.INVALID_ORDER, ts)]
             if ts >= book.wake_at:  # GTD orders to expire or a halt to lift: their events first
                 woken: list[Any] = []
                 self._wake(book, ts, woken)
                 return woken + self.place(cmd)  # wake_at is later than ts now: no second wake
-            oid = cmd.id
             if oid in self._orders:
                 return _rejected(cmd, R.DUPLICATE_ORDER_ID)
-            kind = cmd.kind
             if kind is not _LIMIT_KIND and kind != _LIMIT:
                 ev: list[Any] = []
                 if kind is _MARKET_KIND or kind == _MARKET:
@@ -160,22 +172,19 @@ class Engine:
                 else:
                     reason = self._place_trigger(book, cmd, ev)
                 return ev if reason is None else _rejected(cmd, reason)
-            price = cmd.price
-            size = cmd.size
             # -- static checks. The size's limits (lot, min, max, and the highest price its
             # notional allows) come from a per-size cache; price >= tick > 0 implies a
             # positive price. _static_reason names the failure.
-            if type(price) is not int or type(size) is not int:
+            if type(price) is not _INT or type(size) is not _INT:
                 return _rejected(cmd, self._static_reason(book, price, size))
             pmax = book.size_limits.get(size)
             if pmax is None:
                 pmax = book.size_limit(size)
             if price > pmax or price < book.tick or price % book.tick:
                 return _rejected(cmd, self._static_reason(book, price, size))
-            if cmd.tif or cmd.post_only or cmd.reduce_only or cmd.stp is not None:
+            if tif or post_only or reduce_only or stp is not None:
                 return self._place_limit(book, cmd, price, size, True, False)
             # Band: only the aggressive direction is limited; deep passive quotes are fine.
-            is_buy = cmd.is_buy
             if is_buy:
                 if price > book.band_hi:
                     return _rejected(cmd, R.PRICE_OUTSIDE_BAND)
@@ -190,7 +199,6 @@ class Engine:
                 levels = book.asks
             if crosses and book.halted_until:
                 return _rejected(cmd, R.HALTED)
-            account = cmd.account
             ev = [Accepted(oid, book.market, account, is_buy, price, size, ts)]
             if crosses:  # the taker's STP mode is the market's default (cmd.stp is None)
                 size, stop = self._match(book, is_buy, price, size, oid, account,
@@ -218,7 +226,7 @@ class Engine:
             return [Rejected(getattr(cmd, "id", None), getattr(cmd, "market", -1),
                              R.INVALID_ORDER, getattr(cmd, "ts", 0))]
 
-    def _place_limit(self, book: Book, cmd: Unchecked, price: int, size: int, announce: bool,
+    def _place_limit(self, book: Book, cmd: Unchecked, price: Obj, size: Obj, announce: bool,
                      dry_run: bool) -> list[Any]:
         """A limit order whose price and size passed the static checks: options (tif,
         post-only, reduce-only, STP), band, matching, then rest or cancel the remainder.
@@ -230,7 +238,7 @@ class Engine:
         post_only = cmd.post_only
         if tif:  # not GTC
             if tif == _GTD:
-                if type(cmd.expiry) is not int:
+                if type(cmd.expiry) is not _INT:
                     return _rejected(cmd, R.INVALID_ORDER)
                 if cmd.expiry <= ts:
                     return _rejected(cmd, R.EXPIRED)
@@ -304,7 +312,7 @@ class Engine:
                     book.rewake()
         return ev
 
-    def _rest(self, book: Book, cmd: Unchecked, price: int, size: int) -> RestingOrder:
+    def _rest(self, book: Book, cmd: Unchecked, price: Obj, size: int) -> RestingOrder:
         """Put a (remainder of a) limit order on the book, last in its level's queue."""
         oid, account, is_buy = cmd.id, cmd.account, cmd.is_buy
         level = (book.bids if is_buy else book.asks).get(price)
@@ -352,7 +360,7 @@ class Engine:
             out += place(cmd)
         return out
 
-    def _wake(self, book: Book, ts: int, ev: list) -> None:
+    def _wake(self, book: Book, ts: Obj, ev: list) -> None:
         """Time-driven state changes, run before any command at or after book.wake_at."""
         if book.next_expiry <= ts:
             self._expire_book(book, ts, ev)
@@ -364,7 +372,7 @@ class Engine:
 
     def _static_reason(self, book: Book, price: Any, size: Any) -> Reason | None:
         """Why a limit price / size pair is invalid (None if it is fine)."""
-        if type(price) is not int or price <= 0:
+        if type(price) is not _INT or price <= 0:
             return R.INVALID_PRICE
         if price % book.tick:
             return R.PRICE_OFF_TICK
@@ -374,7 +382,7 @@ class Engine:
         return reason
 
     def _check_size(self, book: Book, size: Any) -> Reason | None:
-        if type(size) is not int or size <= 0:
+        if type(size) is not _INT or size <= 0:
             return R.INVALID_SIZE
         if size % book.lot:
             return R.SIZE_OFF_LOT
@@ -385,25 +393,23 @@ class Engine:
         return None
 
     def _place_market(self, book: Book, cmd: Unchecked, ev: list, announce: bool) -> Reason | None:
-        size = cmd.size
-        if type(size) is not int:
+        (oid, account, _, is_buy, size, worst, ts, _, tif, _, post_only, reduce_only, stp, bps,
+         slippage_ref, _, _, _, _) = _astuple(cmd)  # PLACE_FIELDS
+        if type(size) is not _INT:
             return R.INVALID_SIZE
         pmax = book.size_limits.get(size)
         if pmax is None:
             pmax = book.size_limit(size)
         if pmax < 0:
             return self._check_size(book, size)
-        is_buy = cmd.is_buy
-        worst = cmd.price
-        if type(worst) is not int or worst < 0:
+        if type(worst) is not _INT or worst < 0:
             return R.INVALID_PRICE
-        bps = cmd.slippage_bps
-        if type(bps) is not int or bps < 0 or bps >= BPS:
+        if type(bps) is not _INT or bps < 0 or bps >= BPS:
             return R.INVALID_ORDER
-        if cmd.post_only or cmd.tif not in _MARKET_TIFS:
+        if post_only or tif not in _MARKET_TIFS:
             return R.INVALID_ORDER
         if bps:
-            if cmd.slippage_ref == _REF_MARK:
+            if slippage_ref == _REF_MARK:
                 ref = book.mark
             elif is_buy:
                 ref = -book.ask_keys[-1] if book.ask_keys else 0
@@ -413,7 +419,7 @@ class Engine:
                 w = ref * (BPS + bps) // BPS if is_buy else -(-ref * (BPS - bps) // BPS)
                 if not worst or (w < worst if is_buy else w > worst):
                     worst = w
-            elif cmd.slippage_ref == _REF_MARK:
+            elif slippage_ref == _REF_MARK:
                 return R.NO_REFERENCE_PRICE
         # Market orders are capped at the band, never rejected for it.
         if is_buy:
@@ -425,21 +431,17 @@ class Engine:
             return R.NOTIONAL_ABOVE_MAX
         if book.halted_until:
             return R.HALTED
-        account = cmd.account
-        if cmd.reduce_only:
+        if reduce_only:
             size = self._reduce_only_size(account, book.market, is_buy, size)
             if not size:
                 return R.REDUCE_ONLY
         limit = worst if worst else (INF if is_buy else 0)
-        stp = cmd.stp
         if stp is None:
             stp = book.default_stp
         elif type(stp) is not STPMode and not 0 <= stp <= _DECREMENT:
             return R.INVALID_ORDER
-        ts = cmd.ts
-        if cmd.tif == _FOK and not self._fillable(book, is_buy, limit, size, account, stp, ts):
+        if tif == _FOK and not self._fillable(book, is_buy, limit, size, account, stp, ts):
             return R.FOK_UNFILLABLE
-        oid = cmd.id
         if announce:
             ev.append(Accepted(oid, book.market, account, is_buy, worst, size, ts))
         size, stop = self._match(book, is_buy, limit, size, oid, account, stp, ts, ev)
@@ -460,10 +462,10 @@ class Engine:
                 return R.INVALID_PRICE
             if cmd.price % book.tick:
                 return R.PRICE_OFF_TICK
-        elif type(cmd.price) is not int or cmd.price < 0:
+        elif type(cmd.price) is not _INT or cmd.price < 0:
             return R.INVALID_PRICE
         if cmd.tif == _GTD:
-            if type(cmd.expiry) is not int:
+            if type(cmd.expiry) is not _INT:
                 return R.INVALID_ORDER
             if cmd.expiry <= cmd.ts:
                 return R.EXPIRED
@@ -476,7 +478,7 @@ class Engine:
         extreme = 0
         if kind == OrderKind.TRAILING_STOP:
             a, b = cmd.trail_amount, cmd.trail_bps
-            if type(a) is not int or type(b) is not int or a < 0 or not 0 <= b < BPS \
+            if type(a) is not _INT or type(b) is not _INT or a < 0 or not 0 <= b < BPS \
                     or (a > 0) == (b > 0):
                 return R.INVALID_ORDER  # exactly one of the two distances
             extreme = book.mark
@@ -504,8 +506,8 @@ class Engine:
         return None
 
     # ------------------------------------------------------------------ matching
-    def _match(self, book: Book, is_buy: bool, limit: int, remaining: int, oid: Hashable,
-               account: str, stp: int, ts: int, ev: list) -> tuple[int, Reason | None]:
+    def _match(self, book: Book, is_buy: bool, limit: Obj, remaining: int, oid: Hashable,
+               account: str, stp: int, ts: Obj, ev: list) -> tuple[int, Reason | None]:
         """Take liquidity up to `limit`. Returns (unfilled size, why it stopped early)."""
         if is_buy:
             levels, keys, guard = book.asks, book.ask_keys, book.band_lo
@@ -542,10 +544,10 @@ class Engine:
             queue = level.orders
             traded = False
             while remaining and level.size:
-                m = queue[0]
+                m = queue[level.head]
                 msize = m.size
                 if not msize:  # cancelled earlier (lazy deletion)
-                    queue.popleft()
+                    level.head += 1
                     level.dead -= 1
                     continue
                 macct = m.account
@@ -562,7 +564,7 @@ class Engine:
                         ev.append(Cancelled(m.id, market, macct, q, msize, R.SELF_TRADE, ts))
                         ev.append(Cancelled(oid, market, account, q, remaining, R.SELF_TRADE, ts))
                         if not msize:
-                            queue.popleft()
+                            level.head += 1
                             del orders[m.id]
                             del m.owner[m.id]
                         continue
@@ -585,12 +587,14 @@ class Engine:
                 if track:
                     self._apply_fill(account, macct, market, is_buy, q)
                 if not msize:
-                    queue.popleft()
+                    level.head += 1
                     mid = m.id
                     del orders[mid]
                     del m.owner[mid]
             if not level.size:
                 level.drop()
+            elif level.head > 32 and 2 * level.head > len(queue):
+                level.trim()
             if traded and breaker is not None:
                 breaker.record(p, ts)
             if stop is not None:
@@ -598,23 +602,23 @@ class Engine:
         return remaining, stop
 
     def _drop_head(self, m: RestingOrder, level: Level, ev: list, reason: Reason,
-                   ts: int, market: int) -> None:
+                   ts: Obj, market: int) -> None:
         """Cancel the maker at the head of `level` (STP, reduce-only)."""
-        level.orders.popleft()
+        level.head += 1
         level.size -= m.size
         del self._orders[m.id]
         del m.owner[m.id]
         ev.append(Cancelled(m.id, market, m.account, m.size, 0, reason, ts))
         m.size = 0
 
-    def _fillable(self, book: Book, is_buy: bool, limit: int, size: int, account: str,
-                  stp: int, ts: int) -> bool:
+    def _fillable(self, book: Book, is_buy: bool, limit: Obj, size: int, account: str,
+                  stp: int, ts: Obj) -> bool:
         """FOK pre-check: would _match fill all of `size`? Walks the same orders with the
         same rules (STP, band guard, breaker, reduce-only makers) and changes nothing."""
         need = size
         if is_buy:
             levels, guard = book.asks, book.band_lo
-            prices: Iterable[int] = (-k for k in reversed(book.ask_keys))
+            prices: Iterable[Obj] = (-k for k in reversed(book.ask_keys))
         else:
             levels, prices, guard = book.bids, reversed(book.bid_prices), book.band_hi
         breaker = book.breaker
@@ -689,7 +693,7 @@ class Engine:
     # ------------------------------------------------------------------ cancel / amend
     def cancel(self, order_id: Unchecked, ts: Unchecked = 0, account: Unchecked = None) -> list[Event]:
         """Cancel one order. With `account`, only that account's order (else NOT_OWNER)."""
-        if account is not None or type(ts) is not int:
+        if account is not None or type(ts) is not _INT:
             return self._cancel_checked(order_id, ts, account)
         # Common case (no owner check, valid ts): nothing can fail once the id is found,
         # so the order leaves the id index in the same probe that finds it.
@@ -706,7 +710,7 @@ class Engine:
         level.size -= size
         if level.size:
             level.dead += 1
-            if level.dead > 16 and level.dead * 2 > len(level.orders):
+            if level.dead > 16 and level.dead * 2 > len(level.orders) - level.head:
                 level.compact()
         else:
             level.drop()
@@ -718,13 +722,13 @@ class Engine:
             order = self._orders[order_id]
         except (KeyError, TypeError):  # TypeError: unhashable id
             return [Rejected(order_id, -1, R.UNKNOWN_ORDER, ts)]
-        if type(ts) is not int:
+        if type(ts) is not _INT:
             return [Rejected(order_id, -1, R.INVALID_ORDER, ts)]
         if account is not None and order.account is not account and order.account != account:
             return [Rejected(order_id, order.cmd.market, R.NOT_OWNER, ts)]
         return self._cancel_found(order_id, order, ts)
 
-    def _cancel_found(self, order_id: Hashable, order: Any, ts: int) -> list[Event]:
+    def _cancel_found(self, order_id: Hashable, order: Any, ts: Obj) -> list[Event]:
         if type(order) is RestingOrder:
             size = order.level.cancel(order)
             del self._orders[order_id]
@@ -745,7 +749,7 @@ class Engine:
         `[e for i in order_ids for e in cancel(i, ts, account)]`, without a method call,
         a list and a concatenation per id (the keeper cancels lists of hashes)."""
         out: list[Any] = []
-        if account is not None or type(ts) is not int:
+        if account is not None or type(ts) is not _INT:
             for order_id in order_ids:
                 out += self._cancel_checked(order_id, ts, account)
             return out
@@ -766,7 +770,7 @@ class Engine:
             level.size -= size
             if level.size:
                 level.dead += 1
-                if level.dead > 16 and level.dead * 2 > len(level.orders):
+                if level.dead > 16 and level.dead * 2 > len(level.orders) - level.head:
                     level.compact()
             else:
                 level.drop()
@@ -775,7 +779,7 @@ class Engine:
         return out
 
     def _cancel_popped_trigger(self, order_id: Hashable, pending: PendingTrigger,
-                               ts: int) -> Any:  # a Cancelled
+                               ts: Obj) -> Any:  # a Cancelled
         """Finish cancelling a pending trigger already popped from the id index (popped,
         not re-inserted: that would move it to the end of the index)."""
         cmd = pending.cmd
@@ -819,14 +823,14 @@ class Engine:
         """Change a resting order's open size and/or price. Size down at the same price
         keeps time priority; anything else re-queues it (and matches if it now crosses).
         A rejected amend leaves the order as it was."""
-        if type(ts) is not int:
+        if type(ts) is not _INT:
             return [Rejected(order_id, -1, R.INVALID_ORDER, ts)]
         try:
             return self._amend(order_id, ts, size, price, account)
         except Exception:  # noqa: BLE001 - never kill the keeper
             return [Rejected(order_id, -1, R.INVALID_ORDER, ts)]
 
-    def _amend(self, order_id: Unchecked, ts: int, size: Unchecked, price: Unchecked,
+    def _amend(self, order_id: Unchecked, ts: Obj, size: Unchecked, price: Unchecked,
                account: Unchecked) -> list[Event]:
         try:
             order = self._orders.get(order_id)
@@ -918,7 +922,7 @@ class Engine:
             return [Rejected(None, market, R.UNKNOWN_MARKET, ts)]
         if not _is_pos_int(price):
             return [Rejected(None, market, R.INVALID_PRICE, ts)]
-        if type(ts) is not int:
+        if type(ts) is not _INT:
             return [Rejected(None, market, R.INVALID_ORDER, ts)]
         ev: list[Any] = []
         if ts >= book.wake_at:
@@ -951,7 +955,7 @@ class Engine:
 
     def expire(self, ts: Unchecked) -> list[Event]:
         """Remove every GTD order with expiry <= ts (markets in creation order)."""
-        if type(ts) is not int:
+        if type(ts) is not _INT:
             return [Rejected(None, -1, R.INVALID_ORDER, ts)]
         ev: list[Any] = []
         for book in self._books.values():
@@ -973,7 +977,7 @@ class Engine:
             heapify(heap)
         book.next_expiry = heap[0][0]
 
-    def _expire_book(self, book: Book, ts: int, ev: list) -> None:
+    def _expire_book(self, book: Book, ts: Obj, ev: list) -> None:
         heap = book.expiries
         while heap and heap[0][0] <= ts:
             _, _, oid, obj = heappop(heap)

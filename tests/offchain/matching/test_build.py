@@ -89,3 +89,11 @@ def test_resting_order__both_builds__same_fields():
         assert book.RestingOrder.__mypyc_attrs__ == fields
     else:
         assert book.RestingOrder is book._StructRestingOrder
+
+
+def test_place_fields__unpacked_by_position__match_the_place_struct():
+    """place() and _place_market unpack msgspec.structs.astuple(cmd) by position; the names
+    they use are Place's fields in declaration order."""
+    from offchain.matching import Place
+
+    assert engine.PLACE_FIELDS == Place.__struct_fields__
