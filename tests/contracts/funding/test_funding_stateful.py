@@ -22,6 +22,8 @@ Invariants after every step (exact integers):
   funding_owed(a, m) == the model, for every account and market;
 - after everyone settles: funding_balance == funding_dust == 0 and the swept residue is
   sum(paid) - sum(received), 0 <= it <= number of settlements;
+- every run starts with a funding-only bankruptcy beyond the (thin) insurance fund that
+  ADL closes against the funding's receiver (price PnL 0: it qualifies by its funding);
 - solvency once liquidation / ADL ran: no account below -slack and the USDC held covers
   every positive equity plus fees plus the insurance fund;
 - an account never withdraws funding it owes (a withdrawal of collateral - owed + 1 reverts).
@@ -103,12 +105,16 @@ def test_funding_stateful(
                 exchange.deposit(20_000 * USDC, sender=t)
             self.trade(0, 1, 0, True, 0, 3_001)
             self.trade(2, 3, 1, False, 0, 50_003)
-            usdc.mint(admin, 200_000 * USDC, sender=admin)
-            exchange.deposit_insurance(200_000 * USDC, sender=admin)
-            # a levered pair (6x): a 20 % rate takes the payer (other) past zero equity by
-            # funding alone, so every run liquidates by accrued funding (the fund covers it)
+            usdc.mint(admin, 1_000 * USDC, sender=admin)
+            exchange.deposit_insurance(1_000 * USDC, sender=admin)  # a thin fund: ADL applies
+            # a levered pair (6x) at the mark: a 20 % rate takes the payer (other) past zero
+            # equity by funding alone, beyond what the fund covers, so every run closes a
+            # funding-only bankruptcy by ADL against the receiver (stranger: price PnL 0,
+            # a counterparty only because its unsettled funding counts)
             self.trade(2, 3, 0, True, 0, 60_000)
+            adl = STATS["adl"]
             self.push_rate(0, RATE_ONE // 5)
+            assert STATS["adl"] == adl + 1, STATS
 
         def teardown(self):
             chain.restore(self.snapshot)
@@ -347,4 +353,4 @@ def test_funding_stateful(
     print("funding stateful:", STATS)
     # the run exercised fills, rates, settlements and liquidation by accrued funding
     assert STATS["settled"] > 0 and STATS["rates"] > 0 and STATS["funding_events"] > 0, STATS
-    assert STATS["liquidated"] > 0, STATS
+    assert STATS["liquidated"] > 0 and STATS["adl"] >= 5, STATS
