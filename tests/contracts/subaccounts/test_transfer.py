@@ -16,6 +16,15 @@ def book(exchange, fund, maker, taker, trade):
     return maker, taker
 
 
+@pytest.fixture
+def one_eth_to_other(book, other, fund, create_transfer):
+    """(maker, a transfer of 1 ETH of the book maker's long to `other` at PRICE), `other`
+    funded with 1,000 USDC; nothing signed or sent yet."""
+    maker, _ = book
+    fund(other, 1_000 * USDC)
+    return maker, create_transfer(maker, other, ONE, PRICE)
+
+
 def _identity(exchange, usdc, accounts):
     # the ledger's cash identity: transfers move neither USDC nor sum(collateral - cost)
     total = sum(exchange.collateral(a) - exchange.position(a, ETH)[1] for a in accounts)
@@ -48,11 +57,10 @@ def _domain(exchange):
     return Domain(ape.chain.chain_id, exchange.address)
 
 
-def test_transfer__caller_is_one_side__needs_only_the_other_signature(exchange, subs, book, other, fund,
-                                                                       create_transfer, sign_t, no_sig):
-    maker, _ = book
-    fund(other, 1_000 * USDC)
-    t = create_transfer(maker, other, ONE, PRICE)
+def test_transfer__caller_is_one_side__needs_only_the_other_signature(
+    exchange, subs, other, sign_t, no_sig, one_eth_to_other
+):
+    maker, t = one_eth_to_other
     subs.transfer_position(t.as_tuple(), no_sig, sign_t(t, other), sender=maker)
     assert exchange.position(other, ETH)[0] == ONE
 
@@ -97,20 +105,16 @@ def test_transfer__owners_agent_signs_for_sub(
 
 # ---------------------------------------------------------------- refusals
 
-def test_transfer__one_signature_missing__reverts(subs, book, other, fund, stranger, create_transfer, sign_t, no_sig):
-    maker, _ = book
-    fund(other, 1_000 * USDC)
-    t = create_transfer(maker, other, ONE, PRICE)
+def test_transfer__one_signature_missing__reverts(subs, other, stranger, sign_t, no_sig, one_eth_to_other):
+    maker, t = one_eth_to_other
     with ape.reverts("exchange: missing signature"):
         subs.transfer_position(t.as_tuple(), sign_t(t, maker), no_sig, sender=stranger)
     with ape.reverts("exchange: missing signature"):
         subs.transfer_position(t.as_tuple(), no_sig, sign_t(t, other), sender=stranger)
 
 
-def test_transfer__foreign_signer__reverts(book, other, fund, stranger, create_transfer, relay):
-    maker, _ = book
-    fund(other, 1_000 * USDC)
-    t = create_transfer(maker, other, ONE, PRICE)
+def test_transfer__foreign_signer__reverts(other, stranger, relay, one_eth_to_other):
+    maker, t = one_eth_to_other
     with ape.reverts("exchange: bad signature"):
         relay(t, stranger, other, stranger)
     with ape.reverts("exchange: bad signature"):
@@ -209,31 +213,23 @@ def test_transfer__bad_lot_tick_market__reverts(subs, book, other, fund, strange
             subs.transfer_position(t.as_tuple(), sign_t(t, maker), sign_t(t, t.to_account == maker.address and maker or other), sender=stranger)
 
 
-def test_transfer__paused__reverts(exchange, book, other, fund, stranger, pauser, create_transfer, relay):
-    maker, _ = book
-    fund(other, 1_000 * USDC)
+def test_transfer__paused__reverts(exchange, other, stranger, pauser, relay, one_eth_to_other):
+    maker, t = one_eth_to_other
     exchange.pause(sender=pauser)
-    t = create_transfer(maker, other, ONE, PRICE)
     with ape.reverts("exchange: paused"):
         relay(t, maker, other, stranger)
 
 
-def test_transfer__stale_or_halted_mark__reverts(
-    exchange, oracle, admin, book, other, fund, stranger, create_transfer, relay
-):
-    maker, _ = book
-    fund(other, 1_000 * USDC)
+def test_transfer__stale_or_halted_mark__reverts(exchange, oracle, admin, other, stranger, relay, one_eth_to_other):
+    maker, t = one_eth_to_other
     oracle.halt(ETH, sender=admin)
-    t = create_transfer(maker, other, ONE, PRICE)
     with ape.reverts("exchange: halted"):
         relay(t, maker, other, stranger)
 
 
-def test_transfer__vault_guarded_account__restricted(exchange, book, other, fund, stranger, create_transfer, relay):
-    maker, _ = book
-    fund(other, 1_000 * USDC)
+def test_transfer__vault_guarded_account__restricted(exchange, other, stranger, relay, one_eth_to_other):
+    maker, t = one_eth_to_other
     exchange.set_trade_guard(100, 0, sender=other)  # what a vault sets
-    t = create_transfer(maker, other, ONE, PRICE)
     with ape.reverts("exchange: restricted"):
         relay(t, maker, other, stranger)
 
@@ -248,11 +244,9 @@ def test_transfer__contract_accounts_agent__cannot_consent(
         relay(t, manager, maker, stranger)
 
 
-def test_transfer__target_close_only_or_capped__reverts(exchange, book, other, fund, stranger, create_transfer, relay):
-    maker, _ = book
-    fund(other, 1_000 * USDC)
+def test_transfer__target_close_only_or_capped__reverts(exchange, other, stranger, relay, one_eth_to_other):
+    maker, t = one_eth_to_other
     exchange.set_position_cap(ETH, ONE // 2, sender=other)
-    t = create_transfer(maker, other, ONE, PRICE)
     with ape.reverts("exchange: position cap"):
         relay(t, maker, other, stranger)
     exchange.set_close_only(True, sender=other)
