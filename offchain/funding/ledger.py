@@ -5,21 +5,24 @@ the index it last settled at (its snapshot). Touching a position (a fill, a liqu
 a withdrawal, a transfer, `settle_funding`) settles `funding_owed(size, index, snapshot)`
 and moves the snapshot to the index.
 
-Clearing: the insurance fund is the counterparty of every funding payment. A payer's
-collateral goes down by the ceiling of what it owes and the fund goes up by the same; a
-receiver's collateral goes up by the floor and the fund goes down by the same. So
-collateral + fund is unchanged by every settlement (the ledger identity never moves),
-and once every position has settled, the fund has gained exactly the rounding residue:
-sum(paid) = sum(received) + residue. Before that the fund may be fronting receivers
-who settled ahead of their payers; the payers' debt is already in their equity (every
-equity view includes unsettled funding), so solvency is unaffected.
+Clearing (the Exchange's, docs/funding.md "Rounding residue"): payments go through a
+signed funding balance. A settlement's exact amount is x = size * (index - snapshot)
+(units of 1 / PAY_SCALE USDC unit); the account pays ceil(x / PAY_SCALE) (a payer the
+ceiling, a receiver gets the floor) into the balance, and what the rounding kept back,
+ceil(x / PAY_SCALE) * PAY_SCALE - x in [0, PAY_SCALE), accumulates in `dust`, whose
+whole units move to the insurance fund as they complete. Invariants: collateral +
+balance + insurance is unchanged by every settlement; balance * PAY_SCALE - dust = the
+sum of the settled exact amounts; once every position has settled, balance = dust = 0
+and the fund holds exactly the rounding residue: sum(paid) = sum(received) + residue.
+Before that the balance may be negative (receivers ahead of their payers); the payers'
+debt is already in their equity (every equity view includes unsettled funding).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .rate import funding_owed, index_delta
+from .rate import PAY_SCALE, funding_owed, index_delta
 
 
 @dataclass(slots=True)
@@ -33,7 +36,9 @@ class FundingLedger:
     index: dict[int, int] = field(default_factory=dict)
     positions: dict[tuple[str, int], Position] = field(default_factory=dict)
     collateral: dict[str, int] = field(default_factory=dict)
-    insurance: int = 0
+    insurance: int = 0  # the residue swept so far
+    balance: int = 0    # funding paid in - paid out - swept (Exchange.funding_balance)
+    dust: int = 0       # residue below one unit, 1 / PAY_SCALE units (Exchange.funding_dust)
     paid: dict[str, int] = field(default_factory=dict)      # USDC units paid, per account
     received: dict[str, int] = field(default_factory=dict)  # USDC units received, per account
 
@@ -52,12 +57,16 @@ class FundingLedger:
 
     def settle(self, account: str, market: int) -> int:
         """Settle one position's funding; returns the amount (positive: paid)."""
-        owed = self.pending(account, market)
         pos = self.positions.setdefault((account, market), Position())
-        pos.snapshot = self.index.get(market, 0)
+        index = self.index.get(market, 0)
+        exact = pos.size * (index - pos.snapshot)
+        owed = funding_owed(pos.size, index, pos.snapshot)
+        pos.snapshot = index
+        swept, self.dust = divmod(self.dust + owed * PAY_SCALE - exact, PAY_SCALE)
+        self.balance += owed - swept
+        self.insurance += swept
         if owed:
             self.collateral[account] = self.collateral.get(account, 0) - owed
-            self.insurance += owed
             if owed > 0:
                 self.paid[account] = self.paid.get(account, 0) + owed
             else:

@@ -1,9 +1,11 @@
 """Lazy funding settlement (FundingLedger) against an eager exact model.
 
-Invariant kept: collateral + insurance fund is unchanged by every settlement (funding
-only moves money, through the fund), each settlement pays the ceiling of the exact
-accrued amount, and once every position is settled sum(paid) = sum(received) + residue,
-the residue (the fund's gain) being below one unit per settlement.
+Invariant kept: collateral + funding balance + insurance fund is unchanged by every
+settlement (funding only moves money), each settlement pays the ceiling of the exact
+accrued amount, balance * PAY_SCALE - dust is the sum of the settled exact amounts
+(0 <= dust < PAY_SCALE), and once every position is settled balance = dust = 0 and
+sum(paid) = sum(received) + residue, the residue (swept to the fund) being below one unit
+per settlement.
 """
 
 from __future__ import annotations
@@ -56,6 +58,13 @@ class EagerModel:
 def test_ledger__lazy_settlement_matches_eager_model(steps):
     ledger, model = FundingLedger(), EagerModel()
     settlements = 0
+    exact = 0  # the settled exact amounts (the eager model's accrual, times PAY_SCALE)
+
+    def settled(acct, market):
+        nonlocal exact
+        exact += model.accrued.get((acct, market), Fraction(0)) * PAY_SCALE
+        return model.settle(acct, market)
+
     for s in steps:
         if s[0] == "trade":
             _, buyer, seller, market, size = s
@@ -63,7 +72,7 @@ def test_ledger__lazy_settlement_matches_eager_model(steps):
                 continue
             # both sides of a fill: positions sum to zero per market (opens, closes, flips)
             for acct, delta in ((buyer, size), (seller, -size)):
-                assert ledger.trade(acct, market, delta) == model.settle(acct, market)
+                assert ledger.trade(acct, market, delta) == settled(acct, market)
                 model.size[(acct, market)] = model.size.get((acct, market), 0) + delta
                 settlements += 1
         elif s[0] == "rate":
@@ -72,17 +81,20 @@ def test_ledger__lazy_settlement_matches_eager_model(steps):
             model.rate(market, rate, mark)
         else:
             _, acct, market = s
-            assert ledger.settle(acct, market) == model.settle(acct, market)
+            assert ledger.settle(acct, market) == settled(acct, market)
             settlements += 1
-        # money only moves through the fund
-        assert sum(ledger.collateral.values()) + ledger.insurance == 0
+        # money only moves, and the balance is exactly what settled (plus the dust)
+        assert sum(ledger.collateral.values()) + ledger.balance + ledger.insurance == 0
+        assert 0 <= ledger.dust < PAY_SCALE
+        assert ledger.balance * PAY_SCALE - ledger.dust == exact
         for m in MARKETS:
             assert sum(p.size for (a, mm), p in ledger.positions.items() if mm == m) == 0
 
     for acct in ACCOUNTS:
         for market in MARKETS:
-            assert ledger.settle(acct, market) == model.settle(acct, market)
+            assert ledger.settle(acct, market) == settled(acct, market)
             settlements += 1
+    assert ledger.balance == ledger.dust == 0 and exact == 0
     for acct in ACCOUNTS:
         assert -ledger.collateral.get(acct, 0) == model.settled.get(acct, 0)
         assert ledger.paid.get(acct, 0) - ledger.received.get(acct, 0) == model.settled.get(acct, 0)
@@ -100,9 +112,10 @@ def test_ledger__long_pays_short_on_positive_rate():
     assert ledger.pending("long", 1) == 200_000
     assert ledger.pending("short", 1) == -200_000
     assert ledger.settle("long", 1) == 200_000
-    assert ledger.insurance == 200_000  # the fund holds it until the short settles
+    assert ledger.balance == 200_000  # the balance holds it until the short settles
     assert ledger.settle("short", 1) == -200_000
-    assert ledger.insurance == 0 and ledger.collateral == {"long": -200_000, "short": 200_000}
+    assert ledger.balance == ledger.insurance == 0
+    assert ledger.collateral == {"long": -200_000, "short": 200_000}
 
 
 def test_ledger__rounding__against_the_payer_residue_to_fund():
@@ -111,5 +124,6 @@ def test_ledger__rounding__against_the_payer_residue_to_fund():
     ledger.trade("short", 1, -1)
     ledger.apply_rate(1, 1, 10**6)   # index +1: owes 1e-24 of a USDC unit
     assert ledger.settle("long", 1) == 1    # the payer pays the ceiling
-    assert ledger.settle("short", 1) == 0   # the receiver gets the floor
-    assert ledger.insurance == 1
+    assert (ledger.balance, ledger.dust, ledger.insurance) == (1, PAY_SCALE - 1, 0)
+    assert ledger.settle("short", 1) == 0   # the receiver gets the floor: the unit completes
+    assert (ledger.balance, ledger.dust, ledger.insurance) == (0, 0, 1)
