@@ -1,6 +1,6 @@
 """PoolGridRunner against an in-memory venue: config from chain, GridSet, fills, risk."""
 
-import asyncio
+import pytest
 
 from offchain.keeper.runners import PoolGridRunner
 from offchain.keeper.runners.chainview import POOL_TOPICS
@@ -11,16 +11,12 @@ from offchain.strategies import RiskLimits
 from .fakes import AGENT, AGENT_KEY, DOMAIN, ETH, MARK, POOL, TICK, FakeFill, FakeKeeper, FakeVenue
 
 
-def run(coro):
-    return asyncio.run(coro)
-
-
-def started(levels=5, spacing=30, size=ETH // 10, limits=None, agents=None):
+async def started(levels=5, spacing=30, size=ETH // 10, limits=None, agents=None):
     venue = FakeVenue(agents={POOL: {AGENT}} if agents is None else agents)
     venue.chain.grids[1] = PoolGridParams(1, levels, spacing, size, True)
     kw = {"limits": limits} if limits else {}
     runner = PoolGridRunner(venue_factory=lambda keeper: venue, **kw)
-    run(runner.on_start(FakeKeeper()))
+    await runner.on_start(FakeKeeper())
     return runner, venue
 
 
@@ -30,8 +26,9 @@ def grid_set_log(market, levels, spacing, size, active=True):
             "data": "0x" + data.hex()}
 
 
-def test_pool_runner__start__places_post_only_grid_signed_by_agent():
-    _, venue = started(levels=5)
+@pytest.mark.anyio
+async def test_pool_runner__start__places_post_only_grid_signed_by_agent():
+    _, venue = await started(levels=5)
     orders = venue.resting(POOL)
     bids = sorted(o.price for o in orders if o.is_buy)
     asks = sorted(o.price for o in orders if not o.is_buy)
@@ -43,96 +40,108 @@ def test_pool_runner__start__places_post_only_grid_signed_by_agent():
         assert recover_signer(order, DOMAIN, sig) == AGENT
 
 
-def test_pool_runner__no_agent_approved_by_pool__does_not_quote():
-    _, venue = started(agents={})
+@pytest.mark.anyio
+async def test_pool_runner__no_agent_approved_by_pool__does_not_quote():
+    _, venue = await started(agents={})
     assert venue.placed == []
 
 
-def test_pool_runner__timer_without_change__keeps_orders():
-    runner, venue = started()
+@pytest.mark.anyio
+async def test_pool_runner__timer_without_change__keeps_orders():
+    runner, venue = await started()
     n = len(venue.placed)
-    run(runner.on_timer(0))
+    await runner.on_timer(0)
     assert len(venue.placed) == n and venue.cancelled == []
 
 
-def test_pool_runner__grid_set_event__rebuilds_grid():
-    runner, venue = started(levels=5, spacing=30)
+@pytest.mark.anyio
+async def test_pool_runner__grid_set_event__rebuilds_grid():
+    runner, venue = await started(levels=5, spacing=30)
     old = {o.price for o in venue.resting(POOL)}
-    run(runner.on_chain_log(grid_set_log(1, 3, 50, ETH // 5)))
+    await runner.on_chain_log(grid_set_log(1, 3, 50, ETH // 5))
     orders = venue.resting(POOL)
     assert len(orders) == 6 and all(o.size == ETH // 5 for o in orders)
     assert old.isdisjoint({o.price for o in orders}) or len(venue.cancelled) >= 10
     assert runner.params[1].spacing_bps == 50
 
 
-def test_pool_runner__grid_set_inactive__pulls_orders():
-    runner, venue = started()
-    run(runner.on_chain_log(grid_set_log(1, 5, 30, ETH // 10, active=False)))
+@pytest.mark.anyio
+async def test_pool_runner__grid_set_inactive__pulls_orders():
+    runner, venue = await started()
+    await runner.on_chain_log(grid_set_log(1, 5, 30, ETH // 10, active=False))
     assert venue.resting(POOL) == [] and 1 not in runner.makers
 
 
-def test_pool_runner__buy_filled__flips_to_sell_one_step_up():
-    runner, venue = started(levels=3)
+@pytest.mark.anyio
+async def test_pool_runner__buy_filled__flips_to_sell_one_step_up():
+    runner, venue = await started(levels=3)
     best_bid = max((o for o in venue.resting(POOL) if o.is_buy), key=lambda o: o.price)
     # the book took our best bid: it leaves the book, the grid flips it
     venue.live[POOL] = [x for x in venue.live[POOL] if x[1] != best_bid]
     venue.pos[(POOL, 1)] = best_bid.size
-    run(runner.on_fill(FakeFill(1, POOL, True, best_bid.price, best_bid.size)))
+    await runner.on_fill(FakeFill(1, POOL, True, best_bid.price, best_bid.size))
     asks = sorted(o.price for o in venue.resting(POOL) if not o.is_buy)
     assert asks[0] < MARK + MARK * 30 // 10_000  # a new ask one step above the filled bid, below the old best ask
     assert asks[0] > best_bid.price
 
 
-def test_pool_runner__stale_mark__pulls_everything():
-    runner, venue = started(limits=RiskLimits(max_mark_age_ms=60_000))
+@pytest.mark.anyio
+async def test_pool_runner__stale_mark__pulls_everything():
+    runner, venue = await started(limits=RiskLimits(max_mark_age_ms=60_000))
     venue.now += 61_000
-    run(runner.on_timer(0))
+    await runner.on_timer(0)
     assert venue.resting(POOL) == []
 
 
-def test_pool_runner__halted_market__pulls_everything():
-    runner, venue = started()
+@pytest.mark.anyio
+async def test_pool_runner__halted_market__pulls_everything():
+    runner, venue = await started()
     venue.marks[1] = FakeVenue.market(MARK, halted=True)
-    run(runner.on_timer(0))
+    await runner.on_timer(0)
     assert venue.resting(POOL) == []
 
 
-def test_pool_runner__position_cap__drops_bids_when_long():
-    runner, venue = started(levels=5, limits=RiskLimits(max_position=ETH // 10))
+@pytest.mark.anyio
+async def test_pool_runner__position_cap__drops_bids_when_long():
+    runner, venue = await started(levels=5, limits=RiskLimits(max_position=ETH // 10))
     # filled above the cap: no more bids
     venue.pos[(POOL, 1)] = ETH // 10
-    run(runner.on_timer(0))
+    await runner.on_timer(0)
     assert not any(o.is_buy for o in venue.resting(POOL))
 
 
-def test_pool_runner__price_leaves_range__grid_recentres():
-    runner, venue = started(levels=3, spacing=30)
+@pytest.mark.anyio
+async def test_pool_runner__price_leaves_range__grid_recentres():
+    runner, venue = await started(levels=3, spacing=30)
     venue.marks[1] = FakeVenue.market(MARK * 12 // 10)
-    run(runner.on_timer(0))
+    await runner.on_timer(0)
     orders = venue.resting(POOL)
     assert orders and all(abs(o.price - MARK * 12 // 10) < MARK // 20 for o in orders)
 
 
-def test_pool_runner__stop__pulls_orders():
-    runner, venue = started()
-    run(runner.on_stop())
+@pytest.mark.anyio
+async def test_pool_runner__stop__pulls_orders():
+    runner, venue = await started()
+    await runner.on_stop()
     assert venue.resting(POOL) == []
 
 
-def test_pool_runner__fill_rejected__flip_undone_and_level_replaced():
-    runner, venue = started(levels=5)
+@pytest.mark.anyio
+async def test_pool_runner__fill_rejected__flip_undone_and_level_replaced():
+    runner, venue = await started(levels=5)
     before = sorted((o.is_buy, o.price, o.size) for o in venue.resting(POOL))
     best_ask = min((o for o in venue.resting(POOL) if not o.is_buy), key=lambda o: o.price)
     venue.live[POOL] = [x for x in venue.live[POOL] if x[1] != best_ask]  # it traded
     fill = FakeFill(1, POOL, False, best_ask.price, best_ask.size, id=7)
-    run(runner.on_fill(fill))
+    await runner.on_fill(fill)
     assert any(o.is_buy and o.price < best_ask.price for o in venue.resting(POOL))
     # the chain skipped it: the keeper pulled the remainder; the grid withdraws its flip
-    run(runner.on_fill_rejected(fill))
+    await runner.on_fill_rejected(fill)
     assert sorted((o.is_buy, o.price, o.size) for o in venue.resting(POOL)) == before
 
 
-def test_pool_runner__agent_revoked_log__switches_to_other_approved_key():
+@pytest.mark.anyio
+async def test_pool_runner__agent_revoked_log__switches_to_other_approved_key():
     from offchain.keeper.runners.chainview import EXCHANGE_TOPICS
     from offchain.order import address_of
 
@@ -141,24 +150,25 @@ def test_pool_runner__agent_revoked_log__switches_to_other_approved_key():
     venue = FakeVenue(keys=(AGENT_KEY, OTHER_KEY), agents={POOL: {AGENT}})
     venue.chain.grids[1] = PoolGridParams(1, 3, 30, ETH // 10, True)
     runner = PoolGridRunner(venue_factory=lambda keeper: venue)
-    run(runner.on_start(FakeKeeper()))
+    await runner.on_start(FakeKeeper())
     assert runner.signer.agent == AGENT
     log = {"address": "0x" + "ee" * 20, "data": "0x" + "00" * 32,
            "topics": [EXCHANGE_TOPICS["AgentSet"], "0x" + "00" * 12 + POOL[2:], "0x" + "00" * 12 + AGENT[2:]]}
     venue.agents[POOL] = {OTHER}
     venue.live[POOL] = []  # the keeper dropped the revoked agent's orders
     n = len(venue.placed)
-    run(runner.on_chain_log(log))
+    await runner.on_chain_log(log)
     assert runner.signer.agent == OTHER == address_of(OTHER_KEY)
     assert len(venue.resting(POOL)) == 6
     assert all(recover_signer(o, DOMAIN, s) == OTHER for o, s, _ in venue.placed[n:])
     venue.agents[POOL] = set()
-    run(runner.on_chain_log(log))
+    await runner.on_chain_log(log)
     assert runner.signer is None
 
 
-def test_pool_runner__timer__distribute_fees_on_schedule():
-    runner, venue = started()
+@pytest.mark.anyio
+async def test_pool_runner__timer__distribute_fees_on_schedule():
+    runner, venue = await started()
 
     async def ticks():
         await runner.on_timer(0)
@@ -166,5 +176,5 @@ def test_pool_runner__timer__distribute_fees_on_schedule():
         await runner.on_timer(0)  # within fee_interval_s: not sent again
         assert runner.fees_task.done()
 
-    run(ticks())
+    await ticks()
     assert [(a.lower(), fn) for a, fn, _ in venue.transacted] == [(POOL.lower(), "distribute_fees")]
