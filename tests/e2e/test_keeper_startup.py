@@ -3,61 +3,58 @@ with a message that says why (and what to run), before it replays or serves anyt
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import replace
 
 import pytest
 
 from offchain.keeper.config import OracleConfig
 from offchain.keeper.preflight import StartupError
-from offchain.keeper.service import Keeper
 from offchain.order import address_of
 
 from .keeper_helpers import key, keeper_config, fills_final
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.anyio]  # async tests: `start_keeper` (tests/conftest.py)
 
 
-def start(cfg, operator, reporter=None):
-    async def go():
-        keeper = await Keeper(cfg, operator=key(operator), reporter=key(reporter) if reporter else None).start()
-        await keeper.stop()
-    asyncio.run(go())
+async def start(start_keeper, cfg, operator, reporter=None):
+    """Start a keeper and stop it again (a refused start raises StartupError)."""
+    keeper = await start_keeper(cfg, operator=key(operator), reporter=key(reporter) if reporter else None)
+    await keeper.stop()
 
 
-def test_startup__operator_without_operator_role__refused_with_the_grant_to_run(stack, tmp_path):
+async def test_startup__operator_without_operator_role__refused_with_the_grant_to_run(stack, tmp_path, start_keeper):
     wrong = stack.trader_keys[0]
     with pytest.raises(StartupError) as info:
-        start(keeper_config(stack, tmp_path / "k.db"), wrong)
+        await start(start_keeper, keeper_config(stack, tmp_path / "k.db"), wrong)
     message = str(info.value)
     assert f"operator {address_of(wrong)} lacks OPERATOR_ROLE on the Exchange" in message
     assert "grantRole(OPERATOR_ROLE" in message
     assert not (tmp_path / "k.db").exists()  # refused before the journal is created
 
 
-def test_startup__reporter_without_role_when_feeding_prices__refused(stack, tmp_path):
+async def test_startup__reporter_without_role_when_feeding_prices__refused(stack, tmp_path, start_keeper):
     cfg = replace(keeper_config(stack, tmp_path / "k.db"), oracle=OracleConfig(source="random", markets=(1,)))
     with pytest.raises(StartupError) as info:
-        start(cfg, stack.operator_key, reporter=stack.trader_keys[1])
+        await start(start_keeper, cfg, stack.operator_key, reporter=stack.trader_keys[1])
     assert f"reporter {address_of(stack.trader_keys[1])} lacks REPORTER_ROLE on the Oracle" in str(info.value)
 
 
-def test_startup__wrong_chain_id_and_missing_contract__both_reported(stack, tmp_path):
+async def test_startup__wrong_chain_id_and_missing_contract__both_reported(stack, tmp_path, start_keeper):
     cfg = keeper_config(stack, tmp_path / "k.db")
     cfg = replace(cfg, contracts=replace(cfg.contracts, chain_id="1",
                                          pool="0x000000000000000000000000000000000000dEaD"))
     with pytest.raises(StartupError) as info:
-        start(cfg, stack.operator_key)
+        await start(start_keeper, cfg, stack.operator_key)
     message = str(info.value)
     assert "chain id is 31337, the deployment is for chain 1" in message
     assert "no contract at pool address 0x000000000000000000000000000000000000dEaD" in message
 
 
-def test_startup__right_keys__starts(stack, tmp_path):
-    start(keeper_config(stack, tmp_path / "k.db"), stack.operator_key)
+async def test_startup__right_keys__starts(stack, tmp_path, start_keeper):
+    await start(start_keeper, keeper_config(stack, tmp_path / "k.db"), stack.operator_key)
 
 
-def test_settle_revert__logged_at_warning_with_the_decoded_reason(stack, tmp_path, caplog):
+async def test_settle_revert__logged_at_warning_with_the_decoded_reason(stack, tmp_path, caplog, start_keeper):
     import logging
 
     from web3 import Web3
@@ -71,23 +68,18 @@ def test_settle_revert__logged_at_warning_with_the_decoded_reason(stack, tmp_pat
     admin = Web3Deployer(w3, stack.admin_key)
     price = 2_000 * 10**6 - 11_000_000
 
-    async def go():
-        keeper = await Keeper(keeper_config(stack, tmp_path / "k.db"), operator=key(stack.operator_key)).start()
-        keeper.settlement.max_retries = 0  # one attempt: the fill ends rejected "reverted"
-        try:
-            async with AsyncKeeperClient(keeper.url, stack.trader_keys[2]) as a, \
-                    AsyncKeeperClient(keeper.url, stack.trader_keys[3]) as b:
-                admin.transact("Exchange", stack.deployment.exchange, "pause")
-                try:
-                    await a.place(a.order(1, True, price, 10**16))
-                    await b.place(b.order(1, False, price, 10**16), tif="IOC")
-                    await wait_for(lambda: fills_final(keeper, "rejected"))
-                finally:
-                    admin.transact("Exchange", stack.deployment.exchange, "unpause")
-        finally:
-            await keeper.stop()
-
     with caplog.at_level(logging.WARNING, logger="mmx.keeper"):
-        asyncio.run(go())
+        keeper = await start_keeper(keeper_config(stack, tmp_path / "k.db"), operator=key(stack.operator_key))
+        keeper.settlement.max_retries = 0  # one attempt: the fill ends rejected "reverted"
+        async with AsyncKeeperClient(keeper.url, stack.trader_keys[2]) as a, \
+                AsyncKeeperClient(keeper.url, stack.trader_keys[3]) as b:
+            admin.transact("Exchange", stack.deployment.exchange, "pause")
+            try:
+                await a.place(a.order(1, True, price, 10**16))
+                await b.place(b.order(1, False, price, 10**16), tif="IOC")
+                await wait_for(lambda: fills_final(keeper, "rejected"))
+            finally:
+                admin.transact("Exchange", stack.deployment.exchange, "unpause")
+        await keeper.stop()
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert any("reverted: exchange: paused" in m for m in warnings), warnings
