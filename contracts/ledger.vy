@@ -125,9 +125,10 @@ subaccount_owner: HashMap[address, address]
 _transfer_done: HashMap[bytes32, bool]
 # Funding (docs/funding.md, "Exchange integration"): the Funding contract whose
 # index(market) positions settle against (empty = no funding), the signed balance of
-# funding paid in minus paid out minus the residue swept to the insurance fund (the exact
-# funding still owed to receivers, negative while receivers settled ahead of payers; 0
-# once all have settled), and a delisted market's index at delisting.
+# funding paid in minus paid out minus the residue swept to the insurance fund (what the
+# unsettled positions are still owed net, exactly, plus the sub-unit dust: negative while
+# receivers settled ahead of payers; 0 once all have settled), and a delisted market's
+# index at delisting.
 funding: public(address)
 funding_balance: public(int256)
 _funding_frozen: HashMap[uint256, int256]
