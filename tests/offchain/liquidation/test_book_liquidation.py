@@ -9,8 +9,6 @@ maker it met gets its size back."""
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 
 from offchain.keeper.blame import blame
@@ -19,7 +17,7 @@ from offchain.keeper.gateway import LIQUIDATOR
 from offchain.keeper.journal import WriteSet
 from offchain.order import LIQUIDATION, REDUCE_ONLY, Order
 
-from ..keeper.helpers import ADDR, PRICE, OfflineKeeper, order, run, signed
+from ..keeper.helpers import ADDR, PRICE, OfflineKeeper, order, signed
 from ..keeper.replay import replay
 
 ONE = 10**18
@@ -81,19 +79,16 @@ async def test_place_liquidation__reduce_only_ioc__fills_bid_journaled_replays(t
     k.journal.close()
 
 
-def test_place_liquidation__not_a_liquidation_order__refused(tmp_path):
+@pytest.mark.anyio
+async def test_place_liquidation__not_a_liquidation_order__refused(tmp_path):
     k = OfflineKeeper(f"sqlite:///{tmp_path}/j.db")
-
-    async def go():
-        k.start()
-        _set_position(k, 0, ONE)
-        plain = Order(ADDR[0], 1, False, PRICE, ONE, 1, 2**40, REDUCE_ONLY)
-        off_lot = _liq(0, False, PRICE, ONE + 1)
-        out = [await k.gateway.place_liquidation(o) for o in (plain, off_lot)]
-        await k.committer.stop()
-        return out
-
-    for res in run(go()):
+    k.start()
+    _set_position(k, 0, ONE)
+    plain = Order(ADDR[0], 1, False, PRICE, ONE, 1, 2**40, REDUCE_ONLY)
+    off_lot = _liq(0, False, PRICE, ONE + 1)
+    out = [await k.gateway.place_liquidation(o) for o in (plain, off_lot)]
+    await k.committer.stop()
+    for res in out:
         assert res["status"] == "rejected" and res["fills"] == []
     assert not k.core.orders
     k.journal.close()
@@ -106,7 +101,8 @@ class _NoChain:
         raise AssertionError(f"chain read {name}")
 
 
-def test_blame__liquidation_reasons__only_the_liquidation_side():
+@pytest.mark.anyio
+async def test_blame__liquidation_reasons__only_the_liquidation_side():
     class S:
         def __init__(self, o):
             self.order = o
@@ -114,5 +110,5 @@ def test_blame__liquidation_reasons__only_the_liquidation_side():
     maker = S(order(1, True))
     taker = S(_liq(0, False, PRICE, ONE))
     for reason in ("not liquidatable", "backstop", "cooldown", "step"):
-        assert asyncio.run(blame(_NoChain(), reason, None, maker, taker, 10, {}, 1000)) == ("taker",)
-        assert asyncio.run(blame(_NoChain(), reason, None, taker, maker, 10, {}, 1000)) == ("maker",)
+        assert await blame(_NoChain(), reason, None, maker, taker, 10, {}, 1000) == ("taker",)
+        assert await blame(_NoChain(), reason, None, taker, maker, 10, {}, 1000) == ("maker",)

@@ -17,7 +17,7 @@ from offchain.keeper.runners.liquidation import ADL_KIND, LiquidationRunner
 from offchain.keeper.runners.liquidation_journal import CONFIRMED, LiquidationJournal
 from offchain.risk.liquidation import bankruptcy_price
 
-from .helpers import ONE, USDC, contracts, key, open_positions, runner_keeper, set_price, wait_for
+from .helpers import ONE, USDC, contracts, key, open_positions, set_price, start_runner_keeper, wait_for
 
 pytestmark = pytest.mark.e2e
 PRICE = 2_000 * USDC
@@ -44,27 +44,23 @@ def views(s):
     return s.deployment, levered, whale, w3, exchange, w3.eth.contract(address=s.deployment.usdc, abi=abi("TestUSDC"))
 
 
-def run_gap(s, db_url):
+async def run_gap(start_keeper, s, db_url):
+    """The levered long opens against the whale, then the mark gaps to GAP; once the
+    runner confirmed its step the keeper stops. (block before the gap, the runner)"""
     levered, whale = s.trader_keys
     w3, exchange, _ = contracts(s.url, s.deployment)
     runner = LiquidationRunner()
-
-    async def scenario():
-        keeper = runner_keeper(s, db_url, [runner])
-        await keeper.start()
-        try:
-            await open_positions(keeper, [(levered, whale, 10 * ONE, PRICE)])
-            start = w3.eth.block_number
-            await asyncio.to_thread(set_price, w3, s.reporter_key, s.deployment.oracle, 1, GAP)
-            await wait_for(lambda: runner.summary()["confirmed"] == 1 and not runner.busy)
-            return start
-        finally:
-            await keeper.stop(drain=1.0)
-
-    return asyncio.run(scenario()), runner
+    keeper = await start_runner_keeper(start_keeper, s, db_url, [runner])
+    await open_positions(keeper, [(levered, whale, 10 * ONE, PRICE)])
+    start = w3.eth.block_number
+    await asyncio.to_thread(set_price, w3, s.reporter_key, s.deployment.oracle, 1, GAP)
+    await wait_for(lambda: runner.summary()["confirmed"] == 1 and not runner.busy)
+    await keeper.stop(drain=1.0)
+    return start, runner
 
 
-def test_gap__fund_covers__handover_and_insurance_cover(gap_stack, tmp_path):
+@pytest.mark.anyio
+async def test_gap__fund_covers__handover_and_insurance_cover(gap_stack, tmp_path, start_keeper):
     s = gap_stack
     d, levered, whale, w3, exchange, usdc = views(s)
     admin = Web3Deployer(w3, s.admin_key)
@@ -72,7 +68,7 @@ def test_gap__fund_covers__handover_and_insurance_cover(gap_stack, tmp_path):
     admin.transact("TestUSDC", d.usdc, "approve", d.exchange, 1_000 * USDC)
     admin.transact("Exchange", d.exchange, "deposit_insurance", 1_000 * USDC)
     fund_before = exchange.functions.insurance_fund().call()
-    start, runner = run_gap(s, f"sqlite:///{tmp_path}/k.db")
+    start, runner = await run_gap(start_keeper, s, f"sqlite:///{tmp_path}/k.db")
     (liq,) = exchange.events.Liquidation().get_logs(from_block=start)
     (cover,) = exchange.events.InsuranceCover().get_logs(from_block=start)
     assert liq["args"]["account"] == levered and liq["args"]["penalty"] == 0  # bankrupt: no penalty
@@ -86,12 +82,13 @@ def test_gap__fund_covers__handover_and_insurance_cover(gap_stack, tmp_path):
     assert solvent(w3, exchange, usdc, [levered, whale, d.pool])
 
 
-def test_gap__fund_short__runner_adls_against_the_whale_at_bankruptcy_price(gap_stack, tmp_path):
+@pytest.mark.anyio
+async def test_gap__fund_short__runner_adls_against_the_whale_at_bankruptcy_price(gap_stack, tmp_path, start_keeper):
     s = gap_stack
     d, levered, whale, w3, exchange, usdc = views(s)
     assert exchange.functions.insurance_fund().call() == 0
     coll = exchange.functions.collateral(levered).call()
-    start, runner = run_gap(s, f"sqlite:///{tmp_path}/k.db")
+    start, runner = await run_gap(start_keeper, s, f"sqlite:///{tmp_path}/k.db")
     assert exchange.events.Liquidation().get_logs(from_block=start) == []  # the handover was refused
     (adl,) = exchange.events.Adl().get_logs(from_block=start)
     a = adl["args"]
@@ -117,7 +114,9 @@ def no_profit_stack():
                                  traders=[2_100 * USDC, 500_000 * USDC, 500_000 * USDC])
 
 
-def test_gap__fund_short_no_profitable_short__backstop_absorbs_at_bankruptcy_price(no_profit_stack, tmp_path):
+@pytest.mark.anyio
+async def test_gap__fund_short_no_profitable_short__backstop_absorbs_at_bankruptcy_price(no_profit_stack, tmp_path,
+                                                                                        start_keeper):
     """The opposite side entered at the gap price (the whale closed to a late short at
     1,790): nobody is in profit, so ADL lists the backstop, which takes the bankrupt long at
     its bankruptcy price; the deficit is the pool's loss and no one is left below zero."""
@@ -130,36 +129,21 @@ def test_gap__fund_short_no_profitable_short__backstop_absorbs_at_bankruptcy_pri
     db_url = f"sqlite:///{tmp_path}/k.db"
     runner = LiquidationRunner()
 
-    def keeper(runners):
-        return runner_keeper(s, db_url, runners)
-
-    async def setup_keys():
-        k = keeper([])
-        await k.start()
-        try:
-            await open_positions(k, [(levered_k, whale_k, 10 * ONE, PRICE)])
-            await asyncio.to_thread(set_price, w3, s.reporter_key, d.oracle, 1, GAP)
-            await wait_for(lambda: k.core.marks.get(1) == GAP)  # the keeper's band is around its mark
-            await open_positions(k, [(whale_k, late_k, 10 * ONE, GAP)])  # the whale buys back from `late`
-        finally:
-            await k.stop(drain=1.0)
-
-    async def liquidate():
-        k = keeper([runner])
-        await k.start()
-        try:
-            await wait_for(lambda: runner.summary()["confirmed"] == 1 and not runner.busy)
-        finally:
-            await k.stop(drain=1.0)
-
-    asyncio.run(setup_keys())
+    k = await start_runner_keeper(start_keeper, s, db_url, [])
+    await open_positions(k, [(levered_k, whale_k, 10 * ONE, PRICE)])
+    await asyncio.to_thread(set_price, w3, s.reporter_key, d.oracle, 1, GAP)
+    await wait_for(lambda: k.core.marks.get(1) == GAP)  # the keeper's band is around its mark
+    await open_positions(k, [(whale_k, late_k, 10 * ONE, GAP)])  # the whale buys back from `late`
+    await k.stop(drain=1.0)
     assert exchange.functions.position(whale, 1).call()[0] == 0
     assert exchange.functions.position(late, 1).call() == [-10 * ONE, -10 * GAP]  # short at the mark: no profit
     assert exchange.functions.equity(levered).call() < 0 == exchange.functions.insurance_fund().call()
     pool_before = exchange.functions.equity(d.pool).call()
     deficit = -exchange.functions.equity(levered).call()
     start = w3.eth.block_number
-    asyncio.run(liquidate())
+    k = await start_runner_keeper(start_keeper, s, db_url, [runner])
+    await wait_for(lambda: runner.summary()["confirmed"] == 1 and not runner.busy)
+    await k.stop(drain=1.0)
     assert exchange.events.Liquidation().get_logs(from_block=start) == []  # the handover was refused
     (adl,) = exchange.events.Adl().get_logs(from_block=start)
     a = adl["args"]
