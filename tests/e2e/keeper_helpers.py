@@ -26,7 +26,9 @@ def key(k: str) -> Key:
     return Key(address_of(k), k)
 
 
-async def wait_for(predicate, timeout=20.0, interval=0.05):
+async def wait_for(predicate, timeout=120.0, interval=0.05):
+    """Poll `predicate` until it holds. The timeout is generous on purpose: it costs nothing
+    when things are fast, and the whole suite runs on a loaded 2-core machine."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():
@@ -35,7 +37,7 @@ async def wait_for(predicate, timeout=20.0, interval=0.05):
     raise TimeoutError("condition not met")
 
 
-async def journaled(keeper, kind: str, timeout=20.0, where=None) -> list:
+async def journaled(keeper, kind: str, timeout=120.0, where=None) -> list:
     """Wait until the journal holds a command of `kind` (whose decoded body satisfies
     `where`, when given); return those rows. The sequencer applies a command in memory
     first and the gateway's group commit writes it a moment later, so a test that saw the

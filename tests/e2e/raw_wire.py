@@ -102,7 +102,7 @@ class Raw:
         return self.http.get(f"/accounts/{self.account.address}/orders").json()["orders"]
 
 
-def until(predicate, what: str, timeout: float = 30.0):
+def until(predicate, what: str, timeout: float = 120.0):
     deadline = time.monotonic() + timeout
     while not (value := predicate()):
         assert time.monotonic() < deadline, what

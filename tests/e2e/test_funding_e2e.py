@@ -46,7 +46,7 @@ async def test_e2e__skewed_book__longs_pay_every_interval_chain_matches_journal(
             assert (await bidder.place(bidder.order(1, True, INDEX * 1005 // 1000, 10**18)))["status"] == "accepted"
             assert (await asker.place(asker.order(1, False, INDEX * 1010 // 1000, 10**18)))["status"] == "accepted"
             runner = keeper.funding.runner
-            await wait_for(lambda: len(runner.journal.rates(1, (CONFIRMED,))) >= 3, timeout=30)
+            await wait_for(lambda: len(runner.journal.rates(1, (CONFIRMED,))) >= 3)
             current = await bidder.funding(1)
             assert int(current["predicted_rate"]) > 0
             confirmed = runner.journal.rates(1, (CONFIRMED,))
@@ -91,14 +91,14 @@ async def test_e2e__positions_pay_funding__api_totals_match_chain_events(stack, 
                 AsyncKeeperClient(keeper.url, bid_key) as bid, AsyncKeeperClient(keeper.url, ask_key) as ask:
             assert (await sh.place(sh.order(1, False, INDEX, size)))["status"] == "accepted"
             assert (await lo.place(lo.order(1, True, INDEX, size)))["status"] == "accepted"
-            await wait_for(lambda: exchange.functions.position(lo.account, 1).call()[0] == size, timeout=30)
+            await wait_for(lambda: exchange.functions.position(lo.account, 1).call()[0] == size)
             # the positions' snapshot: the index in the block their fill settled in
             opened = next(e.blockNumber for e in exchange.events.FillSettled.get_logs(from_block=0)
                           if lo.account in (e.args.maker, e.args.taker))
             index0 = funding.functions.index(1).call(block_identifier=opened)
             assert (await bid.place(bid.order(1, True, INDEX * 1005 // 1000, 10**17)))["status"] == "accepted"
             assert (await ask.place(ask.order(1, False, INDEX * 1010 // 1000, 10**17)))["status"] == "accepted"
-            await wait_for(lambda: funding.functions.index(1).call() > index0, timeout=30)
+            await wait_for(lambda: funding.functions.index(1).call() > index0)
             index1 = funding.functions.index(1).call()
             owed_long = exchange.functions.funding_owed(lo.account, 1).call()
             assert owed_long > 0 and exchange.functions.funding_owed(sh.account, 1).call() < 0

@@ -34,7 +34,7 @@ def db_url(request, tmp_path):
 
 def start_keeper(stack, tmp_path, db_url, port, crash: str | None, tag: str):
     proc, ready = spawn_keeper(stack, tmp_path, db_url, port, crash, tag)
-    wait_ready(proc, ready, tmp_path / f"keeper-{tag}.log")
+    wait_ready(proc, ready, tmp_path / f"keeper-{tag}.log", timeout=120)  # imports take long under load
     return proc
 
 
@@ -56,7 +56,7 @@ def _mined(w3, tx_hash: str) -> bool:
         return False
 
 
-def settled_from(taker, maker: str, n: int, timeout: float = 30.0) -> list[dict]:
+def settled_from(taker, maker: str, n: int, timeout: float = 120.0) -> list[dict]:
     """Poll the taker's fills (KeeperClient) until exactly `n` have `maker` as maker and all
     are settled; those fills."""
     deadline = time.monotonic() + timeout
@@ -132,13 +132,13 @@ def test_keeper__sigkill_mid_settlement__restart_settles_each_fill_exactly_once(
             crossing = taker.signed(taker.order(1, False, price - 40 * 10**6, 10**16), "IOC")
             with connect(url.replace("http", "ws") + "/ws") as ws:
                 ws.send(json.dumps({"op": "place", "id": "p", "orders": [crossing, 1]}))
-                reply = json.loads(ws.recv(timeout=10))
+                reply = json.loads(ws.recv(timeout=60))
             assert reply == {"op": "error", "id": "p", "detail": "orders[1] must be an object", "status": 422}
             before = keeper_view(maker, taker)
             assert len(before["open"]) == 2 and len(before["fills"]) == N
         # wait for the first batch to be journaled (and, for after_send, mined), then kill -9
         journal = Journal(db_url)
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + 120
         while not journal.batches("submitted"):
             assert time.monotonic() < deadline, "no batch journaled"
             time.sleep(0.02)

@@ -31,7 +31,7 @@ async def test_e2e__crossing_orders_via_sdk__settled_on_chain(stack, tmp_path, s
         await asyncio.wait_for(subscribed.wait(), 30)  # the keeper confirmed it: no fill can be missed
         sells = await taker.place_batch([taker.order(1, False, PRICE, 10**17) for _ in range(2)])
         assert all(r["fills"] == 1 for r in sells)
-        event = await asyncio.wait_for(first, 10)
+        event = await asyncio.wait_for(first, 60)
         assert event["type"] == "fill" and event["fill"]["taker"] == taker.account
         await wait_for(lambda: fills_final(keeper, "settled"))
         fills = await taker.fills()
@@ -78,9 +78,9 @@ async def test_e2e__fill_skipped_by_chain__rejected_reported_and_undone(stack, t
         await wait_for(lambda: fills_final(keeper, "rejected"))
         (fill,) = await taker.fills()
         assert fill["state"] == "rejected" and fill["reason"] == "cancelled"
-        seen = [await asyncio.wait_for(first, 5)]
+        seen = [await asyncio.wait_for(first, 60)]
         while not any(m.get("type") == "fill_rejected" for m in seen):
-            seen.append(await asyncio.wait_for(updates.__anext__(), 5))
+            seen.append(await asyncio.wait_for(updates.__anext__(), 60))
         await updates.aclose()
         state = await taker.account_state()
         assert state["positions"]["1"]["pending_size"] == "0"

@@ -26,7 +26,7 @@ SIZE = 10**16
 N = 12
 
 
-def wait_log(path, text: str, proc, timeout: float = 30.0) -> None:
+def wait_log(path, text: str, proc, timeout: float = 120.0) -> None:
     deadline = time.monotonic() + timeout
     while text not in path.read_text(errors="replace"):
         assert proc.poll() is None, path.read_text()
@@ -63,7 +63,7 @@ def test_failover__leader_sigkilled_mid_flow__standby_settles_each_fill_once(sta
     maker_key, taker_key = stack.trader_keys[4], stack.trader_keys[5]
     # the leader stalls after journaling its first batch: that batch is never broadcast
     leader, ready_a = spawn_keeper(stack, tmp_path, postgres_url, port_a, "after_journal:120", "a")
-    wait_ready(leader, ready_a, tmp_path / "keeper-a.log")
+    wait_ready(leader, ready_a, tmp_path / "keeper-a.log", timeout=120)
     standby, ready_b = spawn_keeper(stack, tmp_path, postgres_url, port_b, None, "b")
     try:
         wait_log(tmp_path / "keeper-b.log", "standby: another keeper leads", standby)
@@ -77,7 +77,7 @@ def test_failover__leader_sigkilled_mid_flow__standby_settles_each_fill_once(sta
             rest = maker.place_batch([maker.order(1, False, PRICE + 40 * 10**6, 2 * SIZE)])
             assert rest[0]["status"] == "accepted"
             journal = Journal(postgres_url)
-            deadline = time.monotonic() + 20
+            deadline = time.monotonic() + 120
             while not journal.batches("submitted"):
                 assert time.monotonic() < deadline, "no batch journaled"
                 time.sleep(0.02)
@@ -86,7 +86,7 @@ def test_failover__leader_sigkilled_mid_flow__standby_settles_each_fill_once(sta
             before = keeper_view(maker, taker)
             flight = InFlight(maker)
             flight.start()
-            deadline = time.monotonic() + 20
+            deadline = time.monotonic() + 120
             while len(flight.acked) < 5:
                 assert flight.is_alive() and time.monotonic() < deadline
                 time.sleep(0.005)
@@ -95,7 +95,7 @@ def test_failover__leader_sigkilled_mid_flow__standby_settles_each_fill_once(sta
             leader.wait(10)
             flight.join(30)
             assert not flight.is_alive() and flight.refused == []
-        wait_ready(standby, ready_b, tmp_path / "keeper-b.log")
+        wait_ready(standby, ready_b, tmp_path / "keeper-b.log", timeout=120)
         with KeeperClient(url_b, maker_key) as maker_b, KeeperClient(url_b, taker_key) as taker_b:
             probe = maker_b.place(maker_b.order(1, True, PRICE - 59 * 10**6, SIZE))
             assert probe["status"] == "accepted"
@@ -107,7 +107,7 @@ def test_failover__leader_sigkilled_mid_flow__standby_settles_each_fill_once(sta
             leader.kill()
         if standby.poll() is None:
             standby.send_signal(signal.SIGTERM)
-    assert standby.wait(20) == 0
+    assert standby.wait(60) == 0
     # -- the standby serves what the leader had, plus every acknowledged in-flight order ------
     assert after["fills"] == before["fills"]
     open_before = {o["hash"] for o in before["open"]}

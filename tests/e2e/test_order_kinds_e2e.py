@@ -37,7 +37,7 @@ async def test_e2e__stop_market__fires_when_mark_crosses_and_settles_on_chain(st
     (fill,) = keeper.journal.fills()
     assert fill.taker_hash == ack["hash"] and fill.maker_hash == bid["hash"]
     assert fill.price == PRICE - 5 * USDC and fill.size == 10**16
-    await wait_for(lambda: keeper.journal.fills()[0].state in ("settled", "rejected"), timeout=30)
+    await wait_for(lambda: keeper.journal.fills()[0].state in ("settled", "rejected"))
     (fill,) = keeper.journal.fills()
     assert (fill.state, fill.reason) == ("settled", "")
     assert (await trader.order_status(ack["hash"]))["status"] == "filled"
@@ -77,7 +77,7 @@ def test_e2e__sigkill_with_trigger_waiting__still_waiting_after_restart_and_fire
             assert (waiting["hash"], waiting["status"]) == (ack["hash"], "waiting for trigger")
             assert waiting["intent"]["trigger_price"] == str(PRICE - 2 * USDC)
             mark(w3, stack, PRICE - 3 * USDC)
-            deadline = time.monotonic() + 30
+            deadline = time.monotonic() + 120
             while trader.order_status(ack["hash"])["status"] == "waiting for trigger":
                 assert time.monotonic() < deadline, "the stop did not fire"
                 time.sleep(0.1)
@@ -120,7 +120,7 @@ async def test_e2e__raw_http_and_eth_account_only__stop_fires_and_settles(stack,
         await wait_for(lambda: len(keeper.journal.fills()) == 1)  # final fills leave core.fills
         (fill,) = keeper.journal.fills()
         assert (fill.maker_hash, fill.taker_hash) == (bid["hash"], ack["hash"])
-        await wait_for(lambda: keeper.journal.fills()[0].state in ("settled", "rejected"), timeout=30)
+        await wait_for(lambda: keeper.journal.fills()[0].state in ("settled", "rejected"))
         (fill,) = keeper.journal.fills()
         assert (fill.state, fill.reason) == ("settled", "")
     finally:

@@ -49,7 +49,7 @@ def status_of(keeper, hash_hex: str) -> str:
     return found[1].status if found is not None and found[1] is not None else ""
 
 
-async def settled(keeper, fills, timeout=30):
+async def settled(keeper, fills, timeout=120):
     ids = [f.id for f in fills]
 
     def states():
@@ -137,10 +137,11 @@ async def test_e2e__market_order__stops_at_slippage_cap_remainder_cancelled_sett
 async def test_e2e__schedule_cancel__cancels_at_the_deadline(stack, sdk_pair):
     w3, keeper, maker, trader = sdk_pair
     ack = await trader.place(trader.order(1, True, PRICE - 20 * USDC, SIZE))
-    deadline = int(time.time() * 1000) + 6_000
+    # the keeper refuses a deadline under 5 s away when the request reaches it: 12 s leaves
+    # 7 s for signing and the HTTP round trip on a loaded machine (6 s left only one)
+    deadline = int(time.time() * 1000) + 12_000
     await trader.schedule_cancel(deadline)
-    await wait_for(lambda: status_of(keeper, ack["hash"]) == "cancelled",
-                   timeout=30)
+    await wait_for(lambda: status_of(keeper, ack["hash"]) == "cancelled")
     assert time.time() * 1000 >= deadline
     later = await trader.place(trader.order(1, True, PRICE - 21 * USDC, SIZE))  # the switch is spent
     assert later["order_status"] == "open"
@@ -174,7 +175,7 @@ async def test_e2e__market_set_band_change__followed_without_restart(stack, sdk_
     try:
         await asyncio.to_thread(admin.send, exchange.functions.update_market(1, tick, lot, min_size, im, mm,
                                                                                20, active))
-        await wait_for(lambda: keeper.core.markets[1].band_bps == 20, timeout=30)
+        await wait_for(lambda: keeper.core.markets[1].band_bps == 20)
         with pytest.raises(KeeperError) as exc:
             await trader.place(trader.order(1, True, PRICE + 10 * USDC, SIZE))
         assert (exc.value.status, exc.value.detail) == (400, "band")
@@ -182,7 +183,7 @@ async def test_e2e__market_set_band_change__followed_without_restart(stack, sdk_
     finally:
         await asyncio.to_thread(admin.send, exchange.functions.update_market(1, tick, lot, min_size, im, mm,
                                                                                band, active))
-    await wait_for(lambda: keeper.core.markets[1].band_bps == band, timeout=30)
+    await wait_for(lambda: keeper.core.markets[1].band_bps == band)
     (ack,) = await trader.place_batch([trader.order(1, True, PRICE + 10 * USDC, SIZE)])
     assert ack["fills"] == 1
     await settled(keeper, list(fills_now(keeper)))
@@ -209,7 +210,7 @@ async def test_e2e__margin_tiers_set__followed_without_restart_admission_uses_it
                                                        [r[2] for r in table]))
     try:
         await asyncio.to_thread(set_tiers, rows)
-        await wait_for(lambda: keeper.core.markets[1].tiers == TierTable.of(rows), timeout=30)
+        await wait_for(lambda: keeper.core.markets[1].tiers == TierTable.of(rows))
         await journaled(keeper, "margin_tiers_set",
                         where=lambda b: [[int(t), im, mm] for t, im, mm in b["rows"]] == [list(r) for r in rows])
         with pytest.raises(KeeperError) as exc:
@@ -217,4 +218,4 @@ async def test_e2e__margin_tiers_set__followed_without_restart_admission_uses_it
         assert (exc.value.status, exc.value.detail) == (400, "margin")
     finally:
         await asyncio.to_thread(set_tiers, restore)
-    await wait_for(lambda: keeper.core.markets[1].tiers == TierTable.of(restore), timeout=30)
+    await wait_for(lambda: keeper.core.markets[1].tiers == TierTable.of(restore))

@@ -57,14 +57,14 @@ async def test_e2e__split_trade_transfer_merge__keeper_view_equals_chain(stack, 
 
     async def agree(*accounts):
         # the watcher re-reads moved accounts in the poll that sees the log
-        await wait_for(lambda: all(keeper_state(a) == chain_state(a) for a in accounts), timeout=20)
+        await wait_for(lambda: all(keeper_state(a) == chain_state(a) for a in accounts))
 
     async with AsyncKeeperClient(keeper.url, owner_key) as me, AsyncKeeperClient(keeper.url, cp_key) as them:
         # the owner goes long 1 ETH against cp through the keeper
         start = subs.position(owner, 1)[0]
         await them.place(them.order(1, False, PRICE, ONE))
         await me.place(me.order(1, True, PRICE, ONE), tif="IOC")
-        await wait_for(lambda: subs.position(owner, 1)[0] == start + ONE, timeout=20)
+        await wait_for(lambda: subs.position(owner, 1)[0] == start + ONE)
 
         sub = await asyncio.to_thread(subs.open, 1)
         assert subs.is_open(sub) and sub == subs.address_of(1)
@@ -81,7 +81,7 @@ async def test_e2e__split_trade_transfer_merge__keeper_view_equals_chain(stack, 
             await them.place(them.order(1, True, PRICE, ONE // 4))
             ack = await desk.place(desk.order(1, False, PRICE, ONE // 4), tif="IOC")
             assert ack["status"] == "accepted"
-        await wait_for(lambda: subs.position(sub, 1)[0] == ONE // 4, timeout=20)
+        await wait_for(lambda: subs.position(sub, 1)[0] == ONE // 4)
         await agree(owner, sub, cp)
 
         # a block trade off the book: the sub-account gives cp 0.1 ETH at 2,010, both sign,

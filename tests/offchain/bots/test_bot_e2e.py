@@ -43,7 +43,7 @@ async def test_bot__quotes_fill_settles_requotes_and_cancels_on_stop(stack, tmp_
     monkeypatch.setenv("MMX_TEST_BOT_KEY", agent_key)
 
     keeper = await start_keeper(keeper_config(stack, tmp_path / "k.db"), operator=key(stack.operator_key))
-    await wait_for(lambda: agent in keeper.account_view(owner).get("agents", []), timeout=15)
+    await wait_for(lambda: agent in keeper.account_view(owner).get("agents", []), timeout=120)
     config = BotConfig(keeper.url, "env:MMX_TEST_BOT_KEY", 1, account=owner,
                        quote=QuoteConfig(1, spread_bps=20, order_size=SIZE, levels=LEVELS,
                                          level_spacing_bps=10),
@@ -54,7 +54,7 @@ async def test_bot__quotes_fill_settles_requotes_and_cancels_on_stop(stack, tmp_
     async with AsyncKeeperClient(keeper.url, taker_key) as taker:
         info = (await taker.info())["markets"]["1"]
         tick, lot = int(info["tick"]), int(info["lot"])
-        await wait_for(lambda: len(bot.tracker) == 2 * LEVELS, timeout=15)
+        await wait_for(lambda: len(bot.tracker) == 2 * LEVELS, timeout=120)
 
         # quotes on the book: both sides, on tick and lot, bid < ask, signed by the agent
         orders = await taker.open_orders(owner)
@@ -73,7 +73,7 @@ async def test_bot__quotes_fill_settles_requotes_and_cancels_on_stop(stack, tmp_
         part = 2 * 10**16
         ack = await taker.place(taker.order(1, True, best_ask, part), tif="IOC")
         assert ack["fills"] == 1
-        await wait_for(lambda: bot.stats["fills_settled"] >= 1, timeout=20)
+        await wait_for(lambda: bot.stats["fills_settled"] >= 1, timeout=120)
         _, ex = exchange(stack)
         assert ex.functions.filled(bytes.fromhex(ask_hash[2:])).call() == part
         settled = ex.events.FillSettled().get_logs(from_block=0)

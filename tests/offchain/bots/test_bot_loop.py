@@ -130,7 +130,7 @@ async def start(bot, fake, until):
 
 async def stop(bot, task):
     bot.stop()
-    await asyncio.wait_for(task, 5)
+    await asyncio.wait_for(task, 60)
 
 
 async def test_bot__quotes_both_sides_then_cancel_all_on_stop():
@@ -236,7 +236,7 @@ async def test_bot__sigterm__stops_with_cancel_all():
     task = asyncio.create_task(bot.run(handle_signals=True))
     await eventually(lambda: len(bot.tracker) == 2)
     os.kill(os.getpid(), signal.SIGTERM)
-    await asyncio.wait_for(task, 5)
+    await asyncio.wait_for(task, 60)
     assert "cancel_all" in kinds(fake)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

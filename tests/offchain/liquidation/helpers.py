@@ -54,7 +54,7 @@ def signed(k: str, domain, market: int, is_buy: bool, price: int, size: int, tif
     return order, sign_order(order, domain, k), tif
 
 
-async def wait_for(predicate, timeout: float = 30.0, interval: float = 0.05):
+async def wait_for(predicate, timeout: float = 120.0, interval: float = 0.05):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():

@@ -67,7 +67,7 @@ def test_backstop_unwind__grid_inventory_kept__only_takeover_sold(tmp_path):
                 await wait_for(lambda: exchange.functions.position(pool, 1).call()[0] == 13 * ONE)
                 # closing bids arrive: the unwind sells the 10 taken over into them, not the 3
                 (bid,) = await k.gateway.place_batch([signed(whale, d, 1, True, 1_885 * USDC, 20 * ONE, "GTC")])
-                await wait_for(lambda: exchange.functions.position(pool, 1).call()[0] == 3 * ONE, timeout=30)
+                await wait_for(lambda: exchange.functions.position(pool, 1).call()[0] == 3 * ONE)
                 await asyncio.sleep(3)  # further timer ticks: nothing more to unwind
                 return bid, unwind.taken.get(1), unwind.unwound(1)
             finally:

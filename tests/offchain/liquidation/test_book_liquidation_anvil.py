@@ -100,7 +100,7 @@ async def test_book_liquidation__large_position__steps_of_20pct_one_a_second(sta
     await _mark(s, w3, 1_856 * USDC)
     await wait_for(lambda: runner.summary()["book"] >= 1 and not runner.busy)
     await wait_for(lambda: not runner.busy and exchange.functions.equity(account).call()
-                   >= exchange.functions.margin_requirement(account, False).call(), timeout=30)
+                   >= exchange.functions.margin_requirement(account, False).call())
     await asyncio.sleep(3 * runner.params.cooldown_s)  # no further step once healthy
     await keeper.stop(drain=1.0)
     logs = _fill_logs(exchange, start)

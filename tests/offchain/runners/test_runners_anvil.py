@@ -117,7 +117,7 @@ def test_runners_anvil__runners_in_keeper__grids_on_book_and_events_followed(run
     config = KeeperConfig(chain=ChainConfig(rpc_url=s.url, confirmations=0, poll_interval=0.1),
                           contracts=Contracts(**s.contracts()), journal=JournalConfig(url=f"sqlite:///{tmp_path}/k.db"))
 
-    async def wait_for(predicate, timeout=20.0):
+    async def wait_for(predicate, timeout=120.0):
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if predicate():
