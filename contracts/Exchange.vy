@@ -1240,6 +1240,7 @@ def _risk_events():
         account=empty(address), market=0, backstop=empty(address), size=0, price=0, penalty=0, caller=empty(address)
     )
     log IExchange.Adl(account=empty(address), counterparty=empty(address), market=0, size=0, price=0)
+    log IExchange.LossSocialised(account=empty(address), counterparty=empty(address), market=0, amount=0)
     log IExchange.InsuranceInflow(amount=0, balance=0)
     log IExchange.InsuranceCover(account=empty(address), amount=0, balance=0)
     log IExchange.InsuranceConfigSet(fee_share_bps=0, reward_bps=0)

@@ -21,13 +21,19 @@ from interfaces import IOracle
 
 import constants
 import ledger
+import loss_sharing
 
 implements: IExchangeAccounts
 
-# Must stay the first declaration: the same slots as in the Exchange.
-initializes: ledger
+# Must stay the first declaration: the same slots as in the Exchange (loss_sharing's only
+# storage is the ledger, which it initialises).
+initializes: loss_sharing
+uses: ledger
 
 exports: (ledger.usdc, ledger.oracle)
+
+# the loss waterfall's last tier (contracts/loss_sharing.vy: room under EIP-170)
+exports: loss_sharing.socialise
 
 TRANSFER_TYPEHASH: constant(bytes32) = keccak256(
     "PositionTransfer(address from_account,address to_account,uint256 market,int256 size,uint256 price,uint256 nonce,uint256 expiry)"
@@ -51,7 +57,8 @@ def __init__(usdc_: address, oracle_: address):
     @param usdc_ The Exchange's collateral token.
     @param oracle_ The Exchange's oracle.
     """
-    ledger.__init__(usdc_, oracle_)
+    # the ledger, through the module that initialises it (contracts/loss_sharing.vy)
+    loss_sharing.__init__(usdc_, oracle_)
     _THIS = self
 
 

@@ -20,6 +20,7 @@ from interfaces import IOracle
 import constants
 import funding_math
 import ledger
+import loss_sharing
 import margin_tiers
 
 # Must stay the first declaration: the same slots as in the Exchange.
@@ -295,15 +296,7 @@ def adl(account: address, market: uint256, counterparties: DynArray[address, 32]
     )
     assert equity < 0 and convert(-equity, uint256) > ledger.insurance_fund, "exchange: no adl"
 
-    # bankruptcy price: other = equity - (size * mark - cost); other + size * p - cost = 0
-    other: int256 = equity - (size * convert(mark, int256) // constants.ONE_I - cost)
-    num: int256 = (cost - other) * constants.ONE_I
-    # round in the bankrupt account's favour (up for a long that sells, down for a short)
-    p_b: int256 = num // size
-    if size > 0 and num % size != 0:
-        p_b += 1
-    assert p_b > 0 and p_b <= convert(ledger.MAX_PRICE, int256), "exchange: bankruptcy price"
-    price: uint256 = convert(p_b, uint256)
+    price: uint256 = loss_sharing._bankruptcy_price(size, cost, equity, mark)
 
     bs: address = ledger.backstop
     absorbed: bool = False
@@ -335,6 +328,12 @@ def adl(account: address, market: uint256, counterparties: DynArray[address, 32]
         if size > 0 and convert(q, uint256) * price % constants.ONE != 0:
             n += 1
         ledger._move(account, cp, market, signed, n, price)
+        if cp != bs:
+            # closing at the bankruptcy price never makes a counterparty bankrupt in turn
+            # (a deficit moved onto an account with no position left could not be shared)
+            e_c: int256 = 0
+            e_c, req = ledger._health_of(cp, False)
+            assert e_c >= 0, "exchange: adl equity"
         left -= q
         log IExchange.Adl(account=account, counterparty=cp, market=market, size=signed, price=price)
     if absorbed:

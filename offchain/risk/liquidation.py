@@ -266,13 +266,20 @@ def adl_rank(bankrupt_is_long: bool, market: int, accounts: Iterable[AccountRisk
     return out
 
 
-def adl_plan(size: int, ranked: Iterable[AdlCandidate], lot: int) -> list[tuple[str, int]]:
+def adl_plan(size: int, ranked: Iterable[AdlCandidate], lot: int, price_gap: int = 0) -> list[tuple[str, int]]:
     """Take `size` (base units, > 0) from the ranked counterparties in order, each at most
-    its whole position, in lots; [(account, size)]. Less than `size` if they run out."""
+    its whole position, in lots; [(account, size)]. Less than `size` if they run out.
+
+    `price_gap` is |bankruptcy price - mark|: a counterparty closing at the bankruptcy
+    price loses that much per unit against mark, and the Exchange refuses (`adl equity`)
+    one it would leave below zero, so such a candidate is skipped (two units of margin
+    for the chain's rounding)."""
     left, plan = size, []
     for c in ranked:
         if left <= 0:
             break
+        if price_gap and ceil_div(min(left, c.abs_size) * price_gap, ONE) + 2 > c.equity:
+            continue
         take = min(left, c.abs_size)
         take -= take % lot
         if take > 0:
@@ -291,3 +298,23 @@ def bankruptcy_price(size: int, cost: int, equity: int, mark: int) -> int:
     num = (cost - other) * ONE
     price = ceil_div(num, size) if size > 0 else num // size
     return max(price, 0)
+
+
+MAX_SOCIALISE = 32  # Exchange socialise takes DynArray[address, 32]
+
+
+def socialise_list(bankrupt_is_long: bool, market: int, accounts: Iterable[AccountRisk],
+                   backstop: str, bankrupt: str) -> list[str]:
+    """The accounts for `socialise` (docs/exchange.md, "Loss socialisation"): the whole
+    opposite side of the bankrupt position in `market` plus the backstop, largest
+    positions first when there are more than the call takes (their sizes must cover the
+    bankrupt position), in strictly increasing address order as the Exchange requires."""
+    skip = {bankrupt.lower(), backstop.lower()}
+    opposite = [(abs(acc.position(market)[0]), acc.account) for acc in accounts
+                if acc.account.lower() not in skip and acc.position(market)[0] != 0
+                and (acc.position(market)[0] > 0) != bankrupt_is_long]
+    opposite.sort(key=lambda x: (-x[0], x[1].lower()))
+    chosen = [a for _, a in opposite[:MAX_SOCIALISE - (1 if backstop else 0)]]
+    if backstop:
+        chosen.append(backstop)
+    return sorted({a.lower(): a for a in chosen}.values(), key=lambda a: int(a, 16))

@@ -39,6 +39,9 @@ from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable
 
 from eth_abi import decode as abi_decode
+from web3 import Web3
+
+from offchain.artifacts import abi as artifact_abi
 
 from offchain.funding.risk import account_with_funding
 from offchain.order import LIQUIDATION, REDUCE_ONLY, Order, order_hash
@@ -52,8 +55,10 @@ from offchain.risk.liquidation import (
     StepKind,
     adl_plan,
     adl_rank,
+    bankruptcy_price,
     health,
     next_step,
+    socialise_list,
 )
 
 from ..chain import RpcError
@@ -75,6 +80,7 @@ log = logging.getLogger("mmx.keeper.liquidation")
 
 BPS = 10_000
 ADL_KIND = "adl"
+SOCIALISE_KIND = "socialise"
 BOOK_KIND = StepKind.BOOK.value
 MAX_ADL_COUNTERPARTIES = 32  # Exchange.adl takes DynArray[address, 32]
 
@@ -111,6 +117,7 @@ class LiquidationRunner:
         self.journal: LiquidationJournal | None = None
         self.busy: set[str] = set()          # accounts with a step in flight
         self.backstop = ""
+        self._loss = None  # the socialise ABI at the Exchange (built on first use)
         self.markets: dict[int, MarketRisk] = {}
         self._scan_task: asyncio.Task | None = None
         self._again = False
@@ -324,6 +331,19 @@ class LiquidationRunner:
                     if adl is not None:
                         data, kind = adl, ADL_KIND
                         refusal = await self._simulate(data)
+                    if "backstop margin" in refusal:
+                        # the backstop cannot take the rest: the ranked accounts alone (a
+                        # partial ADL; the next scan socialises what is left)
+                        adl = await self._adl_calldata(step, backstop=False)
+                        if adl is not None:
+                            data, kind = adl, ADL_KIND
+                            refusal = await self._simulate(data)
+                if "backstop margin" in refusal:
+                    # fund, ADL and backstop exhausted: the last tier shares the deficit
+                    # (docs/exchange.md, "Loss socialisation"); refused "no adl" while the
+                    # account's equity is not negative (it waits for the book or a move)
+                    data, kind = await self._socialise_calldata(step), SOCIALISE_KIND
+                    refusal = await self._simulate(data)
                 if refusal:
                     self.stats.simulated_refusals += 1
                     log.info("liquidation of %s in %s refused by simulation: %s", step.account, step.market, refusal)
@@ -455,21 +475,39 @@ class LiquidationRunner:
         if state == DEAD:
             self.stats.dead += 1
 
-    async def _adl_calldata(self, step: Step) -> bytes | None:
+    async def _chain_accounts(self, exclude: str) -> list[AccountRisk]:
+        """The keeper view's other accounts as chain snapshots (latest block)."""
+        others = [a.account for a in self.keeper_view() if a.account != exclude]
+        if self.backstop and self.backstop not in {a.lower() for a in others} and self.backstop != exclude.lower():
+            others.append(checksum(self.backstop))
+        if not others:
+            return []
+        snaps = await self.chain.account_snapshots(others, sorted(self.markets), "latest", by_market=True)
+        # each position's unsettled funding in its cost: ranked by PnL including it, as
+        # the Exchange checks a counterparty (offchain/funding/risk.py)
+        return [account_with_funding(a, coll, pos, owed) for a, (coll, pos, _, owed) in snaps.items()]
+
+    async def _adl_calldata(self, step: Step, backstop: bool = True) -> bytes | None:
         """adl(account, market, counterparties): the opposite side in profit (PnL including
         unsettled funding), ranked by PnL % x leverage on chain snapshots, as many as cover
-        the position (<= 32)."""
-        others = [a.account for a in self.keeper_view() if a.account != step.account]
+        the position (<= 32), skipping those the bankruptcy price would leave below zero
+        (`adl equity`)."""
+        everyone = await self._chain_accounts("")
+        me = next((a for a in everyone if a.account.lower() == step.account.lower()), None)
+        accounts = [a for a in everyone if a is not me]
         plan: list[tuple[str, int]] = []
-        if others:
-            snaps = await self.chain.account_snapshots(others, sorted(self.markets), "latest", by_market=True)
-            # each position's unsettled funding in its cost: ranked by PnL including it, as
-            # the Exchange checks a counterparty (offchain/funding/risk.py)
-            accounts = [account_with_funding(a, coll, pos, owed) for a, (coll, pos, _, owed) in snaps.items()]
-            ranked = adl_rank(not step.is_buy, step.market, accounts, self.last_marks, self.markets)
-            plan = adl_plan(step.size, ranked, self.markets[step.market].lot)
+        if accounts:
+            ranked = adl_rank(not step.is_buy, step.market, accounts, self.last_marks, self.markets,
+                              exclude=[self.backstop] if self.backstop else ())
+            gap = 0
+            mark = self.last_marks.get(step.market, 0)
+            if me is not None and mark:
+                size, cost = me.position(step.market)
+                h = health(me, self.last_marks, self.markets)
+                gap = abs(bankruptcy_price(size, cost, h.equity, mark) - mark)
+            plan = adl_plan(step.size, ranked, self.markets[step.market].lot, price_gap=gap)
         counterparties = [a for a, _ in plan][:MAX_ADL_COUNTERPARTIES - 1]
-        if sum(q for _, q in plan[:len(counterparties)]) < step.size and self.backstop:
+        if backstop and sum(q for _, q in plan[:len(counterparties)]) < step.size and self.backstop:
             # the profitable opposite side does not cover it (or there is none): the
             # backstop, listed last, takes the rest at the bankruptcy price (docs/exchange.md)
             counterparties.append(checksum(self.backstop))
@@ -477,6 +515,21 @@ class LiquidationRunner:
             return None
         fn = self.chain.exchange.functions.adl(step.account, step.market, counterparties)
         return bytes.fromhex(fn._encode_transaction_data()[2:])
+
+    async def _socialise_calldata(self, step: Step) -> bytes:
+        """socialise(account, market, counterparties): the whole opposite side plus the
+        backstop, in increasing address order (offchain/risk/liquidation.socialise_list)."""
+        accounts = await self._chain_accounts(step.account)
+        listed = socialise_list(not step.is_buy, step.market, accounts, checksum(self.backstop) if self.backstop else "",
+                                step.account)
+        fn = self._loss_contract().functions.socialise(step.account, step.market, listed)
+        return bytes.fromhex(fn._encode_transaction_data()[2:])
+
+    def _loss_contract(self):
+        """The Exchange's address with the ExchangeAccounts ABI (socialise runs there)."""
+        if self._loss is None:
+            self._loss = Web3().eth.contract(address=self.chain.exchange.address, abi=artifact_abi("ExchangeAccounts"))
+        return self._loss
 
     def _decode_liquidation(self, receipt: dict) -> tuple[int, int, int] | None:
         """(moved size, price, penalty) from a Liquidation log, or the sum of Adl logs."""
@@ -598,6 +651,7 @@ class LiquidationRunner:
                 "reverted": sum(r.state == REVERTED for r in rows), "dead": sum(r.state == DEAD for r in rows),
                 "open": sum(r.state in OPEN_STATES for r in rows), "simulated_refusals": s.simulated_refusals,
                 "adl": sum(r.state == CONFIRMED and r.kind == ADL_KIND for r in rows),
+                "socialised": sum(r.state == CONFIRMED and r.kind == SOCIALISE_KIND for r in rows),
                 "book": sum(r.state == CONFIRMED and r.kind == BOOK_KIND for r in rows),
                 "penalties": str(sum(r.penalty for r in confirmed)),
                 "latency_blocks_max": latency[-1] if latency else 0,

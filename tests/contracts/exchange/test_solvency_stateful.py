@@ -1,12 +1,14 @@
 """Stateful solvency test: deposits, withdrawals, trades at any in-band price (a colluding
 pair closing at the band edge included), book liquidation orders, mark gaps up to 50%
-in two markets, backstop liquidation, the insurance fund and ADL.
+in two markets, backstop liquidation, the insurance fund, ADL and loss socialisation (a
+step drains the backstop to its margin floor before a 50% gap, so the fund, ADL and the
+backstop are all exhausted and the last tier must share the deficit).
 
 Invariants after every step (exact integers):
 - ledger identity: USDC held == sum(collateral) - sum(cost) + fees_accrued + insurance_fund;
 - positions sum to zero in every market (long = short);
 - solvency itself: once the keeper's resolution ran (liquidate every liquidatable account,
-  ADL where the fund is short), no account has negative equity and the USDC held covers
+  ADL where the fund is short, the backstop, then socialise), no account has negative equity and the USDC held covers
   every positive equity plus fees plus the fund;
 - no fill an account signed left it below maintenance (checked on every FillSettled);
 - no healthy account is liquidated (checked before every liquidation that succeeds);
@@ -25,11 +27,12 @@ SOL_PRICE = 150 * USDC
 MARKETS = (ETH, SOL)
 LIQUIDATION = 4
 NO_SIG = (0, b"\x00" * 32, b"\x00" * 32)
-STATS = {"settled": 0, "liquidated": 0, "book": 0, "adl": 0, "adl_backstop": 0, "covered": 0}
+STATS = {"settled": 0, "liquidated": 0, "book": 0, "adl": 0, "adl_backstop": 0, "covered": 0, "socialised": 0, "shared": 0}
 
 
 def test_solvency_stateful(
-    chain, exchange, usdc, oracle, admin, operator, maker, taker, other, stranger, lp, fund, create_order, create_fill, sign
+    project, chain, exchange, usdc, oracle, admin, operator, maker, taker, other, stranger, lp, manager, fund, create_order,
+    create_fill, sign
 ):
     # two markets, the pool-like backstop, approvals
     oracle.set_price(SOL, SOL_PRICE, sender=admin)
@@ -38,10 +41,12 @@ def test_solvency_stateful(
     exchange.set_backstop(lp, sender=admin)
     exchange.set_insurance_config(2_000, 3_000, sender=admin)
     traders = [maker, taker, other, stranger]  # maker + taker are the colluding pair
-    accounts = traders + [lp, operator]  # operator: the book-liquidation reward
-    for t in traders:
+    late = manager  # the late entrant that takes the profitable side over at mark
+    accounts = traders + [lp, operator, late]  # operator: the book-liquidation reward
+    for t in traders + [late]:
         fund(t, 0, deposit=False)
     fund(admin, 0, deposit=False)
+    loss = project.ExchangeAccounts.at(exchange.address)  # socialise runs at the Exchange
 
     def equity(a):
         return exchange.equity(a)
@@ -72,6 +77,11 @@ def test_solvency_stateful(
             # and one gap every run starts with, so the liquidation / insurance / ADL paths
             # run whatever the seed draws next (the seed follows this function's source)
             self.gap(0, -800)
+            # the late entrant's capital, and one exhausted-backstop gap every run has (the
+            # 9x SOL short goes bankrupt against a side that took its profit out)
+            usdc.mint(late, 200_000 * USDC, sender=admin)
+            exchange.deposit(200_000 * USDC, sender=late)
+            self.exhausted_backstop_gap(1, 5_000)
 
         def teardown(self):
             chain.restore(self.snapshot)
@@ -140,15 +150,8 @@ def test_solvency_stateful(
         @rule(k=st.integers(0, 1), move_bps=st.sampled_from([-5_000, -1_500, -800, -300, 300, 800, 1_500, 5_000]))
         def gap(self, k, move_bps):
             m = MARKETS[k]
-            new = self.marks[m] * (10_000 + move_bps) // 10_000 // TICK * TICK
-            try:
-                oracle.set_price(m, new, sender=admin)
-            except ape.exceptions.ContractLogicError:
-                return
-            self.marks[m] = new
-            if oracle.price_info(m)[2]:
-                oracle.resume(m, sender=admin)  # the breaker tripped: the guardian resumes
-            self.resolve()
+            if self._set_mark(m, self.marks[m] * (10_000 + move_bps) // 10_000 // TICK * TICK):
+                self.resolve()
 
         # ---- liquidation paths
         @rule(i=st.integers(0, 3), k=st.integers(0, 1), offset_bps=st.integers(-200, 200))
@@ -171,7 +174,7 @@ def test_solvency_stateful(
                 assert exchange.equity(a) >= 0
 
         def resolve(self):
-            """What the keeper does after a mark update: liquidate, cover, ADL."""
+            """What the keeper does after a mark update: liquidate, then the waterfall."""
             for a in traders:
                 for m in MARKETS:
                     if exchange.position(a, m)[0] == 0 or not liquidatable(a) or not fresh(m):
@@ -186,31 +189,92 @@ def test_solvency_stateful(
                     except ape.exceptions.ContractLogicError as exc:
                         assert "insurance short" in str(exc) or "backstop margin" in str(exc), str(exc)
                     assert exchange.insurance_fund() == fund_before
-                    self._adl(a, m)
+                    if exchange.equity(a) < 0:
+                        self._waterfall(a, m)
 
-        def _adl(self, a, m):
+        def _waterfall(self, a, m):
+            """Insurance short or the backstop refuses: ADL against the ranked profitable
+            opposite accounts (one at a time: a counterparty the bankruptcy price would make
+            bankrupt is refused `adl equity` and skipped), then the backstop, then loss
+            socialisation (the keeper's LiquidationRunner order)."""
             size = exchange.position(a, m)[0]
             mark = self.marks[m]
             ranked = []
             for c in accounts:
                 s, cost = exchange.position(c, m)
                 pnl = s * mark // 10**18 - cost if s >= 0 else -(-s * mark // 10**18) - cost
-                if c != a and s != 0 and (s > 0) != (size > 0) and pnl > 0:
+                if c != a and c != lp and s != 0 and (s > 0) != (size > 0) and pnl > 0:
                     ranked.append((-pnl, c.address))
             ranked.sort()
             # the backstop last: it takes what the profitable opposite accounts do not cover
             # (all of it when there are none, e.g. the opposite side entered below the
             # bankruptcy price)
-            listed = [c for _, c in ranked if c != lp.address] + [lp.address]
-            try:
-                tx = exchange.adl(a, m, listed, sender=operator)
-            except ape.exceptions.ContractLogicError as exc:
-                assert "no adl" in str(exc), str(exc)
+            for listed in [[c] for _, c in ranked] + [[lp.address]]:
+                if exchange.position(a, m)[0] == 0:
+                    return
+                try:
+                    tx = exchange.adl(a, m, listed, sender=operator)
+                except ape.exceptions.ContractLogicError as exc:
+                    assert any(r in str(exc) for r in ("no adl", "adl equity", "backstop margin")), str(exc)
+                    continue
+                logs = tx.decode_logs(exchange.Adl)
+                STATS["adl"] += len(logs)
+                STATS["adl_backstop"] += sum(l.counterparty == lp.address for l in logs)
+            if exchange.position(a, m)[0] == 0 or exchange.equity(a) >= 0:
                 return
-            logs = tx.decode_logs(exchange.Adl)
-            STATS["adl"] += len(logs)
-            STATS["adl_backstop"] += sum(l.counterparty == lp.address for l in logs)
-            assert exchange.position(a, m)[0] == 0  # closed, whoever was in profit
+            if -exchange.equity(a) <= exchange.insurance_fund():
+                try:
+                    exchange.liquidate(a, m, sender=stranger)  # a partial ADL left what the fund covers
+                    STATS["liquidated"] += 1
+                    return
+                except ape.exceptions.ContractLogicError as exc:
+                    assert "backstop margin" in str(exc), str(exc)
+            # the last tier: close at mark against the whole opposite side, share the rest
+            size = exchange.position(a, m)[0]
+            opposite = {c.address for c in accounts if c != a and exchange.position(c, m)[0] * size < 0}
+            listed = sorted(opposite | {lp.address}, key=lambda x: int(x, 16))
+            tx = loss.socialise(a, m, listed, sender=operator)
+            STATS["socialised"] += 1
+            STATS["shared"] += sum(l.amount for l in tx.decode_logs(exchange.LossSocialised))
+            assert exchange.position(a, m)[0] == 0
+            assert all(exchange.equity(c) >= 0 for c in accounts), "socialise left an account below zero"
+
+        @rule(k=st.integers(0, 1), move_bps=st.sampled_from([-5_000, 5_000]))
+        def exhausted_backstop_gap(self, k, move_bps):
+            """Fund, ADL and backstop all exhausted, then a 50% gap. The backstop withdraws
+            all it may (down to its initial margin); the gap lands; before the keeper
+            resolves it, every account in profit in that market sells its position at mark
+            to a late entrant (a colluding counterparty taking its profit out first), so
+            the opposite side of every bankrupt position entered at mark and ADL finds no
+            one in profit. Loss socialisation must still leave nobody below zero."""
+            amount = min(exchange.collateral(lp), exchange.free_collateral(lp)) - 1 * USDC
+            if amount > 0:
+                try:
+                    exchange.withdraw(amount, sender=lp)
+                except ape.exceptions.ContractLogicError as exc:
+                    assert "margin" in str(exc), str(exc)  # a halted market's haircut
+            m = MARKETS[k]
+            if not self._set_mark(m, self.marks[m] * (10_000 + move_bps) // 10_000 // TICK * TICK):
+                return
+            price = self.marks[m]
+            for c in traders:
+                s, cost = exchange.position(c, m)
+                if s == 0 or (s * price // 10**18 if s > 0 else -(-s * price // 10**18)) - cost <= 0:
+                    continue
+                mo = create_order(late, s > 0, price, abs(s), market=m)
+                to = create_order(c, s < 0, price, abs(s), market=m)
+                self._settle([create_fill(mo, to)])  # skipped if c may not reduce (below maintenance)
+            self.resolve()
+
+        def _set_mark(self, m, new):
+            try:
+                oracle.set_price(m, new, sender=admin)
+            except ape.exceptions.ContractLogicError:
+                return False
+            self.marks[m] = new
+            if oracle.price_info(m)[2]:
+                oracle.resume(m, sender=admin)  # the breaker tripped: the guardian resumes
+            return True
 
         # ---- invariants
         @invariant()
@@ -254,3 +318,4 @@ def test_solvency_stateful(
     # the run exercised settlement and the liquidation paths, not only refusals
     assert STATS["settled"] > 0, STATS
     assert STATS["liquidated"] + STATS["book"] + STATS["adl"] > 0, STATS
+    assert STATS["socialised"] > 0, STATS  # the last tier ran: fund, ADL and backstop exhausted

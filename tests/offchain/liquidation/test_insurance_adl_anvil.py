@@ -13,7 +13,7 @@ from offchain.artifacts import abi
 from offchain.deploy import Web3Deployer
 from offchain.devnet import Anvil
 from offchain.keeper.crashstack import deploy_crash_stack
-from offchain.keeper.runners.liquidation import ADL_KIND, LiquidationRunner
+from offchain.keeper.runners.liquidation import ADL_KIND, SOCIALISE_KIND, LiquidationRunner
 from offchain.keeper.runners.liquidation_journal import CONFIRMED, LiquidationJournal
 from offchain.risk.liquidation import bankruptcy_price
 
@@ -154,4 +154,70 @@ async def test_gap__fund_short_no_profitable_short__backstop_absorbs_at_bankrupt
     assert pool_before - deficit - 1 <= exchange.functions.equity(d.pool).call() <= pool_before - deficit
     (row,) = LiquidationJournal(db_url).steps()
     assert row.state == CONFIRMED and row.kind == ADL_KIND and row.moved == 10 * ONE and row.price == a["price"]
+    assert solvent(w3, exchange, usdc, [levered, whale, late, d.pool])
+
+
+@pytest.fixture
+def thin_pool_stack():
+    # as no_profit_stack, but the pool (the backstop) holds 100 USDC: too thin to take 10 ETH
+    with Anvil(accounts=9) as node:
+        yield deploy_crash_stack(node.url, node.private_keys(), lps=1, lp_deposit=100 * USDC,
+                                 traders=[2_100 * USDC, 500_000 * USDC, 500_000 * USDC])
+
+
+def test_gap__fund_adl_backstop_exhausted__runner_socialises(thin_pool_stack, tmp_path):
+    """Nobody opposite is in profit and the backstop would fall below maintenance: the
+    runner's handover is refused (insurance short), ADL to the backstop too (backstop
+    margin), so it socialises: the long closes at mark against the late short, and the
+    deficit is shared by the late short and the pool pro rata to their equity. Nobody is
+    left below zero and the Exchange's USDC covers what it owes."""
+    s = thin_pool_stack
+    d = s.deployment
+    levered_k, whale_k, late_k = s.trader_keys
+    levered, whale, late = (key(k).address for k in s.trader_keys)
+    w3, exchange, _ = contracts(s.url, d)
+    usdc = w3.eth.contract(address=d.usdc, abi=abi("TestUSDC"))
+    db_url = f"sqlite:///{tmp_path}/k.db"
+    runner = LiquidationRunner()
+
+    def keeper(runners):
+        return runner_keeper(s, db_url, runners)
+
+    async def setup_keys():
+        k = keeper([])
+        await k.start()
+        try:
+            await open_positions(k, [(levered_k, whale_k, 10 * ONE, PRICE)])
+            await asyncio.to_thread(set_price, w3, s.reporter_key, d.oracle, 1, GAP)
+            await wait_for(lambda: k.core.marks.get(1) == GAP)
+            await open_positions(k, [(whale_k, late_k, 10 * ONE, GAP)])
+        finally:
+            await k.stop(drain=1.0)
+
+    async def liquidate():
+        k = keeper([runner])
+        await k.start()
+        try:
+            await wait_for(lambda: runner.summary()["confirmed"] == 1 and not runner.busy)
+        finally:
+            await k.stop(drain=1.0)
+
+    asyncio.run(setup_keys())
+    deficit = -exchange.functions.equity(levered).call()
+    assert deficit > 0 == exchange.functions.insurance_fund().call()
+    e_late, e_pool = exchange.functions.equity(late).call(), exchange.functions.equity(d.pool).call()
+    start = w3.eth.block_number
+    asyncio.run(liquidate())
+    assert exchange.events.Liquidation().get_logs(from_block=start) == []
+    (adl,) = exchange.events.Adl().get_logs(from_block=start)
+    assert (adl["args"]["counterparty"], adl["args"]["size"], adl["args"]["price"]) == (late, 10 * ONE, GAP)
+    shares = {l["args"]["counterparty"]: l["args"]["amount"] for l in exchange.events.LossSocialised().get_logs(from_block=start)}
+    total = e_late + e_pool
+    assert shares == {late: -(-deficit * e_late // total), d.pool: -(-deficit * e_pool // total)}
+    assert exchange.functions.position(levered, 1).call() == [0, 0]
+    assert exchange.functions.equity(levered).call() >= 0
+    (row,) = LiquidationJournal(db_url).steps()
+    assert row.state == CONFIRMED and row.kind == SOCIALISE_KIND and row.moved == 10 * ONE
+    assert runner.summary()["socialised"] == 1
+    assert all(exchange.functions.equity(a).call() >= 0 for a in (levered, whale, late, d.pool))
     assert solvent(w3, exchange, usdc, [levered, whale, late, d.pool])

@@ -196,3 +196,33 @@ def test_bankruptcy_price__closing_there_leaves_equity_zero_or_just_above(lots, 
         # one unit less favourable would leave it below zero (or the same, by truncation)
         worse = p - 1 if size > 0 else p + 1
         assert coll + model_value(size, worse) - cost <= after
+
+
+def test_adl_plan__counterparty_left_below_zero_by_bankruptcy_price__skipped():
+    """The Exchange refuses (`adl equity`) a counterparty the bankruptcy price would leave
+    below zero; the plan skips it and takes the next one."""
+    from offchain.risk.liquidation import AdlCandidate
+
+    thin = AdlCandidate("0x" + "1" * 40, 1, -ONE, -1_900 * USDC, 150 * USDC, Fraction(9))
+    rich = AdlCandidate("0x" + "2" * 40, 1, -ONE, -1_900 * USDC, 5_000 * USDC, Fraction(1))
+    # 200 USDC per unit between mark and the bankruptcy price: thin (150) cannot pay it
+    assert adl_plan(ONE, [thin, rich], 10**15, price_gap=200 * USDC) == [(rich.account, ONE)]
+    assert adl_plan(ONE, [thin, rich], 10**15) == [(thin.account, ONE)]  # without the gap: rank order
+    assert adl_plan(ONE, [thin], 10**15, price_gap=200 * USDC) == []
+
+
+def test_socialise_list__whole_opposite_side_plus_backstop__increasing_addresses():
+    from offchain.risk.liquidation import MAX_SOCIALISE, socialise_list
+
+    bankrupt, pool = "0x" + "9" * 40, "0x" + "5" * 40
+    opp = [AccountRisk("0x" + f"{i:040x}", 0, ((1, -(i + 1) * ONE, 0),)) for i in range(40)]
+    same = AccountRisk("0x" + "a" * 40, 0, ((1, ONE, 0),))
+    flat = AccountRisk("0x" + "b" * 40, 0, ())
+    accounts = [same, flat, AccountRisk(bankrupt, -5, ((1, 2 * ONE, 0),))] + opp[:3]
+    listed = socialise_list(True, 1, accounts, pool, bankrupt)
+    assert listed == sorted([o.account for o in opp[:3]] + [pool], key=lambda a: int(a, 16))
+    # more than the call takes: the largest positions, the backstop always listed
+    listed = socialise_list(True, 1, opp, pool, bankrupt)
+    assert len(listed) == MAX_SOCIALISE and pool in listed
+    assert set(listed) - {pool} == {o.account for o in opp[-(MAX_SOCIALISE - 1):]}
+    assert [int(a, 16) for a in listed] == sorted(int(a, 16) for a in listed)
