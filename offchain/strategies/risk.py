@@ -11,12 +11,14 @@ Checks, in order:
    tripped nothing rests. It resumes by `resume(now)` (manual), after resume_after_ms
    (cool-down; the peak is re-based to the equity at resume, or it would trip again at
    once), or when equity recovers to within resume_below_drawdown_bps of the peak;
-3. close-only (limits.close_only or set_close_only): only orders that shrink the position,
+3. mark distance (a vault's trade guard): orders priced farther than
+   max_mark_distance_bps from the mark are dropped (the Exchange would skip their fills);
+4. close-only (limits.close_only or set_close_only): only orders that shrink the position,
    at most its size, marked reduce_only;
-4. position and notional caps: on each side the orders are kept best price first while
+5. position and notional caps: on each side the orders are kept best price first while
    the position, if they all filled, stays within max_position and max_notional (at mark);
-5. max_open_orders: the orders nearest the reference price are kept;
-6. order rate: at most max_orders_per_window *new* places (orders not already resting
+6. max_open_orders: the orders nearest the reference price are kept;
+7. order rate: at most max_orders_per_window *new* places (orders not already resting
    with the same side, price and size) per rate_window_ms; places beyond the budget are
    dropped (nearest first kept). Approved places are counted at `now`: the caller is
    expected to send the plan it reconciles from the allowed set. Cancels are never limited.
@@ -45,6 +47,7 @@ class Reason(str, Enum):
     NOTIONAL_LIMIT = "notional limit"
     OPEN_ORDERS = "max open orders"
     ORDER_RATE = "order rate"
+    MARK_DISTANCE = "mark distance"
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +64,9 @@ class RiskLimits:
     resume_below_drawdown_bps: int = 0
     max_mark_age_ms: int = 0
     close_only: bool = False
+    # a vault's on-chain trade guard (Exchange.trade_guard): the Exchange skips its fills
+    # priced farther than this from the mark, closing ones included ("mark distance")
+    max_mark_distance_bps: int = 0
 
     def __post_init__(self) -> None:
         for name in self.__slots__:  # type: ignore[attr-defined]
@@ -138,6 +144,14 @@ class RiskGate:
             return self._result([], [Reason.KILLED], drawdown)
 
         orders = list(desired)
+        if lim.max_mark_distance_bps and market.mark_price > 0:
+            # never rest an order whose fill the chain would skip: a follower then sees a
+            # failed fill (and a resting one left behind by a mark move is cancelled)
+            near = [o for o in orders
+                    if abs(o.price - market.mark_price) * BPS <= market.mark_price * lim.max_mark_distance_bps]
+            if len(near) != len(orders):
+                reasons.append(Reason.MARK_DISTANCE)
+            orders = near
         position = account.position
         if self._close_only:
             closing = [o for o in orders if (o.is_buy and position < 0) or (not o.is_buy and position > 0)]

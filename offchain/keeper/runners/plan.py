@@ -26,11 +26,17 @@ from .configs import StrategyKind, VaultStrategy
 
 # -- risk ----------------------------------------------------------------------------------
 def cap_limits(base: RiskLimits, *, position_cap: int = 0, leverage_cap_bps: int = 0, equity: int = 0,
-               other_notional: int = 0) -> RiskLimits:
+               other_notional: int = 0, mark_distance_bps: int = 0) -> RiskLimits:
     """Tighten `base` with the account's on-chain caps (the Exchange skips fills beyond them,
     so quoting beyond them only produces skipped fills). The leverage cap bounds total
-    notional at mark by cap_bps * equity; what other markets already use is taken off."""
+    notional at mark by cap_bps * equity; what other markets already use is taken off.
+    `mark_distance_bps` is the vault's trade guard distance: quotes stay within 4/5 of it
+    (`guard_distance_bps`)."""
     limits = base
+    if mark_distance_bps:
+        room_bps = guard_distance_bps(mark_distance_bps)
+        limits = dataclasses.replace(limits, max_mark_distance_bps=min(limits.max_mark_distance_bps, room_bps)
+                                     if limits.max_mark_distance_bps else room_bps)
     if position_cap:
         limits = dataclasses.replace(
             limits, max_position=min(limits.max_position, position_cap) if limits.max_position else position_cap)
@@ -122,15 +128,21 @@ def unwind_size(position: int, step_bps: int, lot: int, min_size: int) -> int:
     return size
 
 
+def guard_distance_bps(guard_bps: int) -> int:
+    """How far from the mark the keeper lets a vault's orders rest or trade: 4/5 of its
+    trade guard (the Exchange skips a vault fill farther from the mark than the guard,
+    closing ones included); the fifth left over is room for the mark moving between the
+    keeper's view and settlement."""
+    return max(guard_bps - guard_bps // 5, 1)
+
+
 def unwind_slippage_bps(configured_bps: int, snap: VaultSnapshot) -> int:
     """The unwind's limit distance from the mark: the runner's setting, clamped inside the
-    vault's trade guard (the Exchange skips a vault fill farther from the mark than
-    max_mark_distance_bps, closing ones included). A fifth of the guard is left as room for
-    the mark moving between the keeper's view and settlement."""
+    vault's trade guard (`guard_distance_bps`)."""
     guard = snap.max_mark_distance_bps
     if guard <= 0:
         return configured_bps
-    return min(configured_bps, max(guard - guard // 5, 1))
+    return min(configured_bps, guard_distance_bps(guard))
 
 
 def unwind_orders(positions: Mapping[int, int], markets: Mapping[int, MarketState], *, step_bps: int = 2_500,

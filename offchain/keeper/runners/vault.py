@@ -12,7 +12,9 @@
   factory's unwind agent); a vault whose signer key the keeper does not hold is skipped
   with one log line.
 - per vault and tick, `plan.vault_mode` decides: RUN (grid / two-sided quotes /
-  delta-neutral hedging + optional quotes, under the vault's leverage and position caps),
+  delta-neutral hedging + optional quotes, under the vault's leverage and position caps
+  and inside 4/5 of its trade guard's mark distance: levels beyond it are not placed,
+  resting ones a mark move left outside it are cancelled),
   CLOSE_ONLY (drawdown halt or Exchange close-only: reduce-only orders only), IDLE
   (manager paused, kind none/custom: our orders are pulled), UNWIND (queued withdrawals
   lack liquidity, or a forced unwind): the vault's orders are cancelled and its positions
@@ -259,8 +261,11 @@ class VaultRunner:
             elif tracked.maker is not None:
                 now = venue.now_ms()
                 account = venue.account_state(tracked.address, tracked.maker.market)
+                # quotes inside the vault's trade guard: a level the chain would skip is
+                # never placed, one a mark move left outside it is cancelled
                 limits = cap_limits(self.limits, position_cap=snap.position_cap,
-                                    leverage_cap_bps=snap.leverage_cap_bps, equity=account.equity)
+                                    leverage_cap_bps=snap.leverage_cap_bps, equity=account.equity,
+                                    mark_distance_bps=snap.max_mark_distance_bps)
                 await tracked.maker.step(venue, now, limits=limits, close_only=mode is VaultMode.CLOSE_ONLY)
             if self.claim and snap.claimable and (tracked.claimed_head != snap.queue_head
                                                   or venue.now_ms() - tracked.claimed_at >= self.busy_refresh_interval_ms):

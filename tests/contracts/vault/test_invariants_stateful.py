@@ -10,7 +10,12 @@ A rule-based state machine drives one vault with adversarial actors:
 - an honest taker (the keeper closing the position), large mark gaps (up to 20 % per step
   on a position of about 4x the equity, so some runs end in bad debt),
   time passing, the FIFO withdrawal queue and its claims, a forced unwind, and the token's
-  admin blacklisting receivers (pull payments).
+  admin blacklisting receivers (pull payments);
+- the unwind after the manager exits: withdrawals queued, the owner stops the manager, the
+  grace period passes, anyone starts the unwind, a last-second depositor is refused, a
+  large gap lands, the unwind agent closes inside the guard (an opening fill is refused
+  "close only"), the queue is claimed with its head's receiver blacklisted (owed, the rest
+  still paid) and the owed payout is collected exactly.
 
 Invariants, after every step (exact integers):
 - claims are covered: sum of owed payouts == reserved <= USDC the vault holds;
@@ -46,7 +51,8 @@ from tests.contracts.share_price import Price, not_lower, within_rounding
 
 STATS = dict.fromkeys(
     ["deposit", "refused", "instant", "queued", "claimed", "claim_refused", "owed", "friend_fill", "skipped_guard",
-     "skipped_counterparty", "jit", "gap", "manager_change", "unwind", "exit"], 0)
+     "skipped_counterparty", "jit", "gap", "manager_change", "unwind", "exit", "unwind_after_exit",
+     "unwind_refused_deposit", "owed_claimed_exactly"], 0)
 # Each action's arguments, drawn from the example's seeded generator (see `act`).
 PARAMS = {
     "deposit": lambda r: dict(i=r.randrange(4), amount=r.randint(1 * USDC, 30_000 * USDC)),
@@ -72,6 +78,8 @@ PARAMS = {
     "owner_cancel_all": lambda r: dict(ahead=r.choice([0, DAY])),
     "unwind": lambda r: dict(),
     "everyone_exits": lambda r: dict(),
+    "manager_exit_unwind": lambda r: dict(gap_bps=r.choice([-2_000, -1_000, 1_000, 2_000]),
+                                          jit_amount=r.randint(1_000 * USDC, 100_000 * USDC)),
 }
 # How often each action comes up: money in and out and the manager's trades most. The
 # actions and their arguments come from a generator seeded by hypothesis (one seed per
@@ -83,6 +91,7 @@ ACTIONS = (
     + ["mark_gap"] * 2 + ["time_passes"] * 2 + ["jit_before_lumpy_gain"] * 2
     + ["withdraw_fee_shares", "blacklist", "claim_owed", "checkpoint", "set_manager", "pause_or_resume",
        "manager_sets_agent", "owner_cancel_all", "unwind", "everyone_exits"]
+    + ["manager_exit_unwind"] * 2
 )
 MAX_MANAGER_CHANGES = 6
 ACTIONS_PER_STEP = 4
@@ -451,6 +460,81 @@ def test_vault_invariants_stateful(
                 assert v.unwinding() and exchange.is_agent(v, unwind_agent)
                 STATS["unwind"] += 1
 
+        def manager_exit_unwind(self, gap_bps, jit_amount):
+            """The manager exits with withdrawals queued that the vault cannot pay (the owner
+            stops him: his agent is retired); after the grace period anyone starts the forced
+            unwind; a last-second depositor is refused while it runs; a large gap lands; the
+            unwind agent closes the position inside the guard; the queue is claimed with the
+            head's depositor blacklisted (its payout owed, not lost, not blocking the rest),
+            and the owed payout is then collected exactly; the owner ends the unwind."""
+            v = self.vault
+            if v.unwinding() or exchange.position(v, MARKET)[0] == 0 or exchange.equity(v) < 0:
+                return
+            if v.queue_head() == v.queue_tail():
+                for i in (1, 2, 0):
+                    if v.balanceOf(depositors[i]):
+                        self.withdraw(i, 100, True)
+                        break
+            if v.queue_head() == v.queue_tail():
+                return  # paid at once: nothing to unwind for
+            # the manager exits
+            if not v.manager_paused():
+                self.pause_or_resume()
+            assert self.signer() is None  # nobody can trade the vault now
+            head = v.queue_head()
+            victim = v.requests(head).depositor
+            usdc.set_blacklisted(victim, True, sender=admin)
+            chain.pending_timestamp = max(chain.pending_timestamp, v.requests(head).requested_at + DAY)
+            self.touch_oracle()
+            if not v.unwind_due():
+                return
+            receipt = v.start_unwind(sender=stranger)
+            assert receipt.events.filter(v.UnwindStarted)
+            assert v.unwinding() and self.signer() == unwind_agent and exchange.close_only(v)
+            STATS["unwind"] += 1
+            # the last-second depositor
+            before = v.totalSupply()
+            _, reason = reverted(lambda: v.deposit(jit_amount, sender=jit))
+            assert reason == "vault: halted" and v.totalSupply() == before
+            STATS["unwind_refused_deposit"] += 1
+            self.mark_gap(gap_bps)
+            self.touch_oracle()
+            if exchange.equity(v) < 0:
+                return  # bad debt: the Exchange's liquidation resolves it first
+            # the unwind agent closes in steps inside the guard; an opening fill is refused
+            ok, skipped = self.fill(exchange.position(v, MARKET)[0] > 0, self.mark(), 10**17, taker, taker,
+                                    unwind_agent)
+            assert ok == [] and skipped == ["close only"], skipped
+            for _ in range(8):
+                if exchange.position(v, MARKET)[0] == 0:
+                    break
+                self.keeper_close(40)
+            assert exchange.position(v, MARKET)[0] == 0
+            # the queue is claimed: the blacklisted head's payout is owed, the rest paid
+            owed_before = v.owed(victim)
+            while v.queue_head() < v.queue_tail():
+                req = v.requests(v.queue_head())
+                value = min(req.value, v.convert_to_assets(req.shares, **PENDING))
+                if v.available_liquidity(**PENDING) < value:
+                    break
+                receipt, reason = self.checked(lambda: v.claim(v.queue_head(), sender=stranger), "claim")
+                assert reason is None, reason
+                self.owed_to |= {e.recipient for e in receipt.events.filter(v.PaymentOwed)}
+                STATS["claimed"] += 1
+            assert v.queue_head() > head, "the blacklisted head did not jam the queue"
+            owed = v.owed(victim) - owed_before
+            assert owed > 0  # its payout is owed, not lost
+            # collected exactly, to another address
+            reserved = v.reserved()
+            _, (got,) = self.usdc_deltas(lambda: v.claim_owed(treasury, sender=keys[victim]), treasury)
+            assert got == owed_before + owed and v.owed(victim) == 0 and v.reserved() == reserved - got
+            STATS["owed_claimed_exactly"] += 1
+            usdc.set_blacklisted(victim, False, sender=admin)
+            if v.queue_head() == v.queue_tail():
+                v.end_unwind(sender=owner)
+                assert not v.unwinding()
+            STATS["unwind_after_exit"] += 1
+
         # ---------------------------------------------------------------- the last holder exits
 
         def everyone_exits(self):
@@ -518,6 +602,7 @@ def test_vault_invariants_stateful(
     )
     print("vault stateful:", STATS)
     # the runs went down the paths the invariants are about, not only refusals
-    for path in ("deposit", "instant", "queued", "claimed", "jit", "exit"):
+    for path in ("deposit", "instant", "queued", "claimed", "jit", "exit", "unwind", "unwind_after_exit",
+                 "unwind_refused_deposit", "owed_claimed_exactly"):
         assert STATS[path] > 0, STATS
     assert STATS["friend_fill"] + STATS["skipped_guard"] + STATS["skipped_counterparty"] > 0, STATS

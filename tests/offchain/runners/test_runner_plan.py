@@ -59,6 +59,13 @@ def test_cap_limits__position_and_leverage__tighter_of_config_and_chain():
     assert cap_limits(RiskLimits(max_notional=7)) == RiskLimits(max_notional=7)
 
 
+def test_cap_limits__trade_guard__quotes_within_four_fifths_of_it():
+    assert cap_limits(RiskLimits(), mark_distance_bps=50).max_mark_distance_bps == 40
+    assert cap_limits(RiskLimits(max_mark_distance_bps=20), mark_distance_bps=50).max_mark_distance_bps == 20
+    assert cap_limits(RiskLimits(), mark_distance_bps=1).max_mark_distance_bps == 1  # never 0 (= no limit)
+    assert cap_limits(RiskLimits()).max_mark_distance_bps == 0
+
+
 @pytest.mark.parametrize("kw, held, mode", [
     ({}, [A], VaultMode.RUN),
     ({}, [B], VaultMode.SKIP),

@@ -81,3 +81,12 @@ def test_risk__order_rate__new_places_limited_per_window(at):
     assert again == [o for o in _book() if o in allowed] and decision.reasons == (Reason.ORDER_RATE,)
     later, decision = gate.filter(_book(), AccountState(0, 10**12, live), at(3000 * USDC), 1_000)
     assert later == _book() and decision.ok
+
+
+def test_risk__max_mark_distance__farther_orders_dropped(at):
+    # 3000 mark; the book's outer levels are 2 USDC (6.7 bps) away, the inner ones 1 (3.3 bps)
+    allowed, decision = _filter(at, RiskLimits(max_mark_distance_bps=5))
+    assert sorted(o.price for o in allowed) == [2999 * USDC, 3001 * USDC]
+    assert decision.reasons == (Reason.MARK_DISTANCE,)
+    allowed, decision = _filter(at, RiskLimits(max_mark_distance_bps=7))
+    assert allowed == _book() and decision.ok
