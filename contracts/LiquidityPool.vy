@@ -192,7 +192,8 @@ def convertToAssets(shares: uint256) -> uint256:
 @view
 def maxDeposit(receiver: address) -> uint256:
     """
-    @notice Assets that can still be deposited under the cap (0 while equity is negative).
+    @notice Assets that can still be deposited under the cap (0 while equity is negative
+            or the Exchange is paused).
     @param receiver Unused (deposits are only for the caller).
     @return USDC units.
     """
@@ -203,7 +204,7 @@ def maxDeposit(receiver: address) -> uint256:
 @view
 def maxMint(receiver: address) -> uint256:
     """
-    @notice Shares that can still be minted under the cap.
+    @notice Shares that can still be minted under the cap (0 while maxDeposit is).
     @param receiver Unused (deposits are only for the caller).
     @return LP shares.
     """
@@ -646,7 +647,10 @@ def _daily_room(ta: uint256) -> uint256:
 @internal
 @view
 def _max_deposit() -> uint256:
-    if exchange_account._equity() < 0:
+    # a deposit goes on into the Exchange account, which refuses deposits while the
+    # Exchange is paused: maxDeposit / maxMint say 0 then (ERC-4626: a limit that stops a
+    # deposit, even for a while, is in the max views)
+    if exchange_account._equity() < 0 or staticcall exchange_account.exchange.paused():
         return 0
     ta: uint256 = exchange_account._total_assets()
     cap: uint256 = self.deposit_cap

@@ -106,3 +106,26 @@ def test_previews__round_in_pools_favour(pool, lp, stranger, pool_deposit, fund,
     assert pool.previewDeposit(assets) == pool.convertToShares(assets)
     shares = pool.previewDeposit(assets)
     assert pool.previewRedeem(shares) <= assets
+
+
+def test_max_views__exchange_paused__deposits_zero_withdrawals_still_honest(pool, lp, pool_deposit, fund, exchange,
+                                                                          pauser, chain):
+    """ERC-4626: maxDeposit / maxMint are 0 while a deposit would revert (the Exchange
+    refuses deposits while paused), and maxWithdraw / maxRedeem stay what a payout can take
+    (Exchange withdrawals are allowed while paused): redeeming maxRedeem pays previewRedeem."""
+    pool_deposit(pool, lp, 1_000 * USDC)
+    assert pool.maxDeposit(lp) > 0 and pool.maxMint(lp) > 0
+    exchange.pause(sender=pauser)
+    assert pool.maxDeposit(lp) == 0 and pool.maxMint(lp) == 0
+    fund(lp, USDC, spender=pool)
+    with ape.reverts("exchange: paused"):
+        pool.deposit(USDC, sender=lp)
+    chain.mine(timestamp=pool.lock_until(lp))
+    shares = pool.maxRedeem(lp)
+    assert 0 < shares <= pool.balanceOf(lp)  # the daily cap applies
+    assets = pool.previewRedeem(shares)
+    assert 0 < assets <= pool.maxWithdraw(lp)
+    receipt = pool.redeem(shares, sender=lp)
+    assert receipt.events.filter(pool.Withdraw)[0].assets == assets
+    exchange.unpause(sender=pauser)
+    assert pool.maxDeposit(lp) > 0
