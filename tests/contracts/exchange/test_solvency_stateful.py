@@ -307,7 +307,9 @@ def test_solvency_stateful(
     run_state_machine_as_test(
         Solvency,
         settings=settings(
-            max_examples=4,
+            # 3 x 12: every example starts with the liquidation gap and the exhausted-backstop
+            # gap, so each tier runs whatever is drawn next (about 6-9 min on a loaded machine)
+            max_examples=3,
             stateful_step_count=12,
             deadline=None,
             derandomize=True,

@@ -148,11 +148,16 @@ def test_runners_anvil__runners_in_keeper__grids_on_book_and_events_followed(run
             await wait_for(lambda: len(pool_orders(1)) == 6
                            and all(o.order.size == 2 * ETH // 10 for o in pool_orders(1)))
             assert len(pool_orders(2)) == 20
-            # the vault's grid (4 levels a side, signed by its manager agent), then a
+            # the vault's grid (4 levels a side 25 bps apart, signed by its manager agent):
+            # its trade guard (50 bps, read from chain) leaves only the levels within 40
+            # bps on the book, one a side; the chain would skip fills of the others. Then a
             # StrategyChanged to two-sided quotes (2 levels) replaces it
             vault_orders = lambda: keeper.core.open_orders(vault)  # noqa: E731
-            await wait_for(lambda: len(vault_orders()) == 8)
+            await wait_for(lambda: len(vault_orders()) == 2)
             assert all(o.signer == address_of(keys[8]) for o in vault_orders())
+            mark = keeper.core.marks[1]
+            assert all(abs(o.order.price - mark) * 10_000 <= mark * 40 for o in vault_orders())
+            assert {o.order.is_buy for o in vault_orders()} == {True, False}
             await asyncio.to_thread(Web3Deployer(w3, keys[8]).transact, "Vault", vault, "set_strategy",
                                     (StrategyKind.QUOTE, 1, 2, 0, 0, 0, ETH // 20, 20, 0, b""))
             await wait_for(lambda: len(vault_orders()) == 4
