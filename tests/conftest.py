@@ -20,13 +20,16 @@ import os
 from contextlib import contextmanager
 
 import pytest
-from hypothesis import settings
+from hypothesis import HealthCheck, settings
 
 # CI runs the same examples every time (derandomize) and never fails a test because a
 # loaded machine made one example slow (deadline): an intermittent failure in CI is then a
 # real fault, not the luck of a seed or of the scheduler. HYPOTHESIS_PROFILE=explore runs
-# fresh random examples, many more of them, for a local bug hunt.
-settings.register_profile("ci", deadline=None, derandomize=True, database=None, print_blob=True)
+# fresh random examples, many more of them, for a local bug hunt. The too_slow health check
+# is off for the same reason as the deadline: it times data generation by the wall clock.
+# A test's own suppress_health_check list replaces this one: keep too_slow in it.
+settings.register_profile("ci", deadline=None, derandomize=True, database=None, print_blob=True,
+                          suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile("explore", deadline=None, max_examples=500, print_blob=True)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 

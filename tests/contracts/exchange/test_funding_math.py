@@ -64,7 +64,7 @@ def test_funding_math__rounding__against_the_payer(funding_harness):
     assert funding_harness.owed(0, 10**30, snap) == 0
 
 
-@settings(max_examples=60, derandomize=True, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=60, derandomize=True, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(size=st.integers(-2**95, 2**95 - 1), start=st.integers(-2**200, 2**200), move=st.integers(-WINDOW, WINDOW),
        rate=st.integers(-RATE_ONE, RATE_ONE), mark=st.integers(0, 2**96))
 def test_funding_math__matches_python_across_wrap(funding_harness, size, start, move, rate, mark):
@@ -74,7 +74,7 @@ def test_funding_math__matches_python_across_wrap(funding_harness, size, start, 
     assert funding_harness.index_delta(rate, mark) == index_delta(rate, mark)
 
 
-@settings(max_examples=40, derandomize=True, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=40, derandomize=True, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(size=st.integers(-2**95, 2**95 - 1), cost=st.integers(-2**87, 2**87 - 1), snap=st.integers(0, 2**72 - 1))
 def test_funding_math__pack_roundtrip(funding_harness, size, cost, snap):
     assert funding_harness.unpack(funding_harness.pack(size, cost, snap)) == (size, cost, snap)

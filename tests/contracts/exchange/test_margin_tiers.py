@@ -140,7 +140,7 @@ def test_liquidate__tiered_maintenance__liquidatable_where_flat_is_not(exchange,
     assert exchange.position(maker, ETH)[0] == 0
 
 
-@settings(max_examples=12, derandomize=True, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=12, derandomize=True, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(lots=st.lists(st.integers(-8_000, 8_000).filter(bool), min_size=1, max_size=3))
 def test_margin_requirement__random_positions__equals_keeper_table(exchange, operator, admin, fund, maker, whale,
                                                                    create_order, create_fill, isolated, lots):

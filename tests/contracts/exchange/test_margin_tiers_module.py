@@ -95,7 +95,7 @@ def tables(draw):
     return list(zip(thresholds, im, mm))
 
 
-@settings(max_examples=40, derandomize=True, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=40, derandomize=True, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(rows=tables(), notionals=st.lists(st.integers(0, 2**80), min_size=1, max_size=4))
 def test_margin_tiers__random_tables__chain_equals_keeper(tiers_harness, rows, notionals):
     words = encode(tiers_harness, rows)

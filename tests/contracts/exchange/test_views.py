@@ -10,7 +10,7 @@ uint256 = st.integers(min_value=0, max_value=2**256 - 1)
 addresses = st.binary(min_size=20, max_size=20).map(lambda b: "0x" + b.hex())
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(account=addresses, market=uint256, is_buy=st.booleans(), price=uint256, size=uint256, nonce=uint256, expiry=uint256, flags=uint256)
 def test_hash_order__equals_python_order_hash(exchange, chain, account, market, is_buy, price, size, nonce, expiry, flags):
     order = Order(account, market, is_buy, price, size, nonce, expiry, flags)

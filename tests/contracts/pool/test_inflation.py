@@ -4,7 +4,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from tests.constants import USDC
 
 
-@settings(max_examples=15, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=15, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(
     seed=st.integers(1, 10 * USDC),
     donation=st.integers(1, 100_000 * USDC),

@@ -7,7 +7,7 @@ from tests.constants import USDC
 
 SETTINGS = settings(
     max_examples=12, deadline=None, derandomize=True,
-    suppress_health_check=[HealthCheck.function_scoped_fixture],
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 
 op = st.one_of(

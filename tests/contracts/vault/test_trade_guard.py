@@ -138,7 +138,7 @@ ACTION = st.tuples(
 )
 
 
-@settings(max_examples=8, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=8, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(actions=st.lists(ACTION, min_size=4, max_size=10))
 def test_adversarial_manager__followers_loss_bounded_by_distance_x_volume(
     isolated, vault, owner, follower, manager, stranger, deposit, fund, exchange, trade, set_price, oracle, actions
