@@ -33,7 +33,10 @@ async def test_runner__breach_on_mark_update__liquidated_next_block_healthy_unto
     start = w3.eth.block_number
     # -5%: the levered long is still above maintenance (2,090 - 1,000 >= 950)
     await asyncio.to_thread(set_price, w3, s.reporter_key, s.deployment.oracle, 1, 1_900 * USDC)
-    await asyncio.sleep(1.0)
+    # a scan has valued the accounts at the new price (it reads the marks from chain, then
+    # decides every step in the same turn): only then does "no step" mean something
+    await wait_for(lambda: runner.last_marks.get(1) == 1_900 * USDC)
+    assert runner.stats.steps == 0 and not runner.busy
     assert liquidation_logs(w3, exchange, start) == []
     # -6%: 890 < 940 -> liquidatable; the runner sees the PriceUpdated and acts
     breach = await asyncio.to_thread(set_price, w3, s.reporter_key, s.deployment.oracle, 1, 1_880 * USDC)
