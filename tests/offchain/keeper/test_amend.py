@@ -20,6 +20,8 @@ from .helpers import ADDR, DOMAIN, KEYS, MARKET, PRICE, OfflineKeeper, order, or
 from .replay import replay
 from .test_order_kinds import TICK, mark, snapshot, with_intent
 
+pytestmark = pytest.mark.anyio  # async tests run on anyio (tests/conftest.py)
+
 SIZE = 10**17
 
 
@@ -51,7 +53,6 @@ def h(hex_: str) -> bytes:
     return bytes.fromhex(hex_[2:])
 
 
-@pytest.mark.anyio
 async def test_amend__size_down_same_price__keeps_priority_new_hash_fills_first(offline_keeper):
     k = offline_keeper()
     a = await place(k, 0, order(0, True, nonce=1))
@@ -73,7 +74,6 @@ async def test_amend__size_down_same_price__keeps_priority_new_hash_fills_first(
 
 
 @pytest.mark.parametrize("change", ["size_up", "price"])
-@pytest.mark.anyio
 async def test_amend__size_up_or_price_change__loses_priority(change, offline_keeper):
     k = offline_keeper()
     a = await place(k, 0, order(0, True, price=PRICE - TICK, nonce=1))
@@ -93,7 +93,6 @@ async def test_amend__size_up_or_price_change__loses_priority(change, offline_ke
     await k.stop()
 
 
-@pytest.mark.anyio
 async def test_amend__price_through_the_book__matches_as_taker(offline_keeper):
     k = offline_keeper()
     a = await bid_under_an_ask(k)
@@ -103,7 +102,6 @@ async def test_amend__price_through_the_book__matches_as_taker(offline_keeper):
     await k.stop()
 
 
-@pytest.mark.anyio
 async def test_amend__refusals__change_nothing(offline_keeper):
     k = offline_keeper()
     a = await place(k, 0, order(0, True, nonce=1))
@@ -136,7 +134,6 @@ async def test_amend__refusals__change_nothing(offline_keeper):
     await k.stop()
 
 
-@pytest.mark.anyio
 async def test_amend__engine_refuses_replacement__old_order_still_rests(offline_keeper):
     k = offline_keeper()
     a = await bid_under_an_ask(k)
@@ -149,7 +146,6 @@ async def test_amend__engine_refuses_replacement__old_order_still_rests(offline_
     await k.stop()
 
 
-@pytest.mark.anyio
 async def test_amend__waiting_stop__new_trigger_waits_old_cancelled(offline_keeper):
     k = offline_keeper()
     await mark(k, PRICE)
@@ -167,7 +163,6 @@ async def test_amend__waiting_stop__new_trigger_waits_old_cancelled(offline_keep
     await k.stop()
 
 
-@pytest.mark.anyio
 async def test_amend__client_id_of_another_order__409(offline_keeper):
     k = offline_keeper()
     a = await place(k, 0, order(0, True, nonce=1), Intent(client_id="a"))
@@ -180,7 +175,6 @@ async def test_amend__client_id_of_another_order__409(offline_keeper):
     await k.stop()
 
 
-@pytest.mark.anyio
 async def test_amend__margin__old_open_size_not_counted_twice(offline_keeper):
     # collateral for ~1 order of SIZE at 10% initial margin (PRICE * SIZE / 1e18 = 200 USDC -> 20 USDC)
     k = offline_keeper(collateral=30 * 10**6)
@@ -192,7 +186,6 @@ async def test_amend__margin__old_open_size_not_counted_twice(offline_keeper):
     await k.stop()
 
 
-@pytest.mark.anyio
 async def test_amend__journal_replays_and_snapshot_keeps_queue(journal_url, offline_keeper):
     k = offline_keeper(journal_url)
     await mark(k, PRICE)

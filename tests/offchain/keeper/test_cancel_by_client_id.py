@@ -21,13 +21,14 @@ from .replay import replay
 from .test_amend import place
 from .test_order_kinds import TICK
 
+pytestmark = pytest.mark.anyio  # async tests run on anyio (tests/conftest.py)
+
 
 def message(i: int, ids, ts: int | None = None, key: str | None = None):
     m = CancelByClientId(ADDR[i], tuple(ids), ts or int(time.time() * 1000))
     return m, m.sign(DOMAIN, key or KEYS[i])
 
 
-@pytest.mark.anyio
 async def test_cancel_by_client_id__cancels_named_orders_only(offline_keeper):
     k = offline_keeper()
     a = await place(k, 0, order(0, True, nonce=1), Intent(client_id="a"))
@@ -45,7 +46,6 @@ async def test_cancel_by_client_id__cancels_named_orders_only(offline_keeper):
     await k.stop()
 
 
-@pytest.mark.anyio
 async def test_cancel_by_client_id__replayed_or_stale_or_forged__refused(tmp_path, offline_keeper):
     k = offline_keeper()
     now = int(time.time() * 1000)
@@ -71,7 +71,6 @@ async def test_cancel_by_client_id__replayed_or_stale_or_forged__refused(tmp_pat
     assert restored.cid_cancel_ts[ADDR[0]] == now
 
 
-@pytest.mark.anyio
 async def test_cancel_all__timestamp_floor_survives_replay(tmp_path, offline_keeper):
     k = offline_keeper()
     await place(k, 0, order(0, True, nonce=1))

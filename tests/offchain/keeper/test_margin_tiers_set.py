@@ -15,6 +15,8 @@ from .helpers import MARKET, OfflineKeeper, order, signed
 from .replay import replay
 from .test_order_kinds import snapshot
 
+pytestmark = pytest.mark.anyio  # async tests run on anyio (tests/conftest.py)
+
 ROWS = [(0, 1_000, 500), (10**12, 5_000, 2_500)]
 
 
@@ -24,7 +26,6 @@ async def tiers_set(k: OfflineKeeper, market: int, rows) -> None:
         lambda ws, out: k.core.margin_tiers_set(seq, int(time.time() * 1000), market, rows, ws, out))
 
 
-@pytest.mark.anyio
 async def test_margin_tiers_set__table_followed_journaled_and_replayed(tmp_path, offline_keeper):
     k = offline_keeper()
     assert k.core.markets[1].tiers is None
@@ -43,7 +44,6 @@ async def test_margin_tiers_set__table_followed_journaled_and_replayed(tmp_path,
     assert snapshot(core) == state and core.markets[1].tiers == tiers
 
 
-@pytest.mark.anyio
 async def test_margin_tiers_set__empty_table__back_to_the_flat_margins(tmp_path, offline_keeper):
     k = offline_keeper()
     await tiers_set(k, 1, ROWS)

@@ -16,6 +16,8 @@ from .helpers import MARKET, PRICE, OfflineKeeper, order, order_of, signed
 from .replay import replay
 from .test_order_kinds import TICK, mark, snapshot
 
+pytestmark = pytest.mark.anyio  # async tests run on anyio (tests/conftest.py)
+
 
 async def market_set(k: OfflineKeeper, info: MarketInfo) -> None:
     seq = k.core.next_seq()
@@ -27,7 +29,6 @@ async def place(k, i, o):
     return r
 
 
-@pytest.mark.anyio
 async def test_market_set__band_narrowed__out_of_band_taker_refused_band(offline_keeper):
     k = offline_keeper()
     await mark(k, PRICE)
@@ -40,7 +41,6 @@ async def test_market_set__band_narrowed__out_of_band_taker_refused_band(offline
     await k.stop()
 
 
-@pytest.mark.anyio
 async def test_market_set__new_market__orders_accepted_there(offline_keeper):
     k = offline_keeper()
     assert (await place(k, 0, order(0, True, market=2, nonce=1)))["reason"] == "unknown market"
@@ -50,7 +50,6 @@ async def test_market_set__new_market__orders_accepted_there(offline_keeper):
     await k.stop()
 
 
-@pytest.mark.anyio
 async def test_market_set__tick_lot_change_and_deactivation__void_orders_leave(tmp_path, offline_keeper):
     k = offline_keeper()
     on_tick = await place(k, 0, order(0, True, price=PRICE - 10 * TICK, nonce=1))

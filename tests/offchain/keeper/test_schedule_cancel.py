@@ -14,6 +14,8 @@ from offchain.wire import ScheduleCancel
 
 from .helpers import ADDR, DOMAIN, KEYS, MARKET, PRICE, OfflineKeeper, order, signed
 
+pytestmark = pytest.mark.anyio  # async tests run on anyio (tests/conftest.py)
+
 TICK = MARKET.tick
 
 
@@ -27,7 +29,6 @@ async def expire(k: OfflineKeeper, ts: int) -> None:
     await k.gateway.run_command(lambda ws, out: k.core.expire(seq, ts, ws, out))
 
 
-@pytest.mark.anyio
 async def test_schedule_cancel__deadline_passes__all_orders_of_account_cancelled_only(offline_keeper):
     k = offline_keeper()
     placed = await k.gateway.place_batch([signed(0, order(0, True, price=PRICE - n * TICK, nonce=n))
@@ -45,7 +46,6 @@ async def test_schedule_cancel__deadline_passes__all_orders_of_account_cancelled
     await k.stop()
 
 
-@pytest.mark.anyio
 async def test_schedule_cancel__refreshed_or_cleared__orders_stay(offline_keeper):
     k = offline_keeper()
     await k.gateway.place_batch([signed(0, order(0, True, price=PRICE - TICK))])
@@ -64,7 +64,6 @@ async def test_schedule_cancel__refreshed_or_cleared__orders_stay(offline_keeper
     ("stranger", "bad signature"), ("soon", "deadline too soon"), ("stale", "stale timestamp"),
     ("replayed", "replayed cancel"),
 ])
-@pytest.mark.anyio
 async def test_schedule_cancel__bad_message__refused_and_nothing_set(case, reason, offline_keeper):
     k = offline_keeper()
     now = int(k.gateway.clock() * 1000)
@@ -86,7 +85,6 @@ async def test_schedule_cancel__bad_message__refused_and_nothing_set(case, reaso
     await k.stop()
 
 
-@pytest.mark.anyio
 async def test_replay__schedule_cancel_in_journal__same_cancels(tmp_path):
     url = f"sqlite:///{tmp_path}/j.db"
 
@@ -112,7 +110,6 @@ async def test_replay__schedule_cancel_in_journal__same_cancels(tmp_path):
     assert state[2] == {ADDR[1]: state[2][ADDR[1]]}  # account 1's switch still armed
 
 
-@pytest.mark.anyio
 async def test_snapshot__armed_switch_and_client_ids__restored_as_replay_builds_them(tmp_path):
     from offchain.intent import Intent
     from offchain.keeper.journal import WriteSet

@@ -16,6 +16,8 @@ from offchain.matching import Engine
 
 from .helpers import ADDR, EXCHANGE, KEYS, MARKET, OfflineKeeper, order, signed
 
+pytestmark = pytest.mark.anyio  # async tests run on anyio (tests/conftest.py)
+
 EX = event_topics(abi("Exchange"))
 FACTORY_T = event_topics(abi("VaultFactory"))
 ORACLE = "0x" + "0a" * 20
@@ -84,7 +86,6 @@ def other_contract_logs(tmp_path):
     return k, chain, watcher(k, chain, seen), seen
 
 
-@pytest.mark.anyio
 async def test_watcher__watch__idempotent_and_logs_reach_hook(tmp_path):
     k, chain, w, seen = other_contract_logs(tmp_path)
 
@@ -98,7 +99,6 @@ async def test_watcher__watch__idempotent_and_logs_reach_hook(tmp_path):
     assert [e["topics"][0] for e in seen] == ["0x" + "02" * 32]
 
 
-@pytest.mark.anyio
 async def test_watcher__watch_from_block__back_fills_passed_blocks(tmp_path):
     k, chain, w, seen = other_contract_logs(tmp_path)
 
@@ -110,7 +110,6 @@ async def test_watcher__watch_from_block__back_fills_passed_blocks(tmp_path):
     assert [e["topics"][0] for e in seen] == ["0x" + "01" * 32, "0x" + "02" * 32]
 
 
-@pytest.mark.anyio
 async def test_watcher__vault_created__vault_watched_and_same_range_back_filled(tmp_path):
     k = OfflineKeeper(f"sqlite:///{tmp_path}/j.db")
     created = log(FACTORY, 7, [FACTORY_T["VaultCreated"], word(VAULT), word(ADDR[0]), word(ADDR[1])])
@@ -127,7 +126,6 @@ async def test_watcher__vault_created__vault_watched_and_same_range_back_filled(
     assert [e["topics"][0] for e in seen] == [FACTORY_T["VaultCreated"], "0x" + "03" * 32, "0x" + "04" * 32]
 
 
-@pytest.mark.anyio
 async def test_watcher__restart__vaults_re_derived_from_vault_created(tmp_path):
     k = OfflineKeeper(f"sqlite:///{tmp_path}/j.db")
     created = log(FACTORY, 7, [FACTORY_T["VaultCreated"], word(VAULT), word(ADDR[0]), word(ADDR[1])])
@@ -141,7 +139,6 @@ async def test_watcher__restart__vaults_re_derived_from_vault_created(tmp_path):
     assert w.watching(VAULT) and [e["topics"][0] for e in seen] == ["0x" + "04" * 32]
 
 
-@pytest.mark.anyio
 async def test_watcher__exchange_account_config_logs__forwarded_to_hook(tmp_path):
     k = OfflineKeeper(f"sqlite:///{tmp_path}/j.db")
     logs = [log(EXCHANGE, 3, [EX["CloseOnlySet"], word(VAULT)], (1).to_bytes(32, "big"), 0),
@@ -160,7 +157,6 @@ async def test_watcher__exchange_account_config_logs__forwarded_to_hook(tmp_path
     assert ADDR[2] in k.core.account(vault).agents
 
 
-@pytest.mark.anyio
 async def test_watcher__agent_revoked__orders_it_signed_leave_book_and_replay_agrees(tmp_path):
     url = f"sqlite:///{tmp_path}/j.db"
     k = OfflineKeeper(url)
@@ -206,7 +202,6 @@ async def test_watcher__agent_revoked__orders_it_signed_leave_book_and_replay_ag
     journal.close()
 
 
-@pytest.mark.anyio
 async def test_watcher__agent_revoked_without_its_orders__nothing_journaled(tmp_path):
     url = f"sqlite:///{tmp_path}/j.db"
     k = OfflineKeeper(url)

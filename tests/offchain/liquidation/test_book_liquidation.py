@@ -20,6 +20,8 @@ from offchain.order import LIQUIDATION, REDUCE_ONLY, Order
 from ..keeper.helpers import ADDR, PRICE, OfflineKeeper, order, signed
 from ..keeper.replay import replay
 
+pytestmark = pytest.mark.anyio  # async tests run on anyio (tests/conftest.py)
+
 ONE = 10**18
 
 
@@ -34,7 +36,6 @@ def _set_position(k: OfflineKeeper, i: int, size: int) -> None:
     k.journal.write(ws)
 
 
-@pytest.mark.anyio
 async def test_client_order__liquidation_flag__refused_nothing_journaled(tmp_path):
     k = OfflineKeeper(f"sqlite:///{tmp_path}/j.db")
 
@@ -50,7 +51,6 @@ async def test_client_order__liquidation_flag__refused_nothing_journaled(tmp_pat
     k.journal.close()
 
 
-@pytest.mark.anyio
 async def test_place_liquidation__reduce_only_ioc__fills_bid_journaled_replays(tmp_path):
     k = OfflineKeeper(f"sqlite:///{tmp_path}/j.db")
 
@@ -79,7 +79,6 @@ async def test_place_liquidation__reduce_only_ioc__fills_bid_journaled_replays(t
     k.journal.close()
 
 
-@pytest.mark.anyio
 async def test_place_liquidation__not_a_liquidation_order__refused(tmp_path):
     k = OfflineKeeper(f"sqlite:///{tmp_path}/j.db")
     k.start()
@@ -101,7 +100,6 @@ class _NoChain:
         raise AssertionError(f"chain read {name}")
 
 
-@pytest.mark.anyio
 async def test_blame__liquidation_reasons__only_the_liquidation_side():
     class S:
         def __init__(self, o):

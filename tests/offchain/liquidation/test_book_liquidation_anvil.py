@@ -24,7 +24,7 @@ from offchain.order import address_of
 from .helpers import ONE, USDC, contracts, liquidation_logs, open_positions, set_price, signed, start_runner_keeper, \
     wait_for
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.anyio]  # async tests run on anyio (tests/conftest.py)
 PRICE = 2_000 * USDC
 
 
@@ -53,7 +53,6 @@ def _mark(s, w3, price: int):
     return asyncio.to_thread(set_price, w3, s.reporter_key, s.deployment.oracle, 1, price)
 
 
-@pytest.mark.anyio
 async def test_book_liquidation__breach__closed_on_makers_bid_not_backstop(stack, tmp_path, start_keeper):
     s = stack
     levered, _, _, maker = s.trader_keys
@@ -85,7 +84,6 @@ async def test_book_liquidation__breach__closed_on_makers_bid_not_backstop(stack
     journal.close()
 
 
-@pytest.mark.anyio
 async def test_book_liquidation__large_position__steps_of_20pct_one_a_second(stack, tmp_path, start_keeper):
     s = stack
     big = s.trader_keys[1]
@@ -121,7 +119,6 @@ async def test_book_liquidation__large_position__steps_of_20pct_one_a_second(sta
     journal.close()
 
 
-@pytest.mark.anyio
 @pytest.mark.parametrize("point, first_state", [("liquidation_after_journal", "planned"),
                                                 ("liquidation_after_send", "submitted")])
 async def test_book_liquidation__crash_mid_step__restart_closes_it_once(stack, tmp_path, point, first_state,

@@ -19,7 +19,7 @@ from offchain.risk.liquidation import bankruptcy_price
 
 from .helpers import ONE, USDC, contracts, key, open_positions, set_price, start_runner_keeper, wait_for
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.anyio]  # async tests run on anyio (tests/conftest.py)
 PRICE = 2_000 * USDC
 GAP = 1_790 * USDC  # -10.5% in one update: the 9.5x long (2,090 after its fee) ends at -10 USDC of equity
 
@@ -59,7 +59,6 @@ async def run_gap(start_keeper, s, db_url):
     return start, runner
 
 
-@pytest.mark.anyio
 async def test_gap__fund_covers__handover_and_insurance_cover(gap_stack, tmp_path, start_keeper):
     s = gap_stack
     d, levered, whale, w3, exchange, usdc = views(s)
@@ -82,7 +81,6 @@ async def test_gap__fund_covers__handover_and_insurance_cover(gap_stack, tmp_pat
     assert solvent(w3, exchange, usdc, [levered, whale, d.pool])
 
 
-@pytest.mark.anyio
 async def test_gap__fund_short__runner_adls_against_the_whale_at_bankruptcy_price(gap_stack, tmp_path, start_keeper):
     s = gap_stack
     d, levered, whale, w3, exchange, usdc = views(s)
@@ -114,7 +112,6 @@ def no_profit_stack():
                                  traders=[2_100 * USDC, 500_000 * USDC, 500_000 * USDC])
 
 
-@pytest.mark.anyio
 async def test_gap__fund_short_no_profitable_short__backstop_absorbs_at_bankruptcy_price(no_profit_stack, tmp_path,
                                                                                         start_keeper):
     """The opposite side entered at the gap price (the whale closed to a late short at

@@ -19,7 +19,7 @@ from offchain.order import REDUCE_ONLY, Order, address_of, sign_order
 from .helpers import ONE, USDC, contracts, liquidation_logs, open_positions, set_price, signed, \
     start_runner_keeper, wait_for
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.anyio]  # async tests run on anyio (tests/conftest.py)
 PRICE = 2_000 * USDC
 
 
@@ -28,7 +28,6 @@ def _reduce_only(k: str, domain, is_buy: bool, price: int, size: int, nonce: int
     return order, sign_order(order, domain, k), tif
 
 
-@pytest.mark.anyio
 async def test_reduce_only__fresh_journal__chain_position_read_at_start__reduce_settles(crash_stack, tmp_path,
                                                                                         start_keeper):
     s = crash_stack
@@ -58,7 +57,6 @@ async def test_reduce_only__fresh_journal__chain_position_read_at_start__reduce_
     assert exchange.functions.position(long_, 1).call()[0] == 6 * ONE  # the chain took the reduce-only fill
 
 
-@pytest.mark.anyio
 async def test_reduce_only__after_liquidation_to_backstop__engine_flat__refused(crash_stack, tmp_path, start_keeper):
     s = crash_stack
     levered, _, whale = s.trader_keys

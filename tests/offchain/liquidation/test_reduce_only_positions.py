@@ -18,6 +18,8 @@ from offchain.order import REDUCE_ONLY
 from ..keeper.helpers import ADDR, PRICE, OfflineKeeper, order, signed
 from ..keeper.replay import replay
 
+pytestmark = pytest.mark.anyio  # async tests run on anyio (tests/conftest.py)
+
 ONE = 10**18
 
 
@@ -36,7 +38,6 @@ def _chain_position(k: OfflineKeeper, i: int, size: int) -> None:
     k.journal.write(ws)
 
 
-@pytest.mark.anyio
 async def test_reduce_only__chain_long__sell_accepted_clipped_buy_refused(tmp_path):
     k = OfflineKeeper(f"sqlite:///{tmp_path}/j.db")
 
@@ -66,7 +67,6 @@ async def test_reduce_only__chain_long__sell_accepted_clipped_buy_refused(tmp_pa
     k.journal.close()
 
 
-@pytest.mark.anyio
 async def test_reduce_only__fill_skipped_by_chain__engine_position_restored(tmp_path):
     k = OfflineKeeper(f"sqlite:///{tmp_path}/j.db")
 
@@ -90,7 +90,6 @@ async def test_reduce_only__fill_skipped_by_chain__engine_position_restored(tmp_
     k.journal.close()
 
 
-@pytest.mark.anyio
 async def test_position_drift__market_with_unsettled_fill__not_corrected(tmp_path):
     k = OfflineKeeper(f"sqlite:///{tmp_path}/j.db")
 

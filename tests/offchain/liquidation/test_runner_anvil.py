@@ -16,11 +16,10 @@ from offchain.keeper.settlement import stall_at
 from .helpers import ONE, USDC, contracts, first_breach_block, key, liquidation_logs, open_positions, set_price, \
     start_runner_keeper, wait_for
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.anyio]  # async tests run on anyio (tests/conftest.py)
 PRICE = 2_000 * USDC
 
 
-@pytest.mark.anyio
 async def test_runner__breach_on_mark_update__liquidated_next_block_healthy_untouched(crash_stack, tmp_path,
                                                                                       start_keeper):
     s = crash_stack
@@ -67,7 +66,6 @@ async def test_runner__breach_on_mark_update__liquidated_next_block_healthy_unto
     assert rows["insurance fund (USDC)"].startswith(f"{exchange.functions.insurance_fund().call() // USDC:,}.")
 
 
-@pytest.mark.anyio
 async def test_runner__crash_after_journal__restart_sends_the_same_step_once(crash_stack, tmp_path, start_keeper):
     s = crash_stack
     levered, healthy, whale = s.trader_keys

@@ -11,6 +11,8 @@ from offchain.strategies.delta_neutral import DeltaNeutralConfig, DeltaNeutralEn
 
 from .fakes import AGENT, AGENT_KEY, DOMAIN, ETH, MARK, VAULT, FakeFill, FakeVenue
 
+pytestmark = pytest.mark.anyio  # async tests run on anyio (tests/conftest.py)
+
 
 def maker(engine_factory, limits=RiskLimits()):
     signer = OrderSigner(DOMAIN, Key(AGENT, AGENT_KEY), VAULT, first_nonce=1)
@@ -28,7 +30,6 @@ def test_engines__one_protocol():
     _: list[Engine] = engines  # type-checks against the protocol
 
 
-@pytest.mark.anyio
 async def test_market_maker__stale_mark_while_quotes_kept__pulls_at_once():
     """The quote engine keeps its quotes inside refresh_ms (desired -> None); the gate still
     sees the stale mark and everything is cancelled now, not at the next requote."""
@@ -45,7 +46,6 @@ async def test_market_maker__stale_mark_while_quotes_kept__pulls_at_once():
     assert venue.resting(VAULT) == [] and len(venue.cancelled) == 2
 
 
-@pytest.mark.anyio
 async def test_market_maker__grid_fill_then_skip__undone_by_fill_id():
     venue = FakeVenue()
     mm = maker(lambda anchor: GridEngine(pool_grid_config(PoolGridParams(1, 3, 30, ETH // 10, True), anchor)))

@@ -10,6 +10,8 @@ from offchain.strategies import RiskLimits
 
 from .fakes import AGENT, AGENT_KEY, DOMAIN, ETH, MARK, POOL, TICK, FakeFill, FakeKeeper, FakeVenue
 
+pytestmark = pytest.mark.anyio  # async tests run on anyio (tests/conftest.py)
+
 
 async def started(levels=5, spacing=30, size=ETH // 10, limits=None, agents=None):
     venue = FakeVenue(agents={POOL: {AGENT}} if agents is None else agents)
@@ -26,7 +28,6 @@ def grid_set_log(market, levels, spacing, size, active=True):
             "data": "0x" + data.hex()}
 
 
-@pytest.mark.anyio
 async def test_pool_runner__start__places_post_only_grid_signed_by_agent():
     _, venue = await started(levels=5)
     orders = venue.resting(POOL)
@@ -40,13 +41,11 @@ async def test_pool_runner__start__places_post_only_grid_signed_by_agent():
         assert recover_signer(order, DOMAIN, sig) == AGENT
 
 
-@pytest.mark.anyio
 async def test_pool_runner__no_agent_approved_by_pool__does_not_quote():
     _, venue = await started(agents={})
     assert venue.placed == []
 
 
-@pytest.mark.anyio
 async def test_pool_runner__timer_without_change__keeps_orders():
     runner, venue = await started()
     n = len(venue.placed)
@@ -54,7 +53,6 @@ async def test_pool_runner__timer_without_change__keeps_orders():
     assert len(venue.placed) == n and venue.cancelled == []
 
 
-@pytest.mark.anyio
 async def test_pool_runner__grid_set_event__rebuilds_grid():
     runner, venue = await started(levels=5, spacing=30)
     old = {o.price for o in venue.resting(POOL)}
@@ -65,14 +63,12 @@ async def test_pool_runner__grid_set_event__rebuilds_grid():
     assert runner.params[1].spacing_bps == 50
 
 
-@pytest.mark.anyio
 async def test_pool_runner__grid_set_inactive__pulls_orders():
     runner, venue = await started()
     await runner.on_chain_log(grid_set_log(1, 5, 30, ETH // 10, active=False))
     assert venue.resting(POOL) == [] and 1 not in runner.makers
 
 
-@pytest.mark.anyio
 async def test_pool_runner__buy_filled__flips_to_sell_one_step_up():
     runner, venue = await started(levels=3)
     best_bid = max((o for o in venue.resting(POOL) if o.is_buy), key=lambda o: o.price)
@@ -85,7 +81,6 @@ async def test_pool_runner__buy_filled__flips_to_sell_one_step_up():
     assert asks[0] > best_bid.price
 
 
-@pytest.mark.anyio
 async def test_pool_runner__stale_mark__pulls_everything():
     runner, venue = await started(limits=RiskLimits(max_mark_age_ms=60_000))
     venue.now += 61_000
@@ -93,7 +88,6 @@ async def test_pool_runner__stale_mark__pulls_everything():
     assert venue.resting(POOL) == []
 
 
-@pytest.mark.anyio
 async def test_pool_runner__halted_market__pulls_everything():
     runner, venue = await started()
     venue.marks[1] = FakeVenue.market(MARK, halted=True)
@@ -101,7 +95,6 @@ async def test_pool_runner__halted_market__pulls_everything():
     assert venue.resting(POOL) == []
 
 
-@pytest.mark.anyio
 async def test_pool_runner__position_cap__drops_bids_when_long():
     runner, venue = await started(levels=5, limits=RiskLimits(max_position=ETH // 10))
     # filled above the cap: no more bids
@@ -110,7 +103,6 @@ async def test_pool_runner__position_cap__drops_bids_when_long():
     assert not any(o.is_buy for o in venue.resting(POOL))
 
 
-@pytest.mark.anyio
 async def test_pool_runner__price_leaves_range__grid_recentres():
     runner, venue = await started(levels=3, spacing=30)
     venue.marks[1] = FakeVenue.market(MARK * 12 // 10)
@@ -119,14 +111,12 @@ async def test_pool_runner__price_leaves_range__grid_recentres():
     assert orders and all(abs(o.price - MARK * 12 // 10) < MARK // 20 for o in orders)
 
 
-@pytest.mark.anyio
 async def test_pool_runner__stop__pulls_orders():
     runner, venue = await started()
     await runner.on_stop()
     assert venue.resting(POOL) == []
 
 
-@pytest.mark.anyio
 async def test_pool_runner__fill_rejected__flip_undone_and_level_replaced():
     runner, venue = await started(levels=5)
     before = sorted((o.is_buy, o.price, o.size) for o in venue.resting(POOL))
@@ -140,7 +130,6 @@ async def test_pool_runner__fill_rejected__flip_undone_and_level_replaced():
     assert sorted((o.is_buy, o.price, o.size) for o in venue.resting(POOL)) == before
 
 
-@pytest.mark.anyio
 async def test_pool_runner__agent_revoked_log__switches_to_other_approved_key():
     from offchain.keeper.runners.chainview import EXCHANGE_TOPICS
     from offchain.order import address_of
@@ -166,7 +155,6 @@ async def test_pool_runner__agent_revoked_log__switches_to_other_approved_key():
     assert runner.signer is None
 
 
-@pytest.mark.anyio
 async def test_pool_runner__timer__distribute_fees_on_schedule():
     runner, venue = await started()
 

@@ -12,6 +12,8 @@ from offchain.order import POST_ONLY, REDUCE_ONLY, recover_signer
 
 from .fakes import AGENT, DOMAIN, ETH, MARK, OTHER, VAULT, FakeFill, FakeKeeper, FakeVenue
 
+pytestmark = pytest.mark.anyio  # async tests run on anyio (tests/conftest.py)
+
 GRID = VaultStrategy(StrategyKind.GRID, 1, levels=4, spacing_bps=25, size_per_level=ETH // 10)
 QUOTE = VaultStrategy(StrategyKind.QUOTE, 1, levels=2, size_per_level=ETH // 10, spread_bps=20)
 HEDGE = VaultStrategy(StrategyKind.DELTA_NEUTRAL, 1, hedge_threshold=ETH)
@@ -30,7 +32,6 @@ async def update(venue, runner, **changes):
     await runner.on_chain_log({"address": VAULT, "topics": ["0x00"], "data": "0x"})
 
 
-@pytest.mark.anyio
 async def test_vault_runner__grid_strategy__post_only_grid_signed_by_manager_agent():
     _, venue = await started()
     orders = venue.resting(VAULT)
@@ -41,13 +42,11 @@ async def test_vault_runner__grid_strategy__post_only_grid_signed_by_manager_age
     assert venue.watched == [VAULT]
 
 
-@pytest.mark.anyio
 async def test_vault_runner__agent_key_not_held__skipped():
     _, venue = await started(agent=OTHER)
     assert venue.placed == []
 
 
-@pytest.mark.anyio
 async def test_vault_runner__quote_strategy__two_levels_each_side():
     _, venue = await started(QUOTE)
     orders = venue.resting(VAULT)
@@ -55,21 +54,18 @@ async def test_vault_runner__quote_strategy__two_levels_each_side():
     assert all(o.price < MARK for o in orders if o.is_buy) and all(o.price > MARK for o in orders if not o.is_buy)
 
 
-@pytest.mark.anyio
 async def test_vault_runner__strategy_changed_event__replaces_engine():
     runner, venue = await started(GRID)
     await update(venue, runner, strategy=QUOTE)
     assert len(venue.resting(VAULT)) == 4 and len(venue.cancelled) == 8
 
 
-@pytest.mark.anyio
 async def test_vault_runner__manager_paused__orders_pulled():
     runner, venue = await started()
     await update(venue, runner, manager_paused=True)
     assert venue.resting(VAULT) == []
 
 
-@pytest.mark.anyio
 async def test_vault_runner__drawdown_halt__only_reduce_only_orders():
     runner, venue = await started()
     venue.pos[(VAULT, 1)] = ETH // 5
@@ -79,7 +75,6 @@ async def test_vault_runner__drawdown_halt__only_reduce_only_orders():
     assert sum(o.size for o in orders) <= ETH // 5
 
 
-@pytest.mark.anyio
 async def test_vault_runner__position_cap__limits_bids():
     runner, venue = await started(position_cap=ETH // 10)
     venue.pos[(VAULT, 1)] = ETH // 10
@@ -87,7 +82,6 @@ async def test_vault_runner__position_cap__limits_bids():
     assert not any(o.is_buy for o in venue.resting(VAULT))
 
 
-@pytest.mark.anyio
 async def test_vault_runner__delta_neutral__hedges_beyond_threshold_ioc():
     runner, venue = await started(HEDGE)
     assert venue.placed == []
@@ -98,7 +92,6 @@ async def test_vault_runner__delta_neutral__hedges_beyond_threshold_ioc():
     assert (tif, order.is_buy, order.size, bool(order.flags & REDUCE_ONLY)) == ("IOC", False, 3 * ETH, True)
 
 
-@pytest.mark.anyio
 async def test_vault_runner__withdrawal_shortfall__cancels_then_reduces_in_steps():
     runner, venue = await started()
     assert venue.resting(VAULT)
@@ -111,14 +104,12 @@ async def test_vault_runner__withdrawal_shortfall__cancels_then_reduces_in_steps
     assert order.price < MARK
 
 
-@pytest.mark.anyio
 async def test_vault_runner__queue_covered__claims_head():
     runner, venue = await started()
     await update(venue, runner, queue_length=1, queue_head=7, head_value=10**8, available=10**9)
     assert (VAULT.lower(), "claim", (7,)) in [(a.lower(), f, args) for a, f, args in venue.transacted]
 
 
-@pytest.mark.anyio
 async def test_vault_runner__forced_unwind__signs_with_unwind_agent():
     runner, venue = await started(agent=OTHER)
     venue.pos[(VAULT, 1)] = -ETH
@@ -127,7 +118,6 @@ async def test_vault_runner__forced_unwind__signs_with_unwind_agent():
     assert order.is_buy and tif == "IOC" and recover_signer(order, DOMAIN, sig) == AGENT
 
 
-@pytest.mark.anyio
 async def test_vault_runner__fill_of_grid_order__flips():
     runner, venue = await started()
     best_bid = max((o for o in venue.resting(VAULT) if o.is_buy), key=lambda o: o.price)
@@ -138,7 +128,6 @@ async def test_vault_runner__fill_of_grid_order__flips():
     assert any(not o.is_buy and o.price > best_bid.price for o in new)
 
 
-@pytest.mark.anyio
 async def test_vault_runner__vault_created_event__tracks_new_vault():
     from offchain.keeper.runners.chainview import FACTORY_TOPICS
 
@@ -165,7 +154,6 @@ async def tick(runner):
     await asyncio.gather(*runner.pending_upkeep())
 
 
-@pytest.mark.anyio
 async def test_vault_runner__exchange_close_only_log__acts_at_once():
     runner, venue = await started()
     venue.pos[(VAULT, 1)] = ETH // 5
@@ -175,7 +163,6 @@ async def test_vault_runner__exchange_close_only_log__acts_at_once():
     assert orders and all(not o.is_buy and o.flags & REDUCE_ONLY for o in orders)
 
 
-@pytest.mark.anyio
 async def test_vault_runner__exchange_log_of_other_account__ignored():
     runner, venue = await started()
     n = len(venue.placed)
@@ -184,7 +171,6 @@ async def test_vault_runner__exchange_log_of_other_account__ignored():
     assert len(venue.placed) == n and venue.resting(VAULT)  # not re-read: still running
 
 
-@pytest.mark.anyio
 async def test_vault_runner__slow_poll__safety_net_only():
     runner, venue = await started(upkeep=False)  # an upkeep tx re-reads the vault too
     assert runner.refresh_interval_ms == 30_000 and runner.busy_refresh_interval_ms == 5_000
@@ -197,7 +183,6 @@ async def test_vault_runner__slow_poll__safety_net_only():
     assert venue.resting(VAULT) == []
 
 
-@pytest.mark.anyio
 async def test_vault_runner__upkeep__checkpoint_each_interval():
     runner, venue = await started()
     await tick(runner)
@@ -208,14 +193,12 @@ async def test_vault_runner__upkeep__checkpoint_each_interval():
     assert [f for _, f, _ in venue.transacted] == ["checkpoint", "checkpoint"]
 
 
-@pytest.mark.anyio
 async def test_vault_runner__upkeep__halted_vault_not_checkpointed():
     runner, venue = await started(halted=True)
     await tick(runner)
     assert venue.transacted == []
 
 
-@pytest.mark.anyio
 async def test_vault_runner__unwind_due__start_unwind_sent():
     runner, venue = await started(queue_length=1, head_value=10**9, available=10**8, unwind_due=True)
     await tick(runner)
@@ -226,7 +209,6 @@ async def test_vault_runner__unwind_due__start_unwind_sent():
     assert [f for _, f, _ in venue.transacted] == ["start_unwind"]  # unwinding: no checkpoint either
 
 
-@pytest.mark.anyio
 async def test_vault_runner__fill_rejected__grid_flip_undone():
     runner, venue = await started()
     before = sorted((o.is_buy, o.price, o.size) for o in venue.resting(VAULT))
@@ -241,7 +223,6 @@ async def test_vault_runner__fill_rejected__grid_flip_undone():
     assert sorted((o.is_buy, o.price, o.size) for o in venue.resting(VAULT)) == before
 
 
-@pytest.mark.anyio
 async def test_vault_runner__unwind__limit_clamped_inside_vault_trade_guard():
     # the runner allows 100 bps of slippage, the vault's guard skips fills beyond 50 bps of
     # the mark: the unwind's limit stays inside the guard (40 bps: a fifth left for drift)
@@ -255,7 +236,6 @@ async def test_vault_runner__unwind__limit_clamped_inside_vault_trade_guard():
     assert order.price < MARK
 
 
-@pytest.mark.anyio
 async def test_vault_runner__unwind__short_position_buys_inside_guard():
     runner, venue = await started(max_mark_distance_bps=10)
     venue.pos[(VAULT, 1)] = -4 * ETH
