@@ -257,6 +257,7 @@ _ENV: dict[str, tuple[str, str, Callable[[str], Any]]] = {
     "MMX_RPC_URL": ("chain", "rpc_url", str),
     "MMX_CONFIRMATIONS": ("chain", "confirmations", int),
     "MMX_POLL_INTERVAL": ("chain", "poll_interval", float),
+    "MMX_GAS_LIMIT_PER_FILL": ("chain", "gas_limit_per_fill", int),
     "MMX_DB_URL": ("journal", "url", str),
     "MMX_LEASE_S": ("journal", "lease_s", float),
     "MMX_API_HOST": ("api", "host", str),

@@ -34,6 +34,11 @@ def test_config__unknown_key_or_too_many_fills__error(tmp_path):
         load_config(None, {"MMX_BATCH_MAX_FILLS": "65"})
 
 
+def test_config__gas_limit_per_fill_from_env():
+    assert load_config(None, {}).chain.gas_limit_per_fill == 400_000
+    assert load_config(None, {"MMX_GAS_LIMIT_PER_FILL": "200000"}).chain.gas_limit_per_fill == 200_000
+
+
 def test_keys__env_and_keyfile_specs(tmp_path):
     from eth_account import Account
 
