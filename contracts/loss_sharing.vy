@@ -144,6 +144,8 @@ def socialise(account: address, market: uint256, counterparties: DynArray[addres
         ledger._credit(account, convert(used, int256))
         log IExchange.InsuranceCover(account=account, amount=used, balance=fund - used)
     deficit -= used
+    if deficit == 0:
+        return  # the fund paid it all (no division by a zero total equity below)
     assert pos_total >= deficit, "exchange: socialise short"
     i: uint256 = 0
     for cp: address in counterparties:
