@@ -477,10 +477,15 @@ def test_vault_invariants_stateful(
                         break
             if v.queue_head() == v.queue_tail():
                 return  # paid at once: nothing to unwind for
-            # the manager exits
+            # the manager exits; his last agent key (if any) is retired with him
+            old_agent = v.agent()
             if not v.manager_paused():
                 self.pause_or_resume()
             assert self.signer() is None  # nobody can trade the vault now
+            if int(old_agent, 16) and old_agent in keys:
+                # the hostile manager's old key still signs: an order at the mark, to a friend
+                ok, skipped = self.fill(True, self.mark(), 10**17, friend, friend, keys[old_agent])
+                assert ok == [] and skipped, skipped
             head = v.queue_head()
             victim = v.requests(head).depositor
             usdc.set_blacklisted(victim, True, sender=admin)
