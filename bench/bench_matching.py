@@ -5,12 +5,17 @@ mid (~15% of them crossing), ~35% cancels of random live orders, ~10% market ord
 The stream is generated once (driving an engine to know which orders are live), then
 replayed against fresh engines; only the replay is timed. Prints `name: value` lines.
 
-Run: .venv/bin/python bench/bench_matching.py [messages]   (default 300,000)
+With the compiled build loaded (offchain.matching.IMPLEMENTATION), the interpreted build
+is loaded beside it from the same .py files under another package name and measured in
+the same rounds: `matching_*` is the loaded build, `matching_interpreted_*` the other.
+
+Run: .venv/bin/python bench/bench_matching.py [messages] [rounds]   (default 300,000 x 5)
 """
 from __future__ import annotations
 
 import bisect
 import gc
+import importlib.util
 import random
 import statistics
 import sys
@@ -18,6 +23,7 @@ import time
 from functools import partial
 from pathlib import Path
 
+import offchain.matching as matching
 from offchain.matching import Cancelled, Engine, Fill, MarketConfig, OrderKind, Place
 
 # the peers sit beside this file; the smoke test loads this file by its path, so the
@@ -34,6 +40,40 @@ TARGET_RESTING = 3_500      # market-order size leans against drift away from th
 LEVELS = 45                 # passive quotes up to this many ticks from the mid
 PLACE_CMD, CANCEL_CMD, MARK_CMD = 0, 1, 2
 INF = 1 << 256
+
+
+INTERPRETED_PKG = "_matching_interpreted"
+
+
+class _SourcesAs:
+    """Finder for a second copy of offchain/matching/ under another package name, every
+    module from its .py file: the interpreted build beside the compiled one in this
+    process, so that both are measured in the same rounds."""
+
+    @staticmethod
+    def find_spec(fullname, path=None, target=None):
+        package, _, name = fullname.rpartition(".")
+        if package != INTERPRETED_PKG:
+            return None
+        return importlib.util.spec_from_file_location(
+            fullname, Path(matching.__file__).with_name(f"{name}.py"))
+
+
+def interpreted_engine_class():
+    """The interpreted build's Engine while this process runs the compiled one (None when
+    it runs the interpreted one already)."""
+    if matching.IMPLEMENTATION != "compiled":
+        return None
+    sys.meta_path.insert(0, _SourcesAs)
+    init = Path(matching.__file__)
+    spec = importlib.util.spec_from_file_location(INTERPRETED_PKG, init,
+                                                  submodule_search_locations=[str(init.parent)])
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[INTERPRETED_PKG] = module
+    spec.loader.exec_module(module)
+    engine_class = module.Engine
+    assert sys.modules[f"{INTERPRETED_PKG}.engine"].__file__.endswith(".py")
+    return engine_class
 
 
 def config(bands: bool) -> MarketConfig:
@@ -143,6 +183,8 @@ def replay(bands: bool, seed_msgs: list, stream: list, engine_class=None) -> flo
     comparison book may bind its own calls (`bind_place` / `bind_cancel`: the C++ book
     takes plain ints, nautilus its own order objects, built here, untimed, as a Place is)."""
     engine = (engine_class or Engine)([config(bands)])
+    if engine_class is not None and engine_class.__module__.startswith(INTERPRETED_PKG):
+        engine = engine_class([_interpreted_config(engine_class, config(bands))])
     for kind, a, *rest in seed_msgs:
         engine.place(a) if kind == PLACE_CMD else engine.set_mark(MARKET, a, rest[0])
     bind_place = getattr(engine, "bind_place", None) or (lambda c: partial(engine.place, c))
@@ -248,6 +290,13 @@ class LeanBook:
         return None
 
 
+def _interpreted_config(engine_class, cfg: MarketConfig):
+    """The market config as the interpreted copy's own MarketConfig (its package has its
+    own types module)."""
+    types = sys.modules[f"{INTERPRETED_PKG}.types"]
+    return types.MarketConfig(**{f: getattr(cfg, f) for f in cfg.__dataclass_fields__})
+
+
 def main() -> None:
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 300_000
     runs = {
@@ -255,6 +304,11 @@ def main() -> None:
         "matching_msgs_per_s_stp_bands": (True, Engine),
         "lean_book_msgs_per_s": (False, LeanBook),
     }
+    print(f"# matching_msgs_per_s: the {matching.IMPLEMENTATION} build")
+    interpreted = interpreted_engine_class()
+    if interpreted is not None:
+        runs["matching_interpreted_msgs_per_s"] = (False, interpreted)
+        runs["matching_interpreted_msgs_per_s_stp_bands"] = (True, interpreted)
     peers = {"nautilus_book_msgs_per_s": NautilusBook, "cpp_lob_ctypes_msgs_per_s": CppLob,
              "cpp_lob_ctypes_argtypes_msgs_per_s": CppLobTyped}
     for name, peer in peers.items():
@@ -280,16 +334,26 @@ def main() -> None:
         elif engine_class is Engine:
             print(f"# {name}: {n} messages; end state {streams[bands][2]}")
             print(f"{name}: {max(rates[name]):.0f}")
+        elif engine_class is interpreted:
+            print(f"{name}: {max(rates[name]):.0f}")
         else:
             print(f"{name}: {max(rates[name]):.0f}")
-    ours = rates["matching_msgs_per_s"]
-    for name, ratio in (("nautilus_book_msgs_per_s", "matching_vs_nautilus"),
-                        ("cpp_lob_ctypes_msgs_per_s", "matching_vs_cpp_lob"),
-                        ("cpp_lob_ctypes_argtypes_msgs_per_s", "matching_vs_cpp_lob_argtypes")):
-        if name in rates:
-            pairs = sorted(a / b for a, b in zip(ours, rates[name]))
-            print(f"{ratio}: {statistics.median(pairs):.2f}  "
-                  f"# per-round min {pairs[0]:.2f} max {pairs[-1]:.2f}")
+    if "matching_interpreted_msgs_per_s" in rates:
+        pairs = sorted(a / b for a, b in zip(rates["matching_msgs_per_s"],
+                                             rates["matching_interpreted_msgs_per_s"]))
+        print(f"matching_compiled_vs_interpreted: {statistics.median(pairs):.2f}  "
+              f"# per-round min {pairs[0]:.2f} max {pairs[-1]:.2f}")
+    for prefix in ("matching", "matching_interpreted"):
+        ours = rates.get(f"{prefix}_msgs_per_s")
+        if ours is None:
+            continue
+        for name, ratio in (("nautilus_book_msgs_per_s", "vs_nautilus"),
+                            ("cpp_lob_ctypes_msgs_per_s", "vs_cpp_lob"),
+                            ("cpp_lob_ctypes_argtypes_msgs_per_s", "vs_cpp_lob_argtypes")):
+            if name in rates:
+                pairs = sorted(a / b for a, b in zip(ours, rates[name]))
+                print(f"{prefix}_{ratio}: {statistics.median(pairs):.2f}  "
+                      f"# per-round min {pairs[0]:.2f} max {pairs[-1]:.2f}")
 
 
 if __name__ == "__main__":
