@@ -544,10 +544,10 @@ class Engine:
             queue = level.orders
             traded = False
             while remaining and level.size:
-                m = queue[level.head]
+                m = queue[0]
                 msize = m.size
                 if not msize:  # cancelled earlier (lazy deletion)
-                    level.head += 1
+                    queue.popleft()
                     level.dead -= 1
                     continue
                 macct = m.account
@@ -564,7 +564,7 @@ class Engine:
                         ev.append(Cancelled(m.id, market, macct, q, msize, R.SELF_TRADE, ts))
                         ev.append(Cancelled(oid, market, account, q, remaining, R.SELF_TRADE, ts))
                         if not msize:
-                            level.head += 1
+                            queue.popleft()
                             del orders[m.id]
                             del m.owner[m.id]
                         continue
@@ -587,14 +587,12 @@ class Engine:
                 if track:
                     self._apply_fill(account, macct, market, is_buy, q)
                 if not msize:
-                    level.head += 1
+                    queue.popleft()
                     mid = m.id
                     del orders[mid]
                     del m.owner[mid]
             if not level.size:
                 level.drop()
-            elif level.head > 32 and 2 * level.head > len(queue):
-                level.trim()
             if traded and breaker is not None:
                 breaker.record(p, ts)
             if stop is not None:
@@ -604,7 +602,7 @@ class Engine:
     def _drop_head(self, m: RestingOrder, level: Level, ev: list, reason: Reason,
                    ts: Obj, market: int) -> None:
         """Cancel the maker at the head of `level` (STP, reduce-only)."""
-        level.head += 1
+        level.orders.popleft()
         level.size -= m.size
         del self._orders[m.id]
         del m.owner[m.id]
@@ -710,7 +708,7 @@ class Engine:
         level.size -= size
         if level.size:
             level.dead += 1
-            if level.dead > 16 and level.dead * 2 > len(level.orders) - level.head:
+            if level.dead > 16 and level.dead * 2 > len(level.orders):
                 level.compact()
         else:
             level.drop()
@@ -770,7 +768,7 @@ class Engine:
             level.size -= size
             if level.size:
                 level.dead += 1
-                if level.dead > 16 and level.dead * 2 > len(level.orders) - level.head:
+                if level.dead > 16 and level.dead * 2 > len(level.orders):
                     level.compact()
             else:
                 level.drop()

@@ -97,3 +97,21 @@ def test_place_fields__unpacked_by_position__match_the_place_struct():
     from offchain.matching import Place
 
     assert engine.PLACE_FIELDS == Place.__struct_fields__
+
+
+def test_level_queue__keeper_reinstates_at_front__deque_operations_work():
+    """The keeper puts a reinstated order back at the front of its level
+    (offchain/keeper/core.py: `level.orders.remove(o); level.orders.appendleft(o)`): the
+    queue must stay a deque in both builds, and the matcher must take that order first."""
+    from offchain.matching import Fill
+
+    from .helpers import buy, engine as new_engine, sell
+
+    e = new_engine()
+    e.place(sell("a", 1000))
+    e.place(sell("b", 1000))
+    b = e._orders["b"]
+    b.level.orders.remove(b)
+    b.level.orders.appendleft(b)
+    fills = [x for x in e.place(buy("t", 1000)) if type(x) is Fill]
+    assert [f.maker_id for f in fills] == ["b"]
