@@ -72,7 +72,7 @@ def test_crash__40pct_drop_with_keeper_sigkill__all_liquidated_promptly_and_ever
         url = f"http://127.0.0.1:{port}"
 
         keeper = start_keeper_process(s, tmp_path, db_url, port, agent_key=keys[3],
-                                      crash="liquidation_after_journal:600", tag="1")
+                                      crash="liquidation_after_journal:600", tag="1", timeout=120)
         restart_block = None
         try:
             assert open_crash_positions(url, s) == len(longs)
@@ -104,7 +104,8 @@ def test_crash__40pct_drop_with_keeper_sigkill__all_liquidated_promptly_and_ever
                             keeper.wait(10)
                             assert all(r.state == "planned" for r in journal.steps())
                             keeper = None
-                            keeper2 = start_keeper_process(s, tmp_path, db_url, port, agent_key=keys[3], tag="2")
+                            keeper2 = start_keeper_process(s, tmp_path, db_url, port, agent_key=keys[3], tag="2",
+                                                           timeout=120)
                             restart_block = w3.eth.block_number
                             assert restart_block == block  # nothing is mined while the keeper is down
                     wait(lambda: processed() >= block, what=f"keeper at block {block}")
@@ -186,7 +187,7 @@ def test_crash__40pct_drop_with_keeper_sigkill__all_liquidated_promptly_and_ever
                 keeper.kill()
             if restart_block is not None:
                 keeper2.send_signal(signal.SIGTERM)
-                keeper2.wait(20)
+                keeper2.wait(60)
 
         # ---- everyone exits with everything
         for k in s.trader_keys:

@@ -164,7 +164,7 @@ def test_keeper__sigkill_mid_settlement__restart_settles_each_fill_exactly_once(
                 assert keeper_view(maker_again, taker) == before
     finally:
         keeper2.send_signal(signal.SIGTERM)
-        assert keeper2.wait(20) == 0
+        assert keeper2.wait(60) == 0
     # -- the chain is the judge ----------------------------------------------------------------
     journal = Journal(db_url)
     by_hash = chain_judges(stack, journal, {a["hash"] for a in acks} | {s["hash"] for s in sells}, N, 10**16)

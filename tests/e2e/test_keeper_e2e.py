@@ -28,7 +28,7 @@ async def test_e2e__crossing_orders_via_sdk__settled_on_chain(stack, tmp_path, s
         subscribed = asyncio.Event()
         stream = taker.stream(fills=True, ready=subscribed)
         first = asyncio.ensure_future(stream.__anext__())
-        await asyncio.wait_for(subscribed.wait(), 30)  # the keeper confirmed it: no fill can be missed
+        await asyncio.wait_for(subscribed.wait(), 60)  # the keeper confirmed it: no fill can be missed
         sells = await taker.place_batch([taker.order(1, False, PRICE, 10**17) for _ in range(2)])
         assert all(r["fills"] == 1 for r in sells)
         event = await asyncio.wait_for(first, 60)
@@ -73,7 +73,7 @@ async def test_e2e__fill_skipped_by_chain__rejected_reported_and_undone(stack, t
         subscribed = asyncio.Event()
         updates = maker.stream(fills=False, orders=True, ready=subscribed)
         first = asyncio.ensure_future(updates.__anext__())
-        await asyncio.wait_for(subscribed.wait(), 30)
+        await asyncio.wait_for(subscribed.wait(), 60)
         await taker.place(taker.order(1, True, PRICE + 50_000, 10**17), tif="IOC")
         await wait_for(lambda: fills_final(keeper, "rejected"))
         (fill,) = await taker.fills()

@@ -47,7 +47,7 @@ async def test_e2e__guardian_halts_market__keeper_rejects_there_trades_elsewhere
                     events.append(event)
 
             reader = asyncio.ensure_future(collect())
-            await asyncio.wait_for(subscribed.wait(), 30)
+            await asyncio.wait_for(subscribed.wait(), 60)
 
             guard("halt")
             await wait_for(lambda: keeper.core.is_halted(1))

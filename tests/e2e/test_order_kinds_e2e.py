@@ -89,7 +89,7 @@ def test_e2e__sigkill_with_trigger_waiting__still_waiting_after_restart_and_fire
             assert trader.open_orders() == []
     finally:
         keeper2.send_signal(signal.SIGTERM)
-        keeper2.wait(20)
+        keeper2.wait(60)
         mark(w3, stack, PRICE)
 
 

@@ -42,7 +42,7 @@ def keeper_url(stack, tmp_path_factory):
         yield f"http://127.0.0.1:{port}"
     finally:
         proc.terminate()
-        proc.wait(20)
+        proc.wait(60)
         mark(w3, stack, PRICE)  # the stack is shared by the session
 
 

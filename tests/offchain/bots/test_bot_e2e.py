@@ -94,7 +94,7 @@ async def test_bot__quotes_fill_settles_requotes_and_cancels_on_stop(stack, tmp_
 
         # stop: everything in the market is cancelled
         bot.stop()
-        await asyncio.wait_for(task, 15)
+        await asyncio.wait_for(task, 60)
         assert await taker.open_orders(owner) == []
         book = await taker.book(1)
         assert book["bids"] == [] and book["asks"] == []

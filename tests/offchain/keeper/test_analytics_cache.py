@@ -28,7 +28,7 @@ async def test_reports__concurrent_same_query__computed_once_then_cached_until_t
     gate = threading.Event()
 
     def job(entity, kind, series, bar):
-        gate.wait(5)
+        gate.wait(60)
         calls.append(entity)
         return {"entity": entity}
 
@@ -49,7 +49,7 @@ async def test_reports__concurrent_same_query__computed_once_then_cached_until_t
 @pytest.mark.anyio
 async def test_reports__too_many_distinct_pending__503():
     gate = threading.Event()
-    reports = make(lambda e, k, s, b: gate.wait(5) and {}, max_pending=2)
+    reports = make(lambda e, k, s, b: gate.wait(60) and {}, max_pending=2)
 
     tasks = [asyncio.create_task(reports.get(f"0x{i}", "account", False, "1h")) for i in range(2)]
     await asyncio.sleep(0.01)
@@ -68,7 +68,7 @@ async def test_reports__caller_gone__queued_job_dropped_before_it_runs():
 
     def job(entity, kind, series, bar):
         if entity == "0xBUSY":
-            gate.wait(5)
+            gate.wait(60)
         ran.append(entity)
         return {}
 
