@@ -3,21 +3,26 @@
 Prints `name: value` lines (gas units). Per-fill numbers are the settle transaction's
 gas used (intrinsic + calldata included) divided by the number of fills.
 
-Scenarios (steady state: every account already holds collateral and an open position,
-so positions and configs are rewritten, not created; every order is new, so each fill
-writes two fresh filled[hash] slots):
+Scenarios (steady state: every account already holds collateral, an open position and,
+for single-fill orders, a written nonce-bitmap word; nonces are sequential per account, as
+the SDK picks them). Margin tiers are set for every figure; funding is on for every figure
+after the `_no_funding` pair, with one funding rate between the warm-up batch and the
+measured one, so every position settles funding in the measured fill (the worst case).
+Each scenario runs twice in the same run, as an A/B pair:
+- the headline name: both orders ONE_FILL (a single-fill order consumes one bit of its
+  account's nonce bitmap; docs/exchange.md "Single-fill orders");
+- `_filled_hash`: ordinary orders (each fill writes two fresh filled[hash] slots).
 - gas_per_fill_batchN: N distinct makers (one order each) against N distinct takers.
 - gas_per_fill_batchN_one_maker: one maker with N resting orders (a grid) against N
   distinct takers.
-- gas_per_fill_batch50_sweep: one taker order sweeping 50 distinct makers (the common
-  case: a taker fills against several resting orders).
-- gas_per_fill_batch50_one_maker_funding: the one-maker batch of 50 with a Funding
-  contract set and one rate since the positions opened (every position settles funding);
-  _idle: the same at an unchanged index; gas_settle_funding: _funding minus
-  gas_per_fill_batch50_one_maker (no Funding contract), same run. Later figures run with
-  funding on. Last (margin tiers on by then): _funding_residue, a rate whose payments are
-  not whole units (the residue's sweep to the insurance fund in the batch), and
-  gas_funding_residue_per_fill, it minus the same batch after a whole-unit rate.
+- gas_per_fill_batch50_sweep: one taker order sweeping 50 distinct makers (the taker's
+  order fills in parts: filled[hash]; the makers' orders single-fill, or not for _filled_hash).
+- gas_per_fill_batch50_one_maker_no_funding(_filled_hash): the one-maker batch before a
+  Funding contract is set; _funding_idle: funding on at an unchanged index;
+  gas_settle_funding: gas_per_fill_batch50_one_maker minus _no_funding, same run
+  (#14's bound: <= 3,000). Last (margin tiers on by then): _funding_residue, a rate whose
+  payments are not whole units (the residue's sweep to the insurance fund in the batch),
+  and gas_funding_residue_per_fill, it minus the same batch after a whole-unit rate.
 
 Run: .venv/bin/python bench/bench_gas.py (from the repository root).
 
@@ -39,7 +44,7 @@ os.chdir(PROJECT_ROOT)  # Ape's project is the repository, wherever this runs fr
 import ape  # noqa: E402
 from ape_stack import deploy_exchange  # noqa: E402 - this script's folder is on sys.path
 
-from offchain.order import Order, address_of, sign_order  # noqa: E402
+from offchain.order import ONE_FILL, Order, address_of, sign_order  # noqa: E402
 
 USDC = 10**6
 ONE = 10**18
@@ -151,7 +156,7 @@ def main() -> None:
         oracle.set_price(ETH, PRICE, sender=admin)
 
         next_key = [1]
-        nonce = [1]
+        nonces: dict[bytes, int] = {}
 
         def new_keys(n):
             keys = [key_of(next_key[0] + i) for i in range(n)]
@@ -160,15 +165,17 @@ def main() -> None:
                 exchange.deposit_for(address_of(k), 100_000 * USDC, sender=admin)
             return keys
 
-        def order_for(key, is_buy, size=SIZE):
-            nonce[0] += 1
-            return Order(address_of(key), ETH, is_buy, PRICE, size, nonce[0], FAR, 0)
+        def order_for(key, is_buy, size=SIZE, flags=0):
+            # sequential nonces per account (the SDK's rule): an account's single-fill
+            # orders share one bitmap word per 256 nonces
+            nonces[key] = nonces.get(key, 0) + 1
+            return Order(address_of(key), ETH, is_buy, PRICE, size, nonces[key], FAR, flags)
 
-        def fills_for(maker_keys, taker_keys):
+        def fills_for(maker_keys, taker_keys, flags=0):
             fills = []
             for mk, tk in zip(maker_keys, taker_keys):
-                m = order_for(mk, True)
-                t = order_for(tk, False)
+                m = order_for(mk, True, flags=flags)
+                t = order_for(tk, False, flags=flags)
                 fills.append(
                     (
                         m.as_tuple(),
@@ -180,76 +187,91 @@ def main() -> None:
                 )
             return fills
 
-        def settle(fills, show=False):
+        def settle_tx(fills, show=False):
             tx = exchange.settle(fills, sender=operator)
             settled = len(tx.decode_logs(exchange.FillSettled))
             assert settled == len(fills), [log.reason for log in tx.decode_logs(exchange.FillSkipped)]
             if show and PROFILE:
                 profile(tx, len(fills))
-            return tx.gas_used
+            return tx
 
-        for n in (1, 10, 50):
-            makers = new_keys(n)
-            takers = new_keys(n)
-            settle(fills_for(makers, takers))  # open positions: steady state
-            gas = settle(fills_for(makers, takers), show=n == 50)
-            print(f"gas_per_fill_batch{n}: {gas // n}")
+        def settle(fills, show=False):
+            return settle_tx(fills, show).gas_used
 
-        for n in (1, 10, 50):
-            maker = new_keys(1)
-            takers = new_keys(n)
-            settle(fills_for(maker * n, takers))
-            gas = settle(fills_for(maker * n, takers), show=n == 50)
-            print(f"gas_per_fill_batch{n}_one_maker: {gas // n}")
-        one_maker_gas = gas // 50
-
-        # funding on (docs/funding.md, "Exchange integration"): the one-maker batch of 50
-        # again with a Funding contract; A/B against gas_per_fill_batch50_one_maker above
-        # (no Funding contract: index 0). Every later figure runs with funding on.
         funding = project.Funding.deploy(oracle, sender=admin)
         funding.grantRole(funding.FUNDING_ROLE(), admin, sender=admin)
         funding.set_funding_config(ETH, 60, 10**12, sender=admin)
+
+        def accrue():
+            # one funding rate: every open position owes since its snapshot
+            ape.chain.pending_timestamp += 130
+            oracle.set_price(ETH, PRICE, sender=admin)
+            _, last, _, _ = funding.funding_state(ETH)
+            funding.update_funding(ETH, last + 1, 10**8, sender=admin)
+
+        def measure(makers, takers, flags, show=False, owed=False):
+            """Gas per fill of the second batch between the same accounts (steady state:
+            positions open, nonce words written); `owed`: a funding rate in between."""
+            settle(fills_for(makers, takers, flags))
+            if owed:
+                accrue()
+            tx = settle_tx(fills_for(makers, takers, flags), show=show)
+            if owed:
+                events = tx.decode_logs(exchange.FillSettled)
+                assert all(e.taker_funding != 0 for e in events), "every taker owes"
+            return tx.gas_used // len(makers)
+
+        # margin tiers on for every figure (docs/exchange.md, "Margin tiers"): 3 tiers
+        exchange.set_margin_tiers(ETH, [0, 10**6 * USDC, 5 * 10**6 * USDC], [1_000, 2_000, 5_000],
+                                  [500, 1_000, 2_500], sender=admin)
+
+        # A/B before funding is switched on: ONE_FILL orders against filled[hash] orders
+        maker = new_keys(1)
+        no_funding = measure(maker * 50, new_keys(50), ONE_FILL)
+        no_funding_hash = measure(maker * 50, new_keys(50), 0)
+        print(f"gas_per_fill_batch50_one_maker_no_funding: {no_funding}")
+        print(f"gas_per_fill_batch50_one_maker_no_funding_filled_hash: {no_funding_hash}")
+
+        # funding on (docs/funding.md, "Exchange integration") for every later figure; the
+        # headline figures have a funding rate between the two batches, so every position
+        # settles funding in the measured fill (the worst case), and single-fill orders
         exchange.set_funding(funding, sender=admin)
+        for n in (1, 10, 50):
+            for flags, suffix in ((ONE_FILL, ""), (0, "_filled_hash")):
+                gas = measure(new_keys(n), new_keys(n), flags, show=n == 50, owed=True)
+                print(f"gas_per_fill_batch{n}{suffix}: {gas}")
+        for n in (1, 10, 50):
+            for flags, suffix in ((ONE_FILL, ""), (0, "_filled_hash")):
+                gas = measure(new_keys(1) * n, new_keys(n), flags, show=n == 50, owed=True)
+                print(f"gas_per_fill_batch{n}_one_maker{suffix}: {gas}")
+                if n == 50 and flags:
+                    owed_gas = gas
         maker = new_keys(1)
         takers = new_keys(50)
-        settle(fills_for(maker * 50, takers))  # open at the current index
-        # one funding rate: every position (the maker's, each taker's) owes since its snapshot
-        ape.chain.pending_timestamp += 130
-        oracle.set_price(ETH, PRICE, sender=admin)
-        _, last, _, _ = funding.funding_state(ETH)
-        funding.update_funding(ETH, last + 1, 10**8, sender=admin)
-        tx = exchange.settle(fills_for(maker * 50, takers), sender=operator)
-        assert len(tx.decode_logs(exchange.FundingSettled)) == 51
-        owed_gas = tx.gas_used // 50
-        idle_gas = settle(fills_for(maker * 50, takers)) // 50  # same index: nothing owed
-        print(f"gas_per_fill_batch50_one_maker_funding: {owed_gas}")
+        settle(fills_for(maker * 50, takers, ONE_FILL))
+        idle_gas = measure(maker * 50, takers, ONE_FILL)  # same index: nothing owed
         print(f"gas_per_fill_batch50_one_maker_funding_idle: {idle_gas}")
-        print(f"gas_settle_funding: {owed_gas - one_maker_gas}")
+        # funding's extra per fill (#14's bound: <= 3,000): every position owes vs no Funding
+        print(f"gas_settle_funding: {owed_gas - no_funding}")
 
-        def sweep_fills(maker_keys, taker_key):
-            # one taker order for the whole sweep, one resting order per maker
+        def sweep_fills(maker_keys, taker_key, flags):
+            # one taker order for the whole sweep (filled in parts: filled[hash]), one
+            # resting order per maker (single-fill when `flags`)
             t = order_for(taker_key, False, SIZE * len(maker_keys))
             t_sig = sign_order(t, domain, taker_key).as_tuple()
             fills = []
             for mk in maker_keys:
-                m = order_for(mk, True)
+                m = order_for(mk, True, flags=flags)
                 fills.append((m.as_tuple(), sign_order(m, domain, mk).as_tuple(), t.as_tuple(), t_sig, SIZE))
             return fills
 
-        makers = new_keys(50)
-        taker = new_keys(1)[0]
-        settle(sweep_fills(makers, taker))
-        gas = settle(sweep_fills(makers, taker), show=True)
-        print(f"gas_per_fill_batch50_sweep: {gas // 50}")
-
-        # margin tiers on (docs/exchange.md, "Margin tiers"): a 3-tier table on the market
-        exchange.set_margin_tiers(ETH, [0, 10**6 * USDC, 5 * 10**6 * USDC], [1_000, 2_000, 5_000],
-                                  [500, 1_000, 2_500], sender=admin)
-        maker = new_keys(1)
-        takers = new_keys(50)
-        settle(fills_for(maker * 50, takers))
-        gas = settle(fills_for(maker * 50, takers))
-        print(f"gas_per_fill_batch50_one_maker_tiers: {gas // 50}")
+        for flags, suffix in ((ONE_FILL, ""), (0, "_filled_hash")):
+            makers = new_keys(50)
+            taker = new_keys(1)[0]
+            settle(sweep_fills(makers, taker, flags))
+            accrue()
+            gas = settle(sweep_fills(makers, taker, flags), show=flags != 0)
+            print(f"gas_per_fill_batch50_sweep{suffix}: {gas // 50}")
 
         # risk engine: one book liquidation step (a settle of one fill whose taker is an
         # unsigned liquidation order), a backstop liquidation and an ADL of one counterparty
@@ -294,7 +316,7 @@ def main() -> None:
         oracle.set_price(ETH, PRICE, sender=admin)
         maker = new_keys(1)
         takers = new_keys(50)
-        settle(fills_for(maker * 50, takers))  # open at the current index
+        settle(fills_for(maker * 50, takers, ONE_FILL))  # open at the current index
         # A/B in the same state: 10**8 pays whole units (no residue), 98_765 does not
         per_fill = {}
         for rate in (123_457, 10**8, 98_765):
@@ -302,8 +324,9 @@ def main() -> None:
             oracle.set_price(ETH, PRICE, sender=admin)
             _, last, _, _ = funding.funding_state(ETH)
             funding.update_funding(ETH, last + 1, rate, sender=admin)
-            tx = exchange.settle(fills_for(maker * 50, takers), sender=operator)
-            assert len(tx.decode_logs(exchange.FundingSettled)) == 51
+            tx = exchange.settle(fills_for(maker * 50, takers, ONE_FILL), sender=operator)
+            events = tx.decode_logs(exchange.FillSettled)
+            assert len(events) == 50 and all(e.taker_funding != 0 for e in events)  # every taker settles
             assert bool(tx.decode_logs(exchange.InsuranceInflow)) == (rate != 10**8)
             per_fill[rate] = tx.gas_used // 50
         print(f"gas_per_fill_batch50_one_maker_funding_residue: {per_fill[98_765]}")

@@ -76,8 +76,6 @@ MAX_FILLS: constant(uint256) = 64
 # int the batch sums; a batch's residue < 2 * MAX_FILLS * PAY_SCALE < 2**88), so the
 # residue costs no new return value: settle splits the sum once per batch.
 RES_BITS: constant(uint256) = 88
-# filled[hash] == CANCELLED marks an order cancelled on chain (one map for both).
-CANCELLED: constant(uint256) = max_value(uint256)
 
 # secp256k1 n // 2: signatures with a larger s are the malleable twin.
 SECP256K1_HALF_N: constant(uint256) = 57896044618658097711785492504343953926418782139537452191302581570759080747168
@@ -206,11 +204,9 @@ def cancel_order(order: IExchange.Order):
     """
     @notice Cancel `order` on chain so no further fill of it settles.
     @param order The signed order; msg.sender must be order.account or its agent.
+    @dev Runs ExchangeRisk.cancel_order (a ONE_FILL order: its nonce bit, else filled[hash]).
     """
-    self._authorised(order.account)
-    digest: bytes32 = self._hash_order(order)
-    ledger._filled[digest] = CANCELLED
-    log IExchange.OrderCancelled(account=order.account, order_hash=digest)
+    self._delegate()
 
 
 @external
@@ -383,7 +379,10 @@ def _settle_fill(f: IExchange.Fill, hm: bytes32, ht: bytes32, mkt: IExchange.Mar
         return "self trade", 0, 0
     m_liq: bool = f.maker.flags & ledger.FLAG_LIQUIDATION != 0
     t_liq: bool = f.taker.flags & ledger.FLAG_LIQUIDATION != 0
-    if m_liq and t_liq:
+    m_one: bool = f.maker.flags & ledger.FLAG_ONE_FILL != 0
+    t_one: bool = f.taker.flags & ledger.FLAG_ONE_FILL != 0
+    # a liquidation order counts its fills (cool-down, step size): never single-fill
+    if (m_liq and (t_liq or m_one)) or (t_liq and t_one):
         return "flags", 0, 0
     if f.maker.expiry < block.timestamp or f.taker.expiry < block.timestamp:
         return "expired", 0, 0
@@ -410,9 +409,20 @@ def _settle_fill(f: IExchange.Fill, hm: bytes32, ht: bytes32, mkt: IExchange.Mar
         not t_liq and f.taker.nonce < taker_cfg & ledger.NONCE_MASK
     ):
         return "nonce", 0, 0
-    fm: uint256 = ledger._filled[hm]
-    ft: uint256 = ledger._filled[ht]
-    if fm == CANCELLED or ft == CANCELLED:
+    # a ONE_FILL order is settled whole by one fill and consumed by its nonce bit (no
+    # filled[hash] slot read or written); any other order counts its filled amount
+    fm: uint256 = 0
+    ft: uint256 = 0
+    if m_one or t_one:
+        if (m_one and size != f.maker.size) or (t_one and size != f.taker.size):
+            return "one fill", 0, 0
+        if (m_one and ledger._nonce_used(maker, f.maker.nonce)) or (t_one and ledger._nonce_used(taker, f.taker.nonce)):
+            return "nonce used", 0, 0
+    if not m_one:
+        fm = ledger._filled[hm]
+    if not t_one:
+        ft = ledger._filled[ht]
+    if fm == ledger.CANCELLED or ft == ledger.CANCELLED:
         return "cancelled", 0, 0
     if fm + size > f.maker.size or ft + size > f.taker.size:
         return "overfill", 0, 0
@@ -525,8 +535,14 @@ def _settle_fill(f: IExchange.Fill, hm: bytes32, ht: bytes32, mkt: IExchange.Mar
         t_coll -= convert(penalty, int256)
 
     # ---- effects
-    ledger._filled[hm] = fm + size
-    ledger._filled[ht] = ft + size
+    if m_one:
+        ledger._use_nonce(maker, f.maker.nonce)
+    else:
+        ledger._filled[hm] = fm + size
+    if t_one:
+        ledger._use_nonce(taker, f.taker.nonce)
+    else:
+        ledger._filled[ht] = ft + size
     ledger._store_position(maker, maker_cfg, market, m_old, m_new, m_new_cost, b.index)
     ledger._store_position(taker, taker_cfg, market, t_old, t_new, t_new_cost, b.index)
     ledger._accounts[maker] = ledger._account_word(m_coll + convert(rebate, int256), fee_tiers.added(m_vol, notional, b.epoch))
@@ -548,11 +564,9 @@ def _settle_fill(f: IExchange.Fill, hm: bytes32, ht: bytes32, mkt: IExchange.Mar
         size=size,
         taker_fee=fee,
         maker_rebate=rebate,
+        maker_funding=m_fund,
+        taker_funding=t_fund,
     )
-    if m_fund != 0:
-        ledger._funding_event(maker, market, m_fund, b.index)
-    if t_fund != 0:
-        ledger._funding_event(taker, market, t_fund, b.index)
     # the residue: what both settlements booked beyond their exact amounts (< 2**81;
     # |paid| < 2**87 and |x| < 2**166, exact()'s bound: no overflow)
     paid: int256 = unsafe_add(m_fund, t_fund)
@@ -1025,7 +1039,20 @@ def cancelled(order_hash: bytes32) -> bool:
     @param order_hash The order digest.
     @return True if cancelled.
     """
-    return ledger._filled[order_hash] == CANCELLED
+    return ledger._filled[order_hash] == ledger.CANCELLED
+
+
+@view
+@external
+def nonce_used(account: address, nonce: uint256) -> bool:
+    """
+    @notice Whether `account`'s single-fill (ONE_FILL) orders with `nonce` are consumed:
+            filled or cancelled. filled() / cancelled() of such an order stay 0 / False.
+    @param account The account.
+    @param nonce The order nonce.
+    @return True once consumed.
+    """
+    return ledger._nonce_used(account, nonce)
 
 
 @external
@@ -1224,10 +1251,6 @@ def _not_paused():
 
 
 
-@internal
-@view
-def _authorised(account: address):
-    assert self._may_sign(account, msg.sender), "exchange: not authorised"
 
 
 
@@ -1265,6 +1288,8 @@ def _risk_events():
     log IExchange.Deposit(account=empty(address), sender=empty(address), amount=0)
     log IExchange.AgentSet(account=empty(address), agent=empty(address), approved=False)
     log IExchange.MinNonceSet(account=empty(address), min_nonce=0)
+    log IExchange.OrderCancelled(account=empty(address), order_hash=empty(bytes32))
+    log IExchange.FundingSettled(account=empty(address), market=0, amount=0, index=0)
 
 
 @internal

@@ -100,6 +100,25 @@ def approve_agent(agent: address, approved: bool):
 
 
 @external
+def cancel_order(order: IExchange.Order):
+    """
+    @notice Cancel `order` on chain so no further fill of it settles: a ONE_FILL order
+            consumes its nonce bit (voiding every ONE_FILL order of the account with that
+            nonce), any other order gets filled[hash] = CANCELLED.
+    @param order The signed order; msg.sender must be order.account or its agent.
+    """
+    self._delegated()
+    # the account, its agent, or (a sub-account) its owner's agent: the Exchange's _may_sign
+    assert msg.sender == order.account or ledger._agents[order.account][msg.sender] or ledger._agents[ledger.subaccount_owner[order.account]][msg.sender], "exchange: not authorised"
+    digest: bytes32 = staticcall IExchange(self).hash_order(order)
+    if order.flags & ledger.FLAG_ONE_FILL != 0:
+        ledger._use_nonce(order.account, order.nonce)
+    else:
+        ledger._filled[digest] = ledger.CANCELLED
+    log IExchange.OrderCancelled(account=order.account, order_hash=digest)
+
+
+@external
 def cancel_all_below(nonce: uint256):
     """
     @notice Void all of msg.sender's orders with a nonce below `nonce`.

@@ -31,7 +31,13 @@ FLAG_POST_ONLY: constant(uint256) = 1
 FLAG_REDUCE_ONLY: constant(uint256) = 2
 # A liquidation order: the operator submits it for a liquidatable account, unsigned.
 FLAG_LIQUIDATION: constant(uint256) = 4
-KNOWN_FLAGS: constant(uint256) = FLAG_POST_ONLY | FLAG_REDUCE_ONLY | FLAG_LIQUIDATION
+# A single-fill order (docs/exchange.md, "Single-fill orders"): settled only by one fill of
+# its whole size, consumed by bit (nonce & 255) of _nonce_bits[account][nonce >> 8]
+# instead of a filled[hash] slot. An account's ONE_FILL orders need distinct nonces.
+FLAG_ONE_FILL: constant(uint256) = 8
+# filled[hash] == CANCELLED marks an order cancelled on chain (one map for both).
+CANCELLED: constant(uint256) = max_value(uint256)
+KNOWN_FLAGS: constant(uint256) = FLAG_POST_ONLY | FLAG_REDUCE_ONLY | FLAG_LIQUIDATION | FLAG_ONE_FILL
 
 # Liquidation through the book (Hyperliquid's shape, docs/exchange.md):
 # below LIQ_BACKSTOP_BPS of maintenance only the backstop (liquidate) applies;
@@ -136,6 +142,10 @@ _funding_frozen: HashMap[uint256, int256]
 # (< funding_math.PAY_SCALE): funding_balance * PAY_SCALE - funding_dust is exactly the
 # sum of size * index move over every settlement so far.
 funding_dust: public(uint256)
+# Nonces consumed by ONE_FILL orders (filled or cancelled): bit (nonce & 255) of the word
+# for (account, nonce >> 8), Permit2's unordered-nonce bitmap. Consecutive nonces share a
+# word, so an account's next single-fill order usually writes a non-zero word (5k, not 22.1k).
+_nonce_bits: HashMap[address, HashMap[uint256, uint256]]
 
 
 @deploy
@@ -315,6 +325,14 @@ def _settle_all(account: address):
             size, cost = self._unpack(self._positions[account][i])
             self._write_position(account, cfg, i, size, size, cost)
         bm = bm >> 1
+@view
+def _nonce_used(account: address, nonce: uint256) -> bool:
+    return (self._nonce_bits[account][nonce >> 8] >> (nonce & 255)) & 1 != 0
+
+
+@internal
+def _use_nonce(account: address, nonce: uint256):
+    self._nonce_bits[account][nonce >> 8] |= 1 << (nonce & 255)
 
 
 @internal

@@ -20,15 +20,21 @@ DOMAIN_VERSION = "1"
 
 POST_ONLY = 1
 REDUCE_ONLY = 2
-KNOWN_FLAGS = POST_ONLY | REDUCE_ONLY  # the flags a client may sign
 # set only by the keeper's liquidation runner on an unsigned order of a liquidatable account
 # (docs/liquidation.md, "Book liquidations"); admission refuses it from clients
 LIQUIDATION = 4
+# A single-fill order (DESIGN.md "The signed order", docs/exchange.md "Single-fill orders"):
+# the chain settles it only by one fill of its whole size and consumes its nonce, one bit
+# of a per-account bitmap, instead of a filled[hash] slot (~17k gas less per side). An
+# account's single-fill orders must have distinct nonces: once one is filled or cancelled,
+# every single-fill order of that account and nonce is void.
+ONE_FILL = 8
+KNOWN_FLAGS = POST_ONLY | REDUCE_ONLY | ONE_FILL  # the flags a client may sign
 
 
-def encode_flags(post_only: bool = False, reduce_only: bool = False) -> int:
+def encode_flags(post_only: bool = False, reduce_only: bool = False, one_fill: bool = False) -> int:
     """The signed order's `flags` word (the one place the bits are combined)."""
-    return (POST_ONLY if post_only else 0) | (REDUCE_ONLY if reduce_only else 0)
+    return (POST_ONLY if post_only else 0) | (REDUCE_ONLY if reduce_only else 0) | (ONE_FILL if one_fill else 0)
 
 ORDER_TYPE = (
     "Order(address account,uint256 market,bool is_buy,uint256 price,uint256 size,"
@@ -70,6 +76,10 @@ class Order:
     @property
     def reduce_only(self) -> bool:
         return bool(self.flags & REDUCE_ONLY)
+
+    @property
+    def one_fill(self) -> bool:
+        return bool(self.flags & ONE_FILL)
 
     def as_tuple(self) -> tuple:
         """The order as the ABI tuple that contract calls take."""

@@ -7,7 +7,7 @@ Import from here (`from tests.constants import USDC, ETH`), not from a conftest.
 
 from dataclasses import dataclass
 
-from offchain.order import POST_ONLY, REDUCE_ONLY
+from offchain.order import ONE_FILL, POST_ONLY, REDUCE_ONLY
 
 USDC = 10**6
 ONE = 10**18  # one whole base unit
@@ -64,6 +64,6 @@ VAULT_STACK = Stack(band_bps=1_000, maker_rebate_bps=1, oracle_max_age=DAY, fund
 __all__ = [
     "AGENT_KEY", "BAND_BPS", "BPS", "DAY", "ETH", "ETH_PRICE", "FAR", "FAR_EXPIRY", "IM_BPS", "INITIAL_MARGIN_BPS",
     "LOT", "MAINTENANCE_MARGIN_BPS", "MAKER_REBATE_BPS", "MARKET", "MIN_SIZE", "MM_BPS", "ONE", "ORACLE_BREAKER_BPS",
-    "ORACLE_BREAKER_WINDOW", "ORACLE_MAX_AGE", "ORACLE_MAX_MOVE_BPS", "POST_ONLY", "PRICE", "REDUCE_ONLY",
+    "ONE_FILL", "ORACLE_BREAKER_WINDOW", "ORACLE_MAX_AGE", "ORACLE_MAX_MOVE_BPS", "POST_ONLY", "PRICE", "REDUCE_ONLY",
     "STANDARD_STACK", "Stack", "TAKER_FEE_BPS", "TICK", "USDC", "VAULT_STACK", "ZERO",
 ]

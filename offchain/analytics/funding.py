@@ -1,7 +1,8 @@
 """Funding PnL from chain (docs/analytics.md, "Funding"; docs/funding.md).
 
 Per account (trader, vault, pool): funding paid and received, from the Exchange's
-`FundingSettled(account, market, amount, index)` logs (amount > 0: paid), plus what is
+`FundingSettled(account, market, amount, index)` logs (amount > 0: paid) and, for funding
+settled by a fill, each `FillSettled`'s maker_funding / taker_funding, plus what is
 still unsettled (`Exchange.funding_owed`, already in the account's equity). Funding PnL =
 received - paid (settled) - unsettled. Per market: the rate of every interval from the
 Funding contract's `FundingRateSet` logs, for the chart.
@@ -57,17 +58,31 @@ def totals_from(amounts: Iterable[int], unsettled: int = 0) -> FundingTotals:
 
 def funding_totals(w3: Web3, deployment: Any, accounts: Mapping[str, str], *, from_block: int = 0,
                    markets: Iterable[int] = ()) -> dict[str, FundingTotals]:
-    """label -> FundingTotals, from FundingSettled logs and funding_owed in `markets`
+    """label -> FundingTotals, from FundingSettled and FillSettled logs and funding_owed in `markets`
     (default: every market of the Exchange)."""
     reader = _Reader(w3, Addresses.of(deployment), from_block)
     ex = reader.exchange
     wanted = list(markets) or list(range(1, ex.functions.market_count().call() + 1))
+    fills = fill_funding(reader.logs(ex.events.FillSettled(), reader.addresses.exchange))
     out = {}
     for label, address in accounts.items():
         account = to_checksum_address(address)
         logs = reader.logs(ex.events.FundingSettled(), reader.addresses.exchange, [_topic_address(account)])
         owed = sum(int(ex.functions.funding_owed(account, m).call()) for m in wanted)
-        out[label] = totals_from((int(e["args"]["amount"]) for e in logs), owed)
+        amounts = [int(e["args"]["amount"]) for e in logs] + fills.get(account, [])
+        out[label] = totals_from(amounts, owed)
+    return out
+
+
+def fill_funding(fill_logs: Iterable[Any]) -> dict[str, list[int]]:
+    """account -> the non-zero funding amounts its fills settled (FillSettled's maker_funding
+    / taker_funding: the fill path logs no FundingSettled), from decoded FillSettled logs."""
+    out: dict[str, list[int]] = {}
+    for e in fill_logs:
+        a = e["args"]
+        for who, amount in ((a["maker"], a["maker_funding"]), (a["taker"], a["taker_funding"])):
+            if amount:
+                out.setdefault(to_checksum_address(who), []).append(int(amount))
     return out
 
 
@@ -91,4 +106,4 @@ def rate_bps(rate: int) -> float:
     return rate * 10_000 / RATE_ONE
 
 
-__all__ = ["FundingTotals", "funding_rates", "funding_totals", "rate_bps", "totals_from"]
+__all__ = ["FundingTotals", "fill_funding", "funding_rates", "funding_totals", "rate_bps", "totals_from"]

@@ -26,6 +26,19 @@ log = logging.getLogger("mmx.keeper.funding")
 UPDATE_GAS = 150_000
 
 
+def fill_funding_of(data: bytes, account: str) -> list[int]:
+    """The non-zero funding `account` settled in one FillSettled log (its data words: maker,
+    taker, taker_is_buy, price, size, taker_fee, maker_rebate, maker_funding, taker_funding)."""
+    me = account.lower().removeprefix("0x")
+    out = []
+    for who, word in ((0, 7), (1, 8)):
+        if data[who * 32 + 12:who * 32 + 32].hex() == me:
+            amount = int.from_bytes(data[word * 32:word * 32 + 32], "big", signed=True)
+            if amount:
+                out.append(amount)
+    return out
+
+
 class KeeperFundingChain:
     """offchain.keeper.chain.Chain as a runner.FundingChain: the operator key (FUNDING_ROLE)
     and its one NonceManager, shared with settlement."""
@@ -159,19 +172,26 @@ class FundingKeeperRunner:
                 "net": str(paid - received), "unsettled": unsettled}
 
     async def payments(self, account: str) -> list[dict]:
-        """The account's settled funding, from the Exchange's FundingSettled logs."""
+        """The account's settled funding, in chain order: the Exchange's FundingSettled logs
+        and the maker_funding / taker_funding of its fills (FillSettled; the fill path logs
+        no FundingSettled, docs/funding.md "Events")."""
         chain = self.keeper.chain
-        topic = chain.topics.get("FundingSettled")
+        topic, fill_topic = chain.topics.get("FundingSettled"), chain.topics.get("FillSettled")
         if topic is None:
             return []
         head = await chain.block_number()
         padded = "0x" + "0" * 24 + account.lower().removeprefix("0x")
-        logs = await chain.get_logs(chain.exchange.address, self.keeper.config.chain.start_block, head,
-                                    [topic, padded])
-        out = []
+        start = self.keeper.config.chain.start_block
+        logs = await chain.get_logs(chain.exchange.address, start, head, [topic, padded])
+        # FillSettled has the accounts in its data, not its topics: every fill is read
+        fills = await chain.get_logs(chain.exchange.address, start, head, [fill_topic]) if fill_topic else []
+        entries = []
         for entry in logs:
             data = bytes.fromhex(entry["data"][2:])
-            amount = int.from_bytes(data[0:32], "big", signed=True)
-            out.append({"market": str(int(entry["topics"][2], 16)), "amount": str(amount),
-                        "block": str(int(entry["blockNumber"], 16)), "tx_hash": entry["transactionHash"]})
-        return out
+            entries.append((entry, int(entry["topics"][2], 16), int.from_bytes(data[0:32], "big", signed=True)))
+        for entry in fills:
+            for amount in fill_funding_of(bytes.fromhex(entry["data"][2:]), account):
+                entries.append((entry, int(entry["topics"][3], 16), amount))
+        entries.sort(key=lambda e: (int(e[0]["blockNumber"], 16), int(e[0]["logIndex"], 16)))
+        return [{"market": str(market), "amount": str(amount), "block": str(int(entry["blockNumber"], 16)),
+                 "tx_hash": entry["transactionHash"]} for entry, market, amount in entries]

@@ -219,6 +219,10 @@ class Reason(StrEnum):
     NOT_AN_AGENT = "not an agent"
     CANCELLED = "cancelled"
     FILLED = "filled"
+    # a single-fill (ONE_FILL) order the keeper cannot settle in one fill of its whole size:
+    # it must take (IOC / FOK, no intent) and the first order it meets must cover it
+    ONE_FILL = "one fill"
+    NONCE_USED = "nonce used"                          # ONE_FILL: the account's nonce is consumed
     MARGIN = "margin"
     DUPLICATE = "duplicate order"
     DUPLICATE_CLIENT_ID = "duplicate client id"        # a signed client_id the account used before

@@ -12,6 +12,8 @@ restored (core.fill_rejected). Reasons and the facts read:
 | --- | --- | --- |
 | nonce | each side whose nonce < min_nonce(account) | min_nonce |
 | cancelled | each side cancelled on chain | cancelled(hash) |
+| one fill | each single-fill (ONE_FILL) side whose order size is not the fill's | none |
+| nonce used | each single-fill side whose nonce bit is set, or consumed earlier in this batch | nonce_used |
 | overfill | each side with filled(hash) + earlier fills of this batch + size > order size | filled(hash) |
 | bad signature | maker first, else taker: the side whose signer is neither the account nor its agent | is_agent |
 | expired | each side with expiry < the block's timestamp | block timestamp |
@@ -33,7 +35,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from offchain.order import LIQUIDATION, REDUCE_ONLY
+from offchain.order import LIQUIDATION, ONE_FILL, REDUCE_ONLY
 
 log = logging.getLogger("mmx.keeper.blame")
 
@@ -44,7 +46,7 @@ BPS = 10_000
 NOBODY: tuple[str, ...] = ()
 # the Exchange's skip reasons that belong to the market, not to an order (Exchange._settle_fill)
 MARKET_WIDE = frozenset(("inactive", "halted", "stale", "delisted", "band"))
-ONE_SIDED = frozenset(("nonce", "cancelled", "overfill", "bad signature", "expired", "reduce only",
+ONE_SIDED = frozenset(("nonce", "cancelled", "one fill", "nonce used", "overfill", "bad signature", "expired", "reduce only",
                        "close only", "position cap", "leverage", "margin"))
 # the Exchange's checks of a liquidation order (Exchange._liq_risk): they are about the
 # liquidated side only, the maker that met it is innocent
@@ -87,6 +89,11 @@ async def _blame(chain, reason, fill, sides, at, earlier, im_bps) -> tuple[str, 
                       if o.nonce < int(await chain.call(ex, "min_nonce", o.account, block=at))])
     if reason == "cancelled":
         return tuple([n for n, s in zip(names, sides) if await chain.call(ex, "cancelled", s.hash, block=at)])
+    if reason == "one fill":
+        return tuple(n for n, o in zip(names, orders) if o.flags & ONE_FILL and o.size != fill.size)
+    if reason == "nonce used":
+        return tuple([n for n, s in zip(names, sides) if s.order.flags & ONE_FILL and (
+            earlier.get(s.hash) or await chain.call(ex, "nonce_used", s.order.account, s.order.nonce, block=at))])
     if reason == "overfill":
         out = []
         for n, s in zip(names, sides):

@@ -68,7 +68,7 @@ from offchain.matching import events as ev
 from offchain.matching.types import MarketConfig, OrderKind, Place, PostOnly, TimeInForce
 from offchain.intent import Intent, engine_fields
 from offchain.wire import INTENT_INTS
-from offchain.order import POST_ONLY, REDUCE_ONLY, Order, Signature
+from offchain.order import ONE_FILL, POST_ONLY, REDUCE_ONLY, Order, Signature
 
 from .admission import AccountState, ChainOrders, MarketInfo, OracleState
 from .blame import MARKET_WIDE
@@ -214,6 +214,9 @@ class Core:
         self.accounts: dict[str, AccountState] = {}
         self.fills: dict[int, FillRecord] = {}
         self.seen: set[bytes] = set()       # every order hash ever placed (duplicates); rebuilt from the orders table
+        # (account, nonce) of every single-fill order ever placed: the chain consumes the nonce
+        # (offchain/order.py ONE_FILL); rebuilt from the orders table like `seen`
+        self.one_fill_nonces: set[tuple[str, int]] = set()
         self.refs: dict[bytes, int] = {}    # order hash -> fills of it in `fills`
         self.final_counts: dict[str, int] = {}  # fills that left `fills`, per final state (for /stats)
         self.marks: dict[int, int] = {}
@@ -299,6 +302,8 @@ class Core:
         o = signed.order
         self.orders[signed.hash] = signed
         self.seen.add(signed.hash)
+        if o.flags & ONE_FILL:
+            self.one_fill_nonces.add((o.account, o.nonce))
         if signed.client_id:
             self.client_ids.setdefault((o.account, signed.client_id), signed.hash)
         events = self.engine.place(self._place_cmd(signed, ts))
@@ -498,6 +503,26 @@ class Core:
 
     def is_halted(self, market: int) -> bool:
         return market in self.oracle.halted
+
+    def one_fill_refusal(self, order: Order, tif: str, intent: Intent | None) -> str | None:
+        """Why a single-fill (ONE_FILL) order cannot be placed, or None. The chain settles such
+        an order only by one fill of its whole size and consumes its nonce, so the keeper takes
+        one only when that is certain: a plain IOC / FOK taker (no intent, not post-only)
+        whose whole size the first order it meets covers (another account's, at a crossing
+        price), with a nonce no single-fill order of the account used before. It never rests,
+        so no resting order is single-fill and a partial fill of one cannot happen."""
+        if (order.account, order.nonce) in self.one_fill_nonces:
+            return "nonce used"
+        if tif not in ("IOC", "FOK") or intent is not None or order.flags & POST_ONLY:
+            return "one fill"
+        head = self.engine.best_order(order.market, not order.is_buy)
+        if head is None:
+            return "one fill"
+        account, open_size, price = head
+        crossing = order.price >= price if order.is_buy else order.price <= price
+        if not crossing or account == order.account or open_size < order.size:
+            return "one fill"
+        return None
 
     def crosses(self, order: Order) -> bool:
         """Would `order` match against the book right now (an aggressive order)?"""
@@ -791,6 +816,8 @@ class Core:
             signed.open, signed.filled, signed.status = open_, filled, statuses[status]
             self.orders[h] = signed
             self.seen.add(h)
+            if order.flags & ONE_FILL:
+                self.one_fill_nonces.add((order.account, order.nonce))
             self.account(order.account)
         for a, hs in snap["live"]:  # live orders, waiting triggers included
             self.by_nonce_account[a] = set(hs)

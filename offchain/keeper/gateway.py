@@ -19,7 +19,7 @@ from typing import Any, Callable
 from offchain.matching import events as ev
 from offchain.order import LIQUIDATION, REDUCE_ONLY, InvalidSignature, Order, Signature, order_hash
 from offchain.intent import recover_intent_signer
-from offchain.order import InvalidSignature
+from offchain.order import ONE_FILL, InvalidSignature
 from offchain.wire import (TIFS, AmendRequest, Cancel, CancelByClientId, ScheduleCancel, PlaceRequest, WireError,
                            parse_place)
 
@@ -362,6 +362,8 @@ class Gateway:
                 return {"status": "rejected", "reason": Reason.BAD_INTENT_SIGNATURE}
         if req.client_id and (order.account, req.client_id) in self.core.client_ids:
             return {"status": "rejected", "reason": Reason.DUPLICATE_CLIENT_ID}
+        if order.flags & ONE_FILL and (refusal := self.core.one_fill_refusal(order, req.tif, req.intent)):
+            return {"status": "rejected", "reason": refusal}
         signed = SignedOrder(admitted.hash, order, req.signature, admitted.signer, self.core.next_seq(), req.tif,
                              req.intent, req.intent_signature, req.client_id or "")
         n_fills = len(out.fills)
@@ -586,6 +588,8 @@ class Gateway:
             admitted = check_order(order, place.signature, state, self.ctx, now_s, verified)
         finally:
             side[market] += old.open
+        if order.flags & ONE_FILL:  # a replacement rests or keeps a queue place: never single-fill
+            raise Rejection(Reason.ONE_FILL)
         if admitted.hash in core.seen:
             raise Rejection(Reason.DUPLICATE, 409)
         if place.intent is not None:

@@ -54,6 +54,8 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from offchain.order import ONE_FILL
+
 
 class BigUInt(TypeDecorator):
     """An arbitrary non-negative integer stored as a decimal string."""
@@ -449,6 +451,13 @@ class Journal:
         finally:
             raw.close()
         return seen
+
+    def one_fill_nonces(self) -> set[tuple[str, int]]:
+        """(account, nonce) of every single-fill (ONE_FILL) order the journal holds."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(OrderRow.account, OrderRow.nonce, OrderRow.flags)
+                                .where(OrderRow.flags != 0)).all()  # a decimal string column
+        return {(a, int(n)) for a, n, f in rows if int(f) & ONE_FILL}
 
     def order(self, order_hash: str) -> tuple | None:
         """(orders row, order_states row or None, the place command's body) of a journaled order."""

@@ -350,6 +350,7 @@ class Keeper:
         self.last_snapshot = core.seq
         # every order ever journaled, for the duplicate check (the snapshot holds the live ones)
         core.seen |= self.journal.order_hashes()
+        core.one_fill_nonces |= self.journal.one_fill_nonces()
         # the fills the replay made (id > fill_base) and the ones the snapshot held: each
         # must be in the fills table as replay made it; the table gives its state
         rows = self.journal.fills_after(fill_base, held)

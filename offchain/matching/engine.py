@@ -1001,6 +1001,20 @@ class Engine:
         book = self._books.get(market)
         return book.best_ask() if book is not None else None
 
+    def best_order(self, market: int, bids: bool) -> tuple[str, int, int] | None:
+        """(account, open size, price) of the first live order at the best bid (`bids`) or
+        ask: the order a taker meets first (the keeper's single-fill check)."""
+        book = self._books.get(market)
+        if book is None:
+            return None
+        price = book.best_bid() if bids else book.best_ask()
+        if price is None:
+            return None
+        for o in (book.bids if bids else book.asks)[price].orders:
+            if o.size:
+                return o.account, o.size, price
+        return None
+
     def depth(self, market: int, n: int = 10) -> tuple[list[tuple[int, int]],
                                                         list[tuple[int, int]]]:
         """Top-n L2 levels: ([(price, size)] bids best first, [(price, size)] asks best first)."""

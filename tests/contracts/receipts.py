@@ -19,3 +19,17 @@ def reverted(call):
         return call(), None
     except ape.exceptions.ContractLogicError as err:
         return None, err.message
+
+
+def funding_settled(receipt, exchange):
+    """(account, market, amount, index) of every funding settlement in a receipt: the
+    FundingSettled logs (withdraw, liquidation, transfers, settle_funding) and then each
+    FillSettled's non-zero maker_funding / taker_funding (the fill path's record, at the
+    batch's index: None here). amount > 0: the account paid."""
+    out = [(e.account, e.market, e.amount, e.index) for e in receipt.decode_logs(exchange.FundingSettled)]
+    for e in receipt.decode_logs(exchange.FillSettled):
+        if e.maker_funding:
+            out.append((e.maker, e.market, e.maker_funding, None))
+        if e.taker_funding:
+            out.append((e.taker, e.market, e.taker_funding, None))
+    return out

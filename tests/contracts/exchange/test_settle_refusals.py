@@ -112,8 +112,8 @@ def test_settle__reduce_only_that_flips__skipped(create_order, create_fill, make
 
 
 def test_settle__unknown_flag_bits__skipped(create_order, create_fill, maker, taker, assert_skipped):
-    # bit 4 (LIQUIDATION) is known since the book liquidation path; bit 8 is not
-    m, t = pair(create_order, maker, taker, maker_kw={"flags": 8})
+    # bits 4 (LIQUIDATION) and 8 (ONE_FILL) are known; bit 16 is not
+    m, t = pair(create_order, maker, taker, maker_kw={"flags": 16})
     assert_skipped(create_fill(m, t), m, t, "flags")
 
 

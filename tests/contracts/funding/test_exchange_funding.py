@@ -3,8 +3,9 @@ integration"): lazy, exact to the unit (offchain.funding.funding_owed), rounded 
 the account, in every equity / margin view, realised on every touch.
 
 Invariant kept by each test: USDC held == sum(collateral) - sum(cost) + fees_accrued +
-insurance_fund + funding_balance, and funding_balance == sum(FundingSettled.amount) minus
-the rounding residue swept to the insurance fund (test_funding_residue.py)."""
+insurance_fund + funding_balance, and funding_balance == the sum of the settled amounts
+(FundingSettled.amount, and FillSettled.maker_funding / taker_funding on the fill path)
+minus the rounding residue swept to the insurance fund (test_funding_residue.py)."""
 
 import ape
 import pytest
@@ -12,6 +13,7 @@ import pytest
 from offchain.funding import RATE_ONE, funding_owed, index_delta
 from tests.constants import ETH, ETH_PRICE, LOT, ONE, USDC, ZERO
 from tests.contracts.funding.identity import identity
+from tests.contracts.receipts import funding_settled
 
 INTERVAL = 60
 LIQUIDATION = 4
@@ -55,11 +57,12 @@ def test_settle__after_rate__both_sides_settle_exact_and_rounded_against_them(
     fund(other, 10_000 * USDC)
     tx = fill(other, maker, True, LOT)  # maker sells one lot (reduces)
     tx2 = fill(other, taker, False, LOT)  # taker buys one lot (reduces)
-    events = tx.decode_logs(exchange.FundingSettled) + tx2.decode_logs(exchange.FundingSettled)
-    assert [(e.account, e.market, e.amount, e.index) for e in events] == [
-        (maker.address, ETH, paid, index),
-        (taker.address, ETH, received, index),
+    # a fill carries each side's funding in FillSettled (no FundingSettled log on the fill path)
+    assert funding_settled(tx, exchange) + funding_settled(tx2, exchange) == [
+        (maker.address, ETH, paid, None),
+        (taker.address, ETH, received, None),
     ]
+    assert tx.decode_logs(exchange.FundingSettled) == tx2.decode_logs(exchange.FundingSettled) == []
     assert exchange.funding_owed(maker, ETH) == exchange.funding_owed(taker, ETH) == 0
     fill_fee = tx.decode_logs(exchange.FillSettled)[0].taker_fee
     fill_fee2 = tx2.decode_logs(exchange.FillSettled)[0].taker_fee
@@ -78,9 +81,10 @@ def test_settle__same_index__no_second_payment(exchange, fx, push_rate, open_pai
     open_pair(ONE)
     push_rate(-50_000)  # shorts pay
     tx = fill(maker, taker, True, LOT)
-    assert len(tx.decode_logs(exchange.FundingSettled)) == 2
+    assert len(funding_settled(tx, exchange)) == 2
     tx = fill(maker, taker, True, LOT)
-    assert tx.decode_logs(exchange.FundingSettled) == []
+    assert funding_settled(tx, exchange) == []
+    assert [(e.maker_funding, e.taker_funding) for e in tx.decode_logs(exchange.FillSettled)] == [(0, 0)]
 
 
 def test_settle__receiver_first__funding_balance_negative_then_residue(
@@ -201,7 +205,7 @@ def test_liquidation_order__funding_settled_first(
     to = create_order(maker, False, ETH_PRICE, ONE // 2, flags=LIQUIDATION)
     tx = exchange.settle([(mo.as_tuple(), sign(mo), to.as_tuple(), NO_SIG, ONE // 2)], sender=operator)
     assert tx.decode_logs(exchange.LiquidationFill)
-    assert (maker.address, owed) in [(e.account, e.amount) for e in tx.decode_logs(exchange.FundingSettled)]
+    assert (maker.address, owed) in [(a, amount) for a, _, amount, _ in funding_settled(tx, exchange)]
     assert identity(exchange, usdc, [maker, taker, lp, operator])
 
 

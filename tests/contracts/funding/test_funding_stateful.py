@@ -9,7 +9,8 @@ Sub-accounts move collateral to and from their owners in between (a move settles
 source's funding first).
 
 Invariants after every step (exact integers):
-- every FundingSettled amount equals the model (offchain.funding.funding_owed of the
+- every settled amount (FundingSettled; FillSettled.maker_funding / taker_funding on fills)
+  equals the model (offchain.funding.funding_owed of the
   position since the model's snapshot), and every position touched without an event owed 0;
 - the exact ledger of the residue: funding_balance * 1e24 - funding_dust == the sum of
   every settlement's exact amount size * index move (the model's, event or not), with
@@ -37,6 +38,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 from offchain.funding import PAY_SCALE, RATE_ONE, funding_owed
 from offchain.subaccounts import subaccount_address
 from tests.constants import ETH, ETH_PRICE, INITIAL_MARGIN_BPS, LOT, MAINTENANCE_MARGIN_BPS, MIN_SIZE, ONE, TICK, USDC
+from tests.contracts.receipts import funding_settled
 
 SOL = 2
 SOL_PRICE = 150 * USDC
@@ -129,13 +131,13 @@ def test_funding_stateful(
                 return None
             index = {m: fx.index(m) for m in MARKETS}
             seen = set()
-            for e in tx.decode_logs(exchange.FundingSettled):
-                key = (e.account, e.market)
-                assert e.index == index[e.market]
-                assert e.amount == funding_owed(self.pos[key][0], e.index, self.snap[key]) != 0, key
-                self.exact += self.pos[key][0] * (e.index - self.snap[key])
-                self.snap[key] = e.index
-                self.total += e.amount
+            for account, market, amount, at in funding_settled(tx, exchange):
+                key = (account, market)
+                assert at in (None, index[market])  # a fill settles at the batch's index
+                assert amount == funding_owed(self.pos[key][0], index[market], self.snap[key]) != 0, key
+                self.exact += self.pos[key][0] * (index[market] - self.snap[key])
+                self.snap[key] = index[market]
+                self.total += amount
                 self.events += 1
                 seen.add(key)
             STATS["funding_events"] += len(seen)

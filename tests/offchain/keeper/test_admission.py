@@ -60,7 +60,7 @@ def test_check__high_s_signature__bad_signature():
     ({"price": 0}, "invalid price"),
     ({"size": 0}, "invalid size"),
     ({"market": 9}, "unknown market"),
-    ({"flags": 8}, "unknown flags"),
+    ({"flags": 16}, "unknown flags"),  # 8 is ONE_FILL
     ({"flags": 4}, "liquidation flag"),  # only the liquidation runner makes these (no signature)
     ({"flags": 6}, "liquidation flag"),
     ({"expiry": NOW}, "expired"),

@@ -11,6 +11,7 @@ from offchain.keeper import blame as blame_mod
 from offchain.keeper.core import Core, Outbox, market_config
 from offchain.keeper.journal import WriteSet
 from offchain.matching import Engine
+from offchain.order import ONE_FILL
 
 from .helpers import ADDR, MARKET, PRICE, OfflineKeeper, order, run, signed
 
@@ -151,6 +152,23 @@ def test_blame__overfill__counts_earlier_fills_of_the_batch():
     assert _blame(chain, "overfill", m, t, {b"m" * 32: 2 * 10**17}) == ("maker",)
     chain_t = FakeChain(filled=lambda h: 10**17 if h == b"t" * 32 else 0)
     assert _blame(chain_t, "overfill", m, t) == ("taker",)
+
+
+def test_blame__one_fill__the_single_fill_side_not_filled_whole():
+    m = Side(order(0, True, size=2 * 10**17, flags=ONE_FILL))
+    t = Side(order(1, False, flags=ONE_FILL))  # 1e17: the fill's size
+    assert _blame(FakeChain(), "one fill", m, t) == ("maker",)
+
+
+def test_blame__nonce_used__the_side_whose_bit_is_set_or_used_in_the_batch():
+    m, t = Side(order(0, True, nonce=3, flags=ONE_FILL), h=b"m" * 32), Side(order(1, False, nonce=4, flags=ONE_FILL), h=b"t" * 32)
+    chain = FakeChain(nonce_used=lambda a, n: a == ADDR[1] and n == 4)
+    assert _blame(chain, "nonce used", m, t) == ("taker",)
+    nobody_set = FakeChain(nonce_used=lambda a, n: False)
+    assert _blame(nobody_set, "nonce used", m, t, {b"m" * 32: 10**17}) == ("maker",)  # its earlier fill
+    # an order without the flag has no nonce bit: never blamed for it
+    plain = Side(order(0, True, nonce=3), h=b"p" * 32)
+    assert _blame(FakeChain(nonce_used=lambda a, n: True), "nonce used", plain, t) == ("taker",)
 
 
 def test_blame__bad_signature__revoked_agent_side():
