@@ -152,6 +152,10 @@ def main() -> None:
         print(f"gas_withdraw: {exchange.withdraw(100 * USDC, sender=trader).gas_used}")
         order = Order(trader.address, ETH, True, PRICE, SIZE, 1, FAR, 0)
         print(f"gas_cancel: {exchange.cancel_order(order.as_tuple(), sender=trader).gas_used}")
+        # a single-fill order's cancel sets its nonce bit; the first in a word pays the fresh slot
+        exchange.cancel_order(Order(trader.address, ETH, True, PRICE, SIZE, 2, FAR, ONE_FILL).as_tuple(), sender=trader)
+        one = Order(trader.address, ETH, True, PRICE, SIZE, 3, FAR, ONE_FILL)
+        print(f"gas_cancel_one_fill: {exchange.cancel_order(one.as_tuple(), sender=trader).gas_used}")
         print(f"gas_oracle_update: {oracle.set_price(ETH, PRICE + 10_000, sender=admin).gas_used}")
         oracle.set_price(ETH, PRICE, sender=admin)
 

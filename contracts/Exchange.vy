@@ -80,9 +80,6 @@ RES_BITS: constant(uint256) = 88
 # secp256k1 n // 2: signatures with a larger s are the malleable twin.
 SECP256K1_HALF_N: constant(uint256) = 57896044618658097711785492504343953926418782139537452191302581570759080747168
 
-ORDER_TYPEHASH: constant(bytes32) = keccak256(
-    "Order(address account,uint256 market,bool is_buy,uint256 price,uint256 size,uint256 nonce,uint256 expiry,uint256 flags)"
-)
 DOMAIN_TYPEHASH: constant(bytes32) = keccak256(
     "EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"
 )
@@ -204,7 +201,8 @@ def cancel_order(order: IExchange.Order):
     """
     @notice Cancel `order` on chain so no further fill of it settles.
     @param order The signed order; msg.sender must be order.account or its agent.
-    @dev Runs ExchangeRisk.cancel_order (a ONE_FILL order: its nonce bit, else filled[hash]).
+    @dev Runs ExchangeAccounts.cancel_order (through ExchangeRisk's fallback; a ONE_FILL
+         order: its nonce bit, else filled[hash]).
     """
     self._delegate()
 
@@ -983,18 +981,20 @@ def pause():
     """
     @notice Emergency pause: stops settle, deposits and liquidations. Withdrawals,
             cancels and account settings stay available.
-    @dev PAUSER_ROLE.
+    @dev PAUSER_ROLE. Runs ExchangeRisk.pause on this storage.
     """
-    self._set_paused(True)
+    self._only_pauser()
+    self._delegate()
 
 
 @external
 def unpause():
     """
     @notice Lift the emergency pause.
-    @dev PAUSER_ROLE.
+    @dev PAUSER_ROLE. Runs ExchangeRisk.unpause on this storage.
     """
-    self._set_paused(False)
+    self._only_pauser()
+    self._delegate()
 
 
 # ================================================================ views
@@ -1289,6 +1289,8 @@ def _risk_events():
     log IExchange.AgentSet(account=empty(address), agent=empty(address), approved=False)
     log IExchange.MinNonceSet(account=empty(address), min_nonce=0)
     log IExchange.OrderCancelled(account=empty(address), order_hash=empty(bytes32))
+    log pausable.Paused(account=empty(address))
+    log pausable.Unpaused(account=empty(address))
     log IExchange.FundingSettled(account=empty(address), market=0, amount=0, index=0)
 
 
@@ -1298,15 +1300,12 @@ def _delegate() -> Bytes[256]:
     return raw_call(risk_logic, msg.data, max_outsize=256, is_delegate_call=True)
 
 
+
+
 @internal
-def _set_paused(paused: bool):
+@view
+def _only_pauser():
     assert access_control.hasRole[PAUSER_ROLE][msg.sender], "exchange: not pauser"
-    if paused:
-        self._not_paused()
-        pausable._pause()
-    else:
-        assert pausable.paused, "exchange: not paused"
-        pausable._unpause()
 
 
 # the admin check of every admin entry point, at its top like the operator and pauser checks;
@@ -1375,7 +1374,7 @@ def _hash_order(order: IExchange.Order) -> bytes32:
 def _hash_with(order: IExchange.Order, domain: bytes32) -> bytes32:
     struct_hash: bytes32 = keccak256(
         abi_encode(
-            ORDER_TYPEHASH,
+            constants.ORDER_TYPEHASH,
             order.account,
             order.market,
             order.is_buy,

@@ -63,6 +63,29 @@ def __init__(usdc_: address, oracle_: address):
 
 
 @external
+def cancel_order(order: IExchange.Order):
+    """
+    @notice Cancel `order` on chain so no further fill of it settles: a ONE_FILL order
+            consumes its nonce bit (voiding every ONE_FILL order of the account with that
+            nonce), any other order gets filled[hash] = CANCELLED. The Exchange's
+            cancel_order (moved here for EIP-170 room in the Exchange and ExchangeRisk).
+    @param order The signed order; msg.sender must be order.account or its agent.
+    """
+    self._delegated()
+    # the account, its agent, or (a sub-account) its owner's agent: the Exchange's _may_sign
+    assert msg.sender == order.account or ledger._agents[order.account][msg.sender] or ledger._agents[ledger.subaccount_owner[order.account]][msg.sender], "exchange: not authorised"
+    domain: bytes32 = keccak256(abi_encode(DOMAIN_TYPEHASH, DOMAIN_NAME_HASH, DOMAIN_VERSION_HASH, chain.id, self))
+    digest: bytes32 = keccak256(concat(b"\x19\x01", domain, keccak256(abi_encode(
+        constants.ORDER_TYPEHASH, order.account, order.market, order.is_buy, order.price, order.size, order.nonce,
+        order.expiry, order.flags))))
+    if order.flags & ledger.FLAG_ONE_FILL != 0:
+        ledger._use_nonce(order.account, order.nonce)
+    else:
+        ledger._filled[digest] = ledger.CANCELLED
+    log IExchange.OrderCancelled(account=order.account, order_hash=digest)
+
+
+@external
 def open_subaccount(index: uint256):
     """
     @notice Open msg.sender's sub-account number `index`: its own margin account, whose

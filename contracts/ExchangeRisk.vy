@@ -13,6 +13,8 @@
 
 from ethereum.ercs import IERC20
 
+from snekmate.utils import pausable
+
 from interfaces import IExchange
 from interfaces import IExchangeAccounts
 from interfaces import IOracle
@@ -23,8 +25,13 @@ import ledger
 import loss_sharing
 import margin_tiers
 
-# Must stay the first declaration: the same slots as in the Exchange.
+# Must stay the first declarations, in the Exchange's order: the same slots as in the
+# Exchange (ledger, then snekmate access_control's two maps, then the pause flag that
+# pause() / unpause() write; the Exchange checks the roles before forwarding).
 initializes: ledger
+_exchange_has_role: HashMap[bytes32, HashMap[address, bool]]
+_exchange_role_admin: HashMap[bytes32, bytes32]
+initializes: pausable
 
 exports: (ledger.usdc, ledger.oracle)
 
@@ -46,6 +53,7 @@ def __init__(usdc_: address, oracle_: address, accounts_logic_: address):
     assert staticcall IExchangeAccounts(accounts_logic_).usdc() == usdc_, "exchange: accounts logic"
     assert staticcall IExchangeAccounts(accounts_logic_).oracle() == oracle_, "exchange: accounts logic"
     ledger.__init__(usdc_, oracle_)
+    pausable.__init__()
     _THIS = self
     accounts_logic = accounts_logic_
 
@@ -100,22 +108,24 @@ def approve_agent(agent: address, approved: bool):
 
 
 @external
-def cancel_order(order: IExchange.Order):
+def pause():
     """
-    @notice Cancel `order` on chain so no further fill of it settles: a ONE_FILL order
-            consumes its nonce bit (voiding every ONE_FILL order of the account with that
-            nonce), any other order gets filled[hash] = CANCELLED.
-    @param order The signed order; msg.sender must be order.account or its agent.
+    @notice Emergency pause: the Exchange's pause() (it checks PAUSER_ROLE, then runs this
+            on its storage; moved here for EIP-170 room).
     """
     self._delegated()
-    # the account, its agent, or (a sub-account) its owner's agent: the Exchange's _may_sign
-    assert msg.sender == order.account or ledger._agents[order.account][msg.sender] or ledger._agents[ledger.subaccount_owner[order.account]][msg.sender], "exchange: not authorised"
-    digest: bytes32 = staticcall IExchange(self).hash_order(order)
-    if order.flags & ledger.FLAG_ONE_FILL != 0:
-        ledger._use_nonce(order.account, order.nonce)
-    else:
-        ledger._filled[digest] = ledger.CANCELLED
-    log IExchange.OrderCancelled(account=order.account, order_hash=digest)
+    assert not pausable.paused, "exchange: paused"
+    pausable._pause()
+
+
+@external
+def unpause():
+    """
+    @notice Lift the emergency pause: the Exchange's unpause() (PAUSER_ROLE checked there).
+    """
+    self._delegated()
+    assert pausable.paused, "exchange: not paused"
+    pausable._unpause()
 
 
 @external

@@ -17,5 +17,10 @@ DAY: constant(uint256) = 86_400
 MAX_LOCKUP: constant(uint256) = 30 * DAY
 # Virtual shares / assets of the ERC-4626-style share maths (first-depositor inflation defence).
 VIRTUAL_SHARES: constant(uint256) = 10**6
+# The EIP-712 signed order (DESIGN.md "The signed order"): the Exchange hashes it in
+# settle, ExchangeAccounts in cancel_order.
+ORDER_TYPEHASH: constant(bytes32) = keccak256(
+    "Order(address account,uint256 market,bool is_buy,uint256 price,uint256 size,uint256 nonce,uint256 expiry,uint256 flags)"
+)
 # Fee tiers in the RebateEngine and margin tiers in the Exchange.
 MAX_TIERS: constant(uint256) = 8

@@ -8,7 +8,12 @@ from tests.contracts.layout import storage_layout as _layout
 def test_layout__ledger_slots_identical_in_exchange_and_risk_logic():
     exchange, risk = _layout("Exchange"), _layout("ExchangeRisk")
     assert exchange["ledger"] == risk["ledger"]
-    assert list(risk) == ["ledger"]  # nothing else in the risk code's storage
+    # nothing else in the risk code's storage but the pause flag (pause / unpause run
+    # there) at the Exchange's slot, after placeholders for the Exchange's role maps
+    assert list(risk) == ["ledger", "_exchange_has_role", "_exchange_role_admin", "pausable"]
+    assert risk["pausable"] == exchange["pausable"]
+    assert [risk["_exchange_has_role"]["slot"], risk["_exchange_role_admin"]["slot"]] == [
+        exchange["access_control"]["hasRole"]["slot"], exchange["access_control"]["getRoleAdmin"]["slot"]]
     assert min(v["slot"] for v in exchange["ledger"].values()) == 0
 
 

@@ -15,6 +15,7 @@ from offchain.funding import PAY_SCALE, RATE_ONE, funding_owed
 from tests.constants import ETH, ETH_PRICE, LOT, ONE, USDC
 
 from tests.contracts.funding.identity import identity
+from tests.contracts.receipts import funding_settled
 
 
 @pytest.fixture(scope="module")
@@ -88,17 +89,18 @@ def test_residue__many_accounts_and_rates__fund_gets_paid_minus_received(
     pos = {t.address: 0 for t in traders}
     snap = {t.address: 0 for t in traders}
     settled = 0  # sum of the exact amounts settled
-    total = 0  # sum of FundingSettled amounts
+    total = 0  # sum of settled amounts (FundingSettled, FillSettled's maker / taker_funding)
 
     def book(tx, touched=()):
         """`touched`: accounts settle_funding settled (a position that owed 0 units still
         books its exact amount, without an event)."""
         nonlocal settled, total
         index = fx.index(ETH)
-        for e in tx.decode_logs(exchange.FundingSettled):
-            settled += exact(pos[e.account], e.index, snap[e.account])
-            total += e.amount
-            snap[e.account] = e.index
+        for account, _, amount, at in funding_settled(tx, exchange):
+            at = index if at is None else at  # a fill settles at the batch's index (FillSettled)
+            settled += exact(pos[account], at, snap[account])
+            total += amount
+            snap[account] = at
         for t in traders:
             now = exchange.position(t, ETH)[0]
             if (now != pos[t.address] or t in touched) and snap[t.address] != index:
@@ -149,7 +151,7 @@ def test_residue__settle_batch__swept_once_per_batch(
         create_fill(create_order(other, False, ETH_PRICE, LOT), create_order(taker, True, ETH_PRICE, LOT)),
     ]
     tx = exchange.settle(fills, sender=operator)
-    assert len(tx.decode_logs(exchange.FundingSettled)) == 2
+    assert len(funding_settled(tx, exchange)) == 2  # FillSettled.maker_funding / taker_funding
     residue = funding_owed(size, index, 0) + funding_owed(-size, index, 0)
     assert [e.amount for e in tx.decode_logs(exchange.InsuranceInflow)] == [residue] == [1]
     assert exchange.insurance_fund() == fund0 + residue
