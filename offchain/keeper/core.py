@@ -752,11 +752,9 @@ class Core:
             return []
         resting = engine._orders.get(signed.hash)
         if not crossing and resting is not None and resting.size == size:
-            # back to the front of its level's time priority: a level's live entries start at
-            # `head` (the ones before it are taken), so that is where the restored order goes
-            level = resting.level
-            level.orders.remove(resting)
-            level.orders.insert(level.head, resting)
+            level = resting.level.orders
+            level.remove(resting)
+            level.appendleft(resting)
         return events
 
     # -- snapshots ------------------------------------------------------------------------
