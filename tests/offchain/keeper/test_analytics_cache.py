@@ -160,21 +160,23 @@ async def test_route__client_disconnects_mid_report__worker_stopped_next_report_
     url = f"http://127.0.0.1:{port}"
     try:
         while not server.started:
+            assert not serving.done(), "the server stopped before it started"
             await asyncio.sleep(0.02)
         async with httpx.AsyncClient(base_url=url) as http:
             request = asyncio.create_task(http.get("/analytics/pool", timeout=60))
-            for _ in range(600):  # the worker is spawned and the report runs
-                if pid_file.exists() and pid_file.read_text():
-                    break
+            # the worker is spawned and the report runs (a deadline, not an iteration count:
+            # spawning a process that imports the analytics stack is slow on a loaded machine)
+            deadline = asyncio.get_running_loop().time() + 120
+            while not (pid_file.exists() and pid_file.read_text()):
+                assert asyncio.get_running_loop().time() < deadline, "the report never started"
                 await asyncio.sleep(0.05)
             pid = int(pathlib.Path(pid_file).read_text())
             assert alive(pid) and reports.flights
             request.cancel()  # the client goes away (its connection is closed)
             with pytest.raises(asyncio.CancelledError):
                 await request
-        for _ in range(200):
-            if not alive(pid):
-                break
+        deadline = asyncio.get_running_loop().time() + 60
+        while alive(pid) and asyncio.get_running_loop().time() < deadline:
             await asyncio.sleep(0.05)
         assert not alive(pid), "the abandoned report is still running"
         assert reports.abandoned == 1 and not reports.flights and not reports.cache
