@@ -28,6 +28,36 @@ def free_port(host: str = "127.0.0.1") -> int:
         return sock.getsockname()[1]
 
 
+def listener_pid(port: int) -> int | None:
+    """The pid whose socket listens on TCP `port` (Linux /proc), 0 if no process listens
+    yet, None where /proc cannot tell (then callers cannot check ownership)."""
+    try:
+        inodes = set()
+        for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+            with open(table) as f:
+                for line in f.readlines()[1:]:
+                    cols = line.split()
+                    if cols[3] == "0A" and int(cols[1].rsplit(":", 1)[1], 16) == port:  # 0A: LISTEN
+                        inodes.add(cols[9])
+        if not inodes:
+            return 0
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                fds = os.listdir(f"/proc/{pid}/fd")
+            except OSError:
+                continue
+            for fd in fds:
+                try:
+                    link = os.readlink(f"/proc/{pid}/fd/{fd}")
+                except OSError:
+                    continue
+                if link.startswith("socket:[") and link[8:-1] in inodes:
+                    return int(pid)
+        return None  # listening, but its owner is not visible to us
+    except OSError:
+        return None
+
+
 def anvil_binary() -> str:
     local = PROJECT_ROOT / "node_modules" / ".bin" / "anvil"
     if local.exists():
@@ -68,8 +98,21 @@ class Anvil:
         return f"http://{self.host}:{self.port}"
 
     def start(self, timeout: float = 20.0) -> "Anvil":
-        if self.port == 0:
-            self.port = free_port(self.host)
+        # A port picked by free_port() is free only until it is closed: another process
+        # (another xdist worker's node, or any outgoing connection's ephemeral port) can
+        # take it before anvil binds. anvil then exits, or, worse, a node someone else
+        # started answers our health check. So: answer only from a listener that is our
+        # process, and pick another port when ours was taken.
+        chosen = self.port == 0
+        for attempt in range(3 if chosen else 1):
+            if chosen:
+                self.port = free_port(self.host)
+            if self._launch(timeout):
+                return self
+        raise RuntimeError(f"anvil exited with code {self._process.returncode} (port {self.port})")
+
+    def _launch(self, timeout: float) -> bool:
+        """Start anvil on self.port; True once it answers, False if it exited (port taken)."""
         args = [
             anvil_binary(),
             "--host", self.host,
@@ -93,14 +136,29 @@ class Anvil:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
-                raise RuntimeError(f"anvil exited with code {self._process.returncode}")
-            try:
-                if self.rpc("eth_chainId") is not None:
-                    return self
-            except OSError:
-                time.sleep(0.05)
+                return False
+            if self._listening():
+                try:
+                    if self.rpc("eth_chainId") is not None:
+                        return True
+                except OSError:
+                    pass
+            time.sleep(0.05)
         self.stop()
         raise TimeoutError(f"anvil did not answer on {self.url} within {timeout}s")
+
+    def _listening(self) -> bool:
+        """The port's listener is ours: our process or one of its session (the npm `anvil`
+        is a node wrapper that runs the native binary as a child), or /proc cannot tell."""
+        owner = listener_pid(self.port)
+        if owner is None:
+            return True
+        if owner == 0:
+            return False
+        try:
+            return os.getpgid(owner) == self._process.pid  # start_new_session: pgid == our pid
+        except OSError:
+            return False
 
     def rpc(self, method: str, params: list | None = None):
         body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": params or []})
