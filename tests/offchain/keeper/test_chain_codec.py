@@ -24,5 +24,5 @@ def test_encode_settle__same_bytes_as_web3_encoder():
 def test_event_topics__fill_events_present():
     topics = event_topics(abi("Exchange"))
     assert topics["FillSettled"] == "0x" + Web3.keccak(
-        text="FillSettled(bytes32,bytes32,uint256,address,address,bool,uint256,uint256,uint256,uint256)").hex().removeprefix("0x")
+        text="FillSettled(bytes32,bytes32,uint256,address,address,bool,uint256,uint256,uint256,uint256,int256,int256)").hex().removeprefix("0x")
     assert "FillSkipped" in topics and "OrderCancelled" in topics

@@ -57,7 +57,7 @@ def restart(journal, use_snapshot: bool = True) -> Core:
     keeper.settlement = types.SimpleNamespace(batch_seq=0)
     if not use_snapshot:
         keeper.journal = types.SimpleNamespace(**{n: getattr(journal, n) for n in (
-            "commands", "order_hashes", "fills_after", "fill_counts", "max_ids")}, snapshot=lambda: None)
+            "commands", "order_hashes", "one_fill_nonces", "fills_after", "fill_counts", "max_ids")}, snapshot=lambda: None)
     keeper.replay()
     return keeper.core
 

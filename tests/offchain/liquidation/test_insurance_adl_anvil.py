@@ -17,7 +17,7 @@ from offchain.keeper.runners.liquidation import ADL_KIND, SOCIALISE_KIND, Liquid
 from offchain.keeper.runners.liquidation_journal import CONFIRMED, LiquidationJournal
 from offchain.risk.liquidation import bankruptcy_price
 
-from .helpers import ONE, USDC, contracts, key, open_positions, set_price, start_runner_keeper, wait_for
+from .helpers import ONE, USDC, contracts, key, open_positions, set_price, runner_keeper, start_runner_keeper, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.anyio]  # async tests run on anyio (tests/conftest.py)
 PRICE = 2_000 * USDC

@@ -244,25 +244,25 @@ async def test_vault_runner__unwind__short_position_buys_inside_guard():
     assert order.is_buy and MARK < order.price and (order.price - MARK) * 10_000 <= MARK * 8
 
 
-def test_vault_runner__grid_beyond_trade_guard__levels_outside_not_placed():
+async def test_vault_runner__grid_beyond_trade_guard__levels_outside_not_placed():
     # a manager's grid of 4 levels 25 bps apart (25..100 bps from the mark) on a vault whose
     # guard skips fills beyond 50 bps: only the levels within 40 bps (4/5 of it) rest, so
     # no follower ever sees a fill the chain skips "mark distance"
-    _, venue = started(max_mark_distance_bps=50)
+    _, venue = await started(max_mark_distance_bps=50)
     orders = venue.resting(VAULT)
     assert orders and all(abs(o.price - MARK) * 10_000 <= MARK * 40 for o in orders)
     assert sum(o.is_buy for o in orders) == 1 and sum(not o.is_buy for o in orders) == 1
     # without a guard the same grid rests all 8
-    _, unguarded = started()
+    _, unguarded = await started()
     assert len(unguarded.resting(VAULT)) == 8
 
 
-def test_vault_runner__mark_moves__resting_level_outside_guard_cancelled():
-    runner, venue = started(max_mark_distance_bps=50)
+async def test_vault_runner__mark_moves__resting_level_outside_guard_cancelled():
+    runner, venue = await started(max_mark_distance_bps=50)
     before = {(o.is_buy, o.price) for o in venue.resting(VAULT)}
     mark = MARK * 10_030 // 10_000  # +30 bps: the resting bid is now ~55 bps under the mark
     venue.marks[1] = venue.market(mark)
-    run(runner.on_timer(0))
+    await runner.on_timer(0)
     after = venue.resting(VAULT)
     assert all(abs(o.price - mark) * 10_000 <= mark * 40 for o in after)
     assert {(o.is_buy, o.price) for o in after} != before
