@@ -12,7 +12,7 @@ wins. Without pysha3 installed eth_hash's own choice stands.
 import os as _os
 
 try:
-    import sha3 as _sha3  # noqa: F401
+    import sha3 as _sha3  # type: ignore[import-untyped]  # noqa: F401  (pysha3 ships no stubs)
 
     _os.environ.setdefault("ETH_HASH_BACKEND", "pysha3")
 except ImportError:  # pragma: no cover
