@@ -17,7 +17,7 @@ from offchain.keeper.runners.liquidation import ADL_KIND, SOCIALISE_KIND, Liquid
 from offchain.keeper.runners.liquidation_journal import CONFIRMED, LiquidationJournal
 from offchain.risk.liquidation import bankruptcy_price
 
-from .helpers import ONE, USDC, contracts, key, open_positions, set_price, runner_keeper, start_runner_keeper, wait_for
+from .helpers import ONE, USDC, contracts, key, open_positions, set_price, start_runner_keeper, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.anyio]  # async tests run on anyio (tests/conftest.py)
 PRICE = 2_000 * USDC
@@ -112,6 +112,18 @@ def no_profit_stack():
                                  traders=[2_100 * USDC, 500_000 * USDC, 500_000 * USDC])
 
 
+async def _long_gapped_then_late_short(start_keeper, s, db_url: str, w3) -> None:
+    """The levered trader goes 10 ETH long at PRICE against the whale, the mark gaps to GAP,
+    and the whale closes by buying back from `late`, who is then short at the mark (no profit)."""
+    levered_k, whale_k, late_k = s.trader_keys
+    k = await start_runner_keeper(start_keeper, s, db_url, [])
+    await open_positions(k, [(levered_k, whale_k, 10 * ONE, PRICE)])
+    await asyncio.to_thread(set_price, w3, s.reporter_key, s.deployment.oracle, 1, GAP)
+    await wait_for(lambda: k.core.marks.get(1) == GAP)  # the keeper's band is around its mark
+    await open_positions(k, [(whale_k, late_k, 10 * ONE, GAP)])
+    await k.stop(drain=1.0)
+
+
 async def test_gap__fund_short_no_profitable_short__backstop_absorbs_at_bankruptcy_price(no_profit_stack, tmp_path,
                                                                                         start_keeper):
     """The opposite side entered at the gap price (the whale closed to a late short at
@@ -119,19 +131,13 @@ async def test_gap__fund_short_no_profitable_short__backstop_absorbs_at_bankrupt
     its bankruptcy price; the deficit is the pool's loss and no one is left below zero."""
     s = no_profit_stack
     d = s.deployment
-    levered_k, whale_k, late_k = s.trader_keys
     levered, whale, late = (key(k).address for k in s.trader_keys)
     w3, exchange, _ = contracts(s.url, d)
     usdc = w3.eth.contract(address=d.usdc, abi=abi("TestUSDC"))
     db_url = f"sqlite:///{tmp_path}/k.db"
     runner = LiquidationRunner()
 
-    k = await start_runner_keeper(start_keeper, s, db_url, [])
-    await open_positions(k, [(levered_k, whale_k, 10 * ONE, PRICE)])
-    await asyncio.to_thread(set_price, w3, s.reporter_key, d.oracle, 1, GAP)
-    await wait_for(lambda: k.core.marks.get(1) == GAP)  # the keeper's band is around its mark
-    await open_positions(k, [(whale_k, late_k, 10 * ONE, GAP)])  # the whale buys back from `late`
-    await k.stop(drain=1.0)
+    await _long_gapped_then_late_short(start_keeper, s, db_url, w3)
     assert exchange.functions.position(whale, 1).call()[0] == 0
     assert exchange.functions.position(late, 1).call() == [-10 * ONE, -10 * GAP]  # short at the mark: no profit
     assert exchange.functions.equity(levered).call() < 0 == exchange.functions.insurance_fund().call()
@@ -162,7 +168,7 @@ def thin_pool_stack():
                                  traders=[2_100 * USDC, 500_000 * USDC, 500_000 * USDC])
 
 
-def test_gap__fund_adl_backstop_exhausted__runner_socialises(thin_pool_stack, tmp_path):
+async def test_gap__fund_adl_backstop_exhausted__runner_socialises(thin_pool_stack, tmp_path, start_keeper):
     """Nobody opposite is in profit and the backstop would fall below maintenance: the
     runner's handover is refused (insurance short), ADL to the backstop too (backstop
     margin), so it socialises: the long closes at mark against the late short, and the
@@ -170,41 +176,20 @@ def test_gap__fund_adl_backstop_exhausted__runner_socialises(thin_pool_stack, tm
     left below zero and the Exchange's USDC covers what it owes."""
     s = thin_pool_stack
     d = s.deployment
-    levered_k, whale_k, late_k = s.trader_keys
     levered, whale, late = (key(k).address for k in s.trader_keys)
     w3, exchange, _ = contracts(s.url, d)
     usdc = w3.eth.contract(address=d.usdc, abi=abi("TestUSDC"))
     db_url = f"sqlite:///{tmp_path}/k.db"
     runner = LiquidationRunner()
 
-    def keeper(runners):
-        return runner_keeper(s, db_url, runners)
-
-    async def setup_keys():
-        k = keeper([])
-        await k.start()
-        try:
-            await open_positions(k, [(levered_k, whale_k, 10 * ONE, PRICE)])
-            await asyncio.to_thread(set_price, w3, s.reporter_key, d.oracle, 1, GAP)
-            await wait_for(lambda: k.core.marks.get(1) == GAP)
-            await open_positions(k, [(whale_k, late_k, 10 * ONE, GAP)])
-        finally:
-            await k.stop(drain=1.0)
-
-    async def liquidate():
-        k = keeper([runner])
-        await k.start()
-        try:
-            await wait_for(lambda: runner.summary()["confirmed"] == 1 and not runner.busy)
-        finally:
-            await k.stop(drain=1.0)
-
-    asyncio.run(setup_keys())
+    await _long_gapped_then_late_short(start_keeper, s, db_url, w3)
     deficit = -exchange.functions.equity(levered).call()
     assert deficit > 0 == exchange.functions.insurance_fund().call()
     e_late, e_pool = exchange.functions.equity(late).call(), exchange.functions.equity(d.pool).call()
     start = w3.eth.block_number
-    asyncio.run(liquidate())
+    k = await start_runner_keeper(start_keeper, s, db_url, [runner])
+    await wait_for(lambda: runner.summary()["confirmed"] == 1 and not runner.busy)
+    await k.stop(drain=1.0)
     assert exchange.events.Liquidation().get_logs(from_block=start) == []
     (adl,) = exchange.events.Adl().get_logs(from_block=start)
     assert (adl["args"]["counterparty"], adl["args"]["size"], adl["args"]["price"]) == (late, 10 * ONE, GAP)
