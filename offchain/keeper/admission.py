@@ -4,7 +4,8 @@ Order of checks (cheapest first, the signature late because it costs ~80 us):
 fields -> domain/market -> flags -> tick/lot -> oracle state (halted; stale mark for an
 order that would cross) -> expiry -> nonce floor -> signature (signer = account or an
 approved agent) -> the order's state on chain (cancelled; any size already settled) ->
-margin pre-check. The gateway verifies the signatures of a whole request first
+trade limits the account set on chain (vaults: `AccountGuard`) -> margin pre-check. The
+gateway verifies the signatures of a whole request first
 (`verify_signer`) so that rate limits are charged to proven signers only; the result is
 reported at the signature's place in this order.
 
@@ -20,11 +21,20 @@ authoritative: equity = collateral + sum over markets of (size * mark // 1e18 - 
 where (size, cost) is the on-chain position plus fills not yet settled; the requirement
 is initial_margin_bps of the worst-case open notional per market,
 max(|size + open buys + new buy|, |size - open sells - new sell|) * mark.
+
+Trade limits (`AccountGuard`, `check_guard`): an account that set its own limits on the
+Exchange (a vault: set_trade_guard, set_close_only, set_position_cap, set_leverage_cap)
+has every order checked against them with the chain's own skip reason ("mark distance",
+"close only", "position cap", "drawdown", "leverage"), so an order whose fills the chain
+would skip is refused here and changes nothing, whoever signed it (the manager through the
+API, or a runner's delta-neutral / IOC order). The order is judged as if filled whole at
+its own price from the account's current position; the chain judges each fill at its
+price against the mark then (docs/keeper.md, "Vault trade limits at admission").
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Callable
 
@@ -87,11 +97,34 @@ class MarketInfo:
         return -(-notional * self.initial_margin_bps // BPS)
 
 
+@dataclass(frozen=True, slots=True)
+class AccountGuard:
+    """The trade limits an account set on the Exchange for its own fills (vaults do), as the
+    watcher read them from TradeGuardSet / CloseOnlySet / PositionCapSet / LeverageCapSet
+    logs; 0 = none. The Exchange skips a fill that breaks one (the reason in `check_guard`)."""
+
+    max_mark_distance_bps: int = 0  # every fill, reducing ones included: "mark distance"
+    equity_floor: int = 0           # a fill that does not reduce, equity at mark after it: "drawdown"
+    close_only: bool = False        # only reducing fills: "close only"
+    leverage_cap_bps: int = 0       # total notional at mark * BPS <= cap * equity: "leverage"
+    position_caps: tuple[tuple[int, int], ...] = ()  # (market, max |size|): "position cap"
+
+    def position_cap(self, market: int) -> int:
+        for m, cap in self.position_caps:
+            if m == market:
+                return cap
+        return 0
+
+    def with_position_cap(self, market: int, cap: int) -> "AccountGuard":
+        caps = tuple(sorted({**dict(self.position_caps), market: cap}.items()))
+        return replace(self, position_caps=tuple((m, c) for m, c in caps if c))
+
+
 class AccountState:
     """The keeper's view of one account: a chain snapshot plus fills not yet settled."""
 
     __slots__ = ("address", "collateral", "positions", "pending", "min_nonce", "agents", "open_buy",
-                 "open_sell", "last_cancel_all", "loaded", "funding")
+                 "open_sell", "last_cancel_all", "loaded", "funding", "guard")
 
     def __init__(self, address: str) -> None:
         self.address = address
@@ -105,6 +138,7 @@ class AccountState:
         self.last_cancel_all = 0
         self.loaded = False  # chain snapshot read
         self.funding = 0  # unsettled funding the chain reports (Exchange.funding_owed; positive: owes)
+        self.guard: AccountGuard | None = None  # the account's own trade limits on chain (vaults)
 
     def position(self, market: int) -> int:
         chain = self.positions.get(market)
@@ -224,6 +258,12 @@ class Reason(StrEnum):
     ONE_FILL = "one fill"
     NONCE_USED = "nonce used"                          # ONE_FILL: the account's nonce is consumed
     MARGIN = "margin"
+    # the account's own trade limits on chain (AccountGuard): the Exchange's skip reasons
+    MARK_DISTANCE = "mark distance"
+    CLOSE_ONLY = "close only"
+    POSITION_CAP = "position cap"
+    DRAWDOWN = "drawdown"
+    LEVERAGE = "leverage"
     DUPLICATE = "duplicate order"
     DUPLICATE_CLIENT_ID = "duplicate client id"        # a signed client_id the account used before
     BAD_INTENT_SIGNATURE = "bad intent signature"      # the intent is not the order signer's
@@ -339,9 +379,45 @@ def check_order(order: Order, signature: Signature, account: AccountState | None
             # settled on chain, but unknown to this journal: a replayed old signed order.
             # Its remainder is not offered either (the engine would rest the full size).
             raise Rejection(Reason.FILLED)
+    if account is not None and account.guard is not None:
+        check_guard(order, account, account.guard, ctx.marks)
     if ctx.margin_check and not (order.flags & REDUCE_ONLY):
         state = account or AccountState(order.account)
         need = state.requirement(ctx.markets, ctx.marks, (order.market, order.is_buy, order.size, order.price))
         if state.equity(ctx.marks) < need:
             raise Rejection(Reason.MARGIN)
     return Admitted(order=order, signature=signature, hash=digest, signer=signer)
+
+
+def check_guard(order: Order, account: AccountState, guard: AccountGuard, marks: dict[int, int]) -> None:
+    """Refuse an order whose fills the Exchange would skip under the account's own trade
+    limits, with the chain's reason (Exchange._too_far, _side_risk). The order is judged
+    filled whole at its own price from the account's position now (chain plus unsettled);
+    without a mark the distance, drawdown and leverage rules wait for the chain."""
+    mark = marks.get(order.market, 0)
+    if guard.max_mark_distance_bps and mark and \
+            abs(order.price - mark) * BPS > mark * guard.max_mark_distance_bps:
+        raise Rejection(Reason.MARK_DISTANCE)
+    old = account.position(order.market)
+    new = old + (order.size if order.is_buy else -order.size)
+    if new == 0 or (old > 0 and 0 < new < old) or (old < 0 and old < new < 0):
+        return  # a reducing fill passes the remaining limits on chain
+    if guard.close_only:
+        raise Rejection(Reason.CLOSE_ONLY)
+    cap = guard.position_cap(order.market)
+    if cap and abs(new) > cap and abs(new) > abs(old):
+        raise Rejection(Reason.POSITION_CAP)
+    if not mark or not (guard.equity_floor or guard.leverage_cap_bps):
+        return
+    # equity at mark after the fill: the fill's price against the mark moves it
+    edge = (mark - order.price) * order.size // ONE
+    equity = account.equity(marks) + (edge if order.is_buy else -edge)
+    if equity < guard.equity_floor:
+        raise Rejection(Reason.DRAWDOWN)
+    if guard.leverage_cap_bps:
+        total = abs(new) * mark // ONE
+        for market in set(account.positions) | set(account.pending):
+            if market != order.market and marks.get(market):
+                total += abs(account.position(market)) * marks[market] // ONE
+        if equity <= 0 or total * BPS > guard.leverage_cap_bps * equity:
+            raise Rejection(Reason.LEVERAGE)

@@ -17,6 +17,9 @@ cursor + 1 to head - confirmations, in (block, log index) order, and turns them 
   orders signed by that agent leave the book: the chain would skip their fills);
 - Exchange account-config logs (AgentSet, CloseOnlySet, LeverageCapSet, PositionCapSet):
   also handed to the strategy runners' hook, so cap and close-only changes act at once;
+- TradeGuardSet / CloseOnlySet / LeverageCapSet / PositionCapSet: the account's own trade
+  limits (`AccountState.guard`, which admission checks orders against; rebuilt at start-up
+  with the agent sets);
 - pool / factory / vault (every `watch()`ed address) events: handed to the runners' hook;
 - SubaccountOpened: the owner's sub-account (offchain/keeper/transfers.py: one agent set for
   both, rebuilt at start-up with the agent sets); PositionTransferred / CollateralMoved: both
@@ -52,7 +55,7 @@ from offchain.wire import checksum as to_checksum_address
 from offchain.artifacts import abi as artifact_abi
 
 from .chain import Chain, event_topics
-from .admission import MarketInfo
+from .admission import AccountGuard, MarketInfo
 from .core import Core, Outbox
 from .journal import WriteSet
 
@@ -111,6 +114,9 @@ class Watcher:
         # account-config logs the runners act on (topics[1] is the account in each)
         self.t_account_config = {t[name] for name in ("AgentSet", "CloseOnlySet", "LeverageCapSet",
                                                        "PositionCapSet") if name in t}
+        # the account's own trade limits (AccountState.guard: admission mirrors them)
+        self.t_guard = {t[name]: name for name in ("TradeGuardSet", "CloseOnlySet", "LeverageCapSet",
+                                                   "PositionCapSet") if name in t}
         self.t_price = chain.oracle_topics.get("PriceUpdated")
         self.t_halted = chain.oracle_topics.get("Halted")
         self.t_resumed = chain.oracle_topics.get("Resumed")
@@ -157,13 +163,32 @@ class Watcher:
             self.watch(_addr(entry["topics"][1]))
 
     async def load_agents(self) -> None:
-        """Agent approvals are not journaled: rebuild them from every AgentSet log."""
+        """Agent approvals and accounts' trade limits are not journaled: rebuild them from
+        every AgentSet and trade-limit log."""
         head = await self.chain.block_number()
         logs = await self.chain.get_logs(self.chain.exchange.address, self.start_block, head,
-                                         [[self.t_agent, T_OPENED]])
+                                         [[self.t_agent, T_OPENED, *self.t_guard]])
         for entry in _sorted(logs):  # an opening links the agent sets before its AgentSet
-            if not self.subaccounts.apply(self.core, entry):
+            if entry["topics"][0] in self.t_guard:
+                self._guard(entry)
+            elif not self.subaccounts.apply(self.core, entry):
                 self._agent(entry)
+
+    def _guard(self, entry: dict) -> None:
+        """A trade-limit log: the account's `AccountGuard` as the chain now holds it."""
+        topics = entry["topics"]
+        name, state = self.t_guard[topics[0]], self.core.account(_addr(topics[1]))
+        data = bytes.fromhex(entry["data"][2:])
+        guard = state.guard or AccountGuard()
+        if name == "TradeGuardSet":
+            guard = dataclasses.replace(guard, max_mark_distance_bps=_word(data, 0), equity_floor=_word(data, 1))
+        elif name == "CloseOnlySet":
+            guard = dataclasses.replace(guard, close_only=_word(data, 0) != 0)
+        elif name == "LeverageCapSet":
+            guard = dataclasses.replace(guard, leverage_cap_bps=_word(data, 0))
+        else:
+            guard = guard.with_position_cap(int(topics[2], 16), _word(data, 0))
+        state.guard = None if guard == AccountGuard() else guard
 
     async def load_chain_orders(self) -> None:
         """Order state on chain is not journaled: rebuild it from every FillSettled and
@@ -302,6 +327,8 @@ class Watcher:
                         # the owner's agents sign for its sub-accounts: their orders go too
                         for sub in self.subaccounts.by_owner.get(account, {}).values():
                             core.agent_revoked(None, ts, sub, agent, ws, out)
+                elif t0 in self.t_guard:
+                    self._guard(entry)
                 elif t0 == self.t_cancel:
                     self._chain_order(entry)
                     account, order_hash = _addr(topics[1]), bytes.fromhex(topics[2][2:])

@@ -233,3 +233,43 @@ def test_runners_anvil__vault_unwind_order__inside_trade_guard_settles(runner_st
         else:
             assert ok == [] and skipped == [expect]
     assert exchange.functions.position(vault, 1).call()[0] == 0
+
+
+def test_runners_anvil__vault_managers_order_beyond_trade_guard__refused_at_admission(runner_stack, tmp_path):
+    """The vault's 50 bps trade guard (set by the Vault at creation, read from the chain's
+    TradeGuardSet log at start) is checked at admission: the manager's order 1% from mark
+    is refused "mark distance" with nothing journaled, instead of reaching the chain and
+    being skipped; one 40 bps away rests."""
+    from offchain.keeper.journal import Journal
+    from offchain.keeper.service import Keeper
+    from offchain.order import Order, sign_order
+
+    s, w3, keys, vault = runner_stack
+    d = s.deployment
+    url = f"sqlite:///{tmp_path}/k.db"
+    config = KeeperConfig(chain=ChainConfig(rpc_url=s.url, confirmations=0, poll_interval=0.1),
+                          contracts=Contracts(**s.contracts()), journal=JournalConfig(url=url))
+    domain = Domain(d.chain_id, d.exchange)
+
+    async def scenario():
+        keeper = Keeper(config, operator=key(keys[1]), reporter=key(keys[2]), serve_api=False)
+        await keeper.start()
+        try:
+            mark = keeper.core.marks[1]
+            nonce = int(time.time() * 10**6)
+            far = Order(vault, 1, True, mark * 10_100 // 10_000 // 10_000 * 10_000, ETH // 10, nonce, 2**40, POST_ONLY)
+            near = Order(vault, 1, True, mark * 9_960 // 10_000 // 10_000 * 10_000, ETH // 10, nonce + 1, 2**40,
+                         POST_ONLY)
+            results = await keeper.gateway.place_batch([(o, sign_order(o, domain, keys[8]), "GTC") for o in (far, near)])
+            return keeper.core.accounts[vault].guard, results
+        finally:
+            await keeper.stop(drain=1.0)
+
+    guard, results = asyncio.run(scenario())
+    assert guard is not None and guard.max_mark_distance_bps == 50
+    assert [(r["status"], r.get("reason")) for r in results] == [("rejected", "mark distance"), ("accepted", None)]
+    journal = Journal(url)
+    try:
+        assert [r.kind for r in journal.commands() if r.kind == "place"] == ["place"]
+    finally:
+        journal.close()
