@@ -112,6 +112,17 @@ OPEN_CLIENTS = int(os.environ.get("BENCH_OPEN_CLIENTS", "16"))
 CALIBRATION_TXS = int(os.environ.get("BENCH_CALIBRATION_TXS", "1000"))
 
 
+def anvil_chain_args() -> dict:
+    """The bench's anvil chain settings (offchain.devnet.Anvil): Cancun and 64 past states
+    in memory (nothing here reads older state), which keep anvil's cost per block flat as
+    the chain grows (docs/performance.md, "Why anvil slowed down"). BENCH_HARDFORK
+    (default cancun) and BENCH_ANVIL_HISTORY (64; `full` = anvil's default: 500 in memory,
+    then on disk) give the A/B against anvil's own defaults."""
+    history = os.environ.get("BENCH_ANVIL_HISTORY", "64")
+    return {"hardfork": os.environ.get("BENCH_HARDFORK", "cancun"),
+            "history": None if history == "full" else int(history)}
+
+
 def raw_tx_rate(url: str, key: str, count: int = CALIBRATION_TXS, batch: int = 100) -> float:
     """Plain signed ETH transfers per second through anvil: signed first (untimed), sent as
     JSON-RPC batches of eth_sendRawTransaction, timed until the last one's receipt."""
@@ -239,7 +250,8 @@ def main() -> None:
     # BENCH_BLOCK_TIME=0 gives automine
     block_time = float(os.environ.get("BENCH_BLOCK_TIME", "0.2")) or None
     journal_dir = os.environ.get("BENCH_JOURNAL_DIR")  # default: the temp dir, on the machine's disk
-    with Anvil(accounts=13, block_time=block_time) as anvil, tempfile.TemporaryDirectory(dir=journal_dir) as tmp:
+    with Anvil(accounts=13, block_time=block_time, **anvil_chain_args()) as anvil, \
+            tempfile.TemporaryDirectory(dir=journal_dir) as tmp:
         stack = deploy_stack(anvil.url, anvil.private_keys(), traders=8)
         calibration_key = anvil.private_keys()[12]  # not one of the stack's 12
         raw_before = raw_tx_rate(anvil.url, calibration_key)
@@ -291,7 +303,8 @@ def main() -> None:
                     break
                 time.sleep(0.2)
             raw_after = raw_tx_rate(anvil.url, calibration_key)
-            print(f"e2e_orders: {N}  # anvil block time {block_time or 'automine'}, {TX_INFLIGHT} settle txs in flight")
+            print(f"e2e_orders: {N}  # anvil block time {block_time or 'automine'}, {anvil_chain_args()}, "
+                  f"{TX_INFLIGHT} settle txs in flight")
             print(f"e2e_fills: {stats['settled']} settled, {stats['skipped']} skipped, {stats['batches']} txs")
             print(f"e2e_orders_accepted_per_s: {accepted / elapsed:.0f}")
             print(f"e2e_fills_settled_per_s: {stats['settled'] / settle_window:.0f}")

@@ -23,9 +23,10 @@ from __future__ import annotations
 
 import os
 import time
+from pathlib import Path
 
 import httpx
-from bench_e2e import raw_tx_rate  # this script's folder is on sys.path (run as a script)
+from bench_e2e import anvil_chain_args, raw_tx_rate  # this script's folder is on sys.path (run as a script)
 from eth_account import Account
 from web3 import Web3
 
@@ -86,20 +87,35 @@ def sign_ops(w3: Web3, vault, keys: list[str], shares_per_deposit: int, ops: int
     return [txs[i] for i in range(ops) for txs in per]  # round robin: depositors interleave
 
 
-def run(rpc: Rpc, raws: list[str], block_txs: int | None) -> tuple[float, int]:
-    """(ops per second, failed receipts). block_txs None: automine; else mine every block_txs."""
+STALL_S = 2.0
+
+
+def run(rpc: Rpc, raws: list[str], block_txs: int | None) -> tuple[float, int, int]:
+    """(ops per second, failed receipts, stalls). block_txs None: automine; else mine every
+    block_txs. A stall: anvil's automine sometimes stops with ready transactions in its
+    pool (its ready-transaction miner waits for a new arrival; seen 1,288 ready and no block
+    for minutes), so after STALL_S without a new block the bench mines one itself and
+    counts it: the figure then includes the wait, and the count says it happened."""
     if block_txs is not None:
         rpc("evm_setAutomine", False)
     hashes: list[str] = []
+    stalls = 0
     t0 = time.perf_counter()
     try:
         for i in range(0, len(raws), RPC_BATCH):
             hashes += rpc.batch("eth_sendRawTransaction", [[r] for r in raws[i:i + RPC_BATCH]])
             if block_txs is not None and (len(hashes) % block_txs == 0 or len(hashes) == len(raws)):
                 rpc("evm_mine")
+        head, moved = rpc("eth_blockNumber"), time.perf_counter()
         while rpc("eth_getTransactionReceipt", hashes[-1]) is None:
             if block_txs is not None:
                 rpc("evm_mine")
+            elif (now := rpc("eth_blockNumber")) != head:
+                head, moved = now, time.perf_counter()
+            elif time.perf_counter() - moved > STALL_S:
+                stalls += 1
+                rpc("evm_mine")
+                moved = time.perf_counter()
             time.sleep(0.002)
         elapsed = time.perf_counter() - t0
     finally:
@@ -109,12 +125,20 @@ def run(rpc: Rpc, raws: list[str], block_txs: int | None) -> tuple[float, int]:
     for i in range(0, len(hashes), RPC_BATCH):
         receipts = rpc.batch("eth_getTransactionReceipt", [[h] for h in hashes[i:i + RPC_BATCH]])
         failed += sum(1 for r in receipts if r is None or int(r["status"], 16) != 1)
-    return len(raws) / elapsed, failed
+    return len(raws) / elapsed, failed, stalls
+
+
+def tree_cpu(pid: int) -> float:
+    """CPU seconds of a process and its children (the npm anvil is a node shim over the binary)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    own = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    kids = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return own + sum(tree_cpu(int(k)) for k in kids)
 
 
 def main() -> None:
     accounts = 5 + DEPOSITORS + 1  # admin, operator, reporter, agent, owner, depositors, calibration
-    with Anvil(accounts=accounts) as anvil:
+    with Anvil(accounts=accounts, **anvil_chain_args()) as anvil:
         keys = anvil.private_keys()
         stack = deploy_stack(anvil.url, keys, traders=0)
         w3 = Web3(Web3.HTTPProvider(anvil.url))
@@ -133,20 +157,26 @@ def main() -> None:
         shares_per_deposit = vault.functions.convert_to_shares(AMOUNT).call()
         rpc = Rpc(anvil.url)
         raw_before = raw_tx_rate(anvil.url, calibration_key)
-        results = {}
+        results, cpu = {}, {}
         # batched first: anvil's cost per block grows with the chain (see docs/performance.md),
         # and the automine mode adds a block per operation, which the batched mode must not inherit
         for name, block_txs in (("vault_ops_per_s", BLOCK_TXS), ("vault_ops_per_s_automine", None)):
             raws = sign_ops(w3, vault, depositor_keys, shares_per_deposit, OPS)
+            anvil_cpu, client_cpu, wall = tree_cpu(anvil._process.pid), time.process_time(), time.perf_counter()
             results[name] = run(rpc, raws, block_txs)
+            cpu[name] = (tree_cpu(anvil._process.pid) - anvil_cpu, time.process_time() - client_cpu,
+                         time.perf_counter() - wall)
         raw_after = raw_tx_rate(anvil.url, calibration_key)
         total = DEPOSITORS * OPS
         print(f"# {total} operations per mode ({DEPOSITORS} depositors, deposit {AMOUNT // USDC} USDC / "
               f"withdraw its shares, alternating); batched mode mines every {BLOCK_TXS} transactions")
-        for name, (rate, failed) in results.items():
+        for name, (rate, failed, stalls) in results.items():
             if failed:
                 raise SystemExit(f"{name}: {failed} of {total} operations failed")
-            print(f"{name}: {rate:.0f}")
+            print(f"{name}: {rate:.0f}" + (f"  # anvil's automine stalled {stalls}x ({STALL_S:.0f} s each)"
+                                           if stalls else ""))
+        for name, (anvil_s, client_s, wall_s) in cpu.items():
+            print(f"# {name}: wall {wall_s:.2f} s, anvil CPU {anvil_s:.2f} s, bench client CPU {client_s:.2f} s")
         print(f"anvil_raw_tx_per_s: {min(raw_before, raw_after):.0f}  # before {raw_before:.0f}, after {raw_after:.0f}")
         print(f"vault_ops_per_raw_tx: {results['vault_ops_per_s_automine'][0] / ((raw_before + raw_after) / 2):.2f}")
 

@@ -11,6 +11,7 @@ import os
 import shutil
 import socket
 import subprocess
+import tempfile
 import time
 import urllib.request
 from dataclasses import dataclass, field
@@ -87,11 +88,23 @@ class Anvil:
     port: int = 0
     accounts: int = 20
     block_time: float | None = None  # None: automine, a block per transaction
+    # Cancun, not anvil's default Prague: Prague's EIP-2935 keeps every block hash in a
+    # system contract's storage (up to 8,191 slots), and anvil rebuilds the whole state
+    # root from scratch each block, so plain transfers got ~5x slower per block as the
+    # chain grew. The contracts use nothing newer than Cancun (MCOPY, transient storage).
+    hardfork: str = "cancun"
+    # Past states kept for calls at an old block (eth_call with a block number). None:
+    # anvil's default, 500 in memory, then each older state serialised to disk as JSON (up
+    # to 3,600): a write per block that grows with the chain (every block hash is in it).
+    # N: `--prune-history N`, the last N states in memory and nothing on disk; for runs
+    # that never read old state (the benches), where it keeps anvil's rate flat.
+    history: int | None = None
     chain_id: int = DEVNET_CHAIN_ID
     mnemonic: str = DEFAULT_MNEMONIC
     log_path: Path | None = None
     extra_args: list[str] = field(default_factory=list)
     _process: subprocess.Popen | None = field(default=None, init=False, repr=False)
+    _cache_dir: str | None = field(default=None, init=False, repr=False)
 
     @property
     def url(self) -> str:
@@ -109,10 +122,15 @@ class Anvil:
                 self.port = free_port(self.host)
             if self._launch(timeout):
                 return self
-        raise RuntimeError(f"anvil exited with code {self._process.returncode} (port {self.port})")
+        code = self._process.returncode
+        self.stop()  # removes the state cache
+        raise RuntimeError(f"anvil exited with code {code} (port {self.port})")
 
     def _launch(self, timeout: float) -> bool:
         """Start anvil on self.port; True once it answers, False if it exited (port taken)."""
+        # anvil's state cache defaults to ~/.foundry/anvil/tmp and outlives a terminated
+        # anvil (hundreds of MB a long run); ours is removed in stop()
+        self._cache_dir = self._cache_dir or tempfile.mkdtemp(prefix="mmx-anvil-")
         args = [
             anvil_binary(),
             "--host", self.host,
@@ -123,8 +141,12 @@ class Anvil:
             "--balance", "1000000",
             "--gas-limit", "300000000",
             "--code-size-limit", "100000",
+            "--hardfork", self.hardfork,
+            "--cache-path", self._cache_dir,
             "--silent",
         ]
+        if self.history is not None:
+            args += ["--prune-history", str(self.history)]
         if self.block_time is not None:
             args += ["--block-time", str(self.block_time)]
         args += self.extra_args
@@ -176,10 +198,12 @@ class Anvil:
 
     def stop(self) -> None:
         process, self._process = self._process, None
-        if process is None or process.poll() is not None:
-            return
-        process.terminate()
-        reap(process, 5)
+        if process is not None and process.poll() is None:
+            process.terminate()
+            reap(process, 5)
+        cache, self._cache_dir = self._cache_dir, None
+        if cache is not None:
+            shutil.rmtree(cache, ignore_errors=True)
 
     def __enter__(self) -> "Anvil":
         return self.start()

@@ -1,5 +1,7 @@
 """The devnet's anvil answers from its own process, whatever took its port first."""
 
+import os
+
 import pytest
 
 from offchain import devnet
@@ -34,3 +36,28 @@ def test_anvil_start__asked_for_a_taken_port__refused_not_answered_by_the_other_
 
 def test_listener_pid__nobody_listens__zero():
     assert listener_pid(devnet.free_port()) == 0
+
+
+def test_anvil__defaults__cancun_and_its_state_cache_removed_on_stop():
+    node = Anvil(accounts=1).start()
+    cache = node._cache_dir
+    try:
+        assert node.rpc("anvil_nodeInfo")["hardFork"] == "Cancun"
+        assert cache is not None and os.path.isdir(cache)
+    finally:
+        node.stop()
+    assert not os.path.exists(cache)  # not left in ~/.foundry/anvil/tmp, or anywhere
+
+
+@pytest.mark.parametrize("history", [4, None])
+def test_anvil__history__old_state_kept_only_without_a_limit(history):
+    with Anvil(accounts=1, history=history) as node:
+        for _ in range(12):
+            node.rpc("evm_mine")
+        account = node.rpc("eth_accounts")[0]
+        assert int(node.rpc("eth_getBalance", [account, hex(10)]), 16) > 0  # within the last 4
+        if history is None:
+            assert int(node.rpc("eth_getBalance", [account, "0x1"]), 16) > 0
+        else:
+            with pytest.raises(RuntimeError, match="BlockOutOfRange"):
+                node.rpc("eth_getBalance", [account, "0x1"])
