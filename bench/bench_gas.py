@@ -26,10 +26,8 @@ Each scenario runs twice in the same run, as an A/B pair:
 
 Run: .venv/bin/python bench/bench_gas.py (from the repository root).
 
-Profile: MMX_BENCH_PROFILE=1 .venv/bin/python bench/bench_gas.py runs the same scenarios
-on anvil (ethereum:local:foundry) and, for each batch-of-50 settle, prints the gas per
-fill by opcode class from debug_traceTransaction (storage reads / writes, logs, keccak,
-ecrecover, external calls, memory copies, everything else) plus intrinsic + calldata.
+Per-fill opcode profile of the batch-of-50 scenarios (both order kinds, one maker and
+distinct accounts): bench/bench_gas_profile.py, on anvil, from the same FillScenarios.
 """
 
 from __future__ import annotations
@@ -42,87 +40,11 @@ from offchain.devnet import PROJECT_ROOT
 os.chdir(PROJECT_ROOT)  # Ape's project is the repository, wherever this runs from
 
 import ape  # noqa: E402
-from ape_stack import deploy_exchange  # noqa: E402 - this script's folder is on sys.path
+from ape_stack import ONE, FAR, PRICE, SIZE, USDC, FillScenarios, deploy_exchange  # noqa: E402 - this script's folder is on sys.path
 
 from offchain.order import ONE_FILL, Order, address_of, sign_order  # noqa: E402
 
-USDC = 10**6
-ONE = 10**18
 ETH = 1
-PRICE = 2_000 * USDC
-FAR = 2**40
-SIZE = 10**17  # 0.1 ETH per fill
-
-
-def key_of(i: int) -> bytes:
-    return (0xB0B0_0000 + i).to_bytes(32, "big")
-
-
-PROFILE = os.environ.get("MMX_BENCH_PROFILE", "") not in ("", "0")
-
-
-def intrinsic(tx_input: bytes) -> int:
-    zeros = tx_input.count(0)
-    return 21_000 + 4 * zeros + 16 * (len(tx_input) - zeros)
-
-
-def classify(op: str) -> str:
-    if op == "SLOAD":
-        return "sload"
-    if op == "SSTORE":
-        return "sstore"
-    if op.startswith("LOG"):
-        return "log"
-    if op == "KECCAK256":
-        return "keccak"
-    if op in ("STATICCALL", "CALL", "DELEGATECALL"):
-        return "call"
-    if op in ("CALLDATACOPY", "MCOPY", "CODECOPY", "RETURNDATACOPY"):
-        return "copy"
-    if op in ("MLOAD", "MSTORE", "MSTORE8"):
-        return "mload/mstore"
-    if op in ("CALLDATALOAD",):
-        return "calldataload"
-    return "other"
-
-
-def profile(tx, n: int) -> None:
-    """Gas per fill of one settle by opcode class (needs anvil's debug_traceTransaction)."""
-    provider = ape.chain.provider
-    trace = provider.make_request(
-        "debug_traceTransaction",
-        [tx.txn_hash, {"disableStorage": True, "disableMemory": True, "disableStack": True}],
-    )
-    totals: dict[str, int] = {}
-    logs = trace["structLogs"]
-    dump = os.environ.get("MMX_BENCH_TRACE_DIR")
-    if dump:
-        import json
-
-        with open(os.path.join(dump, f"trace_{tx.txn_hash}.json"), "w") as fh:
-            json.dump([(s["pc"], s["op"], s["gasCost"], s["depth"]) for s in logs], fh)
-    for i, step in enumerate(logs):
-        op, cost, depth = step["op"], step["gasCost"], step["depth"]
-        if depth > 1:
-            continue  # inside a callee: charged to the call below
-        key = classify(op)
-        if key == "call":
-            # gasCost of a call includes the gas forwarded: charge what it really used
-            j = i + 1
-            while j < len(logs) and logs[j]["depth"] != depth:
-                j += 1
-            if j < len(logs):
-                cost = step["gas"] - logs[j]["gas"]
-            if op == "STATICCALL" and i + 1 < len(logs) and logs[i + 1]["depth"] == depth:
-                key = "ecrecover"  # a precompile: no callee steps
-        totals[key] = totals.get(key, 0) + cost
-    data = bytes(tx.data) if hasattr(tx, "data") else b""
-    base = intrinsic(data)
-    totals["intrinsic+calldata"] = base
-    total = sum(totals.values())
-    print(f"  profile (gas/fill; tx total {tx.gas_used}, traced {total}):")
-    for key, value in sorted(totals.items(), key=lambda kv: -kv[1]):
-        print(f"    {key:>20}: {value / n:>9,.0f}")
 
 
 def main() -> None:
@@ -130,18 +52,14 @@ def main() -> None:
     from ape.logging import logger
 
     logger.set_level("ERROR")
-    network = "ethereum:local:foundry" if PROFILE else "ethereum:local:test"
-    with ape.networks.parse_network_choice(network):
-        project = ape.project
+    with ape.networks.parse_network_choice("ethereum:local:test"):
         accts = ape.accounts.test_accounts
         admin, operator = accts[0], accts[1]
         treasury = accts[6]
 
         stack = deploy_exchange(admin, operator, treasury)
         usdc, oracle, exchange, domain = stack.usdc, stack.oracle, stack.exchange, stack.domain
-
-        usdc.mint(admin, 10**15, sender=admin)
-        usdc.approve(exchange, 2**256 - 1, sender=admin)
+        scen = FillScenarios(stack, admin, operator)
 
         # simple single-account operations
         trader = accts[2]
@@ -159,75 +77,18 @@ def main() -> None:
         print(f"gas_oracle_update: {oracle.set_price(ETH, PRICE + 10_000, sender=admin).gas_used}")
         oracle.set_price(ETH, PRICE, sender=admin)
 
-        next_key = [1]
-        nonces: dict[bytes, int] = {}
+        new_keys, order_for, fills_for = scen.new_keys, scen.order_for, scen.fills_for
 
-        def new_keys(n):
-            keys = [key_of(next_key[0] + i) for i in range(n)]
-            next_key[0] += n
-            for k in keys:
-                exchange.deposit_for(address_of(k), 100_000 * USDC, sender=admin)
-            return keys
+        def settle(fills):
+            return scen.settle_tx(fills).gas_used
 
-        def order_for(key, is_buy, size=SIZE, flags=0):
-            # sequential nonces per account (the SDK's rule): an account's single-fill
-            # orders share one bitmap word per 256 nonces
-            nonces[key] = nonces.get(key, 0) + 1
-            return Order(address_of(key), ETH, is_buy, PRICE, size, nonces[key], FAR, flags)
+        funding = scen.deploy_funding()
 
-        def fills_for(maker_keys, taker_keys, flags=0):
-            fills = []
-            for mk, tk in zip(maker_keys, taker_keys):
-                m = order_for(mk, True, flags=flags)
-                t = order_for(tk, False, flags=flags)
-                fills.append(
-                    (
-                        m.as_tuple(),
-                        sign_order(m, domain, mk).as_tuple(),
-                        t.as_tuple(),
-                        sign_order(t, domain, tk).as_tuple(),
-                        SIZE,
-                    )
-                )
-            return fills
-
-        def settle_tx(fills, show=False):
-            tx = exchange.settle(fills, sender=operator)
-            settled = len(tx.decode_logs(exchange.FillSettled))
-            assert settled == len(fills), [log.reason for log in tx.decode_logs(exchange.FillSkipped)]
-            if show and PROFILE:
-                profile(tx, len(fills))
-            return tx
-
-        def settle(fills, show=False):
-            return settle_tx(fills, show).gas_used
-
-        funding = project.Funding.deploy(oracle, sender=admin)
-        funding.grantRole(funding.FUNDING_ROLE(), admin, sender=admin)
-        funding.set_funding_config(ETH, 60, 10**12, sender=admin)
-
-        def accrue():
-            # one funding rate: every open position owes since its snapshot
-            ape.chain.pending_timestamp += 130
-            oracle.set_price(ETH, PRICE, sender=admin)
-            _, last, _, _ = funding.funding_state(ETH)
-            funding.update_funding(ETH, last + 1, 10**8, sender=admin)
-
-        def measure(makers, takers, flags, show=False, owed=False):
-            """Gas per fill of the second batch between the same accounts (steady state:
-            positions open, nonce words written); `owed`: a funding rate in between."""
-            settle(fills_for(makers, takers, flags))
-            if owed:
-                accrue()
-            tx = settle_tx(fills_for(makers, takers, flags), show=show)
-            if owed:
-                events = tx.decode_logs(exchange.FillSettled)
-                assert all(e.taker_funding != 0 for e in events), "every taker owes"
-            return tx.gas_used // len(makers)
+        def measure(makers, takers, flags, owed=False):
+            return scen.measure_tx(makers, takers, flags, owed).gas_used // len(makers)
 
         # margin tiers on for every figure (docs/exchange.md, "Margin tiers"): 3 tiers
-        exchange.set_margin_tiers(ETH, [0, 10**6 * USDC, 5 * 10**6 * USDC], [1_000, 2_000, 5_000],
-                                  [500, 1_000, 2_500], sender=admin)
+        scen.set_margin_tiers()
 
         # A/B before funding is switched on: ONE_FILL orders against filled[hash] orders
         maker = new_keys(1)
@@ -242,11 +103,11 @@ def main() -> None:
         exchange.set_funding(funding, sender=admin)
         for n in (1, 10, 50):
             for flags, suffix in ((ONE_FILL, ""), (0, "_filled_hash")):
-                gas = measure(new_keys(n), new_keys(n), flags, show=n == 50, owed=True)
+                gas = measure(new_keys(n), new_keys(n), flags, owed=True)
                 print(f"gas_per_fill_batch{n}{suffix}: {gas}")
         for n in (1, 10, 50):
             for flags, suffix in ((ONE_FILL, ""), (0, "_filled_hash")):
-                gas = measure(new_keys(1) * n, new_keys(n), flags, show=n == 50, owed=True)
+                gas = measure(new_keys(1) * n, new_keys(n), flags, owed=True)
                 print(f"gas_per_fill_batch{n}_one_maker{suffix}: {gas}")
                 if n == 50 and flags:
                     owed_gas = gas
@@ -262,19 +123,14 @@ def main() -> None:
             # one taker order for the whole sweep (filled in parts: filled[hash]), one
             # resting order per maker (single-fill when `flags`)
             t = order_for(taker_key, False, SIZE * len(maker_keys))
-            t_sig = sign_order(t, domain, taker_key).as_tuple()
-            fills = []
-            for mk in maker_keys:
-                m = order_for(mk, True, flags=flags)
-                fills.append((m.as_tuple(), sign_order(m, domain, mk).as_tuple(), t.as_tuple(), t_sig, SIZE))
-            return fills
+            return [scen.fill(order_for(mk, True, flags=flags), mk, t, taker_key, SIZE) for mk in maker_keys]
 
         for flags, suffix in ((ONE_FILL, ""), (0, "_filled_hash")):
             makers = new_keys(50)
             taker = new_keys(1)[0]
             settle(sweep_fills(makers, taker, flags))
-            accrue()
-            gas = settle(sweep_fills(makers, taker, flags), show=flags != 0)
+            scen.accrue()
+            gas = settle(sweep_fills(makers, taker, flags))
             print(f"gas_per_fill_batch50_sweep{suffix}: {gas // 50}")
 
         # risk engine: one book liquidation step (a settle of one fill whose taker is an
@@ -287,13 +143,8 @@ def main() -> None:
         friend = new_keys(1)[0]
 
         def underwater(collateral):
-            k = key_of(next_key[0])
-            next_key[0] += 1
-            exchange.deposit_for(address_of(k), collateral, sender=admin)
-            m = order_for(friend, False, ONE)
-            t = order_for(k, True, ONE)
-            f = (m.as_tuple(), sign_order(m, domain, friend).as_tuple(), t.as_tuple(), sign_order(t, domain, k).as_tuple(), ONE)
-            settle([f])
+            k = new_keys(1, collateral)[0]
+            settle([scen.fill(order_for(friend, False, ONE), friend, order_for(k, True, ONE), k, ONE)])
             return address_of(k)
 
         victims = [underwater(250 * USDC) for _ in range(4)]
@@ -324,10 +175,7 @@ def main() -> None:
         # A/B in the same state: 10**8 pays whole units (no residue), 98_765 does not
         per_fill = {}
         for rate in (123_457, 10**8, 98_765):
-            ape.chain.pending_timestamp += 130
-            oracle.set_price(ETH, PRICE, sender=admin)
-            _, last, _, _ = funding.funding_state(ETH)
-            funding.update_funding(ETH, last + 1, rate, sender=admin)
+            scen.accrue(rate)
             tx = exchange.settle(fills_for(maker * 50, takers, ONE_FILL), sender=operator)
             events = tx.decode_logs(exchange.FillSettled)
             assert len(events) == 50 and all(e.taker_funding != 0 for e in events)  # every taker settles
@@ -335,6 +183,23 @@ def main() -> None:
             per_fill[rate] = tx.gas_used // 50
         print(f"gas_per_fill_batch50_one_maker_funding_residue: {per_fill[98_765]}")
         print(f"gas_funding_residue_per_fill: {per_fill[98_765] - per_fill[10**8]}")
+
+        # loss socialisation, the waterfall's last tier (docs/exchange.md, "Loss
+        # socialisation"): a long bankrupt after a 15% gap whose opposite short was reopened
+        # at the gap price (no profitable counterparty), a backstop too thin to take it
+        oracle.set_price(ETH, PRICE, sender=admin)
+        thin = new_keys(1, 100 * USDC)[0]
+        exchange.set_backstop(address_of(thin), sender=admin)
+        bankrupt, short, late = new_keys(1, 250 * USDC)[0], new_keys(1)[0], new_keys(1, 10_000 * USDC)[0]
+        settle([scen.fill(order_for(short, False, ONE), short, order_for(bankrupt, True, ONE), bankrupt, ONE)])
+        gap = 1_700 * USDC
+        oracle.set_price(ETH, gap, sender=admin)
+        settle([scen.fill(order_for(short, True, ONE, price=gap), short, order_for(late, False, ONE, price=gap), late, ONE)])
+        listed = sorted((address_of(late), address_of(thin)), key=lambda a: int(a, 16))
+        tx = ape.project.ExchangeAccounts.at(exchange.address).socialise(address_of(bankrupt), ETH, listed, sender=operator)
+        assert [e.counterparty for e in tx.decode_logs(exchange.Adl)] == [address_of(late)]
+        assert len(tx.decode_logs(exchange.LossSocialised)) == 2
+        print(f"gas_socialise: {tx.gas_used}")
 
     print(f"bench_seconds: {time.time() - started:.1f}")
 
