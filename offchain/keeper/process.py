@@ -49,11 +49,16 @@ def spawn_keeper(env: dict[str, str], workdir: Path, tag: str, *,
 def wait_ready(proc: subprocess.Popen, ready: Path, log_path: Path, timeout: float = 30.0) -> None:
     """Until the keeper wrote `ready`; if it exits or the timeout passes first, kill it and
     raise with its log."""
-    deadline = time.monotonic() + timeout
+    started = time.monotonic()
     while not ready.exists():
-        if proc.poll() is not None or time.monotonic() > deadline:
+        code = proc.poll()
+        waited = time.monotonic() - started
+        if code is not None or waited > timeout:
             proc.kill()
-            raise RuntimeError(log_path.read_text())
+            # Say which of the two it was: an empty log alone cannot tell a keeper that died
+            # before its first line from one still importing when the wait ran out.
+            how = f"exited with {code}" if code is not None else f"not ready after {waited:.0f} s"
+            raise RuntimeError(f"keeper {how}; log:\n{log_path.read_text()}")
         time.sleep(0.02)
 
 
