@@ -41,7 +41,7 @@ import httpx
 import websockets
 
 from offchain.client.messages import place_request
-from offchain.devnet import Anvil, free_port
+from offchain.devnet import Anvil
 from offchain.keeper.devstack import deploy_stack
 from offchain.keeper.process import keeper_env, start_keeper, stop_keeper
 from offchain.order import Domain, Order, address_of, sign_order
@@ -255,8 +255,7 @@ def main() -> None:
         stack = deploy_stack(anvil.url, anvil.private_keys(), traders=8)
         calibration_key = anvil.private_keys()[12]  # not one of the stack's 12
         raw_before = raw_tx_rate(anvil.url, calibration_key)
-        port = free_port()
-        env = keeper_env(anvil.url, f"sqlite:///{tmp}/keeper.db", port,
+        env = keeper_env(anvil.url, f"sqlite:///{tmp}/keeper.db", 0,
                          stack.write_deployment(Path(tmp) / "deployment.json"), stack.operator_key,
                          poll_interval=0.5, batch_max_fills=64, max_inflight=TX_INFLIGHT,
                          gas_limit_per_fill=GAS_PER_FILL,
@@ -264,7 +263,7 @@ def main() -> None:
         prof = ("-m", "cProfile", "-o", os.environ["BENCH_PROFILE"]) if os.environ.get("BENCH_PROFILE") else ()
         keeper = start_keeper(env, Path(tmp), "1", timeout=60, python_args=prof)
         try:
-            url = f"http://127.0.0.1:{port}"
+            url = keeper.url  # port 0: the keeper's own pick (offchain/keeper/process.py)
             info = httpx.get(url + "/info").json()
             domain = Domain(int(info["chain_id"]), info["exchange"])
             messages = build_messages(domain, stack.trader_keys)

@@ -39,7 +39,7 @@ from pathlib import Path
 import httpx
 
 from offchain.client.messages import place_request
-from offchain.devnet import Anvil, free_port
+from offchain.devnet import Anvil
 from offchain.keeper.devstack import deploy_stack
 from offchain.keeper.process import keeper_env, spawn_keeper, start_keeper, stop_keeper
 from offchain.order import Domain, Order, address_of, sign_order
@@ -223,12 +223,11 @@ def main() -> None:
     with Anvil(accounts=12) as anvil, tempfile.TemporaryDirectory() as tmpdir:
         tmp = Path(tmpdir)
         stack = deploy_stack(anvil.url, anvil.private_keys(), traders=6)
-        port = free_port()
-        env = keeper_env(anvil.url, f"sqlite:///{tmp}/keeper.db", port, stack.write_deployment(tmp / "deployment.json"),
+        env = keeper_env(anvil.url, f"sqlite:///{tmp}/keeper.db", 0, stack.write_deployment(tmp / "deployment.json"),
                          stack.operator_key, poll_interval=0.5, rate=1_000_000_000, burst=1_000_000_000)
         keeper, _ = timed_start(env, tmp, "1")
         try:
-            url = f"http://127.0.0.1:{port}"
+            url = keeper.url  # port 0: the keeper's own pick (offchain/keeper/process.py)
             info = httpx.get(url + "/info").json()
             domain = Domain(int(info["chain_id"]), info["exchange"])
             keys = stack.trader_keys
@@ -259,13 +258,12 @@ def failover_s(env: dict, tmp: Path, stack) -> float:
     from offchain.devdb import PostgresServer
 
     with PostgresServer() as pg:
-        port_a, port_b = free_port(), free_port()
-        env = env | {"MMX_DB_URL": pg.create_schema("failover")}
-        leader, _ = timed_start(env | {"MMX_API_PORT": str(port_a)}, tmp, "leader")
+        env = env | {"MMX_DB_URL": pg.create_schema("failover"), "MMX_API_PORT": "0"}
+        leader, _ = timed_start(env, tmp, "leader")
         log_b = tmp / "keeper-standby.log"
-        standby, _ = spawn_keeper(env | {"MMX_API_PORT": str(port_b)}, tmp, "standby")
+        standby, ready_b = spawn_keeper(env, tmp, "standby")
         try:
-            url_a, url_b = f"http://127.0.0.1:{port_a}", f"http://127.0.0.1:{port_b}"
+            url_a = leader.url
             info = httpx.get(url_a + "/info").json()
             domain = Domain(int(info["chain_id"]), info["exchange"])
             keys = stack.trader_keys
@@ -283,6 +281,10 @@ def failover_s(env: dict, tmp: Path, stack) -> float:
                 while True:
                     if standby.poll() is not None or time.monotonic() - t0 > 120:
                         raise RuntimeError(log_b.read_text())
+                    if not ready_b.exists():  # it binds its API (and writes its URL) once it leads
+                        time.sleep(0.01)
+                        continue
+                    url_b = ready_b.read_text().strip()
                     try:
                         if http.get(url_b + "/health").status_code == 200:
                             ack = http.post(url_b + "/orders", content=body,

@@ -24,7 +24,7 @@ from web3 import Web3
 
 from offchain.artifacts import abi
 from offchain.deploy import Web3Deployer
-from offchain.devnet import Anvil, free_port
+from offchain.devnet import Anvil
 from offchain.keeper import crashstack as cs
 from offchain.keeper.process import stop_keeper
 from offchain.keeper.runners.liquidation_journal import LiquidationJournal
@@ -44,10 +44,9 @@ def main() -> None:
         exchange = w3.eth.contract(address=s.deployment.exchange, abi=abi("Exchange"))
         longs = [address_of(k) for k in s.trader_keys[:-cs.N_WHALES]]
         db_url = f"sqlite:///{work}/keeper.db"
-        port = free_port()
-        keeper = cs.start_keeper_process(s, work, db_url, port, agent_key=keys[3])
+        keeper = cs.start_keeper_process(s, work, db_url, 0, agent_key=keys[3])  # port 0: keeper.url
         try:
-            cs.open_crash_positions(f"http://127.0.0.1:{port}", s)
+            cs.open_crash_positions(keeper.url, s)
             deadline = time.monotonic() + 60
             while not all(exchange.functions.position(a, 1).call()[0] for a in longs):
                 assert time.monotonic() < deadline, "opening fills not settled"

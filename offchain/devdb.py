@@ -38,7 +38,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .devnet import free_port, reap
+from .devnet import free_port, listens_in_session, reap
 
 _WATCHDOG = """
 import os, shutil, signal, sys, time
@@ -211,6 +211,11 @@ class PostgresServer:
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
                 return False
+            if not listens_in_session(self.port, self._process.pid):
+                # not (yet) our postmaster on that port: another server there would answer
+                # the probe below, and this one would hand out its databases
+                time.sleep(0.05)
+                continue
             try:
                 with psycopg.connect(host=self.host, port=self.port, user=self.user, dbname="postgres",
                                      connect_timeout=2):

@@ -29,6 +29,23 @@ def free_port(host: str = "127.0.0.1") -> int:
         return sock.getsockname()[1]
 
 
+def listen_socket(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
+    """A TCP socket bound to (host, port) and listening; port 0: the OS picks a free one
+    (read it with getsockname). Servers in this process take it as it is (uvicorn's
+    `Server.serve(sockets=[sock])`), so no other process can take the port between picking
+    and binding, as it can with a port from free_port() handed to a server to bind later."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # a restart on a fixed port: TIME_WAIT
+        sock.bind((host, port))
+        sock.listen(2048)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
 def listener_pid(port: int) -> int | None:
     """The pid whose socket listens on TCP `port` (Linux /proc), 0 if no process listens
     yet, None where /proc cannot tell (then callers cannot check ownership)."""
@@ -57,6 +74,22 @@ def listener_pid(port: int) -> int | None:
         return None  # listening, but its owner is not visible to us
     except OSError:
         return None
+
+
+def listens_in_session(port: int, leader: int) -> bool:
+    """The listener on `port` belongs to the session `leader` started (a child started with
+    start_new_session: its pgid is its pid), or /proc cannot tell; False while nobody
+    listens. A server's health check must ask only its own listener: the port it was given
+    can have been taken by another process's server meanwhile."""
+    owner = listener_pid(port)
+    if owner is None:
+        return True
+    if owner == 0:
+        return False
+    try:
+        return os.getpgid(owner) == leader
+    except OSError:
+        return False
 
 
 def anvil_binary() -> str:
@@ -172,15 +205,7 @@ class Anvil:
     def _listening(self) -> bool:
         """The port's listener is ours: our process or one of its session (the npm `anvil`
         is a node wrapper that runs the native binary as a child), or /proc cannot tell."""
-        owner = listener_pid(self.port)
-        if owner is None:
-            return True
-        if owner == 0:
-            return False
-        try:
-            return os.getpgid(owner) == self._process.pid  # start_new_session: pgid == our pid
-        except OSError:
-            return False
+        return listens_in_session(self.port, self._process.pid)
 
     def rpc(self, method: str, params: list | None = None):
         body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": params or []})

@@ -28,7 +28,7 @@ from web3 import Web3
 from offchain.artifacts import abi
 from offchain.client import AsyncKeeperClient, KeeperError
 from offchain.deploy import DEFAULT_MARKETS, USDC, Deployment, SuiteConfig, Web3Deployer, deploy_suite
-from offchain.devnet import PROJECT_ROOT, Anvil, free_port, project_env, reap
+from offchain.devnet import PROJECT_ROOT, Anvil, project_env, reap
 from offchain.order import POST_ONLY, address_of
 from offchain.stats import percentile
 
@@ -159,8 +159,12 @@ class KeeperProcess:
     def __init__(self, devnet: Devnet, workdir: Path):
         self.devnet = devnet
         self.workdir = workdir
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        # port 0: the keeper binds its API socket at the OS's pick and writes its URL to the
+        # ready file; a port picked here could be taken before the keeper binds it, and then
+        # the health check below might be answered by another process's server
+        self.port = 0
+        self.url = ""
+        self.ready = workdir / "keeper.ready"
         self.process: subprocess.Popen | None = None
 
     def write_config(self) -> Path:
@@ -221,15 +225,20 @@ url = "sqlite:///{self.workdir / 'keeper.db'}"
             "MMX_LOG_LEVEL": os.environ.get("MMX_LOG_LEVEL", "WARNING"),
         }
         log = open(self.workdir / "keeper.log", "ab")
+        self.ready.unlink(missing_ok=True)
         self.process = subprocess.Popen(
             [sys.executable, "-m", "offchain.keeper", "--config", str(config)],
-            cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL, start_new_session=True,
+            cwd=PROJECT_ROOT, env=env | {"MMX_READY_FILE": str(self.ready)}, stdout=log,
+            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"keeper exited early; see {self.workdir / 'keeper.log'}")
+            if not self.ready.exists():
+                time.sleep(0.2)
+                continue
+            self.url = self.ready.read_text().strip()
             try:
                 if httpx.get(f"{self.url}/health", timeout=1).status_code == 200:
                     return

@@ -74,8 +74,11 @@ async def run(config: KeeperConfig, operator: Key | None = None, reporter: Key |
     tune_gc()  # after recovery: the recovered state goes to the permanent generation
     print(f"keeper listening on {keeper.url} (recovered {keeper.recovery})", flush=True)
     if ready_file:
-        with open(ready_file, "w") as fh:
+        # whole or not at all (a reader takes the file's existence as "ready" and reads the
+        # URL, whose port may be the OS's pick): written beside it, then renamed
+        with open(ready_file + ".tmp", "w") as fh:
             fh.write(keeper.url)
+        os.replace(ready_file + ".tmp", ready_file)
     waiter = asyncio.create_task(keeper.stopped.wait())
     await asyncio.wait([stopping, waiter], return_when=asyncio.FIRST_COMPLETED)
     if not keeper.stopped.is_set():

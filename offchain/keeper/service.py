@@ -23,6 +23,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from offchain.devnet import listen_socket
 from offchain.matching import Engine
 from offchain.order import Domain
 
@@ -119,6 +120,7 @@ class Keeper:
         self.stopped = asyncio.Event()
         self._tasks: list[asyncio.Task] = []
         self.server = None
+        self.api_port = 0  # the port the API is bound to, once it started (config port 0: the OS's pick)
         self.feed: OracleFeed | None = None
         self.funding = None  # offchain.funding.keeper.FundingKeeperRunner sets itself here
         self.leadership: Leadership | None = None  # PostgreSQL journal: the leader lock
@@ -525,12 +527,23 @@ class Keeper:
         from .api import create_app
 
         self.app = create_app(self)
-        config = uvicorn.Config(self.app, host=self.config.api.host, port=self.config.api.port,
+        # the socket is bound here and handed to uvicorn: with port 0 the OS picks a free
+        # port at bind time (self.api_port), so no other process can take it in between
+        sock = listen_socket(self.config.api.host, self.config.api.port)
+        self.api_port = sock.getsockname()[1]
+        config = uvicorn.Config(self.app, host=self.config.api.host, port=self.api_port,
                                 log_level="warning", lifespan="off", ws="websockets-sansio",
                                 ws_max_size=self.config.api.max_body_bytes)
         self.server = uvicorn.Server(config)
         self.server.install_signal_handlers = lambda: None  # the cli owns signals
-        task = asyncio.get_running_loop().create_task(self.server.serve(), name="api")
+
+        async def serve() -> None:
+            try:
+                await self.server.serve(sockets=[sock])
+            finally:
+                sock.close()
+
+        task = asyncio.get_running_loop().create_task(serve(), name="api")
         self._tasks.append(task)
         while not self.server.started:
             if task.done():
@@ -593,4 +606,6 @@ class Keeper:
 
     @property
     def url(self) -> str:
-        return f"http://{self.config.api.host}:{self.config.api.port}"
+        """The API's base URL: the port it is bound to (the configured one, or the OS's
+        pick for port 0) once the API started."""
+        return f"http://{self.config.api.host}:{self.api_port or self.config.api.port}"

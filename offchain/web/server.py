@@ -9,12 +9,13 @@ mounts the same bundle with offchain.web.mount.
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
+
+from offchain.devnet import listen_socket
 
 from . import loopback, mount, web_config
 
@@ -46,20 +47,17 @@ def standalone_app(w3: Any, deployment: Any, rpc_url: str = "", *, public_rpc: s
     return app
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @contextmanager
 def serve(app: Any, port: int = 0) -> Iterator[str]:
-    """Run `app` with uvicorn in a thread on 127.0.0.1; yields its base URL."""
+    """Run `app` with uvicorn in a thread on 127.0.0.1; yields its base URL. The socket is
+    bound here and handed to uvicorn (port 0: the OS picks a free one at bind time), so no
+    other process can take the port between the pick and the bind."""
     import uvicorn
 
-    port = port or free_port()
+    sock = listen_socket("127.0.0.1", port)
+    port = sock.getsockname()[1]
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + 30
     while not server.started:
@@ -71,3 +69,4 @@ def serve(app: Any, port: int = 0) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+        sock.close()

@@ -5,7 +5,6 @@ import time
 
 from web3 import Web3
 
-from offchain.devnet import free_port
 from offchain.keeper.config import ApiConfig, ChainConfig, Contracts, JournalConfig, KeeperConfig, SettlementConfig
 from offchain.keeper.keys import Key
 from offchain.order import address_of
@@ -17,7 +16,7 @@ def keeper_config(stack, db_path, *, poll_interval=0.1, confirmations=0, port=No
         chain=ChainConfig(rpc_url=stack.url, confirmations=confirmations, poll_interval=poll_interval),
         contracts=Contracts(**stack.contracts()),
         journal=JournalConfig(url=f"sqlite:///{db_path}"),
-        api=ApiConfig(port=port or free_port(), rate=1e6, burst=1e6),
+        api=ApiConfig(port=port or 0, rate=1e6, burst=1e6),  # 0: bound by the keeper, the OS's pick (keeper.url)
         settlement=SettlementConfig(max_fills=max_fills, max_wait_ms=max_wait_ms),
     )
 

@@ -28,7 +28,7 @@ from web3 import Web3
 from offchain.artifacts import abi
 from offchain.client import KeeperClient
 from offchain.deploy import Web3Deployer
-from offchain.devnet import Anvil, free_port
+from offchain.devnet import Anvil
 from offchain.keeper.crashstack import (
     N_WHALES,
     breach_blocks,
@@ -68,11 +68,11 @@ def test_crash__40pct_drop_with_keeper_sigkill__all_liquidated_promptly_and_ever
         longs = [address_of(k) for k in s.trader_keys[:-N_WHALES]]
         whales = s.trader_keys[-N_WHALES:]
         db_url = f"sqlite:///{tmp_path}/keeper.db"
-        port = free_port()
-        url = f"http://127.0.0.1:{port}"
-
-        keeper = start_keeper_process(s, tmp_path, db_url, port, agent_key=keys[3],
+        # port 0: the keeper binds its own (the OS's pick, keeper.url); the restart below
+        # gets a port of its own too, so `url` follows the keeper that runs
+        keeper = start_keeper_process(s, tmp_path, db_url, 0, agent_key=keys[3],
                                       crash="liquidation_after_journal:600", tag="1", timeout=120)
+        url = keeper.url
         restart_block = None
         try:
             assert open_crash_positions(url, s) == len(longs)
@@ -89,9 +89,10 @@ def test_crash__40pct_drop_with_keeper_sigkill__all_liquidated_promptly_and_ever
             manual_mining(w3)
             price_blocks: list[int] = []
             journal = LiquidationJournal(db_url)
-            with KeeperClient(url, whales[0]) as c:
+            clients = [KeeperClient(url, whales[0])]  # the last: the running keeper's
+            try:
                 def processed() -> int:
-                    return c.risk()["liquidation"]["processed_block"]
+                    return clients[-1].risk()["liquidation"]["processed_block"]
 
                 for price in crash_prices():
                     block = mine_price(w3, s, 1, price)
@@ -104,8 +105,10 @@ def test_crash__40pct_drop_with_keeper_sigkill__all_liquidated_promptly_and_ever
                             keeper.wait(10)
                             assert all(r.state == "planned" for r in journal.steps())
                             keeper = None
-                            keeper2 = start_keeper_process(s, tmp_path, db_url, port, agent_key=keys[3], tag="2",
+                            keeper2 = start_keeper_process(s, tmp_path, db_url, 0, agent_key=keys[3], tag="2",
                                                            timeout=120)
+                            url = keeper2.url
+                            clients.append(KeeperClient(url, whales[0]))
                             restart_block = w3.eth.block_number
                             assert restart_block == block  # nothing is mined while the keeper is down
                     wait(lambda: processed() >= block, what=f"keeper at block {block}")
@@ -119,6 +122,9 @@ def test_crash__40pct_drop_with_keeper_sigkill__all_liquidated_promptly_and_ever
                         break
                     block = mine(w3)
                     wait(lambda: processed() >= block, what=f"keeper at block {block}")
+            finally:
+                for client in clients:
+                    client.close()
             assert all(exchange.functions.position(a, 1).call()[0] == 0 for a in longs), "every long liquidated"
             liquidations = list(exchange.events.Liquidation().get_logs(from_block=price_blocks[0]))
             # an account that went bankrupt past what the fund holds before the keeper reached

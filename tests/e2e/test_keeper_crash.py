@@ -12,7 +12,6 @@ from collections import Counter, defaultdict
 import pytest
 
 from offchain.client import KeeperClient
-from offchain.devnet import free_port
 from offchain.keeper import process
 from offchain.keeper.journal import Journal
 from offchain.keeper.process import keeper_env, wait_ready
@@ -33,6 +32,7 @@ def db_url(request, tmp_path):
 
 
 def start_keeper(stack, tmp_path, db_url, port, crash: str | None, tag: str):
+    """A keeper subprocess once its API is up; port 0: its own pick, read as `proc.url`."""
     proc, ready = spawn_keeper(stack, tmp_path, db_url, port, crash, tag)
     wait_ready(proc, ready, tmp_path / f"keeper-{tag}.log", timeout=120)  # imports take long under load
     return proc
@@ -106,11 +106,10 @@ def keeper_view(maker, taker) -> dict:
 
 @pytest.mark.parametrize("crash_point", ["after_journal", "after_send"])
 def test_keeper__sigkill_mid_settlement__restart_settles_each_fill_exactly_once(stack, tmp_path, crash_point, db_url):
-    port = free_port()
     maker_key, taker_key = stack.trader_keys[4], stack.trader_keys[5]
-    keeper = start_keeper(stack, tmp_path, db_url, port, f"{crash_point}:120", "1")
+    keeper = start_keeper(stack, tmp_path, db_url, 0, f"{crash_point}:120", "1")
     try:
-        url = f"http://127.0.0.1:{port}"
+        url = keeper.url
         with KeeperClient(url, maker_key) as maker, KeeperClient(url, taker_key) as taker:
             # a price of its own per run: the runs share the chain and the traders
             price = PRICE + (1 if crash_point == "after_send" else 2) * 1_000_000
@@ -155,11 +154,11 @@ def test_keeper__sigkill_mid_settlement__restart_settles_each_fill_exactly_once(
     finally:
         if keeper.poll() is None:
             keeper.kill()
-    keeper2 = start_keeper(stack, tmp_path, db_url, port, None, "2")
+    keeper2 = start_keeper(stack, tmp_path, db_url, 0, None, "2")  # a port of its own: ours may be taken by now
     try:
-        with KeeperClient(f"http://127.0.0.1:{port}", taker_key) as taker:
+        with KeeperClient(keeper2.url, taker_key) as taker:
             settled_from(taker, maker.account, N)
-            with KeeperClient(f"http://127.0.0.1:{port}", maker_key) as maker_again:
+            with KeeperClient(keeper2.url, maker_key) as maker_again:
                 # replay rebuilt the same books, open orders and fills (ids included)
                 assert keeper_view(maker_again, taker) == before
     finally:

@@ -15,7 +15,6 @@ import httpx
 import pytest
 
 from offchain.client import KeeperClient
-from offchain.devnet import free_port
 from offchain.keeper.journal import Journal
 
 from .test_keeper_crash import chain_judges, keeper_view, settled_from, spawn_keeper, wait_ready
@@ -59,16 +58,14 @@ class InFlight(threading.Thread):
 
 
 def test_failover__leader_sigkilled_mid_flow__standby_settles_each_fill_once(stack, tmp_path, postgres_url):
-    port_a, port_b = free_port(), free_port()
     maker_key, taker_key = stack.trader_keys[4], stack.trader_keys[5]
     # the leader stalls after journaling its first batch: that batch is never broadcast
-    leader, ready_a = spawn_keeper(stack, tmp_path, postgres_url, port_a, "after_journal:120", "a")
-    wait_ready(leader, ready_a, tmp_path / "keeper-a.log", timeout=120)
-    standby, ready_b = spawn_keeper(stack, tmp_path, postgres_url, port_b, None, "b")
+    leader, ready_a = spawn_keeper(stack, tmp_path, postgres_url, 0, "after_journal:120", "a")
+    url_a = wait_ready(leader, ready_a, tmp_path / "keeper-a.log", timeout=120)
+    standby, ready_b = spawn_keeper(stack, tmp_path, postgres_url, 0, None, "b")
     try:
         wait_log(tmp_path / "keeper-b.log", "standby: another keeper leads", standby)
         assert not ready_b.exists()
-        url_a, url_b = f"http://127.0.0.1:{port_a}", f"http://127.0.0.1:{port_b}"
         with KeeperClient(url_a, maker_key) as maker, KeeperClient(url_a, taker_key) as taker:
             acks = maker.place_batch([maker.order(1, True, PRICE, SIZE) for _ in range(N)])
             assert all(a["status"] == "accepted" for a in acks)
@@ -95,7 +92,7 @@ def test_failover__leader_sigkilled_mid_flow__standby_settles_each_fill_once(sta
             leader.wait(10)
             flight.join(30)
             assert not flight.is_alive() and flight.refused == []
-        wait_ready(standby, ready_b, tmp_path / "keeper-b.log", timeout=120)
+        url_b = wait_ready(standby, ready_b, tmp_path / "keeper-b.log", timeout=120)  # bound once it leads
         with KeeperClient(url_b, maker_key) as maker_b, KeeperClient(url_b, taker_key) as taker_b:
             probe = maker_b.place(maker_b.order(1, True, PRICE - 59 * 10**6, SIZE))
             assert probe["status"] == "accepted"

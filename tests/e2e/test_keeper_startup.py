@@ -83,3 +83,42 @@ async def test_settle_revert__logged_at_warning_with_the_decoded_reason(stack, t
         await keeper.stop()
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert any("reverted: exchange: paused" in m for m in warnings), warnings
+
+
+async def test_startup__api_port_zero__bound_by_the_keeper_and_url_names_it(stack, tmp_path, start_keeper):
+    """Port 0: the keeper binds its API socket itself (the OS's pick) and `url` names the
+    bound port; nothing picked a port for it that another process could take first."""
+    import os
+
+    import httpx
+
+    from offchain.devnet import listener_pid
+
+    keeper = await start_keeper(keeper_config(stack, tmp_path / "k.db"), operator=key(stack.operator_key))
+    port = int(keeper.url.rsplit(":", 1)[1])
+    assert keeper.config.api.port == 0 and port == keeper.api_port != 0
+    assert listener_pid(port) in (os.getpid(), None)
+    async with httpx.AsyncClient(base_url=keeper.url, timeout=30) as http:
+        assert (await http.get("/health")).status_code == 200
+    await keeper.stop()
+    assert listener_pid(port) == 0
+
+
+def test_startup__subprocess_keeper_port_zero__ready_file_names_its_own_listener(stack, tmp_path):
+    """A keeper process on port 0 writes its bound URL to the ready file (whole, by rename);
+    the listener on that port is the keeper's own process, and /health answers there."""
+    import httpx
+
+    from offchain.devnet import listener_pid
+    from offchain.keeper import process
+
+    env = process.keeper_env(stack.url, f"sqlite:///{tmp_path}/k.db", 0,
+                             stack.write_deployment(tmp_path / "deployment.json"), stack.operator_key)
+    proc = process.start_keeper(env, tmp_path, "port0", timeout=120)
+    try:
+        port = int(proc.url.rsplit(":", 1)[1])
+        assert port != 0 and listener_pid(port) in (proc.pid, None)
+        assert httpx.get(proc.url + "/health", timeout=30).status_code == 200
+        assert not (tmp_path / "ready-port0.tmp").exists()
+    finally:
+        assert process.stop_keeper(proc) == 0

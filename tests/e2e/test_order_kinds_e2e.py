@@ -49,16 +49,15 @@ def test_e2e__sigkill_with_trigger_waiting__still_waiting_after_restart_and_fire
     import signal
 
     from offchain.client import KeeperClient
-    from offchain.devnet import free_port
 
     from .test_keeper_crash import start_keeper
 
     w3 = Web3(Web3.HTTPProvider(stack.url))
     mark(w3, stack, PRICE)
-    db_url, port = f"sqlite:///{tmp_path}/keeper.db", free_port()
-    url = f"http://127.0.0.1:{port}"
+    db_url = f"sqlite:///{tmp_path}/keeper.db"
     maker_key, trader_key = stack.trader_keys[4], stack.trader_keys[5]
-    keeper = start_keeper(stack, tmp_path, db_url, port, None, "1")
+    keeper = start_keeper(stack, tmp_path, db_url, 0, None, "1")
+    url = keeper.url
     try:
         with KeeperClient(url, maker_key) as maker, KeeperClient(url, trader_key) as trader:
             bid = maker.place(maker.order(1, True, PRICE - 5 * USDC, 10**16))
@@ -70,7 +69,8 @@ def test_e2e__sigkill_with_trigger_waiting__still_waiting_after_restart_and_fire
     finally:
         if keeper.poll() is None:
             keeper.kill()
-    keeper2 = start_keeper(stack, tmp_path, db_url, port, None, "2")
+    keeper2 = start_keeper(stack, tmp_path, db_url, 0, None, "2")  # a port of its own
+    url = keeper2.url
     try:
         with KeeperClient(url, trader_key) as trader:
             (waiting,) = trader.open_orders()

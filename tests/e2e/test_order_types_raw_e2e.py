@@ -12,7 +12,6 @@ import pytest
 from web3 import Web3
 
 from offchain.artifacts import abi
-from offchain.devnet import free_port
 
 from .raw_wire import Raw, until
 from .test_keeper_crash import start_keeper
@@ -36,10 +35,9 @@ def keeper_url(stack, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("raw_order_types")
     w3 = Web3(Web3.HTTPProvider(stack.url))
     mark(w3, stack, PRICE)
-    port = free_port()
-    proc = start_keeper(stack, tmp, f"sqlite:///{tmp}/keeper.db", port, None, "raw")
+    proc = start_keeper(stack, tmp, f"sqlite:///{tmp}/keeper.db", 0, None, "raw")
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield proc.url
     finally:
         proc.terminate()
         proc.wait(60)

@@ -46,3 +46,23 @@ def test_server__owner_killed__watchdog_stops_it_and_removes_its_dir():
     while Path(f"/proc/{pid}").exists() or Path(root).exists():
         assert time.monotonic() < deadline, "server or its dir left behind"
         time.sleep(0.05)
+
+
+def test_server__picked_port_taken_by_another_server__starts_on_another_and_answers_itself(monkeypatch, postgres):
+    """The session's server squats the port this one picks first: this one must neither
+    hand out the squatter's databases nor give up, but start on another port it owns."""
+    import psycopg
+
+    from offchain.devnet import listens_in_session
+
+    picks = iter([postgres.port])
+    real = devdb.free_port
+    monkeypatch.setattr(devdb, "free_port", lambda host="127.0.0.1": next(picks, None) or real(host))
+    with devdb.PostgresServer() as pg:
+        assert pg.port != postgres.port and listens_in_session(pg.port, pg._process.pid)
+        pg.create_database("mine")
+        with psycopg.connect(host=pg.host, port=pg.port, user=pg.user, dbname="postgres") as c:
+            names = {r[0] for r in c.execute("SELECT datname FROM pg_database")}
+        assert "mine" in names
+    with psycopg.connect(host=postgres.host, port=postgres.port, user=postgres.user, dbname="postgres") as c:
+        assert "mine" not in {r[0] for r in c.execute("SELECT datname FROM pg_database")}

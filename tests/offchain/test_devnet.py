@@ -61,3 +61,22 @@ def test_anvil__history__old_state_kept_only_without_a_limit(history):
         else:
             with pytest.raises(RuntimeError, match="BlockOutOfRange"):
                 node.rpc("eth_getBalance", [account, "0x1"])
+
+
+def test_listen_socket__port_zero__bound_and_listening_by_this_process_until_closed():
+    import errno
+    import os
+    import socket
+
+    sock = devnet.listen_socket()
+    port = sock.getsockname()[1]
+    try:
+        assert port != 0 and listener_pid(port) in (os.getpid(), None)
+        with socket.create_connection(("127.0.0.1", port), timeout=5):
+            pass  # listening already: a client before the server starts waits in the backlog
+        with pytest.raises(OSError) as info:  # nobody else can take it meanwhile
+            devnet.listen_socket(port=port).close()
+        assert info.value.errno == errno.EADDRINUSE
+    finally:
+        sock.close()
+    assert listener_pid(port) == 0

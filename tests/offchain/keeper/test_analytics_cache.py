@@ -140,7 +140,7 @@ async def test_route__client_disconnects_mid_report__worker_stopped_next_report_
     import uvicorn
     from fastapi import FastAPI
 
-    from offchain.devnet import free_port
+    from offchain.devnet import listen_socket
     from offchain.keeper.analytics_api import WorkerPool, reports_router
 
     import importlib
@@ -154,9 +154,10 @@ async def test_route__client_disconnects_mid_report__worker_stopped_next_report_
     reports = Reports(pool, functools.partial(job, str(pid_file)))
     app = FastAPI()
     app.include_router(reports_router(reports, "0xPOOL"))
-    port = free_port()
+    sock = listen_socket()  # bound here, handed to uvicorn: the port cannot be taken in between
+    port = sock.getsockname()[1]
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    serving = asyncio.create_task(server.serve())
+    serving = asyncio.create_task(server.serve(sockets=[sock]))
     url = f"http://127.0.0.1:{port}"
     try:
         while not server.started:
@@ -187,5 +188,6 @@ async def test_route__client_disconnects_mid_report__worker_stopped_next_report_
         pool.shutdown()  # first: a report still running would hold the server's shutdown
         server.should_exit = True
         await serving
+        sock.close()
         sys.path.remove(str(tmp_path))
         sys.modules.pop("mmx_slow_job", None)

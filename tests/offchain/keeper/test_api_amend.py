@@ -2,17 +2,15 @@
 against an offline keeper (real engine and journal) served over real HTTP for the SDK."""
 
 import asyncio
-import socket
-import threading
 import time
 
 import pytest
-import uvicorn
 
 from offchain.client import AsyncKeeperClient, KeeperClient
 from offchain.client.sdk import KeeperError
 from offchain.intent import Intent
 from offchain.keeper.api import create_app
+from offchain.web.server import serve
 
 from .helpers import ADDR, KEYS, PRICE, OfflineKeeper, order
 from .test_amend import SIZE, amend_body
@@ -61,19 +59,8 @@ def test_ws__amend_and_cancel_by_client_id_acked(client):
 def served(tmp_path):
     """The offline keeper's app on a real loopback port (uvicorn in a thread)."""
     keeper = OfflineKeeper(f"sqlite:///{tmp_path}/j.db")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(keeper), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "server did not start"
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}", keeper
-    server.should_exit = True
-    thread.join(10)
+    with serve(create_app(keeper)) as url:  # the socket bound first, then handed to uvicorn
+        yield url, keeper
     keeper.journal.close()
 
 
