@@ -124,7 +124,7 @@ class AccountState:
     """The keeper's view of one account: a chain snapshot plus fills not yet settled."""
 
     __slots__ = ("address", "collateral", "positions", "pending", "min_nonce", "agents", "open_buy",
-                 "open_sell", "last_cancel_all", "loaded", "funding", "guard")
+                 "open_sell", "last_cancel_all", "loaded", "funding", "funding_owed", "guard")
 
     def __init__(self, address: str) -> None:
         self.address = address
@@ -138,6 +138,7 @@ class AccountState:
         self.last_cancel_all = 0
         self.loaded = False  # chain snapshot read
         self.funding = 0  # unsettled funding the chain reports (Exchange.funding_owed; positive: owes)
+        self.funding_owed: dict[int, int] = {}  # the same per market (sums to `funding`): ADL ranks by market
         self.guard: AccountGuard | None = None  # the account's own trade limits on chain (vaults)
 
     def position(self, market: int) -> int:

@@ -445,11 +445,12 @@ async def refresh_accounts(core: Core, chain: Chain, accounts: list[str], block:
     """Re-read accounts' chain snapshots in one JSON-RPC batch."""
     for i in range(0, len(accounts), 100):
         chunk = accounts[i:i + 100]
-        snapshots = await chain.account_snapshots(chunk, sorted(core.markets), block)
-        for account, (collateral, positions, min_nonce, funding) in snapshots.items():
+        snapshots = await chain.account_snapshots(chunk, sorted(core.markets), block, by_market=True)
+        for account, (collateral, positions, min_nonce, owed) in snapshots.items():
             state = core.account(account)
             state.collateral = collateral
-            state.funding = funding  # unsettled: equity and admission subtract it, as the chain does
+            state.funding = sum(owed.values())  # unsettled: equity and admission subtract it, as the chain does
+            state.funding_owed = owed  # per market: ADL ranks each market's PnL with its own funding
             for market, (size, cost) in positions.items():
                 state.positions[market] = [size, cost]
             state.min_nonce = max(state.min_nonce, min_nonce)

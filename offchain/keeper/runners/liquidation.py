@@ -223,10 +223,14 @@ class LiquidationRunner:
                 for market, (size, cost) in book.items():
                     s, c = rows.get(market, (0, 0))
                     rows[market] = (s + size, c + cost)
-            positions = tuple((m, s, c) for m, (s, c) in sorted(rows.items()) if s != 0)
+            # each position's unsettled funding in its own cost, as the chain values a
+            # counterparty's PnL for ADL (offchain/funding/risk.py); the rest of the
+            # unsettled funding off the collateral: equity is the chain's either way
+            owed = state.funding_owed
+            positions = tuple((m, s, c + owed.get(m, 0)) for m, (s, c) in sorted(rows.items()) if s != 0)
             if positions:
-                # collateral after unsettled funding: the chain's health counts it
-                out.append(AccountRisk(address, state.collateral - state.funding, positions))
+                folded = sum(owed.get(m, 0) for m, _, _ in positions)
+                out.append(AccountRisk(address, state.collateral - (state.funding - folded), positions))
         return out
 
     def near(self, h: Health) -> bool:

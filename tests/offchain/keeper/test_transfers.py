@@ -75,9 +75,10 @@ class SnapshotChain(FakeChain):
         self.snaps = snaps
         self.snapshot_calls = []
 
-    async def account_snapshots(self, accounts, markets, block="latest"):
+    async def account_snapshots(self, accounts, markets, block="latest", by_market=False):
         self.snapshot_calls.append(sorted(accounts))
-        return {a: self.snaps.get(a, (0, {}, 0, 0)) for a in accounts}
+        snaps = {a: self.snaps.get(a, (0, {}, 0, 0)) for a in accounts}
+        return {a: (c, p, n, {} if by_market else f) for a, (c, p, n, f) in snaps.items()}
 
 
 @pytest.mark.anyio

@@ -59,8 +59,8 @@ class FakeChain:
     async def head_block(self):
         return self.head, self.time
 
-    async def account_snapshots(self, accounts, markets, block="latest"):
-        return {a: (0, {}, 0, 0) for a in accounts}
+    async def account_snapshots(self, accounts, markets, block="latest", by_market=False):
+        return {a: (0, {}, 0, {} if by_market else 0) for a in accounts}
 
     async def get_logs(self, address, lo, hi, topics=None):
         wanted = {a.lower() for a in ([address] if isinstance(address, str) else address)}
