@@ -178,6 +178,15 @@ def fsync_ms(directory: str, count: int = 100) -> tuple[float, float]:
     return pct(took, 0.5) * 1000, pct(took, 0.99) * 1000
 
 
+def process_cpu_s(pid: int, thread: int | None = None) -> float:
+    """CPU seconds (user + system) the process `pid` has used so far, every thread, or only
+    thread `thread` (the main thread's id is the pid: the keeper's event loop). A per-order
+    cost read this way does not depend on how busy the machine is, unlike a rate."""
+    stat = f"/proc/{pid}/task/{thread}/stat" if thread else f"/proc/{pid}/stat"
+    fields = Path(stat).read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def build_open_loop(domain: Domain, traders: list[str], nonce_base: int) -> list[list[tuple[float, int, str]]]:
     """Per client, its (scheduled offset s, order number, message) list. Order k goes at
     k / OPEN_RATE to client k % OPEN_CLIENTS; the first half of the clients sign as the
@@ -267,7 +276,10 @@ def main() -> None:
             info = httpx.get(url + "/info").json()
             domain = Domain(int(info["chain_id"]), info["exchange"])
             messages = build_messages(domain, stack.trader_keys)
+            keeper_cpu, loop_cpu = process_cpu_s(keeper.pid), process_cpu_s(keeper.pid, keeper.pid)
             elapsed, latencies, accepted = asyncio.run(drive(url, messages))
+            closed_cpu = process_cpu_s(keeper.pid) - keeper_cpu
+            closed_loop_cpu = process_cpu_s(keeper.pid, keeper.pid) - loop_cpu
             at_intake_end = httpx.get(url + "/stats").json()  # the settlement backlog then
             intake_end = time.time()
             expected_fills = (N // BATCH) * (BATCH // 2)
@@ -286,13 +298,18 @@ def main() -> None:
             if os.environ.get("BENCH_PYSPY"):  # py-spy record of the keeper during the open loop
                 import subprocess
                 spy = subprocess.Popen([os.environ.get("PYSPY", "py-spy"), "record", "--pid", str(keeper.pid),
-                                        "--rate", "50", "--format", "raw", "-o", os.environ["BENCH_PYSPY"],
-                                        "--duration", str(int(OPEN_SECONDS) + 10)],
+                                        "--rate", os.environ.get("BENCH_PYSPY_RATE", "50"), "--threads", "--format", "raw", "-o", os.environ["BENCH_PYSPY"],
+                                        "--duration", str(int(OPEN_SECONDS) + 2)],
                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                 time.sleep(1)
             client_cpu = time.process_time()
+            keeper_cpu, loop_cpu = process_cpu_s(keeper.pid), process_cpu_s(keeper.pid, keeper.pid)
+            load_before = os.getloadavg()[0]
             open_latencies, open_accepted, open_fills, open_span = asyncio.run(open_loop(url, schedules))
             client_cpu = time.process_time() - client_cpu  # the load generator's own share
+            open_cpu = process_cpu_s(keeper.pid) - keeper_cpu
+            open_loop_cpu = process_cpu_s(keeper.pid, keeper.pid) - loop_cpu
+            load_after = os.getloadavg()[0]
             if spy is not None:
                 spy.wait()
             deadline = time.monotonic() + 120  # the calibration after: once the keeper is idle again
@@ -318,6 +335,14 @@ def main() -> None:
                   f"last ack {open_span:.2f}s after the first send; client CPU {client_cpu:.1f}s")
             print(f"e2e_open_loop_ack_p50_ms: {pct(open_latencies, 0.5) * 1000:.2f}")
             print(f"e2e_open_loop_ack_p99_ms: {pct(open_latencies, 0.99) * 1000:.2f}")
+            print(f"e2e_keeper_cpu_us_per_order: {open_cpu / max(1, open_accepted) * 1e6:.0f}"
+                  f"  # open loop: keeper CPU {open_cpu:.2f}s (all threads) / orders acked;"
+                  f" load average {load_before:.1f} -> {load_after:.1f}")
+            print(f"e2e_keeper_loop_cpu_us_per_order: {open_loop_cpu / max(1, open_accepted) * 1e6:.0f}"
+                  f"  # open loop: the event loop's thread only (the serial part)")
+            print(f"e2e_keeper_cpu_us_per_order_closed: {closed_cpu / max(1, accepted) * 1e6:.0f}"
+                  f"  # closed loop ({BATCH}-order messages): keeper CPU {closed_cpu:.2f}s / orders acked")
+            print(f"e2e_keeper_loop_cpu_us_per_order_closed: {closed_loop_cpu / max(1, accepted) * 1e6:.0f}")
             print(f"anvil_raw_tx_per_s: {min(raw_before, raw_after):.0f}  "
                   f"# before {raw_before:.0f}, after {raw_after:.0f}")
             drain = (stats['settled'] - at_intake_end['settled']) / drain_window

@@ -35,6 +35,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+import msgspec
 from eth_hash.auto import keccak
 
 from offchain.intent import Intent, IntentError, check_intent
@@ -91,18 +92,47 @@ def decode_json(raw: bytes | str) -> Any:
     """One request's JSON text as Python values, or WireError. Nesting beyond MAX_DEPTH is
     refused before the parser sees it: the C parser recurses per level, and under a raised
     recursion limit (Ape and pytest raise it to 100,000) a deep enough body overflows the C
-    stack and kills the process. NaN / Infinity are refused (not JSON)."""
-    data = raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else raw
-    if data.count(b"[") + data.count(b"{") > MAX_DEPTH:
+    stack and kills the process. NaN / Infinity are refused (not JSON).
+
+    msgspec parses first (~1.6 us for a one-order place message against ~12 us here with
+    the stdlib: the keeper's hot path); whatever msgspec refuses (a lone surrogate escape,
+    a number out of float range, an integer of thousands of digits, a BOM, bytes that are
+    not UTF-8 ...) is parsed again by the stdlib parser, whose result or error is the
+    answer. So the accepted set, the values and the error messages stay the wire rules
+    they were: msgspec only ever answers inputs both parsers read the same way."""
+    if (raw.count(b"[") + raw.count(b"{") if isinstance(raw, (bytes, bytearray))
+            else raw.count("[") + raw.count("{")) > MAX_DEPTH:
+        data = raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else raw
         depth = 0
         for m in _BRACKETS.finditer(_STRINGS.sub(b'""', data)):
             depth += 1 if m.group() in (b"[", b"{") else -1
             if depth > MAX_DEPTH:
                 raise WireError(f"body is not JSON: nested deeper than {MAX_DEPTH}")
     try:
+        return _fast_decode(raw)
+    except (msgspec.DecodeError, UnicodeError):  # UnicodeError: a str holding a lone surrogate
+        pass  # the stdlib's answer, below, is the rule
+    data = raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else raw
+    try:
         return json.loads(data, parse_constant=_constant)
     except (ValueError, RecursionError, UnicodeDecodeError) as exc:
         raise WireError(f"body is not JSON: {str(exc)[:80]}") from None
+
+
+_fast_decode = msgspec.json.Decoder().decode
+_fast_encode = msgspec.json.Encoder().encode
+
+
+def encode_json(value: Any) -> str:
+    """`value` as compact JSON text: what json.dumps(value, separators=(",", ":")) gives,
+    except that non-ASCII text goes as UTF-8 rather than escaped and a non-finite float as
+    null (json.dumps writes NaN, which is not JSON). msgspec: ~0.4 us for an ack against
+    ~7 us. What msgspec cannot encode (a non-str key, a lone surrogate, an unknown type)
+    goes through the stdlib encoder, whose result or TypeError stands."""
+    try:
+        return _fast_encode(value).decode()
+    except (TypeError, ValueError, msgspec.EncodeError):  # ValueError: UnicodeEncodeError
+        return json.dumps(value, separators=(",", ":"))
 
 
 def checksum(address: str | bytes) -> str:

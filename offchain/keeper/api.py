@@ -35,7 +35,7 @@ from pydantic.json_schema import models_json_schema
 
 from offchain.order import InvalidSignature, recover_hash_signer
 from offchain.wire import (MAX_MESSAGE_BYTES, Cancel, CancelByClientId, ScheduleCancel, WireError, as_address,
-                           as_signature, decode_json, parse_amend, ws_auth_digest)
+                           as_signature, decode_json, encode_json, parse_amend, ws_auth_digest)
 
 from .admission import Reason, Rejection
 from .gateway import Gateway, halt_event
@@ -759,6 +759,6 @@ async def _pump(socket: WebSocket, queue: asyncio.Queue) -> None:
             while not queue.empty() and len(batch) < 256:
                 batch.append(queue.get_nowait())
             for item in batch:
-                await socket.send_text(json.dumps(item, separators=(",", ":")))
+                await socket.send_text(encode_json(item))
     except Exception:  # noqa: BLE001 - the socket closed
         return

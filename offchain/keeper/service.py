@@ -533,7 +533,11 @@ class Keeper:
         self.api_port = sock.getsockname()[1]
         config = uvicorn.Config(self.app, host=self.config.api.host, port=self.api_port,
                                 log_level="warning", lifespan="off", ws="websockets-sansio",
-                                ws_max_size=self.config.api.max_body_bytes)
+                                ws_max_size=self.config.api.max_body_bytes,
+                                # no permessage-deflate: the keeper's messages are a few
+                                # hundred bytes, and compressing each ack cost ~15 us of the
+                                # event loop per order in the open-loop bench (docs/performance.md)
+                                ws_per_message_deflate=False)
         self.server = uvicorn.Server(config)
         self.server.install_signal_handlers = lambda: None  # the cli owns signals
 
