@@ -328,9 +328,29 @@ def verify_signer(order: Order, signature: Signature, account: AccountState | No
         signer = recover(digest, signature)
     except InvalidSignature:
         raise Rejection(Reason.BAD_SIGNATURE) from None
+    return digest, check_signer(order, signer, account)
+
+
+def check_signer(order: Order, signer: str | None, account: AccountState | None) -> str:
+    """`signer` (recovered from the order's signature; None: it did not recover) if it is
+    the account or one of its approved agents; else Rejection("bad signature" / "not an agent")."""
+    if signer is None:
+        raise Rejection(Reason.BAD_SIGNATURE)
     if signer != order.account and (account is None or signer not in account.agents):
         raise Rejection(Reason.BAD_SIGNATURE if account is None or not account.agents else Reason.NOT_AN_AGENT)
-    return digest, signer
+    return signer
+
+
+def recover_all(items: list[tuple[bytes, Signature]]) -> list[str | None]:
+    """Each (digest, signature)'s signer by `recover`'s rules, None where it does not recover.
+    Runs on the gateway's recovery thread: libsecp256k1 releases the GIL while it recovers."""
+    out: list[str | None] = []
+    for digest, signature in items:
+        try:
+            out.append(recover(digest, signature))
+        except InvalidSignature:
+            out.append(None)
+    return out
 
 
 def check_order(order: Order, signature: Signature, account: AccountState | None,

@@ -145,6 +145,8 @@ class ApiConfig:
     ws_burst: float = 4_000.0
     ws_max_inflight: int = 16
     ws_max_queue: int = 10_000
+    # recover order signatures on a worker thread (gateway.RecoveryThread): pays with a free core
+    recovery_thread: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -264,6 +266,7 @@ _ENV: dict[str, tuple[str, str, Callable[[str], Any]]] = {
     "MMX_API_PORT": ("api", "port", int),
     "MMX_RATE": ("api", "rate", float),
     "MMX_BURST": ("api", "burst", int),
+    "MMX_RECOVERY_THREAD": ("api", "recovery_thread", lambda v: v.lower() in ("1", "true", "yes")),
     "MMX_OPERATOR_KEY_SPEC": ("keys", "operator", str),
     "MMX_REPORTER_KEY_SPEC": ("keys", "reporter", str),
     "MMX_BATCH_MAX_FILLS": ("settlement", "max_fills", int),

@@ -31,7 +31,7 @@ from .admission import AdmissionContext
 from .chain import Chain
 from .config import KeeperConfig
 from .core import Core, Outbox, market_config
-from .gateway import Gateway, GroupCommitter, Hub
+from .gateway import Gateway, GroupCommitter, Hub, RecoveryThread
 from .journal import B_SUBMITTED, MATCHED, REJECTED, SETTLED, SUBMITTED, Journal, WriteSet, make_engine, normalize_url
 from .leader import Leadership, NotLeader
 from .keys import Key, load_key
@@ -161,7 +161,8 @@ class Keeper:
                                chain_orders=core.chain_orders)
         self.gateway = Gateway(core, ctx, self.committer, self.hub,
                                RateLimiter(cfg.api.rate, cfg.api.burst), max_batch=cfg.api.max_batch,
-                               cancel_window_ms=cfg.api.cancel_window_s * 1000, clock=self.clock)
+                               cancel_window_ms=cfg.api.cancel_window_s * 1000, clock=self.clock,
+                               recovery=RecoveryThread() if cfg.api.recovery_thread else None)
         self.gateway.account_loader = self._load_accounts
         self.gateway.on_fatal = self._fatal
         s = cfg.settlement
@@ -271,6 +272,8 @@ class Keeper:
             if self._snapshotting is not None:
                 self._snapshotting.cancel()  # not in time: not written (the child exits alone)
         await self.committer.stop()
+        if self.gateway.recovery is not None:
+            self.gateway.recovery.close()
         executor = getattr(self, "analytics_executor", None)
         if executor is not None:
             executor.shutdown(wait=False, cancel_futures=True)

@@ -7,7 +7,7 @@ import time
 
 from offchain.keeper.admission import AdmissionContext, MarketInfo
 from offchain.keeper.core import Core, market_config
-from offchain.keeper.gateway import Gateway, GroupCommitter, Hub
+from offchain.keeper.gateway import Gateway, GroupCommitter, Hub, RecoveryThread
 from offchain.keeper.journal import Journal
 from offchain.keeper.ratelimit import RateLimiter
 from offchain.matching import Engine
@@ -25,7 +25,8 @@ ADDR = [address_of(k) for k in KEYS]
 class OfflineKeeper:
     """What the API needs from the service, without a chain."""
 
-    def __init__(self, db_url: str, rate: float = 1e9, burst: float = 1e9, collateral: int = 10**13) -> None:
+    def __init__(self, db_url: str, rate: float = 1e9, burst: float = 1e9, collateral: int = 10**13,
+                 recovery: bool = False) -> None:
         self.journal = Journal(db_url)
         self.core = Core(Engine([market_config(MARKET)]), {1: MARKET})
         self.core.marks[1] = PRICE
@@ -35,7 +36,8 @@ class OfflineKeeper:
             state.loaded = True
         self.committer = GroupCommitter(self.journal)
         self.gateway = Gateway(self.core, AdmissionContext(DOMAIN, self.core.markets, self.core.marks, oracle=self.core.oracle),
-                               self.committer, Hub(), RateLimiter(rate, burst))
+                               self.committer, Hub(), RateLimiter(rate, burst),
+                               recovery=RecoveryThread() if recovery else None)
         self.fills: list = []
         self.gateway.fill_sinks.append(self.fills.extend)
 
@@ -46,6 +48,8 @@ class OfflineKeeper:
 
     async def stop(self) -> None:
         await self.committer.stop()
+        if self.gateway.recovery is not None:
+            self.gateway.recovery.close()
         self.journal.close()
         self.stopped = True
 

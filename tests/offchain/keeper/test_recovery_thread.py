@@ -1,0 +1,60 @@
+"""Signature recovery on the gateway's recovery thread (gateway.RecoveryThread): the same
+results as recovery on the loop, requests still sequenced in arrival order, and the
+signer checked against the account's agents as they are after the recovery."""
+
+import asyncio
+
+import pytest
+
+from offchain.order import Signature
+
+from .helpers import ADDR, KEYS, PRICE, order, signed
+
+pytestmark = pytest.mark.anyio
+
+
+def _mixed_batch():
+    """Valid, forged (another key), agent-signed, non-agent-signed, unrecoverable, high-s."""
+    good = signed(0, order(0, True, nonce=1, price=PRICE - 10_000))
+    forged = signed(0, order(0, True, nonce=2, price=PRICE - 20_000), key=KEYS[5])
+    by_agent = signed(2, order(2, True, nonce=3, price=PRICE - 30_000), key=KEYS[3])
+    by_stranger = signed(2, order(2, True, nonce=4, price=PRICE - 40_000), key=KEYS[4])
+    o = order(1, False, nonce=5, price=PRICE + 10_000)
+    unrecoverable = (o, Signature(27, 1, 1), "GTC")
+    o2, sig, tif = signed(1, order(1, False, nonce=6, price=PRICE + 20_000))
+    high_s = (o2, Signature(55 - sig.v, sig.r, 2**256 - 432420386565659656852420866394968145599 - sig.s), tif)
+    crossing = signed(4, order(4, False, nonce=7, price=PRICE - 10_000))  # fills against `good`
+    return [good, forged, by_agent, by_stranger, unrecoverable, high_s, crossing]
+
+
+@pytest.mark.parametrize("recovery", [False, True], ids=["on-loop", "thread"])
+async def test_place__mixed_signatures__same_results_on_loop_and_thread(offline_keeper, recovery):
+    k = offline_keeper(recovery=recovery)
+    k.core.account(ADDR[2]).agents.add(ADDR[3])
+    results = await k.gateway.place_batch(_mixed_batch())
+    assert [(r["status"], r.get("reason")) for r in results] == [
+        ("accepted", None), ("rejected", "bad signature"), ("accepted", None), ("rejected", "not an agent"),
+        ("rejected", "bad signature"), ("rejected", "bad signature"), ("accepted", None)]
+    assert results[6]["fills"] == 1 and len(k.journal.fills()) == 1
+    assert [row.seq for row in k.journal.commands()] == [1, 2, 3]
+
+
+async def test_place__concurrent_single_order_requests__sequenced_in_arrival_order(offline_keeper):
+    k = offline_keeper(recovery=True)
+    items = [signed(i % 4, order(i % 4, True, nonce=100 + i, price=PRICE - 10_000 * (1 + i))) for i in range(40)]
+    tasks = [asyncio.create_task(k.gateway.place_batch([item])) for item in items]
+    results = await asyncio.gather(*tasks)
+    assert [r[0]["seq"] for r in results] == list(range(1, 41))
+    assert [row.seq for row in k.journal.commands()] == list(range(1, 41))
+
+
+async def test_place__agent_revoked_while_recovering__not_an_agent(offline_keeper):
+    k = offline_keeper(recovery=True)
+    agents = k.core.account(ADDR[2]).agents
+    agents.update({ADDR[3], ADDR[5]})
+    task = asyncio.create_task(k.gateway.place_batch([signed(2, order(2, True), key=KEYS[3])]))
+    await asyncio.sleep(0)  # the request is waiting for its recovery
+    agents.discard(ADDR[3])
+    (result,) = await task
+    assert result == {"status": "rejected", "reason": "not an agent"}
+    assert k.core.seq == 0 and list(k.journal.commands()) == []
