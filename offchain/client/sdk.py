@@ -26,7 +26,8 @@ from typing import Any, AsyncIterator, Iterable, Iterator
 import httpx
 
 from offchain.intent import Intent, sign_intent
-from offchain.order import Domain, Order, Signature, address_of, order_hash, sign_hash, sign_order
+from offchain.nonces import OrderNonces
+from offchain.order import ONE_FILL, Domain, Order, Signature, address_of, order_hash, sign_hash, sign_order
 from offchain.wire import CancelByClientId, ScheduleCancel, amend_digest, amend_request, ws_auth_digest
 
 from .messages import Cancel, hash_hex, place_request
@@ -46,7 +47,9 @@ class Trader:
         self.private_key = private_key
         self.signer = address_of(private_key)
         self.account = account or self.signer
-        self._nonces = itertools.count(time.time_ns())
+        # sequential from the clock; single-fill orders from their own 256-nonce words
+        # (offchain/nonces.py: one fresh bitmap word per 256 of them, not per few)
+        self._nonces = OrderNonces(time.time_ns())
         self.domain: Domain | None = None
         self._last_ms = 0  # timestamps of replay-protected messages strictly increase
 
@@ -57,7 +60,7 @@ class Trader:
     def order(self, market: int, is_buy: bool, price: int, size: int, *, nonce: int | None = None,
               expiry: int | None = None, flags: int = 0, ttl: int = 86_400) -> Order:
         return Order(self.account, market, is_buy, price, size,
-                     next(self._nonces) if nonce is None else nonce,
+                     self._nonces.take(bool(flags & ONE_FILL)) if nonce is None else nonce,
                      int(time.time()) + ttl if expiry is None else expiry, flags)
 
     def sign(self, order: Order) -> Signature:

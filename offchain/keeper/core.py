@@ -509,7 +509,8 @@ class Core:
         an order only by one fill of its whole size and consumes its nonce, so the keeper takes
         one only when that is certain: a plain IOC / FOK taker (no intent, not post-only)
         whose whole size the first order it meets covers (another account's, at a crossing
-        price), with a nonce no single-fill order of the account used before. It never rests,
+        price) and, if reduce-only, the position allows whole, with a nonce no single-fill
+        order of the account used before. It never rests,
         so no resting order is single-fill and a partial fill of one cannot happen."""
         if (order.account, order.nonce) in self.one_fill_nonces:
             return "nonce used"
@@ -522,6 +523,10 @@ class Core:
         crossing = order.price >= price if order.is_buy else order.price <= price
         if not crossing or account == order.account or open_size < order.size:
             return "one fill"
+        if order.flags & REDUCE_ONLY:  # the engine clips reduce-only to the position: not whole
+            position = self.engine.position(order.account, order.market)
+            if (-position if order.is_buy else position) < order.size:
+                return "one fill"
         return None
 
     def crosses(self, order: Order) -> bool:

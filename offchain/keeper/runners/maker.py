@@ -20,6 +20,7 @@ from offchain.strategies import (AccountState, Applied, Decision, Engine, Fill, 
                                  cancel_all, decide)
 
 from .signer import OrderSigner
+from .takers import place_takers
 
 log = logging.getLogger("mmx.keeper.runners")
 
@@ -142,8 +143,8 @@ class MarketMaker:
             hedges = self.hedger.desired(state, account, now_ms) or []
             if close_only:
                 hedges = [h for h in hedges if h.reduce_only]
-            if hedges:
-                await venue.place(self.signer.batch(hedges, "IOC", now_ms // 1000))
+            if hedges:  # single-fill where the book's head covers them (takers.py)
+                await place_takers(venue, self.signer, hedges, "IOC", now_ms // 1000)
         return decision
 
     async def execute(self, venue: MakerVenue, decision: Decision, now_ms: int) -> None:

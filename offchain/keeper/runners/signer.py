@@ -7,10 +7,10 @@ pool / vault, so the Exchange checks `is_agent(account, signer)`.
 
 from __future__ import annotations
 
-import itertools
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from offchain.client.messages import Cancel
+from offchain.nonces import OrderNonces
 from offchain.order import Domain, Order, Signature, encode_flags, sign_order
 from offchain.strategies import DesiredOrder
 
@@ -23,26 +23,31 @@ class OrderSigner:
     def __init__(self, domain: Domain, key: Key, account: str, *, first_nonce: int, ttl_s: int = DEFAULT_TTL_S):
         # Nonces only need to be unique per account and above its on-chain floor; a counter
         # started from the wall clock (µs, passed in) stays above any earlier run's.
+        # Single-fill orders take theirs from reserved 256-nonce words (offchain/nonces.py),
+        # so they share bitmap words on chain.
         self.domain = domain
         self.key = key
         self.account = account
         self.ttl_s = ttl_s
-        self._nonces = itertools.count(first_nonce)
+        self._nonces = OrderNonces(first_nonce)
 
     @property
     def agent(self) -> str:
         return self.key.address
 
-    def order(self, d: DesiredOrder, now_s: int) -> Order:
-        return Order(self.account, d.market, d.is_buy, d.price, d.size, next(self._nonces), now_s + self.ttl_s,
-                     encode_flags(d.post_only, d.reduce_only))
+    def order(self, d: DesiredOrder, now_s: int, one_fill: bool = False) -> Order:
+        """The signed order's fields for `d`; `one_fill`: a single-fill (ONE_FILL) order."""
+        return Order(self.account, d.market, d.is_buy, d.price, d.size, self._nonces.take(one_fill),
+                     now_s + self.ttl_s, encode_flags(d.post_only, d.reduce_only, one_fill))
 
-    def sign(self, d: DesiredOrder, now_s: int) -> tuple[Order, Signature]:
-        order = self.order(d, now_s)
+    def sign(self, d: DesiredOrder, now_s: int, one_fill: bool = False) -> tuple[Order, Signature]:
+        order = self.order(d, now_s, one_fill)
         return order, sign_order(order, self.domain, self.key.private_key)
 
-    def batch(self, orders: Iterable[DesiredOrder], tif: str, now_s: int) -> list[tuple[Order, Signature, str]]:
-        return [(*self.sign(d, now_s), tif) for d in orders]
+    def batch(self, orders: Iterable[DesiredOrder], tif: str, now_s: int,
+              one_fill: Sequence[bool] = ()) -> list[tuple[Order, Signature, str]]:
+        """(order, signature, tif) per desired order; `one_fill[i]`: the i-th single-fill."""
+        return [(*self.sign(d, now_s, i < len(one_fill) and one_fill[i]), tif) for i, d in enumerate(orders)]
 
     def cancel(self, market: int, hashes: Iterable[bytes], now_ms: int) -> tuple[Cancel, Signature]:
         cancel = Cancel(self.account, market, tuple(hashes), now_ms)

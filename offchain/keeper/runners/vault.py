@@ -50,6 +50,7 @@ from .maker import MarketMaker
 from .plan import (VaultMode, VaultSnapshot, cap_limits, unwind_orders, unwind_slippage_bps, vault_mode,
                    vault_signer)
 from .signer import OrderSigner
+from .takers import place_takers
 from .venue import KeeperVenue, Venue
 
 log = logging.getLogger("mmx.keeper.runners.vault")
@@ -301,7 +302,7 @@ class VaultRunner:
         if orders:
             log.info("vault %s: unwind step, shortfall %s: %s", tracked.address, tracked.snapshot.shortfall,
                      [(o.market, "buy" if o.is_buy else "sell", o.size) for o in orders])
-            await venue.place(signer.batch(orders, "IOC", now // 1000))
+            await place_takers(venue, signer, orders, "IOC", now // 1000)  # single-fill where covered
 
     # -- upkeep (operator transactions) ---------------------------------------------------------
     def _upkeep_due(self, tracked: TrackedVault) -> bool:

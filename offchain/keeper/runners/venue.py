@@ -67,6 +67,11 @@ class KeeperVenue:
         return time.time_ns() // 1000
 
     # -- snapshots ------------------------------------------------------------------------------
+    def book_head(self, market: int, bids: bool) -> tuple[str, int, int] | None:
+        """(account, open size, price) of the first live order on a side of the keeper's book:
+        the order a taker meets first (the runners' single-fill choice, takers.py)."""
+        return self.keeper.core.engine.best_order(market, bids)
+
     def markets(self) -> list[int]:
         return sorted(self.keeper.core.markets)
 

@@ -5,7 +5,7 @@ no state (no journal row, the book untouched)."""
 import pytest
 
 from offchain.keeper.journal import Journal
-from offchain.order import ONE_FILL, POST_ONLY
+from offchain.order import ONE_FILL, POST_ONLY, REDUCE_ONLY
 
 from .helpers import ADDR, PRICE, order, signed
 
@@ -83,3 +83,21 @@ async def test_journal__one_fill_nonces__rebuilt_after_restart(offline_keeper, t
     await k.gateway.place_batch([signed(1, order(1, True, size=SIZE, nonce=11, flags=ONE_FILL), tif="IOC")])
     await k.stop()
     assert Journal(url).one_fill_nonces() == {(ADDR[1], 11)}
+
+
+async def test_place__reduce_only_one_fill_beyond_the_position__rejected_not_clipped(offline_keeper):
+    # the engine clips a reduce-only order to the position; a clipped single-fill order
+    # would be skipped on chain ("one fill"), so the keeper refuses it whole
+    k = offline_keeper()
+    await _rest(k, 0, size=SIZE, is_buy=True)  # account 1 sells into it: short 0.1
+    (r,) = await k.gateway.place_batch([signed(1, order(1, False, size=SIZE, nonce=2), tif="IOC")])
+    assert r["fills"] == 1 and k.core.engine.position(ADDR[1], 1) == -SIZE
+    await _rest(k, 2, size=4 * SIZE, nonce=3)
+    commands = len(list(k.journal.commands()))
+    (r,) = await k.gateway.place_batch([signed(1, order(1, True, size=2 * SIZE, nonce=4, flags=ONE_FILL | REDUCE_ONLY),
+                                               tif="IOC")])
+    assert r == {"status": "rejected", "reason": "one fill"}
+    assert len(list(k.journal.commands())) == commands and len(k.fills) == 1
+    (r,) = await k.gateway.place_batch([signed(1, order(1, True, size=SIZE, nonce=5, flags=ONE_FILL | REDUCE_ONLY),
+                                               tif="IOC")])
+    assert r["status"] == "accepted" and r["fills"] == 1 and k.fills[-1].size == SIZE

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from offchain.keeper.keys import Key
 from offchain.keeper.runners.configs import PoolGridParams
 from offchain.keeper.runners.plan import VaultSnapshot
-from offchain.order import REDUCE_ONLY, Domain, address_of, order_hash
+from offchain.order import ONE_FILL, REDUCE_ONLY, Domain, address_of, order_hash
 from offchain.strategies import AccountState, LiveOrder, MarketState
 
 DOMAIN = Domain(31337, "0x5FbDB2315678afecb367f032d93F642f64180aa3")
@@ -55,6 +55,10 @@ class FakeVenue:
         self.cancelled: list[bytes] = []
         self.transacted: list = []
         self.watched: list[str] = []
+        # (market, bids) -> (account, open size, price) of that side's first order (book_head);
+        # empty: no book seen, every taker goes ordinary
+        self.heads: dict[tuple[int, bool], tuple[str, int, int]] = {}
+        self.refuse_one_fill = False  # the keeper's book moved: refuse single-fill orders
 
     @staticmethod
     def market(mark, halted=False, mark_ts=None, market=1):
@@ -79,6 +83,9 @@ class FakeVenue:
     def markets(self):
         return sorted(self.marks)
 
+    def book_head(self, market, bids):
+        return self.heads.get((market, bids))
+
     async def market_state(self, market, account=None):
         return self.marks.get(market)
 
@@ -95,6 +102,9 @@ class FakeVenue:
         for order, sig, tif in items:
             h = order_hash(order, DOMAIN)
             self.placed.append((order, sig, tif))
+            if order.flags & ONE_FILL and self.refuse_one_fill:
+                out.append({"status": "rejected", "reason": "one fill"})
+                continue
             if tif == "GTC":
                 self.live.setdefault(order.account, []).append((h, order, tif))
             out.append({"status": "accepted", "hash": "0x" + h.hex()})

@@ -8,7 +8,7 @@ import pytest
 from offchain.keeper.runners import VaultRunner
 from offchain.keeper.runners.configs import StrategyKind, VaultStrategy
 from offchain.keeper.runners.plan import VaultSnapshot
-from offchain.order import POST_ONLY, REDUCE_ONLY, recover_signer
+from offchain.order import ONE_FILL, POST_ONLY, REDUCE_ONLY, recover_signer
 
 from .fakes import AGENT, DOMAIN, ETH, MARK, OTHER, VAULT, FakeFill, FakeKeeper, FakeVenue
 
@@ -90,6 +90,27 @@ async def test_vault_runner__delta_neutral__hedges_beyond_threshold_ioc():
     await runner.on_timer(0)
     [(order, _, tif)] = venue.placed
     assert (tif, order.is_buy, order.size, bool(order.flags & REDUCE_ONLY)) == ("IOC", False, 3 * ETH, True)
+
+
+async def test_vault_runner__delta_neutral_hedge_covered_by_the_book_head__single_fill():
+    # the first bid is another account's and takes the whole hedge: the chain's cheap path
+    runner, venue = await started(HEDGE)
+    venue.heads[(1, True)] = (OTHER, 5 * ETH, MARK)
+    venue.pos[(VAULT, 1)] = 3 * ETH
+    venue.now += 10_000
+    await runner.on_timer(0)
+    [(order, _, tif)] = venue.placed
+    assert (tif, order.is_buy, order.size, order.flags) == ("IOC", False, 3 * ETH, REDUCE_ONLY | ONE_FILL)
+    assert order.nonce % 256 == 0  # the first of a reserved 256-nonce word
+
+
+async def test_vault_runner__unwind_step_covered_by_the_book_head__single_fill():
+    runner, venue = await started()
+    venue.heads[(1, True)] = (OTHER, 2 * ETH, MARK)
+    venue.pos[(VAULT, 1)] = 4 * ETH
+    await update(venue, runner, queue_length=1, head_value=10**9, available=10**8)
+    [order] = [o for o, _, tif in venue.placed if tif == "IOC"]
+    assert not order.is_buy and order.size == ETH and order.flags == REDUCE_ONLY | ONE_FILL
 
 
 async def test_vault_runner__withdrawal_shortfall__cancels_then_reduces_in_steps():
