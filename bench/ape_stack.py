@@ -94,10 +94,13 @@ class FillScenarios:
         return (maker.as_tuple(), sign_order(maker, domain, maker_key).as_tuple(),
                 taker.as_tuple(), sign_order(taker, domain, taker_key).as_tuple(), size)
 
-    def fills_for(self, maker_keys: list[bytes], taker_keys: list[bytes], flags: int = 0) -> list[tuple]:
-        """One fill of SIZE per (maker, taker) pair: the maker buys, the taker sells."""
+    def fills_for(self, maker_keys: list[bytes], taker_keys: list[bytes], flags: int = 0,
+                  taker_flags: int | None = None) -> list[tuple]:
+        """One fill of SIZE per (maker, taker) pair: the maker buys, the taker sells; both
+        orders carry `flags`, or the taker's `taker_flags` when given."""
+        tf = flags if taker_flags is None else taker_flags
         return [
-            self.fill(self.order_for(mk, True, flags=flags), mk, self.order_for(tk, False, flags=flags), tk, SIZE)
+            self.fill(self.order_for(mk, True, flags=flags), mk, self.order_for(tk, False, flags=tf), tk, SIZE)
             for mk, tk in zip(maker_keys, taker_keys)
         ]
 
@@ -131,14 +134,15 @@ class FillScenarios:
         self.funding.update_funding(MARKET, last + 1, rate, sender=self.admin)
 
     def measure_tx(self, makers: list[bytes], takers: list[bytes], flags: int, owed: bool = False,
-                   before: Callable[[list[tuple]], None] | None = None):
+                   before: Callable[[list[tuple]], None] | None = None, taker_flags: int | None = None):
         """The second batch between the same accounts (steady state: positions open, nonce
         words written); `owed`: a funding rate in between, every taker settles funding;
-        `before`: called with the measured batch's fills just before it is sent."""
-        self.settle_tx(self.fills_for(makers, takers, flags))
+        `before`: called with the measured batch's fills just before it is sent;
+        `taker_flags`: the takers' flags when they differ from the makers' `flags`."""
+        self.settle_tx(self.fills_for(makers, takers, flags, taker_flags))
         if owed:
             self.accrue()
-        fills = self.fills_for(makers, takers, flags)
+        fills = self.fills_for(makers, takers, flags, taker_flags)
         if before is not None:
             before(fills)
         tx = self.settle_tx(fills)

@@ -15,6 +15,9 @@ Each scenario runs twice in the same run, as an A/B pair:
 - gas_per_fill_batchN: N distinct makers (one order each) against N distinct takers.
 - gas_per_fill_batchN_one_maker: one maker with N resting orders (a grid) against N
   distinct takers.
+- gas_per_fill_batch50(_one_maker)_taker_one_fill: the keeper's own mix, ordinary (resting)
+  maker orders against single-fill takers (the keeper takes ONE_FILL only as an IOC / FOK
+  taker covered by the book's head; it never rests one).
 - gas_per_fill_batch50_sweep: one taker order sweeping 50 distinct makers (the taker's
   order fills in parts: filled[hash]; the makers' orders single-fill, or not for _filled_hash).
 - gas_per_fill_batch50_one_maker_no_funding(_filled_hash): the one-maker batch before a
@@ -84,8 +87,8 @@ def main() -> None:
 
         funding = scen.deploy_funding()
 
-        def measure(makers, takers, flags, owed=False):
-            return scen.measure_tx(makers, takers, flags, owed).gas_used // len(makers)
+        def measure(makers, takers, flags, owed=False, taker_flags=None):
+            return scen.measure_tx(makers, takers, flags, owed, taker_flags=taker_flags).gas_used // len(makers)
 
         # margin tiers on for every figure (docs/exchange.md, "Margin tiers"): 3 tiers
         scen.set_margin_tiers()
@@ -111,6 +114,11 @@ def main() -> None:
                 print(f"gas_per_fill_batch{n}_one_maker{suffix}: {gas}")
                 if n == 50 and flags:
                     owed_gas = gas
+        # what the keeper's flow makes: resting makers are ordinary orders (the keeper never
+        # rests a single-fill order), IOC / FOK takers single-fill where the head covers them
+        print(f"gas_per_fill_batch50_taker_one_fill: {measure(new_keys(50), new_keys(50), 0, True, ONE_FILL)}")
+        gas = measure(new_keys(1) * 50, new_keys(50), 0, True, ONE_FILL)
+        print(f"gas_per_fill_batch50_one_maker_taker_one_fill: {gas}")
         maker = new_keys(1)
         takers = new_keys(50)
         settle(fills_for(maker * 50, takers, ONE_FILL))

@@ -5,6 +5,8 @@ settle transaction divided by its 50 fills) and, for the storage and signature c
 `..._<class>_ops` (operations per fill). <path> is the order kind and the batch's shape:
 - `filled_hash_*` ordinary orders: each fill writes two fresh filled[hash] slots (before);
 - `one_fill_*` single-fill orders: each consumes a bit of its account's nonce bitmap (after);
+- `keeper_mix_*` what the keeper's flow makes: ordinary makers (the keeper never rests a
+  single-fill order) against single-fill takers (IOC / FOK covered by the book's head);
 - `*_distinct` 50 distinct makers against 50 distinct takers, every account cold;
 - `*_one_maker` one maker's 50-order grid against 50 distinct takers.
 The scenarios are bench_gas.py's (the same FillScenarios): margin tiers and funding on,
@@ -252,7 +254,8 @@ def run(uri: str) -> None:
         scen.set_margin_tiers()
         stack.exchange.set_funding(scen.deploy_funding(), sender=admin)
         for shape in ("distinct", "one_maker"):
-            for flags, kind in ((0, "filled_hash"), (ONE_FILL, "one_fill")):
+            for flags, taker_flags, kind in ((0, 0, "filled_hash"), (ONE_FILL, ONE_FILL, "one_fill"),
+                                             (0, ONE_FILL, "keeper_mix")):
                 makers = scen.new_keys(BATCH) if shape == "distinct" else scen.new_keys(1) * BATCH
                 traced: list[tuple[Profile, int]] = []
 
@@ -260,7 +263,8 @@ def run(uri: str) -> None:
                     data = bytes(exchange.settle.as_transaction(fills, sender=operator).data)
                     traced.append(profile_call(uri, operator.address, exchange.address, data))
 
-                tx = scen.measure_tx(makers, scen.new_keys(BATCH), flags, owed=True, before=trace)
+                tx = scen.measure_tx(makers, scen.new_keys(BATCH), flags, owed=True, before=trace,
+                                     taker_flags=taker_flags)
                 prof, total = traced[0]
                 # the classes add up to the mined transaction's gas (a step charged twice or
                 # lost, or a traced state that is not the one the transaction met, fails here)
