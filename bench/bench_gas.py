@@ -4,8 +4,9 @@ Prints `name: value` lines (gas units). Per-fill numbers are the settle transact
 gas used (intrinsic + calldata included) divided by the number of fills.
 
 Scenarios (steady state: every account already holds collateral, an open position and,
-for single-fill orders, a written nonce-bitmap word; nonces are sequential per account, as
-the SDK picks them). Margin tiers are set for every figure; funding is on for every figure
+for single-fill orders, a written nonce-bitmap word; nonces are sequential per account, so
+an account's single-fill orders share a word, as the SDK's and the runners' do:
+offchain/nonces.py). Margin tiers are set for every figure; funding is on for every figure
 after the `_no_funding` pair, with one funding rate between the warm-up batch and the
 measured one, so every position settles funding in the measured fill (the worst case).
 Each scenario runs twice in the same run, as an A/B pair:
@@ -26,6 +27,10 @@ Each scenario runs twice in the same run, as an A/B pair:
   (#14's bound: <= 3,000). Last (margin tiers on by then): _funding_residue, a rate whose
   payments are not whole units (the residue's sweep to the insurance fund in the batch),
   and gas_funding_residue_per_fill, it minus the same batch after a whole-unit rate.
+- Risk engine (single transactions): gas_liquidate_step (a settle of one fill whose taker is
+  the unsigned liquidation order), gas_liquidate_backstop, gas_adl (one profitable
+  counterparty), gas_adl_backstop (the backstop only), gas_socialise (the last tier: one
+  close at mark, the deficit shared by two accounts).
 
 Run: .venv/bin/python bench/bench_gas.py (from the repository root).
 
