@@ -502,7 +502,8 @@ class Gateway:
         self.stats["fills"] += len(out.fills)
         if ws or slices:
             slices.append(self.committer.commit(ws, lambda: self.publish(out)))
-            await asyncio.gather(*slices)
+            # one commit (every small request): its future, without gather's wrapper future
+            await (slices[0] if len(slices) == 1 else asyncio.gather(*slices))
         return results
 
     def _sequencer_fault(self, exc: BaseException, ws: WriteSet) -> None:
