@@ -56,9 +56,9 @@ CONTRACT_SRC := $(wildcard contracts/*.vy contracts/interfaces/*.vyi)
 	ape compile --force
 	@touch $@
 
-# the matching core's optional compiled build (mypyc on the same source, docs/matching.md):
+# the matching core's optional compiled build (Cython on the same source, docs/matching.md):
 # made when a C compiler is present; without one the interpreted source runs
-MATCHING_SRC := $(wildcard offchain/matching/*.py) scripts/build_matching.py
+MATCHING_SRC := $(wildcard offchain/matching/*.py offchain/matching/*.pxd) scripts/build_matching.py
 .build/.matching-accel: $(MATCHING_SRC) | deps
 	@if command -v cc >/dev/null 2>&1; then python scripts/build_matching.py; \
 	else echo "# no C compiler: the matching core runs interpreted"; fi

@@ -1,17 +1,20 @@
-"""The optional compiled build of the matching core: mypyc on the same Python source.
+"""The optional compiled build of the matching core: Cython on the same Python source.
 
-    python scripts/build_matching.py           build (when the sources are newer)
+    python scripts/build_matching.py           build (when a source is newer than the build)
     python scripts/build_matching.py --clean   remove the compiled modules
 
-Compiles offchain/matching/{book,engine,protection,triggers}.py into extension modules
-placed beside the sources (offchain/matching/*.so, gitignored), where Python's importer
-prefers them to the .py files. Without them, or with MMX_MATCHING=interpreted in the
-environment, the package runs the interpreted source (offchain/matching/__init__.py).
-types.py, events.py and snapshot.py stay interpreted: the first two define msgspec structs
-and enums (the API's values), the third is not on a hot path.
+Compiles offchain/matching/{book,engine,protection,triggers}.py with Cython's pure-Python
+mode: the .py files are the source, the .pxd files beside them only add declarations
+(native classes, typed attributes and locals, Place's layout), and the .py files run
+unchanged when interpreted. The extension modules go beside the sources
+(offchain/matching/*.so, gitignored), where Python's importer prefers them to the .py
+files. Without them, or with MMX_MATCHING=interpreted in the environment, the package runs
+the interpreted source (offchain/matching/__init__.py). types.py, events.py and
+snapshot.py stay interpreted: the first two define msgspec structs and enums (the API's
+values), the third is not on a hot path.
 
-The build runs in .build/mypyc/ and moves each finished module into place with a rename,
-so a process that has the old module loaded keeps a valid mapping.
+The C files and objects go to .build/cython/; each finished module is moved into place
+with a rename, so a process that has the old module loaded keeps a valid mapping.
 """
 from __future__ import annotations
 
@@ -23,14 +26,17 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 PKG = ROOT / "offchain" / "matching"
-BUILD = ROOT / ".build" / "mypyc"
+BUILD = ROOT / ".build" / "cython"
 # the package's own selector, loaded by path: importing the package would import the
 # modules this script is about to replace
 _spec = importlib.util.spec_from_file_location("_matching_select", PKG / "_select.py")
 select = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(select)
 MODULES = select.ACCELERATED
-GROUP = f"{select.PACKAGE}.{select.SHARED_LIB.removesuffix('__mypyc')}"  # mypyc adds the suffix
+# Type annotations are for mypy and readers; the .pxd files alone give Cython its types
+# (with annotation typing, `x: int` would make Cython reject a float argument with a
+# TypeError where the engine answers with a Rejected event).
+DIRECTIVES = {"language_level": 3, "annotation_typing": False}
 
 
 def compiled_files() -> list[Path]:
@@ -49,20 +55,25 @@ def clean() -> None:
 
 
 def build() -> None:
-    from mypyc.build import mypycify
+    from Cython.Build import cythonize
     from setuptools import setup
 
     BUILD.mkdir(parents=True, exist_ok=True)
     os.chdir(ROOT)
-    ext = mypycify([f"offchain/matching/{m}.py" for m in MODULES], opt_level="3",
-                   group_name=GROUP, target_dir=str(BUILD / "c"))
+    ext = cythonize([f"offchain/matching/{m}.py" for m in MODULES], build_dir=str(BUILD / "c"),
+                    compiler_directives=DIRECTIVES, quiet=True, force=True)
     out = BUILD / "lib"
     setup(name="mmx-matching-accel", ext_modules=ext, script_args=[
-        "-q", "build_ext", "--build-lib", str(out), "--build-temp", str(BUILD / "tmp")])
+        "-q", "build_ext", "--build-lib", str(out), "--build-temp", str(BUILD / "tmp"),
+        "--parallel", "2"])
+    built = {so.name for so in (out / "offchain" / "matching").glob("*.so")}
     for so in (out / "offchain" / "matching").glob("*.so"):
         tmp = PKG / (so.name + ".tmp")
         shutil.copyfile(so, tmp)
         tmp.replace(PKG / so.name)  # atomic: never rewrite a mapped library in place
+    for stale in compiled_files():  # e.g. an earlier build's runtime library
+        if stale.name not in built:
+            stale.unlink()
 
 
 def main() -> None:

@@ -4,7 +4,8 @@ Public API (see docs/matching.md):
     from offchain.matching import Engine, MarketConfig, BreakerConfig, Place, ...
 
 Two builds of the same source (docs/matching.md, "Compiled build"): book, engine,
-protection and triggers compiled by mypyc into extension modules beside the .py files
+protection and triggers compiled by Cython (pure-Python mode: the .py files plus the
+declarations in the .pxd files beside them) into extension modules beside the .py files
 (`make` builds them when a C compiler is present; scripts/build_matching.py), or the
 interpreted .py files. The compiled modules are used when all of them are present and
 newer than their sources (an edited source is never shadowed by a stale build); else,

@@ -1,9 +1,10 @@
-"""Which build of the matching core this process imports: compiled (mypyc) or interpreted.
+"""Which build of the matching core this process imports: compiled (Cython) or interpreted.
 
 Python's importer prefers an extension module (engine.cpython-311-*.so) to engine.py in
 the same folder, so the compiled build needs nothing to be chosen. This module only has
 to refuse it when it must not run: MMX_MATCHING=interpreted, a module missing, or a
-source edited after the build (a stale build would silently run old code). Refusing
+source or declaration (.py, .pxd) edited after the build (a stale build would silently
+run old code). Refusing
 means a finder ahead of the default one that loads these modules from their .py files.
 Kept free of the package's other modules: scripts/build_matching.py loads it by path.
 """
@@ -15,8 +16,11 @@ import sys
 from importlib.machinery import EXTENSION_SUFFIXES, ModuleSpec
 from pathlib import Path
 
-ACCELERATED = ("book", "engine", "protection", "triggers")  # compiled together, one group
-SHARED_LIB = "accel__mypyc"  # the group's runtime library, a module of this package
+ACCELERATED = ("book", "engine", "protection", "triggers")  # compiled modules
+# every file the build reads: the sources and the .pxd declarations (types.pxd: Place's
+# layout, which engine.pxd cimports; types.py itself stays interpreted)
+SOURCES = tuple(f"{name}.py" for name in ACCELERATED) + tuple(
+    f"{name}.pxd" for name in ("book", "engine", "protection", "types"))
 PACKAGE = "offchain.matching"
 HERE = Path(__file__).resolve().parent
 ENV = "MMX_MATCHING"  # "interpreted" forces the sources
@@ -31,17 +35,12 @@ def _built(name: str, here: Path = HERE) -> Path | None:
 
 
 def compiled_usable(here: Path = HERE) -> bool:
-    """Every compiled module (and the group library) present and newer than its source."""
-    lib = _built(SHARED_LIB, here)
-    if lib is None:
+    """Every compiled module present and newer than every source file it was built from."""
+    built = [_built(name, here) for name in ACCELERATED]
+    if any(so is None for so in built):
         return False
-    oldest = lib.stat().st_mtime
-    for name in ACCELERATED:
-        so = _built(name, here)
-        if so is None:
-            return False
-        oldest = min(oldest, so.stat().st_mtime)
-    return all((here / f"{name}.py").stat().st_mtime <= oldest for name in ACCELERATED)
+    oldest = min(so.stat().st_mtime for so in built if so is not None)
+    return all((here / name).stat().st_mtime <= oldest for name in SOURCES)
 
 
 class _SourcesOnly:

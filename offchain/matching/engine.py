@@ -23,9 +23,9 @@ from .types import (
     STPMode, TimeInForce,
 )
 
-# Module-level names are Final: the compiled build keeps a Final name in a C static,
-# where any other module-level name (an imported class too) is a dict look-up per use.
-# Interpreted, both are the same global load.
+# Module-level names used on hot paths are C statics in the compiled build (declared in
+# engine.pxd), where a module global is a dict look-up per use. Interpreted, both are the
+# same global load.
 Accepted: Final = _events.Accepted
 Amended: Final = _events.Amended
 Cancelled: Final = _events.Cancelled
@@ -59,23 +59,18 @@ _MARKET_KIND: Final = OrderKind.MARKET
 _STP_VALUES: Final = frozenset(int(s) for s in STPMode)
 
 R: Final = Reason
-# `type(x) is _INT` tests for a plain int without narrowing x's static type: narrowed to
-# `int`, the compiled build would unbox x at every use and box it again for each event.
+# `type(x) is _INT`: a plain int (not bool, not an int subclass); a pointer compare when
+# compiled.
 _INT: Final[Any] = int
 
-# place() reads a Place's fields with msgspec.structs.astuple unpacked into locals: one C
-# call, where the compiled build would make each `cmd.field` a generic attribute look-up
-# (~165 instructions each). Interpreted, the unpack costs about what the attribute loads
-# it replaces did. The unpack names every field in declaration order (test_build.py
-# checks the list against Place).
-_astuple: Final = msgspec.structs.astuple
-PLACE_FIELDS: Final = ("id", "account", "market", "is_buy", "size", "price", "ts", "kind", "tif",
-                       "expiry", "post_only", "reduce_only", "stp", "slippage_bps",
-                       "slippage_ref", "trigger_price", "trail_bps", "trail_amount", "tag")
+# The engine reads a Place's fields as attributes. The compiled build declares Place's
+# instance layout (engine.pxd), so each read is a C struct load there; place() makes sure
+# that only a Place reaches the code that reads it that way.
 # Commands and arguments as received. The engine checks every field itself and answers a
 # bad one with a Rejected event naming it, so nothing may be type-checked at the call:
-# the compiled build (mypyc) would raise a TypeError for an `int` argument holding a
-# float. Hence Any at the entry points and for a Place's fields until they are checked.
+# a compiler that typed arguments from annotations would raise a TypeError for an `int`
+# argument holding a float (the Cython build ignores annotations: the .pxd files type).
+# Hence Any at the entry points and for a Place's fields until they are checked.
 Unchecked = Any
 ACCOUNTS_SWEEP_MIN: Final = 1024  # account index entries before empty ones are first swept
 _USER: Final = Reason.USER
@@ -150,9 +145,22 @@ class Engine:
         checked and rested here without another Python call; one that crosses calls only
         the matcher. Every other limit order continues in _place_limit, market orders in
         _place_market, stops in _place_trigger."""
+        if isinstance(cmd, Place):
+            return self._place(cmd)
+        return [Rejected(getattr(cmd, "id", None), getattr(cmd, "market", -1), R.INVALID_ORDER,
+                         getattr(cmd, "ts", 0))]
+
+    def _place(self, cmd: Place) -> list[Event]:
+        """place() of a Place (the compiled build reads its fields as C struct members)."""
         try:
-            (oid, account, market, is_buy, size, price, ts, kind, tif, _, post_only, reduce_only,
-             stp, _, _, _, _, _, _) = _astuple(cmd)  # PLACE_FIELDS
+            oid = cmd.id
+            account = cmd.account
+            market = cmd.market
+            is_buy = cmd.is_buy
+            size = cmd.size
+            price = cmd.price
+            ts = cmd.ts
+            kind = cmd.kind
             try:  # subscript, not .get(): no method call on the hot path
                 book = self._books[market]
             except (KeyError, TypeError):
@@ -162,7 +170,7 @@ class Engine:
             if ts >= book.wake_at:  # GTD orders to expire or a halt to lift: their events first
                 woken: list[Any] = []
                 self._wake(book, ts, woken)
-                return woken + self.place(cmd)  # wake_at is later than ts now: no second wake
+                return woken + self._place(cmd)  # wake_at is later than ts now: no second wake
             if oid in self._orders:
                 return _rejected(cmd, R.DUPLICATE_ORDER_ID)
             if kind is not _LIMIT_KIND and kind != _LIMIT:
@@ -182,7 +190,7 @@ class Engine:
                 pmax = book.size_limit(size)
             if price > pmax or price < book.tick or price % book.tick:
                 return _rejected(cmd, self._static_reason(book, price, size))
-            if tif or post_only or reduce_only or stp is not None:
+            if cmd.tif or cmd.post_only or cmd.reduce_only or cmd.stp is not None:
                 return self._place_limit(book, cmd, price, size, True, False)
             # Band: only the aggressive direction is limited; deep passive quotes are fine.
             if is_buy:
@@ -226,7 +234,7 @@ class Engine:
             return [Rejected(getattr(cmd, "id", None), getattr(cmd, "market", -1),
                              R.INVALID_ORDER, getattr(cmd, "ts", 0))]
 
-    def _place_limit(self, book: Book, cmd: Unchecked, price: Obj, size: Obj, announce: bool,
+    def _place_limit(self, book: Book, cmd: Place, price: Obj, size: Obj, announce: bool,
                      dry_run: bool) -> list[Any]:
         """A limit order whose price and size passed the static checks: options (tif,
         post-only, reduce-only, STP), band, matching, then rest or cancel the remainder.
@@ -312,7 +320,7 @@ class Engine:
                     book.rewake()
         return ev
 
-    def _rest(self, book: Book, cmd: Unchecked, price: Obj, size: int) -> RestingOrder:
+    def _rest(self, book: Book, cmd: Place, price: Obj, size: int) -> RestingOrder:
         """Put a (remainder of a) limit order on the book, last in its level's queue."""
         oid, account, is_buy = cmd.id, cmd.account, cmd.is_buy
         level = (book.bids if is_buy else book.asks).get(price)
@@ -392,9 +400,11 @@ class Engine:
             return R.SIZE_ABOVE_MAX
         return None
 
-    def _place_market(self, book: Book, cmd: Unchecked, ev: list, announce: bool) -> Reason | None:
-        (oid, account, _, is_buy, size, worst, ts, _, tif, _, post_only, reduce_only, stp, bps,
-         slippage_ref, _, _, _, _) = _astuple(cmd)  # PLACE_FIELDS
+    def _place_market(self, book: Book, cmd: Place, ev: list, announce: bool) -> Reason | None:
+        size = cmd.size
+        worst = cmd.price
+        bps = cmd.slippage_bps
+        is_buy = cmd.is_buy
         if type(size) is not _INT:
             return R.INVALID_SIZE
         pmax = book.size_limits.get(size)
@@ -406,9 +416,11 @@ class Engine:
             return R.INVALID_PRICE
         if type(bps) is not _INT or bps < 0 or bps >= BPS:
             return R.INVALID_ORDER
-        if post_only or tif not in _MARKET_TIFS:
+        tif = cmd.tif
+        if cmd.post_only or tif not in _MARKET_TIFS:
             return R.INVALID_ORDER
         if bps:
+            slippage_ref = cmd.slippage_ref
             if slippage_ref == _REF_MARK:
                 ref = book.mark
             elif is_buy:
@@ -431,17 +443,21 @@ class Engine:
             return R.NOTIONAL_ABOVE_MAX
         if book.halted_until:
             return R.HALTED
-        if reduce_only:
+        account = cmd.account
+        if cmd.reduce_only:
             size = self._reduce_only_size(account, book.market, is_buy, size)
             if not size:
                 return R.REDUCE_ONLY
         limit = worst if worst else (INF if is_buy else 0)
+        stp = cmd.stp
+        ts = cmd.ts
         if stp is None:
             stp = book.default_stp
         elif type(stp) is not STPMode and not 0 <= stp <= _DECREMENT:
             return R.INVALID_ORDER
         if tif == _FOK and not self._fillable(book, is_buy, limit, size, account, stp, ts):
             return R.FOK_UNFILLABLE
+        oid = cmd.id
         if announce:
             ev.append(Accepted(oid, book.market, account, is_buy, worst, size, ts))
         size, stop = self._match(book, is_buy, limit, size, oid, account, stp, ts, ev)
@@ -701,10 +717,11 @@ class Engine:
             return [Rejected(order_id, -1, R.UNKNOWN_ORDER, ts)]
         if isinstance(order, PendingTrigger):
             return [self._cancel_popped_trigger(order_id, order, ts)]
-        level = order.level
+        resting = order  # a RestingOrder from here on (typed so in engine.pxd: C fields)
+        level = resting.level
         # Level.cancel inlined: lazy removal, the matcher drops dead heads.
-        size = order.size
-        order.size = 0
+        size = resting.size
+        resting.size = 0
         level.size -= size
         if level.size:
             level.dead += 1
@@ -712,8 +729,8 @@ class Engine:
                 level.compact()
         else:
             level.drop()
-        del order.owner[order_id]
-        return [Cancelled(order_id, level.market, order.account, size, 0, _USER, ts)]
+        del resting.owner[order_id]
+        return [Cancelled(order_id, level.market, resting.account, size, 0, _USER, ts)]
 
     def _cancel_checked(self, order_id: Unchecked, ts: Unchecked, account: Unchecked) -> list[Event]:
         try:
@@ -762,9 +779,10 @@ class Engine:
             if isinstance(order, PendingTrigger):
                 append(self._cancel_popped_trigger(order_id, order, ts))
                 continue
-            level = order.level
-            size = order.size
-            order.size = 0
+            resting = order  # a RestingOrder (typed so in engine.pxd)
+            level = resting.level
+            size = resting.size
+            resting.size = 0
             level.size -= size
             if level.size:
                 level.dead += 1
@@ -772,8 +790,8 @@ class Engine:
                     level.compact()
             else:
                 level.drop()
-            del order.owner[order_id]
-            append(Cancelled(order_id, level.market, order.account, size, 0, _USER, ts))
+            del resting.owner[order_id]
+            append(Cancelled(order_id, level.market, resting.account, size, 0, _USER, ts))
         return out
 
     def _cancel_popped_trigger(self, order_id: Hashable, pending: PendingTrigger,

@@ -1,6 +1,8 @@
 """The two builds of the matching core: which one is loaded, and that the other one passes
 this same suite (run in a child process: one process imports one build)."""
+import ctypes
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -50,17 +52,18 @@ def test_implementation__source_newer_than_build__sources_loaded(tmp_path):
     """A source edited after the build is never shadowed by the stale compiled module; a
     missing module also means the sources (checked on a copy of the package's files)."""
     suffix = EXTENSION_SUFFIXES[0]
-    for name in (*_select.ACCELERATED, _select.SHARED_LIB):
+    for name in _select.ACCELERATED:
         (tmp_path / f"{name}{suffix}").write_bytes(b"")
         os.utime(tmp_path / f"{name}{suffix}", (2_000, 2_000))
-    for name in _select.ACCELERATED:
-        (tmp_path / f"{name}.py").write_text("")
-        os.utime(tmp_path / f"{name}.py", (1_000, 1_000))
+    for name in _select.SOURCES:
+        (tmp_path / name).write_text("")
+        os.utime(tmp_path / name, (1_000, 1_000))
     assert _select.compiled_usable(tmp_path)
-    os.utime(tmp_path / "triggers.py", (3_000, 3_000))   # edited after the build
-    assert not _select.compiled_usable(tmp_path)
-    os.utime(tmp_path / "triggers.py", (1_000, 1_000))
-    (tmp_path / f"{_select.SHARED_LIB}{suffix}").unlink()  # a partial build
+    for edited in ("triggers.py", "engine.pxd", "types.pxd"):  # edited after the build
+        os.utime(tmp_path / edited, (3_000, 3_000))
+        assert not _select.compiled_usable(tmp_path), edited
+        os.utime(tmp_path / edited, (1_000, 1_000))
+    (tmp_path / f"book{suffix}").unlink()  # a partial build
     assert not _select.compiled_usable(tmp_path)
 
 
@@ -86,17 +89,59 @@ def test_resting_order__both_builds__same_fields():
     fields = ("id", "account", "price", "size", "cmd", "level", "owner")
     assert book._StructRestingOrder.__struct_fields__ == fields
     if matching.IMPLEMENTATION == "compiled":
-        assert book.RestingOrder.__mypyc_attrs__ == fields
+        values = ("id", "account", 100, 10**18, "cmd", None, {})  # level: a Level or None
+        order = book.RestingOrder(*values)
+        assert [getattr(order, f) for f in fields] == list(values)
+        assert not hasattr(order, "__dict__")
     else:
         assert book.RestingOrder is book._StructRestingOrder
 
 
-def test_place_fields__unpacked_by_position__match_the_place_struct():
-    """place() and _place_market unpack msgspec.structs.astuple(cmd) by position; the names
-    they use are Place's fields in declaration order."""
+def _place_layout_pxd() -> tuple[list[str], list[str]]:
+    """types.pxd's C struct for Place: its pointer fields in order, and the attributes the
+    Cython class declares."""
+    text = (_select.HERE / "types.pxd").read_text()
+    struct = text[text.index("PyObject_HEAD") + len("PyObject_HEAD"):text.index("} mmx_place_layout")]
+    c_fields = re.findall(r"\*(\w+)", struct)
+    body = text[text.index("ctypedef class"):]
+    declared = [n.strip() for line in re.findall(r"cdef object (.*)", body) for n in line.split(",")]
+    return c_fields, declared
+
+
+def test_place_layout__declared_for_cython__matches_a_real_place():
+    """The compiled build reads a Place's fields as C struct members at the offsets that
+    types.pxd declares: each declared field must sit exactly there in a real Place (CPython
+    stores a class's slots in sorted name order after the object header; a new or renamed
+    field must be declared there too)."""
     from offchain.matching import Place
 
-    assert engine.PLACE_FIELDS == Place.__struct_fields__
+    c_fields, declared = _place_layout_pxd()
+    assert c_fields == declared == sorted(Place.__struct_fields__)
+    assert Place.__basicsize__ == object.__basicsize__ + 8 * len(c_fields)
+    values = [object() for _ in Place.__struct_fields__]
+    cmd = Place(*values)
+    by_name = dict(zip(Place.__struct_fields__, values))
+    for i, name in enumerate(c_fields):
+        at = ctypes.c_void_p.from_address(id(cmd) + object.__basicsize__ + 8 * i).value
+        assert at == id(by_name[name]), name
+
+
+def test_place__not_a_place__rejected_without_raising():
+    """Only a Place reaches the code that reads it as a C struct; anything else (another
+    msgspec struct, None, a look-alike with the same attributes) is rejected."""
+    from offchain.matching import Accepted, Place, Reason, Rejected
+
+    from .helpers import engine as new_engine
+
+    class LookAlike:
+        id, account, market, is_buy, size, price, ts = "x", "a", 1, True, 10**18, 100, 0
+
+    e = new_engine()
+    for cmd in (None, Accepted("x", 1, "a", True, 100, 10**18, 0), LookAlike(), ("x", 1)):
+        out = e.place(cmd)
+        assert [type(x) for x in out] == [Rejected] and out[0].reason == Reason.INVALID_ORDER
+    assert e.get_order("x") is None
+    assert isinstance(Place, type)
 
 
 def test_level_queue__keeper_reinstates_at_front__deque_operations_work():
