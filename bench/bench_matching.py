@@ -70,6 +70,11 @@ def interpreted_engine_class():
                                                   submodule_search_locations=[str(init.parent)])
     module = importlib.util.module_from_spec(spec)
     sys.modules[INTERPRETED_PKG] = module
+    # the API's values (types.py, events.py: never compiled) are shared: the copy must take
+    # the same Place, MarketConfig and event classes as the compiled build (its place()
+    # accepts only a Place; anything else is Rejected)
+    for shared in ("types", "events"):
+        sys.modules[f"{INTERPRETED_PKG}.{shared}"] = sys.modules[f"offchain.matching.{shared}"]
     spec.loader.exec_module(module)
     engine_class = module.Engine
     assert sys.modules[f"{INTERPRETED_PKG}.engine"].__file__.endswith(".py")
@@ -183,8 +188,6 @@ def replay(bands: bool, seed_msgs: list, stream: list, engine_class=None) -> flo
     comparison book may bind its own calls (`bind_place` / `bind_cancel`: the C++ book
     takes plain ints, nautilus its own order objects, built here, untimed, as a Place is)."""
     engine = (engine_class or Engine)([config(bands)])
-    if engine_class is not None and engine_class.__module__.startswith(INTERPRETED_PKG):
-        engine = engine_class([_interpreted_config(engine_class, config(bands))])
     for kind, a, *rest in seed_msgs:
         engine.place(a) if kind == PLACE_CMD else engine.set_mark(MARKET, a, rest[0])
     bind_place = getattr(engine, "bind_place", None) or (lambda c: partial(engine.place, c))
@@ -288,13 +291,6 @@ class LeanBook:
 
     def set_mark(self, market, price, ts):
         return None
-
-
-def _interpreted_config(engine_class, cfg: MarketConfig):
-    """The market config as the interpreted copy's own MarketConfig (its package has its
-    own types module)."""
-    types = sys.modules[f"{INTERPRETED_PKG}.types"]
-    return types.MarketConfig(**{f: getattr(cfg, f) for f in cfg.__dataclass_fields__})
 
 
 def main() -> None:

@@ -21,6 +21,7 @@ cdef class Level:
 # its one cycle (level -> deque -> order -> level) is broken by Level.drop().
 @cython.final
 @cython.no_gc
+@cython.freelist(64)
 cdef class RestingOrder:
     cdef public object id, account, price, size, cmd
     cdef public Level level

@@ -10,7 +10,7 @@ from offchain.matching.types cimport Place
 cdef object Accepted, Amended, Cancelled, Expired, Fill, Halted, Rejected, Triggered
 cdef object _LIMIT, _MARKET, _GTC, _IOC, _FOK, _GTD, _PO_REJECT, _PO_SLIDE
 cdef object _X_TAKER, _X_MAKER, _X_BOTH, _DECREMENT, _PO_VALUES, _MARKET_TIFS, _REF_MARK
-cdef object _LIMIT_KIND, _MARKET_KIND, _STP_VALUES, R, _INT, _USER
+cdef object _LIMIT_KIND, _MARKET_KIND, _GTC_KIND, _PO_NONE_KIND, _STP_VALUES, R, _INT, _USER
 
 cpdef list _rejected(object cmd, object reason)
 cpdef bint _is_pos_int(object x) except -1

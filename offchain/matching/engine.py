@@ -56,6 +56,8 @@ _REF_MARK: Final = int(SlippageRef.MARK)
 # pass through the == test.
 _LIMIT_KIND: Final = OrderKind.LIMIT
 _MARKET_KIND: Final = OrderKind.MARKET
+_GTC_KIND: Final = TimeInForce.GTC
+_PO_NONE_KIND: Final = PostOnly.NONE
 _STP_VALUES: Final = frozenset(int(s) for s in STPMode)
 
 R: Final = Reason
@@ -190,7 +192,12 @@ class Engine:
                 pmax = book.size_limit(size)
             if price > pmax or price < book.tick or price % book.tick:
                 return _rejected(cmd, self._static_reason(book, price, size))
-            if cmd.tif or cmd.post_only or cmd.reduce_only or cmd.stp is not None:
+            # the default members by identity first (a truth test of an IntEnum is a
+            # generic call); plain ints, e.g. from a journal, take the truth test
+            tif = cmd.tif
+            post_only = cmd.post_only
+            if (tif is not _GTC_KIND and tif) or (post_only is not _PO_NONE_KIND and post_only) \
+                    or cmd.reduce_only or cmd.stp is not None:
                 return self._place_limit(book, cmd, price, size, True, False)
             # Band: only the aggressive direction is limited; deep passive quotes are fine.
             if is_buy:
@@ -524,7 +531,9 @@ class Engine:
     # ------------------------------------------------------------------ matching
     def _match(self, book: Book, is_buy: bool, limit: Obj, remaining: int, oid: Hashable,
                account: str, stp: int, ts: Obj, ev: list) -> tuple[int, Reason | None]:
-        """Take liquidity up to `limit`. Returns (unfilled size, why it stopped early)."""
+        """Take liquidity up to `limit`. Returns (unfilled size, why it stopped early).
+        Sizes are tested with `== 0` / `!= 0`, not for truth: compiled, a compare with a
+        constant is a few instructions, a truth test of an int a generic call."""
         if is_buy:
             levels, keys, guard = book.asks, book.ask_keys, book.band_lo
         else:
@@ -535,7 +544,7 @@ class Engine:
         market = book.market
         maker_is_buy = not is_buy
         stop = None
-        while remaining and keys:
+        while remaining != 0 and keys:
             if is_buy:
                 p = -keys[-1]
                 if p > limit:
@@ -559,10 +568,10 @@ class Engine:
             level = levels[p]
             queue = level.orders
             traded = False
-            while remaining and level.size:
+            while remaining != 0 and level.size != 0:
                 m = queue[0]
                 msize = m.size
-                if not msize:  # cancelled earlier (lazy deletion)
+                if msize == 0:  # cancelled earlier (lazy deletion)
                     queue.popleft()
                     level.dead -= 1
                     continue
@@ -579,7 +588,7 @@ class Engine:
                         remaining -= q
                         ev.append(Cancelled(m.id, market, macct, q, msize, R.SELF_TRADE, ts))
                         ev.append(Cancelled(oid, market, account, q, remaining, R.SELF_TRADE, ts))
-                        if not msize:
+                        if msize == 0:
                             queue.popleft()
                             del orders[m.id]
                             del m.owner[m.id]
@@ -602,12 +611,12 @@ class Engine:
                 traded = True
                 if track:
                     self._apply_fill(account, macct, market, is_buy, q)
-                if not msize:
+                if msize == 0:
                     queue.popleft()
                     mid = m.id
                     del orders[mid]
                     del m.owner[mid]
-            if not level.size:
+            if level.size == 0:
                 level.drop()
             if traded and breaker is not None:
                 breaker.record(p, ts)

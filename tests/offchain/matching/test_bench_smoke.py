@@ -46,3 +46,29 @@ def test_bench__comparison_books__end_in_the_same_book_as_the_engine():
     assert _peer_end_state(bench, bench.LeanBook, seed, stream) == expected
     for peer in peers:
         assert _peer_end_state(bench, peer, seed, stream) == expected, peer.__name__
+
+
+def test_bench__interpreted_copy__same_events_as_the_loaded_build():
+    """The bench measures the interpreted build beside the compiled one: a second copy of
+    the package that shares the API's types, so it takes the same Place commands and
+    answers them with the same events (a copy with its own Place would reject them all)."""
+    import pytest
+
+    spec = importlib.util.spec_from_file_location("bench_matching", BENCH)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    other = bench.interpreted_engine_class()
+    if other is None:
+        pytest.skip("this process runs the interpreted build: there is no second copy")
+    seed, stream, _ = bench.generate(3_000, True)
+    answers = []
+    for engine_class in (bench.Engine, other):
+        engine = engine_class([bench.config(True)])
+        out = []
+        for kind, a, *rest in [*seed, *stream]:
+            out += (engine.place(a) if kind == bench.PLACE_CMD
+                    else engine.cancel(a, rest[0]) if kind == bench.CANCEL_CMD
+                    else engine.set_mark(bench.MARKET, a, rest[0]))
+        answers.append(out)
+    assert sum(type(e).__name__ == "Fill" for e in answers[0]) > 100
+    assert answers[0] == answers[1]
