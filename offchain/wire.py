@@ -230,8 +230,42 @@ def order_to_json(order: Order) -> dict:
     }
 
 
+_ORDER_INTS = ("market", "price", "size", "nonce", "expiry")
+_UINT_END = 2**256
+
+
+def _uint_or_none(value: Any) -> int | None:
+    """as_int's value when `value` follows the integer rule, else None (no message built)."""
+    if type(value) is str:
+        if len(value) <= UINT_MAX_DIGITS and _DECIMAL.match(value):
+            result = int(value)
+            return result if result < _UINT_END else None
+        return None
+    if type(value) is int and 0 <= value < _UINT_END:
+        return value
+    return None
+
+
 def order_from_json(data: Any, name: str = "order") -> Order:
     data = _object(data, name, ORDER_KEYS)
+    # the common case, a valid order, without building a field name per check (~2x faster);
+    # anything off falls through to the checks below, which name the first bad field
+    is_buy = data.get("is_buy")
+    if is_buy is True or is_buy is False:
+        market, price, size, nonce, expiry = map(_uint_or_none, map(data.get, _ORDER_INTS))
+        flags = _uint_or_none(data.get("flags", 0))
+        if None not in (market, price, size, nonce, expiry, flags):
+            try:
+                account = checksum(data.get("account"))
+            except (ValueError, TypeError):
+                pass
+            else:
+                return Order(account=account, market=market, is_buy=is_buy, price=price, size=size,
+                             nonce=nonce, expiry=expiry, flags=flags)
+    return _order_from_json_checked(data, name)
+
+
+def _order_from_json_checked(data: dict, name: str) -> Order:
     account = as_address(_required(data, "account", f"{name}.account"), f"{name}.account")
     is_buy = as_bool(_required(data, "is_buy", f"{name}.is_buy"), f"{name}.is_buy")
     fields = {key: as_int(_required(data, key, f"{name}.{key}"), f"{name}.{key}")
