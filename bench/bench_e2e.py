@@ -312,6 +312,7 @@ def main() -> None:
             load_after = os.getloadavg()[0]
             if spy is not None:
                 spy.wait()
+            commits = httpx.get(url + "/stats").json()  # the group commits of the open loop (mostly)
             deadline = time.monotonic() + 120  # the calibration after: once the keeper is idle again
             while True:
                 after = httpx.get(url + "/stats").json()
@@ -335,6 +336,11 @@ def main() -> None:
                   f"last ack {open_span:.2f}s after the first send; client CPU {client_cpu:.1f}s")
             print(f"e2e_open_loop_ack_p50_ms: {pct(open_latencies, 0.5) * 1000:.2f}")
             print(f"e2e_open_loop_ack_p99_ms: {pct(open_latencies, 0.99) * 1000:.2f}")
+            if "journal_commit_p50_ms" in commits:
+                print(f"e2e_journal_commit_p50_ms: {commits['journal_commit_p50_ms']:.2f}  # p99 "
+                      f"{commits['journal_commit_p99_ms']:.2f}; inside Journal.write p50 "
+                      f"{commits['journal_write_p50_ms']:.2f} p99 {commits['journal_write_p99_ms']:.2f}; "
+                      f"{commits['journal_waiters_per_commit']:.1f} requests per commit (last 4,096 commits)")
             print(f"e2e_keeper_cpu_us_per_order: {open_cpu / max(1, open_accepted) * 1e6:.0f}"
                   f"  # open loop: keeper CPU {open_cpu:.2f}s (all threads) / orders acked;"
                   f" load average {load_before:.1f} -> {load_after:.1f}")

@@ -547,7 +547,8 @@ def views_router(service: ServiceView) -> APIRouter:
 
     @router.get("/stats")
     async def stats() -> dict:
-        return dict(gw.stats) | getattr(service, "settlement_stats", lambda: {})()
+        committer = getattr(gw.committer, "stats", None)  # group-commit timings (gateway.GroupCommitter)
+        return dict(gw.stats) | (committer() if committer else {}) | getattr(service, "settlement_stats", lambda: {})()
 
     return router
 

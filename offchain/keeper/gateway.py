@@ -11,12 +11,14 @@ recovers from the journal on restart: in-memory state may be ahead of the disk).
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable
 
 from offchain.matching import events as ev
+from offchain.stats import percentile
 from offchain.order import LIQUIDATION, REDUCE_ONLY, InvalidSignature, Order, Signature, order_hash
 from offchain.intent import recover_intent_signer
 from offchain.order import ONE_FILL, InvalidSignature
@@ -88,6 +90,9 @@ class GroupCommitter:
         self.failed: BaseException | None = None
         self.on_fatal: Callable[[BaseException], None] | None = None
         self.closing = False
+        # the last commits' (wall s from hand-off to the loop seeing it done, s inside
+        # Journal.write on the thread, waiters): where an ack's wait goes (/stats)
+        self.timings: collections.deque = collections.deque(maxlen=4096)
 
     def start(self) -> None:
         self.task = asyncio.get_running_loop().create_task(self._run(), name="group-commit")
@@ -128,6 +133,24 @@ class GroupCommitter:
             if not fut.done():
                 fut.set_result(None)
 
+    def _timed_write(self, ws: WriteSet) -> float:
+        started = time.perf_counter()
+        self.journal.write(ws)
+        return time.perf_counter() - started
+
+    def stats(self) -> dict:
+        """Percentiles of the recent group commits: `commit` from the hand-off to the journal
+        thread until the loop resumes after it (what an ack waits, past the commit in
+        progress), `write` inside Journal.write (rows + fsync), and waiters per commit."""
+        if not self.timings:
+            return {}
+        walls, writes, waiters = zip(*self.timings)
+        return {"journal_commit_p50_ms": percentile(walls, 0.5) * 1000,
+                "journal_commit_p99_ms": percentile(walls, 0.99) * 1000,
+                "journal_write_p50_ms": percentile(writes, 0.5) * 1000,
+                "journal_write_p99_ms": percentile(writes, 0.99) * 1000,
+                "journal_waiters_per_commit": sum(waiters) / len(waiters)}
+
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
@@ -140,7 +163,9 @@ class GroupCommitter:
             ws, waiters = self.pending, self.waiters
             self.pending, self.waiters = WriteSet(), []
             try:
-                await loop.run_in_executor(self.executor, self.journal.write, ws)
+                started = time.perf_counter()
+                inside = await loop.run_in_executor(self.executor, self._timed_write, ws)
+                self.timings.append((time.perf_counter() - started, inside, len(waiters)))
             except Exception as exc:  # noqa: BLE001 - fatal, reported to the service
                 self.failed = exc
                 for fut, _ in waiters:
