@@ -33,11 +33,12 @@ settings.register_profile("ci", deadline=None, derandomize=True, database=None, 
 settings.register_profile("explore", deadline=None, max_examples=500, print_blob=True)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
+from offchain.funding import RATE_ONE, index_delta
 from offchain.order import Domain, Order, address_of, order_hash, sign_order
-from tests.constants import (AGENT_KEY, BAND_BPS, DAY, ETH, ETH_PRICE, FAR_EXPIRY, INITIAL_MARGIN_BPS, LOT,
-                             MAINTENANCE_MARGIN_BPS, MAKER_REBATE_BPS, MARKET, MIN_SIZE, ONE, ORACLE_BREAKER_BPS,
-                             ORACLE_BREAKER_WINDOW, ORACLE_MAX_AGE, ORACLE_MAX_MOVE_BPS, POST_ONLY, PRICE,
-                             REDUCE_ONLY, STANDARD_STACK, TAKER_FEE_BPS, TICK, USDC)
+from tests.constants import (AGENT_KEY, BAND_BPS, DAY, ETH, ETH_PRICE, FAR_EXPIRY, FUNDING_CAP, FUNDING_INTERVAL,
+                             INITIAL_MARGIN_BPS, LOT, MAINTENANCE_MARGIN_BPS, MAKER_REBATE_BPS, MARKET, MIN_SIZE, ONE,
+                             ORACLE_BREAKER_BPS, ORACLE_BREAKER_WINDOW, ORACLE_MAX_AGE, ORACLE_MAX_MOVE_BPS, POST_ONLY,
+                             PRICE, REDUCE_ONLY, STANDARD_STACK, TAKER_FEE_BPS, TICK, USDC)
 
 # Names tests imported from here before tests/constants.py existed (import them from there).
 __all__ = ["ETH", "ETH_PRICE", "LOT", "MAKER_REBATE_BPS", "ONE", "POST_ONLY", "REDUCE_ONLY", "TAKER_FEE_BPS", "TICK",
@@ -214,6 +215,72 @@ def exchange(create_exchange, oracle, rebate, contract_stack):
 
 
 @pytest.fixture(scope="module")
+def create_market(exchange, oracle, admin):
+    """create_market(price, band_bps=500) -> id: one more market with the standard tick, lot,
+    min size and margins, its oracle mark set first (the next id is market_count + 1)."""
+
+    def create(price, band_bps=BAND_BPS):
+        market = exchange.market_count() + 1
+        oracle.set_price(market, price, sender=admin)
+        exchange.add_market(TICK, LOT, MIN_SIZE, INITIAL_MARGIN_BPS, MAINTENANCE_MARGIN_BPS, band_bps, sender=admin)
+        return market
+
+    return create
+
+
+@pytest.fixture(scope="module")
+def create_funding(project, admin, operator):
+    """create_funding(oracle, interval=60, cap=1 % of RATE_ONE, markets=(ETH,)): a Funding
+    contract with the operator as FUNDING_ROLE and each market configured."""
+
+    def create(oracle, interval=FUNDING_INTERVAL, cap=FUNDING_CAP, markets=(ETH,)):
+        funding = project.Funding.deploy(oracle, sender=admin)
+        funding.grantRole(funding.FUNDING_ROLE(), operator, sender=admin)
+        for market in markets:
+            funding.set_funding_config(market, interval, cap, sender=admin)
+        return funding
+
+    return create
+
+
+@pytest.fixture(scope="module")
+def fx(exchange, create_funding, oracle, admin):
+    """The Exchange with a Funding contract (60 s intervals, cap 100 % an interval)."""
+    funding = create_funding(oracle, interval=FUNDING_INTERVAL, cap=RATE_ONE)
+    exchange.set_funding(funding, sender=admin)
+    return funding
+
+
+@pytest.fixture(scope="module")
+def advance_interval(chain, oracle, admin):
+    """advance_interval(funding, market=ETH, price=ETH_PRICE) -> interval id: move the clock
+    into the interval after the next one and refresh the price, so the interval after
+    `funding`'s last one is complete."""
+
+    def advance(funding, market=ETH, price=ETH_PRICE):
+        _, last, interval_s, _ = funding.funding_state(market)
+        target = (last + 2) * interval_s + 1
+        if chain.pending_timestamp < target:
+            chain.pending_timestamp = target
+        oracle.set_price(market, price, sender=admin)
+        return last + 1
+
+    return advance
+
+
+@pytest.fixture(scope="module")
+def push_rate(fx, advance_interval, operator):
+    """push_rate(rate, market=ETH, price=ETH_PRICE) -> the index step: the next complete
+    interval's rate at a fresh price."""
+
+    def push(rate, market=ETH, price=ETH_PRICE):
+        fx.update_funding(market, advance_interval(fx, market, price), rate, sender=operator)
+        return index_delta(rate, price)
+
+    return push
+
+
+@pytest.fixture(scope="module")
 def domain(chain, exchange):
     return Domain(chain_id=chain.chain_id, exchange=exchange.address)
 
@@ -318,13 +385,15 @@ def set_price(oracle, admin):
 @pytest.fixture(scope="module")
 def trade(exchange, operator, domain):
     """trade(maker, maker_signer, taker, taker_signer, maker_is_buy, size, price=PRICE,
-    maker_flags=0, taker_flags=0) -> receipt: settle one fill of MARKET, each order signed
-    by its signer's key (an account, or its agent)."""
+    maker_flags=0, taker_flags=0, maker_nonce=None) -> receipt: settle one fill of MARKET,
+    each order signed by its signer's key (an account, or its agent); nonces are unique
+    per call unless the maker's is given (one above a vault's nonce floor)."""
     nonces = itertools.count(1)
 
     def _trade(maker, maker_signer, taker, taker_signer, maker_is_buy, size, price=PRICE, maker_flags=0,
-               taker_flags=0):
-        m = Order(getattr(maker, "address", maker), MARKET, maker_is_buy, price, size, next(nonces), FAR_EXPIRY,
+               taker_flags=0, maker_nonce=None):
+        nonce = next(nonces) if maker_nonce is None else maker_nonce
+        m = Order(getattr(maker, "address", maker), MARKET, maker_is_buy, price, size, nonce, FAR_EXPIRY,
                   maker_flags)
         t = Order(getattr(taker, "address", taker), MARKET, not maker_is_buy, price, size, next(nonces), FAR_EXPIRY,
                   taker_flags)

@@ -27,10 +27,17 @@ MIN_SIZE = 10**15
 INITIAL_MARGIN_BPS = IM_BPS = 1_000
 MAINTENANCE_MARGIN_BPS = MM_BPS = 500
 BAND_BPS = 500
+# A second market the multi-market tests add (create_market): "SOL", marked at 150 USDC.
+SOL = 2
+SOL_PRICE = 150 * USDC
 
 # The standard fee tier: one tier, taker fee 5 bps, maker rebate 2 bps.
 TAKER_FEE_BPS = 5
 MAKER_REBATE_BPS = 2
+
+# The test Funding contract (create_funding): 60 s intervals, a rate cap of 1 % of RATE_ONE.
+FUNDING_INTERVAL = 60
+FUNDING_CAP = 10**10
 
 ORACLE_MAX_MOVE_BPS = 5_000
 ORACLE_MAX_AGE = 3_600
@@ -62,8 +69,8 @@ STANDARD_STACK = Stack()
 VAULT_STACK = Stack(band_bps=1_000, maker_rebate_bps=1, oracle_max_age=DAY, fund_deposits=False)
 
 __all__ = [
-    "AGENT_KEY", "BAND_BPS", "BPS", "DAY", "ETH", "ETH_PRICE", "FAR", "FAR_EXPIRY", "IM_BPS", "INITIAL_MARGIN_BPS",
+    "AGENT_KEY", "BAND_BPS", "BPS", "DAY", "ETH", "ETH_PRICE", "FAR", "FAR_EXPIRY", "FUNDING_CAP", "FUNDING_INTERVAL", "IM_BPS", "INITIAL_MARGIN_BPS",
     "LOT", "MAINTENANCE_MARGIN_BPS", "MAKER_REBATE_BPS", "MARKET", "MIN_SIZE", "MM_BPS", "ONE", "ORACLE_BREAKER_BPS",
     "ONE_FILL", "ORACLE_BREAKER_WINDOW", "ORACLE_MAX_AGE", "ORACLE_MAX_MOVE_BPS", "POST_ONLY", "PRICE", "REDUCE_ONLY",
-    "STANDARD_STACK", "Stack", "TAKER_FEE_BPS", "TICK", "USDC", "VAULT_STACK", "ZERO",
+    "SOL", "SOL_PRICE", "STANDARD_STACK", "Stack", "TAKER_FEE_BPS", "TICK", "USDC", "VAULT_STACK", "ZERO",
 ]

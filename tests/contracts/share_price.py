@@ -38,3 +38,15 @@ def within_rounding(before: Price, after: Price) -> bool:
 def value_of(shares: int, price: Price) -> int:
     """What `shares` are worth at `price`, rounded down (as a redemption pays)."""
     return shares * price.num() // price.den()
+
+
+def earned_at_most_unlocked(shares: int, p0: Price, locked0: int, p1: Price, locked1: int, added: int) -> None:
+    """Between two reads with no trade, mark move or share change (`added` booked in
+    between, `locked0`/`locked1` the profit still locked at each read): the total assets
+    rose by exactly what unlocked, and `shares` gained at most their pro-rata part of it
+    (+1 unit of rounding)."""
+    assert p1.supply == p0.supply
+    unlocked = added + locked0 - locked1
+    assert p1.total_assets - p0.total_assets == unlocked, (p0, p1, unlocked)
+    gained = value_of(shares, p1) - value_of(shares, p0)
+    assert gained * p0.den() <= shares * unlocked + p0.den(), (gained, unlocked)

@@ -12,13 +12,13 @@ Invariants after every step (exact integers):
 - No order is filled beyond its size.
 """
 
-import ape
 import pytest
-from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule, run_state_machine_as_test
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
 from tests.constants import ETH, ETH_PRICE, LOT, TICK, USDC
+from tests.contracts.receipts import reverted
+from tests.stateful import run_machine
 
 STATS = {"settled": 0, "skipped": 0}
 
@@ -38,8 +38,7 @@ def test_ledger_invariants(chain, exchange, usdc, oracle, admin, operator, maker
             self.mark = ETH_PRICE
             oracle.set_price(ETH, ETH_PRICE, sender=admin)
             for t in traders:
-                usdc.mint(t, 20_000 * USDC, sender=admin)
-                exchange.deposit(20_000 * USDC, sender=t)
+                fund(t, 20_000 * USDC)
                 self.net_deposits[t.address] += 20_000 * USDC
             # Every run starts with an open position, so no example (whatever the seed)
             # checks the invariants over an empty ledger only.
@@ -50,17 +49,14 @@ def test_ledger_invariants(chain, exchange, usdc, oracle, admin, operator, maker
 
         @rule(i=st.integers(0, 2), amount=st.integers(1, 5_000 * USDC))
         def deposit(self, i, amount):
-            usdc.mint(traders[i], amount, sender=admin)
-            exchange.deposit(amount, sender=traders[i])
+            fund(traders[i], amount)
             self.net_deposits[traders[i].address] += amount
 
         @rule(i=st.integers(0, 2), amount=st.integers(1, 5_000 * USDC))
         def withdraw(self, i, amount):
-            try:
-                exchange.withdraw(amount, sender=traders[i])
-            except ape.exceptions.ContractLogicError:
-                return
-            self.net_deposits[traders[i].address] -= amount
+            receipt, _ = reverted(lambda: exchange.withdraw(amount, sender=traders[i]))
+            if receipt is not None:
+                self.net_deposits[traders[i].address] -= amount
 
         @rule(move_bps=st.integers(-300, 300))
         def move_price(self, move_bps):
@@ -106,14 +102,6 @@ def test_ledger_invariants(chain, exchange, usdc, oracle, admin, operator, maker
                 f = exchange.filled(hash_of(order))
                 assert f <= order.size
 
-    run_state_machine_as_test(
-        Ledger,
-        settings=settings(
-            max_examples=8,
-            stateful_step_count=12,
-            deadline=None,
-            suppress_health_check=list(HealthCheck),
-        ),
-    )
+    run_machine(Ledger, examples=8, steps=12)
     # the run must have exercised settlement, not only refusals
     assert STATS["settled"] > 0, STATS

@@ -12,11 +12,11 @@ positions summing to zero.
 """
 
 import ape
-from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule, run_state_machine_as_test
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
 from tests.constants import ETH, ETH_PRICE, LOT, ONE_FILL, TICK, USDC
+from tests.stateful import run_machine
 
 STATS = {"settled": 0, "one_fill": 0, "nonce_used": 0, "replays_refused": 0, "reasons": {}}
 
@@ -168,10 +168,6 @@ def test_one_fill_stateful(chain, exchange, usdc, oracle, admin, operator, maker
             assert usdc.balanceOf(exchange) == coll - cost + exchange.fees_accrued() + exchange.insurance_fund()
             assert sum(exchange.position(a, ETH)[0] for a in accounts) == 0
 
-    run_state_machine_as_test(
-        OneFill,
-        settings=settings(max_examples=4, stateful_step_count=12, deadline=None, derandomize=True,
-                          suppress_health_check=list(HealthCheck)),
-    )
+    run_machine(OneFill, examples=4, steps=12)
     print("one fill stateful:", STATS)
     assert STATS["settled"] > 0 and STATS["replays_refused"] > 0, STATS

@@ -16,14 +16,12 @@ Invariants after every step (exact integers):
 """
 
 import ape
-from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule, run_state_machine_as_test
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
-from tests.constants import ETH, ETH_PRICE, INITIAL_MARGIN_BPS, LOT, MAINTENANCE_MARGIN_BPS, MIN_SIZE, TICK, USDC
+from tests.constants import ETH, ETH_PRICE, LOT, SOL, SOL_PRICE, TICK, USDC
+from tests.stateful import run_machine
 
-SOL = 2
-SOL_PRICE = 150 * USDC
 MARKETS = (ETH, SOL)
 LIQUIDATION = 4
 NO_SIG = (0, b"\x00" * 32, b"\x00" * 32)
@@ -32,11 +30,10 @@ STATS = {"settled": 0, "liquidated": 0, "book": 0, "adl": 0, "adl_backstop": 0, 
 
 def test_solvency_stateful(
     project, chain, exchange, usdc, oracle, admin, operator, maker, taker, other, stranger, lp, manager, fund, create_order,
-    create_fill, sign
+    create_fill, sign, create_market
 ):
     # two markets, the pool-like backstop, approvals
-    oracle.set_price(SOL, SOL_PRICE, sender=admin)
-    exchange.add_market(TICK, LOT, MIN_SIZE, INITIAL_MARGIN_BPS, MAINTENANCE_MARGIN_BPS, 500, sender=admin)
+    assert create_market(SOL_PRICE) == SOL
     fund(lp, 10_000_000 * USDC)
     exchange.set_backstop(lp, sender=admin)
     exchange.set_insurance_config(2_000, 3_000, sender=admin)
@@ -304,18 +301,9 @@ def test_solvency_stateful(
             owed = sum(max(e, 0) for e in eqs) + exchange.fees_accrued() + exchange.insurance_fund()
             assert usdc.balanceOf(exchange) + slack >= owed
 
-    run_state_machine_as_test(
-        Solvency,
-        settings=settings(
-            # 3 x 12: every example starts with the liquidation gap and the exhausted-backstop
-            # gap, so each tier runs whatever is drawn next (about 6-9 min on a loaded machine)
-            max_examples=3,
-            stateful_step_count=12,
-            deadline=None,
-            derandomize=True,
-            suppress_health_check=list(HealthCheck),
-        ),
-    )
+    # 3 x 12: every example starts with the liquidation gap and the exhausted-backstop gap,
+    # so each tier runs whatever is drawn next (about 6-9 min on a loaded machine)
+    run_machine(Solvency, examples=3, steps=12)
     print("solvency stateful:", STATS)
     # the run exercised settlement and the liquidation paths, not only refusals
     assert STATS["settled"] > 0, STATS

@@ -31,17 +31,15 @@ Invariants after every step (exact integers):
 """
 
 import ape
-from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule, run_state_machine_as_test
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
 from offchain.funding import PAY_SCALE, RATE_ONE, funding_owed
 from offchain.subaccounts import subaccount_address
-from tests.constants import ETH, ETH_PRICE, INITIAL_MARGIN_BPS, LOT, MAINTENANCE_MARGIN_BPS, MIN_SIZE, ONE, TICK, USDC
+from tests.constants import ETH, ETH_PRICE, LOT, ONE, SOL, SOL_PRICE, TICK, USDC
 from tests.contracts.receipts import funding_settled
+from tests.stateful import run_machine
 
-SOL = 2
-SOL_PRICE = 150 * USDC
 MARKETS = (ETH, SOL)
 INTERVAL = 60
 RATES = [-RATE_ONE // 5, -RATE_ONE // 20, -123_457, -1, 0, 1, 98_765, RATE_ONE // 20, RATE_ONE // 5]
@@ -55,10 +53,9 @@ def _trunc(a: int, b: int) -> int:
 
 def test_funding_stateful(
     chain, exchange, usdc, oracle, admin, operator, maker, taker, other, stranger, lp, fund,
-    create_funding, create_order, create_fill, project,
+    create_funding, create_order, create_fill, project, create_market,
 ):
-    oracle.set_price(SOL, SOL_PRICE, sender=admin)
-    exchange.add_market(TICK, LOT, MIN_SIZE, INITIAL_MARGIN_BPS, MAINTENANCE_MARGIN_BPS, 500, sender=admin)
+    assert create_market(SOL_PRICE) == SOL
     fx = create_funding(oracle, interval=INTERVAL, cap=RATE_ONE, markets=MARKETS)
     exchange.set_funding(fx, sender=admin)
     fund(lp, 50_000_000 * USDC)
@@ -342,16 +339,7 @@ def test_funding_stateful(
             assert min(eqs) >= -slack, eqs
             assert held + slack >= sum(max(e, 0) for e in eqs) + sum(sub_colls) + fees + fund
 
-    run_state_machine_as_test(
-        Funding,
-        settings=settings(
-            max_examples=5,
-            stateful_step_count=12,
-            deadline=None,
-            derandomize=True,
-            suppress_health_check=list(HealthCheck),
-        ),
-    )
+    run_machine(Funding, examples=5, steps=12)
     print("funding stateful:", STATS)
     # the run exercised fills, rates, settlements and liquidation by accrued funding
     assert STATS["settled"] > 0 and STATS["rates"] > 0 and STATS["funding_events"] > 0, STATS

@@ -24,24 +24,20 @@ and the last holder can always exit: in a snapshot, once the keeper has closed t
 positions and the lock-ups have passed (daily limit at 100 %), every LP redeems its whole
 balance (maxRedeem == balance), the supply reaches zero.
 """
-import itertools
-import random
-
-from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, rule, run_state_machine_as_test
+from hypothesis.stateful import initialize
 
-from offchain.order import Order, sign_order
-from tests.constants import BPS, DAY, FAR_EXPIRY, MARKET, PRICE, TICK, USDC
-from tests.contracts.receipts import PENDING, reverted, settled
-from tests.contracts.share_price import Price, not_lower, within_rounding
+from tests.constants import BPS, DAY, MARKET, ONE, TICK, USDC
+from tests.contracts.receipts import PENDING, reverted
+from tests.contracts.seeded_machine import seeded_machine
+from tests.contracts.share_price import Price, earned_at_most_unlocked, not_lower, within_rounding
+from tests.stateful import run_machine
 
 STATS = dict.fromkeys(["deposit", "refused_deposit", "redeem", "withdraw", "refused", "fees", "jit", "grid",
                        "liquidated", "gap", "exit", "exit_blocked"], 0)
 WITHDRAW_RULES = {"pool: locked", "pool: daily limit", "pool: liquidity", "pool: backstop reserve"}
-ONE = 10**18
 
-# Each action's arguments, drawn from the example's seeded generator (see `act`).
+# Each action's arguments, drawn from the example's seeded generator (tests/contracts/seeded_machine.py).
 PARAMS = {
     "deposit": lambda r: dict(i=r.randrange(3), amount=r.randint(1 * USDC, 50_000 * USDC)),
     "redeem": lambda r: dict(i=r.randrange(3), pct=r.choice([10, 50, 100, 100]), wait=r.random() < 0.6),
@@ -56,17 +52,13 @@ PARAMS = {
                             minimum=r.choice([0, 1_000 * USDC])),
     "everyone_exits": lambda r: dict(),
 }
-# The actions and their arguments come from a generator seeded by hypothesis (one seed per
-# example): hypothesis' own choices in a short derandomized run start from the minimal
-# example and starve most paths; a failing run prints its seed and steps, and replays.
-ACTIONS_PER_STEP = 4
 ACTIONS = (["deposit"] * 3 + ["redeem"] * 3 + ["withdraw"] * 2 + ["fees"] * 3 + ["grid_trade"] * 2
            + ["liquidation", "mark_gap", "time_passes", "admin", "everyone_exits"])
 
 
 def test_pool_invariants_stateful(
-    chain, create_pool, exchange, oracle, usdc, admin, operator, lp, follower, stranger, maker, taker, other, treasury,
-    keeper_agent, domain, mint_usdc, set_price,
+    chain, create_pool, exchange, oracle, usdc, admin, lp, follower, stranger, maker, taker, other, treasury,
+    keeper_agent, mint_usdc, set_price, trade,
 ):
     jit = stranger
     lps = [lp, follower, jit]
@@ -76,14 +68,13 @@ def test_pool_invariants_stateful(
     mint_usdc(other, 10**9 * USDC, spender=exchange)
     for who in lps:
         usdc.mint(who, 10**10 * USDC, sender=admin)
-    nonces = itertools.count(1)
 
-    class PoolMachine(RuleBasedStateMachine):
+    class PoolMachine(seeded_machine(chain, exchange, oracle, admin, set_price, trade, STATS)):
+        ACTIONS, PARAMS = ACTIONS, PARAMS
+
         @initialize(first=st.integers(10_000 * USDC, 200_000 * USDC), seed=st.integers(0, 2**32 - 1))
         def start(self, first, seed):
-            self.rng = random.Random(seed)
-            self.snapshot = chain.snapshot()
-            set_price(PRICE)
+            self.begin(seed)
             self.pool = p = create_pool()
             p.set_agent(keeper_agent, True, sender=admin)
             exchange.set_fee_config(p, 5_000, treasury, sender=admin)
@@ -93,37 +84,11 @@ def test_pool_invariants_stateful(
             self.deposit(1, first // 2)
             self.check()
 
-        def teardown(self):
-            if hasattr(self, "snapshot"):
-                chain.restore(self.snapshot)
-
-        @rule()
-        def act(self):
-            """A few actions, each followed by the invariants."""
-            for _ in range(ACTIONS_PER_STEP):
-                action = self.rng.choice(ACTIONS)
-                getattr(self, action)(**PARAMS[action](self.rng))
-                self.check()
-
         # ---------------------------------------------------------------- helpers
 
         def price(self, pending=False):
             kw = PENDING if pending else {}
             return Price(self.pool.totalAssets(**kw), self.pool.totalSupply(**kw))
-
-        def mark(self):
-            return oracle.price_info(MARKET)[0]
-
-        def touch_oracle(self):
-            oracle.set_price(MARKET, self.mark(), sender=admin)
-
-        def fill(self, maker_acct, maker_key, taker_acct, taker_key, maker_buys, price, size, maker_flags=0):
-            m = Order(maker_acct.address, MARKET, maker_buys, price, size, next(nonces), FAR_EXPIRY, maker_flags)
-            t = Order(taker_acct.address, MARKET, not maker_buys, price, size, next(nonces), FAR_EXPIRY, 0)
-            receipt = exchange.settle([(m.as_tuple(), sign_order(m, domain, maker_key.private_key).as_tuple(),
-                                        t.as_tuple(), sign_order(t, domain, taker_key.private_key).as_tuple(), size)],
-                                      sender=operator)
-            return settled(receipt, exchange)
 
         def checked(self, call):
             """Run a deposit / withdrawal: the price never falls and rises at most by rounding."""
@@ -159,17 +124,25 @@ def test_pool_invariants_stateful(
                 return
             STATS["refused_deposit"] += 1
 
+        def leave(self, who, amount, wait, limit, preview, call):
+            """A redemption (amount in shares) or a withdrawal (in assets), the holder waiting out
+            its lock-up first if `wait`: (what `limit` allowed, what `preview` expected, receipt,
+            revert reason); None for a zero amount."""
+            if amount == 0:
+                return None
+            if wait:
+                self.wait_lockup(who)
+            allowed, expected = limit(who, **PENDING), preview(amount, **PENDING)
+            return (allowed, expected, *self.checked(lambda: call(amount, sender=who)))
+
         def redeem(self, i, pct, wait):
             p, who = self.pool, lps[i]
             shares = p.balanceOf(who) * pct // 100
-            if shares == 0:
-                return
-            if wait:
-                self.wait_lockup(who)
-            allowed = p.maxRedeem(who, **PENDING)
-            expected = p.previewRedeem(shares, **PENDING)
             before = usdc.balanceOf(who)
-            receipt, reason = self.checked(lambda: p.redeem(shares, sender=who))
+            left = self.leave(who, shares, wait, p.maxRedeem, p.previewRedeem, p.redeem)
+            if left is None:
+                return
+            allowed, expected, receipt, reason = left
             if shares <= allowed and expected > 0:
                 assert reason is None, (reason, shares, allowed)
             if reason is not None:
@@ -184,13 +157,10 @@ def test_pool_invariants_stateful(
         def withdraw(self, i, pct, wait):
             p, who = self.pool, lps[i]
             assets = p.previewRedeem(p.balanceOf(who)) * pct // 100
-            if assets == 0:
+            left = self.leave(who, assets, wait, p.maxWithdraw, p.previewWithdraw, p.withdraw)
+            if left is None:
                 return
-            if wait:
-                self.wait_lockup(who)
-            allowed = p.maxWithdraw(who, **PENDING)
-            expected = p.previewWithdraw(assets, **PENDING)
-            receipt, reason = self.checked(lambda: p.withdraw(assets, sender=who))
+            allowed, expected, receipt, reason = left
             if assets <= allowed and expected <= p.balanceOf(who):
                 assert reason is None, (reason, assets, allowed)
             if reason is not None:
@@ -211,7 +181,7 @@ def test_pool_invariants_stateful(
             p.distribute_fees(sender=stranger)
             size = lots * ONE // 10
             for maker_buys in (True, False):
-                ok, skipped = self.fill(maker, maker, taker, taker, maker_buys, self.mark(), size)
+                ok, skipped = self.settle_one(maker, maker, taker, taker, maker_buys, self.mark(), size)
                 assert ok, skipped
             if jit and exchange.equity(p) >= 0:
                 p.deposit(jit, sender=stranger)
@@ -223,22 +193,13 @@ def test_pool_invariants_stateful(
             ev = receipt.events.filter(p.FeesCollected)[0]
             assert abs(ev.amount - share) <= 1 and p.fee_income() >= ev.amount
             p1, (l1, _) = self.price(), p.profit_unlock_schedule()
-            self.earned_at_most_unlocked(shares, p0, l0, p1, l1, ev.amount)
+            earned_at_most_unlocked(shares, p0, l0, p1, l1, ev.amount)
             assert l1 + 1 >= ev.amount  # nothing of the fees in the price at once
             chain.pending_timestamp += wait
             self.touch_oracle()  # a fresh mark (a stale one is valued with a haircut)
             p2, (l2, _) = self.price(), p.profit_unlock_schedule()
-            self.earned_at_most_unlocked(shares, p1, l1, p2, l2, 0)
+            earned_at_most_unlocked(shares, p1, l1, p2, l2, 0)
             STATS["fees"] += 1
-
-        def earned_at_most_unlocked(self, shares, p0, l0, p1, l1, added):
-            """Between two reads with no trade, mark move or share change: total assets rose
-            by exactly what unlocked, and `shares` gained at most their pro-rata part of it."""
-            assert p1.supply == p0.supply
-            unlocked = added + l0 - l1
-            assert p1.total_assets - p0.total_assets == unlocked, (p0, p1, unlocked)
-            gained = shares * p1.num() // p1.den() - shares * p0.num() // p0.den()
-            assert gained * p0.den() <= shares * unlocked + p0.den(), (gained, unlocked)
 
         # ---------------------------------------------------------------- the book and the backstop
 
@@ -246,7 +207,7 @@ def test_pool_invariants_stateful(
             mark = self.mark()
             price = mark * (BPS + off_bps) // BPS
             price -= price % TICK
-            self.fill(self.pool, keeper_agent, taker, taker, buy, price, units * ONE // 10)
+            self.settle_one(self.pool, keeper_agent, taker, taker, buy, price, units * ONE // 10)
             STATS["grid"] += 1
 
         def liquidation(self, long, gap_bps):
@@ -257,7 +218,7 @@ def test_pool_invariants_stateful(
                 if coll < 5_000 * USDC:
                     exchange.deposit(5_000 * USDC - max(coll, 0), sender=other)
                 size = 20 * ONE
-                ok, skipped = self.fill(taker, taker, other, other, not long, self.mark(), size)
+                ok, skipped = self.settle_one(taker, taker, other, other, not long, self.mark(), size)
                 if not ok:
                     return
             self.mark_gap(-gap_bps if exchange.position(other, MARKET)[0] > 0 else gap_bps)
@@ -275,17 +236,6 @@ def test_pool_invariants_stateful(
             else:
                 assert reason.startswith("exchange:"), reason
 
-        def mark_gap(self, gap_bps):
-            chain.pending_timestamp += 600  # past the breaker's window
-            new = self.mark() * (BPS + gap_bps) // BPS
-            new = min(max(new, PRICE // 2), PRICE * 2)
-            set_price(new - new % TICK)
-            STATS["gap"] += 1
-
-        def time_passes(self, seconds):
-            chain.pending_timestamp += seconds
-            self.touch_oracle()
-
         def admin(self, daily_bps, reserve_bps, minimum):
             self.pool.set_daily_withdraw_limit(daily_bps, sender=admin)
             self.pool.set_backstop_reserve(reserve_bps, minimum, sender=admin)
@@ -302,7 +252,7 @@ def test_pool_invariants_stateful(
                 size = exchange.position(p, MARKET)[0]
                 if size:
                     # the keeper's grid unwinds what the pool holds at the mark
-                    ok, skipped = self.fill(taker, taker, p, keeper_agent, size > 0, self.mark(), abs(size))
+                    ok, skipped = self.settle_one(taker, taker, p, keeper_agent, size > 0, self.mark(), abs(size))
                     if not ok:
                         STATS["exit_blocked"] += 1
                         return
@@ -336,11 +286,7 @@ def test_pool_invariants_stateful(
             assert p.available_liquidity() == idle + max(free - reserve, 0)
             assert p.totalSupply() == sum(p.balanceOf(w) for w in lps)
 
-    run_state_machine_as_test(
-        PoolMachine,
-        settings=settings(max_examples=2, stateful_step_count=5, deadline=None, derandomize=True,
-                          suppress_health_check=list(HealthCheck)),
-    )
+    run_machine(PoolMachine, examples=2, steps=5)
     print("pool stateful:", STATS)
     for path in ("deposit",):
         assert STATS[path] > 0, STATS

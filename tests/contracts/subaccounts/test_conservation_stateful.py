@@ -18,25 +18,22 @@ Invariants after every step (exact integers):
 """
 
 import ape
-from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule, run_state_machine_as_test
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
 from offchain.order import Order, sign_order
 from offchain.subaccounts import NO_SIGNATURE, PositionTransfer, sign_transfer, subaccount_address
-from tests.constants import ETH, ETH_PRICE, FAR_EXPIRY, INITIAL_MARGIN_BPS, LOT, MAINTENANCE_MARGIN_BPS, MIN_SIZE, TICK, USDC
+from tests.constants import ETH, ETH_PRICE, FAR_EXPIRY, LOT, SOL, SOL_PRICE, TICK, USDC
+from tests.stateful import run_machine
 
-SOL = 2
-SOL_PRICE = 150 * USDC
 MARKETS = (ETH, SOL)
 STATS = {"transfers": 0, "refused": 0, "splits": 0, "merges": 0, "fills": 0}
 REASONS: dict[str, int] = {}
 
 
 def test_conservation_stateful(chain, exchange, subs, usdc, oracle, admin, operator, maker, taker, other, stranger,
-                               fund, domain, set_price):
-    oracle.set_price(SOL, SOL_PRICE, sender=admin)
-    exchange.add_market(TICK, LOT, MIN_SIZE, INITIAL_MARGIN_BPS, MAINTENANCE_MARGIN_BPS, 500, sender=admin)
+                               fund, domain, set_price, create_market):
+    assert create_market(SOL_PRICE) == SOL
     for a in (maker, taker, other, stranger):
         fund(a, 0, deposit=False)
     # a vault-like account: trade guard and a forbidden counterparty (never part of a transfer)
@@ -209,9 +206,5 @@ def test_conservation_stateful(chain, exchange, subs, usdc, oracle, admin, opera
             total = sum(c - sum(cost for _, cost in p) for c, p in rows)
             assert usdc.balanceOf(exchange) == total + exchange.fees_accrued() + exchange.insurance_fund()
 
-    run_state_machine_as_test(
-        Conservation,
-        settings=settings(max_examples=3, stateful_step_count=10, deadline=None,
-                          suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much]),
-    )
+    run_machine(Conservation, examples=3, steps=10)
     print("subaccounts stateful:", STATS, REASONS)

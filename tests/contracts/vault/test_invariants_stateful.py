@@ -36,24 +36,23 @@ queue is claimed, every holder and manager withdraws: every call succeeds, nothi
 queued, the supply reaches zero, and a blacklisted receiver's payout is owed, not lost.
 """
 import itertools
-import random
 
 import ape
 import pytest
-from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, rule, run_state_machine_as_test
+from hypothesis.stateful import initialize
 
-from offchain.order import Order, sign_order
-from tests.constants import BPS, DAY, FAR_EXPIRY, LOT, MARKET, PRICE, REDUCE_ONLY, TICK, USDC
-from tests.contracts.receipts import PENDING, reverted, settled
-from tests.contracts.share_price import Price, not_lower, within_rounding
+from tests.constants import BPS, DAY, MARKET, PRICE, REDUCE_ONLY, TICK, USDC
+from tests.contracts.receipts import PENDING, reverted
+from tests.contracts.seeded_machine import seeded_machine
+from tests.contracts.share_price import Price, earned_at_most_unlocked, not_lower, within_rounding
+from tests.stateful import run_machine
 
 STATS = dict.fromkeys(
     ["deposit", "refused", "instant", "queued", "claimed", "claim_refused", "owed", "friend_fill", "skipped_guard",
      "skipped_counterparty", "jit", "gap", "manager_change", "unwind", "exit", "unwind_after_exit",
      "unwind_refused_deposit", "owed_claimed_exactly"], 0)
-# Each action's arguments, drawn from the example's seeded generator (see `act`).
+# Each action's arguments, drawn from the example's seeded generator (tests/contracts/seeded_machine.py).
 PARAMS = {
     "deposit": lambda r: dict(i=r.randrange(4), amount=r.randint(1 * USDC, 30_000 * USDC)),
     "withdraw": lambda r: dict(i=r.randrange(4), pct=r.choice([10, 50, 100, 100]), wait=r.random() < 0.7),
@@ -81,11 +80,7 @@ PARAMS = {
     "manager_exit_unwind": lambda r: dict(gap_bps=r.choice([-2_000, -1_000, 1_000, 2_000]),
                                           jit_amount=r.randint(1_000 * USDC, 100_000 * USDC)),
 }
-# How often each action comes up: money in and out and the manager's trades most. The
-# actions and their arguments come from a generator seeded by hypothesis (one seed per
-# example): in a short derandomized run hypothesis' own choices start from the minimal
-# example (the first action, smallest arguments, few steps) and starve most paths; a
-# failing run prints its seed and steps, and replays exactly.
+# How often each action comes up: money in and out and the manager's trades most.
 ACTIONS = (
     ["deposit"] * 2 + ["withdraw"] * 4 + ["manager_trade"] * 4 + ["claim"] * 3 + ["keeper_close"] * 2
     + ["mark_gap"] * 2 + ["time_passes"] * 2 + ["jit_before_lumpy_gain"] * 2
@@ -94,7 +89,6 @@ ACTIONS = (
     + ["manager_exit_unwind"] * 2
 )
 MAX_MANAGER_CHANGES = 6
-ACTIONS_PER_STEP = 4
 
 
 @pytest.fixture(scope="module")
@@ -104,8 +98,8 @@ def usdc(project, admin):
 
 
 def test_vault_invariants_stateful(
-    chain, accounts, create_vault, exchange, oracle, usdc, admin, operator, owner, follower, follower2, stranger,
-    manager, maker, taker, other, treasury, unwind_agent, domain, mint_usdc, set_price,
+    chain, accounts, create_vault, exchange, oracle, usdc, admin, owner, follower, follower2, stranger,
+    manager, maker, taker, other, treasury, unwind_agent, mint_usdc, set_price, trade,
 ):
     jit, friend = stranger, maker
     depositors = [owner, follower, follower2, jit]
@@ -117,12 +111,12 @@ def test_vault_invariants_stateful(
         usdc.mint(who, 10**9 * USDC, sender=admin)
     nonces = itertools.count(1)
 
-    class VaultMachine(RuleBasedStateMachine):
+    class VaultMachine(seeded_machine(chain, exchange, oracle, admin, set_price, trade, STATS)):
+        ACTIONS, PARAMS = ACTIONS, PARAMS
+
         @initialize(first=st.integers(5_000 * USDC, 50_000 * USDC), seed=st.integers(0, 2**32 - 1))
         def start(self, first, seed):
-            self.rng = random.Random(seed)
-            self.snapshot = chain.snapshot()
-            set_price(PRICE)
+            self.begin(seed)
             self.vault = v = create_vault(profit_share_bps=2_000, min_owner_stake_bps=0, lockup=3_600,
                                           drawdown_limit_bps=10_000)
             v.set_profit_unlock_time(DAY, sender=owner)
@@ -144,28 +138,14 @@ def test_vault_invariants_stateful(
             self.withdraw(2, 100, True)
             self.check()
 
-        def teardown(self):
-            if hasattr(self, "snapshot"):
-                chain.restore(self.snapshot)
-
-        @rule()
-        def act(self):
-            """A few actions, each followed by the invariants."""
-            for _ in range(ACTIONS_PER_STEP):
-                action = self.rng.choice(ACTIONS)
-                if action == "set_manager" and self.changes >= MAX_MANAGER_CHANGES:
-                    continue
-                getattr(self, action)(**PARAMS[action](self.rng))
-                self.check()
+        def allowed(self, action):
+            return action != "set_manager" or self.changes < MAX_MANAGER_CHANGES
 
         # ---------------------------------------------------------------- helpers
 
         def price(self, pending=False):
             kw = PENDING if pending else {}
             return Price(self.vault.total_assets(**kw), self.vault.totalSupply(**kw))
-
-        def mark(self):
-            return oracle.price_info(MARKET)[0]
 
         def signer(self):
             """The key that can sign the vault's orders now (None: nobody)."""
@@ -180,14 +160,9 @@ def test_vault_invariants_stateful(
             return max(exchange.min_nonce(self.vault), chain.pending_timestamp * 10**6) + next(nonces)
 
         def fill(self, vault_buys, price, size, cp, cp_signer, vault_signer, vault_flags=0):
-            v = self.vault
-            m = Order(v.address, MARKET, vault_buys, price, size, self.nonce(), FAR_EXPIRY, vault_flags)
-            t = Order(cp.address, MARKET, not vault_buys, price, size, next(nonces), FAR_EXPIRY, 0)
-            ms = sign_order(m, domain, vault_signer.private_key)
-            ts = sign_order(t, domain, cp_signer.private_key)
-            receipt = exchange.settle([(m.as_tuple(), ms.as_tuple(), t.as_tuple(), ts.as_tuple(), size)],
-                                      sender=operator)
-            return settled(receipt, exchange)
+            """The vault (maker, signed by `vault_signer`) against `cp`."""
+            return self.settle_one(self.vault, vault_signer, cp, cp_signer, vault_buys, price, size, vault_flags,
+                                   maker_nonce=self.nonce())
 
         def checked(self, call, kind):
             """Run a deposit / payout; the price never falls, and beyond rounding it rises
@@ -321,23 +296,13 @@ def test_vault_invariants_stateful(
             exchange.deposit_for(v, gain, sender=friend)
             v.checkpoint(sender=jit)
             p1, (l1, _) = self.price(), v.profit_unlock_schedule()
-            self.earned_at_most_unlocked(shares, p0, l0, p1, l1, gain)
+            earned_at_most_unlocked(shares, p0, l0, p1, l1, gain)
             assert l1 >= gain - 1  # nothing of the gain is in the price at once
             chain.pending_timestamp += wait
             self.touch_oracle()  # a fresh mark (a stale one is valued with a haircut)
             p2, (l2, _) = self.price(), v.profit_unlock_schedule()
-            self.earned_at_most_unlocked(shares, p1, l1, p2, l2, 0)
+            earned_at_most_unlocked(shares, p1, l1, p2, l2, 0)
             STATS["jit"] += 1
-
-        def earned_at_most_unlocked(self, shares, p0, l0, p1, l1, added):
-            """Between two reads with no trade, mark move or share change: the total assets
-            rose by exactly what unlocked (gain added minus what is still locked on top), and
-            `shares` gained at most their pro-rata part of it (+1 unit of rounding)."""
-            assert p1.supply == p0.supply
-            unlocked = added + l0 - l1
-            assert p1.total_assets - p0.total_assets == unlocked
-            gained = shares * p1.num() // p1.den() - shares * p0.num() // p0.den()
-            assert gained * p0.den() <= shares * unlocked + p0.den(), (gained, unlocked)
 
         # ---------------------------------------------------------------- the manager and the keeper
 
@@ -391,21 +356,6 @@ def test_vault_invariants_stateful(
             price = mark * (BPS + distance) // BPS if size < 0 else mark * (BPS - distance) // BPS
             price = price - price % TICK if price >= mark else -(-price // TICK) * TICK
             self.fill(size < 0, price, abs(size), taker, taker, sig, REDUCE_ONLY)
-
-        def mark_gap(self, gap_bps):
-            chain.pending_timestamp += 600  # past the breaker's window
-            new = self.mark() * (BPS + gap_bps) // BPS
-            new = min(max(new, PRICE // 2), PRICE * 2)
-            set_price(new - new % TICK)
-            STATS["gap"] += 1
-
-        def time_passes(self, seconds):
-            chain.pending_timestamp += seconds
-            self.touch_oracle()
-
-        def touch_oracle(self):
-            # the reporter keeps the mark fresh (its max age is a day here)
-            oracle.set_price(MARKET, self.mark(), sender=admin)
 
         def checkpoint(self):
             self.vault.checkpoint(sender=stranger)
@@ -600,11 +550,7 @@ def test_vault_invariants_stateful(
 
         claims_covered = check
 
-    run_state_machine_as_test(
-        VaultMachine,
-        settings=settings(max_examples=3, stateful_step_count=5, deadline=None, derandomize=True,
-                          suppress_health_check=list(HealthCheck)),
-    )
+    run_machine(VaultMachine, examples=3, steps=5)
     print("vault stateful:", STATS)
     # the runs went down the paths the invariants are about, not only refusals
     for path in ("deposit", "instant", "queued", "claimed", "jit", "exit", "unwind", "unwind_after_exit",

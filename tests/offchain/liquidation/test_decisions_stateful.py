@@ -24,11 +24,11 @@ from __future__ import annotations
 from fractions import Fraction
 from math import ceil, floor
 
-from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule, run_state_machine_as_test
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
 from offchain.risk.liquidation import AccountRisk, LiquidationParams, MarketRisk, StepKind, health, next_step
+from tests.stateful import run_machine
 
 ONE = 10**18
 BPS = 10_000
@@ -141,11 +141,7 @@ class Decisions(RuleBasedStateMachine):
 
 
 def test_runner_decisions__stateful_against_the_exchange_rules():
-    run_state_machine_as_test(
-        Decisions,
-        settings=settings(max_examples=400, stateful_step_count=30, deadline=None, derandomize=True,
-                          suppress_health_check=list(HealthCheck)),
-    )
+    run_machine(Decisions, examples=400, steps=30)
     print("runner decisions:", STATS)
     # which paths random examples reach depends on the seed hypothesis derives for the run;
     # the capped step has its own fixed walk below, so it is not left to that
