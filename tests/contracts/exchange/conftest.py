@@ -1,8 +1,8 @@
-"""Exchange test helpers: funded traders, a settle helper and state snapshots."""
+"""Exchange test helpers: funded traders, settle helpers, a backstopped long and state snapshots."""
 
 import pytest
 
-from tests.constants import ETH, USDC
+from tests.constants import ETH, ETH_PRICE, ONE, USDC
 
 FUNDING = 100_000 * USDC
 
@@ -24,6 +24,39 @@ def settle(exchange, operator):
         return tx, tx.decode_logs(exchange.FillSettled), tx.decode_logs(exchange.FillSkipped)
 
     return _settle
+
+
+@pytest.fixture(scope="module")
+def cross(exchange, operator, create_order, create_fill):
+    """cross(maker, taker, taker_buys, price, size=ONE, market=ETH) -> tx: one fill between
+    two fresh orders (maker resting, taker crossing), which must settle."""
+
+    def _cross(maker, taker, taker_buys, price, size=ONE, market=ETH):
+        tx = exchange.settle([create_fill(create_order(maker, not taker_buys, price, size, market=market),
+                                          create_order(taker, taker_buys, price, size, market=market))],
+                             sender=operator)
+        assert len(tx.decode_logs(exchange.FillSettled)) == 1
+        return tx
+
+    return _cross
+
+
+@pytest.fixture(scope="module")
+def taker_long(exchange, admin, fund, cross, maker, taker, other, lp):
+    """taker_long(backstop, collateral, size=ONE, other_collateral=10,000 USDC) -> taker: lp is
+    the backstop with `backstop` USDC, maker (the other side) holds 100,000 and `other`
+    `other_collateral`; the taker buys `size` from maker at ETH_PRICE on `collateral`."""
+
+    def _long(backstop, collateral, size=ONE, other_collateral=10_000 * USDC):
+        fund(lp, backstop)
+        exchange.set_backstop(lp, sender=admin)
+        fund(maker, 100_000 * USDC)
+        fund(other, other_collateral)
+        fund(taker, collateral)
+        cross(maker, taker, True, ETH_PRICE, size)
+        return taker
+
+    return _long
 
 
 @pytest.fixture(scope="module")

@@ -11,29 +11,18 @@ USDC covers every positive equity, the fees and the fund."""
 import ape
 import pytest
 
-from tests.constants import ETH, ETH_PRICE, ONE, USDC
+from tests.constants import ETH, ONE, USDC
 
 GAP = 1_700 * USDC
 
 
-def _fill(exchange, operator, create_order, create_fill, maker, taker_account, taker_buys, price, size=ONE):
-    tx = exchange.settle([create_fill(create_order(maker, not taker_buys, price, size),
-                                      create_order(taker_account, taker_buys, price, size))], sender=operator)
-    assert len(tx.decode_logs(exchange.FillSettled)) == 1
-
-
 @pytest.fixture
-def no_profitable_short(exchange, oracle, admin, operator, fund, taker, maker, other, lp, create_order, create_fill):
+def no_profitable_short(exchange, oracle, admin, taker_long, cross, taker, maker, other):
     """taker long 1 ETH from 2,000 on 250 USDC; a 15% gap to 1,700 makes it bankrupt; the
     short that was opposite it closes to `other`, who is short at 1,700: not in profit."""
-    fund(lp, 100_000 * USDC)
-    exchange.set_backstop(lp, sender=admin)
-    fund(maker, 100_000 * USDC)
-    fund(other, 10_000 * USDC)
-    fund(taker, 250 * USDC)
-    _fill(exchange, operator, create_order, create_fill, maker, taker, True, ETH_PRICE)
+    taker_long(100_000 * USDC, 250 * USDC)
     oracle.set_price(ETH, GAP, sender=admin)
-    _fill(exchange, operator, create_order, create_fill, other, maker, True, GAP)  # maker buys back from other
+    cross(other, maker, True, GAP)  # maker buys back from other
     assert exchange.position(maker, ETH)[0] == 0 and exchange.position(other, ETH)[0] == -ONE
     assert exchange.equity(taker) < 0 and exchange.insurance_fund() == 0
     return taker
@@ -69,11 +58,11 @@ def test_adl__no_profitable_counterparty__backstop_absorbs_at_bankruptcy_price(
 
 
 def test_adl__counterparties_then_backstop__backstop_takes_the_rest(
-    exchange, no_profitable_short, operator, fund, stranger, other, maker, lp, usdc, create_order, create_fill
+    exchange, no_profitable_short, operator, cross, other, maker, lp
 ):
     bankrupt = no_profitable_short
     # `other` adds 0.4 short at 1,785 (band edge above the mark): that part is in profit
-    _fill(exchange, operator, create_order, create_fill, maker, other, False, 1_785 * USDC, 4 * ONE // 10)
+    cross(maker, other, False, 1_785 * USDC, 4 * ONE // 10)
     assert exchange.position(other, ETH)[0] * GAP // ONE - exchange.position(other, ETH)[1] > 0
     tx = exchange.adl(bankrupt, ETH, [other, lp], sender=operator)
     logs = tx.decode_logs(exchange.Adl)
@@ -83,18 +72,13 @@ def test_adl__counterparties_then_backstop__backstop_takes_the_rest(
 
 
 def test_adl__partial_counterparty__backstop_takes_what_is_left(
-    exchange, oracle, admin, operator, fund, taker, maker, other, stranger, lp, usdc, create_order, create_fill
+    exchange, oracle, admin, operator, taker_long, cross, taker, maker, other, stranger, lp, usdc
 ):
-    fund(lp, 100_000 * USDC)
-    exchange.set_backstop(lp, sender=admin)
-    fund(maker, 100_000 * USDC)
-    fund(other, 10_000 * USDC)
-    fund(taker, 250 * USDC)
-    _fill(exchange, operator, create_order, create_fill, maker, taker, True, ETH_PRICE)
+    taker_long(100_000 * USDC, 250 * USDC)
     # other takes 0.3 of maker's short at 1,900 (in profit after the gap); the keeper lists
     # only part of the opposite side (e.g. its 32-address limit), then the backstop
     oracle.set_price(ETH, 1_900 * USDC, sender=admin)
-    _fill(exchange, operator, create_order, create_fill, maker, other, False, 1_900 * USDC, 3 * ONE // 10)
+    cross(maker, other, False, 1_900 * USDC, 3 * ONE // 10)
     oracle.set_price(ETH, GAP, sender=admin)
     assert exchange.equity(taker) < 0
     tx = exchange.adl(taker, ETH, [other, lp], sender=operator)
@@ -107,14 +91,10 @@ def test_adl__partial_counterparty__backstop_takes_what_is_left(
     assert usdc.balanceOf(exchange) >= _owed(exchange, accounts)
 
 
-def test_adl__backstop_would_fall_below_maintenance__reverts(exchange, oracle, admin, operator, fund, taker, maker, other,
-                                                             lp, create_order, create_fill):
-    fund(lp, 100 * USDC)  # a thin backstop: 100 - ~52 deficit < 85 maintenance of 1 ETH at 1,700
-    exchange.set_backstop(lp, sender=admin)
-    fund(maker, 100_000 * USDC)
-    fund(other, 10_000 * USDC)
-    fund(taker, 250 * USDC)
-    _fill(exchange, operator, create_order, create_fill, maker, taker, True, ETH_PRICE)
+def test_adl__backstop_would_fall_below_maintenance__reverts(exchange, oracle, admin, operator, taker_long, taker,
+                                                             lp):
+    # a thin backstop: 100 - ~52 deficit < 85 maintenance of 1 ETH at 1,700
+    taker_long(100 * USDC, 250 * USDC)
     oracle.set_price(ETH, GAP, sender=admin)
     with ape.reverts("exchange: backstop margin"):
         exchange.adl(taker, ETH, [lp], sender=operator)

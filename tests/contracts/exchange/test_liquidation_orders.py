@@ -62,16 +62,26 @@ def test_settle__liquidation_order_of_liquidatable_account__closes_with_penalty(
     assert usdc.balanceOf(exchange) == balance
 
 
-def test_settle__liquidation_order_reward_share__operator_paid(
-    exchange, oracle, admin, operator, taker, friend, open_long, create_order, sign
-):
-    exchange.set_insurance_config(0, 5_000, sender=admin)
-    open_long(taker, 250 * USDC)
-    oracle.set_price(ETH, 1_830 * USDC, sender=admin)
-    fill, _, _ = liq_fill(create_order, sign, friend, taker, 1_825 * USDC, ONE)
-    before = exchange.collateral(operator)
-    exchange.settle([fill], sender=operator)
-    penalty = 1_825 * USDC * exchange.liquidation_penalty_bps() // 10_000
+@pytest.fixture
+def half_reward_liquidation(exchange, oracle, admin, operator, taker, open_long, create_order, sign):
+    """half_reward_liquidation(counterparty) -> (operator's collateral before, penalty): with
+    half the penalty as the caller's reward, the taker's 1 ETH long on 250 USDC, marked at
+    1,830, is liquidated at 1,825 against `counterparty`'s bid (the operator settles)."""
+
+    def go(counterparty):
+        exchange.set_insurance_config(0, 5_000, sender=admin)
+        open_long(taker, 250 * USDC)
+        oracle.set_price(ETH, 1_830 * USDC, sender=admin)
+        fill, _, _ = liq_fill(create_order, sign, counterparty, taker, 1_825 * USDC, ONE)
+        before = exchange.collateral(operator)
+        exchange.settle([fill], sender=operator)
+        return before, 1_825 * USDC * exchange.liquidation_penalty_bps() // 10_000
+
+    return go
+
+
+def test_settle__liquidation_order_reward_share__operator_paid(exchange, operator, friend, half_reward_liquidation):
+    before, penalty = half_reward_liquidation(friend)
     assert exchange.collateral(operator) == before + penalty // 2
     assert exchange.insurance_fund() == penalty - penalty // 2
 
@@ -169,17 +179,9 @@ def test_settle__counterparty_of_liquidation_still_needs_its_signature(
     assert_skipped((m.as_tuple(), NO_SIG, t.as_tuple(), NO_SIG, ONE), m, t, "bad signature")
 
 
-def test_settle__operator_is_the_counterparty__reward_kept(
-    exchange, oracle, admin, operator, taker, open_long, fund, create_order, sign
-):
-    exchange.set_insurance_config(0, 5_000, sender=admin)
+def test_settle__operator_is_the_counterparty__reward_kept(exchange, operator, fund, half_reward_liquidation):
     fund(operator, 10_000 * USDC)
-    open_long(taker, 250 * USDC)
-    oracle.set_price(ETH, 1_830 * USDC, sender=admin)
-    fill, _, _ = liq_fill(create_order, sign, operator, taker, 1_825 * USDC, ONE)
-    before = exchange.collateral(operator)
-    exchange.settle([fill], sender=operator)
-    penalty = 1_825 * USDC * exchange.liquidation_penalty_bps() // 10_000
+    before, penalty = half_reward_liquidation(operator)
     # opening a long costs no collateral and earns no rebate (the taker paid no fee)
     assert exchange.collateral(operator) == before + penalty // 2
     assert exchange.position(operator, ETH)[0] == ONE

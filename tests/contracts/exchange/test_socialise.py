@@ -11,15 +11,9 @@ fees and the fund."""
 import ape
 import pytest
 
-from tests.constants import ETH, ETH_PRICE, INITIAL_MARGIN_BPS, LOT, MAINTENANCE_MARGIN_BPS, MIN_SIZE, ONE, TICK, USDC
+from tests.constants import ETH, ONE, SOL, SOL_PRICE, USDC
 
 GAP = 1_700 * USDC
-
-
-def _fill(exchange, operator, create_order, create_fill, maker, taker_account, taker_buys, price, size=ONE):
-    tx = exchange.settle([create_fill(create_order(maker, not taker_buys, price, size),
-                                      create_order(taker_account, taker_buys, price, size))], sender=operator)
-    assert len(tx.decode_logs(exchange.FillSettled)) == 1
 
 
 def _ceil_div(a, b):
@@ -33,18 +27,13 @@ def loss(project, exchange):
 
 
 @pytest.fixture
-def exhausted(exchange, oracle, admin, operator, fund, taker, maker, other, lp, create_order, create_fill):
+def exhausted(exchange, oracle, admin, taker_long, cross, taker, maker, other):
     """taker long 1 ETH from 2,000 on 250 USDC, bankrupt after a 15% gap; the opposite short
     is `other`'s, opened at 1,700 (not in profit); the backstop holds 100 USDC, too thin to
     take 1 ETH and stay at maintenance; the fund is empty."""
-    fund(lp, 100 * USDC)
-    exchange.set_backstop(lp, sender=admin)
-    fund(maker, 100_000 * USDC)
-    fund(other, 10_000 * USDC)
-    fund(taker, 250 * USDC)
-    _fill(exchange, operator, create_order, create_fill, maker, taker, True, ETH_PRICE)
+    taker_long(100 * USDC, 250 * USDC)
     oracle.set_price(ETH, GAP, sender=admin)
-    _fill(exchange, operator, create_order, create_fill, other, maker, True, GAP)
+    cross(other, maker, True, GAP)
     assert exchange.position(other, ETH)[0] == -ONE and exchange.position(maker, ETH)[0] == 0
     assert exchange.equity(taker) < 0 and exchange.insurance_fund() == 0
     return taker
@@ -118,19 +107,14 @@ def test_socialise__fund_pays_first__rest_shared(
 
 
 def test_socialise__several_opposite_positions__closed_pro_rata_to_size(
-    exchange, loss, oracle, admin, operator, fund, taker, maker, other, stranger, lp, usdc, create_order, create_fill
+    exchange, loss, oracle, admin, operator, fund, taker_long, cross, taker, maker, other, stranger, lp, usdc
 ):
-    fund(lp, 100 * USDC)
-    exchange.set_backstop(lp, sender=admin)
-    fund(maker, 100_000 * USDC)
-    fund(other, 10_000 * USDC)
+    taker_long(100 * USDC, 500 * USDC, 2 * ONE)
     fund(stranger, 10_000 * USDC)
-    fund(taker, 500 * USDC)
-    _fill(exchange, operator, create_order, create_fill, maker, taker, True, ETH_PRICE, 2 * ONE)
     oracle.set_price(ETH, GAP, sender=admin)
     # the opposite side moves to other (1.5) and stranger (0.5), both short at 1,700
-    _fill(exchange, operator, create_order, create_fill, other, maker, True, GAP, 3 * ONE // 2)
-    _fill(exchange, operator, create_order, create_fill, stranger, maker, True, GAP, ONE // 2)
+    cross(other, maker, True, GAP, 3 * ONE // 2)
+    cross(stranger, maker, True, GAP, ONE // 2)
     with ape.reverts("exchange: backstop margin"):
         exchange.adl(taker, ETH, [lp], sender=operator)
     tx = loss.socialise(taker, ETH, _sorted(other, stranger, lp), sender=operator)
@@ -141,20 +125,15 @@ def test_socialise__several_opposite_positions__closed_pro_rata_to_size(
 
 
 def test_socialise__partial_list__closes_in_proportion(
-    exchange, loss, oracle, admin, operator, fund, taker, maker, other, stranger, lp, usdc, create_order, create_fill
+    exchange, loss, oracle, admin, operator, fund, taker_long, cross, taker, maker, other, stranger, lp, usdc
 ):
     """The listed opposite sizes exceed the position: each closes the same fraction."""
-    fund(lp, 100 * USDC)
-    exchange.set_backstop(lp, sender=admin)
-    fund(maker, 100_000 * USDC)
-    fund(other, 10_000 * USDC)
+    taker_long(100 * USDC, 250 * USDC)
     fund(stranger, 10_000 * USDC)
-    fund(taker, 250 * USDC)
-    _fill(exchange, operator, create_order, create_fill, maker, taker, True, ETH_PRICE)
     oracle.set_price(ETH, GAP, sender=admin)
     # other and stranger short 3 and 1 at 1,700 against a new long of maker's
-    _fill(exchange, operator, create_order, create_fill, other, maker, True, GAP, 3 * ONE)
-    _fill(exchange, operator, create_order, create_fill, stranger, maker, True, GAP, ONE)
+    cross(other, maker, True, GAP, 3 * ONE)
+    cross(stranger, maker, True, GAP, ONE)
     tx = loss.socialise(taker, ETH, _sorted(other, stranger, lp), sender=operator)
     closed = {l.counterparty: l.size for l in tx.decode_logs(exchange.Adl)}
     assert closed == {other.address: 3 * ONE // 4, stranger.address: ONE // 4}
@@ -202,25 +181,17 @@ def test_socialise__backstop_can_absorb__refused(exchange, loss, exhausted, oper
 
 
 def test_socialise__listed_equity_short__refused_nothing_moves(
-    exchange, loss, oracle, admin, operator, fund, taker, maker, other, lp, create_order, create_fill
+    exchange, loss, oracle, admin, operator, create_market, taker_long, cross, taker, maker, other, lp
 ):
     """The listed accounts' positive equity must cover what the fund leaves: nobody is
     charged below zero, so a list that cannot pay reverts as a whole. Here the only
     opposite position belongs to an account ruined in another market."""
-    sol = 2
-    oracle.set_price(sol, 150 * USDC, sender=admin)
-    exchange.add_market(TICK, LOT, MIN_SIZE, INITIAL_MARGIN_BPS, MAINTENANCE_MARGIN_BPS, 500, sender=admin)
-    fund(lp, 10 * USDC)
-    exchange.set_backstop(lp, sender=admin)
-    fund(maker, 100_000 * USDC)
-    fund(other, 400 * USDC)
-    fund(taker, 250 * USDC)
-    _fill(exchange, operator, create_order, create_fill, maker, taker, True, ETH_PRICE)
+    sol = create_market(SOL_PRICE)
+    assert sol == SOL
+    taker_long(10 * USDC, 250 * USDC, other_collateral=400 * USDC)
     oracle.set_price(ETH, GAP, sender=admin)
-    _fill(exchange, operator, create_order, create_fill, other, maker, True, GAP)  # other short ETH at 1,700
-    tx = exchange.settle([create_fill(create_order(maker, False, 150 * USDC, 10 * ONE, market=sol),
-                                      create_order(other, True, 150 * USDC, 10 * ONE, market=sol))], sender=operator)
-    assert len(tx.decode_logs(exchange.FillSettled)) == 1
+    cross(other, maker, True, GAP)  # other short ETH at 1,700
+    cross(maker, other, True, SOL_PRICE, 10 * ONE, market=sol)
     oracle.set_price(sol, 75 * USDC, sender=admin)  # other loses 750 in SOL: its equity < 0
     assert exchange.equity(other) < 0 and exchange.equity(taker) < 0
     before = [exchange.position(a, ETH) for a in (taker, other)] + [exchange.collateral(a) for a in (taker, other, lp)]
@@ -230,24 +201,16 @@ def test_socialise__listed_equity_short__refused_nothing_moves(
 
 
 def test_adl__counterparty_would_go_negative__refused(
-    exchange, oracle, admin, operator, fund, taker, maker, other, lp, create_order, create_fill
+    exchange, oracle, admin, operator, create_market, taker_long, cross, taker, maker, other, lp
 ):
     """ADL at the bankruptcy price never makes its counterparty bankrupt in turn: a deficit
     moved onto an account whose position is then gone could not be shared any more."""
-    sol = 2
-    oracle.set_price(sol, 150 * USDC, sender=admin)
-    exchange.add_market(TICK, LOT, MIN_SIZE, INITIAL_MARGIN_BPS, MAINTENANCE_MARGIN_BPS, 500, sender=admin)
-    fund(lp, 100_000 * USDC)
-    exchange.set_backstop(lp, sender=admin)
-    fund(maker, 100_000 * USDC)
-    fund(other, 200 * USDC)
-    fund(taker, 420 * USDC)
-    _fill(exchange, operator, create_order, create_fill, maker, taker, True, ETH_PRICE)
-    tx = exchange.settle([create_fill(create_order(maker, False, 150 * USDC, 10 * ONE, market=sol),
-                                      create_order(taker, True, 150 * USDC, 10 * ONE, market=sol))], sender=operator)
-    assert len(tx.decode_logs(exchange.FillSettled)) == 1
+    sol = create_market(SOL_PRICE)
+    assert sol == SOL
+    taker_long(100_000 * USDC, 420 * USDC, other_collateral=200 * USDC)
+    cross(maker, taker, True, SOL_PRICE, 10 * ONE, market=sol)
     oracle.set_price(ETH, 1_900 * USDC, sender=admin)
-    _fill(exchange, operator, create_order, create_fill, other, maker, True, 1_900 * USDC)  # other short at 1,900
+    cross(other, maker, True, 1_900 * USDC)  # other short at 1,900
     oracle.set_price(ETH, 1_890 * USDC, sender=admin)  # other is in profit
     oracle.set_price(sol, 90 * USDC, sender=admin)  # taker's SOL loss lifts its ETH bankruptcy price
     assert exchange.equity(taker) < 0
