@@ -12,10 +12,10 @@ import pytest
 
 from offchain.funding import RATE_ONE, funding_owed, index_delta
 from tests.constants import ETH, ETH_PRICE, LOT, ONE, USDC, ZERO
+from tests.constants import FUNDING_INTERVAL as INTERVAL
 from tests.contracts.funding.identity import identity
 from tests.contracts.receipts import funding_settled
 
-INTERVAL = 60
 LIQUIDATION = 4
 NO_SIG = (0, b"\x00" * 32, b"\x00" * 32)
 

@@ -7,8 +7,8 @@ import pytest
 
 from offchain.funding import RATE_ONE, index_delta
 from tests.constants import ETH, ETH_PRICE
-
-from .conftest import CAP, INTERVAL
+from tests.constants import FUNDING_CAP as CAP
+from tests.constants import FUNDING_INTERVAL as INTERVAL
 
 
 def test_update_funding__valid__index_grows_and_event(funding, operator, next_interval):

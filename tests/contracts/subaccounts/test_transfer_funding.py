@@ -5,45 +5,12 @@ duplicates what it owed; split and merge the same. Invariant: USDC held == sum(c
 - sum(cost) + fees_accrued + insurance_fund + funding_balance, and funding_balance ==
 sum(FundingSettled.amount)."""
 
-import pytest
-
 from offchain.funding import RATE_ONE
 from tests.constants import ETH, ETH_PRICE, ONE, USDC
-
-INTERVAL = 60
-
-
-@pytest.fixture(scope="module")
-def funded(project, exchange, oracle, admin, operator):
-    funding = project.Funding.deploy(oracle, sender=admin)
-    funding.grantRole(funding.FUNDING_ROLE(), operator, sender=admin)
-    funding.set_funding_config(ETH, INTERVAL, RATE_ONE, sender=admin)
-    exchange.set_funding(funding, sender=admin)
-    return funding
+from tests.contracts.funding.identity import identity
 
 
-@pytest.fixture(scope="module")
-def push_rate(chain, funded, oracle, admin, operator):
-    def push(rate):
-        _, last, interval_s, _ = funded.funding_state(ETH)
-        target = (last + 2) * interval_s + 1
-        if chain.pending_timestamp < target:
-            chain.pending_timestamp = target
-        oracle.set_price(ETH, ETH_PRICE, sender=admin)
-        funded.update_funding(ETH, last + 1, rate, sender=operator)
-
-    return push
-
-
-def _identity(exchange, usdc, accounts):
-    coll = sum(exchange.collateral(a) for a in accounts)
-    cost = sum(exchange.position(a, ETH)[1] for a in accounts)
-    return usdc.balanceOf(exchange) == (
-        coll - cost + exchange.fees_accrued() + exchange.insurance_fund() + exchange.funding_balance()
-    )
-
-
-def test_transfer__realises_both_sides_funding(exchange, usdc, subs, funded, push_rate, fund, trade, maker, taker,
+def test_transfer__realises_both_sides_funding(exchange, usdc, subs, fx, push_rate, fund, trade, maker, taker,
                                                other, stranger, create_transfer, sign_t):
     fund(maker, 10_000 * USDC)
     fund(taker, 10_000 * USDC)
@@ -59,13 +26,13 @@ def test_transfer__realises_both_sides_funding(exchange, usdc, subs, funded, pus
     settled = {(e.account, e.amount) for e in tx.decode_logs(exchange.FundingSettled)}
     assert settled == {(maker.address, owed_maker), (other.address, owed_other)}
     assert exchange.funding_owed(maker, ETH) == 0 and exchange.funding_owed(other, ETH) == 0
-    assert _identity(exchange, usdc, [maker, taker, other, exchange.treasury()])
+    assert identity(exchange, usdc, [maker, taker, other, exchange.treasury()])
     # from here each pays on what it holds after the transfer
     push_rate(RATE_ONE // 1_000)
     assert exchange.funding_owed(other, ETH) == 2 * exchange.funding_owed(maker, ETH)
 
 
-def test_split_merge__sub_account_pays_its_own_funding(exchange, usdc, subs, funded, push_rate, fund, trade, maker,
+def test_split_merge__sub_account_pays_its_own_funding(exchange, usdc, subs, fx, push_rate, fund, trade, maker,
                                                        taker, open_sub):
     fund(maker, 10_000 * USDC)
     fund(taker, 10_000 * USDC)
@@ -79,4 +46,4 @@ def test_split_merge__sub_account_pays_its_own_funding(exchange, usdc, subs, fun
     tx = subs.merge(sub, ETH, 0, sender=maker)
     assert (sub, owed) in {(e.account, e.amount) for e in tx.decode_logs(exchange.FundingSettled)}
     assert exchange.collateral(sub) == coll - owed
-    assert _identity(exchange, usdc, [maker, taker, sub, exchange.treasury()])
+    assert identity(exchange, usdc, [maker, taker, sub, exchange.treasury()])
