@@ -1,11 +1,13 @@
 """Deploy a stateless Vyper module (contracts/*.vy) behind a tiny harness contract.
 
 Modules such as margin_tiers and funding_math have no external functions of their own;
-a harness written in the test exposes the internal functions under test. It is compiled
-with the project's Vyper against the contracts/ folder and deployed on Ape's test chain."""
+`deploy_module` generates a harness that exposes the named internal functions under test
+with the module's own signatures (read from its source, so the two cannot drift), compiles
+it with the project's Vyper against the contracts/ folder and deploys it on Ape's test chain."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import vyper
@@ -25,3 +27,40 @@ def deploy_harness(name: str, source: str, sender):
         "runtimeBytecode": {"bytecode": out["bytecode_runtime"]},
     })
     return ContractContainer(contract_type).deploy(sender=sender)
+
+
+def _split_params(params: str) -> list[str]:
+    """`a: T, b: DynArray[T, N]` -> the parameters, splitting on top-level commas only."""
+    out, depth, start = [], 0, 0
+    for i, ch in enumerate(params):
+        depth += ch == "[" or ch == "("
+        depth -= ch == "]" or ch == ")"
+        if ch == "," and depth == 0:
+            out.append(params[start:i])
+            start = i + 1
+    out.append(params[start:])
+    return [p.strip() for p in out if p.strip()]
+
+
+def harness_source(module: str, *functions: str) -> str:
+    """A contract that imports contracts/<module>.vy and exposes each of `functions` as an
+    external function of the same signature and mutability that returns the module's result."""
+    source = (CONTRACTS / f"{module}.vy").read_text()
+    parts = []
+    for name in functions:
+        m = re.search(rf"^((?:@\w+\n)+)def {name}\((.*?)\)\s*(?:->\s*([^:]+?))?\s*:[ \t]*$", source, re.M | re.S)
+        if m is None:
+            raise ValueError(f"{module}.vy has no function {name}")
+        mutability = next(d for d in ("@pure", "@view") if d in m.group(1).split())
+        params = _split_params(" ".join(m.group(2).split()))
+        args = ", ".join(p.split(":")[0].strip() for p in params)
+        returns = f" -> {' '.join(m.group(3).split())}" if m.group(3) else ""
+        parts.append(f"@external\n{mutability}\ndef {name}({', '.join(params)}){returns}:\n"
+                     f"    return {module}.{name}({args})\n")
+    imports = f"import {module}\n" + ("import constants\n" if "constants." in "".join(parts) else "")
+    return "# pragma version ~=0.4.3\n" + imports + "\n" + "\n".join(parts)
+
+
+def deploy_module(module: str, *functions: str, sender):
+    """The module's `functions` behind a generated harness (see `harness_source`)."""
+    return deploy_harness(f"{module}_harness", harness_source(module, *functions), sender)

@@ -9,44 +9,14 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from offchain.funding import RATE_ONE, funding_owed, index_delta
 
-from ..module_harness import deploy_harness
-
-HARNESS = '''
-# pragma version ~=0.4.3
-import funding_math
-
-@external
-@pure
-def index_delta(rate: int256, mark: uint256) -> int256:
-    return funding_math.index_delta(rate, mark)
-
-@external
-@pure
-def owed(size: int256, index: int256, snapshot: uint256) -> int256:
-    return funding_math.owed(size, index, snapshot)
-
-@external
-@pure
-def snapshot_of(index: int256) -> uint256:
-    return funding_math.snapshot_of(index)
-
-@external
-@pure
-def pack(size: int256, cost: int256, snapshot: uint256) -> uint256:
-    return funding_math.pack(size, cost, snapshot)
-
-@external
-@pure
-def unpack(word: uint256) -> (int256, int256, uint256):
-    return funding_math.unpack(word)
-'''
+from ..module_harness import deploy_module
 
 WINDOW = 2**71 - 1  # the largest unsettled index move a snapshot represents exactly
 
 
 @pytest.fixture(scope="module")
 def funding_harness(admin):
-    return deploy_harness("FundingHarness", HARNESS, admin)
+    return deploy_module("funding_math", "index_delta", "owed", "snapshot_of", "pack", "unpack", sender=admin)
 
 
 def test_funding_math__long_pays_short(funding_harness):

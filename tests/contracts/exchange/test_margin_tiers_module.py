@@ -8,36 +8,16 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from offchain.risk.margin import MAX_TIERS, TierError, TierTable
+from tests.constants import USDC
 
-from ..module_harness import deploy_harness
+from ..module_harness import deploy_module
 
-HARNESS = '''
-# pragma version ~=0.4.3
-import margin_tiers
-
-@external
-@pure
-def requirement(notional: uint256, bps_word: uint256, lo: uint256, hi: uint256, initial: bool) -> uint256:
-    return margin_tiers.requirement(notional, bps_word, lo, hi, initial)
-
-@external
-@pure
-def encode(t: DynArray[uint256, 8], im: DynArray[uint256, 8], mm: DynArray[uint256, 8]) -> (uint256, uint256, uint256):
-    return margin_tiers.encode(t, im, mm)
-
-@external
-@pure
-def base_bps(bps_word: uint256) -> (uint256, uint256):
-    return margin_tiers.base_bps(bps_word)
-'''
-
-USDC = 10**6
 ROWS = [(0, 1_000, 500), (1_000_000 * USDC, 2_000, 1_000), (5_000_000 * USDC, 5_000, 2_500)]
 
 
 @pytest.fixture(scope="module")
 def tiers_harness(admin):
-    return deploy_harness("TiersHarness", HARNESS, admin)
+    return deploy_module("margin_tiers", "requirement", "encode", "base_bps", sender=admin)
 
 
 def encode(harness, rows):
