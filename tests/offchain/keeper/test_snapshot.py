@@ -5,13 +5,16 @@ with ids, unsettled positions, open sizes, marks); a snapshot that does not veri
 
 import json
 
+import pytest
 from sqlalchemy import update
 
 from offchain.keeper.core import Core, Outbox, market_config
 from offchain.keeper.journal import SnapshotRow, WriteSet
 from offchain.matching import Engine
 
-from .helpers import ADDR, MARKET, PRICE, OfflineKeeper, order, run, signed
+from .helpers import ADDR, MARKET, PRICE, OfflineKeeper, order, signed
+
+pytestmark = pytest.mark.anyio  # async tests run on anyio (tests/conftest.py)
 
 
 def _core():
@@ -44,15 +47,14 @@ def _view(core: Core) -> tuple:
             core.seq, core.fill_seq, dict(core.marks))
 
 
-def _traffic(k, offset: int):
-    async def go():
-        k.start()
-        await k.gateway.place_batch([signed(i % 3, order(i % 3, True, nonce=offset + i, price=PRICE - (i % 5) * 10_000,
-                                                         size=10**17 * (1 + i % 2))) for i in range(12)])
-        await k.gateway.place_batch([signed(3, order(3, False, nonce=offset + 100 + i, price=PRICE - 20_000,
-                                                     size=10**17)) for i in range(5)])
-        await k.committer.stop()
-    run(go())
+async def _traffic(k, offset: int):
+    """Start the keeper, place 17 orders (12 bids, 5 crossing asks), stop its committer."""
+    k.start()
+    await k.gateway.place_batch([signed(i % 3, order(i % 3, True, nonce=offset + i, price=PRICE - (i % 5) * 10_000,
+                                                     size=10**17 * (1 + i % 2))) for i in range(12)])
+    await k.gateway.place_batch([signed(3, order(3, False, nonce=offset + 100 + i, price=PRICE - 20_000,
+                                                 size=10**17)) for i in range(5)])
+    await k.committer.stop()
 
 
 def _snapshot(k):
@@ -61,9 +63,9 @@ def _snapshot(k):
     k.journal.write(ws)
 
 
-def test_snapshot__restore_plus_tail__equals_full_replay(tmp_path):
+async def test_snapshot__restore_plus_tail__equals_full_replay(tmp_path):
     k = OfflineKeeper(f"sqlite:///{tmp_path}/j.db")
-    _traffic(k, 0)
+    await _traffic(k, 0)
     first_fill = min(k.core.fills)
     ws, out = WriteSet(), Outbox.new()
     k.core.fill_rejected(k.core.next_seq(), 10**12, first_fill, "margin", ws, out, ("taker",))
@@ -71,7 +73,7 @@ def test_snapshot__restore_plus_tail__equals_full_replay(tmp_path):
     k.journal.write(ws)
     _snapshot(k)
     k.committer = k.gateway.committer = type(k.committer)(k.journal)
-    _traffic(k, 1000)  # the tail after the snapshot: more fills against restored priority
+    await _traffic(k, 1000)  # the tail after the snapshot: more fills against restored priority
     assert k.journal.snapshot()[0] < k.core.seq
     full, fast = _replay(k.journal, False), _replay(k.journal, True)
     for a, b, c in zip(_view(fast), _view(full), _view(k.core)):
@@ -79,9 +81,9 @@ def test_snapshot__restore_plus_tail__equals_full_replay(tmp_path):
         assert b == c, (b, c)
 
 
-def test_snapshot__corrupt_or_ahead_of_the_journal__skipped(tmp_path):
+async def test_snapshot__corrupt_or_ahead_of_the_journal__skipped(tmp_path):
     k = OfflineKeeper(f"sqlite:///{tmp_path}/j.db")
-    _traffic(k, 0)
+    await _traffic(k, 0)
     _snapshot(k)
     good = k.journal.snapshot()
     assert good is not None and good[0] == k.core.seq
@@ -96,9 +98,9 @@ def test_snapshot__corrupt_or_ahead_of_the_journal__skipped(tmp_path):
     assert _view(_replay(k.journal, True))[:-1] == _view(k.core)[:-1]
 
 
-def test_snapshot__only_the_newest_two_kept(tmp_path):
+async def test_snapshot__only_the_newest_two_kept(tmp_path):
     k = OfflineKeeper(f"sqlite:///{tmp_path}/j.db")
-    _traffic(k, 0)
+    await _traffic(k, 0)
     for _ in range(4):
         _snapshot(k)
         ws, out = WriteSet(), Outbox.new()
@@ -111,7 +113,7 @@ def test_snapshot__only_the_newest_two_kept(tmp_path):
     assert ADDR[0] in k.core.accounts
 
 
-def test_snapshot__waiting_stop_order__restored_and_fires_in_the_tail(tmp_path):
+async def test_snapshot__waiting_stop_order__restored_and_fires_in_the_tail(tmp_path):
     """An order kind with a signed intent (#15): a stop waiting in the snapshot keeps its
     intent and its place in the live index, and the tail's mark fires it as in a full replay."""
     from offchain.intent import Intent
@@ -128,7 +130,7 @@ def test_snapshot__waiting_stop_order__restored_and_fires_in_the_tail(tmp_path):
         await k.gateway.place_batch([with_intent(1, order(1, False, price=PRICE - 50 * TICK), stop)])
         await k.committer.stop()
 
-    run(before())
+    await before()
     _snapshot(k)
     restored = _replay(k.journal, True)
     (waiting,) = [s.to_json() for s in restored.open_orders(ADDR[1])]
@@ -140,13 +142,13 @@ def test_snapshot__waiting_stop_order__restored_and_fires_in_the_tail(tmp_path):
         await mark(k, PRICE - 10 * TICK)  # fires in the tail
         await k.committer.stop()
 
-    run(after())
+    await after()
     assert len(k.core.fills) == 1
     full, fast = _replay(k.journal, False), _replay(k.journal, True)
     assert _view(fast) == _view(full) and len(fast.fills) == 1
 
 
-def test_snapshot__registry_and_tiers__restart_from_snapshot_equals_replay_from_zero(tmp_path):
+async def test_snapshot__registry_and_tiers__restart_from_snapshot_equals_replay_from_zero(tmp_path):
     """The market registry and its tier tables are journaled state: a fresh journal starts
     with them (`Core.journal_registry`), and a snapshot holds them. A restart reads the
     chain's registry of *that* moment (here: band, tick, min size and tiers the journal has
@@ -174,14 +176,14 @@ def test_snapshot__registry_and_tiers__restart_from_snapshot_equals_replay_from_
     def fresh_committer():
         k.committer = k.gateway.committer = type(k.committer)(k.journal)
 
-    run(registry_changes(True))
+    await registry_changes(True)
     fresh_committer()
-    _traffic(k, 0)
+    await _traffic(k, 0)
     fresh_committer()
-    run(registry_changes(False))
+    await registry_changes(False)
     _snapshot(k)
     fresh_committer()
-    _traffic(k, 1000)
+    await _traffic(k, 1000)
     live = (dict(k.core.markets), {c.market: c for c in k.core.engine.markets()})
     assert live[0][1].band_bps == 800 and live[0][1].tiers == TierTable.of(tiers)
 

@@ -5,18 +5,25 @@ Invariants: an l2 snapshot plus its deltas, applied in seq order (each seq = pre
 is the book's top levels; the user channel is only for a connection that signed the
 keeper's one-time challenge as the account (or its agent); public trades name no account."""
 
+import asyncio
 import json
 import pathlib
 import time
 
 import fastjsonschema
+import pytest
+from hypothesis import given, settings, strategies as st
 
 from offchain.intent import Intent
-from offchain.keeper.gateway import publish_user_fill
+from offchain.keeper.core import Core, Outbox, SignedOrder, market_config
+from offchain.keeper.gateway import Gateway, Hub, publish_user_fill
+from offchain.keeper.ratelimit import RateLimiter
 from offchain.keeper.ws_schema import schemas
+from offchain.matching import Engine
+from offchain.order import Order, Signature
 from offchain.wire import Cancel
 
-from .helpers import ADDR, DOMAIN, KEYS, PRICE, OfflineKeeper, order, ws_auth as auth
+from .helpers import ADDR, DOMAIN, KEYS, MARKET, PRICE, order, signed, ws_auth as auth
 from .test_amend import SIZE, amend_body
 from .test_order_kinds import TICK, mark, with_intent
 
@@ -172,50 +179,30 @@ def test_user__order_lifecycle_events_and_fills(client):
         # the settlement state of a fill (published by the settlement loop) fits the schema too
         fill_record = k.core.fills[1]
         fill_record.state = "settled"
-        from offchain.keeper.gateway import Hub
-        import asyncio
         hub, queue = Hub(), asyncio.Queue()
         hub.subscribe(("user", ADDR[0]), queue)
         publish_user_fill(hub, fill_record, "fill_state")
         assert check(queue.get_nowait())["fill"]["state"] == "settled"
 
 
-def test_l2__subscriber_that_lags__sees_a_seq_gap_then_resubscribes_consistently(tmp_path):
+@pytest.mark.anyio
+async def test_l2__subscriber_that_lags__sees_a_seq_gap_then_resubscribes_consistently(offline_keeper):
     """The hub drops messages for a full queue: the client sees seq jump, and a resubscribe's
     snapshot plus the deltas after it is the book again."""
-    import asyncio
-
-    from .helpers import run, signed
-
-    async def go():
-        k = OfflineKeeper(f"sqlite:///{tmp_path}/j.db")
-        k.start()
-        k.gateway.hub.max_queue = 3
-        queue: asyncio.Queue = asyncio.Queue()
-        snap = check(k.gateway.l2_subscribe(1, queue))
-        for n in range(6):  # six changes, room for three
-            await k.gateway.place_batch([signed(0, order(0, True, price=PRICE - (n + 1) * TICK, nonce=n + 1))])
-        seqs = [check(queue.get_nowait())["seq"] for _ in range(queue.qsize())]
-        assert seqs == [snap["seq"] + 1, snap["seq"] + 2, snap["seq"] + 3]  # then nothing: 4..6 dropped
-        await k.gateway.place_batch([signed(0, order(0, True, price=PRICE - 9 * TICK, nonce=9))])
-        (late,) = [queue.get_nowait() for _ in range(queue.qsize())]
-        assert late["seq"] == seqs[-1] + 4  # the gap a client detects: resubscribe
-        again = check(k.gateway.l2_subscribe(1, queue))
-        assert again["seq"] == late["seq"] and dict(map(tuple, again["bids"])) == \
-            {str(p): str(q) for p, q in k.core.engine.depth(1, 50)[0]}
-        await k.stop()
-    run(go())
-
-
-from hypothesis import given, settings, strategies as st  # noqa: E402
-
-from offchain.keeper.core import Core, Outbox, SignedOrder, market_config  # noqa: E402
-from offchain.keeper.gateway import Gateway, Hub  # noqa: E402
-from offchain.keeper.ratelimit import RateLimiter  # noqa: E402
-from offchain.matching import Engine  # noqa: E402
-from offchain.order import Order, Signature  # noqa: E402
-
-from .helpers import MARKET  # noqa: E402
+    k = offline_keeper()
+    k.gateway.hub.max_queue = 3
+    queue: asyncio.Queue = asyncio.Queue()
+    snap = check(k.gateway.l2_subscribe(1, queue))
+    for n in range(6):  # six changes, room for three
+        await k.gateway.place_batch([signed(0, order(0, True, price=PRICE - (n + 1) * TICK, nonce=n + 1))])
+    seqs = [check(queue.get_nowait())["seq"] for _ in range(queue.qsize())]
+    assert seqs == [snap["seq"] + 1, snap["seq"] + 2, snap["seq"] + 3]  # then nothing: 4..6 dropped
+    await k.gateway.place_batch([signed(0, order(0, True, price=PRICE - 9 * TICK, nonce=9))])
+    (late,) = [queue.get_nowait() for _ in range(queue.qsize())]
+    assert late["seq"] == seqs[-1] + 4  # the gap a client detects: resubscribe
+    again = check(k.gateway.l2_subscribe(1, queue))
+    assert again["seq"] == late["seq"] and dict(map(tuple, again["bids"])) == \
+        {str(p): str(q) for p, q in k.core.engine.depth(1, 50)[0]}
 
 STEP = st.one_of(
     st.tuples(st.just("place"), st.integers(0, 1), st.booleans(), st.integers(-60, 60), st.integers(1, 5)),
@@ -229,8 +216,6 @@ STEP = st.one_of(
 def test_l2__property__snapshot_plus_deltas_is_the_book(steps, subscribe_at):
     """Whatever the order flow (crossing, cancels, amends kept and lost), a subscriber's
     snapshot plus its deltas in seq order is the top 50 levels, and seqs are contiguous."""
-    import asyncio
-
     core = Core(Engine([market_config(MARKET)]), {1: MARKET})
     gw = Gateway(core, None, None, Hub(), RateLimiter(1e9, 1e9))
     queue: asyncio.Queue = asyncio.Queue()
