@@ -5,6 +5,13 @@ import ape
 from tests.constants import ETH, ONE, PRICE, USDC
 
 
+def _refused(subs, owner, moves):
+    """Each (source, target, amount, reason) move, sent by `owner`, reverts with its reason."""
+    for source, target, amount, reason in moves:
+        with ape.reverts(reason):
+            subs.move_collateral(source, target, amount, sender=owner)
+
+
 def test_move__owner_to_sub_and_back__logs_and_conserves(exchange, subs, usdc, maker, fund, open_sub):
     sub = open_sub(maker)
     fund(maker, 1_000 * USDC)
@@ -30,10 +37,8 @@ def test_move__between_two_subs(exchange, subs, maker, fund, open_sub):
 def test_move__someone_elses_sub__reverts(subs, maker, taker, fund, open_sub):
     theirs = open_sub(taker)
     fund(maker, 100 * USDC)
-    with ape.reverts("exchange: not owner"):
-        subs.move_collateral(maker, theirs, 10 * USDC, sender=maker)
-    with ape.reverts("exchange: not owner"):
-        subs.move_collateral(theirs, maker, 0, sender=maker)
+    _refused(subs, maker, [(maker, theirs, 10 * USDC, "exchange: not owner"),
+                           (theirs, maker, 0, "exchange: not owner")])
 
 
 def test_move__unopened_account__reverts(subs, maker, other, fund):
@@ -45,12 +50,9 @@ def test_move__unopened_account__reverts(subs, maker, other, fund):
 def test_move__refusals(subs, maker, fund, open_sub):
     sub = open_sub(maker)
     fund(maker, 100 * USDC)
-    with ape.reverts("exchange: insufficient collateral"):
-        subs.move_collateral(maker, sub, 101 * USDC, sender=maker)
-    with ape.reverts("exchange: zero amount"):
-        subs.move_collateral(maker, sub, 0, sender=maker)
-    with ape.reverts("exchange: same account"):
-        subs.move_collateral(sub, sub, 1, sender=maker)
+    _refused(subs, maker, [(maker, sub, 101 * USDC, "exchange: insufficient collateral"),
+                           (maker, sub, 0, "exchange: zero amount"),
+                           (sub, sub, 1, "exchange: same account")])
 
 
 def test_move__source_below_initial_margin__reverts(exchange, subs, maker, taker, fund, open_sub, trade):

@@ -25,6 +25,22 @@ def one_eth_to_other(book, other, fund, create_transfer):
     return maker, create_transfer(maker, other, ONE, PRICE)
 
 
+@pytest.fixture
+def refused_to_other(book, other, fund, stranger, create_transfer, relay):
+    """refused_to_other(collateral, size, price, reason): `other` funded with `collateral`,
+    the book maker's transfer of `size` to it at `price` (both signed, a stranger relays)
+    reverts with `reason`."""
+
+    def check(collateral, size, price, reason):
+        maker, _ = book
+        fund(other, collateral)
+        t = create_transfer(maker, other, size, price)
+        with ape.reverts(reason):
+            relay(t, maker, other, stranger)
+
+    return check
+
+
 def _identity(exchange, usdc, accounts):
     # the ledger's cash identity: transfers move neither USDC nor sum(collateral - cost)
     total = sum(exchange.collateral(a) - exchange.position(a, ETH)[1] for a in accounts)
@@ -148,12 +164,8 @@ def test_transfer__below_nonce_floor__reverts(exchange, book, other, fund, stran
 
 
 @pytest.mark.parametrize("price", [PRICE * 95 // 100 - TICK, PRICE * 105 // 100 + TICK])
-def test_transfer__price_outside_band__reverts(book, other, fund, stranger, create_transfer, price, relay):
-    maker, _ = book
-    fund(other, 100_000 * USDC)
-    t = create_transfer(maker, other, ONE, price)
-    with ape.reverts("exchange: band"):
-        relay(t, maker, other, stranger)
+def test_transfer__price_outside_band__reverts(refused_to_other, price):
+    refused_to_other(100_000 * USDC, ONE, price, "exchange: band")
 
 
 def test_transfer__price_at_band_edge__settles(exchange, book, other, fund, stranger, create_transfer, relay):
@@ -164,12 +176,8 @@ def test_transfer__price_at_band_edge__settles(exchange, book, other, fund, stra
     assert exchange.position(other, ETH)[0] == ONE
 
 
-def test_transfer__target_below_initial_margin__reverts(book, other, fund, stranger, create_transfer, relay):
-    maker, _ = book
-    fund(other, 200 * USDC - 1)  # initial margin of 1 ETH at 2,000: 200 USDC
-    t = create_transfer(maker, other, ONE, PRICE)
-    with ape.reverts("exchange: margin"):
-        relay(t, maker, other, stranger)
+def test_transfer__target_below_initial_margin__reverts(refused_to_other):
+    refused_to_other(200 * USDC - 1, ONE, PRICE, "exchange: margin")  # initial margin of 1 ETH at 2,000: 200 USDC
 
 
 def test_transfer__source_below_initial_margin_after__reverts(
@@ -190,13 +198,9 @@ def test_transfer__source_below_initial_margin_after__reverts(
     assert exchange.position(maker, ETH)[0] == ONE
 
 
-def test_transfer__grows_or_flips_source__reverts(book, other, fund, stranger, create_transfer, relay):
-    maker, _ = book
-    fund(other, 100_000 * USDC)
+def test_transfer__grows_or_flips_source__reverts(refused_to_other):
     for size in (-ONE, 3 * ONE):  # the wrong direction; more than the source holds
-        t = create_transfer(maker, other, size, PRICE)
-        with ape.reverts("exchange: no position"):
-            relay(t, maker, other, stranger)
+        refused_to_other(100_000 * USDC, size, PRICE, "exchange: no position")
 
 
 def test_transfer__bad_lot_tick_market__reverts(subs, book, other, fund, stranger, create_transfer, sign_t):
