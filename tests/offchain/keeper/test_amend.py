@@ -104,7 +104,8 @@ async def test_amend__price_through_the_book__matches_as_taker(offline_keeper):
 
 async def test_amend__refusals__change_nothing(offline_keeper):
     k = offline_keeper()
-    a = await place(k, 0, order(0, True, nonce=1))
+    first = order(0, True, nonce=1)  # the very order again below: its expiry is from the clock
+    a = await place(k, 0, first)
     other = await place(k, 1, order(1, True, nonce=1))
     gone = await place(k, 0, order(0, True, price=PRICE - 5 * TICK, nonce=3))
     await k.gateway.cancel(*_cancel(0, [gone["hash"]]))
@@ -120,7 +121,7 @@ async def test_amend__refusals__change_nothing(offline_keeper):
         (amend_body(0, a["hash"], order(0, False, price=PRICE + 9 * TICK, nonce=14)),
          "amend changes market or side", 400),
         (amend_body(0, a["hash"], order(0, True, nonce=15), key=KEYS[3]), "bad signature", 400),
-        (amend_body(0, a["hash"], order(0, True, nonce=1)), "duplicate order", 409),
+        (amend_body(0, a["hash"], first), "duplicate order", 409),
         (amend_body(0, a["hash"], order(0, True, price=PRICE + 3, nonce=16)), "price off tick", 400),
         (amend_body(0, a["hash"], order(0, True, nonce=17), Intent(kind="market", tif="IOC")),
          "not amendable", 400),
