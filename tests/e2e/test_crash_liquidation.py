@@ -44,9 +44,9 @@ from offchain.keeper.crashstack import (
 )
 from offchain.keeper.runners.liquidation_journal import CONFIRMED, DEAD, OPEN_STATES, LiquidationJournal
 from offchain.order import address_of
+from tests.constants import USDC
 
 pytestmark = pytest.mark.e2e
-USDC = 10**6
 
 
 def wait(predicate, timeout=60.0, what="condition"):

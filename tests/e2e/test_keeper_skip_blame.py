@@ -12,12 +12,12 @@ from offchain.client import AsyncKeeperClient, KeeperError
 from offchain.deploy import Web3Deployer
 from offchain.keeper.devstack import fund
 from offchain.keeper.service import Keeper
+from tests.constants import USDC
 
 from .keeper_helpers import exchange, journaled, key, keeper_config, wait_for, fills_final
 
 pytestmark = pytest.mark.e2e
 PRICE = 2_000 * 10**6
-USDC = 10**6
 
 
 @pytest.mark.anyio

@@ -12,11 +12,11 @@ from offchain.client import AsyncKeeperClient
 from offchain.deploy import Web3Deployer
 from offchain.keeper.service import Keeper
 from offchain.risk.margin import TierTable
+from tests.constants import USDC
 
 from .keeper_helpers import key, keeper_config
 
 pytestmark = pytest.mark.e2e
-USDC = 10**6
 PRICE = 2_000 * USDC
 # tier 0 is the market's flat 10 % / 5 %; above 20M USDC of notional 50 % (other e2e tests
 # trade far below it)

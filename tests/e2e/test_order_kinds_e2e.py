@@ -10,13 +10,13 @@ import pytest
 from web3 import Web3
 
 from offchain.intent import Intent
+from tests.constants import USDC
 
 from .keeper_helpers import key, keeper_config, wait_for
 from .raw_wire import Raw
 from .vault_helpers import PRICE, mark
 
 pytestmark = pytest.mark.e2e  # the async tests are marked anyio one by one (the SIGKILL test is not async)
-USDC = 10**6
 
 
 @pytest.mark.anyio

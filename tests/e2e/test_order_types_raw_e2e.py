@@ -12,13 +12,13 @@ import pytest
 from web3 import Web3
 
 from offchain.artifacts import abi
+from tests.constants import USDC
 
 from .raw_wire import Raw, until
 from .test_keeper_crash import start_keeper
 from .vault_helpers import PRICE, mark
 
 pytestmark = pytest.mark.e2e
-USDC = 10**6
 SIZE = 10**16
 
 

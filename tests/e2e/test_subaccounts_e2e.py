@@ -18,13 +18,11 @@ from offchain.artifacts import abi
 from offchain.client.wallet import KeySigner, TxError
 from offchain.deploy import Web3Deployer
 from offchain.order import address_of
+from tests.constants import ONE, TICK, USDC
 
 from .keeper_helpers import key, keeper_config, wait_for
 
 pytestmark = pytest.mark.e2e
-USDC = 10**6
-ONE = 10**18
-TICK = 10_000  # market 1 (ETH-PERP) of the default deployment
 
 
 @pytest.mark.anyio

@@ -13,11 +13,11 @@ from offchain.client.vaults import Paid, Queued, VaultClient, VaultFactoryClient
 from offchain.client.wallet import KeySigner, TxError, sentence, usdc_units
 from offchain.devnet import Anvil
 from offchain.keeper.devstack import deploy_stack
+from tests.constants import DAY
 
 from .vault_helpers import REDUCE_ONLY, fund_taker, settle
 
 pytestmark = pytest.mark.e2e
-DAY = 86_400
 
 
 @pytest.fixture(scope="module")

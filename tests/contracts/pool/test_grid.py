@@ -1,7 +1,7 @@
 import ape
 import pytest
+from tests.constants import ONE
 
-ONE = 10**18
 
 
 def test_set_grid__admin__readable_in_one_call_with_event(pool, admin):

@@ -2,9 +2,8 @@
 import ape
 import pytest
 
-from tests.constants import MARKET, PRICE, USDC
+from tests.constants import MARKET, ONE, PRICE, USDC
 
-ONE = 10**18
 SIZE = 45 * ONE // 10  # 4.5 at 2000 = 9k notional, 900 initial margin
 LOW = 1_850 * USDC  # -675 on 1k collateral: equity ~325 < 416 maintenance
 

@@ -4,9 +4,8 @@ Invariant: gains (fee share, penalties, trading) enter the LP price linearly ove
 profit_unlock_time; a deposit made right before distribute_fees gets none of the
 distributed fees at once and, after the window, only its pro-rata part of them.
 """
-from tests.constants import USDC
+from tests.constants import DAY, USDC
 
-DAY = 86_400
 
 
 def _accrue_fees(exchange, admin, pool, treasury, follower, taker, fund, trade):

@@ -1,9 +1,8 @@
 import ape
 import pytest
 from hypothesis import given, settings, strategies as st
+from tests.constants import USDC, ZERO
 
-USDC = 10**6
-ZERO = "0x0000000000000000000000000000000000000000"
 
 
 def test_faucet__mints_to_caller(usdc, alice):

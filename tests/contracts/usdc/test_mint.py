@@ -1,7 +1,6 @@
 import ape
+from tests.constants import USDC, ZERO
 
-USDC = 10**6
-ZERO = "0x0000000000000000000000000000000000000000"
 
 
 def test_mint__owner__ok(usdc, admin, alice):

@@ -2,10 +2,9 @@
 import ape
 import pytest
 
-from tests.constants import PRICE, REDUCE_ONLY, USDC
+from tests.constants import ONE, PRICE, REDUCE_ONLY, USDC
 from tests.contracts.receipts import settled
 
-ONE = 10**18
 
 
 @pytest.fixture

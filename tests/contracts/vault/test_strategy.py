@@ -1,8 +1,8 @@
 import ape
 import pytest
+from tests.constants import ONE
 
 GRID, QUOTE, DELTA, CUSTOM = 1, 2, 3, 4
-ONE = 10**18
 
 
 def cfg(kind=0, market=1, levels=0, lower=0, upper=0, spacing=0, size=0, spread=0, hedge=0, custom=b""):

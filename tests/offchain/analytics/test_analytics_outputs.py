@@ -5,8 +5,8 @@ import json
 from offchain.analytics import MarkPoint, SettledFill, analyze, format_table, report_to_dict
 from offchain.analytics.__main__ import main
 from offchain.analytics.charts import render_charts
+from tests.constants import USDC
 
-USDC = 10**6
 ETH = 10**18
 H = 3_600_000
 FILLS = [SettledFill(0, 1, True, 3000 * USDC, ETH, True, rebate=300_000),

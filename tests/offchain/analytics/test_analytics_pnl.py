@@ -1,8 +1,8 @@
 """PnL, fees, volume and round trips against hand-computed cases."""
 
 from offchain.analytics import Ledger, MarkPoint, SettledFill, analyze
+from tests.constants import USDC
 
-USDC = 10**6
 ETH = 10**18
 H = 3_600_000  # one hour in ms
 

@@ -1,8 +1,8 @@
 import math
 
 from offchain.analytics import MarkPoint, NavPoint, analyze
+from tests.constants import USDC
 
-USDC = 10**6
 H = 3_600_000
 
 

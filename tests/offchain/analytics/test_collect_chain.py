@@ -17,11 +17,11 @@ from offchain.devnet import Anvil
 from offchain.keeper.analytics_api import analytics_router
 from offchain.keeper.devstack import deploy_stack
 from offchain.order import POST_ONLY, Domain, Order, address_of, sign_order
+from tests.constants import USDC
 
 pytestmark = pytest.mark.e2e
 
 ETH = 10**18
-USDC = 10**6
 PRICE = 2_000 * USDC
 
 

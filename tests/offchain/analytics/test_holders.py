@@ -1,8 +1,8 @@
 """PnL since entry per LP / follower with several deposits and withdrawals (hand-computed)."""
 
 from offchain.analytics.holders import ShareFlow, holder_results, share_value
+from tests.constants import USDC
 
-USDC = 10**6
 V = 10**6  # virtual shares
 
 

@@ -16,10 +16,9 @@ import pytest
 from offchain.analytics import MarkPoint, NavPoint, SettledFill, analyze
 from offchain.analytics.html import HtmlReport, funding_section, performance_section, quality_section
 from offchain.analytics.quality import Trade, market_quality, summarize_book
+from tests.constants import ONE, USDC
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-USDC = 10**6
-ONE = 10**18
 S = 1_000
 T0 = 1_767_225_600_000
 NO_NETWORK = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",

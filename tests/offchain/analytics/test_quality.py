@@ -3,9 +3,8 @@
 import math
 
 from offchain.analytics.quality import Trade, market_quality, markouts, summarize_book
+from tests.constants import ONE, USDC
 
-USDC = 10**6
-ONE = 10**18
 
 
 def _book():

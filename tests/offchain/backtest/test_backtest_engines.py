@@ -16,8 +16,8 @@ from offchain.keeper.runners.configs import (KeeperTuning, PoolGridParams, Strat
 from offchain.matching import Accepted, Cancelled, Engine, Fill, MarketConfig, Place, PostOnly, TimeInForce
 from offchain.strategies import (AccountState, Fill as EngineFill, GridEngine, LiveOrder, MarketState, QuoteEngine,
                                  RiskGate, RiskLimits, book_top_excluding, decide)
+from tests.constants import USDC
 
-USDC = 10**6
 TICK, LOT = 10_000, 10**15
 PRICES = (2_000 * USDC, 2_001 * USDC, 1_998 * USDC, 1_998 * USDC, 2_003 * USDC)
 PATH = PricePath(tuple(i * 1_000 for i in range(len(PRICES))), PRICES)

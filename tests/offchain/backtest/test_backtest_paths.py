@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from offchain.backtest import GbmConfig, PricePath, csv_path, gbm_path
+from tests.constants import TICK
 
-TICK = 10_000
 
 
 def test_gbm__same_seed__same_path_on_the_tick():

@@ -6,8 +6,8 @@ import pytest
 from offchain.artifacts import abi
 from offchain.deploy import Web3Deployer
 from offchain.gas import gas_limit
+from tests.constants import USDC
 
-USDC = 10**6
 
 pytestmark = pytest.mark.e2e
 

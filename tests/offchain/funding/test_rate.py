@@ -22,9 +22,8 @@ from offchain.funding import (
     premium,
     sample_book,
 )
+from tests.constants import ONE, USDC
 
-ONE = 10**18
-USDC = 10**6
 HOUR = FundingParams()
 
 

@@ -10,11 +10,10 @@ import pytest
 from offchain.funding import FundingParams, RATE_ONE, average_premium, funding_rate, sample_book
 from offchain.funding.journal import CONFIRMED, DEAD, PLANNED, FundingJournal
 from offchain.funding.runner import FundingRunner
+from tests.constants import ONE, USDC
 
 from .fakes import Crash, FakeFundingChain
 
-ONE = 10**18
-USDC = 10**6
 INDEX = 2_000 * USDC
 PARAMS = FundingParams(interval_s=60, sample_s=5, impact_notional=10_000 * USDC)
 T0 = 1_800_000_000 // 60 * 60  # start of an interval

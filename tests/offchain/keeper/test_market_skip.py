@@ -15,11 +15,11 @@ from offchain.keeper import blame as blame_mod
 from offchain.keeper.blame import MARKET_WIDE, NOBODY
 from offchain.keeper.core import Outbox
 from offchain.keeper.journal import WriteSet
+from tests.constants import TICK
 
 from .helpers import ADDR, PRICE, OfflineKeeper, order, place_again, run, signed
 from .test_skip_blame import FakeChain, FillStub, Side, _place, _queue, _reject, _replay, _view
 
-TICK = 10_000
 
 
 def _state(core):

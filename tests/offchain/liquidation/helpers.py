@@ -14,9 +14,8 @@ from offchain.deploy import Web3Deployer
 from offchain.keeper.config import ChainConfig, Contracts, JournalConfig, KeeperConfig
 from offchain.keeper.keys import Key
 from offchain.order import Order, address_of, sign_order
+from tests.constants import ONE, USDC
 
-ONE = 10**18
-USDC = 10**6
 _nonces = itertools.count(time.time_ns())
 
 

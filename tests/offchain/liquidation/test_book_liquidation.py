@@ -16,13 +16,13 @@ from offchain.keeper.core import Outbox
 from offchain.keeper.gateway import LIQUIDATOR
 from offchain.keeper.journal import WriteSet
 from offchain.order import LIQUIDATION, REDUCE_ONLY, Order
+from tests.constants import ONE
 
 from ..keeper.helpers import ADDR, PRICE, OfflineKeeper, order, signed
 from ..keeper.replay import replay
 
 pytestmark = pytest.mark.anyio  # async tests run on anyio (tests/conftest.py)
 
-ONE = 10**18
 
 
 def _liq(i: int, is_buy: bool, price: int, size: int, nonce: int = 1) -> Order:

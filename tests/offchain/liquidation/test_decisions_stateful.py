@@ -29,12 +29,8 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 
 from offchain.risk.liquidation import AccountRisk, LiquidationParams, MarketRisk, StepKind, health, next_step
 from tests.stateful import run_machine
+from tests.constants import BPS, LOT, ONE, TICK, USDC
 
-ONE = 10**18
-BPS = 10_000
-USDC = 10**6
-TICK = 10_000
-LOT = 10**15
 MARKET = MarketRisk(1, lot=LOT, min_size=LOT, initial_margin_bps=1_000, maintenance_margin_bps=500,
                     tick=TICK, band_bps=500)
 MARKETS = {1: MARKET}

@@ -14,13 +14,13 @@ import pytest
 from offchain.keeper.core import Outbox
 from offchain.keeper.journal import WriteSet
 from offchain.order import REDUCE_ONLY
+from tests.constants import ONE
 
 from ..keeper.helpers import ADDR, PRICE, OfflineKeeper, order, signed
 from ..keeper.replay import replay
 
 pytestmark = pytest.mark.anyio  # async tests run on anyio (tests/conftest.py)
 
-ONE = 10**18
 
 
 async def _place(k: OfflineKeeper, *items) -> list[dict]:

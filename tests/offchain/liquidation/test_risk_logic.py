@@ -22,10 +22,8 @@ from offchain.risk.liquidation import (
     next_step,
     step_size,
 )
+from tests.constants import BPS, ONE, USDC
 
-ONE = 10**18
-BPS = 10_000
-USDC = 10**6
 MARKETS = {
     1: MarketRisk(1, lot=10**15, min_size=10**15, initial_margin_bps=1_000, maintenance_margin_bps=500),
     2: MarketRisk(2, lot=10**14, min_size=10**14, initial_margin_bps=2_000, maintenance_margin_bps=1_000),

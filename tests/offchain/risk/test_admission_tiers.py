@@ -16,10 +16,9 @@ from offchain.order import sign_order
 from offchain.risk.margin import TierTable
 
 from tests.offchain.keeper.helpers import ADDR, DOMAIN, KEYS, MARKET, PRICE, order
+from tests.constants import ONE, USDC
 
 NOW = int(time.time())
-ONE = 10**18
-USDC = 10**6
 # PRICE is 2,000 USDC: 10 % up to 1,000 USDC notional, 20 % up to 4,000, 50 % beyond
 TIERS = TierTable.of([(0, 1_000, 500), (1_000 * USDC, 2_000, 1_000), (4_000 * USDC, 5_000, 2_500)])
 TIERED = dataclasses.replace(MARKET, tiers=TIERS)

@@ -4,9 +4,8 @@ table makes liquidatable is one the runner acts on."""
 
 from offchain.risk.liquidation import AccountRisk, MarketRisk, health
 from offchain.risk.margin import TierTable
+from tests.constants import ONE, USDC
 
-USDC = 10**6
-ONE = 10**18
 TABLE = TierTable.of([(0, 1_000, 500), (2_000 * USDC, 2_000, 1_000), (10_000 * USDC, 5_000, 4_900)])
 
 

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from offchain.risk.margin import MAX_TIERS, MarginTier, TierError, TierTable
+from tests.constants import USDC
 
-USDC = 10**6
 # Hyperliquid-like: 10x up to 1M, 5x up to 5M, 2x beyond
 TABLE = TierTable.of([(0, 1_000, 500), (1_000_000 * USDC, 2_000, 1_000), (5_000_000 * USDC, 5_000, 2_500)])
 

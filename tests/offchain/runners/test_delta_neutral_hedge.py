@@ -4,10 +4,9 @@ import pytest
 
 from offchain.strategies import AccountState, MarketState
 from offchain.strategies.delta_neutral import DeltaNeutralConfig, DeltaNeutralEngine, hedge_size
+from tests.constants import LOT, TICK
 
 ETH = 10**18
-LOT = 10**15
-TICK = 10_000
 MARK = 2_000 * 10**6
 
 

@@ -7,10 +7,9 @@ from offchain.keeper.runners.configs import (PoolGridParams, StrategyKind, Vault
 from offchain.keeper.runners.plan import (VaultMode, VaultSnapshot, cap_limits, unwind_orders, unwind_size,
                                           unwind_slippage_bps, vault_mode, vault_signer)
 from offchain.strategies import MarketState, RiskLimits
+from tests.constants import LOT, TICK
 
 ETH = 10**18
-LOT = 10**15
-TICK = 10_000
 MARK = 2_000 * 10**6
 A, B = "0x" + "01" * 20, "0x" + "02" * 20
 

@@ -21,11 +21,11 @@ from offchain.keeper.runners.chainview import VAULT_TOPICS
 from offchain.keeper.runners.configs import StrategyKind, pool_grid_config, vault_grid_config
 from offchain.order import POST_ONLY, Domain, address_of, order_hash, recover_signer
 from offchain.strategies import GridEngine, MarketState
+from tests.constants import USDC
 
 pytestmark = pytest.mark.e2e
 
 ETH = 10**18
-USDC = 10**6
 
 
 def key(k: str) -> Key:

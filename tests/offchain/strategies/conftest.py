@@ -7,11 +7,9 @@ from collections.abc import Callable
 import pytest
 
 from offchain.strategies import MarketState
+from tests.constants import LOT, TICK, USDC
 
-USDC = 10**6
 ETH = 10**18
-TICK = 10_000  # 0.01 USDC
-LOT = 10**15  # 0.001 ETH
 
 
 def market_at(price: int, *, spread: int = 2 * TICK, halted: bool = False, mark_ts: int = 0,

@@ -3,12 +3,12 @@
 from offchain.strategies import Fill, GridConfig, GridEngine, LiveOrder, Spacing, reconcile
 
 from offchain.strategies import MarketState
+from tests.constants import USDC
 
 
 def market_at(price: int, *, tick: int = 10_000, halted: bool = False) -> MarketState:
     return MarketState(1, price - tick, price + tick, price, 0, halted, tick, 10**15, 10**15)
 
-USDC = 10**6
 ETH = 10**18
 
 

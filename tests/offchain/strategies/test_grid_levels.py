@@ -1,8 +1,8 @@
 from offchain.strategies import (GridConfig, GridEngine, Spacing, arithmetic_levels, geometric_levels,
                                  step_levels)
 from offchain.strategies.ladder import integer_root
+from tests.constants import USDC
 
-USDC = 10**6
 ETH = 10**18
 
 

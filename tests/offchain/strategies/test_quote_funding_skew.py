@@ -3,8 +3,8 @@
 import dataclasses
 
 from offchain.strategies import AccountState, QuoteConfig, QuoteEngine
+from tests.constants import USDC
 
-USDC = 10**6
 ETH = 10**18
 RATE_ONE = 10**12
 

@@ -1,6 +1,6 @@
 from offchain.strategies import AccountState, Fill, QuoteConfig, QuoteEngine
+from tests.constants import USDC
 
-USDC = 10**6
 ETH = 10**18
 
 

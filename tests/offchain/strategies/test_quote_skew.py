@@ -1,6 +1,6 @@
 from offchain.strategies import AccountState, QuoteConfig, QuoteEngine
+from tests.constants import USDC
 
-USDC = 10**6
 ETH = 10**18
 
 

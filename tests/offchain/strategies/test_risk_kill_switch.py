@@ -1,6 +1,6 @@
 from offchain.strategies import AccountState, DesiredOrder, Reason, RiskGate, RiskLimits
+from tests.constants import USDC
 
-USDC = 10**6
 ETH = 10**18
 BOOK = [DesiredOrder(1, True, 2999 * USDC, ETH), DesiredOrder(1, False, 3001 * USDC, ETH)]
 

@@ -1,6 +1,6 @@
 from offchain.strategies import AccountState, DesiredOrder, LiveOrder, Reason, RiskGate, RiskLimits
+from tests.constants import USDC
 
-USDC = 10**6
 ETH = 10**18
 
 

@@ -2,8 +2,8 @@
 
 from offchain.strategies import (AccountState, GridConfig, GridEngine, LiveOrder, QuoteConfig, QuoteEngine, Reason,
                                  RiskGate, RiskLimits, Spacing, reconcile)
+from tests.constants import USDC
 
-USDC = 10**6
 ETH = 10**18
 
 

@@ -4,10 +4,9 @@ keeper's runners and the bot run it (through keeper.runners.MarketMaker)."""
 from offchain.keeper.runners.configs import PoolGridParams, pool_grid_config
 from offchain.strategies import (AccountState, GridEngine, LiveOrder, MarketState, QuoteConfig, QuoteEngine, RiskGate,
                                  RiskLimits, decide)
+from tests.constants import LOT, TICK
 
 ETH = 10**18
-TICK = 10_000
-LOT = 10**15
 MARK = 2_000 * 10**6
 SIZE = 5 * 10**16
 
