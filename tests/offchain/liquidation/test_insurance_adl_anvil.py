@@ -38,10 +38,11 @@ def solvent(w3, exchange, usdc, accounts) -> bool:
 
 
 def views(s):
-    """(deployment, levered long, short whale, w3, Exchange, USDC) of the gap stack."""
-    levered, whale = (key(k).address for k in s.trader_keys)
+    """(deployment, each trader's address, w3, Exchange, USDC) of a stack: the levered long
+    and the short whale (and the late short on the three-trader stacks)."""
+    traders = (key(k).address for k in s.trader_keys)
     w3, exchange, _ = contracts(s.url, s.deployment)
-    return s.deployment, levered, whale, w3, exchange, w3.eth.contract(address=s.deployment.usdc, abi=abi("TestUSDC"))
+    return s.deployment, *traders, w3, exchange, w3.eth.contract(address=s.deployment.usdc, abi=abi("TestUSDC"))
 
 
 async def run_gap(start_keeper, s, db_url):
@@ -56,6 +57,16 @@ async def run_gap(start_keeper, s, db_url):
     await asyncio.to_thread(set_price, w3, s.reporter_key, s.deployment.oracle, 1, GAP)
     await wait_for(lambda: runner.summary()["confirmed"] == 1 and not runner.busy)
     await keeper.stop(drain=1.0)
+    return start, runner
+
+
+async def run_runner(start_keeper, s, db_url, w3):
+    """A keeper with a liquidation runner until it confirmed one step: (block before, the runner)."""
+    runner = LiquidationRunner()
+    start = w3.eth.block_number
+    k = await start_runner_keeper(start_keeper, s, db_url, [runner])
+    await wait_for(lambda: runner.summary()["confirmed"] == 1 and not runner.busy)
+    await k.stop(drain=1.0)
     return start, runner
 
 
@@ -130,23 +141,15 @@ async def test_gap__fund_short_no_profitable_short__backstop_absorbs_at_bankrupt
     1,790): nobody is in profit, so ADL lists the backstop, which takes the bankrupt long at
     its bankruptcy price; the deficit is the pool's loss and no one is left below zero."""
     s = no_profit_stack
-    d = s.deployment
-    levered, whale, late = (key(k).address for k in s.trader_keys)
-    w3, exchange, _ = contracts(s.url, d)
-    usdc = w3.eth.contract(address=d.usdc, abi=abi("TestUSDC"))
+    d, levered, whale, late, w3, exchange, usdc = views(s)
     db_url = f"sqlite:///{tmp_path}/k.db"
-    runner = LiquidationRunner()
-
     await _long_gapped_then_late_short(start_keeper, s, db_url, w3)
     assert exchange.functions.position(whale, 1).call()[0] == 0
     assert exchange.functions.position(late, 1).call() == [-10 * ONE, -10 * GAP]  # short at the mark: no profit
     assert exchange.functions.equity(levered).call() < 0 == exchange.functions.insurance_fund().call()
     pool_before = exchange.functions.equity(d.pool).call()
     deficit = -exchange.functions.equity(levered).call()
-    start = w3.eth.block_number
-    k = await start_runner_keeper(start_keeper, s, db_url, [runner])
-    await wait_for(lambda: runner.summary()["confirmed"] == 1 and not runner.busy)
-    await k.stop(drain=1.0)
+    start, runner = await run_runner(start_keeper, s, db_url, w3)
     assert exchange.events.Liquidation().get_logs(from_block=start) == []  # the handover was refused
     (adl,) = exchange.events.Adl().get_logs(from_block=start)
     a = adl["args"]
@@ -175,21 +178,13 @@ async def test_gap__fund_adl_backstop_exhausted__runner_socialises(thin_pool_sta
     deficit is shared by the late short and the pool pro rata to their equity. Nobody is
     left below zero and the Exchange's USDC covers what it owes."""
     s = thin_pool_stack
-    d = s.deployment
-    levered, whale, late = (key(k).address for k in s.trader_keys)
-    w3, exchange, _ = contracts(s.url, d)
-    usdc = w3.eth.contract(address=d.usdc, abi=abi("TestUSDC"))
+    d, levered, whale, late, w3, exchange, usdc = views(s)
     db_url = f"sqlite:///{tmp_path}/k.db"
-    runner = LiquidationRunner()
-
     await _long_gapped_then_late_short(start_keeper, s, db_url, w3)
     deficit = -exchange.functions.equity(levered).call()
     assert deficit > 0 == exchange.functions.insurance_fund().call()
     e_late, e_pool = exchange.functions.equity(late).call(), exchange.functions.equity(d.pool).call()
-    start = w3.eth.block_number
-    k = await start_runner_keeper(start_keeper, s, db_url, [runner])
-    await wait_for(lambda: runner.summary()["confirmed"] == 1 and not runner.busy)
-    await k.stop(drain=1.0)
+    start, runner = await run_runner(start_keeper, s, db_url, w3)
     assert exchange.events.Liquidation().get_logs(from_block=start) == []
     (adl,) = exchange.events.Adl().get_logs(from_block=start)
     assert (adl["args"]["counterparty"], adl["args"]["size"], adl["args"]["price"]) == (late, 10 * ONE, GAP)
