@@ -130,36 +130,38 @@ class SignedOrder:
         }
 
 
+@dataclass(slots=True, eq=False)  # eq=False: a fill is itself (identity), not equal to a copy
 class FillRecord:
-    __slots__ = ("id", "seq", "ts", "market", "price", "size", "maker_hash", "taker_hash",
-                 "maker_account", "taker_account", "maker_is_buy", "state", "batch_id", "reason", "tx_hash")
+    """One fill the keeper matched, through settlement (`state`: journal.FillState)."""
 
-    def __init__(self, id, seq, ts, market, price, size, maker_hash, taker_hash, maker_account,
-                 taker_account, maker_is_buy, state=MATCHED, batch_id=None, reason="", tx_hash=""):
-        self.id = id
-        self.seq = seq
-        self.ts = ts
-        self.market = market
-        self.price = price
-        self.size = size
-        self.maker_hash = maker_hash  # bytes
-        self.taker_hash = taker_hash
-        self.maker_account = maker_account
-        self.taker_account = taker_account
-        self.maker_is_buy = maker_is_buy
-        self.state = state
-        self.batch_id = batch_id
-        self.reason = reason
-        self.tx_hash = tx_hash
+    id: int
+    seq: int
+    ts: int
+    market: int
+    price: int
+    size: int
+    maker_hash: bytes
+    taker_hash: bytes
+    maker_account: str
+    taker_account: str
+    maker_is_buy: bool
+    state: str = MATCHED
+    batch_id: int | None = None
+    reason: str = ""
+    tx_hash: str = ""
 
     def row(self) -> dict:
-        return {
-            "id": self.id, "seq": self.seq, "ts": self.ts, "market": self.market, "price": self.price,
-            "size": self.size, "maker_hash": "0x" + self.maker_hash.hex(),
-            "taker_hash": "0x" + self.taker_hash.hex(), "maker_account": self.maker_account,
-            "taker_account": self.taker_account, "maker_is_buy": self.maker_is_buy,
-            "state": self.state, "batch_id": self.batch_id, "reason": self.reason, "tx_hash": self.tx_hash,
-        }
+        """The fill as a journal row: every field, the hashes as 0x-hex."""
+        row = {f.name: getattr(self, f.name) for f in _FILL_FIELDS}
+        row["maker_hash"], row["taker_hash"] = "0x" + self.maker_hash.hex(), "0x" + self.taker_hash.hex()
+        return row
+
+    @classmethod
+    def from_row(cls, row) -> FillRecord:
+        """A journaled fill (a `row()` read back, journal.FillRow) as a FillRecord."""
+        values = {f.name: getattr(row, f.name) for f in _FILL_FIELDS}
+        values["maker_hash"], values["taker_hash"] = bytes.fromhex(row.maker_hash[2:]), bytes.fromhex(row.taker_hash[2:])
+        return cls(**values)
 
     def to_json(self) -> dict:
         return {
@@ -169,6 +171,9 @@ class FillRecord:
             "taker_is_buy": not self.maker_is_buy, "state": self.state, "batch_id": self.batch_id,
             "reason": self.reason, "tx_hash": self.tx_hash, "ts": self.ts,
         }
+
+
+_FILL_FIELDS = dataclasses.fields(FillRecord)
 
 
 @dataclass(slots=True)

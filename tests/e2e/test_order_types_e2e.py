@@ -14,23 +14,14 @@ from offchain.client import AsyncKeeperClient
 from offchain.client.sdk import KeeperError
 from offchain.client.wallet import KeySigner, Transactor
 from offchain.intent import Intent
+from offchain.keeper.core import FillRecord
+from tests.constants import USDC
 
 from .keeper_helpers import journaled, wait_for
 from .vault_helpers import PRICE, mark
 
 pytestmark = [pytest.mark.e2e, pytest.mark.anyio]  # async tests: the `sdk_pair` fixture (conftest.py)
-USDC = 10**6
 SIZE = 10**16
-
-
-class _Fill:
-    """A journaled fill with core.FillRecord's fields (hashes as bytes)."""
-
-    def __init__(self, row) -> None:
-        for name in ("id", "state", "reason", "size", "price", "market", "maker_account", "taker_account",
-                     "maker_is_buy", "tx_hash", "batch_id"):
-            setattr(self, name, getattr(row, name))
-        self.maker_hash, self.taker_hash = bytes.fromhex(row.maker_hash[2:]), bytes.fromhex(row.taker_hash[2:])
 
 
 def fills_now(keeper) -> list:
@@ -38,7 +29,7 @@ def fills_now(keeper) -> list:
     leave its live state, docs/keeper.md "Live state") from the journal."""
     live = dict(keeper.core.fills)
     rows = {r.id: r for r in keeper.journal.fills()}
-    return [live[i] if i in live else _Fill(rows[i]) for i in sorted(set(live) | set(rows))]
+    return [live[i] if i in live else FillRecord.from_row(rows[i]) for i in sorted(set(live) | set(rows))]
 
 
 def status_of(keeper, hash_hex: str) -> str:

@@ -62,6 +62,7 @@ from offchain.risk.liquidation import (
 )
 
 from ..chain import RpcError
+from ..core import FillRecord
 from ..journal import REJECTED as FILL_REJECTED
 from ..journal import SETTLED as FILL_SETTLED
 from ..txjournal import receipt_block, receipt_ok
@@ -436,7 +437,7 @@ class LiquidationRunner:
         while True:
             # pending fills are in the sequencer's live state; final ones only in the journal
             if not any(f.taker_hash == h or f.maker_hash == h for f in core.fills.values()):
-                fills = [_JournalFill(r) for r in await asyncio.to_thread(self.keeper.journal.fills_of, hash_hex)]
+                fills = [FillRecord.from_row(r) for r in await asyncio.to_thread(self.keeper.journal.fills_of, hash_hex)]
                 if all(f.state in (FILL_SETTLED, FILL_REJECTED) for f in fills):
                     break
             if time.monotonic() > deadline:
@@ -661,14 +662,3 @@ class LiquidationRunner:
                 "latency_blocks_max": latency[-1] if latency else 0,
                 "processed_block": self.processed_block,
                 "blocked": dict(s.blocked)}
-
-
-class _JournalFill:
-    """A journaled fill row with the FillRecord fields `_follow_book` reads (hashes as bytes)."""
-
-    __slots__ = ("state", "reason", "size", "price", "maker_hash", "taker_hash", "maker_is_buy", "tx_hash")
-
-    def __init__(self, row) -> None:
-        self.state, self.reason, self.size, self.price = row.state, row.reason, row.size, row.price
-        self.maker_hash, self.taker_hash = bytes.fromhex(row.maker_hash[2:]), bytes.fromhex(row.taker_hash[2:])
-        self.maker_is_buy, self.tx_hash = row.maker_is_buy, row.tx_hash
