@@ -275,7 +275,6 @@ class Gateway:
                 hub.publish(("fills", fill.maker_account), message)
                 if fill.taker_account != fill.maker_account:
                     hub.publish(("fills", fill.taker_account), message)
-                hub.publish(("fills", "*"), message)
         if out.rejected:
             for sink in self.rejected_sinks:
                 sink(out.rejected)

@@ -296,7 +296,6 @@ class Settlement:
             self.hub.publish(("fills", fill.maker_account), message)
             if fill.taker_account != fill.maker_account:
                 self.hub.publish(("fills", fill.taker_account), message)
-            self.hub.publish(("fills", "*"), message)
             publish_user_fill(self.hub, fill, "fill_state")  # the authenticated user channel
 
     async def fail_batch(self, batch_id: int, ids: list[int], error: str) -> None:

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from offchain.client.messages import Cancel
 from offchain.nonces import OrderNonces
+from offchain.wire import Cancel
 from offchain.order import Domain, Order, Signature, encode_flags, sign_order
 from offchain.strategies import DesiredOrder
 
