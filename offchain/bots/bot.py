@@ -32,6 +32,7 @@ from typing import Any
 
 from offchain.client import AsyncKeeperClient, KeeperError
 from offchain.keeper.keys import Key, load_key
+from offchain.keeper.periodic import cancel_and_wait
 from offchain.keeper.runners.maker import EngineFactory, MarketMaker, VenueRefused
 from offchain.keeper.runners.signer import OrderSigner
 from offchain.order import Domain, address_of
@@ -136,11 +137,7 @@ class MarketMakerBot:
                 await asyncio.wait_for(self._book_ready.wait(), 15)
                 await self._loop(deadline)
             finally:
-                stream.cancel()
-                try:
-                    await stream
-                except (asyncio.CancelledError, Exception):  # noqa: BLE001 - already logged
-                    pass
+                await cancel_and_wait(stream)  # its failures are already logged
                 if cfg.cancel_on_exit:
                     await self._cancel_all()
                 log.info("bot stopped: %s", dict(self.stats))

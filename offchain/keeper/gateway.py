@@ -588,16 +588,7 @@ class Gateway:
     # -- cancels ----------------------------------------------------------------------------
     async def cancel(self, cancel: Cancel, signature: Signature) -> dict:
         now_ms = int(self.clock() * 1000)
-        # the client's timestamp is its wall clock: the window is judged on ours, not chain time
-        if abs(int(time.time() * 1000) - cancel.timestamp) > self.cancel_window_ms:
-            raise Rejection(Reason.STALE_TIMESTAMP)
-        try:
-            signer = cancel.signer(self.ctx.domain, signature)
-        except InvalidSignature:
-            raise Rejection(Reason.BAD_SIGNATURE) from None
-        state = self.core.accounts.get(cancel.account)
-        if signer != cancel.account and (state is None or signer not in state.agents):
-            raise Rejection(Reason.BAD_SIGNATURE)
+        self._check_signed(cancel, signature)
         if not self.limiter.take(cancel.account, max(1, len(cancel.hashes)), time.monotonic()):
             raise Rejection(Reason.RATE_LIMITED, 429)
         state = self.core.account(cancel.account)
@@ -708,7 +699,7 @@ class Gateway:
         return await self.run_command(run)
 
     def _check_signed(self, message, signature: Signature) -> None:
-        """A timestamped message (CancelByClientId, ScheduleCancel) is fresh (within the cancel
+        """A timestamped message (Cancel, CancelByClientId, ScheduleCancel) is fresh (within the cancel
         window of our wall clock: the client's timestamp is its wall clock, not chain time)
         and signed by its account or one of its agents; else Rejection."""
         if abs(int(time.time() * 1000) - message.timestamp) > self.cancel_window_ms:

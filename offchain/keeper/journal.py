@@ -390,16 +390,16 @@ class Journal:
             return conn.execute(select(OrderRow)).all()
 
     def fills(self, state: str | None = None) -> list:
-        stmt = select(FillRow).order_by(FillRow.id)
-        if state is not None:
-            stmt = stmt.where(FillRow.state == state)
-        with self.engine.connect() as conn:
-            return conn.execute(stmt).all()
+        return self._by_state(FillRow, state)
 
     def batches(self, state: str | None = None) -> list:
-        stmt = select(BatchRow).order_by(BatchRow.id)
+        return self._by_state(BatchRow, state)
+
+    def _by_state(self, table, state: str | None) -> list:
+        """Every row of `table` (fills, batches) by id, or only those in `state`."""
+        stmt = select(table).order_by(table.id)
         if state is not None:
-            stmt = stmt.where(BatchRow.state == state)
+            stmt = stmt.where(table.state == state)
         with self.engine.connect() as conn:
             return conn.execute(stmt).all()
 

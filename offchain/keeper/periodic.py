@@ -13,6 +13,16 @@ from typing import Awaitable, Callable
 log = logging.getLogger("mmx.keeper")
 
 
+async def cancel_and_wait(task: asyncio.Task) -> None:
+    """Cancel a background task and wait until it has ended, whatever it ended with (its own
+    failure was logged where it happened; stopping must not raise it again)."""
+    task.cancel()
+    try:
+        await task
+    except (asyncio.CancelledError, Exception):
+        pass
+
+
 class PeriodicTask:
     def __init__(self, name: str, round_: Callable[[], Awaitable[object]], interval: float) -> None:
         self.name = name
@@ -25,11 +35,7 @@ class PeriodicTask:
 
     async def stop(self) -> None:
         if self.task is not None:
-            self.task.cancel()
-            try:
-                await self.task
-            except (asyncio.CancelledError, Exception):
-                pass
+            await cancel_and_wait(self.task)
 
     async def _run(self) -> None:
         while True:

@@ -30,6 +30,7 @@ from .blame import BOTH, blame
 from .chain import Chain, RpcError, SettleOutcome, encode_settle
 from .core import Core, FillRecord, Outbox
 from .gateway import publish_user_fill
+from .periodic import cancel_and_wait
 from .journal import (
     B_CONFIRMED,
     B_FAILED,
@@ -104,11 +105,7 @@ class Settlement:
             while (self.queue or self.tasks) and time.monotonic() < deadline:
                 await asyncio.sleep(0.02)
         if self._runner is not None:
-            self._runner.cancel()
-            try:
-                await self._runner
-            except (asyncio.CancelledError, Exception):
-                pass
+            await cancel_and_wait(self._runner)
         for task in list(self.tasks):
             task.cancel()
         if self.tasks:
