@@ -136,6 +136,9 @@ def test_vault_invariants_stateful(
             assert len(ok) == 1, skipped
             self.withdraw(1, 100, True)
             self.withdraw(2, 100, True)
+            # every run starts with one hostile trade the guard refuses (5 % through the mark,
+            # to the friend), so that path runs whatever the seed draws next
+            self.manager_trade("friend", False, -500, 1, False)
             self.check()
 
         def allowed(self, action):
@@ -514,11 +517,15 @@ def test_vault_invariants_stateful(
                 while v.queue_head() < v.queue_tail():
                     receipt = v.claim(v.queue_head(), sender=stranger)
                     self.owed_to |= {e.recipient for e in receipt.events.filter(v.PaymentOwed)}
-                holders = [(w, lambda w=w: v.withdraw(v.balanceOf(w), sender=w), v.balanceOf(w)) for w in depositors]
-                holders += [(keys[m], lambda m=m: v.withdraw_fee_shares(v.fee_shares(m), sender=keys[m]),
-                             v.fee_shares(m)) for m in sorted(self.managers)]
-                for who, call, shares in holders:
-                    if shares:
+                # the depositors, then every manager's fee shares, each read when its turn
+                # comes: a depositor's exit can crystallise the manager's fee into fee shares
+                holders = [(lambda w=w: v.balanceOf(w), lambda w=w: v.withdraw(v.balanceOf(w), sender=w))
+                           for w in depositors]
+                holders += [(lambda m=m: v.fee_shares(m),
+                             lambda m=m: v.withdraw_fee_shares(v.fee_shares(m), sender=keys[m]))
+                            for m in sorted(self.managers)]
+                for shares, call in holders:
+                    if shares():
                         receipt, reason = self.checked(call, "withdraw")
                         assert reason is None and receipt.events.filter(v.Withdraw), reason
                         self.owed_to |= {e.recipient for e in receipt.events.filter(v.PaymentOwed)}
