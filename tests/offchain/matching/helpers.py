@@ -36,8 +36,9 @@ def market_sell(oid: Any, size: int, account: str = "0xtaker", ts: int = 1, **kw
     return Place(oid, account, M, False, size, kw.pop("price", 0), ts, OrderKind.MARKET, **kw)
 
 
-def names(events: list) -> list[str]:
-    return [type(e).__name__ for e in events]
+def kinds(events: list) -> list[type]:
+    """The event classes of `events`, in order (compare with [Accepted, Fill], not by name)."""
+    return [type(e) for e in events]
 
 
 def only(events: list, cls: type) -> list:

@@ -1,13 +1,15 @@
 """Batch place and cancel, cancel-all, amend."""
-from offchain.matching import Amended, Engine, Fill, MarketConfig, OrderKind, Place, PostOnly, Reason
+from offchain.matching import (
+    Accepted, Amended, Cancelled, Engine, Expired, Fill, MarketConfig, OrderKind, Place, PostOnly, Reason, Rejected,
+)
 
-from .helpers import LOT, M, TICK, buy, engine, names, only, sell
+from .helpers import LOT, M, TICK, buy, engine, kinds, only, sell
 
 
 def test_place_batch__each_item_answered_on_its_own():
     e = engine()
     out = e.place_batch([buy("a", 1000), buy("b", 1005), buy("c", 990)])
-    assert [names(x) for x in out] == [["Accepted"], ["Rejected"], ["Accepted"]]
+    assert [kinds(x) for x in out] == [[Accepted], [Rejected], [Accepted]]
     assert out[1][0].reason == Reason.PRICE_OFF_TICK
 
 
@@ -15,7 +17,7 @@ def test_cancel_batch__each_item_answered_on_its_own():
     e = engine()
     e.place(buy("a", 1000))
     out = e.cancel_batch(["a", "zzz", "a"], ts=2)
-    assert [x[0].__class__.__name__ for x in out] == ["Cancelled", "Rejected", "Rejected"]
+    assert [type(x[0]) for x in out] == [Cancelled, Rejected, Rejected]
 
 
 def test_cancel_all__one_market__only_that_market():
@@ -72,7 +74,7 @@ def test_amend__to_crossing_price__matches_as_taker():
     e.place(sell("s", 1000, 100, account="0xa"))
     e.place(buy("b", 990, 100, account="0xb"))
     ev = e.amend("b", 2, price=1000)
-    assert names(ev) == ["Amended", "Fill"] and e.best_ask(M) is None
+    assert kinds(ev) == [Amended, Fill] and e.best_ask(M) is None
 
 
 def test_amend__rejected__order_unchanged():
@@ -89,7 +91,7 @@ def test_amend__gtd_order_past_expiry__expired_not_amended():
     e = engine()
     e.place(buy("g", 1000, tif=TimeInForce.GTD, expiry=5))
     ev = e.amend("g", 5, size=200)
-    assert names(ev) == ["Expired", "Rejected"] and ev[1].reason == Reason.EXPIRED
+    assert kinds(ev) == [Expired, Rejected] and ev[1].reason == Reason.EXPIRED
 
 
 def _busy_engine(seed: int) -> tuple[Engine, list]:

@@ -4,9 +4,9 @@ stay proportional to the live book; live orders still expire in (expiry, seq) or
 
 from __future__ import annotations
 
-from offchain.matching import TimeInForce
+from offchain.matching import Expired, TimeInForce
 
-from .helpers import buy, engine, names
+from .helpers import buy, engine, kinds
 
 
 def test_expiry_heap__cancelled_gtd_orders__compacted_live_ones_still_expire():
@@ -20,5 +20,5 @@ def test_expiry_heap__cancelled_gtd_orders__compacted_live_ones_still_expire():
     (book,) = e._books.values()
     assert len(book.expiries) <= 2 * len(e._orders) + 1024 + 1  # not every order ever placed
     events = e.expire(10_000)
-    assert names(events) == ["Expired"] * 3 and [ev.order_id for ev in events] == keep
+    assert kinds(events) == [Expired] * 3 and [ev.order_id for ev in events] == keep
     assert e.depth(1, 5) == ([], [])

@@ -4,12 +4,12 @@ from offchain.matching import (
     TimeInForce, Triggered,
 )
 
-from .helpers import M, buy, engine, market_buy, market_sell, names, only, sell
+from .helpers import M, buy, engine, kinds, market_buy, market_sell, only, sell
 
 
 def test_place__gtc_no_cross__rests():
     e = engine()
-    assert names(e.place(buy("b", 1000))) == ["Accepted"]
+    assert kinds(e.place(buy("b", 1000))) == [Accepted]
     assert e.best_bid(M) == 1000 and e.get_order("b").size == 100
 
 
@@ -37,7 +37,7 @@ def test_place__ioc_partial__remainder_cancelled():
     e = engine()
     e.place(sell("s", 1000, 100))
     ev = e.place(buy("b", 1000, 300, tif=TimeInForce.IOC))
-    assert names(ev) == ["Accepted", "Fill", "Cancelled"]
+    assert kinds(ev) == [Accepted, Fill, Cancelled]
     assert ev[-1].reason == Reason.IOC_REMAINDER and ev[-1].size == 200
     assert e.get_order("b") is None
 
@@ -55,7 +55,7 @@ def test_place__fok_enough_liquidity__fills_completely():
     e.place(sell("s1", 1000, 100))
     e.place(sell("s2", 1010, 200))
     ev = e.place(buy("b", 1010, 300, tif=TimeInForce.FOK))
-    assert names(ev) == ["Accepted", "Fill", "Fill"]
+    assert kinds(ev) == [Accepted, Fill, Fill]
     assert e.best_ask(M) is None
 
 
@@ -71,7 +71,7 @@ def test_place__gtd_maker_past_expiry__expired_before_matching():
     e = engine()
     e.place(sell("s", 1000, tif=TimeInForce.GTD, expiry=5))
     ev = e.place(buy("b", 1000, ts=5))
-    assert names(ev) == ["Expired", "Accepted"]
+    assert kinds(ev) == [Expired, Accepted]
     assert e.best_bid(M) == 1000
 
 
@@ -93,7 +93,7 @@ def test_place__post_only_slide_crossing__rests_one_tick_inside():
 def test_place__post_only_not_crossing__rests_at_its_price():
     e = engine()
     e.place(sell("s", 1000))
-    assert names(e.place(sell("s2", 1010, post_only=PostOnly.REJECT))) == ["Accepted"]
+    assert kinds(e.place(sell("s2", 1010, post_only=PostOnly.REJECT))) == [Accepted]
 
 
 def test_place__market_with_worst_price__stops_there_and_cancels_remainder():
@@ -134,7 +134,7 @@ def test_place__market_bps_from_mark_without_mark__rejected():
 
 def test_place__market_empty_book__accepted_then_cancelled():
     e = engine()
-    assert names(e.place(market_buy("m", 100))) == ["Accepted", "Cancelled"]
+    assert kinds(e.place(market_buy("m", 100))) == [Accepted, Cancelled]
 
 
 def test_place__reduce_only_without_position__rejected():
@@ -180,10 +180,10 @@ def test_place__stop_market__fires_when_mark_reaches_trigger():
     e.place(sell("s", 1100, 100))
     e.set_mark(M, 1000, 1)
     ev = e.place(Place("stop", "0xt", M, True, 100, 0, 2, OrderKind.STOP_MARKET, trigger_price=1050))
-    assert names(ev) == ["Accepted"] and e.best_bid(M) is None
+    assert kinds(ev) == [Accepted] and e.best_bid(M) is None
     assert e.set_mark(M, 1040, 3) == []
     ev = e.set_mark(M, 1050, 4)
-    assert names(ev) == ["Triggered", "Fill"]
+    assert kinds(ev) == [Triggered, Fill]
     assert ev[0] == Triggered("stop", M, "0xt", 1050, 4)
 
 
@@ -192,7 +192,7 @@ def test_place__stop_limit__rests_as_limit_after_trigger():
     e.set_mark(M, 1000, 1)
     e.place(Place("sl", "0xt", M, False, 100, 940, 2, OrderKind.STOP_LIMIT, trigger_price=950))
     ev = e.set_mark(M, 950, 3)
-    assert names(ev) == ["Triggered"]
+    assert kinds(ev) == [Triggered]
     assert e.best_ask(M) == 940 and e.get_order("sl").triggered
 
 
@@ -202,14 +202,14 @@ def test_place__take_profit__fires_on_favourable_move():
     e.set_mark(M, 1000, 1)
     e.place(Place("tp", "0xt", M, False, 100, 0, 2, OrderKind.TAKE_PROFIT, trigger_price=1100))
     assert e.set_mark(M, 1090, 3) == []
-    assert names(e.set_mark(M, 1100, 4)) == ["Triggered", "Fill"]
+    assert kinds(e.set_mark(M, 1100, 4)) == [Triggered, Fill]
 
 
 def test_place__take_profit_limit__rests_after_trigger():
     e = engine()
     e.set_mark(M, 1000, 1)
     e.place(Place("tpl", "0xt", M, True, 100, 890, 2, OrderKind.TAKE_PROFIT_LIMIT, trigger_price=900))
-    assert names(e.set_mark(M, 900, 3)) == ["Triggered"]
+    assert kinds(e.set_mark(M, 900, 3)) == [Triggered]
     assert e.best_bid(M) == 890
 
 
@@ -220,7 +220,7 @@ def test_place__trailing_stop_bps__follows_peak_and_fires_on_drop():
     e.place(Place("ts", "0xt", M, False, 100, 0, 2, OrderKind.TRAILING_STOP, trail_bps=500))
     assert e.set_mark(M, 1200, 3) == []     # peak 1200, trigger 1140
     assert e.set_mark(M, 1150, 4) == []
-    assert names(e.set_mark(M, 1140, 5)) == ["Triggered", "Fill"]
+    assert kinds(e.set_mark(M, 1140, 5)) == [Triggered, Fill]
 
 
 def test_place__trailing_stop_amount_buy__follows_trough_and_fires_on_rebound():
@@ -229,7 +229,7 @@ def test_place__trailing_stop_amount_buy__follows_trough_and_fires_on_rebound():
     e.set_mark(M, 900, 1)
     e.place(Place("ts", "0xt", M, True, 100, 0, 2, OrderKind.TRAILING_STOP, trail_amount=30))
     assert e.set_mark(M, 850, 3) == []      # trough 850, trigger 880
-    assert names(e.set_mark(M, 880, 4)) == ["Triggered", "Fill"]
+    assert kinds(e.set_mark(M, 880, 4)) == [Triggered, Fill]
 
 
 def test_place__stop_already_triggered__rejected():
@@ -246,13 +246,13 @@ def test_place__stop_reduce_only_with_no_position_at_trigger__cancelled():
     e.place(Place("stop", "0xt", M, False, 100, 0, 2, OrderKind.STOP_MARKET, trigger_price=950,
                   reduce_only=True))
     ev = e.set_mark(M, 940, 3)
-    assert names(ev) == ["Triggered", "Cancelled"] and ev[1].reason == Reason.REDUCE_ONLY
+    assert kinds(ev) == [Triggered, Cancelled] and ev[1].reason == Reason.REDUCE_ONLY
 
 
 def test_cancel__pending_stop__cancelled_and_never_fires():
     e = engine()
     e.place(Place("stop", "0xt", M, True, 100, 0, 1, OrderKind.STOP_MARKET, trigger_price=1050))
-    assert names(e.cancel("stop", 2)) == ["Cancelled"]
+    assert kinds(e.cancel("stop", 2)) == [Cancelled]
     assert e.set_mark(M, 2000, 3) == []
 
 
@@ -269,4 +269,4 @@ def test_place__gtd_stop__expires_unfired():
     e = engine()
     e.place(Place("stop", "0xt", M, True, 100, 0, 1, OrderKind.STOP_MARKET, trigger_price=1050,
                   tif=TimeInForce.GTD, expiry=5))
-    assert names(e.expire(5)) == ["Expired"] and e.get_order("stop") is None
+    assert kinds(e.expire(5)) == [Expired] and e.get_order("stop") is None

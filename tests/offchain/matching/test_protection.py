@@ -1,7 +1,7 @@
 """Price band, market-order cap, circuit breaker, max size and notional."""
-from offchain.matching import Fill, Halted, Reason, Rejected, TimeInForce
+from offchain.matching import Accepted, Amended, Fill, Halted, Reason, Rejected, TimeInForce
 
-from .helpers import M, breaker, buy, engine, market_buy, market_sell, names, only, sell
+from .helpers import M, breaker, buy, engine, kinds, market_buy, market_sell, only, sell
 
 
 def test_band__aggressive_buy_above_band__rejected():
@@ -19,19 +19,19 @@ def test_band__aggressive_sell_below_band__rejected():
 def test_band__passive_orders_beyond_band__allowed():
     e = engine(band_bps=500)
     e.set_mark(M, 1000, 1)
-    assert names(e.place(buy("b", 500))) == ["Accepted"]
-    assert names(e.place(sell("s", 2000))) == ["Accepted"]
+    assert kinds(e.place(buy("b", 500))) == [Accepted]
+    assert kinds(e.place(sell("s", 2000))) == [Accepted]
 
 
 def test_band__at_the_edge__allowed():
     e = engine(band_bps=500)
     e.set_mark(M, 1000, 1)
-    assert names(e.place(buy("b", 1050))) == ["Accepted"]
+    assert kinds(e.place(buy("b", 1050))) == [Accepted]
 
 
 def test_band__no_mark_yet__no_band():
     e = engine(band_bps=500)
-    assert names(e.place(buy("b", 5000))) == ["Accepted"]
+    assert kinds(e.place(buy("b", 5000))) == [Accepted]
 
 
 def test_band__market_order__capped_at_band():
@@ -70,7 +70,7 @@ def test_breaker__halted__crossing_orders_rejected_passive_allowed():
     e.place(buy("b", 1100, 200, ts=2))
     assert e.place(buy("x", 1060, ts=3)) == [Rejected("x", M, Reason.HALTED, 3)]
     assert e.place(market_buy("y", 100, ts=3))[-1].reason == Reason.HALTED
-    assert names(e.place(buy("p", 1000, ts=3))) == ["Accepted"]
+    assert kinds(e.place(buy("p", 1000, ts=3))) == [Accepted]
 
 
 def test_breaker__after_cooldown__resumes():
@@ -103,14 +103,14 @@ def test_breaker__fok_that_would_trip__rejected_without_halting():
 def test_limits__size_above_max__rejected():
     e = engine(max_size=1_000)
     assert e.place(buy("b", 1000, 1_100))[-1].reason == Reason.SIZE_ABOVE_MAX
-    assert names(e.place(buy("c", 1000, 1_000))) == ["Accepted"]
+    assert kinds(e.place(buy("c", 1000, 1_000))) == [Accepted]
 
 
 def test_limits__notional_above_max__rejected():
     one = 10**18
     e = engine(lot=10**16, min_size=10**16, max_notional=1_000 * 10**6)  # 1000 USDC
     ok = e.place(buy("ok", 2_000 * 10**6, one // 2))          # 2000 USDC * 0.5 = 1000 USDC
-    assert names(ok) == ["Accepted"]
+    assert kinds(ok) == [Accepted]
     ev = e.place(buy("big", 2_000 * 10**6, one // 2 + 10**16))
     assert ev[-1].reason == Reason.NOTIONAL_ABOVE_MAX
 
@@ -132,4 +132,4 @@ def test_breaker__amend_after_cooldown__not_halted():
     e.place(buy("p", 1000, 100, ts=3))          # passive while halted
     assert e.amend("p", 4, price=1060)[0].reason == Reason.HALTED
     ev = e.amend("p", 7, price=1060)
-    assert names(ev) == ["Amended", "Fill"]
+    assert kinds(ev) == [Amended, Fill]

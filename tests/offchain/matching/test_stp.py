@@ -1,7 +1,7 @@
 """Self-trade prevention: one test per mode, the taker's mode wins, the default."""
-from offchain.matching import Cancelled, Fill, Reason, STPMode
+from offchain.matching import Accepted, Cancelled, Fill, Reason, STPMode
 
-from .helpers import M, buy, engine, names, only, sell
+from .helpers import M, buy, engine, kinds, only, sell
 
 
 def _book_with_own_ask_first():
@@ -14,7 +14,7 @@ def _book_with_own_ask_first():
 def test_stp__expire_taker__taker_remainder_cancelled_maker_stays():
     e = _book_with_own_ask_first()
     ev = e.place(buy("t", 1000, 300, account="0xa", stp=STPMode.EXPIRE_TAKER))
-    assert names(ev) == ["Accepted", "Cancelled"]
+    assert kinds(ev) == [Accepted, Cancelled]
     assert ev[1] == Cancelled("t", M, "0xa", 300, 0, Reason.SELF_TRADE, 1)
     assert e.get_order("own").size == 200
 
@@ -22,7 +22,7 @@ def test_stp__expire_taker__taker_remainder_cancelled_maker_stays():
 def test_stp__expire_maker__maker_cancelled_taker_continues():
     e = _book_with_own_ask_first()
     ev = e.place(buy("t", 1000, 300, account="0xa", stp=STPMode.EXPIRE_MAKER))
-    assert names(ev) == ["Accepted", "Cancelled", "Fill"]
+    assert kinds(ev) == [Accepted, Cancelled, Fill]
     assert ev[1].order_id == "own" and ev[1].reason == Reason.SELF_TRADE
     assert ev[2].maker_id == "other" and ev[2].size == 200
     assert e.get_order("t").size == 100  # remainder rests
