@@ -139,3 +139,90 @@ async def test_place_takers__keeper_venue__hedge_taken_single_fill_by_the_keeper
         assert len(k.core.one_fill_nonces) == 1
     finally:
         await k.stop()
+
+
+def _keeper_book_case():
+    from hypothesis import strategies as st
+
+    lot = 10**15
+    # a book that does not cross itself (asks at 0..3 ticks above PRICE, bids 1..4 below),
+    # the runner (account 1) among its makers; takers smaller than most resting orders, so
+    # many are covered by the head and many are not
+    # a book that does not cross itself (asks at 0..3 ticks above PRICE, bids 1..4 below),
+    # the runner (account 1) among its makers; takers mostly crossing (aggression -1..4
+    # ticks past PRICE) and smaller than most resting orders, so many are covered by the
+    # head and many are not
+    resting = st.lists(st.tuples(st.sampled_from([0, 0, 2, 3, 1]), st.booleans(), st.integers(0, 3),
+                                 st.integers(1, 400)), min_size=1, max_size=8)
+    takers = st.lists(st.tuples(st.booleans(), st.integers(-1, 4), st.integers(1, 150), st.booleans()),
+                      min_size=1, max_size=4)
+    return st.tuples(st.integers(-300, 300), resting, takers).map(
+        lambda c: (c[0] * lot, [(a, b, -p - 1 if b else p, s * lot) for a, b, p, s in c[1]],
+                   [(b, a if b else -a - 1, s * lot, r) for b, a, s, r in c[2]]))
+
+
+def test_place_takers__any_keeper_book__a_chosen_single_fill_is_never_refused(tmp_path_factory):
+    """Stateful check of the runner's rule against the keeper's (Core.one_fill_refusal) on
+    the keeper's real book: for any resting orders (several accounts, the runner's own
+    among them), any starting position of the runner and any batch of its takers (buy /
+    sell, crossing or not, reduce-only or not), every order `one_fill_choices` makes
+    single-fill is taken by the keeper as one (never refused `one fill`, so the ordinary
+    retry is only for a book that moved), and fills whole in one fill."""
+    import asyncio
+    import time
+    import types
+
+    from hypothesis import HealthCheck, given, settings
+
+    from offchain.keeper.runners.venue import KeeperVenue
+    from tests.offchain.keeper.helpers import ADDR, KEYS, PRICE, OfflineKeeper, order, signed
+
+    tick = 10_000
+    runs = iter(range(10**6))
+
+    @settings(max_examples=50, derandomize=True, deadline=None,
+              suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+    @given(_keeper_book_case())
+    def check(case):
+        start, resting, takers = case
+
+        async def run():
+            k = OfflineKeeper(f"sqlite:///{tmp_path_factory.mktemp('k')}/j{next(runs)}.db")
+            k.start()
+            try:
+                nonce = iter(range(1, 10**6))
+                if start:  # the runner's position, from a trade with account 0
+                    await k.gateway.place_batch([signed(0, order(0, start < 0, size=abs(start), nonce=next(nonce)))])
+                    await k.gateway.place_batch([signed(1, order(1, start > 0, size=abs(start), nonce=next(nonce)),
+                                                        tif="IOC")])
+                for who, is_buy, p, size in resting:
+                    price = PRICE + p * tick
+                    await k.gateway.place_batch([signed(who, order(who, is_buy, price=price, size=size,
+                                                                   nonce=next(nonce)))])
+                host = types.SimpleNamespace(core=k.core, gateway=k.gateway, domain=k.gateway.ctx.domain,
+                                             agent_keys=[])
+                venue = KeeperVenue(host, chain=object())
+                sent = []
+                place = venue.place
+
+                async def recording(items):
+                    results = await place(items)
+                    sent.extend(zip((o for o, _, _ in items), results))
+                    return results
+
+                venue.place = recording
+                s = OrderSigner(venue.domain, Key(ADDR[1], KEYS[1]), ADDR[1], first_nonce=10**6)
+                wanted = [taker(b, s_, PRICE + p * tick, r) for b, p, s_, r in takers]
+                await place_takers(venue, s, wanted, "IOC", int(time.time()))
+                for o, r in sent:
+                    if o.flags & ONE_FILL:
+                        assert r.get("reason") != "one fill", (o, r)
+                        taker_hash = bytes.fromhex(r["hash"][2:])
+                        sizes = [f.size for f in k.fills if f.taker_hash == taker_hash]
+                        assert r["status"] == "accepted" and sizes == [o.size], (o, r, sizes)
+            finally:
+                await k.stop()
+
+        asyncio.run(run())
+
+    check()
