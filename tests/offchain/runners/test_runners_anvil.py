@@ -19,7 +19,7 @@ from offchain.keeper.keys import Key
 from offchain.keeper.runners import ChainView, OrderSigner, PoolGridRunner, VaultRunner
 from offchain.keeper.runners.chainview import VAULT_TOPICS
 from offchain.keeper.runners.configs import StrategyKind, pool_grid_config, vault_grid_config
-from offchain.order import POST_ONLY, Domain, address_of, order_hash, recover_signer
+from offchain.order import ONE_FILL, POST_ONLY, REDUCE_ONLY, Domain, address_of, order_hash, recover_signer
 from offchain.strategies import GridEngine, MarketState
 from tests.constants import USDC
 
@@ -232,6 +232,20 @@ def test_runners_anvil__vault_unwind_order__inside_trade_guard_settles(runner_st
             assert len(ok) == 1 and ok[0].args.price == unwind.price, skipped
         else:
             assert ok == [] and skipped == [expect]
+    assert exchange.functions.position(vault, 1).call()[0] == 0
+    # the same step as the runner now sends it when the book's head covers it: single-fill
+    # (takers.py), on the vault's nonce bitmap, inside the guard like the ordinary one
+    nonce += 10
+    ok, skipped = settle(Order(vault, 1, True, mark, ETH, nonce, 2**40, 0), keys[8],
+                         Order(address_of(trader), 1, False, mark, ETH, nonce + 1, 2**40, 0), trader)
+    assert len(ok) == 1, skipped
+    [unwind] = unwind_orders({1: ETH}, {1: state}, step_bps=10_000, slippage_bps=slippage)
+    one_fill = 256 * (nonce // 256 + 1)  # the first of a fresh bitmap word, as OrderNonces picks
+    bid = Order(address_of(trader), 1, True, unwind.price, unwind.size, nonce + 2, 2**40, POST_ONLY)
+    ask = Order(vault, 1, False, unwind.price, unwind.size, one_fill, 2**40, REDUCE_ONLY | ONE_FILL)
+    ok, skipped = settle(bid, trader, ask, keys[8])
+    assert len(ok) == 1, skipped
+    assert exchange.functions.nonce_used(vault, one_fill).call() is True
     assert exchange.functions.position(vault, 1).call()[0] == 0
 
 
