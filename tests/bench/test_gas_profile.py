@@ -3,6 +3,7 @@ unit a trace spends lands in exactly one class, a call is charged what it used (
 gas it forwarded), an external call is charged whole, a DELEGATECALL's steps by class."""
 
 import importlib.util
+import os
 import sys
 from pathlib import Path
 
@@ -13,11 +14,16 @@ BENCH = Path(__file__).resolve().parents[2] / "bench"
 
 @pytest.fixture(scope="module")
 def prof():
+    cwd = os.getcwd()  # the script changes to the repository root when loaded
     sys.path.insert(0, str(BENCH))  # the script imports its sibling ape_stack
-    spec = importlib.util.spec_from_file_location("bench_gas_profile", BENCH / "bench_gas_profile.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclasses look their module up there
-    spec.loader.exec_module(module)
+    try:
+        spec = importlib.util.spec_from_file_location("bench_gas_profile", BENCH / "bench_gas_profile.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = module  # its dataclasses look their module up there
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(BENCH))
+        os.chdir(cwd)
     return module
 
 
