@@ -221,13 +221,13 @@ class RecoveryThread:
         signers = done.result() if exc is None and not done.cancelled() else None
         at = 0
         for job, fut in jobs:
-            if fut.done():
+            mine, at = slice(at, at + len(job)), at + len(job)  # advanced for every job, also a cancelled one
+            if fut.done():  # its request was cancelled while waiting
                 continue
             if signers is None:
                 fut.set_exception(exc or RuntimeError("signature recovery cancelled"))
             else:
-                fut.set_result(signers[at:at + len(job)])
-            at += len(job)
+                fut.set_result(signers[mine])
 
     def close(self) -> None:
         self.executor.shutdown(wait=True)

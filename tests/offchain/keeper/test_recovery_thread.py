@@ -58,3 +58,19 @@ async def test_place__agent_revoked_while_recovering__not_an_agent(offline_keepe
     (result,) = await task
     assert result == {"status": "rejected", "reason": "not an agent"}
     assert k.core.seq == 0 and list(k.journal.commands()) == []
+
+
+async def test_place__request_cancelled_while_recovering__the_others_keep_their_own_signers(offline_keeper):
+    """A cancelled request's share of the job's results is skipped, not shifted onto the
+    next requests: a forged order after it must not inherit a valid signer of its account."""
+    k = offline_keeper(recovery=True)
+    valid = [signed(0, order(0, True, nonce=n, price=PRICE - 10_000 * n)) for n in (1, 2)]
+    forged = signed(0, order(0, True, nonce=3, price=PRICE - 30_000), key=KEYS[6])
+    after = signed(0, order(0, True, nonce=4, price=PRICE - 40_000))
+    tasks = [asyncio.create_task(k.gateway.place_batch([item])) for item in (valid[0], valid[1], forged, after)]
+    await asyncio.sleep(0)  # all four wait for the same recovery job
+    tasks[0].cancel()
+    results = await asyncio.gather(*tasks[1:])
+    assert [r[0]["status"] for r in results] == ["accepted", "rejected", "accepted"]
+    assert results[1][0]["reason"] == "bad signature"
+    assert k.core.seq == 2
