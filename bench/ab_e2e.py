@@ -22,10 +22,10 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-FIGURES = ("e2e_orders_accepted_per_s", "e2e_open_loop_ack_p50_ms", "e2e_open_loop_ack_p99_ms",
+FIGURES = ("e2e_orders_accepted_per_s", "e2e_open_loop_acked_per_s", "e2e_open_loop_ack_p50_ms", "e2e_open_loop_ack_p99_ms",
            "e2e_keeper_cpu_us_per_order", "e2e_keeper_loop_cpu_us_per_order",
            "e2e_keeper_cpu_us_per_order_closed", "e2e_keeper_loop_cpu_us_per_order_closed",
-           "journal_fsync_p50_ms")
+           "e2e_journal_commit_p50_ms", "journal_fsync_p50_ms")
 
 
 def export(rev: str, into: Path) -> None:
@@ -49,6 +49,9 @@ def run(tree: Path) -> dict[str, str]:
             found[m.group(1)] = m.group(2)
         elif line.startswith("# open loop"):
             found["open_loop"] = line[2:]
+            acked = re.search(r"accepted \((\d+)/s\)", line)
+            if acked:
+                found["e2e_open_loop_acked_per_s"] = acked.group(1)
     found["load"] = f"{os.getloadavg()[0]:.1f}"
     return found
 
