@@ -17,15 +17,15 @@ cdef class Level:
     cpdef drop(self)
     cpdef object cancel(self, RestingOrder order)
 
-# Not tracked by the cyclic GC, like the interpreted build's msgspec struct (gc=False):
-# its one cycle (level -> deque -> order -> level) is broken by Level.drop().
 @cython.final
-@cython.no_gc
-@cython.freelist(64)
 cdef class RestingOrder:
     cdef public object id, account, price, size, cmd
     cdef public Level level
     cdef public dict owner
+
+@cython.locals(order=RestingOrder)
+cpdef RestingOrder new_order(object id, object account, object price, object size, object cmd,
+                             Level level, dict owner)
 
 @cython.final
 cdef class PendingTrigger:

@@ -79,8 +79,25 @@ class _StructRestingOrder(msgspec.Struct, gc=False):
     owner: dict[Any, Any]
 
 
+def new_order(id: Hashable, account: str, price: Obj, size: int, cmd: Any, level: "Level",
+              owner: dict[Any, Any]) -> RestingOrder:
+    """A RestingOrder, built for the hot path: compiled, the native object's fields are set
+    directly (no call through the type and its argument parsing, ~120 instructions less);
+    interpreted, this name is the msgspec struct type itself (no Python frame)."""
+    order = RestingOrder.__new__(RestingOrder)
+    order.id = id
+    order.account = account
+    order.price = price
+    order.size = size
+    order.cmd = cmd
+    order.level = level
+    order.owner = owner
+    return order
+
+
 if __file__.endswith(".py"):  # interpreted (a compiled module's __file__ is its .so)
     globals()["RestingOrder"] = _StructRestingOrder
+    globals()["new_order"] = _StructRestingOrder
 
 
 class PendingTrigger:

@@ -3,7 +3,7 @@
 # between themselves), module constants as C statics, the hot paths' locals typed.
 # Amounts stay Python ints (book.pxd says why); counters and flags are C values.
 cimport cython
-from offchain.matching.book cimport Book, Level, PendingTrigger, RestingOrder
+from offchain.matching.book cimport Book, Level, PendingTrigger, RestingOrder, new_order
 from offchain.matching.protection cimport Breaker
 from offchain.matching.types cimport Place
 

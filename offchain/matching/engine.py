@@ -15,7 +15,7 @@ from typing import Any, Final, Hashable, Iterable
 import msgspec
 
 from . import triggers as trig
-from .book import INF, Book, Level, Obj, PendingTrigger, RestingOrder
+from .book import INF, Book, Level, Obj, PendingTrigger, RestingOrder, new_order
 from . import events as _events
 from .events import Event
 from .types import (
@@ -231,7 +231,7 @@ class Engine:
             owner = self._by_account.get(account)
             if owner is None:
                 owner = self._new_owner(account)
-            order = RestingOrder(oid, account, price, size, cmd, level, owner)
+            order = new_order(oid, account, price, size, cmd, level, owner)
             level.orders.append(order)
             level.size += size
             self._orders[oid] = order
@@ -336,7 +336,7 @@ class Engine:
         owner = self._by_account.get(account)
         if owner is None:
             owner = self._new_owner(account)
-        order = RestingOrder(oid, account, price, size, cmd, level, owner)
+        order = new_order(oid, account, price, size, cmd, level, owner)
         level.orders.append(order)
         level.size += size
         self._orders[oid] = order
