@@ -4,7 +4,9 @@ Order of checks (cheapest first, the signature late because it costs ~80 us):
 fields -> domain/market -> flags -> tick/lot -> oracle state (halted; stale mark for an
 order that would cross) -> expiry -> nonce floor -> signature (signer = account or an
 approved agent) -> the order's state on chain (cancelled; any size already settled) ->
-trade limits the account set on chain (vaults: `AccountGuard`) -> margin pre-check. The
+the account's other markets (a position in a halted one, or a stale one for an order that
+would cross, refuses an order that adds risk: the chain would skip its fills) -> trade
+limits the account set on chain (vaults: `AccountGuard`) -> margin pre-check. The
 gateway verifies the signatures of a whole request first
 (`verify_signer`) so that rate limits are charged to proven signers only; the result is
 reported at the signature's place in this order.
@@ -400,6 +402,8 @@ def check_order(order: Order, signature: Signature, account: AccountState | None
             # settled on chain, but unknown to this journal: a replayed old signed order.
             # Its remainder is not offered either (the engine would rest the full size).
             raise Rejection(Reason.FILLED)
+    if oracle is not None and account is not None and (oracle.halted or oracle.max_age):
+        check_elsewhere(order, account, oracle, ctx.crosses)
     if account is not None and account.guard is not None:
         check_guard(order, account, account.guard, ctx.marks)
     if ctx.margin_check and not (order.flags & REDUCE_ONLY):
@@ -408,6 +412,37 @@ def check_order(order: Order, signature: Signature, account: AccountState | None
         if state.equity(ctx.marks) < need:
             raise Rejection(Reason.MARGIN)
     return Admitted(order=order, signature=signature, hash=digest, signer=signer)
+
+
+def grows(position: int, is_buy: bool, size: int) -> bool:
+    """Does a fill of `size` on this side add risk in the Exchange's sense (not `reducing`:
+    it takes the position away from zero or flips it)?"""
+    new = position + (size if is_buy else -size)
+    if new == 0:
+        return False
+    return not ((position > 0 and 0 < new < position) or (position < 0 and position < new < 0))
+
+
+def check_elsewhere(order: Order, account: AccountState, oracle: OracleState,
+                    crosses: Callable[[Order], bool] | None) -> None:
+    """Refuse an order that adds risk while the account holds a position in another market
+    whose price the Exchange cannot use: the chain skips such a fill "halted" / "stale"
+    (Exchange._side_risk through ledger._health; a reducing fill passes). A halted market
+    elsewhere refuses every such order; a stale one only an order that would cross now
+    (as for the order's own market: a resting order makes no fill until a taker comes,
+    and the mark may be fresh again by then)."""
+    if not grows(account.position(order.market), order.is_buy, order.size):
+        return
+    halted = stale = False
+    for market in set(account.positions) | set(account.pending):
+        if market == order.market or not account.position(market):
+            continue
+        halted = halted or market in oracle.halted
+        stale = stale or oracle.stale(market)
+    if stale and crosses is not None and crosses(order):
+        raise Rejection(Reason.STALE)
+    if halted:
+        raise Rejection(Reason.HALTED)
 
 
 def check_guard(order: Order, account: AccountState, guard: AccountGuard, marks: dict[int, int]) -> None:
@@ -421,7 +456,7 @@ def check_guard(order: Order, account: AccountState, guard: AccountGuard, marks:
         raise Rejection(Reason.MARK_DISTANCE)
     old = account.position(order.market)
     new = old + (order.size if order.is_buy else -order.size)
-    if new == 0 or (old > 0 and 0 < new < old) or (old < 0 and old < new < 0):
+    if not grows(old, order.is_buy, order.size):
         return  # a reducing fill passes the remaining limits on chain
     if guard.close_only:
         raise Rejection(Reason.CLOSE_ONLY)

@@ -22,6 +22,8 @@ restored (core.fill_rejected). Reasons and the facts read:
 | margin | maker first, else taker: the side that grows its position and whose equity is below its initial margin plus the fill's | equity, margin_requirement, position |
 | not liquidatable, backstop, cooldown, step | the liquidation order's side (flag LIQUIDATION, the keeper's own order) | none |
 
+| halted, stale | if the fill's own market was halted / not fresh: nobody (market-wide, below); else the side (maker first) that grows its position and holds one in another market that was | Oracle price_info / is_fresh, market_count, positions |
+
 Market-wide reasons (inactive, halted, stale, delisted, band: MARKET_WIDE) are nobody's
 fault: nobody is blamed (an empty tuple). Neither order is cancelled, both get the size
 back, and the keeper treats the market as halted until the chain says otherwise
@@ -37,6 +39,8 @@ from typing import Any
 
 from offchain.order import LIQUIDATION, ONE_FILL, REDUCE_ONLY
 
+from .admission import grows
+
 log = logging.getLogger("mmx.keeper.blame")
 
 MAKER, TAKER = "maker", "taker"
@@ -46,6 +50,9 @@ BPS = 10_000
 NOBODY: tuple[str, ...] = ()
 # the Exchange's skip reasons that belong to the market, not to an order (Exchange._settle_fill)
 MARKET_WIDE = frozenset(("inactive", "halted", "stale", "delisted", "band"))
+# ... of which these also come from an account's other markets (ledger._health: a position
+# in a halted / stale market blocks that account's fills that add risk)
+ELSEWHERE = frozenset(("halted", "stale"))
 ONE_SIDED = frozenset(("nonce", "cancelled", "one fill", "nonce used", "overfill", "bad signature", "expired", "reduce only",
                        "close only", "position cap", "leverage", "margin"))
 # the Exchange's checks of a liquidation order (Exchange._liq_risk): they are about the
@@ -53,18 +60,16 @@ ONE_SIDED = frozenset(("nonce", "cancelled", "one fill", "nonce used", "overfill
 LIQUIDATION_REASONS = frozenset(("not liquidatable", "backstop", "cooldown", "step"))
 
 
-def _grows(position: int, is_buy: bool, size: int) -> bool:
-    """Does a fill of `size` on this side take the position away from zero (or flip it)?"""
-    new = position + (size if is_buy else -size)
-    if new == 0:
-        return False
-    return not ((position > 0 and 0 < new < position) or (position < 0 and position < new < 0))
-
-
 async def blame(chain: Any, reason: str, fill: Any, maker: Any, taker: Any, block: int,
                 earlier: dict[bytes, int], im_bps: int) -> tuple[str, ...]:
     """The sides to blame for `reason` (`maker`, `taker` are core.SignedOrder); `block` is the
     settle tx's block, `earlier` the sizes settled for each hash earlier in the same batch."""
+    if reason in ELSEWHERE:
+        try:
+            return await _blame_elsewhere(chain, reason, fill, (maker, taker), block - 1)
+        except Exception as exc:  # noqa: BLE001 - a failed read: cannot tell, the market's
+            log.warning("cannot attribute skip %r of fill %s: %s", reason, fill.id, exc)
+            return NOBODY
     if reason in MARKET_WIDE:
         return NOBODY
     if reason in LIQUIDATION_REASONS:
@@ -78,6 +83,37 @@ async def blame(chain: Any, reason: str, fill: Any, maker: Any, taker: Any, bloc
         log.warning("cannot attribute skip %r of fill %s: %s", reason, fill.id, exc)
         return BOTH
     return found or BOTH
+
+
+async def _unusable(chain, market: int, reason: str, at: int) -> bool:
+    """Was `market`'s price unusable for `reason` at block `at` (halted: the Oracle's flag;
+    stale: not `is_fresh`, which also counts a halt)?"""
+    if reason == "halted":
+        return bool((await chain.call(chain.oracle, "price_info", market, block=at))[2])
+    return not await chain.call(chain.oracle, "is_fresh", market, block=at)
+
+
+async def _blame_elsewhere(chain, reason, fill, sides, at) -> tuple[str, ...]:
+    """"halted" / "stale": the fill's own market (checked first by the Exchange: nobody's
+    fault, market-wide), or else a side that adds risk while it holds a position in another
+    market whose price is unusable (ledger._health's status; maker first, as the Exchange
+    checks): that side alone."""
+    if chain.oracle is None or await _unusable(chain, fill.market, reason, at):
+        return NOBODY
+    ex = chain.exchange
+    count = int(await chain.call(ex, "market_count", block=at))
+    for n, s in zip(BOTH, sides):
+        o = s.order
+        size, _cost = await chain.call(ex, "position", o.account, o.market, block=at)
+        if not grows(int(size), o.is_buy, fill.size):
+            continue
+        for market in range(1, count + 1):
+            if market == fill.market:
+                continue
+            other, _ = await chain.call(ex, "position", o.account, market, block=at)
+            if int(other) and await _unusable(chain, market, reason, at):
+                return (n,)
+    return NOBODY
 
 
 async def _blame(chain, reason, fill, sides, at, earlier, im_bps) -> tuple[str, ...]:
@@ -115,7 +151,7 @@ async def _blame(chain, reason, fill, sides, at, earlier, im_bps) -> tuple[str, 
     growing = []
     for n, o in zip(names, orders):
         size, _cost = await chain.call(ex, "position", o.account, o.market, block=at)
-        if _grows(int(size), o.is_buy, fill.size):
+        if grows(int(size), o.is_buy, fill.size):
             growing.append((n, o))
     if reason == "reduce only":
         return tuple(n for n, o in growing if o.flags & REDUCE_ONLY)

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from typing import NamedTuple
 
 import pytest
@@ -25,8 +26,18 @@ def anvil():
 
 
 @pytest.fixture(scope="session")
-def stack(anvil):
+def session_stack(anvil):
     return deploy_stack(anvil.url, anvil.private_keys(), traders=6)
+
+
+@pytest.fixture
+def stack(session_stack):
+    """The session's deployment with six traders of this test's own (fresh keys, gas ETH,
+    10M USDC on the Exchange): no test sees another's positions, open orders, funding
+    snapshots or nonces, so an outcome never depends on which tests ran before it on the
+    same xdist worker (a shared trader's leftover market-1 position once made a market-2
+    fill "halted" while market 1 was halted)."""
+    return replace(session_stack, trader_keys=session_stack.new_traders(6))
 
 
 

@@ -17,7 +17,8 @@ PRICE = 2_000 * 10**6
 
 
 @pytest.fixture(scope="module")
-def keeper_url(stack, tmp_path_factory):
+def keeper_url(session_stack, tmp_path_factory):
+    stack = session_stack
     loop = asyncio.new_event_loop()
     cfg = keeper_config(stack, tmp_path_factory.mktemp("sdk") / "k.db")
     keeper = Keeper(cfg, operator=key(stack.operator_key))

@@ -31,7 +31,8 @@ def settled(raw: Raw, order_hash: str, count: int) -> list[dict]:
 
 
 @pytest.fixture(scope="module")
-def keeper_url(stack, tmp_path_factory):
+def keeper_url(session_stack, tmp_path_factory):
+    stack = session_stack
     tmp = tmp_path_factory.mktemp("raw_order_types")
     w3 = Web3(Web3.HTTPProvider(stack.url))
     mark(w3, stack, PRICE)

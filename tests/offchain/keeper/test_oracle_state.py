@@ -10,7 +10,7 @@ import json
 import pytest
 from eth_abi import encode
 
-from offchain.keeper.admission import AdmissionContext, MarketInfo, OracleState, Rejection, check_order
+from offchain.keeper.admission import AccountState, AdmissionContext, MarketInfo, OracleState, Rejection, check_order
 from offchain.keeper.core import Core, Outbox, market_config
 from offchain.keeper.journal import Journal
 from offchain.matching import Engine
@@ -68,6 +68,45 @@ def test_check_order__halted_market__rejected_before_the_signature():
         assert (exc.reason, exc.status) == ("halted", 400)
     o2 = order(0, True, market=2)
     assert check_order(o2, sign_order(o2, DOMAIN, KEYS[0]), None, ctx, 0).signer == ADDR[0]
+
+
+def _refusal(o, account, ctx):
+    try:
+        check_order(o, sign_order(o, DOMAIN, KEYS[0]), account, ctx, 0)
+    except Rejection as exc:
+        return exc.reason
+    return "accepted"
+
+
+def test_check_order__position_in_a_halted_market__only_risk_adding_orders_refused():
+    """The Exchange skips a fill that adds risk for an account holding a position in a
+    halted market elsewhere ("halted", ledger._health): admission refuses such an order and
+    still admits one that reduces, or any order of an account flat in the halted market."""
+    oracle = OracleState(halted={2: "guardian"})
+    ctx = AdmissionContext(DOMAIN, {1: MARKET, 2: MARKET2}, margin_check=False, oracle=oracle)
+    account = AccountState(ADDR[0])
+    account.positions[1] = [10**17, PRICE * 10**17 // 10**18]
+    assert _refusal(order(0, True), account, ctx) == "accepted"   # flat in market 2
+    account.pending[2] = [10**15, 0]                              # an unsettled fill there
+    assert _refusal(order(0, True), account, ctx) == "halted"     # grows the long
+    assert _refusal(order(0, False, size=2 * 10**17), account, ctx) == "halted"  # flips it
+    assert _refusal(order(0, False), account, ctx) == "accepted"  # closes it
+    assert _refusal(order(0, False, size=5 * 10**16), account, ctx) == "accepted"  # reduces
+
+
+def test_check_order__position_in_a_stale_market__crossing_risk_refused_passive_rests():
+    oracle = OracleState(updated_at={1: 1_000, 2: 900}, max_age=60, block_time=1_000)
+    crossing = {True}
+    ctx = AdmissionContext(DOMAIN, {1: MARKET, 2: MARKET2}, margin_check=False, oracle=oracle,
+                           crosses=lambda o: o.is_buy in crossing)
+    account = AccountState(ADDR[0])
+    account.positions[2] = [-10**15, 0]
+    assert _refusal(order(0, True), account, ctx) == "stale"      # would fill now
+    crossing.clear()
+    assert _refusal(order(0, True), account, ctx) == "accepted"   # rests: checked at its fill
+    oracle.halted[2] = "breaker"
+    crossing.add(True)
+    assert _refusal(order(0, True), account, ctx) == "stale"      # the chain's max(): stale
 
 
 def test_oracle_state__stale_rule_matches_is_fresh():

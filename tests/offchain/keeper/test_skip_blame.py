@@ -117,6 +117,7 @@ class FakeChain:
             return {"timestamp": hex(1_000)}
 
     exchange = object()
+    oracle = object()
 
     def __init__(self, **views):
         self.views = views
@@ -132,7 +133,7 @@ class Side:
 
 
 class FillStub:
-    id, size, price = 1, 10**17, PRICE
+    id, size, price, market = 1, 10**17, PRICE, 1
 
 
 def _blame(chain, reason, maker, taker, earlier=None):
@@ -198,8 +199,44 @@ def test_blame__margin__reducing_side_never_blamed():
 def test_blame__pair_reason_or_failed_read__both():
     m, t = Side(order(0, True)), Side(order(1, False))
     assert _blame(FakeChain(), "self trade", m, t) == ("maker", "taker")
-    assert _blame(FakeChain(), "halted", m, t) == ()  # market-wide: nobody (test_market_skip.py)
+    halted = FakeChain(price_info=lambda market: (PRICE, 0, True))
+    assert _blame(halted, "halted", m, t) == ()  # market-wide: nobody (test_market_skip.py)
 
     def broken(*_):
         raise RuntimeError("rpc down")
     assert _blame(FakeChain(min_nonce=broken), "nonce", m, t) == ("maker", "taker")
+
+
+def _elsewhere_chain(positions, unusable):
+    """Market 1 (the fill's) usable; `positions[(account, market)]`; `unusable`: markets
+    halted and not fresh."""
+    return FakeChain(market_count=3,
+                     position=lambda a, market: (positions.get((a, market), 0), 0),
+                     price_info=lambda market: (PRICE, 0, market in unusable),
+                     is_fresh=lambda market: market not in unusable)
+
+
+def test_blame__halted_elsewhere__the_growing_side_holding_the_halted_market():
+    m, t = Side(order(0, True)), Side(order(1, False))
+    chain = _elsewhere_chain({(ADDR[1], 2): 10**17, (ADDR[0], 3): 10**17}, unusable={2})
+    assert _blame(chain, "halted", m, t) == ("taker",)   # the maker's market 3 is fine
+    assert _blame(chain, "stale", m, t) == ("taker",)
+
+
+def test_blame__halted_elsewhere__a_reducing_side_is_not_blamed_maker_first():
+    m, t = Side(order(0, True)), Side(order(1, False))
+    positions = {(ADDR[0], 2): 10**17, (ADDR[1], 2): -10**17}
+    chain = _elsewhere_chain(positions, unusable={2})
+    assert _blame(chain, "halted", m, t) == ("maker",)  # both hold market 2: the maker first
+    positions[(ADDR[0], 1)] = -10**17                     # the maker's buy now closes its short
+    assert _blame(chain, "halted", m, t) == ("taker",)
+
+
+def test_blame__halted_own_market_or_unreadable__nobody():
+    m, t = Side(order(0, True)), Side(order(1, False))
+    chain = _elsewhere_chain({(ADDR[1], 2): 10**17}, unusable={1, 2})
+    assert _blame(chain, "halted", m, t) == ()  # the fill's own market: market-wide
+
+    def broken(*_):
+        raise RuntimeError("rpc down")
+    assert _blame(FakeChain(price_info=broken), "halted", m, t) == ()
