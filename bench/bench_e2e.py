@@ -25,7 +25,8 @@ default 0.2 s; 0: automine), BENCH_GAS_PER_FILL (200,000: the settle tx's gas li
 fill), BENCH_VERBOSE=1 (CPU seconds and per-batch phase timings), BENCH_JOURNAL_DIR (where the
 keeper's SQLite journal lives; default the temp dir; journal_fsync_p50_ms is measured
 there), BENCH_PYSPY=path (py-spy record of the keeper during the open loop; PYSPY names the
-binary).
+binary), BENCH_STAGES=1 (the keeper keeps per-message stage stamps, MMX_STAGE_TIMES=1:
+prints where an open-loop order's latency goes, stage by stage, and the GC pauses).
 """
 
 from __future__ import annotations
@@ -187,6 +188,26 @@ def process_cpu_s(pid: int, thread: int | None = None) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def thread_sched(pid: int) -> dict[str, tuple[float, float, int]]:
+    """Per thread of `pid` (by name, same-named threads summed): (s on a CPU, s waiting on
+    the run queue for a CPU, voluntary context switches) from /proc schedstat: a thread
+    that waits for a core (the machine's load) shows run-queue time; one that waits for
+    the GIL or I/O sleeps instead (voluntary switches)."""
+    out: dict[str, tuple[float, float, int]] = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            name = (task / "comm").read_text().strip()
+            on_cpu, queued, _ = (int(x) for x in (task / "schedstat").read_text().split())
+            switches = next(int(line.split()[1]) for line in (task / "status").read_text().splitlines()
+                            if line.startswith("voluntary_ctxt_switches"))
+        except (OSError, StopIteration, ValueError):
+            continue  # the thread ended meanwhile
+        name = "loop" if task.name == str(pid) else name
+        a, b, c = out.get(name, (0.0, 0.0, 0))
+        out[name] = (a + on_cpu / 1e9, b + queued / 1e9, c + switches)
+    return out
+
+
 def build_open_loop(domain: Domain, traders: list[str], nonce_base: int) -> list[list[tuple[float, int, str]]]:
     """Per client, its (scheduled offset s, order number, message) list. Order k goes at
     k / OPEN_RATE to client k % OPEN_CLIENTS; the first half of the clients sign as the
@@ -206,9 +227,11 @@ def build_open_loop(domain: Domain, traders: list[str], nonce_base: int) -> list
     return schedules
 
 
-async def open_loop(url: str, schedules: list[list[tuple[float, int, str]]]) -> tuple[list[float], int, int, float]:
+async def open_loop(url: str, schedules: list[list[tuple[float, int, str]]],
+                    times: dict | None = None) -> tuple[list[float], int, int, float]:
     """Every client on its own connection sends on schedule; returns (latencies s, orders
-    accepted, fills made, seconds from the first scheduled send to the last ack)."""
+    accepted, fills made, seconds from the first scheduled send to the last ack). With
+    `times` (a dict), times[k] = [due, sent, ack read] (perf_counter) per order k."""
     latencies: list[float] = []
     accepted = fills = 0
     # no client keepalive pings: when the keeper falls behind, a ping waiting in its queue
@@ -227,6 +250,8 @@ async def open_loop(url: str, schedules: list[list[tuple[float, int, str]]]) -> 
                 msg = json.loads(text)
                 if msg.get("op") == "ack":
                     now = time.perf_counter()
+                    if times is not None:
+                        times[msg["id"]].append(now)  # [due, sent, read]
                     latencies.append(now - due.pop(msg["id"]))
                     accepted += sum(1 for r in msg["results"] if r["status"] == "accepted")
                     fills += sum(r.get("fills", 0) for r in msg["results"])
@@ -237,11 +262,15 @@ async def open_loop(url: str, schedules: list[list[tuple[float, int, str]]]) -> 
                     raise RuntimeError(msg)
 
         task = asyncio.create_task(reader())
-        for at, _, text in schedule:
+        for at, k, text in schedule:
             delay = t0 + at - time.perf_counter()
             if delay > 0:
                 await asyncio.sleep(delay)
+            if times is not None:
+                times[k] = [t0 + at, None]
             await ws.send(text)
+            if times is not None:
+                times[k][1] = time.perf_counter()
         await asyncio.wait_for(task, 120)
 
     try:
@@ -250,6 +279,54 @@ async def open_loop(url: str, schedules: list[list[tuple[float, int, str]]]) -> 
         for ws in conns:
             await ws.close()
     return latencies, accepted, fills, last_ack - t0
+
+
+# (label, from, to) of the stage report: the client's stamps (due, sent, read) and the
+# keeper's (offchain/keeper/stages.py), all time.perf_counter() = CLOCK_MONOTONIC
+STAGE_SPANS = (
+    ("client: due -> sent", "due", "client_sent"),
+    ("wire + keeper reader: sent -> received", "client_sent", "received"),
+    ("slot + task start: received -> handler", "received", "handler"),
+    ("parse + accounts: handler -> parsed", "handler", "parsed"),
+    ("recovery thread: parsed -> verified", "parsed", "verified"),
+    ("admit + match: verified -> queued", "verified", "queued"),
+    ("commit in progress: queued -> picked", "queued", "picked"),
+    ("executor hand-off: picked -> write_start", "picked", "write_start"),
+    ("journal write + fsync: write_start -> written", "write_start", "written"),
+    ("loop wake-up: written -> resumed", "written", "resumed"),
+    ("handler resume: resumed -> acked", "resumed", "acked"),
+    ("send queue + write: acked -> sent", "acked", "sent"),
+    ("wire + client reader: sent -> read", "sent", "client_read"),
+    ("total: due -> read", "due", "client_read"),
+)
+
+
+def stage_report(dump: dict, times: dict, since: float) -> list[str]:
+    """p50 / p99 / mean ms per stage of the open loop's messages (the keeper's records
+    joined with the client's by message id), and the GC pauses in the window."""
+    spans: dict[str, list[float]] = {label: [] for label, _, _ in STAGE_SPANS}
+    joined = 0
+    for rec in dump["records"]:
+        mine = times.get(rec.get("id"))
+        if rec["received"] < since or mine is None or len(mine) < 3 or mine[1] is None:
+            continue
+        joined += 1
+        rec = rec | {"due": mine[0], "client_sent": mine[1], "client_read": mine[2]}
+        for label, a, b in STAGE_SPANS:
+            if a in rec and b in rec:
+                spans[label].append(rec[b] - rec[a])
+    lines = [f"# stages of {joined} open-loop messages (ms: p50 / p99 / mean)"]
+    for label, values in spans.items():
+        if values:
+            lines.append(f"#   {label:<48} {pct(values, 0.5) * 1000:8.2f} {pct(values, 0.99) * 1000:8.2f} "
+                         f"{sum(values) / len(values) * 1000:8.2f}")
+    pauses = [(at, ms, gen) for at, ms, gen in dump["gc_pauses"] if at >= since]
+    if pauses:
+        lines.append(f"#   gc: {len(pauses)} collections, {sum(p[1] for p in pauses):.1f} ms in all, "
+                     f"longest {max(p[1] for p in pauses):.1f} ms (generations {sorted({p[2] for p in pauses})})")
+    else:
+        lines.append("#   gc: no collections")
+    return lines
 
 
 def main() -> None:
@@ -269,6 +346,9 @@ def main() -> None:
                          poll_interval=0.5, batch_max_fills=64, max_inflight=TX_INFLIGHT,
                          gas_limit_per_fill=GAS_PER_FILL,
                          batch_max_wait_ms=20, rate=1_000_000_000, burst=1_000_000_000)
+        stage_times = os.environ.get("BENCH_STAGES") == "1"
+        if stage_times:
+            env["MMX_STAGE_TIMES"] = "1"  # offchain/keeper/stages.py
         prof = ("-m", "cProfile", "-o", os.environ["BENCH_PROFILE"]) if os.environ.get("BENCH_PROFILE") else ()
         keeper = start_keeper(env, Path(tmp), "1", timeout=60, python_args=prof)
         try:
@@ -305,8 +385,12 @@ def main() -> None:
             client_cpu = time.process_time()
             keeper_cpu, loop_cpu = process_cpu_s(keeper.pid), process_cpu_s(keeper.pid, keeper.pid)
             load_before = os.getloadavg()[0]
-            open_latencies, open_accepted, open_fills, open_span = asyncio.run(open_loop(url, schedules))
+            sched_before = thread_sched(keeper.pid)
+            times: dict | None = {} if stage_times else None
+            open_started = time.perf_counter()
+            open_latencies, open_accepted, open_fills, open_span = asyncio.run(open_loop(url, schedules, times))
             client_cpu = time.process_time() - client_cpu  # the load generator's own share
+            sched_after = thread_sched(keeper.pid)
             open_cpu = process_cpu_s(keeper.pid) - keeper_cpu
             open_loop_cpu = process_cpu_s(keeper.pid, keeper.pid) - loop_cpu
             load_after = os.getloadavg()[0]
@@ -336,11 +420,23 @@ def main() -> None:
                   f"last ack {open_span:.2f}s after the first send; client CPU {client_cpu:.1f}s")
             print(f"e2e_open_loop_ack_p50_ms: {pct(open_latencies, 0.5) * 1000:.2f}")
             print(f"e2e_open_loop_ack_p99_ms: {pct(open_latencies, 0.99) * 1000:.2f}")
+            if stage_times:
+                sched = {name: tuple(v - w for v, w in zip(after_, sched_before.get(name, (0, 0, 0))))
+                         for name, after_ in sched_after.items()}
+                print("# keeper threads over the open loop (s on CPU / s waiting for a CPU / voluntary switches): "
+                      + ", ".join(f"{n} {a:.2f}/{b:.2f}/{c}" for n, (a, b, c) in sorted(sched.items()) if a > 0.01))
+                print("\n".join(stage_report(httpx.get(url + "/stats/stages").json(), times, open_started)))
             if "journal_commit_p50_ms" in commits:
                 print(f"e2e_journal_commit_p50_ms: {commits['journal_commit_p50_ms']:.2f}  # p99 "
                       f"{commits['journal_commit_p99_ms']:.2f}; inside Journal.write p50 "
-                      f"{commits['journal_write_p50_ms']:.2f} p99 {commits['journal_write_p99_ms']:.2f}; "
+                      f"{commits['journal_write_p50_ms']:.2f} p99 {commits['journal_write_p99_ms']:.2f} "
+                      f"(the thread's CPU p50 {commits.get('journal_write_cpu_p50_ms', 0):.2f} "
+                      f"p99 {commits.get('journal_write_cpu_p99_ms', 0):.2f}); "
                       f"{commits['journal_waiters_per_commit']:.1f} requests per commit (last 4,096 commits)")
+            if "recovery_job_p50_ms" in commits:
+                print(f"# recovery thread: wait p50 {commits['recovery_wait_p50_ms']:.2f} ms, job p50 "
+                      f"{commits['recovery_job_p50_ms']:.2f} p99 {commits['recovery_job_p99_ms']:.2f} ms (CPU p50 "
+                      f"{commits['recovery_job_cpu_p50_ms']:.2f}), {commits['recovery_items_per_job']:.1f} orders a job")
             print(f"e2e_keeper_cpu_us_per_order: {open_cpu / max(1, open_accepted) * 1e6:.0f}"
                   f"  # open loop: keeper CPU {open_cpu:.2f}s (all threads) / orders acked;"
                   f" load average {load_before:.1f} -> {load_after:.1f}")

@@ -37,6 +37,7 @@ from offchain.order import InvalidSignature, recover_hash_signer
 from offchain.wire import (MAX_MESSAGE_BYTES, Cancel, CancelByClientId, ScheduleCancel, WireError, as_address,
                            as_signature, decode_json, encode_json, parse_amend, ws_auth_digest)
 
+from . import stages
 from .admission import Reason, Rejection
 from .gateway import Gateway, halt_event
 from .ratelimit import RateLimiter
@@ -548,7 +549,17 @@ def views_router(service: ServiceView) -> APIRouter:
     @router.get("/stats")
     async def stats() -> dict:
         committer = getattr(gw.committer, "stats", None)  # group-commit timings (gateway.GroupCommitter)
-        return dict(gw.stats) | (committer() if committer else {}) | getattr(service, "settlement_stats", lambda: {})()
+        recovery = getattr(gw.recovery, "stats", None)  # recovery thread timings (gateway.RecoveryThread)
+        return (dict(gw.stats) | (committer() if committer else {}) | (recovery() if recovery else {})
+                | getattr(service, "settlement_stats", lambda: {})())
+
+    @router.get("/stats/stages")
+    async def stage_times() -> dict:
+        """Per-message stage timestamps of WebSocket places and GC pauses (MMX_STAGE_TIMES=1;
+        offchain/keeper/stages.py); 404 when stage timing is off."""
+        if not stages.enabled:
+            raise HTTPException(404, "stage timing is off (MMX_STAGE_TIMES=1)")
+        return stages.dump()
 
     return router
 
@@ -581,14 +592,15 @@ def ws_router(gw: Gateway, limits: ApiLimits, clients: RateLimiter) -> APIRouter
         run at once (the reader waits for a slot: backpressure, not an unbounded task list)."""
         await socket.accept()
         queue: asyncio.Queue = asyncio.Queue()
-        sender = asyncio.create_task(_pump(socket, queue))
+        conn = {"challenge": None, "authed": set(), "stamps": {}}  # this connection's auth state
+        sender = asyncio.create_task(_pump(socket, queue, conn["stamps"]))
         bucket = RateLimiter(limits.ws_rate, limits.ws_burst, max_keys=1)
         slots = asyncio.Semaphore(limits.ws_max_inflight)
         ip = client_key(socket.scope)
-        conn = {"challenge": None, "authed": set()}  # this connection's auth state
         try:
             while True:
                 message = await socket.receive()
+                received = time.perf_counter() if stages.enabled else 0.0
                 if message["type"] == "websocket.disconnect":
                     break
                 text = message.get("text")
@@ -617,7 +629,12 @@ def ws_router(gw: Gateway, limits: ApiLimits, clients: RateLimiter) -> APIRouter
                     continue
                 if msg.get("op") in ("place", "cancel", "amend", "cancel_by_client_id"):
                     await slots.acquire()
-                    task = asyncio.create_task(_handle(msg, queue, conn))
+                    if received and msg.get("op") == "place":  # stage timing (offchain/keeper/stages.py)
+                        token = stages.current.set({"id": _id(msg), "received": received})
+                        task = asyncio.create_task(_handle(msg, queue, conn))
+                        stages.current.reset(token)
+                    else:
+                        task = asyncio.create_task(_handle(msg, queue, conn))
                     task.add_done_callback(lambda _t: slots.release())
                 else:
                     await _handle(msg, queue, conn)
@@ -631,6 +648,7 @@ def ws_router(gw: Gateway, limits: ApiLimits, clients: RateLimiter) -> APIRouter
 
     async def _handle(msg: dict, queue: asyncio.Queue, conn: dict) -> None:
         op, mid = msg.get("op"), _id(msg)
+        stages.mark("handler")
         try:
             if op == "challenge":
                 conn["challenge"] = secrets.token_bytes(32)
@@ -707,7 +725,11 @@ def ws_router(gw: Gateway, limits: ApiLimits, clients: RateLimiter) -> APIRouter
                 if msg.keys() - {"op", "id", "orders"}:
                     raise WireError("place: unknown field")
                 results = await gw.place_batch(msg.get("orders"))
-                queue.put_nowait({"op": "ack", "id": mid, "results": results})
+                ack = {"op": "ack", "id": mid, "results": results}
+                if (rec := stages.current.get()) is not None:  # the sender stamps `sent`
+                    rec["acked"] = time.perf_counter()
+                    conn["stamps"][id(ack)] = rec
+                queue.put_nowait(ack)
             elif op == "cancel":
                 message, signature = Cancel.from_json({k: v for k, v in msg.items() if k not in ("op", "id")})
                 result = await gw.cancel(message, signature)
@@ -752,7 +774,9 @@ async def _close(socket: WebSocket, code: int, reason: str) -> None:
         pass
 
 
-async def _pump(socket: WebSocket, queue: asyncio.Queue) -> None:
+async def _pump(socket: WebSocket, queue: asyncio.Queue, stamps: dict) -> None:
+    """Send the connection's queued messages; `stamps` holds the stage records of acks
+    (by the ack's id(), only while stage timing is on) to stamp once written."""
     try:
         while True:
             message = await queue.get()
@@ -761,5 +785,8 @@ async def _pump(socket: WebSocket, queue: asyncio.Queue) -> None:
                 batch.append(queue.get_nowait())
             for item in batch:
                 await socket.send_text(encode_json(item))
+                if stamps and (rec := stamps.pop(id(item), None)) is not None:
+                    rec["sent"] = time.perf_counter()
+                    stages.finish(rec)
     except Exception:  # noqa: BLE001 - the socket closed
         return

@@ -25,6 +25,7 @@ from offchain.order import ONE_FILL, InvalidSignature
 from offchain.wire import (TIFS, AmendRequest, Cancel, CancelByClientId, ScheduleCancel, PlaceRequest, WireError,
                            parse_place)
 
+from . import stages
 from .admission import AdmissionContext, Reason, Rejection, check_order, check_signer, recover_all, verify_signer
 from .core import Core, OrderStatus, Outbox, SignedOrder
 from .journal import Journal, WriteSet
@@ -84,6 +85,7 @@ class GroupCommitter:
         self.journal = journal
         self.pending = WriteSet()
         self.waiters: list[tuple[asyncio.Future, Callable[[], None] | None]] = []
+        self.stage_records: list[dict] = []  # the waiters' stage records (stages.enabled only)
         self.wake = asyncio.Event()
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="journal")
         self.task: asyncio.Task | None = None
@@ -120,6 +122,9 @@ class GroupCommitter:
         fut = asyncio.get_running_loop().create_future()
         self.pending.extend(ws)
         self.waiters.append((fut, after))
+        if stages.enabled and (rec := stages.current.get()) is not None:
+            rec["queued"] = time.perf_counter()
+            self.stage_records.append(rec)
         self.wake.set()
         return fut
 
@@ -133,10 +138,12 @@ class GroupCommitter:
             if not fut.done():
                 fut.set_result(None)
 
-    def _timed_write(self, ws: WriteSet) -> float:
-        started = time.perf_counter()
+    def _timed_write(self, ws: WriteSet) -> tuple[float, float, float]:
+        """(when the journal thread began, seconds inside Journal.write, of which the
+        thread's own CPU seconds: the rest is waiting, for the GIL, a core or the disk)."""
+        started, cpu = time.perf_counter(), time.thread_time()
         self.journal.write(ws)
-        return time.perf_counter() - started
+        return started, time.perf_counter() - started, time.thread_time() - cpu
 
     def stats(self) -> dict:
         """Percentiles of the recent group commits: `commit` from the hand-off to the journal
@@ -144,11 +151,13 @@ class GroupCommitter:
         progress), `write` inside Journal.write (rows + fsync), and waiters per commit."""
         if not self.timings:
             return {}
-        walls, writes, waiters = zip(*self.timings)
+        walls, writes, cpus, waiters = zip(*self.timings)
         return {"journal_commit_p50_ms": percentile(walls, 0.5) * 1000,
                 "journal_commit_p99_ms": percentile(walls, 0.99) * 1000,
                 "journal_write_p50_ms": percentile(writes, 0.5) * 1000,
                 "journal_write_p99_ms": percentile(writes, 0.99) * 1000,
+                "journal_write_cpu_p50_ms": percentile(cpus, 0.5) * 1000,
+                "journal_write_cpu_p99_ms": percentile(cpus, 0.99) * 1000,
                 "journal_waiters_per_commit": sum(waiters) / len(waiters)}
 
     async def _run(self) -> None:
@@ -160,12 +169,18 @@ class GroupCommitter:
                 if self.closing:
                     return
                 continue
-            ws, waiters = self.pending, self.waiters
-            self.pending, self.waiters = WriteSet(), []
+            ws, waiters, recs = self.pending, self.waiters, self.stage_records
+            self.pending, self.waiters, self.stage_records = WriteSet(), [], []
             try:
                 started = time.perf_counter()
-                inside = await loop.run_in_executor(self.executor, self._timed_write, ws)
-                self.timings.append((time.perf_counter() - started, inside, len(waiters)))
+                on_thread, inside, cpu = await loop.run_in_executor(self.executor, self._timed_write, ws)
+                resumed = time.perf_counter()
+                self.timings.append((resumed - started, inside, cpu, len(waiters)))
+                if recs:
+                    stages.stamp(recs, "picked", started)
+                    stages.stamp(recs, "write_start", on_thread)
+                    stages.stamp(recs, "written", on_thread + inside)
+                    stages.stamp(recs, "resumed", resumed)
             except Exception as exc:  # noqa: BLE001 - fatal, reported to the service
                 self.failed = exc
                 for fut, _ in waiters:
@@ -199,6 +214,9 @@ class RecoveryThread:
     def __init__(self) -> None:
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="recover")
         self.queued: list[tuple[list, asyncio.Future]] = []
+        # the last jobs' (s from hand-off to the thread starting it, s on the thread, of
+        # which its CPU s, requests): /stats, where a verification's wait goes
+        self.timings: collections.deque = collections.deque(maxlen=4096)
 
     def recover(self, items: list[tuple[bytes, Signature]]) -> asyncio.Future:
         """A future of `recover_all(items)` (signer or None per item)."""
@@ -212,8 +230,26 @@ class RecoveryThread:
     def _flush(self, loop: asyncio.AbstractEventLoop) -> None:
         jobs, self.queued = self.queued, []
         items = [item for job, _ in jobs for item in job]
-        done = loop.run_in_executor(self.executor, recover_all, items)
+        done = loop.run_in_executor(self.executor, self._timed, items, time.perf_counter())
         done.add_done_callback(lambda f: self._resolve(jobs, f))
+
+    def _timed(self, items: list, handed: float) -> list:
+        started, cpu = time.perf_counter(), time.thread_time()
+        signers = recover_all(items)
+        self.timings.append((started - handed, time.perf_counter() - started, time.thread_time() - cpu, len(items)))
+        return signers
+
+    def stats(self) -> dict:
+        """Percentiles of the recent recovery jobs: the wait for the thread, the time on it
+        and the thread's CPU in it (the difference: waiting for the GIL or a core)."""
+        if not self.timings:
+            return {}
+        waits, walls, cpus, items = zip(*self.timings)
+        return {"recovery_wait_p50_ms": percentile(waits, 0.5) * 1000,
+                "recovery_job_p50_ms": percentile(walls, 0.5) * 1000,
+                "recovery_job_p99_ms": percentile(walls, 0.99) * 1000,
+                "recovery_job_cpu_p50_ms": percentile(cpus, 0.5) * 1000,
+                "recovery_items_per_job": sum(items) / len(items)}
 
     @staticmethod
     def _resolve(jobs: list[tuple[list, asyncio.Future]], done: asyncio.Future) -> None:
@@ -485,7 +521,9 @@ class Gateway:
                        if r.order.account not in accounts or not accounts[r.order.account].loaded}
             if missing:
                 await self.account_loader(missing)
+        stages.mark("parsed")
         verified = await self._verify_off_loop(requests) if self.recovery is not None else self._verify(requests)
+        stages.mark("verified")
         mono = time.monotonic()
         counts: dict[str, int] = {}
         for req, v in zip(requests, verified):

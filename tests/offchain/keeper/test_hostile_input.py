@@ -186,7 +186,7 @@ def test_ws__client_that_never_reads__closed_1008_at_queue_limit(tmp_path, monke
 
     from offchain.keeper import api
 
-    async def stalled(_socket, _queue):  # a peer whose TCP window stays shut: nothing drains
+    async def stalled(*_args):  # a peer whose TCP window stays shut: nothing drains
         await asyncio.Event().wait()
 
     monkeypatch.setattr(api, "_pump", stalled)
