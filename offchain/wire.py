@@ -97,8 +97,8 @@ def decode_json(raw: bytes | str) -> Any:
     msgspec parses first (~1.6 us for a one-order place message against ~12 us here with
     the stdlib: the keeper's hot path); whatever msgspec refuses (a lone surrogate escape,
     a number out of float range, an integer of thousands of digits, a BOM, bytes that are
-    not UTF-8 ...) is parsed again by the stdlib parser, whose result or error is the
-    answer. So the accepted set, the values and the error messages stay the wire rules
+    not UTF-8 ...) is parsed again by the stdlib parser from UTF-8 text (so a BOM, UTF-16
+    or UTF-32 bytes are refused), whose result or error is the answer. So the accepted set, the values and the error messages stay the wire rules
     they were: msgspec only ever answers inputs both parsers read the same way."""
     if (raw.count(b"[") + raw.count(b"{") if isinstance(raw, (bytes, bytearray))
             else raw.count("[") + raw.count("{")) > MAX_DEPTH:
@@ -112,10 +112,12 @@ def decode_json(raw: bytes | str) -> Any:
         return _fast_decode(raw)
     except (msgspec.DecodeError, UnicodeError):  # UnicodeError: a str holding a lone surrogate
         pass  # the stdlib's answer, below, is the rule
-    data = raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else raw
     try:
-        return json.loads(data, parse_constant=_constant)
-    except (ValueError, RecursionError, UnicodeDecodeError) as exc:
+        # bytes are UTF-8 text, nothing else: json.loads(bytes) would also read UTF-16 /
+        # UTF-32 and skip a BOM (a second encoding msgspec and the SDK never produce)
+        text = raw if isinstance(raw, str) else bytes(raw).decode("utf-8")
+        return json.loads(text, parse_constant=_constant)
+    except (ValueError, RecursionError) as exc:  # ValueError: UnicodeDecodeError too
         raise WireError(f"body is not JSON: {str(exc)[:80]}") from None
 
 
@@ -538,3 +540,45 @@ def ws_auth_digest(account: str, challenge: bytes, domain: Domain) -> bytes:
 
 def hash_hex(order: Order, domain: Domain) -> str:
     return "0x" + order_hash(order, domain).hex()
+
+
+TRANSFER_KEYS = frozenset(("from_account", "to_account", "market", "size", "price", "nonce", "expiry"))
+RELAY_KEYS = frozenset(("transfer", "from_signature", "to_signature"))
+_SIGNED_DECIMAL = re.compile(r"-?(?:0|[1-9][0-9]*)\Z")
+
+
+def as_int256(value: Any, name: str) -> int:
+    """An int256 by the integer rule, with an optional '-' (the sign of a transfer's size)."""
+    if type(value) is int:
+        result = value
+    elif isinstance(value, str) and len(value) <= UINT_MAX_DIGITS + 1 and _SIGNED_DECIMAL.match(value) \
+            and value != "-0":
+        result = int(value)
+    else:
+        raise WireError(f"{name} must be a signed decimal string or an integer")
+    if not -(2**255) <= result < 2**255:
+        raise WireError(f"{name} out of int256 range")
+    return result
+
+
+def parse_relay(data: Any) -> tuple:
+    """A POST /transfers body `{transfer, from_signature?, to_signature?}` by the wire rules
+    -> (PositionTransfer, from Signature | None, to Signature | None); "", null or an absent
+    signature is none (the owner alone signs for its own sub-account)."""
+    from offchain.subaccounts import PositionTransfer
+
+    data = _object(data, "request", RELAY_KEYS)
+    t = _object(_required(data, "transfer", "transfer"), "transfer", TRANSFER_KEYS)
+    for key in sorted(TRANSFER_KEYS):
+        _required(t, key, f"transfer.{key}")
+    transfer = PositionTransfer(
+        from_account=as_address(t["from_account"], "transfer.from_account"),
+        to_account=as_address(t["to_account"], "transfer.to_account"),
+        market=as_int(t["market"], "transfer.market"), size=as_int256(t["size"], "transfer.size"),
+        price=as_int(t["price"], "transfer.price"), nonce=as_int(t["nonce"], "transfer.nonce"),
+        expiry=as_int(t["expiry"], "transfer.expiry"))
+    signatures = []
+    for key in ("from_signature", "to_signature"):
+        value = data.get(key)
+        signatures.append(None if value is None or value == "" else as_signature(value, key))
+    return transfer, signatures[0], signatures[1]

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any, Literal, Protocol
 
 from fastapi import APIRouter, FastAPI, HTTPException, Query, Request, WebSocket
+from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
@@ -214,6 +215,17 @@ def archived_order_json(row, state, body: str | None) -> dict:
     return out
 
 
+def validation_detail(exc: RequestValidationError) -> str:
+    """'<param>: <rule>' for the first parameter FastAPI refused, e.g.
+    'depth: Input should be greater than or equal to 1'."""
+    errors = exc.errors()
+    if not errors:
+        return "bad request"
+    first = errors[0]
+    loc = [str(p) for p in first.get("loc", ()) if p not in ("path", "query", "body", "header")]
+    return f"{'.'.join(loc)[:40] or 'request'}: {str(first.get('msg', 'invalid'))[:80]}"
+
+
 def _address(text: str) -> str:
     from eth_utils import is_address, to_checksum_address
 
@@ -319,6 +331,12 @@ def create_app(service: ServiceView, limits: ApiLimits | None = None) -> FastAPI
     @app.exception_handler(WireError)
     async def _wire(_request, exc: WireError):
         return JSONResponse({"detail": str(exc)}, status_code=422)
+
+    @app.exception_handler(RequestValidationError)
+    async def _params(_request, exc: RequestValidationError):
+        # a path or query parameter FastAPI refused: the same {"detail": str} as every other
+        # error (FastAPI's own answer is a list of objects that echo the input back)
+        return JSONResponse({"detail": validation_detail(exc)}, status_code=422)
 
     @app.exception_handler(Exception)
     async def _internal(_request, exc: Exception):
@@ -528,6 +546,8 @@ def views_router(service: ServiceView) -> APIRouter:
 
     @router.get("/fills/{fill_id}")
     async def fill(fill_id: int) -> dict:
+        if not 0 < fill_id < 2**63:  # fill ids are 1, 2, ...: a database integer (64 bits)
+            raise HTTPException(404, "unknown fill")
         record = core.fills.get(fill_id)
         if record is not None:
             return record.to_json()
@@ -597,6 +617,7 @@ def ws_router(gw: Gateway, limits: ApiLimits, clients: RateLimiter) -> APIRouter
         bucket = RateLimiter(limits.ws_rate, limits.ws_burst, max_keys=1)
         slots = asyncio.Semaphore(limits.ws_max_inflight)
         ip = client_key(socket.scope)
+        inflight: set[asyncio.Task] = set()  # the loop keeps tasks only weakly: hold them
         try:
             while True:
                 message = await socket.receive()
@@ -604,9 +625,8 @@ def ws_router(gw: Gateway, limits: ApiLimits, clients: RateLimiter) -> APIRouter
                 if message["type"] == "websocket.disconnect":
                     break
                 text = message.get("text")
-                if text is None:
-                    raw = message.get("bytes") or b""
-                    text = raw.decode("utf-8", "replace")
+                if text is None:  # a binary frame: UTF-8 JSON bytes, read as strictly as an
+                    text = message.get("bytes") or b""  # HTTP body (never "repaired")
                 now = time.monotonic()
                 if not bucket.take("c", 1, now):
                     raise _Closed(CLOSE_POLICY, "message rate")
@@ -635,7 +655,8 @@ def ws_router(gw: Gateway, limits: ApiLimits, clients: RateLimiter) -> APIRouter
                         stages.current.reset(token)
                     else:
                         task = asyncio.create_task(_handle(msg, queue, conn))
-                    task.add_done_callback(lambda _t: slots.release())
+                    inflight.add(task)
+                    task.add_done_callback(lambda t: (inflight.discard(t), slots.release()))
                 else:
                     await _handle(msg, queue, conn)
         except _Closed as closed:
@@ -673,11 +694,7 @@ def ws_router(gw: Gateway, limits: ApiLimits, clients: RateLimiter) -> APIRouter
             elif op == "subscribe":
                 channel = msg.get("channel")
                 if channel in ("l2", "trades"):
-                    market = msg.get("market", 0)
-                    if type(market) is str and market.isdigit() and len(market) < 10:
-                        market = int(market)
-                    if type(market) is not int or market not in core.markets:
-                        raise Rejection(Reason.UNKNOWN_MARKET)
+                    market = _market(msg, core.markets)
                     queue.put_nowait({"op": "subscribed", "id": mid, "channel": channel})
                     if channel == "l2":
                         queue.put_nowait(gw.l2_subscribe(market, queue))
@@ -693,18 +710,14 @@ def ws_router(gw: Gateway, limits: ApiLimits, clients: RateLimiter) -> APIRouter
                         raise Rejection(Reason.NOT_AUTHENTICATED, 401)
                     gw.hub.subscribe(("user", account), queue)
                 elif channel == "book":
-                    market = msg.get("market", 0)
-                    if type(market) is str and market.isdigit() and len(market) < 10:
-                        market = int(market)
-                    if type(market) is not int or market not in core.markets:
-                        raise Rejection(Reason.UNKNOWN_MARKET)
+                    market = _market(msg, core.markets)
                     gw.hub.subscribe(("book", market), queue)
                     queue.put_nowait({"channel": "book", "type": "book", **gw.depth(market, 20)})
                     if core.is_halted(market):  # so a subscriber learns of a halt already running
                         queue.put_nowait({"channel": "book",
                                           **halt_event(market, True, core.oracle.halted[market])})
                 elif channel == "funding":  # confirmed funding rates (offchain/funding/api.py)
-                    gw.hub.subscribe(("funding", int(msg.get("market", 0))), queue)
+                    gw.hub.subscribe(("funding", _market(msg, core.markets)), queue)
                 elif channel in ("orders", "fills"):
                     # an account's own orders and fills: private like `user`, so the same
                     # auth (the account or its agent signed this connection's challenge);
@@ -757,6 +770,17 @@ def ws_router(gw: Gateway, limits: ApiLimits, clients: RateLimiter) -> APIRouter
             queue.put_nowait({"op": "error", "id": mid, "detail": Reason.INTERNAL, "status": 500})
 
     return router
+
+
+def _market(msg: dict, markets: Any) -> int:
+    """The `market` of a subscribe message: a market the keeper lists, as a JSON integer
+    or a decimal string; anything else is `unknown market` (a client never makes a key)."""
+    market = msg.get("market", 0)
+    if type(market) is str and market.isdigit() and len(market) < 10:
+        market = int(market)
+    if type(market) is not int or market not in markets:
+        raise Rejection(Reason.UNKNOWN_MARKET)
+    return market
 
 
 def _id(msg: Any) -> Any:

@@ -55,10 +55,17 @@ class Hub:
             self.per_channel[key[0]] = self.per_channel.get(key[0], 0) + 1
 
     def unsubscribe_all(self, queue: asyncio.Queue) -> None:
+        # a key whose last subscriber left goes too: clients choose the keys (a fresh
+        # account per connection), so kept empty sets would grow without bound
+        emptied = []
         for key, subs in self.subs.items():
             if queue in subs:
                 subs.discard(queue)
                 self.per_channel[key[0]] -= 1
+                if not subs:
+                    emptied.append(key)
+        for key in emptied:
+            del self.subs[key]
 
     def any(self, channel: str) -> bool:
         """Has the channel any subscriber (of any account / market)?"""

@@ -29,6 +29,7 @@ from web3 import Web3
 from offchain.artifacts import abi as artifact_abi
 from offchain.order import InvalidSignature, Signature
 from offchain.subaccounts import NO_SIGNATURE, PositionTransfer, recover_transfer_signer, transfer_hash
+from offchain.wire import decode_json, parse_relay
 
 from .admission import Rejection
 from .chain import RpcError, event_topics
@@ -150,15 +151,6 @@ def _reason(message: str) -> str:
     return message.rsplit("exchange: ", 1)[-1].strip() if "exchange: " in message else "reverted"
 
 
-def _signature(text: str | None) -> Signature | None:
-    if not text:
-        return None
-    try:
-        return Signature.from_hex(text)
-    except InvalidSignature:
-        raise Rejection("bad signature") from None
-
-
 def router_for_keeper(service) -> APIRouter:
     """POST /transfers (relay), GET /accounts/{owner}/subaccounts (docs/api.md)."""
     router = APIRouter(tags=["sub-accounts"])
@@ -173,12 +165,13 @@ def router_for_keeper(service) -> APIRouter:
 
     @router.post("/transfers")
     async def post_transfer(request: Request) -> dict:
-        body = await request.json()
+        # the one wire codec (offchain.wire): its depth guard, strict integers and
+        # signatures; starlette's request.json() had none (a deep body could kill the process)
         try:
-            t = PositionTransfer.from_json(body["transfer"])
-        except (KeyError, TypeError, ValueError) as exc:
-            raise HTTPException(422, f"transfer: {exc}") from None
-        return await _relay().relay(t, _signature(body.get("from_signature")), _signature(body.get("to_signature")))
+            t, from_sig, to_sig = parse_relay(decode_json(await request.body()))
+        except ValueError as exc:  # WireError, or PositionTransfer's own range check
+            raise HTTPException(422, str(exc)) from None
+        return await _relay().relay(t, from_sig, to_sig)
 
     @router.get("/accounts/{address}/subaccounts")
     async def subaccounts(address: str) -> dict:
