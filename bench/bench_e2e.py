@@ -436,7 +436,8 @@ def main() -> None:
             if "recovery_job_p50_ms" in commits:
                 print(f"# recovery thread: wait p50 {commits['recovery_wait_p50_ms']:.2f} ms, job p50 "
                       f"{commits['recovery_job_p50_ms']:.2f} p99 {commits['recovery_job_p99_ms']:.2f} ms (CPU p50 "
-                      f"{commits['recovery_job_cpu_p50_ms']:.2f}), {commits['recovery_items_per_job']:.1f} orders a job")
+                      f"{commits['recovery_job_cpu_p50_ms']:.2f}), {commits['recovery_items_per_job']:.1f} orders a job, "
+                      f"{commits.get('recovery_on_loop_share', 0) * 100:.0f}% of jobs on the loop")
             print(f"e2e_keeper_cpu_us_per_order: {open_cpu / max(1, open_accepted) * 1e6:.0f}"
                   f"  # open loop: keeper CPU {open_cpu:.2f}s (all threads) / orders acked;"
                   f" load average {load_before:.1f} -> {load_after:.1f}")

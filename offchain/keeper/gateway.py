@@ -209,20 +209,32 @@ class GroupCommitter:
 
 
 class RecoveryThread:
-    """Signature recovery off the event loop's thread (~60 us of libsecp256k1 per order,
-    the largest single cost of a place). The requests of one loop iteration go to the
-    thread as one job: one hand-off and one wake-up per iteration, not per order.
-    libsecp256k1 releases the GIL while it recovers, so with a free core the loop keeps
-    parsing, sequencing and acking meanwhile. One thread: jobs finish in the order they
-    were queued and their requests resume in that order, so requests are still sequenced
-    in arrival order. Only the recovery moves: the hash before it and the signer check
-    after it (agents are live state) stay on the loop."""
+    """Signature recovery off the event loop's thread (~40-60 us of libsecp256k1 per
+    order, the largest single cost of a place) when a loop iteration brings many. The
+    requests of one loop iteration form one job: one hand-off and one wake-up per
+    iteration, not per order. libsecp256k1 releases the GIL while it recovers, so with a
+    free core the loop keeps parsing, sequencing and acking meanwhile. One thread, and a
+    job is recovered on the loop only while no earlier job is on the thread: jobs finish
+    in the order they were queued and their requests resume in that order, so requests
+    are still sequenced in arrival order. Only the recovery moves: the hash before it and
+    the signer check after it (agents are live state) stay on the loop.
 
-    def __init__(self) -> None:
+    A job of at most `inline_max` signatures is recovered on the loop, in the callback
+    that would have handed it over (docs/performance.md, "Session 5"): the hand-off costs
+    the job's requests three loop iterations (the thread's completion, the future's
+    callback, the tasks' wake-up), and under load an iteration is milliseconds, far more
+    than the ~40 us a signature costs the loop. Big jobs (a batch message's hundreds of
+    signatures) still go to the thread, where they overlap the loop's other work."""
+
+    INLINE_MAX = 32
+
+    def __init__(self, inline_max: int = INLINE_MAX) -> None:
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="recover")
         self.queued: list[tuple[list, asyncio.Future]] = []
-        # the last jobs' (s from hand-off to the thread starting it, s on the thread, of
-        # which its CPU s, requests): /stats, where a verification's wait goes
+        self.inline_max = inline_max
+        self.on_thread = 0  # jobs handed to the thread and not yet resolved on the loop
+        # the last jobs' (s from hand-off to the thread starting it, s recovering, of which
+        # CPU s, requests, on the loop?): /stats, where a verification's wait goes
         self.timings: collections.deque = collections.deque(maxlen=4096)
 
     def recover(self, items: list[tuple[bytes, Signature]]) -> asyncio.Future:
@@ -237,38 +249,56 @@ class RecoveryThread:
     def _flush(self, loop: asyncio.AbstractEventLoop) -> None:
         jobs, self.queued = self.queued, []
         items = [item for job, _ in jobs for item in job]
-        done = loop.run_in_executor(self.executor, self._timed, items, time.perf_counter())
-        done.add_done_callback(lambda f: self._resolve(jobs, f))
+        if len(items) <= self.inline_max and not self.on_thread:
+            self._resolve(jobs, *self._timed(items, None))
+            return
+        self.on_thread += 1
+        self.executor.submit(self._on_thread, loop, jobs, items, time.perf_counter())
 
-    def _timed(self, items: list, handed: float) -> list:
+    def _on_thread(self, loop: asyncio.AbstractEventLoop, jobs: list, items: list, handed: float) -> None:
+        signers, exc = self._timed(items, handed)
+        try:  # straight to the loop: no executor future and no done-callback hop in between
+            loop.call_soon_threadsafe(self._thread_done, jobs, signers, exc)
+        except RuntimeError:  # the loop is closed: nobody waits for these any more
+            pass
+
+    def _thread_done(self, jobs: list, signers: list | None, exc: BaseException | None) -> None:
+        self.on_thread -= 1
+        self._resolve(jobs, signers, exc)
+
+    def _timed(self, items: list, handed: float | None) -> tuple[list | None, BaseException | None]:
         started, cpu = time.perf_counter(), time.thread_time()
-        signers = recover_all(items)
-        self.timings.append((started - handed, time.perf_counter() - started, time.thread_time() - cpu, len(items)))
-        return signers
+        try:
+            signers, exc = recover_all(items), None
+        except Exception as error:  # noqa: BLE001 - handed to every waiting request
+            signers, exc = None, error
+        self.timings.append((0.0 if handed is None else started - handed, time.perf_counter() - started,
+                             time.thread_time() - cpu, len(items), handed is None))
+        return signers, exc
 
     def stats(self) -> dict:
-        """Percentiles of the recent recovery jobs: the wait for the thread, the time on it
-        and the thread's CPU in it (the difference: waiting for the GIL or a core)."""
+        """Percentiles of the recent recovery jobs: the wait for the thread, the time
+        recovering and the CPU in it (the difference: waiting for the GIL or a core), and
+        the share of jobs recovered on the loop."""
         if not self.timings:
             return {}
-        waits, walls, cpus, items = zip(*self.timings)
+        waits, walls, cpus, items, inline = zip(*self.timings)
         return {"recovery_wait_p50_ms": percentile(waits, 0.5) * 1000,
                 "recovery_job_p50_ms": percentile(walls, 0.5) * 1000,
                 "recovery_job_p99_ms": percentile(walls, 0.99) * 1000,
                 "recovery_job_cpu_p50_ms": percentile(cpus, 0.5) * 1000,
-                "recovery_items_per_job": sum(items) / len(items)}
+                "recovery_items_per_job": sum(items) / len(items),
+                "recovery_on_loop_share": sum(inline) / len(inline)}
 
     @staticmethod
-    def _resolve(jobs: list[tuple[list, asyncio.Future]], done: asyncio.Future) -> None:
-        exc = None if done.cancelled() else done.exception()
-        signers = done.result() if exc is None and not done.cancelled() else None
+    def _resolve(jobs: list[tuple[list, asyncio.Future]], signers: list | None, exc: BaseException | None) -> None:
         at = 0
         for job, fut in jobs:
             mine, at = slice(at, at + len(job)), at + len(job)  # advanced for every job, also a cancelled one
             if fut.done():  # its request was cancelled while waiting
                 continue
             if signers is None:
-                fut.set_exception(exc or RuntimeError("signature recovery cancelled"))
+                fut.set_exception(exc or RuntimeError("signature recovery failed"))
             else:
                 fut.set_result(signers[mine])
 
