@@ -612,8 +612,10 @@ def ws_router(gw: Gateway, limits: ApiLimits, clients: RateLimiter) -> APIRouter
         run at once (the reader waits for a slot: backpressure, not an unbounded task list)."""
         await socket.accept()
         queue: asyncio.Queue = asyncio.Queue()
-        conn = {"challenge": None, "authed": set(), "stamps": {}}  # this connection's auth state
-        sender = asyncio.create_task(_pump(socket, queue, conn["stamps"]))
+        # this connection's auth state, its sender's lock (one writer at a time) and the
+        # stage records of acks not yet written (stage timing only)
+        conn = {"challenge": None, "authed": set(), "stamps": {}, "writing": asyncio.Lock(), "socket": socket}
+        sender = asyncio.create_task(_pump(socket, queue, conn["stamps"], conn["writing"]))
         bucket = RateLimiter(limits.ws_rate, limits.ws_burst, max_keys=1)
         slots = asyncio.Semaphore(limits.ws_max_inflight)
         ip = client_key(socket.scope)
@@ -742,7 +744,7 @@ def ws_router(gw: Gateway, limits: ApiLimits, clients: RateLimiter) -> APIRouter
                 if (rec := stages.current.get()) is not None:  # the sender stamps `sent`
                     rec["acked"] = time.perf_counter()
                     conn["stamps"][id(ack)] = rec
-                queue.put_nowait(ack)
+                await _send_or_queue(conn["socket"], queue, conn, ack)
             elif op == "cancel":
                 message, signature = Cancel.from_json({k: v for k, v in msg.items() if k not in ("op", "id")})
                 result = await gw.cancel(message, signature)
@@ -798,19 +800,44 @@ async def _close(socket: WebSocket, code: int, reason: str) -> None:
         pass
 
 
-async def _pump(socket: WebSocket, queue: asyncio.Queue, stamps: dict) -> None:
-    """Send the connection's queued messages; `stamps` holds the stage records of acks
-    (by the ack's id(), only while stage timing is on) to stamp once written."""
+async def _send(socket: WebSocket, item: dict, stamps: dict) -> None:
+    await socket.send_text(encode_json(item))
+    if stamps and (rec := stamps.pop(id(item), None)) is not None:
+        rec["sent"] = time.perf_counter()
+        stages.finish(rec)
+
+
+async def _send_or_queue(socket: WebSocket, queue: asyncio.Queue, conn: dict, message: dict) -> None:
+    """Write `message` now when nothing is queued before it and no write is in progress,
+    else queue it for the sender task. Writing it here saves the ack the sender task's
+    wake-up, a loop iteration (milliseconds under load: docs/performance.md "Session 5");
+    the order of the connection's messages is kept either way (only an empty queue is
+    overtaken, under the same lock the sender writes with). A client that stops reading
+    holds at most this one write; what follows is queued, up to ws_max_queue."""
+    lock: asyncio.Lock = conn["writing"]
+    if not queue.empty() or lock.locked():
+        queue.put_nowait(message)
+        return
+    async with lock:
+        try:
+            await _send(socket, message, conn["stamps"])
+        except Exception:  # noqa: BLE001 - the socket closed: as the sender task would
+            pass
+
+
+async def _pump(socket: WebSocket, queue: asyncio.Queue, stamps: dict, lock: asyncio.Lock | None = None) -> None:
+    """Send the connection's queued messages, under `lock` (shared with _send_or_queue);
+    `stamps` holds the stage records of acks (by the ack's id(), only while stage timing
+    is on) to stamp once written."""
+    lock = lock or asyncio.Lock()
     try:
         while True:
             message = await queue.get()
             batch = [message]
             while not queue.empty() and len(batch) < 256:
                 batch.append(queue.get_nowait())
-            for item in batch:
-                await socket.send_text(encode_json(item))
-                if stamps and (rec := stamps.pop(id(item), None)) is not None:
-                    rec["sent"] = time.perf_counter()
-                    stages.finish(rec)
+            async with lock:
+                for item in batch:
+                    await _send(socket, item, stamps)
     except Exception:  # noqa: BLE001 - the socket closed
         return

@@ -86,36 +86,44 @@ class Hub:
 
 
 class GroupCommitter:
-    """Collects WriteSets from one tick and writes them in one transaction on a worker thread."""
+    """Collects the WriteSets of one loop iteration and writes them in one transaction on
+    a worker thread; a commit's futures resolve (and its `after` callbacks run) only once
+    `Journal.write` returned: "journaled before acknowledged".
+
+    No task of its own: `commit` schedules the hand-off for the end of the iteration (so
+    the iteration's commits share one transaction), and the journal thread hands the
+    result straight back with call_soon_threadsafe, where the waiters are resolved and the
+    rows queued meanwhile go to the thread at once. A commit that waited on an asyncio
+    task cost its waiters two more loop iterations (the executor future's callback, then
+    the task's wake-up), each milliseconds under load (docs/performance.md, "Session 5").
+    One transaction at a time, in queue order: the journal stays a prefix of the sequence."""
 
     def __init__(self, journal: Journal) -> None:
         self.journal = journal
         self.pending = WriteSet()
         self.waiters: list[tuple[asyncio.Future, Callable[[], None] | None]] = []
         self.stage_records: list[dict] = []  # the waiters' stage records (stages.enabled only)
-        self.wake = asyncio.Event()
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="journal")
-        self.task: asyncio.Task | None = None
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.writing = False  # a transaction is on the journal thread
+        self.scheduled = False  # a hand-off is queued on the loop
+        self._idle: asyncio.Future | None = None  # stop() waits on it
         self.failed: BaseException | None = None
         self.on_fatal: Callable[[BaseException], None] | None = None
         self.closing = False
         # the last commits' (wall s from hand-off to the loop seeing it done, s inside
-        # Journal.write on the thread, waiters): where an ack's wait goes (/stats)
+        # Journal.write on the thread, of which the thread's CPU s, waiters): /stats
         self.timings: collections.deque = collections.deque(maxlen=4096)
 
     def start(self) -> None:
-        self.task = asyncio.get_running_loop().create_task(self._run(), name="group-commit")
+        self.loop = asyncio.get_running_loop()
 
     async def stop(self) -> None:
         """Flush what is queued, then end the writer (never cancelled mid-write)."""
         self.closing = True
-        if self.task is not None:
-            self.wake.set()
-            try:
-                await self.task
-            except Exception:  # noqa: BLE001 - already reported through on_fatal
-                pass
-            self.task = None
+        while self.writing or self.scheduled:
+            self._idle = asyncio.get_running_loop().create_future()
+            await self._idle
         if (self.pending or self.waiters) and self.failed is None:
             self._flush_sync()
         self.executor.shutdown(wait=True)
@@ -124,16 +132,86 @@ class GroupCommitter:
         """Queue `ws`; the future resolves once it is durable (then `after` runs, in order)."""
         if self.failed is not None:
             raise RuntimeError("journal failed") from self.failed
-        if self.task is None:
-            self.start()  # lazily, on the loop that uses it
-        fut = asyncio.get_running_loop().create_future()
+        loop = self.loop
+        if loop is None:
+            loop = self.loop = asyncio.get_running_loop()  # lazily, on the loop that uses it
+        fut = loop.create_future()
         self.pending.extend(ws)
         self.waiters.append((fut, after))
         if stages.enabled and (rec := stages.current.get()) is not None:
             rec["queued"] = time.perf_counter()
             self.stage_records.append(rec)
-        self.wake.set()
+        if not self.writing and not self.scheduled:
+            self.scheduled = True
+            loop.call_soon(self._hand_off)  # after this iteration's other callbacks queued theirs
         return fut
+
+    def _hand_off(self) -> None:
+        self.scheduled = False
+        if self.writing:
+            return
+        if self.failed is not None:  # failed from outside (the service lost leadership): write nothing
+            self._fail_waiting(self.failed)
+        elif self.waiters or self.pending:
+            ws, waiters, recs = self.pending, self.waiters, self.stage_records
+            self.pending, self.waiters, self.stage_records = WriteSet(), [], []
+            self.writing = True
+            self.executor.submit(self._on_thread, ws, waiters, recs, time.perf_counter())
+            return
+        self._wake_stop()
+
+    def _on_thread(self, ws: WriteSet, waiters: list, recs: list, handed: float) -> None:
+        started, cpu = time.perf_counter(), time.thread_time()
+        try:
+            self.journal.write(ws)
+            exc = None
+        except Exception as error:  # noqa: BLE001 - fatal, reported to the service on the loop
+            exc = error
+        inside, cpu = time.perf_counter() - started, time.thread_time() - cpu
+        try:
+            self.loop.call_soon_threadsafe(self._written, waiters, recs, handed, started, inside, cpu, exc)
+        except RuntimeError:  # the loop is closed: nobody waits for these any more
+            pass
+
+    def _written(self, waiters: list, recs: list, handed: float, started: float, inside: float, cpu: float,
+                 exc: BaseException | None) -> None:
+        self.writing = False
+        resumed = time.perf_counter()
+        if exc is not None:
+            self.failed = exc
+            for fut, _ in waiters:
+                if not fut.done():
+                    fut.set_exception(RuntimeError(f"journal write failed: {exc}"))
+            self._fail_waiting(exc)
+            if self.on_fatal is not None:
+                self.on_fatal(exc)
+            self._wake_stop()
+            return
+        self.timings.append((resumed - handed, inside, cpu, len(waiters)))
+        if recs:
+            stages.stamp(recs, "picked", handed)
+            stages.stamp(recs, "write_start", started)
+            stages.stamp(recs, "written", started + inside)
+            stages.stamp(recs, "resumed", resumed)
+        for fut, after in waiters:
+            if after is not None:
+                try:
+                    after()
+                except Exception:  # noqa: BLE001 - a publisher must not stop commits
+                    pass
+            if not fut.done():
+                fut.set_result(None)
+        self._hand_off()  # what was queued meanwhile goes to the thread now
+
+    def _fail_waiting(self, exc: BaseException) -> None:
+        waiters, self.waiters, self.pending, self.stage_records = self.waiters, [], WriteSet(), []
+        for fut, _ in waiters:
+            if not fut.done():
+                fut.set_exception(RuntimeError(f"journal failed: {exc}"))
+
+    def _wake_stop(self) -> None:
+        if self._idle is not None and not self._idle.done() and not self.writing and not self.scheduled:
+            self._idle.set_result(None)
 
     def _flush_sync(self) -> None:
         ws, waiters = self.pending, self.waiters
@@ -145,17 +223,11 @@ class GroupCommitter:
             if not fut.done():
                 fut.set_result(None)
 
-    def _timed_write(self, ws: WriteSet) -> tuple[float, float, float]:
-        """(when the journal thread began, seconds inside Journal.write, of which the
-        thread's own CPU seconds: the rest is waiting, for the GIL, a core or the disk)."""
-        started, cpu = time.perf_counter(), time.thread_time()
-        self.journal.write(ws)
-        return started, time.perf_counter() - started, time.thread_time() - cpu
-
     def stats(self) -> dict:
         """Percentiles of the recent group commits: `commit` from the hand-off to the journal
         thread until the loop resumes after it (what an ack waits, past the commit in
-        progress), `write` inside Journal.write (rows + fsync), and waiters per commit."""
+        progress), `write` inside Journal.write (rows + fsync) and the thread's CPU in it,
+        and waiters per commit."""
         if not self.timings:
             return {}
         walls, writes, cpus, waiters = zip(*self.timings)
@@ -166,46 +238,6 @@ class GroupCommitter:
                 "journal_write_cpu_p50_ms": percentile(cpus, 0.5) * 1000,
                 "journal_write_cpu_p99_ms": percentile(cpus, 0.99) * 1000,
                 "journal_waiters_per_commit": sum(waiters) / len(waiters)}
-
-    async def _run(self) -> None:
-        loop = asyncio.get_running_loop()
-        while True:
-            await self.wake.wait()
-            self.wake.clear()
-            if not self.waiters and not self.pending:
-                if self.closing:
-                    return
-                continue
-            ws, waiters, recs = self.pending, self.waiters, self.stage_records
-            self.pending, self.waiters, self.stage_records = WriteSet(), [], []
-            try:
-                started = time.perf_counter()
-                on_thread, inside, cpu = await loop.run_in_executor(self.executor, self._timed_write, ws)
-                resumed = time.perf_counter()
-                self.timings.append((resumed - started, inside, cpu, len(waiters)))
-                if recs:
-                    stages.stamp(recs, "picked", started)
-                    stages.stamp(recs, "write_start", on_thread)
-                    stages.stamp(recs, "written", on_thread + inside)
-                    stages.stamp(recs, "resumed", resumed)
-            except Exception as exc:  # noqa: BLE001 - fatal, reported to the service
-                self.failed = exc
-                for fut, _ in waiters:
-                    if not fut.done():
-                        fut.set_exception(RuntimeError(f"journal write failed: {exc}"))
-                if self.on_fatal is not None:
-                    self.on_fatal(exc)
-                return
-            for fut, after in waiters:
-                if after is not None:
-                    try:
-                        after()
-                    except Exception:  # noqa: BLE001 - a publisher must not stop commits
-                        pass
-                if not fut.done():
-                    fut.set_result(None)
-            if self.closing:
-                self.wake.set()  # one more round: flush what came in meanwhile, then return
 
 
 class RecoveryThread:
@@ -219,12 +251,14 @@ class RecoveryThread:
     are still sequenced in arrival order. Only the recovery moves: the hash before it and
     the signer check after it (agents are live state) stay on the loop.
 
-    A job of at most `inline_max` signatures is recovered on the loop, in the callback
-    that would have handed it over (docs/performance.md, "Session 5"): the hand-off costs
-    the job's requests three loop iterations (the thread's completion, the future's
-    callback, the tasks' wake-up), and under load an iteration is milliseconds, far more
-    than the ~40 us a signature costs the loop. Big jobs (a batch message's hundreds of
-    signatures) still go to the thread, where they overlap the loop's other work."""
+    Small work is recovered on the loop (docs/performance.md, "Session 5"): a request of
+    at most `inline_max` signatures while no earlier one is waiting (`inline`: the
+    gateway recovers it without an await), and a job of at most `inline_max` in the
+    callback that would have handed it over. The hand-off costs the job's requests loop
+    iterations (the flush, the thread's completion, the tasks' wake-up), and under load
+    an iteration is milliseconds, far more than the ~40 us a signature costs the loop.
+    Big jobs (a batch message's hundreds of signatures) still go to the thread, where
+    they overlap the loop's other work."""
 
     INLINE_MAX = 32
 
@@ -233,9 +267,17 @@ class RecoveryThread:
         self.queued: list[tuple[list, asyncio.Future]] = []
         self.inline_max = inline_max
         self.on_thread = 0  # jobs handed to the thread and not yet resolved on the loop
+        self.waiting = 0  # requests between recover() and resuming after it (the gateway counts)
         # the last jobs' (s from hand-off to the thread starting it, s recovering, of which
         # CPU s, requests, on the loop?): /stats, where a verification's wait goes
         self.timings: collections.deque = collections.deque(maxlen=4096)
+
+    def inline(self, n: int) -> bool:
+        """Should a request of `n` signatures be recovered on the loop right now, without
+        an await? Only when it is small and no earlier request is still waiting for (or
+        resuming after) a recovery: it is then sequenced now, after all of them, as it
+        would be through the queue, and saves the hand-off's loop iterations."""
+        return n <= self.inline_max and not self.waiting
 
     def recover(self, items: list[tuple[bytes, Signature]]) -> asyncio.Future:
         """A future of `recover_all(items)` (signer or None per item)."""
@@ -492,7 +534,12 @@ class Gateway:
         """`_verify`'s results, with the recoveries done on the recovery thread."""
         domain = self.ctx.domain
         digests = [order_hash(req.order, domain) for req in requests]
-        signers = await self.recovery.recover([(d, req.signature) for d, req in zip(digests, requests)])
+        recovery = self.recovery
+        recovery.waiting += len(requests)
+        try:
+            signers = await recovery.recover([(d, req.signature) for d, req in zip(digests, requests)])
+        finally:
+            recovery.waiting -= len(requests)
         accounts = self.core.accounts  # read after the await: the agents as they are now
         out: list = []
         for req, digest, signer in zip(requests, digests, signers):
@@ -559,7 +606,10 @@ class Gateway:
             if missing:
                 await self.account_loader(missing)
         stages.mark("parsed")
-        verified = await self._verify_off_loop(requests) if self.recovery is not None else self._verify(requests)
+        if self.recovery is None or self.recovery.inline(len(requests)):
+            verified = self._verify(requests)  # no await: sequenced now, nobody earlier is still recovering
+        else:
+            verified = await self._verify_off_loop(requests)
         stages.mark("verified")
         mono = time.monotonic()
         counts: dict[str, int] = {}

@@ -62,7 +62,7 @@ async def test_place__concurrent_single_order_requests__sequenced_in_arrival_ord
     assert [row.seq for row in k.journal.commands()] == list(range(1, 41))
 
 
-@PATHS
+@pytest.mark.parametrize("inline_max", [0], ids=["thread"])  # small requests recover without a wait
 async def test_place__agent_revoked_while_recovering__not_an_agent(offline_keeper, inline_max):
     k = _keeper(offline_keeper, inline_max)
     agents = k.core.account(ADDR[2]).agents
@@ -75,7 +75,7 @@ async def test_place__agent_revoked_while_recovering__not_an_agent(offline_keepe
     assert k.core.seq == 0 and list(k.journal.commands()) == []
 
 
-@PATHS
+@pytest.mark.parametrize("inline_max", [0], ids=["thread"])  # small requests recover without a wait
 async def test_place__request_cancelled_while_recovering__the_others_keep_their_own_signers(offline_keeper, inline_max):
     """A cancelled request's share of the job's results is skipped, not shifted onto the
     next requests: a forged order after it must not inherit a valid signer of its account."""
