@@ -291,7 +291,11 @@ def adl(account: address, market: uint256, counterparties: DynArray[address, 32]
     @notice Auto-deleverage: close `account`'s position in `market` against the given
             opposite, profitable positions at the account's bankruptcy price.
     @dev OPERATOR_ROLE (checked by the Exchange). Only when the account's negative
-         equity exceeds the insurance fund. The bankruptcy price values the position so
+         equity exceeds the insurance fund -- or, for the backstop itself (which
+         liquidate refuses: nobody takes its position over), whenever it is below
+         maintenance: at mark while the fund covers its deficit (InsuranceCover once it
+         is flat), at its bankruptcy price when the fund is short; it is never its own
+         counterparty ("exchange: adl counterparty"). The bankruptcy price values the position so
          that the account's equity (other markets at mark, haircut if stale) is zero.
          Each counterparty must hold the opposite side in `market` with unrealised PnL
          at mark minus its unsettled funding in `market` > 0 (so the receivers of a
@@ -323,11 +327,18 @@ def adl(account: address, market: uint256, counterparties: DynArray[address, 32]
     equity, req, total, status = ledger._health(
         account, ledger._config[account], 0, 0, 0, 0, ledger._coll(ledger._accounts[account]), False
     )
-    assert equity < 0 and convert(-equity, uint256) > ledger.insurance_fund, "exchange: no adl"
-
-    price: uint256 = loss_sharing._bankruptcy_price(size, cost, equity, mark)
-
+    short: bool = equity < 0 and convert(-equity, uint256) > ledger.insurance_fund
     bs: address = ledger.backstop
+    price: uint256 = mark
+    if account == bs:
+        # the backstop has no one to hand its position to (liquidate refuses it): below
+        # maintenance it is deleveraged, at mark while the fund covers what is left
+        assert equity < convert(req, int256), "exchange: no adl"
+    else:
+        assert short, "exchange: no adl"
+    if short:
+        price = loss_sharing._bankruptcy_price(size, cost, equity, mark)
+
     absorbed: bool = False
     left: int256 = abs(size)
     index: int256 = ledger._index(market)

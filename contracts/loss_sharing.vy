@@ -54,7 +54,9 @@ def socialise(account: address, market: uint256, counterparties: DynArray[addres
          no adl") that the earlier tiers cannot close because the backstop refuses: with
          the fund covering the deficit, liquidate's move at mark would leave the backstop
          below initial margin; with the fund short, adl's move at the bankruptcy price
-         would leave it below maintenance (else "exchange: backstop absorbs").
+         would leave it below maintenance (else "exchange: backstop absorbs"). The
+         bankrupt backstop itself has no earlier taker: it is socialised among the
+         opposite side once adl has closed what the profitable accounts take.
          `counterparties` must be in strictly increasing
          address order (no repeats), not the account, and each must hold the opposite
          side in `market` or be the backstop ("exchange: adl counterparty"); their
@@ -85,7 +87,7 @@ def socialise(account: address, market: uint256, counterparties: DynArray[addres
     fund: uint256 = ledger.insurance_fund
     assert equity < 0, "exchange: no adl"
     bs: address = ledger.backstop
-    if bs != empty(address):
+    if bs != empty(address) and account != bs:
         # only where the backstop refuses what the earlier tier would give it: the
         # position at mark and initial margin (liquidate, the fund covering the rest), or
         # at the bankruptcy price and maintenance (adl, the fund short)

@@ -8,8 +8,10 @@ Invariants after every step (exact integers):
 - ledger identity: USDC held == sum(collateral) - sum(cost) + fees_accrued + insurance_fund;
 - positions sum to zero in every market (long = short);
 - solvency itself: once the keeper's resolution ran (liquidate every liquidatable account,
-  ADL where the fund is short, the backstop, then socialise), no account has negative equity and the USDC held covers
-  every positive equity plus fees plus the fund;
+  ADL where the fund is short, the backstop, then socialise; then the backstop itself when
+  it is below maintenance: ADL against the profitable opposite side, never itself, then
+  socialise among the opposite side), no account has negative equity -- the backstop
+  included -- and the USDC held covers every positive equity plus fees plus the fund;
 - no fill an account signed left it below maintenance (checked on every FillSettled);
 - no healthy account is liquidated (checked before every liquidation that succeeds);
 - the insurance fund never goes negative and equals its inflows minus its coverage.
@@ -25,7 +27,7 @@ from tests.stateful import run_machine
 MARKETS = (ETH, SOL)
 LIQUIDATION = 4
 NO_SIG = (0, b"\x00" * 32, b"\x00" * 32)
-STATS = {"settled": 0, "liquidated": 0, "book": 0, "adl": 0, "adl_backstop": 0, "covered": 0, "socialised": 0, "shared": 0}
+STATS = {"settled": 0, "liquidated": 0, "book": 0, "adl": 0, "adl_backstop": 0, "covered": 0, "socialised": 0, "shared": 0, "backstop": 0}
 
 
 def test_solvency_stateful(
@@ -79,6 +81,9 @@ def test_solvency_stateful(
             usdc.mint(late, 200_000 * USDC, sender=admin)
             exchange.deposit(200_000 * USDC, sender=late)
             self.exhausted_backstop_gap(1, 5_000)
+            # and a 50% fall of ETH once the backstop is drained to its margin floor: the
+            # backstop, long the ETH it took over, goes bankrupt itself and is resolved too
+            self.exhausted_backstop_gap(0, -5_000)
 
         def teardown(self):
             chain.restore(self.snapshot)
@@ -188,36 +193,17 @@ def test_solvency_stateful(
                     assert exchange.insurance_fund() == fund_before
                     if exchange.equity(a) < 0:
                         self._waterfall(a, m)
+            self._resolve_backstop()
 
         def _waterfall(self, a, m):
             """Insurance short or the backstop refuses: ADL against the ranked profitable
             opposite accounts (one at a time: a counterparty the bankruptcy price would make
             bankrupt is refused `adl equity` and skipped), then the backstop, then loss
             socialisation (the keeper's LiquidationRunner order)."""
-            size = exchange.position(a, m)[0]
-            mark = self.marks[m]
-            ranked = []
-            for c in accounts:
-                s, cost = exchange.position(c, m)
-                pnl = s * mark // 10**18 - cost if s >= 0 else -(-s * mark // 10**18) - cost
-                if c != a and c != lp and s != 0 and (s > 0) != (size > 0) and pnl > 0:
-                    ranked.append((-pnl, c.address))
-            ranked.sort()
             # the backstop last: it takes what the profitable opposite accounts do not cover
             # (all of it when there are none, e.g. the opposite side entered below the
             # bankruptcy price)
-            for listed in [[c] for _, c in ranked] + [[lp.address]]:
-                if exchange.position(a, m)[0] == 0:
-                    return
-                try:
-                    tx = exchange.adl(a, m, listed, sender=operator)
-                except ape.exceptions.ContractLogicError as exc:
-                    assert any(r in str(exc) for r in ("no adl", "adl equity", "backstop margin")), str(exc)
-                    continue
-                logs = tx.decode_logs(exchange.Adl)
-                STATS["adl"] += len(logs)
-                STATS["adl_backstop"] += sum(l.counterparty == lp.address for l in logs)
-            if exchange.position(a, m)[0] == 0 or exchange.equity(a) >= 0:
+            if self._adl(a, m, [[c] for c in self._ranked(a, m)] + [[lp.address]]):
                 return
             if -exchange.equity(a) <= exchange.insurance_fund():
                 try:
@@ -226,15 +212,61 @@ def test_solvency_stateful(
                     return
                 except ape.exceptions.ContractLogicError as exc:
                     assert "backstop margin" in str(exc), str(exc)
-            # the last tier: close at mark against the whole opposite side, share the rest
+            self._socialise(a, m)
+
+        def _ranked(self, a, m):
+            """The profitable opposite accounts of a's position in m, most profitable first
+            (never a itself, never the backstop)."""
+            size, mark, ranked = exchange.position(a, m)[0], self.marks[m], []
+            for c in accounts:
+                s, cost = exchange.position(c, m)
+                pnl = s * mark // 10**18 - cost if s >= 0 else -(-s * mark // 10**18) - cost
+                if c != a and c != lp and s != 0 and (s > 0) != (size > 0) and pnl > 0:
+                    ranked.append((-pnl, c.address))
+            return [c for _, c in sorted(ranked)]
+
+        def _adl(self, a, m, lists):
+            """adl(a, m, listed) for each list in turn; True once a is flat in m or no longer
+            below zero."""
+            for listed in lists:
+                if exchange.position(a, m)[0] == 0:
+                    return True
+                try:
+                    tx = exchange.adl(a, m, listed, sender=operator)
+                except ape.exceptions.ContractLogicError as exc:
+                    assert any(r in str(exc) for r in ("no adl", "adl equity", "backstop margin")), str(exc)
+                    continue
+                logs = tx.decode_logs(exchange.Adl)
+                STATS["adl"] += len(logs)
+                STATS["adl_backstop"] += sum(l.counterparty == lp.address for l in logs)
+                assert all(l.counterparty != l.account for l in logs)
+            return exchange.position(a, m)[0] == 0 or exchange.equity(a) >= 0
+
+        def _socialise(self, a, m):
+            """The last tier: close at mark against the whole opposite side (and the backstop
+            unless it is the bankrupt one), share the rest."""
             size = exchange.position(a, m)[0]
             opposite = {c.address for c in accounts if c != a and exchange.position(c, m)[0] * size < 0}
-            listed = sorted(opposite | {lp.address}, key=lambda x: int(x, 16))
+            if a != lp:
+                opposite.add(lp.address)
+            listed = sorted(opposite, key=lambda x: int(x, 16))
             tx = loss.socialise(a, m, listed, sender=operator)
             STATS["socialised"] += 1
             STATS["shared"] += sum(l.amount for l in tx.decode_logs(exchange.LossSocialised))
             assert exchange.position(a, m)[0] == 0
             assert all(exchange.equity(c) >= 0 for c in accounts), "socialise left an account below zero"
+
+        def _resolve_backstop(self):
+            """The backstop below maintenance: liquidate refuses it (nobody takes its position
+            over), so it is deleveraged against the ranked profitable opposite accounts (never
+            itself; at mark while the fund covers its deficit, else at its bankruptcy price),
+            then what is left is socialised among the opposite side."""
+            for m in MARKETS:
+                if exchange.position(lp, m)[0] == 0 or not liquidatable(lp) or not fresh(m):
+                    continue
+                STATS["backstop"] += 1
+                if not self._adl(lp, m, [[c] for c in self._ranked(lp, m)]) and exchange.equity(lp) < 0:
+                    self._socialise(lp, m)
 
         @rule(k=st.integers(0, 1), move_bps=st.sampled_from([-5_000, 5_000]))
         def exhausted_backstop_gap(self, k, move_bps):
@@ -309,3 +341,4 @@ def test_solvency_stateful(
     assert STATS["settled"] > 0, STATS
     assert STATS["liquidated"] + STATS["book"] + STATS["adl"] > 0, STATS
     assert STATS["socialised"] > 0, STATS  # the last tier ran: fund, ADL and backstop exhausted
+    assert STATS["backstop"] > 0, STATS  # the backstop itself went below maintenance and was resolved
