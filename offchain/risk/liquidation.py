@@ -188,9 +188,14 @@ def step_size(size: int, mark: int, info: MarketRisk, h: Health, p: LiquidationP
 
 
 def next_step(account: AccountRisk, marks: Mapping[int, int], markets: Mapping[int, MarketRisk],
-              p: LiquidationParams = LiquidationParams()) -> Step | None:
+              p: LiquidationParams = LiquidationParams(), backstop: bool = False) -> Step | None:
     """The next liquidation step for `account`, or None if it is not liquidatable (or a
-    position has no mark: the keeper does not act on a view it cannot price)."""
+    position has no mark: the keeper does not act on a view it cannot price).
+
+    `backstop`: the account is the backstop itself. Nobody takes its position over
+    (the Exchange refuses liquidate(backstop)) and a liquidation order of it would meet
+    the pool's own quotes, so its step is always the whole position, deleveraged
+    (docs/liquidation.md, "The backstop's own waterfall")."""
     h = health(account, marks, markets)
     if not h.priced or not h.liquidatable:
         return None
@@ -200,7 +205,7 @@ def next_step(account: AccountRisk, marks: Mapping[int, int], markets: Mapping[i
     _, _, market, size = ranked[0]
     mark = marks[market]
     is_buy = size < 0
-    if h.backstop_due(p.backstop_bps):
+    if backstop or h.backstop_due(p.backstop_bps):
         return Step(account.account, market, StepKind.BACKSTOP, abs(size), is_buy, 0)
     q = step_size(size, mark, markets[market], h, p)
     return Step(account.account, market, StepKind.BOOK, q, is_buy, limit_price(mark, is_buy, markets[market], p))
@@ -300,6 +305,15 @@ def bankruptcy_price(size: int, cost: int, equity: int, mark: int) -> int:
     return max(price, 0)
 
 
+def adl_price(size: int, cost: int, equity: int, mark: int, fund: int, backstop: bool = False) -> int:
+    """The price Exchange.adl closes (size, cost) at: the bankruptcy price when the
+    account's deficit exceeds the insurance fund; the backstop itself, deleveraged
+    whenever it is below maintenance, at mark while the fund covers its deficit."""
+    if backstop and (equity >= 0 or -equity <= fund):
+        return mark
+    return bankruptcy_price(size, cost, equity, mark)
+
+
 MAX_SOCIALISE = 32  # Exchange socialise takes DynArray[address, 32]
 
 
@@ -308,7 +322,11 @@ def socialise_list(bankrupt_is_long: bool, market: int, accounts: Iterable[Accou
     """The accounts for `socialise` (docs/exchange.md, "Loss socialisation"): the whole
     opposite side of the bankrupt position in `market` plus the backstop, largest
     positions first when there are more than the call takes (their sizes must cover the
-    bankrupt position), in strictly increasing address order as the Exchange requires."""
+    bankrupt position), in strictly increasing address order as the Exchange requires.
+    The bankrupt account is never listed, so neither is the backstop when it is the
+    bankrupt one (the opposite side alone shares its deficit)."""
+    if backstop.lower() == bankrupt.lower():
+        backstop = ""
     skip = {bankrupt.lower(), backstop.lower()}
     opposite = [(abs(acc.position(market)[0]), acc.account) for acc in accounts
                 if acc.account.lower() not in skip and acc.position(market)[0] != 0

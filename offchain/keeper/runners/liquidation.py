@@ -28,6 +28,11 @@ Execution paths (docs/liquidation.md, "Book liquidations"):
   the step's limit price, the step goes to the backstop instead.
 - BACKSTOP (below 2/3 of maintenance, or no book liquidity): `liquidate(account, market)`
   moves the position to the pool at mark; if the fund cannot cover what it leaves, `adl`.
+- The backstop itself below maintenance: nobody takes its position over (the Exchange
+  refuses liquidate(backstop)) and a liquidation order of it would meet the pool's own
+  quotes, so its whole position is deleveraged (`adl` against the ranked profitable
+  opposite side, never the backstop itself; at mark while the fund covers its deficit)
+  and what they do not take is socialised among the opposite side.
 """
 
 from __future__ import annotations
@@ -54,8 +59,8 @@ from offchain.risk.liquidation import (
     Step,
     StepKind,
     adl_plan,
+    adl_price,
     adl_rank,
-    bankruptcy_price,
     health,
     next_step,
     socialise_list,
@@ -214,11 +219,10 @@ class LiquidationRunner:
             self._caught_up(scanning=self._scan_task is not None and not self._scan_task.done())
 
     def keeper_view(self) -> list[AccountRisk]:
-        """Every account with a position in the keeper's view (chain snapshot + unsettled fills)."""
+        """Every account with a position in the keeper's view (chain snapshot + unsettled fills),
+        the backstop included (below maintenance it is resolved like any account)."""
         out = []
         for address, state in self.keeper.core.accounts.items():
-            if address.lower() == self.backstop:
-                continue
             rows = {}
             for book in (state.positions, state.pending):
                 for market, (size, cost) in book.items():
@@ -264,6 +268,10 @@ class LiquidationRunner:
         if not full:
             view = [a for a in view if self.near(health(a, core_marks, self.markets))]
         todo = [a.account for a in view if a.account not in self.busy]
+        if self.backstop and self.backstop not in {a.lower() for a in todo} and not self._is_busy(self.backstop):
+            # the backstop (the pool) may hold positions the keeper's view lacks (taken over
+            # at liquidation): its chain snapshot is read on every scan
+            todo.append(checksum(self.backstop))
         if not todo:
             return []
         # positions, prices and the head in parallel: the breach-to-transaction time is
@@ -277,7 +285,7 @@ class LiquidationRunner:
         for account, (collateral, positions, _, funding) in snaps.items():
             acc = AccountRisk(account, collateral - funding,
                               tuple((m, s, c) for m, (s, c) in sorted(positions.items()) if s != 0))
-            step = next_step(acc, marks, self.markets, self.params)
+            step = next_step(acc, marks, self.markets, self.params, backstop=self._is_backstop(account))
             if step is None:
                 self.stats.blocked.pop(account, None)
                 continue
@@ -295,6 +303,12 @@ class LiquidationRunner:
             h = health(acc, marks, self.markets)
             self._spawn(self.execute(step, h, head))
         return steps
+
+    def _is_backstop(self, account: str) -> bool:
+        return bool(self.backstop) and account.lower() == self.backstop
+
+    def _is_busy(self, account: str) -> bool:
+        return account.lower() in {a.lower() for a in self.busy}
 
     def _spawn(self, coro) -> None:
         task = asyncio.get_running_loop().create_task(coro)
@@ -324,31 +338,12 @@ class LiquidationRunner:
         assert self._slots is not None and self.journal is not None
         try:
             async with self._slots:
-                if step.kind is StepKind.BOOK and self.book and await self._book_step(step, h, seen_block):
-                    return  # on the book (or cooling down): the account is scanned again after
-                data = self._calldata(step)
-                kind = StepKind.BACKSTOP.value  # a handover (a BOOK step the book could not take too)
-                refusal = await self._simulate(data)
-                if "insurance short" in refusal:
-                    # the fund cannot cover what the handover would leave: auto-deleverage the
-                    # position against the opposite side's most profitable, most levered accounts
-                    adl = await self._adl_calldata(step)
-                    if adl is not None:
-                        data, kind = adl, ADL_KIND
-                        refusal = await self._simulate(data)
-                    if "backstop margin" in refusal:
-                        # the backstop cannot take the rest: the ranked accounts alone (a
-                        # partial ADL; the next scan socialises what is left)
-                        adl = await self._adl_calldata(step, backstop=False)
-                        if adl is not None:
-                            data, kind = adl, ADL_KIND
-                            refusal = await self._simulate(data)
-                if "backstop margin" in refusal:
-                    # fund, ADL and backstop exhausted: the last tier shares the deficit
-                    # (docs/exchange.md, "Loss socialisation"); refused "no adl" while the
-                    # account's equity is not negative (it waits for the book or a move)
-                    data, kind = await self._socialise_calldata(step), SOCIALISE_KIND
-                    refusal = await self._simulate(data)
+                if self._is_backstop(step.account):
+                    data, kind, refusal = await self._backstop_calldata(step)
+                else:
+                    if step.kind is StepKind.BOOK and self.book and await self._book_step(step, h, seen_block):
+                        return  # on the book (or cooling down): the account is scanned again after
+                    data, kind, refusal = await self._handover_calldata(step)
                 if refusal:
                     self.stats.simulated_refusals += 1
                     log.info("liquidation of %s in %s refused by simulation: %s", step.account, step.market, refusal)
@@ -380,6 +375,48 @@ class LiquidationRunner:
             self.busy.discard(step.account)
             self._sent(step.account)
         self.kick()  # the account may need another step (another market, another slice)
+
+    async def _handover_calldata(self, step: Step) -> tuple[bytes, str, str]:
+        """(calldata, journal kind, simulated refusal or '') of a step that leaves the book:
+        liquidate, else ADL, else socialise."""
+        data = self._calldata(step)
+        kind = StepKind.BACKSTOP.value  # a handover (a BOOK step the book could not take too)
+        refusal = await self._simulate(data)
+        if "insurance short" in refusal:
+            # the fund cannot cover what the handover would leave: auto-deleverage the
+            # position against the opposite side's most profitable, most levered accounts
+            adl = await self._adl_calldata(step)
+            if adl is not None:
+                data, kind = adl, ADL_KIND
+                refusal = await self._simulate(data)
+            if "backstop margin" in refusal:
+                # the backstop cannot take the rest: the ranked accounts alone (a
+                # partial ADL; the next scan socialises what is left)
+                adl = await self._adl_calldata(step, backstop=False)
+                if adl is not None:
+                    data, kind = adl, ADL_KIND
+                    refusal = await self._simulate(data)
+        if "backstop margin" in refusal:
+            # fund, ADL and backstop exhausted: the last tier shares the deficit
+            # (docs/exchange.md, "Loss socialisation"); refused "no adl" while the
+            # account's equity is not negative (it waits for the book or a move)
+            data, kind = await self._socialise_calldata(step), SOCIALISE_KIND
+            refusal = await self._simulate(data)
+        return data, kind, refusal
+
+    async def _backstop_calldata(self, step: Step) -> tuple[bytes, str, str]:
+        """The backstop's own waterfall (docs/liquidation.md): adl against the ranked
+        profitable opposite side (never the backstop itself; the chain closes at mark
+        while the fund covers the deficit, at the bankruptcy price when it is short); with
+        none left (or each refused), socialise among the opposite side -- refused "no adl"
+        while the backstop's equity is not negative (it waits for a move or a fill)."""
+        data = await self._adl_calldata(step, backstop=False)
+        refusal = "no adl counterparty" if data is None else await self._simulate(data)
+        kind = ADL_KIND
+        if data is None or "adl counterparty" in refusal or "adl equity" in refusal:
+            data, kind = await self._socialise_calldata(step), SOCIALISE_KIND
+            refusal = await self._simulate(data)
+        return data, kind, refusal
 
     # -- the book path ---------------------------------------------------------------------
     def _book_has(self, step: Step) -> bool:
@@ -482,7 +519,7 @@ class LiquidationRunner:
 
     async def _chain_accounts(self, exclude: str) -> list[AccountRisk]:
         """The keeper view's other accounts as chain snapshots (latest block)."""
-        others = [a.account for a in self.keeper_view() if a.account != exclude]
+        others = [a.account for a in self.keeper_view() if a.account.lower() != exclude.lower()]
         if self.backstop and self.backstop not in {a.lower() for a in others} and self.backstop != exclude.lower():
             others.append(checksum(self.backstop))
         if not others:
@@ -509,7 +546,8 @@ class LiquidationRunner:
             if me is not None and mark:
                 size, cost = me.position(step.market)
                 h = health(me, self.last_marks, self.markets)
-                gap = abs(bankruptcy_price(size, cost, h.equity, mark) - mark)
+                fund = int(await self.chain.call(self.chain.exchange, "insurance_fund")) if self._is_backstop(me.account) else 0
+                gap = abs(adl_price(size, cost, h.equity, mark, fund, self._is_backstop(me.account)) - mark)
             plan = adl_plan(step.size, ranked, self.markets[step.market].lot, price_gap=gap)
         counterparties = [a for a, _ in plan][:MAX_ADL_COUNTERPARTIES - 1]
         if backstop and sum(q for _, q in plan[:len(counterparties)]) < step.size and self.backstop:

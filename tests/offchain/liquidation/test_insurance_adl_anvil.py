@@ -1,7 +1,9 @@
 """A price gap leaves a levered account bankrupt: with the insurance fund able to cover,
 the runner's handover closes it and the fund pays the deficit; with the fund short, the
 runner auto-deleverages it against the profitable opposite side at its bankruptcy price.
-Either way no deficit is left to anyone (the Exchange's USDC covers what it owes)."""
+Either way no deficit is left to anyone (the Exchange's USDC covers what it owes). When
+the backstop itself is bankrupt after a takeover, the runner deleverages the backstop the
+same way (never against itself)."""
 
 from __future__ import annotations
 
@@ -198,3 +200,47 @@ async def test_gap__fund_adl_backstop_exhausted__runner_socialises(thin_pool_sta
     assert runner.summary()["socialised"] == 1
     assert all(exchange.functions.equity(a).call() >= 0 for a in (levered, whale, late, d.pool))
     assert solvent(w3, exchange, usdc, [levered, whale, late, d.pool])
+
+
+@pytest.fixture
+def thin_backstop_stack():
+    # as gap_stack, but the pool (the backstop) holds 2,000 USDC: it can take the levered
+    # long over at 1,850 (initial margin 1,850) and is bankrupt itself after a fall to 1,500
+    with Anvil(accounts=8) as node:
+        yield deploy_crash_stack(node.url, node.private_keys(), lps=1, lp_deposit=2_000 * USDC,
+                                 traders=[2_100 * USDC, 500_000 * USDC])
+
+
+async def test_gap__backstop_bankrupt__runner_adls_the_backstop_against_the_whale(thin_backstop_stack, tmp_path,
+                                                                                 start_keeper):
+    """The pool takes the levered long over (liquidate at 1,850), then the mark falls to
+    1,500: the backstop itself is bankrupt with the fund short. The runner scans it (the
+    keeper's view never held its position), never calls liquidate for it, and deleverages
+    its whole position against the profitable short whale at the backstop's bankruptcy
+    price; the pool is never its own counterparty and nobody is left below zero."""
+    s = thin_backstop_stack
+    d, levered, whale, w3, exchange, usdc = views(s)
+    db_url = f"sqlite:///{tmp_path}/k.db"
+    runner = LiquidationRunner()
+    keeper = await start_runner_keeper(start_keeper, s, db_url, [runner])
+    await open_positions(keeper, [(s.trader_keys[0], s.trader_keys[1], 10 * ONE, PRICE)])
+    await asyncio.to_thread(set_price, w3, s.reporter_key, s.deployment.oracle, 1, 1_850 * USDC)
+    await wait_for(lambda: runner.summary()["confirmed"] == 1 and not runner.busy)
+    assert exchange.functions.position(d.pool, 1).call()[0] == 10 * ONE  # taken over at mark
+    start = w3.eth.block_number + 1  # the blocks after the takeover
+    await asyncio.to_thread(set_price, w3, s.reporter_key, s.deployment.oracle, 1, 1_500 * USDC)
+    await wait_for(lambda: runner.summary()["confirmed"] == 2 and not runner.busy)
+    await keeper.stop(drain=1.0)
+    assert exchange.events.Liquidation().get_logs(from_block=start) == []
+    (adl,) = exchange.events.Adl().get_logs(from_block=start)
+    a = adl["args"]
+    assert (a["account"], a["counterparty"], a["market"], a["size"]) == (d.pool, whale, 1, 10 * ONE)
+    # the backstop's bankruptcy price (a long: above the mark): its equity -1,500 over 10 ETH
+    assert a["price"] == 1_650 * USDC
+    assert exchange.functions.position(d.pool, 1).call() == [0, 0]
+    assert exchange.functions.equity(d.pool).call() >= 0
+    rows = LiquidationJournal(db_url).steps()
+    (row,) = [r for r in rows if r.account.lower() == d.pool.lower()]
+    assert row.state == CONFIRMED and row.kind == ADL_KIND and row.moved == 10 * ONE and row.price == a["price"]
+    assert all(exchange.functions.equity(x).call() >= 0 for x in (levered, whale, d.pool))
+    assert solvent(w3, exchange, usdc, [levered, whale, d.pool])
