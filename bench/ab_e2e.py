@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 FIGURES = ("e2e_orders_accepted_per_s", "e2e_open_loop_acked_per_s", "e2e_open_loop_ack_p50_ms", "e2e_open_loop_ack_p99_ms",
            "e2e_keeper_cpu_us_per_order", "e2e_keeper_loop_cpu_us_per_order",
            "e2e_keeper_cpu_us_per_order_closed", "e2e_keeper_loop_cpu_us_per_order_closed",
-           "e2e_journal_commit_p50_ms", "journal_fsync_p50_ms")
+           "e2e_journal_commit_p50_ms", "journal_fsync_p50_ms", "loop_cpu_s", "loop_runqueue_s")
 
 
 def export(rev: str, into: Path) -> None:
@@ -47,6 +47,10 @@ def run(tree: Path) -> dict[str, str]:
         m = re.match(r"(\w+): (\S+)(.*)", line)
         if m:
             found[m.group(1)] = m.group(2)
+        elif line.startswith("# keeper threads"):  # BENCH_STAGES=1: the loop thread's CPU and run-queue wait
+            m = re.search(r"loop ([\d.]+)/([\d.]+)/", line)
+            if m:
+                found["loop_cpu_s"], found["loop_runqueue_s"] = m.group(1), m.group(2)
         elif line.startswith("# open loop"):
             found["open_loop"] = line[2:]
             acked = re.search(r"accepted \((\d+)/s\)", line)

@@ -28,6 +28,7 @@ as decimal strings, as on SQLite. Same schema and types on both backends.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Iterator
@@ -301,6 +302,9 @@ class Journal:
             for table, rows in (("commands", ws.commands), ("orders", ws.orders), ("fills", ws.fills)):
                 if rows:
                     columns = _COLUMNS[table]
+                    if self.is_sqlite:
+                        _insert_multirow(conn, table, columns, _row_values(table, rows, convert))
+                        continue
                     conn.exec_driver_sql(
                         f"INSERT INTO {table} ({','.join(columns)}) VALUES ({','.join([mark] * len(columns))})",
                         _row_values(table, rows, convert))
@@ -314,7 +318,11 @@ class Journal:
         if ws.order_states:
             # an upsert: a replay after a crash may retire an order again
             stmt = self._upsert(OrderStateRow) if self._upsert is not None else None
-            if stmt is not None:
+            if self.is_sqlite:
+                _insert_multirow(conn, "order_states", _STATE_COLUMNS,
+                                 [(r["hash"], r["status"], str(int(r["filled"])), r.get("replaced_by", ""))
+                                  for r in ws.order_states], _STATE_UPSERT)
+            elif stmt is not None:
                 conn.execute(stmt.on_conflict_do_update(index_elements=[OrderStateRow.hash], set_={
                     "status": stmt.excluded.status, "filled": stmt.excluded.filled,
                     "replaced_by": stmt.excluded.replaced_by}), ws.order_states)
@@ -322,8 +330,8 @@ class Journal:
                 conn.execute(insert(OrderStateRow), ws.order_states)
         if ws.batches:
             conn.execute(insert(BatchRow), ws.batches)
-        _update_many(conn, FillRow, ws.fill_updates)
-        _update_many(conn, BatchRow, ws.batch_updates)
+        _update_many(conn, FillRow, ws.fill_updates, self.is_sqlite)
+        _update_many(conn, BatchRow, ws.batch_updates, self.is_sqlite)
         for name, block in ws.cursors.items():
             if self._upsert is not None:
                 stmt = self._upsert(CursorRow).values(name=name, block=block)
@@ -529,7 +537,44 @@ def _pg(column: str, value):
     return value
 
 
-def _update_many(conn, model, rows: list[dict]) -> None:
+# SQLite: rows go in multi-row statements of these sizes (largest first), so a commit of
+# n rows runs about n / 64 + 9 statements instead of n steps of one executemany. Each step
+# releases the GIL and takes it back; on the journal thread, with the event loop's thread
+# holding the GIL most of the time under load, every take-back waits for the loop's next
+# syscall, and ~200 of them were most of a commit's 20-40 ms (docs/performance.md,
+# "Session 5"). Few distinct statements: the sqlite3 module keeps them compiled.
+_CHUNKS = (64, 16, 4, 1)
+_STATE_COLUMNS = ("hash", "status", "filled", "replaced_by")
+_STATE_UPSERT = (" ON CONFLICT(hash) DO UPDATE SET status=excluded.status, filled=excluded.filled,"
+                 " replaced_by=excluded.replaced_by")
+
+
+@functools.lru_cache(maxsize=64)
+def _multirow_sql(table: str, columns: tuple, rows: int, suffix: str) -> str:
+    one = "(" + ",".join("?" * len(columns)) + ")"
+    return f"INSERT INTO {table} ({','.join(columns)}) VALUES {','.join([one] * rows)}{suffix}"
+
+
+def _insert_multirow(conn, table: str, columns: tuple, values: list[tuple], suffix: str = "") -> None:
+    """INSERT `values` (tuples in `columns` order) into `table`, in row order, in chunks of
+    _CHUNKS rows per statement (SQLite; an upsert's later row of the same key wins, as in
+    an executemany)."""
+    at, n = 0, len(values)
+    for size in _CHUNKS:
+        while n - at >= size:
+            conn.exec_driver_sql(_multirow_sql(table, columns, size, suffix),
+                                 tuple(v for row in values[at:at + size] for v in row))
+            at += size
+
+
+@functools.lru_cache(maxsize=64)
+def _update_from_sql(table: str, columns: tuple, rows: int) -> str:
+    one = "(" + ",".join("?" * (len(columns) + 1)) + ")"
+    sets = ", ".join(f"{c} = v.column{i + 2}" for i, c in enumerate(columns))
+    return f"UPDATE {table} SET {sets} FROM (VALUES {','.join([one] * rows)}) AS v WHERE {table}.id = v.column1"
+
+
+def _update_many(conn, model, rows: list[dict], sqlite: bool = False) -> None:
     """UPDATE ... WHERE id = :id as one executemany per distinct column set, in row order
     within each set (a later update of the same row in the same set wins). When a row is
     updated under two column sets (their order between sets then matters), one executemany
@@ -546,7 +591,12 @@ def _update_many(conn, model, rows: list[dict]) -> None:
             ordered = True
     if not ordered:
         for columns, group in groups.items():
-            _update_set(conn, model, columns, group)
+            if sqlite and not _BIG.intersection(columns) and len({r["id"] for r in group}) == len(group):
+                # one UPDATE ... FROM (VALUES ...) per chunk (SQLite >= 3.33); only for
+                # distinct ids: two rows of one id in one statement would be ambiguous
+                _update_from(conn, model.__tablename__, columns, group)
+            else:
+                _update_set(conn, model, columns, group)
         return
     run: list[dict] = []
     run_columns: tuple = ()
@@ -559,6 +609,15 @@ def _update_many(conn, model, rows: list[dict]) -> None:
         run.append(row)
     if run:
         _update_set(conn, model, run_columns, run)
+
+
+def _update_from(conn, table: str, columns: tuple, rows: list[dict]) -> None:
+    at, n = 0, len(rows)
+    for size in _CHUNKS:
+        while n - at >= size:
+            conn.exec_driver_sql(_update_from_sql(table, columns, size),
+                                 tuple(v for row in rows[at:at + size] for v in (row["id"], *map(row.get, columns))))
+            at += size
 
 
 def _update_set(conn, model, columns: tuple, rows: list[dict]) -> None:

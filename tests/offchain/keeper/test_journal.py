@@ -185,3 +185,33 @@ def test_write__fill_updates_of_mixed_column_sets__each_row_ends_in_its_last_upd
     rows = {r.id: r for r in j.fills()}
     assert (rows[1].state, rows[1].batch_id, rows[1].tx_hash) == (SUBMITTED, 4, "0x" + "dd" * 32)
     assert (rows[2].state, rows[2].batch_id, rows[2].tx_hash) == (SETTLED, 5, "0x" + "cc" * 32)
+
+
+def test_write__large_group_commit__every_row_exact_and_in_order(j):
+    """A commit larger than one multi-row statement (SQLite writes chunks of 64/16/4/1
+    rows): every command, order, fill, retired order and fill update lands exactly once,
+    with its values, uint256 beyond 2**63 included; an order retired twice in one commit
+    ends in its later state."""
+    n = 151  # 2 x 64 + 16 + 4 + 3 x 1: every chunk size
+    ws = WriteSet(commands=[{"seq": s, "ts": s, "kind": "place", "account": "0xa", "body": json.dumps({"n": s})}
+                            for s in range(1, n + 1)],
+                  orders=[order_row("0x%064x" % h, seq=h, price=BIG - h, nonce=h) for h in range(1, n + 1)],
+                  fills=[fill(i, price=BIG - i, size=i) for i in range(1, n + 1)],
+                  order_states=[{"hash": "0x%064x" % h, "status": "filled", "filled": BIG - h, "replaced_by": ""}
+                                for h in range(1, n + 1)]
+                  + [{"hash": "0x%064x" % 5, "status": "cancelled", "filled": 7, "replaced_by": "0xnew"}])
+    j.write(ws)
+    assert [(r.seq, json.loads(r.body)["n"]) for r in j.commands()] == [(s, s) for s in range(1, n + 1)]
+    assert sorted((r.seq, r.price, r.nonce) for r in j.orders()) == [(h, BIG - h, h) for h in range(1, n + 1)]
+    assert [(f.id, f.price, f.size, f.state) for f in j.fills()] == [(i, BIG - i, i, MATCHED) for i in range(1, n + 1)]
+    h5 = j.order("0x%064x" % 5)[1]
+    assert (h5.status, h5.filled, h5.replaced_by) == ("cancelled", 7, "0xnew")
+    h6 = j.order("0x%064x" % 6)[1]
+    assert (h6.status, h6.filled, h6.replaced_by) == ("filled", BIG - 6, "")
+    j.write(WriteSet(fill_updates=[{"id": i, "state": SETTLED, "batch_id": i // 64, "tx_hash": "0x%064x" % i}
+                                   for i in range(1, n + 1, 2)]))
+    by_id = {f.id: f for f in j.fills()}
+    assert all((by_id[i].state, by_id[i].batch_id, by_id[i].tx_hash) == (SETTLED, i // 64, "0x%064x" % i)
+               for i in range(1, n + 1, 2))
+    assert all((by_id[i].state, by_id[i].batch_id, by_id[i].tx_hash) == (MATCHED, None, "")
+               for i in range(2, n + 1, 2))
