@@ -251,18 +251,20 @@ class RecoveryThread:
     are still sequenced in arrival order. Only the recovery moves: the hash before it and
     the signer check after it (agents are live state) stay on the loop.
 
-    Small work is recovered on the loop (docs/performance.md, "Session 5"): a request of
-    at most `inline_max` signatures while no earlier one is waiting (`inline`: the
-    gateway recovers it without an await), and a job of at most `inline_max` in the
-    callback that would have handed it over. The hand-off costs the job's requests loop
-    iterations (the flush, the thread's completion, the tasks' wake-up), and under load
-    an iteration is milliseconds, far more than the ~40 us a signature costs the loop.
-    Big jobs (a batch message's hundreds of signatures) still go to the thread, where
-    they overlap the loop's other work."""
+    Optionally (`inline_max` > 0, MMX_RECOVERY_INLINE_MAX) small work is recovered on
+    the loop: a request of at most `inline_max` signatures while no earlier one is
+    waiting (`inline`: the gateway recovers it without an await), and a job of at most
+    `inline_max` in the callback that would have handed it over. That saves the job's
+    requests loop iterations (the flush, the thread's completion, the tasks' wake-up)
+    but adds ~40 us a signature to the loop's CPU, and on this project's shared 2-core
+    machine the loop's CPU share, not the hops, bounded the latency: in 3 A/B pairs
+    inline (32) gave p50 489 / 3,105 / 219 ms against 152 / 411 / 622 ms on the thread,
+    the loop's CPU per order 321 / 360 / 275 us against 307 / 253 / 246
+    (docs/performance.md, "Session 5"). So the default is 0: always the thread."""
 
-    INLINE_MAX = 32
+    INLINE_MAX = 32  # the size the A/B tried (a batch message's hundreds still go to the thread)
 
-    def __init__(self, inline_max: int = INLINE_MAX) -> None:
+    def __init__(self, inline_max: int = 0) -> None:
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="recover")
         self.queued: list[tuple[list, asyncio.Future]] = []
         self.inline_max = inline_max

@@ -27,6 +27,15 @@ import os
 GC_THRESHOLDS = (50_000, 20, 100)
 
 
+def recovery_inline_max(env: dict[str, str] | None = None) -> int | None:
+    """MMX_RECOVERY_INLINE_MAX: the most signatures a request or a loop iteration's job may
+    have to be recovered on the event loop instead of the recovery thread
+    (gateway.RecoveryThread; 0: always the thread); None when unset (the default)."""
+    env = os.environ if env is None else env
+    value = env.get("MMX_RECOVERY_INLINE_MAX")
+    return None if value in (None, "") else int(value)
+
+
 def tune_gc(env: dict[str, str] | None = None) -> bool:
     """Freeze what is alive now and raise the collector's thresholds; returns whether it did
     (MMX_GC_TUNING=0: no)."""

@@ -162,7 +162,7 @@ class Keeper:
         self.gateway = Gateway(core, ctx, self.committer, self.hub,
                                RateLimiter(cfg.api.rate, cfg.api.burst), max_batch=cfg.api.max_batch,
                                cancel_window_ms=cfg.api.cancel_window_s * 1000, clock=self.clock,
-                               recovery=RecoveryThread() if cfg.api.recovery_thread else None)
+                               recovery=self._recovery_thread() if cfg.api.recovery_thread else None)
         self.gateway.account_loader = self._load_accounts
         self.gateway.on_fatal = self._fatal
         s = cfg.settlement
@@ -297,6 +297,13 @@ class Keeper:
             log.warning("automine devnet with chain.confirmations = %d: oracle reports and on-chain cancels "
                         "are seen only after %d more blocks; use confirmations = 0 on a devnet",
                         self.config.chain.confirmations, self.config.chain.confirmations)
+
+    @staticmethod
+    def _recovery_thread() -> RecoveryThread:
+        from .runtime import recovery_inline_max
+
+        inline = recovery_inline_max()
+        return RecoveryThread() if inline is None else RecoveryThread(inline)
 
     def clock(self) -> float:
         """The keeper's clock for expiry (admission, the engine's GTD expiries, journaled ts):
