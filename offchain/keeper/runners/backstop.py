@@ -18,7 +18,9 @@ Only what the pool TOOK OVER is unwound, not the pool grid's own inventory on th
 account (docs/liquidation.md, "The backstop unwind"):
   taken[m]    = sum of the pool's position changes in the chain's `Liquidation` logs
                 (backstop = the pool) and `Adl` logs (counterparty = the pool), read from
-                the keeper's start block on;
+                the keeper's start block on; an `Adl` of the pool itself (account = the
+                pool: the backstop deleveraged below maintenance) takes what it closed off
+                the taken-over part first, never past zero (`after_deleverage`);
   unwound[m]  = the signed filled size of this runner's own orders (their hashes are in
                 the `backstop_unwind_orders` table, written before each order is placed;
                 the fills are the keeper's, undone when the chain skips one);
@@ -103,6 +105,21 @@ def unwind_target(taken: int, unwound: int, position: int) -> int:
     return left if abs(left) <= abs(position) else position
 
 
+def after_deleverage(taken: int, unwound: int, change: int) -> int:
+    """`taken` after the pool itself was deleveraged by `change` (its signed position
+    change in an Adl of the pool; docs/liquidation.md, "The backstop's own waterfall").
+    A deleverage closes the position whatever part of it was taken over: it removes the
+    taken-over remainder (taken + unwound) first, toward zero and never past it, so the
+    unwind never goes on to sell the grid's inventory for a takeover that is gone. A
+    change that does not oppose the remainder (the grid's inventory was the other way)
+    leaves it."""
+    left = taken + unwound
+    if left == 0 or change == 0 or (change > 0) == (left > 0):
+        return taken
+    left = 0 if abs(change) >= abs(left) else left + change
+    return left - unwound
+
+
 def unwind_order(position: int, mark: int, tick: int, lot: int, min_size: int, p: UnwindParams,
                  market: int) -> DesiredOrder | None:
     """The next unwind step of `position` at `mark` (pure)."""
@@ -171,6 +188,13 @@ class BackstopUnwindRunner:
                     market = int(t[2], 16)
                 elif t[0] == t_adl and len(t) > 3 and t[2].lower() == pool_topic:
                     market = int(t[3], 16)
+                elif t[0] == t_adl and len(t) > 3 and t[1].lower() == pool_topic:
+                    # the pool itself deleveraged: its change is -size (the bankrupt side's
+                    # closed amount, signed like its position)
+                    market = int(t[3], 16)
+                    (size,) = abi_decode(["int256"], bytes.fromhex(entry["data"][2:66]))
+                    self.taken[market] = after_deleverage(self.taken.get(market, 0), self.unwound(market), -size)
+                    continue
                 else:
                     continue
                 (size,) = abi_decode(["int256"], bytes.fromhex(entry["data"][2:66]))

@@ -14,7 +14,7 @@ import pytest
 
 from offchain.devnet import Anvil
 from offchain.keeper.crashstack import deploy_crash_stack
-from offchain.keeper.runners.backstop import BackstopUnwindRunner, UnwindOrders, unwind_target
+from offchain.keeper.runners.backstop import BackstopUnwindRunner, UnwindOrders, after_deleverage, unwind_target
 from offchain.keeper.runners.liquidation import LiquidationRunner
 from offchain.order import Order, sign_order
 
@@ -32,6 +32,17 @@ def test_unwind_target__taken_minus_unwound_clipped_to_position():
     assert unwind_target(10, 0, -2) == 0        # the grid flipped the pool: nothing taken is left
     assert unwind_target(-8, 3, -20) == -5      # a short taken over: buy back 5
     assert unwind_target(0, 0, 13) == 0         # nothing taken over: the grid's inventory is not touched
+
+
+def test_after_deleverage__the_pool_deleveraged__takeover_remainder_reduced_toward_zero_never_past():
+    # (taken, unwound, the pool's change) -> taken
+    assert after_deleverage(10, 0, -4) == 6      # 4 of the 10 taken over closed by the ADL
+    assert after_deleverage(10, -4, -6) == 4     # the 6 left closed: taken + unwound == 0
+    assert after_deleverage(10, 0, -15) == 0     # the grid's 5 closed too: never past zero
+    assert unwind_target(after_deleverage(10, 0, -15), 0, 5) == 0  # the grid's later 5 long stay
+    assert after_deleverage(-8, 3, 9) == -3      # a short taken over, bought back by the ADL
+    assert after_deleverage(10, 0, 4) == 10      # a change with the remainder (not an ADL's): kept
+    assert after_deleverage(0, 0, -5) == 0       # nothing taken over: nothing to take off
 
 
 @pytest.mark.e2e
