@@ -25,7 +25,7 @@ import logging
 import secrets
 import time
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal, Protocol
+from typing import Annotated, Any, Callable, Literal, Protocol
 
 from fastapi import APIRouter, FastAPI, HTTPException, Query, Request, WebSocket
 from fastapi.exceptions import RequestValidationError
@@ -171,6 +171,8 @@ class ApiLimits:
     ws_burst: float = 4_000.0
     ws_max_inflight: int = 16       # place/cancel ops of one connection in flight
     ws_max_queue: int = 10_000      # outgoing messages queued for one connection
+    ws_stall_s: float = 10.0        # a full queue the peer took nothing from for this long: shed
+    ws_close_wait_s: float = 5.0    # how long a close frame may wait for a peer that does not read
 
     @classmethod
     def of(cls, api_config: Any) -> "ApiLimits":
@@ -611,7 +613,7 @@ def ws_router(gw: Gateway, limits: ApiLimits, clients: RateLimiter) -> APIRouter
         Messages are handled in arrival order; at most `ws_max_inflight` place/cancel ops
         run at once (the reader waits for a slot: backpressure, not an unbounded task list)."""
         await socket.accept()
-        queue: asyncio.Queue = asyncio.Queue()
+        queue = Outgoing(limits.ws_stall_s)
         # this connection's auth state, its sender's lock (one writer at a time) and the
         # stage records of acks not yet written (stage timing only)
         conn = {"challenge": None, "authed": set(), "stamps": {}, "writing": asyncio.Lock(), "socket": socket}
@@ -620,6 +622,25 @@ def ws_router(gw: Gateway, limits: ApiLimits, clients: RateLimiter) -> APIRouter
         slots = asyncio.Semaphore(limits.ws_max_inflight)
         ip = client_key(socket.scope)
         inflight: set[asyncio.Task] = set()  # the loop keeps tasks only weakly: hold them
+
+        def shed(code: int = CLOSE_POLICY, reason: str = "send queue full") -> asyncio.Task | None:
+            """Free what the connection holds at once (subscriptions, queued messages, the
+            sender), then send the close frame, waiting at most ws_close_wait_s: a peer that
+            does not read never lets it out (its TCP window stays shut), and must not keep
+            the queue, its subscriptions or this handler alive meanwhile."""
+            if queue.shed:
+                return None
+            queue.shed = True
+            # deferred: the hub may be calling us from inside its publish loop
+            asyncio.get_running_loop().call_soon(gw.hub.unsubscribe_all, queue)
+            sender.cancel()
+            queue.drop()
+            task = asyncio.create_task(_close_within(socket, code, reason, limits.ws_close_wait_s))
+            inflight.add(task)
+            task.add_done_callback(inflight.discard)
+            return task
+
+        queue.on_stall = shed
         try:
             while True:
                 message = await socket.receive()
@@ -634,7 +655,7 @@ def ws_router(gw: Gateway, limits: ApiLimits, clients: RateLimiter) -> APIRouter
                     raise _Closed(CLOSE_POLICY, "message rate")
                 if len(text) > limits.max_body_bytes:
                     raise _Closed(CLOSE_TOO_BIG, "message too big")
-                if queue.qsize() >= limits.ws_max_queue:
+                if queue.shed or queue.qsize() >= limits.ws_max_queue:
                     raise _Closed(CLOSE_POLICY, "send queue full")
                 try:
                     msg = decode_json(text)
@@ -662,7 +683,9 @@ def ws_router(gw: Gateway, limits: ApiLimits, clients: RateLimiter) -> APIRouter
                 else:
                     await _handle(msg, queue, conn)
         except _Closed as closed:
-            await _close(socket, closed.code, closed.reason)
+            closing = shed(closed.code, closed.reason)
+            if closing is not None:
+                await closing
         except Exception:  # noqa: BLE001 - the socket broke; in-flight ops still finish
             pass
         finally:
@@ -793,6 +816,39 @@ def _id(msg: Any) -> Any:
     return None
 
 
+class Outgoing(asyncio.Queue):
+    """A WebSocket connection's outgoing messages. The hub calls `overflow()` when a stream
+    message finds it full: the message is dropped (a lagging reader sees the gap, e.g. the
+    l2 seq, and resubscribes), and once the peer has taken nothing for `stall_s` while full
+    the connection is shed (`on_stall`): a peer that stopped reading holds no queue."""
+
+    def __init__(self, stall_s: float) -> None:
+        super().__init__()
+        self.stall_s = stall_s
+        self.full_since: float | None = None  # reset by the sender whenever it writes
+        self.shed = False
+        self.on_stall: Callable[[], Any] | None = None
+
+    def overflow(self) -> None:
+        now = time.monotonic()
+        if self.full_since is None:
+            self.full_since = now
+        elif now - self.full_since >= self.stall_s and self.on_stall is not None:
+            self.on_stall()
+
+    def drop(self) -> None:
+        """Forget every queued message (the connection is closing)."""
+        while not self.empty():
+            self.get_nowait()
+
+
+async def _close_within(socket: WebSocket, code: int, reason: str, wait_s: float) -> None:
+    try:
+        await asyncio.wait_for(_close(socket, code, reason), wait_s)
+    except asyncio.TimeoutError:
+        pass  # the peer does not read: uvicorn drops the transport once the handler returns
+
+
 async def _close(socket: WebSocket, code: int, reason: str) -> None:
     try:
         await socket.close(code=code, reason=reason)
@@ -815,6 +871,8 @@ async def _send_or_queue(socket: WebSocket, queue: asyncio.Queue, conn: dict, me
     overtaken, under the same lock the sender writes with). A client that stops reading
     holds at most this one write; what follows is queued, up to ws_max_queue."""
     lock: asyncio.Lock = conn["writing"]
+    if queue.shed:  # closing (Outgoing): nothing more is written
+        return
     if not queue.empty() or lock.locked():
         queue.put_nowait(message)
         return
@@ -839,5 +897,6 @@ async def _pump(socket: WebSocket, queue: asyncio.Queue, stamps: dict, lock: asy
             async with lock:
                 for item in batch:
                     await _send(socket, item, stamps)
+            queue.full_since = None  # the peer took what it was sent: not stalled (Outgoing)
     except Exception:  # noqa: BLE001 - the socket closed
         return

@@ -145,6 +145,8 @@ class ApiConfig:
     ws_burst: float = 4_000.0
     ws_max_inflight: int = 16
     ws_max_queue: int = 10_000
+    ws_stall_s: float = 10.0        # a full outgoing queue the peer took nothing from: shed
+    ws_close_wait_s: float = 5.0    # a close frame waits this long for a peer that does not read
     # recover order signatures on a worker thread (gateway.RecoveryThread): pays with a free core
     recovery_thread: bool = True
 

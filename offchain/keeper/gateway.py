@@ -82,7 +82,10 @@ class Hub:
         for queue in subs:
             if queue.qsize() < self.max_queue:
                 queue.put_nowait(message)
-            # a subscriber that does not read loses messages rather than the keeper's memory
+            else:  # a lagging subscriber loses messages rather than the keeper's memory;
+                overflow = getattr(queue, "overflow", None)  # a stalled one is shed
+                if overflow is not None:                     # (api.Outgoing)
+                    overflow()
 
 
 class GroupCommitter:

@@ -44,6 +44,11 @@ from .watcher import Watcher, refresh_accounts
 
 log = logging.getLogger("mmx.keeper")
 
+# the API server's WebSocket settings (tests serve the API with the same ones): no
+# permessage-deflate, as the keeper's messages are a few hundred bytes and compressing each
+# ack cost ~15 us of the event loop per order in the open-loop bench (docs/performance.md)
+UVICORN_OPTIONS = {"ws": "websockets-sansio", "ws_per_message_deflate": False}
+
 
 class Runner(Protocol):
     """Hook for strategy runners (pool grid, vault quoting) living inside the keeper.
@@ -542,12 +547,8 @@ class Keeper:
         sock = listen_socket(self.config.api.host, self.config.api.port)
         self.api_port = sock.getsockname()[1]
         config = uvicorn.Config(self.app, host=self.config.api.host, port=self.api_port,
-                                log_level="warning", lifespan="off", ws="websockets-sansio",
-                                ws_max_size=self.config.api.max_body_bytes,
-                                # no permessage-deflate: the keeper's messages are a few
-                                # hundred bytes, and compressing each ack cost ~15 us of the
-                                # event loop per order in the open-loop bench (docs/performance.md)
-                                ws_per_message_deflate=False)
+                                log_level="warning", lifespan="off",
+                                ws_max_size=self.config.api.max_body_bytes, **UVICORN_OPTIONS)
         self.server = uvicorn.Server(config)
         self.server.install_signal_handlers = lambda: None  # the cli owns signals
 

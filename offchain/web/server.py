@@ -48,15 +48,16 @@ def standalone_app(w3: Any, deployment: Any, rpc_url: str = "", *, public_rpc: s
 
 
 @contextmanager
-def serve(app: Any, port: int = 0) -> Iterator[str]:
+def serve(app: Any, port: int = 0, **options: Any) -> Iterator[str]:
     """Run `app` with uvicorn in a thread on 127.0.0.1; yields its base URL. The socket is
     bound here and handed to uvicorn (port 0: the OS picks a free one at bind time), so no
-    other process can take the port between the pick and the bind."""
+    other process can take the port between the pick and the bind. `options`: more
+    uvicorn.Config keywords (the keeper's are offchain.keeper.service.UVICORN_OPTIONS)."""
     import uvicorn
 
     sock = listen_socket("127.0.0.1", port)
     port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", **options))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + 30
