@@ -173,6 +173,7 @@ class ApiLimits:
     ws_max_queue: int = 10_000      # outgoing messages queued for one connection
     ws_stall_s: float = 10.0        # a full queue the peer took nothing from for this long: shed
     ws_close_wait_s: float = 5.0    # how long a close frame may wait for a peer that does not read
+    ws_max_connections: int = 1_000  # open WebSockets per client IP
 
     @classmethod
     def of(cls, api_config: Any) -> "ApiLimits":
@@ -599,9 +600,26 @@ class _Closed(Exception):
 def ws_router(gw: Gateway, limits: ApiLimits, clients: RateLimiter) -> APIRouter:
     router = APIRouter()
     core = gw.core
+    connections: dict[str, int] = {}  # open WebSockets per client IP
 
     @router.websocket("/ws")
     async def ws(socket: WebSocket) -> None:
+        """At most `ws_max_connections` open per client IP: each holds a handler, a queue
+        and a sender task, so their number is bounded like everything else a client makes
+        the keeper keep. Over it, the handshake is refused (HTTP 403) before any state."""
+        ip = client_key(socket.scope)
+        if connections.get(ip, 0) >= limits.ws_max_connections:
+            await _close(socket, CLOSE_POLICY, "too many connections")
+            return
+        connections[ip] = connections.get(ip, 0) + 1
+        try:
+            await serve_ws(socket)
+        finally:
+            connections[ip] -= 1
+            if not connections[ip]:
+                del connections[ip]
+
+    async def serve_ws(socket: WebSocket) -> None:
         """JSON messages. Client -> keeper:
         {"op": "subscribe", "channel": "book", "market": 1}
         {"op": "challenge"} -> {"op": "challenge", "challenge"}; {"op": "auth", "account", "signature"}

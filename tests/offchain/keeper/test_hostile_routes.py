@@ -230,3 +230,23 @@ def test_post_transfers__deeply_nested_body__422_and_the_process_lives(tmp_path)
                           cwd=HERE.parents[2])
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.split("\n")[-2] == "422 body is not JSON: nested deeper than 32 200"
+
+
+# -- duplicate keys --------------------------------------------------------------------------
+def test_place__duplicate_key__last_counts_and_a_signed_field_changed_so_is_a_bad_signature(client):
+    """JSON with a key twice: the keeper reads the last one (msgspec and the stdlib agree,
+    so the journal replays what was read). A relay adding a second `price` after the signed
+    one changes what the keeper reads, not what was signed: refused, nothing placed."""
+    def post(text: str):
+        return client.post("/orders", content=text.encode(), headers={"content-type": "application/json"})
+
+    first = json.dumps(body(0, order(0, True)))
+    assert '"price": ' in first and '"flags": ' in first
+    decoy_before = first.replace('"price": ', '"price": "1990000000", "price": ', 1)
+    r = post(decoy_before)
+    assert r.status_code == 200 and r.json()["status"] == "accepted"  # the last is the signed price
+    second = json.dumps(body(0, order(0, True, nonce=2)))
+    decoy_after = second.replace('"flags": ', '"price": "1990000000", "flags": ', 1)
+    r = post(decoy_after)
+    assert (r.status_code, r.json()["detail"]) == (400, "bad signature")
+    assert client.keeper.core.seq == 1

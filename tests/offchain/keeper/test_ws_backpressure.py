@@ -149,3 +149,22 @@ def test_outgoing__overflow_without_a_write_in_stall_s__sheds_a_write_resets_it(
     slow.overflow()
     slow.overflow()
     assert shed == [1]  # full, but not yet for stall_s
+
+
+def test_ws_connections_per_client_ip__over_the_limit_refused_and_freed_on_close(tmp_path):
+    keeper = OfflineKeeper(f"sqlite:///{tmp_path}/j.db")
+    client = TestClient(create_app(keeper, ApiLimits(ws_max_connections=2)))
+    with client, client.websocket_connect("/ws") as first:
+        with client.websocket_connect("/ws") as second:
+            with pytest.raises(WebSocketDisconnect) as refused:
+                with client.websocket_connect("/ws"):
+                    pass
+            assert (refused.value.code, refused.value.reason) == (1008, "too many connections")
+            second.send_json({"op": "place", "id": 1, "orders": []})  # the open ones still serve
+            assert second.receive_json() == {"op": "ack", "id": 1, "results": []}
+        with client.websocket_connect("/ws") as third:  # one closed: room for one again
+            third.send_json({"op": "place", "id": 3, "orders": []})
+            assert third.receive_json() == {"op": "ack", "id": 3, "results": []}
+        first.send_json({"op": "place", "id": 2, "orders": []})
+        assert first.receive_json() == {"op": "ack", "id": 2, "results": []}
+    keeper.journal.close()
