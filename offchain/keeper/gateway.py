@@ -168,8 +168,8 @@ class GroupCommitter:
         try:
             self.journal.write(ws)
             exc = None
-        except Exception as error:  # noqa: BLE001 - fatal, reported to the service on the loop
-            exc = error
+        except BaseException as error:  # noqa: BLE001 - fatal, reported to the service on the loop
+            exc = error  # (whatever it is: a write that never reports back would hang stop())
         inside, cpu = time.perf_counter() - started, time.thread_time() - cpu
         try:
             self.loop.call_soon_threadsafe(self._written, waiters, recs, handed, started, inside, cpu, exc)
