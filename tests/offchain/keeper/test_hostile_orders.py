@@ -1,7 +1,7 @@
 """Hostile traders through the API: signed orders with every field at its bounds, forged
 and foreign-domain signatures, replays of earlier requests (also after a cancel or an
-amend), cancels and amends of other accounts' orders, and mark moves with large gaps
-between them, over HTTP and the WebSocket.
+amend, and over the other transport), cancels and amends of other accounts' orders, and
+mark moves with large gaps between them; each request over HTTP or the WebSocket.
 
 Checked after every request (stateful, hypothesis):
 - a refused request changes nothing: no fill, no book change, no other order touched; a
@@ -73,8 +73,10 @@ def place_body(o: Order, key: str, domain: Domain = DOMAIN, tif: str = "GTC") ->
 class Run:
     """One keeper behind the API, the requests sent so far and the marks over time."""
 
-    def __init__(self, client) -> None:
+    def __init__(self, client, ws=None) -> None:
         self.c = client
+        self.ws = ws  # a WebSocket to the same keeper: a request goes over it or over HTTP
+        self.ids = 0
         self.k: OfflineKeeper = client.keeper
         self.sent: list[tuple[str, dict]] = []   # (path, body) of every request, for replays
         self.hashes: list[str] = []              # every order hash the keeper answered with
@@ -88,13 +90,16 @@ class Run:
         self.c.portal.call(k.gateway.run_command, lambda ws, out: k.core.set_mark(seq, ts, 1, price, ws, out))
         self.mark = price
 
-    def post(self, path: str, body: dict) -> tuple[int, str | None, dict]:
-        """(status, refusal reason or None, json) of one request."""
+    def post(self, path: str, body: dict, over_ws: bool = False) -> tuple[int, str | None, dict]:
+        """(status, refusal reason or None, json) of one request, over HTTP or the WebSocket."""
         self.sent.append((path, body))
-        r = self.c.post(path, json=body)
-        data = r.json()
-        if r.status_code != 200:
-            return r.status_code, data["detail"], data
+        if over_ws and self.ws is not None:
+            status, data = self._over_ws(path, body)
+        else:
+            r = self.c.post(path, json=body)
+            status, data = r.status_code, r.json()
+        if status != 200:
+            return status, data["detail"], data
         results = data.get("results")
         if results is not None:  # a batch of one
             (data,) = results
@@ -103,6 +108,26 @@ class Run:
         if data.get("status") == "rejected":
             return 400, data["reason"], data
         return 200, None, data
+
+
+    def _over_ws(self, path: str, body: dict) -> tuple[int, dict]:
+        self.ids += 1
+        op = {"/orders": "place", "/orders/batch": "place", "/orders/cancel": "cancel",
+              "/orders/amend": "amend"}[path]
+        message = {"op": op, "id": self.ids, **body} if op != "place" else \
+            {"op": op, "id": self.ids, "orders": body["orders"] if path == "/orders/batch" else [body]}
+        self.ws.send_json(message)
+        reply = self.ws.receive_json()  # no subscriptions: the next message is the answer
+        assert reply.get("id") == self.ids, reply
+        if reply["op"] == "error":
+            return reply["status"], {"detail": reply["detail"]}
+        if op == "place":
+            (result,) = reply["results"]
+            if path == "/orders" and result["status"] == "rejected":  # as HTTP answers it
+                return (409 if result["reason"] in ("duplicate order", "duplicate client id") else 400,
+                        {"detail": result["reason"]})
+            return 200, {"results": [result]} if path == "/orders/batch" else result
+        return 200, reply["result"]
 
 
 def assert_refusal_changed_nothing(run: Run, before, status: int, reason: str, fills_before: set) -> None:
@@ -133,8 +158,8 @@ def test_hostile_traders__refusals_change_nothing_and_fills_stay_sound(tmp_path_
     # every choice, and a run needs mostly valid orders to rest and match between attacks
     rnd = random.Random(seed)
     c = make_client(tmp_path_factory.mktemp("orders"))
-    with c:
-        run = Run(c)
+    with c, c.websocket_connect("/ws") as ws:
+        run = Run(c, ws)
         run.set_mark(PRICE)
         for step in rnd.choices(STEPS, k=40):
             now = int(time.time())
@@ -170,7 +195,7 @@ def test_hostile_traders__refusals_change_nothing_and_fills_stay_sound(tmp_path_
             before = (state_of(run.k.core), run.k.core.seq)
             fills_before = set(run.k.core.fills)
             journal_before = len(list(run.k.journal.commands()))
-            status, reason, _ = run.post(path, body)
+            status, reason, _ = run.post(path, body, over_ws=rnd.random() < 0.5)
             for fill_id in set(run.k.core.fills) - fills_before:
                 run.fill_marks[fill_id] = run.mark
             if reason is not None:
@@ -178,6 +203,7 @@ def test_hostile_traders__refusals_change_nothing_and_fills_stay_sound(tmp_path_
                 if reason not in ENGINE:
                     assert len(list(run.k.journal.commands())) == journal_before, reason
         assert c.get("/health").status_code == 200
+        assert run.ids > 0  # some requests went over the WebSocket
         assert_consistent(run.k)
         filled: dict[bytes, int] = {}
         for fill in run.k.fills:  # every fill the keeper made, in order
