@@ -524,6 +524,29 @@ class Gateway:
                     raise Rejection(str(exc), 422) from None
         return requests
 
+    async def _load_signed(self, requests: list[PlaceRequest], verified: list) -> list:
+        """Load (read from chain) the accounts of the validly signed requests that are not
+        loaded yet, and only those: a signature needs no account snapshot (the agent sets
+        come from the watcher's AgentSet scan), so a forged order naming a random address
+        costs no RPC read and leaves no account state behind. After the load's await the
+        signers are checked again against the agents as they are then (a revocation may
+        have landed meanwhile)."""
+        accounts = self.core.accounts
+        missing = {req.order.account for req, v in zip(requests, verified) if not isinstance(v, Rejection)
+                   and (req.order.account not in accounts or not accounts[req.order.account].loaded)}
+        if not missing:
+            return verified
+        await self.account_loader(missing)
+        out: list = []
+        for req, v in zip(requests, verified):
+            if not isinstance(v, Rejection):
+                try:
+                    check_signer(req.order, v[1], accounts.get(req.order.account))
+                except Rejection as exc:
+                    v = exc
+            out.append(v)
+        return out
+
     def _verify(self, requests: list[PlaceRequest]) -> list:
         """Each request's (hash, signer), or the Rejection its signature earned."""
         accounts, ctx = self.core.accounts, self.ctx
@@ -604,18 +627,14 @@ class Gateway:
         fatal: the keeper stops without journaling the faulty command, so the journal stays
         a gap-free prefix and a restart rebuilds the state before it."""
         requests = self.parse(items)
-        if self.account_loader is not None:
-            accounts = self.core.accounts
-            missing = {r.order.account for r in requests
-                       if r.order.account not in accounts or not accounts[r.order.account].loaded}
-            if missing:
-                await self.account_loader(missing)
         stages.mark("parsed")
         if self.recovery is None or self.recovery.inline(len(requests)):
             verified = self._verify(requests)  # no await: sequenced now, nobody earlier is still recovering
         else:
             verified = await self._verify_off_loop(requests)
         stages.mark("verified")
+        if self.account_loader is not None:
+            verified = await self._load_signed(requests, verified)
         mono = time.monotonic()
         counts: dict[str, int] = {}
         for req, v in zip(requests, verified):
@@ -746,15 +765,15 @@ class Gateway:
         side; a refusal changes nothing."""
         place = req.place
         order = place.order
-        if self.account_loader is not None:
-            state = self.core.accounts.get(order.account)
-            if state is None or not state.loaded:
-                await self.account_loader({order.account})
-        core = self.core
-        accounts = core.accounts
-        (verified,) = self._verify([place])
+        (verified,) = self._verify([place])  # before any load: as place_batch (_load_signed)
         if isinstance(verified, Rejection):
             raise verified
+        if self.account_loader is not None:
+            (verified,) = await self._load_signed([place], [verified])
+            if isinstance(verified, Rejection):
+                raise verified
+        core = self.core
+        accounts = core.accounts
         try:
             amend_signer = req.signer(self.ctx.domain)
         except InvalidSignature:
