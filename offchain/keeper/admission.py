@@ -288,6 +288,7 @@ class Reason(StrEnum):
     NOT_AN_ADDRESS = "not an address"
     INTERNAL = "internal error"
     BODY_TOO_LARGE = "body too large"
+    TOO_MANY_ACCOUNTS = "too many accounts"            # WS auth beyond ws_max_accounts on one connection
 
 
 class Rejection(Exception):

@@ -174,6 +174,7 @@ class ApiLimits:
     ws_stall_s: float = 10.0        # a full queue the peer took nothing from for this long: shed
     ws_close_wait_s: float = 5.0    # how long a close frame may wait for a peer that does not read
     ws_max_connections: int = 1_000  # open WebSockets per client IP
+    ws_max_accounts: int = 256      # accounts one connection may authenticate as
 
     @classmethod
     def of(cls, api_config: Any) -> "ApiLimits":
@@ -732,6 +733,9 @@ def ws_router(gw: Gateway, limits: ApiLimits, clients: RateLimiter) -> APIRouter
                 state = core.accounts.get(account)
                 if signer != account and (state is None or signer not in state.agents):
                     raise Rejection(Reason.BAD_SIGNATURE, 401)
+                if account not in conn["authed"] and len(conn["authed"]) >= limits.ws_max_accounts:
+                    # each authed account can hold private subscriptions: bounded per connection
+                    raise Rejection(Reason.TOO_MANY_ACCOUNTS)
                 conn["authed"].add(account)
                 queue.put_nowait({"op": "authed", "id": mid, "account": account})
             elif op == "subscribe":

@@ -148,6 +148,7 @@ class ApiConfig:
     ws_stall_s: float = 10.0        # a full outgoing queue the peer took nothing from: shed
     ws_close_wait_s: float = 5.0    # a close frame waits this long for a peer that does not read
     ws_max_connections: int = 1_000  # open WebSockets per client IP
+    ws_max_accounts: int = 256      # accounts one connection may authenticate as
     # recover order signatures on a worker thread (gateway.RecoveryThread): pays with a free core
     recovery_thread: bool = True
 

@@ -168,3 +168,25 @@ def test_ws_connections_per_client_ip__over_the_limit_refused_and_freed_on_close
         first.send_json({"op": "place", "id": 2, "orders": []})
         assert first.receive_json() == {"op": "ack", "id": 2, "results": []}
     keeper.journal.close()
+
+
+def test_ws_auth__more_accounts_than_ws_max_accounts__refused_and_nothing_subscribed(tmp_path):
+    """Anyone can make fresh keys and authenticate one connection as each; each authed
+    account can hold three private subscriptions, so the number per connection is bounded."""
+    from offchain.order import address_of
+
+    from .helpers import ws_auth
+
+    keeper = OfflineKeeper(f"sqlite:///{tmp_path}/j.db")
+    client = TestClient(create_app(keeper, ApiLimits(ws_max_accounts=3)))
+    keys = ["0x" + f"{5000 + n:064x}" for n in range(4)]
+    with client, client.websocket_connect("/ws") as ws:
+        for key in keys[:3]:
+            assert ws_auth(ws, 0, key=key, account=address_of(key))["op"] == "authed"
+        assert ws_auth(ws, 0, key=keys[0], account=address_of(keys[0]))["op"] == "authed"  # again: fine
+        refused = ws_auth(ws, 0, key=keys[3], account=address_of(keys[3]))
+        assert (refused["op"], refused["detail"], refused["status"]) == ("error", "too many accounts", 400)
+        ws.send_json({"op": "subscribe", "id": 9, "channel": "orders", "account": address_of(keys[3])})
+        assert ws.receive_json()["detail"] == "not authenticated"
+    assert keeper.gateway.hub.subs == {}
+    keeper.journal.close()
