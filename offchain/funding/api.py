@@ -13,8 +13,16 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException, Query
 
 
-def router_for(service) -> APIRouter:
+# GET /accounts/{address}/funding reads the account's FundingSettled logs and every
+# FillSettled log since the start block (the fill path logs no FundingSettled) and decodes
+# them on the keeper's loop: costly, unauthenticated, for any address. At most this many run
+# at once; more answer 503 "funding busy" rather than queue RPC scans behind order acks.
+MAX_SUMMARIES = 2
+
+
+def router_for(service, max_summaries: int = MAX_SUMMARIES) -> APIRouter:
     router = APIRouter()
+    running = [0]  # summaries in flight
 
     def funding():
         f = getattr(service, "funding", None)
@@ -43,6 +51,13 @@ def router_for(service) -> APIRouter:
         if not is_address(address):
             raise HTTPException(400, "not an address")
         account = to_checksum_address(address)
-        return await funding().summary(account)
+        f = funding()
+        if running[0] >= max_summaries:
+            raise HTTPException(503, "funding busy")
+        running[0] += 1
+        try:
+            return await f.summary(account)
+        finally:
+            running[0] -= 1
 
     return router

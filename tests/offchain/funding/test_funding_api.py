@@ -96,3 +96,37 @@ def test_funding_api__sdk_reads_rate_and_history(client):
     sdk.http = client
     assert sdk.funding(1)["rate"] == client.get("/funding/1/history").json()["rates"][0]["rate"]
     assert [r["interval"] for r in sdk.funding_history(1)] == [str(t0 // 60)]
+
+
+def test_funding_account__more_than_two_at_once__503_funding_busy_then_served(client):
+    """The summary scans chain logs for any address, unauthenticated: at most two run at
+    once, a third is refused at once instead of queueing more scans behind order acks."""
+    import asyncio
+    import threading
+
+    from tests.offchain.keeper.helpers import ADDR
+
+    release, entered = threading.Event(), []
+
+    async def slow_summary(account: str) -> dict:  # the chain scan, held open
+        entered.append(account)
+        while not release.is_set():
+            await asyncio.sleep(0.01)
+        return {"account": account}
+
+    client.keeper.funding.summary = slow_summary
+    answers: list = []
+    threads = [threading.Thread(target=lambda a=a: answers.append(client.get(f"/accounts/{a}/funding")))
+               for a in ADDR[:2]]
+    for t in threads:
+        t.start()
+    deadline = time.monotonic() + 30
+    while len(entered) < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    busy = client.get(f"/accounts/{ADDR[2]}/funding")
+    release.set()
+    for t in threads:
+        t.join(timeout=30)
+    assert (busy.status_code, busy.json()) == (503, {"detail": "funding busy"})
+    assert sorted(r.status_code for r in answers) == [200, 200]
+    assert client.get(f"/accounts/{ADDR[2]}/funding").status_code == 200  # free again
