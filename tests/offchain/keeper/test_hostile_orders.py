@@ -24,7 +24,8 @@ from hypothesis import strategies as st
 from offchain.keeper.admission import Reason
 from offchain.matching.types import Reason as EngineReason
 from offchain.order import Domain, Order, sign_hash, sign_order
-from offchain.wire import Cancel, amend_digest, amend_request, hash_hex
+from offchain.intent import Intent, sign_intent
+from offchain.wire import Cancel, CancelByClientId, amend_digest, amend_request, hash_hex, place_request
 
 from .helpers import ADDR, DOMAIN, EXCHANGE, KEYS, MARKET, PRICE, OfflineKeeper
 from .test_hostile_input import assert_consistent, state_of
@@ -64,10 +65,31 @@ def hostile_order(rnd, now: int, mark: int, n: int) -> tuple[int, Order]:
     return i, Order(ADDR[i], market, rnd.random() < 0.5, price, size, nonce, expiry, flags)
 
 
-def place_body(o: Order, key: str, domain: Domain = DOMAIN, tif: str = "GTC") -> dict:
+def place_body(o: Order, key: str, domain: Domain = DOMAIN, tif: str = "GTC", intent: Intent | None = None,
+               intent_key: str | None = None) -> dict:
     from offchain.wire import order_to_json
 
+    if intent is not None:  # keeper-side semantics, signed (by intent_key: maybe not the order's signer)
+        return place_request(o, sign_order(o, domain, key), intent=intent,
+                             intent_signature=sign_intent(o, intent, domain, intent_key or key))
     return {"order": order_to_json(o), "signature": sign_order(o, domain, key).to_hex(), "tif": tif}
+
+
+CLIENT_IDS = ["a", "b", "c", "x" * 64]
+
+
+def hostile_intent(rnd, o: Order, mark: int) -> Intent:
+    """Any kind, tif, trigger around the mark, slippage, STP mode, post-only mode and a
+    client id from a small pool (so ids repeat, across accounts too); often unfit for `o`."""
+    kind = rnd.choice(["limit", "limit", "market", "stop_market", "stop_limit", "take_profit",
+                       "take_profit_limit", "trailing_stop"])
+    trigger = mark + rnd.choice([-5, -1, 1, 5, 0]) * TICK if kind not in ("limit", "market", "trailing_stop") else 0
+    return Intent(kind=kind, tif=rnd.choice(["GTC", "GTC", "IOC", "FOK", "GTD"]), trigger_price=max(trigger, 0),
+                  trail_bps=rnd.choice([50, 0]) if kind == "trailing_stop" else 0,
+                  slippage_bps=rnd.choice([0, 10, 100]) if kind in ("market", "stop_market", "take_profit") else 0,
+                  stp=rnd.choice(["default", "expire_taker", "expire_maker", "expire_both", "decrement"]),
+                  post_only=rnd.choice(["none", "none", "reject", "slide"]) if o.flags & 1 else "none",
+                  client_id=rnd.choice(CLIENT_IDS + [""]))
 
 
 class Run:
@@ -85,10 +107,15 @@ class Run:
         self.ts = int(time.time() * 1000)
 
     def set_mark(self, price: int) -> None:
+        """A mark move (its triggers may fire and fill: at the new mark's band)."""
         k = self.k
         seq, ts = k.core.next_seq(), int(time.time() * 1000)
+        before = {f.id for f in k.fills}
         self.c.portal.call(k.gateway.run_command, lambda ws, out: k.core.set_mark(seq, ts, 1, price, ws, out))
         self.mark = price
+        for fill in k.fills:
+            if fill.id not in before:
+                self.fill_marks[fill.id] = price
 
     def post(self, path: str, body: dict, over_ws: bool = False) -> tuple[int, str | None, dict]:
         """(status, refusal reason or None, json) of one request, over HTTP or the WebSocket."""
@@ -113,7 +140,7 @@ class Run:
     def _over_ws(self, path: str, body: dict) -> tuple[int, dict]:
         self.ids += 1
         op = {"/orders": "place", "/orders/batch": "place", "/orders/cancel": "cancel",
-              "/orders/amend": "amend"}[path]
+              "/orders/amend": "amend", "/orders/cancel-by-client-id": "cancel_by_client_id"}[path]
         message = {"op": op, "id": self.ids, **body} if op != "place" else \
             {"op": op, "id": self.ids, "orders": body["orders"] if path == "/orders/batch" else [body]}
         self.ws.send_json(message)
@@ -144,8 +171,9 @@ def assert_refusal_changed_nothing(run: Run, before, status: int, reason: str, f
         assert run.k.core.seq == before[1] and orders == b_orders, reason
 
 
-STEPS = ["place"] * 8 + ["forged", "foreign_domain", "replay", "cancel", "cancel_foreign", "amend",
-                         "amend_foreign", "mark"]
+STEPS = ["place"] * 8 + ["intent"] * 3 + ["forged", "foreign_domain", "forged_intent", "replay", "cancel",
+                                         "cancel_foreign", "cancel_cid", "cancel_cid_foreign", "amend",
+                                         "amend_foreign", "mark"]
 FUZZ = settings(max_examples=30, deadline=None, derandomize=True,
                 suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
                                        HealthCheck.data_too_large])
@@ -177,6 +205,13 @@ def test_hostile_traders__refusals_change_nothing_and_fills_stay_sound(tmp_path_
                 run.ts += rnd.choice([1, 1, 1, 0, -5])  # fresh, replayed, older
                 message = Cancel(ADDR[i], 1, hashes, run.ts)
                 path, body = "/orders/cancel", message.to_json(message.sign(DOMAIN, key))
+            elif step in ("cancel_cid", "cancel_cid_foreign"):
+                i = rnd.randrange(TRADERS)
+                key = KEYS[ATTACKER] if step == "cancel_cid_foreign" else KEYS[i]
+                run.ts += rnd.choice([1, 1, 1, 0, -5])
+                ids = tuple(rnd.sample(CLIENT_IDS, rnd.randrange(1, 3)))
+                cid = CancelByClientId(ADDR[i], ids, run.ts)
+                path, body = "/orders/cancel-by-client-id", cid.to_json(cid.sign(DOMAIN, key))
             elif step in ("amend", "amend_foreign") and run.hashes:
                 i, o = hostile_order(rnd, now, run.mark, len(run.sent))
                 old = rnd.choice(run.hashes)
@@ -188,7 +223,9 @@ def test_hostile_traders__refusals_change_nothing_and_fills_stay_sound(tmp_path_
                 i, o = hostile_order(rnd, now, run.mark, len(run.sent))
                 key = KEYS[ATTACKER] if step == "forged" else KEYS[i]
                 tif = rnd.choice(["GTC"] * 4 + ["IOC", "FOK"])
-                body = place_body(o, key, OTHER_DOMAIN if step == "foreign_domain" else DOMAIN, tif)
+                intent = hostile_intent(rnd, o, run.mark) if step in ("intent", "forged_intent") else None
+                body = place_body(o, key, OTHER_DOMAIN if step == "foreign_domain" else DOMAIN, tif, intent,
+                                  KEYS[ATTACKER] if step == "forged_intent" else None)
                 path = rnd.choice(["/orders", "/orders/batch"])
                 if path == "/orders/batch":
                     body = {"orders": [body]}
