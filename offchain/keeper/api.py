@@ -36,7 +36,7 @@ from pydantic.json_schema import models_json_schema
 
 from offchain.order import InvalidSignature, recover_hash_signer
 from offchain.wire import (MAX_MESSAGE_BYTES, Cancel, CancelByClientId, ScheduleCancel, WireError, as_address,
-                           as_signature, decode_json, encode_json, parse_amend, ws_auth_digest)
+                           as_int, as_signature, decode_json, encode_json, parse_amend, ws_auth_digest)
 
 from . import stages
 from .admission import Reason, Rejection
@@ -822,10 +822,11 @@ def ws_router(gw: Gateway, limits: ApiLimits, clients: RateLimiter) -> APIRouter
 def _market(msg: dict, markets: Any) -> int:
     """The `market` of a subscribe message: a market the keeper lists, as a JSON integer
     or a decimal string; anything else is `unknown market` (a client never makes a key)."""
-    market = msg.get("market", 0)
-    if type(market) is str and market.isdigit() and len(market) < 10:
-        market = int(market)
-    if type(market) is not int or market not in markets:
+    try:
+        market = as_int(msg.get("market", 0), "market")  # the wire's integer rule: no "01", "+1"
+    except WireError:
+        raise Rejection(Reason.UNKNOWN_MARKET) from None
+    if market not in markets:
         raise Rejection(Reason.UNKNOWN_MARKET)
     return market
 

@@ -82,7 +82,9 @@ def test_ws_subscribe__any_channel_market_account__answered_4xx_and_no_key_left(
 
 @pytest.mark.parametrize("market,detail", [("abc", "unknown market"), ([1], "unknown market"),
                                            (2, "unknown market"), (True, "unknown market"),
-                                           (1.0, "unknown market"), (10**30, "unknown market")])
+                                           (1.0, "unknown market"), (10**30, "unknown market"),
+                                           ("01", "unknown market"), ("+1", "unknown market"),
+                                           (" 1", "unknown market")])
 def test_ws_subscribe_funding__bad_or_unknown_market__unknown_market_not_500(client, market, detail):
     with client.websocket_connect("/ws") as ws:
         ws.send_json({"op": "subscribe", "id": 7, "channel": "funding", "market": market})
