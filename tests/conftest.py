@@ -31,7 +31,11 @@ from hypothesis import HealthCheck, settings
 settings.register_profile("ci", deadline=None, derandomize=True, database=None, print_blob=True,
                           suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile("explore", deadline=None, max_examples=500, print_blob=True)
-settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+# deep: a longer run by hand of the stateful machines (tests/stateful.py scales their examples
+# and steps), fresh random examples each time; a failure prints the blob that replays it.
+settings.register_profile("deep", deadline=None, derandomize=False, database=None, print_blob=True,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile(os.environ.get("MMX_HYPOTHESIS_PROFILE") or os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 from offchain.funding import RATE_ONE, index_delta
 from offchain.order import Domain, Order, address_of, order_hash, sign_order

@@ -17,6 +17,7 @@ from hypothesis.stateful import RuleBasedStateMachine, rule
 
 from tests.constants import BPS, MARKET, PRICE, TICK
 from tests.contracts.receipts import settled
+from tests.stateful import note
 
 
 def seeded_machine(chain, exchange, oracle, admin, set_price, trade, stats, actions_per_step=4):
@@ -49,7 +50,10 @@ def seeded_machine(chain, exchange, oracle, admin, set_price, trade, stats, acti
                 action = self.rng.choice(self.ACTIONS)
                 if not self.allowed(action):
                     continue
+                fingerprint = getattr(self, "progress", None)
+                before = fingerprint() if fingerprint else None
                 getattr(self, action)(**self.PARAMS[action](self.rng))
+                note(action, None if fingerprint is None else fingerprint() != before)
                 self.check()
 
         # ---------------------------------------------------------------- the mark

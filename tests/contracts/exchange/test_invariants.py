@@ -18,9 +18,9 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 
 from tests.constants import ETH, ETH_PRICE, LOT, TICK, USDC
 from tests.contracts.receipts import reverted
-from tests.stateful import run_machine
+from tests.stateful import EventProgress, run_machine
 
-STATS = {"settled": 0, "skipped": 0}
+STATS = {"settled": 0, "skipped": 0, "overfill_refused": 0}
 
 
 def test_ledger_invariants(chain, exchange, usdc, oracle, admin, operator, maker, taker, other, fund, create_order, create_fill, hash_of):
@@ -42,7 +42,12 @@ def test_ledger_invariants(chain, exchange, usdc, oracle, admin, operator, maker
                 self.net_deposits[t.address] += 20_000 * USDC
             # Every run starts with an open position, so no example (whatever the seed)
             # checks the invariants over an empty ledger only.
-            self.settle(0, 1, True, 0, 100, 100, False)
+            self.settle(0, 1, True, 0, 100, 0, False)
+
+        def progress(self):
+            if not hasattr(self, "_progress"):  # one per example: the events since its first step
+                self._progress = EventProgress(chain, exchange, oracle)
+            return self._progress()
 
         def teardown(self):
             chain.restore(self.snapshot)
@@ -65,28 +70,46 @@ def test_ledger_invariants(chain, exchange, usdc, oracle, admin, operator, maker
 
         @rule(
             i=st.integers(0, 2),
-            j=st.integers(0, 2),
+            j=st.integers(1, 2),
             maker_buys=st.booleans(),
             offset_ticks=st.integers(-500, 500),
             lots=st.integers(1, 3_000),
-            order_lots=st.integers(1, 3_000),
+            extra_lots=st.integers(0, 3_000),
             reuse=st.booleans(),
         )
-        def settle(self, i, j, maker_buys, offset_ticks, lots, order_lots, reuse):
-            price = self.mark + offset_ticks * TICK
-            if reuse and self.orders:
-                m = self.orders[-1]
+        def settle(self, i, j, maker_buys, offset_ticks, lots, extra_lots, reuse):
+            """Two distinct traders, a fill within the maker order's size (with reuse, the
+            last maker order again when what is left of it fits)."""
+            last = self.orders[-2] if self.orders else None
+            if reuse and last is not None and exchange.filled(hash_of(last)) + lots * LOT <= last.size:
+                m = last
             else:
-                m = create_order(traders[i], maker_buys, price, order_lots * LOT)
-            t = create_order(traders[j], not m.is_buy, m.price, lots * LOT)
+                m = create_order(traders[i], maker_buys, self.mark + offset_ticks * TICK, (lots + extra_lots) * LOT)
+            k = [x.address for x in traders].index(m.account)
+            t = create_order(traders[(k + j) % 3], not m.is_buy, m.price, lots * LOT)
+            self._settle(m, t, lots * LOT)
+
+        @rule(extra_lots=st.integers(1, 3_000))
+        def overfill(self, extra_lots):
+            """A hostile operator fills the last maker order beyond what is left of it."""
+            if not self.orders:
+                return
+            m = self.orders[-2]
+            size = m.size - exchange.filled(hash_of(m)) + extra_lots * LOT
+            taker_of = next(x for x in traders if x.address != m.account)
+            assert self._settle(m, create_order(taker_of, not m.is_buy, m.price, size), size) == 0
+            STATS["overfill_refused"] += 1
+
+        def _settle(self, m, t, size):
             self.orders += [m, t]
-            tx = exchange.settle([create_fill(m, t, size=lots * LOT)], sender=operator)
+            tx = exchange.settle([create_fill(m, t, size=size)], sender=operator)
             STATS["settled"] += len(tx.decode_logs(exchange.FillSettled))
             STATS["skipped"] += len(tx.decode_logs(exchange.FillSkipped))
             STATS.setdefault("reasons", set()).update(log.reason for log in tx.decode_logs(exchange.FillSkipped))
             for log in tx.decode_logs(exchange.FillSettled):
                 self.fees_paid[log.taker] += log.taker_fee
                 self.fees_paid[log.maker] -= log.maker_rebate
+            return len(tx.decode_logs(exchange.FillSettled))
 
         @invariant()
         def balanced(self):
@@ -102,6 +125,7 @@ def test_ledger_invariants(chain, exchange, usdc, oracle, admin, operator, maker
                 f = exchange.filled(hash_of(order))
                 assert f <= order.size
 
-    run_machine(Ledger, examples=8, steps=12)
+    coverage = run_machine(Ledger, examples=8, steps=12)
     # the run must have exercised settlement, not only refusals
-    assert STATS["settled"] > 0, STATS
+    assert STATS["settled"] > 0 and STATS["overfill_refused"] > 0, STATS
+    coverage.require(settle=8, deposit=1, withdraw=1, move_price=1)

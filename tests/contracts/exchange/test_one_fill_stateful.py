@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
 from tests.constants import ETH, ETH_PRICE, LOT, ONE_FILL, TICK, USDC
-from tests.stateful import run_machine
+from tests.stateful import EventProgress, run_machine
 
 STATS = {"settled": 0, "one_fill": 0, "nonce_used": 0, "replays_refused": 0, "reasons": {}}
 
@@ -39,6 +39,11 @@ def test_one_fill_stateful(chain, exchange, usdc, oracle, admin, operator, maker
             self.filled: dict[bytes, int] = {}  # settled size per ordinary order hash (model)
             self.history: list[tuple] = []  # settled fills (for replays)
             self.nonces: dict[str, list[int]] = {t.address: [] for t in traders}  # ONE_FILL nonces signed
+
+        def progress(self):
+            if not hasattr(self, "_progress"):  # one per example: the events since its first step
+                self._progress = EventProgress(chain, exchange, oracle)
+            return self._progress()
 
         def teardown(self):
             chain.restore(self.snapshot)
@@ -168,6 +173,8 @@ def test_one_fill_stateful(chain, exchange, usdc, oracle, admin, operator, maker
             assert usdc.balanceOf(exchange) == coll - cost + exchange.fees_accrued() + exchange.insurance_fund()
             assert sum(exchange.position(a, ETH)[0] for a in accounts) == 0
 
-    run_machine(OneFill, examples=4, steps=12)
+    # 4 x 16: the steps are cheap next to the examples' starts
+    coverage = run_machine(OneFill, examples=4, steps=16)
     print("one fill stateful:", STATS)
+    coverage.require(trade=2, cancel_then_fill_in_one_batch=1, gap=1)
     assert STATS["settled"] > 0 and STATS["replays_refused"] > 0, STATS

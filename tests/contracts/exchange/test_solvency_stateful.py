@@ -21,13 +21,14 @@ import ape
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
-from tests.constants import ETH, ETH_PRICE, LOT, SOL, SOL_PRICE, TICK, USDC
-from tests.stateful import run_machine
+from tests.constants import BPS, ETH, ETH_PRICE, IM_BPS, LOT, SOL, SOL_PRICE, TAKER_FEE_BPS, TICK, USDC
+from tests.stateful import EventProgress, run_machine
 
 MARKETS = (ETH, SOL)
 LIQUIDATION = 4
 NO_SIG = (0, b"\x00" * 32, b"\x00" * 32)
-STATS = {"settled": 0, "liquidated": 0, "book": 0, "adl": 0, "adl_backstop": 0, "covered": 0, "socialised": 0, "shared": 0, "backstop": 0}
+STATS = dict.fromkeys(["settled", "traded", "colluded", "self_trade_refused", "withdraw_refused", "liquidated", "book",
+                       "book_refused", "adl", "adl_backstop", "covered", "socialised", "shared", "backstop"], 0)
 
 
 def test_solvency_stateful(
@@ -59,6 +60,9 @@ def test_solvency_stateful(
         return not halted and updated + oracle.max_age() >= chain.pending_timestamp
 
     class Solvency(RuleBasedStateMachine):
+        # positions first: most other rules act on what trades opened (tests/stateful.py)
+        WEIGHTS = {"trade": 4, "gap": 2, "book_liquidation": 2}
+
         @initialize()
         def start(self):
             self.snapshot = chain.snapshot()
@@ -68,14 +72,14 @@ def test_solvency_stateful(
             for t in traders:
                 usdc.mint(t, 5_000 * USDC, sender=admin)
                 exchange.deposit(5_000 * USDC, sender=t)
-            self.trade(0, 1, 0, True, 0, 1_000)
+            self._trade(0, 1, 0, True, 0, 1_000)
             # two highly levered positions (about 9x), so that every run's gaps reach the
             # liquidation paths: other long ETH, stranger short SOL
-            self.trade(0, 2, 0, False, 0, 20_000)
-            self.trade(1, 3, 1, True, 0, 300_000)
+            self._trade(0, 2, 0, False, 0, 20_000)
+            self._trade(1, 3, 1, True, 0, 300_000)
             # and one gap every run starts with, so the liquidation / insurance / ADL paths
             # run whatever the seed draws next (the seed follows this function's source)
-            self.gap(0, -800)
+            self.gap(0, -800, False)
             # the late entrant's capital, and one exhausted-backstop gap every run has (the
             # 9x SOL short goes bankrupt against a side that took its profit out)
             usdc.mint(late, 200_000 * USDC, sender=admin)
@@ -84,6 +88,11 @@ def test_solvency_stateful(
             # and a 50% fall of ETH once the backstop is drained to its margin floor: the
             # backstop, long the ETH it took over, goes bankrupt itself and is resolved too
             self.exhausted_backstop_gap(0, -5_000)
+
+        def progress(self):
+            if not hasattr(self, "_progress"):  # one per example: the events since its first step
+                self._progress = EventProgress(chain, exchange, oracle)
+            return self._progress()
 
         def teardown(self):
             chain.restore(self.snapshot)
@@ -94,12 +103,25 @@ def test_solvency_stateful(
             usdc.mint(traders[i], amount, sender=admin)
             exchange.deposit(amount, sender=traders[i])
 
-        @rule(i=st.integers(0, 3), amount=st.integers(1, 6_000 * USDC))
-        def withdraw(self, i, amount):
-            try:
+        def _withdrawable(self, t):
+            return min(exchange.collateral(t), exchange.free_collateral(t))
+
+        @rule(i=st.integers(0, 3), frac_bps=st.integers(1, BPS))
+        def withdraw(self, i, frac_bps):
+            """Part of what the trader may take out (its free collateral): it is paid."""
+            amount = self._withdrawable(traders[i]) * frac_bps // BPS
+            if amount > 0:
                 exchange.withdraw(amount, sender=traders[i])
-            except ape.exceptions.ContractLogicError:
-                pass
+
+        @rule(i=st.integers(0, 3), extra=st.integers(1, 1_000 * USDC))
+        def withdraw_too_much(self, i, extra):
+            """More than the free collateral: refused, with the reason."""
+            t = traders[i]
+            amount = max(self._withdrawable(t), 0) + extra
+            with ape.reverts() as exc:
+                exchange.withdraw(amount, sender=t)
+            assert any(r in str(exc.value) for r in ("exchange: margin", "exchange: insufficient collateral")), exc.value
+            STATS["withdraw_refused"] += 1
 
         @rule(amount=st.integers(1, 200 * USDC))
         def seed_insurance(self, amount):
@@ -107,35 +129,63 @@ def test_solvency_stateful(
             exchange.deposit_insurance(amount, sender=admin)
 
         # ---- trading at any in-band price
-        @rule(
-            i=st.integers(0, 3),
-            j=st.integers(0, 3),
-            k=st.integers(0, 1),
-            maker_buys=st.booleans(),
-            offset_bps=st.integers(-500, 500),
-            lots=st.integers(1, 4_000),
-        )
-        def trade(self, i, j, k, maker_buys, offset_bps, lots):
+        def _trade(self, i, j, k, maker_buys, offset_bps, lots):
             m = MARKETS[k]
             price = self.marks[m] * (10_000 + offset_bps) // 10_000 // TICK * TICK
             mo = create_order(traders[i], maker_buys, price, lots * LOT, market=m)
             to = create_order(traders[j], not maker_buys, price, lots * LOT, market=m)
-            self._settle([create_fill(mo, to)])
+            return self._settle([create_fill(mo, to)])
 
-        @rule(k=st.integers(0, 1))
-        def collude_close(self, k):
-            """taker closes its whole position to its friend (maker) at the worst band edge."""
+        def _lots(self, t, m, offset_bps):
+            """Lots t can open in m at offset_bps from the mark: its free collateral pays the
+            initial margin, the fill's loss against the mark and the fee (a tenth spare)."""
+            free = exchange.free_collateral(t)
+            if free < 200 * USDC:  # wiped out by a gap: it comes back with new money
+                self.deposit(traders.index(t), 2_000 * USDC)
+                free = exchange.free_collateral(t)
+            notional = max(free, 0) * 9 // 10 * BPS // (IM_BPS + abs(offset_bps) + 2 * TAKER_FEE_BPS)
+            return notional * 10**18 // self.marks[m] // LOT
+
+        @rule(i=st.integers(0, 3), j=st.integers(1, 3), k=st.integers(0, 1), maker_buys=st.booleans(),
+              offset_bps=st.integers(-490, 490), frac_bps=st.integers(1, BPS))
+        def trade(self, i, j, k, maker_buys, offset_bps, frac_bps):
+            """Two distinct traders at an in-band price, sized to fit both margins (a part of
+            the most both can open, so up to about 10x): it settles unless a side may only
+            reduce."""
+            b = (i + j) % 4
+            room = min(self._lots(traders[i], MARKETS[k], offset_bps), self._lots(traders[b], MARKETS[k], offset_bps))
+            if self._trade(i, b, k, maker_buys, offset_bps, max(1, room * frac_bps // BPS)):
+                STATS["traded"] += 1
+
+        @rule(i=st.integers(0, 3), k=st.integers(0, 1), lots=st.integers(1, 4_000))
+        def self_trade(self, i, k, lots):
+            """A trader fills its own order (wash trading): skipped, nothing moves."""
+            m = MARKETS[k]
+            mo = create_order(traders[i], True, self.marks[m], lots * LOT, market=m)
+            to = create_order(traders[i], False, self.marks[m], lots * LOT, market=m)
+            tx = exchange.settle([create_fill(mo, to)], sender=operator)
+            assert [e.reason for e in tx.decode_logs(exchange.FillSkipped)] == ["self trade"]
+            STATS["self_trade_refused"] += 1
+
+        @rule(k=st.integers(0, 1), frac_bps=st.integers(1, BPS), long=st.booleans())
+        def collude_close(self, k, frac_bps, long):
+            """taker closes its whole position to its friend (maker) at the worst band edge
+            (the pair opens one at the mark first when taker has none)."""
             m = MARKETS[k]
             size = exchange.position(taker, m)[0]
             if size == 0:
-                return
+                room = min(self._lots(maker, m, 0), self._lots(taker, m, 0))
+                self._trade(0, 1, k, not long, 0, max(1, room * frac_bps // BPS))
+                size = exchange.position(taker, m)[0]
             edge = 500 if size < 0 else -500  # a long sells low, a short buys high
             price = self.marks[m] * (10_000 + edge) // 10_000 // TICK * TICK
             mo = create_order(maker, size > 0, price, abs(size), market=m)
             to = create_order(taker, size < 0, price, abs(size), market=m)
-            self._settle([create_fill(mo, to)])
+            if self._settle([create_fill(mo, to)]):
+                STATS["colluded"] += 1
 
         def _settle(self, fills):
+            """Settle the fills; the number that settled."""
             tx = exchange.settle(fills, sender=operator)
             for log in tx.decode_logs(exchange.FillSettled):
                 STATS["settled"] += 1
@@ -147,25 +197,39 @@ def test_solvency_stateful(
                     assert exchange.equity(a) >= exchange.margin_requirement(a, False) or not all(
                         fresh(m) for m in MARKETS
                     ), a
+            return len(tx.decode_logs(exchange.FillSettled))
 
         # ---- the oracle: gaps up to 50%
-        @rule(k=st.integers(0, 1), move_bps=st.sampled_from([-5_000, -1_500, -800, -300, 300, 800, 1_500, 5_000]))
-        def gap(self, k, move_bps):
+        @rule(k=st.integers(0, 1), move_bps=st.sampled_from([-5_000, -1_500, -800, -300, 300, 800, 1_500, 5_000]),
+              book_first=st.booleans())
+        def gap(self, k, move_bps, book_first):
+            """The mark gaps; the keeper resolves (with book_first, it first steps every
+            liquidatable position down through the book, as the runner does above the
+            backstop threshold)."""
             m = MARKETS[k]
             if self._set_mark(m, self.marks[m] * (10_000 + move_bps) // 10_000 // TICK * TICK):
+                if book_first:
+                    for a in traders:
+                        if exchange.position(a, m)[0] != 0 and liquidatable(a) and exchange.equity(a) >= 0:
+                            self._book_liquidate(a, m, 0)
                 self.resolve()
 
         # ---- liquidation paths
-        @rule(i=st.integers(0, 3), k=st.integers(0, 1), offset_bps=st.integers(-200, 200))
-        def book_liquidation(self, i, k, offset_bps):
-            a, m = traders[i], MARKETS[k]
+        @rule(pick=st.integers(0, 7), offset_bps=st.integers(-200, 200))
+        def book_liquidation(self, pick, offset_bps):
+            """A liquidation order against one of the open positions (a healthy one is refused)."""
+            held = [(a, m) for a in traders for m in MARKETS if exchange.position(a, m)[0] != 0]
+            if held:
+                self._book_liquidate(*held[pick % len(held)], offset_bps)
+
+        def _book_liquidate(self, a, m, offset_bps):
             size = exchange.position(a, m)[0]
-            if size == 0:
-                return
             healthy = not liquidatable(a)
             price = self.marks[m] * (10_000 + offset_bps) // 10_000 // TICK * TICK
             q = min(abs(size), max(LOT, abs(size) // 5 // LOT * LOT))
-            helper = lp  # the backstop's account quotes the other side (signed by lp)
+            # the backstop's account quotes the other side (signed by lp), or the late entrant
+            # (deep capital) once the backstop is drained to its margin floor
+            helper = lp if exchange.free_collateral(lp) > q * price // 10**18 * IM_BPS // BPS * 2 else late
             mo = create_order(helper, size > 0, price, q, market=m)
             to = create_order(a, size < 0, price, q, market=m, flags=LIQUIDATION)
             chain.pending_timestamp += 2  # past the cool-down
@@ -174,6 +238,10 @@ def test_solvency_stateful(
                 STATS["book"] += 1
                 assert not healthy, "healthy account liquidated through the book"
                 assert exchange.equity(a) >= 0
+            elif healthy:  # refused: for the account's health, or the helper's own margin
+                reasons = [e.reason for e in tx.decode_logs(exchange.FillSkipped)]
+                assert reasons in (["not liquidatable"], ["margin"]), reasons
+                STATS["book_refused"] += reasons == ["not liquidatable"]
 
         def resolve(self):
             """What the keeper does after a mark update: liquidate, then the waterfall."""
@@ -333,10 +401,14 @@ def test_solvency_stateful(
             owed = sum(max(e, 0) for e in eqs) + exchange.fees_accrued() + exchange.insurance_fund()
             assert usdc.balanceOf(exchange) + slack >= owed
 
-    # 3 x 12: every example starts with the liquidation gap and the exhausted-backstop gap,
-    # so each tier runs whatever is drawn next (about 6-9 min on a loaded machine)
-    run_machine(Solvency, examples=3, steps=12)
+    # 2 x 20: every example starts with the liquidation gap and the exhausted-backstop gap
+    # (the expensive part), so each tier runs whatever is drawn next; more steps per example
+    # rather than more examples of the same scripted start
+    coverage = run_machine(Solvency, examples=2, steps=20)
     print("solvency stateful:", STATS)
+    # the random steps did something, not only the scripted start (a thin run fails)
+    coverage.require(trade=3, gap=1)
+    assert STATS["traded"] >= 3 and STATS["book_refused"] > 0 and STATS["self_trade_refused"] > 0, STATS
     # the run exercised settlement and the liquidation paths, not only refusals
     assert STATS["settled"] > 0, STATS
     assert STATS["liquidated"] + STATS["book"] + STATS["adl"] > 0, STATS

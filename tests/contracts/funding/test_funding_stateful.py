@@ -38,7 +38,7 @@ from offchain.funding import PAY_SCALE, RATE_ONE, funding_owed
 from offchain.subaccounts import subaccount_address
 from tests.constants import ETH, ETH_PRICE, LOT, ONE, SOL, SOL_PRICE, TICK, USDC
 from tests.contracts.receipts import funding_settled
-from tests.stateful import run_machine
+from tests.stateful import EventProgress, run_machine
 
 MARKETS = (ETH, SOL)
 INTERVAL = 60
@@ -114,6 +114,11 @@ def test_funding_stateful(
             adl = STATS["adl"]
             self.push_rate(0, RATE_ONE // 5)
             assert STATS["adl"] == adl + 1, STATS
+
+        def progress(self):
+            if not hasattr(self, "_progress"):  # one per example: the events since its first step
+                self._progress = EventProgress(chain, exchange, oracle, fx)
+            return self._progress()
 
         def teardown(self):
             chain.restore(self.snapshot)
@@ -202,10 +207,14 @@ def test_funding_stateful(
 
         # ---- trading
         @rule(
-            i=st.integers(0, 3), j=st.integers(0, 3), k=st.integers(0, 1), maker_buys=st.booleans(),
+            i=st.integers(0, 3), j=st.integers(1, 3), k=st.integers(0, 1), maker_buys=st.booleans(),
             offset_bps=st.sampled_from([-500, -100, 0, 100, 500]), lots=st.integers(1, 6_000),
             then_rate=st.sampled_from(RATES),
         )
+        def trade_pair(self, i, j, k, maker_buys, offset_bps, lots, then_rate):
+            """Two distinct traders (a self-trade is skipped, so it would only cost a step)."""
+            self.trade(i, (i + j) % 4, k, maker_buys, offset_bps, lots, then_rate)
+
         def trade(self, i, j, k, maker_buys, offset_bps, lots, then_rate=None):
             m = MARKETS[k]
             price = self.marks[m] * (10_000 + offset_bps) // 10_000 // TICK * TICK
@@ -339,8 +348,9 @@ def test_funding_stateful(
             assert min(eqs) >= -slack, eqs
             assert held + slack >= sum(max(e, 0) for e in eqs) + sum(sub_colls) + fees + fund
 
-    run_machine(Funding, examples=5, steps=12)
+    coverage = run_machine(Funding, examples=5, steps=12)
     print("funding stateful:", STATS)
+    coverage.require(trade_pair=1, push_rate=1, gap=1, settle_everyone=1)
     # the run exercised fills, rates, settlements and liquidation by accrued funding
     assert STATS["settled"] > 0 and STATS["rates"] > 0 and STATS["funding_events"] > 0, STATS
     assert STATS["liquidated"] > 0 and STATS["adl"] >= 5, STATS

@@ -31,7 +31,7 @@ from tests.constants import BPS, DAY, MARKET, ONE, TICK, USDC
 from tests.contracts.receipts import PENDING, reverted
 from tests.contracts.seeded_machine import seeded_machine
 from tests.contracts.share_price import Price, earned_at_most_unlocked, not_lower, within_rounding
-from tests.stateful import run_machine
+from tests.stateful import EventProgress, run_machine
 
 STATS = dict.fromkeys(["deposit", "refused_deposit", "redeem", "withdraw", "refused", "fees", "jit", "grid",
                        "liquidated", "gap", "exit", "exit_blocked"], 0)
@@ -83,6 +83,11 @@ def test_pool_invariants_stateful(
             self.deposit(0, first)
             self.deposit(1, first // 2)
             self.check()
+
+        def progress(self):
+            if not hasattr(self, "_progress"):  # one per example: the events since its first step
+                self._progress = EventProgress(chain, self.pool, exchange, oracle)
+            return self._progress()
 
         # ---------------------------------------------------------------- helpers
 

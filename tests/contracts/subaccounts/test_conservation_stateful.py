@@ -24,7 +24,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 from offchain.order import Order, sign_order
 from offchain.subaccounts import NO_SIGNATURE, PositionTransfer, sign_transfer, subaccount_address
 from tests.constants import ETH, ETH_PRICE, FAR_EXPIRY, LOT, SOL, SOL_PRICE, TICK, USDC
-from tests.stateful import run_machine
+from tests.stateful import EventProgress, run_machine
 
 MARKETS = (ETH, SOL)
 STATS = {"transfers": 0, "refused": 0, "splits": 0, "merges": 0, "fills": 0}
@@ -47,6 +47,7 @@ def test_conservation_stateful(chain, exchange, subs, usdc, oracle, admin, opera
     owner_of = {maker.address: maker, m1: maker, m2: maker, taker.address: taker, t1: taker, other.address: other,
                 stranger.address: stranger}
     accts = list(owner_of)  # 0..6 (6: the guarded one)
+    OWN = [(a, b) for a in accts for b in accts if a != b and owner_of[a] == owner_of[b]]  # an owner's pairs
     everyone = accts + [exchange.treasury()]
     nonces = iter(range(1, 10**9))
 
@@ -88,17 +89,24 @@ def test_conservation_stateful(chain, exchange, subs, usdc, oracle, admin, opera
             assert self._attempt(m1, maker.address, lambda: subs.merge(m1, ETH, 1_000 * USDC, sender=maker))
             assert not self._attempt(maker.address, m1, lambda: subs.split(m1, SOL, 10**30, 0, sender=maker))
 
+        def progress(self):
+            if not hasattr(self, "_progress"):  # one per example: the events since its first step
+                self._progress = EventProgress(chain, exchange, subs, oracle)
+            return self._progress()
+
         def teardown(self):
             chain.restore(self.snapshot)
 
         def _sign_order(self, order):
             return sign_order(order, domain, owner_of[order.account].private_key).as_tuple()
 
-        @rule(i=st.integers(0, 6), j=st.integers(0, 6), k=st.integers(0, 1), maker_buys=st.booleans(),
+        @rule(i=st.integers(0, 6), j=st.integers(1, 6), k=st.integers(0, 1), maker_buys=st.booleans(),
               offset_bps=st.integers(-500, 500), lots=st.integers(1, 5_000))
+        def fill_pair(self, i, j, k, maker_buys, offset_bps, lots):
+            """Two distinct accounts (a self-trade would only cost a step)."""
+            self.fill(i, (i + j) % 7, k, maker_buys, offset_bps, lots)
+
         def fill(self, i, j, k, maker_buys, offset_bps, lots):
-            if i == j:
-                return
             m = MARKETS[k]
             price = self.marks[m] * (10_000 + offset_bps) // 10_000 // TICK * TICK
             n = next(nonces)
@@ -179,8 +187,20 @@ def test_conservation_stateful(chain, exchange, subs, usdc, oracle, admin, opera
                 ok = self._attempt(owner.address, sub, lambda: subs.split(sub, m, size, collateral, sender=owner))
                 STATS["splits"] += ok
 
+        @rule(p=st.integers(0, len(OWN) - 1), frac_bps=st.integers(1, 10_000))
+        def move_own_collateral(self, p, frac_bps):
+            """An owner moves part of what it may take out between two of its accounts."""
+            src, dst = OWN[p]
+            amount = min(exchange.free_collateral(src), exchange.collateral(src)) * frac_bps // 10_000
+            if amount <= 0:
+                return
+            cash_before = cash(src, dst)
+            subs.move_collateral(src, dst, amount, sender=owner_of[src])
+            assert cash(src, dst) == cash_before and above_initial(src)
+
         @rule(i=st.integers(0, 6), j=st.integers(0, 6), amount=st.integers(1, 5_000 * USDC), as_taker=st.booleans())
         def move_collateral(self, i, j, amount, as_taker):
+            """Any pair, any caller (mostly another owner's account: refused)."""
             caller = taker if as_taker else owner_of[accts[i]]
             cash_before = cash(accts[i], accts[j])
             try:
@@ -206,5 +226,7 @@ def test_conservation_stateful(chain, exchange, subs, usdc, oracle, admin, opera
             total = sum(c - sum(cost for _, cost in p) for c, p in rows)
             assert usdc.balanceOf(exchange) == total + exchange.fees_accrued() + exchange.insurance_fund()
 
-    run_machine(Conservation, examples=3, steps=10)
+    # 3 x 16: the steps are cheap next to the examples' starts
+    coverage = run_machine(Conservation, examples=3, steps=16)
     print("subaccounts stateful:", STATS, REASONS)
+    coverage.require(fill_pair=1, gap=1, move_own_collateral=1)

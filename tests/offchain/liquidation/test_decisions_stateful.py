@@ -74,6 +74,9 @@ class Decisions(RuleBasedStateMachine):
         self.cost = value(self.size, self.mark)
         self.coll = abs(self.cost) * 10 // lev_x10
 
+    def progress(self):
+        return self.mark, self.size, self.cost, self.coll
+
     def account(self) -> AccountRisk:
         return AccountRisk("0xa", self.coll, ((1, self.size, self.cost),) if self.size else ())
 
