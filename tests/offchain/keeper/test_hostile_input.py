@@ -20,9 +20,9 @@ from offchain.matching import Engine
 from .helpers import ADDR, KEYS, MARKET, PRICE, OfflineKeeper, order, signed
 
 
-def make_client(tmp_path, limits: ApiLimits | None = None, **kw):
+def make_client(tmp_path, limits: ApiLimits | None = None, raise_server_exceptions: bool = True, **kw):
     keeper = OfflineKeeper(f"sqlite:///{tmp_path}/j.db", **kw)
-    client = TestClient(create_app(keeper, limits or ApiLimits()))
+    client = TestClient(create_app(keeper, limits or ApiLimits()), raise_server_exceptions=raise_server_exceptions)
     client.keeper = keeper
     return client
 

@@ -20,6 +20,7 @@ from offchain.order import address_of
 
 from .helpers import ADDR, OfflineKeeper, order, ws_auth
 from .test_hostile_input import JSON, assert_consistent, body
+from .test_hostile_input import make_client as hostile_client
 
 HERE = Path(__file__).parent
 FUZZ = settings(max_examples=25, deadline=None, derandomize=True,
@@ -27,11 +28,8 @@ FUZZ = settings(max_examples=25, deadline=None, derandomize=True,
 
 
 def make_client(tmp_path) -> TestClient:
-    keeper = OfflineKeeper(f"sqlite:///{tmp_path}/j.db")
     # raise_server_exceptions=False: a handler that fails is seen as the 500 a client gets
-    client = TestClient(create_app(keeper, ApiLimits()), raise_server_exceptions=False)
-    client.keeper = keeper
-    return client
+    return hostile_client(tmp_path, raise_server_exceptions=False)
 
 
 @pytest.fixture
