@@ -15,10 +15,9 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from offchain.keeper.api import ApiLimits, create_app
 from offchain.order import address_of
 
-from .helpers import ADDR, OfflineKeeper, order, ws_auth
+from .helpers import ADDR, order, ws_auth
 from .test_hostile_input import JSON, assert_consistent, body
 from .test_hostile_input import make_client as hostile_client
 
