@@ -544,3 +544,35 @@ def isolated(chain):
             chain.restore(snapshot)
 
     return isolated
+
+
+# ---------------------------------------------------------------- test order
+
+
+def pytest_collection_modifyitems(config, items):
+    """MMX_TEST_ORDER=reverse (or shuffle:SEED) runs each module's tests in another order.
+
+    pytest-xdist's worksteal hands a worker the tail of another worker's queue, so a
+    module's tests can run out of file order, after a later test has changed a
+    module-scoped devnet. A test must not depend on the tests before it; this option
+    finds the ones that do (docs/testing.md, "Test order")."""
+    import random
+
+    order = os.environ.get("MMX_TEST_ORDER", "")
+    if not order:
+        return
+    kind, _, seed = order.partition(":")
+    if kind not in ("reverse", "shuffle"):
+        raise pytest.UsageError(f"MMX_TEST_ORDER={order!r}: reverse or shuffle:SEED")
+    rng = random.Random(int(seed or 0))
+    modules: dict[str, list] = {}
+    for item in items:
+        modules.setdefault(item.nodeid.split("::")[0], []).append(item)
+    reordered = []
+    for group in modules.values():
+        if kind == "reverse":
+            group.reverse()
+        else:
+            rng.shuffle(group)
+        reordered.extend(group)
+    items[:] = reordered

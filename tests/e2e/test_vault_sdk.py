@@ -50,8 +50,10 @@ def refused(call, reason):
     return str(info.value)
 
 
-@pytest.fixture(scope="module")
-def vault(chain):
+@pytest.fixture
+def alpha_vault(chain):
+    """A fresh vault per test: a module-scoped one would carry the deposits of whichever
+    test ran before (pytest-xdist's worksteal runs a module's tests out of file order)."""
     w3, stack = chain
     leader = signer(chain, 4)
     factory = VaultFactoryClient.connect(w3, stack.deployment, leader)
@@ -62,10 +64,10 @@ def vault(chain):
     return address
 
 
-def test_factory_create__listed_with_its_terms(chain, vault):
+def test_factory_create__listed_with_its_terms(chain, alpha_vault):
     w3, stack = chain
     infos = VaultFactoryClient.connect(w3, stack.deployment).list()
-    info = next(i for i in infos if i.address == vault)
+    info = next(i for i in infos if i.address == alpha_vault)
     assert (info.name, info.owner, info.profit_share_bps, info.lockup) == ("Alpha grid", signer(chain, 4).address, 1000, DAY)
     assert info.total_assets == 0 and info.queue_length == 0 and info.strategy == "none"
 
@@ -92,10 +94,10 @@ def test_vault_follower_before_leader__owner_stake_sentence_and_no_approval(chai
     assert follower.usdc.functions.allowance(follower.tx.address, address).call() == 0
 
 
-def test_vault_flow__leader_then_follower_deposit_withdraw_paid(chain, vault):
+def test_vault_flow__leader_then_follower_deposit_withdraw_paid(chain, alpha_vault):
     w3, stack = chain
-    leader = VaultClient(w3, vault, stack.deployment.usdc, signer(chain, 4))
-    follower = VaultClient(w3, vault, stack.deployment.usdc, signer(chain, 5))
+    leader = VaultClient(w3, alpha_vault, stack.deployment.usdc, signer(chain, 4))
+    follower = VaultClient(w3, alpha_vault, stack.deployment.usdc, signer(chain, 5))
     assert leader.deposit(usdc_units("1000")) > 0
     minted = follower.deposit(usdc_units("500"))
     holding = follower.holding(follower.tx.address)
