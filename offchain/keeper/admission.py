@@ -289,6 +289,9 @@ class Reason(StrEnum):
     INTERNAL = "internal error"
     BODY_TOO_LARGE = "body too large"
     TOO_MANY_ACCOUNTS = "too many accounts"            # WS auth beyond ws_max_accounts on one connection
+    # the HTTP server (http_server.py): per client IP connections, a head or body sent too slowly
+    TOO_MANY_CONNECTIONS = "too many connections"
+    REQUEST_TIMEOUT = "request timeout"
 
 
 class Rejection(Exception):

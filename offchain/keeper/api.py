@@ -610,7 +610,7 @@ def ws_router(gw: Gateway, limits: ApiLimits, clients: RateLimiter) -> APIRouter
         the keeper keep. Over it, the handshake is refused (HTTP 403) before any state."""
         ip = client_key(socket.scope)
         if connections.get(ip, 0) >= limits.ws_max_connections:
-            await _close(socket, CLOSE_POLICY, "too many connections")
+            await _close(socket, CLOSE_POLICY, Reason.TOO_MANY_CONNECTIONS)
             return
         connections[ip] = connections.get(ip, 0) + 1
         try:

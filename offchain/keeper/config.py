@@ -149,6 +149,10 @@ class ApiConfig:
     ws_close_wait_s: float = 5.0    # a close frame waits this long for a peer that does not read
     ws_max_connections: int = 1_000  # open WebSockets per client IP
     ws_max_accounts: int = 256      # accounts one connection may authenticate as
+    # slow and idle HTTP clients (http_server.py; docs/api.md "Slow and idle clients")
+    head_timeout_s: float = 10.0     # a request head complete this long after connect / the last response
+    body_timeout_s: float = 30.0     # its body complete this long after the head
+    http_max_connections: int = 1_000  # open HTTP connections per client IP
     # recover order signatures on a worker thread (gateway.RecoveryThread): pays with a free core
     recovery_thread: bool = True
 

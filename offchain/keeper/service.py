@@ -29,9 +29,10 @@ from offchain.order import Domain
 
 from .admission import AdmissionContext
 from .chain import Chain
-from .config import KeeperConfig
+from .config import ApiConfig, KeeperConfig
 from .core import Core, Outbox, market_config
 from .gateway import Gateway, GroupCommitter, Hub, RecoveryThread
+from .http_server import HttpBounds, protocol_class
 from .journal import B_SUBMITTED, MATCHED, REJECTED, SETTLED, SUBMITTED, Journal, WriteSet, make_engine, normalize_url
 from .leader import Leadership, NotLeader
 from .keys import Key, load_key
@@ -44,10 +45,26 @@ from .watcher import Watcher, refresh_accounts
 
 log = logging.getLogger("mmx.keeper")
 
-# the API server's WebSocket settings (tests serve the API with the same ones): no
-# permessage-deflate, as the keeper's messages are a few hundred bytes and compressing each
-# ack cost ~15 us of the event loop per order in the open-loop bench (docs/performance.md)
-UVICORN_OPTIONS = {"ws": "websockets-sansio", "ws_per_message_deflate": False}
+def uvicorn_options(api: ApiConfig | None = None) -> dict:
+    """The API server's uvicorn settings (tests serve the API with the same ones).
+
+    - WebSocket: no permessage-deflate, as the keeper's messages are a few hundred bytes and
+      compressing each ack cost ~15 us of the event loop per order in the open-loop bench
+      (docs/performance.md);
+    - HTTP: h11 with the deadlines and per-IP count of http_server (slow and idle clients,
+      docs/api.md), a request head of at most 16 KiB (h11's default, stated: over it 400),
+      an idle keep-alive connection closed after 5 s (uvicorn's default, stated).
+      `limit_concurrency` stays off: it counts open connections, idle ones too, so with it
+      a client's idle sockets would get everyone else's requests answered 503."""
+    api = api or ApiConfig()
+    bounds = HttpBounds(head_timeout_s=api.head_timeout_s, body_timeout_s=api.body_timeout_s,
+                        max_connections_per_ip=api.http_max_connections)
+    return {"ws": "websockets-sansio", "ws_per_message_deflate": False,
+            "http": protocol_class(bounds), "h11_max_incomplete_event_size": 16 * 1024,
+            "timeout_keep_alive": 5}
+
+
+UVICORN_OPTIONS = uvicorn_options()
 
 
 class Runner(Protocol):
@@ -548,7 +565,8 @@ class Keeper:
         self.api_port = sock.getsockname()[1]
         config = uvicorn.Config(self.app, host=self.config.api.host, port=self.api_port,
                                 log_level="warning", lifespan="off",
-                                ws_max_size=self.config.api.max_body_bytes, **UVICORN_OPTIONS)
+                                ws_max_size=self.config.api.max_body_bytes,
+                                **uvicorn_options(self.config.api))
         self.server = uvicorn.Server(config)
         self.server.install_signal_handlers = lambda: None  # the cli owns signals
 
