@@ -15,9 +15,12 @@ from .helpers import ADDR, DOMAIN, KEYS, PRICE, signed
 FRESH = ["0x" + f"{10**9 + n:064x}" for n in range(30)]  # keys nobody has seen
 
 
-def loader_for(k, calls: list, during=None):
-    """A loader that does what the service's does to core (a loaded snapshot: collateral),
-    recording what it was asked for; `during` runs inside its await (chain news landing)."""
+def record_loads(k, during=None) -> list[set[str]]:
+    """Give `k` a loader that does what the service's does to core (a loaded snapshot:
+    collateral) and return the list of what it is asked for; `during` runs inside its
+    await (chain news landing)."""
+    calls: list[set[str]] = []
+
     async def load(accounts: set[str]) -> None:
         calls.append(set(accounts))
         if during is not None:
@@ -25,22 +28,28 @@ def loader_for(k, calls: list, during=None):
         for a in accounts:
             state = k.core.account(a)
             state.collateral, state.loaded = 10**13, True
-    return load
+
+    k.gateway.account_loader = load
+    return calls
+
+
+def order_for(account: str, nonce: int = 1) -> Order:
+    """The one order these tests send, naming `account` (whoever signs it)."""
+    return Order(account, 1, True, PRICE, 10**17, nonce, 2**40, 0)
 
 
 def own(key: str, nonce: int = 1) -> tuple:
-    o = Order(address_of(key), 1, True, PRICE, 10**17, nonce, 2**40, 0)
+    o = order_for(address_of(key), nonce)
     return o, sign_order(o, DOMAIN, key), "GTC"
 
 
 @pytest.mark.anyio
 async def test_place__forged_orders_naming_random_accounts__nothing_loaded_nothing_kept(offline_keeper):
     k = offline_keeper()
-    calls: list = []
-    k.gateway.account_loader = loader_for(k, calls)
+    calls = record_loads(k)
     known = set(k.core.accounts)
     victims = [address_of(key) for key in FRESH]
-    forged = [signed(0, Order(v, 1, True, PRICE, 10**17, 1, 2**40, 0), key=KEYS[7]) for v in victims]
+    forged = [signed(0, order_for(v), key=KEYS[7]) for v in victims]
     results = await k.gateway.place_batch(forged)
     assert {r["reason"] for r in results} == {"bad signature"}
     assert calls == [] and set(k.core.accounts) == known
@@ -49,10 +58,9 @@ async def test_place__forged_orders_naming_random_accounts__nothing_loaded_nothi
 @pytest.mark.anyio
 async def test_place__fresh_account_signing_its_own_order__loaded_once_then_admitted(offline_keeper):
     k = offline_keeper()
-    calls: list = []
-    k.gateway.account_loader = loader_for(k, calls)
+    calls = record_loads(k)
     mine = own(FRESH[0])
-    forged = signed(0, Order(address_of(FRESH[1]), 1, True, PRICE, 10**17, 1, 2**40, 0), key=KEYS[7])
+    forged = signed(0, order_for(address_of(FRESH[1])), key=KEYS[7])
     first, second = await k.gateway.place_batch([mine, forged])
     assert first["status"] == "accepted" and second["reason"] == "bad signature"
     assert calls == [{address_of(FRESH[0])}]
@@ -66,9 +74,8 @@ async def test_place__agent_revoked_while_the_account_loads__refused_not_an_agen
     account = address_of(FRESH[2])
     agent = ADDR[5]
     k.core.account(account).agents.add(agent)  # the watcher's AgentSet scan: not loaded yet
-    calls: list = []
-    k.gateway.account_loader = loader_for(k, calls, during=lambda: k.core.accounts[account].agents.discard(agent))
-    o = Order(account, 1, True, PRICE, 10**17, 1, 2**40, 0)
+    calls = record_loads(k, during=lambda: k.core.accounts[account].agents.discard(agent))
+    o = order_for(account)
     (r,) = await k.gateway.place_batch([(o, sign_order(o, DOMAIN, KEYS[5]), "GTC")])
     assert calls == [{account}]
     assert r["status"] == "rejected" and r["reason"] in ("bad signature", "not an agent")
@@ -81,10 +88,9 @@ async def test_amend__forged_for_a_random_account__nothing_loaded(offline_keeper
     from offchain.wire import AmendRequest, parse_place, place_request
 
     k = offline_keeper()
-    calls: list = []
-    k.gateway.account_loader = loader_for(k, calls)
+    calls = record_loads(k)
     victim = address_of(FRESH[3])
-    o = Order(victim, 1, True, PRICE, 10**17, 2, 2**40, 0)
+    o = order_for(victim, nonce=2)
     place = parse_place(place_request(o, sign_order(o, DOMAIN, KEYS[7])))
     with pytest.raises(Rejection) as refused:
         await k.gateway.amend(AmendRequest(b"\x11" * 32, place, sign_order(o, DOMAIN, KEYS[7])))
