@@ -7,6 +7,7 @@ exactly 1..core.seq (no gap), its fills are exactly the keeper's fills, and a fr
 replaying the journal has the same book, orders (status, open, filled) and fills."""
 
 import json
+from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
@@ -27,12 +28,18 @@ def make_client(tmp_path, limits: ApiLimits | None = None, raise_server_exceptio
     return client
 
 
-@pytest.fixture
-def client(tmp_path):
-    c = make_client(tmp_path)
+def serving(tmp_path, **kw) -> Iterator[TestClient]:
+    """make_client's client, started (the app's lifespan) for the test; its journal closed
+    after (a `client` fixture yields from it)."""
+    c = make_client(tmp_path, **kw)
     with c:
         yield c
     c.keeper.journal.close()
+
+
+@pytest.fixture
+def client(tmp_path):
+    yield from serving(tmp_path)
 
 
 def body(i, o, key=None, tif="GTC"):

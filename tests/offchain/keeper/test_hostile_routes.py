@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from offchain.order import address_of
 
 from .helpers import ADDR, order, ws_auth
-from .test_hostile_input import JSON, assert_consistent, body
+from .test_hostile_input import JSON, assert_consistent, body, serving
 from .test_hostile_input import make_client as hostile_client
 
 HERE = Path(__file__).parent
@@ -33,10 +33,7 @@ def make_client(tmp_path) -> TestClient:
 
 @pytest.fixture
 def client(tmp_path):
-    c = make_client(tmp_path)
-    with c:
-        yield c
-    c.keeper.journal.close()
+    yield from serving(tmp_path, raise_server_exceptions=False)
 
 
 # -- WebSocket subscriptions ---------------------------------------------------------------
