@@ -157,6 +157,23 @@ def run_machine(machine: type[RuleBasedStateMachine], examples: int, steps: int)
     return coverage
 
 
+def chain_machine(chain, *contracts) -> type[RuleBasedStateMachine]:
+    """The base of a machine on the test chain: its start's first line takes
+    `self.snapshot = chain.snapshot()`, which `teardown` restores (every example starts from
+    the same chain), and `progress()` counts the given contracts' state-changing events."""
+
+    class ChainMachine(RuleBasedStateMachine):
+        def progress(self) -> int:
+            if not hasattr(self, "_progress"):  # one per example: the events since its first step
+                self._progress = EventProgress(chain, *contracts)
+            return self._progress()
+
+        def teardown(self):
+            chain.restore(self.snapshot)
+
+    return ChainMachine
+
+
 class EventProgress:
     """A cheap progress(): how many state-changing events the given contracts emitted so far
     (one eth_getLogs per call over the blocks mined since; a view per account and market

@@ -14,11 +14,11 @@ Invariants after every step (exact integers):
 
 import pytest
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
+from hypothesis.stateful import initialize, invariant, rule
 
 from tests.constants import ETH, ETH_PRICE, LOT, TICK, USDC
 from tests.contracts.receipts import reverted
-from tests.stateful import EventProgress, run_machine
+from tests.stateful import chain_machine, run_machine
 
 STATS = {"settled": 0, "skipped": 0, "overfill_refused": 0}
 
@@ -28,7 +28,7 @@ def test_ledger_invariants(chain, exchange, usdc, oracle, admin, operator, maker
     for t in traders:
         fund(t, 0, deposit=False)  # approvals
 
-    class Ledger(RuleBasedStateMachine):
+    class Ledger(chain_machine(chain, exchange, oracle)):
         @initialize()
         def start(self):
             self.snapshot = chain.snapshot()
@@ -43,14 +43,6 @@ def test_ledger_invariants(chain, exchange, usdc, oracle, admin, operator, maker
             # Every run starts with an open position, so no example (whatever the seed)
             # checks the invariants over an empty ledger only.
             self.settle(0, 1, True, 0, 100, 0, False)
-
-        def progress(self):
-            if not hasattr(self, "_progress"):  # one per example: the events since its first step
-                self._progress = EventProgress(chain, exchange, oracle)
-            return self._progress()
-
-        def teardown(self):
-            chain.restore(self.snapshot)
 
         @rule(i=st.integers(0, 2), amount=st.integers(1, 5_000 * USDC))
         def deposit(self, i, amount):

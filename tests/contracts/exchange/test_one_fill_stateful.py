@@ -13,10 +13,10 @@ positions summing to zero.
 
 import ape
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
+from hypothesis.stateful import initialize, invariant, rule
 
 from tests.constants import ETH, ETH_PRICE, LOT, ONE_FILL, TICK, USDC
-from tests.stateful import EventProgress, run_machine
+from tests.stateful import chain_machine, run_machine
 
 STATS = {"settled": 0, "one_fill": 0, "nonce_used": 0, "replays_refused": 0, "reasons": {}}
 
@@ -25,7 +25,7 @@ def test_one_fill_stateful(chain, exchange, usdc, oracle, admin, operator, maker
                            create_fill, hash_of):
     traders = [maker, taker, other, stranger]  # maker + taker collude; the operator is hostile
 
-    class OneFill(RuleBasedStateMachine):
+    class OneFill(chain_machine(chain, exchange, oracle)):
         @initialize()
         def start(self):
             self.snapshot = chain.snapshot()
@@ -39,14 +39,6 @@ def test_one_fill_stateful(chain, exchange, usdc, oracle, admin, operator, maker
             self.filled: dict[bytes, int] = {}  # settled size per ordinary order hash (model)
             self.history: list[tuple] = []  # settled fills (for replays)
             self.nonces: dict[str, list[int]] = {t.address: [] for t in traders}  # ONE_FILL nonces signed
-
-        def progress(self):
-            if not hasattr(self, "_progress"):  # one per example: the events since its first step
-                self._progress = EventProgress(chain, exchange, oracle)
-            return self._progress()
-
-        def teardown(self):
-            chain.restore(self.snapshot)
 
         def _order(self, who, is_buy, lots, one, reuse):
             nonce = None

@@ -19,10 +19,10 @@ Invariants after every step (exact integers):
 
 import ape
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
+from hypothesis.stateful import initialize, invariant, rule
 
 from tests.constants import BPS, ETH, ETH_PRICE, IM_BPS, LOT, SOL, SOL_PRICE, TAKER_FEE_BPS, TICK, USDC
-from tests.stateful import EventProgress, run_machine
+from tests.stateful import chain_machine, run_machine
 
 MARKETS = (ETH, SOL)
 LIQUIDATION = 4
@@ -59,7 +59,7 @@ def test_solvency_stateful(
         price, updated, halted = oracle.price_info(m)
         return not halted and updated + oracle.max_age() >= chain.pending_timestamp
 
-    class Solvency(RuleBasedStateMachine):
+    class Solvency(chain_machine(chain, exchange, oracle)):
         # positions first: most other rules act on what trades opened (tests/stateful.py)
         WEIGHTS = {"trade": 4, "gap": 2, "book_liquidation": 2}
 
@@ -88,14 +88,6 @@ def test_solvency_stateful(
             # and a 50% fall of ETH once the backstop is drained to its margin floor: the
             # backstop, long the ETH it took over, goes bankrupt itself and is resolved too
             self.exhausted_backstop_gap(0, -5_000)
-
-        def progress(self):
-            if not hasattr(self, "_progress"):  # one per example: the events since its first step
-                self._progress = EventProgress(chain, exchange, oracle)
-            return self._progress()
-
-        def teardown(self):
-            chain.restore(self.snapshot)
 
         # ---- money in and out
         @rule(i=st.integers(0, 3), amount=st.integers(1, 3_000 * USDC))

@@ -32,13 +32,13 @@ Invariants after every step (exact integers):
 
 import ape
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
+from hypothesis.stateful import initialize, invariant, rule
 
 from offchain.funding import PAY_SCALE, RATE_ONE, funding_owed
 from offchain.subaccounts import subaccount_address
 from tests.constants import ETH, ETH_PRICE, LOT, ONE, SOL, SOL_PRICE, TICK, USDC
 from tests.contracts.receipts import funding_settled
-from tests.stateful import EventProgress, run_machine
+from tests.stateful import chain_machine, run_machine
 
 MARKETS = (ETH, SOL)
 INTERVAL = 60
@@ -83,7 +83,7 @@ def test_funding_stateful(
             out |= {e.account, e.counterparty}
         return out
 
-    class Funding(RuleBasedStateMachine):
+    class Funding(chain_machine(chain, exchange, oracle, fx)):
         @initialize()
         def start(self):
             self.snapshot = chain.snapshot()
@@ -114,14 +114,6 @@ def test_funding_stateful(
             adl = STATS["adl"]
             self.push_rate(0, RATE_ONE // 5)
             assert STATS["adl"] == adl + 1, STATS
-
-        def progress(self):
-            if not hasattr(self, "_progress"):  # one per example: the events since its first step
-                self._progress = EventProgress(chain, exchange, oracle, fx)
-            return self._progress()
-
-        def teardown(self):
-            chain.restore(self.snapshot)
 
         # ---- every state-changing call goes through here: the model checks its events
         def _tx(self, fn, *args, settles=None, **kw):

@@ -19,12 +19,12 @@ Invariants after every step (exact integers):
 
 import ape
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
+from hypothesis.stateful import initialize, invariant, rule
 
 from offchain.order import Order, sign_order
 from offchain.subaccounts import NO_SIGNATURE, PositionTransfer, sign_transfer, subaccount_address
 from tests.constants import ETH, ETH_PRICE, FAR_EXPIRY, LOT, SOL, SOL_PRICE, TICK, USDC
-from tests.stateful import EventProgress, run_machine
+from tests.stateful import chain_machine, run_machine
 
 MARKETS = (ETH, SOL)
 STATS = {"transfers": 0, "refused": 0, "splits": 0, "merges": 0, "fills": 0}
@@ -61,7 +61,7 @@ def test_conservation_stateful(chain, exchange, subs, usdc, oracle, admin, opera
     def above_initial(a):
         return exchange.equity(a) >= exchange.margin_requirement(a, True)
 
-    class Conservation(RuleBasedStateMachine):
+    class Conservation(chain_machine(chain, exchange, subs, oracle)):
         @initialize()
         def start(self):
             self.snapshot = chain.snapshot()
@@ -88,14 +88,6 @@ def test_conservation_stateful(chain, exchange, subs, usdc, oracle, admin, opera
             assert self._attempt(maker.address, m2, lambda: subs.split(m2, SOL, 5_000 * LOT, 500 * USDC, sender=maker))
             assert self._attempt(m1, maker.address, lambda: subs.merge(m1, ETH, 1_000 * USDC, sender=maker))
             assert not self._attempt(maker.address, m1, lambda: subs.split(m1, SOL, 10**30, 0, sender=maker))
-
-        def progress(self):
-            if not hasattr(self, "_progress"):  # one per example: the events since its first step
-                self._progress = EventProgress(chain, exchange, subs, oracle)
-            return self._progress()
-
-        def teardown(self):
-            chain.restore(self.snapshot)
 
         def _sign_order(self, order):
             return sign_order(order, domain, owner_of[order.account].private_key).as_tuple()
