@@ -113,6 +113,17 @@ OPEN_CLIENTS = int(os.environ.get("BENCH_OPEN_CLIENTS", "16"))
 CALIBRATION_TXS = int(os.environ.get("BENCH_CALIBRATION_TXS", "1000"))
 
 
+def wait_settled(url: str, fills: int, timeout_s: float) -> dict:
+    """The keeper's /stats once `fills` fills are settled or skipped (the chain's answer to
+    every one), or at the timeout: the caller reports what the returned stats reached."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        stats = httpx.get(url + "/stats").json()
+        if stats["settled"] + stats["skipped"] >= fills or time.monotonic() > deadline:
+            return stats
+        time.sleep(0.2)
+
+
 def anvil_chain_args() -> dict:
     """The bench's anvil chain settings (offchain.devnet.Anvil): Cancun and 64 past states
     in memory (nothing here reads older state), which keep anvil's cost per block flat as
@@ -363,12 +374,7 @@ def main() -> None:
             at_intake_end = httpx.get(url + "/stats").json()  # the settlement backlog then
             intake_end = time.time()
             expected_fills = (N // BATCH) * (BATCH // 2)
-            deadline = time.monotonic() + 120
-            while True:
-                stats = httpx.get(url + "/stats").json()
-                if stats["settled"] + stats["skipped"] >= expected_fills or time.monotonic() > deadline:
-                    break
-                time.sleep(0.2)
+            stats = wait_settled(url, expected_fills, 120)
             settle_window = max(1e-9, stats["last_settled_at"] - stats["first_submit_at"])
             # settlement's own capacity: the backlog left when the intake ended, drained
             backlog = expected_fills - at_intake_end["settled"] - at_intake_end["skipped"]
@@ -397,12 +403,7 @@ def main() -> None:
             if spy is not None:
                 spy.wait()
             commits = httpx.get(url + "/stats").json()  # the group commits of the open loop (mostly)
-            deadline = time.monotonic() + 120  # the calibration after: once the keeper is idle again
-            while True:
-                after = httpx.get(url + "/stats").json()
-                if after["settled"] + after["skipped"] >= expected_fills + open_fills or time.monotonic() > deadline:
-                    break
-                time.sleep(0.2)
+            wait_settled(url, expected_fills + open_fills, 120)  # the calibration after: once the keeper is idle again
             raw_after = raw_tx_rate(anvil.url, calibration_key)
             print(f"e2e_orders: {N}  # anvil block time {block_time or 'automine'}, {anvil_chain_args()}, "
                   f"{TX_INFLIGHT} settle txs in flight")

@@ -37,6 +37,7 @@ import time
 from pathlib import Path
 
 import httpx
+from bench_e2e import wait_settled  # this script's folder is on sys.path (run as a script)
 
 from offchain.client.messages import place_request
 from offchain.devnet import Anvil
@@ -117,12 +118,7 @@ def trades(url: str, domain: Domain, makers: list[str], takers: list[str], n: in
         sell = Order(address_of(tk), 1, False, PRICE, SIZE, 10**9 + i, expiry, 0)
         items += [place_request(buy, sign_order(buy, domain, mk)), place_request(sell, sign_order(sell, domain, tk), "IOC")]
     httpx.post(url + "/orders/batch", json={"orders": items}, timeout=60).raise_for_status()
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        stats = httpx.get(url + "/stats").json()
-        if stats["settled"] + stats["skipped"] >= n:
-            return
-        time.sleep(0.2)
+    wait_settled(url, n, 60)
 
 
 def replay_figures(n: int) -> dict[str, float]:

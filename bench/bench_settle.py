@@ -39,6 +39,7 @@ from bench_e2e import (  # this script's folder is on sys.path (run as a script)
     build_messages,
     drive,
     raw_tx_rate,
+    wait_settled,
 )
 from bench_vault_ops import tree_cpu
 
@@ -84,12 +85,7 @@ def main() -> None:
                                         "--rate", "50", "--format", "raw", "-o", os.environ["BENCH_PYSPY"],
                                         "--duration", "20"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             cpu0 = tree_cpu(anvil._process.pid), tree_cpu(keeper.pid), time.perf_counter()
-            deadline = time.monotonic() + 300
-            while True:
-                stats = httpx.get(url + "/stats").json()
-                if stats["settled"] + stats["skipped"] >= expected or time.monotonic() > deadline:
-                    break
-                time.sleep(0.2)
+            stats = wait_settled(url, expected, 300)
             cpu = (tree_cpu(anvil._process.pid) - cpu0[0], tree_cpu(keeper.pid) - cpu0[1],
                    time.perf_counter() - cpu0[2])
             if spy is not None:
