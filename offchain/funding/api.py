@@ -10,7 +10,11 @@ WebSocket: {"op": "subscribe", "channel": "funding", "market": 1} -> {"channel":
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, HTTPException
+
+from offchain.keeper.params import UrlInt, bounded  # path and query integers: the wire's rule
+
+Limit = bounded(1, 10_000)  # ?limit= of /funding/{market}/history
 
 
 # GET /accounts/{address}/funding reads the account's FundingSettled logs and every
@@ -31,14 +35,14 @@ def router_for(service, max_summaries: int = MAX_SUMMARIES) -> APIRouter:
         return f
 
     @router.get("/funding/{market}")
-    async def current(market: int) -> dict:
+    async def current(market: UrlInt) -> dict:
         try:
             return funding().current(market)
         except KeyError:
             raise HTTPException(404, "unknown market") from None
 
     @router.get("/funding/{market}/history")
-    async def history(market: int, limit: int = Query(100, ge=1, le=10_000)) -> dict:
+    async def history(market: UrlInt, limit: Limit = 100) -> dict:
         f = funding()
         if market not in f.params:
             raise HTTPException(404, "unknown market")

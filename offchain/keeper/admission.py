@@ -286,6 +286,7 @@ class Reason(StrEnum):
     UNKNOWN_CHANNEL = "unknown channel"
     UNKNOWN_OP = "unknown op"
     NOT_AN_ADDRESS = "not an address"
+    BAD_INTEGER = "bad integer"                        # a path or query integer off the wire's rule (params.py)
     INTERNAL = "internal error"
     BODY_TOO_LARGE = "body too large"
     TOO_MANY_ACCOUNTS = "too many accounts"            # WS auth beyond ws_max_accounts on one connection

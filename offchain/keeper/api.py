@@ -27,7 +27,7 @@ import time
 from dataclasses import dataclass
 from typing import Annotated, Any, Callable, Literal, Protocol
 
-from fastapi import APIRouter, FastAPI, HTTPException, Query, Request, WebSocket
+from fastapi import APIRouter, FastAPI, HTTPException, Request, WebSocket
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
@@ -41,6 +41,7 @@ from offchain.wire import (MAX_MESSAGE_BYTES, Cancel, CancelByClientId, Schedule
 from . import stages
 from .admission import Reason, Rejection
 from .gateway import Gateway, halt_event
+from .params import UrlInt, bounded  # path and query integers: the wire's rule
 from .ratelimit import RateLimiter
 
 log = logging.getLogger("mmx.keeper.api")
@@ -491,6 +492,10 @@ def orders_router(gw: Gateway, clients: RateLimiter) -> APIRouter:
     return router
 
 
+Depth = bounded(1, 500)  # ?depth= of /book
+Limit = bounded(1, 10_000)  # ?limit= of fill lists
+
+
 def views_router(service: ServiceView) -> APIRouter:
     router = APIRouter(tags=["views"])
     gw = service.gateway
@@ -522,7 +527,7 @@ def views_router(service: ServiceView) -> APIRouter:
         return await order_json(_hash(order_hash))
 
     @router.get("/book/{market}")
-    async def book(market: int, depth: int = Query(20, ge=1, le=500)) -> dict:
+    async def book(market: UrlInt, depth: Depth = 20) -> dict:
         if market not in core.markets:
             raise HTTPException(404, "unknown market")
         return gw.depth(market, depth)
@@ -544,12 +549,12 @@ def views_router(service: ServiceView) -> APIRouter:
         return await order_json(h)
 
     @router.get("/accounts/{address}/fills")
-    async def account_fills(address: str, limit: int = Query(100, ge=1, le=10_000)) -> dict:
+    async def account_fills(address: str, limit: Limit = 100) -> dict:
         rows = await asyncio.to_thread(journal.account_fills, _address(address), limit)
         return {"fills": [fill_row_json(row) for row in rows]}
 
     @router.get("/fills/{fill_id}")
-    async def fill(fill_id: int) -> dict:
+    async def fill(fill_id: UrlInt) -> dict:
         if not 0 < fill_id < 2**63:  # fill ids are 1, 2, ...: a database integer (64 bits)
             raise HTTPException(404, "unknown fill")
         record = core.fills.get(fill_id)

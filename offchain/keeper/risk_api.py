@@ -16,9 +16,13 @@ from __future__ import annotations
 
 import asyncio
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, HTTPException
 
 from offchain.risk.liquidation import health
+
+from .params import bounded  # path and query integers: the wire's rule
+
+Limit = bounded(1, 10_000)  # ?limit= of /risk/liquidations
 
 
 def _runner(service):
@@ -58,7 +62,7 @@ def router_for_keeper(service) -> APIRouter:
                 "marks": {str(m): str(p) for m, p in core.marks.items()}}
 
     @router.get("/risk/liquidations")
-    async def liquidations(account: str | None = None, limit: int = Query(500, ge=1, le=10_000)) -> dict:
+    async def liquidations(account: str | None = None, limit: Limit = 500) -> dict:
         runner = _runner(service)
         return {"liquidations": runner.liquidations(_address(account) if account else None, limit)}
 

@@ -162,7 +162,7 @@ def test_get__any_path_or_query_value__answered_with_a_string_detail_never_500(t
 
 
 def test_get_fill__id_beyond_the_database_integer__404(client):
-    for fill_id in ("0", "-1", str(2**63), "9" * 30):
+    for fill_id in ("0", str(2**63), "9" * 30):  # "-1": off the integer rule, 422 (below)
         r = client.get(f"/fills/{fill_id}")
         assert (r.status_code, r.json()) == (404, {"detail": "unknown fill"})
 
@@ -246,3 +246,53 @@ def test_place__duplicate_key__last_counts_and_a_signed_field_changed_so_is_a_ba
     r = post(decoy_after)
     assert (r.status_code, r.json()["detail"]) == (400, "bad signature")
     assert client.keeper.core.seq == 1
+
+
+# -- path and query integers: the wire's integer rule (offchain/keeper/params.py) ---------------
+# each is a number to pydantic's lax int (which took all but the last four) and none is canonical
+OFF_RULE = ["+1", " 1", "1 ", "1_0", "01", "00", "1.0", "-1", "-0", "1e1", "0x1", "\u0661", str(2**256), "9" * 79]
+
+
+def _int_parameters(app) -> list[tuple[str, str, str]]:
+    """(path, parameter, where) of every GET route's integer parameter, from the OpenAPI schema."""
+    found = []
+    for path, ops in app.openapi()["paths"].items():
+        for p in ops.get("get", {}).get("parameters", []):
+            if p["schema"].get("type") == "integer":
+                found.append((path, p["name"], p["in"]))
+    return found
+
+
+def _url(path: str, name: str, where: str, value: str) -> str:
+    from urllib.parse import quote
+
+    filled = {"market": "1", "address": ADDR[0], "fill_id": "1", "order_hash": "0x" + "00" * 32}
+    url = path
+    for key, default in filled.items():
+        url = url.replace("{" + key + "}", quote(value, safe="") if (key == name and where == "path") else default)
+    return url + (f"?{name}={quote(value, safe='')}" if where == "query" else "")
+
+
+def test_get__every_integer_parameter_off_the_wire_rule__422_bad_integer_and_no_state(client):
+    params = _int_parameters(client.app)
+    assert {("/book/{market}", "market"), ("/book/{market}", "depth"), ("/fills/{fill_id}", "fill_id"),
+            ("/accounts/{address}/fills", "limit"), ("/funding/{market}", "market"),
+            ("/funding/{market}/history", "limit"), ("/risk/liquidations", "limit")} <= {(p, n) for p, n, _ in params}
+    for path, name, where in params:
+        for value in OFF_RULE:
+            r = client.get(_url(path, name, where, value))
+            assert (r.status_code, r.json()) == (422, {"detail": f"{name}: bad integer"}), (path, name, value)
+        # the canonical spelling passes the rule (the route's own answer follows: 200, 404 ...)
+        r = client.get(_url(path, name, where, "1"))
+        assert r.json().get("detail") != f"{name}: bad integer", (path, name)
+    assert client.keeper.core.seq == 0
+
+
+def test_get__canonical_integers__the_routes_own_range_answers_after_the_rule(client):
+    assert client.get("/book/01").json() == {"detail": "market: bad integer"}
+    assert client.get("/book/1").json()["market"] == "1"
+    assert (client.get("/book/2").status_code, client.get("/book/2").json()) == (404, {"detail": "unknown market"})
+    assert client.get("/book/1?depth=501").json() == {"detail": "depth: Input should be less than or equal to 500"}
+    assert client.get("/book/1?depth=1_0").json() == {"detail": "depth: bad integer"}
+    # a uint256 that is no fill id: the route's 404, as before
+    assert client.get(f"/fills/{2**256 - 1}").json() == {"detail": "unknown fill"}
