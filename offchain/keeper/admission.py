@@ -286,6 +286,7 @@ class Reason(StrEnum):
     UNKNOWN_CHANNEL = "unknown channel"
     UNKNOWN_OP = "unknown op"
     NOT_AN_ADDRESS = "not an address"
+    NOT_A_HASH = "not a hash"                          # an order hash in a URL off the wire's rule
     BAD_INTEGER = "bad integer"                        # a path or query integer off the wire's rule (params.py)
     INTERNAL = "internal error"
     BODY_TOO_LARGE = "body too large"

@@ -36,7 +36,7 @@ from pydantic.json_schema import models_json_schema
 
 from offchain.order import InvalidSignature, recover_hash_signer
 from offchain.wire import (MAX_MESSAGE_BYTES, Cancel, CancelByClientId, ScheduleCancel, WireError, as_address,
-                           as_int, as_signature, decode_json, encode_json, parse_amend, ws_auth_digest)
+                           as_hash, as_int, as_signature, decode_json, encode_json, parse_amend, ws_auth_digest)
 
 from . import stages
 from .admission import Reason, Rejection
@@ -240,13 +240,12 @@ def _address(text: str) -> str:
 
 
 def _hash(text: str) -> bytes:
+    """An order hash in a URL by the wire's rule (as_hash: 0x + 64 hex digits); before,
+    bytes.fromhex also took it without 0x and with spaces between the bytes."""
     try:
-        raw = bytes.fromhex(text.removeprefix("0x"))
-    except ValueError:
-        raise HTTPException(400, "not a hash") from None
-    if len(raw) != 32:
-        raise HTTPException(400, "not a hash")
-    return raw
+        return as_hash(text, "hash")
+    except WireError:
+        raise HTTPException(400, Reason.NOT_A_HASH) from None
 
 
 class BodyLimit:

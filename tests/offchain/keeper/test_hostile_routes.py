@@ -296,3 +296,27 @@ def test_get__canonical_integers__the_routes_own_range_answers_after_the_rule(cl
     assert client.get("/book/1?depth=1_0").json() == {"detail": "depth: bad integer"}
     # a uint256 that is no fill id: the route's 404, as before
     assert client.get(f"/fills/{2**256 - 1}").json() == {"detail": "unknown fill"}
+
+
+@pytest.mark.parametrize("text", [
+    "00" * 32,                          # no 0x: bytes.fromhex took it
+    "0x" + " 00" * 32,                  # spaces between the bytes: bytes.fromhex skips them
+    "0x" + "00" * 31 + " 00",
+    "0X" + "00" * 32,
+    "0x" + "00" * 31 + "0",             # 63 digits
+    "0x" + "00" * 32 + "0",
+    "0x" + "gg" * 32,
+    "0x" + "\u0660" * 64,                # non-ASCII digits
+])
+def test_get_order__hash_off_the_wire_rule__400_not_a_hash(client, text):
+    from urllib.parse import quote
+
+    r = client.get("/orders/" + quote(text, safe=""))
+    assert (r.status_code, r.json()) == (400, {"detail": "not a hash"})
+
+
+def test_get_order__canonical_hash__looked_up_in_either_case(client):
+    h = client.post("/orders", json=body(0, order(0, True))).json()["hash"]
+    assert client.get(f"/orders/{h}").json()["hash"] == h
+    assert client.get("/orders/0x" + h[2:].upper()).json()["hash"] == h  # hex digits: the wire takes either case
+    assert client.get("/orders/0x" + "00" * 32).json() == {"detail": "unknown order"}
