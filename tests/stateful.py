@@ -1,8 +1,11 @@
 """How every stateful test runs its machine: one settings shape, and what the run explored.
 
 Derandomization and the missing deadline come from the hypothesis profile
-(tests/conftest.py: `ci` runs the same examples every time, the seed following the
-machine's source; `explore` runs fresh ones). Every health check is off: the steps are
+(tests/conftest.py: `ci` runs the same examples every time; `explore` runs fresh ones).
+The `ci` seed follows the machine's class name, not its source: hypothesis digests the
+class it is given, here `_stepped(machine)`, built by `type()`, whose source it cannot find,
+so it digests the name. Editing a machine changes its examples only where what it does
+changes (the five chain machines' runs were the same before and after chain_machine). Every health check is off: the steps are
 chain round trips (slow by design) and the rules draw with filters on purpose.
 
 Rule choice: `_stepped` (below) replaces hypothesis' swarm choice of rules by a uniform

@@ -78,7 +78,7 @@ def test_solvency_stateful(
             self._trade(0, 2, 0, False, 0, 20_000)
             self._trade(1, 3, 1, True, 0, 300_000)
             # and one gap every run starts with, so the liquidation / insurance / ADL paths
-            # run whatever the seed draws next (the seed follows this function's source)
+            # run whatever the seed draws next
             self.gap(0, -800, False)
             # the late entrant's capital, and one exhausted-backstop gap every run has (the
             # 9x SOL short goes bankrupt against a side that took its profit out)
