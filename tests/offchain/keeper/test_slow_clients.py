@@ -78,8 +78,11 @@ def connect(port: int, data: bytes = b"") -> socket.socket:
     return s
 
 
-def trickle(s: socket.socket, data: bytes, stop: threading.Event) -> threading.Thread:
-    """Send `data` a byte at a time (each ~0.1 s) until sent, the server closes or `stop`."""
+@contextmanager
+def trickling(s: socket.socket, data: bytes) -> Iterator[socket.socket]:
+    """`s`, with `data` sent a byte at a time (each ~0.1 s) while the block runs, until sent
+    or the server closes; after the block the sending stops and `s` is closed."""
+    stop = threading.Event()
 
     def run() -> None:
         for b in data:
@@ -90,9 +93,12 @@ def trickle(s: socket.socket, data: bytes, stop: threading.Event) -> threading.T
             except OSError:  # the server closed it: what the test waits for
                 return
 
-    t = threading.Thread(target=run, daemon=True)
-    t.start()
-    return t
+    threading.Thread(target=run, daemon=True).start()
+    try:
+        yield s
+    finally:
+        stop.set()
+        s.close()
 
 
 def read_to_close(s: socket.socket) -> bytes:
@@ -128,26 +134,17 @@ SLOW_BODY = (b"POST /orders HTTP/1.1\r\nHost: 127.0.0.1\r\ncontent-type: applica
 
 def test_slow_head__a_byte_at_a_time__408_and_closed_while_a_normal_client_is_served(keeper):
     k, port = keeper
-    stop = threading.Event()
-    slow = connect(port, HEAD[:10])
-    trickle(slow, HEAD[10:] + b"X-Pad: " + b"a" * 10_000, stop)  # never a blank line
-    try:
+    with trickling(connect(port, HEAD[:10]), HEAD[10:] + b"X-Pad: " + b"a" * 10_000) as slow:  # no blank line
         with httpx.Client(base_url=f"http://127.0.0.1:{port}") as http:
             assert http.get("/health").status_code == 200
         assert status_and_detail(read_to_close(slow)) == (408, "request timeout")
         with httpx.Client(base_url=f"http://127.0.0.1:{port}") as http:
             assert http.get("/health").status_code == 200
-    finally:
-        stop.set()
-        slow.close()
 
 
 def test_slow_body__a_byte_at_a_time__408_closed_and_nothing_changes(keeper):
     k, port = keeper
-    stop = threading.Event()
-    slow = connect(port, SLOW_BODY + PLACE[:5])
-    trickle(slow, PLACE[5:-1], stop)  # the last byte never comes
-    try:
+    with trickling(connect(port, SLOW_BODY + PLACE[:5]), PLACE[5:-1]) as slow:  # the last byte never comes
         with httpx.Client(base_url=f"http://127.0.0.1:{port}") as http:
             assert http.get("/health").status_code == 200
             assert status_and_detail(read_to_close(slow)) == (408, "request timeout")
@@ -157,25 +154,17 @@ def test_slow_body__a_byte_at_a_time__408_closed_and_nothing_changes(keeper):
                              ).status_code == 200
         assert k.core.seq == 1
         assert_consistent(k)
-    finally:
-        stop.set()
-        slow.close()
 
 
 def test_second_request_on_a_keep_alive_connection__slow_head__408_and_closed(keeper):
     _k, port = keeper
-    stop = threading.Event()
     s = connect(port, HEAD + b"\r\n")
     first = b""
     while b'"status":"ok"' not in first:  # the first response, whole
         first += s.recv(65536)
     assert first.startswith(b"HTTP/1.1 200")
-    trickle(s, HEAD + b"X-Pad: " + b"a" * 10_000, stop)
-    try:
+    with trickling(s, HEAD + b"X-Pad: " + b"a" * 10_000):
         assert status_and_detail(read_to_close(s)) == (408, "request timeout")
-    finally:
-        stop.set()
-        s.close()
 
 
 def test_idle_connections__nothing_sent__closed_without_a_response(keeper):
