@@ -550,7 +550,8 @@ def isolated(chain):
 
 
 def pytest_collection_modifyitems(config, items):
-    """MMX_TEST_ORDER=reverse (or shuffle:SEED) runs each module's tests in another order.
+    """MMX_TEST_ORDER=reverse (or shuffle:SEED) runs the modules, and each module's tests,
+    in another order.
 
     pytest-xdist's worksteal hands a worker the tail of another worker's queue, so a
     module's tests can run out of file order, after a later test has changed a
@@ -568,11 +569,14 @@ def pytest_collection_modifyitems(config, items):
     modules: dict[str, list] = {}
     for item in items:
         modules.setdefault(item.nodeid.split("::")[0], []).append(item)
-    reordered = []
-    for group in modules.values():
+    groups = list(modules.values())  # the modules too: session fixtures (e2e's devnet) span them
+    if kind == "reverse":
+        groups.reverse()
+    else:
+        rng.shuffle(groups)
+    for group in groups:
         if kind == "reverse":
             group.reverse()
         else:
             rng.shuffle(group)
-        reordered.extend(group)
-    items[:] = reordered
+    items[:] = [item for group in groups for item in group]

@@ -56,6 +56,14 @@ async def journaled(keeper, kind: str, timeout=120.0, where=None) -> list:
     return rows
 
 
+async def caught_up(keeper, w3, timeout=120.0) -> None:
+    """Wait until the keeper's journaled watcher cursor reaches the chain's head as of now:
+    every log mined so far (other tests' too, on the session's shared devnet) is in the
+    journal. A test that counts commands of its own counts those journaled after this."""
+    head = w3.eth.block_number
+    await wait_for(lambda: (keeper.journal.cursor("watcher") or -1) >= head, timeout=timeout)
+
+
 def fills_final(keeper, state: str = "settled") -> bool:
     """The keeper made fills and every one is final with `state`. Final fills leave the
     sequencer's live state (`core.fills` holds pending ones only), so this reads the journal."""

@@ -23,7 +23,9 @@ NO_SIG = (0, b"\x00" * 32, b"\x00" * 32)
 # ---------------------------------------------------------------- set_funding
 
 
-def test_set_funding__admin_once__event_and_reverts(exchange, create_funding, oracle, admin, stranger):
+def test_set_funding__admin_once__event_and_reverts(create_exchange, rebate, create_funding, oracle, admin, stranger):
+    # its own Exchange: the module's `exchange` has funding set once any test asked for `fx`
+    exchange = create_exchange(oracle, rebate)
     funding = create_funding(oracle)
     with ape.reverts("exchange: not admin"):
         exchange.set_funding(funding, sender=stranger)

@@ -57,6 +57,17 @@ def runner_stack():
         yield s, w3, keys, vault
 
 
+@pytest.fixture(autouse=True)
+def runner_chain(runner_stack):
+    """Each test starts from `runner_stack`'s chain: an anvil snapshot, reverted after the
+    test. Tests here change the pool's grid and the vault's strategy, and pytest-xdist's
+    worksteal may run them before the test that reads the deployed ones."""
+    w3 = runner_stack[1]
+    snapshot = w3.provider.make_request("evm_snapshot", [])["result"]
+    yield
+    assert w3.provider.make_request("evm_revert", [snapshot])["result"] is True
+
+
 def chain_view(s, operator_key) -> tuple[Chain, ChainView]:
     d = s.deployment
     chain = Chain(s.url, Contracts(exchange=d.exchange, oracle=d.oracle), key(operator_key))
