@@ -152,6 +152,7 @@ class ApiConfig:
     # slow and idle HTTP clients (http_server.py; docs/api.md "Slow and idle clients")
     head_timeout_s: float = 10.0     # a request head complete this long after connect / the last response
     body_timeout_s: float = 30.0     # its body complete this long after the head
+    send_stall_s: float = 30.0       # a response buffered over 64 KiB must drain within this long
     http_max_connections: int = 1_000  # open HTTP connections per client IP
     # recover order signatures on a worker thread (gateway.RecoveryThread): pays with a free core
     recovery_thread: bool = True

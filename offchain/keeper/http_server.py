@@ -16,6 +16,11 @@ thousand of them use up the process' file descriptors and nobody else connects. 
   `request timeout` (unless the app already answered) and close; the handler sees the
   client gone (`http.disconnect`), and as the API reads a body whole before parsing it
   (api.BodyLimit), a body cut off changes nothing.
+- `send_stall_s`: a response the peer does not read. Once the keeper's write buffer for the
+  connection is over asyncio's high-water mark (64 KiB), it must drain below the low-water
+  mark (16 KiB) within this long; else the connection is aborted. A close would not do: it
+  waits for the peer to take the buffer first, and the handler sat in uvicorn's drain()
+  meanwhile, both for as long as the peer kept its window shut.
 - `max_connections_per_ip`: open HTTP connections from one client IP (an upgraded
   WebSocket leaves this count for the API's own `ws_max_connections`). One over it is
   answered 503 `too many connections` and closed before anything of it is read.
@@ -44,6 +49,7 @@ from .admission import Reason
 class HttpBounds:
     head_timeout_s: float = 10.0
     body_timeout_s: float = 30.0
+    send_stall_s: float = 30.0
     max_connections_per_ip: int = 1_000
 
 
@@ -71,6 +77,7 @@ class BoundedH11Protocol(H11Protocol):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._deadline: asyncio.TimerHandle | None = None
+        self._stall: asyncio.TimerHandle | None = None  # armed while writing is paused
         self._phase: str | None = None   # "head" / "body": what the running deadline bounds
         self._ip: str | None = None      # counted in _OPEN while set
         self._upgraded = False
@@ -101,13 +108,36 @@ class BoundedH11Protocol(H11Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._release()
+        self._unstall()
         super().connection_lost(exc)
 
     def handle_websocket_upgrade(self, event: h11.Request) -> None:
         # the WebSocket protocol owns the transport from here: no HTTP deadline, no HTTP count
         self._upgraded = True
         self._release()
+        self._unstall()
         super().handle_websocket_upgrade(event)
+
+    # -- a peer that does not read -------------------------------------------------------------
+    def pause_writing(self) -> None:
+        super().pause_writing()
+        if self._stall is None and not self._upgraded:
+            self._stall = self.loop.call_later(self.bounds.send_stall_s, self._stalled)
+
+    def resume_writing(self) -> None:
+        super().resume_writing()
+        self._unstall()
+
+    def _unstall(self) -> None:
+        if self._stall is not None:
+            self._stall.cancel()
+            self._stall = None
+
+    def _stalled(self) -> None:
+        self._stall = None
+        # abort, not close: close first waits for the peer to read what is buffered; the lost
+        # connection wakes the handler's drain() and its next send is dropped (uvicorn)
+        self.transport.abort()
 
     # -- deadlines ----------------------------------------------------------------------------
     def data_received(self, data: bytes) -> None:

@@ -58,7 +58,7 @@ def uvicorn_options(api: ApiConfig | None = None) -> dict:
       a client's idle sockets would get everyone else's requests answered 503."""
     api = api or ApiConfig()
     bounds = HttpBounds(head_timeout_s=api.head_timeout_s, body_timeout_s=api.body_timeout_s,
-                        max_connections_per_ip=api.http_max_connections)
+                        send_stall_s=api.send_stall_s, max_connections_per_ip=api.http_max_connections)
     return {"ws": "websockets-sansio", "ws_per_message_deflate": False,
             "http": protocol_class(bounds), "h11_max_incomplete_event_size": 16 * 1024,
             "timeout_keep_alive": 5}

@@ -1,9 +1,10 @@
 """Slow and idle HTTP clients against the keeper's own API server start (Keeper._start_api:
 its socket on 127.0.0.1, a free port, and service.uvicorn_options with short deadlines):
 a request head or body sent a byte at a time, a connection that sends nothing, more open
-connections than one IP may hold. Each is dropped by the server (408 `request timeout`,
-503 `too many connections`, or a plain close when nothing of a request came), a dropped
-body changes nothing, and a normal client is served meanwhile and after.
+connections than one IP may hold, a peer that never reads its responses. Each is dropped
+by the server (408 `request timeout`, 503 `too many connections`, a plain close when
+nothing of a request came, an abort for the reader), a dropped body changes nothing, and a
+normal client is served meanwhile and after.
 
 No timed assertion: the deadlines are 1 s and the tests wait up to 30 s for the server to
 close a socket, asserting only what happened. Before http_server, uvicorn's h11 protocol
@@ -30,7 +31,7 @@ from .helpers import OfflineKeeper, order
 from .test_hostile_input import assert_consistent, body
 from .test_ws_backpressure import frame, stalled_ws, wait_until
 
-BOUNDS = dict(head_timeout_s=1.0, body_timeout_s=1.0)
+BOUNDS = dict(head_timeout_s=1.0, body_timeout_s=1.0, send_stall_s=1.0)
 
 
 class ApiOnlyKeeper(OfflineKeeper):
@@ -211,3 +212,27 @@ def test_websocket__upgraded__leaves_the_http_deadlines_and_count(keeper):
         assert wait_until(lambda: not open_http(k))  # not an HTTP connection
     finally:
         ws.close()
+
+
+def test_reader_that_never_reads__aborted_and_its_handler_freed(keeper):
+    """Six 1.5 MB responses asked for at once (pipelined) by a peer with a shut window: more
+    than the kernel's send buffer holds, so the rest waits in the keeper (and its handler in
+    uvicorn's drain) until the peer reads. The keeper aborts the connection instead."""
+    import fastapi_offline
+    from pathlib import Path
+
+    k, port = keeper
+    size = (Path(fastapi_offline.__file__).parent / "static" / "swagger-ui-bundle.js").stat().st_size
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 2048)
+    s.connect(("127.0.0.1", port))
+    try:
+        s.sendall(b"GET /docs-static/swagger-ui-bundle.js HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n" * 6)
+        state = k.server.server_state
+        assert wait_until(lambda: not open_http(k) and not state.tasks and not state.connections)
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}") as http:
+            assert http.get("/health").status_code == 200
+        s.settimeout(30)
+        assert len(read_to_close(s)) < 6 * size  # cut off: never all of it
+    finally:
+        s.close()
