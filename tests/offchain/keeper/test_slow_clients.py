@@ -180,8 +180,9 @@ def test_idle_connections__nothing_sent__closed_without_a_response(keeper):
             s.close()
 
 
-def test_connections_per_ip__over_the_cap__503_then_served_once_the_idle_ones_are_dropped(tmp_path):
-    with started(tmp_path, http_max_connections=3) as (k, port):
+def test_connections_per_ip__over_the_cap__503_then_served_once_they_are_gone(tmp_path):
+    # a head deadline no test run reaches: the three stay open until the client closes them
+    with started(tmp_path, http_max_connections=3, head_timeout_s=600.0) as (k, port):
         held = [connect(port) for _ in range(3)]
         try:
             # counted at accept (on the server's loop): wait until all three are
@@ -189,14 +190,13 @@ def test_connections_per_ip__over_the_cap__503_then_served_once_the_idle_ones_ar
             over = connect(port, HEAD + b"\r\n")
             assert status_and_detail(read_to_close(over)) == (503, "too many connections")
             over.close()
-            assert [read_to_close(s) for s in held] == [b""] * 3  # dropped: idle past the head deadline
         finally:
             for s in held:
                 s.close()
+        assert wait_until(lambda: not open_http(k))  # each count left with its connection
         with httpx.Client(base_url=f"http://127.0.0.1:{port}") as http:
             assert http.get("/health").status_code == 200
-        # every count left with its connection (no entry per client IP outlives it)
-        assert wait_until(lambda: not open_http(k))
+        assert wait_until(lambda: not open_http(k))  # no entry per client IP outlives its connections
 
 
 def test_websocket__upgraded__leaves_the_http_deadlines_and_count(keeper):
@@ -215,8 +215,8 @@ def test_websocket__upgraded__leaves_the_http_deadlines_and_count(keeper):
 
 
 def test_reader_that_never_reads__aborted_and_its_handler_freed(keeper):
-    """Six 1.5 MB responses asked for at once (pipelined) by a peer with a shut window: more
-    than the kernel's send buffer holds, so the rest waits in the keeper (and its handler in
+    """Twenty 1.5 MB responses asked for at once (pipelined) by a peer with a shut window:
+    more than the kernel's send buffer holds (Linux: 4 MiB at most by default), so the rest waits in the keeper (and its handler in
     uvicorn's drain) until the peer reads. The keeper aborts the connection instead."""
     import fastapi_offline
     from pathlib import Path
@@ -227,12 +227,12 @@ def test_reader_that_never_reads__aborted_and_its_handler_freed(keeper):
     s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 2048)
     s.connect(("127.0.0.1", port))
     try:
-        s.sendall(b"GET /docs-static/swagger-ui-bundle.js HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n" * 6)
+        s.sendall(b"GET /docs-static/swagger-ui-bundle.js HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n" * 20)
         state = k.server.server_state
         assert wait_until(lambda: not open_http(k) and not state.tasks and not state.connections)
         with httpx.Client(base_url=f"http://127.0.0.1:{port}") as http:
             assert http.get("/health").status_code == 200
         s.settimeout(30)
-        assert len(read_to_close(s)) < 6 * size  # cut off: never all of it
+        assert len(read_to_close(s)) < 20 * size  # cut off: never all of it
     finally:
         s.close()
