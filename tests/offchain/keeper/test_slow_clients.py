@@ -71,8 +71,10 @@ def open_http(k: ApiOnlyKeeper) -> dict[str, int]:
     return open_connections(k.server.server_state)
 
 
-def connect(port: int, data: bytes = b"") -> socket.socket:
-    s = socket.create_connection(("127.0.0.1", port))
+def connect(port: int, data: bytes = b"", source: str = "127.0.0.1") -> socket.socket:
+    """A connection to the keeper from `source` (any 127.x address is this host's loopback:
+    another client IP without another host)."""
+    s = socket.create_connection(("127.0.0.1", port), source_address=(source, 0))
     s.settimeout(30)  # a bound on each read, never reached when the server closes in time
     if data:
         s.sendall(data)
@@ -180,22 +182,27 @@ def test_idle_connections__nothing_sent__closed_without_a_response(keeper):
             s.close()
 
 
-def test_connections_per_ip__over_the_cap__503_then_served_once_they_are_gone(tmp_path):
+def test_connections_per_ip__over_the_cap__503_for_that_ip_only_and_served_once_they_are_gone(tmp_path):
     # a head deadline no test run reaches: the three stay open until the client closes them
     with started(tmp_path, http_max_connections=3, head_timeout_s=600.0) as (k, port):
-        held = [connect(port) for _ in range(3)]
+        held = [connect(port, source="127.0.0.2") for _ in range(3)]
         try:
             # counted at accept (on the server's loop): wait until all three are
-            assert wait_until(lambda: sum(open_http(k).values()) == 3)
-            over = connect(port, HEAD + b"\r\n")
+            assert wait_until(lambda: open_http(k) == {"127.0.0.2": 3})
+            over = connect(port, HEAD + b"\r\n", source="127.0.0.2")
             assert status_and_detail(read_to_close(over)) == (503, "too many connections")
             over.close()
+            # another client IP is served meanwhile: the cap is that IP's alone
+            other = connect(port, HEAD + b"Connection: close\r\n\r\n")
+            assert read_to_close(other).startswith(b"HTTP/1.1 200")
+            other.close()
         finally:
             for s in held:
                 s.close()
         assert wait_until(lambda: not open_http(k))  # each count left with its connection
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}") as http:
-            assert http.get("/health").status_code == 200
+        again = connect(port, HEAD + b"Connection: close\r\n\r\n", source="127.0.0.2")
+        assert read_to_close(again).startswith(b"HTTP/1.1 200")  # the IP is served again
+        again.close()
         assert wait_until(lambda: not open_http(k))  # no entry per client IP outlives its connections
 
 
