@@ -155,7 +155,7 @@ def struct_hash(order_digest: bytes, intent: Intent) -> bytes:
 
 def intent_hash(order_digest: bytes, intent: Intent, domain: Domain) -> bytes:
     """The EIP-712 digest of `intent` bound to the order whose EIP-712 hash is `order_digest`."""
-    return keccak(b"\x19\x01" + domain.separator + struct_hash(order_digest, intent))
+    return domain.digest(struct_hash(order_digest, intent))
 
 
 def sign_intent(order: Order, intent: Intent, domain: Domain, private_key: bytes | str) -> Signature:

@@ -154,6 +154,11 @@ class Domain:
     def separator(self) -> bytes:
         return domain_separator(self.chain_id, self.exchange)
 
+    def digest(self, struct: bytes) -> bytes:
+        """The EIP-712 digest of a struct hash in this domain: what an account signs (an
+        order, a cancel, an amend, a transfer, an intent)."""
+        return keccak(b"\x19\x01" + domain_separator(self.chain_id, self.exchange) + struct)
+
 
 def _word(value: int) -> bytes:
     return value.to_bytes(32, "big")
@@ -200,7 +205,7 @@ def struct_hash(order: Order) -> bytes:
 
 def order_hash(order: Order, domain: Domain) -> bytes:
     """The EIP-712 digest the account signs and the Exchange keys fills by."""
-    return keccak(b"\x19\x01" + domain.separator + struct_hash(order))
+    return domain.digest(struct_hash(order))
 
 
 def sign_hash(digest: bytes, private_key: bytes | str) -> Signature:

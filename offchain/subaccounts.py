@@ -99,7 +99,7 @@ def transfer_hash(transfer: PositionTransfer, domain: Domain) -> bytes:
         + _word(transfer.nonce)
         + _word(transfer.expiry)
     )
-    return keccak(b"\x19\x01" + domain.separator + struct)
+    return domain.digest(struct)
 
 
 def sign_transfer(transfer: PositionTransfer, domain: Domain, private_key: bytes | str) -> Signature:

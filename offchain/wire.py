@@ -394,7 +394,7 @@ class Cancel(_SignedMessage):
             + hashes_hash
             + self.timestamp.to_bytes(32, "big")
         )
-        return keccak(b"\x19\x01" + domain.separator + struct)
+        return domain.digest(struct)
 
     def to_json(self, signature: Signature) -> dict:
         return {
@@ -436,7 +436,7 @@ class ScheduleCancel(_SignedMessage):
     def digest(self, domain: Domain) -> bytes:
         struct = keccak(SCHEDULE_CANCEL_TYPEHASH + bytes.fromhex(self.account[2:]).rjust(32, b"\x00")
                         + self.deadline.to_bytes(32, "big") + self.timestamp.to_bytes(32, "big"))
-        return keccak(b"\x19\x01" + domain.separator + struct)
+        return domain.digest(struct)
 
     def to_json(self, signature: Signature) -> dict:
         return {"account": self.account, "deadline": str(self.deadline), "timestamp": str(self.timestamp),
@@ -454,7 +454,7 @@ class ScheduleCancel(_SignedMessage):
 
 def amend_digest(replaces: bytes, new_hash: bytes, domain: Domain) -> bytes:
     """The EIP-712 digest of `Amend(bytes32 replaces,bytes32 order)`."""
-    return keccak(b"\x19\x01" + domain.separator + keccak(AMEND_TYPEHASH + replaces + new_hash))
+    return domain.digest(keccak(AMEND_TYPEHASH + replaces + new_hash))
 
 
 @dataclass(frozen=True, slots=True)
@@ -504,7 +504,7 @@ class CancelByClientId(_SignedMessage):
         ids = keccak(b"".join(keccak(c.encode()) for c in self.client_ids))
         struct = keccak(CANCEL_CID_TYPEHASH + bytes.fromhex(self.account[2:]).rjust(32, b"\x00") + ids
                         + self.timestamp.to_bytes(32, "big"))
-        return keccak(b"\x19\x01" + domain.separator + struct)
+        return domain.digest(struct)
 
     def to_json(self, signature: Signature) -> dict:
         return {"account": self.account, "client_ids": list(self.client_ids), "timestamp": str(self.timestamp),
@@ -535,7 +535,7 @@ def ws_auth_digest(account: str, challenge: bytes, domain: Domain) -> bytes:
     """The EIP-712 digest a WebSocket client signs to follow `account`'s private channel:
     the keeper's one-time challenge for this connection, in the Exchange's domain."""
     struct = keccak(WS_AUTH_TYPEHASH + bytes.fromhex(account[2:]).rjust(32, b"\x00") + challenge)
-    return keccak(b"\x19\x01" + domain.separator + struct)
+    return domain.digest(struct)
 
 
 def hash_hex(order: Order, domain: Domain) -> str:
