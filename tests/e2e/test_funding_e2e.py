@@ -22,7 +22,14 @@ from offchain.keeper.service import Keeper
 from .keeper_helpers import key, keeper_config, wait_for
 
 pytestmark = pytest.mark.e2e
-INDEX = 2_000 * 10**6  # market 1's oracle price in the devstack
+TICK = 10**4  # market 1's tick (0.01 USDC)
+
+
+def index_now(w3, stack) -> int:
+    """Market 1's oracle price now: the session's devnet is shared, and an earlier test may
+    have moved it from the devstack's 2,000 USDC."""
+    oracle = w3.eth.contract(address=stack.deployment.oracle, abi=abi("Oracle"))
+    return oracle.functions.price_info(1).call()[0]
 INTERVAL = 2
 
 
@@ -33,6 +40,8 @@ async def test_e2e__skewed_book__longs_pay_every_interval_chain_matches_journal(
     Web3Deployer(w3, stack.admin_key).transact("Funding", stack.deployment.funding, "set_funding_config", 1,
                                                INTERVAL, default_cap(INTERVAL))
     start_block = w3.eth.block_number
+    mark = index_now(w3, stack)
+    bid_price, ask_price = mark * 1005 // 1000 // TICK * TICK, mark * 1010 // 1000 // TICK * TICK
     # the session's shared devnet: earlier tests may have moved market 1's index already
     index_before = funding.functions.funding_state(1).call(block_identifier=start_block)[0]
     config = dataclasses.replace(
@@ -45,8 +54,8 @@ async def test_e2e__skewed_book__longs_pay_every_interval_chain_matches_journal(
         a, b = stack.trader_keys[0], stack.trader_keys[1]
         async with AsyncKeeperClient(keeper.url, a) as bidder, AsyncKeeperClient(keeper.url, b) as asker:
             # bids 0.5 % above the index, asks 1 % above: the book trades rich
-            assert (await bidder.place(bidder.order(1, True, INDEX * 1005 // 1000, 10**18)))["status"] == "accepted"
-            assert (await asker.place(asker.order(1, False, INDEX * 1010 // 1000, 10**18)))["status"] == "accepted"
+            assert (await bidder.place(bidder.order(1, True, bid_price, 10**18)))["status"] == "accepted"
+            assert (await asker.place(asker.order(1, False, ask_price, 10**18)))["status"] == "accepted"
             runner = keeper.funding.runner
             await wait_for(lambda: len(runner.journal.rates(1, (CONFIRMED,))) >= 3)
             current = await bidder.funding(1)
@@ -59,7 +68,8 @@ async def test_e2e__skewed_book__longs_pay_every_interval_chain_matches_journal(
     assert on_chain[: len(confirmed)] == [(r.interval, r.rate) for r in confirmed]
     assert all(rate > 0 for _, rate in on_chain)  # longs pay shorts
     sampled = [r for r in confirmed if r.samples]
-    assert sampled and all(r.avg_premium == 10**12 * 10 // 2_000 for r in sampled)  # (2010 - 2000) / 2000
+    # (impact bid - index) / index: (2010 - 2000) / 2000 at the devstack's 2,000
+    assert sampled and all(r.avg_premium == (bid_price - mark) * 10**12 // mark for r in sampled)
     index, last, _, _ = funding.functions.funding_state(1).call()
     assert index - index_before == sum(index_delta(e.args.rate, e.args.mark) for e in logs if e.args.market == 1)
     assert last == on_chain[-1][0]
@@ -86,20 +96,21 @@ async def test_e2e__positions_pay_funding__api_totals_match_chain_events(stack, 
         funding=FundingConfig(enabled=True, interval_s=INTERVAL, sample_s=1, impact_notional=1_000 * 10**6,
                               markets=(1,)))
     size = 10**18
+    mark = index_now(w3, stack) // TICK * TICK
 
     keeper = await Keeper(config, operator=key(stack.operator_key)).start()
     try:
         async with AsyncKeeperClient(keeper.url, long_key) as lo, AsyncKeeperClient(keeper.url, short_key) as sh, \
                 AsyncKeeperClient(keeper.url, bid_key) as bid, AsyncKeeperClient(keeper.url, ask_key) as ask:
-            assert (await sh.place(sh.order(1, False, INDEX, size)))["status"] == "accepted"
-            assert (await lo.place(lo.order(1, True, INDEX, size)))["status"] == "accepted"
+            assert (await sh.place(sh.order(1, False, mark, size)))["status"] == "accepted"
+            assert (await lo.place(lo.order(1, True, mark, size)))["status"] == "accepted"
             await wait_for(lambda: exchange.functions.position(lo.account, 1).call()[0] == size)
             # the positions' snapshot: the index in the block their fill settled in
             opened = next(e.blockNumber for e in exchange.events.FillSettled.get_logs(from_block=0)
                           if lo.account in (e.args.maker, e.args.taker))
             index0 = funding.functions.index(1).call(block_identifier=opened)
-            assert (await bid.place(bid.order(1, True, INDEX * 1005 // 1000, 10**17)))["status"] == "accepted"
-            assert (await ask.place(ask.order(1, False, INDEX * 1010 // 1000, 10**17)))["status"] == "accepted"
+            assert (await bid.place(bid.order(1, True, mark * 1005 // 1000 // TICK * TICK, 10**17)))["status"] == "accepted"
+            assert (await ask.place(ask.order(1, False, mark * 1010 // 1000 // TICK * TICK, 10**17)))["status"] == "accepted"
             await wait_for(lambda: funding.functions.index(1).call() > index0)
             index1 = funding.functions.index(1).call()
             owed_long = exchange.functions.funding_owed(lo.account, 1).call()
